@@ -1,0 +1,266 @@
+//! JSON Web Tokens: the claims Tandem reads, and the keys that verify and sign them.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use entities::enums::Role;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::config::AuthSettings;
+use crate::error::ApiError;
+
+/// The claims of a Tandem token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The person's subject (`people.subject`).
+    pub sub: String,
+    /// The slug of the person's organization.
+    pub org: String,
+    /// What the token may do.
+    pub role: Role,
+    /// Expiry, in seconds since the epoch. Required.
+    pub exp: u64,
+    /// Issued at, in seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    /// Issuer, checked when `TANDEM_JWT_ISSUER` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Audience, checked when `TANDEM_JWT_AUDIENCE` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+}
+
+/// The keys and rules for verifying tokens, and, with a shared secret, for minting them.
+pub struct JwtKeys {
+    decoding: DecodingKey,
+    /// Present only for HS256: an RS256 deployment verifies with a public key and cannot sign.
+    encoding: Option<EncodingKey>,
+    algorithm: Algorithm,
+    validation: Validation,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+impl std::fmt::Debug for JwtKeys {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The keys themselves are never printed.
+        formatter
+            .debug_struct("JwtKeys")
+            .field("algorithm", &self.algorithm)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtKeys {
+    /// HS256 with a shared secret.
+    ///
+    /// # Errors
+    /// When the secret is shorter than 32 bytes, which would make tokens guessable.
+    pub fn hs256(secret: &SecretString) -> anyhow::Result<Self> {
+        let bytes = secret.expose_secret().as_bytes();
+        anyhow::ensure!(
+            bytes.len() >= 32,
+            "TANDEM_JWT_SECRET must be at least 32 bytes long (it has {})",
+            bytes.len()
+        );
+        Ok(Self::build(
+            Algorithm::HS256,
+            DecodingKey::from_secret(bytes),
+            Some(EncodingKey::from_secret(bytes)),
+        ))
+    }
+
+    /// RS256 with an RSA public key in PEM form: verification only.
+    ///
+    /// # Errors
+    /// When the PEM does not hold an RSA public key.
+    pub fn rs256_public_pem(pem: &[u8]) -> anyhow::Result<Self> {
+        let decoding = DecodingKey::from_rsa_pem(pem)
+            .context("TANDEM_JWT_PUBLIC_KEY is not an RSA public key in PEM form")?;
+        Ok(Self::build(Algorithm::RS256, decoding, None))
+    }
+
+    /// A fresh random HS256 secret, for `serve --demo` without a configured one.
+    ///
+    /// # Errors
+    /// When the operating system has no randomness to give.
+    pub fn random() -> anyhow::Result<Self> {
+        let mut bytes = [0u8; 48];
+        getrandom::fill(&mut bytes).map_err(|error| anyhow::anyhow!("no randomness: {error}"))?;
+        let secret: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+        Self::hs256(&SecretString::from(secret))
+    }
+
+    /// The keys `settings` describe, or `None` when none are configured.
+    ///
+    /// # Errors
+    /// When a configured key is unusable.
+    pub fn from_settings(settings: &AuthSettings) -> anyhow::Result<Option<Self>> {
+        let keys = if let Some(secret) = &settings.jwt_secret {
+            Self::hs256(secret)?
+        } else if let Some(path) = &settings.jwt_public_key {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("cannot read TANDEM_JWT_PUBLIC_KEY {}", path.display()))?;
+            Self::rs256_public_pem(&pem)?
+        } else {
+            return Ok(None);
+        };
+        Ok(Some(
+            keys.with_issuer(settings.jwt_issuer.clone())
+                .with_audience(settings.jwt_audience.clone()),
+        ))
+    }
+
+    fn build(algorithm: Algorithm, decoding: DecodingKey, encoding: Option<EncodingKey>) -> Self {
+        let mut validation = Validation::new(algorithm);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.validate_exp = true;
+        validation.validate_aud = false;
+        validation.leeway = 30;
+        Self {
+            decoding,
+            encoding,
+            algorithm,
+            validation,
+            issuer: None,
+            audience: None,
+        }
+    }
+
+    /// Requires `iss` to equal `issuer` when it is `Some`.
+    pub fn with_issuer(mut self, issuer: Option<String>) -> Self {
+        if let Some(issuer) = &issuer {
+            self.validation.set_issuer(&[issuer]);
+            self.validation
+                .required_spec_claims
+                .insert("iss".to_owned());
+        }
+        self.issuer = issuer;
+        self
+    }
+
+    /// Requires `aud` to contain `audience` when it is `Some`.
+    pub fn with_audience(mut self, audience: Option<String>) -> Self {
+        if let Some(audience) = &audience {
+            self.validation.set_audience(&[audience]);
+            self.validation.validate_aud = true;
+            self.validation
+                .required_spec_claims
+                .insert("aud".to_owned());
+        }
+        self.audience = audience;
+        self
+    }
+
+    /// Verifies `token` and returns its claims.
+    ///
+    /// # Errors
+    /// [`ApiError::Unauthenticated`] with a message that says what is wrong (expired, bad
+    /// signature, malformed, missing claim, wrong issuer or audience), never echoing the token.
+    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|error| {
+                let reason = match error.kind() {
+                    ErrorKind::ExpiredSignature => "token has expired".to_owned(),
+                    ErrorKind::InvalidSignature => "token signature is invalid".to_owned(),
+                    ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                        format!("token must be signed with {:?}", self.algorithm)
+                    }
+                    ErrorKind::InvalidIssuer => "token issuer is not accepted".to_owned(),
+                    ErrorKind::InvalidAudience => "token audience is not accepted".to_owned(),
+                    ErrorKind::MissingRequiredClaim(claim) => {
+                        format!("token lacks the required claim `{claim}`")
+                    }
+                    ErrorKind::ImmatureSignature => "token is not valid yet".to_owned(),
+                    ErrorKind::Json(_) => {
+                        "token claims are invalid: `sub`, `org`, `role` and `exp` are required, \
+                         and `role` is one of ADMIN, MEMBER, VIEWER, INTEGRATION"
+                            .to_owned()
+                    }
+                    _ => "token is malformed".to_owned(),
+                };
+                ApiError::Unauthenticated(reason)
+            })
+    }
+
+    /// Signs a token for `sub` in `org` with `role`, valid for `ttl`.
+    ///
+    /// # Errors
+    /// When these keys cannot sign (RS256 verification-only keys).
+    pub fn mint(&self, sub: &str, org: &str, role: Role, ttl: Duration) -> anyhow::Result<String> {
+        let encoding = self
+            .encoding
+            .as_ref()
+            .context("tokens can be minted only with a shared secret (TANDEM_JWT_SECRET)")?;
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            sub: sub.to_owned(),
+            org: org.to_owned(),
+            role,
+            exp: now + ttl.as_secs(),
+            iat: Some(now),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        };
+        jsonwebtoken::encode(&Header::new(self.algorithm), &claims, encoding)
+            .context("cannot sign token")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> JwtKeys {
+        JwtKeys::hs256(&SecretString::from(
+            "0123456789abcdef0123456789abcdef".to_owned(),
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn minted_tokens_verify_with_the_same_secret() {
+        let keys = keys();
+        let token = keys
+            .mint("alice", "acme", Role::Admin, Duration::from_secs(60))
+            .unwrap();
+        let claims = keys.verify(&token).unwrap();
+        assert_eq!(
+            (claims.sub.as_str(), claims.org.as_str(), claims.role),
+            ("alice", "acme", Role::Admin)
+        );
+    }
+
+    #[test]
+    fn rejects_short_secrets() {
+        let error = JwtKeys::hs256(&SecretString::from("short".to_owned())).unwrap_err();
+        assert!(error.to_string().contains("at least 32 bytes"), "{error}");
+    }
+
+    #[test]
+    fn checks_issuer_and_audience_when_configured() {
+        let minting = keys().with_issuer(Some("other".into()));
+        let token = minting
+            .mint("alice", "acme", Role::Viewer, Duration::from_secs(60))
+            .unwrap();
+        let verifying = keys().with_issuer(Some("tandem".into()));
+        let error = verifying.verify(&token).unwrap_err();
+        assert_eq!(error.to_string(), "token issuer is not accepted");
+
+        let token = keys()
+            .mint("alice", "acme", Role::Viewer, Duration::from_secs(60))
+            .unwrap();
+        let error = keys()
+            .with_audience(Some("tandem".into()))
+            .verify(&token)
+            .unwrap_err();
+        assert_eq!(error.to_string(), "token lacks the required claim `aud`");
+    }
+}

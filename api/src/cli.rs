@@ -1,0 +1,190 @@
+//! The `tandem` command line: `serve`, `migrate`, `token`, `schema`.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use entities::enums::Role;
+use migration::{Migrator, MigratorTrait};
+
+use crate::auth::JwtKeys;
+use crate::config::{AuthSettings, DatabaseSettings, LogFormat, Settings, parse_duration};
+use crate::startup::{Application, shutdown_signal};
+use crate::{db, demo, graphql, telemetry};
+
+/// Tandem: the shared operating record for co-managed IT.
+#[derive(Debug, Parser)]
+#[command(name = "tandem", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Format of log lines (on stderr).
+    #[arg(
+        long,
+        env = "TANDEM_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What `tandem` does.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API server (applies pending migrations first).
+    Serve(Settings),
+    /// Apply pending database migrations, or list them with --status.
+    Migrate(MigrateArgs),
+    /// Mint a signed token, for operators and tests.
+    Token(TokenArgs),
+    /// Print the GraphQL schema (SDL).
+    Schema,
+}
+
+/// Arguments of `tandem migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+
+    /// List applied and pending migrations instead of applying them.
+    #[arg(long)]
+    pub status: bool,
+}
+
+/// Arguments of `tandem token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The person's subject (`sub` claim).
+    #[arg(long)]
+    pub sub: String,
+
+    /// The slug of the person's organization (`org` claim).
+    #[arg(long)]
+    pub org: String,
+
+    /// ADMIN, MEMBER, VIEWER or INTEGRATION.
+    #[arg(long, value_parser = parse_role)]
+    pub role: Role,
+
+    /// How long the token stays valid (e.g. `1h`, `30m`, `7d`).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub ttl: Duration,
+
+    #[command(flatten)]
+    pub auth: AuthSettings,
+}
+
+fn parse_role(value: &str) -> Result<Role, String> {
+    serde_json::from_value(serde_json::Value::String(value.to_uppercase()))
+        .map_err(|_| format!("unknown role {value:?}; use ADMIN, MEMBER, VIEWER or INTEGRATION"))
+}
+
+/// Runs the command `cli` names.
+///
+/// # Errors
+/// Whatever stops the command; `main` prints it with its causes and exits non-zero.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    telemetry::init(cli.log_format);
+    match cli.command {
+        Command::Serve(settings) => serve(settings).await,
+        Command::Migrate(args) => migrate(args).await,
+        Command::Token(args) => {
+            let keys = JwtKeys::from_settings(&args.auth)?
+                .context("set TANDEM_JWT_SECRET (or --jwt-secret) to mint tokens")?;
+            println!("{}", keys.mint(&args.sub, &args.org, args.role, args.ttl)?);
+            Ok(())
+        }
+        Command::Schema => {
+            print!("{}", graphql::sdl());
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let keys = match JwtKeys::from_settings(&settings.auth)? {
+        Some(keys) => keys,
+        None if settings.server.demo => {
+            tracing::warn!(
+                "no TANDEM_JWT_SECRET: using a random one; the printed tokens stop working at restart"
+            );
+            JwtKeys::random()?
+        }
+        None => anyhow::bail!(
+            "no token verification key: set TANDEM_JWT_SECRET (HS256, at least 32 bytes) or \
+             TANDEM_JWT_PUBLIC_KEY (RS256 PEM), or run with --demo"
+        ),
+    };
+    let db = db::connect(&settings.database).await?;
+    let applied = db::migrate(&db).await?;
+    tracing::info!(
+        database = db::backend_name(&db),
+        migrations.applied = applied,
+        "database ready at {}",
+        db::redact_url(&settings.database.database_url)
+    );
+
+    let mut banner = Vec::new();
+    if settings.server.demo {
+        match demo::seed_if_empty(&db).await? {
+            Some(summary) => banner.push(format!(
+                "Loaded demo data: {} organizations, {} environments, {} systems, {} matrix entries, \
+                 {} runbooks, {} change log entries, {} tickets, {} alerts.",
+                summary.organizations,
+                summary.environments,
+                summary.systems,
+                summary.responsibilities,
+                summary.runbooks,
+                summary.change_log_entries,
+                summary.tickets,
+                summary.alerts
+            )),
+            None => banner.push("The database already has data: demo data not loaded.".to_owned()),
+        }
+        let ttl = Duration::from_secs(24 * 3600);
+        for ((subject, org), label) in [
+            (demo::PROVIDER_ADMIN, "Provider admin (Northwind MSP)"),
+            (
+                demo::CLIENT_IT_ADMIN,
+                "Client internal IT admin (Harbor Health)",
+            ),
+        ] {
+            banner.push(format!(
+                "{label}, valid 24h:\n  {}",
+                keys.mint(subject, org, Role::Admin, ttl)?
+            ));
+        }
+    }
+
+    let app = Application::build(&settings.server, db, keys).await?;
+    let address = app.address();
+    banner.push(format!(
+        "GraphiQL: http://{address}/graphql (add the header Authorization: Bearer <token>)"
+    ));
+    println!("{}", banner.join("\n\n"));
+    tracing::info!(%address, "listening");
+    app.run_until_stopped(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let db = db::connect(&args.database).await?;
+    if args.status {
+        let applied = Migrator::get_applied_migrations(&db).await?;
+        let pending = Migrator::get_pending_migrations(&db).await?;
+        for migration in &applied {
+            println!("applied  {}", migration.name());
+        }
+        for migration in &pending {
+            println!("pending  {}", migration.name());
+        }
+        return Ok(());
+    }
+    let applied = db::migrate(&db).await?;
+    println!("{applied} migration(s) applied; the schema is current");
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! Typed settings for `tandem serve`, read from flags and their `TANDEM_*` environment variables.
+//!
+//! Only this crate reads the environment; everything downstream receives these structs. There are
+//! no production defaults for secrets: without a JWT secret or public key, `serve` refuses to
+//! start (except `--demo`, which mints a throw-away secret for the session).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use secrecy::SecretString;
+
+/// Where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseSettings {
+    /// Database URL: `sqlite://<file>?mode=rwc` (embedded default) or `postgres://...`.
+    #[arg(
+        long,
+        env = "TANDEM_DATABASE_URL",
+        default_value = "sqlite://tandem.db?mode=rwc"
+    )]
+    pub database_url: String,
+
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "TANDEM_DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    pub database_max_connections: u32,
+}
+
+/// How tokens are verified (and, for `tandem token`, signed).
+#[derive(Debug, Clone, Args)]
+pub struct AuthSettings {
+    /// Shared secret for HS256 tokens.
+    #[arg(long, env = "TANDEM_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<SecretString>,
+
+    /// PEM file with the RSA public key for RS256 tokens (instead of a shared secret).
+    #[arg(long, env = "TANDEM_JWT_PUBLIC_KEY", conflicts_with = "jwt_secret")]
+    pub jwt_public_key: Option<PathBuf>,
+
+    /// Required `iss` claim, checked when set.
+    #[arg(long, env = "TANDEM_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// Required `aud` claim, checked when set.
+    #[arg(long, env = "TANDEM_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+}
+
+/// The format of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone, Args)]
+pub struct ServerSettings {
+    /// Address and port to listen on.
+    #[arg(long, env = "TANDEM_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Origins allowed by CORS, comma-separated, or `*` for any. None: same-origin only.
+    #[arg(long, env = "TANDEM_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "TANDEM_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
+
+    /// Longest a request may take before it is answered with 408 (e.g. `30s`, `2m`).
+    #[arg(long, env = "TANDEM_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Load demo data into an empty database and print ready-to-use tokens.
+    #[arg(long, env = "TANDEM_DEMO")]
+    pub demo: bool,
+}
+
+/// Everything `tandem serve` needs.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    #[command(flatten)]
+    pub server: ServerSettings,
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    #[command(flatten)]
+    pub auth: AuthSettings,
+}
+
+/// Parses `90s`, `15m`, `1h`, `7d` and the like.
+///
+/// # Errors
+/// A message naming the bad value.
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    humantime::parse_duration(value).map_err(|error| format!("invalid duration {value:?}: {error}"))
+}

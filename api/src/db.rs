@@ -1,0 +1,116 @@
+//! Connecting to the database (SQLite or PostgreSQL, by URL) and migrating it.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
+
+use crate::config::DatabaseSettings;
+
+/// Opens a pool on `settings.database_url`.
+///
+/// SQLite files run in WAL mode with a busy timeout, so readers never block the writer and
+/// concurrent writers wait instead of failing; foreign keys are enforced on every connection.
+///
+/// # Errors
+/// When the URL is invalid or the database cannot be reached.
+pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
+    let url = &settings.database_url;
+    let mut options = ConnectOptions::new(url.clone());
+    options
+        .max_connections(settings.database_max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        // sqlx logs every statement at INFO otherwise.
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|sqlite| {
+            sqlite
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    if url.starts_with("sqlite:") && url.contains(":memory:") {
+        // Every connection to `:memory:` would open its own empty database.
+        options.max_connections(1);
+    }
+    Database::connect(options)
+        .await
+        .with_context(|| format!("cannot connect to the database at {}", redact_url(url)))
+}
+
+/// Applies every pending migration and returns how many ran.
+///
+/// # Errors
+/// When a migration fails; the failed step is rolled back.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<usize> {
+    let pending = Migrator::get_pending_migrations(db).await?.len();
+    Migrator::up(db, None).await.context("migration failed")?;
+    Ok(pending)
+}
+
+/// Whether the database answers and its schema is fully migrated: the readiness check.
+///
+/// # Errors
+/// A message for operators; it never contains credentials.
+pub async fn check_ready(db: &DatabaseConnection) -> Result<(), String> {
+    let statement = sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        "SELECT COUNT(*) AS applied FROM seaql_migrations",
+    );
+    let row = tokio::time::timeout(Duration::from_secs(3), db.query_one_raw(statement))
+        .await
+        .map_err(|_| "database did not answer within 3 s".to_owned())?
+        .map_err(|error| format!("database query failed: {error}"))?
+        .ok_or_else(|| "database returned no row".to_owned())?;
+    let applied: i64 = row
+        .try_get("", "applied")
+        .map_err(|error| format!("unexpected answer from the database: {error}"))?;
+    let known = Migrator::migrations().len() as i64;
+    if applied < known {
+        return Err(format!(
+            "database schema is behind: {applied} of {known} migrations applied"
+        ));
+    }
+    Ok(())
+}
+
+/// The backend's name for logs and messages.
+pub fn backend_name(db: &DatabaseConnection) -> &'static str {
+    match db.get_database_backend() {
+        DatabaseBackend::Postgres => "postgresql",
+        DatabaseBackend::Sqlite => "sqlite",
+        _ => "other",
+    }
+}
+
+/// `url` with any password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn redacts_passwords_in_database_urls() {
+        assert_eq!(
+            redact_url("postgres://tandem:hunter2@db:5432/tandem"),
+            "postgres://tandem:***@db:5432/tandem"
+        );
+        assert_eq!(
+            redact_url("sqlite://tandem.db?mode=rwc"),
+            "sqlite://tandem.db?mode=rwc"
+        );
+    }
+}

@@ -1,0 +1,1670 @@
+//! Demo data for `tandem serve --demo`: one MSP, a co-managed client under HIPAA with its own
+//! internal IT, and a fully managed client, with everything a client of the API wants to look at.
+//!
+//! Loaded only into an empty database (no organizations), in one transaction: either all of it
+//! lands or none. Content is generated from a fixed seed, so two demo databases hold the same
+//! records; only timestamps move with the current date.
+
+use std::collections::HashMap;
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
+use entities::enums::{
+    AlertStatus, ChangeCategory, ChangeSource, ComplianceFramework, EscalationChannel,
+    IntegrationKind, OperatingModel, OrganizationKind, PartyRole, Priority, ResponsibilityStatus,
+    Role, SyncStatus, SyncTrigger, SystemKind, TicketStatus,
+};
+use entities::prelude::*;
+use entities::{
+    alert, change_log_entry, change_log_entry_system, engagement, environment, escalation_step,
+    function, integration, integration_mapping, organization, person, responsibility,
+    responsibility_approval, responsibility_party, runbook, runbook_function, runbook_revision,
+    runbook_system, sync_run, system, system_link, team, team_membership, ticket, ticket_note,
+};
+use sea_orm::prelude::*;
+use sea_orm::{ActiveModelTrait, DatabaseConnection, IntoActiveModel, TransactionTrait};
+use serde_json::json;
+
+/// The demo's provider admin: the subject and organization of the first printed token.
+pub const PROVIDER_ADMIN: (&str, &str) = ("demo|northwind-admin", "northwind-msp");
+/// The co-managed client's internal IT admin: the second printed token.
+pub const CLIENT_IT_ADMIN: (&str, &str) = ("demo|harbor-it-admin", "harbor-health");
+
+/// What [`seed`] wrote, for the start-up banner.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DemoSummary {
+    pub organizations: usize,
+    pub environments: usize,
+    pub systems: usize,
+    pub responsibilities: usize,
+    pub runbooks: usize,
+    pub change_log_entries: usize,
+    pub tickets: usize,
+    pub alerts: usize,
+}
+
+/// Loads the demo data when the database holds no organization yet.
+///
+/// Returns `None`, writing nothing, when the database already has data.
+///
+/// # Errors
+/// When a write fails; nothing is left half-written.
+pub async fn seed_if_empty(db: &DatabaseConnection) -> anyhow::Result<Option<DemoSummary>> {
+    if Organization::find().one(db).await?.is_some() {
+        return Ok(None);
+    }
+    let now = Utc::now().trunc_subsecs(6);
+    let txn = db.begin().await?;
+    let summary = Demo::new(now)
+        .write(&txn)
+        .await
+        .context("cannot load demo data")?;
+    txn.commit().await?;
+    Ok(Some(summary))
+}
+
+fn id() -> Uuid {
+    Uuid::now_v7()
+}
+
+fn date(year: i32, month: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(year, month, day).expect("demo dates are valid")
+}
+
+/// Inserts `models` in chunks that stay far below SQLite's bound-parameter limit.
+async fn insert_all<A, M>(db: &impl ConnectionTrait, models: Vec<M>) -> Result<usize, DbErr>
+where
+    M: IntoActiveModel<A>,
+    A: ActiveModelTrait + Send,
+{
+    let count = models.len();
+    let mut models = models
+        .into_iter()
+        .map(IntoActiveModel::into_active_model)
+        .peekable();
+    while models.peek().is_some() {
+        let chunk: Vec<A> = models.by_ref().take(200).collect();
+        <A::Entity as EntityTrait>::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(count)
+}
+
+/// A team or person the demo refers to by a short key.
+struct Directory {
+    organizations: HashMap<&'static str, organization::Model>,
+    teams: HashMap<&'static str, Uuid>,
+    people: HashMap<&'static str, person::Model>,
+}
+
+struct Demo {
+    now: DateTime<Utc>,
+    rng: fastrand::Rng,
+}
+
+impl Demo {
+    fn new(now: DateTime<Utc>) -> Self {
+        Self {
+            now,
+            rng: fastrand::Rng::with_seed(0x7a4d_3e11),
+        }
+    }
+
+    fn ago(&mut self, min_days: i64, max_days: i64) -> DateTime<Utc> {
+        let minutes = self.rng.i64(min_days * 24 * 60..max_days * 24 * 60);
+        self.now - Duration::minutes(minutes)
+    }
+
+    async fn write(mut self, db: &impl ConnectionTrait) -> anyhow::Result<DemoSummary> {
+        let mut summary = DemoSummary::default();
+        let directory = self.write_parties(db, &mut summary).await?;
+        let environments = self
+            .write_environments(db, &directory, &mut summary)
+            .await?;
+        let systems = self.write_systems(db, &environments, &mut summary).await?;
+        let functions = Function::find().all(db).await?;
+        let matrix = self
+            .write_matrix(
+                db,
+                &directory,
+                &environments,
+                &systems,
+                &functions,
+                &mut summary,
+            )
+            .await?;
+        self.write_runbooks(
+            db,
+            &directory,
+            &environments,
+            &systems,
+            &functions,
+            &mut summary,
+        )
+        .await?;
+        let integrations = self
+            .write_integrations(db, &directory, &environments, &systems)
+            .await?;
+        let tickets = self
+            .write_tickets(
+                db,
+                &directory,
+                &environments,
+                &systems,
+                &matrix,
+                &integrations,
+                &mut summary,
+            )
+            .await?;
+        self.write_alerts(
+            db,
+            &environments,
+            &systems,
+            &matrix,
+            &integrations,
+            &mut summary,
+        )
+        .await?;
+        self.write_change_log(
+            db,
+            &directory,
+            &environments,
+            &systems,
+            &tickets,
+            &integrations,
+            &mut summary,
+        )
+        .await?;
+        Ok(summary)
+    }
+
+    async fn write_parties(
+        &mut self,
+        db: &impl ConnectionTrait,
+        summary: &mut DemoSummary,
+    ) -> anyhow::Result<Directory> {
+        let now = self.now;
+        let organization = |slug: &str, name: &str, kind| organization::Model {
+            id: id(),
+            slug: slug.to_owned(),
+            name: name.to_owned(),
+            kind,
+            created_at: now,
+            updated_at: now,
+        };
+        let organizations = HashMap::from([
+            (
+                "msp",
+                organization(
+                    "northwind-msp",
+                    "Northwind Managed Services",
+                    OrganizationKind::Provider,
+                ),
+            ),
+            (
+                "harbor",
+                organization(
+                    "harbor-health",
+                    "Harbor Health Partners",
+                    OrganizationKind::Client,
+                ),
+            ),
+            (
+                "cedar",
+                organization(
+                    "cedar-pine",
+                    "Cedar & Pine Accounting",
+                    OrganizationKind::Client,
+                ),
+            ),
+        ]);
+        summary.organizations = insert_all(db, organizations.values().cloned().collect()).await?;
+
+        let engagement = |client: &str, model, starts_on, ends_on| engagement::Model {
+            id: id(),
+            provider_id: organizations["msp"].id,
+            client_id: organizations[client].id,
+            operating_model: model,
+            starts_on,
+            ends_on,
+            notes: None,
+            created_at: now,
+            updated_at: now,
+        };
+        insert_all(
+            db,
+            vec![
+                // Harbor moved from fully managed to co-managed when it hired an IT manager.
+                engagement(
+                    "harbor",
+                    OperatingModel::FullyManaged,
+                    date(2023, 1, 1),
+                    Some(date(2025, 3, 1)),
+                ),
+                engagement("harbor", OperatingModel::CoManaged, date(2025, 3, 1), None),
+                engagement(
+                    "cedar",
+                    OperatingModel::FullyManaged,
+                    date(2024, 6, 1),
+                    None,
+                ),
+            ],
+        )
+        .await?;
+
+        let team_specs: [(&str, &str, &str, &str); 7] = [
+            (
+                "service_desk",
+                "msp",
+                "Service Desk",
+                "Tier 1 and 2 support, 7:00-19:00 ET.",
+            ),
+            (
+                "noc",
+                "msp",
+                "Network Operations",
+                "Patching, backups, network and projects.",
+            ),
+            (
+                "soc",
+                "msp",
+                "Security Operations Center",
+                "24x7 monitoring, EDR and incident response.",
+            ),
+            (
+                "vcio",
+                "msp",
+                "vCIO and Account Management",
+                "Strategy, budgets, compliance reviews.",
+            ),
+            (
+                "internal_it",
+                "harbor",
+                "Internal IT",
+                "Harbor's own IT team, led by the IT manager.",
+            ),
+            (
+                "compliance",
+                "harbor",
+                "Compliance Office",
+                "HIPAA privacy and security officer.",
+            ),
+            (
+                "office",
+                "cedar",
+                "Office Management",
+                "Cedar & Pine's office manager and partners.",
+            ),
+        ];
+        let teams: Vec<team::Model> = team_specs
+            .iter()
+            .map(|(_, org, name, description)| team::Model {
+                id: id(),
+                organization_id: organizations[org].id,
+                name: (*name).to_owned(),
+                description: Some((*description).to_owned()),
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        let team_ids: HashMap<&'static str, Uuid> = team_specs
+            .iter()
+            .zip(&teams)
+            .map(|((key, ..), team)| (*key, team.id))
+            .collect();
+        insert_all(db, teams).await?;
+
+        let person_specs: [(&str, &str, &str, &str, Role, &str); 10] = [
+            (
+                "msp_admin",
+                "msp",
+                PROVIDER_ADMIN.0,
+                "Morgan Reyes",
+                Role::Admin,
+                "vcio",
+            ),
+            (
+                "msp_tech",
+                "msp",
+                "demo|northwind-tech",
+                "Priya Shah",
+                Role::Member,
+                "service_desk",
+            ),
+            (
+                "msp_noc",
+                "msp",
+                "demo|northwind-noc",
+                "Jonas Weber",
+                Role::Member,
+                "noc",
+            ),
+            (
+                "msp_soc",
+                "msp",
+                "demo|northwind-soc",
+                "Aisha Bello",
+                Role::Member,
+                "soc",
+            ),
+            (
+                "msp_sync",
+                "msp",
+                "demo|northwind-sync",
+                "Northwind sync job",
+                Role::Integration,
+                "noc",
+            ),
+            (
+                "harbor_admin",
+                "harbor",
+                CLIENT_IT_ADMIN.0,
+                "Dana Whitfield",
+                Role::Admin,
+                "internal_it",
+            ),
+            (
+                "harbor_tech",
+                "harbor",
+                "demo|harbor-it-tech",
+                "Luis Ortega",
+                Role::Member,
+                "internal_it",
+            ),
+            (
+                "harbor_compliance",
+                "harbor",
+                "demo|harbor-compliance",
+                "Grace Kim",
+                Role::Viewer,
+                "compliance",
+            ),
+            (
+                "cedar_admin",
+                "cedar",
+                "demo|cedar-office",
+                "Tom Becker",
+                Role::Admin,
+                "office",
+            ),
+            (
+                "cedar_partner",
+                "cedar",
+                "demo|cedar-partner",
+                "Elena Park",
+                Role::Viewer,
+                "office",
+            ),
+        ];
+        let people: Vec<person::Model> = person_specs
+            .iter()
+            .map(|(_, org, subject, name, role, _)| person::Model {
+                id: id(),
+                organization_id: organizations[org].id,
+                subject: (*subject).to_owned(),
+                display_name: (*name).to_owned(),
+                email: Some(format!(
+                    "{}@{}.example",
+                    name.to_lowercase().replace(' ', "."),
+                    organizations[org].slug
+                )),
+                role: *role,
+                active: true,
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        let memberships: Vec<team_membership::Model> = person_specs
+            .iter()
+            .zip(&people)
+            .map(|((.., team), person)| team_membership::Model {
+                team_id: team_ids[team],
+                person_id: person.id,
+                created_at: now,
+            })
+            .collect();
+        let people_by_key: HashMap<&'static str, person::Model> = person_specs
+            .iter()
+            .zip(&people)
+            .map(|((key, ..), person)| (*key, person.clone()))
+            .collect();
+        insert_all(db, people).await?;
+        insert_all(db, memberships).await?;
+        Ok(Directory {
+            organizations,
+            teams: team_ids,
+            people: people_by_key,
+        })
+    }
+
+    async fn write_environments(
+        &mut self,
+        db: &impl ConnectionTrait,
+        directory: &Directory,
+        summary: &mut DemoSummary,
+    ) -> anyhow::Result<HashMap<&'static str, environment::Model>> {
+        use ComplianceFramework::{CyberInsurance, FtcSafeguards, Hipaa, NistCsf2};
+        let specs: [(&str, &str, &str, &str, Vec<ComplianceFramework>); 3] = [
+            (
+                "harbor_prod",
+                "harbor",
+                "Production",
+                "Main clinic and data center: EHR, identity, file services.",
+                vec![Hipaa, CyberInsurance, NistCsf2],
+            ),
+            (
+                "harbor_riverside",
+                "harbor",
+                "Riverside Clinic",
+                "Branch clinic on a site-to-site VPN.",
+                vec![Hipaa],
+            ),
+            (
+                "cedar_office",
+                "cedar",
+                "Main Office",
+                "Single office with a file server and cloud accounting.",
+                vec![FtcSafeguards, CyberInsurance],
+            ),
+        ];
+        let environments: HashMap<&'static str, environment::Model> = specs
+            .into_iter()
+            .map(|(key, org, name, description, frameworks)| {
+                (
+                    key,
+                    environment::Model {
+                        id: id(),
+                        organization_id: directory.organizations[org].id,
+                        name: name.to_owned(),
+                        description: Some(description.to_owned()),
+                        compliance_frameworks: json!(frameworks),
+                        archived_at: None,
+                        created_at: self.now - Duration::days(400),
+                        updated_at: self.now - Duration::days(30),
+                    },
+                )
+            })
+            .collect();
+        summary.environments = insert_all(db, environments.values().cloned().collect()).await?;
+        Ok(environments)
+    }
+
+    async fn write_systems(
+        &mut self,
+        db: &impl ConnectionTrait,
+        environments: &HashMap<&'static str, environment::Model>,
+        summary: &mut DemoSummary,
+    ) -> anyhow::Result<HashMap<&'static str, Vec<system::Model>>> {
+        use SystemKind::{
+            BackupSet, CloudTenant, Firewall, Laptop, NetworkDevice, Printer, SaasApplication,
+            Server, VirtualMachine, Workstation,
+        };
+        let mut specs: Vec<(&'static str, String, SystemKind, Option<&str>)> = vec![
+            (
+                "harbor_prod",
+                "HHP-DC01".into(),
+                VirtualMachine,
+                Some("Windows Server 2022"),
+            ),
+            (
+                "harbor_prod",
+                "HHP-EHR-APP01".into(),
+                VirtualMachine,
+                Some("Windows Server 2019"),
+            ),
+            (
+                "harbor_prod",
+                "HHP-EHR-DB01".into(),
+                VirtualMachine,
+                Some("Windows Server 2019"),
+            ),
+            (
+                "harbor_prod",
+                "HHP-FS01".into(),
+                VirtualMachine,
+                Some("Windows Server 2022"),
+            ),
+            (
+                "harbor_prod",
+                "HHP-HV01".into(),
+                Server,
+                Some("Windows Server 2022 Datacenter"),
+            ),
+            (
+                "harbor_prod",
+                "HHP-FW01".into(),
+                Firewall,
+                Some("FortiOS 7.4"),
+            ),
+            (
+                "harbor_prod",
+                "HHP-SW-CORE".into(),
+                NetworkDevice,
+                Some("Aruba CX 10.13"),
+            ),
+            ("harbor_prod", "HHP-AP-01".into(), NetworkDevice, None),
+            (
+                "harbor_prod",
+                "Harbor Microsoft 365".into(),
+                CloudTenant,
+                None,
+            ),
+            (
+                "harbor_prod",
+                "HHP-BDR01".into(),
+                BackupSet,
+                Some("Datto SIRIS"),
+            ),
+            ("harbor_prod", "HHP-PRN-FRONT".into(), Printer, None),
+            (
+                "harbor_riverside",
+                "HRC-FW01".into(),
+                Firewall,
+                Some("FortiOS 7.4"),
+            ),
+            (
+                "harbor_riverside",
+                "HRC-SW01".into(),
+                NetworkDevice,
+                Some("Aruba CX 10.13"),
+            ),
+            ("harbor_riverside", "HRC-PRN01".into(), Printer, None),
+            (
+                "cedar_office",
+                "CP-SRV01".into(),
+                Server,
+                Some("Windows Server 2022"),
+            ),
+            (
+                "cedar_office",
+                "CP-FW01".into(),
+                Firewall,
+                Some("SonicOS 7"),
+            ),
+            (
+                "cedar_office",
+                "CP-NAS01".into(),
+                BackupSet,
+                Some("Synology DSM 7.2"),
+            ),
+            (
+                "cedar_office",
+                "Cedar Microsoft 365".into(),
+                CloudTenant,
+                None,
+            ),
+            (
+                "cedar_office",
+                "QuickBooks Online".into(),
+                SaasApplication,
+                None,
+            ),
+        ];
+        for number in 1..=10 {
+            specs.push((
+                "harbor_prod",
+                format!("HHP-WS-{number:03}"),
+                Workstation,
+                Some("Windows 11 23H2"),
+            ));
+        }
+        for number in 1..=4 {
+            specs.push((
+                "harbor_prod",
+                format!("HHP-LT-{number:03}"),
+                Laptop,
+                Some("Windows 11 23H2"),
+            ));
+            specs.push((
+                "harbor_riverside",
+                format!("HRC-WS-{number:03}"),
+                Workstation,
+                Some("Windows 11 23H2"),
+            ));
+        }
+        for number in 1..=6 {
+            specs.push((
+                "cedar_office",
+                format!("CP-WS-{number:03}"),
+                Workstation,
+                Some("Windows 11 24H2"),
+            ));
+        }
+        let mut systems: HashMap<&'static str, Vec<system::Model>> = HashMap::new();
+        let mut all = Vec::new();
+        for (index, (environment_key, name, kind, operating_system)) in
+            specs.into_iter().enumerate()
+        {
+            let physical = !matches!(kind, CloudTenant | SaasApplication);
+            let model = system::Model {
+                id: id(),
+                environment_id: environments[environment_key].id,
+                hostname: physical.then(|| name.to_lowercase()),
+                serial_number: physical.then(|| format!("SN{:08X}", self.rng.u32(..))),
+                mac_address: physical.then(|| {
+                    format!(
+                        "00:1A:2B:{:02X}:{:02X}:{:02X}",
+                        index,
+                        self.rng.u8(..),
+                        self.rng.u8(..)
+                    )
+                }),
+                operating_system: operating_system.map(str::to_owned),
+                ip_address: physical.then(|| {
+                    format!(
+                        "10.{}.{}.{}",
+                        10 + index / 200,
+                        (index / 50) % 4,
+                        10 + index % 200
+                    )
+                }),
+                description: None,
+                attributes: json!({ "location": if environment_key == "harbor_riverside" { "Riverside" } else { "Head office" } }),
+                attribute_sources: json!({ "operating_system": "NINJAONE", "ip_address": "NINJAONE" }),
+                retired_at: None,
+                name,
+                kind,
+                created_at: self.now - Duration::days(300),
+                updated_at: self.ago(1, 60),
+            };
+            systems
+                .entry(environment_key)
+                .or_default()
+                .push(model.clone());
+            all.push(model);
+        }
+        summary.systems = insert_all(db, all).await?;
+        Ok(systems)
+    }
+
+    /// The agreed matrix of every environment, keyed by (environment, function key).
+    #[allow(clippy::too_many_arguments)]
+    async fn write_matrix(
+        &mut self,
+        db: &impl ConnectionTrait,
+        directory: &Directory,
+        environments: &HashMap<&'static str, environment::Model>,
+        systems: &HashMap<&'static str, Vec<system::Model>>,
+        functions: &[function::Model],
+        summary: &mut DemoSummary,
+    ) -> anyhow::Result<HashMap<(&'static str, String), responsibility::Model>> {
+        // (function, responsible, accountable, consulted, informed) under co-management.
+        let co_managed: &[(&str, &str, &str, &[&str], &[&str])] = &[
+            (
+                "service_desk",
+                "internal_it",
+                "internal_it",
+                &["service_desk"],
+                &[],
+            ),
+            (
+                "asset_inventory",
+                "noc",
+                "internal_it",
+                &[],
+                &["compliance"],
+            ),
+            (
+                "endpoint_management",
+                "noc",
+                "internal_it",
+                &["internal_it"],
+                &[],
+            ),
+            (
+                "patching",
+                "noc",
+                "internal_it",
+                &["internal_it"],
+                &["compliance"],
+            ),
+            (
+                "vulnerability_management",
+                "soc",
+                "internal_it",
+                &["noc"],
+                &["compliance"],
+            ),
+            ("edr", "soc", "internal_it", &[], &["internal_it"]),
+            (
+                "security_monitoring",
+                "soc",
+                "internal_it",
+                &[],
+                &["compliance"],
+            ),
+            (
+                "backup_recovery",
+                "noc",
+                "internal_it",
+                &[],
+                &["compliance"],
+            ),
+            (
+                "disaster_recovery",
+                "noc",
+                "internal_it",
+                &["internal_it", "vcio"],
+                &["compliance"],
+            ),
+            (
+                "identity_access",
+                "internal_it",
+                "internal_it",
+                &["soc"],
+                &[],
+            ),
+            ("network", "noc", "internal_it", &["internal_it"], &[]),
+            (
+                "email_security",
+                "soc",
+                "internal_it",
+                &[],
+                &["internal_it"],
+            ),
+            (
+                "cloud_administration",
+                "internal_it",
+                "internal_it",
+                &["noc"],
+                &[],
+            ),
+            (
+                "line_of_business_applications",
+                "internal_it",
+                "internal_it",
+                &[],
+                &["service_desk"],
+            ),
+            (
+                "vendor_management",
+                "internal_it",
+                "compliance",
+                &["vcio"],
+                &[],
+            ),
+            (
+                "compliance_documentation",
+                "compliance",
+                "compliance",
+                &["internal_it", "vcio"],
+                &[],
+            ),
+            (
+                "risk_assessment",
+                "compliance",
+                "compliance",
+                &["vcio", "soc"],
+                &["internal_it"],
+            ),
+            (
+                "incident_response",
+                "soc",
+                "internal_it",
+                &["internal_it"],
+                &["compliance"],
+            ),
+            (
+                "security_awareness_training",
+                "compliance",
+                "compliance",
+                &["soc"],
+                &["internal_it"],
+            ),
+        ];
+        let harbor_start = DateTime::<Utc>::from_naive_utc_and_offset(date(2025, 3, 1).into(), Utc);
+        let cedar_start = DateTime::<Utc>::from_naive_utc_and_offset(date(2024, 6, 1).into(), Utc);
+        let function_by_key: HashMap<&str, &function::Model> = functions
+            .iter()
+            .map(|function| (function.key.as_str(), function))
+            .collect();
+
+        let mut entries = Vec::new();
+        let mut parties = Vec::new();
+        let mut steps = Vec::new();
+        let mut approvals = Vec::new();
+        let mut matrix = HashMap::new();
+        for environment_key in ["harbor_prod", "harbor_riverside", "cedar_office"] {
+            let environment = &environments[environment_key];
+            let harbor = environment_key.starts_with("harbor");
+            for &(function_key, responsible, accountable, consulted, informed) in co_managed {
+                let function = function_by_key[function_key];
+                // A fully managed client leaves the work to the provider, and the provider's vCIO
+                // answers for it; the client keeps only its own compliance paperwork.
+                let (responsible, accountable, consulted, informed): (
+                    &str,
+                    &str,
+                    &[&str],
+                    &[&str],
+                ) = if harbor {
+                    (responsible, accountable, consulted, informed)
+                } else if matches!(function_key, "compliance_documentation" | "risk_assessment") {
+                    ("vcio", "office", &[], &[])
+                } else {
+                    let doer = match responsible {
+                        "internal_it" | "compliance" => "service_desk",
+                        other => other,
+                    };
+                    (doer, "vcio", &[], &["office"])
+                };
+                let entry = responsibility::Model {
+                    id: id(),
+                    environment_id: environment.id,
+                    function_id: function.id,
+                    system_id: None,
+                    responsible_team_id: directory.teams[responsible],
+                    accountable_team_id: Some(directory.teams[accountable]),
+                    valid_from: if harbor { harbor_start } else { cedar_start },
+                    valid_to: None,
+                    status: ResponsibilityStatus::Agreed,
+                    notes: None,
+                    supersedes_id: None,
+                    created_by_id: Some(directory.people["msp_admin"].id),
+                    created_at: self.now - Duration::days(280),
+                    updated_at: self.now - Duration::days(270),
+                };
+                for (role, teams) in [
+                    (PartyRole::Consulted, consulted),
+                    (PartyRole::Informed, informed),
+                ] {
+                    parties.extend(teams.iter().map(|team| responsibility_party::Model {
+                        responsibility_id: entry.id,
+                        team_id: directory.teams[team],
+                        role,
+                    }));
+                }
+                let escalation = [
+                    (
+                        Some(entry.responsible_team_id),
+                        None,
+                        EscalationChannel::Ticket,
+                        Some(30),
+                    ),
+                    (
+                        None,
+                        Some(
+                            directory.people[if harbor { "harbor_admin" } else { "msp_admin" }].id,
+                        ),
+                        EscalationChannel::Phone,
+                        Some(60),
+                    ),
+                    (
+                        Some(directory.teams["vcio"]),
+                        None,
+                        EscalationChannel::Email,
+                        None,
+                    ),
+                ];
+                steps.extend(escalation.into_iter().enumerate().map(
+                    |(position, (team_id, person_id, channel, minutes))| escalation_step::Model {
+                        id: id(),
+                        responsibility_id: entry.id,
+                        position: position as i32 + 1,
+                        team_id,
+                        person_id,
+                        channel,
+                        minutes_before_next: minutes,
+                    },
+                ));
+                let mut approvers = vec![("msp", "msp_admin")];
+                if harbor {
+                    approvers.push(("harbor", "harbor_admin"));
+                }
+                approvals.extend(approvers.into_iter().map(|(org, person)| {
+                    responsibility_approval::Model {
+                        id: id(),
+                        responsibility_id: entry.id,
+                        organization_id: directory.organizations[org].id,
+                        person_id: directory.people[person].id,
+                        approved_at: self.now - Duration::days(270),
+                    }
+                }));
+                matrix.insert((environment_key, function_key.to_owned()), entry.clone());
+                entries.push(entry);
+            }
+        }
+        // System-level overrides: the EHR vendor certifies patches, so Harbor's internal IT patches
+        // the EHR servers itself, in the vendor's windows.
+        for system in systems["harbor_prod"]
+            .iter()
+            .filter(|system| system.name.starts_with("HHP-EHR"))
+        {
+            let default = &matrix[&("harbor_prod", "patching".to_owned())];
+            let entry = responsibility::Model {
+                id: id(),
+                system_id: Some(system.id),
+                responsible_team_id: directory.teams["internal_it"],
+                notes: Some(
+                    "EHR vendor certifies each patch; applied in the vendor's window.".into(),
+                ),
+                ..default.clone()
+            };
+            approvals.extend(
+                [("msp", "msp_admin"), ("harbor", "harbor_admin")]
+                    .into_iter()
+                    .map(|(org, person)| responsibility_approval::Model {
+                        id: id(),
+                        responsibility_id: entry.id,
+                        organization_id: directory.organizations[org].id,
+                        person_id: directory.people[person].id,
+                        approved_at: self.now - Duration::days(200),
+                    }),
+            );
+            entries.push(entry);
+        }
+        summary.responsibilities = insert_all(db, entries).await?;
+        insert_all(db, parties).await?;
+        insert_all(db, steps).await?;
+        insert_all(db, approvals).await?;
+        Ok(matrix)
+    }
+
+    async fn write_runbooks(
+        &mut self,
+        db: &impl ConnectionTrait,
+        directory: &Directory,
+        environments: &HashMap<&'static str, environment::Model>,
+        systems: &HashMap<&'static str, Vec<system::Model>>,
+        functions: &[function::Model],
+        summary: &mut DemoSummary,
+    ) -> anyhow::Result<()> {
+        // (environment, title, owner, review days, last review days ago, revisions, function, system prefix)
+        let specs: [(&str, &str, &str, i32, i64, usize, &str, &str); 8] = [
+            (
+                "harbor_prod",
+                "Monthly patch cycle",
+                "noc",
+                90,
+                20,
+                3,
+                "patching",
+                "HHP-WS",
+            ),
+            (
+                "harbor_prod",
+                "EHR downtime procedure",
+                "internal_it",
+                180,
+                40,
+                3,
+                "line_of_business_applications",
+                "HHP-EHR",
+            ),
+            (
+                "harbor_prod",
+                "Backup restore test",
+                "noc",
+                90,
+                120,
+                2,
+                "backup_recovery",
+                "HHP-BDR",
+            ),
+            (
+                "harbor_prod",
+                "Ransomware first response",
+                "soc",
+                180,
+                60,
+                1,
+                "incident_response",
+                "HHP-DC",
+            ),
+            (
+                "harbor_prod",
+                "Joiners, movers and leavers",
+                "internal_it",
+                365,
+                100,
+                2,
+                "identity_access",
+                "Harbor Microsoft",
+            ),
+            (
+                "harbor_riverside",
+                "Site-to-site VPN outage",
+                "noc",
+                180,
+                30,
+                1,
+                "network",
+                "HRC-FW",
+            ),
+            (
+                "cedar_office",
+                "Tax season readiness",
+                "noc",
+                365,
+                300,
+                2,
+                "endpoint_management",
+                "CP-SRV",
+            ),
+            (
+                "cedar_office",
+                "Offboarding a staff member",
+                "service_desk",
+                180,
+                210,
+                1,
+                "identity_access",
+                "Cedar Microsoft",
+            ),
+        ];
+        let mut runbooks = Vec::new();
+        let mut revisions = Vec::new();
+        let mut covered_functions = Vec::new();
+        let mut covered_systems = Vec::new();
+        for (
+            environment_key,
+            title,
+            owner,
+            interval,
+            reviewed_days_ago,
+            revision_count,
+            function_key,
+            system_prefix,
+        ) in specs
+        {
+            let runbook = runbook::Model {
+                id: id(),
+                environment_id: environments[environment_key].id,
+                title: title.to_owned(),
+                owner_team_id: directory.teams[owner],
+                review_interval_days: interval,
+                last_reviewed_at: Some(self.now - Duration::days(reviewed_days_ago)),
+                last_reviewed_by_id: Some(directory.people["msp_admin"].id),
+                archived_at: None,
+                created_at: self.now
+                    - Duration::days(reviewed_days_ago + 30 * revision_count as i64),
+                updated_at: self.now - Duration::days(reviewed_days_ago),
+            };
+            for number in 1..=revision_count {
+                revisions.push(runbook_revision::Model {
+                    id: id(),
+                    runbook_id: runbook.id,
+                    number: number as i32,
+                    body: format!(
+                        "# {title}\n\n_Revision {number}._\n\n## When\n\nRun this when the trigger in the title occurs.\n\n\
+                         ## Steps\n\n1. Open a ticket and link it here.\n2. Notify the teams the matrix lists as informed.\n\
+                         3. Follow the checklist below and record each change in the change log.\n\n\
+                         ## Checklist\n\n- [ ] Confirm scope\n- [ ] Execute\n- [ ] Verify\n- [ ] Close the ticket\n"
+                    ),
+                    change_summary: Some(if number == 1 { "First version".into() } else { format!("Revised after review {number}") }),
+                    author_id: Some(directory.people[if owner == "internal_it" { "harbor_tech" } else { "msp_noc" }].id),
+                    created_at: runbook.created_at + Duration::days(30 * (number as i64 - 1)),
+                });
+            }
+            if let Some(function) = functions
+                .iter()
+                .find(|function| function.key == function_key)
+            {
+                covered_functions.push(runbook_function::Model {
+                    runbook_id: runbook.id,
+                    function_id: function.id,
+                });
+            }
+            covered_systems.extend(
+                systems[environment_key]
+                    .iter()
+                    .filter(|system| system.name.starts_with(system_prefix))
+                    .map(|system| runbook_system::Model {
+                        runbook_id: runbook.id,
+                        system_id: system.id,
+                    }),
+            );
+            runbooks.push(runbook);
+        }
+        summary.runbooks = insert_all(db, runbooks).await?;
+        insert_all(db, revisions).await?;
+        insert_all(db, covered_functions).await?;
+        insert_all(db, covered_systems).await?;
+        Ok(())
+    }
+
+    async fn write_integrations(
+        &mut self,
+        db: &impl ConnectionTrait,
+        directory: &Directory,
+        environments: &HashMap<&'static str, environment::Model>,
+        systems: &HashMap<&'static str, Vec<system::Model>>,
+    ) -> anyhow::Result<HashMap<&'static str, integration::Model>> {
+        let integration = |name: &str, kind, base_url: &str, settings| integration::Model {
+            id: id(),
+            organization_id: directory.organizations["msp"].id,
+            name: name.to_owned(),
+            kind,
+            base_url: base_url.to_owned(),
+            // The demo has no vendor to talk to: no credentials, no schedule.
+            credentials_ciphertext: None,
+            settings,
+            enabled: false,
+            sync_interval_seconds: None,
+            lease_owner: None,
+            lease_expires_at: None,
+            created_at: self.now - Duration::days(300),
+            updated_at: self.now - Duration::days(300),
+        };
+        let integrations = HashMap::from([
+            (
+                "psa",
+                integration(
+                    "Northwind ConnectWise",
+                    IntegrationKind::ConnectwiseManage,
+                    "https://api-na.myconnectwise.net",
+                    json!({ "company_id": "northwind", "codebase": "v2025_1/" }),
+                ),
+            ),
+            (
+                "rmm",
+                integration(
+                    "Northwind NinjaOne",
+                    IntegrationKind::Ninjaone,
+                    "https://app.ninjarmm.com",
+                    json!({ "client_id": "demo-client" }),
+                ),
+            ),
+        ]);
+        insert_all(db, integrations.values().cloned().collect()).await?;
+
+        let mut mappings = Vec::new();
+        for (number, environment_key) in ["harbor_prod", "harbor_riverside", "cedar_office"]
+            .into_iter()
+            .enumerate()
+        {
+            for (kind, company) in [
+                ("psa", format!("{}", 250 + number)),
+                ("rmm", format!("{}", 10 + number)),
+            ] {
+                mappings.push(integration_mapping::Model {
+                    id: id(),
+                    integration_id: integrations[kind].id,
+                    external_company_id: company,
+                    external_company_name: Some(environments[environment_key].name.clone()),
+                    environment_id: environments[environment_key].id,
+                    created_at: self.now - Duration::days(300),
+                    updated_at: self.now - Duration::days(300),
+                });
+            }
+        }
+        insert_all(db, mappings).await?;
+
+        let mut links = Vec::new();
+        for (number, system) in systems
+            .values()
+            .flatten()
+            .filter(|system| system.hostname.is_some())
+            .enumerate()
+        {
+            links.push(system_link::Model {
+                id: id(),
+                system_id: system.id,
+                source: "NINJAONE".into(),
+                integration_id: Some(integrations["rmm"].id),
+                resource: "device".into(),
+                external_id: format!("{}", 1000 + number),
+                external_url: Some(format!(
+                    "https://app.ninjarmm.com/#/deviceDashboard/{}/overview",
+                    1000 + number
+                )),
+                created_at: self.now - Duration::days(290),
+                last_seen_at: self.ago(0, 1),
+            });
+            if matches!(
+                system.kind,
+                SystemKind::Server | SystemKind::VirtualMachine | SystemKind::Firewall
+            ) {
+                links.push(system_link::Model {
+                    id: id(),
+                    system_id: system.id,
+                    source: "CONNECTWISE_MANAGE".into(),
+                    integration_id: Some(integrations["psa"].id),
+                    resource: "configuration".into(),
+                    external_id: format!("{}", 5000 + number),
+                    external_url: None,
+                    created_at: self.now - Duration::days(290),
+                    last_seen_at: self.ago(0, 1),
+                });
+            }
+        }
+        insert_all(db, links).await?;
+
+        let runs: Vec<sync_run::Model> = (0..6)
+            .map(|day| {
+                let started_at = self.now - Duration::days(day) - Duration::hours(2);
+                sync_run::Model {
+                    id: id(),
+                    integration_id: integrations[if day % 2 == 0 { "psa" } else { "rmm" }].id,
+                    trigger: SyncTrigger::Schedule,
+                    full: day == 5,
+                    status: if day == 3 {
+                        SyncStatus::Partial
+                    } else {
+                        SyncStatus::Succeeded
+                    },
+                    started_at,
+                    finished_at: Some(started_at + Duration::seconds(42)),
+                    records_fetched: 120,
+                    records_created: 4,
+                    records_updated: 11,
+                    records_unchanged: 105 - i32::from(day == 3),
+                    records_failed: i32::from(day == 3),
+                    error: None,
+                }
+            })
+            .collect();
+        insert_all(db, runs).await?;
+        Ok(integrations)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn write_tickets(
+        &mut self,
+        db: &impl ConnectionTrait,
+        directory: &Directory,
+        environments: &HashMap<&'static str, environment::Model>,
+        systems: &HashMap<&'static str, Vec<system::Model>>,
+        matrix: &HashMap<(&'static str, String), responsibility::Model>,
+        integrations: &HashMap<&'static str, integration::Model>,
+        summary: &mut DemoSummary,
+    ) -> anyhow::Result<Vec<ticket::Model>> {
+        let subjects: [(&str, &str, Priority); 12] = [
+            (
+                "User cannot sign in to the EHR",
+                "line_of_business_applications",
+                Priority::High,
+            ),
+            (
+                "Printer offline at front desk",
+                "service_desk",
+                Priority::Low,
+            ),
+            (
+                "New hire laptop setup",
+                "endpoint_management",
+                Priority::Medium,
+            ),
+            (
+                "Suspicious sign-in from abroad",
+                "identity_access",
+                Priority::Critical,
+            ),
+            (
+                "Backup job failed overnight",
+                "backup_recovery",
+                Priority::High,
+            ),
+            ("Patch Tuesday deployment", "patching", Priority::Medium),
+            ("VPN drops every afternoon", "network", Priority::High),
+            (
+                "Phishing email reported",
+                "email_security",
+                Priority::Medium,
+            ),
+            (
+                "Disk space low on file server",
+                "endpoint_management",
+                Priority::Medium,
+            ),
+            (
+                "Grant shared mailbox access",
+                "identity_access",
+                Priority::Low,
+            ),
+            ("EDR quarantined a file", "edr", Priority::High),
+            (
+                "Quarterly access review",
+                "compliance_documentation",
+                Priority::Low,
+            ),
+        ];
+        let statuses = [
+            (TicketStatus::New, "New"),
+            (TicketStatus::InProgress, "In Progress"),
+            (TicketStatus::Waiting, "Waiting Customer"),
+            (TicketStatus::Resolved, "Resolved"),
+            (TicketStatus::Closed, "Closed"),
+        ];
+        let mut tickets = Vec::new();
+        let mut notes = Vec::new();
+        for number in 0..60_usize {
+            let environment_key = [
+                "harbor_prod",
+                "harbor_prod",
+                "harbor_riverside",
+                "cedar_office",
+            ][number % 4];
+            let (title, function_key, priority) = subjects[number % subjects.len()];
+            let (status, external_status) = statuses[number % statuses.len()];
+            let system =
+                &systems[environment_key][self.rng.usize(..systems[environment_key].len())];
+            let entry = &matrix[&(environment_key, function_key.to_owned())];
+            let created_at = self.ago(1, 90);
+            let updated_at =
+                created_at + Duration::hours(self.rng.i64(1..72)).min(self.now - created_at);
+            let synced = number % 5 != 0;
+            let ticket = ticket::Model {
+                id: id(),
+                environment_id: environments[environment_key].id,
+                system_id: Some(system.id),
+                function_id: Some(entry.function_id),
+                integration_id: synced.then(|| integrations["psa"].id),
+                title: format!("{title} ({})", system.name),
+                description: Some(format!("Reported for {}. See notes for the timeline.", system.name)),
+                status,
+                priority,
+                external_status: synced.then(|| external_status.to_owned()),
+                external_priority: synced.then(|| format!("Priority {} - {:?}", priority as u8 + 1, priority)),
+                requester: Some(directory.people[if environment_key == "cedar_office" { "cedar_admin" } else { "harbor_tech" }].display_name.clone()),
+                assigned_team_id: Some(entry.responsible_team_id),
+                assigned_person_id: None,
+                routed_by_id: Some(entry.id),
+                routing_reason: Some(format!("responsible team for {function_key} in the matrix in force at creation")),
+                created_at,
+                updated_at,
+                resolved_at: matches!(status, TicketStatus::Resolved | TicketStatus::Closed).then_some(updated_at),
+                closed_at: (status == TicketStatus::Closed).then_some(updated_at),
+                external_source: synced.then(|| "CONNECTWISE_MANAGE".to_owned()),
+                external_id: synced.then(|| format!("{}", 48_100 + number)),
+                external_url: synced.then(|| format!("https://na.myconnectwise.net/v4_6_release/services/system_io/Service/fv_sr100_request.rails?service_recid={}", 48_100 + number)),
+            };
+            for note_number in 0..(1 + number % 3) {
+                notes.push(ticket_note::Model {
+                    id: id(),
+                    ticket_id: ticket.id,
+                    author_id: Some(
+                        directory.people[["msp_tech", "harbor_tech", "msp_noc"][note_number]].id,
+                    ),
+                    author_name: None,
+                    body: [
+                        "Acknowledged, looking into it.",
+                        "Checked the device; details in the change log.",
+                        "Confirmed fixed with the user.",
+                    ][note_number]
+                        .to_owned(),
+                    internal: note_number == 1,
+                    created_at: created_at + Duration::minutes(20 * (note_number as i64 + 1)),
+                    external_source: None,
+                    external_id: None,
+                    external_url: None,
+                });
+            }
+            tickets.push(ticket);
+        }
+        summary.tickets = insert_all(db, tickets.clone()).await?;
+        insert_all(db, notes).await?;
+        Ok(tickets)
+    }
+
+    async fn write_alerts(
+        &mut self,
+        db: &impl ConnectionTrait,
+        environments: &HashMap<&'static str, environment::Model>,
+        systems: &HashMap<&'static str, Vec<system::Model>>,
+        matrix: &HashMap<(&'static str, String), responsibility::Model>,
+        integrations: &HashMap<&'static str, integration::Model>,
+        summary: &mut DemoSummary,
+    ) -> anyhow::Result<()> {
+        let kinds: [(&str, &str, Priority, &str); 5] = [
+            (
+                "Disk C: below 10% free",
+                "endpoint_management",
+                Priority::Medium,
+                "MODERATE",
+            ),
+            (
+                "Device offline for 15 minutes",
+                "network",
+                Priority::High,
+                "MAJOR",
+            ),
+            (
+                "Threat detected and quarantined",
+                "edr",
+                Priority::Critical,
+                "CRITICAL",
+            ),
+            (
+                "Backup job failed",
+                "backup_recovery",
+                Priority::High,
+                "MAJOR",
+            ),
+            (
+                "Pending reboot for 7 days",
+                "patching",
+                Priority::Low,
+                "MINOR",
+            ),
+        ];
+        let mut alerts = Vec::new();
+        for number in 0..18_usize {
+            let environment_key = ["harbor_prod", "harbor_riverside", "cedar_office"][number % 3];
+            let (message, function_key, severity, external_severity) = kinds[number % kinds.len()];
+            let system =
+                &systems[environment_key][self.rng.usize(..systems[environment_key].len())];
+            let entry = &matrix[&(environment_key, function_key.to_owned())];
+            let status = [
+                AlertStatus::Open,
+                AlertStatus::Acknowledged,
+                AlertStatus::Resolved,
+            ][number % 3];
+            let raised_at = self.ago(0, 30);
+            alerts.push(alert::Model {
+                id: id(),
+                environment_id: environments[environment_key].id,
+                system_id: Some(system.id),
+                integration_id: Some(integrations["rmm"].id),
+                ticket_id: None,
+                message: format!("{message} on {}", system.name),
+                severity,
+                external_severity: Some(external_severity.to_owned()),
+                status,
+                raised_at,
+                acknowledged_at: (status != AlertStatus::Open)
+                    .then(|| raised_at + Duration::minutes(12)),
+                acknowledged_by_id: None,
+                resolved_at: (status == AlertStatus::Resolved)
+                    .then(|| raised_at + Duration::hours(2)),
+                assigned_team_id: Some(entry.responsible_team_id),
+                routed_by_id: Some(entry.id),
+                routing_reason: Some(format!(
+                    "responsible team for {function_key} in the matrix in force when raised"
+                )),
+                created_at: raised_at,
+                updated_at: raised_at + Duration::hours(2),
+                external_source: Some("NINJAONE".to_owned()),
+                external_id: Some(format!("alert-{}", 90_000 + number)),
+                external_url: None,
+            });
+        }
+        summary.alerts = insert_all(db, alerts).await?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn write_change_log(
+        &mut self,
+        db: &impl ConnectionTrait,
+        directory: &Directory,
+        environments: &HashMap<&'static str, environment::Model>,
+        systems: &HashMap<&'static str, Vec<system::Model>>,
+        tickets: &[ticket::Model],
+        integrations: &HashMap<&'static str, integration::Model>,
+        summary: &mut DemoSummary,
+    ) -> anyhow::Result<()> {
+        let templates: [(ChangeCategory, &str, &str); 12] = [
+            (
+                ChangeCategory::Patch,
+                "Installed cumulative update",
+                "Monthly patch cycle",
+            ),
+            (
+                ChangeCategory::Configuration,
+                "Changed GPO: screen lock after 10 minutes",
+                "HIPAA workstation security",
+            ),
+            (
+                ChangeCategory::Access,
+                "Added user to EHR-Clinicians group",
+                "New hire onboarding",
+            ),
+            (
+                ChangeCategory::Access,
+                "Disabled account of departed employee",
+                "Offboarding",
+            ),
+            (
+                ChangeCategory::Network,
+                "Opened firewall rule for lab interface",
+                "Vendor request",
+            ),
+            (
+                ChangeCategory::Backup,
+                "Extended backup retention to 90 days",
+                "Cyber insurance requirement",
+            ),
+            (
+                ChangeCategory::Security,
+                "Enabled tamper protection in EDR policy",
+                "Hardening",
+            ),
+            (
+                ChangeCategory::Deployment,
+                "Deployed Adobe Reader 24.x",
+                "User request",
+            ),
+            (
+                ChangeCategory::Hardware,
+                "Replaced failing SSD",
+                "SMART warnings",
+            ),
+            (
+                ChangeCategory::Maintenance,
+                "Rebooted after pending updates",
+                "Pending reboot alert",
+            ),
+            (
+                ChangeCategory::Inventory,
+                "Operating system updated (seen by RMM)",
+                "Observed by sync",
+            ),
+            (
+                ChangeCategory::Documentation,
+                "Updated runbook after review",
+                "Scheduled review",
+            ),
+        ];
+        let keys = [
+            "harbor_prod",
+            "harbor_prod",
+            "harbor_riverside",
+            "cedar_office",
+        ];
+        let mut entries = Vec::new();
+        let mut links = Vec::new();
+        for number in 0..240_usize {
+            let environment_key = keys[number % keys.len()];
+            let (category, summary_text, reason) = templates[self.rng.usize(..templates.len())];
+            let source = match number % 10 {
+                0..=2 => ChangeSource::Manual,
+                3 | 4 => ChangeSource::Api,
+                5 | 6 => ChangeSource::Psa,
+                7 | 8 => ChangeSource::Rmm,
+                _ => ChangeSource::System,
+            };
+            let (actor_id, actor_name, integration_id) = match source {
+                ChangeSource::Manual | ChangeSource::Api => {
+                    let key = if environment_key.starts_with("harbor") && number % 2 == 0 {
+                        "harbor_tech"
+                    } else {
+                        "msp_noc"
+                    };
+                    (
+                        Some(directory.people[key].id),
+                        directory.people[key].display_name.clone(),
+                        None,
+                    )
+                }
+                ChangeSource::Psa => (
+                    None,
+                    "ConnectWise sync".to_owned(),
+                    Some(integrations["psa"].id),
+                ),
+                ChangeSource::Rmm => (
+                    None,
+                    "NinjaOne sync".to_owned(),
+                    Some(integrations["rmm"].id),
+                ),
+                _ => (None, "Tandem".to_owned(), None),
+            };
+            let system =
+                &systems[environment_key][self.rng.usize(..systems[environment_key].len())];
+            let environment_id = environments[environment_key].id;
+            let ticket = (number % 3 == 0)
+                .then(|| {
+                    tickets
+                        .iter()
+                        .find(|ticket| ticket.environment_id == environment_id)
+                })
+                .flatten();
+            let occurred_at = self.ago(0, 90);
+            let external = matches!(source, ChangeSource::Psa | ChangeSource::Rmm);
+            let entry = change_log_entry::Model {
+                id: id(),
+                environment_id,
+                summary: format!("{summary_text} on {}", system.name),
+                details: json!({ "system": system.name, "category": category, "sequence": number }),
+                reason: Some(reason.to_owned()),
+                actor_id,
+                actor_name,
+                source,
+                category,
+                occurred_at,
+                recorded_at: occurred_at + Duration::minutes(if external { 15 } else { 1 }),
+                ticket_id: ticket.map(|ticket| ticket.id),
+                corrects_id: None,
+                change_set_id: Some(id()),
+                integration_id,
+                external_source: external.then(|| {
+                    if source == ChangeSource::Psa {
+                        "CONNECTWISE_MANAGE"
+                    } else {
+                        "NINJAONE"
+                    }
+                    .to_owned()
+                }),
+                external_id: external.then(|| format!("activity-{number}")),
+                external_url: None,
+            };
+            links.push(change_log_entry_system::Model {
+                change_log_entry_id: entry.id,
+                system_id: system.id,
+            });
+            entries.push(entry);
+        }
+        // Two corrections: entries are never edited, a new entry points at the one it corrects.
+        let corrections: Vec<change_log_entry::Model> = entries
+            .iter()
+            .filter(|entry| entry.source == ChangeSource::Manual)
+            .take(2)
+            .map(|wrong| change_log_entry::Model {
+                id: id(),
+                summary: format!("Correction: {}", wrong.summary),
+                details: json!({ "corrected_field": "summary", "note": "the first entry named the wrong system" }),
+                reason: Some("Recorded against the wrong system".to_owned()),
+                occurred_at: wrong.occurred_at,
+                recorded_at: wrong.recorded_at + Duration::hours(3),
+                corrects_id: Some(wrong.id),
+                change_set_id: Some(id()),
+                ..wrong.clone()
+            })
+            .collect();
+        entries.sort_by_key(|entry| entry.occurred_at);
+        summary.change_log_entries = insert_all(db, entries).await? + corrections.len();
+        insert_all(db, corrections).await?;
+        insert_all(db, links).await?;
+        Ok(())
+    }
+}

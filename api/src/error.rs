@@ -1,0 +1,193 @@
+//! The one place where errors become responses: HTTP statuses, GraphQL errors and their codes.
+//!
+//! Services and resolvers return [`ApiError`]. Client errors carry a safe message and a stable
+//! [`ErrorCode`]; [`ApiError::Internal`] is logged here, once, with its cause chain, and reaches
+//! the client only as "internal error". Resolvers end service calls with `.extend()?`
+//! (`async_graphql::ResultExt`), because a bare `?` would turn the error into a GraphQL error
+//! through its `Display` text and skip the code.
+
+use async_graphql::ErrorExtensions;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// The closed set of `extensions.code` values a client can receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    /// No token, or a token that is malformed, expired, badly signed or names nobody.
+    Unauthenticated,
+    /// A valid token whose role or tenancy does not allow the operation.
+    Forbidden,
+    /// The object does not exist or the caller may not see it.
+    NotFound,
+    /// An argument or input value is invalid (bad id, page size over the cap, ...).
+    BadUserInput,
+    /// The query does not parse or does not validate against the schema.
+    GraphqlValidationFailed,
+    /// The database is unreachable or the schema is not migrated.
+    ServiceUnavailable,
+    /// Anything else; details are in the server log under the request id.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::NotFound => "NOT_FOUND",
+            Self::BadUserInput => "BAD_USER_INPUT",
+            Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
+            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            Self::Internal => "INTERNAL",
+        }
+    }
+
+    /// The HTTP status of a request that fails as a whole with this code.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::BadUserInput | Self::GraphqlValidationFailed => StatusCode::BAD_REQUEST,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// An error on the request path.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// See [`ErrorCode::Unauthenticated`]; the message says what is wrong with the token.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// See [`ErrorCode::Forbidden`].
+    #[error("{0}")]
+    Forbidden(String),
+    /// See [`ErrorCode::NotFound`].
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// See [`ErrorCode::BadUserInput`].
+    #[error("{message}")]
+    BadUserInput {
+        /// The argument or input field at fault, in the schema's spelling.
+        field: Option<String>,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// See [`ErrorCode::ServiceUnavailable`].
+    #[error("database unavailable")]
+    Unavailable(#[source] sea_orm::DbErr),
+    /// Anything unexpected; never shown to the client.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The result of request-path operations.
+pub type ApiResult<T, E = ApiError> = Result<T, E>;
+
+impl ApiError {
+    /// A bad value in `field`.
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadUserInput {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::BadUserInput { .. } => ErrorCode::BadUserInput,
+            Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The message a client may see. Logs internal causes, once, as a side effect.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Internal(cause) => {
+                tracing::error!(error.chain = ?cause, "request failed: {cause:#}");
+                "internal error".to_owned()
+            }
+            Self::Unavailable(cause) => {
+                tracing::error!(error.chain = ?cause, "database unavailable: {cause}");
+                self.to_string()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        match error {
+            sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
+                Self::Unavailable(error)
+            }
+            other => Self::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl ErrorExtensions for ApiError {
+    fn extend(&self) -> async_graphql::Error {
+        let code = self.code();
+        let field = match self {
+            Self::BadUserInput { field, .. } => field.clone(),
+            _ => None,
+        };
+        async_graphql::Error::new(self.public_message()).extend_with(|_, extensions| {
+            extensions.set("code", code.as_str());
+            if let Some(field) = &field {
+                extensions.set("field", field.as_str());
+            }
+        })
+    }
+}
+
+/// The JSON body of a request that fails before GraphQL runs: the GraphQL error shape, so that
+/// clients parse one format whatever failed.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    errors: [ErrorEntry<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct ErrorEntry<'a> {
+    message: &'a str,
+    extensions: ErrorEntryExtensions,
+}
+
+#[derive(Serialize)]
+struct ErrorEntryExtensions {
+    code: ErrorCode,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = self.code();
+        let message = self.public_message();
+        let body = ErrorBody {
+            errors: [ErrorEntry {
+                message: &message,
+                extensions: ErrorEntryExtensions { code },
+            }],
+        };
+        let mut response = (code.status(), axum::Json(body)).into_response();
+        if code == ErrorCode::Unauthenticated {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"tandem\""),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,28 @@
+//! Tandem's server: the GraphQL API over HTTP, and everything the `tandem` binary does.
+//!
+//! Layout:
+//! - `cli`: the `tandem` subcommands (`serve`, `migrate`, `token`, `schema`); `main.rs` only
+//!   calls [`cli::run`].
+//! - `config`: typed settings from flags and `TANDEM_*` variables; the only reader of the
+//!   environment.
+//! - `startup`: [`startup::Application`] binds the listener and runs the server until a
+//!   shutdown signal; tests start it on port 0.
+//! - `router`: every HTTP route and middleware layer in one function.
+//! - `rest`: the few non-GraphQL routes (health, readiness).
+//! - `graphql`: the schema, its types and loaders.
+//! - `auth`: tokens and the [`auth::Viewer`] that scopes every read to a tenant.
+//! - `db`: connecting and migrating; `demo`: the demo data of `serve --demo`.
+//! - `error`: [`error::ApiError`], the single place errors become responses.
+//! - `telemetry`: logging.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod graphql;
+pub mod rest;
+pub mod router;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,3 @@
+//! The few routes that are not GraphQL.
+
+pub mod health;

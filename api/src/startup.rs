@@ -1,0 +1,112 @@
+//! [`Application`]: the server bound to its listener, ready to run until told to stop.
+//!
+//! `tandem serve` builds one from the settings and runs it until SIGINT or SIGTERM; tests build
+//! one on port 0 and stop it when they finish. Connecting and migrating the database happen
+//! before, in the caller, so that tests can hand in a database of their own.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::http::HeaderValue;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+
+use crate::auth::JwtKeys;
+use crate::config::ServerSettings;
+use crate::graphql;
+use crate::router::{AppState, router};
+
+/// A bound, not yet running server.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    address: SocketAddr,
+}
+
+impl Application {
+    /// Validates `settings` and binds the listener.
+    ///
+    /// # Errors
+    /// When a CORS origin is not a valid origin or the address cannot be bound.
+    pub async fn build(
+        settings: &ServerSettings,
+        db: DatabaseConnection,
+        jwt: JwtKeys,
+    ) -> anyhow::Result<Self> {
+        for origin in settings
+            .cors_origins
+            .iter()
+            .filter(|origin| origin.as_str() != "*")
+        {
+            let valid = url::Url::parse(origin).is_ok_and(|url| url.has_host())
+                && HeaderValue::from_str(origin).is_ok();
+            anyhow::ensure!(
+                valid,
+                "TANDEM_CORS_ORIGINS: {origin:?} is not an origin like https://app.example.com"
+            );
+        }
+        let state = AppState {
+            db,
+            jwt: Arc::new(jwt),
+            schema: graphql::build_schema(),
+        };
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let address = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            router: router(state, settings),
+            address,
+        })
+    }
+
+    /// The address the server listens on (the real port when bound to port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    ///
+    /// # Errors
+    /// When the server fails while running.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("server error")
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}

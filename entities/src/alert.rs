@@ -1,0 +1,39 @@
+//! An RMM alert on a system, routed to the team the matrix names.
+
+use sea_orm::entity::prelude::*;
+
+use crate::enums::{AlertStatus, Priority};
+
+/// A row of `alerts`.
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "alerts")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub environment_id: Uuid,
+    pub system_id: Option<Uuid>,
+    pub integration_id: Option<Uuid>,
+    pub ticket_id: Option<Uuid>,
+    pub message: String,
+    pub severity: Priority,
+    pub external_severity: Option<String>,
+    pub status: AlertStatus,
+    pub raised_at: DateTimeUtc,
+    pub acknowledged_at: Option<DateTimeUtc>,
+    pub acknowledged_by_id: Option<Uuid>,
+    pub resolved_at: Option<DateTimeUtc>,
+    pub assigned_team_id: Option<Uuid>,
+    pub routed_by_id: Option<Uuid>,
+    pub routing_reason: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    /// The external system this row mirrors, when it mirrors one.
+    pub external_source: Option<String>,
+    /// The record's id in that system; unique with `external_source`.
+    pub external_id: Option<String>,
+    /// A link to the record in that system.
+    pub external_url: Option<String>,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

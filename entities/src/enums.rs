@@ -1,0 +1,310 @@
+//! The closed sets of values stored in text columns, one Rust enum each.
+//!
+//! Each is stored as its SCREAMING_SNAKE_CASE name, the same spelling the GraphQL schema uses, and
+//! the migrations guard every such column with a `CHECK` constraint listing the same values.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+macro_rules! stored_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, EnumIter, DeriveActiveEnum,
+            Serialize, Deserialize,
+        )]
+        #[sea_orm(rs_type = "String", db_type = "Text", rename_all = "SCREAMING_SNAKE_CASE")]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+    };
+}
+
+stored_enum! {
+    /// Whether an organization owns its IT or serves others as a managed service provider.
+    OrganizationKind {
+        /// A company that owns the IT environment.
+        Client,
+        /// A managed service provider (MSP).
+        Provider,
+    }
+}
+
+stored_enum! {
+    /// How a provider serves a client during an engagement.
+    OperatingModel {
+        /// The provider runs the client's IT alone.
+        FullyManaged,
+        /// The client's internal IT and the provider share the work.
+        CoManaged,
+    }
+}
+
+stored_enum! {
+    /// What a person's tokens may do.
+    Role {
+        /// Manages organizations, teams, the matrix and integrations, and writes everything.
+        Admin,
+        /// Writes operational records: changes, tickets, runbooks.
+        Member,
+        /// Reads only.
+        Viewer,
+        /// A sync job: bulk upserts of external records.
+        Integration,
+    }
+}
+
+stored_enum! {
+    /// A compliance framework an environment is held to.
+    ComplianceFramework {
+        /// HIPAA Security Rule.
+        Hipaa,
+        /// Cybersecurity Maturity Model Certification.
+        Cmmc,
+        /// FTC Safeguards Rule (GLBA).
+        FtcSafeguards,
+        /// NIST Cybersecurity Framework 2.0.
+        NistCsf2,
+        /// A cyber-insurance questionnaire's controls.
+        CyberInsurance,
+    }
+}
+
+stored_enum! {
+    /// What kind of thing a system is.
+    SystemKind {
+        /// A physical or virtual server.
+        Server,
+        /// A desktop workstation.
+        Workstation,
+        /// A laptop.
+        Laptop,
+        /// A virtual machine.
+        VirtualMachine,
+        /// A switch, router, access point or similar.
+        NetworkDevice,
+        /// A firewall or security appliance.
+        Firewall,
+        /// A printer or multifunction device.
+        Printer,
+        /// A phone or tablet.
+        MobileDevice,
+        /// A cloud tenant (Microsoft 365, Google Workspace, Azure, AWS).
+        CloudTenant,
+        /// A SaaS application.
+        SaasApplication,
+        /// A backup set or backup appliance.
+        BackupSet,
+        /// Anything else.
+        Other,
+    }
+}
+
+stored_enum! {
+    /// The PSA or RMM product an integration talks to.
+    IntegrationKind {
+        /// ConnectWise Manage (PSA).
+        ConnectwiseManage,
+        /// Autotask PSA.
+        Autotask,
+        /// HaloPSA.
+        Halopsa,
+        /// NinjaOne (RMM).
+        Ninjaone,
+        /// Datto RMM.
+        DattoRmm,
+    }
+}
+
+stored_enum! {
+    /// What a value mapping translates.
+    ValueMappingDomain {
+        /// A vendor ticket status to a [`TicketStatus`].
+        TicketStatus,
+        /// A vendor ticket priority to a [`Priority`].
+        TicketPriority,
+        /// A vendor alert severity to a [`Priority`].
+        AlertSeverity,
+        /// A vendor device or configuration type to a [`SystemKind`].
+        SystemKind,
+    }
+}
+
+stored_enum! {
+    /// What started a sync run.
+    SyncTrigger {
+        /// The integration's schedule inside `tandem serve`.
+        Schedule,
+        /// The `triggerSync` mutation.
+        Manual,
+        /// A vendor callback.
+        Webhook,
+        /// `tandem sync`.
+        Cli,
+    }
+}
+
+stored_enum! {
+    /// How a sync run ended, or that it is still running.
+    SyncStatus {
+        /// Still running.
+        Running,
+        /// Every record synced.
+        Succeeded,
+        /// Finished, but some records failed validation.
+        Partial,
+        /// Stopped by an error.
+        Failed,
+    }
+}
+
+stored_enum! {
+    /// A NIST CSF 2.0 function.
+    CsfFunction {
+        /// Govern.
+        Gv,
+        /// Identify.
+        Id,
+        /// Protect.
+        Pr,
+        /// Detect.
+        De,
+        /// Respond.
+        Rs,
+        /// Recover.
+        Rc,
+    }
+}
+
+stored_enum! {
+    /// Where a responsibility stands in its lifecycle.
+    ResponsibilityStatus {
+        /// Being written; not in force.
+        Draft,
+        /// Submitted for approval; not in force.
+        Proposed,
+        /// Approved by the sides the engagement requires; in force during its validity.
+        Agreed,
+        /// No longer in force.
+        Retired,
+    }
+}
+
+stored_enum! {
+    /// How a team takes part in a responsibility besides responsible and accountable.
+    PartyRole {
+        /// Asked before the work is done.
+        Consulted,
+        /// Told after the work is done.
+        Informed,
+    }
+}
+
+stored_enum! {
+    /// How an escalation step reaches its team or person.
+    EscalationChannel {
+        /// A ticket in the PSA.
+        Ticket,
+        /// A phone call.
+        Phone,
+        /// An email.
+        Email,
+        /// A chat message.
+        Chat,
+        /// A pager or on-call alert.
+        Pager,
+    }
+}
+
+stored_enum! {
+    /// A ticket's normalized status.
+    TicketStatus {
+        /// Not yet picked up.
+        New,
+        /// Being worked.
+        InProgress,
+        /// Waiting on the requester, a vendor or a schedule.
+        Waiting,
+        /// Resolved, awaiting closure.
+        Resolved,
+        /// Closed.
+        Closed,
+    }
+}
+
+stored_enum! {
+    /// A normalized priority (tickets) or severity (alerts).
+    Priority {
+        /// Business stopped.
+        Critical,
+        /// Serious impact.
+        High,
+        /// Limited impact.
+        Medium,
+        /// Little impact.
+        Low,
+    }
+}
+
+stored_enum! {
+    /// Where an alert stands.
+    AlertStatus {
+        /// Raised, nobody has acknowledged it.
+        Open,
+        /// Someone is on it.
+        Acknowledged,
+        /// Cleared.
+        Resolved,
+    }
+}
+
+stored_enum! {
+    /// Where a change log entry came from.
+    ChangeSource {
+        /// Written by a person in a client.
+        Manual,
+        /// Written through the API by a script or a mutation's side effect.
+        Api,
+        /// Observed by a PSA sync.
+        Psa,
+        /// Observed by an RMM sync.
+        Rmm,
+        /// Written by Tandem itself.
+        System,
+    }
+}
+
+stored_enum! {
+    /// What kind of change a change log entry records.
+    ChangeCategory {
+        /// Settings of a system or service.
+        Configuration,
+        /// Accounts, groups, permissions.
+        Access,
+        /// Updates and patches.
+        Patch,
+        /// New software or services.
+        Deployment,
+        /// Hardware added, replaced or removed.
+        Hardware,
+        /// Network and firewall.
+        Network,
+        /// Security controls and incidents' remediation.
+        Security,
+        /// Backup jobs and retention.
+        Backup,
+        /// Incident handling.
+        Incident,
+        /// Planned maintenance.
+        Maintenance,
+        /// The responsibility matrix.
+        Ownership,
+        /// Runbooks and documentation.
+        Documentation,
+        /// The system inventory.
+        Inventory,
+        /// Anything else.
+        Other,
+    }
+}

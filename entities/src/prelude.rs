@@ -1,0 +1,30 @@
+//! Every entity under a distinct name: `use entities::prelude::*` then `Ticket::find()`.
+
+pub use crate::alert::Entity as Alert;
+pub use crate::change_log_entry::Entity as ChangeLogEntry;
+pub use crate::change_log_entry_system::Entity as ChangeLogEntrySystem;
+pub use crate::engagement::Entity as Engagement;
+pub use crate::environment::Entity as Environment;
+pub use crate::escalation_step::Entity as EscalationStep;
+pub use crate::function::Entity as Function;
+pub use crate::integration::Entity as Integration;
+pub use crate::integration_mapping::Entity as IntegrationMapping;
+pub use crate::organization::Entity as Organization;
+pub use crate::person::Entity as Person;
+pub use crate::responsibility::Entity as Responsibility;
+pub use crate::responsibility_approval::Entity as ResponsibilityApproval;
+pub use crate::responsibility_party::Entity as ResponsibilityParty;
+pub use crate::runbook::Entity as Runbook;
+pub use crate::runbook_function::Entity as RunbookFunction;
+pub use crate::runbook_revision::Entity as RunbookRevision;
+pub use crate::runbook_system::Entity as RunbookSystem;
+pub use crate::sync_cursor::Entity as SyncCursor;
+pub use crate::sync_run::Entity as SyncRun;
+pub use crate::sync_run_error::Entity as SyncRunError;
+pub use crate::system::Entity as System;
+pub use crate::system_link::Entity as SystemLink;
+pub use crate::team::Entity as Team;
+pub use crate::team_membership::Entity as TeamMembership;
+pub use crate::ticket::Entity as Ticket;
+pub use crate::ticket_note::Entity as TicketNote;
+pub use crate::value_mapping::Entity as ValueMapping;

@@ -1,0 +1,20 @@
+//! An approval of a responsibility by one side of the engagement.
+
+use sea_orm::entity::prelude::*;
+
+/// A row of `responsibility_approvals`.
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "responsibility_approvals")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub responsibility_id: Uuid,
+    /// The side that approved.
+    pub organization_id: Uuid,
+    /// The admin who approved.
+    pub person_id: Uuid,
+    pub approved_at: DateTimeUtc,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

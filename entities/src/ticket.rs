@@ -1,0 +1,44 @@
+//! A ticket: a work item, created in Tandem or synced from a PSA.
+
+use sea_orm::entity::prelude::*;
+
+use crate::enums::{Priority, TicketStatus};
+
+/// A row of `tickets`.
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "tickets")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub environment_id: Uuid,
+    pub system_id: Option<Uuid>,
+    pub function_id: Option<Uuid>,
+    pub integration_id: Option<Uuid>,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: TicketStatus,
+    pub priority: Priority,
+    /// The external system's own status value.
+    pub external_status: Option<String>,
+    /// The external system's own priority value.
+    pub external_priority: Option<String>,
+    pub requester: Option<String>,
+    pub assigned_team_id: Option<Uuid>,
+    pub assigned_person_id: Option<Uuid>,
+    /// The responsibility whose responsible team the ticket was routed to.
+    pub routed_by_id: Option<Uuid>,
+    pub routing_reason: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub resolved_at: Option<DateTimeUtc>,
+    pub closed_at: Option<DateTimeUtc>,
+    /// The external system this row mirrors, when it mirrors one.
+    pub external_source: Option<String>,
+    /// The record's id in that system; unique with `external_source`.
+    pub external_id: Option<String>,
+    /// A link to the record in that system.
+    pub external_url: Option<String>,
+}
+
+impl ActiveModelBehavior for ActiveModel {}
