@@ -1,1 +1,9 @@
-fn main() {}
+//! End-to-end tests: one binary, one module per area. Each test gets its own database (SQLite
+//! by default, PostgreSQL when `TANDEM_TEST_DATABASE_URL` is set) and its own server.
+
+mod auth;
+mod demo;
+mod graphql;
+mod health;
+mod migrations;
+mod schema;

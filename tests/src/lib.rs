@@ -1,1 +1,398 @@
-//! placeholder
+//! Helpers for Tandem's end-to-end tests: a fresh database per test, and the server started
+//! in-process on a random port and driven over HTTP.
+//!
+//! - [`TestDb`]: a temporary SQLite file, or a fresh PostgreSQL database when
+//!   `TANDEM_TEST_DATABASE_URL` is set; removed when dropped. Built through the migrations.
+//! - [`TestApp`]: the server on `127.0.0.1:0` over a [`TestDb`], with a known JWT secret, a
+//!   `reqwest` client and one method per kind of request.
+//!
+//! Set `TEST_LOG=1` to see the server's logs.
+
+use std::sync::{LazyLock, Once};
+use std::time::Duration;
+
+use anyhow::Context;
+use api::auth::JwtKeys;
+use api::config::{LogFormat, ServerSettings};
+use api::startup::Application;
+use entities::enums::Role;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// The HS256 secret every test server verifies with.
+pub const TEST_JWT_SECRET: &str = "tandem-test-secret-0123456789abcdef";
+
+static TRACING: Once = Once::new();
+
+/// The PostgreSQL server URL tests create their databases on, when set.
+pub static POSTGRES_URL: LazyLock<Option<String>> = LazyLock::new(|| {
+    std::env::var("TANDEM_TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| url.starts_with("postgres"))
+});
+
+fn init_tracing() {
+    TRACING.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            api::telemetry::init(LogFormat::Text);
+        }
+    });
+}
+
+/// A database of one test's own, deleted when dropped.
+pub struct TestDb {
+    /// The URL the test's server connects to.
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Postgres { admin_url: String, name: String },
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+}
+
+impl TestDb {
+    /// A fresh, empty database (no migrations applied).
+    ///
+    /// # Errors
+    /// When PostgreSQL is configured but unreachable, or the temp dir cannot be made.
+    pub async fn empty() -> anyhow::Result<Self> {
+        init_tracing();
+        match POSTGRES_URL.as_deref() {
+            Some(admin_url) => {
+                let name = format!("tandem_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = Database::connect(admin_url).await.with_context(|| {
+                    format!("cannot reach TANDEM_TEST_DATABASE_URL {admin_url}")
+                })?;
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await?;
+                admin.close().await?;
+                let mut url = url::Url::parse(admin_url)?;
+                url.set_path(&name);
+                Ok(Self {
+                    url: url.to_string(),
+                    cleanup: Cleanup::Postgres {
+                        admin_url: admin_url.to_owned(),
+                        name,
+                    },
+                })
+            }
+            None => {
+                let dir = tempfile::tempdir()?;
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+                Ok(Self {
+                    url,
+                    cleanup: Cleanup::Sqlite(dir),
+                })
+            }
+        }
+    }
+
+    /// A fresh database with every migration applied.
+    ///
+    /// # Errors
+    /// See [`TestDb::empty`]; also when a migration fails.
+    pub async fn migrated() -> anyhow::Result<Self> {
+        let test_db = Self::empty().await?;
+        let db = test_db.connect().await?;
+        Migrator::up(&db, None).await?;
+        db.close().await?;
+        Ok(test_db)
+    }
+
+    /// A new pool on this database, configured as the server configures its own.
+    ///
+    /// # Errors
+    /// When the database cannot be reached.
+    pub async fn connect(&self) -> anyhow::Result<DatabaseConnection> {
+        api::db::connect(&api::config::DatabaseSettings {
+            database_url: self.url.clone(),
+            database_max_connections: 5,
+        })
+        .await
+    }
+
+    /// Whether this is a PostgreSQL database.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.cleanup, Cleanup::Postgres { .. })
+    }
+
+    /// Drops a PostgreSQL database now, disconnecting everyone: the database is "gone".
+    ///
+    /// # Errors
+    /// When this is not PostgreSQL or the drop fails.
+    pub async fn drop_postgres_database(&self) -> anyhow::Result<()> {
+        let Cleanup::Postgres { admin_url, name } = &self.cleanup else {
+            anyhow::bail!("not a PostgreSQL test database");
+        };
+        drop_postgres(admin_url, name).await
+    }
+}
+
+async fn drop_postgres(admin_url: &str, name: &str) -> anyhow::Result<()> {
+    let admin = Database::connect(admin_url).await?;
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await?;
+    admin.close().await?;
+    Ok(())
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Cleanup::Postgres { admin_url, name } = &self.cleanup {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop cannot await, and the test's runtime may be shutting down: use a thread with
+            // a runtime of its own.
+            let dropped = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(anyhow::Error::from)
+                    .and_then(|runtime| runtime.block_on(drop_postgres(&admin_url, &name)))
+            })
+            .join();
+            if let Ok(Err(error)) | Err(error) =
+                dropped.map_err(|_| anyhow::anyhow!("cleanup thread panicked"))
+            {
+                eprintln!("warning: cannot drop test database: {error:#}");
+            }
+        }
+    }
+}
+
+/// The server, running in-process on a random port over a database of its own.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    /// A pool on the server's database, for direct checks.
+    pub db: DatabaseConnection,
+    /// The HTTP client.
+    pub client: reqwest::Client,
+    /// Signs tokens the server accepts.
+    pub keys: JwtKeys,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// Kept last so the database outlives the server's pool.
+    pub test_db: TestDb,
+}
+
+/// Settings like `tandem serve`'s defaults, on a random port.
+pub fn test_server_settings() -> ServerSettings {
+    ServerSettings {
+        listen: "127.0.0.1:0".parse().expect("valid address"),
+        cors_origins: vec!["https://app.example.com".into()],
+        body_limit: 64 * 1024,
+        request_timeout: Duration::from_secs(30),
+        demo: false,
+    }
+}
+
+impl TestApp {
+    /// Starts the server on a fresh, migrated, empty database.
+    ///
+    /// # Errors
+    /// When the database or the server cannot start.
+    pub async fn spawn() -> anyhow::Result<Self> {
+        Self::spawn_with(test_server_settings(), false).await
+    }
+
+    /// Starts the server on a fresh database loaded with the demo data.
+    ///
+    /// # Errors
+    /// When the database, the demo seed or the server fails.
+    pub async fn spawn_with_demo() -> anyhow::Result<Self> {
+        Self::spawn_with(test_server_settings(), true).await
+    }
+
+    /// Starts the server with `settings`, optionally on the demo data.
+    ///
+    /// # Errors
+    /// When the database, the demo seed or the server fails.
+    pub async fn spawn_with(settings: ServerSettings, demo: bool) -> anyhow::Result<Self> {
+        let test_db = TestDb::migrated().await?;
+        let db = test_db.connect().await?;
+        if demo {
+            api::demo::seed_if_empty(&db)
+                .await?
+                .context("demo data was not loaded")?;
+        }
+        let app = Application::build(&settings, db.clone(), test_keys()).await?;
+        let address = format!("http://{}", app.address());
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            address,
+            db,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()?,
+            keys: test_keys(),
+            shutdown: Some(shutdown),
+            server: Some(server),
+            test_db,
+        })
+    }
+
+    /// A token for `sub` in `org` with `role`, valid for an hour.
+    pub fn token(&self, sub: &str, org: &str, role: Role) -> String {
+        self.keys
+            .mint(sub, org, role, Duration::from_secs(3600))
+            .expect("test keys can sign")
+    }
+
+    /// A token for the demo's provider admin.
+    pub fn provider_admin_token(&self) -> String {
+        self.token(
+            api::demo::PROVIDER_ADMIN.0,
+            api::demo::PROVIDER_ADMIN.1,
+            Role::Admin,
+        )
+    }
+
+    /// A token for the demo's co-managed client's internal IT admin.
+    pub fn client_admin_token(&self) -> String {
+        self.token(
+            api::demo::CLIENT_IT_ADMIN.0,
+            api::demo::CLIENT_IT_ADMIN.1,
+            Role::Admin,
+        )
+    }
+
+    /// `POST /graphql` with `token` (if any); returns the status and the JSON body.
+    ///
+    /// # Errors
+    /// When the request fails or the body is not JSON.
+    pub async fn graphql(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let body = response
+            .json::<Value>()
+            .await
+            .context("response is not JSON")?;
+        Ok((status, body))
+    }
+
+    /// `POST /graphql` that must succeed without errors; returns `data`.
+    ///
+    /// # Errors
+    /// When the status is not 200 or the response has errors.
+    pub async fn query(&self, token: &str, query: &str, variables: Value) -> anyhow::Result<Value> {
+        let (status, body) = self.graphql(Some(token), query, variables).await?;
+        anyhow::ensure!(
+            status == 200 && body.get("errors").is_none(),
+            "query failed with {status}: {body}"
+        );
+        Ok(body["data"].clone())
+    }
+
+    /// `GET <path>`.
+    ///
+    /// # Errors
+    /// When the request fails.
+    pub async fn get(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        Ok(self
+            .client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await?)
+    }
+
+    /// Counts the rows of `table`.
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub async fn count(&self, table: &str) -> anyhow::Result<i64> {
+        count_rows(&self.db, table).await
+    }
+
+    /// Stops the server and waits for it to finish.
+    ///
+    /// # Errors
+    /// When the server failed.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await??;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// The keys every test server uses.
+pub fn test_keys() -> JwtKeys {
+    JwtKeys::hs256(&SecretString::from(TEST_JWT_SECRET.to_owned()))
+        .expect("the test secret is long enough")
+}
+
+/// Counts the rows of `table` on `db`.
+///
+/// # Errors
+/// When the query fails.
+pub async fn count_rows(db: &DatabaseConnection, table: &str) -> anyhow::Result<i64> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .await?
+        .context("COUNT returned no row")?;
+    Ok(row.try_get("", "n")?)
+}
+
+/// The user tables of `db`, sorted, without sea-orm's migration bookkeeping.
+///
+/// # Errors
+/// When the catalog query fails.
+pub async fn table_names(db: &DatabaseConnection) -> anyhow::Result<Vec<String>> {
+    let sql = match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => {
+            "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
+        }
+        _ => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
+        }
+    };
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await?;
+    let mut names = Vec::new();
+    for row in rows {
+        let name: String = row.try_get("", "name")?;
+        if name != "seaql_migrations" {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}

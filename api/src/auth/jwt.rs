@@ -164,30 +164,43 @@ impl JwtKeys {
     /// [`ApiError::Unauthenticated`] with a message that says what is wrong (expired, bad
     /// signature, malformed, missing claim, wrong issuer or audience), never echoing the token.
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|error| {
-                let reason = match error.kind() {
-                    ErrorKind::ExpiredSignature => "token has expired".to_owned(),
-                    ErrorKind::InvalidSignature => "token signature is invalid".to_owned(),
-                    ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
-                        format!("token must be signed with {:?}", self.algorithm)
-                    }
-                    ErrorKind::InvalidIssuer => "token issuer is not accepted".to_owned(),
-                    ErrorKind::InvalidAudience => "token audience is not accepted".to_owned(),
-                    ErrorKind::MissingRequiredClaim(claim) => {
-                        format!("token lacks the required claim `{claim}`")
-                    }
-                    ErrorKind::ImmatureSignature => "token is not valid yet".to_owned(),
-                    ErrorKind::Json(_) => {
-                        "token claims are invalid: `sub`, `org`, `role` and `exp` are required, \
-                         and `role` is one of ADMIN, MEMBER, VIEWER, INTEGRATION"
-                            .to_owned()
-                    }
-                    _ => "token is malformed".to_owned(),
-                };
-                ApiError::Unauthenticated(reason)
-            })
+        // Decoding into a map first lets a missing or malformed claim be named precisely,
+        // instead of surfacing as one opaque deserialization error.
+        let claims = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
+            token,
+            &self.decoding,
+            &self.validation,
+        )
+        .map_err(|error| {
+            let reason = match error.kind() {
+                ErrorKind::ExpiredSignature => "token has expired".to_owned(),
+                ErrorKind::InvalidSignature => "token signature is invalid".to_owned(),
+                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                    format!("token must be signed with {:?}", self.algorithm)
+                }
+                ErrorKind::InvalidIssuer => "token issuer is not accepted".to_owned(),
+                ErrorKind::InvalidAudience => "token audience is not accepted".to_owned(),
+                ErrorKind::MissingRequiredClaim(claim) => {
+                    format!("token lacks the required claim `{claim}`")
+                }
+                ErrorKind::ImmatureSignature => "token is not valid yet".to_owned(),
+                _ => "token is malformed".to_owned(),
+            };
+            ApiError::Unauthenticated(reason)
+        })?
+        .claims;
+        for claim in ["sub", "org", "role"] {
+            if !claims.get(claim).is_some_and(serde_json::Value::is_string) {
+                return Err(ApiError::Unauthenticated(format!(
+                    "token lacks the required claim `{claim}`"
+                )));
+            }
+        }
+        serde_json::from_value(serde_json::Value::Object(claims)).map_err(|_| {
+            ApiError::Unauthenticated(
+                "token claim `role` must be one of ADMIN, MEMBER, VIEWER, INTEGRATION".to_owned(),
+            )
+        })
     }
 
     /// Signs a token for `sub` in `org` with `role`, valid for `ttl`.

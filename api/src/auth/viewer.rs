@@ -8,7 +8,7 @@ use chrono::Utc;
 use entities::enums::{OrganizationKind, Role};
 use entities::{engagement, organization, person};
 use sea_orm::prelude::*;
-use sea_orm::{Condition, DatabaseConnection, QuerySelect};
+use sea_orm::{ActiveEnum, Condition, DatabaseConnection, QuerySelect};
 
 use crate::auth::Claims;
 use crate::error::{ApiError, ApiResult};
@@ -61,8 +61,9 @@ impl Viewer {
         }
         if !role_allows(person.role, claims.role) {
             return Err(ApiError::Forbidden(format!(
-                "token claims role {:?} but its subject holds {:?}",
-                claims.role, person.role
+                "token claims role {} but its subject holds {}",
+                claims.role.to_value(),
+                person.role.to_value()
             )));
         }
 

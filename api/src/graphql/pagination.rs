@@ -5,8 +5,7 @@
 //! while rows are added. Ids are UUIDv7, so this order is creation order. `totalCount` is counted
 //! only when the query selects it.
 
-use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::{Context, Object, OutputType};
+use async_graphql::{Context, OutputType, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sea_orm::prelude::*;
@@ -15,6 +14,7 @@ use sea_orm::{PaginatorTrait, QueryOrder, QuerySelect, Select};
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
 use crate::graphql::loaders::Keyed;
+use crate::graphql::types::{Environment, Organization};
 
 /// Items per page when neither `first` nor `last` is given.
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -34,21 +34,46 @@ pub struct PageArgs {
     pub before: Option<String>,
 }
 
-/// The fields a connection has beside `edges` and `pageInfo`.
-pub struct ConnectionInfo {
-    total_count: u64,
-}
-
-#[Object]
-impl ConnectionInfo {
+/// One page of a list, with what it takes to fetch the pages around it.
+#[derive(SimpleObject)]
+#[graphql(concrete(name = "OrganizationConnection", params(Organization)))]
+#[graphql(concrete(name = "EnvironmentConnection", params(Environment)))]
+pub struct Page<N>
+where
+    N: OutputType,
+    PageEdge<N>: OutputType,
+{
+    /// The items of this page, in order, each with its cursor.
+    pub edges: Vec<PageEdge<N>>,
+    /// Where this page sits in the list.
+    pub page_info: PageInfo,
     /// How many items match, across all pages.
-    async fn total_count(&self) -> u64 {
-        self.total_count
-    }
+    pub total_count: u64,
 }
 
-/// A page of `N` in a connection.
-pub type Page<N> = Connection<String, N, ConnectionInfo, EmptyFields>;
+/// An item of a page, with its cursor.
+#[derive(SimpleObject)]
+#[graphql(concrete(name = "OrganizationEdge", params(Organization)))]
+#[graphql(concrete(name = "EnvironmentEdge", params(Environment)))]
+pub struct PageEdge<N: OutputType> {
+    /// Pass as `after` (or `before`) to read the items after (or before) this one.
+    pub cursor: String,
+    /// The item.
+    pub node: N,
+}
+
+/// Where a page sits in its list (Relay `PageInfo`).
+#[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
+pub struct PageInfo {
+    /// Whether items follow this page.
+    pub has_next_page: bool,
+    /// Whether items precede this page.
+    pub has_previous_page: bool,
+    /// The cursor of the first item of this page.
+    pub start_cursor: Option<String>,
+    /// The cursor of the last item of this page.
+    pub end_cursor: Option<String>,
+}
 
 #[derive(Debug, PartialEq, Eq)]
 enum Direction {
@@ -146,6 +171,7 @@ where
     E: Keyed,
     E::Model: Send + Sync,
     N: OutputType,
+    PageEdge<N>: OutputType,
 {
     let window = args.window()?;
     let db = ctx.db()?;
@@ -176,16 +202,17 @@ where
             (has_more, window.cursor.is_some())
         }
     };
-    let mut connection = Connection::with_additional_fields(
-        has_previous_page,
+    let edges: Vec<PageEdge<N>> = rows
+        .into_iter()
+        .map(|row| PageEdge { cursor: encode_cursor(E::id_of(&row)), node: to_node(row) })
+        .collect();
+    let page_info = PageInfo {
         has_next_page,
-        ConnectionInfo { total_count },
-    );
-    connection.edges.extend(
-        rows.into_iter()
-            .map(|row| Edge::new(encode_cursor(E::id_of(&row)), to_node(row))),
-    );
-    Ok(connection)
+        has_previous_page,
+        start_cursor: edges.first().map(|edge| edge.cursor.clone()),
+        end_cursor: edges.last().map(|edge| edge.cursor.clone()),
+    };
+    Ok(Page { edges, page_info, total_count })
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ pub struct EnvironmentFilter {
     pub include_archived: bool,
 }
 
+/// The root of every read.
 #[Object]
 impl Query {
     /// The caller: the person and organization the token names, and the role it claims.

@@ -13,6 +13,7 @@ use crate::graphql::types::enums::ComplianceFramework;
 /// A client's IT estate or a part of it (production, one office), with its compliance frameworks.
 pub struct Environment(pub environment::Model);
 
+/// A client's IT estate or a part of it (production, one office), with its compliance frameworks.
 #[Object]
 impl Environment {
     /// Global id.

@@ -13,6 +13,7 @@ use crate::graphql::types::enums::OrganizationKind;
 /// A company: a client that owns its IT, or a provider (MSP) that serves clients.
 pub struct Organization(pub organization::Model);
 
+/// A company: a client that owns its IT, or a provider (MSP) that serves clients.
 #[Object]
 impl Organization {
     /// Global id.

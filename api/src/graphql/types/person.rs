@@ -13,6 +13,7 @@ use crate::graphql::types::enums::Role;
 /// A member of one organization; `subject` matches the `sub` claim of their tokens.
 pub struct Person(pub person::Model);
 
+/// A member of one organization; `subject` matches the `sub` claim of their tokens.
 #[Object]
 impl Person {
     /// Global id.

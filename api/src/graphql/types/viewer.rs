@@ -9,6 +9,7 @@ use crate::graphql::types::{Organization, Person};
 /// The caller of this request.
 pub struct Viewer(pub auth::Viewer);
 
+/// The caller of this request.
 #[Object]
 impl Viewer {
     /// The person the token's `sub` claim names.

@@ -1,0 +1,119 @@
+//! The demo data of `serve --demo`: complete, consistent, and loaded only once.
+
+use std::collections::HashSet;
+
+use entities::enums::{ResponsibilityStatus, TicketStatus};
+use entities::prelude::*;
+use entities::{environment, function, responsibility, runbook_revision, ticket};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use tests::{TestDb, count_rows};
+
+#[tokio::test]
+async fn demo_data_loads_into_an_empty_database_only_once() -> anyhow::Result<()> {
+    let test_db = TestDb::migrated().await?;
+    let db = test_db.connect().await?;
+    let summary = api::demo::seed_if_empty(&db)
+        .await?
+        .expect("an empty database gets the demo");
+    assert_eq!(summary.organizations, 3);
+    assert!(summary.systems >= 30, "{summary:?}");
+    assert!(summary.change_log_entries >= 200, "{summary:?}");
+
+    assert_eq!(
+        api::demo::seed_if_empty(&db).await?,
+        None,
+        "a second run writes nothing"
+    );
+    assert_eq!(count_rows(&db, "organizations").await?, 3);
+    assert_eq!(
+        count_rows(&db, "change_log_entries").await? as usize,
+        summary.change_log_entries
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn demo_data_covers_what_the_brief_promises() -> anyhow::Result<()> {
+    let test_db = TestDb::migrated().await?;
+    let db = test_db.connect().await?;
+    api::demo::seed_if_empty(&db).await?;
+
+    // Tickets in every status.
+    let statuses: HashSet<TicketStatus> = Ticket::find()
+        .all(&db)
+        .await?
+        .into_iter()
+        .map(|ticket| ticket.status)
+        .collect();
+    assert_eq!(statuses.len(), 5, "{statuses:?}");
+    assert!(
+        Ticket::find()
+            .filter(ticket::COLUMN.external_id.is_not_null())
+            .one(&db)
+            .await?
+            .is_some()
+    );
+
+    // A complete, agreed matrix: every environment has an agreed function-level entry for every
+    // standard function.
+    let functions = Function::find()
+        .filter(function::COLUMN.organization_id.is_null())
+        .all(&db)
+        .await?;
+    assert!(functions.len() >= 15);
+    for environment in Environment::find().all(&db).await? {
+        let covered: HashSet<_> = Responsibility::find()
+            .filter(responsibility::COLUMN.environment_id.eq(environment.id))
+            .filter(responsibility::COLUMN.system_id.is_null())
+            .filter(
+                responsibility::COLUMN
+                    .status
+                    .eq(ResponsibilityStatus::Agreed),
+            )
+            .all(&db)
+            .await?
+            .into_iter()
+            .map(|entry| entry.function_id)
+            .collect();
+        assert_eq!(
+            covered.len(),
+            functions.len(),
+            "matrix of {} is incomplete",
+            environment.name
+        );
+    }
+    // System-level overrides exist.
+    assert!(
+        Responsibility::find()
+            .filter(responsibility::COLUMN.system_id.is_not_null())
+            .one(&db)
+            .await?
+            .is_some()
+    );
+
+    // Runbooks with several revisions, numbered from 1.
+    let revisions = RunbookRevision::find().all(&db).await?;
+    assert!(
+        revisions
+            .iter()
+            .any(|revision: &runbook_revision::Model| revision.number >= 2)
+    );
+    assert!(count_rows(&db, "runbooks").await? >= 5);
+
+    // A HIPAA client under co-management and a fully managed one.
+    let harbor: Vec<environment::Model> = Environment::find()
+        .all(&db)
+        .await?
+        .into_iter()
+        .filter(|environment| {
+            environment
+                .compliance_frameworks
+                .to_string()
+                .contains("HIPAA")
+        })
+        .collect();
+    assert_eq!(harbor.len(), 2);
+    assert_eq!(count_rows(&db, "engagements").await?, 3);
+    assert!(count_rows(&db, "alerts").await? > 0);
+    Ok(())
+}
