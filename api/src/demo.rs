@@ -91,6 +91,29 @@ where
     Ok(count)
 }
 
+/// One line of the demo matrix: function key, then the responsible and accountable team keys,
+/// then the consulted and informed team keys.
+type MatrixRow = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+/// One demo runbook: environment, title, owner team, review interval in days, days since the
+/// last review, number of revisions, the function it covers, and the name prefix of its systems.
+type RunbookSpec = (
+    &'static str,
+    &'static str,
+    &'static str,
+    i32,
+    i64,
+    usize,
+    &'static str,
+    &'static str,
+);
+
 /// A team or person the demo refers to by a short key.
 struct Directory {
     organizations: HashMap<&'static str, organization::Model>,
@@ -689,8 +712,8 @@ impl Demo {
         functions: &[function::Model],
         summary: &mut DemoSummary,
     ) -> anyhow::Result<HashMap<(&'static str, String), responsibility::Model>> {
-        // (function, responsible, accountable, consulted, informed) under co-management.
-        let co_managed: &[(&str, &str, &str, &[&str], &[&str])] = &[
+        // The co-managed split; a fully managed client's matrix is derived from it below.
+        let co_managed: &[MatrixRow] = &[
             (
                 "service_desk",
                 "internal_it",
@@ -969,8 +992,7 @@ impl Demo {
         functions: &[function::Model],
         summary: &mut DemoSummary,
     ) -> anyhow::Result<()> {
-        // (environment, title, owner, review days, last review days ago, revisions, function, system prefix)
-        let specs: [(&str, &str, &str, i32, i64, usize, &str, &str); 8] = [
+        let specs: [RunbookSpec; 8] = [
             (
                 "harbor_prod",
                 "Monthly patch cycle",

@@ -204,7 +204,10 @@ where
     };
     let edges: Vec<PageEdge<N>> = rows
         .into_iter()
-        .map(|row| PageEdge { cursor: encode_cursor(E::id_of(&row)), node: to_node(row) })
+        .map(|row| PageEdge {
+            cursor: encode_cursor(E::id_of(&row)),
+            node: to_node(row),
+        })
         .collect();
     let page_info = PageInfo {
         has_next_page,
@@ -212,7 +215,11 @@ where
         start_cursor: edges.first().map(|edge| edge.cursor.clone()),
         end_cursor: edges.last().map(|edge| edge.cursor.clone()),
     };
-    Ok(Page { edges, page_info, total_count })
+    Ok(Page {
+        edges,
+        page_info,
+        total_count,
+    })
 }
 
 #[cfg(test)]
