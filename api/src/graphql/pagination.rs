@@ -1,15 +1,19 @@
-//! Relay cursor connections over keyset pagination.
+//! Relay cursor connections over keyset pagination, in any order a list offers.
 //!
-//! Pages are read with `WHERE id > cursor ORDER BY id LIMIT n + 1` (or the mirror image for
-//! `last`/`before`), never with `OFFSET`, so a page costs the same at any depth and stays stable
-//! while rows are added. Ids are UUIDv7, so this order is creation order. `totalCount` is counted
-//! only when the query selects it.
+//! A page is read with `WHERE (key, id) > (cursor.key, cursor.id) ORDER BY key, id LIMIT n + 1`
+//! (spelled out as `key > k OR (key = k AND id > i)` so both databases use the index), or its
+//! mirror image for `last`/`before` and for descending orders. Never `OFFSET`: a page costs the
+//! same at any depth, and paging stays stable while rows are added. A cursor records the order it
+//! was made for, so a cursor from one order is refused under another instead of skipping rows.
+//! `totalCount` is counted only when the query selects it.
 
-use async_graphql::{Context, OutputType, SimpleObject};
+use async_graphql::{Context, Enum, OutputType, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::prelude::*;
-use sea_orm::{PaginatorTrait, QueryOrder, QuerySelect, Select};
+use sea_orm::{Condition, PaginatorTrait, QueryOrder, QuerySelect, Select};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
@@ -32,6 +36,52 @@ pub struct PageArgs {
     pub last: Option<i32>,
     /// Cursor to read backward from.
     pub before: Option<String>,
+}
+
+/// Which way a list is sorted.
+#[derive(Enum, Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum OrderDirection {
+    /// Smallest (or oldest) first.
+    #[default]
+    Asc,
+    /// Largest (or newest) first.
+    Desc,
+}
+
+/// How a sort column's values are written into cursors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKind {
+    /// Text, compared as stored.
+    Text,
+    /// A UTC instant, written as RFC 3339 with microseconds.
+    Instant,
+}
+
+/// The order of a list: an optional sort column, then the id as tie-breaker.
+#[derive(Debug, Clone, Copy)]
+pub struct Ordering<C> {
+    /// The column sorted by; `None` sorts by id alone (creation order, ids being UUIDv7).
+    pub key: Option<(C, SortKind)>,
+    /// Ascending or descending.
+    pub direction: OrderDirection,
+}
+
+impl<C> Ordering<C> {
+    /// Creation order, oldest first.
+    pub fn by_id() -> Self {
+        Self {
+            key: None,
+            direction: OrderDirection::Asc,
+        }
+    }
+
+    /// By `column` (of `kind`), then id, in `direction`.
+    pub fn by(column: C, kind: SortKind, direction: OrderDirection) -> Self {
+        Self {
+            key: Some((column, kind)),
+            direction,
+        }
+    }
 }
 
 /// One page of a list, with what it takes to fetch the pages around it.
@@ -85,7 +135,7 @@ enum Direction {
 struct Window {
     direction: Direction,
     size: u64,
-    cursor: Option<Uuid>,
+    cursor: Option<String>,
 }
 
 impl PageArgs {
@@ -116,11 +166,7 @@ impl PageArgs {
                 Ok(Window {
                     direction: Direction::Backward,
                     size: size("last", last)?,
-                    cursor: self
-                        .before
-                        .as_deref()
-                        .map(|cursor| decode_cursor("before", cursor))
-                        .transpose()?,
+                    cursor: self.before.clone(),
                 })
             }
             (first, None) => {
@@ -133,37 +179,77 @@ impl PageArgs {
                         .map(|first| size("first", first))
                         .transpose()?
                         .unwrap_or(DEFAULT_PAGE_SIZE),
-                    cursor: self
-                        .after
-                        .as_deref()
-                        .map(|cursor| decode_cursor("after", cursor))
-                        .transpose()?,
+                    cursor: self.after.clone(),
                 })
             }
         }
     }
 }
 
-/// The cursor of the row with `id`.
-pub fn encode_cursor(id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(id.as_bytes())
+/// What a cursor holds: the order it was made for, the sort value and the id of its row.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct Cursor {
+    /// The sort column's name, or `id`.
+    #[serde(rename = "o")]
+    order: String,
+    /// The sort value, as text; absent when sorting by id.
+    #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+    /// The row's id.
+    #[serde(rename = "i")]
+    id: Uuid,
 }
 
-fn decode_cursor(field: &str, cursor: &str) -> ApiResult<Uuid> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| Uuid::from_slice(&bytes).ok())
-        .ok_or_else(|| ApiError::bad_input(field, format!("`{cursor}` is not a valid cursor")))
+impl Cursor {
+    fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("a cursor serializes"))
+    }
+
+    fn decode(field: &str, text: &str) -> ApiResult<Self> {
+        URL_SAFE_NO_PAD
+            .decode(text)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or_else(|| ApiError::bad_input(field, format!("`{text}` is not a valid cursor")))
+    }
 }
 
-/// Reads one page of `select` as a connection of `N`.
+fn order_name<C: ColumnTrait>(key: Option<&(C, SortKind)>) -> String {
+    key.map_or_else(|| "id".to_owned(), |(column, _)| column.as_str().to_owned())
+}
+
+/// The cursor value of `value`, a sort column's content.
+fn key_text(value: sea_orm::Value) -> ApiResult<String> {
+    match value {
+        sea_orm::Value::String(Some(text)) => Ok(text),
+        sea_orm::Value::ChronoDateTimeUtc(Some(instant)) => {
+            Ok(instant.to_rfc3339_opts(SecondsFormat::Micros, true))
+        }
+        other => Err(ApiError::Internal(anyhow::anyhow!(
+            "cannot sort by a value like {other:?}"
+        ))),
+    }
+}
+
+/// The database value of a cursor's sort text.
+fn key_value(field: &str, kind: SortKind, text: &str) -> ApiResult<sea_orm::Value> {
+    match kind {
+        SortKind::Text => Ok(text.to_owned().into()),
+        SortKind::Instant => DateTime::parse_from_rfc3339(text)
+            .map(|instant| instant.with_timezone(&Utc).into())
+            .map_err(|_| ApiError::bad_input(field, format!("`{text}` is not a valid cursor"))),
+    }
+}
+
+/// Reads one page of `select`, in `ordering`, as a connection of `N`.
 ///
 /// # Errors
-/// [`ApiError::BadUserInput`] for bad paging arguments; database errors otherwise.
+/// [`ApiError::BadUserInput`] for bad paging arguments or a cursor of another order; database
+/// errors otherwise.
 pub async fn paginate<E, N>(
     ctx: &Context<'_>,
     select: Select<E>,
+    ordering: Ordering<E::Column>,
     args: PageArgs,
     to_node: impl Fn(E::Model) -> N,
 ) -> ApiResult<Page<N>>
@@ -174,41 +260,106 @@ where
     PageEdge<N>: OutputType,
 {
     let window = args.window()?;
+    let cursor_field = if window.direction == Direction::Forward {
+        "after"
+    } else {
+        "before"
+    };
+    let order = order_name(ordering.key.as_ref());
+    let cursor = window
+        .cursor
+        .as_deref()
+        .map(|text| {
+            let cursor = Cursor::decode(cursor_field, text)?;
+            if cursor.order != order {
+                return Err(ApiError::bad_input(
+                    cursor_field,
+                    format!("`{text}` was made for another order of this list"),
+                ));
+            }
+            Ok(cursor)
+        })
+        .transpose()?;
+
     let db = ctx.db()?;
     let total_count = if ctx.look_ahead().field("totalCount").exists() {
         select.clone().count(db).await?
     } else {
         0
     };
+
+    // Reading backward is reading the reversed order forward, then flipping the page.
+    let ascending =
+        (ordering.direction == OrderDirection::Asc) == (window.direction == Direction::Forward);
     let id = E::id_column();
     let mut query = select;
-    if let Some(cursor) = window.cursor {
-        query = match window.direction {
-            Direction::Forward => query.filter(id.gt(cursor)),
-            Direction::Backward => query.filter(id.lt(cursor)),
+    if let Some(cursor) = &cursor {
+        let after_id = if ascending {
+            id.gt(cursor.id)
+        } else {
+            id.lt(cursor.id)
+        };
+        query = match (&ordering.key, &cursor.key) {
+            (Some((column, kind)), Some(text)) => {
+                let value = key_value(cursor_field, *kind, text)?;
+                let beyond = if ascending {
+                    column.gt(value.clone())
+                } else {
+                    column.lt(value.clone())
+                };
+                query.filter(
+                    Condition::any()
+                        .add(beyond)
+                        .add(Condition::all().add(column.eq(value)).add(after_id)),
+                )
+            }
+            (None, _) => query.filter(after_id),
+            (Some(_), None) => {
+                return Err(ApiError::bad_input(
+                    cursor_field,
+                    "the cursor was made for another order of this list",
+                ));
+            }
         };
     }
-    query = match window.direction {
-        Direction::Forward => query.order_by_asc(id),
-        Direction::Backward => query.order_by_desc(id),
+    let sort = if ascending {
+        sea_orm::Order::Asc
+    } else {
+        sea_orm::Order::Desc
     };
+    if let Some((column, _)) = &ordering.key {
+        query = query.order_by(*column, sort.clone());
+    }
+    query = query.order_by(id, sort);
+
     let mut rows = query.limit(window.size + 1).all(db).await?;
     let has_more = rows.len() as u64 > window.size;
     rows.truncate(window.size as usize);
     let (has_previous_page, has_next_page) = match window.direction {
-        Direction::Forward => (window.cursor.is_some(), has_more),
+        Direction::Forward => (cursor.is_some(), has_more),
         Direction::Backward => {
             rows.reverse();
-            (has_more, window.cursor.is_some())
+            (has_more, cursor.is_some())
         }
     };
-    let edges: Vec<PageEdge<N>> = rows
-        .into_iter()
-        .map(|row| PageEdge {
-            cursor: encode_cursor(E::id_of(&row)),
+    let mut edges = Vec::with_capacity(rows.len());
+    for row in rows {
+        let key = ordering
+            .key
+            .as_ref()
+            .map(|(column, _)| key_text(row.get(*column)))
+            .transpose()?;
+        let cursor = Cursor {
+            order: order.clone(),
+            key,
+            id: E::id_of(&row),
+        }
+        .encode();
+        edges.push(PageEdge {
+            cursor,
             node: to_node(row),
-        })
-        .collect();
+        });
+    }
     let page_info = PageInfo {
         has_next_page,
         has_previous_page,
@@ -250,21 +401,26 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_garbage_is_rejected() {
-        let id = Uuid::now_v7();
-        let page = PageArgs {
-            first: Some(5),
-            after: Some(encode_cursor(id)),
-            ..PageArgs::default()
+        let cursor = Cursor {
+            order: "occurred_at".into(),
+            key: Some("2026-01-01T00:00:00.000000Z".into()),
+            id: Uuid::now_v7(),
         };
-        assert_eq!(page.window().unwrap().cursor, Some(id));
-        let page = PageArgs {
-            first: Some(5),
-            after: Some("%%%".into()),
-            ..PageArgs::default()
-        };
+        assert_eq!(Cursor::decode("after", &cursor.encode()).unwrap(), cursor);
+        let error = Cursor::decode("after", "%%%").unwrap_err();
+        assert_eq!(error.to_string(), "`%%%` is not a valid cursor");
+    }
+
+    #[test]
+    fn instants_in_cursors_keep_microseconds() {
+        let instant = DateTime::parse_from_rfc3339("2026-11-27T06:00:00.123456Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let text = key_text(instant.into()).unwrap();
+        assert_eq!(text, "2026-11-27T06:00:00.123456Z");
         assert_eq!(
-            page.window().unwrap_err().to_string(),
-            "`%%%` is not a valid cursor"
+            key_value("after", SortKind::Instant, &text).unwrap(),
+            instant.into()
         );
     }
 }

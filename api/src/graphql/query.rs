@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::load_by_id;
-use crate::graphql::pagination::{MAX_PAGE_SIZE, Page, PageArgs, paginate};
+use crate::graphql::pagination::{MAX_PAGE_SIZE, Ordering, Page, PageArgs, paginate};
 use crate::graphql::types::enums::OrganizationKind;
 use crate::graphql::types::{Environment, Node, Organization, Person, Viewer};
 
@@ -103,6 +103,7 @@ impl Query {
         paginate(
             ctx,
             select,
+            Ordering::by_id(),
             PageArgs {
                 first,
                 after,
@@ -145,6 +146,7 @@ impl Query {
         paginate(
             ctx,
             select,
+            Ordering::by_id(),
             PageArgs {
                 first,
                 after,

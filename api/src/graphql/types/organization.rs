@@ -6,7 +6,7 @@ use sea_orm::QueryFilter;
 use sea_orm::prelude::*;
 
 use crate::graphql::ids::{self, NodeType};
-use crate::graphql::pagination::{Page, PageArgs, paginate};
+use crate::graphql::pagination::{Ordering, Page, PageArgs, paginate};
 use crate::graphql::types::Environment;
 use crate::graphql::types::enums::OrganizationKind;
 
@@ -61,6 +61,7 @@ impl Organization {
         paginate(
             ctx,
             select,
+            Ordering::by_id(),
             PageArgs {
                 first,
                 after,
