@@ -15,21 +15,73 @@ use crate::error::ApiError;
 pub enum NodeType {
     /// `Organization`.
     Organization,
-    /// `Environment`.
-    Environment,
+    /// `Engagement`.
+    Engagement,
+    /// `Team`.
+    Team,
     /// `Person`.
     Person,
+    /// `Environment`.
+    Environment,
+    /// `System`.
+    System,
+    /// `Function`.
+    Function,
+    /// `Runbook`.
+    Runbook,
+    /// `RunbookRevision`.
+    RunbookRevision,
+    /// `ChangeLogEntry`.
+    ChangeLogEntry,
+    /// `Ticket`.
+    Ticket,
+    /// `TicketNote`.
+    TicketNote,
+    /// `Alert`.
+    Alert,
+    /// `Integration`.
+    Integration,
+    /// `SyncRun`.
+    SyncRun,
 }
 
 impl NodeType {
-    const ALL: [Self; 3] = [Self::Organization, Self::Environment, Self::Person];
+    const ALL: [Self; 15] = [
+        Self::Organization,
+        Self::Engagement,
+        Self::Team,
+        Self::Person,
+        Self::Environment,
+        Self::System,
+        Self::Function,
+        Self::Runbook,
+        Self::RunbookRevision,
+        Self::ChangeLogEntry,
+        Self::Ticket,
+        Self::TicketNote,
+        Self::Alert,
+        Self::Integration,
+        Self::SyncRun,
+    ];
 
     /// The GraphQL type name.
     pub fn name(self) -> &'static str {
         match self {
             Self::Organization => "Organization",
-            Self::Environment => "Environment",
+            Self::Engagement => "Engagement",
+            Self::Team => "Team",
             Self::Person => "Person",
+            Self::Environment => "Environment",
+            Self::System => "System",
+            Self::Function => "Function",
+            Self::Runbook => "Runbook",
+            Self::RunbookRevision => "RunbookRevision",
+            Self::ChangeLogEntry => "ChangeLogEntry",
+            Self::Ticket => "Ticket",
+            Self::TicketNote => "TicketNote",
+            Self::Alert => "Alert",
+            Self::Integration => "Integration",
+            Self::SyncRun => "SyncRun",
         }
     }
 }
@@ -67,7 +119,7 @@ pub fn decode_as(field: &str, expected: NodeType, id: &ID) -> Result<Uuid, ApiEr
     if node_type != expected {
         return Err(ApiError::bad_input(
             field,
-            format!("`{}` is not the id of an {}", id.as_str(), expected.name()),
+            format!("`{}` is not an id of type {}", id.as_str(), expected.name()),
         ));
     }
     Ok(uuid)
@@ -85,7 +137,9 @@ mod tests {
         assert_eq!(decode_as("id", NodeType::Environment, &id).unwrap(), uuid);
         let error = decode_as("id", NodeType::Organization, &id).unwrap_err();
         assert!(
-            error.to_string().contains("not the id of an Organization"),
+            error
+                .to_string()
+                .contains("is not an id of type Organization"),
             "{error}"
         );
     }

@@ -1,8 +1,11 @@
 //! DataLoaders: every relation is read in one batched query per request, never one per row.
 //!
-//! [`Keyed`] says how to read an entity's id; [`ByIdLoader`] batches "find by id" for any keyed
-//! entity. [`Loaders::attach`] puts a fresh set on each request, so a cache never outlives the
-//! request that filled it.
+//! - [`ByIdLoader`] batches "find by id" for any [`Keyed`] entity (the to-one side).
+//! - [`GroupLoader`] batches "all children of these parents" for any [`Grouping`] (the to-many
+//!   side, and the first hop of a many-to-many through its junction table).
+//!
+//! [`Loaders::attach`] puts a fresh set on each request, so a cache never outlives the request
+//! that filled it, and never serves one caller's rows to another.
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -10,9 +13,14 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Request};
-use entities::{environment, organization, person};
-use sea_orm::DatabaseConnection;
+use entities::{
+    alert, change_log_entry, change_log_entry_system, engagement, environment, function,
+    integration, integration_mapping, organization, person, runbook, runbook_function,
+    runbook_revision, runbook_system, sync_run, sync_run_error, system, system_link, team,
+    team_membership, ticket, ticket_note,
+};
 use sea_orm::prelude::*;
+use sea_orm::{DatabaseConnection, QueryOrder};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -37,7 +45,23 @@ macro_rules! keyed {
     };
 }
 
-keyed!(organization, environment, person);
+keyed!(
+    organization,
+    engagement,
+    team,
+    person,
+    environment,
+    system,
+    function,
+    runbook,
+    runbook_revision,
+    change_log_entry,
+    ticket,
+    ticket_note,
+    alert,
+    integration,
+    sync_run,
+);
 
 /// Batches lookups of `E` by id.
 pub struct ByIdLoader<E> {
@@ -66,6 +90,94 @@ where
     }
 }
 
+/// A to-many relation: the rows of an entity grouped by the parent id in one of its columns.
+pub trait Grouping: Send + Sync + 'static {
+    /// The child entity.
+    type Entity: EntityTrait;
+    /// The column holding the parent's id.
+    fn parent_column() -> <Self::Entity as EntityTrait>::Column;
+    /// The parent id of `model`; `None` when the column is null.
+    fn parent_of(model: &<Self::Entity as EntityTrait>::Model) -> Option<Uuid>;
+    /// The order of children within a parent.
+    fn order() -> Vec<<Self::Entity as EntityTrait>::Column>;
+}
+
+macro_rules! grouping {
+    ($($(#[$meta:meta])* $name:ident: $module:ident by $column:ident, $parent:ident order [$($order:ident),*];)+) => {
+        $($(#[$meta])*
+        pub struct $name;
+
+        impl Grouping for $name {
+            type Entity = $module::Entity;
+            fn parent_column() -> $module::Column {
+                $module::Column::$column
+            }
+            fn parent_of(model: &$module::Model) -> Option<Uuid> {
+                // Required parents are `Uuid`, optional ones `Option<Uuid>`: both convert.
+                model.$parent.into()
+            }
+            fn order() -> Vec<$module::Column> {
+                vec![$($module::Column::$order),*]
+            }
+        })+
+    };
+}
+
+grouping! {
+    /// Revisions of a runbook, oldest first.
+    RevisionsOfRunbook: runbook_revision by RunbookId, runbook_id order [Number];
+    /// External links of a system.
+    LinksOfSystem: system_link by SystemId, system_id order [Source, Resource];
+    /// Notes of a ticket, oldest first.
+    NotesOfTicket: ticket_note by TicketId, ticket_id order [CreatedAt, Id];
+    /// Entries correcting an entry, oldest first.
+    CorrectionsOfEntry: change_log_entry by CorrectsId, corrects_id order [RecordedAt, Id];
+    /// Records that failed in a sync run.
+    ErrorsOfSyncRun: sync_run_error by SyncRunId, sync_run_id order [OccurredAt, Id];
+    /// Company mappings of an integration.
+    MappingsOfIntegration: integration_mapping by IntegrationId, integration_id order [ExternalCompanyId];
+    /// Junction rows: the systems an entry concerns.
+    SystemLinksOfEntry: change_log_entry_system by ChangeLogEntryId, change_log_entry_id order [SystemId];
+    /// Junction rows: the teams of a person.
+    MembershipsOfPerson: team_membership by PersonId, person_id order [TeamId];
+    /// Junction rows: the members of a team.
+    MembershipsOfTeam: team_membership by TeamId, team_id order [PersonId];
+    /// Junction rows: the functions a runbook covers.
+    FunctionsOfRunbook: runbook_function by RunbookId, runbook_id order [FunctionId];
+    /// Junction rows: the systems a runbook covers.
+    SystemsOfRunbook: runbook_system by RunbookId, runbook_id order [SystemId];
+}
+
+/// Batches "children of these parents" for grouping `G`.
+pub struct GroupLoader<G> {
+    db: DatabaseConnection,
+    grouping: PhantomData<fn() -> G>,
+}
+
+impl<G> Loader<Uuid> for GroupLoader<G>
+where
+    G: Grouping,
+    <G::Entity as EntityTrait>::Model: Clone + Send + Sync + 'static,
+{
+    type Value = Vec<<G::Entity as EntityTrait>::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let mut select = G::Entity::find().filter(G::parent_column().is_in(keys.iter().copied()));
+        for column in G::order() {
+            select = select.order_by_asc(column);
+        }
+        let models = select.all(&self.db).await.map_err(Arc::new)?;
+        let mut groups: HashMap<Uuid, Self::Value> = HashMap::new();
+        for model in models {
+            if let Some(parent) = G::parent_of(&model) {
+                groups.entry(parent).or_default().push(model);
+            }
+        }
+        Ok(groups)
+    }
+}
+
 /// The loaders of one request.
 pub struct Loaders;
 
@@ -74,8 +186,31 @@ impl Loaders {
     pub fn attach(request: Request, db: &DatabaseConnection) -> Request {
         request
             .data(by_id::<organization::Entity>(db))
-            .data(by_id::<environment::Entity>(db))
+            .data(by_id::<engagement::Entity>(db))
+            .data(by_id::<team::Entity>(db))
             .data(by_id::<person::Entity>(db))
+            .data(by_id::<environment::Entity>(db))
+            .data(by_id::<system::Entity>(db))
+            .data(by_id::<function::Entity>(db))
+            .data(by_id::<runbook::Entity>(db))
+            .data(by_id::<runbook_revision::Entity>(db))
+            .data(by_id::<change_log_entry::Entity>(db))
+            .data(by_id::<ticket::Entity>(db))
+            .data(by_id::<ticket_note::Entity>(db))
+            .data(by_id::<alert::Entity>(db))
+            .data(by_id::<integration::Entity>(db))
+            .data(by_id::<sync_run::Entity>(db))
+            .data(group::<RevisionsOfRunbook>(db))
+            .data(group::<LinksOfSystem>(db))
+            .data(group::<NotesOfTicket>(db))
+            .data(group::<CorrectionsOfEntry>(db))
+            .data(group::<ErrorsOfSyncRun>(db))
+            .data(group::<MappingsOfIntegration>(db))
+            .data(group::<SystemLinksOfEntry>(db))
+            .data(group::<MembershipsOfPerson>(db))
+            .data(group::<MembershipsOfTeam>(db))
+            .data(group::<FunctionsOfRunbook>(db))
+            .data(group::<SystemsOfRunbook>(db))
     }
 }
 
@@ -92,6 +227,28 @@ where
     )
 }
 
+fn group<G: Grouping>(db: &DatabaseConnection) -> DataLoader<GroupLoader<G>>
+where
+    <G::Entity as EntityTrait>::Model: Clone + Send + Sync + 'static,
+{
+    DataLoader::new(
+        GroupLoader {
+            db: db.clone(),
+            grouping: PhantomData,
+        },
+        tokio::spawn,
+    )
+}
+
+fn loader<'a, T: Send + Sync + 'static>(ctx: &'a Context<'_>) -> ApiResult<&'a T> {
+    ctx.data_opt::<T>().ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!(
+            "no {} in the request",
+            std::any::type_name::<T>()
+        ))
+    })
+}
+
 /// Loads one `E` by id through the request's loader.
 ///
 /// # Errors
@@ -100,14 +257,57 @@ pub async fn load_by_id<E: Keyed>(ctx: &Context<'_>, id: Uuid) -> ApiResult<Opti
 where
     E::Model: Clone + Send + Sync + 'static,
 {
-    let loader = ctx.data_opt::<DataLoader<ByIdLoader<E>>>().ok_or_else(|| {
-        ApiError::Internal(anyhow::anyhow!(
-            "no loader for {}",
-            E::default().table_name()
-        ))
-    })?;
-    loader
+    loader::<DataLoader<ByIdLoader<E>>>(ctx)?
         .load_one(id)
         .await
         .map_err(|error| ApiError::from(Arc::unwrap_or_clone(error)))
+}
+
+/// Loads an `E` that a foreign key guarantees to exist.
+///
+/// # Errors
+/// [`ApiError::Internal`] when it does not (a broken invariant), or database errors.
+pub async fn load_required<E: Keyed>(ctx: &Context<'_>, id: Uuid) -> ApiResult<E::Model>
+where
+    E::Model: Clone + Send + Sync + 'static,
+{
+    load_by_id::<E>(ctx, id).await?.ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!(
+            "{} {id} is referenced but missing",
+            E::default().table_name()
+        ))
+    })
+}
+
+/// Loads several `E` by id, in the order of `ids`, skipping missing ones.
+///
+/// # Errors
+/// When the request has no loader for `E` or the database fails.
+pub async fn load_many<E: Keyed>(ctx: &Context<'_>, ids: &[Uuid]) -> ApiResult<Vec<E::Model>>
+where
+    E::Model: Clone + Send + Sync + 'static,
+{
+    let mut found = loader::<DataLoader<ByIdLoader<E>>>(ctx)?
+        .load_many(ids.iter().copied())
+        .await
+        .map_err(|error| ApiError::from(Arc::unwrap_or_clone(error)))?;
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+}
+
+/// Loads the children of `parent` under grouping `G`.
+///
+/// # Errors
+/// When the request has no loader for `G` or the database fails.
+pub async fn load_group<G: Grouping>(
+    ctx: &Context<'_>,
+    parent: Uuid,
+) -> ApiResult<Vec<<G::Entity as EntityTrait>::Model>>
+where
+    <G::Entity as EntityTrait>::Model: Clone + Send + Sync + 'static,
+{
+    Ok(loader::<DataLoader<GroupLoader<G>>>(ctx)?
+        .load_one(parent)
+        .await
+        .map_err(|error| ApiError::from(Arc::unwrap_or_clone(error)))?
+        .unwrap_or_default())
 }

@@ -13,8 +13,11 @@ pub mod context;
 pub mod http;
 pub mod ids;
 pub mod loaders;
+pub mod order;
 pub mod pagination;
 pub mod query;
+pub mod scalars;
+pub mod scope;
 pub mod types;
 
 use async_graphql::{EmptyMutation, EmptySubscription, Schema};
@@ -29,7 +32,7 @@ pub type AppSchema = Schema<query::Query, EmptyMutation, EmptySubscription>;
 
 /// Builds the schema. Per-request data (viewer, loaders) is attached to each request instead.
 pub fn build_schema() -> AppSchema {
-    Schema::build(query::Query, EmptyMutation, EmptySubscription)
+    Schema::build(query::Query::default(), EmptyMutation, EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .finish()

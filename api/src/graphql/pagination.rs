@@ -18,7 +18,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
 use crate::graphql::loaders::Keyed;
-use crate::graphql::types::{Environment, Organization};
+use crate::graphql::types::{
+    Alert, ChangeLogEntry, Engagement, Environment, Function, Integration, Organization, Person,
+    Runbook, SyncRun, System, Team, Ticket,
+};
 
 /// Items per page when neither `first` nor `last` is given.
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -87,7 +90,18 @@ impl<C> Ordering<C> {
 /// One page of a list, with what it takes to fetch the pages around it.
 #[derive(SimpleObject)]
 #[graphql(concrete(name = "OrganizationConnection", params(Organization)))]
+#[graphql(concrete(name = "EngagementConnection", params(Engagement)))]
+#[graphql(concrete(name = "TeamConnection", params(Team)))]
+#[graphql(concrete(name = "PersonConnection", params(Person)))]
 #[graphql(concrete(name = "EnvironmentConnection", params(Environment)))]
+#[graphql(concrete(name = "SystemConnection", params(System)))]
+#[graphql(concrete(name = "FunctionConnection", params(Function)))]
+#[graphql(concrete(name = "RunbookConnection", params(Runbook)))]
+#[graphql(concrete(name = "ChangeLogEntryConnection", params(ChangeLogEntry)))]
+#[graphql(concrete(name = "TicketConnection", params(Ticket)))]
+#[graphql(concrete(name = "AlertConnection", params(Alert)))]
+#[graphql(concrete(name = "IntegrationConnection", params(Integration)))]
+#[graphql(concrete(name = "SyncRunConnection", params(SyncRun)))]
 pub struct Page<N>
 where
     N: OutputType,
@@ -104,7 +118,18 @@ where
 /// An item of a page, with its cursor.
 #[derive(SimpleObject)]
 #[graphql(concrete(name = "OrganizationEdge", params(Organization)))]
+#[graphql(concrete(name = "EngagementEdge", params(Engagement)))]
+#[graphql(concrete(name = "TeamEdge", params(Team)))]
+#[graphql(concrete(name = "PersonEdge", params(Person)))]
 #[graphql(concrete(name = "EnvironmentEdge", params(Environment)))]
+#[graphql(concrete(name = "SystemEdge", params(System)))]
+#[graphql(concrete(name = "FunctionEdge", params(Function)))]
+#[graphql(concrete(name = "RunbookEdge", params(Runbook)))]
+#[graphql(concrete(name = "ChangeLogEntryEdge", params(ChangeLogEntry)))]
+#[graphql(concrete(name = "TicketEdge", params(Ticket)))]
+#[graphql(concrete(name = "AlertEdge", params(Alert)))]
+#[graphql(concrete(name = "IntegrationEdge", params(Integration)))]
+#[graphql(concrete(name = "SyncRunEdge", params(SyncRun)))]
 pub struct PageEdge<N: OutputType> {
     /// Pass as `after` (or `before`) to read the items after (or before) this one.
     pub cursor: String,

@@ -12,11 +12,21 @@ pub enum OrganizationKind {
     Provider,
 }
 
-/// What a token may do.
+/// How a provider serves a client during an engagement.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entities::enums::OperatingModel")]
+pub enum OperatingModel {
+    /// The provider runs the client's IT alone.
+    FullyManaged,
+    /// The client's internal IT and the provider share the work.
+    CoManaged,
+}
+
+/// What a person's tokens may do.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "entities::enums::Role")]
 pub enum Role {
-    /// Manages organizations, teams, the responsibility matrix and integrations; writes everything.
+    /// Manages organizations, teams, the matrix and integrations, and writes everything.
     Admin,
     /// Writes operational records: changes, tickets, runbooks.
     Member,
@@ -40,4 +50,188 @@ pub enum ComplianceFramework {
     NistCsf2,
     /// A cyber-insurance questionnaire's controls.
     CyberInsurance,
+}
+
+/// What kind of thing a system is.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entities::enums::SystemKind")]
+pub enum SystemKind {
+    /// A physical or virtual server.
+    Server,
+    /// A desktop workstation.
+    Workstation,
+    /// A laptop.
+    Laptop,
+    /// A virtual machine.
+    VirtualMachine,
+    /// A switch, router, access point or similar.
+    NetworkDevice,
+    /// A firewall or security appliance.
+    Firewall,
+    /// A printer or multifunction device.
+    Printer,
+    /// A phone or tablet.
+    MobileDevice,
+    /// A cloud tenant (Microsoft 365, Google Workspace, Azure, AWS).
+    CloudTenant,
+    /// A SaaS application.
+    SaasApplication,
+    /// A backup set or backup appliance.
+    BackupSet,
+    /// Anything else.
+    Other,
+}
+
+/// The PSA or RMM product an integration talks to.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entities::enums::IntegrationKind")]
+pub enum IntegrationKind {
+    /// ConnectWise Manage (PSA).
+    ConnectwiseManage,
+    /// Autotask PSA.
+    Autotask,
+    /// HaloPSA.
+    Halopsa,
+    /// NinjaOne (RMM).
+    Ninjaone,
+    /// Datto RMM.
+    DattoRmm,
+}
+
+/// What started a sync run.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entities::enums::SyncTrigger")]
+pub enum SyncTrigger {
+    /// The integration's schedule inside `tandem serve`.
+    Schedule,
+    /// The `triggerSync` mutation.
+    Manual,
+    /// A vendor callback.
+    Webhook,
+    /// `tandem sync`.
+    Cli,
+}
+
+/// How a sync run ended, or that it is still running.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entities::enums::SyncStatus")]
+pub enum SyncStatus {
+    /// Still running.
+    Running,
+    /// Every record synced.
+    Succeeded,
+    /// Finished, but some records failed validation.
+    Partial,
+    /// Stopped by an error.
+    Failed,
+}
+
+/// A NIST CSF 2.0 function.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entities::enums::CsfFunction")]
+pub enum CsfFunction {
+    /// Govern.
+    Gv,
+    /// Identify.
+    Id,
+    /// Protect.
+    Pr,
+    /// Detect.
+    De,
+    /// Respond.
+    Rs,
+    /// Recover.
+    Rc,
+}
+
+/// A ticket's normalized status.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entities::enums::TicketStatus")]
+pub enum TicketStatus {
+    /// Not yet picked up.
+    New,
+    /// Being worked.
+    InProgress,
+    /// Waiting on the requester, a vendor or a schedule.
+    Waiting,
+    /// Resolved, awaiting closure.
+    Resolved,
+    /// Closed.
+    Closed,
+}
+
+/// A normalized priority (tickets) or severity (alerts).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entities::enums::Priority")]
+pub enum Priority {
+    /// Business stopped.
+    Critical,
+    /// Serious impact.
+    High,
+    /// Limited impact.
+    Medium,
+    /// Little impact.
+    Low,
+}
+
+/// Where an alert stands.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entities::enums::AlertStatus")]
+pub enum AlertStatus {
+    /// Raised, nobody has acknowledged it.
+    Open,
+    /// Someone is on it.
+    Acknowledged,
+    /// Cleared.
+    Resolved,
+}
+
+/// Where a change log entry came from.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entities::enums::ChangeSource")]
+pub enum ChangeSource {
+    /// Written by a person in a client.
+    Manual,
+    /// Written through the API by a script or a mutation's side effect.
+    Api,
+    /// Observed by a PSA sync.
+    Psa,
+    /// Observed by an RMM sync.
+    Rmm,
+    /// Written by Tandem itself.
+    System,
+}
+
+/// What kind of change a change log entry records.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entities::enums::ChangeCategory")]
+pub enum ChangeCategory {
+    /// Settings of a system or service.
+    Configuration,
+    /// Accounts, groups, permissions.
+    Access,
+    /// Updates and patches.
+    Patch,
+    /// New software or services.
+    Deployment,
+    /// Hardware added, replaced or removed.
+    Hardware,
+    /// Network and firewall.
+    Network,
+    /// Security controls and incidents' remediation.
+    Security,
+    /// Backup jobs and retention.
+    Backup,
+    /// Incident handling.
+    Incident,
+    /// Planned maintenance.
+    Maintenance,
+    /// The responsibility matrix.
+    Ownership,
+    /// Runbooks and documentation.
+    Documentation,
+    /// The system inventory.
+    Inventory,
+    /// Anything else.
+    Other,
 }

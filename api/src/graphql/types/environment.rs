@@ -7,8 +7,17 @@ use sea_orm::prelude::DateTimeUtc;
 use crate::error::ApiError;
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::load_by_id;
-use crate::graphql::types::Organization;
+use crate::graphql::pagination::{Page, PageArgs};
+use crate::graphql::query::Within;
+use crate::graphql::query::change_log::{ChangeLogFilter, ChangeLogOrder, list_changes};
+use crate::graphql::query::inventory::{
+    RunbookFilter, RunbookOrder, SystemFilter, SystemOrder, list_runbooks, list_systems,
+};
+use crate::graphql::query::work::{
+    AlertFilter, AlertOrder, TicketFilter, TicketOrder, list_alerts, list_tickets,
+};
 use crate::graphql::types::enums::ComplianceFramework;
+use crate::graphql::types::{Alert, ChangeLogEntry, Organization, Runbook, System, Ticket};
 
 /// A client's IT estate or a part of it (production, one office), with its compliance frameworks.
 pub struct Environment(pub environment::Model);
@@ -47,6 +56,169 @@ impl Environment {
             .and_then(|found| found.ok_or(ApiError::NotFound("organization")))
             .map(Organization)
             .extend()
+    }
+
+    /// The systems in the environment, by name by default.
+    async fn systems(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<SystemFilter>,
+        #[graphql(desc = "Sort order; by name when omitted.")] order_by: Option<SystemOrder>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<System>> {
+        let within = Within {
+            environment: Some(self.0.id),
+            ..Within::default()
+        };
+        list_systems(
+            ctx,
+            within,
+            filter.unwrap_or_default(),
+            order_by,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+        .extend()
+    }
+
+    /// The environment's tickets, by last change by default.
+    async fn tickets(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<TicketFilter>,
+        #[graphql(desc = "Sort order; by last change, oldest first, when omitted.")]
+        order_by: Option<TicketOrder>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<Ticket>> {
+        let within = Within {
+            environment: Some(self.0.id),
+            ..Within::default()
+        };
+        list_tickets(
+            ctx,
+            within,
+            filter.unwrap_or_default(),
+            order_by,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+        .extend()
+    }
+
+    /// The environment's alerts, oldest first by default.
+    async fn alerts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<AlertFilter>,
+        #[graphql(desc = "Sort order; by when raised, oldest first, when omitted.")]
+        order_by: Option<AlertOrder>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<Alert>> {
+        let within = Within {
+            environment: Some(self.0.id),
+            ..Within::default()
+        };
+        list_alerts(
+            ctx,
+            within,
+            filter.unwrap_or_default(),
+            order_by,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+        .extend()
+    }
+
+    /// The environment's runbooks, by title by default.
+    async fn runbooks(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<RunbookFilter>,
+        #[graphql(desc = "Sort order; by title when omitted.")] order_by: Option<RunbookOrder>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<Runbook>> {
+        let within = Within {
+            environment: Some(self.0.id),
+            ..Within::default()
+        };
+        list_runbooks(
+            ctx,
+            within,
+            filter.unwrap_or_default(),
+            order_by,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+        .extend()
+    }
+
+    /// The environment's change log, by occurrence, oldest first, by default.
+    async fn change_log(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<ChangeLogFilter>,
+        #[graphql(desc = "Sort order; by occurrence, oldest first, when omitted.")]
+        order_by: Option<ChangeLogOrder>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<ChangeLogEntry>> {
+        let within = Within {
+            environment: Some(self.0.id),
+            ..Within::default()
+        };
+        list_changes(
+            ctx,
+            within,
+            filter.unwrap_or_default(),
+            order_by,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+        .extend()
     }
 
     /// When the environment was archived; archived environments keep their history.

@@ -2,7 +2,10 @@
 
 use async_graphql::{ID, Interface};
 
-use crate::graphql::types::{Environment, Organization, Person};
+use crate::graphql::types::{
+    Alert, ChangeLogEntry, Engagement, Environment, Function, Integration, Organization, Person,
+    Runbook, RunbookRevision, SyncRun, System, Team, Ticket, TicketNote,
+};
 
 /// An object with a global id, fetchable with `node(id:)`.
 #[derive(Interface)]
@@ -10,8 +13,32 @@ use crate::graphql::types::{Environment, Organization, Person};
 pub enum Node {
     /// An organization.
     Organization(Organization),
-    /// An environment.
-    Environment(Environment),
+    /// An engagement.
+    Engagement(Engagement),
+    /// A team.
+    Team(Team),
     /// A person.
     Person(Person),
+    /// An environment.
+    Environment(Environment),
+    /// A system.
+    System(System),
+    /// A function.
+    Function(Function),
+    /// A runbook.
+    Runbook(Runbook),
+    /// A runbook revision.
+    RunbookRevision(RunbookRevision),
+    /// A change log entry.
+    ChangeLogEntry(ChangeLogEntry),
+    /// A ticket.
+    Ticket(Ticket),
+    /// A ticket note.
+    TicketNote(TicketNote),
+    /// An alert.
+    Alert(Alert),
+    /// An integration.
+    Integration(Integration),
+    /// A sync run.
+    SyncRun(SyncRun),
 }

@@ -1,14 +1,18 @@
 //! `Organization`: a client or a provider.
 
 use async_graphql::{Context, ID, Object, Result, ResultExt};
-use entities::{environment, organization};
-use sea_orm::QueryFilter;
+use entities::organization;
 use sea_orm::prelude::*;
 
 use crate::graphql::ids::{self, NodeType};
-use crate::graphql::pagination::{Ordering, Page, PageArgs, paginate};
-use crate::graphql::types::Environment;
+use crate::graphql::pagination::{Page, PageArgs};
+use crate::graphql::query::Within;
+use crate::graphql::query::directory::{
+    PersonFilter, PersonOrder, TeamFilter, TeamOrder, list_people, list_teams,
+};
+use crate::graphql::query::inventory::{EnvironmentFilter, EnvironmentOrder, list_environments};
 use crate::graphql::types::enums::OrganizationKind;
+use crate::graphql::types::{Environment, Person, Team};
 
 /// A company: a client that owns its IT, or a provider (MSP) that serves clients.
 pub struct Organization(pub organization::Model);
@@ -50,25 +54,97 @@ impl Organization {
     async fn environments(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<EnvironmentFilter>,
+        #[graphql(desc = "Sort order; oldest first when omitted.")] order_by: Option<
+            EnvironmentOrder,
+        >,
         #[graphql(desc = "Items after this cursor.")] after: Option<String>,
         #[graphql(desc = "Items before this cursor.")] before: Option<String>,
         #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
         first: Option<i32>,
         #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
     ) -> Result<Page<Environment>> {
-        let select =
-            environment::Entity::find().filter(environment::COLUMN.organization_id.eq(self.0.id));
-        paginate(
+        let within = Within {
+            organization: Some(self.0.id),
+            ..Within::default()
+        };
+        list_environments(
             ctx,
-            select,
-            Ordering::by_id(),
+            within,
+            filter.unwrap_or_default(),
+            order_by,
             PageArgs {
                 first,
                 after,
                 last,
                 before,
             },
-            Environment,
+        )
+        .await
+        .extend()
+    }
+
+    /// The organization's teams.
+    async fn teams(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<TeamFilter>,
+        #[graphql(desc = "Sort order; by name when omitted.")] order_by: Option<TeamOrder>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<Team>> {
+        let within = Within {
+            organization: Some(self.0.id),
+            ..Within::default()
+        };
+        list_teams(
+            ctx,
+            within,
+            filter.unwrap_or_default(),
+            order_by,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+        .extend()
+    }
+
+    /// The organization's people.
+    async fn people(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<PersonFilter>,
+        #[graphql(desc = "Sort order; by display name when omitted.")] order_by: Option<
+            PersonOrder,
+        >,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<Person>> {
+        let within = Within {
+            organization: Some(self.0.id),
+            ..Within::default()
+        };
+        list_people(
+            ctx,
+            within,
+            filter.unwrap_or_default(),
+            order_by,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
         )
         .await
         .extend()

@@ -1,16 +1,15 @@
 //! `Person`: a member of one organization.
 
 use async_graphql::{Context, ID, Object, Result, ResultExt};
-use entities::{organization, person};
+use entities::{organization, person, team};
 use sea_orm::prelude::DateTimeUtc;
 
-use crate::error::ApiError;
 use crate::graphql::ids::{self, NodeType};
-use crate::graphql::loaders::load_by_id;
-use crate::graphql::types::Organization;
+use crate::graphql::loaders::{MembershipsOfPerson, load_group, load_many, load_required};
 use crate::graphql::types::enums::Role;
+use crate::graphql::types::{Organization, Team};
 
-/// A member of one organization; `subject` matches the `sub` claim of their tokens.
+/// A member of one organization.
 pub struct Person(pub person::Model);
 
 /// A member of one organization; `subject` matches the `sub` claim of their tokens.
@@ -48,15 +47,32 @@ impl Person {
 
     /// The person's organization.
     async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
-        load_by_id::<organization::Entity>(ctx, self.0.organization_id)
+        load_required::<organization::Entity>(ctx, self.0.organization_id)
             .await
-            .and_then(|found| found.ok_or(ApiError::NotFound("organization")))
             .map(Organization)
             .extend()
+    }
+
+    /// The teams the person belongs to.
+    async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
+        let memberships = load_group::<MembershipsOfPerson>(ctx, self.0.id)
+            .await
+            .extend()?;
+        let ids: Vec<_> = memberships
+            .iter()
+            .map(|membership| membership.team_id)
+            .collect();
+        let teams = load_many::<team::Entity>(ctx, &ids).await.extend()?;
+        Ok(teams.into_iter().map(Team).collect())
     }
 
     /// When the person was added.
     async fn created_at(&self) -> DateTimeUtc {
         self.0.created_at
+    }
+
+    /// When the person was last changed.
+    async fn updated_at(&self) -> DateTimeUtc {
+        self.0.updated_at
     }
 }

@@ -1,0 +1,128 @@
+//! `Alert`: an RMM alert on a system.
+
+use async_graphql::{Context, ID, Object, Result, ResultExt};
+use entities::{alert, environment, person, system, team, ticket};
+use sea_orm::prelude::DateTimeUtc;
+
+use crate::graphql::ids::{self, NodeType};
+use crate::graphql::loaders::{load_by_id, load_required};
+use crate::graphql::types::enums::{AlertStatus, Priority};
+use crate::graphql::types::{Environment, ExternalId, Person, System, Team, Ticket};
+
+/// An RMM alert.
+pub struct Alert(pub alert::Model);
+
+/// An RMM alert on a system, routed to the team the responsibility matrix names.
+#[Object]
+impl Alert {
+    /// Global id.
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeType::Alert, self.0.id)
+    }
+
+    /// What the RMM reported.
+    async fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// Normalized severity.
+    async fn severity(&self) -> Priority {
+        self.0.severity.into()
+    }
+
+    /// The RMM's own severity value.
+    async fn external_severity(&self) -> Option<&str> {
+        self.0.external_severity.as_deref()
+    }
+
+    /// Open, acknowledged or resolved.
+    async fn status(&self) -> AlertStatus {
+        self.0.status.into()
+    }
+
+    /// The environment of the alerting system.
+    async fn environment(&self, ctx: &Context<'_>) -> Result<Environment> {
+        load_required::<environment::Entity>(ctx, self.0.environment_id)
+            .await
+            .map(Environment)
+            .extend()
+    }
+
+    /// The alerting system.
+    async fn system(&self, ctx: &Context<'_>) -> Result<Option<System>> {
+        match self.0.system_id {
+            Some(id) => load_by_id::<system::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(System))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// The ticket opened for the alert.
+    async fn ticket(&self, ctx: &Context<'_>) -> Result<Option<Ticket>> {
+        match self.0.ticket_id {
+            Some(id) => load_by_id::<ticket::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(Ticket))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// The team the alert is routed to.
+    async fn assigned_team(&self, ctx: &Context<'_>) -> Result<Option<Team>> {
+        match self.0.assigned_team_id {
+            Some(id) => load_by_id::<team::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(Team))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// When the RMM raised the alert.
+    async fn raised_at(&self) -> DateTimeUtc {
+        self.0.raised_at
+    }
+
+    /// When someone acknowledged it.
+    async fn acknowledged_at(&self) -> Option<DateTimeUtc> {
+        self.0.acknowledged_at
+    }
+
+    /// Who acknowledged it.
+    async fn acknowledged_by(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
+        match self.0.acknowledged_by_id {
+            Some(id) => load_by_id::<person::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(Person))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// When it was resolved.
+    async fn resolved_at(&self) -> Option<DateTimeUtc> {
+        self.0.resolved_at
+    }
+
+    /// The alert's record in the RMM.
+    async fn external_ids(&self) -> Vec<ExternalId> {
+        ExternalId::from_columns(
+            &self.0.external_source,
+            &self.0.external_id,
+            &self.0.external_url,
+        )
+    }
+
+    /// When Tandem first saw the alert.
+    async fn created_at(&self) -> DateTimeUtc {
+        self.0.created_at
+    }
+
+    /// When the alert last changed.
+    async fn updated_at(&self) -> DateTimeUtc {
+        self.0.updated_at
+    }
+}

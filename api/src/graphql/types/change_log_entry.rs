@@ -1,0 +1,143 @@
+//! `ChangeLogEntry`: an immutable record of one change.
+
+use async_graphql::{Context, ID, Object, Result, ResultExt};
+use entities::{change_log_entry, environment, person, system, ticket};
+use sea_orm::prelude::DateTimeUtc;
+
+use crate::graphql::ids::{self, NodeType};
+use crate::graphql::loaders::{
+    CorrectionsOfEntry, SystemLinksOfEntry, load_by_id, load_group, load_many, load_required,
+};
+use crate::graphql::scalars::Json;
+use crate::graphql::types::enums::{ChangeCategory, ChangeSource};
+use crate::graphql::types::{Environment, ExternalId, Person, System, Ticket};
+
+/// One recorded change.
+pub struct ChangeLogEntry(pub change_log_entry::Model);
+
+/// An immutable record of one change: who changed what, when and why. Never edited or deleted;
+/// a mistake is corrected by a new entry that points at it (`corrects`).
+#[Object]
+impl ChangeLogEntry {
+    /// Global id.
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeType::ChangeLogEntry, self.0.id)
+    }
+
+    /// The environment changed.
+    async fn environment(&self, ctx: &Context<'_>) -> Result<Environment> {
+        load_required::<environment::Entity>(ctx, self.0.environment_id)
+            .await
+            .map(Environment)
+            .extend()
+    }
+
+    /// The systems changed.
+    async fn systems(&self, ctx: &Context<'_>) -> Result<Vec<System>> {
+        let links = load_group::<SystemLinksOfEntry>(ctx, self.0.id)
+            .await
+            .extend()?;
+        let ids: Vec<_> = links.iter().map(|link| link.system_id).collect();
+        Ok(load_many::<system::Entity>(ctx, &ids)
+            .await
+            .extend()?
+            .into_iter()
+            .map(System)
+            .collect())
+    }
+
+    /// One line saying what changed.
+    async fn summary(&self) -> &str {
+        &self.0.summary
+    }
+
+    /// Structured details (before/after values, commands, links), a JSON object.
+    async fn details(&self) -> Json {
+        Json(self.0.details.clone())
+    }
+
+    /// Why the change was made.
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+
+    /// The person who made the change, when it was a person in Tandem.
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
+        match self.0.actor_id {
+            Some(id) => load_by_id::<person::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(Person))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// Who made the change, as a label (also for sync jobs and Tandem itself).
+    async fn actor_name(&self) -> &str {
+        &self.0.actor_name
+    }
+
+    /// Where the entry came from.
+    async fn source(&self) -> ChangeSource {
+        self.0.source.into()
+    }
+
+    /// What kind of change it was.
+    async fn category(&self) -> ChangeCategory {
+        self.0.category.into()
+    }
+
+    /// When the change happened.
+    async fn occurred_at(&self) -> DateTimeUtc {
+        self.0.occurred_at
+    }
+
+    /// When Tandem recorded it.
+    async fn recorded_at(&self) -> DateTimeUtc {
+        self.0.recorded_at
+    }
+
+    /// The ticket the change was made under.
+    async fn ticket(&self, ctx: &Context<'_>) -> Result<Option<Ticket>> {
+        match self.0.ticket_id {
+            Some(id) => load_by_id::<ticket::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(Ticket))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// The entry this one corrects.
+    async fn corrects(&self, ctx: &Context<'_>) -> Result<Option<ChangeLogEntry>> {
+        match self.0.corrects_id {
+            Some(id) => load_by_id::<change_log_entry::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(ChangeLogEntry))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// Entries that correct this one, oldest first.
+    async fn corrected_by(&self, ctx: &Context<'_>) -> Result<Vec<ChangeLogEntry>> {
+        let corrections = load_group::<CorrectionsOfEntry>(ctx, self.0.id)
+            .await
+            .extend()?;
+        Ok(corrections.into_iter().map(ChangeLogEntry).collect())
+    }
+
+    /// Groups the entries written by one mutation or one sync page.
+    async fn change_set_id(&self) -> Option<ID> {
+        self.0.change_set_id.map(|id| ID(id.to_string()))
+    }
+
+    /// The entry's record in an external system (PSA activity, RMM event), if it came from one.
+    async fn external_ids(&self) -> Vec<ExternalId> {
+        ExternalId::from_columns(
+            &self.0.external_source,
+            &self.0.external_id,
+            &self.0.external_url,
+        )
+    }
+}

@@ -1,0 +1,251 @@
+//! `Integration`, its mappings, and `SyncRun`: connections to PSA and RMM tools and their runs.
+
+use async_graphql::{Context, ID, Object, Result, ResultExt, SimpleObject};
+use entities::{environment, integration, organization, sync_run};
+use sea_orm::prelude::DateTimeUtc;
+
+use crate::graphql::ids::{self, NodeType};
+use crate::graphql::loaders::{
+    ErrorsOfSyncRun, MappingsOfIntegration, load_by_id, load_group, load_required,
+};
+use crate::graphql::pagination::{Page, PageArgs};
+use crate::graphql::query::Within;
+use crate::graphql::query::integration::{SyncRunFilter, SyncRunOrder, list_sync_runs};
+use crate::graphql::types::enums::{IntegrationKind, SyncStatus, SyncTrigger};
+use crate::graphql::types::{Environment, Organization};
+
+/// A configured connection to one PSA or RMM instance.
+pub struct Integration(pub integration::Model);
+
+/// A configured connection to one PSA or RMM instance. Its credentials are write-only: the API
+/// says whether they are set, never what they are.
+#[Object]
+impl Integration {
+    /// Global id.
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeType::Integration, self.0.id)
+    }
+
+    /// Display name, unique within the organization.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The vendor product.
+    async fn kind(&self) -> IntegrationKind {
+        self.0.kind.into()
+    }
+
+    /// The vendor API's base URL.
+    async fn base_url(&self) -> &str {
+        &self.0.base_url
+    }
+
+    /// Whether it syncs.
+    async fn enabled(&self) -> bool {
+        self.0.enabled
+    }
+
+    /// Whether credentials are stored (their value is never returned).
+    async fn has_credentials(&self) -> bool {
+        self.0.credentials_ciphertext.is_some()
+    }
+
+    /// Seconds between scheduled syncs; null when not scheduled.
+    async fn sync_interval_seconds(&self) -> Option<i32> {
+        self.0.sync_interval_seconds
+    }
+
+    /// The organization that configured it.
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
+        load_required::<organization::Entity>(ctx, self.0.organization_id)
+            .await
+            .map(Organization)
+            .extend()
+    }
+
+    /// Which vendor company, organization or site feeds which environment.
+    async fn mappings(&self, ctx: &Context<'_>) -> Result<Vec<IntegrationMapping>> {
+        let mappings = load_group::<MappingsOfIntegration>(ctx, self.0.id)
+            .await
+            .extend()?;
+        let mut result = Vec::with_capacity(mappings.len());
+        for mapping in mappings {
+            // A provider's integration may map clients this viewer cannot see: leave them out.
+            if let Some(environment) =
+                load_by_id::<environment::Entity>(ctx, mapping.environment_id)
+                    .await
+                    .extend()?
+            {
+                let viewer = crate::graphql::context::ContextExt::viewer(ctx).extend()?;
+                if viewer.can_see_organization(environment.organization_id) {
+                    result.push(IntegrationMapping {
+                        external_company_id: mapping.external_company_id,
+                        external_company_name: mapping.external_company_name,
+                        environment: Environment(environment),
+                    });
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    /// The integration's sync runs, oldest first by default.
+    async fn sync_runs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<SyncRunFilter>,
+        #[graphql(desc = "Sort order; by start, oldest first, when omitted.")] order_by: Option<
+            SyncRunOrder,
+        >,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<SyncRun>> {
+        let within = Within {
+            integration: Some(self.0.id),
+            ..Within::default()
+        };
+        list_sync_runs(
+            ctx,
+            within,
+            filter.unwrap_or_default(),
+            order_by,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+        .extend()
+    }
+
+    /// When the integration was created.
+    async fn created_at(&self) -> DateTimeUtc {
+        self.0.created_at
+    }
+
+    /// When the integration was last changed.
+    async fn updated_at(&self) -> DateTimeUtc {
+        self.0.updated_at
+    }
+}
+
+/// Which external company, organization or site feeds which environment.
+#[derive(SimpleObject)]
+pub struct IntegrationMapping {
+    /// The vendor's id of the company, organization or site.
+    pub external_company_id: String,
+    /// The vendor's name for it.
+    pub external_company_name: Option<String>,
+    /// The environment its records go to.
+    pub environment: Environment,
+}
+
+/// One run of an integration.
+pub struct SyncRun(pub sync_run::Model);
+
+/// One run of an integration: when, what started it, how it ended, and the records it handled.
+#[Object]
+impl SyncRun {
+    /// Global id.
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeType::SyncRun, self.0.id)
+    }
+
+    /// The integration run.
+    async fn integration(&self, ctx: &Context<'_>) -> Result<Integration> {
+        load_required::<integration::Entity>(ctx, self.0.integration_id)
+            .await
+            .map(Integration)
+            .extend()
+    }
+
+    /// What started the run.
+    async fn trigger(&self) -> SyncTrigger {
+        self.0.trigger.into()
+    }
+
+    /// Whether the run ignored cursors and read everything.
+    async fn full(&self) -> bool {
+        self.0.full
+    }
+
+    /// How the run ended, or that it is still running.
+    async fn status(&self) -> SyncStatus {
+        self.0.status.into()
+    }
+
+    /// When the run started.
+    async fn started_at(&self) -> DateTimeUtc {
+        self.0.started_at
+    }
+
+    /// When the run finished.
+    async fn finished_at(&self) -> Option<DateTimeUtc> {
+        self.0.finished_at
+    }
+
+    /// Records read from the vendor.
+    async fn records_fetched(&self) -> i32 {
+        self.0.records_fetched
+    }
+
+    /// Records created in Tandem.
+    async fn records_created(&self) -> i32 {
+        self.0.records_created
+    }
+
+    /// Records changed in Tandem.
+    async fn records_updated(&self) -> i32 {
+        self.0.records_updated
+    }
+
+    /// Records already up to date.
+    async fn records_unchanged(&self) -> i32 {
+        self.0.records_unchanged
+    }
+
+    /// Records that failed validation.
+    async fn records_failed(&self) -> i32 {
+        self.0.records_failed
+    }
+
+    /// Why the run failed.
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
+    }
+
+    /// The records that failed, with why.
+    async fn errors(&self, ctx: &Context<'_>) -> Result<Vec<SyncRunError>> {
+        let errors = load_group::<ErrorsOfSyncRun>(ctx, self.0.id)
+            .await
+            .extend()?;
+        Ok(errors
+            .into_iter()
+            .map(|error| SyncRunError {
+                resource: error.resource,
+                external_id: error.external_id,
+                reason: error.reason,
+                occurred_at: error.occurred_at,
+            })
+            .collect())
+    }
+}
+
+/// A record that failed during a sync run.
+#[derive(SimpleObject)]
+pub struct SyncRunError {
+    /// The vendor resource (`tickets`, `devices`, ...).
+    pub resource: String,
+    /// The record's id at the vendor.
+    pub external_id: Option<String>,
+    /// Why it failed.
+    pub reason: String,
+    /// When it failed.
+    pub occurred_at: DateTimeUtc,
+}

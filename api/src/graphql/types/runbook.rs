@@ -1,0 +1,193 @@
+//! `Runbook` and `RunbookRevision`: versioned procedures.
+
+use async_graphql::{Context, ID, Object, Result, ResultExt};
+use chrono::{Duration, Utc};
+use entities::{environment, function, person, runbook, runbook_revision, system, team};
+use sea_orm::prelude::DateTimeUtc;
+
+use crate::graphql::ids::{self, NodeType};
+use crate::graphql::loaders::{
+    FunctionsOfRunbook, RevisionsOfRunbook, SystemsOfRunbook, load_by_id, load_group, load_many,
+    load_required,
+};
+use crate::graphql::types::{Environment, Function, Person, System, Team};
+
+/// A versioned procedure.
+pub struct Runbook(pub runbook::Model);
+
+/// A Markdown procedure for an environment, with an owner team, immutable numbered revisions and
+/// a review interval.
+#[Object]
+impl Runbook {
+    /// Global id.
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeType::Runbook, self.0.id)
+    }
+
+    /// Title.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// The environment the procedure is for.
+    async fn environment(&self, ctx: &Context<'_>) -> Result<Environment> {
+        load_required::<environment::Entity>(ctx, self.0.environment_id)
+            .await
+            .map(Environment)
+            .extend()
+    }
+
+    /// The team that keeps the runbook current.
+    async fn owner_team(&self, ctx: &Context<'_>) -> Result<Team> {
+        load_required::<team::Entity>(ctx, self.0.owner_team_id)
+            .await
+            .map(Team)
+            .extend()
+    }
+
+    /// Days between reviews.
+    async fn review_interval_days(&self) -> i32 {
+        self.0.review_interval_days
+    }
+
+    /// When the runbook was last reviewed.
+    async fn last_reviewed_at(&self) -> Option<DateTimeUtc> {
+        self.0.last_reviewed_at
+    }
+
+    /// Who last reviewed it.
+    async fn last_reviewed_by(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
+        match self.0.last_reviewed_by_id {
+            Some(id) => load_by_id::<person::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(Person))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// When the next review is due: the last review (or creation) plus the interval.
+    async fn review_due_at(&self) -> DateTimeUtc {
+        review_due_at(&self.0)
+    }
+
+    /// Whether the review is past due.
+    async fn review_overdue(&self) -> bool {
+        self.0.archived_at.is_none() && review_due_at(&self.0) < Utc::now()
+    }
+
+    /// The newest revision.
+    async fn current_revision(&self, ctx: &Context<'_>) -> Result<Option<RunbookRevision>> {
+        let revisions = load_group::<RevisionsOfRunbook>(ctx, self.0.id)
+            .await
+            .extend()?;
+        Ok(revisions.into_iter().last().map(RunbookRevision))
+    }
+
+    /// Every revision, oldest first.
+    async fn revisions(&self, ctx: &Context<'_>) -> Result<Vec<RunbookRevision>> {
+        let revisions = load_group::<RevisionsOfRunbook>(ctx, self.0.id)
+            .await
+            .extend()?;
+        Ok(revisions.into_iter().map(RunbookRevision).collect())
+    }
+
+    /// The functions the runbook covers.
+    async fn functions(&self, ctx: &Context<'_>) -> Result<Vec<Function>> {
+        let links = load_group::<FunctionsOfRunbook>(ctx, self.0.id)
+            .await
+            .extend()?;
+        let ids: Vec<_> = links.iter().map(|link| link.function_id).collect();
+        Ok(load_many::<function::Entity>(ctx, &ids)
+            .await
+            .extend()?
+            .into_iter()
+            .map(Function)
+            .collect())
+    }
+
+    /// The systems the runbook covers.
+    async fn systems(&self, ctx: &Context<'_>) -> Result<Vec<System>> {
+        let links = load_group::<SystemsOfRunbook>(ctx, self.0.id)
+            .await
+            .extend()?;
+        let ids: Vec<_> = links.iter().map(|link| link.system_id).collect();
+        Ok(load_many::<system::Entity>(ctx, &ids)
+            .await
+            .extend()?
+            .into_iter()
+            .map(System)
+            .collect())
+    }
+
+    /// When the runbook was archived; archived runbooks keep their revisions.
+    async fn archived_at(&self) -> Option<DateTimeUtc> {
+        self.0.archived_at
+    }
+
+    /// When the runbook was created.
+    async fn created_at(&self) -> DateTimeUtc {
+        self.0.created_at
+    }
+
+    /// When the runbook was last changed.
+    async fn updated_at(&self) -> DateTimeUtc {
+        self.0.updated_at
+    }
+}
+
+fn review_due_at(runbook: &runbook::Model) -> DateTimeUtc {
+    runbook.last_reviewed_at.unwrap_or(runbook.created_at)
+        + Duration::days(i64::from(runbook.review_interval_days))
+}
+
+/// One revision of a runbook.
+pub struct RunbookRevision(pub runbook_revision::Model);
+
+/// An immutable numbered revision of a runbook.
+#[Object]
+impl RunbookRevision {
+    /// Global id.
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeType::RunbookRevision, self.0.id)
+    }
+
+    /// 1, 2, 3, ... per runbook.
+    async fn number(&self) -> i32 {
+        self.0.number
+    }
+
+    /// The procedure, in Markdown.
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+
+    /// What changed from the previous revision.
+    async fn change_summary(&self) -> Option<&str> {
+        self.0.change_summary.as_deref()
+    }
+
+    /// Who wrote the revision.
+    async fn author(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
+        match self.0.author_id {
+            Some(id) => load_by_id::<person::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(Person))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// The runbook.
+    async fn runbook(&self, ctx: &Context<'_>) -> Result<Runbook> {
+        load_required::<runbook::Entity>(ctx, self.0.runbook_id)
+            .await
+            .map(Runbook)
+            .extend()
+    }
+
+    /// When the revision was written.
+    async fn created_at(&self) -> DateTimeUtc {
+        self.0.created_at
+    }
+}

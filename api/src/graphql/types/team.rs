@@ -1,0 +1,62 @@
+//! `Team`: a group inside one organization.
+
+use async_graphql::{Context, ID, Object, Result, ResultExt};
+use entities::{organization, person, team};
+use sea_orm::prelude::DateTimeUtc;
+
+use crate::graphql::ids::{self, NodeType};
+use crate::graphql::loaders::{MembershipsOfTeam, load_group, load_many, load_required};
+use crate::graphql::types::{Organization, Person};
+
+/// A group inside one organization.
+pub struct Team(pub team::Model);
+
+/// A group inside one organization: the client's internal IT, the MSP's service desk, its SOC.
+#[Object]
+impl Team {
+    /// Global id.
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeType::Team, self.0.id)
+    }
+
+    /// Name, unique within the organization.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// What the team does.
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+
+    /// The organization the team belongs to.
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
+        load_required::<organization::Entity>(ctx, self.0.organization_id)
+            .await
+            .map(Organization)
+            .extend()
+    }
+
+    /// The team's members.
+    async fn members(&self, ctx: &Context<'_>) -> Result<Vec<Person>> {
+        let memberships = load_group::<MembershipsOfTeam>(ctx, self.0.id)
+            .await
+            .extend()?;
+        let ids: Vec<_> = memberships
+            .iter()
+            .map(|membership| membership.person_id)
+            .collect();
+        let people = load_many::<person::Entity>(ctx, &ids).await.extend()?;
+        Ok(people.into_iter().map(Person).collect())
+    }
+
+    /// When the team was created.
+    async fn created_at(&self) -> DateTimeUtc {
+        self.0.created_at
+    }
+
+    /// When the team was last changed.
+    async fn updated_at(&self) -> DateTimeUtc {
+        self.0.updated_at
+    }
+}

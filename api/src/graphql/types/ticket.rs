@@ -1,0 +1,258 @@
+//! `Ticket` and `TicketNote`: work items, created in Tandem or synced from a PSA.
+
+use async_graphql::{Context, ID, Object, Result, ResultExt};
+use entities::{environment, function, person, system, team, ticket, ticket_note};
+use sea_orm::prelude::DateTimeUtc;
+
+use crate::error::ApiError;
+use crate::graphql::ids::{self, NodeType};
+use crate::graphql::loaders::{NotesOfTicket, load_by_id, load_group, load_required};
+use crate::graphql::pagination::{MAX_PAGE_SIZE, Page, PageArgs};
+use crate::graphql::query::Within;
+use crate::graphql::query::change_log::{ChangeLogFilter, ChangeLogOrder, list_changes};
+use crate::graphql::types::enums::{Priority, TicketStatus};
+use crate::graphql::types::{
+    ChangeLogEntry, Environment, ExternalId, Function, Person, System, Team,
+};
+
+/// A work item.
+pub struct Ticket(pub ticket::Model);
+
+/// A work item, created in Tandem or synced from a PSA, with a normalized status and priority
+/// beside the PSA's own values.
+#[Object]
+impl Ticket {
+    /// Global id.
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeType::Ticket, self.0.id)
+    }
+
+    /// Title.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// Description.
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+
+    /// Normalized status.
+    async fn status(&self) -> TicketStatus {
+        self.0.status.into()
+    }
+
+    /// Normalized priority.
+    async fn priority(&self) -> Priority {
+        self.0.priority.into()
+    }
+
+    /// The PSA's own status value.
+    async fn external_status(&self) -> Option<&str> {
+        self.0.external_status.as_deref()
+    }
+
+    /// The PSA's own priority value.
+    async fn external_priority(&self) -> Option<&str> {
+        self.0.external_priority.as_deref()
+    }
+
+    /// Who asked.
+    async fn requester(&self) -> Option<&str> {
+        self.0.requester.as_deref()
+    }
+
+    /// The environment the ticket is about.
+    async fn environment(&self, ctx: &Context<'_>) -> Result<Environment> {
+        load_required::<environment::Entity>(ctx, self.0.environment_id)
+            .await
+            .map(Environment)
+            .extend()
+    }
+
+    /// The system the ticket is about.
+    async fn system(&self, ctx: &Context<'_>) -> Result<Option<System>> {
+        match self.0.system_id {
+            Some(id) => load_by_id::<system::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(System))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// The function the ticket falls under.
+    async fn function(&self, ctx: &Context<'_>) -> Result<Option<Function>> {
+        match self.0.function_id {
+            Some(id) => load_by_id::<function::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(Function))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// The team working the ticket.
+    async fn assigned_team(&self, ctx: &Context<'_>) -> Result<Option<Team>> {
+        match self.0.assigned_team_id {
+            Some(id) => load_by_id::<team::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(Team))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// The person working the ticket.
+    async fn assigned_person(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
+        match self.0.assigned_person_id {
+            Some(id) => load_by_id::<person::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(Person))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// The ticket's notes, oldest first; `last: 3` gives the three newest.
+    async fn notes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only the oldest this many notes (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Only the newest this many notes (at most 100).")] last: Option<i32>,
+    ) -> Result<Vec<TicketNote>> {
+        let mut notes = load_group::<NotesOfTicket>(ctx, self.0.id).await.extend()?;
+        let bound = |field: &str, value: i32| -> Result<usize, ApiError> {
+            usize::try_from(value)
+                .ok()
+                .filter(|value| *value as u64 <= MAX_PAGE_SIZE)
+                .ok_or_else(|| {
+                    ApiError::bad_input(
+                        field,
+                        format!("`{field}` must be between 0 and {MAX_PAGE_SIZE}"),
+                    )
+                })
+        };
+        if let Some(first) = first {
+            notes.truncate(bound("first", first).extend()?);
+        }
+        if let Some(last) = last {
+            let keep = bound("last", last).extend()?;
+            notes.drain(..notes.len().saturating_sub(keep));
+        }
+        Ok(notes.into_iter().map(TicketNote).collect())
+    }
+
+    /// Change log entries made under this ticket.
+    async fn changes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<ChangeLogFilter>,
+        #[graphql(desc = "Sort order; by occurrence, oldest first, when omitted.")]
+        order_by: Option<ChangeLogOrder>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<ChangeLogEntry>> {
+        let within = Within {
+            ticket: Some(self.0.id),
+            ..Within::default()
+        };
+        list_changes(
+            ctx,
+            within,
+            filter.unwrap_or_default(),
+            order_by,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+        .extend()
+    }
+
+    /// The ticket's record in the PSA, if it came from one.
+    async fn external_ids(&self) -> Vec<ExternalId> {
+        ExternalId::from_columns(
+            &self.0.external_source,
+            &self.0.external_id,
+            &self.0.external_url,
+        )
+    }
+
+    /// When the ticket was opened.
+    async fn created_at(&self) -> DateTimeUtc {
+        self.0.created_at
+    }
+
+    /// When the ticket last changed.
+    async fn updated_at(&self) -> DateTimeUtc {
+        self.0.updated_at
+    }
+
+    /// When the ticket was resolved.
+    async fn resolved_at(&self) -> Option<DateTimeUtc> {
+        self.0.resolved_at
+    }
+
+    /// When the ticket was closed.
+    async fn closed_at(&self) -> Option<DateTimeUtc> {
+        self.0.closed_at
+    }
+}
+
+/// A note on a ticket.
+pub struct TicketNote(pub ticket_note::Model);
+
+/// A note on a ticket.
+#[Object]
+impl TicketNote {
+    /// Global id.
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeType::TicketNote, self.0.id)
+    }
+
+    /// The note, as written.
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+
+    /// Whether the note is internal (not shown to the requester in the PSA).
+    async fn internal(&self) -> bool {
+        self.0.internal
+    }
+
+    /// The author, when a person in Tandem.
+    async fn author(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
+        match self.0.author_id {
+            Some(id) => load_by_id::<person::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(Person))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// The author's name as the PSA gave it, when not a person in Tandem.
+    async fn author_name(&self) -> Option<&str> {
+        self.0.author_name.as_deref()
+    }
+
+    /// The ticket.
+    async fn ticket(&self, ctx: &Context<'_>) -> Result<Ticket> {
+        load_required::<ticket::Entity>(ctx, self.0.ticket_id)
+            .await
+            .map(Ticket)
+            .extend()
+    }
+
+    /// When the note was written.
+    async fn created_at(&self) -> DateTimeUtc {
+        self.0.created_at
+    }
+}
