@@ -702,7 +702,6 @@ impl Demo {
     }
 
     /// The agreed matrix of every environment, keyed by (environment, function key).
-    #[allow(clippy::too_many_arguments)]
     async fn write_matrix(
         &mut self,
         db: &impl ConnectionTrait,
@@ -1280,7 +1279,6 @@ impl Demo {
         Ok(integrations)
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn write_tickets(
         &mut self,
         db: &impl ConnectionTrait,
@@ -1505,7 +1503,6 @@ impl Demo {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn write_change_log(
         &mut self,
         db: &impl ConnectionTrait,

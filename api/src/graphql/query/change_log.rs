@@ -149,13 +149,13 @@ pub fn select_changes(
     )? {
         select = select.filter(change_log_entry::COLUMN.environment_id.is_in(environments));
     }
-    if let (Some(after), Some(before)) = (filter.occurred_after, filter.occurred_before) {
-        if after >= before {
-            return Err(ApiError::bad_input(
-                "filter.occurredBefore",
-                "`occurredBefore` must be later than `occurredAfter`",
-            ));
-        }
+    if let (Some(after), Some(before)) = (filter.occurred_after, filter.occurred_before)
+        && after >= before
+    {
+        return Err(ApiError::bad_input(
+            "filter.occurredBefore",
+            "`occurredBefore` must be later than `occurredAfter`",
+        ));
     }
     if let Some(after) = filter.occurred_after {
         select = select.filter(change_log_entry::COLUMN.occurred_at.gte(after));
