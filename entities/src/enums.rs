@@ -65,6 +65,8 @@ stored_enum! {
         /// FTC Safeguards Rule (GLBA).
         FtcSafeguards,
         /// NIST Cybersecurity Framework 2.0.
+        #[serde(rename = "NIST_CSF_2")]
+        #[sea_orm(string_value = "NIST_CSF_2")]
         NistCsf2,
         /// A cyber-insurance questionnaire's controls.
         CyberInsurance,

@@ -2,8 +2,11 @@
 //! by default, PostgreSQL when `TANDEM_TEST_DATABASE_URL` is set) and its own server.
 
 mod auth;
+mod change_log;
 mod demo;
 mod graphql;
 mod health;
 mod migrations;
+mod reads;
 mod schema;
+mod tenancy;

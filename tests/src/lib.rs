@@ -8,7 +8,7 @@
 //!
 //! Set `TEST_LOG=1` to see the server's logs.
 
-use std::sync::{LazyLock, Once};
+use std::sync::{Arc, LazyLock, Mutex, Once};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -173,6 +173,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     /// The HTTP client.
     pub client: reqwest::Client,
+    /// The SQL statements the server ran (through sea-orm), for N+1 checks.
+    pub statements: Arc<Mutex<Vec<String>>>,
     /// Signs tokens the server accepts.
     pub keys: JwtKeys,
     shutdown: Option<oneshot::Sender<()>>,
@@ -215,7 +217,14 @@ impl TestApp {
     /// When the database, the demo seed or the server fails.
     pub async fn spawn_with(settings: ServerSettings, demo: bool) -> anyhow::Result<Self> {
         let test_db = TestDb::migrated().await?;
-        let db = test_db.connect().await?;
+        let mut db = test_db.connect().await?;
+        let statements = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&statements);
+        db.set_metric_callback(move |info| {
+            log.lock()
+                .expect("statement log")
+                .push(info.statement.sql.clone());
+        });
         if demo {
             api::demo::seed_if_empty(&db)
                 .await?
@@ -234,6 +243,7 @@ impl TestApp {
                 .timeout(Duration::from_secs(30))
                 .build()?,
             keys: test_keys(),
+            statements,
             shutdown: Some(shutdown),
             server: Some(server),
             test_db,
@@ -302,6 +312,54 @@ impl TestApp {
             "query failed with {status}: {body}"
         );
         Ok(body["data"].clone())
+    }
+
+    /// Runs `query` and returns its `data` and the SQL statements the server ran for it.
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub async fn query_counting(
+        &self,
+        token: &str,
+        query: &str,
+        variables: Value,
+    ) -> anyhow::Result<(Value, Vec<String>)> {
+        let before = self.statements.lock().expect("statement log").len();
+        let data = self.query(token, query, variables).await?;
+        let ran = self.statements.lock().expect("statement log")[before..].to_vec();
+        Ok((data, ran))
+    }
+
+    /// Every node of a root connection `field` (paging through it), as the JSON of `selection`.
+    ///
+    /// # Errors
+    /// When a page fails.
+    pub async fn all_nodes(
+        &self,
+        token: &str,
+        field: &str,
+        selection: &str,
+    ) -> anyhow::Result<Vec<Value>> {
+        let query = format!(
+            "query($after: String) {{ {field}(first: 100, after: $after) {{ pageInfo {{ hasNextPage endCursor }} edges {{ node {{ {selection} }} }} }} }}"
+        );
+        let mut nodes = Vec::new();
+        let mut after = Value::Null;
+        loop {
+            let data = self.query(token, &query, json!({ "after": after })).await?;
+            let page = &data[field];
+            nodes.extend(
+                page["edges"]
+                    .as_array()
+                    .context("edges")?
+                    .iter()
+                    .map(|edge| edge["node"].clone()),
+            );
+            if page["pageInfo"]["hasNextPage"] != true {
+                return Ok(nodes);
+            }
+            after = page["pageInfo"]["endCursor"].clone();
+        }
     }
 
     /// `GET <path>`.
