@@ -21,7 +21,7 @@ use tracing::Level;
 use crate::auth::JwtKeys;
 use crate::config::ServerSettings;
 use crate::graphql::{self, AppSchema};
-use crate::rest::health;
+use crate::rest::{export, health};
 
 /// The header carrying the request id, in both directions.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -64,6 +64,7 @@ pub fn router(state: AppState, settings: &ServerSettings) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/export/change-log", get(export::change_log))
         .with_state(state)
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(RequestBodyLimitLayer::new(settings.body_limit))

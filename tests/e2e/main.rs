@@ -4,6 +4,7 @@
 mod auth;
 mod change_log;
 mod demo;
+mod export;
 mod graphql;
 mod health;
 mod migrations;

@@ -56,7 +56,7 @@ pub enum OrderDirection {
 pub enum SortKind {
     /// Text, compared as stored.
     Text,
-    /// A UTC instant, written as RFC 3339 with microseconds.
+    /// A UTC instant, written as RFC 3339 at the precision stored.
     Instant,
 }
 
@@ -247,8 +247,9 @@ fn order_name<C: ColumnTrait>(key: Option<&(C, SortKind)>) -> String {
 fn key_text(value: sea_orm::Value) -> ApiResult<String> {
     match value {
         sea_orm::Value::String(Some(text)) => Ok(text),
+        // Full precision: a rounded cursor would sort before its own row and repeat it.
         sea_orm::Value::ChronoDateTimeUtc(Some(instant)) => {
-            Ok(instant.to_rfc3339_opts(SecondsFormat::Micros, true))
+            Ok(instant.to_rfc3339_opts(SecondsFormat::AutoSi, true))
         }
         other => Err(ApiError::Internal(anyhow::anyhow!(
             "cannot sort by a value like {other:?}"
@@ -437,12 +438,12 @@ mod tests {
     }
 
     #[test]
-    fn instants_in_cursors_keep_microseconds() {
-        let instant = DateTime::parse_from_rfc3339("2026-11-27T06:00:00.123456Z")
+    fn instants_in_cursors_keep_their_full_precision() {
+        let instant = DateTime::parse_from_rfc3339("2026-11-27T06:00:00.123456789Z")
             .unwrap()
             .with_timezone(&Utc);
         let text = key_text(instant.into()).unwrap();
-        assert_eq!(text, "2026-11-27T06:00:00.123456Z");
+        assert_eq!(text, "2026-11-27T06:00:00.123456789Z");
         assert_eq!(
             key_value("after", SortKind::Instant, &text).unwrap(),
             instant.into()

@@ -1,3 +1,4 @@
 //! The few routes that are not GraphQL.
 
+pub mod export;
 pub mod health;
