@@ -75,6 +75,10 @@ pub struct ServerSettings {
     #[arg(long, env = "TANDEM_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
+    /// Whether the GraphQL schema answers introspection queries.
+    #[arg(long, env = "TANDEM_GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub graphql_introspection: bool,
+
     /// Load demo data into an empty database and print ready-to-use tokens.
     #[arg(long, env = "TANDEM_DEMO")]
     pub demo: bool,

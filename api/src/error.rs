@@ -25,6 +25,24 @@ pub enum ErrorCode {
     BadUserInput,
     /// The query does not parse or does not validate against the schema.
     GraphqlValidationFailed,
+    /// The query nests deeper than the server allows.
+    QueryTooDeep,
+    /// The query's computed cost is above the server's limit.
+    QueryTooComplex,
+    /// The query uses more aliases than the server allows.
+    TooManyAliases,
+    /// A batch holds more operations than the server allows.
+    BatchTooLarge,
+    /// The HTTP request is malformed: a body that is not JSON, a missing query.
+    BadRequest,
+    /// The request's `Content-Type` is not one the endpoint reads.
+    UnsupportedMediaType,
+    /// The HTTP method may not be used for this request (a mutation over GET).
+    MethodNotAllowed,
+    /// The request body is larger than the server accepts.
+    PayloadTooLarge,
+    /// The request took longer than the server allows.
+    RequestTimeout,
     /// The database is unreachable or the schema is not migrated.
     ServiceUnavailable,
     /// Anything else; details are in the server log under the request id.
@@ -40,6 +58,15 @@ impl ErrorCode {
             Self::NotFound => "NOT_FOUND",
             Self::BadUserInput => "BAD_USER_INPUT",
             Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
+            Self::QueryTooDeep => "QUERY_TOO_DEEP",
+            Self::QueryTooComplex => "QUERY_TOO_COMPLEX",
+            Self::TooManyAliases => "TOO_MANY_ALIASES",
+            Self::BatchTooLarge => "BATCH_TOO_LARGE",
+            Self::BadRequest => "BAD_REQUEST",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::RequestTimeout => "REQUEST_TIMEOUT",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -51,7 +78,17 @@ impl ErrorCode {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::BadUserInput | Self::GraphqlValidationFailed => StatusCode::BAD_REQUEST,
+            Self::BadUserInput
+            | Self::GraphqlValidationFailed
+            | Self::QueryTooDeep
+            | Self::QueryTooComplex
+            | Self::TooManyAliases
+            | Self::BatchTooLarge
+            | Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -78,6 +115,15 @@ pub enum ApiError {
         /// What is wrong with it.
         message: String,
     },
+    /// A request refused before GraphQL runs, with the code saying why (bad JSON, media type,
+    /// method, batch size).
+    #[error("{message}")]
+    Request {
+        /// Why the request was refused.
+        code: ErrorCode,
+        /// What to do about it.
+        message: String,
+    },
     /// See [`ErrorCode::ServiceUnavailable`].
     #[error("database unavailable")]
     Unavailable(#[source] sea_orm::DbErr),
@@ -98,6 +144,14 @@ impl ApiError {
         }
     }
 
+    /// A request refused with `code`.
+    pub fn request(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Request {
+            code,
+            message: message.into(),
+        }
+    }
+
     /// The stable code of this error.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -105,6 +159,7 @@ impl ApiError {
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::BadUserInput { .. } => ErrorCode::BadUserInput,
+            Self::Request { code, .. } => *code,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }
@@ -153,41 +208,42 @@ impl ErrorExtensions for ApiError {
     }
 }
 
-/// The JSON body of a request that fails before GraphQL runs: the GraphQL error shape, so that
-/// clients parse one format whatever failed.
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    errors: [ErrorEntry<'a>; 1],
+/// The JSON error body for a request that fails outside GraphQL: the GraphQL error shape, so
+/// that clients parse one format whatever failed.
+pub fn error_body(code: ErrorCode, message: &str, request_id: Option<&str>) -> serde_json::Value {
+    let mut extensions = serde_json::json!({ "code": code });
+    if let Some(request_id) = request_id {
+        extensions["requestId"] = request_id.into();
+    }
+    serde_json::json!({ "errors": [{ "message": message, "extensions": extensions }] })
 }
 
-#[derive(Serialize)]
-struct ErrorEntry<'a> {
-    message: &'a str,
-    extensions: ErrorEntryExtensions,
-}
-
-#[derive(Serialize)]
-struct ErrorEntryExtensions {
-    code: ErrorCode,
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The HTTP response for this error, naming `request_id` so a client can quote it.
+    pub fn into_response_with_id(self, request_id: Option<&str>) -> Response {
         let code = self.code();
         let message = self.public_message();
-        let body = ErrorBody {
-            errors: [ErrorEntry {
-                message: &message,
-                extensions: ErrorEntryExtensions { code },
-            }],
-        };
-        let mut response = (code.status(), axum::Json(body)).into_response();
+        let mut response = (
+            code.status(),
+            axum::Json(error_body(code, &message, request_id)),
+        )
+            .into_response();
+        let headers = response.headers_mut();
+        if code == ErrorCode::MethodNotAllowed {
+            headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
         if code == ErrorCode::Unauthenticated {
-            response.headers_mut().insert(
+            headers.insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"tandem\""),
             );
         }
         response
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.into_response_with_id(None)
     }
 }

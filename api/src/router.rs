@@ -9,6 +9,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
@@ -20,6 +22,7 @@ use tracing::Level;
 
 use crate::auth::JwtKeys;
 use crate::config::ServerSettings;
+use crate::error::{ApiError, ErrorCode};
 use crate::graphql::{self, AppSchema};
 use crate::rest::{export, health};
 
@@ -60,7 +63,7 @@ pub fn router(state: AppState, settings: &ServerSettings) -> Router {
     Router::new()
         .route(
             "/graphql",
-            get(graphql::http::graphiql).post(graphql::http::execute),
+            get(graphql::http::get).post(graphql::http::post),
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -72,10 +75,52 @@ pub fn router(state: AppState, settings: &ServerSettings) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             settings.request_timeout,
         ))
+        // Outside the limit and the timeout, so that their bare 413 and 408 get the JSON body.
+        .layer(middleware::from_fn(json_errors))
         .layer(cors(&settings.cors_origins))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(trace)
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Gives the bare error responses of middleware (413 from the body limit, 408 from the
+/// timeout, 405 from routing) the JSON error body every other error has.
+async fn json_errors(request: axum::extract::Request, next: Next) -> Response {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let response = next.run(request).await;
+    let (code, message) = match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            ErrorCode::PayloadTooLarge,
+            "the request body is larger than the server accepts",
+        ),
+        StatusCode::REQUEST_TIMEOUT => (
+            ErrorCode::RequestTimeout,
+            "the request took longer than the server allows",
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            ErrorCode::MethodNotAllowed,
+            "this endpoint does not take that HTTP method",
+        ),
+        _ => return response,
+    };
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let mut replaced =
+        ApiError::request(code, message).into_response_with_id(request_id.as_deref());
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        replaced.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    replaced
 }
 
 /// CORS for the configured origins: none means same-origin only, `*` means any origin.

@@ -50,7 +50,9 @@ impl Application {
         let state = AppState {
             db,
             jwt: Arc::new(jwt),
-            schema: graphql::build_schema(),
+            schema: graphql::build_schema(graphql::SchemaOptions {
+                introspection: settings.graphql_introspection,
+            }),
         };
         let listener = TcpListener::bind(settings.listen)
             .await

@@ -111,6 +111,14 @@ async fn bodies_over_the_limit_are_refused_with_413() -> anyhow::Result<()> {
         .send()
         .await?;
     assert_eq!(response.status(), 413);
+    let body = response.json::<Value>().await?;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "PAYLOAD_TOO_LARGE");
+    assert_eq!(
+        body["errors"][0]["extensions"]["requestId"]
+            .as_str()
+            .map(str::len),
+        Some(36)
+    );
     app.stop().await
 }
 

@@ -7,6 +7,7 @@ mod demo;
 mod export;
 mod graphql;
 mod health;
+mod http;
 mod migrations;
 mod reads;
 mod schema;

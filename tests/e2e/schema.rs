@@ -22,7 +22,9 @@ const INTROSPECTION: &str = "{ __schema { types {
 
 #[tokio::test]
 async fn every_type_field_argument_and_enum_value_has_a_description() {
-    let response = api::graphql::build_schema().execute(INTROSPECTION).await;
+    let response = api::graphql::build_schema(Default::default())
+        .execute(INTROSPECTION)
+        .await;
     assert!(response.errors.is_empty(), "{:?}", response.errors);
     let data = response
         .data

@@ -190,6 +190,7 @@ pub fn test_server_settings() -> ServerSettings {
         cors_origins: vec!["https://app.example.com".into()],
         body_limit: 64 * 1024,
         request_timeout: Duration::from_secs(30),
+        graphql_introspection: true,
         demo: false,
     }
 }

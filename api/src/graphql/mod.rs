@@ -12,6 +12,7 @@
 pub mod context;
 pub mod http;
 pub mod ids;
+pub mod limits;
 pub mod loaders;
 pub mod order;
 pub mod pagination;
@@ -30,15 +31,39 @@ pub const MAX_COMPLEXITY: usize = 5_000;
 /// The executable schema.
 pub type AppSchema = Schema<query::Query, EmptyMutation, EmptySubscription>;
 
+/// Options of the executable schema.
+#[derive(Debug, Clone, Copy)]
+pub struct SchemaOptions {
+    /// Whether `__schema` and `__type` answer (on by default; off hides the schema from
+    /// clients that do not already have it).
+    pub introspection: bool,
+}
+
+impl Default for SchemaOptions {
+    fn default() -> Self {
+        Self {
+            introspection: true,
+        }
+    }
+}
+
 /// Builds the schema. Per-request data (viewer, loaders) is attached to each request instead.
-pub fn build_schema() -> AppSchema {
-    Schema::build(query::Query::default(), EmptyMutation, EmptySubscription)
+///
+/// Every response reports the query's computed cost and depth in `extensions.analyzer`.
+pub fn build_schema(options: SchemaOptions) -> AppSchema {
+    let builder = Schema::build(query::Query::default(), EmptyMutation, EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
-        .finish()
+        .extension(async_graphql::extensions::Analyzer)
+        .extension(limits::AliasLimit);
+    if options.introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
 }
 
 /// The schema in SDL, as `tandem schema` prints it and `api/schema.graphql` stores it.
 pub fn sdl() -> String {
-    build_schema().sdl()
+    build_schema(SchemaOptions::default()).sdl()
 }

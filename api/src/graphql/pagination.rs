@@ -28,6 +28,15 @@ pub const DEFAULT_PAGE_SIZE: u64 = 20;
 /// Most items a page may ask for.
 pub const MAX_PAGE_SIZE: u64 = 100;
 
+/// The cost of a connection field for the complexity limit: the page size it may return (the
+/// default when unset, the cap when above it) times the cost of one item, plus one for itself.
+pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let size = first.or(last).map_or(DEFAULT_PAGE_SIZE, |size| {
+        u64::try_from(size).unwrap_or(0).min(MAX_PAGE_SIZE)
+    });
+    1 + size as usize * child_complexity
+}
+
 /// The paging arguments of a connection field.
 #[derive(Debug, Default, Clone)]
 pub struct PageArgs {

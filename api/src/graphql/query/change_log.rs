@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::order::order_by;
-use crate::graphql::pagination::{Page, PageArgs, paginate};
+use crate::graphql::pagination::{Page, PageArgs, page_cost, paginate};
 use crate::graphql::query::inventory::contains_text;
 use crate::graphql::query::{Within, decode_ids};
 use crate::graphql::scope::visible_environments;
@@ -67,6 +67,7 @@ order_by! {
 impl ChangeLogQuery {
     /// The change log of the environments the caller may see: who changed what, when and why.
     /// By occurrence, oldest first, by default; ties are broken by id.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn change_log(
         &self,
         ctx: &Context<'_>,

@@ -11,7 +11,7 @@ use crate::error::ApiResult;
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::NodeType;
 use crate::graphql::order::order_by;
-use crate::graphql::pagination::{Page, PageArgs, paginate};
+use crate::graphql::pagination::{Page, PageArgs, page_cost, paginate};
 use crate::graphql::query::{Within, decode_ids};
 use crate::graphql::scalars::Date;
 use crate::graphql::types::enums::{OperatingModel, OrganizationKind};
@@ -124,6 +124,7 @@ order_by! {
 impl DirectoryQuery {
     /// The organizations the caller may see: their own, and for a provider the clients it has an
     /// active engagement with. Oldest first by default.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn organizations(
         &self,
         ctx: &Context<'_>,
@@ -173,6 +174,7 @@ impl DirectoryQuery {
 
     /// The engagements the caller's organization is a party to (as client or as provider),
     /// past, present and planned.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn engagements(
         &self,
         ctx: &Context<'_>,
@@ -232,6 +234,7 @@ impl DirectoryQuery {
     }
 
     /// The teams of the organizations the caller may see.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn teams(
         &self,
         ctx: &Context<'_>,
@@ -260,6 +263,7 @@ impl DirectoryQuery {
     }
 
     /// The people of the organizations the caller may see.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn people(
         &self,
         ctx: &Context<'_>,

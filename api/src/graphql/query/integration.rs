@@ -10,7 +10,7 @@ use crate::error::ApiResult;
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::NodeType;
 use crate::graphql::order::order_by;
-use crate::graphql::pagination::{Page, PageArgs, paginate};
+use crate::graphql::pagination::{Page, PageArgs, page_cost, paginate};
 use crate::graphql::query::{Within, decode_ids};
 use crate::graphql::types::enums::{IntegrationKind, SyncStatus};
 use crate::graphql::types::{Integration, SyncRun};
@@ -66,6 +66,7 @@ order_by! {
 #[Object]
 impl IntegrationQuery {
     /// The integrations of the organizations the caller may see. Credentials are never returned.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn integrations(
         &self,
         ctx: &Context<'_>,
@@ -110,6 +111,7 @@ impl IntegrationQuery {
     }
 
     /// The sync runs of the integrations the caller may see. Oldest first by default.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn sync_runs(
         &self,
         ctx: &Context<'_>,

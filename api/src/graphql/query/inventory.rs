@@ -11,7 +11,7 @@ use crate::error::ApiResult;
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::NodeType;
 use crate::graphql::order::order_by;
-use crate::graphql::pagination::{Page, PageArgs, paginate};
+use crate::graphql::pagination::{Page, PageArgs, page_cost, paginate};
 use crate::graphql::query::{Within, decode_ids};
 use crate::graphql::scope::visible_environments;
 use crate::graphql::types::enums::{ComplianceFramework, CsfFunction, SystemKind};
@@ -136,6 +136,7 @@ order_by! {
 #[Object]
 impl InventoryQuery {
     /// The environments of the organizations the caller may see. Oldest first by default.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn environments(
         &self,
         ctx: &Context<'_>,
@@ -166,6 +167,7 @@ impl InventoryQuery {
     }
 
     /// The systems of the environments the caller may see. By name by default.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn systems(
         &self,
         ctx: &Context<'_>,
@@ -194,6 +196,7 @@ impl InventoryQuery {
     }
 
     /// The standard functions and those the caller's organizations added. By key by default.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn functions(
         &self,
         ctx: &Context<'_>,
@@ -250,6 +253,7 @@ impl InventoryQuery {
     }
 
     /// The runbooks of the environments the caller may see. By title by default.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn runbooks(
         &self,
         ctx: &Context<'_>,

@@ -40,6 +40,7 @@ impl NodeQuery {
     }
 
     /// The objects with these global ids, in the same order; null where `node` would be null.
+    #[graphql(complexity = "1 + ids.len() * child_complexity")]
     async fn nodes(
         &self,
         ctx: &Context<'_>,

@@ -10,7 +10,7 @@ use crate::error::ApiResult;
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::NodeType;
 use crate::graphql::order::order_by;
-use crate::graphql::pagination::{Page, PageArgs, paginate};
+use crate::graphql::pagination::{Page, PageArgs, page_cost, paginate};
 use crate::graphql::query::inventory::contains_text;
 use crate::graphql::query::{Within, decode_ids};
 use crate::graphql::scope::visible_environments;
@@ -83,6 +83,7 @@ order_by! {
 impl WorkQuery {
     /// The tickets of the environments the caller may see. By last change, oldest first, by
     /// default, which suits incremental reads with `updatedSince`.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn tickets(
         &self,
         ctx: &Context<'_>,
@@ -112,6 +113,7 @@ impl WorkQuery {
     }
 
     /// The alerts of the environments the caller may see. Oldest first by default.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn alerts(
         &self,
         ctx: &Context<'_>,

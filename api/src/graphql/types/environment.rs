@@ -7,7 +7,7 @@ use sea_orm::prelude::DateTimeUtc;
 use crate::error::ApiError;
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::load_by_id;
-use crate::graphql::pagination::{Page, PageArgs};
+use crate::graphql::pagination::{Page, PageArgs, page_cost};
 use crate::graphql::query::Within;
 use crate::graphql::query::change_log::{ChangeLogFilter, ChangeLogOrder, list_changes};
 use crate::graphql::query::inventory::{
@@ -59,6 +59,7 @@ impl Environment {
     }
 
     /// The systems in the environment, by name by default.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn systems(
         &self,
         ctx: &Context<'_>,
@@ -91,6 +92,7 @@ impl Environment {
     }
 
     /// The environment's tickets, by last change by default.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn tickets(
         &self,
         ctx: &Context<'_>,
@@ -124,6 +126,7 @@ impl Environment {
     }
 
     /// The environment's alerts, oldest first by default.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn alerts(
         &self,
         ctx: &Context<'_>,
@@ -157,6 +160,7 @@ impl Environment {
     }
 
     /// The environment's runbooks, by title by default.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn runbooks(
         &self,
         ctx: &Context<'_>,
@@ -189,6 +193,7 @@ impl Environment {
     }
 
     /// The environment's change log, by occurrence, oldest first, by default.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn change_log(
         &self,
         ctx: &Context<'_>,

@@ -8,7 +8,7 @@ use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::{
     ErrorsOfSyncRun, MappingsOfIntegration, load_by_id, load_group, load_required,
 };
-use crate::graphql::pagination::{Page, PageArgs};
+use crate::graphql::pagination::{Page, PageArgs, page_cost};
 use crate::graphql::query::Within;
 use crate::graphql::query::integration::{SyncRunFilter, SyncRunOrder, list_sync_runs};
 use crate::graphql::types::enums::{IntegrationKind, SyncStatus, SyncTrigger};
@@ -91,6 +91,7 @@ impl Integration {
     }
 
     /// The integration's sync runs, oldest first by default.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn sync_runs(
         &self,
         ctx: &Context<'_>,

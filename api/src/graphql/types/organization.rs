@@ -5,7 +5,7 @@ use entities::organization;
 use sea_orm::prelude::*;
 
 use crate::graphql::ids::{self, NodeType};
-use crate::graphql::pagination::{Page, PageArgs};
+use crate::graphql::pagination::{Page, PageArgs, page_cost};
 use crate::graphql::query::Within;
 use crate::graphql::query::directory::{
     PersonFilter, PersonOrder, TeamFilter, TeamOrder, list_people, list_teams,
@@ -51,6 +51,7 @@ impl Organization {
     }
 
     /// The organization's environments (a provider has none of its own), oldest first.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn environments(
         &self,
         ctx: &Context<'_>,
@@ -85,6 +86,7 @@ impl Organization {
     }
 
     /// The organization's teams.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn teams(
         &self,
         ctx: &Context<'_>,
@@ -117,6 +119,7 @@ impl Organization {
     }
 
     /// The organization's people.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn people(
         &self,
         ctx: &Context<'_>,

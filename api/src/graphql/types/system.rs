@@ -6,7 +6,7 @@ use sea_orm::prelude::DateTimeUtc;
 
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::{LinksOfSystem, load_group, load_required};
-use crate::graphql::pagination::{Page, PageArgs};
+use crate::graphql::pagination::{Page, PageArgs, page_cost};
 use crate::graphql::query::Within;
 use crate::graphql::query::change_log::{ChangeLogFilter, ChangeLogOrder, list_changes};
 use crate::graphql::query::work::{TicketFilter, TicketOrder, list_tickets};
@@ -98,6 +98,7 @@ impl System {
     }
 
     /// Tickets about this system.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn tickets(
         &self,
         ctx: &Context<'_>,
@@ -132,6 +133,7 @@ impl System {
     }
 
     /// Change log entries about this system.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn changes(
         &self,
         ctx: &Context<'_>,

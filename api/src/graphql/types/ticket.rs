@@ -7,7 +7,7 @@ use sea_orm::prelude::DateTimeUtc;
 use crate::error::ApiError;
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::{NotesOfTicket, load_by_id, load_group, load_required};
-use crate::graphql::pagination::{MAX_PAGE_SIZE, Page, PageArgs};
+use crate::graphql::pagination::{MAX_PAGE_SIZE, Page, PageArgs, page_cost};
 use crate::graphql::query::Within;
 use crate::graphql::query::change_log::{ChangeLogFilter, ChangeLogOrder, list_changes};
 use crate::graphql::types::enums::{Priority, TicketStatus};
@@ -115,6 +115,7 @@ impl Ticket {
     }
 
     /// The ticket's notes, oldest first; `last: 3` gives the three newest.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn notes(
         &self,
         ctx: &Context<'_>,
@@ -144,6 +145,7 @@ impl Ticket {
     }
 
     /// Change log entries made under this ticket.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn changes(
         &self,
         ctx: &Context<'_>,
