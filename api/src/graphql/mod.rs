@@ -14,6 +14,7 @@ pub mod http;
 pub mod ids;
 pub mod limits;
 pub mod loaders;
+pub mod mutation;
 pub mod order;
 pub mod pagination;
 pub mod query;
@@ -21,7 +22,7 @@ pub mod scalars;
 pub mod scope;
 pub mod types;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+use async_graphql::{EmptySubscription, Schema};
 
 /// Deepest query accepted.
 pub const MAX_DEPTH: usize = 12;
@@ -29,7 +30,7 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 5_000;
 
 /// The executable schema.
-pub type AppSchema = Schema<query::Query, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
 
 /// Options of the executable schema.
 #[derive(Debug, Clone, Copy)]
@@ -51,11 +52,15 @@ impl Default for SchemaOptions {
 ///
 /// Every response reports the query's computed cost and depth in `extensions.analyzer`.
 pub fn build_schema(options: SchemaOptions) -> AppSchema {
-    let builder = Schema::build(query::Query::default(), EmptyMutation, EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .extension(async_graphql::extensions::Analyzer)
-        .extension(limits::AliasLimit);
+    let builder = Schema::build(
+        query::Query::default(),
+        mutation::Mutation::default(),
+        EmptySubscription,
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .extension(async_graphql::extensions::Analyzer)
+    .extension(limits::AliasLimit);
     if options.introspection {
         builder.finish()
     } else {
