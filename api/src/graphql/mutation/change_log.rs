@@ -92,7 +92,7 @@ impl ChangeLogMutation {
     async fn record_change(
         &self,
         ctx: &Context<'_>,
-        input: RecordChangeInput,
+        #[graphql(desc = "What to write; see the input type.")] input: RecordChangeInput,
     ) -> Result<RecordChangePayload> {
         record_change(ctx, input).await.extend()
     }
@@ -101,7 +101,7 @@ impl ChangeLogMutation {
     async fn correct_change(
         &self,
         ctx: &Context<'_>,
-        input: CorrectChangeInput,
+        #[graphql(desc = "What to write; see the input type.")] input: CorrectChangeInput,
     ) -> Result<CorrectChangePayload> {
         correct_change(ctx, input).await.extend()
     }

@@ -158,7 +158,7 @@ impl InventoryMutation {
     async fn create_environment(
         &self,
         ctx: &Context<'_>,
-        input: CreateEnvironmentInput,
+        #[graphql(desc = "What to write; see the input type.")] input: CreateEnvironmentInput,
     ) -> Result<EnvironmentPayload> {
         create_environment(ctx, input).await.extend()
     }
@@ -167,7 +167,7 @@ impl InventoryMutation {
     async fn update_environment(
         &self,
         ctx: &Context<'_>,
-        input: UpdateEnvironmentInput,
+        #[graphql(desc = "What to write; see the input type.")] input: UpdateEnvironmentInput,
     ) -> Result<EnvironmentPayload> {
         update_environment(ctx, input).await.extend()
     }
@@ -176,7 +176,7 @@ impl InventoryMutation {
     async fn archive_environment(
         &self,
         ctx: &Context<'_>,
-        input: ArchiveEnvironmentInput,
+        #[graphql(desc = "What to write; see the input type.")] input: ArchiveEnvironmentInput,
     ) -> Result<EnvironmentPayload> {
         archive_environment(ctx, input).await.extend()
     }
@@ -185,7 +185,7 @@ impl InventoryMutation {
     async fn create_system(
         &self,
         ctx: &Context<'_>,
-        input: CreateSystemInput,
+        #[graphql(desc = "What to write; see the input type.")] input: CreateSystemInput,
     ) -> Result<SystemPayload> {
         create_system(ctx, input).await.extend()
     }
@@ -194,7 +194,7 @@ impl InventoryMutation {
     async fn update_system(
         &self,
         ctx: &Context<'_>,
-        input: UpdateSystemInput,
+        #[graphql(desc = "What to write; see the input type.")] input: UpdateSystemInput,
     ) -> Result<SystemPayload> {
         update_system(ctx, input).await.extend()
     }
@@ -203,7 +203,7 @@ impl InventoryMutation {
     async fn retire_system(
         &self,
         ctx: &Context<'_>,
-        input: RetireSystemInput,
+        #[graphql(desc = "What to write; see the input type.")] input: RetireSystemInput,
     ) -> Result<SystemPayload> {
         retire_system(ctx, input).await.extend()
     }

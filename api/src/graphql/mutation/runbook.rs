@@ -88,7 +88,7 @@ impl RunbookMutation {
     async fn create_runbook(
         &self,
         ctx: &Context<'_>,
-        input: CreateRunbookInput,
+        #[graphql(desc = "What to write; see the input type.")] input: CreateRunbookInput,
     ) -> Result<RunbookPayload> {
         create_runbook(ctx, input).await.extend()
     }
@@ -97,7 +97,7 @@ impl RunbookMutation {
     async fn add_runbook_revision(
         &self,
         ctx: &Context<'_>,
-        input: AddRunbookRevisionInput,
+        #[graphql(desc = "What to write; see the input type.")] input: AddRunbookRevisionInput,
     ) -> Result<RunbookPayload> {
         add_revision(ctx, input).await.extend()
     }
@@ -107,7 +107,7 @@ impl RunbookMutation {
     async fn mark_runbook_reviewed(
         &self,
         ctx: &Context<'_>,
-        input: RunbookActionInput,
+        #[graphql(desc = "What to write; see the input type.")] input: RunbookActionInput,
     ) -> Result<RunbookPayload> {
         mark_reviewed(ctx, input).await.extend()
     }
@@ -116,7 +116,7 @@ impl RunbookMutation {
     async fn archive_runbook(
         &self,
         ctx: &Context<'_>,
-        input: RunbookActionInput,
+        #[graphql(desc = "What to write; see the input type.")] input: RunbookActionInput,
     ) -> Result<RunbookPayload> {
         archive(ctx, input).await.extend()
     }

@@ -150,7 +150,7 @@ impl WorkMutation {
     async fn create_ticket(
         &self,
         ctx: &Context<'_>,
-        input: CreateTicketInput,
+        #[graphql(desc = "What to write; see the input type.")] input: CreateTicketInput,
     ) -> Result<TicketPayload> {
         create_ticket(ctx, input).await.extend()
     }
@@ -159,7 +159,7 @@ impl WorkMutation {
     async fn update_ticket(
         &self,
         ctx: &Context<'_>,
-        input: UpdateTicketInput,
+        #[graphql(desc = "What to write; see the input type.")] input: UpdateTicketInput,
     ) -> Result<TicketPayload> {
         update_ticket(ctx, input).await.extend()
     }
@@ -168,7 +168,7 @@ impl WorkMutation {
     async fn assign_ticket(
         &self,
         ctx: &Context<'_>,
-        input: AssignTicketInput,
+        #[graphql(desc = "What to write; see the input type.")] input: AssignTicketInput,
     ) -> Result<TicketPayload> {
         assign_ticket(ctx, input).await.extend()
     }
@@ -178,7 +178,7 @@ impl WorkMutation {
     async fn change_ticket_status(
         &self,
         ctx: &Context<'_>,
-        input: ChangeTicketStatusInput,
+        #[graphql(desc = "What to write; see the input type.")] input: ChangeTicketStatusInput,
     ) -> Result<TicketPayload> {
         change_ticket_status(ctx, input).await.extend()
     }
@@ -187,7 +187,7 @@ impl WorkMutation {
     async fn add_ticket_note(
         &self,
         ctx: &Context<'_>,
-        input: AddTicketNoteInput,
+        #[graphql(desc = "What to write; see the input type.")] input: AddTicketNoteInput,
     ) -> Result<TicketNotePayload> {
         add_ticket_note(ctx, input).await.extend()
     }
@@ -196,7 +196,7 @@ impl WorkMutation {
     async fn acknowledge_alert(
         &self,
         ctx: &Context<'_>,
-        input: AlertActionInput,
+        #[graphql(desc = "What to write; see the input type.")] input: AlertActionInput,
     ) -> Result<AlertPayload> {
         alert_action(ctx, input, AlertStatus::Acknowledged)
             .await
@@ -207,7 +207,7 @@ impl WorkMutation {
     async fn resolve_alert(
         &self,
         ctx: &Context<'_>,
-        input: AlertActionInput,
+        #[graphql(desc = "What to write; see the input type.")] input: AlertActionInput,
     ) -> Result<AlertPayload> {
         alert_action(ctx, input, AlertStatus::Resolved)
             .await
