@@ -165,7 +165,7 @@ pub fn require_role(viewer: &Viewer, allowed: &[Role], operation: &str) -> ApiRe
     }
     let names: Vec<String> = allowed
         .iter()
-        .map(|role| sea_orm::ActiveEnum::to_value(role))
+        .map(sea_orm::ActiveEnum::to_value)
         .collect();
     Err(ApiError::Forbidden(format!(
         "{operation} needs the role {}",
