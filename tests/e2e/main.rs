@@ -9,6 +9,7 @@ mod graphql;
 mod health;
 mod http;
 mod migrations;
+mod mutations;
 mod reads;
 mod schema;
 mod tenancy;

@@ -163,10 +163,7 @@ pub fn require_role(viewer: &Viewer, allowed: &[Role], operation: &str) -> ApiRe
     if allowed.contains(&viewer.role) {
         return Ok(());
     }
-    let names: Vec<String> = allowed
-        .iter()
-        .map(sea_orm::ActiveEnum::to_value)
-        .collect();
+    let names: Vec<String> = allowed.iter().map(sea_orm::ActiveEnum::to_value).collect();
     Err(ApiError::Forbidden(format!(
         "{operation} needs the role {}",
         names.join(" or ")
