@@ -13,6 +13,7 @@
 //! - `auth`: tokens and the [`auth::Viewer`] that scopes every read to a tenant.
 //! - `db`: connecting and migrating; `demo`: the demo data of `serve --demo`.
 //! - `error`: [`error::ApiError`], the single place errors become responses.
+//! - `events`: committed writes fanned out to GraphQL subscriptions.
 //! - `telemetry`: logging.
 
 pub mod auth;
@@ -21,6 +22,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod rest;
 pub mod router;

@@ -23,6 +23,7 @@ use tracing::Level;
 use crate::auth::JwtKeys;
 use crate::config::ServerSettings;
 use crate::error::{ApiError, ErrorCode};
+use crate::events::EventBus;
 use crate::graphql::{self, AppSchema};
 use crate::rest::{export, health};
 
@@ -38,6 +39,8 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// The executable GraphQL schema.
     pub schema: AppSchema,
+    /// Committed writes, fanned out to subscriptions.
+    pub events: EventBus,
 }
 
 /// The application's routes with their middleware.
@@ -65,6 +68,7 @@ pub fn router(state: AppState, settings: &ServerSettings) -> Router {
             "/graphql",
             get(graphql::http::get).post(graphql::http::post),
         )
+        .route("/graphql/ws", get(graphql::ws::subscribe))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/export/change-log", get(export::change_log))

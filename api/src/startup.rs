@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::JwtKeys;
 use crate::config::ServerSettings;
+use crate::events::EventBus;
 use crate::graphql;
 use crate::router::{AppState, router};
 
@@ -53,6 +54,7 @@ impl Application {
             schema: graphql::build_schema(graphql::SchemaOptions {
                 introspection: settings.graphql_introspection,
             }),
+            events: EventBus::default(),
         };
         let listener = TcpListener::bind(settings.listen)
             .await

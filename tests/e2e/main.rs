@@ -12,4 +12,5 @@ mod migrations;
 mod mutations;
 mod reads;
 mod schema;
+mod subscriptions;
 mod tenancy;

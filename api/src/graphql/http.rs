@@ -186,6 +186,7 @@ async fn run(
     let prepare = |request: async_graphql::Request| {
         Loaders::attach(request, &state.db)
             .data(state.db.clone())
+            .data(state.events.clone())
             .data(viewer.clone())
     };
     let request = match request {

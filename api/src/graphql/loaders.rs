@@ -180,14 +180,34 @@ where
     }
 }
 
+/// Where per-request (or per-connection) data goes: a request, or a subscription's data.
+pub trait DataSink: Sized {
+    /// Adds `value` to the sink.
+    #[must_use]
+    fn data<T: std::any::Any + Send + Sync>(self, value: T) -> Self;
+}
+
+impl DataSink for Request {
+    fn data<T: std::any::Any + Send + Sync>(self, value: T) -> Self {
+        Request::data(self, value)
+    }
+}
+
+impl DataSink for async_graphql::Data {
+    fn data<T: std::any::Any + Send + Sync>(mut self, value: T) -> Self {
+        self.insert(value);
+        self
+    }
+}
+
 /// The loaders of one request.
 pub struct Loaders;
 
 impl Loaders {
-    /// Attaches a fresh set of loaders to `request`.
-    pub fn attach(request: Request, db: &DatabaseConnection) -> Request {
-        request
-            .data(by_id::<organization::Entity>(db))
+    /// Attaches a fresh set of loaders to `sink`. They batch but do not cache, so loaders that
+    /// live as long as a subscription never serve stale rows.
+    pub fn attach<S: DataSink>(sink: S, db: &DatabaseConnection) -> S {
+        sink.data(by_id::<organization::Entity>(db))
             .data(by_id::<engagement::Entity>(db))
             .data(by_id::<team::Entity>(db))
             .data(by_id::<person::Entity>(db))

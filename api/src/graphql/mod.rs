@@ -20,9 +20,11 @@ pub mod pagination;
 pub mod query;
 pub mod scalars;
 pub mod scope;
+pub mod subscription;
 pub mod types;
+pub mod ws;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::Schema;
 
 /// Deepest query accepted.
 pub const MAX_DEPTH: usize = 12;
@@ -30,7 +32,7 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 5_000;
 
 /// The executable schema.
-pub type AppSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub type AppSchema = Schema<query::Query, mutation::Mutation, subscription::SubscriptionRoot>;
 
 /// Options of the executable schema.
 #[derive(Debug, Clone, Copy)]
@@ -55,7 +57,7 @@ pub fn build_schema(options: SchemaOptions) -> AppSchema {
     let builder = Schema::build(
         query::Query::default(),
         mutation::Mutation::default(),
-        EmptySubscription,
+        subscription::SubscriptionRoot,
     )
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)

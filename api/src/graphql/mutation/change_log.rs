@@ -193,7 +193,7 @@ async fn record_change(
     if !check.is_ok() {
         return Ok(RecordChangePayload::refused(check.into_errors()));
     }
-    let write = Write::begin(ctx, viewer, reason, ticket_id).await?;
+    let mut write = Write::begin(ctx, viewer, reason, ticket_id).await?;
     let mut entry = change_log_entry::Model {
         id: Uuid::now_v7(),
         environment_id: environment.id,
@@ -215,6 +215,7 @@ async fn record_change(
         external_url: None,
     };
     entry = crate::graphql::mutation::insert_entry(&write.txn, entry, &system_ids).await?;
+    write.entry_recorded(&entry);
     write.commit().await?;
     Ok(RecordChangePayload::done(ChangeLogEntry(entry)))
 }
@@ -296,7 +297,7 @@ async fn correct_change(
     if !check.is_ok() {
         return Ok(CorrectChangePayload::refused(check.into_errors()));
     }
-    let write = Write::begin(ctx, viewer, Some(reason), original.ticket_id).await?;
+    let mut write = Write::begin(ctx, viewer, Some(reason), original.ticket_id).await?;
     let correction = change_log_entry::Model {
         id: Uuid::now_v7(),
         environment_id: environment.id,
@@ -319,6 +320,7 @@ async fn correct_change(
     };
     let stored =
         crate::graphql::mutation::insert_entry(&write.txn, correction, &system_ids).await?;
+    write.entry_recorded(&stored);
     write.commit().await?;
     Ok(CorrectChangePayload::done(ChangeLogEntry(stored)))
 }

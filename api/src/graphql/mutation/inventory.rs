@@ -284,7 +284,7 @@ async fn create_environment(
     else {
         return Ok(EnvironmentPayload::refused(check.into_errors()));
     };
-    let write = Write::begin(ctx, viewer, reason, None).await?;
+    let mut write = Write::begin(ctx, viewer, reason, None).await?;
     let environment = environment::Model {
         id: Uuid::now_v7(),
         organization_id: organization.id,
@@ -385,7 +385,7 @@ async fn update_environment(
     if changes.is_empty() {
         return Ok(EnvironmentPayload::done(Environment(current)));
     }
-    let write = Write::begin(ctx, viewer, reason.flatten(), None).await?;
+    let mut write = Write::begin(ctx, viewer, reason.flatten(), None).await?;
     model.updated_at = Set(write.now);
     let updated = model.update(&write.txn).await?;
     write
@@ -424,7 +424,7 @@ async fn archive_environment(
     let (Some(reason), true) = (reason, check.is_ok()) else {
         return Ok(EnvironmentPayload::refused(check.into_errors()));
     };
-    let write = Write::begin(ctx, viewer, reason, None).await?;
+    let mut write = Write::begin(ctx, viewer, reason, None).await?;
     let mut model = current.into_active_model();
     model.archived_at = Set(Some(write.now));
     model.updated_at = Set(write.now);
@@ -589,7 +589,7 @@ async fn create_system(ctx: &Context<'_>, input: CreateSystemInput) -> ApiResult
     if !check.is_ok() {
         return Ok(SystemPayload::refused(check.into_errors()));
     }
-    let write = Write::begin(ctx, viewer, reason, ticket_id).await?;
+    let mut write = Write::begin(ctx, viewer, reason, ticket_id).await?;
     let source = json!("API");
     let sources: Map<String, Value> = [
         ("hostname", hostname.is_some()),
@@ -728,7 +728,7 @@ async fn update_system(ctx: &Context<'_>, input: UpdateSystemInput) -> ApiResult
     if changes.is_empty() {
         return Ok(SystemPayload::done(System(current)));
     }
-    let write = Write::begin(ctx, viewer, reason, ticket_id).await?;
+    let mut write = Write::begin(ctx, viewer, reason, ticket_id).await?;
     model.attribute_sources = Set(Value::Object(sources));
     model.updated_at = Set(write.now);
     let updated = model.update(&write.txn).await?;
@@ -779,7 +779,7 @@ async fn retire_system(ctx: &Context<'_>, input: RetireSystemInput) -> ApiResult
     let (Some(reason), true) = (reason, check.is_ok()) else {
         return Ok(SystemPayload::refused(check.into_errors()));
     };
-    let write = Write::begin(ctx, viewer, reason, ticket_id).await?;
+    let mut write = Write::begin(ctx, viewer, reason, ticket_id).await?;
     let mut model = current.into_active_model();
     model.retired_at = Set(Some(write.now));
     model.updated_at = Set(write.now);

@@ -28,6 +28,7 @@ use sea_orm::{DatabaseTransaction, IntoActiveModel, QueryFilter, TransactionTrai
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
+use crate::events::{Event, EventBus};
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, NodeType};
 
@@ -189,6 +190,27 @@ pub struct Write<'a> {
     pub reason: Option<String>,
     /// The input's `ticketId`.
     pub ticket_id: Option<Uuid>,
+    /// Events to publish once the transaction has committed, never before.
+    pending: Vec<Pending>,
+    /// Where events go; absent when the schema runs without subscriptions (tests, `schema`).
+    events: Option<EventBus>,
+}
+
+/// An event waiting for its transaction to commit.
+enum Pending {
+    Entry(change_log_entry::Model),
+    Ticket(ticket::Model),
+    Alert(entities::alert::Model),
+}
+
+impl Pending {
+    fn environment_id(&self) -> Uuid {
+        match self {
+            Self::Entry(entry) => entry.environment_id,
+            Self::Ticket(ticket) => ticket.environment_id,
+            Self::Alert(alert) => alert.environment_id,
+        }
+    }
 }
 
 /// What a mutation's change log entry says.
@@ -223,14 +245,31 @@ impl<'a> Write<'a> {
             change_set_id: Uuid::now_v7(),
             reason,
             ticket_id,
+            pending: Vec::new(),
+            events: ctx.data_opt::<EventBus>().cloned(),
         })
+    }
+
+    /// Publishes `entry` to subscribers once the transaction commits.
+    pub fn entry_recorded(&mut self, entry: &change_log_entry::Model) {
+        self.pending.push(Pending::Entry(entry.clone()));
+    }
+
+    /// Publishes `ticket` to subscribers once the transaction commits.
+    pub fn ticket_changed(&mut self, ticket: &ticket::Model) {
+        self.pending.push(Pending::Ticket(ticket.clone()));
+    }
+
+    /// Publishes `alert` as raised once the transaction commits.
+    pub fn alert_raised(&mut self, alert: &entities::alert::Model) {
+        self.pending.push(Pending::Alert(alert.clone()));
     }
 
     /// Writes the change log entry of `note`, attributed to the caller.
     ///
     /// # Errors
     /// Database errors.
-    pub async fn record(&self, note: ChangeNote) -> ApiResult<change_log_entry::Model> {
+    pub async fn record(&mut self, note: ChangeNote) -> ApiResult<change_log_entry::Model> {
         let entry = change_log_entry::Model {
             id: Uuid::now_v7(),
             environment_id: note.environment_id,
@@ -251,7 +290,9 @@ impl<'a> Write<'a> {
             external_id: None,
             external_url: None,
         };
-        insert_entry(&self.txn, entry, &note.system_ids).await
+        let stored = insert_entry(&self.txn, entry, &note.system_ids).await?;
+        self.entry_recorded(&stored);
+        Ok(stored)
     }
 
     /// Commits the mutation.
@@ -259,7 +300,50 @@ impl<'a> Write<'a> {
     /// # Errors
     /// When the commit fails; nothing was written then.
     pub async fn commit(self) -> ApiResult<()> {
-        self.txn.commit().await?;
+        let Self {
+            txn,
+            pending,
+            events,
+            ..
+        } = self;
+        let owners: std::collections::HashMap<Uuid, Uuid> =
+            if events.is_some() && !pending.is_empty() {
+                environment::Entity::find()
+                    .filter(
+                        environment::COLUMN
+                            .id
+                            .is_in(pending.iter().map(Pending::environment_id)),
+                    )
+                    .all(&txn)
+                    .await?
+                    .into_iter()
+                    .map(|found| (found.id, found.organization_id))
+                    .collect()
+            } else {
+                Default::default()
+            };
+        txn.commit().await?;
+        if let Some(events) = events {
+            for event in pending {
+                let Some(&organization_id) = owners.get(&event.environment_id()) else {
+                    continue;
+                };
+                events.publish(match event {
+                    Pending::Entry(entry) => Event::ChangeLogEntryRecorded {
+                        organization_id,
+                        entry,
+                    },
+                    Pending::Ticket(ticket) => Event::TicketChanged {
+                        organization_id,
+                        ticket,
+                    },
+                    Pending::Alert(alert) => Event::AlertRaised {
+                        organization_id,
+                        alert,
+                    },
+                });
+            }
+        }
         Ok(())
     }
 }

@@ -185,7 +185,7 @@ async fn create_runbook(ctx: &Context<'_>, input: CreateRunbookInput) -> ApiResu
     else {
         return Ok(RunbookPayload::refused(check.into_errors()));
     };
-    let write = Write::begin(ctx, viewer, reason, None).await?;
+    let mut write = Write::begin(ctx, viewer, reason, None).await?;
     let created = runbook::Model {
         id: Uuid::now_v7(),
         environment_id: environment.id,
@@ -313,7 +313,7 @@ async fn add_revision(
     else {
         return Ok(RunbookPayload::refused(check.into_errors()));
     };
-    let write = Write::begin(ctx, viewer, reason, None).await?;
+    let mut write = Write::begin(ctx, viewer, reason, None).await?;
     let latest = runbook_revision::Entity::find()
         .filter(runbook_revision::COLUMN.runbook_id.eq(current.id))
         .order_by_desc(runbook_revision::Column::Number)
@@ -371,7 +371,7 @@ async fn mark_reviewed(ctx: &Context<'_>, input: RunbookActionInput) -> ApiResul
     let (Some(reason), Some(current), true) = (reason, current, check.is_ok()) else {
         return Ok(RunbookPayload::refused(check.into_errors()));
     };
-    let write = Write::begin(ctx, viewer, reason, None).await?;
+    let mut write = Write::begin(ctx, viewer, reason, None).await?;
     let mut model = current.into_active_model();
     model.last_reviewed_at = Set(Some(write.now));
     model.last_reviewed_by_id = Set(Some(viewer.person.id));
@@ -410,7 +410,7 @@ async fn archive(ctx: &Context<'_>, input: RunbookActionInput) -> ApiResult<Runb
     let (Some(reason), Some(current), true) = (reason, current, check.is_ok()) else {
         return Ok(RunbookPayload::refused(check.into_errors()));
     };
-    let write = Write::begin(ctx, viewer, reason, None).await?;
+    let mut write = Write::begin(ctx, viewer, reason, None).await?;
     let mut model = current.into_active_model();
     model.archived_at = Set(Some(write.now));
     model.updated_at = Set(write.now);

@@ -368,7 +368,7 @@ async fn create_ticket(ctx: &Context<'_>, input: CreateTicketInput) -> ApiResult
     ) else {
         return Ok(TicketPayload::refused(check.into_errors()));
     };
-    let write = Write::begin(ctx, viewer, reason, None).await?;
+    let mut write = Write::begin(ctx, viewer, reason, None).await?;
     let created = ticket::Model {
         id: Uuid::now_v7(),
         environment_id: environment.id,
@@ -397,10 +397,8 @@ async fn create_ticket(ctx: &Context<'_>, input: CreateTicketInput) -> ApiResult
     .into_active_model()
     .insert(&write.txn)
     .await?;
-    let write = Write {
-        ticket_id: Some(created.id),
-        ..write
-    };
+    write.ticket_id = Some(created.id);
+    write.ticket_changed(&created);
     write
         .record(ChangeNote {
             environment_id: environment.id,
@@ -438,9 +436,10 @@ async fn save_ticket(
     if changes.is_empty() {
         return Ok(TicketPayload::done(Ticket(current)));
     }
-    let write = Write::begin(ctx, viewer, reason, Some(current.id)).await?;
+    let mut write = Write::begin(ctx, viewer, reason, Some(current.id)).await?;
     model.updated_at = Set(write.now);
     let updated = model.update(&write.txn).await?;
+    write.ticket_changed(&updated);
     write
         .record(ChangeNote {
             environment_id: updated.environment_id,
@@ -663,7 +662,7 @@ async fn add_ticket_note(
     let (Some(body), Some((ticket, _)), true) = (body, ticket, check.is_ok()) else {
         return Ok(TicketNotePayload::refused(check.into_errors()));
     };
-    let write = Write::begin(ctx, viewer, None, Some(ticket.id)).await?;
+    let mut write = Write::begin(ctx, viewer, None, Some(ticket.id)).await?;
     let note = ticket_note::Model {
         id: Uuid::now_v7(),
         ticket_id: ticket.id,
@@ -681,7 +680,8 @@ async fn add_ticket_note(
     .await?;
     let mut model = ticket.into_active_model();
     model.updated_at = Set(write.now);
-    model.update(&write.txn).await?;
+    let updated = model.update(&write.txn).await?;
+    write.ticket_changed(&updated);
     write.commit().await?;
     Ok(TicketNotePayload::done(TicketNote(note)))
 }
@@ -741,7 +741,7 @@ async fn alert_action(
     let (Some(reason), Some(current), true) = (reason, found, check.is_ok()) else {
         return Ok(AlertPayload::refused(check.into_errors()));
     };
-    let write = Write::begin(ctx, viewer, reason, current.ticket_id).await?;
+    let mut write = Write::begin(ctx, viewer, reason, current.ticket_id).await?;
     let mut model = current.clone().into_active_model();
     model.status = Set(target);
     if current.acknowledged_at.is_none() {

@@ -1,0 +1,83 @@
+//! Events of committed writes, fanned out to GraphQL subscriptions.
+//!
+//! A mutation queues its events on its [`crate::graphql::mutation::Write`]; they are published
+//! only after its transaction commits, so a subscriber never sees a change that was rolled back.
+//! Each event carries the organization that owns its environment, which is what tenancy checks.
+//! Delivery is in-process and best effort: a subscriber that falls more than [`CAPACITY`] events
+//! behind skips the oldest (and the skip is logged); clients that need every entry page the
+//! change log by cursor.
+
+use std::sync::Arc;
+
+use entities::{alert, change_log_entry, ticket};
+use futures_util::Stream;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+/// Events a subscriber may fall behind by before it skips some.
+pub const CAPACITY: usize = 1024;
+
+/// Something that happened, after it was committed.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A change log entry was recorded.
+    ChangeLogEntryRecorded {
+        /// The organization that owns the entry's environment.
+        organization_id: Uuid,
+        /// The entry.
+        entry: change_log_entry::Model,
+    },
+    /// A ticket was created or changed.
+    TicketChanged {
+        /// The organization that owns the ticket's environment.
+        organization_id: Uuid,
+        /// The ticket as it is now.
+        ticket: ticket::Model,
+    },
+    /// An alert was raised.
+    AlertRaised {
+        /// The organization that owns the alert's environment.
+        organization_id: Uuid,
+        /// The alert.
+        alert: alert::Model,
+    },
+}
+
+/// The process-wide fan-out of events.
+#[derive(Debug, Clone)]
+pub struct EventBus {
+    sender: broadcast::Sender<Arc<Event>>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self {
+            sender: broadcast::channel(CAPACITY).0,
+        }
+    }
+}
+
+impl EventBus {
+    /// Sends `event` to every current subscriber; without subscribers it is dropped.
+    pub fn publish(&self, event: Event) {
+        let _ = self.sender.send(Arc::new(event));
+    }
+
+    /// Every event published from now on.
+    pub fn subscribe(&self) -> impl Stream<Item = Arc<Event>> + Send + use<> {
+        futures_util::stream::unfold(self.sender.subscribe(), |mut receiver| async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(event) => return Some((event, receiver)),
+                    Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                        tracing::warn!(
+                            events.skipped = skipped,
+                            "a subscriber fell behind and skipped events"
+                        );
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,186 @@
+//! The root `Subscription`: committed changes pushed over `GET /graphql/ws`
+//! (graphql-transport-ws). Every event is checked against the subscriber's tenancy before it is
+//! sent; filters narrow further.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, InputObject, Result, ResultExt, Subscription};
+use futures_util::{Stream, StreamExt};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::events::{Event, EventBus};
+use crate::graphql::context::ContextExt;
+use crate::graphql::ids::NodeType;
+use crate::graphql::query::decode_ids;
+use crate::graphql::types::enums::{ChangeCategory, ChangeSource, Priority, TicketStatus};
+use crate::graphql::types::{Alert, ChangeLogEntry, Ticket};
+
+/// The root of every subscription.
+#[derive(Default)]
+pub struct SubscriptionRoot;
+
+/// Narrows `changeLogEntryRecorded`.
+#[derive(InputObject, Default)]
+pub struct ChangeLogSubscriptionFilter {
+    /// Only entries in these environments.
+    pub environment_ids: Option<Vec<ID>>,
+    /// Only entries from these sources.
+    pub sources: Option<Vec<ChangeSource>>,
+    /// Only entries of these categories.
+    pub categories: Option<Vec<ChangeCategory>>,
+}
+
+/// Narrows `ticketChanged`.
+#[derive(InputObject, Default)]
+pub struct TicketSubscriptionFilter {
+    /// Only tickets of these environments.
+    pub environment_ids: Option<Vec<ID>>,
+    /// Only tickets that are now in one of these statuses.
+    pub statuses: Option<Vec<TicketStatus>>,
+}
+
+/// Narrows `alertRaised`.
+#[derive(InputObject, Default)]
+pub struct AlertSubscriptionFilter {
+    /// Only alerts of these environments.
+    pub environment_ids: Option<Vec<ID>>,
+    /// Only alerts of these severities.
+    pub severities: Option<Vec<Priority>>,
+}
+
+fn events(
+    ctx: &Context<'_>,
+) -> ApiResult<(
+    crate::auth::Viewer,
+    impl Stream<Item = Arc<Event>> + Send + use<>,
+)> {
+    let viewer = ctx.viewer()?.clone();
+    let bus = ctx.data_opt::<EventBus>().ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!("no event bus in the subscription context"))
+    })?;
+    Ok((viewer, bus.subscribe()))
+}
+
+fn environment_ok(filter: Option<&Vec<Uuid>>, environment_id: Uuid) -> bool {
+    filter.is_none_or(|ids| ids.contains(&environment_id))
+}
+
+/// Committed changes, pushed to the caller as they happen (`GET /graphql/ws`).
+#[Subscription(name = "Subscription")]
+impl SubscriptionRoot {
+    /// Change log entries as they are committed, in the environments the caller may see.
+    async fn change_log_entry_recorded(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows what is sent.")] filter: Option<ChangeLogSubscriptionFilter>,
+    ) -> Result<impl Stream<Item = ChangeLogEntry> + use<>> {
+        let filter = filter.unwrap_or_default();
+        let environments = decode_ids(
+            "filter.environmentIds",
+            NodeType::Environment,
+            filter.environment_ids.as_ref(),
+        )
+        .extend()?;
+        let sources: Option<Vec<entities::enums::ChangeSource>> = filter
+            .sources
+            .map(|values| values.into_iter().map(Into::into).collect());
+        let categories: Option<Vec<entities::enums::ChangeCategory>> = filter
+            .categories
+            .map(|values| values.into_iter().map(Into::into).collect());
+        let (viewer, stream) = events(ctx).extend()?;
+        Ok(stream.filter_map(move |event| {
+            let matched = match &*event {
+                Event::ChangeLogEntryRecorded {
+                    organization_id,
+                    entry,
+                } if viewer.can_see_organization(*organization_id)
+                    && environment_ok(environments.as_ref(), entry.environment_id)
+                    && sources
+                        .as_ref()
+                        .is_none_or(|sources| sources.contains(&entry.source))
+                    && categories
+                        .as_ref()
+                        .is_none_or(|categories| categories.contains(&entry.category)) =>
+                {
+                    Some(ChangeLogEntry(entry.clone()))
+                }
+                _ => None,
+            };
+            async move { matched }
+        }))
+    }
+
+    /// Tickets as they are created or changed (committed), in the environments the caller may
+    /// see.
+    async fn ticket_changed(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows what is sent.")] filter: Option<TicketSubscriptionFilter>,
+    ) -> Result<impl Stream<Item = Ticket> + use<>> {
+        let filter = filter.unwrap_or_default();
+        let environments = decode_ids(
+            "filter.environmentIds",
+            NodeType::Environment,
+            filter.environment_ids.as_ref(),
+        )
+        .extend()?;
+        let statuses: Option<Vec<entities::enums::TicketStatus>> = filter
+            .statuses
+            .map(|values| values.into_iter().map(Into::into).collect());
+        let (viewer, stream) = events(ctx).extend()?;
+        Ok(stream.filter_map(move |event| {
+            let matched = match &*event {
+                Event::TicketChanged {
+                    organization_id,
+                    ticket,
+                } if viewer.can_see_organization(*organization_id)
+                    && environment_ok(environments.as_ref(), ticket.environment_id)
+                    && statuses
+                        .as_ref()
+                        .is_none_or(|statuses| statuses.contains(&ticket.status)) =>
+                {
+                    Some(Ticket(ticket.clone()))
+                }
+                _ => None,
+            };
+            async move { matched }
+        }))
+    }
+
+    /// Alerts as they are raised (committed), in the environments the caller may see.
+    async fn alert_raised(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows what is sent.")] filter: Option<AlertSubscriptionFilter>,
+    ) -> Result<impl Stream<Item = Alert> + use<>> {
+        let filter = filter.unwrap_or_default();
+        let environments = decode_ids(
+            "filter.environmentIds",
+            NodeType::Environment,
+            filter.environment_ids.as_ref(),
+        )
+        .extend()?;
+        let severities: Option<Vec<entities::enums::Priority>> = filter
+            .severities
+            .map(|values| values.into_iter().map(Into::into).collect());
+        let (viewer, stream) = events(ctx).extend()?;
+        Ok(stream.filter_map(move |event| {
+            let matched = match &*event {
+                Event::AlertRaised {
+                    organization_id,
+                    alert,
+                } if viewer.can_see_organization(*organization_id)
+                    && environment_ok(environments.as_ref(), alert.environment_id)
+                    && severities
+                        .as_ref()
+                        .is_none_or(|severities| severities.contains(&alert.severity)) =>
+                {
+                    Some(Alert(alert.clone()))
+                }
+                _ => None,
+            };
+            async move { matched }
+        }))
+    }
+}

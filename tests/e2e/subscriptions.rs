@@ -1,0 +1,201 @@
+//! Subscriptions over graphql-transport-ws: the token in `connection_init`, tenancy on every
+//! event, and only committed writes.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tests::TestApp;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+async fn open(app: &TestApp, payload: Value) -> anyhow::Result<Socket> {
+    let mut request =
+        format!("{}/graphql/ws", app.address.replace("http://", "ws://")).into_client_request()?;
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", "graphql-transport-ws".parse()?);
+    let (mut socket, response) = tokio_tungstenite::connect_async(request).await?;
+    assert_eq!(
+        response.headers()["sec-websocket-protocol"],
+        "graphql-transport-ws"
+    );
+    socket
+        .send(Message::Text(
+            json!({ "type": "connection_init", "payload": payload })
+                .to_string()
+                .into(),
+        ))
+        .await?;
+    Ok(socket)
+}
+
+async fn connect(app: &TestApp, token: &str) -> anyhow::Result<Socket> {
+    let mut socket = open(app, json!({ "Authorization": format!("Bearer {token}") })).await?;
+    let ack = next(&mut socket).await?;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    Ok(socket)
+}
+
+/// The next JSON message, within 5 seconds.
+async fn next(socket: &mut Socket) -> anyhow::Result<Value> {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .map_err(|_| anyhow::anyhow!("no message within 5 s"))?
+            .ok_or_else(|| anyhow::anyhow!("socket closed"))??;
+        match message {
+            Message::Text(text) => return Ok(serde_json::from_str(&text)?),
+            Message::Close(frame) => {
+                return Ok(
+                    json!({ "type": "closed", "code": frame.as_ref().map(|frame| u16::from(frame.code)), "reason": frame.map(|frame| frame.reason.to_string()) }),
+                );
+            }
+            _ => continue,
+        }
+    }
+}
+
+async fn subscribe(socket: &mut Socket, id: &str, query: &str) -> anyhow::Result<()> {
+    socket
+        .send(Message::Text(
+            json!({ "id": id, "type": "subscribe", "payload": { "query": query } })
+                .to_string()
+                .into(),
+        ))
+        .await?;
+    // Give the server a moment to register the subscription before events are produced.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    Ok(())
+}
+
+async fn record(
+    app: &TestApp,
+    token: &str,
+    environment: &Value,
+    summary: &str,
+) -> anyhow::Result<Value> {
+    let data = app
+        .query(
+            token,
+            "mutation($input: RecordChangeInput!) { recordChange(input: $input) { changeLogEntry { id } userErrors { code } } }",
+            json!({ "input": { "environmentId": environment, "summary": summary, "category": "OTHER" } }),
+        )
+        .await?;
+    Ok(data["recordChange"].clone())
+}
+
+async fn environment_of(app: &TestApp, token: &str) -> anyhow::Result<Value> {
+    Ok(app
+        .query(
+            token,
+            "{ environments(first: 1) { edges { node { id } } } }",
+            Value::Null,
+        )
+        .await?["environments"]["edges"][0]["node"]["id"]
+        .clone())
+}
+
+#[tokio::test]
+async fn change_log_events_reach_only_their_tenant_and_only_after_commit() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let provider = app.provider_admin_token();
+    let harbor = app.client_admin_token();
+    let cedar = app.token(
+        "demo|cedar-office",
+        "cedar-pine",
+        entities::enums::Role::Admin,
+    );
+    let harbor_environment = environment_of(&app, &harbor).await?;
+    let cedar_environment = environment_of(&app, &cedar).await?;
+
+    let query = "subscription { changeLogEntryRecorded { summary source environment { id } actor { displayName } } }";
+    let mut harbor_socket = connect(&app, &harbor).await?;
+    subscribe(&mut harbor_socket, "h", query).await?;
+    let mut cedar_socket = connect(&app, &cedar).await?;
+    subscribe(&mut cedar_socket, "c", query).await?;
+
+    // A refused write publishes nothing.
+    let refused = record(&app, &provider, &harbor_environment, "   ").await?;
+    assert_eq!(refused["userErrors"][0]["code"], "REQUIRED");
+    record(&app, &provider, &harbor_environment, "Harbor change").await?;
+    record(&app, &provider, &cedar_environment, "Cedar change").await?;
+
+    let event = next(&mut harbor_socket).await?;
+    assert_eq!(event["type"], "next", "{event}");
+    assert_eq!(event["id"], "h");
+    assert_eq!(
+        event["payload"]["data"]["changeLogEntryRecorded"]["summary"],
+        "Harbor change"
+    );
+    assert_eq!(
+        event["payload"]["data"]["changeLogEntryRecorded"]["actor"]["displayName"],
+        "Morgan Reyes"
+    );
+    // Cedar's first event is its own: Harbor's change never reached it.
+    let event = next(&mut cedar_socket).await?;
+    assert_eq!(
+        event["payload"]["data"]["changeLogEntryRecorded"]["summary"], "Cedar change",
+        "{event}"
+    );
+    app.stop().await
+}
+
+#[tokio::test]
+async fn ticket_events_follow_the_filter() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let harbor = app.client_admin_token();
+    let environment = environment_of(&app, &harbor).await?;
+    let mut socket = connect(&app, &harbor).await?;
+    subscribe(
+        &mut socket,
+        "t",
+        "subscription { ticketChanged(filter: { statuses: [RESOLVED] }) { title status } }",
+    )
+    .await?;
+    let created = app
+        .query(
+            &harbor,
+            "mutation($input: CreateTicketInput!) { createTicket(input: $input) { ticket { id } } }",
+            json!({ "input": { "environmentId": environment, "title": "Badge reader" } }),
+        )
+        .await?;
+    let ticket = &created["createTicket"]["ticket"]["id"];
+    app.query(
+        &harbor,
+        "mutation($input: ChangeTicketStatusInput!) { changeTicketStatus(input: $input) { ticket { status } } }",
+        json!({ "input": { "id": ticket, "status": "RESOLVED" } }),
+    )
+    .await?;
+    let event = next(&mut socket).await?;
+    assert_eq!(
+        event["payload"]["data"]["ticketChanged"],
+        json!({ "title": "Badge reader", "status": "RESOLVED" }),
+        "the NEW ticket was filtered out: {event}"
+    );
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_bad_token_closes_the_connection() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    for (payload, reason) in [
+        (json!({}), "missing `Authorization: Bearer <token>` header"),
+        (
+            json!({ "Authorization": "Bearer nope" }),
+            "token is malformed",
+        ),
+    ] {
+        let mut socket = open(&app, payload).await?;
+        let closed = next(&mut socket).await?;
+        assert_eq!(closed["type"], "closed", "{closed}");
+        // async-graphql closes a refused `connection_init` with 1002 and the reason.
+        assert_eq!(closed["code"], 1002);
+        assert_eq!(closed["reason"], reason);
+    }
+    app.stop().await
+}
