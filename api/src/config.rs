@@ -67,8 +67,8 @@ pub struct ServerSettings {
     #[arg(long, env = "TANDEM_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
-    /// Largest accepted request body, in bytes.
-    #[arg(long, env = "TANDEM_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    /// Largest accepted request body, in bytes (room for a bulk upsert of 1,000 records).
+    #[arg(long, env = "TANDEM_BODY_LIMIT", default_value_t = 4 * 1024 * 1024)]
     pub body_limit: usize,
 
     /// Longest a request may take before it is answered with 408 (e.g. `30s`, `2m`).

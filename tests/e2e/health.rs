@@ -97,7 +97,9 @@ async fn graphql_errors_name_the_request_id() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn bodies_over_the_limit_are_refused_with_413() -> anyhow::Result<()> {
-    let app = TestApp::spawn_with(test_server_settings(), false).await?;
+    let mut settings = test_server_settings();
+    settings.body_limit = 64 * 1024;
+    let app = TestApp::spawn_with(settings, false).await?;
     let huge = format!(
         "{{\"query\":\"{{ viewer {{ role }} }}\",\"padding\":\"{}\"}}",
         "x".repeat(100 * 1024)

@@ -14,3 +14,4 @@ mod reads;
 mod schema;
 mod subscriptions;
 mod tenancy;
+mod upserts;

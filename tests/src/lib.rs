@@ -188,7 +188,7 @@ pub fn test_server_settings() -> ServerSettings {
     ServerSettings {
         listen: "127.0.0.1:0".parse().expect("valid address"),
         cors_origins: vec!["https://app.example.com".into()],
-        body_limit: 64 * 1024,
+        body_limit: 4 * 1024 * 1024,
         request_timeout: Duration::from_secs(30),
         graphql_introspection: true,
         demo: false,

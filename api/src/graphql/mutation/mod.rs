@@ -13,10 +13,12 @@
 //! - `inventory`: environments and systems.
 //! - `runbook`: runbooks and their revisions.
 //! - `work`: tickets, notes and alerts.
+//! - `sync`: bulk, idempotent upserts for sync jobs.
 
 pub mod change_log;
 pub mod inventory;
 pub mod runbook;
+pub mod sync;
 pub mod work;
 
 use async_graphql::{Context, Enum, ID, MergedObject, SimpleObject};
@@ -39,6 +41,7 @@ pub struct Mutation(
     inventory::InventoryMutation,
     runbook::RunbookMutation,
     work::WorkMutation,
+    sync::SyncMutation,
 );
 
 /// Why an input was refused.

@@ -1,0 +1,1303 @@
+//! Bulk, idempotent upserts for sync jobs written by others: `upsertSystems`, `upsertTickets`,
+//! `upsertAlerts`, `recordChanges`.
+//!
+//! Records are keyed by `(source, externalId)`, so a job can resend a page after a timeout and
+//! nothing is duplicated; a record that matches what is stored writes nothing. Each record is
+//! checked on its own: a bad record gets user errors under `input.records.<index>` and the others
+//! are still written, all valid ones in one transaction. At most [`MAX_RECORDS`] per call.
+//! What a sync observes changing (a system's OS or IP, a ticket's status) is written to the
+//! change log, one change set per call.
+
+use std::collections::{HashMap, HashSet};
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, ResultExt, SimpleObject};
+use chrono::SubsecRound;
+use entities::enums::{AlertStatus, ChangeCategory, Role};
+use entities::{alert, change_log_entry, environment, system, system_link, ticket};
+use sea_orm::prelude::*;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, IntoActiveModel, QueryFilter, Set};
+use serde_json::{Map, Value, json};
+
+use crate::auth::Viewer;
+use crate::error::ApiResult;
+use crate::graphql::context::ContextExt;
+use crate::graphql::ids::{self, NodeType};
+use crate::graphql::mutation::change_log::{MAX_SUMMARY, check_details};
+use crate::graphql::mutation::{ChangeNote, Check, UserError, UserErrorCode, Write, require_role};
+use crate::graphql::scalars::Json;
+use crate::graphql::types::enums::{
+    ChangeCategory as GqlChangeCategory, Priority, SystemKind, TicketStatus,
+};
+use crate::graphql::types::{Alert, ChangeLogEntry, System, Ticket};
+
+/// Most records per call.
+pub const MAX_RECORDS: usize = 1_000;
+/// Who may upsert: sync jobs, and admins running one by hand.
+pub const SYNCERS: &[Role] = &[Role::Integration, Role::Admin];
+
+/// Bulk upserts for sync jobs.
+#[derive(Default)]
+pub struct SyncMutation;
+
+/// What happened to one record.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    /// A new object was created.
+    Created,
+    /// An existing object was changed.
+    Updated,
+    /// The stored object already matched; nothing was written.
+    Unchanged,
+}
+
+/// Counts of what a bulk call did.
+#[derive(SimpleObject, Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct UpsertCounts {
+    /// Records that created an object.
+    pub created: i32,
+    /// Records that changed an object.
+    pub updated: i32,
+    /// Records that matched what was stored.
+    pub unchanged: i32,
+    /// Records refused with user errors.
+    pub failed: i32,
+}
+
+impl UpsertCounts {
+    fn add(&mut self, outcome: UpsertOutcome) {
+        match outcome {
+            UpsertOutcome::Created => self.created += 1,
+            UpsertOutcome::Updated => self.updated += 1,
+            UpsertOutcome::Unchanged => self.unchanged += 1,
+        }
+    }
+}
+
+macro_rules! bulk_payload {
+    ($(#[$meta:meta])* $name:ident, $result:ident, $type:ty, $field_doc:literal) => {
+        /// One record's result.
+        #[derive(SimpleObject)]
+        pub struct $result {
+            /// The record's position in `input.records`.
+            pub index: i32,
+            /// What happened.
+            pub outcome: UpsertOutcome,
+            #[doc = $field_doc]
+            pub node: $type,
+        }
+
+        $(#[$meta])*
+        #[derive(SimpleObject, Default)]
+        pub struct $name {
+            /// One result per record written or found unchanged, in input order.
+            pub results: Vec<$result>,
+            /// What the call did.
+            pub counts: UpsertCounts,
+            /// Problems with records (under `input.records.<index>`); those records were skipped.
+            pub user_errors: Vec<UserError>,
+        }
+    };
+}
+
+bulk_payload!(
+    /// The result of `upsertSystems`.
+    UpsertSystemsPayload, SystemUpsertResult, System, "The system as stored."
+);
+bulk_payload!(
+    /// The result of `upsertTickets`.
+    UpsertTicketsPayload, TicketUpsertResult, Ticket, "The ticket as stored."
+);
+bulk_payload!(
+    /// The result of `upsertAlerts`.
+    UpsertAlertsPayload, AlertUpsertResult, Alert, "The alert as stored."
+);
+bulk_payload!(
+    /// The result of `recordChanges`.
+    RecordChangesPayload, ChangeUpsertResult, ChangeLogEntry, "The entry as stored."
+);
+
+/// Systems seen by a sync job.
+#[derive(InputObject)]
+pub struct UpsertSystemsInput {
+    /// The external system the records come from, such as `NINJAONE` or `my-cmdb`.
+    pub source: String,
+    /// At most 1,000 systems.
+    pub records: Vec<SystemRecordInput>,
+}
+
+/// One system as the external system sees it.
+#[derive(InputObject)]
+pub struct SystemRecordInput {
+    /// Its id in the external system.
+    pub external_id: String,
+    /// The external resource (`device`, `configuration`, ...); default `device`.
+    pub resource: Option<String>,
+    /// A link to it in the external system.
+    pub external_url: Option<String>,
+    /// The environment it is in.
+    pub environment_id: ID,
+    /// Display name.
+    pub name: String,
+    /// What kind of system.
+    pub kind: SystemKind,
+    /// Network host name.
+    pub hostname: Option<String>,
+    /// Hardware serial number.
+    pub serial_number: Option<String>,
+    /// Primary MAC address.
+    pub mac_address: Option<String>,
+    /// Operating system and version.
+    pub operating_system: Option<String>,
+    /// Primary IP address.
+    pub ip_address: Option<String>,
+    /// Other facts, a JSON object (replaces the stored ones).
+    pub attributes: Option<Json>,
+}
+
+/// Tickets seen by a sync job.
+#[derive(InputObject)]
+pub struct UpsertTicketsInput {
+    /// The external system the records come from, such as `CONNECTWISE_MANAGE`.
+    pub source: String,
+    /// At most 1,000 tickets.
+    pub records: Vec<TicketRecordInput>,
+}
+
+/// One ticket as the external system sees it.
+#[derive(InputObject)]
+pub struct TicketRecordInput {
+    /// Its id in the external system.
+    pub external_id: String,
+    /// A link to it in the external system.
+    pub external_url: Option<String>,
+    /// The environment it is about.
+    pub environment_id: ID,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Normalized status.
+    pub status: TicketStatus,
+    /// Normalized priority.
+    pub priority: Priority,
+    /// The external system's own status.
+    pub external_status: Option<String>,
+    /// The external system's own priority.
+    pub external_priority: Option<String>,
+    /// Who asked.
+    pub requester: Option<String>,
+    /// The external id of its system, as sent with `upsertSystems` from the same source.
+    pub system_external_id: Option<String>,
+    /// When it was opened in the external system; now when omitted.
+    pub created_at: Option<DateTimeUtc>,
+}
+
+/// Alerts seen by a sync job.
+#[derive(InputObject)]
+pub struct UpsertAlertsInput {
+    /// The external system the records come from, such as `NINJAONE`.
+    pub source: String,
+    /// At most 1,000 alerts.
+    pub records: Vec<AlertRecordInput>,
+}
+
+/// One alert as the RMM sees it.
+#[derive(InputObject)]
+pub struct AlertRecordInput {
+    /// Its id in the RMM.
+    pub external_id: String,
+    /// A link to it in the RMM.
+    pub external_url: Option<String>,
+    /// The environment of the alerting system.
+    pub environment_id: ID,
+    /// What the RMM reported.
+    pub message: String,
+    /// Normalized severity.
+    pub severity: Priority,
+    /// The RMM's own severity.
+    pub external_severity: Option<String>,
+    /// When the RMM raised it.
+    pub raised_at: DateTimeUtc,
+    /// Whether the RMM has cleared it (default false).
+    #[graphql(default)]
+    pub resolved: bool,
+    /// The external id of the alerting system, as sent with `upsertSystems` from the same source.
+    pub system_external_id: Option<String>,
+}
+
+/// Change log entries observed by a sync job.
+#[derive(InputObject)]
+pub struct RecordChangesInput {
+    /// The external system the records come from, such as `NINJAONE`.
+    pub source: String,
+    /// At most 1,000 entries.
+    pub records: Vec<ChangeRecordInput>,
+}
+
+/// One change as the external system recorded it.
+#[derive(InputObject)]
+pub struct ChangeRecordInput {
+    /// Its id in the external system (an activity or audit-log id).
+    pub external_id: String,
+    /// A link to it in the external system.
+    pub external_url: Option<String>,
+    /// The environment changed.
+    pub environment_id: ID,
+    /// One line saying what changed.
+    pub summary: String,
+    /// Structured details, a JSON object.
+    pub details: Option<Json>,
+    /// What kind of change.
+    pub category: GqlChangeCategory,
+    /// When it happened.
+    pub occurred_at: DateTimeUtc,
+    /// Who made it, as the external system names them; the caller when omitted.
+    pub actor_name: Option<String>,
+    /// Why, when the external system says.
+    pub reason: Option<String>,
+    /// External ids of the systems changed, as sent with `upsertSystems` from the same source.
+    #[graphql(default)]
+    pub system_external_ids: Vec<String>,
+}
+
+#[Object]
+impl SyncMutation {
+    /// Creates or updates systems by `(source, externalId)`; changes to name, host name, OS, IP
+    /// or MAC go to the change log.
+    async fn upsert_systems(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to write; see the input type.")] input: UpsertSystemsInput,
+    ) -> Result<UpsertSystemsPayload> {
+        upsert_systems(ctx, input).await.extend()
+    }
+
+    /// Creates or updates tickets by `(source, externalId)`; status changes go to the change log.
+    async fn upsert_tickets(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to write; see the input type.")] input: UpsertTicketsInput,
+    ) -> Result<UpsertTicketsPayload> {
+        upsert_tickets(ctx, input).await.extend()
+    }
+
+    /// Creates or updates alerts by `(source, externalId)`; new ones are pushed to `alertRaised`.
+    async fn upsert_alerts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to write; see the input type.")] input: UpsertAlertsInput,
+    ) -> Result<UpsertAlertsPayload> {
+        upsert_alerts(ctx, input).await.extend()
+    }
+
+    /// Records change log entries by `(source, externalId)`. An entry already recorded is
+    /// unchanged; one recorded with other content is refused (correct it with `correctChange`).
+    async fn record_changes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to write; see the input type.")] input: RecordChangesInput,
+    ) -> Result<RecordChangesPayload> {
+        record_changes(ctx, input).await.extend()
+    }
+}
+
+/// What every bulk call checks first: the source, the record count, duplicate ids, and the
+/// environments the records name (all visible to the caller).
+struct Batch {
+    source: String,
+    check: Check,
+    failed: HashSet<usize>,
+    environments: HashMap<Uuid, environment::Model>,
+}
+
+impl Batch {
+    async fn open(
+        db: &impl ConnectionTrait,
+        viewer: &Viewer,
+        source: &str,
+        records: &[(&str, &ID)],
+    ) -> ApiResult<Result<Self, Vec<UserError>>> {
+        let mut check = Check::default();
+        let source = source.trim();
+        let valid_source = !source.is_empty()
+            && source.len() <= 100
+            && source
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
+        if !valid_source {
+            check.fail(
+                "source",
+                UserErrorCode::Invalid,
+                "`source` is 1 to 100 letters, digits, `_`, `-`, `.` or `:`",
+            );
+        }
+        if records.len() > MAX_RECORDS {
+            check.fail(
+                "records",
+                UserErrorCode::TooLong,
+                format!("at most {MAX_RECORDS} records per call"),
+            );
+        }
+        if !check.is_ok() {
+            return Ok(Err(check.into_errors()));
+        }
+        let mut batch = Self {
+            source: source.to_owned(),
+            check,
+            failed: HashSet::new(),
+            environments: HashMap::new(),
+        };
+        let mut seen = HashSet::new();
+        let mut wanted = HashMap::new();
+        for (index, (external_id, environment_id)) in records.iter().enumerate() {
+            let external_id = external_id.trim();
+            if external_id.is_empty() || external_id.len() > 255 {
+                batch.fail(
+                    index,
+                    "externalId",
+                    UserErrorCode::Invalid,
+                    "`externalId` is 1 to 255 characters",
+                );
+            } else if !seen.insert(external_id.to_owned()) {
+                batch.fail(
+                    index,
+                    "externalId",
+                    UserErrorCode::Taken,
+                    "the same `externalId` appears earlier in this call",
+                );
+            }
+            match ids::decode_as("environmentId", NodeType::Environment, environment_id) {
+                Ok(id) => {
+                    wanted.insert(index, id);
+                }
+                Err(error) => batch.fail(
+                    index,
+                    "environmentId",
+                    UserErrorCode::Invalid,
+                    error.to_string(),
+                ),
+            }
+        }
+        let found = environment::Entity::find()
+            .filter(
+                environment::COLUMN
+                    .id
+                    .is_in(wanted.values().copied().collect::<HashSet<_>>()),
+            )
+            .all(db)
+            .await?;
+        batch.environments = found
+            .into_iter()
+            .filter(|found| viewer.can_see_organization(found.organization_id))
+            .map(|found| (found.id, found))
+            .collect();
+        for (index, id) in wanted {
+            if !batch.environments.contains_key(&id) {
+                batch.fail(
+                    index,
+                    "environmentId",
+                    UserErrorCode::NotFound,
+                    "no environment with this id",
+                );
+            }
+        }
+        Ok(Ok(batch))
+    }
+
+    fn fail(&mut self, index: usize, field: &str, code: UserErrorCode, message: impl Into<String>) {
+        self.failed.insert(index);
+        self.check
+            .fail(&format!("records.{index}.{field}"), code, message);
+    }
+
+    fn ok(&self, index: usize) -> bool {
+        !self.failed.contains(&index)
+    }
+
+    fn counts(&self, mut counts: UpsertCounts) -> UpsertCounts {
+        counts.failed = self.failed.len() as i32;
+        counts
+    }
+}
+
+/// Systems of `source` by external id (any resource), for records that point at them.
+async fn systems_by_external_id(
+    db: &impl ConnectionTrait,
+    source: &str,
+    external_ids: impl IntoIterator<Item = String>,
+) -> ApiResult<HashMap<String, system::Model>> {
+    let external_ids: HashSet<String> = external_ids.into_iter().collect();
+    if external_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let links = system_link::Entity::find()
+        .filter(system_link::COLUMN.source.eq(source))
+        .filter(system_link::COLUMN.external_id.is_in(external_ids))
+        .all(db)
+        .await?;
+    let systems: HashMap<Uuid, system::Model> = system::Entity::find()
+        .filter(
+            system::COLUMN
+                .id
+                .is_in(links.iter().map(|link| link.system_id)),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|found| (found.id, found))
+        .collect();
+    Ok(links
+        .into_iter()
+        .filter_map(|link| {
+            systems
+                .get(&link.system_id)
+                .map(|found| (link.external_id, found.clone()))
+        })
+        .collect())
+}
+
+fn optional(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .map(str::to_owned)
+}
+
+fn diff(
+    changes: &mut Map<String, Value>,
+    field: &str,
+    before: impl Into<Value>,
+    after: impl Into<Value>,
+) {
+    let (before, after) = (before.into(), after.into());
+    if before != after {
+        changes.insert(field.to_owned(), json!({ "from": before, "to": after }));
+    }
+}
+
+async fn begin<'a>(ctx: &Context<'_>, viewer: &'a Viewer, source: &str) -> ApiResult<Write<'a>> {
+    Write::begin(ctx, viewer, Some(format!("observed by {source}")), None).await
+}
+
+async fn upsert_systems(
+    ctx: &Context<'_>,
+    input: UpsertSystemsInput,
+) -> ApiResult<UpsertSystemsPayload> {
+    let viewer = ctx.viewer()?;
+    require_role(viewer, SYNCERS, "upsertSystems")?;
+    let db = ctx.db()?;
+    let keys: Vec<(&str, &ID)> = input
+        .records
+        .iter()
+        .map(|record| (record.external_id.as_str(), &record.environment_id))
+        .collect();
+    let mut batch = match Batch::open(db, viewer, &input.source, &keys).await? {
+        Ok(batch) => batch,
+        Err(user_errors) => {
+            return Ok(UpsertSystemsPayload {
+                user_errors,
+                ..Default::default()
+            });
+        }
+    };
+    for (index, record) in input.records.iter().enumerate() {
+        if record.name.trim().is_empty() {
+            batch.fail(
+                index,
+                "name",
+                UserErrorCode::Required,
+                "`name` must not be empty",
+            );
+        }
+        if let Some(attributes) = &record.attributes
+            && !attributes.0.is_object()
+        {
+            batch.fail(
+                index,
+                "attributes",
+                UserErrorCode::Invalid,
+                "`attributes` must be a JSON object",
+            );
+        }
+    }
+    let source = batch.source.clone();
+    let links = system_link::Entity::find()
+        .filter(system_link::COLUMN.source.eq(source.as_str()))
+        .filter(
+            system_link::COLUMN.external_id.is_in(
+                input
+                    .records
+                    .iter()
+                    .map(|record| record.external_id.trim().to_owned()),
+            ),
+        )
+        .all(db)
+        .await?;
+    let existing = systems_by_external_id(
+        db,
+        &source,
+        links.iter().map(|link| link.external_id.clone()),
+    )
+    .await?;
+    let mut write = begin(ctx, viewer, &source).await?;
+    let mut results = Vec::new();
+    let mut counts = UpsertCounts::default();
+    for (index, record) in input.records.into_iter().enumerate() {
+        if !batch.ok(index) {
+            continue;
+        }
+        let external_id = record.external_id.trim().to_owned();
+        let resource = optional(&record.resource).unwrap_or_else(|| "device".to_owned());
+        let environment_id = ids::decode_as(
+            "environmentId",
+            NodeType::Environment,
+            &record.environment_id,
+        )?;
+        let link = links
+            .iter()
+            .find(|link| link.external_id == external_id && link.resource == resource);
+        let current = link
+            .and_then(|link| existing.get(&link.external_id))
+            .filter(|found| found.id == link.map_or(found.id, |link| link.system_id));
+        let wanted = (
+            record.name.trim().to_owned(),
+            entities::enums::SystemKind::from(record.kind),
+            optional(&record.hostname),
+            optional(&record.serial_number),
+            optional(&record.mac_address),
+            optional(&record.operating_system),
+            optional(&record.ip_address),
+        );
+        let (stored, outcome) = match current {
+            Some(current) => {
+                let mut changes = Map::new();
+                diff(&mut changes, "name", current.name.clone(), wanted.0.clone());
+                diff(&mut changes, "kind", json!(current.kind), json!(wanted.1));
+                diff(
+                    &mut changes,
+                    "hostname",
+                    current.hostname.clone(),
+                    wanted.2.clone(),
+                );
+                diff(
+                    &mut changes,
+                    "serial_number",
+                    current.serial_number.clone(),
+                    wanted.3.clone(),
+                );
+                diff(
+                    &mut changes,
+                    "mac_address",
+                    current.mac_address.clone(),
+                    wanted.4.clone(),
+                );
+                diff(
+                    &mut changes,
+                    "operating_system",
+                    current.operating_system.clone(),
+                    wanted.5.clone(),
+                );
+                diff(
+                    &mut changes,
+                    "ip_address",
+                    current.ip_address.clone(),
+                    wanted.6.clone(),
+                );
+                if current.environment_id != environment_id {
+                    diff(
+                        &mut changes,
+                        "environment_id",
+                        current.environment_id.to_string(),
+                        environment_id.to_string(),
+                    );
+                }
+                if let Some(Json(attributes)) = &record.attributes {
+                    diff(
+                        &mut changes,
+                        "attributes",
+                        current.attributes.clone(),
+                        attributes.clone(),
+                    );
+                }
+                if changes.is_empty() {
+                    (current.clone(), UpsertOutcome::Unchanged)
+                } else {
+                    let mut sources = current
+                        .attribute_sources
+                        .as_object()
+                        .cloned()
+                        .unwrap_or_default();
+                    for field in changes.keys() {
+                        sources.insert(field.clone(), json!(source));
+                    }
+                    let mut model = current.clone().into_active_model();
+                    model.name = Set(wanted.0);
+                    model.kind = Set(wanted.1);
+                    model.hostname = Set(wanted.2);
+                    model.serial_number = Set(wanted.3);
+                    model.mac_address = Set(wanted.4);
+                    model.operating_system = Set(wanted.5);
+                    model.ip_address = Set(wanted.6);
+                    model.environment_id = Set(environment_id);
+                    if let Some(Json(attributes)) = record.attributes {
+                        model.attributes = Set(attributes);
+                    }
+                    model.attribute_sources = Set(Value::Object(sources));
+                    model.updated_at = Set(write.now);
+                    let updated = model.update(&write.txn).await?;
+                    let fields: Vec<&str> = changes.keys().map(String::as_str).collect();
+                    write
+                        .record(ChangeNote {
+                            environment_id,
+                            system_ids: vec![updated.id],
+                            summary: format!("{source} saw {} change on {}", fields.join(", "), updated.name),
+                            details: json!({ "source": source, "external_id": external_id, "changes": changes }),
+                            category: ChangeCategory::Inventory,
+                        })
+                        .await?;
+                    (updated, UpsertOutcome::Updated)
+                }
+            }
+            None => {
+                let sources: Map<String, Value> = [
+                    "name",
+                    "kind",
+                    "hostname",
+                    "serial_number",
+                    "mac_address",
+                    "operating_system",
+                    "ip_address",
+                ]
+                .into_iter()
+                .map(|field| (field.to_owned(), json!(source)))
+                .collect();
+                let created = system::Model {
+                    id: Uuid::now_v7(),
+                    environment_id,
+                    name: wanted.0,
+                    kind: wanted.1,
+                    hostname: wanted.2,
+                    serial_number: wanted.3,
+                    mac_address: wanted.4,
+                    operating_system: wanted.5,
+                    ip_address: wanted.6,
+                    description: None,
+                    attributes: record
+                        .attributes
+                        .map_or_else(|| json!({}), |Json(value)| value),
+                    attribute_sources: Value::Object(sources),
+                    retired_at: None,
+                    created_at: write.now,
+                    updated_at: write.now,
+                }
+                .into_active_model()
+                .insert(&write.txn)
+                .await?;
+                system_link::Model {
+                    id: Uuid::now_v7(),
+                    system_id: created.id,
+                    source: source.clone(),
+                    integration_id: None,
+                    resource: resource.clone(),
+                    external_id: external_id.clone(),
+                    external_url: optional(&record.external_url),
+                    created_at: write.now,
+                    last_seen_at: write.now,
+                }
+                .into_active_model()
+                .insert(&write.txn)
+                .await?;
+                write
+                    .record(ChangeNote {
+                        environment_id,
+                        system_ids: vec![created.id],
+                        summary: format!("{source} discovered system {}", created.name),
+                        details: json!({ "source": source, "external_id": external_id }),
+                        category: ChangeCategory::Inventory,
+                    })
+                    .await?;
+                (created, UpsertOutcome::Created)
+            }
+        };
+        counts.add(outcome);
+        results.push(SystemUpsertResult {
+            index: index as i32,
+            outcome,
+            node: System(stored),
+        });
+    }
+    write.commit().await?;
+    Ok(UpsertSystemsPayload {
+        results,
+        counts: batch.counts(counts),
+        user_errors: batch.check.into_errors(),
+    })
+}
+
+async fn upsert_tickets(
+    ctx: &Context<'_>,
+    input: UpsertTicketsInput,
+) -> ApiResult<UpsertTicketsPayload> {
+    let viewer = ctx.viewer()?;
+    require_role(viewer, SYNCERS, "upsertTickets")?;
+    let db = ctx.db()?;
+    let keys: Vec<(&str, &ID)> = input
+        .records
+        .iter()
+        .map(|record| (record.external_id.as_str(), &record.environment_id))
+        .collect();
+    let mut batch = match Batch::open(db, viewer, &input.source, &keys).await? {
+        Ok(batch) => batch,
+        Err(user_errors) => {
+            return Ok(UpsertTicketsPayload {
+                user_errors,
+                ..Default::default()
+            });
+        }
+    };
+    let source = batch.source.clone();
+    let systems = systems_by_external_id(
+        db,
+        &source,
+        input
+            .records
+            .iter()
+            .filter_map(|record| optional(&record.system_external_id)),
+    )
+    .await?;
+    for (index, record) in input.records.iter().enumerate() {
+        if record.title.trim().is_empty() {
+            batch.fail(
+                index,
+                "title",
+                UserErrorCode::Required,
+                "`title` must not be empty",
+            );
+        }
+        if let Some(system) = optional(&record.system_external_id)
+            && !systems.contains_key(&system)
+        {
+            batch.fail(
+                index,
+                "systemExternalId",
+                UserErrorCode::NotFound,
+                format!("no system `{system}` from {source}"),
+            );
+        }
+    }
+    let existing: HashMap<String, ticket::Model> = ticket::Entity::find()
+        .filter(ticket::COLUMN.external_source.eq(source.as_str()))
+        .filter(
+            ticket::COLUMN.external_id.is_in(
+                input
+                    .records
+                    .iter()
+                    .map(|record| record.external_id.trim().to_owned()),
+            ),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|found| found.external_id.clone().map(|id| (id, found)))
+        .collect();
+    let mut write = begin(ctx, viewer, &source).await?;
+    let mut results = Vec::new();
+    let mut counts = UpsertCounts::default();
+    for (index, record) in input.records.into_iter().enumerate() {
+        if !batch.ok(index) {
+            continue;
+        }
+        let external_id = record.external_id.trim().to_owned();
+        let environment_id = ids::decode_as(
+            "environmentId",
+            NodeType::Environment,
+            &record.environment_id,
+        )?;
+        let system_id = optional(&record.system_external_id)
+            .and_then(|id| systems.get(&id))
+            .map(|found| found.id);
+        let status: entities::enums::TicketStatus = record.status.into();
+        let priority: entities::enums::Priority = record.priority.into();
+        let resolved = matches!(
+            status,
+            entities::enums::TicketStatus::Resolved | entities::enums::TicketStatus::Closed
+        );
+        let (stored, outcome) = match existing.get(&external_id) {
+            Some(current) => {
+                let mut changes = Map::new();
+                diff(
+                    &mut changes,
+                    "title",
+                    current.title.clone(),
+                    record.title.trim(),
+                );
+                diff(
+                    &mut changes,
+                    "description",
+                    current.description.clone(),
+                    optional(&record.description),
+                );
+                diff(&mut changes, "status", json!(current.status), json!(status));
+                diff(
+                    &mut changes,
+                    "priority",
+                    json!(current.priority),
+                    json!(priority),
+                );
+                diff(
+                    &mut changes,
+                    "external_status",
+                    current.external_status.clone(),
+                    optional(&record.external_status),
+                );
+                diff(
+                    &mut changes,
+                    "external_priority",
+                    current.external_priority.clone(),
+                    optional(&record.external_priority),
+                );
+                diff(
+                    &mut changes,
+                    "requester",
+                    current.requester.clone(),
+                    optional(&record.requester),
+                );
+                diff(
+                    &mut changes,
+                    "system_id",
+                    current.system_id.map(|id| id.to_string()),
+                    system_id.map(|id| id.to_string()),
+                );
+                diff(
+                    &mut changes,
+                    "environment_id",
+                    current.environment_id.to_string(),
+                    environment_id.to_string(),
+                );
+                if changes.is_empty() {
+                    (current.clone(), UpsertOutcome::Unchanged)
+                } else {
+                    let status_changed = changes.contains_key("status");
+                    let mut model = current.clone().into_active_model();
+                    model.title = Set(record.title.trim().to_owned());
+                    model.description = Set(optional(&record.description));
+                    model.status = Set(status);
+                    model.priority = Set(priority);
+                    model.external_status = Set(optional(&record.external_status));
+                    model.external_priority = Set(optional(&record.external_priority));
+                    model.requester = Set(optional(&record.requester));
+                    model.system_id = Set(system_id);
+                    model.environment_id = Set(environment_id);
+                    model.external_url = Set(optional(&record.external_url));
+                    model.resolved_at = Set(if resolved {
+                        current.resolved_at.or(Some(write.now))
+                    } else {
+                        None
+                    });
+                    model.closed_at = Set(if status == entities::enums::TicketStatus::Closed {
+                        current.closed_at.or(Some(write.now))
+                    } else {
+                        None
+                    });
+                    model.updated_at = Set(write.now);
+                    let updated = model.update(&write.txn).await?;
+                    write.ticket_changed(&updated);
+                    if status_changed {
+                        let previous_ticket = write.ticket_id.replace(updated.id);
+                        write
+                            .record(ChangeNote {
+                                environment_id,
+                                system_ids: system_id.into_iter().collect(),
+                                summary: format!(
+                                    "{source} moved ticket {} to {}",
+                                    updated.title,
+                                    sea_orm::ActiveEnum::to_value(&status)
+                                ),
+                                details: json!({ "source": source, "external_id": external_id, "changes": changes }),
+                                category: ChangeCategory::Incident,
+                            })
+                            .await?;
+                        write.ticket_id = previous_ticket;
+                    }
+                    (updated, UpsertOutcome::Updated)
+                }
+            }
+            None => {
+                let created_at = record
+                    .created_at
+                    .map_or(write.now, |instant| instant.trunc_subsecs(6));
+                let created = ticket::Model {
+                    id: Uuid::now_v7(),
+                    environment_id,
+                    system_id,
+                    function_id: None,
+                    integration_id: None,
+                    title: record.title.trim().to_owned(),
+                    description: optional(&record.description),
+                    status,
+                    priority,
+                    external_status: optional(&record.external_status),
+                    external_priority: optional(&record.external_priority),
+                    requester: optional(&record.requester),
+                    assigned_team_id: None,
+                    assigned_person_id: None,
+                    routed_by_id: None,
+                    routing_reason: None,
+                    created_at,
+                    updated_at: write.now,
+                    resolved_at: resolved.then_some(write.now),
+                    closed_at: (status == entities::enums::TicketStatus::Closed)
+                        .then_some(write.now),
+                    external_source: Some(source.clone()),
+                    external_id: Some(external_id),
+                    external_url: optional(&record.external_url),
+                }
+                .into_active_model()
+                .insert(&write.txn)
+                .await?;
+                write.ticket_changed(&created);
+                (created, UpsertOutcome::Created)
+            }
+        };
+        counts.add(outcome);
+        results.push(TicketUpsertResult {
+            index: index as i32,
+            outcome,
+            node: Ticket(stored),
+        });
+    }
+    write.commit().await?;
+    Ok(UpsertTicketsPayload {
+        results,
+        counts: batch.counts(counts),
+        user_errors: batch.check.into_errors(),
+    })
+}
+
+async fn upsert_alerts(
+    ctx: &Context<'_>,
+    input: UpsertAlertsInput,
+) -> ApiResult<UpsertAlertsPayload> {
+    let viewer = ctx.viewer()?;
+    require_role(viewer, SYNCERS, "upsertAlerts")?;
+    let db = ctx.db()?;
+    let keys: Vec<(&str, &ID)> = input
+        .records
+        .iter()
+        .map(|record| (record.external_id.as_str(), &record.environment_id))
+        .collect();
+    let mut batch = match Batch::open(db, viewer, &input.source, &keys).await? {
+        Ok(batch) => batch,
+        Err(user_errors) => {
+            return Ok(UpsertAlertsPayload {
+                user_errors,
+                ..Default::default()
+            });
+        }
+    };
+    let source = batch.source.clone();
+    let systems = systems_by_external_id(
+        db,
+        &source,
+        input
+            .records
+            .iter()
+            .filter_map(|record| optional(&record.system_external_id)),
+    )
+    .await?;
+    for (index, record) in input.records.iter().enumerate() {
+        if record.message.trim().is_empty() {
+            batch.fail(
+                index,
+                "message",
+                UserErrorCode::Required,
+                "`message` must not be empty",
+            );
+        }
+        if let Some(system) = optional(&record.system_external_id)
+            && !systems.contains_key(&system)
+        {
+            batch.fail(
+                index,
+                "systemExternalId",
+                UserErrorCode::NotFound,
+                format!("no system `{system}` from {source}"),
+            );
+        }
+    }
+    let existing: HashMap<String, alert::Model> = alert::Entity::find()
+        .filter(alert::COLUMN.external_source.eq(source.as_str()))
+        .filter(
+            alert::COLUMN.external_id.is_in(
+                input
+                    .records
+                    .iter()
+                    .map(|record| record.external_id.trim().to_owned()),
+            ),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|found| found.external_id.clone().map(|id| (id, found)))
+        .collect();
+    let mut write = begin(ctx, viewer, &source).await?;
+    let mut results = Vec::new();
+    let mut counts = UpsertCounts::default();
+    for (index, record) in input.records.into_iter().enumerate() {
+        if !batch.ok(index) {
+            continue;
+        }
+        let external_id = record.external_id.trim().to_owned();
+        let environment_id = ids::decode_as(
+            "environmentId",
+            NodeType::Environment,
+            &record.environment_id,
+        )?;
+        let system_id = optional(&record.system_external_id)
+            .and_then(|id| systems.get(&id))
+            .map(|found| found.id);
+        let severity: entities::enums::Priority = record.severity.into();
+        let (stored, outcome) = match existing.get(&external_id) {
+            Some(current) => {
+                let resolve = record.resolved && current.status != AlertStatus::Resolved;
+                let unchanged = !resolve
+                    && current.message == record.message.trim()
+                    && current.severity == severity
+                    && current.external_severity == optional(&record.external_severity);
+                if unchanged {
+                    (current.clone(), UpsertOutcome::Unchanged)
+                } else {
+                    let mut model = current.clone().into_active_model();
+                    model.message = Set(record.message.trim().to_owned());
+                    model.severity = Set(severity);
+                    model.external_severity = Set(optional(&record.external_severity));
+                    if resolve {
+                        model.status = Set(AlertStatus::Resolved);
+                        model.resolved_at = Set(Some(write.now));
+                    }
+                    model.updated_at = Set(write.now);
+                    (model.update(&write.txn).await?, UpsertOutcome::Updated)
+                }
+            }
+            None => {
+                let created = alert::Model {
+                    id: Uuid::now_v7(),
+                    environment_id,
+                    system_id,
+                    integration_id: None,
+                    ticket_id: None,
+                    message: record.message.trim().to_owned(),
+                    severity,
+                    external_severity: optional(&record.external_severity),
+                    status: if record.resolved {
+                        AlertStatus::Resolved
+                    } else {
+                        AlertStatus::Open
+                    },
+                    raised_at: record.raised_at.trunc_subsecs(6),
+                    acknowledged_at: None,
+                    acknowledged_by_id: None,
+                    resolved_at: record.resolved.then_some(write.now),
+                    assigned_team_id: None,
+                    routed_by_id: None,
+                    routing_reason: None,
+                    created_at: write.now,
+                    updated_at: write.now,
+                    external_source: Some(source.clone()),
+                    external_id: Some(external_id),
+                    external_url: optional(&record.external_url),
+                }
+                .into_active_model()
+                .insert(&write.txn)
+                .await?;
+                write.alert_raised(&created);
+                (created, UpsertOutcome::Created)
+            }
+        };
+        counts.add(outcome);
+        results.push(AlertUpsertResult {
+            index: index as i32,
+            outcome,
+            node: Alert(stored),
+        });
+    }
+    write.commit().await?;
+    Ok(UpsertAlertsPayload {
+        results,
+        counts: batch.counts(counts),
+        user_errors: batch.check.into_errors(),
+    })
+}
+
+async fn record_changes(
+    ctx: &Context<'_>,
+    input: RecordChangesInput,
+) -> ApiResult<RecordChangesPayload> {
+    let viewer = ctx.viewer()?;
+    require_role(viewer, SYNCERS, "recordChanges")?;
+    let db = ctx.db()?;
+    let keys: Vec<(&str, &ID)> = input
+        .records
+        .iter()
+        .map(|record| (record.external_id.as_str(), &record.environment_id))
+        .collect();
+    let mut batch = match Batch::open(db, viewer, &input.source, &keys).await? {
+        Ok(batch) => batch,
+        Err(user_errors) => {
+            return Ok(RecordChangesPayload {
+                user_errors,
+                ..Default::default()
+            });
+        }
+    };
+    let source = batch.source.clone();
+    let systems = systems_by_external_id(
+        db,
+        &source,
+        input
+            .records
+            .iter()
+            .flat_map(|record| record.system_external_ids.iter().cloned()),
+    )
+    .await?;
+    let existing: HashMap<String, change_log_entry::Model> = change_log_entry::Entity::find()
+        .filter(change_log_entry::COLUMN.external_source.eq(source.as_str()))
+        .filter(
+            change_log_entry::COLUMN.external_id.is_in(
+                input
+                    .records
+                    .iter()
+                    .map(|record| record.external_id.trim().to_owned()),
+            ),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|found| found.external_id.clone().map(|id| (id, found)))
+        .collect();
+    let mut details = Vec::with_capacity(input.records.len());
+    for (index, record) in input.records.iter().enumerate() {
+        let summary = record.summary.trim();
+        if summary.is_empty() || summary.chars().count() > MAX_SUMMARY {
+            batch.fail(
+                index,
+                "summary",
+                UserErrorCode::Invalid,
+                format!("`summary` is 1 to {MAX_SUMMARY} characters"),
+            );
+        }
+        for external_id in &record.system_external_ids {
+            if !systems.contains_key(external_id) {
+                batch.fail(
+                    index,
+                    "systemExternalIds",
+                    UserErrorCode::NotFound,
+                    format!("no system `{external_id}` from {source}"),
+                );
+            }
+        }
+        let mut record_check = Check::default();
+        let checked = check_details(&mut record_check, "details", record.details.clone());
+        if checked.is_none() {
+            batch.fail(
+                index,
+                "details",
+                UserErrorCode::Invalid,
+                "`details` must be a JSON object of at most 64 KiB",
+            );
+        }
+        if let (Some(current), Some(checked)) = (existing.get(record.external_id.trim()), &checked)
+        {
+            let same = current.summary == summary
+                && &current.details == checked
+                && current.occurred_at == record.occurred_at.trunc_subsecs(6);
+            if !same {
+                batch.fail(
+                    index,
+                    "externalId",
+                    UserErrorCode::InvalidState,
+                    "already recorded with other content; entries are corrected with correctChange",
+                );
+            }
+        }
+        details.push(checked);
+    }
+    let write = begin(ctx, viewer, &source).await?;
+    let mut write = write;
+    let mut results = Vec::new();
+    let mut counts = UpsertCounts::default();
+    for ((index, record), details) in input.records.into_iter().enumerate().zip(details) {
+        if !batch.ok(index) {
+            continue;
+        }
+        let external_id = record.external_id.trim().to_owned();
+        if let Some(current) = existing.get(&external_id) {
+            counts.add(UpsertOutcome::Unchanged);
+            results.push(ChangeUpsertResult {
+                index: index as i32,
+                outcome: UpsertOutcome::Unchanged,
+                node: ChangeLogEntry(current.clone()),
+            });
+            continue;
+        }
+        let environment_id = ids::decode_as(
+            "environmentId",
+            NodeType::Environment,
+            &record.environment_id,
+        )?;
+        let system_ids: Vec<Uuid> = record
+            .system_external_ids
+            .iter()
+            .filter_map(|id| systems.get(id))
+            .map(|found| found.id)
+            .collect();
+        let entry = change_log_entry::Model {
+            id: Uuid::now_v7(),
+            environment_id,
+            summary: record.summary.trim().to_owned(),
+            details: details.unwrap_or_else(|| json!({})),
+            reason: optional(&record.reason),
+            actor_id: if record.actor_name.is_some() {
+                None
+            } else {
+                Some(viewer.person.id)
+            },
+            actor_name: optional(&record.actor_name)
+                .unwrap_or_else(|| viewer.person.display_name.clone()),
+            source: entities::enums::ChangeSource::Api,
+            category: record.category.into(),
+            occurred_at: record.occurred_at.trunc_subsecs(6),
+            recorded_at: write.now,
+            ticket_id: None,
+            corrects_id: None,
+            change_set_id: Some(write.change_set_id),
+            integration_id: None,
+            external_source: Some(source.clone()),
+            external_id: Some(external_id),
+            external_url: optional(&record.external_url),
+        };
+        let stored = insert_entry(&write.txn, entry, &system_ids).await?;
+        write.entry_recorded(&stored);
+        counts.add(UpsertOutcome::Created);
+        results.push(ChangeUpsertResult {
+            index: index as i32,
+            outcome: UpsertOutcome::Created,
+            node: ChangeLogEntry(stored),
+        });
+    }
+    write.commit().await?;
+    Ok(RecordChangesPayload {
+        results,
+        counts: batch.counts(counts),
+        user_errors: batch.check.into_errors(),
+    })
+}
+
+async fn insert_entry(
+    txn: &DatabaseTransaction,
+    entry: change_log_entry::Model,
+    system_ids: &[Uuid],
+) -> ApiResult<change_log_entry::Model> {
+    crate::graphql::mutation::insert_entry(txn, entry, system_ids).await
+}
