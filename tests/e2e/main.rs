@@ -4,6 +4,7 @@
 mod auth;
 mod change_log;
 mod demo;
+mod directory;
 mod export;
 mod graphql;
 mod health;

@@ -10,12 +10,14 @@
 //!   `reason` and `ticketId`), so nothing changes undocumented.
 //!
 //! - `change_log`: `recordChange`, `correctChange`.
+//! - `directory`: organizations, engagements, teams, people, memberships (admins).
 //! - `inventory`: environments and systems.
 //! - `runbook`: runbooks and their revisions.
 //! - `work`: tickets, notes and alerts.
 //! - `sync`: bulk, idempotent upserts for sync jobs.
 
 pub mod change_log;
+pub mod directory;
 pub mod inventory;
 pub mod runbook;
 pub mod sync;
@@ -38,6 +40,7 @@ use crate::graphql::ids::{self, NodeType};
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     change_log::ChangeLogMutation,
+    directory::DirectoryMutation,
     inventory::InventoryMutation,
     runbook::RunbookMutation,
     work::WorkMutation,
