@@ -38,6 +38,10 @@ pub struct AuthSettings {
     #[arg(long, env = "TANDEM_JWT_PUBLIC_KEY", conflicts_with = "jwt_secret")]
     pub jwt_public_key: Option<PathBuf>,
 
+    /// JWKS URL of your identity provider, for RS256 tokens (keys are cached and refreshed).
+    #[arg(long, env = "TANDEM_JWT_JWKS_URL", conflicts_with_all = ["jwt_secret", "jwt_public_key"])]
+    pub jwt_jwks_url: Option<url::Url>,
+
     /// Required `iss` claim, checked when set.
     #[arg(long, env = "TANDEM_JWT_ISSUER")]
     pub jwt_issuer: Option<String>,

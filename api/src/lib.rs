@@ -14,7 +14,7 @@
 //! - `db`: connecting and migrating; `demo`: the demo data of `serve --demo`.
 //! - `error`: [`error::ApiError`], the single place errors become responses.
 //! - `events`: committed writes fanned out to GraphQL subscriptions.
-//! - `telemetry`: logging.
+//! - `telemetry`: logging; `tls`: the TLS provider and HTTP client for outgoing calls.
 
 pub mod auth;
 pub mod cli;
@@ -28,3 +28,4 @@ pub mod rest;
 pub mod router;
 pub mod startup;
 pub mod telemetry;
+pub mod tls;

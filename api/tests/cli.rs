@@ -66,8 +66,8 @@ fn schema_prints_the_sdl() {
     assert!(stdout.contains("interface Node {"));
 }
 
-#[test]
-fn token_mints_with_a_secret_and_explains_without_one() {
+#[tokio::test]
+async fn token_mints_with_a_secret_and_explains_without_one() {
     let (ok, _, stderr) =
         run(tandem().args(["token", "--sub", "a", "--org", "b", "--role", "ADMIN"]));
     assert!(!ok);
@@ -83,7 +83,7 @@ fn token_mints_with_a_secret_and_explains_without_one() {
     assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
     let keys =
         api::auth::JwtKeys::hs256(&secrecy::SecretString::from(SECRET.to_owned())).expect("keys");
-    let claims = keys.verify(token).expect("the minted token verifies");
+    let claims = keys.verify(token).await.expect("the minted token verifies");
     assert_eq!(
         (claims.sub.as_str(), claims.org.as_str()),
         ("alice", "acme")
@@ -191,6 +191,7 @@ async fn serve_demo_prints_tokens_that_work_and_stops_on_sigterm() {
         .trim_end_matches("/graphql")
         .to_owned();
 
+    api::tls::init();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()

@@ -9,6 +9,7 @@ mod export;
 mod graphql;
 mod health;
 mod http;
+mod jwks;
 mod migrations;
 mod mutations;
 mod reads;

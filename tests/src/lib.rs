@@ -217,6 +217,21 @@ impl TestApp {
     /// # Errors
     /// When the database, the demo seed or the server fails.
     pub async fn spawn_with(settings: ServerSettings, demo: bool) -> anyhow::Result<Self> {
+        Self::spawn_with_keys(settings, demo, test_keys()).await
+    }
+
+    /// Starts the server with `settings` and the token keys `keys` (say, a JWKS source),
+    /// optionally on the demo data. [`TestApp::token`] still signs with the test secret.
+    ///
+    /// # Errors
+    /// When the database, the demo seed or the server fails.
+    pub async fn spawn_with_keys(
+        settings: ServerSettings,
+        demo: bool,
+        keys: JwtKeys,
+    ) -> anyhow::Result<Self> {
+        // reqwest needs the TLS provider before any client is built, and tests never run `main`.
+        api::tls::init();
         let test_db = TestDb::migrated().await?;
         let mut db = test_db.connect().await?;
         let statements = Arc::new(Mutex::new(Vec::new()));
@@ -231,7 +246,7 @@ impl TestApp {
                 .await?
                 .context("demo data was not loaded")?;
         }
-        let app = Application::build(&settings, db.clone(), test_keys()).await?;
+        let app = Application::build(&settings, db.clone(), keys).await?;
         let address = format!("http://{}", app.address());
         let (shutdown, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until_stopped(async move {
@@ -240,9 +255,12 @@ impl TestApp {
         Ok(Self {
             address,
             db,
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()?,
+            client: {
+                api::tls::init();
+                reqwest::Client::builder()
+            }
+            .timeout(Duration::from_secs(30))
+            .build()?,
             keys: test_keys(),
             statements,
             shutdown: Some(shutdown),

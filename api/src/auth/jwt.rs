@@ -34,9 +34,17 @@ pub struct Claims {
     pub aud: Option<String>,
 }
 
+/// Where verification keys come from.
+enum Verifier {
+    /// One key, configured up front (HS256 secret or RS256 PEM).
+    Static(DecodingKey),
+    /// The identity provider's key set, fetched from its JWKS URL and cached.
+    Jwks(JwksCache),
+}
+
 /// The keys and rules for verifying tokens, and, with a shared secret, for minting them.
 pub struct JwtKeys {
-    decoding: DecodingKey,
+    verifier: Verifier,
     /// Present only for HS256: an RS256 deployment verifies with a public key and cannot sign.
     encoding: Option<EncodingKey>,
     algorithm: Algorithm,
@@ -71,7 +79,7 @@ impl JwtKeys {
         );
         Ok(Self::build(
             Algorithm::HS256,
-            DecodingKey::from_secret(bytes),
+            Verifier::Static(DecodingKey::from_secret(bytes)),
             Some(EncodingKey::from_secret(bytes)),
         ))
     }
@@ -83,7 +91,32 @@ impl JwtKeys {
     pub fn rs256_public_pem(pem: &[u8]) -> anyhow::Result<Self> {
         let decoding = DecodingKey::from_rsa_pem(pem)
             .context("TANDEM_JWT_PUBLIC_KEY is not an RSA public key in PEM form")?;
-        Ok(Self::build(Algorithm::RS256, decoding, None))
+        Ok(Self::build(
+            Algorithm::RS256,
+            Verifier::Static(decoding),
+            None,
+        ))
+    }
+
+    /// RS256 with the keys published at a JWKS URL, fetched on first use and cached
+    /// ([`JWKS_TTL`]); a token naming an unknown key id triggers a refetch (at most every
+    /// [`JWKS_RETRY`]), so the identity provider can rotate keys.
+    ///
+    /// # Errors
+    /// When the URL is not http(s) or no HTTP client can be built.
+    pub fn rs256_jwks(url: url::Url) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            matches!(url.scheme(), "https" | "http"),
+            "TANDEM_JWT_JWKS_URL must be an http(s) URL"
+        );
+        let client = crate::tls::client(Duration::from_secs(10))
+            .context("cannot build the JWKS HTTP client")?;
+        let cache = JwksCache {
+            url,
+            client,
+            state: tokio::sync::RwLock::new(JwksState::default()),
+        };
+        Ok(Self::build(Algorithm::RS256, Verifier::Jwks(cache), None))
     }
 
     /// A fresh random HS256 secret, for `serve --demo` without a configured one.
@@ -104,6 +137,8 @@ impl JwtKeys {
     pub fn from_settings(settings: &AuthSettings) -> anyhow::Result<Option<Self>> {
         let keys = if let Some(secret) = &settings.jwt_secret {
             Self::hs256(secret)?
+        } else if let Some(url) = &settings.jwt_jwks_url {
+            Self::rs256_jwks(url.clone())?
         } else if let Some(path) = &settings.jwt_public_key {
             let pem = std::fs::read(path)
                 .with_context(|| format!("cannot read TANDEM_JWT_PUBLIC_KEY {}", path.display()))?;
@@ -117,14 +152,14 @@ impl JwtKeys {
         ))
     }
 
-    fn build(algorithm: Algorithm, decoding: DecodingKey, encoding: Option<EncodingKey>) -> Self {
+    fn build(algorithm: Algorithm, verifier: Verifier, encoding: Option<EncodingKey>) -> Self {
         let mut validation = Validation::new(algorithm);
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.validate_exp = true;
         validation.validate_aud = false;
         validation.leeway = 30;
         Self {
-            decoding,
+            verifier,
             encoding,
             algorithm,
             validation,
@@ -163,12 +198,16 @@ impl JwtKeys {
     /// # Errors
     /// [`ApiError::Unauthenticated`] with a message that says what is wrong (expired, bad
     /// signature, malformed, missing claim, wrong issuer or audience), never echoing the token.
-    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+    pub async fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        let decoding = match &self.verifier {
+            Verifier::Static(key) => key.clone(),
+            Verifier::Jwks(cache) => cache.key_for(token).await?,
+        };
         // Decoding into a map first lets a missing or malformed claim be named precisely,
         // instead of surfacing as one opaque deserialization error.
         let claims = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
             token,
-            &self.decoding,
+            &decoding,
             &self.validation,
         )
         .map_err(|error| {
@@ -238,13 +277,13 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn minted_tokens_verify_with_the_same_secret() {
+    #[tokio::test]
+    async fn minted_tokens_verify_with_the_same_secret() {
         let keys = keys();
         let token = keys
             .mint("alice", "acme", Role::Admin, Duration::from_secs(60))
             .unwrap();
-        let claims = keys.verify(&token).unwrap();
+        let claims = keys.verify(&token).await.unwrap();
         assert_eq!(
             (claims.sub.as_str(), claims.org.as_str(), claims.role),
             ("alice", "acme", Role::Admin)
@@ -257,14 +296,14 @@ mod tests {
         assert!(error.to_string().contains("at least 32 bytes"), "{error}");
     }
 
-    #[test]
-    fn checks_issuer_and_audience_when_configured() {
+    #[tokio::test]
+    async fn checks_issuer_and_audience_when_configured() {
         let minting = keys().with_issuer(Some("other".into()));
         let token = minting
             .mint("alice", "acme", Role::Viewer, Duration::from_secs(60))
             .unwrap();
         let verifying = keys().with_issuer(Some("tandem".into()));
-        let error = verifying.verify(&token).unwrap_err();
+        let error = verifying.verify(&token).await.unwrap_err();
         assert_eq!(error.to_string(), "token issuer is not accepted");
 
         let token = keys()
@@ -273,7 +312,98 @@ mod tests {
         let error = keys()
             .with_audience(Some("tandem".into()))
             .verify(&token)
+            .await
             .unwrap_err();
         assert_eq!(error.to_string(), "token lacks the required claim `aud`");
+    }
+}
+
+/// How long fetched JWKS keys are trusted before they are fetched again.
+pub const JWKS_TTL: Duration = Duration::from_secs(600);
+/// The least time between two fetches triggered by unknown key ids.
+pub const JWKS_RETRY: Duration = Duration::from_secs(30);
+
+struct JwksCache {
+    url: url::Url,
+    client: reqwest::Client,
+    state: tokio::sync::RwLock<JwksState>,
+}
+
+#[derive(Default)]
+struct JwksState {
+    keys: std::collections::HashMap<String, DecodingKey>,
+    fetched_at: Option<std::time::Instant>,
+    attempted_at: Option<std::time::Instant>,
+}
+
+impl JwksCache {
+    /// The key that signed `token`, by its `kid`.
+    async fn key_for(&self, token: &str) -> Result<DecodingKey, ApiError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| ApiError::Unauthenticated("token is malformed".to_owned()))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(ApiError::Unauthenticated(
+                "token must be signed with RS256".to_owned(),
+            ));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| ApiError::Unauthenticated("token lacks a key id (`kid`)".to_owned()))?;
+        {
+            let state = self.state.read().await;
+            let fresh = state.fetched_at.is_some_and(|at| at.elapsed() < JWKS_TTL);
+            if let Some(key) = state.keys.get(&kid).filter(|_| fresh) {
+                return Ok(key.clone());
+            }
+        }
+        let mut state = self.state.write().await;
+        let fresh = state.fetched_at.is_some_and(|at| at.elapsed() < JWKS_TTL);
+        let may_retry = state
+            .attempted_at
+            .is_none_or(|at| at.elapsed() >= JWKS_RETRY);
+        if (!fresh || !state.keys.contains_key(&kid)) && may_retry {
+            state.attempted_at = Some(std::time::Instant::now());
+            match self.fetch().await {
+                Ok(keys) => {
+                    state.keys = keys;
+                    state.fetched_at = Some(std::time::Instant::now());
+                }
+                // Keep serving the keys we have; without them, say the service is unavailable
+                // rather than blaming the token.
+                Err(error) => {
+                    tracing::warn!(error = %error, jwks.url = %self.url, "cannot fetch the token signing keys");
+                    if state.keys.is_empty() {
+                        return Err(ApiError::request(
+                            crate::error::ErrorCode::ServiceUnavailable,
+                            "cannot fetch the token signing keys; try again shortly",
+                        ));
+                    }
+                }
+            }
+        }
+        state.keys.get(&kid).cloned().ok_or_else(|| {
+            ApiError::Unauthenticated("token is signed with an unknown key".to_owned())
+        })
+    }
+
+    async fn fetch(&self) -> anyhow::Result<std::collections::HashMap<String, DecodingKey>> {
+        let set: jsonwebtoken::jwk::JwkSet = self
+            .client
+            .get(self.url.clone())
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let keys: std::collections::HashMap<String, DecodingKey> = set
+            .keys
+            .iter()
+            .filter_map(|jwk| Some((jwk.common.key_id.clone()?, DecodingKey::from_jwk(jwk).ok()?)))
+            .collect();
+        anyhow::ensure!(
+            !keys.is_empty(),
+            "the key set has no usable key with a `kid`"
+        );
+        Ok(keys)
     }
 }

@@ -281,7 +281,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewe
                 "the Authorization header must be `Bearer <token>`".to_owned(),
             )
         })?;
-    let claims = state.jwt.verify(token)?;
+    let claims = state.jwt.verify(token).await?;
     Viewer::resolve(&state.db, &claims).await
 }
 
