@@ -285,3 +285,83 @@ async fn nested_lists_cost_the_same_statements_for_5_and_100_tickets() -> anyhow
     );
     app.stop().await
 }
+
+#[tokio::test]
+async fn a_system_names_its_owners_per_function_with_system_level_overrides() -> anyhow::Result<()>
+{
+    let app = TestApp::spawn_with_demo().await?;
+    let token = app.client_admin_token();
+    let query = "query($text: String) { systems(filter: { text: $text }, first: 1) { edges { node { name
+        owners { id function { key } system { name } responsibleTeam { name } accountableTeam { name } consultedTeams { name } status }
+        before: owners(at: \"2020-01-01T00:00:00Z\") { id } } } } }";
+    let owners = |data: &Value| data["systems"]["edges"][0]["node"].clone();
+    let ehr = owners(
+        &app.query(&token, query, json!({ "text": "HHP-EHR-APP01" }))
+            .await?,
+    );
+    let patching = ehr["owners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["function"]["key"] == "patching")
+        .expect("patching")
+        .clone();
+    assert_eq!(
+        patching["system"]["name"], "HHP-EHR-APP01",
+        "the system-level entry overrides the default"
+    );
+    assert_eq!(patching["responsibleTeam"]["name"], "Internal IT");
+    assert_eq!(
+        ehr["owners"].as_array().unwrap().len(),
+        19,
+        "one entry per standard function"
+    );
+    assert_eq!(
+        ehr["before"],
+        json!([]),
+        "nothing was agreed before the engagement"
+    );
+
+    let workstation = owners(
+        &app.query(&token, query, json!({ "text": "HHP-WS-001" }))
+            .await?,
+    );
+    let patching = workstation["owners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["function"]["key"] == "patching")
+        .expect("patching")
+        .clone();
+    assert_eq!(
+        patching["system"],
+        Value::Null,
+        "the function-level default applies"
+    );
+    assert_eq!(patching["responsibleTeam"]["name"], "Network Operations");
+    assert_eq!(patching["status"], "AGREED");
+
+    // Matrix entries are nodes, scoped like their environment.
+    let cedar = app.token(
+        "demo|cedar-office",
+        "cedar-pine",
+        entities::enums::Role::Admin,
+    );
+    let hidden = app
+        .query(
+            &cedar,
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": patching["id"] }),
+        )
+        .await?;
+    assert_eq!(hidden, json!({ "node": null }));
+    let visible = app
+        .query(
+            &token,
+            "query($id: ID!) { node(id: $id) { ... on Responsibility { function { key } } } }",
+            json!({ "id": patching["id"] }),
+        )
+        .await?;
+    assert_eq!(visible["node"]["function"]["key"], "patching");
+    app.stop().await
+}

@@ -27,6 +27,8 @@ pub enum NodeType {
     System,
     /// `Function`.
     Function,
+    /// `Responsibility`.
+    Responsibility,
     /// `Runbook`.
     Runbook,
     /// `RunbookRevision`.
@@ -46,7 +48,7 @@ pub enum NodeType {
 }
 
 impl NodeType {
-    const ALL: [Self; 15] = [
+    const ALL: [Self; 16] = [
         Self::Organization,
         Self::Engagement,
         Self::Team,
@@ -54,6 +56,7 @@ impl NodeType {
         Self::Environment,
         Self::System,
         Self::Function,
+        Self::Responsibility,
         Self::Runbook,
         Self::RunbookRevision,
         Self::ChangeLogEntry,
@@ -74,6 +77,7 @@ impl NodeType {
             Self::Environment => "Environment",
             Self::System => "System",
             Self::Function => "Function",
+            Self::Responsibility => "Responsibility",
             Self::Runbook => "Runbook",
             Self::RunbookRevision => "RunbookRevision",
             Self::ChangeLogEntry => "ChangeLogEntry",

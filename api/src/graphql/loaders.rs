@@ -16,9 +16,9 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Request};
 use entities::{
     alert, change_log_entry, change_log_entry_system, engagement, environment, function,
-    integration, integration_mapping, organization, person, runbook, runbook_function,
-    runbook_revision, runbook_system, sync_run, sync_run_error, system, system_link, team,
-    team_membership, ticket, ticket_note,
+    integration, integration_mapping, organization, person, responsibility, responsibility_party,
+    runbook, runbook_function, runbook_revision, runbook_system, sync_run, sync_run_error, system,
+    system_link, team, team_membership, ticket, ticket_note,
 };
 use futures_util::future::BoxFuture;
 use sea_orm::prelude::*;
@@ -55,6 +55,7 @@ keyed!(
     environment,
     system,
     function,
+    responsibility,
     runbook,
     runbook_revision,
     change_log_entry,
@@ -146,6 +147,8 @@ grouping! {
     MembershipsOfTeam: team_membership by TeamId, team_id order [PersonId];
     /// Junction rows: the functions a runbook covers.
     FunctionsOfRunbook: runbook_function by RunbookId, runbook_id order [FunctionId];
+    /// Consulted and informed teams of a responsibility.
+    PartiesOfResponsibility: responsibility_party by ResponsibilityId, responsibility_id order [TeamId];
     /// Junction rows: the systems a runbook covers.
     SystemsOfRunbook: runbook_system by RunbookId, runbook_id order [SystemId];
 }
@@ -214,6 +217,7 @@ impl Loaders {
             .data(by_id::<environment::Entity>(db))
             .data(by_id::<system::Entity>(db))
             .data(by_id::<function::Entity>(db))
+            .data(by_id::<responsibility::Entity>(db))
             .data(by_id::<runbook::Entity>(db))
             .data(by_id::<runbook_revision::Entity>(db))
             .data(by_id::<change_log_entry::Entity>(db))
@@ -233,6 +237,10 @@ impl Loaders {
             .data(group::<MembershipsOfTeam>(db))
             .data(group::<FunctionsOfRunbook>(db))
             .data(group::<SystemsOfRunbook>(db))
+            .data(group::<PartiesOfResponsibility>(db))
+            .data(
+                DataLoader::new(OwnersLoader { db: db.clone() }, spawn_batch).delay(Duration::ZERO),
+            )
     }
 }
 
@@ -355,6 +363,109 @@ where
 {
     Ok(loader::<DataLoader<GroupLoader<G>>>(ctx)?
         .load_one(parent)
+        .await
+        .map_err(|error| ApiError::from(Arc::unwrap_or_clone(error)))?
+        .unwrap_or_default())
+}
+
+/// Which system, in which environment, at which instant: the key of [`OwnersLoader`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OwnersKey {
+    /// The system's environment.
+    pub environment_id: Uuid,
+    /// The system.
+    pub system_id: Uuid,
+    /// The instant the matrix is read at.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Batches "the agreed matrix entries in force for these systems": per function, the system's
+/// own entry where there is one, else its environment's function-level default.
+pub struct OwnersLoader {
+    db: DatabaseConnection,
+}
+
+impl Loader<OwnersKey> for OwnersLoader {
+    type Value = Vec<responsibility::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[OwnersKey],
+    ) -> Result<HashMap<OwnersKey, Self::Value>, Self::Error> {
+        use entities::enums::ResponsibilityStatus;
+        use sea_orm::Condition;
+
+        let mut result = HashMap::new();
+        let instants: std::collections::HashSet<_> = keys.iter().map(|key| key.at).collect();
+        for at in instants {
+            let batch: Vec<&OwnersKey> = keys.iter().filter(|key| key.at == at).collect();
+            let entries = responsibility::Entity::find()
+                .filter(
+                    responsibility::COLUMN
+                        .environment_id
+                        .is_in(batch.iter().map(|key| key.environment_id)),
+                )
+                .filter(
+                    responsibility::COLUMN
+                        .status
+                        .eq(ResponsibilityStatus::Agreed),
+                )
+                .filter(responsibility::COLUMN.valid_from.lte(at))
+                .filter(
+                    Condition::any()
+                        .add(responsibility::COLUMN.valid_to.is_null())
+                        .add(responsibility::COLUMN.valid_to.gt(at)),
+                )
+                .filter(
+                    Condition::any()
+                        .add(responsibility::COLUMN.system_id.is_null())
+                        .add(
+                            responsibility::COLUMN
+                                .system_id
+                                .is_in(batch.iter().map(|key| key.system_id)),
+                        ),
+                )
+                .order_by_asc(responsibility::Column::FunctionId)
+                .all(&self.db)
+                .await
+                .map_err(Arc::new)?;
+            for key in batch {
+                let mut by_function: std::collections::BTreeMap<Uuid, responsibility::Model> =
+                    Default::default();
+                for entry in entries
+                    .iter()
+                    .filter(|entry| entry.environment_id == key.environment_id)
+                {
+                    match entry.system_id {
+                        Some(system) if system == key.system_id => {
+                            by_function.insert(entry.function_id, entry.clone());
+                        }
+                        None => {
+                            by_function
+                                .entry(entry.function_id)
+                                .or_insert_with(|| entry.clone());
+                        }
+                        Some(_) => {}
+                    }
+                }
+                result.insert(*key, by_function.into_values().collect());
+            }
+        }
+        Ok(result)
+    }
+}
+
+/// The matrix entries that own `key`'s system at `key.at`.
+///
+/// # Errors
+/// When the request has no owners loader or the database fails.
+pub async fn load_owners(
+    ctx: &Context<'_>,
+    key: OwnersKey,
+) -> ApiResult<Vec<responsibility::Model>> {
+    Ok(loader::<DataLoader<OwnersLoader>>(ctx)?
+        .load_one(key)
         .await
         .map_err(|error| ApiError::from(Arc::unwrap_or_clone(error)))?
         .unwrap_or_default())

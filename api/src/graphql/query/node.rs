@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::{
     alert, change_log_entry, engagement, environment, function, integration, organization, person,
-    runbook, runbook_revision, sync_run, system, team, ticket, ticket_note,
+    responsibility, runbook, runbook_revision, sync_run, system, team, ticket, ticket_note,
 };
 
 use crate::auth;
@@ -15,7 +15,8 @@ use crate::graphql::pagination::MAX_PAGE_SIZE;
 use crate::graphql::scope::can_see_environment;
 use crate::graphql::types::{
     Alert, ChangeLogEntry, Engagement, Environment, Function, Integration, Node, Organization,
-    Person, Runbook, RunbookRevision, SyncRun, System, Team, Ticket, TicketNote, Viewer,
+    Person, Responsibility, Runbook, RunbookRevision, SyncRun, System, Team, Ticket, TicketNote,
+    Viewer,
 };
 
 /// The caller and global object lookup.
@@ -110,6 +111,13 @@ pub async fn find_node(ctx: &Context<'_>, id: &ID) -> ApiResult<Option<Node>> {
             in_environment::<system::Entity>(ctx, viewer, uuid, |found| found.environment_id)
                 .await?
                 .map(|found| Node::System(System(found)))
+        }
+        NodeType::Responsibility => {
+            in_environment::<responsibility::Entity>(ctx, viewer, uuid, |found| {
+                found.environment_id
+            })
+            .await?
+            .map(|found| Node::Responsibility(Responsibility(found)))
         }
         NodeType::Runbook => {
             in_environment::<runbook::Entity>(ctx, viewer, uuid, |found| found.environment_id)

@@ -235,3 +235,17 @@ pub enum ChangeCategory {
     /// Anything else.
     Other,
 }
+
+/// Where a responsibility stands in its lifecycle.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entities::enums::ResponsibilityStatus")]
+pub enum ResponsibilityStatus {
+    /// Being written; not in force.
+    Draft,
+    /// Submitted for approval; not in force.
+    Proposed,
+    /// Approved by the sides the engagement requires; in force during its validity.
+    Agreed,
+    /// No longer in force.
+    Retired,
+}

@@ -4,7 +4,7 @@ use async_graphql::{ID, Interface};
 
 use crate::graphql::types::{
     Alert, ChangeLogEntry, Engagement, Environment, Function, Integration, Organization, Person,
-    Runbook, RunbookRevision, SyncRun, System, Team, Ticket, TicketNote,
+    Responsibility, Runbook, RunbookRevision, SyncRun, System, Team, Ticket, TicketNote,
 };
 
 /// An object with a global id, fetchable with `node(id:)`.
@@ -25,6 +25,8 @@ pub enum Node {
     System(System),
     /// A function.
     Function(Function),
+    /// A matrix entry.
+    Responsibility(Responsibility),
     /// A runbook.
     Runbook(Runbook),
     /// A runbook revision.

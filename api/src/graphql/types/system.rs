@@ -5,14 +5,14 @@ use entities::{environment, system};
 use sea_orm::prelude::DateTimeUtc;
 
 use crate::graphql::ids::{self, NodeType};
-use crate::graphql::loaders::{LinksOfSystem, load_group, load_required};
+use crate::graphql::loaders::{LinksOfSystem, OwnersKey, load_group, load_owners, load_required};
 use crate::graphql::pagination::{Page, PageArgs, page_cost};
 use crate::graphql::query::Within;
 use crate::graphql::query::change_log::{ChangeLogFilter, ChangeLogOrder, list_changes};
 use crate::graphql::query::work::{TicketFilter, TicketOrder, list_tickets};
 use crate::graphql::scalars::Json;
 use crate::graphql::types::enums::SystemKind;
-use crate::graphql::types::{ChangeLogEntry, Environment, ExternalId, Ticket};
+use crate::graphql::types::{ChangeLogEntry, Environment, ExternalId, Responsibility, Ticket};
 
 /// Anything managed in an environment.
 pub struct System(pub system::Model);
@@ -164,6 +164,29 @@ impl System {
         )
         .await
         .extend()
+    }
+
+    /// Who owns this system, per function: for each function, the agreed matrix entry in force at
+    /// `at` (now by default), this system's own entry where there is one, else the environment's
+    /// function-level default.
+    async fn owners(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The instant to read the matrix at; now when omitted.")] at: Option<
+            DateTimeUtc,
+        >,
+    ) -> Result<Vec<Responsibility>> {
+        let key = OwnersKey {
+            environment_id: self.0.environment_id,
+            system_id: self.0.id,
+            at: at.unwrap_or_else(chrono::Utc::now),
+        };
+        Ok(load_owners(ctx, key)
+            .await
+            .extend()?
+            .into_iter()
+            .map(Responsibility)
+            .collect())
     }
 
     /// When the system was retired; retired systems keep their history.

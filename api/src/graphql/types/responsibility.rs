@@ -1,0 +1,120 @@
+//! `Responsibility`: one entry of the responsibility matrix.
+
+use async_graphql::{Context, ID, Object, Result, ResultExt};
+use entities::enums::PartyRole;
+use entities::{environment, function, responsibility, system, team};
+use sea_orm::prelude::DateTimeUtc;
+
+use crate::graphql::ids::{self, NodeType};
+use crate::graphql::loaders::{
+    PartiesOfResponsibility, load_by_id, load_group, load_many, load_required,
+};
+use crate::graphql::types::enums::ResponsibilityStatus;
+use crate::graphql::types::{Environment, Function, System, Team};
+
+/// One entry of the responsibility matrix.
+pub struct Responsibility(pub responsibility::Model);
+
+/// One entry of the responsibility matrix: for an environment and a function (and optionally one
+/// system, which overrides the function-level default), who is responsible, accountable,
+/// consulted and informed, from when to when, and whether both sides agreed.
+#[Object]
+impl Responsibility {
+    /// Global id.
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeType::Responsibility, self.0.id)
+    }
+
+    /// The environment.
+    async fn environment(&self, ctx: &Context<'_>) -> Result<Environment> {
+        load_required::<environment::Entity>(ctx, self.0.environment_id)
+            .await
+            .map(Environment)
+            .extend()
+    }
+
+    /// The function.
+    async fn function(&self, ctx: &Context<'_>) -> Result<Function> {
+        load_required::<function::Entity>(ctx, self.0.function_id)
+            .await
+            .map(Function)
+            .extend()
+    }
+
+    /// The system, for a system-level entry; null for the function-level default.
+    async fn system(&self, ctx: &Context<'_>) -> Result<Option<System>> {
+        match self.0.system_id {
+            Some(id) => load_by_id::<system::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(System))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// The team that does the work.
+    async fn responsible_team(&self, ctx: &Context<'_>) -> Result<Team> {
+        load_required::<team::Entity>(ctx, self.0.responsible_team_id)
+            .await
+            .map(Team)
+            .extend()
+    }
+
+    /// The team that answers for it.
+    async fn accountable_team(&self, ctx: &Context<'_>) -> Result<Option<Team>> {
+        match self.0.accountable_team_id {
+            Some(id) => load_by_id::<team::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(Team))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// Teams asked before the work is done.
+    async fn consulted_teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
+        parties(ctx, self.0.id, PartyRole::Consulted).await
+    }
+
+    /// Teams told after the work is done.
+    async fn informed_teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
+        parties(ctx, self.0.id, PartyRole::Informed).await
+    }
+
+    /// Start of validity, inclusive.
+    async fn valid_from(&self) -> DateTimeUtc {
+        self.0.valid_from
+    }
+
+    /// End of validity, exclusive; null while open-ended.
+    async fn valid_to(&self) -> Option<DateTimeUtc> {
+        self.0.valid_to
+    }
+
+    /// Where the entry stands in its lifecycle.
+    async fn status(&self) -> ResponsibilityStatus {
+        self.0.status.into()
+    }
+
+    /// Free-form notes.
+    async fn notes(&self) -> Option<&str> {
+        self.0.notes.as_deref()
+    }
+}
+
+async fn parties(ctx: &Context<'_>, id: uuid::Uuid, role: PartyRole) -> Result<Vec<Team>> {
+    let parties = load_group::<PartiesOfResponsibility>(ctx, id)
+        .await
+        .extend()?;
+    let ids: Vec<_> = parties
+        .iter()
+        .filter(|party| party.role == role)
+        .map(|party| party.team_id)
+        .collect();
+    Ok(load_many::<team::Entity>(ctx, &ids)
+        .await
+        .extend()?
+        .into_iter()
+        .map(Team)
+        .collect())
+}
