@@ -442,6 +442,47 @@ async fn runbooks_keep_numbered_revisions_and_reviews() -> anyhow::Result<()> {
         "Dana Whitfield"
     );
 
+    // A change made under a ticket is on that ticket's change log; a ticket of another
+    // environment is refused.
+    let ticket = first_id(
+        &app,
+        &token,
+        "{ tickets(first: 1, filter: { text: \"HHP\" }) { edges { node { id } } } }",
+        "/tickets/edges/0/node/id",
+    )
+    .await?;
+    let payload = mutate(&app, &token, "addRunbookRevision", json!({ "runbookId": runbook, "body": "# Printer jam\n\n3. Call the vendor", "ticketId": ticket }), selection).await?;
+    assert_eq!(
+        payload["runbook"]["revisions"].as_array().map(Vec::len),
+        Some(3),
+        "{payload}"
+    );
+    let changes = app.query(&token, "query($id: ID!) { node(id: $id) { ... on Ticket { changes(orderBy: { direction: DESC }, first: 1) { edges { node { summary } } } } } }", json!({ "id": ticket })).await?;
+    assert_eq!(
+        changes["node"]["changes"]["edges"][0]["node"]["summary"],
+        "Revised runbook Printer jam (revision 3)"
+    );
+    let cedar_token = app.token("demo|cedar-office", "cedar-pine", Role::Admin);
+    let cedar_ticket = first_id(
+        &app,
+        &cedar_token,
+        "{ tickets(first: 1) { edges { node { id } } } }",
+        "/tickets/edges/0/node/id",
+    )
+    .await?;
+    let payload = mutate(
+        &app,
+        &token,
+        "addRunbookRevision",
+        json!({ "runbookId": runbook, "body": "x", "ticketId": cedar_ticket }),
+        selection,
+    )
+    .await?;
+    assert_eq!(
+        errors(&payload),
+        [("input.ticketId".to_owned(), "NOT_FOUND".to_owned())]
+    );
+
     let payload = mutate(
         &app,
         &token,
@@ -506,7 +547,7 @@ async fn runbooks_keep_numbered_revisions_and_reviews() -> anyhow::Result<()> {
         .await?["node"]["revisions"]
             .as_array()
             .map(Vec::len),
-        Some(2)
+        Some(3)
     );
     app.stop().await
 }

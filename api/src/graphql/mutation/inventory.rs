@@ -12,7 +12,7 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::ids::NodeType;
 use crate::graphql::mutation::change_log::{MAX_REASON, check_details};
 use crate::graphql::mutation::{
-    ChangeNote, Check, UserErrorCode, WRITERS, Write, payload, require_role, ticket_in,
+    ChangeNote, Check, UserErrorCode, WRITERS, Write, diff, payload, require_role, ticket_in,
     visible_environment,
 };
 use crate::graphql::scalars::Json;
@@ -56,6 +56,8 @@ pub struct UpdateEnvironmentInput {
     pub compliance_frameworks: Option<Vec<ComplianceFramework>>,
     /// Why (goes to the change log).
     pub reason: Option<String>,
+    /// The ticket the change is made under, in the same environment.
+    pub ticket_id: Option<ID>,
 }
 
 /// Archiving an environment: it keeps its history and leaves the default lists.
@@ -65,6 +67,8 @@ pub struct ArchiveEnvironmentInput {
     pub id: ID,
     /// Why (goes to the change log).
     pub reason: Option<String>,
+    /// The ticket the change is made under, in the same environment.
+    pub ticket_id: Option<ID>,
 }
 
 /// A new system in an environment.
@@ -311,19 +315,6 @@ async fn create_environment(
     Ok(EnvironmentPayload::done(Environment(environment)))
 }
 
-/// Records `field` going from `before` to `after` when they differ.
-fn diff(
-    changes: &mut Map<String, Value>,
-    field: &str,
-    before: impl Into<Value>,
-    after: impl Into<Value>,
-) {
-    let (before, after) = (before.into(), after.into());
-    if before != after {
-        changes.insert(field.to_owned(), json!({ "from": before, "to": after }));
-    }
-}
-
 async fn update_environment(
     ctx: &Context<'_>,
     input: UpdateEnvironmentInput,
@@ -354,6 +345,11 @@ async fn update_environment(
             "the organization already has an environment with this name",
         );
     }
+    let ticket_id = input
+        .ticket_id
+        .as_ref()
+        .and_then(|id| check.id("ticketId", NodeType::Ticket, id));
+    ticket_in(db, &mut check, "ticketId", current.id, ticket_id).await?;
     if !check.is_ok() {
         return Ok(EnvironmentPayload::refused(check.into_errors()));
     }
@@ -385,7 +381,7 @@ async fn update_environment(
     if changes.is_empty() {
         return Ok(EnvironmentPayload::done(Environment(current)));
     }
-    let mut write = Write::begin(ctx, viewer, reason.flatten(), None).await?;
+    let mut write = Write::begin(ctx, viewer, reason.flatten(), ticket_id).await?;
     model.updated_at = Set(write.now);
     let updated = model.update(&write.txn).await?;
     write
@@ -421,10 +417,15 @@ async fn archive_environment(
             "the environment is already archived",
         );
     }
+    let ticket_id = input
+        .ticket_id
+        .as_ref()
+        .and_then(|id| check.id("ticketId", NodeType::Ticket, id));
+    ticket_in(db, &mut check, "ticketId", current.id, ticket_id).await?;
     let (Some(reason), true) = (reason, check.is_ok()) else {
         return Ok(EnvironmentPayload::refused(check.into_errors()));
     };
-    let mut write = Write::begin(ctx, viewer, reason, None).await?;
+    let mut write = Write::begin(ctx, viewer, reason, ticket_id).await?;
     let mut model = current.into_active_model();
     model.archived_at = Set(Some(write.now));
     model.updated_at = Set(write.now);

@@ -460,6 +460,23 @@ pub async fn ticket_in(
     Ok(found)
 }
 
+/// Records in `changes` that `field` went from `before` to `after`, when they differ: the
+/// `details.changes` of an update's change log entry.
+pub fn diff(
+    changes: &mut serde_json::Map<String, serde_json::Value>,
+    field: &str,
+    before: impl Into<serde_json::Value>,
+    after: impl Into<serde_json::Value>,
+) {
+    let (before, after) = (before.into(), after.into());
+    if before != after {
+        changes.insert(
+            field.to_owned(),
+            serde_json::json!({ "from": before, "to": after }),
+        );
+    }
+}
+
 /// Declares a mutation payload: the changed object under `$field`, and `userErrors`.
 macro_rules! payload {
     ($(#[$meta:meta])* $name:ident { $(#[$field_meta:meta])* $field:ident: $type:ty }) => {

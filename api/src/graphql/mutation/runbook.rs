@@ -15,7 +15,7 @@ use crate::graphql::ids::NodeType;
 use crate::graphql::mutation::change_log::MAX_REASON;
 use crate::graphql::mutation::work::team_for_environment;
 use crate::graphql::mutation::{
-    ChangeNote, Check, UserErrorCode, WRITERS, Write, payload, require_role, systems_in,
+    ChangeNote, Check, UserErrorCode, WRITERS, Write, payload, require_role, systems_in, ticket_in,
     visible_environment,
 };
 use crate::graphql::types::Runbook;
@@ -50,6 +50,8 @@ pub struct CreateRunbookInput {
     pub system_ids: Vec<ID>,
     /// Why (goes to the change log).
     pub reason: Option<String>,
+    /// The ticket the change is made under, in the same environment.
+    pub ticket_id: Option<ID>,
 }
 
 /// A new revision of a runbook.
@@ -63,6 +65,8 @@ pub struct AddRunbookRevisionInput {
     pub change_summary: Option<String>,
     /// Why (goes to the change log).
     pub reason: Option<String>,
+    /// The ticket the change is made under, in the same environment.
+    pub ticket_id: Option<ID>,
 }
 
 /// A runbook to mark reviewed or archive.
@@ -72,6 +76,8 @@ pub struct RunbookActionInput {
     pub runbook_id: ID,
     /// Why (goes to the change log).
     pub reason: Option<String>,
+    /// The ticket the change is made under, in the same environment.
+    pub ticket_id: Option<ID>,
 }
 
 payload! {
@@ -155,9 +161,14 @@ async fn create_runbook(ctx: &Context<'_>, input: CreateRunbookInput) -> ApiResu
         .enumerate()
         .filter_map(|(index, id)| check.id(&format!("systemIds.{index}"), NodeType::System, id))
         .collect();
+    let ticket_id = input
+        .ticket_id
+        .as_ref()
+        .and_then(|id| check.id("ticketId", NodeType::Ticket, id));
     let environment =
         visible_environment(db, viewer, &mut check, "environmentId", environment_id).await?;
     if let Some(environment) = &environment {
+        ticket_in(db, &mut check, "ticketId", environment.id, ticket_id).await?;
         team_for_environment(db, &mut check, "ownerTeamId", environment, team_id).await?;
         systems_in(db, &mut check, "systemIds", environment.id, &system_ids).await?;
         let functions = function::Entity::find()
@@ -185,7 +196,7 @@ async fn create_runbook(ctx: &Context<'_>, input: CreateRunbookInput) -> ApiResu
     else {
         return Ok(RunbookPayload::refused(check.into_errors()));
     };
-    let mut write = Write::begin(ctx, viewer, reason, None).await?;
+    let mut write = Write::begin(ctx, viewer, reason, ticket_id).await?;
     let created = runbook::Model {
         id: Uuid::now_v7(),
         environment_id: environment.id,
@@ -298,6 +309,20 @@ async fn add_revision(
     );
     let reason = check.optional_text("reason", input.reason.as_deref(), MAX_REASON);
     let current = visible_runbook(db, viewer, &mut check, &input.runbook_id).await?;
+    let ticket_id = input
+        .ticket_id
+        .as_ref()
+        .and_then(|id| check.id("ticketId", NodeType::Ticket, id));
+    if let Some(current) = &current {
+        ticket_in(
+            db,
+            &mut check,
+            "ticketId",
+            current.environment_id,
+            ticket_id,
+        )
+        .await?;
+    }
     if current
         .as_ref()
         .is_some_and(|found| found.archived_at.is_some())
@@ -313,7 +338,7 @@ async fn add_revision(
     else {
         return Ok(RunbookPayload::refused(check.into_errors()));
     };
-    let mut write = Write::begin(ctx, viewer, reason, None).await?;
+    let mut write = Write::begin(ctx, viewer, reason, ticket_id).await?;
     let latest = runbook_revision::Entity::find()
         .filter(runbook_revision::COLUMN.runbook_id.eq(current.id))
         .order_by_desc(runbook_revision::Column::Number)
@@ -358,6 +383,20 @@ async fn mark_reviewed(ctx: &Context<'_>, input: RunbookActionInput) -> ApiResul
     let mut check = Check::default();
     let reason = check.optional_text("reason", input.reason.as_deref(), MAX_REASON);
     let current = visible_runbook(db, viewer, &mut check, &input.runbook_id).await?;
+    let ticket_id = input
+        .ticket_id
+        .as_ref()
+        .and_then(|id| check.id("ticketId", NodeType::Ticket, id));
+    if let Some(current) = &current {
+        ticket_in(
+            db,
+            &mut check,
+            "ticketId",
+            current.environment_id,
+            ticket_id,
+        )
+        .await?;
+    }
     if current
         .as_ref()
         .is_some_and(|found| found.archived_at.is_some())
@@ -371,7 +410,7 @@ async fn mark_reviewed(ctx: &Context<'_>, input: RunbookActionInput) -> ApiResul
     let (Some(reason), Some(current), true) = (reason, current, check.is_ok()) else {
         return Ok(RunbookPayload::refused(check.into_errors()));
     };
-    let mut write = Write::begin(ctx, viewer, reason, None).await?;
+    let mut write = Write::begin(ctx, viewer, reason, ticket_id).await?;
     let mut model = current.into_active_model();
     model.last_reviewed_at = Set(Some(write.now));
     model.last_reviewed_by_id = Set(Some(viewer.person.id));
@@ -397,6 +436,20 @@ async fn archive(ctx: &Context<'_>, input: RunbookActionInput) -> ApiResult<Runb
     let mut check = Check::default();
     let reason = check.optional_text("reason", input.reason.as_deref(), MAX_REASON);
     let current = visible_runbook(db, viewer, &mut check, &input.runbook_id).await?;
+    let ticket_id = input
+        .ticket_id
+        .as_ref()
+        .and_then(|id| check.id("ticketId", NodeType::Ticket, id));
+    if let Some(current) = &current {
+        ticket_in(
+            db,
+            &mut check,
+            "ticketId",
+            current.environment_id,
+            ticket_id,
+        )
+        .await?;
+    }
     if current
         .as_ref()
         .is_some_and(|found| found.archived_at.is_some())
@@ -410,7 +463,7 @@ async fn archive(ctx: &Context<'_>, input: RunbookActionInput) -> ApiResult<Runb
     let (Some(reason), Some(current), true) = (reason, current, check.is_ok()) else {
         return Ok(RunbookPayload::refused(check.into_errors()));
     };
-    let mut write = Write::begin(ctx, viewer, reason, None).await?;
+    let mut write = Write::begin(ctx, viewer, reason, ticket_id).await?;
     let mut model = current.into_active_model();
     model.archived_at = Set(Some(write.now));
     model.updated_at = Set(write.now);

@@ -23,7 +23,9 @@ use crate::error::ApiResult;
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::mutation::change_log::{MAX_SUMMARY, check_details};
-use crate::graphql::mutation::{ChangeNote, Check, UserError, UserErrorCode, Write, require_role};
+use crate::graphql::mutation::{
+    ChangeNote, Check, UserError, UserErrorCode, Write, diff, require_role,
+};
 use crate::graphql::scalars::Json;
 use crate::graphql::types::enums::{
     ChangeCategory as GqlChangeCategory, Priority, SystemKind, TicketStatus,
@@ -456,24 +458,31 @@ async fn systems_by_external_id(
         .collect())
 }
 
+/// The rows of `E` from `source` with these external ids, by external id.
+async fn existing_by_external_id<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    source_column: E::Column,
+    id_column: E::Column,
+    source: &str,
+    external_ids: impl IntoIterator<Item = String>,
+    external_id_of: impl Fn(&E::Model) -> Option<String>,
+) -> ApiResult<HashMap<String, E::Model>> {
+    Ok(E::find()
+        .filter(source_column.eq(source))
+        .filter(id_column.is_in(external_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|found| external_id_of(&found).map(|id| (id, found)))
+        .collect())
+}
+
 fn optional(value: &Option<String>) -> Option<String> {
     value
         .as_deref()
         .map(str::trim)
         .filter(|value| !value.is_empty())
         .map(str::to_owned)
-}
-
-fn diff(
-    changes: &mut Map<String, Value>,
-    field: &str,
-    before: impl Into<Value>,
-    after: impl Into<Value>,
-) {
-    let (before, after) = (before.into(), after.into());
-    if before != after {
-        changes.insert(field.to_owned(), json!({ "from": before, "to": after }));
-    }
 }
 
 async fn begin<'a>(ctx: &Context<'_>, viewer: &'a Viewer, source: &str) -> ApiResult<Write<'a>> {
@@ -786,21 +795,18 @@ async fn upsert_tickets(
             );
         }
     }
-    let existing: HashMap<String, ticket::Model> = ticket::Entity::find()
-        .filter(ticket::COLUMN.external_source.eq(source.as_str()))
-        .filter(
-            ticket::COLUMN.external_id.is_in(
-                input
-                    .records
-                    .iter()
-                    .map(|record| record.external_id.trim().to_owned()),
-            ),
-        )
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|found| found.external_id.clone().map(|id| (id, found)))
-        .collect();
+    let existing = existing_by_external_id::<ticket::Entity>(
+        db,
+        ticket::Column::ExternalSource,
+        ticket::Column::ExternalId,
+        &source,
+        input
+            .records
+            .iter()
+            .map(|record| record.external_id.trim().to_owned()),
+        |found| found.external_id.clone(),
+    )
+    .await?;
     let mut write = begin(ctx, viewer, &source).await?;
     let mut results = Vec::new();
     let mut counts = UpsertCounts::default();
@@ -1026,21 +1032,18 @@ async fn upsert_alerts(
             );
         }
     }
-    let existing: HashMap<String, alert::Model> = alert::Entity::find()
-        .filter(alert::COLUMN.external_source.eq(source.as_str()))
-        .filter(
-            alert::COLUMN.external_id.is_in(
-                input
-                    .records
-                    .iter()
-                    .map(|record| record.external_id.trim().to_owned()),
-            ),
-        )
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|found| found.external_id.clone().map(|id| (id, found)))
-        .collect();
+    let existing = existing_by_external_id::<alert::Entity>(
+        db,
+        alert::Column::ExternalSource,
+        alert::Column::ExternalId,
+        &source,
+        input
+            .records
+            .iter()
+            .map(|record| record.external_id.trim().to_owned()),
+        |found| found.external_id.clone(),
+    )
+    .await?;
     let mut write = begin(ctx, viewer, &source).await?;
     let mut results = Vec::new();
     let mut counts = UpsertCounts::default();
@@ -1161,21 +1164,18 @@ async fn record_changes(
             .flat_map(|record| record.system_external_ids.iter().cloned()),
     )
     .await?;
-    let existing: HashMap<String, change_log_entry::Model> = change_log_entry::Entity::find()
-        .filter(change_log_entry::COLUMN.external_source.eq(source.as_str()))
-        .filter(
-            change_log_entry::COLUMN.external_id.is_in(
-                input
-                    .records
-                    .iter()
-                    .map(|record| record.external_id.trim().to_owned()),
-            ),
-        )
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|found| found.external_id.clone().map(|id| (id, found)))
-        .collect();
+    let existing = existing_by_external_id::<change_log_entry::Entity>(
+        db,
+        change_log_entry::Column::ExternalSource,
+        change_log_entry::Column::ExternalId,
+        &source,
+        input
+            .records
+            .iter()
+            .map(|record| record.external_id.trim().to_owned()),
+        |found| found.external_id.clone(),
+    )
+    .await?;
     let mut details = Vec::with_capacity(input.records.len());
     for (index, record) in input.records.iter().enumerate() {
         let summary = record.summary.trim();

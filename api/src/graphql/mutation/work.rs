@@ -18,8 +18,8 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::ids::NodeType;
 use crate::graphql::mutation::change_log::MAX_REASON;
 use crate::graphql::mutation::{
-    ChangeNote, Check, UserErrorCode, WRITERS, WRITERS_AND_SYNC, Write, payload, require_role,
-    visible_environment,
+    ChangeNote, Check, UserErrorCode, WRITERS, WRITERS_AND_SYNC, Write, diff, payload,
+    require_role, visible_environment,
 };
 use crate::graphql::query::directory::active_on;
 use crate::graphql::types::enums::{Priority, TicketStatus};
@@ -410,18 +410,6 @@ async fn create_ticket(ctx: &Context<'_>, input: CreateTicketInput) -> ApiResult
         .await?;
     write.commit().await?;
     Ok(TicketPayload::done(Ticket(created)))
-}
-
-fn diff(
-    changes: &mut Map<String, Value>,
-    field: &str,
-    before: impl Into<Value>,
-    after: impl Into<Value>,
-) {
-    let (before, after) = (before.into(), after.into());
-    if before != after {
-        changes.insert(field.to_owned(), json!({ "from": before, "to": after }));
-    }
 }
 
 async fn save_ticket(
