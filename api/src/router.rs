@@ -25,7 +25,7 @@ use crate::config::ServerSettings;
 use crate::error::{ApiError, ErrorCode};
 use crate::events::EventBus;
 use crate::graphql::{self, AppSchema};
-use crate::rest::{export, health};
+use crate::rest::{export, health, matrix_export};
 
 /// The header carrying the request id, in both directions.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -72,6 +72,10 @@ pub fn router(state: AppState, settings: &ServerSettings) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/export/change-log", get(export::change_log))
+        .route(
+            "/environments/{id}/responsibility-matrix",
+            get(matrix_export::export),
+        )
         .with_state(state)
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(RequestBodyLimitLayer::new(settings.body_limit))

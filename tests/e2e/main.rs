@@ -10,6 +10,7 @@ mod graphql;
 mod health;
 mod http;
 mod jwks;
+mod matrix;
 mod migrations;
 mod mutations;
 mod reads;

@@ -15,10 +15,10 @@ use std::time::Duration;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Request};
 use entities::{
-    alert, change_log_entry, change_log_entry_system, engagement, environment, function,
-    integration, integration_mapping, organization, person, responsibility, responsibility_party,
-    runbook, runbook_function, runbook_revision, runbook_system, sync_run, sync_run_error, system,
-    system_link, team, team_membership, ticket, ticket_note,
+    alert, change_log_entry, change_log_entry_system, engagement, environment, escalation_step,
+    function, integration, integration_mapping, organization, person, responsibility,
+    responsibility_party, runbook, runbook_function, runbook_revision, runbook_system, sync_run,
+    sync_run_error, system, system_link, team, team_membership, ticket, ticket_note,
 };
 use futures_util::future::BoxFuture;
 use sea_orm::prelude::*;
@@ -147,6 +147,8 @@ grouping! {
     MembershipsOfTeam: team_membership by TeamId, team_id order [PersonId];
     /// Junction rows: the functions a runbook covers.
     FunctionsOfRunbook: runbook_function by RunbookId, runbook_id order [FunctionId];
+    /// The escalation path of a responsibility, in order.
+    StepsOfResponsibility: escalation_step by ResponsibilityId, responsibility_id order [Position];
     /// Consulted and informed teams of a responsibility.
     PartiesOfResponsibility: responsibility_party by ResponsibilityId, responsibility_id order [TeamId];
     /// Junction rows: the systems a runbook covers.
@@ -238,6 +240,7 @@ impl Loaders {
             .data(group::<FunctionsOfRunbook>(db))
             .data(group::<SystemsOfRunbook>(db))
             .data(group::<PartiesOfResponsibility>(db))
+            .data(group::<StepsOfResponsibility>(db))
             .data(
                 DataLoader::new(OwnersLoader { db: db.clone() }, spawn_batch).delay(Duration::ZERO),
             )
@@ -393,63 +396,37 @@ impl Loader<OwnersKey> for OwnersLoader {
         &self,
         keys: &[OwnersKey],
     ) -> Result<HashMap<OwnersKey, Self::Value>, Self::Error> {
-        use entities::enums::ResponsibilityStatus;
-        use sea_orm::Condition;
-
         let mut result = HashMap::new();
         let instants: std::collections::HashSet<_> = keys.iter().map(|key| key.at).collect();
         for at in instants {
             let batch: Vec<&OwnersKey> = keys.iter().filter(|key| key.at == at).collect();
-            let entries = responsibility::Entity::find()
-                .filter(
-                    responsibility::COLUMN
-                        .environment_id
-                        .is_in(batch.iter().map(|key| key.environment_id)),
-                )
-                .filter(
-                    responsibility::COLUMN
-                        .status
-                        .eq(ResponsibilityStatus::Agreed),
-                )
-                .filter(responsibility::COLUMN.valid_from.lte(at))
-                .filter(
-                    Condition::any()
-                        .add(responsibility::COLUMN.valid_to.is_null())
-                        .add(responsibility::COLUMN.valid_to.gt(at)),
-                )
-                .filter(
-                    Condition::any()
-                        .add(responsibility::COLUMN.system_id.is_null())
-                        .add(
-                            responsibility::COLUMN
-                                .system_id
-                                .is_in(batch.iter().map(|key| key.system_id)),
-                        ),
-                )
-                .order_by_asc(responsibility::Column::FunctionId)
-                .all(&self.db)
-                .await
-                .map_err(Arc::new)?;
+            let entries = crate::matrix::in_force(
+                &self.db,
+                batch.iter().map(|key| key.environment_id),
+                at,
+                Some(batch.iter().map(|key| key.system_id).collect()),
+            )
+            .await
+            .map_err(Arc::new)?;
             for key in batch {
-                let mut by_function: std::collections::BTreeMap<Uuid, responsibility::Model> =
-                    Default::default();
-                for entry in entries
+                let functions: std::collections::BTreeSet<Uuid> = entries
                     .iter()
                     .filter(|entry| entry.environment_id == key.environment_id)
-                {
-                    match entry.system_id {
-                        Some(system) if system == key.system_id => {
-                            by_function.insert(entry.function_id, entry.clone());
-                        }
-                        None => {
-                            by_function
-                                .entry(entry.function_id)
-                                .or_insert_with(|| entry.clone());
-                        }
-                        Some(_) => {}
-                    }
-                }
-                result.insert(*key, by_function.into_values().collect());
+                    .map(|entry| entry.function_id)
+                    .collect();
+                let owners = functions
+                    .into_iter()
+                    .filter_map(|function| {
+                        crate::matrix::decide(
+                            &entries,
+                            key.environment_id,
+                            function,
+                            Some(key.system_id),
+                        )
+                        .map(|(entry, _)| entry.clone())
+                    })
+                    .collect();
+                result.insert(*key, owners);
             }
         }
         Ok(result)

@@ -2,3 +2,4 @@
 
 pub mod export;
 pub mod health;
+pub mod matrix_export;

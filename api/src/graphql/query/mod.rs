@@ -6,6 +6,7 @@
 //! - `change_log`: `changeLog`, the query scripts and auditors live on.
 //! - `work`: `tickets`, `alerts`.
 //! - `integration`: `integrations`, `syncRuns`.
+//! - `matrix`: `responsibilityMatrix`, `whoOwns`.
 //!
 //! Each list is a `list_*` function that nested fields reuse with a [`Within`], so a list reads
 //! the same, with the same tenancy, wherever it appears. Every list starts from the viewer's
@@ -15,6 +16,7 @@ pub mod change_log;
 pub mod directory;
 pub mod integration;
 pub mod inventory;
+pub mod matrix;
 pub mod node;
 pub mod work;
 
@@ -33,6 +35,7 @@ pub struct Query(
     change_log::ChangeLogQuery,
     work::WorkQuery,
     integration::IntegrationQuery,
+    matrix::MatrixQuery,
 );
 
 /// Pins a list to one parent when it is read as a nested field (`environment.systems`).

@@ -249,3 +249,19 @@ pub enum ResponsibilityStatus {
     /// No longer in force.
     Retired,
 }
+
+/// How an escalation step reaches its team or person.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entities::enums::EscalationChannel")]
+pub enum EscalationChannel {
+    /// A ticket in the PSA.
+    Ticket,
+    /// A phone call.
+    Phone,
+    /// An email.
+    Email,
+    /// A chat message.
+    Chat,
+    /// A pager or on-call alert.
+    Pager,
+}

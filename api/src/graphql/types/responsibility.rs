@@ -2,15 +2,16 @@
 
 use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::enums::PartyRole;
-use entities::{environment, function, responsibility, system, team};
+use entities::{environment, escalation_step, function, person, responsibility, system, team};
 use sea_orm::prelude::DateTimeUtc;
 
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::{
-    PartiesOfResponsibility, load_by_id, load_group, load_many, load_required,
+    PartiesOfResponsibility, StepsOfResponsibility, load_by_id, load_group, load_many,
+    load_required,
 };
-use crate::graphql::types::enums::ResponsibilityStatus;
-use crate::graphql::types::{Environment, Function, System, Team};
+use crate::graphql::types::enums::{EscalationChannel, ResponsibilityStatus};
+use crate::graphql::types::{Environment, Function, Person, System, Team};
 
 /// One entry of the responsibility matrix.
 pub struct Responsibility(pub responsibility::Model);
@@ -96,6 +97,14 @@ impl Responsibility {
         self.0.status.into()
     }
 
+    /// Who to call, in order, when the responsible team does not answer.
+    async fn escalation_path(&self, ctx: &Context<'_>) -> Result<Vec<EscalationStep>> {
+        let steps = load_group::<StepsOfResponsibility>(ctx, self.0.id)
+            .await
+            .extend()?;
+        Ok(steps.into_iter().map(EscalationStep).collect())
+    }
+
     /// Free-form notes.
     async fn notes(&self) -> Option<&str> {
         self.0.notes.as_deref()
@@ -117,4 +126,49 @@ async fn parties(ctx: &Context<'_>, id: uuid::Uuid, role: PartyRole) -> Result<V
         .into_iter()
         .map(Team)
         .collect())
+}
+
+/// One step of an escalation path.
+pub struct EscalationStep(pub escalation_step::Model);
+
+/// One step of an escalation path: a team or a person, how to reach them, and how long to wait
+/// before the next step.
+#[Object]
+impl EscalationStep {
+    /// 1-based order in the path.
+    async fn position(&self) -> i32 {
+        self.0.position
+    }
+
+    /// The team to reach, when the step names a team.
+    async fn team(&self, ctx: &Context<'_>) -> Result<Option<Team>> {
+        match self.0.team_id {
+            Some(id) => load_by_id::<team::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(Team))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// The person to reach, when the step names a person.
+    async fn person(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
+        match self.0.person_id {
+            Some(id) => load_by_id::<person::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(Person))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// How to reach them.
+    async fn channel(&self) -> EscalationChannel {
+        self.0.channel.into()
+    }
+
+    /// Minutes to wait for an answer before the next step; null on the last step.
+    async fn minutes_before_next(&self) -> Option<i32> {
+        self.0.minutes_before_next
+    }
 }
