@@ -201,3 +201,190 @@ async fn the_matrix_exports_as_markdown_and_csv() -> anyhow::Result<()> {
     assert_eq!(response.status(), 401);
     app.stop().await
 }
+
+async fn lifecycle(app: &TestApp, token: &str, name: &str, id: &Value) -> anyhow::Result<Value> {
+    let query = format!(
+        "mutation($input: ResponsibilityActionInput!) {{ {name}(input: $input) {{ responsibility {{ id status approvals {{ organization {{ slug }} person {{ displayName }} }} }} userErrors {{ field code message }} }} }}"
+    );
+    Ok(app
+        .query(token, &query, json!({ "input": { "id": id } }))
+        .await?[name]
+        .clone())
+}
+
+const CREATE: &str = "mutation($input: CreateResponsibilityInput!) { createResponsibility(input: $input) { responsibility { id status } userErrors { field code message } } }";
+
+#[tokio::test]
+async fn co_managed_entries_need_both_sides_and_may_not_overlap() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let provider = app.provider_admin_token();
+    let harbor = app.client_admin_token();
+    let (environment, ehr) = harbor_production(&app, &harbor).await?;
+    let teams = app
+        .query(
+            &harbor,
+            "{ teams { edges { node { id name } } } }",
+            Value::Null,
+        )
+        .await?;
+    let internal_it = teams["teams"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|edge| edge["node"]["name"] == "Internal IT")
+        .unwrap()["node"]["id"]
+        .clone();
+    let dana = app
+        .query(&harbor, "{ viewer { person { id } } }", Value::Null)
+        .await?["viewer"]["person"]["id"]
+        .clone();
+
+    // An EHR backup entry starting next year: no agreed entry covers the EHR server's backups yet.
+    let created = app
+        .query(&provider, CREATE, json!({ "input": {
+            "environmentId": environment, "function": "backup_recovery", "systemId": ehr,
+            "responsibleTeamId": internal_it, "accountableTeamId": internal_it,
+            "escalationPath": [{ "teamId": internal_it, "channel": "TICKET", "minutesBeforeNext": 15 }, { "personId": dana, "channel": "PHONE" }],
+            "validFrom": "2027-01-01T00:00:00Z" } }))
+        .await?;
+    let entry = created["createResponsibility"]["responsibility"].clone();
+    assert_eq!(entry["status"], "DRAFT", "{created}");
+    let early = lifecycle(&app, &provider, "approveResponsibility", &entry["id"]).await?;
+    assert_eq!(
+        early["userErrors"][0]["code"], "INVALID_STATE",
+        "a draft is proposed before it is approved"
+    );
+    assert_eq!(
+        lifecycle(&app, &provider, "proposeResponsibility", &entry["id"]).await?["responsibility"]
+            ["status"],
+        "PROPOSED"
+    );
+
+    let provider_side = lifecycle(&app, &provider, "approveResponsibility", &entry["id"]).await?;
+    assert_eq!(
+        provider_side["responsibility"]["status"], "PROPOSED",
+        "co-managed: the client must approve too"
+    );
+    let twice = lifecycle(&app, &provider, "approveResponsibility", &entry["id"]).await?;
+    assert_eq!(twice["userErrors"][0]["code"], "INVALID_STATE");
+    let agreed = lifecycle(&app, &harbor, "approveResponsibility", &entry["id"]).await?;
+    assert_eq!(agreed["responsibility"]["status"], "AGREED", "{agreed}");
+    let sides: Vec<&str> = agreed["responsibility"]["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|approval| approval["organization"]["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(sides, ["northwind-msp", "harbor-health"]);
+
+    // It is in force from its start date, and whoOwns names it there.
+    let who = "query($id: ID!, $system: ID, $at: DateTime) { whoOwns(environmentId: $id, function: \"backup_recovery\", systemId: $system, at: $at) { decidedBy responsibility { id } } }";
+    let before = app
+        .query(
+            &harbor,
+            who,
+            json!({ "id": environment, "system": ehr, "at": "2026-12-31T00:00:00Z" }),
+        )
+        .await?;
+    assert_eq!(before["whoOwns"]["decidedBy"], "FUNCTION_DEFAULT");
+    let after = app
+        .query(
+            &harbor,
+            who,
+            json!({ "id": environment, "system": ehr, "at": "2027-01-02T00:00:00Z" }),
+        )
+        .await?;
+    assert_eq!(after["whoOwns"]["responsibility"]["id"], entry["id"]);
+
+    // A second entry for the same system and function overlapping it is refused at agreement,
+    // naming the entry in the way; nothing changes.
+    let second = app
+        .query(&provider, CREATE, json!({ "input": { "environmentId": environment, "function": "backup_recovery", "systemId": ehr,
+            "responsibleTeamId": internal_it, "validFrom": "2027-06-01T00:00:00Z", "validTo": "2028-01-01T00:00:00Z" } }))
+        .await?["createResponsibility"]["responsibility"]["id"]
+        .clone();
+    lifecycle(&app, &provider, "proposeResponsibility", &second).await?;
+    lifecycle(&app, &provider, "approveResponsibility", &second).await?;
+    let refused = lifecycle(&app, &harbor, "approveResponsibility", &second).await?;
+    let message = refused["userErrors"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains(entry["id"].as_str().unwrap())
+            && message.starts_with("overlaps the agreed entry"),
+        "{refused}"
+    );
+    let still = app.query(&harbor, "query($id: ID!) { node(id: $id) { ... on Responsibility { status approvals { organization { slug } } } } }", json!({ "id": second })).await?;
+    assert_eq!(still["node"]["status"], "PROPOSED");
+    assert_eq!(
+        still["node"]["approvals"].as_array().map(Vec::len),
+        Some(1),
+        "the refused approval was rolled back"
+    );
+
+    // Retiring the first lets the second be agreed.
+    assert_eq!(
+        lifecycle(&app, &harbor, "retireResponsibility", &entry["id"]).await?["responsibility"]["status"],
+        "RETIRED"
+    );
+    assert_eq!(
+        lifecycle(&app, &harbor, "approveResponsibility", &second).await?["responsibility"]["status"],
+        "AGREED"
+    );
+
+    // Every step is in the change log.
+    let log = app.query(&harbor, "query($id: ID!) { node(id: $id) { ... on Environment { changeLog(filter: { categories: [OWNERSHIP] }) { totalCount } } } }", json!({ "id": environment })).await?;
+    assert!(
+        log["node"]["changeLog"]["totalCount"].as_u64() >= Some(8),
+        "{log}"
+    );
+    app.stop().await
+}
+
+#[tokio::test]
+async fn fully_managed_entries_need_the_provider_only() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let provider = app.provider_admin_token();
+    let cedar = app.token(
+        "demo|cedar-office",
+        "cedar-pine",
+        entities::enums::Role::Admin,
+    );
+    let data = app
+        .query(
+            &cedar,
+            "{ environments(first: 1) { edges { node { id } } } teams { edges { node { id } } } systems(first: 1) { edges { node { id } } } }",
+            Value::Null,
+        )
+        .await?;
+    let environment = data["environments"]["edges"][0]["node"]["id"].clone();
+    let office = data["teams"]["edges"][0]["node"]["id"].clone();
+    let system = data["systems"]["edges"][0]["node"]["id"].clone();
+    let created = app
+        .query(&provider, CREATE, json!({ "input": { "environmentId": environment, "function": "line_of_business_applications", "systemId": system,
+            "responsibleTeamId": office, "validFrom": "2030-01-01T00:00:00Z" } }))
+        .await?;
+    let id = created["createResponsibility"]["responsibility"]["id"].clone();
+    lifecycle(&app, &provider, "proposeResponsibility", &id).await?;
+    // The client is not a side under full management.
+    let client = lifecycle(&app, &cedar, "approveResponsibility", &id).await?;
+    assert_eq!(client["userErrors"][0]["code"], "INVALID_STATE", "{client}");
+    let agreed = lifecycle(&app, &provider, "approveResponsibility", &id).await?;
+    assert_eq!(agreed["responsibility"]["status"], "AGREED", "{agreed}");
+
+    let bad = app
+        .query(&provider, CREATE, json!({ "input": { "environmentId": environment, "function": "nope", "responsibleTeamId": office,
+            "validFrom": "2030-01-01T00:00:00Z", "validTo": "2029-01-01T00:00:00Z", "escalationPath": [{ "channel": "PHONE" }] } }))
+        .await?;
+    let codes: Vec<&str> = bad["createResponsibility"]["userErrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| error["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        codes.contains(&"NOT_FOUND") && codes.contains(&"INVALID"),
+        "{bad}"
+    );
+    app.stop().await
+}

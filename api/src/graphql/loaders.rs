@@ -17,8 +17,9 @@ use async_graphql::{Context, Request};
 use entities::{
     alert, change_log_entry, change_log_entry_system, engagement, environment, escalation_step,
     function, integration, integration_mapping, organization, person, responsibility,
-    responsibility_party, runbook, runbook_function, runbook_revision, runbook_system, sync_run,
-    sync_run_error, system, system_link, team, team_membership, ticket, ticket_note,
+    responsibility_approval, responsibility_party, runbook, runbook_function, runbook_revision,
+    runbook_system, sync_run, sync_run_error, system, system_link, team, team_membership, ticket,
+    ticket_note,
 };
 use futures_util::future::BoxFuture;
 use sea_orm::prelude::*;
@@ -147,6 +148,8 @@ grouping! {
     MembershipsOfTeam: team_membership by TeamId, team_id order [PersonId];
     /// Junction rows: the functions a runbook covers.
     FunctionsOfRunbook: runbook_function by RunbookId, runbook_id order [FunctionId];
+    /// The approvals of a responsibility, oldest first.
+    ApprovalsOfResponsibility: responsibility_approval by ResponsibilityId, responsibility_id order [ApprovedAt];
     /// The escalation path of a responsibility, in order.
     StepsOfResponsibility: escalation_step by ResponsibilityId, responsibility_id order [Position];
     /// Consulted and informed teams of a responsibility.
@@ -241,6 +244,7 @@ impl Loaders {
             .data(group::<SystemsOfRunbook>(db))
             .data(group::<PartiesOfResponsibility>(db))
             .data(group::<StepsOfResponsibility>(db))
+            .data(group::<ApprovalsOfResponsibility>(db))
             .data(
                 DataLoader::new(OwnersLoader { db: db.clone() }, spawn_batch).delay(Duration::ZERO),
             )

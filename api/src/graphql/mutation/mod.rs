@@ -12,6 +12,7 @@
 //! - `change_log`: `recordChange`, `correctChange`.
 //! - `directory`: organizations, engagements, teams, people, memberships (admins).
 //! - `inventory`: environments and systems.
+//! - `matrix`: the responsibility matrix lifecycle (draft, propose, approve, retire).
 //! - `runbook`: runbooks and their revisions.
 //! - `work`: tickets, notes and alerts.
 //! - `sync`: bulk, idempotent upserts for sync jobs.
@@ -19,6 +20,7 @@
 pub mod change_log;
 pub mod directory;
 pub mod inventory;
+pub mod matrix;
 pub mod runbook;
 pub mod sync;
 pub mod work;
@@ -42,6 +44,7 @@ pub struct Mutation(
     change_log::ChangeLogMutation,
     directory::DirectoryMutation,
     inventory::InventoryMutation,
+    matrix::MatrixMutation,
     runbook::RunbookMutation,
     work::WorkMutation,
     sync::SyncMutation,

@@ -2,16 +2,19 @@
 
 use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::enums::PartyRole;
-use entities::{environment, escalation_step, function, person, responsibility, system, team};
+use entities::{
+    environment, escalation_step, function, organization, person, responsibility,
+    responsibility_approval, system, team,
+};
 use sea_orm::prelude::DateTimeUtc;
 
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::{
-    PartiesOfResponsibility, StepsOfResponsibility, load_by_id, load_group, load_many,
-    load_required,
+    ApprovalsOfResponsibility, PartiesOfResponsibility, StepsOfResponsibility, load_by_id,
+    load_group, load_many, load_required,
 };
 use crate::graphql::types::enums::{EscalationChannel, ResponsibilityStatus};
-use crate::graphql::types::{Environment, Function, Person, System, Team};
+use crate::graphql::types::{Environment, Function, Organization, Person, System, Team};
 
 /// One entry of the responsibility matrix.
 pub struct Responsibility(pub responsibility::Model);
@@ -105,6 +108,14 @@ impl Responsibility {
         Ok(steps.into_iter().map(EscalationStep).collect())
     }
 
+    /// Who approved the entry for each side, oldest first.
+    async fn approvals(&self, ctx: &Context<'_>) -> Result<Vec<ResponsibilityApproval>> {
+        let approvals = load_group::<ApprovalsOfResponsibility>(ctx, self.0.id)
+            .await
+            .extend()?;
+        Ok(approvals.into_iter().map(ResponsibilityApproval).collect())
+    }
+
     /// Free-form notes.
     async fn notes(&self) -> Option<&str> {
         self.0.notes.as_deref()
@@ -170,5 +181,33 @@ impl EscalationStep {
     /// Minutes to wait for an answer before the next step; null on the last step.
     async fn minutes_before_next(&self) -> Option<i32> {
         self.0.minutes_before_next
+    }
+}
+
+/// One side's approval of a matrix entry.
+pub struct ResponsibilityApproval(pub responsibility_approval::Model);
+
+/// One side's approval of a matrix entry: which organization, which admin, when.
+#[Object]
+impl ResponsibilityApproval {
+    /// The side that approved.
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
+        load_required::<organization::Entity>(ctx, self.0.organization_id)
+            .await
+            .map(Organization)
+            .extend()
+    }
+
+    /// The admin who approved.
+    async fn person(&self, ctx: &Context<'_>) -> Result<Person> {
+        load_required::<person::Entity>(ctx, self.0.person_id)
+            .await
+            .map(Person)
+            .extend()
+    }
+
+    /// When.
+    async fn approved_at(&self) -> DateTimeUtc {
+        self.0.approved_at
     }
 }

@@ -1,0 +1,557 @@
+//! The responsibility matrix lifecycle: `DRAFT -> PROPOSED -> AGREED -> RETIRED`.
+//!
+//! An entry becomes `AGREED` only when the sides its engagement requires have approved it (an
+//! admin of each): under a co-managed engagement both the client and the provider, under a fully
+//! managed one the provider, with no engagement the client. Two agreed entries for the same
+//! environment, function and system may not overlap in time; the refusal names the other entry.
+//! Every step is a change log entry (category `OWNERSHIP`).
+
+use async_graphql::{Context, ID, InputObject, Object, Result, ResultExt};
+use chrono::{DateTime, SubsecRound, Utc};
+use entities::enums::{ChangeCategory, OperatingModel, PartyRole, ResponsibilityStatus, Role};
+use entities::{
+    engagement, environment, escalation_step, function, person, responsibility,
+    responsibility_approval, responsibility_party,
+};
+use sea_orm::prelude::*;
+use sea_orm::{IntoActiveModel, QueryFilter, Set};
+use serde_json::json;
+
+use crate::auth::Viewer;
+use crate::error::ApiResult;
+use crate::graphql::context::ContextExt;
+use crate::graphql::ids::{self, NodeType};
+use crate::graphql::mutation::change_log::MAX_REASON;
+use crate::graphql::mutation::work::team_for_environment;
+use crate::graphql::mutation::{
+    ChangeNote, Check, UserErrorCode, Write, payload, require_role, visible_environment,
+};
+use crate::graphql::query::directory::active_on;
+use crate::graphql::types::Responsibility;
+use crate::graphql::types::enums::EscalationChannel;
+
+/// Writing the matrix.
+#[derive(Default)]
+pub struct MatrixMutation;
+
+/// One step of an escalation path.
+#[derive(InputObject)]
+pub struct EscalationStepInput {
+    /// The team to reach (give a team or a person).
+    pub team_id: Option<ID>,
+    /// The person to reach (give a team or a person).
+    pub person_id: Option<ID>,
+    /// How to reach them.
+    pub channel: EscalationChannel,
+    /// Minutes to wait before the next step; omit on the last.
+    pub minutes_before_next: Option<i32>,
+}
+
+/// A new matrix entry, as a draft.
+#[derive(InputObject)]
+pub struct CreateResponsibilityInput {
+    /// The environment.
+    pub environment_id: ID,
+    /// The function's key, such as `patching`.
+    pub function: String,
+    /// A system, for an entry that overrides the function's default on it.
+    pub system_id: Option<ID>,
+    /// The team that does the work.
+    pub responsible_team_id: ID,
+    /// The team that answers for it.
+    pub accountable_team_id: Option<ID>,
+    /// Teams asked before the work is done.
+    #[graphql(default)]
+    pub consulted_team_ids: Vec<ID>,
+    /// Teams told after the work is done.
+    #[graphql(default)]
+    pub informed_team_ids: Vec<ID>,
+    /// Who to call, in order.
+    #[graphql(default)]
+    pub escalation_path: Vec<EscalationStepInput>,
+    /// Start of validity (inclusive).
+    pub valid_from: DateTimeUtc,
+    /// End of validity (exclusive); open-ended when omitted.
+    pub valid_to: Option<DateTimeUtc>,
+    /// Free-form notes.
+    pub notes: Option<String>,
+    /// Why (goes to the change log).
+    pub reason: Option<String>,
+}
+
+/// A matrix entry to move along its lifecycle.
+#[derive(InputObject)]
+pub struct ResponsibilityActionInput {
+    /// The entry.
+    pub id: ID,
+    /// Why (goes to the change log).
+    pub reason: Option<String>,
+}
+
+payload! {
+    /// The result of a matrix mutation.
+    ResponsibilityPayload {
+        /// The entry as it is now.
+        responsibility: Responsibility
+    }
+}
+
+#[Object]
+impl MatrixMutation {
+    /// Drafts a matrix entry (admins); it is not in force until agreed.
+    async fn create_responsibility(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to write; see the input type.")] input: CreateResponsibilityInput,
+    ) -> Result<ResponsibilityPayload> {
+        create(ctx, input).await.extend()
+    }
+
+    /// Submits a draft for approval.
+    async fn propose_responsibility(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to write; see the input type.")] input: ResponsibilityActionInput,
+    ) -> Result<ResponsibilityPayload> {
+        transition(ctx, input, Action::Propose).await.extend()
+    }
+
+    /// Approves a proposed entry for the caller's side; it becomes agreed once every side the
+    /// engagement requires has approved, unless it would overlap another agreed entry.
+    async fn approve_responsibility(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to write; see the input type.")] input: ResponsibilityActionInput,
+    ) -> Result<ResponsibilityPayload> {
+        transition(ctx, input, Action::Approve).await.extend()
+    }
+
+    /// Retires an entry: it is no longer in force.
+    async fn retire_responsibility(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to write; see the input type.")] input: ResponsibilityActionInput,
+    ) -> Result<ResponsibilityPayload> {
+        transition(ctx, input, Action::Retire).await.extend()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Propose,
+    Approve,
+    Retire,
+}
+
+async fn create(
+    ctx: &Context<'_>,
+    input: CreateResponsibilityInput,
+) -> ApiResult<ResponsibilityPayload> {
+    let viewer = ctx.viewer()?;
+    require_role(viewer, &[Role::Admin], "createResponsibility")?;
+    let db = ctx.db()?;
+    let mut check = Check::default();
+    let notes = check.optional_text("notes", input.notes.as_deref(), 5_000);
+    let reason = check.optional_text("reason", input.reason.as_deref(), MAX_REASON);
+    let valid_from = input.valid_from.trunc_subsecs(6);
+    let valid_to = input.valid_to.map(|instant| instant.trunc_subsecs(6));
+    if valid_to.is_some_and(|valid_to| valid_to <= valid_from) {
+        check.fail(
+            "validTo",
+            UserErrorCode::Invalid,
+            "`validTo` must be after `validFrom`",
+        );
+    }
+    let environment_id = check.id(
+        "environmentId",
+        NodeType::Environment,
+        &input.environment_id,
+    );
+    let environment =
+        visible_environment(db, viewer, &mut check, "environmentId", environment_id).await?;
+    let Some(environment) = environment else {
+        return Ok(ResponsibilityPayload::refused(check.into_errors()));
+    };
+    let function = crate::matrix::functions_for(db, environment.organization_id)
+        .await?
+        .into_iter()
+        .find(|function| function.key == input.function.trim());
+    if function.is_none() {
+        check.fail(
+            "function",
+            UserErrorCode::NotFound,
+            format!("no function with the key `{}`", input.function.trim()),
+        );
+    }
+    let system_id = input
+        .system_id
+        .as_ref()
+        .and_then(|id| check.id("systemId", NodeType::System, id));
+    if let Some(system_id) = system_id {
+        let found = entities::system::Entity::find_by_id(system_id)
+            .one(db)
+            .await?;
+        if found.is_none_or(|found| found.environment_id != environment.id) {
+            check.fail(
+                "systemId",
+                UserErrorCode::NotFound,
+                "no system with this id in the environment",
+            );
+        }
+    }
+    let team = |field: &str, id: &ID, check: &mut Check| check.id(field, NodeType::Team, id);
+    let responsible = team("responsibleTeamId", &input.responsible_team_id, &mut check);
+    let accountable = input
+        .accountable_team_id
+        .as_ref()
+        .and_then(|id| team("accountableTeamId", id, &mut check));
+    let consulted: Vec<Uuid> = input
+        .consulted_team_ids
+        .iter()
+        .enumerate()
+        .filter_map(|(index, id)| team(&format!("consultedTeamIds.{index}"), id, &mut check))
+        .collect();
+    let informed: Vec<Uuid> = input
+        .informed_team_ids
+        .iter()
+        .enumerate()
+        .filter_map(|(index, id)| team(&format!("informedTeamIds.{index}"), id, &mut check))
+        .collect();
+    for (field, id) in [
+        ("responsibleTeamId", responsible),
+        ("accountableTeamId", accountable),
+    ] {
+        team_for_environment(db, &mut check, field, &environment, id).await?;
+    }
+    for (field, ids) in [
+        ("consultedTeamIds", &consulted),
+        ("informedTeamIds", &informed),
+    ] {
+        for id in ids {
+            team_for_environment(db, &mut check, field, &environment, Some(*id)).await?;
+        }
+    }
+    let mut steps = Vec::new();
+    for (index, step) in input.escalation_path.iter().enumerate() {
+        let field = format!("escalationPath.{index}");
+        let team_id = step
+            .team_id
+            .as_ref()
+            .and_then(|id| check.id(&format!("{field}.teamId"), NodeType::Team, id));
+        let person_id = step
+            .person_id
+            .as_ref()
+            .and_then(|id| check.id(&format!("{field}.personId"), NodeType::Person, id));
+        if team_id.is_some() == person_id.is_some() {
+            check.fail(
+                &field,
+                UserErrorCode::Invalid,
+                "a step names a team or a person, not both",
+            );
+        }
+        team_for_environment(
+            db,
+            &mut check,
+            &format!("{field}.teamId"),
+            &environment,
+            team_id,
+        )
+        .await?;
+        if let Some(person_id) = person_id {
+            let found = person::Entity::find_by_id(person_id).one(db).await?;
+            if found.is_none_or(|found| !viewer.can_see_organization(found.organization_id)) {
+                check.fail(
+                    &format!("{field}.personId"),
+                    UserErrorCode::NotFound,
+                    "no person with this id",
+                );
+            }
+        }
+        if step.minutes_before_next.is_some_and(|minutes| minutes <= 0) {
+            check.fail(
+                &format!("{field}.minutesBeforeNext"),
+                UserErrorCode::Invalid,
+                "`minutesBeforeNext` must be positive",
+            );
+        }
+        steps.push((team_id, person_id, step.channel, step.minutes_before_next));
+    }
+    let (Some(notes), Some(reason), Some(function), Some(responsible), true) =
+        (notes, reason, function, responsible, check.is_ok())
+    else {
+        return Ok(ResponsibilityPayload::refused(check.into_errors()));
+    };
+    let mut write = Write::begin(ctx, viewer, reason, None).await?;
+    let created = responsibility::Model {
+        id: Uuid::now_v7(),
+        environment_id: environment.id,
+        function_id: function.id,
+        system_id,
+        responsible_team_id: responsible,
+        accountable_team_id: accountable,
+        valid_from,
+        valid_to,
+        status: ResponsibilityStatus::Draft,
+        notes,
+        supersedes_id: None,
+        created_by_id: Some(viewer.person.id),
+        created_at: write.now,
+        updated_at: write.now,
+    }
+    .into_active_model()
+    .insert(&write.txn)
+    .await?;
+    let parties = consulted
+        .iter()
+        .map(|id| (id, PartyRole::Consulted))
+        .chain(informed.iter().map(|id| (id, PartyRole::Informed)));
+    for (team_id, role) in parties {
+        responsibility_party::Model {
+            responsibility_id: created.id,
+            team_id: *team_id,
+            role,
+        }
+        .into_active_model()
+        .insert(&write.txn)
+        .await?;
+    }
+    for (position, (team_id, person_id, channel, minutes)) in steps.into_iter().enumerate() {
+        escalation_step::Model {
+            id: Uuid::now_v7(),
+            responsibility_id: created.id,
+            position: position as i32 + 1,
+            team_id,
+            person_id,
+            channel: channel.into(),
+            minutes_before_next: minutes,
+        }
+        .into_active_model()
+        .insert(&write.txn)
+        .await?;
+    }
+    write
+        .record(ChangeNote {
+            environment_id: environment.id,
+            system_ids: system_id.into_iter().collect(),
+            summary: format!("Drafted matrix entry for {}", function.name),
+            details: json!({ "responsibility": created.id, "status": "DRAFT" }),
+            category: ChangeCategory::Ownership,
+        })
+        .await?;
+    write.commit().await?;
+    Ok(ResponsibilityPayload::done(Responsibility(created)))
+}
+
+/// The organizations whose admins must approve entries of `environment` starting at `from`.
+async fn required_sides(
+    db: &impl ConnectionTrait,
+    environment: &environment::Model,
+    from: DateTime<Utc>,
+) -> ApiResult<Vec<Uuid>> {
+    let engagement = active_on(engagement::Entity::find(), from.date_naive())
+        .filter(engagement::COLUMN.client_id.eq(environment.organization_id))
+        .one(db)
+        .await?;
+    Ok(match engagement {
+        Some(found) if found.operating_model == OperatingModel::CoManaged => {
+            vec![found.client_id, found.provider_id]
+        }
+        Some(found) => vec![found.provider_id],
+        None => vec![environment.organization_id],
+    })
+}
+
+async fn transition(
+    ctx: &Context<'_>,
+    input: ResponsibilityActionInput,
+    action: Action,
+) -> ApiResult<ResponsibilityPayload> {
+    let viewer: &Viewer = ctx.viewer()?;
+    let operation = match action {
+        Action::Propose => "proposeResponsibility",
+        Action::Approve => "approveResponsibility",
+        Action::Retire => "retireResponsibility",
+    };
+    require_role(viewer, &[Role::Admin], operation)?;
+    let db = ctx.db()?;
+    let mut check = Check::default();
+    let reason = check.optional_text("reason", input.reason.as_deref(), MAX_REASON);
+    let found = match check.id("id", NodeType::Responsibility, &input.id) {
+        Some(id) => responsibility::Entity::find_by_id(id).one(db).await?,
+        None => None,
+    };
+    let environment = match &found {
+        Some(found) => {
+            visible_environment(
+                db,
+                viewer,
+                &mut Check::default(),
+                "id",
+                Some(found.environment_id),
+            )
+            .await?
+        }
+        None => None,
+    };
+    let (Some(current), Some(environment), Some(reason)) = (found, environment, reason) else {
+        if check.is_ok() {
+            check.fail(
+                "id",
+                UserErrorCode::NotFound,
+                "no matrix entry with this id",
+            );
+        }
+        return Ok(ResponsibilityPayload::refused(check.into_errors()));
+    };
+    let expected = match action {
+        Action::Propose => ResponsibilityStatus::Draft,
+        Action::Approve => ResponsibilityStatus::Proposed,
+        Action::Retire => ResponsibilityStatus::Agreed,
+    };
+    if current.status != expected {
+        check.fail(
+            "id",
+            UserErrorCode::InvalidState,
+            format!(
+                "the entry is {}; only a {} entry can be {}",
+                sea_orm::ActiveEnum::to_value(&current.status),
+                sea_orm::ActiveEnum::to_value(&expected),
+                match action {
+                    Action::Propose => "proposed",
+                    Action::Approve => "approved",
+                    Action::Retire => "retired",
+                }
+            ),
+        );
+        return Ok(ResponsibilityPayload::refused(check.into_errors()));
+    }
+    let function = function::Entity::find_by_id(current.function_id)
+        .one(db)
+        .await?
+        .map(|found| found.name)
+        .unwrap_or_default();
+    let mut write = Write::begin(ctx, viewer, reason, None).await?;
+    let mut model = current.clone().into_active_model();
+    let summary;
+    match action {
+        Action::Propose => {
+            model.status = Set(ResponsibilityStatus::Proposed);
+            summary = format!("Proposed matrix entry for {function}");
+        }
+        Action::Retire => {
+            model.status = Set(ResponsibilityStatus::Retired);
+            summary = format!("Retired matrix entry for {function}");
+        }
+        Action::Approve => {
+            let sides = required_sides(&write.txn, &environment, current.valid_from).await?;
+            if !sides.contains(&viewer.organization.id) {
+                check.fail(
+                    "id",
+                    UserErrorCode::InvalidState,
+                    "the caller's organization is not a side of this environment's engagement",
+                );
+                return Ok(ResponsibilityPayload::refused(check.into_errors()));
+            }
+            let approvals = responsibility_approval::Entity::find()
+                .filter(
+                    responsibility_approval::COLUMN
+                        .responsibility_id
+                        .eq(current.id),
+                )
+                .all(&write.txn)
+                .await?;
+            if approvals
+                .iter()
+                .any(|approval| approval.organization_id == viewer.organization.id)
+            {
+                check.fail(
+                    "id",
+                    UserErrorCode::InvalidState,
+                    "the caller's side has already approved this entry",
+                );
+                return Ok(ResponsibilityPayload::refused(check.into_errors()));
+            }
+            responsibility_approval::Model {
+                id: Uuid::now_v7(),
+                responsibility_id: current.id,
+                organization_id: viewer.organization.id,
+                person_id: viewer.person.id,
+                approved_at: write.now,
+            }
+            .into_active_model()
+            .insert(&write.txn)
+            .await?;
+            let approved: Vec<Uuid> = approvals
+                .iter()
+                .map(|approval| approval.organization_id)
+                .chain([viewer.organization.id])
+                .collect();
+            if sides.iter().all(|side| approved.contains(side)) {
+                if let Some(conflict) = overlapping(&write.txn, &current).await? {
+                    check.fail(
+                        "id",
+                        UserErrorCode::InvalidState,
+                        format!(
+                            "overlaps the agreed entry {} (valid from {} to {}); retire it or change the dates",
+                            ids::encode(NodeType::Responsibility, conflict.id).0,
+                            conflict.valid_from.format("%Y-%m-%d"),
+                            conflict.valid_to.map_or_else(|| "open end".to_owned(), |to| to.format("%Y-%m-%d").to_string())
+                        ),
+                    );
+                    // Dropping the transaction rolls the approval back: nothing changes.
+                    return Ok(ResponsibilityPayload::refused(check.into_errors()));
+                }
+                model.status = Set(ResponsibilityStatus::Agreed);
+                summary = format!("Agreed matrix entry for {function}");
+            } else {
+                summary = format!(
+                    "{} approved matrix entry for {function}",
+                    viewer.organization.name
+                );
+            }
+        }
+    }
+    model.updated_at = Set(write.now);
+    let updated = model.update(&write.txn).await?;
+    write
+        .record(ChangeNote {
+            environment_id: environment.id,
+            system_ids: updated.system_id.into_iter().collect(),
+            summary,
+            details: json!({ "responsibility": ids::encode(NodeType::Responsibility, updated.id).0, "status": updated.status }),
+            category: ChangeCategory::Ownership,
+        })
+        .await?;
+    write.commit().await?;
+    Ok(ResponsibilityPayload::done(Responsibility(updated)))
+}
+
+/// Another agreed entry for the same environment, function and system whose validity overlaps
+/// `entry`'s.
+async fn overlapping(
+    db: &impl ConnectionTrait,
+    entry: &responsibility::Model,
+) -> ApiResult<Option<responsibility::Model>> {
+    let mut select = responsibility::Entity::find()
+        .filter(
+            responsibility::COLUMN
+                .environment_id
+                .eq(entry.environment_id),
+        )
+        .filter(responsibility::COLUMN.function_id.eq(entry.function_id))
+        .filter(
+            responsibility::COLUMN
+                .status
+                .eq(ResponsibilityStatus::Agreed),
+        )
+        .filter(responsibility::COLUMN.id.ne(entry.id));
+    select = match entry.system_id {
+        Some(system) => select.filter(responsibility::COLUMN.system_id.eq(system)),
+        None => select.filter(responsibility::COLUMN.system_id.is_null()),
+    };
+    Ok(select.all(db).await?.into_iter().find(|other| {
+        let other_ends_after = other.valid_to.is_none_or(|to| entry.valid_from < to);
+        let entry_ends_after = entry.valid_to.is_none_or(|to| other.valid_from < to);
+        other_ends_after && entry_ends_after
+    }))
+}
