@@ -15,7 +15,7 @@ use chrono::SubsecRound;
 use entities::enums::{AlertStatus, ChangeCategory, Role};
 use entities::{alert, change_log_entry, environment, system, system_link, ticket};
 use sea_orm::prelude::*;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{ConnectionTrait, IntoActiveModel, QueryFilter, Set};
 use serde_json::{Map, Value, json};
 
 use crate::auth::Viewer;
@@ -24,7 +24,7 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::mutation::change_log::{MAX_SUMMARY, check_details};
 use crate::graphql::mutation::{
-    ChangeNote, Check, UserError, UserErrorCode, Write, diff, require_role,
+    ChangeNote, Check, UserError, UserErrorCode, Write, diff, insert_entry, require_role,
 };
 use crate::graphql::scalars::Json;
 use crate::graphql::types::enums::{
@@ -1223,8 +1223,7 @@ async fn record_changes(
         }
         details.push(checked);
     }
-    let write = begin(ctx, viewer, &source).await?;
-    let mut write = write;
+    let mut write = begin(ctx, viewer, &source).await?;
     let mut results = Vec::new();
     let mut counts = UpsertCounts::default();
     for ((index, record), details) in input.records.into_iter().enumerate().zip(details) {
@@ -1292,12 +1291,4 @@ async fn record_changes(
         counts: batch.counts(counts),
         user_errors: batch.check.into_errors(),
     })
-}
-
-async fn insert_entry(
-    txn: &DatabaseTransaction,
-    entry: change_log_entry::Model,
-    system_ids: &[Uuid],
-) -> ApiResult<change_log_entry::Model> {
-    crate::graphql::mutation::insert_entry(txn, entry, system_ids).await
 }
