@@ -388,3 +388,112 @@ async fn fully_managed_entries_need_the_provider_only() -> anyhow::Result<()> {
     );
     app.stop().await
 }
+
+#[tokio::test]
+async fn transition_readiness_lists_what_is_missing_until_it_is_fixed() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let harbor = app.client_admin_token();
+    let organization = app
+        .query(&harbor, "{ viewer { organization { id } } }", Value::Null)
+        .await?["viewer"]["organization"]["id"]
+        .clone();
+    let created = app
+        .query(&harbor, "mutation($input: CreateEnvironmentInput!) { createEnvironment(input: $input) { environment { id } } }", json!({ "input": { "organizationId": organization, "name": "New wing" } }))
+        .await?;
+    let environment = created["createEnvironment"]["environment"]["id"].clone();
+    let readiness = "query($id: ID!) { transitionReadiness(environmentId: $id) { ready items { kind message subjects } } }";
+    let kinds = |data: &Value| -> Vec<String> {
+        data["transitionReadiness"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["kind"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let before = app
+        .query(&harbor, readiness, json!({ "id": environment }))
+        .await?;
+    assert_eq!(before["transitionReadiness"]["ready"], false);
+    assert_eq!(
+        kinds(&before),
+        ["EMPTY_INVENTORY", "NO_TICKETING_INTEGRATION"]
+    );
+
+    // A drafted entry without an escalation path shows up until it is agreed with one.
+    let teams = app
+        .query(
+            &harbor,
+            "{ teams { edges { node { id name } } } }",
+            Value::Null,
+        )
+        .await?;
+    let internal_it = teams["teams"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|edge| edge["node"]["name"] == "Internal IT")
+        .unwrap()["node"]["id"]
+        .clone();
+    let draft = app
+        .query(&harbor, CREATE, json!({ "input": { "environmentId": environment, "function": "service_desk", "responsibleTeamId": internal_it, "validFrom": "2026-01-01T00:00:00Z" } }))
+        .await?["createResponsibility"]["responsibility"]["id"]
+        .clone();
+    let after_draft = app
+        .query(&harbor, readiness, json!({ "id": environment }))
+        .await?;
+    assert!(kinds(&after_draft).contains(&"UNAGREED_ENTRIES".to_owned()));
+    let provider = app.provider_admin_token();
+    lifecycle(&app, &harbor, "proposeResponsibility", &draft).await?;
+    lifecycle(&app, &harbor, "approveResponsibility", &draft).await?;
+    lifecycle(&app, &provider, "approveResponsibility", &draft).await?;
+    let agreed = app
+        .query(&harbor, readiness, json!({ "id": environment }))
+        .await?;
+    let found = kinds(&agreed);
+    assert!(!found.contains(&"UNAGREED_ENTRIES".to_owned()), "{agreed}");
+    assert!(
+        found.contains(&"NO_ESCALATION_PATH".to_owned())
+            && found.contains(&"FUNCTION_WITHOUT_RUNBOOK".to_owned()),
+        "{agreed}"
+    );
+    let item = agreed["transitionReadiness"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["kind"] == "FUNCTION_WITHOUT_RUNBOOK")
+        .unwrap();
+    assert_eq!(item["subjects"], json!(["service_desk"]));
+
+    // Adding a system and a runbook for the function clears those two items.
+    app.query(&harbor, "mutation($input: CreateSystemInput!) { createSystem(input: $input) { system { id } } }", json!({ "input": { "environmentId": environment, "name": "NW-PC-01", "kind": "WORKSTATION" } })).await?;
+    let function = app
+        .query(
+            &harbor,
+            "{ functions(first: 100) { edges { node { id key } } } }",
+            Value::Null,
+        )
+        .await?["functions"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|edge| edge["node"]["key"] == "service_desk")
+        .unwrap()["node"]["id"]
+        .clone();
+    app.query(
+        &harbor,
+        "mutation($input: CreateRunbookInput!) { createRunbook(input: $input) { runbook { id } userErrors { message } } }",
+        json!({ "input": { "environmentId": environment, "title": "Service desk intake", "ownerTeamId": internal_it, "body": "# Intake", "functionIds": [function] } }),
+    )
+    .await?;
+    let fixed = kinds(
+        &app.query(&harbor, readiness, json!({ "id": environment }))
+            .await?,
+    );
+    assert!(
+        !fixed.contains(&"EMPTY_INVENTORY".to_owned())
+            && !fixed.contains(&"FUNCTION_WITHOUT_RUNBOOK".to_owned()),
+        "{fixed:?}"
+    );
+    assert!(fixed.contains(&"NO_TICKETING_INTEGRATION".to_owned()));
+    app.stop().await
+}

@@ -4,6 +4,7 @@
 use async_graphql::{Context, Enum, ID, Object, Result, ResultExt, SimpleObject};
 use chrono::Utc;
 use entities::system;
+use sea_orm::PaginatorTrait;
 use sea_orm::prelude::*;
 
 use crate::error::{ApiError, ApiResult};
@@ -65,8 +66,56 @@ pub struct Ownership {
     pub decided_by: OwnershipDecision,
 }
 
+/// What may keep an environment from being worked side by side.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadinessKind {
+    /// Matrix entries are still drafts or proposals.
+    UnagreedEntries,
+    /// Functions with an agreed owner have no runbook.
+    FunctionWithoutRunbook,
+    /// The environment has no systems.
+    EmptyInventory,
+    /// No PSA integration is mapped to the environment, so the two teams share no tickets.
+    NoTicketingIntegration,
+    /// Agreed entries name nobody to escalate to.
+    NoEscalationPath,
+}
+
+/// One thing still missing before a transition.
+#[derive(SimpleObject)]
+pub struct ReadinessItem {
+    /// What is missing.
+    pub kind: ReadinessKind,
+    /// What is missing, for people, with what to do.
+    pub message: String,
+    /// The function keys, system or entry ids concerned, when the item has any.
+    pub subjects: Vec<String>,
+}
+
+/// What an environment still lacks before both teams can work it side by side.
+#[derive(SimpleObject)]
+pub struct TransitionReadiness {
+    /// The environment.
+    pub environment: Environment,
+    /// Whether nothing is missing.
+    pub ready: bool,
+    /// What is missing.
+    pub items: Vec<ReadinessItem>,
+}
+
 #[Object]
 impl MatrixQuery {
+    /// What an environment still lacks before a transition: unagreed matrix entries, owned
+    /// functions without a runbook, an empty inventory, no shared ticketing integration, agreed
+    /// entries without an escalation path. Null when the environment is not visible.
+    async fn transition_readiness(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The environment.")] environment_id: ID,
+    ) -> Result<Option<TransitionReadiness>> {
+        transition_readiness(ctx, &environment_id).await.extend()
+    }
+
     /// The responsibility matrix of an environment in force at `at` (now when omitted): only
     /// agreed entries whose validity covers the instant. Time travel works both ways: a past date
     /// shows what was agreed then, a future one what is planned.
@@ -215,5 +264,159 @@ async fn who_owns(
         at,
         responsibility,
         decided_by,
+    }))
+}
+
+async fn transition_readiness(
+    ctx: &Context<'_>,
+    environment_id: &ID,
+) -> ApiResult<Option<TransitionReadiness>> {
+    use entities::enums::{IntegrationKind, ResponsibilityStatus};
+    use entities::{
+        escalation_step, integration, integration_mapping, responsibility, runbook,
+        runbook_function,
+    };
+    use sea_orm::QueryFilter;
+
+    let Some(environment) = visible_environment(ctx, environment_id).await? else {
+        return Ok(None);
+    };
+    let db = ctx.db()?;
+    let mut items = Vec::new();
+
+    let unagreed = responsibility::Entity::find()
+        .filter(responsibility::COLUMN.environment_id.eq(environment.id))
+        .filter(
+            responsibility::COLUMN
+                .status
+                .is_in([ResponsibilityStatus::Draft, ResponsibilityStatus::Proposed]),
+        )
+        .all(db)
+        .await?;
+    if !unagreed.is_empty() {
+        items.push(ReadinessItem {
+            kind: ReadinessKind::UnagreedEntries,
+            message: format!(
+                "{} matrix entries are not agreed yet; propose them and have each side approve",
+                unagreed.len()
+            ),
+            subjects: unagreed
+                .iter()
+                .map(|entry| ids::encode(NodeType::Responsibility, entry.id).0)
+                .collect(),
+        });
+    }
+
+    let in_force = matrix::in_force(db, [environment.id], Utc::now(), None).await?;
+    let functions = matrix::functions_for(db, environment.organization_id).await?;
+    let runbooks: Vec<Uuid> = runbook::Entity::find()
+        .filter(runbook::COLUMN.environment_id.eq(environment.id))
+        .filter(runbook::COLUMN.archived_at.is_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|found| found.id)
+        .collect();
+    let covered: std::collections::HashSet<Uuid> = runbook_function::Entity::find()
+        .filter(runbook_function::COLUMN.runbook_id.is_in(runbooks))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|link| link.function_id)
+        .collect();
+    let without_runbook: Vec<String> = functions
+        .iter()
+        .filter(|function| {
+            in_force
+                .iter()
+                .any(|entry| entry.function_id == function.id)
+                && !covered.contains(&function.id)
+        })
+        .map(|function| function.key.clone())
+        .collect();
+    if !without_runbook.is_empty() {
+        items.push(ReadinessItem {
+            kind: ReadinessKind::FunctionWithoutRunbook,
+            message: format!(
+                "{} owned functions have no runbook; write one per function",
+                without_runbook.len()
+            ),
+            subjects: without_runbook,
+        });
+    }
+
+    let systems = system::Entity::find()
+        .filter(system::COLUMN.environment_id.eq(environment.id))
+        .filter(system::COLUMN.retired_at.is_null())
+        .count(db)
+        .await?;
+    if systems == 0 {
+        items.push(ReadinessItem {
+            kind: ReadinessKind::EmptyInventory,
+            message: "the environment has no systems; sync them from the RMM or add them"
+                .to_owned(),
+            subjects: Vec::new(),
+        });
+    }
+
+    let mapped: Vec<Uuid> = integration_mapping::Entity::find()
+        .filter(
+            integration_mapping::COLUMN
+                .environment_id
+                .eq(environment.id),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|mapping| mapping.integration_id)
+        .collect();
+    let ticketing = integration::Entity::find()
+        .filter(integration::COLUMN.id.is_in(mapped))
+        .filter(integration::COLUMN.kind.is_in([
+            IntegrationKind::ConnectwiseManage,
+            IntegrationKind::Autotask,
+            IntegrationKind::Halopsa,
+        ]))
+        .count(db)
+        .await?;
+    if ticketing == 0 {
+        items.push(ReadinessItem {
+            kind: ReadinessKind::NoTicketingIntegration,
+            message: "no PSA integration is mapped to the environment; map the client's company so both teams share tickets".to_owned(),
+            subjects: Vec::new(),
+        });
+    }
+
+    let with_steps: std::collections::HashSet<Uuid> = escalation_step::Entity::find()
+        .filter(
+            escalation_step::COLUMN
+                .responsibility_id
+                .is_in(in_force.iter().map(|entry| entry.id)),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|step| step.responsibility_id)
+        .collect();
+    let without_path: Vec<String> = in_force
+        .iter()
+        .filter(|entry| !with_steps.contains(&entry.id))
+        .map(|entry| ids::encode(NodeType::Responsibility, entry.id).0)
+        .collect();
+    if !without_path.is_empty() {
+        items.push(ReadinessItem {
+            kind: ReadinessKind::NoEscalationPath,
+            message: format!(
+                "{} agreed entries name nobody to escalate to; add an escalation path",
+                without_path.len()
+            ),
+            subjects: without_path,
+        });
+    }
+
+    Ok(Some(TransitionReadiness {
+        environment: Environment(environment),
+        ready: items.is_empty(),
+        items,
     }))
 }
