@@ -376,62 +376,32 @@ async fn add_revision(
     Ok(RunbookPayload::done(Runbook(updated)))
 }
 
+/// What `markRunbookReviewed` and `archiveRunbook` do to a live runbook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RunbookAction {
+    MarkReviewed,
+    Archive,
+}
+
 async fn mark_reviewed(ctx: &Context<'_>, input: RunbookActionInput) -> ApiResult<RunbookPayload> {
-    let viewer = ctx.viewer()?;
-    require_role(viewer, WRITERS, "markRunbookReviewed")?;
-    let db = ctx.db()?;
-    let mut check = Check::default();
-    let reason = check.optional_text("reason", input.reason.as_deref(), MAX_REASON);
-    let current = visible_runbook(db, viewer, &mut check, &input.runbook_id).await?;
-    let ticket_id = input
-        .ticket_id
-        .as_ref()
-        .and_then(|id| check.id("ticketId", NodeType::Ticket, id));
-    if let Some(current) = &current {
-        ticket_in(
-            db,
-            &mut check,
-            "ticketId",
-            current.environment_id,
-            ticket_id,
-        )
-        .await?;
-    }
-    if current
-        .as_ref()
-        .is_some_and(|found| found.archived_at.is_some())
-    {
-        check.fail(
-            "runbookId",
-            UserErrorCode::InvalidState,
-            "the runbook is archived",
-        );
-    }
-    let (Some(reason), Some(current), true) = (reason, current, check.is_ok()) else {
-        return Ok(RunbookPayload::refused(check.into_errors()));
-    };
-    let mut write = Write::begin(ctx, viewer, reason, ticket_id).await?;
-    let mut model = current.into_active_model();
-    model.last_reviewed_at = Set(Some(write.now));
-    model.last_reviewed_by_id = Set(Some(viewer.person.id));
-    model.updated_at = Set(write.now);
-    let updated = model.update(&write.txn).await?;
-    write
-        .record(ChangeNote {
-            environment_id: updated.environment_id,
-            system_ids: Vec::new(),
-            summary: format!("Reviewed runbook {}", updated.title),
-            details: json!({ "runbook": updated.title }),
-            category: ChangeCategory::Documentation,
-        })
-        .await?;
-    write.commit().await?;
-    Ok(RunbookPayload::done(Runbook(updated)))
+    runbook_action(ctx, input, RunbookAction::MarkReviewed).await
 }
 
 async fn archive(ctx: &Context<'_>, input: RunbookActionInput) -> ApiResult<RunbookPayload> {
+    runbook_action(ctx, input, RunbookAction::Archive).await
+}
+
+async fn runbook_action(
+    ctx: &Context<'_>,
+    input: RunbookActionInput,
+    action: RunbookAction,
+) -> ApiResult<RunbookPayload> {
     let viewer = ctx.viewer()?;
-    require_role(viewer, WRITERS, "archiveRunbook")?;
+    let operation = match action {
+        RunbookAction::MarkReviewed => "markRunbookReviewed",
+        RunbookAction::Archive => "archiveRunbook",
+    };
+    require_role(viewer, WRITERS, operation)?;
     let db = ctx.db()?;
     let mut check = Check::default();
     let reason = check.optional_text("reason", input.reason.as_deref(), MAX_REASON);
@@ -454,25 +424,35 @@ async fn archive(ctx: &Context<'_>, input: RunbookActionInput) -> ApiResult<Runb
         .as_ref()
         .is_some_and(|found| found.archived_at.is_some())
     {
-        check.fail(
-            "runbookId",
-            UserErrorCode::InvalidState,
-            "the runbook is already archived",
-        );
+        let message = match action {
+            RunbookAction::MarkReviewed => "the runbook is archived",
+            RunbookAction::Archive => "the runbook is already archived",
+        };
+        check.fail("runbookId", UserErrorCode::InvalidState, message);
     }
     let (Some(reason), Some(current), true) = (reason, current, check.is_ok()) else {
         return Ok(RunbookPayload::refused(check.into_errors()));
     };
     let mut write = Write::begin(ctx, viewer, reason, ticket_id).await?;
     let mut model = current.into_active_model();
-    model.archived_at = Set(Some(write.now));
+    let verb = match action {
+        RunbookAction::MarkReviewed => {
+            model.last_reviewed_at = Set(Some(write.now));
+            model.last_reviewed_by_id = Set(Some(viewer.person.id));
+            "Reviewed"
+        }
+        RunbookAction::Archive => {
+            model.archived_at = Set(Some(write.now));
+            "Archived"
+        }
+    };
     model.updated_at = Set(write.now);
     let updated = model.update(&write.txn).await?;
     write
         .record(ChangeNote {
             environment_id: updated.environment_id,
             system_ids: Vec::new(),
-            summary: format!("Archived runbook {}", updated.title),
+            summary: format!("{verb} runbook {}", updated.title),
             details: json!({ "runbook": updated.title }),
             category: ChangeCategory::Documentation,
         })
