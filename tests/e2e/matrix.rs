@@ -497,3 +497,106 @@ async fn transition_readiness_lists_what_is_missing_until_it_is_fixed() -> anyho
     assert!(fixed.contains(&"NO_TICKETING_INTEGRATION".to_owned()));
     app.stop().await
 }
+
+#[tokio::test]
+async fn a_planned_transition_drafts_the_next_matrix_which_takes_over_on_the_day()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let provider = app.provider_admin_token();
+    let cedar = app.token(
+        "demo|cedar-office",
+        "cedar-pine",
+        entities::enums::Role::Admin,
+    );
+    let client = app
+        .query(
+            &cedar,
+            "{ viewer { organization { id } } environments(first: 1) { edges { node { id } } } }",
+            Value::Null,
+        )
+        .await?;
+    let (client_id, environment) = (
+        client["viewer"]["organization"]["id"].clone(),
+        client["environments"]["edges"][0]["node"]["id"].clone(),
+    );
+    let plan = "mutation($input: PlanTransitionInput!) { planTransition(input: $input) { engagement { operatingModel startsOn } drafted { id status validFrom function { key } } userErrors { field code message } } }";
+    let planned = app.query(&provider, plan, json!({ "input": { "clientId": client_id, "operatingModel": "CO_MANAGED", "on": "2027-01-01", "reason": "Cedar hired an IT lead" } })).await?;
+    let payload = &planned["planTransition"];
+    assert_eq!(
+        payload["engagement"],
+        json!({ "operatingModel": "CO_MANAGED", "startsOn": "2027-01-01" }),
+        "{payload}"
+    );
+    let drafted = payload["drafted"].as_array().unwrap();
+    assert_eq!(
+        drafted.len(),
+        19,
+        "every agreed entry in force that day is drafted"
+    );
+    assert!(drafted.iter().all(|draft| {
+        draft["status"] == "DRAFT"
+            && draft["validFrom"]
+                .as_str()
+                .unwrap()
+                .starts_with("2027-01-01")
+    }));
+    let again = app.query(&provider, plan, json!({ "input": { "clientId": client_id, "operatingModel": "CO_MANAGED", "on": "2027-02-01" } })).await?;
+    assert_eq!(
+        again["planTransition"]["userErrors"][0]["code"], "INVALID",
+        "already co-managed then: {again}"
+    );
+
+    // Agreeing one draft, now under co-management, takes both sides; the old entry ends on the day.
+    let draft = drafted
+        .iter()
+        .find(|draft| draft["function"]["key"] == "patching")
+        .unwrap()["id"]
+        .clone();
+    lifecycle(&app, &provider, "proposeResponsibility", &draft).await?;
+    let half = lifecycle(&app, &provider, "approveResponsibility", &draft).await?;
+    assert_eq!(
+        half["responsibility"]["status"], "PROPOSED",
+        "the client is a side from the transition day"
+    );
+    let agreed = lifecycle(&app, &cedar, "approveResponsibility", &draft).await?;
+    assert_eq!(agreed["responsibility"]["status"], "AGREED", "{agreed}");
+
+    let who = "query($id: ID!, $at: DateTime) { whoOwns(environmentId: $id, function: \"patching\", at: $at) { responsibility { id validTo } } }";
+    let before = app
+        .query(
+            &cedar,
+            who,
+            json!({ "id": environment, "at": "2026-12-31T12:00:00Z" }),
+        )
+        .await?;
+    assert_ne!(before["whoOwns"]["responsibility"]["id"], draft);
+    assert!(
+        before["whoOwns"]["responsibility"]["validTo"]
+            .as_str()
+            .unwrap()
+            .starts_with("2027-01-01"),
+        "the old entry ends on the day: {before}"
+    );
+    let after = app
+        .query(
+            &cedar,
+            who,
+            json!({ "id": environment, "at": "2027-01-01T00:00:00Z" }),
+        )
+        .await?;
+    assert_eq!(after["whoOwns"]["responsibility"]["id"], draft);
+
+    // Both engagement periods are kept.
+    let engagements = app
+        .query(
+            &cedar,
+            "{ engagements { edges { node { operatingModel startsOn endsOn } } } }",
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(
+        engagements["engagements"]["edges"].as_array().map(Vec::len),
+        Some(2)
+    );
+    app.stop().await
+}

@@ -126,6 +126,18 @@ impl MatrixMutation {
         transition(ctx, input, Action::Approve).await.extend()
     }
 
+    /// Plans a transition of a client to another operating model on a day (the provider's
+    /// admins): the current engagement ends that day, a new one starts, and every agreed matrix
+    /// entry in force that day is copied as a draft that supersedes it, for both teams to edit
+    /// and agree before the date. Agreeing a draft ends the entry it supersedes.
+    async fn plan_transition(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to write; see the input type.")] input: PlanTransitionInput,
+    ) -> Result<PlanTransitionPayload> {
+        plan_transition(ctx, input).await.extend()
+    }
+
     /// Retires an entry: it is no longer in force.
     async fn retire_responsibility(
         &self,
@@ -487,6 +499,22 @@ async fn transition(
                 .chain([viewer.organization.id])
                 .collect();
             if sides.iter().all(|side| approved.contains(side)) {
+                // An entry that supersedes an agreed one takes over from its start: the old entry
+                // ends there (in the same transaction) instead of counting as an overlap.
+                if let Some(superseded) = current.supersedes_id {
+                    let old = responsibility::Entity::find_by_id(superseded)
+                        .one(&write.txn)
+                        .await?;
+                    if let Some(old) = old.filter(|old| {
+                        old.status == ResponsibilityStatus::Agreed
+                            && old.valid_to.is_none_or(|to| to > current.valid_from)
+                    }) {
+                        let mut ended = old.into_active_model();
+                        ended.valid_to = Set(Some(current.valid_from));
+                        ended.updated_at = Set(write.now);
+                        ended.update(&write.txn).await?;
+                    }
+                }
                 if let Some(conflict) = overlapping(&write.txn, &current).await? {
                     check.fail(
                         "id",
@@ -554,4 +582,207 @@ async fn overlapping(
         let entry_ends_after = entry.valid_to.is_none_or(|to| other.valid_from < to);
         other_ends_after && entry_ends_after
     }))
+}
+
+/// A transition to plan.
+#[derive(InputObject)]
+pub struct PlanTransitionInput {
+    /// The client.
+    pub client_id: ID,
+    /// The operating model from `on`.
+    pub operating_model: crate::graphql::types::enums::OperatingModel,
+    /// The first day under the new model.
+    pub on: crate::graphql::scalars::Date,
+    /// Why (goes to the change log).
+    pub reason: Option<String>,
+}
+
+/// The result of `planTransition`.
+#[derive(async_graphql::SimpleObject, Default)]
+pub struct PlanTransitionPayload {
+    /// The new engagement period.
+    pub engagement: Option<crate::graphql::types::Engagement>,
+    /// The drafted matrix that takes effect on the day, once agreed.
+    pub drafted: Vec<Responsibility>,
+    /// Problems with the input; when any, nothing was written.
+    pub user_errors: Vec<crate::graphql::mutation::UserError>,
+}
+
+async fn plan_transition(
+    ctx: &Context<'_>,
+    input: PlanTransitionInput,
+) -> ApiResult<PlanTransitionPayload> {
+    use entities::enums::OrganizationKind;
+    let viewer = ctx.viewer()?;
+    require_role(viewer, &[Role::Admin], "planTransition")?;
+    let db = ctx.db()?;
+    let mut check = Check::default();
+    let reason = check.optional_text("reason", input.reason.as_deref(), MAX_REASON);
+    let refused = |check: Check| {
+        Ok(PlanTransitionPayload {
+            user_errors: check.into_errors(),
+            ..Default::default()
+        })
+    };
+    if viewer.organization.kind != OrganizationKind::Provider {
+        check.fail(
+            "clientId",
+            UserErrorCode::InvalidState,
+            "transitions are planned by the provider",
+        );
+        return refused(check);
+    }
+    let Some(client_id) = check.id("clientId", NodeType::Organization, &input.client_id) else {
+        return refused(check);
+    };
+    let on = input.on.0;
+    let current = active_on(engagement::Entity::find(), on)
+        .filter(engagement::COLUMN.client_id.eq(client_id))
+        .filter(engagement::COLUMN.provider_id.eq(viewer.organization.id))
+        .one(db)
+        .await?;
+    let model: OperatingModel = input.operating_model.into();
+    match &current {
+        None => check.fail(
+            "clientId",
+            UserErrorCode::NotFound,
+            "no engagement with this client is in force on that day",
+        ),
+        Some(found) if found.operating_model == model => {
+            check.fail(
+                "operatingModel",
+                UserErrorCode::Invalid,
+                "the client is already served under this operating model then",
+            );
+        }
+        Some(found) if found.starts_on >= on => {
+            check.fail(
+                "on",
+                UserErrorCode::Invalid,
+                "the day must fall after the current engagement starts",
+            );
+        }
+        Some(_) => {}
+    }
+    let (Some(reason), Some(current), true) = (reason, current, check.is_ok()) else {
+        return refused(check);
+    };
+    let mut write = Write::begin(ctx, viewer, reason, None).await?;
+    let mut ended = current.clone().into_active_model();
+    ended.ends_on = Set(Some(on));
+    ended.updated_at = Set(write.now);
+    ended.update(&write.txn).await?;
+    let next = engagement::Model {
+        id: Uuid::now_v7(),
+        provider_id: current.provider_id,
+        client_id,
+        operating_model: model,
+        starts_on: on,
+        ends_on: current.ends_on.filter(|ends_on| *ends_on > on),
+        notes: Some(format!(
+            "Transition from {}",
+            sea_orm::ActiveEnum::to_value(&current.operating_model)
+        )),
+        created_at: write.now,
+        updated_at: write.now,
+    }
+    .into_active_model()
+    .insert(&write.txn)
+    .await?;
+
+    let starts: DateTime<Utc> = on.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+    let environments = environment::Entity::find()
+        .filter(environment::COLUMN.organization_id.eq(client_id))
+        .all(&write.txn)
+        .await?;
+    let entries = crate::matrix::in_force(
+        &write.txn,
+        environments.iter().map(|found| found.id),
+        starts,
+        None,
+    )
+    .await?;
+    let entry_ids: Vec<Uuid> = entries.iter().map(|entry| entry.id).collect();
+    let parties = responsibility_party::Entity::find()
+        .filter(
+            responsibility_party::COLUMN
+                .responsibility_id
+                .is_in(entry_ids.iter().copied()),
+        )
+        .all(&write.txn)
+        .await?;
+    let steps = escalation_step::Entity::find()
+        .filter(
+            escalation_step::COLUMN
+                .responsibility_id
+                .is_in(entry_ids.iter().copied()),
+        )
+        .all(&write.txn)
+        .await?;
+    let mut drafted = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        let draft = responsibility::Model {
+            id: Uuid::now_v7(),
+            valid_from: starts,
+            status: ResponsibilityStatus::Draft,
+            supersedes_id: Some(entry.id),
+            created_by_id: Some(viewer.person.id),
+            created_at: write.now,
+            updated_at: write.now,
+            ..entry.clone()
+        }
+        .into_active_model()
+        .insert(&write.txn)
+        .await?;
+        for party in parties
+            .iter()
+            .filter(|party| party.responsibility_id == entry.id)
+        {
+            responsibility_party::Model {
+                responsibility_id: draft.id,
+                ..party.clone()
+            }
+            .into_active_model()
+            .insert(&write.txn)
+            .await?;
+        }
+        for step in steps
+            .iter()
+            .filter(|step| step.responsibility_id == entry.id)
+        {
+            escalation_step::Model {
+                id: Uuid::now_v7(),
+                responsibility_id: draft.id,
+                ..step.clone()
+            }
+            .into_active_model()
+            .insert(&write.txn)
+            .await?;
+        }
+        drafted.push(draft);
+    }
+    for found in &environments {
+        let count = drafted
+            .iter()
+            .filter(|draft| draft.environment_id == found.id)
+            .count();
+        write
+            .record(ChangeNote {
+                environment_id: found.id,
+                system_ids: Vec::new(),
+                summary: format!(
+                    "Planned transition to {} on {on}; drafted {count} matrix entries",
+                    sea_orm::ActiveEnum::to_value(&model)
+                ),
+                details: json!({ "from": current.operating_model, "to": model, "on": on.to_string(), "drafted": count }),
+                category: ChangeCategory::Ownership,
+            })
+            .await?;
+    }
+    write.commit().await?;
+    Ok(PlanTransitionPayload {
+        engagement: Some(crate::graphql::types::Engagement(next)),
+        drafted: drafted.into_iter().map(Responsibility).collect(),
+        user_errors: Vec::new(),
+    })
 }
