@@ -43,6 +43,23 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The organization that owns the event's environment: what tenancy checks.
+    pub fn organization_id(&self) -> Uuid {
+        match self {
+            Self::ChangeLogEntryRecorded {
+                organization_id, ..
+            }
+            | Self::TicketChanged {
+                organization_id, ..
+            }
+            | Self::AlertRaised {
+                organization_id, ..
+            } => *organization_id,
+        }
+    }
+}
+
 /// The process-wide fan-out of events.
 #[derive(Debug, Clone)]
 pub struct EventBus {

@@ -71,6 +71,21 @@ async fn systems_upsert_idempotently_and_log_what_changed() -> anyhow::Result<()
         "acme-cmdb"
     );
 
+    // The key is (resource, externalId): the same id under another resource is another record.
+    let other_resource = call(
+        &app,
+        &token,
+        "upsertSystems",
+        json!({ "source": "acme-cmdb", "records": [{ "externalId": "dev-1", "resource": "configuration", "environmentId": environment, "name": "LAB-PC-01 config", "kind": "OTHER" }] }),
+        node,
+    )
+    .await?;
+    assert_eq!(outcomes(&other_resource), ["CREATED"]);
+    assert_ne!(
+        other_resource["results"][0]["node"]["id"],
+        first["results"][0]["node"]["id"]
+    );
+
     // Resending the same page writes nothing, not even change log entries.
     let entries = app.count("change_log_entries").await?;
     let again = call(
@@ -87,7 +102,7 @@ async fn systems_upsert_idempotently_and_log_what_changed() -> anyhow::Result<()
         first["results"][0]["node"]["id"]
     );
     assert_eq!(app.count("change_log_entries").await?, entries);
-    assert_eq!(app.count("systems").await?, 43 + 2);
+    assert_eq!(app.count("systems").await?, 43 + 3);
 
     // An OS upgrade is an update and a change log entry that says what changed.
     let mut changed = records.clone();

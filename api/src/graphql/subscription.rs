@@ -49,17 +49,25 @@ pub struct AlertSubscriptionFilter {
     pub severities: Option<Vec<Priority>>,
 }
 
-fn events(
-    ctx: &Context<'_>,
-) -> ApiResult<(
-    crate::auth::Viewer,
-    impl Stream<Item = Arc<Event>> + Send + use<>,
-)> {
+/// The committed events `pick` selects, among those the caller may see. Tenancy is checked
+/// here, once, for every subscription.
+fn scoped<T, F>(ctx: &Context<'_>, pick: F) -> ApiResult<impl Stream<Item = T> + Send + use<T, F>>
+where
+    T: Send + 'static,
+    F: Fn(&Event) -> Option<T> + Send + 'static,
+{
     let viewer = ctx.viewer()?.clone();
     let bus = ctx.data_opt::<EventBus>().ok_or_else(|| {
         ApiError::Internal(anyhow::anyhow!("no event bus in the subscription context"))
     })?;
-    Ok((viewer, bus.subscribe()))
+    Ok(bus.subscribe().filter_map(move |event: Arc<Event>| {
+        let picked = if viewer.can_see_organization(event.organization_id()) {
+            pick(&event)
+        } else {
+            None
+        };
+        async move { picked }
+    }))
 }
 
 fn environment_ok(filter: Option<&Vec<Uuid>>, environment_id: Uuid) -> bool {
@@ -88,27 +96,21 @@ impl SubscriptionRoot {
         let categories: Option<Vec<entities::enums::ChangeCategory>> = filter
             .categories
             .map(|values| values.into_iter().map(Into::into).collect());
-        let (viewer, stream) = events(ctx).extend()?;
-        Ok(stream.filter_map(move |event| {
-            let matched = match &*event {
-                Event::ChangeLogEntryRecorded {
-                    organization_id,
-                    entry,
-                } if viewer.can_see_organization(*organization_id)
-                    && environment_ok(environments.as_ref(), entry.environment_id)
+        scoped(ctx, move |event| match event {
+            Event::ChangeLogEntryRecorded { entry, .. }
+                if environment_ok(environments.as_ref(), entry.environment_id)
                     && sources
                         .as_ref()
                         .is_none_or(|sources| sources.contains(&entry.source))
                     && categories
                         .as_ref()
                         .is_none_or(|categories| categories.contains(&entry.category)) =>
-                {
-                    Some(ChangeLogEntry(entry.clone()))
-                }
-                _ => None,
-            };
-            async move { matched }
-        }))
+            {
+                Some(ChangeLogEntry(entry.clone()))
+            }
+            _ => None,
+        })
+        .extend()
     }
 
     /// Tickets as they are created or changed (committed), in the environments the caller may
@@ -128,24 +130,18 @@ impl SubscriptionRoot {
         let statuses: Option<Vec<entities::enums::TicketStatus>> = filter
             .statuses
             .map(|values| values.into_iter().map(Into::into).collect());
-        let (viewer, stream) = events(ctx).extend()?;
-        Ok(stream.filter_map(move |event| {
-            let matched = match &*event {
-                Event::TicketChanged {
-                    organization_id,
-                    ticket,
-                } if viewer.can_see_organization(*organization_id)
-                    && environment_ok(environments.as_ref(), ticket.environment_id)
+        scoped(ctx, move |event| match event {
+            Event::TicketChanged { ticket, .. }
+                if environment_ok(environments.as_ref(), ticket.environment_id)
                     && statuses
                         .as_ref()
                         .is_none_or(|statuses| statuses.contains(&ticket.status)) =>
-                {
-                    Some(Ticket(ticket.clone()))
-                }
-                _ => None,
-            };
-            async move { matched }
-        }))
+            {
+                Some(Ticket(ticket.clone()))
+            }
+            _ => None,
+        })
+        .extend()
     }
 
     /// Alerts as they are raised (committed), in the environments the caller may see.
@@ -164,23 +160,17 @@ impl SubscriptionRoot {
         let severities: Option<Vec<entities::enums::Priority>> = filter
             .severities
             .map(|values| values.into_iter().map(Into::into).collect());
-        let (viewer, stream) = events(ctx).extend()?;
-        Ok(stream.filter_map(move |event| {
-            let matched = match &*event {
-                Event::AlertRaised {
-                    organization_id,
-                    alert,
-                } if viewer.can_see_organization(*organization_id)
-                    && environment_ok(environments.as_ref(), alert.environment_id)
+        scoped(ctx, move |event| match event {
+            Event::AlertRaised { alert, .. }
+                if environment_ok(environments.as_ref(), alert.environment_id)
                     && severities
                         .as_ref()
                         .is_none_or(|severities| severities.contains(&alert.severity)) =>
-                {
-                    Some(Alert(alert.clone()))
-                }
-                _ => None,
-            };
-            async move { matched }
-        }))
+            {
+                Some(Alert(alert.clone()))
+            }
+            _ => None,
+        })
+        .extend()
     }
 }

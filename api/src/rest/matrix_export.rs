@@ -17,7 +17,7 @@ use sea_orm::prelude::*;
 use sea_orm::{QueryFilter, QueryOrder};
 use serde::Deserialize;
 
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult};
 use crate::graphql::http::authenticate;
 use crate::graphql::ids::{self, NodeType};
 use crate::matrix;
@@ -368,6 +368,5 @@ fn to_csv(lines: &[Line]) -> ApiResult<String> {
     let bytes = writer
         .into_inner()
         .map_err(|error| ApiError::Internal(anyhow::anyhow!("{error}")))?;
-    String::from_utf8(bytes)
-        .map_err(|error| ApiError::request(ErrorCode::Internal, error.to_string()))
+    String::from_utf8(bytes).map_err(|error| ApiError::Internal(error.into()))
 }

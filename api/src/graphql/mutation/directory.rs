@@ -3,7 +3,7 @@
 //! clients it serves. These do not change an environment, so they write no change log entry.
 
 use async_graphql::{Context, ID, InputObject, Object, Result, ResultExt};
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use entities::enums::{OrganizationKind, Role};
 use entities::{engagement, organization, person, team, team_membership};
 use sea_orm::prelude::*;
@@ -336,7 +336,7 @@ async fn create_client(
     let (Some(name), true) = (name, check.is_ok()) else {
         return Ok(OrganizationPayload::refused(check.into_errors()));
     };
-    let now = Utc::now();
+    let now = Utc::now().trunc_subsecs(6);
     let txn = db.begin().await?;
     let created = organization::Model {
         id: Uuid::now_v7(),
@@ -382,7 +382,7 @@ async fn update_organization(
     };
     let mut model = found.into_active_model();
     model.name = Set(name);
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(Utc::now().trunc_subsecs(6));
     Ok(OrganizationPayload::done(Organization(
         model.update(db).await?,
     )))
@@ -457,7 +457,7 @@ async fn create_engagement(
     let (Some(client), Some(notes), true) = (client, notes, check.is_ok()) else {
         return Ok(EngagementPayload::refused(check.into_errors()));
     };
-    let now = Utc::now();
+    let now = Utc::now().trunc_subsecs(6);
     let created = engagement::Model {
         id: Uuid::now_v7(),
         provider_id: viewer.organization.id,
@@ -520,7 +520,7 @@ async fn end_engagement(
     };
     let mut model = found.into_active_model();
     model.ends_on = Set(Some(input.ends_on.0));
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(Utc::now().trunc_subsecs(6));
     Ok(EngagementPayload::done(Engagement(model.update(db).await?)))
 }
 
@@ -568,7 +568,7 @@ async fn create_team(ctx: &Context<'_>, input: CreateTeamInput) -> ApiResult<Tea
     else {
         return Ok(TeamPayload::refused(check.into_errors()));
     };
-    let now = Utc::now();
+    let now = Utc::now().trunc_subsecs(6);
     let created = team::Model {
         id: Uuid::now_v7(),
         organization_id: owner.id,
@@ -637,7 +637,7 @@ async fn update_team(ctx: &Context<'_>, input: UpdateTeamInput) -> ApiResult<Tea
     if let Some(Some(description)) = description {
         model.description = Set(description);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(Utc::now().trunc_subsecs(6));
     Ok(TeamPayload::done(Team(model.update(db).await?)))
 }
 
@@ -690,7 +690,7 @@ async fn create_person(ctx: &Context<'_>, input: CreatePersonInput) -> ApiResult
     else {
         return Ok(PersonPayload::refused(check.into_errors()));
     };
-    let now = Utc::now();
+    let now = Utc::now().trunc_subsecs(6);
     let created = person::Model {
         id: Uuid::now_v7(),
         organization_id: owner.id,
@@ -771,7 +771,7 @@ async fn update_person(ctx: &Context<'_>, input: UpdatePersonInput) -> ApiResult
     if let Some(active) = input.active {
         model.active = Set(active);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(Utc::now().trunc_subsecs(6));
     Ok(PersonPayload::done(Person(model.update(db).await?)))
 }
 
@@ -822,7 +822,7 @@ async fn membership(
             team_membership::Model {
                 team_id: found.id,
                 person_id: person.id,
-                created_at: Utc::now(),
+                created_at: Utc::now().trunc_subsecs(6),
             }
             .into_active_model()
             .insert(db)

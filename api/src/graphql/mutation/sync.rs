@@ -543,12 +543,17 @@ async fn upsert_systems(
         )
         .all(db)
         .await?;
-    let existing = systems_by_external_id(
-        db,
-        &source,
-        links.iter().map(|link| link.external_id.clone()),
-    )
-    .await?;
+    let linked: HashMap<Uuid, system::Model> = system::Entity::find()
+        .filter(
+            system::COLUMN
+                .id
+                .is_in(links.iter().map(|link| link.system_id)),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|found| (found.id, found))
+        .collect();
     let mut write = begin(ctx, viewer, &source).await?;
     let mut results = Vec::new();
     let mut counts = UpsertCounts::default();
@@ -566,9 +571,8 @@ async fn upsert_systems(
         let link = links
             .iter()
             .find(|link| link.external_id == external_id && link.resource == resource);
-        let current = link
-            .and_then(|link| existing.get(&link.external_id))
-            .filter(|found| found.id == link.map_or(found.id, |link| link.system_id));
+        // Keyed by (resource, external id): the same id under another resource is another record.
+        let current = link.and_then(|link| linked.get(&link.system_id));
         let wanted = (
             record.name.trim().to_owned(),
             entities::enums::SystemKind::from(record.kind),

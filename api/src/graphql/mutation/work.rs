@@ -3,7 +3,7 @@
 //! notes are conversation, not changes, and write none.
 
 use async_graphql::{Context, ID, InputObject, Object, Result, ResultExt};
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use entities::enums::{AlertStatus, ChangeCategory};
 use entities::{
     alert, engagement, environment, function, person, system, team, ticket, ticket_note,
@@ -615,7 +615,7 @@ async fn change_ticket_status(
     };
     let mut changes = Map::new();
     diff(&mut changes, "status", json!(current.status), json!(status));
-    let now = Utc::now();
+    let now = Utc::now().trunc_subsecs(6);
     let mut model = current.clone().into_active_model();
     model.status = Set(status);
     match status {
