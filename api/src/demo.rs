@@ -91,6 +91,15 @@ where
     Ok(count)
 }
 
+/// Functions whose fully managed entries end on Cedar's transition day: the service desk and the
+/// line of business applications go to Cedar's coordinator (drafted, not yet agreed), and nobody
+/// has decided who runs security awareness training after the day (a gap the report finds).
+const CEDAR_TAKES_OVER: [&str; 3] = [
+    "service_desk",
+    "line_of_business_applications",
+    "security_awareness_training",
+];
+
 /// One line of the demo matrix: function key, then the responsible and accountable team keys,
 /// then the consulted and informed team keys.
 type MatrixRow = (
@@ -134,6 +143,18 @@ impl Demo {
         }
     }
 
+    /// The day Cedar & Pine moves from fully managed to co-managed: three weeks from now.
+    fn cedar_transition(&self) -> NaiveDate {
+        (self.now + Duration::days(21)).date_naive()
+    }
+
+    fn cedar_transition_start(&self) -> DateTime<Utc> {
+        self.cedar_transition()
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc()
+    }
+
     fn ago(&mut self, min_days: i64, max_days: i64) -> DateTime<Utc> {
         let minutes = self.rng.i64(min_days * 24 * 60..max_days * 24 * 60);
         self.now - Duration::minutes(minutes)
@@ -156,6 +177,8 @@ impl Demo {
                 &functions,
                 &mut summary,
             )
+            .await?;
+        self.write_cedar_transition(db, &directory, &environments, &matrix, &mut summary)
             .await?;
         self.write_runbooks(
             db,
@@ -266,10 +289,17 @@ impl Demo {
                     Some(date(2025, 3, 1)),
                 ),
                 engagement("harbor", OperatingModel::CoManaged, date(2025, 3, 1), None),
+                // Cedar hired an office IT coordinator: a transition to co-managed is planned.
                 engagement(
                     "cedar",
                     OperatingModel::FullyManaged,
                     date(2024, 6, 1),
+                    Some(self.cedar_transition()),
+                ),
+                engagement(
+                    "cedar",
+                    OperatingModel::CoManaged,
+                    self.cedar_transition(),
                     None,
                 ),
             ],
@@ -878,7 +908,9 @@ impl Demo {
                     responsible_team_id: directory.teams[responsible],
                     accountable_team_id: Some(directory.teams[accountable]),
                     valid_from: if harbor { harbor_start } else { cedar_start },
-                    valid_to: None,
+                    // What Cedar's own coordinator takes over ends with the fully managed period.
+                    valid_to: (!harbor && CEDAR_TAKES_OVER.contains(&function_key))
+                        .then(|| self.cedar_transition_start()),
                     status: ResponsibilityStatus::Agreed,
                     notes: None,
                     supersedes_id: None,
@@ -980,6 +1012,157 @@ impl Demo {
         insert_all(db, steps).await?;
         insert_all(db, approvals).await?;
         Ok(matrix)
+    }
+
+    /// The planned transition of Cedar & Pine to co-managed, as `planTransition` leaves it and
+    /// the people involved have edited it since: every entry in force on the day drafted as its
+    /// successor, except security awareness training; the service desk moves to Cedar's office
+    /// and is proposed (the provider approved, Cedar has not yet); line of business applications
+    /// move to Cedar's office in a draft without an accountable team or escalation path.
+    async fn write_cedar_transition(
+        &mut self,
+        db: &impl ConnectionTrait,
+        directory: &Directory,
+        environments: &HashMap<&'static str, environment::Model>,
+        matrix: &HashMap<(&'static str, String), responsibility::Model>,
+        summary: &mut DemoSummary,
+    ) -> anyhow::Result<()> {
+        let starts = self.cedar_transition_start();
+        let planned_at = self.now - Duration::days(2);
+        let current: Vec<&responsibility::Model> = matrix
+            .iter()
+            .filter(|((environment_key, function_key), _)| {
+                *environment_key == "cedar_office" && function_key != "security_awareness_training"
+            })
+            .map(|(_, entry)| entry)
+            .collect();
+        let steps = EscalationStep::find()
+            .filter(
+                escalation_step::COLUMN
+                    .responsibility_id
+                    .is_in(current.iter().map(|entry| entry.id)),
+            )
+            .all(db)
+            .await?;
+        let parties = ResponsibilityParty::find()
+            .filter(
+                responsibility_party::COLUMN
+                    .responsibility_id
+                    .is_in(current.iter().map(|entry| entry.id)),
+            )
+            .all(db)
+            .await?;
+        let function_key = |entry: &responsibility::Model| {
+            matrix
+                .iter()
+                .find(|(_, found)| found.id == entry.id)
+                .map(|((_, key), _)| key.clone())
+                .unwrap_or_default()
+        };
+        let mut drafts = Vec::new();
+        let mut new_steps = Vec::new();
+        let mut new_parties = Vec::new();
+        let mut approvals = Vec::new();
+        for entry in current {
+            let key = function_key(entry);
+            let mut draft = responsibility::Model {
+                id: id(),
+                valid_from: starts,
+                valid_to: None,
+                status: ResponsibilityStatus::Draft,
+                supersedes_id: Some(entry.id),
+                created_by_id: Some(directory.people["msp_admin"].id),
+                created_at: planned_at,
+                updated_at: planned_at,
+                ..entry.clone()
+            };
+            let mut keep_steps = true;
+            match key.as_str() {
+                "service_desk" => {
+                    draft.responsible_team_id = directory.teams["office"];
+                    draft.accountable_team_id = Some(directory.teams["office"]);
+                    draft.status = ResponsibilityStatus::Proposed;
+                    draft.notes = Some(
+                        "Cedar's coordinator takes first-line requests; Northwind is tier 2."
+                            .into(),
+                    );
+                    approvals.push(responsibility_approval::Model {
+                        id: id(),
+                        responsibility_id: draft.id,
+                        organization_id: directory.organizations["msp"].id,
+                        person_id: directory.people["msp_admin"].id,
+                        approved_at: self.now - Duration::days(1),
+                    });
+                }
+                "line_of_business_applications" => {
+                    draft.responsible_team_id = directory.teams["office"];
+                    draft.accountable_team_id = None;
+                    draft.notes =
+                        Some("Tax software moves in-house; who answers for it is open.".into());
+                    keep_steps = false;
+                }
+                _ => {}
+            }
+            if keep_steps {
+                new_steps.extend(
+                    steps
+                        .iter()
+                        .filter(|step| step.responsibility_id == entry.id)
+                        .map(|step| escalation_step::Model {
+                            id: id(),
+                            responsibility_id: draft.id,
+                            ..step.clone()
+                        }),
+                );
+            }
+            new_parties.extend(
+                parties
+                    .iter()
+                    .filter(|party| party.responsibility_id == entry.id)
+                    .map(|party| responsibility_party::Model {
+                        responsibility_id: draft.id,
+                        ..party.clone()
+                    }),
+            );
+            drafts.push(draft);
+        }
+        drafts.sort_by_key(|draft| draft.id);
+        let count = drafts.len();
+        let environment = &environments["cedar_office"];
+        insert_all(
+            db,
+            vec![change_log_entry::Model {
+                id: id(),
+                environment_id: environment.id,
+                summary: format!(
+                    "Planned transition to CO_MANAGED on {}; drafted {count} matrix entries",
+                    self.cedar_transition()
+                ),
+                details: json!({ "from": OperatingModel::FullyManaged, "to": OperatingModel::CoManaged, "on": self.cedar_transition().to_string(), "drafted": count }),
+                reason: Some("Cedar hired an office IT coordinator".into()),
+                actor_id: Some(directory.people["msp_admin"].id),
+                actor_name: directory.people["msp_admin"].display_name.clone(),
+                source: ChangeSource::Api,
+                category: ChangeCategory::Ownership,
+                occurred_at: planned_at,
+                recorded_at: planned_at,
+                ticket_id: None,
+                corrects_id: None,
+                change_set_id: Some(id()),
+                integration_id: None,
+                external_source: None,
+                external_id: None,
+                external_url: None,
+            }],
+        )
+        .await?;
+        insert_all(db, drafts).await?;
+        insert_all(db, new_steps).await?;
+        insert_all(db, new_parties).await?;
+        insert_all(db, approvals).await?;
+        summary.responsibilities += count;
+        summary.change_log_entries += 1;
+        Ok(())
     }
 
     async fn write_runbooks(
@@ -1681,7 +1864,7 @@ impl Demo {
             })
             .collect();
         entries.sort_by_key(|entry| entry.occurred_at);
-        summary.change_log_entries = insert_all(db, entries).await? + corrections.len();
+        summary.change_log_entries += insert_all(db, entries).await? + corrections.len();
         insert_all(db, corrections).await?;
         insert_all(db, links).await?;
         Ok(())

@@ -12,7 +12,8 @@
 //! - `graphql`: the schema, its types and loaders.
 //! - `auth`: tokens and the [`auth::Viewer`] that scopes every read to a tenant.
 //! - `db`: connecting and migrating; `demo`: the demo data of `serve --demo`.
-//! - `matrix`: which responsibility decides who owns what, at an instant.
+//! - `matrix`: which responsibility decides who owns what, at an instant, and where new tickets
+//!   and alerts are routed; `gaps`: what an environment's matrix leaves uncovered.
 //! - `error`: [`error::ApiError`], the single place errors become responses.
 //! - `events`: committed writes fanned out to GraphQL subscriptions.
 //! - `telemetry`: logging; `tls`: the TLS provider and HTTP client for outgoing calls.
@@ -24,6 +25,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod gaps;
 pub mod graphql;
 pub mod matrix;
 pub mod rest;

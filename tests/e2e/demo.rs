@@ -113,7 +113,8 @@ async fn demo_data_covers_what_the_brief_promises() -> anyhow::Result<()> {
         })
         .collect();
     assert_eq!(harbor.len(), 2);
-    assert_eq!(count_rows(&db, "engagements").await?, 3);
+    // Harbor's two periods, Cedar's fully managed one and its planned co-managed one.
+    assert_eq!(count_rows(&db, "engagements").await?, 4);
     assert!(count_rows(&db, "alerts").await? > 0);
     Ok(())
 }

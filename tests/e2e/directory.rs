@@ -140,36 +140,37 @@ async fn a_provider_onboards_a_client_with_teams_and_people_who_can_sign_in() ->
 async fn engagement_periods_do_not_overlap_and_end_on_a_day() -> anyhow::Result<()> {
     let app = TestApp::spawn_with_demo().await?;
     let provider = app.provider_admin_token();
-    let cedar = app
+    let harbor = app
         .query(
             &provider,
             "{ organizations(filter: { kind: CLIENT }) { edges { node { id slug } } } }",
             Value::Null,
         )
         .await?;
-    let cedar = cedar["organizations"]["edges"]
+    let harbor = harbor["organizations"]["edges"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|edge| edge["node"]["slug"] == "cedar-pine")
+        .find(|edge| edge["node"]["slug"] == "harbor-health")
         .unwrap()["node"]["id"]
         .clone();
     let overlapping = mutate(
         &app,
         &provider,
         "createEngagement",
-        json!({ "clientId": cedar, "operatingModel": "CO_MANAGED", "startsOn": "2027-01-01" }),
+        json!({ "clientId": harbor, "operatingModel": "FULLY_MANAGED", "startsOn": "2027-01-01" }),
         "engagement { id }",
     )
     .await?;
     assert_eq!(codes(&overlapping), ["INVALID_STATE"], "{overlapping}");
 
-    let current = app.query(&provider, "{ engagements(filter: { activeOn: \"2026-11-27\" }) { edges { node { id client { slug } } } } }", Value::Null).await?;
+    let today = chrono::Utc::now().date_naive();
+    let current = app.query(&provider, &format!("{{ engagements(filter: {{ activeOn: \"{today}\" }}) {{ edges {{ node {{ id client {{ slug }} }} }} }} }}"), Value::Null).await?;
     let current = current["engagements"]["edges"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|edge| edge["node"]["client"]["slug"] == "cedar-pine")
+        .find(|edge| edge["node"]["client"]["slug"] == "harbor-health")
         .unwrap()["node"]["id"]
         .clone();
     let ended = mutate(
@@ -185,7 +186,7 @@ async fn engagement_periods_do_not_overlap_and_end_on_a_day() -> anyhow::Result<
         &app,
         &provider,
         "createEngagement",
-        json!({ "clientId": cedar, "operatingModel": "CO_MANAGED", "startsOn": "2027-01-01" }),
+        json!({ "clientId": harbor, "operatingModel": "FULLY_MANAGED", "startsOn": "2027-01-01" }),
         "engagement { operatingModel startsOn active }",
     )
     .await?;
@@ -194,7 +195,7 @@ async fn engagement_periods_do_not_overlap_and_end_on_a_day() -> anyhow::Result<
         next["engagement"]["active"], false,
         "it starts in the future"
     );
-    let backwards = mutate(&app, &provider, "createEngagement", json!({ "clientId": cedar, "operatingModel": "FULLY_MANAGED", "startsOn": "2030-01-01", "endsOn": "2029-01-01" }), "engagement { id }").await?;
+    let backwards = mutate(&app, &provider, "createEngagement", json!({ "clientId": harbor, "operatingModel": "FULLY_MANAGED", "startsOn": "2030-01-01", "endsOn": "2029-01-01" }), "engagement { id }").await?;
     assert!(codes(&backwards).contains(&"INVALID".to_owned()));
     app.stop().await
 }

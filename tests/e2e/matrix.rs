@@ -360,9 +360,10 @@ async fn fully_managed_entries_need_the_provider_only() -> anyhow::Result<()> {
     let environment = data["environments"]["edges"][0]["node"]["id"].clone();
     let office = data["teams"]["edges"][0]["node"]["id"].clone();
     let system = data["systems"]["edges"][0]["node"]["id"].clone();
+    // Tomorrow Cedar is still fully managed (the demo's transition is three weeks out).
     let created = app
         .query(&provider, CREATE, json!({ "input": { "environmentId": environment, "function": "line_of_business_applications", "systemId": system,
-            "responsibleTeamId": office, "validFrom": "2030-01-01T00:00:00Z" } }))
+            "responsibleTeamId": office, "validFrom": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339() } }))
         .await?;
     let id = created["createResponsibility"]["responsibility"]["id"].clone();
     lifecycle(&app, &provider, "proposeResponsibility", &id).await?;
@@ -519,12 +520,16 @@ async fn a_planned_transition_drafts_the_next_matrix_which_takes_over_on_the_day
         client["viewer"]["organization"]["id"].clone(),
         client["environments"]["edges"][0]["node"]["id"].clone(),
     );
+    // The demo plans Cedar's move to co-managed three weeks out; this plan comes a week out.
+    let day = (chrono::Utc::now() + chrono::Duration::days(7)).date_naive();
+    let later = day + chrono::Duration::days(31);
+    let eve = format!("{}T12:00:00Z", day - chrono::Duration::days(1));
     let plan = "mutation($input: PlanTransitionInput!) { planTransition(input: $input) { engagement { operatingModel startsOn } drafted { id status validFrom function { key } } userErrors { field code message } } }";
-    let planned = app.query(&provider, plan, json!({ "input": { "clientId": client_id, "operatingModel": "CO_MANAGED", "on": "2027-01-01", "reason": "Cedar hired an IT lead" } })).await?;
+    let planned = app.query(&provider, plan, json!({ "input": { "clientId": client_id, "operatingModel": "CO_MANAGED", "on": day.to_string(), "reason": "Cedar hired an IT lead" } })).await?;
     let payload = &planned["planTransition"];
     assert_eq!(
         payload["engagement"],
-        json!({ "operatingModel": "CO_MANAGED", "startsOn": "2027-01-01" }),
+        json!({ "operatingModel": "CO_MANAGED", "startsOn": day.to_string() }),
         "{payload}"
     );
     let drafted = payload["drafted"].as_array().unwrap();
@@ -538,9 +543,9 @@ async fn a_planned_transition_drafts_the_next_matrix_which_takes_over_on_the_day
             && draft["validFrom"]
                 .as_str()
                 .unwrap()
-                .starts_with("2027-01-01")
+                .starts_with(&day.to_string())
     }));
-    let again = app.query(&provider, plan, json!({ "input": { "clientId": client_id, "operatingModel": "CO_MANAGED", "on": "2027-02-01" } })).await?;
+    let again = app.query(&provider, plan, json!({ "input": { "clientId": client_id, "operatingModel": "CO_MANAGED", "on": later.to_string() } })).await?;
     assert_eq!(
         again["planTransition"]["userErrors"][0]["code"], "INVALID",
         "already co-managed then: {again}"
@@ -563,30 +568,27 @@ async fn a_planned_transition_drafts_the_next_matrix_which_takes_over_on_the_day
 
     let who = "query($id: ID!, $at: DateTime) { whoOwns(environmentId: $id, function: \"patching\", at: $at) { responsibility { id validTo } } }";
     let before = app
-        .query(
-            &cedar,
-            who,
-            json!({ "id": environment, "at": "2026-12-31T12:00:00Z" }),
-        )
+        .query(&cedar, who, json!({ "id": environment, "at": eve }))
         .await?;
     assert_ne!(before["whoOwns"]["responsibility"]["id"], draft);
     assert!(
         before["whoOwns"]["responsibility"]["validTo"]
             .as_str()
             .unwrap()
-            .starts_with("2027-01-01"),
+            .starts_with(&day.to_string()),
         "the old entry ends on the day: {before}"
     );
     let after = app
         .query(
             &cedar,
             who,
-            json!({ "id": environment, "at": "2027-01-01T00:00:00Z" }),
+            json!({ "id": environment, "at": format!("{day}T00:00:00Z") }),
         )
         .await?;
     assert_eq!(after["whoOwns"]["responsibility"]["id"], draft);
 
-    // Both engagement periods are kept.
+    // Every engagement period is kept: fully managed, co-managed from this plan's day, and the
+    // demo's co-managed period from its own day.
     let engagements = app
         .query(
             &cedar,
@@ -596,7 +598,7 @@ async fn a_planned_transition_drafts_the_next_matrix_which_takes_over_on_the_day
         .await?;
     assert_eq!(
         engagements["engagements"]["edges"].as_array().map(Vec::len),
-        Some(2)
+        Some(3)
     );
     app.stop().await
 }

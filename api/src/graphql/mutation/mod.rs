@@ -199,6 +199,8 @@ pub struct Write<'a> {
     pub reason: Option<String>,
     /// The input's `ticketId`.
     pub ticket_id: Option<Uuid>,
+    /// Where the entries it records come from: `API`, or `PSA`/`RMM` for what a sync observed.
+    pub source: ChangeSource,
     /// Events to publish once the transaction has committed, never before.
     pending: Vec<Pending>,
     /// Where events go; absent when the schema runs without subscriptions (tests, `schema`).
@@ -254,6 +256,7 @@ impl<'a> Write<'a> {
             change_set_id: Uuid::now_v7(),
             reason,
             ticket_id,
+            source: ChangeSource::Api,
             pending: Vec::new(),
             events: ctx.data_opt::<EventBus>().cloned(),
         })
@@ -287,7 +290,7 @@ impl<'a> Write<'a> {
             reason: self.reason.clone(),
             actor_id: Some(self.viewer.person.id),
             actor_name: self.viewer.person.display_name.clone(),
-            source: ChangeSource::Api,
+            source: self.source,
             category: note.category,
             occurred_at: self.now,
             recorded_at: self.now,

@@ -31,6 +31,7 @@ use crate::graphql::types::enums::{
     ChangeCategory as GqlChangeCategory, Priority, SystemKind, TicketStatus,
 };
 use crate::graphql::types::{Alert, ChangeLogEntry, System, Ticket};
+use crate::matrix::{DEFAULT_ALERT_FUNCTION, DEFAULT_TICKET_FUNCTION, Router};
 
 /// Most records per call.
 pub const MAX_RECORDS: usize = 1_000;
@@ -122,6 +123,9 @@ bulk_payload!(
 #[derive(InputObject)]
 pub struct UpsertSystemsInput {
     /// The external system the records come from, such as `NINJAONE` or `my-cmdb`.
+    /// The vendors Tandem knows (`CONNECTWISE_MANAGE`, `AUTOTASK`, `HALOPSA`: PSA; `NINJAONE`,
+    /// `DATTO_RMM`: RMM) mark the change log entries of the call as observed by that kind of
+    /// integration (source PSA or RMM); any other source records them as API.
     pub source: String,
     /// At most 1,000 systems.
     pub records: Vec<SystemRecordInput>,
@@ -160,6 +164,9 @@ pub struct SystemRecordInput {
 #[derive(InputObject)]
 pub struct UpsertTicketsInput {
     /// The external system the records come from, such as `CONNECTWISE_MANAGE`.
+    /// The vendors Tandem knows (`CONNECTWISE_MANAGE`, `AUTOTASK`, `HALOPSA`: PSA; `NINJAONE`,
+    /// `DATTO_RMM`: RMM) mark the change log entries of the call as observed by that kind of
+    /// integration (source PSA or RMM); any other source records them as API.
     pub source: String,
     /// At most 1,000 tickets.
     pub records: Vec<TicketRecordInput>,
@@ -190,6 +197,9 @@ pub struct TicketRecordInput {
     pub requester: Option<String>,
     /// The external id of its system, as sent with `upsertSystems` from the same source.
     pub system_external_id: Option<String>,
+    /// The key of the function it falls under (such as `patching`). A new ticket is routed to
+    /// the team the matrix names responsible for it (`service_desk` when omitted).
+    pub function_key: Option<String>,
     /// When it was opened in the external system; now when omitted.
     pub created_at: Option<DateTimeUtc>,
 }
@@ -198,6 +208,9 @@ pub struct TicketRecordInput {
 #[derive(InputObject)]
 pub struct UpsertAlertsInput {
     /// The external system the records come from, such as `NINJAONE`.
+    /// The vendors Tandem knows (`CONNECTWISE_MANAGE`, `AUTOTASK`, `HALOPSA`: PSA; `NINJAONE`,
+    /// `DATTO_RMM`: RMM) mark the change log entries of the call as observed by that kind of
+    /// integration (source PSA or RMM); any other source records them as API.
     pub source: String,
     /// At most 1,000 alerts.
     pub records: Vec<AlertRecordInput>,
@@ -225,12 +238,19 @@ pub struct AlertRecordInput {
     pub resolved: bool,
     /// The external id of the alerting system, as sent with `upsertSystems` from the same source.
     pub system_external_id: Option<String>,
+    /// The key of the function the alert falls under (such as `backup_recovery`). A new alert is
+    /// routed to the team the matrix names responsible for it (`endpoint_management` when
+    /// omitted).
+    pub function_key: Option<String>,
 }
 
 /// Change log entries observed by a sync job.
 #[derive(InputObject)]
 pub struct RecordChangesInput {
     /// The external system the records come from, such as `NINJAONE`.
+    /// The vendors Tandem knows (`CONNECTWISE_MANAGE`, `AUTOTASK`, `HALOPSA`: PSA; `NINJAONE`,
+    /// `DATTO_RMM`: RMM) mark the change log entries of the call as observed by that kind of
+    /// integration (source PSA or RMM); any other source records them as API.
     pub source: String,
     /// At most 1,000 entries.
     pub records: Vec<ChangeRecordInput>,
@@ -485,8 +505,59 @@ fn optional(value: &Option<String>) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The function each record names by `functionKey` (or `default`), as the organization of its
+/// environment sees it, by record index; a user error under `functionKey` when there is none.
+/// Records whose environment is unknown are skipped (they already failed).
+fn record_functions<'r>(
+    batch: &mut Batch,
+    router: &Router,
+    records: impl Iterator<Item = (&'r ID, &'r Option<String>)>,
+    default: &str,
+) -> HashMap<usize, Uuid> {
+    let mut found = HashMap::new();
+    for (index, (environment_id, key)) in records.enumerate() {
+        let Some(environment) =
+            ids::decode_as("environmentId", NodeType::Environment, environment_id)
+                .ok()
+                .and_then(|id| batch.environments.get(&id))
+        else {
+            continue;
+        };
+        let key = optional(key);
+        match router.function_id(
+            environment.organization_id,
+            key.as_deref().unwrap_or(default),
+        ) {
+            Some(function) => {
+                found.insert(index, function);
+            }
+            None => batch.fail(
+                index,
+                "functionKey",
+                UserErrorCode::NotFound,
+                format!("no function `{}`", key.as_deref().unwrap_or(default)),
+            ),
+        }
+    }
+    found
+}
+
+/// Who observed what a bulk call records: a PSA or an RMM for the vendors Tandem knows (by the
+/// names of [`entities::enums::IntegrationKind`]), the API for any other source.
+#[must_use]
+pub fn observed_by(source: &str) -> entities::enums::ChangeSource {
+    use entities::enums::ChangeSource;
+    match source.to_ascii_uppercase().as_str() {
+        "CONNECTWISE_MANAGE" | "AUTOTASK" | "HALOPSA" => ChangeSource::Psa,
+        "NINJAONE" | "DATTO_RMM" => ChangeSource::Rmm,
+        _ => ChangeSource::Api,
+    }
+}
+
 async fn begin<'a>(ctx: &Context<'_>, viewer: &'a Viewer, source: &str) -> ApiResult<Write<'a>> {
-    Write::begin(ctx, viewer, Some(format!("observed by {source}")), None).await
+    let mut write = Write::begin(ctx, viewer, Some(format!("observed by {source}")), None).await?;
+    write.source = observed_by(source);
+    Ok(write)
 }
 
 async fn upsert_systems(
@@ -726,7 +797,7 @@ async fn upsert_systems(
                         environment_id,
                         system_ids: vec![created.id],
                         summary: format!("{source} discovered system {}", created.name),
-                        details: json!({ "source": source, "external_id": external_id }),
+                        details: json!({ "source": source, "external_id": external_id, "discovered": true }),
                         category: ChangeCategory::Inventory,
                     })
                     .await?;
@@ -799,6 +870,16 @@ async fn upsert_tickets(
             );
         }
     }
+    let router = Router::load(db, batch.environments.keys().copied()).await?;
+    let functions = record_functions(
+        &mut batch,
+        &router,
+        input
+            .records
+            .iter()
+            .map(|record| (&record.environment_id, &record.function_key)),
+        DEFAULT_TICKET_FUNCTION,
+    );
     let existing = existing_by_external_id::<ticket::Entity>(
         db,
         ticket::Column::ExternalSource,
@@ -885,6 +966,15 @@ async fn upsert_tickets(
                     current.environment_id.to_string(),
                     environment_id.to_string(),
                 );
+                let function_id = optional(&record.function_key)
+                    .and(functions.get(&index).copied())
+                    .or(current.function_id);
+                diff(
+                    &mut changes,
+                    "function_id",
+                    current.function_id.map(|id| id.to_string()),
+                    function_id.map(|id| id.to_string()),
+                );
                 if changes.is_empty() {
                     (current.clone(), UpsertOutcome::Unchanged)
                 } else {
@@ -898,6 +988,7 @@ async fn upsert_tickets(
                     model.external_priority = Set(optional(&record.external_priority));
                     model.requester = Set(optional(&record.requester));
                     model.system_id = Set(system_id);
+                    model.function_id = Set(function_id);
                     model.environment_id = Set(environment_id);
                     model.external_url = Set(optional(&record.external_url));
                     model.resolved_at = Set(if resolved {
@@ -937,11 +1028,14 @@ async fn upsert_tickets(
                 let created_at = record
                     .created_at
                     .map_or(write.now, |instant| instant.trunc_subsecs(6));
+                let route = functions
+                    .get(&index)
+                    .map(|function| router.route(environment_id, *function, system_id, created_at));
                 let created = ticket::Model {
                     id: Uuid::now_v7(),
                     environment_id,
                     system_id,
-                    function_id: None,
+                    function_id: optional(&record.function_key).and(functions.get(&index).copied()),
                     integration_id: None,
                     title: record.title.trim().to_owned(),
                     description: optional(&record.description),
@@ -950,10 +1044,10 @@ async fn upsert_tickets(
                     external_status: optional(&record.external_status),
                     external_priority: optional(&record.external_priority),
                     requester: optional(&record.requester),
-                    assigned_team_id: None,
+                    assigned_team_id: route.as_ref().and_then(|route| route.team_id),
                     assigned_person_id: None,
-                    routed_by_id: None,
-                    routing_reason: None,
+                    routed_by_id: route.as_ref().and_then(|route| route.responsibility_id),
+                    routing_reason: route.map(|route| route.reason),
                     created_at,
                     updated_at: write.now,
                     resolved_at: resolved.then_some(write.now),
@@ -1036,6 +1130,16 @@ async fn upsert_alerts(
             );
         }
     }
+    let router = Router::load(db, batch.environments.keys().copied()).await?;
+    let functions = record_functions(
+        &mut batch,
+        &router,
+        input
+            .records
+            .iter()
+            .map(|record| (&record.environment_id, &record.function_key)),
+        DEFAULT_ALERT_FUNCTION,
+    );
     let existing = existing_by_external_id::<alert::Entity>(
         db,
         alert::Column::ExternalSource,
@@ -1088,6 +1192,10 @@ async fn upsert_alerts(
                 }
             }
             None => {
+                let raised_at = record.raised_at.trunc_subsecs(6);
+                let route = functions
+                    .get(&index)
+                    .map(|function| router.route(environment_id, *function, system_id, raised_at));
                 let created = alert::Model {
                     id: Uuid::now_v7(),
                     environment_id,
@@ -1102,13 +1210,13 @@ async fn upsert_alerts(
                     } else {
                         AlertStatus::Open
                     },
-                    raised_at: record.raised_at.trunc_subsecs(6),
+                    raised_at,
                     acknowledged_at: None,
                     acknowledged_by_id: None,
                     resolved_at: record.resolved.then_some(write.now),
-                    assigned_team_id: None,
-                    routed_by_id: None,
-                    routing_reason: None,
+                    assigned_team_id: route.as_ref().and_then(|route| route.team_id),
+                    routed_by_id: route.as_ref().and_then(|route| route.responsibility_id),
+                    routing_reason: route.map(|route| route.reason),
                     created_at: write.now,
                     updated_at: write.now,
                     external_source: Some(source.clone()),
@@ -1268,7 +1376,7 @@ async fn record_changes(
             },
             actor_name: optional(&record.actor_name)
                 .unwrap_or_else(|| viewer.person.display_name.clone()),
-            source: entities::enums::ChangeSource::Api,
+            source: write.source,
             category: record.category.into(),
             occurred_at: record.occurred_at.trunc_subsecs(6),
             recorded_at: write.now,

@@ -24,6 +24,7 @@ use crate::graphql::mutation::{
 use crate::graphql::query::directory::active_on;
 use crate::graphql::types::enums::{Priority, TicketStatus};
 use crate::graphql::types::{Alert, Ticket, TicketNote};
+use crate::matrix::{DEFAULT_TICKET_FUNCTION, Router};
 
 const MAX_TITLE: usize = 300;
 const MAX_TEXT: usize = 20_000;
@@ -48,7 +49,9 @@ pub struct CreateTicketInput {
     pub system_id: Option<ID>,
     /// The function it falls under.
     pub function_id: Option<ID>,
-    /// The team to work it: the client's or a provider's serving the client.
+    /// The team to work it: the client's or a provider's serving the client. When omitted, the
+    /// ticket is routed to the team the matrix names responsible for its system and function
+    /// (`service_desk` when no function is given); see `Ticket.routing`.
     pub assigned_team_id: Option<ID>,
     /// Who asked.
     pub requester: Option<String>,
@@ -369,6 +372,17 @@ async fn create_ticket(ctx: &Context<'_>, input: CreateTicketInput) -> ApiResult
         return Ok(TicketPayload::refused(check.into_errors()));
     };
     let mut write = Write::begin(ctx, viewer, reason, None).await?;
+    let route = match team_id {
+        Some(_) => None,
+        None => {
+            let router = Router::load(&write.txn, [environment.id]).await?;
+            function_id
+                .or_else(|| {
+                    router.function_id(environment.organization_id, DEFAULT_TICKET_FUNCTION)
+                })
+                .map(|function| router.route(environment.id, function, system_id, write.now))
+        }
+    };
     let created = ticket::Model {
         id: Uuid::now_v7(),
         environment_id: environment.id,
@@ -382,10 +396,10 @@ async fn create_ticket(ctx: &Context<'_>, input: CreateTicketInput) -> ApiResult
         external_status: None,
         external_priority: None,
         requester,
-        assigned_team_id: team_id,
+        assigned_team_id: team_id.or(route.as_ref().and_then(|route| route.team_id)),
         assigned_person_id: None,
-        routed_by_id: None,
-        routing_reason: None,
+        routed_by_id: route.as_ref().and_then(|route| route.responsibility_id),
+        routing_reason: route.map(|route| route.reason),
         created_at: write.now,
         updated_at: write.now,
         resolved_at: None,
@@ -404,7 +418,12 @@ async fn create_ticket(ctx: &Context<'_>, input: CreateTicketInput) -> ApiResult
             environment_id: environment.id,
             system_ids: system_id.into_iter().collect(),
             summary: format!("Opened ticket: {}", created.title),
-            details: json!({ "ticket": { "title": created.title, "priority": created.priority } }),
+            details: json!({ "ticket": {
+                "title": created.title,
+                "priority": created.priority,
+                "assigned_team_id": created.assigned_team_id,
+                "routing_reason": created.routing_reason,
+            } }),
             category: ChangeCategory::Incident,
         })
         .await?;

@@ -149,7 +149,7 @@ impl MatrixQuery {
     }
 }
 
-async fn visible_environment(
+pub(crate) async fn visible_environment(
     ctx: &Context<'_>,
     id: &ID,
 ) -> ApiResult<Option<entities::environment::Model>> {

@@ -6,7 +6,8 @@
 //! - `change_log`: `changeLog`, the query scripts and auditors live on.
 //! - `work`: `tickets`, `alerts`.
 //! - `integration`: `integrations`, `syncRuns`.
-//! - `matrix`: `responsibilityMatrix`, `whoOwns`.
+//! - `matrix`: `responsibilityMatrix`, `whoOwns`, `transitionReadiness`.
+//! - `gaps`: `ownershipGaps`.
 //!
 //! Each list is a `list_*` function that nested fields reuse with a [`Within`], so a list reads
 //! the same, with the same tenancy, wherever it appears. Every list starts from the viewer's
@@ -14,6 +15,7 @@
 
 pub mod change_log;
 pub mod directory;
+pub mod gaps;
 pub mod integration;
 pub mod inventory;
 pub mod matrix;
@@ -36,6 +38,7 @@ pub struct Query(
     work::WorkQuery,
     integration::IntegrationQuery,
     matrix::MatrixQuery,
+    gaps::GapsQuery,
 );
 
 /// Pins a list to one parent when it is read as a nested field (`environment.systems`).

@@ -7,7 +7,7 @@ use sea_orm::prelude::DateTimeUtc;
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::{load_by_id, load_required};
 use crate::graphql::types::enums::{AlertStatus, Priority};
-use crate::graphql::types::{Environment, ExternalId, Person, System, Team, Ticket};
+use crate::graphql::types::{Environment, ExternalId, Person, Routing, System, Team, Ticket};
 
 /// An RMM alert.
 pub struct Alert(pub alert::Model);
@@ -68,6 +68,12 @@ impl Alert {
                 .extend(),
             None => Ok(None),
         }
+    }
+
+    /// How the responsibility matrix routed the alert when it came without an assignee; null when
+    /// it came with an assignee.
+    async fn routing(&self) -> Option<Routing> {
+        Routing::kept(self.0.routed_by_id, self.0.routing_reason.as_deref())
     }
 
     /// The team the alert is routed to.

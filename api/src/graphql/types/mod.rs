@@ -29,7 +29,7 @@ pub use integration::{Integration, SyncRun};
 pub use node::Node;
 pub use organization::Organization;
 pub use person::Person;
-pub use responsibility::{EscalationStep, Responsibility};
+pub use responsibility::{EscalationStep, Responsibility, Routing};
 pub use runbook::{Runbook, RunbookRevision};
 pub use system::System;
 pub use team::Team;

@@ -13,6 +13,7 @@ use crate::graphql::loaders::{
     ApprovalsOfResponsibility, PartiesOfResponsibility, StepsOfResponsibility, load_by_id,
     load_group, load_many, load_required,
 };
+use crate::graphql::query::matrix::OwnershipDecision;
 use crate::graphql::types::enums::{EscalationChannel, ResponsibilityStatus};
 use crate::graphql::types::{Environment, Function, Organization, Person, System, Team};
 
@@ -209,5 +210,60 @@ impl ResponsibilityApproval {
     /// When.
     async fn approved_at(&self) -> DateTimeUtc {
         self.0.approved_at
+    }
+}
+
+/// How the matrix routed a new ticket or alert.
+pub struct Routing {
+    /// The entry whose responsible team got the item; `None` when none was in force.
+    pub responsibility_id: Option<uuid::Uuid>,
+    /// Why, in words.
+    pub reason: String,
+}
+
+impl Routing {
+    /// The routing kept on a ticket or alert, if it was routed (not assigned by hand).
+    #[must_use]
+    pub fn kept(responsibility_id: Option<uuid::Uuid>, reason: Option<&str>) -> Option<Self> {
+        reason.map(|reason| Self {
+            responsibility_id,
+            reason: reason.to_owned(),
+        })
+    }
+}
+
+/// How the responsibility matrix routed a new ticket or alert that came without an assignee: the
+/// entry in force at its creation time whose responsible team got it, and why.
+#[Object]
+impl Routing {
+    /// The entry that decided; null when no agreed entry was in force (the item stayed
+    /// unassigned).
+    async fn responsibility(&self, ctx: &Context<'_>) -> Result<Option<Responsibility>> {
+        match self.responsibility_id {
+            Some(id) => load_by_id::<responsibility::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(Responsibility))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// Which kind of entry decided.
+    async fn decided_by(&self, ctx: &Context<'_>) -> Result<OwnershipDecision> {
+        let Some(id) = self.responsibility_id else {
+            return Ok(OwnershipDecision::Unowned);
+        };
+        let entry = load_by_id::<responsibility::Entity>(ctx, id)
+            .await
+            .extend()?;
+        Ok(match entry.and_then(|entry| entry.system_id) {
+            Some(_) => OwnershipDecision::SystemEntry,
+            None => OwnershipDecision::FunctionDefault,
+        })
+    }
+
+    /// Why, in words: the function, the kind of entry and the instant.
+    async fn reason(&self) -> &str {
+        &self.reason
     }
 }

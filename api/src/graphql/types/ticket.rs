@@ -12,7 +12,7 @@ use crate::graphql::query::Within;
 use crate::graphql::query::change_log::{ChangeLogFilter, ChangeLogOrder, list_changes};
 use crate::graphql::types::enums::{Priority, TicketStatus};
 use crate::graphql::types::{
-    ChangeLogEntry, Environment, ExternalId, Function, Person, System, Team,
+    ChangeLogEntry, Environment, ExternalId, Function, Person, Routing, System, Team,
 };
 
 /// A work item.
@@ -90,6 +90,12 @@ impl Ticket {
                 .extend(),
             None => Ok(None),
         }
+    }
+
+    /// How the responsibility matrix routed the ticket when it came without an assignee; null when
+    /// it came with an assignee.
+    async fn routing(&self) -> Option<Routing> {
+        Routing::kept(self.0.routed_by_id, self.0.routing_reason.as_deref())
     }
 
     /// The team working the ticket.
