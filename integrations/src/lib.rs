@@ -1,12 +1,40 @@
 //! Connectors to the PSA and RMM tools MSPs run (ConnectWise Manage, Autotask, HaloPSA,
-//! NinjaOne, Datto RMM), and the sync engine that writes what they return.
+//! NinjaOne, Datto RMM): the shared HTTP layer, OAuth2 tokens, the [`Connector`] trait every
+//! vendor implements, the neutral records they return, credential sealing, webhook signature
+//! checks, and (feature `mock`) mock vendor servers for tests and benchmarks.
 //!
-//! The crate exists so that the dependency direction is fixed from the start:
-//! `api -> integrations -> entities`. Its connectors and sync engine arrive with the integrations
-//! issue; the tables they write (`integrations`, `integration_mappings`, `value_mappings`,
-//! `system_links`, `sync_runs`, `sync_run_errors`, `sync_cursors`) already exist.
+//! Layout:
+//! - `http`: reqwest with timeouts, backoff with jitter, 429 and `Retry-After`.
+//! - `oauth`: cached OAuth2 tokens (client credentials, password grant).
+//! - `model`: the neutral records ([`model::Record`]) and their vendor values.
+//! - `connector`: the [`Connector`] trait, paging as streams, [`connector::build`].
+//! - `connectors`: one module per vendor.
+//! - `normalize`: seeding status, priority and device-kind mappings from vendor signals.
+//! - `time`: every vendor timestamp format to UTC.
+//! - `secrets`: sealing credentials with `TANDEM_SECRET_KEY`.
+//! - `webhooks`: verifying each vendor's callback signature or shared secret.
+//! - `mock` (feature): axum mock servers faithful to each vendor's paging, filters, auth, rate
+//!   limiting and error bodies.
 //!
-//! Invariants, to keep when the code lands:
-//! - no axum or async-graphql here: connectors return neutral records, not wire types;
-//! - only the sync module writes to the database, one transaction per page with its cursor;
-//! - credentials never appear in logs or errors.
+//! Invariants:
+//! - no database here: connectors return neutral records; `api::sync` writes them, one
+//!   transaction per page with its cursor;
+//! - credentials never appear in logs or errors (they travel in headers and form bodies, never
+//!   in URLs);
+//! - axum only behind the `mock` feature.
+
+pub mod connector;
+pub mod connectors;
+pub mod error;
+pub mod http;
+#[cfg(feature = "mock")]
+pub mod mock;
+pub mod model;
+pub mod normalize;
+pub mod oauth;
+pub mod secrets;
+pub mod time;
+pub mod webhooks;
+
+pub use connector::{Connector, Cursor};
+pub use error::ConnectorError;

@@ -1,0 +1,155 @@
+//! The trait every vendor connector implements, and building one from an integration's stored
+//! configuration.
+//!
+//! A connector reads one page at a time ([`Connector::page`]); [`pages`] turns that into an
+//! async stream. The page token a page returns is what a crash-safe sync stores with the page's
+//! writes, so a resumed run asks for exactly the next page.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use entities::enums::IntegrationKind;
+use futures_util::Stream;
+use serde_json::Value;
+
+use crate::connectors;
+use crate::error::ConnectorError;
+use crate::http::{HttpClient, RetryPolicy};
+use crate::model::{LookupValue, Page, Resource};
+
+/// Where a resource's sync stands: the vendor changed-since mark of the last complete run, and
+/// the token of the next page of an interrupted one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cursor {
+    /// Only records changed after this instant (where the vendor can filter).
+    pub changed_since: Option<DateTime<Utc>>,
+    /// Resume at this page.
+    pub page_token: Option<String>,
+}
+
+/// What an integration is configured with.
+#[derive(Debug, Clone)]
+pub struct IntegrationConfig {
+    /// The vendor.
+    pub kind: IntegrationKind,
+    /// The vendor's API root (`https://api-na.myconnectwise.net`, `https://app.ninjarmm.com`, ...).
+    pub base_url: String,
+    /// Non-secret settings, a JSON object (company id, client id, region, ...).
+    pub settings: Value,
+    /// The decrypted credentials, a JSON object.
+    pub credentials: Value,
+    /// Retries and timeouts.
+    pub policy: RetryPolicy,
+}
+
+impl IntegrationConfig {
+    /// The string setting `key`.
+    ///
+    /// # Errors
+    /// [`ConnectorError::Config`] naming `key` when it is missing or empty.
+    pub fn setting(&self, key: &str) -> Result<String, ConnectorError> {
+        text(&self.settings, key)
+            .ok_or_else(|| ConnectorError::Config(format!("the setting `{key}` is required")))
+    }
+
+    /// The string credential `key`.
+    ///
+    /// # Errors
+    /// [`ConnectorError::Config`] naming `key` (never its value) when it is missing or empty.
+    pub fn credential(&self, key: &str) -> Result<String, ConnectorError> {
+        text(&self.credentials, key)
+            .ok_or_else(|| ConnectorError::Config(format!("the credential `{key}` is required")))
+    }
+
+    /// The API root without a trailing slash.
+    #[must_use]
+    pub fn root(&self) -> String {
+        self.base_url.trim_end_matches('/').to_owned()
+    }
+}
+
+fn text(object: &Value, key: &str) -> Option<String> {
+    object
+        .get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .map(str::to_owned)
+}
+
+/// A PSA or RMM connector.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// The vendor.
+    fn kind(&self) -> IntegrationKind;
+
+    /// What it reads, in the order a sync takes them (companies before what refers to them).
+    fn resources(&self) -> &'static [Resource];
+
+    /// Whether the vendor can filter `resource` by change time; when it cannot, every run walks
+    /// the whole resource and the sync writes only what differs.
+    fn filters_by_change(&self, resource: Resource) -> bool;
+
+    /// Checks the credentials and configuration with one cheap call, saying what it reached.
+    ///
+    /// # Errors
+    /// What failed, for the admin: refused credentials, an unreachable host, a bad setting.
+    async fn check(&self) -> Result<String, ConnectorError>;
+
+    /// The vendor's status and priority lookup lists, with the mapping its own signals suggest.
+    ///
+    /// # Errors
+    /// When the vendor cannot be read.
+    async fn lookups(&self) -> Result<Vec<LookupValue>, ConnectorError>;
+
+    /// One page of `resource`: the first (for `token: None`) or the one `token` names, of the
+    /// records changed after `since` where the vendor can filter.
+    ///
+    /// # Errors
+    /// When the page cannot be read after retries; a bad record is a per-record error instead.
+    async fn page(
+        &self,
+        resource: Resource,
+        since: Option<DateTime<Utc>>,
+        token: Option<String>,
+    ) -> Result<Page, ConnectorError>;
+}
+
+/// The pages of `resource` from `cursor` on, as a stream that ends after the last page or the
+/// first error.
+pub fn pages<'a>(
+    connector: &'a dyn Connector,
+    resource: Resource,
+    cursor: Cursor,
+) -> impl Stream<Item = Result<Page, ConnectorError>> + Send + 'a {
+    let since = cursor.changed_since;
+    futures_util::stream::unfold(Some(cursor.page_token), move |state| async move {
+        let token = state?;
+        match connector.page(resource, since, token).await {
+            // The last page (no next token) ends the stream after it is yielded.
+            Ok(page) => {
+                let next = page.next.clone().map(Some);
+                Some((Ok(page), next))
+            }
+            Err(error) => Some((Err(error), None)),
+        }
+    })
+}
+
+/// The connector for `config.kind`.
+///
+/// # Errors
+/// [`ConnectorError::Config`] when a required setting or credential is missing.
+pub fn build(config: IntegrationConfig) -> Result<Box<dyn Connector>, ConnectorError> {
+    let http = HttpClient::new(config.policy)?;
+    Ok(match config.kind {
+        IntegrationKind::ConnectwiseManage => {
+            Box::new(connectors::connectwise::ConnectWise::new(config, http)?)
+        }
+        IntegrationKind::Ninjaone => Box::new(connectors::ninjaone::NinjaOne::new(config, http)?),
+        other => {
+            return Err(ConnectorError::Config(format!(
+                "no connector for {other:?} yet"
+            )));
+        }
+    })
+}

@@ -1,0 +1,329 @@
+//! ConnectWise Manage (PSA): companies, configurations and service tickets.
+//!
+//! - Host and codebase: `{base}/{codebase}apis/3.0`; the codebase comes from the setting
+//!   `codebase` or from `GET {base}/login/companyinfo/{companyId}`, is cached, and is looked up
+//!   again once when the API answers 404 (hosted tenants move between codebases).
+//! - Auth: HTTP Basic `{companyId}+{publicKey}:{privateKey}` and the `clientId` header.
+//! - Paging: forward-only (`pagination-type: forward-only`, `pageId` from the `Link` header's
+//!   `rel="next"`), `pageSize` up to 1,000, `orderBy=id asc`.
+//! - Changed since: `conditions=lastUpdated > [2025-03-01T00:00:00Z]`.
+//! - Statuses are per board (`/service/boards/{id}/statuses`: `closedStatus`,
+//!   `escalationStatus`); priorities rank by `sortOrder`.
+
+use async_trait::async_trait;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use entities::enums::{IntegrationKind, TicketStatus};
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+use tokio::sync::RwLock;
+
+use super::{at, id, records, required_id, required_text, text};
+use crate::connector::{Connector, IntegrationConfig};
+use crate::error::ConnectorError;
+use crate::http::HttpClient;
+use crate::model::{Company, Device, LookupValue, Normalized, Page, Record, Resource, Ticket};
+use crate::{normalize, time};
+
+const ACCEPT: &str = "application/vnd.connectwise.com+json; version=2025.16";
+
+/// A ConnectWise Manage tenant.
+pub struct ConnectWise {
+    http: HttpClient,
+    base: String,
+    company_id: String,
+    client_id: String,
+    authorization: String,
+    page_size: u32,
+    codebase: RwLock<Option<String>>,
+}
+
+impl ConnectWise {
+    /// Settings: `companyId`, `clientId`, optional `codebase` and `pageSize`; credentials:
+    /// `publicKey`, `privateKey`.
+    ///
+    /// # Errors
+    /// [`ConnectorError::Config`] naming what is missing.
+    pub fn new(config: IntegrationConfig, http: HttpClient) -> Result<Self, ConnectorError> {
+        let company_id = config.setting("companyId")?;
+        let login = format!(
+            "{company_id}+{}:{}",
+            config.credential("publicKey")?,
+            config.credential("privateKey")?
+        );
+        Ok(Self {
+            http,
+            base: config.root(),
+            client_id: config.setting("clientId")?,
+            authorization: format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(login)
+            ),
+            page_size: page_size(&config.settings, 1000),
+            codebase: RwLock::new(
+                config
+                    .setting("codebase")
+                    .ok()
+                    .map(|codebase| format!("{}/", codebase.trim_matches('/'))),
+            ),
+            company_id,
+        })
+    }
+
+    async fn codebase(&self, refresh: bool) -> Result<String, ConnectorError> {
+        if !refresh && let Some(found) = self.codebase.read().await.clone() {
+            return Ok(found);
+        }
+        let url = format!("{}/login/companyinfo/{}", self.base, self.company_id);
+        let (info, _): (Value, _) = self.http.json(|| self.http.client().get(&url)).await?;
+        let found = text(&info, "Codebase").ok_or_else(|| {
+            ConnectorError::Config(format!(
+                "ConnectWise knows no company `{}` at {}",
+                self.company_id, self.base
+            ))
+        })?;
+        *self.codebase.write().await = Some(found.clone());
+        Ok(found)
+    }
+
+    /// GETs `path` (under `apis/3.0`) with `query`, looking the codebase up again after a 404.
+    async fn get(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        forward_only: bool,
+    ) -> Result<(Value, HeaderMap), ConnectorError> {
+        let mut refreshed = false;
+        loop {
+            let url = format!(
+                "{}/{}apis/3.0{path}",
+                self.base,
+                self.codebase(refreshed).await?
+            );
+            let result = self
+                .http
+                .json(|| {
+                    let request = self
+                        .http
+                        .client()
+                        .get(&url)
+                        .query(query)
+                        .header("Authorization", &self.authorization)
+                        .header("clientId", &self.client_id)
+                        .header("Accept", ACCEPT);
+                    if forward_only {
+                        request.header("pagination-type", "forward-only")
+                    } else {
+                        request
+                    }
+                })
+                .await;
+            match result {
+                Err(ConnectorError::Status { status: 404, .. }) if !refreshed => refreshed = true,
+                other => return other,
+            }
+        }
+    }
+
+    async fn list(&self, path: &str) -> Result<Vec<Value>, ConnectorError> {
+        let (items, _) = self
+            .get(path, &[("pageSize", "1000".to_owned())], false)
+            .await?;
+        Ok(items.as_array().cloned().unwrap_or_default())
+    }
+}
+
+/// The page size setting, within `1..=max`.
+pub(crate) fn page_size(settings: &Value, max: u32) -> u32 {
+    settings
+        .get("pageSize")
+        .and_then(Value::as_u64)
+        .map_or(max, |size| size.clamp(1, u64::from(max)) as u32)
+}
+
+/// The `pageId` of the `rel="next"` link of a `Link` header.
+fn next_page_id(headers: &HeaderMap) -> Option<String> {
+    let link = headers.get("link")?.to_str().ok()?;
+    link.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        if !params.contains("rel=\"next\"") {
+            return None;
+        }
+        let target = target.trim().trim_start_matches('<').trim_end_matches('>');
+        let url = url::Url::parse(target).ok()?;
+        url.query_pairs()
+            .find(|(key, _)| key == "pageId")
+            .map(|(_, value)| value.into_owned())
+    })
+}
+
+fn company(raw: &Value) -> Result<Record, String> {
+    Ok(Record::Company(Company {
+        external_id: required_id(raw, "id")?,
+        name: required_text(raw, "name")?,
+    }))
+}
+
+fn configuration(raw: &Value) -> Result<Record, String> {
+    let kind_raw = text(raw, "type/name");
+    let operating_system = text(raw, "osType");
+    Ok(Record::Device(Device {
+        external_id: required_id(raw, "id")?,
+        resource: "configuration",
+        company_id: required_id(raw, "company/id")?,
+        name: required_text(raw, "name")?,
+        kind: normalize::kind(
+            kind_raw.as_deref().unwrap_or_default(),
+            operating_system.as_deref(),
+        ),
+        kind_raw,
+        hostname: text(raw, "name"),
+        serial_number: text(raw, "serialNumber"),
+        mac_address: text(raw, "macAddress"),
+        operating_system,
+        ip_address: text(raw, "ipAddress"),
+        rmm_uid: text(raw, "deviceIdentifier"),
+        url: None,
+    }))
+}
+
+fn ticket(raw: &Value) -> Result<Record, String> {
+    let created = text(raw, "_info/dateEntered").ok_or("`_info/dateEntered` is missing")?;
+    Ok(Record::Ticket(Ticket {
+        external_id: required_id(raw, "id")?,
+        company_id: required_id(raw, "company/id")?,
+        device_id: None,
+        title: required_text(raw, "summary")?,
+        description: text(raw, "initialDescription"),
+        status: required_id(raw, "status/id")?,
+        status_label: text(raw, "status/name"),
+        closed: at(raw, "closedFlag")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        priority: id(raw, "priority/id"),
+        priority_label: text(raw, "priority/name"),
+        requester: text(raw, "contact/name"),
+        created_at: time::iso(&created)
+            .ok_or_else(|| format!("`_info/dateEntered` is not a date: {created}"))?,
+        url: None,
+    }))
+}
+
+#[async_trait]
+impl Connector for ConnectWise {
+    fn kind(&self) -> IntegrationKind {
+        IntegrationKind::ConnectwiseManage
+    }
+
+    fn resources(&self) -> &'static [Resource] {
+        &[Resource::Companies, Resource::Devices, Resource::Tickets]
+    }
+
+    fn filters_by_change(&self, _resource: Resource) -> bool {
+        true
+    }
+
+    async fn check(&self) -> Result<String, ConnectorError> {
+        let (info, _) = self.get("/system/info", &[], false).await?;
+        Ok(format!(
+            "ConnectWise Manage {} ({})",
+            text(&info, "version").unwrap_or_else(|| "version unknown".into()),
+            self.codebase(false).await?.trim_end_matches('/')
+        ))
+    }
+
+    async fn lookups(&self) -> Result<Vec<LookupValue>, ConnectorError> {
+        let mut found = Vec::new();
+        for board in self.list("/service/boards").await? {
+            let Some(board_id) = id(&board, "id") else {
+                continue;
+            };
+            for status in self
+                .list(&format!("/service/boards/{board_id}/statuses"))
+                .await?
+            {
+                let (Some(value), Some(label)) = (id(&status, "id"), text(&status, "name")) else {
+                    continue;
+                };
+                let closed = at(&status, "closedStatus").and_then(Value::as_bool) == Some(true);
+                let suggested = match text(&status, "escalationStatus").as_deref() {
+                    _ if closed => normalize::status(&label, true),
+                    Some("NotResponded") => TicketStatus::New,
+                    Some("Resolved") => TicketStatus::Resolved,
+                    Some("Responded" | "ResolutionPlan") => {
+                        match normalize::status(&label, false) {
+                            TicketStatus::Waiting => TicketStatus::Waiting,
+                            _ => TicketStatus::InProgress,
+                        }
+                    }
+                    _ => normalize::status(&label, false),
+                };
+                found.push(LookupValue {
+                    value,
+                    label,
+                    suggested: Normalized::Status(suggested),
+                });
+            }
+        }
+        let mut priorities = self.list("/service/priorities").await?;
+        priorities.sort_by_key(|priority| at(priority, "sortOrder").and_then(Value::as_i64));
+        let count = priorities.len();
+        for (rank, priority) in priorities.iter().enumerate() {
+            let (Some(value), Some(label)) = (id(priority, "id"), text(priority, "name")) else {
+                continue;
+            };
+            found.push(LookupValue {
+                value,
+                suggested: Normalized::Priority(
+                    if label.to_ascii_lowercase().contains("priority") {
+                        normalize::priority(&label)
+                    } else {
+                        normalize::priority_by_rank(rank, count)
+                    },
+                ),
+                label,
+            });
+        }
+        Ok(found)
+    }
+
+    async fn page(
+        &self,
+        resource: Resource,
+        since: Option<DateTime<Utc>>,
+        token: Option<String>,
+    ) -> Result<Page, ConnectorError> {
+        let (path, read): (&str, fn(&Value) -> Result<Record, String>) = match resource {
+            Resource::Companies => ("/company/companies", company),
+            Resource::Devices => ("/company/configurations", configuration),
+            Resource::Tickets => ("/service/tickets", ticket),
+            other => {
+                return Err(ConnectorError::Config(format!(
+                    "ConnectWise does not sync {}",
+                    other.as_str()
+                )));
+            }
+        };
+        let mut query = vec![
+            ("pageSize", self.page_size.to_string()),
+            ("orderBy", "id asc".to_owned()),
+        ];
+        if let Some(since) = since {
+            query.push((
+                "conditions",
+                format!("lastUpdated > [{}]", time::format(since)),
+            ));
+        }
+        if let Some(token) = token {
+            query.push(("pageId", token));
+        }
+        let (items, headers) = self.get(path, &query, true).await?;
+        let items = items
+            .as_array()
+            .ok_or_else(|| ConnectorError::Decode("a list is not a JSON array".into()))?;
+        Ok(Page {
+            records: records(items, read),
+            next: next_page_id(&headers),
+        })
+    }
+}

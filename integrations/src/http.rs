@@ -1,0 +1,266 @@
+//! The one HTTP client layer every connector uses: reqwest over rustls with connect and request
+//! timeouts, retries with exponential backoff and jitter on timeouts, connection errors and 5xx,
+//! and 429 handling that waits what the vendor asks (`Retry-After`, in seconds or as an HTTP
+//! date, or a `RateLimit-Reset`/`X-RateLimit-Reset` header), capped by the policy.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::{ConnectorError, snippet};
+
+/// How hard to try.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts per request, the first included.
+    pub attempts: usize,
+    /// The first backoff delay.
+    pub min_delay: Duration,
+    /// The longest backoff delay.
+    pub max_delay: Duration,
+    /// The longest wait a vendor's `Retry-After` can impose.
+    pub max_retry_after: Duration,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Whole-request timeout.
+    pub request_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 6,
+            min_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(120),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Millisecond delays, for tests and benchmarks against local mocks.
+    #[must_use]
+    pub fn fast() -> Self {
+        Self {
+            attempts: 6,
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(20),
+            max_retry_after: Duration::from_millis(20),
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A reqwest client with the retry policy.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    policy: RetryPolicy,
+}
+
+impl HttpClient {
+    /// A client with `policy`'s timeouts. The process must have installed a rustls crypto
+    /// provider first (the server and tests do, through `api::tls::init`).
+    ///
+    /// # Errors
+    /// When the TLS stack cannot be set up.
+    pub fn new(policy: RetryPolicy) -> Result<Self, ConnectorError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(policy.connect_timeout)
+            .timeout(policy.request_timeout)
+            .user_agent(concat!("tandem/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| ConnectorError::Config(format!("HTTP client: {error}")))?;
+        Ok(Self { client, policy })
+    }
+
+    /// The underlying client, to build requests with.
+    #[must_use]
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Sends the request `build` makes, again after transient failures, and returns the first
+    /// successful response.
+    ///
+    /// # Errors
+    /// A [`ConnectorError`] for a non-retryable status, or the last error once attempts run out.
+    pub async fn send(
+        &self,
+        build: impl Fn() -> RequestBuilder + Send + Sync,
+    ) -> Result<Response, ConnectorError> {
+        let policy = self.policy;
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&attempts);
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(policy.min_delay)
+            .with_max_delay(policy.max_delay)
+            .with_max_times(policy.attempts.saturating_sub(1))
+            .with_jitter();
+        let result = (|| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            attempt(build())
+        })
+        .retry(backoff)
+        .when(ConnectorError::is_transient)
+        .adjust(move |error, delay| match error {
+            ConnectorError::RateLimited {
+                retry_after: Some(after),
+                ..
+            } => delay.map(|_| (*after).min(policy.max_retry_after)),
+            _ => delay,
+        })
+        .notify(|error, delay| tracing::warn!(%error, ?delay, "retrying a vendor request"))
+        .await;
+        match result {
+            Err(ConnectorError::RateLimited { retry_after, .. }) => {
+                Err(ConnectorError::RateLimited {
+                    attempts: attempts.load(Ordering::Relaxed),
+                    retry_after,
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// [`Self::send`] and reads the body as JSON `T`, with the response headers.
+    ///
+    /// # Errors
+    /// As [`Self::send`], or [`ConnectorError::Decode`] when the body is not a `T`.
+    pub async fn json<T: DeserializeOwned>(
+        &self,
+        build: impl Fn() -> RequestBuilder + Send + Sync,
+    ) -> Result<(T, HeaderMap), ConnectorError> {
+        let response = self.send(build).await?;
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| ConnectorError::Transport(error.to_string()))?;
+        let parsed = serde_json::from_slice(&body)
+            .map_err(|error| ConnectorError::Decode(error.to_string()))?;
+        Ok((parsed, headers))
+    }
+}
+
+async fn attempt(request: RequestBuilder) -> Result<Response, ConnectorError> {
+    let response = request.send().await.map_err(|error| {
+        // The URL may name a tenant but never a secret; reqwest's message is kept short.
+        ConnectorError::Transport(error.without_url().to_string())
+    })?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let retry_after = retry_after(response.headers());
+    let body = response.text().await.unwrap_or_default();
+    let message = vendor_message(&body);
+    Err(match status {
+        StatusCode::TOO_MANY_REQUESTS => ConnectorError::RateLimited {
+            attempts: 1,
+            retry_after,
+        },
+        StatusCode::UNAUTHORIZED => ConnectorError::Unauthorized(message),
+        StatusCode::FORBIDDEN => ConnectorError::Forbidden(message),
+        _ => ConnectorError::Status {
+            status: status.as_u16(),
+            message,
+        },
+    })
+}
+
+/// How long the vendor asks to wait: `Retry-After` (seconds or an HTTP date), else a
+/// `RateLimit-Reset` / `X-RateLimit-Reset` in seconds.
+#[must_use]
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    if let Some(value) = header("retry-after") {
+        if let Ok(seconds) = value.trim().parse::<f64>() {
+            return (seconds.is_finite() && seconds >= 0.0)
+                .then(|| Duration::from_secs_f64(seconds));
+        }
+        if let Ok(at) = chrono::DateTime::parse_from_rfc2822(value.trim()) {
+            let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+            return Some(wait.to_std().unwrap_or_default());
+        }
+    }
+    ["ratelimit-reset", "x-ratelimit-reset"]
+        .iter()
+        .find_map(|name| header(name)?.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// The vendor's own error message from a body: the keys ConnectWise (`message`), NinjaOne
+/// (`errorMessage`, `error`), Autotask (`errors[]`) and Datto (`message`, `detail`) use, else
+/// the start of the body.
+#[must_use]
+pub fn vendor_message(body: &str) -> String {
+    let Ok(value) = serde_json::from_str::<Value>(body) else {
+        return snippet(body);
+    };
+    let text = |value: &Value| value.as_str().map(str::to_owned);
+    [
+        "message",
+        "errorMessage",
+        "error",
+        "detail",
+        "error_description",
+    ]
+    .iter()
+    .find_map(|key| value.get(*key).and_then(text))
+    .or_else(|| {
+        let first = value.get("errors")?.get(0)?;
+        text(first).or_else(|| first.get("message").and_then(text))
+    })
+    .map_or_else(|| snippet(body), |message| snippet(&message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn the_wait_comes_from_retry_after_or_the_reset_headers() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert("x-ratelimit-reset", HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert("retry-after", HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+        headers.insert(
+            "retry-after",
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO), "a past date");
+    }
+
+    #[test]
+    fn vendor_messages_are_read_from_each_vendors_error_body() {
+        assert_eq!(
+            vendor_message(r#"{"code":"NotFound","message":"Ticket not found"}"#),
+            "Ticket not found"
+        );
+        assert_eq!(
+            vendor_message(r#"{"resultCode":"X","errorMessage":"bad org"}"#),
+            "bad org"
+        );
+        assert_eq!(
+            vendor_message(r#"{"errors":["Missing filter"]}"#),
+            "Missing filter"
+        );
+        assert_eq!(
+            vendor_message("<html>gateway</html>"),
+            "<html>gateway</html>"
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! OAuth2 access tokens for the vendors that use them (HaloPSA and NinjaOne: client
+//! credentials; Datto RMM: the password grant with its public client), cached until shortly
+//! before they expire and fetched again when the vendor refuses one mid-sync.
+//!
+//! The `oauth2` crate builds the token requests and reads the responses; it talks HTTP through
+//! the connectors' reqwest client.
+
+use std::time::{Duration, Instant};
+
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthType, ClientId, ClientSecret, ResourceOwnerPassword, ResourceOwnerUsername, Scope,
+    TokenResponse, TokenUrl,
+};
+use tokio::sync::Mutex;
+
+use crate::error::ConnectorError;
+use crate::http::vendor_message;
+
+/// Which grant to use.
+#[derive(Clone)]
+pub enum Grant {
+    /// Client credentials with these scopes.
+    ClientCredentials {
+        /// Scopes, space-joined on the wire.
+        scopes: Vec<String>,
+    },
+    /// The resource owner password grant (Datto RMM: API key and secret).
+    Password {
+        /// The username (Datto: the API key).
+        username: String,
+        /// The password (Datto: the API secret).
+        password: String,
+    },
+}
+
+/// Where and how to get tokens.
+#[derive(Clone)]
+pub struct OAuthConfig {
+    /// The token endpoint.
+    pub token_url: String,
+    /// The client id.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: String,
+    /// The grant.
+    pub grant: Grant,
+    /// Client credentials in an HTTP Basic header (else in the form body).
+    pub basic_auth: bool,
+    /// Extra form parameters (HaloPSA hosted tenants: `tenant`).
+    pub extra: Vec<(String, String)>,
+}
+
+struct Cached {
+    token: String,
+    renew_at: Instant,
+}
+
+/// A cached access token.
+pub struct TokenSource {
+    config: OAuthConfig,
+    http: reqwest::Client,
+    cached: Mutex<Option<Cached>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct HttpError(String);
+
+impl TokenSource {
+    /// A token source; no request is made until a token is needed.
+    #[must_use]
+    pub fn new(config: OAuthConfig, http: reqwest::Client) -> Self {
+        Self {
+            config,
+            http,
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// A valid access token: the cached one, or a new one.
+    ///
+    /// # Errors
+    /// [`ConnectorError::Unauthorized`] when the vendor refuses the credentials, other errors
+    /// when it cannot be reached.
+    pub async fn token(&self) -> Result<String, ConnectorError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(found) = cached
+            .as_ref()
+            .filter(|found| found.renew_at > Instant::now())
+        {
+            return Ok(found.token.clone());
+        }
+        let (token, lifetime) = self.fetch().await?;
+        // Renew a minute early (or at half-life for short tokens) so no request carries a
+        // token that expires in flight.
+        let margin = (lifetime / 2).min(Duration::from_secs(60));
+        *cached = Some(Cached {
+            token: token.clone(),
+            renew_at: Instant::now() + lifetime.saturating_sub(margin),
+        });
+        Ok(token)
+    }
+
+    /// Forgets `stale` (a token the vendor just refused), so the next call fetches a new one.
+    pub async fn invalidate(&self, stale: &str) {
+        let mut cached = self.cached.lock().await;
+        if cached.as_ref().is_some_and(|found| found.token == stale) {
+            *cached = None;
+        }
+    }
+
+    async fn fetch(&self) -> Result<(String, Duration), ConnectorError> {
+        let config = &self.config;
+        let token_url = TokenUrl::new(config.token_url.clone())
+            .map_err(|error| ConnectorError::Config(format!("token URL: {error}")))?;
+        let client = BasicClient::new(ClientId::new(config.client_id.clone()))
+            .set_client_secret(ClientSecret::new(config.client_secret.clone()))
+            .set_token_uri(token_url)
+            .set_auth_type(if config.basic_auth {
+                AuthType::BasicAuth
+            } else {
+                AuthType::RequestBody
+            });
+        let http = self.http.clone();
+        let send = move |request: oauth2::HttpRequest| {
+            let http = http.clone();
+            async move {
+                let (parts, body) = request.into_parts();
+                let response = http
+                    .request(parts.method, parts.uri.to_string())
+                    .headers(parts.headers)
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|error| HttpError(error.without_url().to_string()))?;
+                let mut built = http::Response::builder().status(response.status());
+                for (name, value) in response.headers() {
+                    built = built.header(name, value);
+                }
+                let body = response
+                    .bytes()
+                    .await
+                    .map_err(|error| HttpError(error.to_string()))?;
+                built
+                    .body(body.to_vec())
+                    .map_err(|error| HttpError(error.to_string()))
+            }
+        };
+        let result = match &config.grant {
+            Grant::ClientCredentials { scopes } => {
+                let mut request = client.exchange_client_credentials();
+                for scope in scopes {
+                    request = request.add_scope(Scope::new(scope.clone()));
+                }
+                for (name, value) in &config.extra {
+                    request = request.add_extra_param(name.clone(), value.clone());
+                }
+                request.request_async(&send).await
+            }
+            Grant::Password { username, password } => {
+                let username = ResourceOwnerUsername::new(username.clone());
+                let password = ResourceOwnerPassword::new(password.clone());
+                let mut request = client.exchange_password(&username, &password);
+                for (name, value) in &config.extra {
+                    request = request.add_extra_param(name.clone(), value.clone());
+                }
+                request.request_async(&send).await
+            }
+        };
+        match result {
+            Ok(response) => Ok((
+                response.access_token().secret().clone(),
+                response.expires_in().unwrap_or(Duration::from_secs(3600)),
+            )),
+            Err(oauth2::RequestTokenError::ServerResponse(refused)) => {
+                Err(ConnectorError::Unauthorized(format!(
+                    "token request refused: {}",
+                    refused
+                        .error_description()
+                        .cloned()
+                        .unwrap_or_else(|| refused.error().to_string())
+                )))
+            }
+            Err(oauth2::RequestTokenError::Request(error)) => {
+                Err(ConnectorError::Transport(format!("token request: {error}")))
+            }
+            Err(oauth2::RequestTokenError::Parse(_, body)) => {
+                Err(ConnectorError::Unauthorized(format!(
+                    "token request refused: {}",
+                    vendor_message(&String::from_utf8_lossy(&body))
+                )))
+            }
+            Err(oauth2::RequestTokenError::Other(message)) => {
+                Err(ConnectorError::Unauthorized(message))
+            }
+        }
+    }
+}
