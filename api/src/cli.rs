@@ -1,4 +1,4 @@
-//! The `tandem` command line: `serve`, `migrate`, `token`, `schema`.
+//! The `tandem` command line: `serve`, `migrate`, `token`, `schema`, `sync`.
 
 use std::time::Duration;
 
@@ -41,6 +41,29 @@ pub enum Command {
     Token(TokenArgs),
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Sync one integration now, printing progress and a summary (for cron and CI jobs).
+    /// Exits 0 when every record was written, 2 when some records failed (listed in the run's
+    /// errors), 1 when the run failed.
+    Sync(SyncArgs),
+}
+
+/// Arguments of `tandem sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+
+    /// The integration: its name or its id.
+    #[arg(long)]
+    pub integration: String,
+
+    /// Ignore the stored cursors and read everything again (still writes only what differs).
+    #[arg(long)]
+    pub full: bool,
+
+    /// The key the integration's credentials are sealed with (as for `serve`).
+    #[arg(long, env = "TANDEM_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<secrecy::SecretString>,
 }
 
 /// Arguments of `tandem migrate`.
@@ -101,7 +124,91 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", graphql::sdl());
             Ok(())
         }
+        Command::Sync(args) => sync(args).await,
     }
+}
+
+async fn sync(args: SyncArgs) -> anyhow::Result<()> {
+    use entities::enums::{SyncStatus, SyncTrigger};
+    use entities::integration;
+    use sea_orm::{EntityTrait, QueryFilter};
+    use secrecy::ExposeSecret;
+
+    let key = args
+        .secret_key
+        .as_ref()
+        .map(|key| integrations::secrets::SecretKey::parse(key.expose_secret()))
+        .transpose()
+        .context("TANDEM_SECRET_KEY")?;
+    let db = db::connect(&args.database).await?;
+    db::migrate(&db).await?;
+    let wanted = args.integration.trim();
+    let by_id = uuid::Uuid::parse_str(wanted).ok().or_else(|| {
+        crate::graphql::ids::decode_as(
+            "integration",
+            crate::graphql::ids::NodeType::Integration,
+            &wanted.into(),
+        )
+        .ok()
+    });
+    let mut found = match by_id {
+        Some(id) => integration::Entity::find_by_id(id).all(&db).await?,
+        None => {
+            integration::Entity::find()
+                .filter(integration::COLUMN.name.eq(wanted))
+                .all(&db)
+                .await?
+        }
+    };
+    anyhow::ensure!(
+        found.len() < 2,
+        "{} integrations are named {wanted:?}; use the id",
+        found.len()
+    );
+    let found = found
+        .pop()
+        .with_context(|| format!("no integration {wanted:?}"))?;
+    let mut options = crate::sync::SyncOptions::new(SyncTrigger::Cli);
+    options.full = args.full;
+    println!(
+        "Syncing {} ({}){}",
+        found.name,
+        sea_orm::ActiveEnum::to_value(&found.kind),
+        if args.full { ", full" } else { "" }
+    );
+    let progress = |line: &crate::sync::engine::Progress| {
+        let counts = line.counts;
+        println!(
+            "  {:<9} page {:>4}: {} fetched, {} created, {} updated, {} unchanged, {} failed",
+            line.resource.as_str(),
+            line.pages,
+            counts.fetched,
+            counts.created,
+            counts.updated,
+            counts.unchanged,
+            counts.failed
+        );
+    };
+    let report = crate::sync::run(&db, key.as_ref(), found.id, &options, &progress).await?;
+    let run = &report.run;
+    let seconds = run.finished_at.map_or(0.0, |finished| {
+        (finished - run.started_at).num_milliseconds() as f64 / 1000.0
+    });
+    println!(
+        "{:?} in {seconds:.1} s: {} fetched, {} created, {} updated, {} unchanged, {} failed (run {})",
+        run.status,
+        run.records_fetched,
+        run.records_created,
+        run.records_updated,
+        run.records_unchanged,
+        run.records_failed,
+        run.id
+    );
+    if run.status == SyncStatus::Partial {
+        eprintln!("some records failed; see the run's errors (syncRuns in the API)");
+        std::process::exit(2);
+    }
+    Ok(())
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

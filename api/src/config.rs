@@ -86,6 +86,15 @@ pub struct ServerSettings {
     /// Load demo data into an empty database and print ready-to-use tokens.
     #[arg(long, env = "TANDEM_DEMO")]
     pub demo: bool,
+
+    /// The key integration credentials are sealed with: 32 bytes, base64- or hex-encoded
+    /// (`openssl rand -base64 32`). Without it integrations cannot store or use credentials.
+    #[arg(long, env = "TANDEM_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<SecretString>,
+
+    /// Whether `serve` syncs integrations on their schedules.
+    #[arg(long, env = "TANDEM_SYNC_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub sync_scheduler: bool,
 }
 
 /// Everything `tandem serve` needs.

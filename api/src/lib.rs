@@ -16,6 +16,7 @@
 //!   and alerts are routed; `gaps`: what an environment's matrix leaves uncovered.
 //! - `error`: [`error::ApiError`], the single place errors become responses.
 //! - `events`: committed writes fanned out to GraphQL subscriptions.
+//! - `sync`: the sync engine writing what integrations' connectors read.
 //! - `telemetry`: logging; `tls`: the TLS provider and HTTP client for outgoing calls.
 
 pub mod auth;
@@ -31,5 +32,6 @@ pub mod matrix;
 pub mod rest;
 pub mod router;
 pub mod startup;
+pub mod sync;
 pub mod telemetry;
 pub mod tls;

@@ -11,7 +11,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use sea_orm::DatabaseConnection;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -25,7 +25,7 @@ use crate::config::ServerSettings;
 use crate::error::{ApiError, ErrorCode};
 use crate::events::EventBus;
 use crate::graphql::{self, AppSchema};
-use crate::rest::{export, health, matrix_export};
+use crate::rest::{export, health, matrix_export, webhooks};
 
 /// The header carrying the request id, in both directions.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -39,6 +39,8 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// The executable GraphQL schema.
     pub schema: AppSchema,
+    /// Runs syncs: on demand, from webhooks, on schedule.
+    pub sync: crate::sync::service::SyncService,
     /// Committed writes, fanned out to subscriptions.
     pub events: EventBus,
 }
@@ -76,6 +78,7 @@ pub fn router(state: AppState, settings: &ServerSettings) -> Router {
             "/environments/{id}/responsibility-matrix",
             get(matrix_export::export),
         )
+        .route("/webhooks/{integration}", post(webhooks::receive))
         .with_state(state)
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(RequestBodyLimitLayer::new(settings.body_limit))

@@ -18,6 +18,10 @@ use crate::config::ServerSettings;
 use crate::events::EventBus;
 use crate::graphql;
 use crate::router::{AppState, router};
+use crate::sync::service::SyncService;
+use integrations::http::RetryPolicy;
+use integrations::secrets::SecretKey;
+use secrecy::ExposeSecret;
 
 /// A bound, not yet running server.
 pub struct Application {
@@ -48,13 +52,30 @@ impl Application {
                 "TANDEM_CORS_ORIGINS: {origin:?} is not an origin like https://app.example.com"
             );
         }
+        let key = settings
+            .secret_key
+            .as_ref()
+            .map(|key| SecretKey::parse(key.expose_secret()).map(Arc::new))
+            .transpose()
+            .context("TANDEM_SECRET_KEY")?;
+        let events = EventBus::default();
+        let sync = SyncService {
+            db: db.clone(),
+            key,
+            events: events.clone(),
+            policy: RetryPolicy::default(),
+        };
+        if settings.sync_scheduler {
+            sync.clone().start_scheduler();
+        }
         let state = AppState {
             db,
+            sync,
             jwt: Arc::new(jwt),
             schema: graphql::build_schema(graphql::SchemaOptions {
                 introspection: settings.graphql_introspection,
             }),
-            events: EventBus::default(),
+            events,
         };
         let listener = TcpListener::bind(settings.listen)
             .await

@@ -18,5 +18,6 @@ mod reads;
 mod routing;
 mod schema;
 mod subscriptions;
+mod sync;
 mod tenancy;
 mod upserts;

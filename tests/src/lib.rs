@@ -183,6 +183,9 @@ pub struct TestApp {
     pub test_db: TestDb,
 }
 
+/// The `TANDEM_SECRET_KEY` of test servers.
+pub const TEST_SECRET_KEY: &str = "q2Gk6yq6nVnR7Ud3wq1gqz6j0qk3Vb8eXj4yP0u5c9s=";
+
 /// Settings like `tandem serve`'s defaults, on a random port.
 pub fn test_server_settings() -> ServerSettings {
     ServerSettings {
@@ -192,6 +195,8 @@ pub fn test_server_settings() -> ServerSettings {
         request_timeout: Duration::from_secs(30),
         graphql_introspection: true,
         demo: false,
+        secret_key: Some(TEST_SECRET_KEY.to_owned().into()),
+        sync_scheduler: false,
     }
 }
 

@@ -187,6 +187,7 @@ async fn run(
         Loaders::attach(request, &state.db)
             .data(state.db.clone())
             .data(state.events.clone())
+            .data(state.sync.clone())
             .data(viewer.clone())
     };
     let request = match request {

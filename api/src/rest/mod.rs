@@ -3,3 +3,4 @@
 pub mod export;
 pub mod health;
 pub mod matrix_export;
+pub mod webhooks;

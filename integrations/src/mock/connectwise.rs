@@ -26,6 +26,8 @@ pub const CODEBASE: &str = "v2025_1";
 pub const PUBLIC_KEY: &str = "pubkey";
 /// The API member's private key.
 pub const PRIVATE_KEY: &str = "privkey";
+/// The key callbacks are signed with, served at `/callbackkey` like `Metadata.key_url`.
+pub const SIGNING_KEY: &str = "cw-signing-key";
 
 /// Settings and credentials that work against the mock at `url`.
 #[must_use]
@@ -71,6 +73,10 @@ pub async fn start(store: Store) -> MockServer {
         ));
     let router = Router::new()
         .route("/login/companyinfo/{company}", get(company_info))
+        .route(
+            "/callbackkey",
+            get(|| async { Json(json!({ "signing_key": SIGNING_KEY })) }),
+        )
         .nest(&format!("/{CODEBASE}/apis/3.0"), api)
         .fallback(|| async { refuse(StatusCode::NOT_FOUND, "No route matches the request") })
         .with_state(Arc::clone(&state));
@@ -112,7 +118,7 @@ async fn info() -> Json<Value> {
 
 /// `lastUpdated > [ISO]` (optionally `_info/lastUpdated`), the only condition the connector
 /// sends; anything else is refused like ConnectWise refuses a bad condition.
-fn updated_after(conditions: Option<&String>) -> Result<Option<DateTime<Utc>>, Response> {
+fn updated_after(conditions: Option<&String>) -> Result<Option<DateTime<Utc>>, String> {
     let Some(conditions) = conditions else {
         return Ok(None);
     };
@@ -123,12 +129,9 @@ fn updated_after(conditions: Option<&String>) -> Result<Option<DateTime<Utc>>, R
         .strip_prefix("lastUpdated > [")
         .and_then(|rest| rest.strip_suffix(']'))
         .and_then(time::iso);
-    parsed.map(Some).ok_or_else(|| {
-        refuse(
-            StatusCode::BAD_REQUEST,
-            &format!("Cannot parse conditions: {conditions}"),
-        )
-    })
+    parsed
+        .map(Some)
+        .ok_or_else(|| format!("Cannot parse conditions: {conditions}"))
 }
 
 fn last_updated(record: &Value) -> Option<DateTime<Utc>> {
@@ -156,7 +159,7 @@ fn list(
     };
     let after = match updated_after(query.get("conditions")) {
         Ok(after) => after,
-        Err(refused) => return refused,
+        Err(message) => return refuse(StatusCode::BAD_REQUEST, &message),
     };
     let matches = |record: &&Value| {
         after.is_none_or(|after| last_updated(record).is_some_and(|updated| updated > after))

@@ -98,21 +98,25 @@ async fn token(
     )
 }
 
-fn page_size(query: &HashMap<String, String>) -> Result<usize, Response> {
+/// The page size asked for; `None` (answered with 400) when it is out of range.
+fn page_size(query: &HashMap<String, String>) -> Option<usize> {
     match query.get("pageSize").map(|size| size.parse::<usize>()) {
-        None => Ok(1000),
-        Some(Ok(size)) if (1..=1000).contains(&size) => Ok(size),
-        Some(_) => Err(super::json(
-            StatusCode::BAD_REQUEST,
-            &error(400, "pageSize must be 1 to 1000"),
-        )),
+        None => Some(1000),
+        Some(Ok(size)) if (1..=1000).contains(&size) => Some(size),
+        Some(_) => None,
     }
 }
 
+fn bad_page_size() -> Response {
+    super::json(
+        StatusCode::BAD_REQUEST,
+        &error(400, "pageSize must be 1 to 1000"),
+    )
+}
+
 fn by_id(records: &[Value], query: &HashMap<String, String>) -> Response {
-    let size = match page_size(query) {
-        Ok(size) => size,
-        Err(refused) => return refused,
+    let Some(size) = page_size(query) else {
+        return bad_page_size();
     };
     let after: i64 = query
         .get("after")
@@ -142,9 +146,8 @@ async fn alerts(State(state): State<Arc<MockState>>) -> Json<Value> {
 }
 
 async fn activities(State(state): State<Arc<MockState>>, Query(query): Params) -> Response {
-    let size = match page_size(&query) {
-        Ok(size) => size,
-        Err(refused) => return refused,
+    let Some(size) = page_size(&query) else {
+        return bad_page_size();
     };
     let newer_than: i64 = query
         .get("newerThan")

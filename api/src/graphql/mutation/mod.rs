@@ -19,6 +19,7 @@
 
 pub mod change_log;
 pub mod directory;
+pub mod integration;
 pub mod inventory;
 pub mod matrix;
 pub mod runbook;
@@ -48,6 +49,7 @@ pub struct Mutation(
     runbook::RunbookMutation,
     work::WorkMutation,
     sync::SyncMutation,
+    integration::IntegrationMutation,
 );
 
 /// Why an input was refused.

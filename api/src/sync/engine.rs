@@ -1,0 +1,543 @@
+//! One sync run of one integration.
+//!
+//! Crash safety: per resource, each page's writes and the cursor naming the next page commit in
+//! one transaction, so a run killed anywhere resumes at the first page whose writes did not
+//! commit, and writes nothing twice (every write is keyed by the record's external id). The
+//! changed-since mark moves only when a resource's last page commits, to the instant the run
+//! began (less a minute for clock skew between Tandem and the vendor).
+//!
+//! One run per integration at a time: a lease on the integration row (`lease_owner`,
+//! `lease_expires_at`), taken with a conditional update, renewed after every page, and released
+//! at the end; a process that dies leaves a lease that expires.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{SubsecRound, Utc};
+use entities::enums::{SyncStatus, SyncTrigger, ValueMappingDomain};
+use entities::{
+    integration, integration_mapping, sync_cursor, sync_run, sync_run_error, value_mapping,
+};
+use futures_util::StreamExt;
+use integrations::connector::{self, Cursor, IntegrationConfig};
+use integrations::http::RetryPolicy;
+use integrations::model::{LookupValue, Normalized, Resource};
+use integrations::secrets::{SecretError, SecretKey};
+use integrations::{Connector, ConnectorError};
+use sea_orm::prelude::*;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{DatabaseConnection, IntoActiveModel, QueryFilter, Set, TransactionTrait};
+
+use crate::sync::credentials;
+use crate::sync::store::{Counts, PageWriter, RunContext};
+
+/// Why a run did not happen or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// No integration with this id.
+    #[error("no integration with this id")]
+    NotFound,
+    /// The integration is disabled.
+    #[error("the integration is disabled")]
+    Disabled,
+    /// Another run holds the integration's lease.
+    #[error("another sync of this integration is running (lease held by {owner} until {until})")]
+    Busy {
+        /// Who holds it.
+        owner: String,
+        /// Until when.
+        until: String,
+    },
+    /// The credentials cannot be opened.
+    #[error(transparent)]
+    Credentials(#[from] SecretError),
+    /// The vendor failed (after retries).
+    #[error("{resource}: {error}")]
+    Vendor {
+        /// The resource being read.
+        resource: &'static str,
+        /// What failed.
+        error: ConnectorError,
+    },
+    /// The connector cannot be built from the configuration.
+    #[error(transparent)]
+    Config(ConnectorError),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Ignore the cursors: read everything again (writes are still only what differs).
+    pub full: bool,
+    /// What started the run.
+    pub trigger: SyncTrigger,
+    /// Only these resources (a webhook's targeted sync); all when `None`.
+    pub only: Option<Vec<Resource>>,
+    /// Who takes the lease (host and process).
+    pub owner: String,
+    /// How long a lease lasts without renewal.
+    pub lease: Duration,
+    /// Retries and timeouts of vendor calls.
+    pub policy: RetryPolicy,
+    /// Where committed writes are published for subscriptions (inside `tandem serve`).
+    pub events: Option<crate::events::EventBus>,
+}
+
+impl SyncOptions {
+    /// Options for `trigger` with the default lease (5 minutes) and retry policy.
+    #[must_use]
+    pub fn new(trigger: SyncTrigger) -> Self {
+        Self {
+            full: false,
+            trigger,
+            only: None,
+            owner: format!(
+                "{}:{}",
+                std::env::var("HOSTNAME").unwrap_or_else(|_| "tandem".into()),
+                std::process::id()
+            ),
+            lease: Duration::from_secs(300),
+            policy: RetryPolicy::default(),
+            events: None,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct SyncReport {
+    /// The run as recorded.
+    pub run: sync_run::Model,
+    /// Per resource, in order.
+    pub resources: Vec<(Resource, Counts)>,
+}
+
+/// A line of progress, for `tandem sync`.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// The resource.
+    pub resource: Resource,
+    /// Pages committed so far.
+    pub pages: usize,
+    /// Counts so far.
+    pub counts: Counts,
+}
+
+/// Runs `integration_id` once.
+///
+/// # Errors
+/// [`SyncError`] when the run cannot start or stops; the run record says the same.
+pub async fn run(
+    db: &DatabaseConnection,
+    key: Option<&SecretKey>,
+    integration_id: Uuid,
+    options: &SyncOptions,
+    progress: &(dyn Fn(&Progress) + Send + Sync),
+) -> Result<SyncReport, SyncError> {
+    let found = integration::Entity::find_by_id(integration_id)
+        .one(db)
+        .await?
+        .ok_or(SyncError::NotFound)?;
+    if !found.enabled {
+        return Err(SyncError::Disabled);
+    }
+    take_lease(db, &found, options).await?;
+    let started = Utc::now().trunc_subsecs(6);
+    let record = sync_run::Model {
+        id: Uuid::now_v7(),
+        integration_id,
+        trigger: options.trigger,
+        full: options.full,
+        status: SyncStatus::Running,
+        started_at: started,
+        finished_at: None,
+        records_fetched: 0,
+        records_created: 0,
+        records_updated: 0,
+        records_unchanged: 0,
+        records_failed: 0,
+        error: None,
+    }
+    .into_active_model()
+    .insert(db)
+    .await?;
+    let outcome = sync(db, key, &found, options, &record, progress).await;
+    let (status, error, resources) = match &outcome {
+        Ok(resources) => {
+            let failed = resources.iter().any(|(_, counts)| counts.failed > 0);
+            (
+                if failed {
+                    SyncStatus::Partial
+                } else {
+                    SyncStatus::Succeeded
+                },
+                None,
+                resources.clone(),
+            )
+        }
+        Err(error) => (SyncStatus::Failed, Some(error.to_string()), Vec::new()),
+    };
+    let finished = sync_run::Entity::find_by_id(record.id)
+        .one(db)
+        .await?
+        .unwrap_or(record);
+    let mut model = finished.into_active_model();
+    model.status = Set(status);
+    model.error = Set(error);
+    model.finished_at = Set(Some(Utc::now().trunc_subsecs(6)));
+    let finished = model.update(db).await?;
+    release_lease(db, integration_id, &options.owner).await?;
+    outcome.map(|_| SyncReport {
+        run: finished,
+        resources,
+    })
+}
+
+async fn take_lease(
+    db: &DatabaseConnection,
+    found: &integration::Model,
+    options: &SyncOptions,
+) -> Result<(), SyncError> {
+    let now = Utc::now();
+    let until = now + chrono::Duration::from_std(options.lease).unwrap_or_default();
+    let taken = integration::Entity::update_many()
+        .col_expr(
+            integration::Column::LeaseOwner,
+            Expr::value(options.owner.clone()),
+        )
+        .col_expr(integration::Column::LeaseExpiresAt, Expr::value(until))
+        .filter(integration::COLUMN.id.eq(found.id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(integration::COLUMN.lease_owner.is_null())
+                .add(integration::COLUMN.lease_expires_at.lt(now))
+                .add(integration::COLUMN.lease_owner.eq(options.owner.clone())),
+        )
+        .exec(db)
+        .await?;
+    if taken.rows_affected == 1 {
+        return Ok(());
+    }
+    let holder = integration::Entity::find_by_id(found.id).one(db).await?;
+    Err(SyncError::Busy {
+        owner: holder
+            .as_ref()
+            .and_then(|holder| holder.lease_owner.clone())
+            .unwrap_or_default(),
+        until: holder
+            .and_then(|holder| holder.lease_expires_at)
+            .map(|until| until.to_rfc3339())
+            .unwrap_or_default(),
+    })
+}
+
+async fn renew_lease(
+    db: &impl ConnectionTrait,
+    integration_id: Uuid,
+    options: &SyncOptions,
+) -> Result<(), DbErr> {
+    let until = Utc::now() + chrono::Duration::from_std(options.lease).unwrap_or_default();
+    integration::Entity::update_many()
+        .col_expr(integration::Column::LeaseExpiresAt, Expr::value(until))
+        .filter(integration::COLUMN.id.eq(integration_id))
+        .filter(integration::COLUMN.lease_owner.eq(options.owner.clone()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+async fn release_lease(
+    db: &DatabaseConnection,
+    integration_id: Uuid,
+    owner: &str,
+) -> Result<(), DbErr> {
+    integration::Entity::update_many()
+        .col_expr(
+            integration::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            integration::Column::LeaseExpiresAt,
+            Expr::value(Option::<DateTimeUtc>::None),
+        )
+        .filter(integration::COLUMN.id.eq(integration_id))
+        .filter(integration::COLUMN.lease_owner.eq(owner))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The connector of `found`, with its credentials opened.
+///
+/// # Errors
+/// When the credentials cannot be opened or the configuration is incomplete.
+pub fn connector_for(
+    key: Option<&SecretKey>,
+    found: &integration::Model,
+    policy: RetryPolicy,
+) -> Result<Box<dyn Connector>, SyncError> {
+    let credentials = credentials::open(key, found.id, found.credentials_ciphertext.as_deref())?;
+    connector::build(IntegrationConfig {
+        kind: found.kind,
+        base_url: found.base_url.clone(),
+        settings: found.settings.clone(),
+        credentials,
+        policy,
+    })
+    .map_err(SyncError::Config)
+}
+
+async fn sync(
+    db: &DatabaseConnection,
+    key: Option<&SecretKey>,
+    found: &integration::Model,
+    options: &SyncOptions,
+    record: &sync_run::Model,
+    progress: &(dyn Fn(&Progress) + Send + Sync),
+) -> Result<Vec<(Resource, Counts)>, SyncError> {
+    let connector = connector_for(key, found, options.policy)?;
+    let lookups = connector
+        .lookups()
+        .await
+        .map_err(|error| SyncError::Vendor {
+            resource: "lookups",
+            error,
+        })?;
+    seed_value_mappings(db, found.id, &lookups).await?;
+    let mut context = RunContext::load(db, found, record.id, options.events.clone()).await?;
+    // The vendor's clock may run behind ours: the next run asks for a minute more than needed.
+    let mark = record.started_at - chrono::Duration::minutes(1);
+    let mut done = Vec::new();
+    for &resource in connector.resources() {
+        if options
+            .only
+            .as_ref()
+            .is_some_and(|only| !only.contains(&resource))
+        {
+            continue;
+        }
+        let stored = sync_cursor::Entity::find_by_id((found.id, resource.as_str().to_owned()))
+            .one(db)
+            .await?;
+        let filters = connector.filters_by_change(resource);
+        let cursor = match (&stored, options.full) {
+            (Some(stored), false) => Cursor {
+                changed_since: stored.changed_since.filter(|_| filters),
+                page_token: stored.page_token.clone(),
+            },
+            _ => Cursor::default(),
+        };
+        // A resource the vendor cannot filter is a whole snapshot each run; what is missing
+        // from a complete snapshot of alerts has cleared.
+        let snapshot = !filters && cursor.page_token.is_none();
+        let mut seen = HashSet::new();
+        let mut counts = Counts::default();
+        let mut pages = 0;
+        let mut stream = std::pin::pin!(connector::pages(
+            connector.as_ref(),
+            resource,
+            cursor.clone()
+        ));
+        while let Some(page) = stream.next().await {
+            let page = page.map_err(|error| SyncError::Vendor {
+                resource: resource.as_str(),
+                error,
+            })?;
+            let txn = db.begin().await?;
+            let mut writer = PageWriter::new(&txn, &mut context);
+            let page_counts = writer.write(resource, page.records, &mut seen).await?;
+            let last = page.next.is_none();
+            if last && snapshot && resource == Resource::Alerts {
+                writer.resolve_missing_alerts(&seen).await?;
+            }
+            let next = if last {
+                Cursor {
+                    changed_since: filters.then_some(mark).or(cursor.changed_since),
+                    page_token: None,
+                }
+            } else {
+                Cursor {
+                    changed_since: cursor.changed_since,
+                    page_token: page.next.clone(),
+                }
+            };
+            save_cursor(&txn, found.id, resource, &next).await?;
+            add_to_run(&txn, record.id, &page_counts).await?;
+            renew_lease(&txn, found.id, options).await?;
+            txn.commit().await?;
+            context.publish_committed();
+            counts.add(&page_counts);
+            pages += 1;
+            progress(&Progress {
+                resource,
+                pages,
+                counts,
+            });
+        }
+        done.push((resource, counts));
+    }
+    Ok(done)
+}
+
+async fn save_cursor(
+    db: &impl ConnectionTrait,
+    integration_id: Uuid,
+    resource: Resource,
+    cursor: &Cursor,
+) -> Result<(), DbErr> {
+    sync_cursor::Entity::insert(
+        sync_cursor::Model {
+            integration_id,
+            resource: resource.as_str().to_owned(),
+            changed_since: cursor.changed_since,
+            page_token: cursor.page_token.clone(),
+            updated_at: Utc::now().trunc_subsecs(6),
+        }
+        .into_active_model(),
+    )
+    .on_conflict(
+        OnConflict::columns([
+            sync_cursor::Column::IntegrationId,
+            sync_cursor::Column::Resource,
+        ])
+        .update_columns([
+            sync_cursor::Column::ChangedSince,
+            sync_cursor::Column::PageToken,
+            sync_cursor::Column::UpdatedAt,
+        ])
+        .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+async fn add_to_run(db: &impl ConnectionTrait, run_id: Uuid, counts: &Counts) -> Result<(), DbErr> {
+    let add = |column: sync_run::Column, by: i32| {
+        sea_orm::sea_query::ExprTrait::add(Expr::col(column), by)
+    };
+    sync_run::Entity::update_many()
+        .col_expr(
+            sync_run::Column::RecordsFetched,
+            add(sync_run::Column::RecordsFetched, counts.fetched),
+        )
+        .col_expr(
+            sync_run::Column::RecordsCreated,
+            add(sync_run::Column::RecordsCreated, counts.created),
+        )
+        .col_expr(
+            sync_run::Column::RecordsUpdated,
+            add(sync_run::Column::RecordsUpdated, counts.updated),
+        )
+        .col_expr(
+            sync_run::Column::RecordsUnchanged,
+            add(sync_run::Column::RecordsUnchanged, counts.unchanged),
+        )
+        .col_expr(
+            sync_run::Column::RecordsFailed,
+            add(sync_run::Column::RecordsFailed, counts.failed),
+        )
+        .filter(sync_run::COLUMN.id.eq(run_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Adds the vendor's lookup values to the integration's value mappings, and follows a changed
+/// suggestion where no admin has overridden the mapping.
+async fn seed_value_mappings(
+    db: &DatabaseConnection,
+    integration_id: Uuid,
+    lookups: &[LookupValue],
+) -> Result<(), DbErr> {
+    if lookups.is_empty() {
+        return Ok(());
+    }
+    let stored = value_mapping::Entity::find()
+        .filter(value_mapping::COLUMN.integration_id.eq(integration_id))
+        .all(db)
+        .await?;
+    let now = Utc::now().trunc_subsecs(6);
+    let txn = db.begin().await?;
+    for lookup in lookups {
+        let (domain, normalized) = match lookup.suggested {
+            Normalized::Status(status) => (
+                ValueMappingDomain::TicketStatus,
+                sea_orm::ActiveEnum::to_value(&status),
+            ),
+            Normalized::Priority(priority) => (
+                ValueMappingDomain::TicketPriority,
+                sea_orm::ActiveEnum::to_value(&priority),
+            ),
+        };
+        match stored
+            .iter()
+            .find(|found| found.domain == domain && found.external_value == lookup.value)
+        {
+            None => {
+                value_mapping::Model {
+                    id: Uuid::now_v7(),
+                    integration_id,
+                    domain,
+                    external_value: lookup.value.clone(),
+                    external_label: Some(lookup.label.clone()),
+                    normalized_value: normalized,
+                    overridden: false,
+                    created_at: now,
+                    updated_at: now,
+                }
+                .into_active_model()
+                .insert(&txn)
+                .await?;
+            }
+            Some(found)
+                if !found.overridden
+                    && (found.normalized_value != normalized
+                        || found.external_label.as_deref() != Some(lookup.label.as_str())) =>
+            {
+                let mut model = found.clone().into_active_model();
+                model.normalized_value = Set(normalized);
+                model.external_label = Set(Some(lookup.label.clone()));
+                model.updated_at = Set(now);
+                model.update(&txn).await?;
+            }
+            Some(_) => {}
+        }
+    }
+    txn.commit().await
+}
+
+/// Records a record that could not be written or read on the run.
+pub(crate) fn run_error(
+    run_id: Uuid,
+    resource: Resource,
+    external_id: Option<String>,
+    reason: String,
+) -> sync_run_error::Model {
+    sync_run_error::Model {
+        id: Uuid::now_v7(),
+        sync_run_id: run_id,
+        resource: resource.as_str().to_owned(),
+        external_id,
+        reason,
+        occurred_at: Utc::now().trunc_subsecs(6),
+    }
+}
+
+/// The mappings of an integration's companies to environments.
+pub(crate) async fn company_mappings(
+    db: &impl ConnectionTrait,
+    integration_id: Uuid,
+) -> Result<Vec<integration_mapping::Model>, DbErr> {
+    integration_mapping::Entity::find()
+        .filter(
+            integration_mapping::COLUMN
+                .integration_id
+                .eq(integration_id),
+        )
+        .all(db)
+        .await
+}

@@ -1,0 +1,129 @@
+//! Running syncs from the server: on demand (`triggerSync`, webhooks) in the background, and on
+//! each integration's schedule (`sync_interval_seconds`). The engine's lease keeps one run per
+//! integration at a time, whichever process or trigger starts it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use entities::enums::SyncTrigger;
+use entities::{integration, sync_run};
+use integrations::http::RetryPolicy;
+use integrations::model::Resource;
+use integrations::secrets::SecretKey;
+use sea_orm::prelude::*;
+use sea_orm::{DatabaseConnection, QueryFilter, QueryOrder};
+
+use crate::events::EventBus;
+use crate::sync::engine::{self, SyncError, SyncOptions, SyncReport};
+
+/// How often the scheduler looks for integrations that are due.
+pub const SCHEDULER_TICK: Duration = Duration::from_secs(15);
+
+/// What the server needs to run syncs.
+#[derive(Clone)]
+pub struct SyncService {
+    /// The database.
+    pub db: DatabaseConnection,
+    /// The key credentials are sealed with, when configured.
+    pub key: Option<Arc<SecretKey>>,
+    /// Where committed writes are published.
+    pub events: EventBus,
+    /// Retries and timeouts of vendor calls.
+    pub policy: RetryPolicy,
+}
+
+impl SyncService {
+    /// Runs `integration_id` now and waits for the result.
+    ///
+    /// # Errors
+    /// As [`engine::run`].
+    pub async fn run(
+        &self,
+        integration_id: Uuid,
+        trigger: SyncTrigger,
+        only: Option<Vec<Resource>>,
+        full: bool,
+    ) -> Result<SyncReport, SyncError> {
+        let mut options = SyncOptions::new(trigger);
+        options.only = only;
+        options.full = full;
+        options.policy = self.policy;
+        options.events = Some(self.events.clone());
+        engine::run(
+            &self.db,
+            self.key.as_deref(),
+            integration_id,
+            &options,
+            &|_| {},
+        )
+        .await
+    }
+
+    /// Starts a run in the background; the outcome lands in `syncRuns` and the log.
+    pub fn spawn(
+        &self,
+        integration_id: Uuid,
+        trigger: SyncTrigger,
+        only: Option<Vec<Resource>>,
+        full: bool,
+    ) {
+        let service = self.clone();
+        tokio::spawn(async move {
+            match service.run(integration_id, trigger, only, full).await {
+                Ok(report) => tracing::info!(
+                    %integration_id,
+                    run = %report.run.id,
+                    status = ?report.run.status,
+                    fetched = report.run.records_fetched,
+                    "sync finished"
+                ),
+                Err(SyncError::Busy { .. }) => {
+                    tracing::info!(%integration_id, "sync skipped: another run holds the lease");
+                }
+                Err(error) => tracing::warn!(%integration_id, %error, "sync failed"),
+            }
+        });
+    }
+
+    /// Starts every enabled integration whose interval has passed since its last run began.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn start_due(&self) -> Result<usize, DbErr> {
+        let scheduled = integration::Entity::find()
+            .filter(integration::COLUMN.enabled.eq(true))
+            .filter(integration::COLUMN.sync_interval_seconds.is_not_null())
+            .all(&self.db)
+            .await?;
+        let mut started = 0;
+        for found in scheduled {
+            let interval = chrono::Duration::seconds(i64::from(
+                found.sync_interval_seconds.unwrap_or_default().max(60),
+            ));
+            let last = sync_run::Entity::find()
+                .filter(sync_run::COLUMN.integration_id.eq(found.id))
+                .order_by_desc(sync_run::Column::StartedAt)
+                .one(&self.db)
+                .await?;
+            if last.is_none_or(|last| last.started_at + interval <= Utc::now()) {
+                self.spawn(found.id, SyncTrigger::Schedule, None, false);
+                started += 1;
+            }
+        }
+        Ok(started)
+    }
+
+    /// Checks the schedule every [`SCHEDULER_TICK`] until the process ends.
+    pub fn start_scheduler(self) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SCHEDULER_TICK);
+            loop {
+                tick.tick().await;
+                if let Err(error) = self.start_due().await {
+                    tracing::warn!(%error, "cannot check the sync schedule");
+                }
+            }
+        });
+    }
+}

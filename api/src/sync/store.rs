@@ -1,0 +1,1110 @@
+//! What one page of vendor records writes, inside the page's transaction.
+//!
+//! Every write is keyed by the record's external id under the integration's source, and compares
+//! before it writes: a page that matches what is stored writes nothing. Records of companies no
+//! mapping names are counted unchanged and skipped (an MSP's PSA holds every client; only the
+//! mapped ones are Tandem environments). A queries-per-page budget keeps bulk runs fast: each
+//! resource reads what it needs for the whole page in a few `IN` queries and inserts new rows in
+//! batches.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, SubsecRound, Utc};
+use entities::enums::{
+    AlertStatus, ChangeCategory, ChangeSource, Priority, SystemKind, TicketStatus,
+    ValueMappingDomain,
+};
+use entities::{
+    alert, change_log_entry, change_log_entry_system, environment, integration, sync_run_error,
+    system, system_link, ticket, value_mapping,
+};
+use integrations::model::{Alert, Change, Device, Record, RecordError, Resource, Ticket};
+use integrations::normalize;
+use sea_orm::prelude::*;
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, IntoActiveModel, QueryFilter, Set};
+use serde_json::{Map, Value, json};
+
+use crate::events::{Event, EventBus};
+use crate::matrix::{DEFAULT_ALERT_FUNCTION, DEFAULT_TICKET_FUNCTION, Router};
+use crate::sync::engine::{company_mappings, run_error};
+use crate::sync::{change_source, source_of};
+
+/// Rows per insert statement: below SQLite's and PostgreSQL's bound-parameter limits for the
+/// widest table.
+const INSERT_CHUNK: usize = 500;
+
+/// What a page (or a run) did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Records read.
+    pub fetched: i32,
+    /// Records that created something.
+    pub created: i32,
+    /// Records that changed something.
+    pub updated: i32,
+    /// Records that matched what was stored, or belong to an unmapped company.
+    pub unchanged: i32,
+    /// Records that could not be read or written.
+    pub failed: i32,
+}
+
+impl Counts {
+    /// Adds `other`.
+    pub fn add(&mut self, other: &Self) {
+        self.fetched += other.fetched;
+        self.created += other.created;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.failed += other.failed;
+    }
+}
+
+/// What a run knows for all its pages.
+pub struct RunContext {
+    integration: integration::Model,
+    run_id: Uuid,
+    source: String,
+    change_source: ChangeSource,
+    /// Vendor company id to environment.
+    environments: HashMap<String, Uuid>,
+    /// Environment to its organization.
+    organizations: HashMap<Uuid, Uuid>,
+    /// (domain, vendor value) to the normalized value's name.
+    mappings: HashMap<(ValueMappingDomain, String), String>,
+    router: Router,
+    events: Option<EventBus>,
+    pending: Vec<Event>,
+}
+
+impl RunContext {
+    /// Loads the company mappings, value mappings and matrix of `found`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn load(
+        db: &impl ConnectionTrait,
+        found: &integration::Model,
+        run_id: Uuid,
+        events: Option<EventBus>,
+    ) -> Result<Self, DbErr> {
+        let mappings = company_mappings(db, found.id).await?;
+        let environments: HashMap<String, Uuid> = mappings
+            .iter()
+            .map(|mapping| (mapping.external_company_id.clone(), mapping.environment_id))
+            .collect();
+        let organizations = environment::Entity::find()
+            .filter(environment::COLUMN.id.is_in(environments.values().copied()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|found| (found.id, found.organization_id))
+            .collect();
+        let values = value_mapping::Entity::find()
+            .filter(value_mapping::COLUMN.integration_id.eq(found.id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|mapping| {
+                (
+                    (mapping.domain, mapping.external_value),
+                    mapping.normalized_value,
+                )
+            })
+            .collect();
+        Ok(Self {
+            router: Router::load(db, environments.values().copied()).await?,
+            integration: found.clone(),
+            run_id,
+            source: source_of(found.kind, found.id),
+            change_source: change_source(found.kind),
+            environments,
+            organizations,
+            mappings: values,
+            events,
+            pending: Vec::new(),
+        })
+    }
+
+    /// Publishes what the last committed page wrote to subscribers.
+    pub fn publish_committed(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        if let Some(events) = &self.events {
+            for event in pending {
+                events.publish(event);
+            }
+        }
+    }
+
+    fn environment(&self, company_id: Option<&str>) -> Option<Uuid> {
+        company_id.and_then(|company| self.environments.get(company).copied())
+    }
+
+    fn status(&self, record: &Ticket) -> TicketStatus {
+        self.mappings
+            .get(&(ValueMappingDomain::TicketStatus, record.status.clone()))
+            .and_then(|name| <TicketStatus as sea_orm::ActiveEnum>::try_from_value(name).ok())
+            .unwrap_or_else(|| {
+                normalize::status(
+                    record.status_label.as_deref().unwrap_or(&record.status),
+                    record.closed,
+                )
+            })
+    }
+
+    fn priority(&self, record: &Ticket) -> Priority {
+        let Some(value) = &record.priority else {
+            return Priority::Medium;
+        };
+        self.mappings
+            .get(&(ValueMappingDomain::TicketPriority, value.clone()))
+            .and_then(|name| <Priority as sea_orm::ActiveEnum>::try_from_value(name).ok())
+            .unwrap_or_else(|| {
+                normalize::priority(record.priority_label.as_deref().unwrap_or(value))
+            })
+    }
+
+    fn event(&mut self, environment_id: Uuid, make: impl FnOnce(Uuid) -> Event) {
+        if self.events.is_some()
+            && let Some(&organization_id) = self.organizations.get(&environment_id)
+        {
+            self.pending.push(make(organization_id));
+        }
+    }
+
+    fn change_entry(
+        &self,
+        environment_id: Uuid,
+        summary: String,
+        category: ChangeCategory,
+        occurred_at: DateTime<Utc>,
+        details: Value,
+    ) -> change_log_entry::Model {
+        let now = Utc::now().trunc_subsecs(6);
+        change_log_entry::Model {
+            id: Uuid::now_v7(),
+            environment_id,
+            summary,
+            details,
+            reason: Some(format!("observed by {}", self.integration.name)),
+            actor_id: None,
+            actor_name: self.integration.name.clone(),
+            source: self.change_source,
+            category,
+            occurred_at: occurred_at.trunc_subsecs(6),
+            recorded_at: now,
+            ticket_id: None,
+            corrects_id: None,
+            change_set_id: None,
+            integration_id: Some(self.integration.id),
+            external_source: None,
+            external_id: None,
+            external_url: None,
+        }
+    }
+}
+
+/// Writes one page in its transaction.
+pub struct PageWriter<'a> {
+    txn: &'a DatabaseTransaction,
+    ctx: &'a mut RunContext,
+    change_set_id: Uuid,
+    entries: Vec<(change_log_entry::Model, Vec<Uuid>)>,
+}
+
+impl<'a> PageWriter<'a> {
+    /// A writer for one page.
+    pub fn new(txn: &'a DatabaseTransaction, ctx: &'a mut RunContext) -> Self {
+        Self {
+            txn,
+            ctx,
+            change_set_id: Uuid::now_v7(),
+            entries: Vec::new(),
+        }
+    }
+
+    /// Writes `records` of `resource`; `seen` collects the external ids read (for snapshots).
+    ///
+    /// # Errors
+    /// Database errors; a bad record is counted failed and recorded on the run instead.
+    pub async fn write(
+        &mut self,
+        resource: Resource,
+        records: Vec<Result<Record, RecordError>>,
+        seen: &mut HashSet<String>,
+    ) -> Result<Counts, DbErr> {
+        let mut counts = Counts {
+            fetched: records.len() as i32,
+            ..Counts::default()
+        };
+        let mut errors = Vec::new();
+        let mut good = Vec::new();
+        for record in records {
+            match record {
+                Ok(record) => good.push(record),
+                Err(error) => errors.push(run_error(
+                    self.ctx.run_id,
+                    resource,
+                    error.external_id,
+                    error.reason,
+                )),
+            }
+        }
+        counts.failed = errors.len() as i32;
+        for record in &good {
+            if let Some(id) = external_id(record) {
+                seen.insert(id.to_owned());
+            }
+        }
+        match resource {
+            Resource::Companies => self.companies(good, &mut counts).await?,
+            Resource::Devices => self.devices(good, &mut counts).await?,
+            Resource::Tickets => self.tickets(good, &mut counts, &mut errors).await?,
+            Resource::Alerts => self.alerts(good, &mut counts).await?,
+            Resource::Changes => self.changes(good, &mut counts).await?,
+        }
+        self.flush_entries().await?;
+        for chunk in errors.chunks(INSERT_CHUNK) {
+            sync_run_error::Entity::insert_many(
+                chunk
+                    .iter()
+                    .cloned()
+                    .map(IntoActiveModel::into_active_model),
+            )
+            .exec_without_returning(self.txn)
+            .await?;
+        }
+        Ok(counts)
+    }
+
+    async fn companies(&mut self, records: Vec<Record>, counts: &mut Counts) -> Result<(), DbErr> {
+        use entities::integration_mapping;
+        let mappings = company_mappings(self.txn, self.ctx.integration.id).await?;
+        for record in records {
+            let Record::Company(company) = record else {
+                continue;
+            };
+            match mappings
+                .iter()
+                .find(|mapping| mapping.external_company_id == company.external_id)
+            {
+                Some(mapping)
+                    if mapping.external_company_name.as_deref() != Some(&company.name) =>
+                {
+                    let mut model = mapping.clone().into_active_model();
+                    model.external_company_name = Set(Some(company.name));
+                    model.updated_at = Set(Utc::now().trunc_subsecs(6));
+                    integration_mapping::ActiveModel::update(model, self.txn).await?;
+                    counts.updated += 1;
+                }
+                _ => counts.unchanged += 1,
+            }
+        }
+        Ok(())
+    }
+
+    /// Systems of the integration's source with these external ids, by external id.
+    async fn linked(
+        &self,
+        external_ids: impl IntoIterator<Item = String>,
+    ) -> Result<HashMap<String, system::Model>, DbErr> {
+        let ids: Vec<String> = external_ids.into_iter().collect();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let links = system_link::Entity::find()
+            .filter(system_link::COLUMN.source.eq(self.ctx.source.clone()))
+            .filter(system_link::COLUMN.external_id.is_in(ids))
+            .all(self.txn)
+            .await?;
+        let systems: HashMap<Uuid, system::Model> = system::Entity::find()
+            .filter(
+                system::COLUMN
+                    .id
+                    .is_in(links.iter().map(|link| link.system_id)),
+            )
+            .all(self.txn)
+            .await?
+            .into_iter()
+            .map(|found| (found.id, found))
+            .collect();
+        Ok(links
+            .into_iter()
+            .filter_map(|link| Some((link.external_id, systems.get(&link.system_id)?.clone())))
+            .collect())
+    }
+
+    async fn devices(&mut self, records: Vec<Record>, counts: &mut Counts) -> Result<(), DbErr> {
+        let devices: Vec<Device> = records
+            .into_iter()
+            .filter_map(|record| match record {
+                Record::Device(device) => Some(device),
+                _ => None,
+            })
+            .collect();
+        let linked = self
+            .linked(devices.iter().map(|device| device.external_id.clone()))
+            .await?;
+        let environments: HashSet<Uuid> = devices
+            .iter()
+            .filter_map(|device| self.ctx.environment(Some(&device.company_id)))
+            .collect();
+        // Candidates for matching a device another source already brought in.
+        let mut candidates = system::Entity::find()
+            .filter(system::COLUMN.environment_id.is_in(environments))
+            .filter(system::COLUMN.retired_at.is_null())
+            .all(self.txn)
+            .await?;
+        let now = Utc::now().trunc_subsecs(6);
+        for device in devices {
+            let Some(environment_id) = self.ctx.environment(Some(&device.company_id)) else {
+                counts.unchanged += 1;
+                continue;
+            };
+            let current = match linked.get(&device.external_id) {
+                Some(found) => Some(found.clone()),
+                None => {
+                    let matched = match_device(&candidates, environment_id, &device).cloned();
+                    if let Some(found) = &matched {
+                        self.link(found.id, &device, now).await?;
+                    }
+                    matched
+                }
+            };
+            match current {
+                Some(current) => {
+                    let (changed, model) = self.apply(current, &device, now);
+                    if changed.is_empty() {
+                        counts.unchanged += 1;
+                        continue;
+                    }
+                    let updated = model.update(self.txn).await?;
+                    let observed: Vec<&str> = changed
+                        .keys()
+                        .map(String::as_str)
+                        .filter(|field| {
+                            matches!(
+                                *field,
+                                "operating_system" | "ip_address" | "hostname" | "name"
+                            )
+                        })
+                        .collect();
+                    if !observed.is_empty() {
+                        let entry = self.ctx.change_entry(
+                            environment_id,
+                            format!(
+                                "{} saw {} change on {}",
+                                self.ctx.integration.name,
+                                observed.join(", "),
+                                updated.name
+                            ),
+                            ChangeCategory::Inventory,
+                            now,
+                            json!({ "source": self.ctx.source, "external_id": device.external_id, "changes": changed }),
+                        );
+                        self.entries.push((entry, vec![updated.id]));
+                    }
+                    if let Some(slot) = candidates.iter_mut().find(|found| found.id == updated.id) {
+                        *slot = updated;
+                    }
+                    counts.updated += 1;
+                }
+                None => {
+                    let created = self.create_system(environment_id, &device, now).await?;
+                    let entry = self.ctx.change_entry(
+                        environment_id,
+                        format!("{} discovered system {}", self.ctx.integration.name, created.name),
+                        ChangeCategory::Inventory,
+                        now,
+                        json!({ "source": self.ctx.source, "external_id": device.external_id, "discovered": true }),
+                    );
+                    self.entries.push((entry, vec![created.id]));
+                    candidates.push(created);
+                    counts.created += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn link(
+        &self,
+        system_id: Uuid,
+        device: &Device,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbErr> {
+        system_link::Model {
+            id: Uuid::now_v7(),
+            system_id,
+            source: self.ctx.source.clone(),
+            integration_id: Some(self.ctx.integration.id),
+            resource: device.resource.to_owned(),
+            external_id: device.external_id.clone(),
+            external_url: device.url.clone(),
+            created_at: now,
+            last_seen_at: now,
+        }
+        .into_active_model()
+        .insert(self.txn)
+        .await?;
+        Ok(())
+    }
+
+    async fn create_system(
+        &self,
+        environment_id: Uuid,
+        device: &Device,
+        now: DateTime<Utc>,
+    ) -> Result<system::Model, DbErr> {
+        let mut sources = Map::new();
+        for (field, present) in [
+            ("name", true),
+            ("kind", true),
+            ("hostname", device.hostname.is_some()),
+            ("serial_number", device.serial_number.is_some()),
+            ("mac_address", device.mac_address.is_some()),
+            ("operating_system", device.operating_system.is_some()),
+            ("ip_address", device.ip_address.is_some()),
+        ] {
+            if present {
+                sources.insert(field.to_owned(), json!(self.ctx.source));
+            }
+        }
+        let created = system::Model {
+            id: Uuid::now_v7(),
+            environment_id,
+            name: device.name.clone(),
+            kind: device.kind,
+            hostname: device.hostname.clone(),
+            serial_number: device.serial_number.clone(),
+            mac_address: device.mac_address.clone(),
+            operating_system: device.operating_system.clone(),
+            ip_address: device.ip_address.clone(),
+            description: None,
+            attributes: device_attributes(device),
+            attribute_sources: Value::Object(sources),
+            retired_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+        .into_active_model()
+        .insert(self.txn)
+        .await?;
+        self.link(created.id, device, now).await?;
+        Ok(created)
+    }
+
+    /// The changes `device` brings to `current`: an attribute the vendor reports and that
+    /// differs; attributes the vendor does not report are left as another source set them.
+    fn apply(
+        &self,
+        current: system::Model,
+        device: &Device,
+        now: DateTime<Utc>,
+    ) -> (Map<String, Value>, system::ActiveModel) {
+        let mut changes = Map::new();
+        let mut sources = current
+            .attribute_sources
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let mut model = current.clone().into_active_model();
+        let mut set = |field: &str, old: Option<&str>, new: Option<&str>| -> bool {
+            match new {
+                Some(new) if old != Some(new) => {
+                    changes.insert(field.to_owned(), json!({ "from": old, "to": new }));
+                    sources.insert(field.to_owned(), json!(self.ctx.source));
+                    true
+                }
+                _ => false,
+            }
+        };
+        if set("name", Some(&current.name), Some(&device.name)) {
+            model.name = Set(device.name.clone());
+        }
+        let kind = sea_orm::ActiveEnum::to_value(&device.kind);
+        if device.kind != SystemKind::Other
+            && set(
+                "kind",
+                Some(&sea_orm::ActiveEnum::to_value(&current.kind)),
+                Some(&kind),
+            )
+        {
+            model.kind = Set(device.kind);
+        }
+        macro_rules! optional {
+            ($field:ident) => {
+                if set(
+                    stringify!($field),
+                    current.$field.as_deref(),
+                    device.$field.as_deref(),
+                ) {
+                    model.$field = Set(device.$field.clone());
+                }
+            };
+        }
+        optional!(hostname);
+        optional!(serial_number);
+        optional!(mac_address);
+        optional!(operating_system);
+        optional!(ip_address);
+        let mut attributes = current.attributes.as_object().cloned().unwrap_or_default();
+        if let Value::Object(reported) = device_attributes(device) {
+            for (key, value) in reported {
+                if attributes.get(&key) != Some(&value) {
+                    changes.insert(
+                        key.clone(),
+                        json!({ "from": attributes.get(&key), "to": value }),
+                    );
+                    attributes.insert(key, value);
+                }
+            }
+        }
+        if !changes.is_empty() {
+            model.attributes = Set(Value::Object(attributes));
+            model.attribute_sources = Set(Value::Object(sources));
+            model.updated_at = Set(now);
+        }
+        (changes, model)
+    }
+
+    async fn tickets(
+        &mut self,
+        records: Vec<Record>,
+        counts: &mut Counts,
+        errors: &mut Vec<sync_run_error::Model>,
+    ) -> Result<(), DbErr> {
+        let tickets: Vec<Ticket> = records
+            .into_iter()
+            .filter_map(|record| match record {
+                Record::Ticket(found) => Some(found),
+                _ => None,
+            })
+            .collect();
+        let existing: HashMap<String, ticket::Model> = ticket::Entity::find()
+            .filter(ticket::COLUMN.external_source.eq(self.ctx.source.clone()))
+            .filter(
+                ticket::COLUMN
+                    .external_id
+                    .is_in(tickets.iter().map(|found| found.external_id.clone())),
+            )
+            .all(self.txn)
+            .await?
+            .into_iter()
+            .filter_map(|found| Some((found.external_id.clone()?, found)))
+            .collect();
+        let devices = self
+            .linked(tickets.iter().filter_map(|found| found.device_id.clone()))
+            .await?;
+        let now = Utc::now().trunc_subsecs(6);
+        let mut created = Vec::new();
+        for record in tickets {
+            let Some(environment_id) = self.ctx.environment(Some(&record.company_id)) else {
+                counts.unchanged += 1;
+                continue;
+            };
+            if record.title.chars().count() > 300 {
+                errors.push(run_error(
+                    self.ctx.run_id,
+                    Resource::Tickets,
+                    Some(record.external_id.clone()),
+                    "the title is longer than 300 characters".into(),
+                ));
+                counts.failed += 1;
+                continue;
+            }
+            let system_id = record
+                .device_id
+                .as_ref()
+                .and_then(|id| devices.get(id))
+                .filter(|found| found.environment_id == environment_id)
+                .map(|found| found.id);
+            let status = self.ctx.status(&record);
+            let priority = self.ctx.priority(&record);
+            let external_status = record.status_label.clone().or(Some(record.status.clone()));
+            let external_priority = record.priority_label.clone().or(record.priority.clone());
+            let terminal = matches!(status, TicketStatus::Resolved | TicketStatus::Closed);
+            match existing.get(&record.external_id) {
+                Some(current) => {
+                    let mut changes = Map::new();
+                    let mut note = |field: &str, old: Value, new: Value| {
+                        if old != new {
+                            changes.insert(field.to_owned(), json!({ "from": old, "to": new }));
+                        }
+                    };
+                    note("title", json!(current.title), json!(record.title));
+                    note(
+                        "description",
+                        json!(current.description),
+                        json!(record.description),
+                    );
+                    note("status", json!(current.status), json!(status));
+                    note("priority", json!(current.priority), json!(priority));
+                    note(
+                        "external_status",
+                        json!(current.external_status),
+                        json!(external_status),
+                    );
+                    note(
+                        "external_priority",
+                        json!(current.external_priority),
+                        json!(external_priority),
+                    );
+                    note(
+                        "requester",
+                        json!(current.requester),
+                        json!(record.requester),
+                    );
+                    note("system_id", json!(current.system_id), json!(system_id));
+                    note(
+                        "environment_id",
+                        json!(current.environment_id),
+                        json!(environment_id),
+                    );
+                    if changes.is_empty() {
+                        counts.unchanged += 1;
+                        continue;
+                    }
+                    let status_changed = changes.contains_key("status");
+                    let mut model = current.clone().into_active_model();
+                    model.title = Set(record.title.clone());
+                    model.description = Set(record.description.clone());
+                    model.status = Set(status);
+                    model.priority = Set(priority);
+                    model.external_status = Set(external_status);
+                    model.external_priority = Set(external_priority);
+                    model.requester = Set(record.requester.clone());
+                    model.system_id = Set(system_id);
+                    model.environment_id = Set(environment_id);
+                    model.resolved_at = Set(if terminal {
+                        current.resolved_at.or(Some(now))
+                    } else {
+                        None
+                    });
+                    model.closed_at = Set(if status == TicketStatus::Closed {
+                        current.closed_at.or(Some(now))
+                    } else {
+                        None
+                    });
+                    model.updated_at = Set(now);
+                    let updated = model.update(self.txn).await?;
+                    if status_changed {
+                        let mut entry = self.ctx.change_entry(
+                            environment_id,
+                            format!(
+                                "{} moved ticket {} to {}",
+                                self.ctx.integration.name,
+                                updated.title,
+                                sea_orm::ActiveEnum::to_value(&status)
+                            ),
+                            ChangeCategory::Incident,
+                            now,
+                            json!({ "source": self.ctx.source, "external_id": record.external_id, "changes": changes }),
+                        );
+                        entry.ticket_id = Some(updated.id);
+                        self.entries.push((entry, system_id.into_iter().collect()));
+                    }
+                    self.ctx
+                        .event(environment_id, |organization_id| Event::TicketChanged {
+                            organization_id,
+                            ticket: updated.clone(),
+                        });
+                    counts.updated += 1;
+                }
+                None => {
+                    let created_at = record.created_at.trunc_subsecs(6);
+                    let organization = self.ctx.organizations.get(&environment_id).copied();
+                    let route = organization
+                        .and_then(|organization| {
+                            self.ctx
+                                .router
+                                .function_id(organization, DEFAULT_TICKET_FUNCTION)
+                        })
+                        .map(|function| {
+                            self.ctx
+                                .router
+                                .route(environment_id, function, system_id, created_at)
+                        });
+                    let model = ticket::Model {
+                        id: Uuid::now_v7(),
+                        environment_id,
+                        system_id,
+                        function_id: None,
+                        integration_id: Some(self.ctx.integration.id),
+                        title: record.title,
+                        description: record.description,
+                        status,
+                        priority,
+                        external_status,
+                        external_priority,
+                        requester: record.requester,
+                        assigned_team_id: route.as_ref().and_then(|route| route.team_id),
+                        assigned_person_id: None,
+                        routed_by_id: route.as_ref().and_then(|route| route.responsibility_id),
+                        routing_reason: route.map(|route| route.reason),
+                        created_at,
+                        updated_at: now,
+                        resolved_at: terminal.then_some(now),
+                        closed_at: (status == TicketStatus::Closed).then_some(now),
+                        external_source: Some(self.ctx.source.clone()),
+                        external_id: Some(record.external_id),
+                        external_url: record.url,
+                    };
+                    self.ctx
+                        .event(environment_id, |organization_id| Event::TicketChanged {
+                            organization_id,
+                            ticket: model.clone(),
+                        });
+                    created.push(model);
+                    counts.created += 1;
+                }
+            }
+        }
+        for chunk in created.chunks(INSERT_CHUNK) {
+            ticket::Entity::insert_many(
+                chunk
+                    .iter()
+                    .cloned()
+                    .map(IntoActiveModel::into_active_model),
+            )
+            .exec_without_returning(self.txn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn alerts(&mut self, records: Vec<Record>, counts: &mut Counts) -> Result<(), DbErr> {
+        let alerts: Vec<Alert> = records
+            .into_iter()
+            .filter_map(|record| match record {
+                Record::Alert(found) => Some(found),
+                _ => None,
+            })
+            .collect();
+        let existing: HashMap<String, alert::Model> = alert::Entity::find()
+            .filter(alert::COLUMN.external_source.eq(self.ctx.source.clone()))
+            .filter(
+                alert::COLUMN
+                    .external_id
+                    .is_in(alerts.iter().map(|found| found.external_id.clone())),
+            )
+            .all(self.txn)
+            .await?
+            .into_iter()
+            .filter_map(|found| Some((found.external_id.clone()?, found)))
+            .collect();
+        let devices = self
+            .linked(alerts.iter().filter_map(|found| found.device_id.clone()))
+            .await?;
+        let now = Utc::now().trunc_subsecs(6);
+        for record in alerts {
+            let system = record.device_id.as_ref().and_then(|id| devices.get(id));
+            let Some(environment_id) = self
+                .ctx
+                .environment(record.company_id.as_deref())
+                .or(system.map(|found| found.environment_id))
+            else {
+                counts.unchanged += 1;
+                continue;
+            };
+            let system_id = system.map(|found| found.id);
+            match existing.get(&record.external_id) {
+                Some(current) => {
+                    let resolve = record.resolved && current.status != AlertStatus::Resolved;
+                    if !resolve
+                        && current.message == record.message
+                        && current.severity == record.severity
+                        && current.external_severity == record.severity_raw
+                    {
+                        counts.unchanged += 1;
+                        continue;
+                    }
+                    let mut model = current.clone().into_active_model();
+                    model.message = Set(record.message);
+                    model.severity = Set(record.severity);
+                    model.external_severity = Set(record.severity_raw);
+                    if resolve {
+                        model.status = Set(AlertStatus::Resolved);
+                        model.resolved_at = Set(Some(now));
+                    }
+                    model.updated_at = Set(now);
+                    model.update(self.txn).await?;
+                    counts.updated += 1;
+                }
+                None => {
+                    let raised_at = record.raised_at.trunc_subsecs(6);
+                    let route = self
+                        .ctx
+                        .organizations
+                        .get(&environment_id)
+                        .and_then(|organization| {
+                            self.ctx
+                                .router
+                                .function_id(*organization, DEFAULT_ALERT_FUNCTION)
+                        })
+                        .map(|function| {
+                            self.ctx
+                                .router
+                                .route(environment_id, function, system_id, raised_at)
+                        });
+                    let created = alert::Model {
+                        id: Uuid::now_v7(),
+                        environment_id,
+                        system_id,
+                        integration_id: Some(self.ctx.integration.id),
+                        ticket_id: None,
+                        message: record.message,
+                        severity: record.severity,
+                        external_severity: record.severity_raw,
+                        status: if record.resolved {
+                            AlertStatus::Resolved
+                        } else {
+                            AlertStatus::Open
+                        },
+                        raised_at,
+                        acknowledged_at: None,
+                        acknowledged_by_id: None,
+                        resolved_at: record.resolved.then_some(now),
+                        assigned_team_id: route.as_ref().and_then(|route| route.team_id),
+                        routed_by_id: route.as_ref().and_then(|route| route.responsibility_id),
+                        routing_reason: route.map(|route| route.reason),
+                        created_at: now,
+                        updated_at: now,
+                        external_source: Some(self.ctx.source.clone()),
+                        external_id: Some(record.external_id),
+                        external_url: None,
+                    }
+                    .into_active_model()
+                    .insert(self.txn)
+                    .await?;
+                    self.ctx
+                        .event(environment_id, |organization_id| Event::AlertRaised {
+                            organization_id,
+                            alert: created,
+                        });
+                    counts.created += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves the integration's open alerts a complete snapshot no longer lists.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn resolve_missing_alerts(&mut self, seen: &HashSet<String>) -> Result<(), DbErr> {
+        let now = Utc::now().trunc_subsecs(6);
+        let open = alert::Entity::find()
+            .filter(alert::COLUMN.external_source.eq(self.ctx.source.clone()))
+            .filter(alert::COLUMN.status.ne(AlertStatus::Resolved))
+            .all(self.txn)
+            .await?;
+        for found in open {
+            if found
+                .external_id
+                .as_ref()
+                .is_some_and(|id| seen.contains(id))
+            {
+                continue;
+            }
+            let mut model = found.into_active_model();
+            model.status = Set(AlertStatus::Resolved);
+            model.resolved_at = Set(Some(now));
+            model.updated_at = Set(now);
+            model.update(self.txn).await?;
+        }
+        Ok(())
+    }
+
+    async fn changes(&mut self, records: Vec<Record>, counts: &mut Counts) -> Result<(), DbErr> {
+        let changes: Vec<Change> = records
+            .into_iter()
+            .filter_map(|record| match record {
+                Record::Change(found) => Some(found),
+                _ => None,
+            })
+            .collect();
+        let recorded: HashSet<String> = change_log_entry::Entity::find()
+            .filter(
+                change_log_entry::COLUMN
+                    .external_source
+                    .eq(self.ctx.source.clone()),
+            )
+            .filter(
+                change_log_entry::COLUMN
+                    .external_id
+                    .is_in(changes.iter().map(|found| found.external_id.clone())),
+            )
+            .all(self.txn)
+            .await?
+            .into_iter()
+            .filter_map(|found| found.external_id)
+            .collect();
+        let devices = self
+            .linked(changes.iter().filter_map(|found| found.device_id.clone()))
+            .await?;
+        for change in changes {
+            if recorded.contains(&change.external_id) {
+                counts.unchanged += 1;
+                continue;
+            }
+            let system = change.device_id.as_ref().and_then(|id| devices.get(id));
+            let Some(environment_id) = self
+                .ctx
+                .environment(change.company_id.as_deref())
+                .or(system.map(|found| found.environment_id))
+            else {
+                counts.unchanged += 1;
+                continue;
+            };
+            let summary = match system {
+                Some(found) if !change.summary.contains(&found.name) => {
+                    format!("{} on {}", change.summary, found.name)
+                }
+                _ => change.summary.clone(),
+            };
+            let mut entry = self.ctx.change_entry(
+                environment_id,
+                summary,
+                change.category,
+                change.occurred_at,
+                change.details,
+            );
+            if let Some(actor) = change.actor {
+                entry.actor_name = actor;
+            }
+            entry.external_source = Some(self.ctx.source.clone());
+            entry.external_id = Some(change.external_id);
+            self.entries
+                .push((entry, system.map(|found| found.id).into_iter().collect()));
+            counts.created += 1;
+        }
+        Ok(())
+    }
+
+    /// Inserts the page's change log entries (one change set) and their systems.
+    async fn flush_entries(&mut self) -> Result<(), DbErr> {
+        if self.entries.is_empty() {
+            return Ok(());
+        }
+        let entries = std::mem::take(&mut self.entries);
+        let mut links = Vec::new();
+        let mut models = Vec::with_capacity(entries.len());
+        for (mut entry, systems) in entries {
+            entry.change_set_id = Some(self.change_set_id);
+            links.extend(
+                systems
+                    .into_iter()
+                    .map(|system_id| change_log_entry_system::Model {
+                        change_log_entry_id: entry.id,
+                        system_id,
+                    }),
+            );
+            self.ctx.event(entry.environment_id, |organization_id| {
+                Event::ChangeLogEntryRecorded {
+                    organization_id,
+                    entry: entry.clone(),
+                }
+            });
+            models.push(entry);
+        }
+        for chunk in models.chunks(INSERT_CHUNK) {
+            change_log_entry::Entity::insert_many(
+                chunk
+                    .iter()
+                    .cloned()
+                    .map(IntoActiveModel::into_active_model),
+            )
+            .exec_without_returning(self.txn)
+            .await?;
+        }
+        for chunk in links.chunks(INSERT_CHUNK) {
+            change_log_entry_system::Entity::insert_many(
+                chunk
+                    .iter()
+                    .cloned()
+                    .map(IntoActiveModel::into_active_model),
+            )
+            .exec_without_returning(self.txn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+fn external_id(record: &Record) -> Option<&str> {
+    Some(match record {
+        Record::Company(found) => &found.external_id,
+        Record::Device(found) => &found.external_id,
+        Record::Ticket(found) => &found.external_id,
+        Record::Alert(found) => &found.external_id,
+        Record::Change(found) => &found.external_id,
+    })
+}
+
+/// What a device reports beyond the system's columns, kept in its attributes.
+fn device_attributes(device: &Device) -> Value {
+    let mut attributes = Map::new();
+    if let Some(uid) = &device.rmm_uid {
+        attributes.insert("rmm_uid".into(), json!(uid));
+    }
+    if let Some(kind) = &device.kind_raw {
+        attributes.insert("vendor_kind".into(), json!(kind));
+    }
+    Value::Object(attributes)
+}
+
+fn mac(text: &str) -> String {
+    text.chars()
+        .filter(char::is_ascii_hexdigit)
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// The system of `environment_id` that is `device` as another source saw it: same RMM device id
+/// (a PSA's cross-link field or the RMM's own uid), else same serial number, else same MAC
+/// address, else same host name; hostnames collide and get reused, so they come last.
+fn match_device<'s>(
+    systems: &'s [system::Model],
+    environment_id: Uuid,
+    device: &Device,
+) -> Option<&'s system::Model> {
+    let in_environment = || {
+        systems
+            .iter()
+            .filter(move |found| found.environment_id == environment_id)
+    };
+    let same = |a: Option<&str>, b: Option<&str>| match (a, b) {
+        (Some(a), Some(b)) => !a.is_empty() && a.eq_ignore_ascii_case(b),
+        _ => false,
+    };
+    device
+        .rmm_uid
+        .as_deref()
+        .and_then(|uid| {
+            in_environment()
+                .find(|found| found.attributes.get("rmm_uid").and_then(Value::as_str) == Some(uid))
+        })
+        .or_else(|| {
+            in_environment().find(|found| {
+                same(
+                    found.serial_number.as_deref(),
+                    device.serial_number.as_deref(),
+                )
+            })
+        })
+        .or_else(|| {
+            let wanted = device
+                .mac_address
+                .as_deref()
+                .map(mac)
+                .filter(|found| found.len() == 12)?;
+            in_environment().find(|found| {
+                found.mac_address.as_deref().map(mac).as_deref() == Some(wanted.as_str())
+            })
+        })
+        .or_else(|| {
+            in_environment()
+                .find(|found| same(found.hostname.as_deref(), device.hostname.as_deref()))
+        })
+}

@@ -1,0 +1,669 @@
+//! The sync engine against mock vendors, on both databases: full and incremental syncs, 429
+//! storms, 5xx, malformed records, token expiry, a crash between pages and the resume, the lease,
+//! webhooks, and integration management through the API.
+
+use std::sync::Arc;
+
+use api::sync::engine::{Progress, SyncError, SyncOptions, SyncReport};
+use entities::enums::{ChangeSource, SyncStatus, SyncTrigger, TicketStatus};
+use entities::{alert, change_log_entry, sync_cursor, sync_run_error, system, system_link, ticket};
+use integrations::http::RetryPolicy;
+use integrations::mock::{self, Fault, MockServer};
+use integrations::secrets::SecretKey;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+use tests::TestApp;
+use uuid::Uuid;
+
+fn options() -> SyncOptions {
+    let mut options = SyncOptions::new(SyncTrigger::Cli);
+    options.policy = RetryPolicy::fast();
+    options
+}
+
+async fn run_with(
+    app: &TestApp,
+    id: Uuid,
+    progress: &(dyn Fn(&Progress) + Send + Sync),
+) -> Result<SyncReport, SyncError> {
+    let key = SecretKey::parse(tests::TEST_SECRET_KEY).expect("test key");
+    api::sync::run(&app.db, Some(&key), id, &options(), progress).await
+}
+
+async fn run(app: &TestApp, id: Uuid) -> SyncReport {
+    run_with(app, id, &|_| {}).await.expect("the sync runs")
+}
+
+fn counts(report: &SyncReport) -> [i32; 5] {
+    let run = &report.run;
+    [
+        run.records_fetched,
+        run.records_created,
+        run.records_updated,
+        run.records_unchanged,
+        run.records_failed,
+    ]
+}
+
+async fn environment(app: &TestApp, name: &str) -> anyhow::Result<Value> {
+    let data = app
+        .query(
+            &app.provider_admin_token(),
+            "{ environments(first: 100) { edges { node { id name } } } }",
+            Value::Null,
+        )
+        .await?;
+    Ok(data["environments"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|edge| edge["node"]["name"] == name)
+        .unwrap_or_else(|| panic!("no environment {name}"))["node"]["id"]
+        .clone())
+}
+
+/// Creates an integration through the API and maps vendor companies to environments by name.
+async fn integration(
+    app: &TestApp,
+    kind: &str,
+    url: &str,
+    (settings, credentials): (Value, Value),
+    companies: &[(&str, &str)],
+) -> anyhow::Result<(Value, Uuid)> {
+    let token = app.provider_admin_token();
+    let created = app
+        .query(&token, "mutation($input: CreateIntegrationInput!) { createIntegration(input: $input) { integration { id hasCredentials enabled } userErrors { field code message } } }",
+            json!({ "input": { "name": format!("{kind} under test"), "kind": kind, "baseUrl": url, "settings": settings, "credentials": credentials } }))
+        .await?;
+    let payload = &created["createIntegration"];
+    assert_eq!(payload["userErrors"], json!([]), "{created}");
+    assert_eq!(payload["integration"]["hasCredentials"], true);
+    let id = payload["integration"]["id"].clone();
+    for (company, environment_name) in companies {
+        let environment = environment(app, environment_name).await?;
+        let mapped = app
+            .query(&token, "mutation($input: MapIntegrationCompanyInput!) { mapIntegrationCompany(input: $input) { userErrors { message } } }",
+                json!({ "input": { "integrationId": id, "externalCompanyId": company, "environmentId": environment } }))
+            .await?;
+        assert_eq!(mapped["mapIntegrationCompany"]["userErrors"], json!([]));
+    }
+    let uuid = api::graphql::ids::decode_as(
+        "id",
+        api::graphql::ids::NodeType::Integration,
+        &id.as_str().unwrap().into(),
+    )?;
+    Ok((id, uuid))
+}
+
+async fn connectwise(
+    app: &TestApp,
+    tickets: usize,
+    page_size: u64,
+) -> anyhow::Result<(MockServer, Uuid)> {
+    let server = mock::connectwise::start(mock::connectwise::fixture(
+        3,
+        tickets,
+        chrono::Utc::now() - chrono::Duration::hours(1),
+    ))
+    .await;
+    let (mut settings, mut credentials) = mock::connectwise::configuration();
+    settings["pageSize"] = json!(page_size);
+    credentials["webhookSecret"] = json!("unused-for-connectwise");
+    let (_, id) = integration(
+        app,
+        "CONNECTWISE_MANAGE",
+        &server.url,
+        (settings, credentials),
+        &[("250", "Production"), ("251", "Main Office")],
+    )
+    .await?;
+    Ok((server, id))
+}
+
+async fn synced_tickets(app: &TestApp) -> anyhow::Result<Vec<ticket::Model>> {
+    Ok(ticket::Entity::find()
+        .filter(ticket::Column::ExternalSource.like("CONNECTWISE_MANAGE:%"))
+        .all(&app.db)
+        .await?)
+}
+
+#[tokio::test]
+async fn connectwise_full_then_incremental_sync_writes_only_what_changed() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let (server, id) = connectwise(&app, 9, 4).await?;
+
+    let first = run(&app, id).await;
+    assert_eq!(first.run.status, SyncStatus::Succeeded);
+    // 3 companies (2 mapped, names recorded), 6 configurations (4 of mapped companies), 9
+    // tickets (6 of mapped companies).
+    assert_eq!(counts(&first), [18, 10, 2, 6, 0], "{first:?}");
+    let tickets = synced_tickets(&app).await?;
+    assert_eq!(tickets.len(), 6);
+    // Vendor statuses map through the per-integration table seeded from the board's signals.
+    let status_of = |external: &str| {
+        tickets
+            .iter()
+            .find(|found| found.external_id.as_deref() == Some(external))
+            .map(|found| (found.status, found.external_status.clone()))
+    };
+    assert_eq!(
+        status_of("48000"),
+        Some((TicketStatus::New, Some("New".into())))
+    );
+    assert_eq!(
+        status_of("48001"),
+        Some((TicketStatus::InProgress, Some("In Progress".into()))),
+        "company 251 is Cedar's"
+    );
+    assert_eq!(
+        status_of("48002"),
+        None,
+        "company 252 is mapped to no environment"
+    );
+    // New synced tickets are routed by the matrix: Harbor's service desk is its internal IT.
+    let harbor_ticket = tickets
+        .iter()
+        .find(|found| found.external_id.as_deref() == Some("48000"))
+        .unwrap();
+    assert!(harbor_ticket.assigned_team_id.is_some() && harbor_ticket.routed_by_id.is_some());
+    let mappings = app
+        .query(&app.provider_admin_token(), "query($id: ID!) { node(id: $id) { ... on Integration { mappings { externalCompanyId externalCompanyName } syncRuns { edges { node { status recordsFetched } } } } } }",
+            json!({ "id": api::graphql::ids::encode(api::graphql::ids::NodeType::Integration, id).0 }))
+        .await?;
+    assert_eq!(
+        mappings["node"]["mappings"][0]["externalCompanyName"], "Company 250",
+        "{mappings}"
+    );
+    assert_eq!(
+        mappings["node"]["syncRuns"]["edges"][0]["node"]["status"],
+        "SUCCEEDED"
+    );
+
+    // A second run with no vendor changes writes nothing.
+    let entries_before = app.count("change_log_entries").await?;
+    let again = run(&app, id).await;
+    assert_eq!(
+        again.run.records_created + again.run.records_updated,
+        0,
+        "{again:?}"
+    );
+    assert_eq!(app.count("change_log_entries").await?, entries_before);
+
+    // The vendor resolves one ticket and opens another: only those two are read and written.
+    {
+        let mut store = server.state.store();
+        let now = chrono::Utc::now();
+        let resolved = store
+            .tickets
+            .iter_mut()
+            .find(|found| found["id"] == 48000)
+            .unwrap();
+        *resolved = mock::connectwise::ticket(48000, 250, mock::connectwise::status::RESOLVED, now);
+        store.tickets.push(mock::connectwise::ticket(
+            48100,
+            250,
+            mock::connectwise::status::NEW,
+            now,
+        ));
+    }
+    let incremental = run(&app, id).await;
+    assert_eq!(counts(&incremental), [2, 1, 1, 0, 0], "{incremental:?}");
+    let resolved = ticket::Entity::find()
+        .filter(ticket::Column::ExternalId.eq("48000"))
+        .one(&app.db)
+        .await?
+        .unwrap();
+    assert_eq!(resolved.status, TicketStatus::Resolved);
+    assert!(resolved.resolved_at.is_some());
+    let logged = change_log_entry::Entity::find()
+        .filter(change_log_entry::Column::TicketId.eq(resolved.id))
+        .all(&app.db)
+        .await?;
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].source, ChangeSource::Psa);
+    assert!(
+        logged[0].summary.ends_with("to RESOLVED"),
+        "{}",
+        logged[0].summary
+    );
+    app.stop().await
+}
+
+#[tokio::test]
+async fn rate_limits_server_errors_and_bad_records_do_not_stop_a_sync() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let (server, id) = connectwise(&app, 6, 1000).await?;
+    server.state.store().tickets[0]["summary"] = Value::Null;
+
+    // A 429 storm honoring Retry-After, then a 503: retried, and the run completes.
+    server.state.inject([
+        Fault::RateLimited { retry_after: 0 },
+        Fault::RateLimited { retry_after: 0 },
+        Fault::RateLimited { retry_after: 0 },
+        Fault::ServerError(503),
+    ]);
+    let report = run(&app, id).await;
+    assert_eq!(report.run.status, SyncStatus::Partial, "one record failed");
+    assert_eq!(report.run.records_failed, 1);
+    assert!(
+        server.state.requests() >= 4 + 6,
+        "faults were answered and retried"
+    );
+    let errors = sync_run_error::Entity::find()
+        .filter(sync_run_error::Column::SyncRunId.eq(report.run.id))
+        .all(&app.db)
+        .await?;
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].external_id.as_deref(), Some("48000"));
+    assert_eq!(errors[0].resource, "tickets");
+    assert!(errors[0].reason.contains("summary"), "{}", errors[0].reason);
+    assert_eq!(
+        synced_tickets(&app).await?.len(),
+        3,
+        "the other mapped tickets are written"
+    );
+
+    // A vendor that keeps failing fails the run with its message, and the run says so.
+    server.state.inject([Fault::ServerError(500); 6]);
+    let failed = run_with(&app, id, &|_| {}).await.unwrap_err();
+    assert!(failed.to_string().contains("500"), "{failed}");
+    let runs = app
+        .query(
+            &app.provider_admin_token(),
+            "{ syncRuns(last: 1) { edges { node { status error } } } }",
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(
+        runs["syncRuns"]["edges"][0]["node"]["status"], "FAILED",
+        "{runs}"
+    );
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_crash_between_pages_resumes_without_loss_or_duplicates() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let (server, id) = connectwise(&app, 30, 3).await?;
+    let state = Arc::clone(&server.state);
+    // After the second page of tickets commits, the vendor goes down for good.
+    let crash = move |progress: &Progress| {
+        if progress.resource == integrations::model::Resource::Tickets && progress.pages == 2 {
+            state.inject([Fault::ServerError(502); 6]);
+        }
+    };
+    assert!(run_with(&app, id, &crash).await.is_err());
+    let written = synced_tickets(&app).await?.len();
+    assert_eq!(
+        written, 4,
+        "two pages of three tickets, two thirds of them mapped"
+    );
+    let cursor = sync_cursor::Entity::find_by_id((id, "tickets".to_owned()))
+        .one(&app.db)
+        .await?
+        .unwrap();
+    assert!(
+        cursor.page_token.is_some(),
+        "the cursor names the next page"
+    );
+    assert!(
+        cursor.changed_since.is_none(),
+        "the mark moves only when a resource completes"
+    );
+
+    let resumed = run(&app, id).await;
+    assert_eq!(resumed.run.status, SyncStatus::Succeeded);
+    let tickets = synced_tickets(&app).await?;
+    assert_eq!(tickets.len(), 20, "every mapped ticket, none twice");
+    let mut ids: Vec<_> = tickets
+        .iter()
+        .filter_map(|found| found.external_id.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20);
+    let tickets_run = resumed
+        .resources
+        .iter()
+        .find(|(resource, _)| *resource == integrations::model::Resource::Tickets)
+        .unwrap();
+    assert_eq!(
+        tickets_run.1.fetched, 24,
+        "the resumed run reads from the first uncommitted page"
+    );
+    app.stop().await
+}
+
+#[tokio::test]
+async fn one_run_per_integration_at_a_time() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let (_server, id) = connectwise(&app, 3, 1000).await?;
+    let mut busy = options();
+    busy.owner = "other-process:1".into();
+    let key = SecretKey::parse(tests::TEST_SECRET_KEY)?;
+    // Another process holds the lease: this run refuses to start and writes nothing.
+    entities::integration::Entity::update_many()
+        .col_expr(
+            entities::integration::Column::LeaseOwner,
+            sea_orm::sea_query::Expr::value("other-process:1"),
+        )
+        .col_expr(
+            entities::integration::Column::LeaseExpiresAt,
+            sea_orm::sea_query::Expr::value(chrono::Utc::now() + chrono::Duration::minutes(5)),
+        )
+        .filter(entities::integration::Column::Id.eq(id))
+        .exec(&app.db)
+        .await?;
+    let refused = api::sync::run(&app.db, Some(&key), id, &options(), &|_| {}).await;
+    assert!(
+        matches!(refused, Err(SyncError::Busy { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(synced_tickets(&app).await?.len(), 0);
+    // The holder may run (and renews its own lease); after it, the lease is free.
+    api::sync::run(&app.db, Some(&key), id, &busy, &|_| {}).await?;
+    run(&app, id).await;
+    app.stop().await
+}
+
+async fn ninja(app: &TestApp, page_size: u64) -> anyhow::Result<(MockServer, Uuid)> {
+    let server = mock::ninjaone::start(mock::ninjaone::fixture(
+        3,
+        chrono::Utc::now() - chrono::Duration::hours(1),
+    ))
+    .await;
+    let (mut settings, mut credentials) = mock::ninjaone::configuration();
+    settings["pageSize"] = json!(page_size);
+    credentials["webhookSecret"] = json!("ninja-hook-secret");
+    let (_, id) = integration(
+        app,
+        "NINJAONE",
+        &server.url,
+        (settings, credentials),
+        &[("1", "Production"), ("2", "Main Office")],
+    )
+    .await?;
+    Ok((server, id))
+}
+
+#[tokio::test]
+async fn ninjaone_syncs_devices_alerts_and_activities_and_survives_token_expiry()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let (server, id) = ninja(&app, 1).await?;
+    let state = Arc::clone(&server.state);
+    // The access token expires after the first page of devices.
+    let expire = move |progress: &Progress| {
+        if progress.resource == integrations::model::Resource::Devices && progress.pages == 1 {
+            state.expire_tokens();
+        }
+    };
+    let report = run_with(&app, id, &expire).await?;
+    assert_eq!(report.run.status, SyncStatus::Succeeded, "{report:?}");
+    assert_eq!(
+        server.state.token_requests(),
+        2,
+        "one new token after the expiry"
+    );
+    let linked = system_link::Entity::find()
+        .filter(system_link::Column::Source.like("NINJAONE:%"))
+        .count(&app.db)
+        .await?;
+    assert_eq!(linked, 4, "two devices of each mapped organization");
+    let open = alert::Entity::find()
+        .filter(alert::Column::ExternalSource.like("NINJAONE:%"))
+        .all(&app.db)
+        .await?;
+    assert_eq!(open.len(), 1);
+    assert!(open[0].assigned_team_id.is_some(), "routed by the matrix");
+    let activities = change_log_entry::Entity::find()
+        .filter(change_log_entry::Column::ExternalSource.like("NINJAONE:%"))
+        .all(&app.db)
+        .await?;
+    assert_eq!(activities.len(), 4);
+    assert!(
+        activities
+            .iter()
+            .all(|entry| entry.source == ChangeSource::Rmm)
+    );
+
+    // Nothing changed at the vendor: nothing is written.
+    let again = run(&app, id).await;
+    assert_eq!(
+        again.run.records_created + again.run.records_updated,
+        0,
+        "{again:?}"
+    );
+
+    // The alert clears (NinjaOne lists only active alerts) and the server's OS is upgraded.
+    {
+        let mut store = server.state.store();
+        store.alerts.clear();
+        store.devices[0]["os"]["name"] = json!("Windows Server 2025 Standard");
+    }
+    let changed = run(&app, id).await;
+    assert_eq!(changed.run.records_updated, 1, "{changed:?}");
+    let cleared = alert::Entity::find_by_id(open[0].id)
+        .one(&app.db)
+        .await?
+        .unwrap();
+    assert_eq!(cleared.status, entities::enums::AlertStatus::Resolved);
+    let upgraded = system::Entity::find()
+        .filter(system::Column::OperatingSystem.eq("Windows Server 2025 Standard"))
+        .one(&app.db)
+        .await?
+        .unwrap();
+    assert_eq!(
+        upgraded.attribute_sources["operating_system"]
+            .as_str()
+            .map(|s| s.starts_with("NINJAONE:")),
+        Some(true)
+    );
+    let observed = change_log_entry::Entity::find()
+        .filter(change_log_entry::Column::Summary.like("%operating_system change%"))
+        .count(&app.db)
+        .await?;
+    assert_eq!(observed, 1);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn the_same_device_seen_by_the_psa_and_the_rmm_is_one_system() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let (cw, cw_id) = connectwise(&app, 0, 1000).await?;
+    let (ninja_server, ninja_id) = ninja(&app, 1000).await?;
+    // NinjaOne's server of organization 1 is ConnectWise's first configuration of company 250:
+    // the same serial number.
+    let serial = cw.state.store().devices[0]["serialNumber"].clone();
+    ninja_server.state.store().devices[0]["system"]["serialNumber"] = serial.clone();
+    run(&app, cw_id).await;
+    run(&app, ninja_id).await;
+    let matched = system::Entity::find()
+        .filter(system::Column::SerialNumber.eq(serial.as_str().unwrap()))
+        .all(&app.db)
+        .await?;
+    assert_eq!(matched.len(), 1, "one system");
+    let links = system_link::Entity::find()
+        .filter(system_link::Column::SystemId.eq(matched[0].id))
+        .all(&app.db)
+        .await?;
+    let mut sources: Vec<&str> = links
+        .iter()
+        .map(|link| link.source.split(':').next().unwrap())
+        .collect();
+    sources.sort_unstable();
+    assert_eq!(sources, ["CONNECTWISE_MANAGE", "NINJAONE"]);
+    assert_eq!(
+        matched[0].attribute_sources["name"]
+            .as_str()
+            .map(|s| s.split(':').next().unwrap()),
+        Some("NINJAONE"),
+        "the RMM named it last"
+    );
+    app.stop().await
+}
+
+#[tokio::test]
+async fn webhooks_with_a_bad_signature_are_refused_and_change_nothing() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let (server, id) = connectwise(&app, 3, 1000).await?;
+    let body = json!({ "MessageId": "m1", "Action": "updated", "Type": "Ticket", "ID": 48000,
+        "Metadata": { "key_url": format!("{}/callbackkey", server.url) } })
+    .to_string();
+    let post = |signature: String, body: String| {
+        app.client
+            .post(format!("{}/webhooks/{id}", app.address))
+            .header("content-type", "application/json")
+            .header("x-content-signature", signature)
+            .body(body)
+            .send()
+    };
+    let runs_before = app.count("sync_runs").await?;
+    let forged = post("bm90IGEgc2lnbmF0dXJl".into(), body.clone()).await?;
+    assert_eq!(forged.status(), 401);
+    let error: Value = forged.json().await?;
+    assert_eq!(
+        error["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{error}"
+    );
+    // A key URL on another host is never fetched.
+    let elsewhere =
+        json!({ "Type": "Ticket", "ID": 1, "Metadata": { "key_url": "https://evil.example/key" } })
+            .to_string();
+    let signed_elsewhere =
+        integrations::webhooks::connectwise_signature("whatever", elsewhere.as_bytes());
+    assert_eq!(post(signed_elsewhere, elsewhere).await?.status(), 401);
+    assert_eq!(app.count("sync_runs").await?, runs_before, "no run started");
+
+    let signature = integrations::webhooks::connectwise_signature(
+        mock::connectwise::SIGNING_KEY,
+        body.as_bytes(),
+    );
+    let accepted = post(signature, body).await?;
+    assert_eq!(accepted.status(), 202);
+    assert_eq!(
+        accepted.json::<Value>().await?["resources"],
+        json!(["tickets"])
+    );
+    // The targeted sync runs in the background.
+    for _ in 0..100 {
+        if synced_tickets(&app).await?.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(synced_tickets(&app).await?.len(), 2);
+
+    // NinjaOne sends a shared secret.
+    let (_ninja, ninja_id) = ninja(&app, 1000).await?;
+    let shared = |secret: &'static str| {
+        app.client
+            .post(format!("{}/webhooks/{ninja_id}", app.address))
+            .header("x-tandem-webhook-secret", secret)
+            .json(&json!({ "activityType": "CONDITION", "statusCode": "TRIGGERED" }))
+            .send()
+    };
+    assert_eq!(shared("wrong").await?.status(), 401);
+    assert_eq!(shared("ninja-hook-secret").await?.status(), 202);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn integrations_are_managed_through_the_api_and_never_show_their_credentials()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let server =
+        mock::connectwise::start(mock::connectwise::fixture(1, 1, chrono::Utc::now())).await;
+    let token = app.provider_admin_token();
+    let (settings, credentials) = mock::connectwise::configuration();
+    let (gid, _) = integration(
+        &app,
+        "CONNECTWISE_MANAGE",
+        &server.url,
+        (settings, credentials),
+        &[],
+    )
+    .await?;
+
+    let test = "mutation($input: IntegrationActionInput!) { testIntegration(input: $input) { ok message } }";
+    let tested = app
+        .query(&token, test, json!({ "input": { "id": gid } }))
+        .await?;
+    assert_eq!(tested["testIntegration"]["ok"], true, "{tested}");
+    assert!(
+        tested["testIntegration"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("v2025_1")
+    );
+
+    // Wrong keys: the test says the vendor refused them, and nothing echoes the secret.
+    let update = "mutation($input: UpdateIntegrationInput!) { updateIntegration(input: $input) { integration { enabled syncIntervalSeconds } userErrors { field code message } } }";
+    app.query(&token, update, json!({ "input": { "id": gid, "credentials": { "publicKey": "pubkey", "privateKey": "wrong-private-key" } } })).await?;
+    let refused = app
+        .query(&token, test, json!({ "input": { "id": gid } }))
+        .await?;
+    assert_eq!(refused["testIntegration"]["ok"], false);
+    let message = refused["testIntegration"]["message"].as_str().unwrap();
+    assert!(message.contains("refused the credentials"), "{message}");
+    assert!(!message.contains("wrong-private-key"));
+    let everything = app
+        .query(&token, "query($id: ID!) { node(id: $id) { ... on Integration { name kind baseUrl enabled hasCredentials } } }", json!({ "id": gid }))
+        .await?;
+    assert!(!everything.to_string().contains("wrong-private-key"));
+
+    let bad = app
+        .query(
+            &token,
+            update,
+            json!({ "input": { "id": gid, "syncIntervalSeconds": 5, "baseUrl": "ftp://x" } }),
+        )
+        .await?;
+    let fields: Vec<&str> = bad["updateIntegration"]["userErrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| error["field"][1].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"baseUrl") && fields.contains(&"syncIntervalSeconds"),
+        "{bad}"
+    );
+    let disabled = app
+        .query(&token, "mutation($input: IntegrationActionInput!) { disableIntegration(input: $input) { integration { enabled } } }", json!({ "input": { "id": gid } }))
+        .await?;
+    assert_eq!(
+        disabled["disableIntegration"]["integration"]["enabled"],
+        false
+    );
+    let trigger = app
+        .query(&token, "mutation($input: TriggerSyncInput!) { triggerSync(input: $input) { userErrors { code message } } }", json!({ "input": { "id": gid } }))
+        .await?;
+    assert_eq!(
+        trigger["triggerSync"]["userErrors"][0]["code"],
+        "INVALID_STATE"
+    );
+
+    // Only the integration's own admins manage it.
+    let client = app.client_admin_token();
+    let foreign = app
+        .query(&client, "mutation($input: IntegrationActionInput!) { testIntegration(input: $input) { ok userErrors { code } } }", json!({ "input": { "id": gid } }))
+        .await?;
+    assert_eq!(
+        foreign["testIntegration"]["userErrors"][0]["code"], "NOT_FOUND",
+        "{foreign}"
+    );
+    let member = app.token(
+        "demo|northwind-tech",
+        "northwind-msp",
+        entities::enums::Role::Member,
+    );
+    let (_, body) = app
+        .graphql(Some(&member), test, json!({ "input": { "id": gid } }))
+        .await?;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{body}"
+    );
+    app.stop().await
+}
