@@ -112,7 +112,7 @@ async fn info() -> Json<Value> {
 
 /// `lastUpdated > [ISO]` (optionally `_info/lastUpdated`), the only condition the connector
 /// sends; anything else is refused like ConnectWise refuses a bad condition.
-fn updated_after(conditions: Option<&String>) -> Result<Option<DateTime<Utc>>, Response> {
+fn updated_after(conditions: Option<&String>) -> Result<Option<DateTime<Utc>>, Box<Response>> {
     let Some(conditions) = conditions else {
         return Ok(None);
     };
@@ -124,10 +124,10 @@ fn updated_after(conditions: Option<&String>) -> Result<Option<DateTime<Utc>>, R
         .and_then(|rest| rest.strip_suffix(']'))
         .and_then(time::iso);
     parsed.map(Some).ok_or_else(|| {
-        refuse(
+        Box::new(refuse(
             StatusCode::BAD_REQUEST,
             &format!("Cannot parse conditions: {conditions}"),
-        )
+        ))
     })
 }
 
@@ -156,7 +156,7 @@ fn list(
     };
     let after = match updated_after(query.get("conditions")) {
         Ok(after) => after,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let matches = |record: &&Value| {
         after.is_none_or(|after| last_updated(record).is_some_and(|updated| updated > after))

@@ -98,21 +98,21 @@ async fn token(
     )
 }
 
-fn page_size(query: &HashMap<String, String>) -> Result<usize, Response> {
+fn page_size(query: &HashMap<String, String>) -> Result<usize, Box<Response>> {
     match query.get("pageSize").map(|size| size.parse::<usize>()) {
         None => Ok(1000),
         Some(Ok(size)) if (1..=1000).contains(&size) => Ok(size),
-        Some(_) => Err(super::json(
+        Some(_) => Err(Box::new(super::json(
             StatusCode::BAD_REQUEST,
             &error(400, "pageSize must be 1 to 1000"),
-        )),
+        ))),
     }
 }
 
 fn by_id(records: &[Value], query: &HashMap<String, String>) -> Response {
     let size = match page_size(query) {
         Ok(size) => size,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let after: i64 = query
         .get("after")
@@ -144,7 +144,7 @@ async fn alerts(State(state): State<Arc<MockState>>) -> Json<Value> {
 async fn activities(State(state): State<Arc<MockState>>, Query(query): Params) -> Response {
     let size = match page_size(&query) {
         Ok(size) => size,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let newer_than: i64 = query
         .get("newerThan")
