@@ -146,10 +146,8 @@ pub fn build(config: IntegrationConfig) -> Result<Box<dyn Connector>, ConnectorE
             Box::new(connectors::connectwise::ConnectWise::new(config, http)?)
         }
         IntegrationKind::Ninjaone => Box::new(connectors::ninjaone::NinjaOne::new(config, http)?),
-        other => {
-            return Err(ConnectorError::Config(format!(
-                "no connector for {other:?} yet"
-            )));
-        }
+        IntegrationKind::Autotask => Box::new(connectors::autotask::Autotask::new(config, http)?),
+        IntegrationKind::Halopsa => Box::new(connectors::halopsa::HaloPsa::new(config, http)?),
+        IntegrationKind::DattoRmm => Box::new(connectors::datto::DattoRmm::new(config, http)?),
     })
 }

@@ -1,1 +1,417 @@
-//! Placeholder while the connector is written.
+//! Autotask PSA (REST): companies, configuration items and tickets.
+//!
+//! - Zone: `GET {base}/atservicesrest/v1.0/zoneInformation?user={username}` (unauthenticated)
+//!   names the tenant's REST root in `url`; it is cached and looked up again once when the API
+//!   answers 401 (tenants move between zones). Autotask answers the lookup `url` with or without
+//!   the `v1.0` segment depending on the client that documents it, so both are accepted.
+//! - Auth: the headers `UserName`, `Secret` and `ApiIntegrationCode` on every call. Credentials
+//!   `username`, `secret` and `integrationCode` (the API tracking identifier). The tracking
+//!   identifier is issued with the API user and travels with it, so it is kept with the
+//!   credentials; a setting `integrationCode` is accepted too, for integrations created before.
+//!   The username (an email, not a secret) is the only credential that goes into a URL, because
+//!   the zone lookup takes it as a query parameter.
+//! - Queries: `POST /{Entity}/query` with `{"filter": [...], "MaxRecords": n}` (`pageSize`
+//!   setting, at most 500); without a changed-since mark the filter is `id gte 0`, which Autotask
+//!   needs because a query must carry a filter.
+//! - Paging: follow `pageDetails.nextPageUrl` (the page token is that URL); it must be on the zone
+//!   host, since every request carries the secret.
+//! - Changed since: `gt` on `lastActivityDate` (companies, tickets) or `lastModifiedTime`
+//!   (configuration items).
+//! - Statuses and priorities are the `status` and `priority` picklists of
+//!   `GET /Tickets/entityInformation/fields`; the system status `5` (Complete) is closed.
+//! - Errors are `{"errors": ["..."]}`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use entities::enums::{IntegrationKind, TicketStatus};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::sync::RwLock;
+
+use super::connectwise::page_size;
+use super::{at, id, records, required_id, required_text, text};
+use crate::connector::{Connector, IntegrationConfig};
+use crate::error::ConnectorError;
+use crate::http::HttpClient;
+use crate::model::{Company, Device, LookupValue, Normalized, Page, Record, Resource, Ticket};
+use crate::{normalize, time};
+
+/// The picklist value of Autotask's system status Complete.
+const COMPLETE: &str = "5";
+
+/// An Autotask tenant.
+pub struct Autotask {
+    http: HttpClient,
+    base: String,
+    username: String,
+    secret: String,
+    integration_code: String,
+    page_size: u32,
+    zone: RwLock<Option<String>>,
+}
+
+/// Where a request goes: a path under the zone root, or a `nextPageUrl` to follow.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Path(&'a str),
+    Url(&'a str),
+}
+
+impl Autotask {
+    /// Settings: optional `pageSize` (at most 500); credentials: `username`, `secret`,
+    /// `integrationCode` (or the setting `integrationCode`).
+    ///
+    /// # Errors
+    /// [`ConnectorError::Config`] naming what is missing.
+    pub fn new(config: IntegrationConfig, http: HttpClient) -> Result<Self, ConnectorError> {
+        let integration_code = config
+            .credential("integrationCode")
+            .or_else(|_| config.setting("integrationCode"))
+            .map_err(|_| {
+                ConnectorError::Config("the credential `integrationCode` is required".into())
+            })?;
+        Ok(Self {
+            base: config.root(),
+            username: config.credential("username")?,
+            secret: config.credential("secret")?,
+            integration_code,
+            page_size: page_size(&config.settings, 500),
+            zone: RwLock::new(None),
+            http,
+        })
+    }
+
+    /// The REST root of the tenant's zone, looked up again when `refresh`.
+    async fn zone(&self, refresh: bool) -> Result<String, ConnectorError> {
+        if !refresh && let Some(found) = self.zone.read().await.clone() {
+            return Ok(found);
+        }
+        let url = format!("{}/atservicesrest/v1.0/zoneInformation", self.base);
+        let result = self
+            .http
+            .json::<Value>(|| {
+                self.http
+                    .client()
+                    .get(&url)
+                    .query(&[("user", &self.username)])
+            })
+            .await;
+        let info = match result {
+            Ok((info, _)) => info,
+            // Autotask answers an unknown API user with a 500, not a 404.
+            Err(ConnectorError::Status {
+                status: 500,
+                message,
+            }) => {
+                return Err(ConnectorError::Unauthorized(format!(
+                    "Autotask found no zone for the API user: {message}"
+                )));
+            }
+            Err(other) => return Err(other),
+        };
+        let found = text(&info, "url")
+            .map(|url| rest_root(&url))
+            .ok_or_else(|| ConnectorError::Decode("the zone information names no `url`".into()))?;
+        *self.zone.write().await = Some(found.clone());
+        Ok(found)
+    }
+
+    /// Sends `method` to `target` with the auth headers, looking the zone up again once after a
+    /// 401.
+    async fn call(
+        &self,
+        method: Method,
+        target: Target<'_>,
+        body: Option<&Value>,
+    ) -> Result<Value, ConnectorError> {
+        let mut refreshed = false;
+        loop {
+            let zone = self.zone(refreshed).await?;
+            let url = match target {
+                Target::Path(path) => format!("{zone}{path}"),
+                Target::Url(url) => {
+                    same_host(url, &zone)?;
+                    url.to_owned()
+                }
+            };
+            let result = self
+                .http
+                .json::<Value>(|| {
+                    let request = self
+                        .http
+                        .client()
+                        .request(method.clone(), &url)
+                        .header("UserName", &self.username)
+                        .header("Secret", &self.secret)
+                        .header("ApiIntegrationCode", &self.integration_code)
+                        .header("Accept", "application/json");
+                    match body {
+                        Some(body) => request.json(body),
+                        None => request,
+                    }
+                })
+                .await;
+            match result {
+                // The tenant may have moved to another zone: look it up again, once.
+                Err(ConnectorError::Unauthorized(_)) if !refreshed => refreshed = true,
+                other => return other.map(|(value, _)| value),
+            }
+        }
+    }
+}
+
+/// The REST root from a zone `url`, with the `v1.0` segment and without a trailing slash.
+fn rest_root(url: &str) -> String {
+    let trimmed = url.trim().trim_end_matches('/');
+    if trimmed.to_ascii_lowercase().ends_with("/v1.0") {
+        trimmed.to_owned()
+    } else {
+        format!("{trimmed}/v1.0")
+    }
+}
+
+/// Refuses a `nextPageUrl` that is not on the zone's host: the request would carry the secret.
+fn same_host(url: &str, zone: &str) -> Result<(), ConnectorError> {
+    let origin = |text: &str| {
+        url::Url::parse(text).ok().map(|parsed| {
+            (
+                parsed.scheme().to_owned(),
+                parsed.host_str().map(str::to_ascii_lowercase),
+                parsed.port_or_known_default(),
+            )
+        })
+    };
+    match (origin(url), origin(zone)) {
+        (Some(next), Some(root)) if next == root => Ok(()),
+        _ => Err(ConnectorError::Config(
+            "the page token is not a page of the tenant's Autotask zone".into(),
+        )),
+    }
+}
+
+/// The query body: records changed after `since` on `watermark`, or every record.
+fn query(watermark: &str, since: Option<DateTime<Utc>>, max_records: u32) -> Value {
+    let filter = match since {
+        Some(since) => json!({ "op": "gt", "field": watermark, "value": time::format(since) }),
+        None => json!({ "op": "gte", "field": "id", "value": 0 }),
+    };
+    json!({ "filter": [filter], "MaxRecords": max_records })
+}
+
+fn company(raw: &Value) -> Result<Record, String> {
+    Ok(Record::Company(Company {
+        external_id: required_id(raw, "id")?,
+        name: required_text(raw, "companyName")?,
+    }))
+}
+
+fn configuration_item(raw: &Value) -> Result<Record, String> {
+    let operating_system = text(raw, "rmmDeviceAuditOperatingSystem");
+    let hostname = text(raw, "rmmDeviceAuditHostname");
+    let name = text(raw, "referenceTitle")
+        .or_else(|| hostname.clone())
+        .ok_or("`referenceTitle` and `rmmDeviceAuditHostname` are both missing")?;
+    // The type is a tenant picklist id: the value mappings name it; the OS is the only signal.
+    let kind_raw = id(raw, "configurationItemType");
+    Ok(Record::Device(Device {
+        external_id: required_id(raw, "id")?,
+        resource: "configuration_item",
+        company_id: required_id(raw, "companyID")?,
+        kind: normalize::kind("", operating_system.as_deref()),
+        kind_raw,
+        hostname,
+        serial_number: text(raw, "serialNumber"),
+        mac_address: text(raw, "rmmDeviceAuditMacAddress"),
+        operating_system,
+        ip_address: text(raw, "rmmDeviceAuditIPAddress"),
+        rmm_uid: text(raw, "rmmDeviceUID"),
+        url: None,
+        name,
+    }))
+}
+
+fn ticket(raw: &Value) -> Result<Record, String> {
+    let created = text(raw, "createDate").ok_or("`createDate` is missing")?;
+    let status = required_id(raw, "status")?;
+    let completed = at(raw, "completedDate").is_some_and(|value| !value.is_null());
+    Ok(Record::Ticket(Ticket {
+        external_id: required_id(raw, "id")?,
+        company_id: required_id(raw, "companyID")?,
+        device_id: id(raw, "configurationItemID"),
+        title: required_text(raw, "title")?,
+        description: text(raw, "description"),
+        closed: status == COMPLETE || completed,
+        status,
+        status_label: None,
+        priority: id(raw, "priority"),
+        priority_label: None,
+        requester: None,
+        created_at: time::iso(&created)
+            .ok_or_else(|| format!("`createDate` is not a date: {created}"))?,
+        url: None,
+    }))
+}
+
+/// The picklist of the field `name` in an `entityInformation/fields` answer.
+fn picklist<'a>(fields: &'a Value, name: &str) -> impl Iterator<Item = (String, String)> + 'a {
+    let field = at(fields, "fields")
+        .and_then(Value::as_array)
+        .and_then(|fields| {
+            fields.iter().find(|field| {
+                text(field, "name").is_some_and(|found| found.eq_ignore_ascii_case(name))
+            })
+        });
+    field
+        .and_then(|field| at(field, "picklistValues"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|value| Some((id(value, "value")?, text(value, "label")?)))
+}
+
+#[async_trait]
+impl Connector for Autotask {
+    fn kind(&self) -> IntegrationKind {
+        IntegrationKind::Autotask
+    }
+
+    fn resources(&self) -> &'static [Resource] {
+        &[Resource::Companies, Resource::Devices, Resource::Tickets]
+    }
+
+    fn filters_by_change(&self, _resource: Resource) -> bool {
+        true
+    }
+
+    async fn check(&self) -> Result<String, ConnectorError> {
+        let usage = self
+            .call(Method::GET, Target::Path("/ThresholdInformation"), None)
+            .await?;
+        let count = |key: &str| {
+            at(&usage, key)
+                .and_then(Value::as_u64)
+                .map_or_else(|| "?".to_owned(), |count| count.to_string())
+        };
+        Ok(format!(
+            "Autotask at {}: {} of {} requests used this hour",
+            self.zone(false).await?,
+            count("currentTimeframeRequestCount"),
+            count("externalRequestThreshold")
+        ))
+    }
+
+    async fn lookups(&self) -> Result<Vec<LookupValue>, ConnectorError> {
+        let fields = self
+            .call(
+                Method::GET,
+                Target::Path("/Tickets/entityInformation/fields"),
+                None,
+            )
+            .await?;
+        let statuses = picklist(&fields, "status").map(|(value, label)| LookupValue {
+            suggested: Normalized::Status(if value == COMPLETE {
+                TicketStatus::Closed
+            } else {
+                normalize::status(&label, false)
+            }),
+            value,
+            label,
+        });
+        let priorities = picklist(&fields, "priority").map(|(value, label)| LookupValue {
+            suggested: Normalized::Priority(normalize::priority(&label)),
+            value,
+            label,
+        });
+        Ok(statuses.chain(priorities).collect())
+    }
+
+    async fn page(
+        &self,
+        resource: Resource,
+        since: Option<DateTime<Utc>>,
+        token: Option<String>,
+    ) -> Result<Page, ConnectorError> {
+        let (entity, watermark, read): (&str, &str, fn(&Value) -> Result<Record, String>) =
+            match resource {
+                Resource::Companies => ("Companies", "lastActivityDate", company),
+                Resource::Devices => ("ConfigurationItems", "lastModifiedTime", configuration_item),
+                Resource::Tickets => ("Tickets", "lastActivityDate", ticket),
+                other => {
+                    return Err(ConnectorError::Config(format!(
+                        "Autotask does not sync {}",
+                        other.as_str()
+                    )));
+                }
+            };
+        let body = match token {
+            Some(next) => {
+                // A token of another resource would silently read the wrong entity.
+                let path = format!("/{entity}/query").to_ascii_lowercase();
+                if !next.to_ascii_lowercase().contains(&path) {
+                    return Err(ConnectorError::Config(format!(
+                        "the page token is not a page of {entity}"
+                    )));
+                }
+                self.call(Method::GET, Target::Url(&next), None).await?
+            }
+            None => {
+                let path = format!("/{entity}/query");
+                let query = query(watermark, since, self.page_size);
+                self.call(Method::POST, Target::Path(&path), Some(&query))
+                    .await?
+            }
+        };
+        let items = at(&body, "items")
+            .and_then(Value::as_array)
+            .ok_or_else(|| ConnectorError::Decode("`items` is missing".into()))?;
+        Ok(Page {
+            records: records(items, read),
+            // A next page after an empty one would never end the walk.
+            next: text(&body, "pageDetails/nextPageUrl").filter(|_| !items.is_empty()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_zone_url_is_read_with_or_without_its_version() {
+        assert_eq!(
+            rest_root("https://webservices5.autotask.net/atservicesrest/"),
+            "https://webservices5.autotask.net/atservicesrest/v1.0"
+        );
+        assert_eq!(
+            rest_root("https://webservices5.autotask.net/ATServicesRest/V1.0/"),
+            "https://webservices5.autotask.net/ATServicesRest/V1.0"
+        );
+    }
+
+    #[test]
+    fn only_pages_on_the_zone_host_are_followed() {
+        let zone = "https://webservices5.autotask.net/atservicesrest/v1.0";
+        assert!(
+            same_host(
+                "https://WEBSERVICES5.autotask.net/atservicesrest/v1.0/Tickets/query/next?paging=x",
+                zone
+            )
+            .is_ok()
+        );
+        assert!(
+            same_host(
+                "https://evil.example/atservicesrest/v1.0/Tickets/query/next",
+                zone
+            )
+            .is_err()
+        );
+        assert!(
+            same_host(
+                "http://webservices5.autotask.net/atservicesrest/v1.0/Tickets/query/next",
+                zone
+            )
+            .is_err()
+        );
+        assert!(same_host("not a url", zone).is_err());
+    }
+}

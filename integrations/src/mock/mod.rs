@@ -6,7 +6,10 @@
 //! layout ([`Store`]), a queue of injected faults (a 429 storm, 5xx), a request counter, and the
 //! access tokens it has issued.
 
+pub mod autotask;
 pub mod connectwise;
+pub mod datto;
+pub mod halopsa;
 pub mod ninjaone;
 
 use std::collections::{HashSet, VecDeque};

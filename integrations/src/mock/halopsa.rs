@@ -1,0 +1,439 @@
+//! A HaloPSA mock: OAuth2 client credentials at `/auth/token` (client in the form body or HTTP
+//! Basic, `?tenant=` or a `tenant` form field for the hosted tenant, tokens that tests can expire
+//! mid-sync), `/api/Client`, `/api/Asset` and `/api/Tickets` as envelopes paged by
+//! `pageinate=true&page_size&page_no` with `record_count`, `lastupdatefromdate` /
+//! `lastupdatetodate` without a zone, and bare-array `/api/Status` and `/api/Priority`.
+//!
+//! Halo itself ignores query parameters it does not know, so a misspelt filter returns every
+//! record; this mock refuses them with a 400 instead, so a connector's typo fails a test. Halo's
+//! error body has no documented shape; the mock answers a JSON string with the message.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Form, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use serde_json::{Value, json};
+
+use super::{MockServer, MockState, Store, apply_faults};
+
+/// The client id the mock accepts.
+pub const CLIENT_ID: &str = "halo-client-5b0e";
+/// The client secret the mock accepts.
+pub const CLIENT_SECRET: &str = "halo-secret-91af";
+/// The hosted tenant the token endpoint expects.
+pub const TENANT: &str = "acmemsp";
+/// The largest `page_size` Halo's API document allows.
+pub const MAX_PAGE_SIZE: usize = 100;
+
+/// Settings and credentials that work against the mock.
+#[must_use]
+pub fn configuration() -> (Value, Value) {
+    (
+        json!({ "tenant": TENANT }),
+        json!({ "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET }),
+    )
+}
+
+fn error(_status: u16, message: &str) -> Value {
+    Value::String(message.to_owned())
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    super::json(status, &error(status.as_u16(), message))
+}
+
+/// Starts the mock serving `store`.
+pub async fn start(store: Store) -> MockServer {
+    let state = MockState::new(store);
+    let api = Router::new()
+        .route("/Client", get(clients))
+        .route("/Asset", get(assets))
+        .route("/Tickets", get(tickets))
+        .route("/Status", get(statuses))
+        .route("/Priority", get(priorities))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            |State(state): State<Arc<MockState>>, request: Request, next: Next| async move {
+                if state.bearer_valid(request.headers().get("authorization")) {
+                    next.run(request).await
+                } else {
+                    refuse(
+                        StatusCode::UNAUTHORIZED,
+                        "Authorization has been denied for this request.",
+                    )
+                }
+            },
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            |State(state): State<Arc<MockState>>, request: Request, next: Next| {
+                apply_faults(state, error, request, next)
+            },
+        ));
+    let router = Router::new()
+        .route("/auth/token", post(token))
+        .nest("/api", api)
+        .with_state(Arc::clone(&state));
+    MockServer::start(router, state).await
+}
+
+fn oauth_error(error: &str, description: &str) -> Response {
+    super::json(
+        StatusCode::BAD_REQUEST,
+        &json!({ "error": error, "error_description": description }),
+    )
+}
+
+/// The client id and secret from HTTP Basic, if sent that way.
+fn basic(headers: &HeaderMap) -> Option<(String, String)> {
+    let encoded = headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((id.to_owned(), secret.to_owned()))
+}
+
+async fn token(
+    State(state): State<Arc<MockState>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let get = |key: &str| form.get(key).map(String::as_str);
+    let tenant = query.get("tenant").map(String::as_str).or(get("tenant"));
+    if tenant != Some(TENANT) {
+        return oauth_error("invalid_request", "Unknown or missing tenant");
+    }
+    if get("grant_type") != Some("client_credentials") {
+        return oauth_error(
+            "unsupported_grant_type",
+            "grant_type must be client_credentials",
+        );
+    }
+    let client = basic(&headers).or_else(|| {
+        Some((
+            get("client_id")?.to_owned(),
+            get("client_secret")?.to_owned(),
+        ))
+    });
+    if client != Some((CLIENT_ID.to_owned(), CLIENT_SECRET.to_owned())) {
+        return oauth_error("invalid_client", "Client authentication failed");
+    }
+    let known = [
+        "all",
+        "all:standard",
+        "admin",
+        "read:tickets",
+        "read:customers",
+        "read:assets",
+        "edit:tickets",
+    ];
+    let scope = get("scope").unwrap_or_default();
+    if scope.is_empty() || !scope.split(' ').all(|scope| known.contains(&scope)) {
+        return oauth_error("invalid_scope", "The requested scope is not granted");
+    }
+    super::json(
+        StatusCode::OK,
+        &json!({ "access_token": state.issue_token(), "token_type": "Bearer", "expires_in": 3600, "scope": scope }),
+    )
+}
+
+/// A Halo datetime parameter: ISO without a zone (a zone is refused, as Halo would misread it).
+fn date_parameter(value: &str) -> Result<DateTime<Utc>, Box<Response>> {
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(value, format).ok())
+        .or_else(|| {
+            NaiveDate::parse_from_str(value, "%Y-%m-%d")
+                .ok()
+                .map(|day| day.and_time(NaiveTime::MIN))
+        })
+        .map(|naive| Utc.from_utc_datetime(&naive))
+        .ok_or_else(|| {
+            Box::new(refuse(
+                StatusCode::BAD_REQUEST,
+                &format!("'{value}' is not a valid date without a time zone"),
+            ))
+        })
+}
+
+/// A list endpoint: the `envelope` of `records`, filtered on the `watermark` field and paged.
+fn list(
+    records: &[Value],
+    query: &HashMap<String, String>,
+    envelope: &str,
+    watermark: &str,
+) -> Response {
+    const KNOWN: [&str; 9] = [
+        "pageinate",
+        "page_size",
+        "page_no",
+        "lastupdatefromdate",
+        "lastupdatetodate",
+        "count",
+        "order",
+        "orderdesc",
+        "search",
+    ];
+    // Halo binds parameters without case.
+    let query: HashMap<String, &String> = query
+        .iter()
+        .map(|(key, value)| (key.to_ascii_lowercase(), value))
+        .collect();
+    if let Some(unknown) = query.keys().find(|key| !KNOWN.contains(&key.as_str())) {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            &format!("Unknown query parameter '{unknown}'"),
+        );
+    }
+    let number = |key: &str| -> Result<Option<usize>, Box<Response>> {
+        query
+            .get(key)
+            .map(|value| {
+                value.parse().map_err(|_| {
+                    Box::new(refuse(
+                        StatusCode::BAD_REQUEST,
+                        &format!("'{value}' is not a valid value for {key}"),
+                    ))
+                })
+            })
+            .transpose()
+    };
+    let bound = |key: &str| -> Result<Option<DateTime<Utc>>, Box<Response>> {
+        query
+            .get(key)
+            .map(|value| date_parameter(value))
+            .transpose()
+    };
+    let (from, to) = match (bound("lastupdatefromdate"), bound("lastupdatetodate")) {
+        (Ok(from), Ok(to)) => (from, to),
+        (Err(refused), _) | (_, Err(refused)) => return *refused,
+    };
+    let updated = |record: &Value| {
+        record
+            .get(watermark)
+            .and_then(Value::as_str)
+            .and_then(crate::time::iso)
+    };
+    let mut found: Vec<&Value> = records
+        .iter()
+        .filter(|record| {
+            let at = updated(record);
+            from.is_none_or(|from| at.is_some_and(|at| at >= from))
+                && to.is_none_or(|to| at.is_some_and(|at| at <= to))
+        })
+        .collect();
+    found.sort_by_key(|record| record.get("id").and_then(Value::as_i64));
+    let total = found.len();
+    let paginate = query
+        .get("pageinate")
+        .is_some_and(|value| value.eq_ignore_ascii_case("true"));
+    if !paginate {
+        // Without `pageinate` Halo ignores `page_size`; `count` caps the list.
+        let count = match number("count") {
+            Ok(count) => count.unwrap_or(total),
+            Err(refused) => return *refused,
+        };
+        let page: Vec<&Value> = found.into_iter().take(count).collect();
+        return super::json(
+            StatusCode::OK,
+            &json!({ "record_count": total, envelope: page }),
+        );
+    }
+    let (size, number) = match (number("page_size"), number("page_no")) {
+        (Ok(size), Ok(number)) => (size.unwrap_or(50), number.unwrap_or(1)),
+        (Err(refused), _) | (_, Err(refused)) => return *refused,
+    };
+    if !(1..=MAX_PAGE_SIZE).contains(&size) || number == 0 {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "page_size must be 1 to 100 and page_no at least 1",
+        );
+    }
+    let page: Vec<&Value> = found
+        .into_iter()
+        .skip((number - 1) * size)
+        .take(size)
+        .collect();
+    super::json(
+        StatusCode::OK,
+        &json!({ "page_no": number, "page_size": size, "record_count": total, envelope: page }),
+    )
+}
+
+type Params = Query<HashMap<String, String>>;
+
+async fn clients(State(state): State<Arc<MockState>>, Query(query): Params) -> Response {
+    list(&state.store().companies, &query, "clients", "alastupdate")
+}
+
+async fn assets(State(state): State<Arc<MockState>>, Query(query): Params) -> Response {
+    list(&state.store().devices, &query, "assets", "last_modified")
+}
+
+async fn tickets(State(state): State<Arc<MockState>>, Query(query): Params) -> Response {
+    list(&state.store().tickets, &query, "tickets", "last_update")
+}
+
+async fn statuses(State(state): State<Arc<MockState>>) -> Json<Value> {
+    Json(Value::Array(state.store().statuses.clone()))
+}
+
+async fn priorities(State(state): State<Arc<MockState>>) -> Json<Value> {
+    Json(Value::Array(state.store().priorities.clone()))
+}
+
+/// An instant as Halo writes it: ISO without a zone.
+#[must_use]
+pub fn stamp(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+/// Halo's "no date".
+pub const NO_DATE: &str = "1900-01-01T00:00:00";
+
+/// Status ids of the fixture.
+pub mod status {
+    /// New.
+    pub const NEW: i64 = 1;
+    /// In Progress.
+    pub const IN_PROGRESS: i64 = 2;
+    /// Action Required.
+    pub const ACTION_REQUIRED: i64 = 3;
+    /// With User.
+    pub const WITH_USER: i64 = 4;
+    /// Closed.
+    pub const CLOSED: i64 = 9;
+    /// Waiting for Customer.
+    pub const WAITING_CUSTOMER: i64 = 18;
+}
+
+/// A client as Halo lists it, last updated at `at`.
+#[must_use]
+pub fn client(id: i64, name: &str, at: DateTime<Utc>) -> Value {
+    json!({ "id": id, "name": name, "toplevel_id": 1, "toplevel_name": "Top Level", "inactive": false, "colour": "#2b7bb9", "alastupdate": stamp(at) })
+}
+
+/// An asset as Halo lists it, last modified at `at`, linked to NinjaOne device `ninja` (0 for
+/// none).
+#[must_use]
+pub fn asset(id: i64, client: i64, kind: &str, name: &str, ninja: i64, at: DateTime<Utc>) -> Value {
+    json!({
+        "id": id, "inventory_number": name, "key_field": name, "key_field2": format!("HSN{id}"),
+        "client_id": client, "client_name": format!("Client {client}"), "site_id": client * 10 + 1,
+        "site_name": "Main Office", "assettype_id": 4, "assettype_name": kind, "status_id": 1,
+        "status_name": "Active", "username": "Dana Ruiz", "warranty_end": "2027-01-31T00:00:00",
+        "inactive": false, "ninjarmm_id": ninja, "datto_id": null,
+        "fields": [
+            { "id": 12, "name": "IP Address", "value": format!("10.40.{}.{}", client % 250, id % 250) },
+            { "id": 13, "name": "Serial Number", "value": format!("HSN{id}") },
+            { "id": 14, "name": "Operating System", "value": if kind.contains("Server") { "Windows Server 2022" } else { "Windows 11 Pro" } }
+        ],
+        "last_modified": stamp(at)
+    })
+}
+
+/// A ticket as Halo lists it, opened two hours before `at` and last updated at `at`.
+#[must_use]
+pub fn ticket(id: i64, client: i64, status: i64, at: DateTime<Utc>) -> Value {
+    let names = HashMap::from([
+        (status::NEW, "New"),
+        (status::IN_PROGRESS, "In Progress"),
+        (status::ACTION_REQUIRED, "Action Required"),
+        (status::WITH_USER, "With User"),
+        (status::CLOSED, "Closed"),
+        (status::WAITING_CUSTOMER, "Waiting for Customer"),
+    ]);
+    json!({
+        "id": id, "summary": format!("Ticket {id}: Outlook prompts for password"),
+        "details": "User reports repeated credential prompts since Monday.",
+        "status_id": status, "status_name": names.get(&status).copied().unwrap_or("Custom"),
+        "tickettype_id": 1, "tickettype_name": "Incident", "priority_id": 3, "sla_id": 1,
+        "client_id": client, "client_name": format!("Client {client}"), "site_id": client * 10 + 1,
+        "site_name": "Main Office", "user_id": 612, "user_name": "Dana Ruiz", "agent_id": 14,
+        "team": "1st Line", "category_1": "Email",
+        "dateoccurred": stamp(at - Duration::hours(2)), "respondbydate": stamp(at),
+        "fixbydate": stamp(at + Duration::days(2)), "lastactiondate": stamp(at), "last_update": stamp(at),
+        "dateclosed": if status == status::CLOSED { stamp(at) } else { NO_DATE.to_owned() },
+        "onhold": status == status::WAITING_CUSTOMER, "inactive": false
+    })
+}
+
+/// Test data: `clients` clients (ids 57, 58, ...) with a server and a laptop asset each (ids
+/// 2200, ...; the server linked to NinjaOne), `tickets` tickets spread over them (ids 18000,
+/// ...), all last updated at `at`; the statuses, and priorities for two SLAs.
+#[must_use]
+pub fn fixture(clients: usize, tickets: usize, at: DateTime<Utc>) -> Store {
+    let client_ids: Vec<i64> = (0..clients as i64).map(|n| 57 + n).collect();
+    let mut store = Store {
+        companies: client_ids
+            .iter()
+            .map(|id| client(*id, &format!("Client {id}"), at))
+            .collect(),
+        ..Store::default()
+    };
+    for (index, client) in client_ids.iter().enumerate() {
+        let id = 2200 + index as i64 * 2;
+        store.devices.push(asset(
+            id,
+            *client,
+            "Server",
+            &format!("C{client}-SRV-01"),
+            3300 + id,
+            at,
+        ));
+        store.devices.push(asset(
+            id + 1,
+            *client,
+            "Laptop",
+            &format!("C{client}-LT-01"),
+            0,
+            at,
+        ));
+    }
+    let statuses = [status::NEW, status::IN_PROGRESS, status::WAITING_CUSTOMER];
+    store.tickets = (0..tickets)
+        .map(|n| {
+            let client = client_ids[n % client_ids.len().max(1)];
+            ticket(18_000 + n as i64, client, statuses[n % 3], at)
+        })
+        .collect();
+    store.statuses = [
+        (status::NEW, "New", 0),
+        (status::IN_PROGRESS, "In Progress", 0),
+        (status::ACTION_REQUIRED, "Action Required", 0),
+        (status::WITH_USER, "With User", 0),
+        (status::WAITING_CUSTOMER, "Waiting for Customer", 0),
+        (status::CLOSED, "Closed", 1),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(sequence, (id, name, kind))| {
+        json!({ "id": id, "name": name, "shortname": name.chars().take(3).collect::<String>(), "type": kind, "sequence": sequence, "slaaction": if id == status::WAITING_CUSTOMER { 1 } else { 0 }, "colour": "#cccccc" })
+    })
+    .collect();
+    for sla in [1, 2] {
+        for (id, name, hours) in [
+            (1, "Critical", 1),
+            (2, "High", 4),
+            (3, "Medium", 8),
+            (4, "Low", 24),
+        ] {
+            store.priorities.push(json!({ "priorityid": id, "name": name, "slaid": sla, "responsetime": hours, "fixtime": hours * 4 }));
+        }
+    }
+    store
+}
