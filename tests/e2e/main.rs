@@ -21,3 +21,4 @@ mod subscriptions;
 mod sync;
 mod tenancy;
 mod upserts;
+mod vendors;
