@@ -19,6 +19,9 @@ use serde_json::{Value, json};
 use tests::TestApp;
 use uuid::Uuid;
 
+/// Request headers to add.
+type Headers = Vec<(&'static str, String)>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Vendor {
     Autotask,
@@ -122,7 +125,7 @@ impl Vendor {
     }
 
     /// What a correct webhook request carries, and a forged one.
-    fn webhook(self, body: &[u8]) -> (Vec<(&'static str, String)>, Vec<(&'static str, String)>) {
+    fn webhook(self, body: &[u8]) -> (Headers, Headers) {
         match self {
             Self::Autotask => (
                 vec![(
@@ -346,7 +349,11 @@ async fn exercise(vendor: Vendor) -> anyhow::Result<()> {
     let failed = api::sync::run(&app.db, Some(&key), id, &full, &crash).await;
     assert!(failed.is_err(), "{vendor:?}");
     let resumed = run(&app, id).await;
-    assert_ne!(resumed.run.status, SyncStatus::Failed, "{vendor:?}: {resumed:?}");
+    assert_ne!(
+        resumed.run.status,
+        SyncStatus::Failed,
+        "{vendor:?}: {resumed:?}"
+    );
     assert_eq!(
         (
             systems(&app, vendor).await?,
@@ -359,7 +366,7 @@ async fn exercise(vendor: Vendor) -> anyhow::Result<()> {
     // Webhooks: a bad signature or secret gets 401 and starts nothing.
     let body = json!({ "EntityType": "Ticket", "Id": 1, "Action": "Update" }).to_string();
     let (good, forged) = vendor.webhook(body.as_bytes());
-    let send = |headers: Vec<(&'static str, String)>| {
+    let send = |headers: Headers| {
         let mut request = app
             .client
             .post(format!("{}/webhooks/{id}", app.address))
