@@ -79,14 +79,14 @@ pub async fn functions_for(
 
 /// The entry among `entries` that decides who owns `function_id` in `environment_id`, on
 /// `system_id` when given, and why.
-pub fn decide(
-    entries: &[responsibility::Model],
+pub fn decide<'a>(
+    entries: impl IntoIterator<Item = &'a responsibility::Model>,
     environment_id: Uuid,
     function_id: Uuid,
     system_id: Option<Uuid>,
-) -> Option<(&responsibility::Model, Decision)> {
+) -> Option<(&'a responsibility::Model, Decision)> {
     let candidates = entries
-        .iter()
+        .into_iter()
         .filter(|entry| entry.environment_id == environment_id && entry.function_id == function_id);
     let mut default = None;
     for entry in candidates {
@@ -196,14 +196,13 @@ impl Router {
             .iter()
             .find(|found| found.id == function_id)
             .map_or("the function", |found| found.name.as_str());
-        let in_force: Vec<responsibility::Model> = self
+        let in_force = self
             .entries
             .iter()
-            .filter(|entry| entry.valid_from <= at && entry.valid_to.is_none_or(|to| to > at))
-            .cloned()
-            .collect();
+            .filter(|entry| entry.valid_from <= at && entry.valid_to.is_none_or(|to| to > at));
+        let decided = decide(in_force, environment_id, function_id, system_id);
         let at = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        match decide(&in_force, environment_id, function_id, system_id) {
+        match decided {
             Some((entry, decision)) => Route {
                 responsibility_id: Some(entry.id),
                 team_id: Some(entry.responsible_team_id),

@@ -348,7 +348,9 @@ async fn sync(
             })?;
             let txn = db.begin().await?;
             let mut writer = PageWriter::new(&txn, &mut context);
-            let page_counts = writer.write(resource, page.records, &mut seen).await?;
+            let page_counts = writer
+                .write(resource, page.records, snapshot.then_some(&mut seen))
+                .await?;
             let last = page.next.is_none();
             if last && snapshot && resource == Resource::Alerts {
                 writer.resolve_missing_alerts(&seen).await?;

@@ -222,7 +222,8 @@ impl<'a> PageWriter<'a> {
         }
     }
 
-    /// Writes `records` of `resource`; `seen` collects the external ids read (for snapshots).
+    /// Writes `records` of `resource`; `seen`, when given, collects the external ids read (to
+    /// find what a complete snapshot no longer lists).
     ///
     /// # Errors
     /// Database errors; a bad record is counted failed and recorded on the run instead.
@@ -230,7 +231,7 @@ impl<'a> PageWriter<'a> {
         &mut self,
         resource: Resource,
         records: Vec<Result<Record, RecordError>>,
-        seen: &mut HashSet<String>,
+        seen: Option<&mut HashSet<String>>,
     ) -> Result<Counts, DbErr> {
         let mut counts = Counts {
             fetched: records.len() as i32,
@@ -250,10 +251,8 @@ impl<'a> PageWriter<'a> {
             }
         }
         counts.failed = errors.len() as i32;
-        for record in &good {
-            if let Some(id) = external_id(record) {
-                seen.insert(id.to_owned());
-            }
+        if let Some(seen) = seen {
+            seen.extend(good.iter().filter_map(external_id).map(str::to_owned));
         }
         match resource {
             Resource::Companies => self.companies(good, &mut counts).await?,
