@@ -111,6 +111,7 @@ fn parse_role(value: &str) -> Result<Role, String> {
 /// Whatever stops the command; `main` prints it with its causes and exits non-zero.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::init(cli.log_format);
+    crate::tls::init();
     match cli.command {
         Command::Serve(settings) => serve(settings).await,
         Command::Migrate(args) => migrate(args).await,

@@ -16,6 +16,7 @@ fn tandem() -> Command {
         "TANDEM_DATABASE_URL",
         "TANDEM_LISTEN",
         "TANDEM_DEMO",
+        "TANDEM_SECRET_KEY",
     ] {
         command.env_remove(variable);
     }
@@ -36,7 +37,7 @@ fn run(command: &mut Command) -> (bool, String, String) {
 fn every_subcommand_has_help() {
     let (ok, stdout, _) = run(tandem().arg("--help"));
     assert!(ok);
-    for subcommand in ["serve", "migrate", "token", "schema"] {
+    for subcommand in ["serve", "migrate", "token", "schema", "sync"] {
         assert!(
             stdout.contains(subcommand),
             "--help lists {subcommand}: {stdout}"
@@ -238,4 +239,123 @@ async fn serve_demo_prints_tokens_that_work_and_stops_on_sigterm() {
         .expect("join")
         .expect("wait");
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_runs_an_integration_and_exits_by_its_outcome() {
+    use entities::{integration, integration_mapping};
+    use integrations::mock::connectwise;
+    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
+
+    const KEY: &str = "q2Gk6yq6nVnR7Ud3wq1gqz6j0qk3Vb8eXj4yP0u5c9s=";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/sync.db?mode=rwc", dir.path().display());
+    let db = api::db::connect(&api::config::DatabaseSettings {
+        database_url: url.clone(),
+        database_max_connections: 2,
+    })
+    .await
+    .expect("database");
+    api::db::migrate(&db).await.expect("migrations");
+    api::demo::seed_if_empty(&db).await.expect("demo");
+    let server = connectwise::start(connectwise::fixture(
+        1,
+        4,
+        chrono::Utc::now() - chrono::Duration::hours(1),
+    ))
+    .await;
+    let (settings, credentials) = connectwise::configuration();
+    let key = integrations::secrets::SecretKey::parse(KEY).expect("key");
+    let provider = entities::organization::Entity::find()
+        .all(&db)
+        .await
+        .expect("organizations")
+        .into_iter()
+        .find(|found| found.slug == "northwind-msp")
+        .expect("the demo provider");
+    let environment = entities::environment::Entity::find()
+        .one(&db)
+        .await
+        .expect("environments")
+        .expect("a demo environment");
+    let id = uuid::Uuid::now_v7();
+    let now = chrono::Utc::now();
+    integration::Model {
+        id,
+        organization_id: provider.id,
+        name: "CW cli".into(),
+        kind: entities::enums::IntegrationKind::ConnectwiseManage,
+        base_url: server.url.clone(),
+        credentials_ciphertext: Some(
+            api::sync::credentials::seal(Some(&key), id, &credentials).expect("sealed"),
+        ),
+        settings,
+        enabled: true,
+        sync_interval_seconds: None,
+        lease_owner: None,
+        lease_expires_at: None,
+        created_at: now,
+        updated_at: now,
+    }
+    .into_active_model()
+    .insert(&db)
+    .await
+    .expect("integration");
+    integration_mapping::Model {
+        id: uuid::Uuid::now_v7(),
+        integration_id: id,
+        external_company_id: "250".into(),
+        external_company_name: None,
+        environment_id: environment.id,
+        created_at: now,
+        updated_at: now,
+    }
+    .into_active_model()
+    .insert(&db)
+    .await
+    .expect("mapping");
+
+    let sync = |args: &[&str], key: Option<&str>| {
+        let mut command = tandem();
+        command
+            .env("TANDEM_DATABASE_URL", &url)
+            .arg("sync")
+            .args(args);
+        if let Some(key) = key {
+            command.env("TANDEM_SECRET_KEY", key);
+        }
+        let output = command.output().expect("tandem runs");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = sync(&["--integration", "CW cli"], Some(KEY));
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("tickets   page    1: 4 fetched, 4 created"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Succeeded in"), "{stdout}");
+
+    let (code, stdout, _) = sync(&["--integration", &id.to_string()], Some(KEY));
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.contains("0 created, 0 updated"),
+        "nothing changed: {stdout}"
+    );
+
+    server.state.store().tickets[1]["summary"] = serde_json::Value::Null;
+    let (code, stdout, stderr) = sync(&["--integration", "CW cli", "--full"], Some(KEY));
+    assert_eq!(code, Some(2), "some records failed: {stdout}{stderr}");
+    assert!(stdout.contains("Partial"), "{stdout}");
+    assert!(stderr.contains("some records failed"), "{stderr}");
+
+    let (code, _, stderr) = sync(&["--integration", "nope"], Some(KEY));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("no integration"), "{stderr}");
+    let (code, _, stderr) = sync(&["--integration", "CW cli"], None);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("TANDEM_SECRET_KEY"), "{stderr}");
 }

@@ -500,6 +500,49 @@ async fn the_same_device_seen_by_the_psa_and_the_rmm_is_one_system() -> anyhow::
         Some("NINJAONE"),
         "the RMM named it last"
     );
+
+    // An admin splits the match: the PSA's configuration becomes a system of its own, with the
+    // attributes the PSA set, and later syncs keep them apart.
+    let psa_link = links
+        .iter()
+        .find(|link| link.source.starts_with("CONNECTWISE_MANAGE"))
+        .unwrap();
+    let split = app
+        .query(&app.provider_admin_token(), "mutation($input: SplitSystemLinkInput!) { splitSystemLink(input: $input) { system { id name serialNumber externalIds { source id } } userErrors { field code message } } }",
+            json!({ "input": { "systemId": api::graphql::ids::encode(api::graphql::ids::NodeType::System, matched[0].id).0, "source": psa_link.source, "externalId": psa_link.external_id, "reason": "two different machines" } }))
+        .await?;
+    let new_system = &split["splitSystemLink"]["system"];
+    assert_eq!(
+        new_system["externalIds"][0]["id"],
+        json!(psa_link.external_id),
+        "{split}"
+    );
+    assert_eq!(
+        new_system["serialNumber"], serial,
+        "the PSA set the serial number (the RMM agreed)"
+    );
+    run(&app, cw_id).await;
+    run(&app, ninja_id).await;
+    for link in &links {
+        let now = system_link::Entity::find_by_id(link.id)
+            .one(&app.db)
+            .await?
+            .unwrap();
+        assert_eq!(
+            now.system_id == matched[0].id,
+            link.source.starts_with("NINJAONE"),
+            "{}",
+            link.source
+        );
+    }
+    let again = app
+        .query(&app.provider_admin_token(), "mutation($input: SplitSystemLinkInput!) { splitSystemLink(input: $input) { userErrors { code } } }",
+            json!({ "input": { "systemId": new_system["id"], "source": psa_link.source, "externalId": psa_link.external_id } }))
+        .await?;
+    assert_eq!(
+        again["splitSystemLink"]["userErrors"][0]["code"], "INVALID_STATE",
+        "its only link"
+    );
     app.stop().await
 }
 

@@ -143,6 +143,7 @@ async fn verify_connectwise(
         tracing::warn!(integration = %found.id, "webhook refused: key_url on an untrusted host");
         return false;
     }
+    crate::tls::init();
     let Ok(http) = integrations::http::HttpClient::new(state.sync.policy) else {
         return false;
     };

@@ -279,6 +279,7 @@ pub fn connector_for(
     found: &integration::Model,
     policy: RetryPolicy,
 ) -> Result<Box<dyn Connector>, SyncError> {
+    crate::tls::init();
     let credentials = credentials::open(key, found.id, found.credentials_ciphertext.as_deref())?;
     connector::build(IntegrationConfig {
         kind: found.kind,

@@ -1,6 +1,6 @@
 //! Managing integrations (admins of the integration's organization): create, update, disable,
-//! `testIntegration`, `triggerSync`, mapping vendor companies to environments, and overriding a
-//! value mapping. Credentials are write-only: sealed with `TANDEM_SECRET_KEY` on the way in,
+//! `testIntegration`, `triggerSync`, mapping vendor companies to environments, overriding a
+//! value mapping, and splitting a wrong PSA/RMM device match. Credentials are write-only: sealed with `TANDEM_SECRET_KEY` on the way in,
 //! never returned, never logged.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, ResultExt, SimpleObject};
@@ -154,6 +154,28 @@ pub struct SetValueMappingInput {
     pub priority: Option<Priority>,
 }
 
+/// A wrong match to undo: one external link of a system that became one system with another
+/// source's record.
+#[derive(InputObject)]
+pub struct SplitSystemLinkInput {
+    /// The system holding both links.
+    pub system_id: ID,
+    /// The link's source, as `System.externalIds` shows it.
+    pub source: String,
+    /// The link's external id.
+    pub external_id: String,
+    /// Why (goes to the change log).
+    pub reason: Option<String>,
+}
+
+payload! {
+    /// The result of `splitSystemLink`.
+    SplitSystemPayload {
+        /// The new system that now holds the link.
+        system: crate::graphql::types::System
+    }
+}
+
 payload! {
     /// The result of an integration mutation.
     IntegrationPayload {
@@ -265,6 +287,16 @@ impl IntegrationMutation {
         #[graphql(desc = "What to write; see the input type.")] input: MapIntegrationCompanyInput,
     ) -> Result<IntegrationPayload> {
         map_company(ctx, input).await.extend()
+    }
+
+    /// Undoes a wrong PSA/RMM match: moves one external link of a system to a new system of its
+    /// own, with the attributes that link's source set. Later syncs keep them apart.
+    async fn split_system_link(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to write; see the input type.")] input: SplitSystemLinkInput,
+    ) -> Result<SplitSystemPayload> {
+        split_link(ctx, input).await.extend()
     }
 
     /// Overrides what a vendor status or priority means; later lookup refreshes keep it.
@@ -716,4 +748,139 @@ async fn set_value_mapping(
         normalized_value: saved.normalized_value,
         overridden: saved.overridden,
     }))
+}
+
+async fn split_link(
+    ctx: &Context<'_>,
+    input: SplitSystemLinkInput,
+) -> ApiResult<SplitSystemPayload> {
+    use entities::enums::ChangeCategory;
+    use entities::{system, system_link};
+    let viewer = ctx.viewer()?;
+    require_role(viewer, &[Role::Admin], "splitSystemLink")?;
+    let db = ctx.db()?;
+    let mut check = Check::default();
+    let reason = check.optional_text(
+        "reason",
+        input.reason.as_deref(),
+        crate::graphql::mutation::change_log::MAX_REASON,
+    );
+    let system_id = check.id("systemId", NodeType::System, &input.system_id);
+    let current = match system_id {
+        Some(id) => system::Entity::find_by_id(id).one(db).await?,
+        None => None,
+    };
+    let environment = match &current {
+        Some(found) => {
+            visible_environment(
+                db,
+                viewer,
+                &mut check,
+                "systemId",
+                Some(found.environment_id),
+            )
+            .await?
+        }
+        None => {
+            check.fail(
+                "systemId",
+                UserErrorCode::NotFound,
+                "no system with this id",
+            );
+            None
+        }
+    };
+    let links = match &current {
+        Some(found) => {
+            system_link::Entity::find()
+                .filter(system_link::COLUMN.system_id.eq(found.id))
+                .all(db)
+                .await?
+        }
+        None => Vec::new(),
+    };
+    let link = links
+        .iter()
+        .find(|link| {
+            link.source == input.source.trim() && link.external_id == input.external_id.trim()
+        })
+        .cloned();
+    if current.is_some() && link.is_none() {
+        check.fail(
+            "externalId",
+            UserErrorCode::NotFound,
+            "the system has no such link",
+        );
+    } else if link.is_some() && links.len() < 2 {
+        check.fail(
+            "externalId",
+            UserErrorCode::InvalidState,
+            "this is the system's only link; there is nothing to split from",
+        );
+    }
+    let (Some(current), Some(_environment), Some(link), Some(reason), true) =
+        (current, environment, link, reason, check.is_ok())
+    else {
+        return Ok(SplitSystemPayload::refused(check.into_errors()));
+    };
+    let mut write = crate::graphql::mutation::Write::begin(ctx, viewer, reason, None).await?;
+    // The new system takes the attributes the split source set; the old keeps the rest.
+    let sources = current
+        .attribute_sources
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let from_link =
+        |field: &str| sources.get(field).and_then(Value::as_str) == Some(link.source.as_str());
+    let pick = |field: &str, value: &Option<String>| {
+        if from_link(field) {
+            value.clone()
+        } else {
+            None
+        }
+    };
+    let moved: serde_json::Map<String, Value> = sources
+        .iter()
+        .filter(|(_, source)| source.as_str() == Some(link.source.as_str()))
+        .map(|(field, source)| (field.clone(), source.clone()))
+        .collect();
+    let created = system::Model {
+        id: Uuid::now_v7(),
+        environment_id: current.environment_id,
+        name: format!("{} ({} {})", current.name, link.resource, link.external_id),
+        kind: current.kind,
+        hostname: pick("hostname", &current.hostname),
+        serial_number: pick("serial_number", &current.serial_number),
+        mac_address: pick("mac_address", &current.mac_address),
+        operating_system: pick("operating_system", &current.operating_system),
+        ip_address: pick("ip_address", &current.ip_address),
+        description: None,
+        attributes: Value::Object(serde_json::Map::new()),
+        attribute_sources: Value::Object(moved),
+        retired_at: None,
+        created_at: write.now,
+        updated_at: write.now,
+    }
+    .into_active_model()
+    .insert(&write.txn)
+    .await?;
+    let mut moved_link = link.clone().into_active_model();
+    moved_link.system_id = Set(created.id);
+    moved_link.update(&write.txn).await?;
+    write
+        .record(crate::graphql::mutation::ChangeNote {
+            environment_id: current.environment_id,
+            system_ids: vec![current.id, created.id],
+            summary: format!(
+                "Split {} {} off {} into its own system",
+                link.source, link.external_id, current.name
+            ),
+            details: serde_json::json!({ "from": current.id.to_string(), "to": created.id.to_string(), "source": link.source, "external_id": link.external_id }),
+            category: ChangeCategory::Inventory,
+        })
+        .await?;
+    write.commit().await?;
+    Ok(SplitSystemPayload::done(crate::graphql::types::System(
+        created,
+    )))
 }
