@@ -115,6 +115,15 @@ def main():
     baseline = time.monotonic() - started
     assert fetched == TICKETS, fetched
 
+    if os.environ.get("BENCH_PROFILE"):
+        # Per-page fetch and write times of one run, for finding where the time goes.
+        profile_env = dict(run_env, RUST_LOG="api::sync=debug", TANDEM_LOG_FORMAT="json")
+        with open(os.environ["BENCH_PROFILE"], "w") as log:
+            subprocess.run([tandem, "sync", "--integration", "ConnectWise bench"], env=profile_env, stdout=subprocess.DEVNULL, stderr=log)
+        mock.terminate()
+        sh("psql", ADMIN_URL, "-q", "-c", f"DROP DATABASE {database}")
+        return
+
     sync = [tandem, "sync", "--integration", "ConnectWise bench"]
     first, first_rss, first_out = timed(sync, run_env)
     second, second_rss, second_out = timed(sync, run_env)

@@ -179,6 +179,18 @@ async fn connectwise_full_then_incremental_sync_writes_only_what_changed() -> an
         "SUCCEEDED"
     );
 
+    // The board's statuses seeded the value mappings; an admin's override survives later runs.
+    let gid = api::graphql::ids::encode(api::graphql::ids::NodeType::Integration, id).0;
+    let overridden = app
+        .query(&app.provider_admin_token(), "mutation($input: SetValueMappingInput!) { setValueMapping(input: $input) { mapping { normalizedValue overridden } userErrors { message } } }",
+            json!({ "input": { "integrationId": gid, "domain": "TICKET_STATUS", "externalValue": "17", "status": "WAITING" } }))
+        .await?;
+    assert_eq!(
+        overridden["setValueMapping"]["mapping"],
+        json!({ "normalizedValue": "WAITING", "overridden": true }),
+        "{overridden}"
+    );
+
     // A second run with no vendor changes writes nothing.
     let entries_before = app.count("change_log_entries").await?;
     let again = run(&app, id).await;
@@ -188,6 +200,31 @@ async fn connectwise_full_then_incremental_sync_writes_only_what_changed() -> an
         "{again:?}"
     );
     assert_eq!(app.count("change_log_entries").await?, entries_before);
+
+    let values = app
+        .query(&app.provider_admin_token(), "query($id: ID!) { node(id: $id) { ... on Integration { valueMappings { domain externalValue externalLabel normalizedValue overridden } } } }", json!({ "id": gid }))
+        .await?;
+    let values = values["node"]["valueMappings"].as_array().unwrap().clone();
+    assert_eq!(values.len(), 9, "five statuses, four priorities");
+    let seventeen = values
+        .iter()
+        .find(|value| value["externalValue"] == "17")
+        .unwrap();
+    assert_eq!(
+        seventeen["normalizedValue"], "WAITING",
+        "the override survived the run"
+    );
+    let resolved = values
+        .iter()
+        .find(|value| value["externalValue"] == "19")
+        .unwrap();
+    assert_eq!(resolved["normalizedValue"], "RESOLVED");
+    assert_eq!(resolved["overridden"], false);
+    let emergency = values
+        .iter()
+        .find(|value| value["externalLabel"] == "Priority 1 - Emergency Response")
+        .unwrap();
+    assert_eq!(emergency["normalizedValue"], "CRITICAL");
 
     // The vendor resolves one ticket and opens another: only those two are read and written.
     {

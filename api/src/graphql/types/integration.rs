@@ -8,6 +8,7 @@ use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::{
     ErrorsOfSyncRun, MappingsOfIntegration, load_by_id, load_group, load_required,
 };
+use crate::graphql::mutation::integration::{ValueMapping, ValueMappingDomain};
 use crate::graphql::pagination::{Page, PageArgs, page_cost};
 use crate::graphql::query::Within;
 use crate::graphql::query::integration::{SyncRunFilter, SyncRunOrder, list_sync_runs};
@@ -123,6 +124,40 @@ impl Integration {
         )
         .await
         .extend()
+    }
+
+    /// What the vendor's ticket statuses and priorities mean here: seeded from the vendor's own
+    /// signals at each sync; `overridden` ones were set by an admin (`setValueMapping`).
+    async fn value_mappings(&self, ctx: &Context<'_>) -> Result<Vec<ValueMapping>> {
+        use entities::enums::ValueMappingDomain as Stored;
+        use entities::value_mapping;
+        use sea_orm::{EntityTrait, QueryFilter, QueryOrder};
+        let db = crate::graphql::context::ContextExt::db(ctx).extend()?;
+        let found = value_mapping::Entity::find()
+            .filter(value_mapping::COLUMN.integration_id.eq(self.0.id))
+            .order_by_asc(value_mapping::Column::Domain)
+            .order_by_asc(value_mapping::Column::ExternalValue)
+            .all(db)
+            .await
+            .map_err(crate::error::ApiError::from)
+            .extend()?;
+        Ok(found
+            .into_iter()
+            .filter_map(|mapping| {
+                let domain = match mapping.domain {
+                    Stored::TicketStatus => ValueMappingDomain::TicketStatus,
+                    Stored::TicketPriority => ValueMappingDomain::TicketPriority,
+                    Stored::AlertSeverity | Stored::SystemKind => return None,
+                };
+                Some(ValueMapping {
+                    domain,
+                    external_value: mapping.external_value,
+                    external_label: mapping.external_label,
+                    normalized_value: mapping.normalized_value,
+                    overridden: mapping.overridden,
+                })
+            })
+            .collect())
     }
 
     /// When the integration was created.
