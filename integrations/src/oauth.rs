@@ -15,7 +15,7 @@ use oauth2::{
 use tokio::sync::Mutex;
 
 use crate::error::ConnectorError;
-use crate::http::vendor_message;
+use crate::http::{HttpClient, vendor_message};
 
 /// Which grant to use.
 #[derive(Clone)]
@@ -107,6 +107,33 @@ impl TokenSource {
         let mut cached = self.cached.lock().await;
         if cached.as_ref().is_some_and(|found| found.token == stale) {
             *cached = None;
+        }
+    }
+
+    /// GETs `url` with `query` and a bearer token, as JSON. After a 401 (a token that expired or
+    /// was revoked mid-sync) it forgets the token, fetches a new one and tries once more.
+    ///
+    /// # Errors
+    /// As [`HttpClient::json`], or the token request's error.
+    pub async fn get_json(
+        &self,
+        http: &HttpClient,
+        url: &str,
+        query: &[(&str, String)],
+    ) -> Result<serde_json::Value, ConnectorError> {
+        let mut retried = false;
+        loop {
+            let token = self.token().await?;
+            let result = http
+                .json(|| http.client().get(url).query(query).bearer_auth(&token))
+                .await;
+            match result {
+                Err(ConnectorError::Unauthorized(_)) if !retried => {
+                    self.invalidate(&token).await;
+                    retried = true;
+                }
+                other => return other.map(|(value, _)| value),
+            }
         }
     }
 

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use api::sync::engine::{Progress, SyncError, SyncOptions, SyncReport};
-use entities::enums::{ChangeSource, SyncStatus, SyncTrigger, TicketStatus};
+use api::sync::engine::{Progress, SyncError, SyncReport};
+use entities::enums::{ChangeSource, SyncStatus, TicketStatus};
 use entities::{alert, change_log_entry, sync_cursor, sync_run_error, system, system_link, ticket};
 use integrations::http::RetryPolicy;
 use integrations::mock::{self, Fault, MockServer};
@@ -13,26 +13,8 @@ use integrations::secrets::SecretKey;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use tests::TestApp;
+use tests::{sync as run, sync_options as options, sync_with as run_with};
 use uuid::Uuid;
-
-fn options() -> SyncOptions {
-    let mut options = SyncOptions::new(SyncTrigger::Cli);
-    options.policy = RetryPolicy::fast();
-    options
-}
-
-async fn run_with(
-    app: &TestApp,
-    id: Uuid,
-    progress: &(dyn Fn(&Progress) + Send + Sync),
-) -> Result<SyncReport, SyncError> {
-    let key = SecretKey::parse(tests::TEST_SECRET_KEY).expect("test key");
-    api::sync::run(&app.db, Some(&key), id, &options(), progress).await
-}
-
-async fn run(app: &TestApp, id: Uuid) -> SyncReport {
-    run_with(app, id, &|_| {}).await.expect("the sync runs")
-}
 
 fn counts(report: &SyncReport) -> [i32; 5] {
     let run = &report.run;
@@ -745,5 +727,34 @@ async fn integrations_are_managed_through_the_api_and_never_show_their_credentia
         body["errors"][0]["extensions"]["code"], "FORBIDDEN",
         "{body}"
     );
+    app.stop().await
+}
+
+#[tokio::test]
+async fn the_scheduler_starts_integrations_that_are_due() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let (server, id) = connectwise(&app, 3, 1000).await?;
+    let token = app.provider_admin_token();
+    let gid = api::graphql::ids::encode(api::graphql::ids::NodeType::Integration, id).0;
+    app.query(&token, "mutation($input: UpdateIntegrationInput!) { updateIntegration(input: $input) { userErrors { message } } }",
+        json!({ "input": { "id": gid, "syncIntervalSeconds": 3600 } }))
+        .await?;
+    let service = api::sync::service::SyncService {
+        db: app.db.clone(),
+        key: Some(Arc::new(SecretKey::parse(tests::TEST_SECRET_KEY)?)),
+        events: api::events::EventBus::default(),
+        policy: RetryPolicy::fast(),
+    };
+    assert_eq!(service.start_due().await?, 1, "never synced: due");
+    for _ in 0..100 {
+        if synced_tickets(&app).await?.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(synced_tickets(&app).await?.len(), 2);
+    // Its last run began moments ago: not due again for an hour.
+    assert_eq!(service.start_due().await?, 0);
+    drop(server);
     app.stop().await
 }

@@ -6,17 +6,16 @@
 
 use std::sync::Arc;
 
-use api::sync::engine::{Progress, SyncError, SyncOptions, SyncReport};
+use api::sync::engine::Progress;
 use chrono::{Duration, Utc};
-use entities::enums::{SyncStatus, SyncTrigger, TicketStatus};
+use entities::enums::{SyncStatus, TicketStatus};
 use entities::{alert, sync_run_error, system_link, ticket};
-use integrations::http::RetryPolicy;
 use integrations::mock::{self, Fault, MockServer};
 use integrations::model::Resource;
 use integrations::secrets::SecretKey;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
-use tests::TestApp;
+use tests::{TestApp, sync as run, sync_options as options, sync_with as run_with};
 use uuid::Uuid;
 
 /// Request headers to add.
@@ -143,25 +142,6 @@ impl Vendor {
             ),
         }
     }
-}
-
-fn options() -> SyncOptions {
-    let mut options = SyncOptions::new(SyncTrigger::Cli);
-    options.policy = RetryPolicy::fast();
-    options
-}
-
-async fn run_with(
-    app: &TestApp,
-    id: Uuid,
-    progress: &(dyn Fn(&Progress) + Send + Sync),
-) -> Result<SyncReport, SyncError> {
-    let key = SecretKey::parse(tests::TEST_SECRET_KEY).expect("test key");
-    api::sync::run(&app.db, Some(&key), id, &options(), progress).await
-}
-
-async fn run(app: &TestApp, id: Uuid) -> SyncReport {
-    run_with(app, id, &|_| {}).await.expect("the sync runs")
 }
 
 async fn setup(app: &TestApp, vendor: Vendor, server: &MockServer) -> anyhow::Result<Uuid> {

@@ -478,3 +478,36 @@ pub async fn table_names(db: &DatabaseConnection) -> anyhow::Result<Vec<String>>
     }
     Ok(names)
 }
+
+/// Sync options for tests: a CLI run with millisecond retries.
+#[must_use]
+pub fn sync_options() -> api::sync::SyncOptions {
+    let mut options = api::sync::SyncOptions::new(entities::enums::SyncTrigger::Cli);
+    options.policy = integrations::http::RetryPolicy::fast();
+    options
+}
+
+/// Runs the integration `id` once on `app`'s database with [`sync_options`], calling `progress`
+/// after every committed page.
+///
+/// # Errors
+/// What stopped the run.
+///
+/// # Panics
+/// When the test key does not parse.
+pub async fn sync_with(
+    app: &TestApp,
+    id: uuid::Uuid,
+    progress: &(dyn Fn(&api::sync::engine::Progress) + Send + Sync),
+) -> Result<api::sync::SyncReport, api::sync::SyncError> {
+    let key = integrations::secrets::SecretKey::parse(TEST_SECRET_KEY).expect("test key");
+    api::sync::run(&app.db, Some(&key), id, &sync_options(), progress).await
+}
+
+/// Runs the integration `id` once; panics when the run fails.
+///
+/// # Panics
+/// When the run fails.
+pub async fn sync(app: &TestApp, id: uuid::Uuid) -> api::sync::SyncReport {
+    sync_with(app, id, &|_| {}).await.expect("the sync runs")
+}

@@ -85,28 +85,7 @@ impl DattoRmm {
     /// GETs `path` (under `/api`) with `query`, with a new token after a 401, once.
     async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ConnectorError> {
         let url = format!("{}/api{path}", self.base);
-        let mut retried = false;
-        loop {
-            let token = self.tokens.token().await?;
-            let result = self
-                .http
-                .json(|| {
-                    self.http
-                        .client()
-                        .get(&url)
-                        .query(query)
-                        .bearer_auth(&token)
-                })
-                .await;
-            match result {
-                // The token expired or was revoked mid-sync: fetch a new one, once.
-                Err(ConnectorError::Unauthorized(_)) if !retried => {
-                    self.tokens.invalidate(&token).await;
-                    retried = true;
-                }
-                other => return other.map(|(value, _)| value),
-            }
-        }
+        self.tokens.get_json(&self.http, &url, query).await
     }
 
     /// Page `page` of the list at `path`, its records under `envelope`, and the next page's

@@ -64,28 +64,7 @@ impl NinjaOne {
 
     async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ConnectorError> {
         let url = format!("{}{path}", self.base);
-        let mut retried = false;
-        loop {
-            let token = self.tokens.token().await?;
-            let result = self
-                .http
-                .json(|| {
-                    self.http
-                        .client()
-                        .get(&url)
-                        .query(query)
-                        .bearer_auth(&token)
-                })
-                .await;
-            match result {
-                // The token expired or was revoked mid-sync: fetch a new one, once.
-                Err(ConnectorError::Unauthorized(_)) if !retried => {
-                    self.tokens.invalidate(&token).await;
-                    retried = true;
-                }
-                other => return other.map(|(value, _)| value),
-            }
-        }
+        self.tokens.get_json(&self.http, &url, query).await
     }
 
     /// A page of a list paged by id: `after` the token, short page is the last.
