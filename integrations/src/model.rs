@@ -178,6 +178,20 @@ pub enum Record {
     Change(Change),
 }
 
+impl Record {
+    /// The vendor's id of the record.
+    #[must_use]
+    pub fn external_id(&self) -> &str {
+        match self {
+            Self::Company(found) => &found.external_id,
+            Self::Device(found) => &found.external_id,
+            Self::Ticket(found) => &found.external_id,
+            Self::Alert(found) => &found.external_id,
+            Self::Change(found) => &found.external_id,
+        }
+    }
+}
+
 /// A record the connector could not read; the run records it and goes on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordError {

@@ -2,65 +2,30 @@
 //! `nextPageUrl`, changed-since filters, retries, bad records, refused credentials, picklists.
 #![cfg(feature = "mock")]
 
+mod common;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::{connector_with, ids, range, walk};
 use entities::enums::{IntegrationKind, Priority, SystemKind, TicketStatus};
-use futures_util::TryStreamExt;
 use integrations::ConnectorError;
-use integrations::connector::{Connector, Cursor, IntegrationConfig, build, pages};
-use integrations::http::RetryPolicy;
+use integrations::connector::{Connector, Cursor};
 use integrations::mock::autotask::{self, status};
 use integrations::mock::{Fault, MockServer};
-use integrations::model::{Normalized, Page, Record, Resource};
+use integrations::model::{Normalized, Record, Resource};
 use serde_json::{Value, json};
 
 fn at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 5, 14, 0, 0).unwrap()
 }
 
-fn connector_with(server: &MockServer, settings: Value, credentials: Value) -> Box<dyn Connector> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    build(IntegrationConfig {
-        kind: IntegrationKind::Autotask,
-        base_url: server.url.clone(),
-        settings,
-        credentials,
-        policy: RetryPolicy::fast(),
-    })
-    .expect("an Autotask connector")
-}
-
 fn connector(server: &MockServer, page_size: u32) -> Box<dyn Connector> {
     let (_, credentials) = autotask::configuration();
-    connector_with(server, json!({ "pageSize": page_size }), credentials)
-}
-
-async fn walk(connector: &dyn Connector, resource: Resource, cursor: Cursor) -> Vec<Page> {
-    pages(connector, resource, cursor)
-        .try_collect()
-        .await
-        .expect("every page reads")
-}
-
-fn external_id(record: &Record) -> String {
-    match record {
-        Record::Company(company) => company.external_id.clone(),
-        Record::Device(device) => device.external_id.clone(),
-        Record::Ticket(ticket) => ticket.external_id.clone(),
-        Record::Alert(alert) => alert.external_id.clone(),
-        Record::Change(change) => change.external_id.clone(),
-    }
-}
-
-fn ids(pages: &[Page]) -> Vec<String> {
-    pages
-        .iter()
-        .flat_map(|page| &page.records)
-        .map(|record| external_id(record.as_ref().expect("a readable record")))
-        .collect()
-}
-
-fn range(from: i64, count: i64) -> Vec<String> {
-    (from..from + count).map(|id| id.to_string()).collect()
+    connector_with(
+        IntegrationKind::Autotask,
+        server,
+        json!({ "pageSize": page_size }),
+        credentials,
+    )
 }
 
 #[tokio::test]
@@ -200,7 +165,7 @@ async fn refused_credentials_are_unauthorized_after_one_zone_lookup_again() {
     let server = autotask::start(autotask::fixture(1, 0, at())).await;
     let (_, mut credentials) = autotask::configuration();
     credentials["secret"] = json!("wrong");
-    let connector = connector_with(&server, json!({}), credentials);
+    let connector = connector_with(IntegrationKind::Autotask, &server, json!({}), credentials);
     let error = connector.check().await.expect_err("a wrong secret");
     assert!(
         matches!(error, ConnectorError::Unauthorized(_)),
@@ -214,7 +179,7 @@ async fn refused_credentials_are_unauthorized_after_one_zone_lookup_again() {
 
     let (_, mut credentials) = autotask::configuration();
     credentials["username"] = json!("nobody@example.com");
-    let connector = connector_with(&server, json!({}), credentials);
+    let connector = connector_with(IntegrationKind::Autotask, &server, json!({}), credentials);
     let error = connector.check().await.expect_err("an unknown user");
     assert!(
         matches!(error, ConnectorError::Unauthorized(ref message) if message.contains("zone")),

@@ -3,15 +3,16 @@
 //! `nextPageUrl`, open then resolved alerts, retries, bad records, refused credentials.
 #![cfg(feature = "mock")]
 
+mod common;
+
 use chrono::{DateTime, TimeZone, Utc};
+use common::{connector_with, ids, walk};
 use entities::enums::{IntegrationKind, Priority, SystemKind};
-use futures_util::TryStreamExt;
 use integrations::ConnectorError;
-use integrations::connector::{Connector, Cursor, IntegrationConfig, build, pages};
-use integrations::http::RetryPolicy;
+use integrations::connector::{Connector, Cursor};
 use integrations::mock::datto::{self, uid};
 use integrations::mock::{Fault, MockServer};
-use integrations::model::{Page, Record, Resource};
+use integrations::model::{Record, Resource};
 use serde_json::{Value, json};
 
 const SITE: u32 = 0x5173;
@@ -22,46 +23,14 @@ fn at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 5, 14, 0, 0).unwrap()
 }
 
-fn connector_with(server: &MockServer, settings: Value, credentials: Value) -> Box<dyn Connector> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    build(IntegrationConfig {
-        kind: IntegrationKind::DattoRmm,
-        base_url: server.url.clone(),
-        settings,
-        credentials,
-        policy: RetryPolicy::fast(),
-    })
-    .expect("a Datto RMM connector")
-}
-
 fn connector(server: &MockServer, page_size: u32) -> Box<dyn Connector> {
     let (_, credentials) = datto::configuration();
-    connector_with(server, json!({ "pageSize": page_size }), credentials)
-}
-
-async fn walk(connector: &dyn Connector, resource: Resource) -> Vec<Page> {
-    pages(connector, resource, Cursor::default())
-        .try_collect()
-        .await
-        .expect("every page reads")
-}
-
-fn external_id(record: &Record) -> String {
-    match record {
-        Record::Company(company) => company.external_id.clone(),
-        Record::Device(device) => device.external_id.clone(),
-        Record::Ticket(ticket) => ticket.external_id.clone(),
-        Record::Alert(alert) => alert.external_id.clone(),
-        Record::Change(change) => change.external_id.clone(),
-    }
-}
-
-fn ids(pages: &[Page]) -> Vec<String> {
-    pages
-        .iter()
-        .flat_map(|page| &page.records)
-        .map(|record| external_id(record.as_ref().expect("a readable record")))
-        .collect()
+    connector_with(
+        IntegrationKind::DattoRmm,
+        server,
+        json!({ "pageSize": page_size }),
+        credentials,
+    )
 }
 
 fn uids(kind: u32, numbers: impl IntoIterator<Item = u64>) -> Vec<String> {
@@ -80,13 +49,13 @@ async fn a_full_walk_reads_every_resource_over_several_pages() {
     );
 
     // Sites end on a null nextPageUrl.
-    let sites = walk(&*connector, Resource::Companies).await;
+    let sites = walk(&*connector, Resource::Companies, Cursor::default()).await;
     let tokens: Vec<_> = sites.iter().map(|page| page.next.clone()).collect();
     assert_eq!(tokens, [Some("1".to_owned()), Some("2".to_owned()), None]);
     assert_eq!(ids(&sites), uids(SITE, 0..5));
 
     // Devices end on an empty nextPageUrl.
-    let devices = walk(&*connector, Resource::Devices).await;
+    let devices = walk(&*connector, Resource::Devices, Cursor::default()).await;
     assert_eq!(devices.len(), 5);
     assert_eq!(ids(&devices), uids(DEVICE, 0..10));
     let [
@@ -108,7 +77,7 @@ async fn a_full_walk_reads_every_resource_over_several_pages() {
     assert_eq!(laptop.kind_raw.as_deref(), Some("Laptop"));
 
     // Five open alerts over three pages, then five resolved ones over three more.
-    let alerts = walk(&*connector, Resource::Alerts).await;
+    let alerts = walk(&*connector, Resource::Alerts, Cursor::default()).await;
     let tokens: Vec<_> = alerts.iter().map(|page| page.next.clone()).collect();
     let expected: Vec<Option<String>> =
         ["open:1", "open:2", "resolved:0", "resolved:1", "resolved:2"]
@@ -241,7 +210,7 @@ async fn refused_credentials_are_unauthorized() {
     let server = datto::start(datto::fixture(1, at())).await;
     let (_, mut credentials) = datto::configuration();
     credentials["apiSecret"] = json!("WRONG");
-    let error = connector_with(&server, json!({}), credentials)
+    let error = connector_with(IntegrationKind::DattoRmm, &server, json!({}), credentials)
         .check()
         .await
         .expect_err("a wrong secret");

@@ -3,66 +3,26 @@
 //! credentials, status and priority lookups.
 #![cfg(feature = "mock")]
 
+mod common;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::{connector_with, ids, range, walk};
 use entities::enums::{IntegrationKind, Priority, SystemKind, TicketStatus};
-use futures_util::TryStreamExt;
 use integrations::ConnectorError;
-use integrations::connector::{Connector, Cursor, IntegrationConfig, build, pages};
-use integrations::http::RetryPolicy;
+use integrations::connector::{Connector, Cursor};
 use integrations::mock::halopsa::{self, status};
 use integrations::mock::{Fault, MockServer};
-use integrations::model::{Normalized, Page, Record, Resource};
+use integrations::model::{Normalized, Record, Resource};
 use serde_json::{Value, json};
 
 fn at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 5, 14, 0, 0).unwrap()
 }
 
-fn connector_with(server: &MockServer, settings: Value, credentials: Value) -> Box<dyn Connector> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    build(IntegrationConfig {
-        kind: IntegrationKind::Halopsa,
-        base_url: server.url.clone(),
-        settings,
-        credentials,
-        policy: RetryPolicy::fast(),
-    })
-    .expect("a HaloPSA connector")
-}
-
 fn connector(server: &MockServer, page_size: u32) -> Box<dyn Connector> {
     let (mut settings, credentials) = halopsa::configuration();
     settings["pageSize"] = json!(page_size);
-    connector_with(server, settings, credentials)
-}
-
-async fn walk(connector: &dyn Connector, resource: Resource, cursor: Cursor) -> Vec<Page> {
-    pages(connector, resource, cursor)
-        .try_collect()
-        .await
-        .expect("every page reads")
-}
-
-fn external_id(record: &Record) -> String {
-    match record {
-        Record::Company(company) => company.external_id.clone(),
-        Record::Device(device) => device.external_id.clone(),
-        Record::Ticket(ticket) => ticket.external_id.clone(),
-        Record::Alert(alert) => alert.external_id.clone(),
-        Record::Change(change) => change.external_id.clone(),
-    }
-}
-
-fn ids(pages: &[Page]) -> Vec<String> {
-    pages
-        .iter()
-        .flat_map(|page| &page.records)
-        .map(|record| external_id(record.as_ref().expect("a readable record")))
-        .collect()
-}
-
-fn range(from: i64, count: i64) -> Vec<String> {
-    (from..from + count).map(|id| id.to_string()).collect()
+    connector_with(IntegrationKind::Halopsa, server, settings, credentials)
 }
 
 #[tokio::test]
@@ -244,7 +204,7 @@ async fn refused_credentials_are_unauthorized() {
     let server = halopsa::start(halopsa::fixture(1, 0, at())).await;
     let (settings, mut credentials) = halopsa::configuration();
     credentials["clientSecret"] = json!("wrong");
-    let error = connector_with(&server, settings, credentials)
+    let error = connector_with(IntegrationKind::Halopsa, &server, settings, credentials)
         .check()
         .await
         .expect_err("a wrong secret");
@@ -255,7 +215,7 @@ async fn refused_credentials_are_unauthorized() {
 
     // A hosted tenant without its `tenant` setting cannot get a token either.
     let (_, credentials) = halopsa::configuration();
-    let error = connector_with(&server, json!({}), credentials)
+    let error = connector_with(IntegrationKind::Halopsa, &server, json!({}), credentials)
         .check()
         .await
         .expect_err("no tenant");

@@ -252,7 +252,7 @@ impl<'a> PageWriter<'a> {
         }
         counts.failed = errors.len() as i32;
         if let Some(seen) = seen {
-            seen.extend(good.iter().filter_map(external_id).map(str::to_owned));
+            seen.extend(good.iter().map(|record| record.external_id().to_owned()));
         }
         match resource {
             Resource::Companies => self.companies(good, &mut counts).await?,
@@ -1029,16 +1029,6 @@ impl<'a> PageWriter<'a> {
         }
         Ok(())
     }
-}
-
-fn external_id(record: &Record) -> Option<&str> {
-    Some(match record {
-        Record::Company(found) => &found.external_id,
-        Record::Device(found) => &found.external_id,
-        Record::Ticket(found) => &found.external_id,
-        Record::Alert(found) => &found.external_id,
-        Record::Change(found) => &found.external_id,
-    })
 }
 
 /// What a device reports beyond the system's columns, kept in its attributes.
