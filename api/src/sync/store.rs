@@ -579,18 +579,15 @@ impl<'a> PageWriter<'a> {
                 _ => None,
             })
             .collect();
-        let existing: HashMap<String, ticket::Model> = ticket::Entity::find()
-            .filter(ticket::COLUMN.external_source.eq(self.ctx.source.clone()))
-            .filter(
-                ticket::COLUMN
-                    .external_id
-                    .is_in(tickets.iter().map(|found| found.external_id.clone())),
-            )
-            .all(self.txn)
-            .await?
-            .into_iter()
-            .filter_map(|found| Some((found.external_id.clone()?, found)))
-            .collect();
+        let existing = existing_by_external_id::<ticket::Entity>(
+            self.txn,
+            ticket::Column::ExternalSource,
+            ticket::Column::ExternalId,
+            &self.ctx.source,
+            tickets.iter().map(|found| found.external_id.clone()),
+            |found| found.external_id.clone(),
+        )
+        .await?;
         let devices = self
             .linked(tickets.iter().filter_map(|found| found.device_id.clone()))
             .await?;
@@ -779,18 +776,15 @@ impl<'a> PageWriter<'a> {
                 _ => None,
             })
             .collect();
-        let existing: HashMap<String, alert::Model> = alert::Entity::find()
-            .filter(alert::COLUMN.external_source.eq(self.ctx.source.clone()))
-            .filter(
-                alert::COLUMN
-                    .external_id
-                    .is_in(alerts.iter().map(|found| found.external_id.clone())),
-            )
-            .all(self.txn)
-            .await?
-            .into_iter()
-            .filter_map(|found| Some((found.external_id.clone()?, found)))
-            .collect();
+        let existing = existing_by_external_id::<alert::Entity>(
+            self.txn,
+            alert::Column::ExternalSource,
+            alert::Column::ExternalId,
+            &self.ctx.source,
+            alerts.iter().map(|found| found.external_id.clone()),
+            |found| found.external_id.clone(),
+        )
+        .await?;
         let devices = self
             .linked(alerts.iter().filter_map(|found| found.device_id.clone()))
             .await?;
@@ -1029,6 +1023,29 @@ impl<'a> PageWriter<'a> {
         }
         Ok(())
     }
+}
+
+/// The rows of `E` mirroring `external_ids` of `source`, by external id: one `IN` query for a
+/// page (or bulk call) of records.
+///
+/// # Errors
+/// Database errors.
+pub async fn existing_by_external_id<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    source_column: E::Column,
+    id_column: E::Column,
+    source: &str,
+    external_ids: impl IntoIterator<Item = String>,
+    external_id_of: impl Fn(&E::Model) -> Option<String>,
+) -> Result<HashMap<String, E::Model>, DbErr> {
+    Ok(E::find()
+        .filter(source_column.eq(source))
+        .filter(id_column.is_in(external_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|found| external_id_of(&found).map(|id| (id, found)))
+        .collect())
 }
 
 /// What a device reports beyond the system's columns, kept in its attributes.

@@ -32,6 +32,7 @@ use crate::graphql::types::enums::{
 };
 use crate::graphql::types::{Alert, ChangeLogEntry, System, Ticket};
 use crate::matrix::{DEFAULT_ALERT_FUNCTION, DEFAULT_TICKET_FUNCTION, Router};
+use crate::sync::store::existing_by_external_id;
 
 /// Most records per call.
 pub const MAX_RECORDS: usize = 1_000;
@@ -475,25 +476,6 @@ async fn systems_by_external_id(
                 .get(&link.system_id)
                 .map(|found| (link.external_id, found.clone()))
         })
-        .collect())
-}
-
-/// The rows of `E` from `source` with these external ids, by external id.
-async fn existing_by_external_id<E: EntityTrait>(
-    db: &impl ConnectionTrait,
-    source_column: E::Column,
-    id_column: E::Column,
-    source: &str,
-    external_ids: impl IntoIterator<Item = String>,
-    external_id_of: impl Fn(&E::Model) -> Option<String>,
-) -> ApiResult<HashMap<String, E::Model>> {
-    Ok(E::find()
-        .filter(source_column.eq(source))
-        .filter(id_column.is_in(external_ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|found| external_id_of(&found).map(|id| (id, found)))
         .collect())
 }
 
