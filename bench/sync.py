@@ -85,7 +85,7 @@ def main():
         created = graphql(address, token,
             "mutation($input: CreateIntegrationInput!) { createIntegration(input: $input) { integration { id } userErrors { message } } }",
             {"input": {"name": "ConnectWise bench", "kind": "CONNECTWISE_MANAGE", "baseUrl": mock_url,
-                       "settings": {"companyId": "acme", "clientId": "bench"},
+                       "settings": {"companyId": "acme", "clientId": "bench", "syncNotes": False},
                        "credentials": {"publicKey": "pubkey", "privateKey": "privkey"}}})
         integration = created["createIntegration"]["integration"]["id"]
         environments = graphql(address, token, "{ environments { edges { node { id name } } } }", {})

@@ -119,6 +119,23 @@ pub struct Ticket {
     pub created_at: DateTime<Utc>,
     /// A link to it in the vendor's UI.
     pub url: Option<String>,
+    /// Its notes, when the connector reads them (ConnectWise); `None` leaves stored notes alone.
+    pub notes: Option<Vec<TicketNote>>,
+}
+
+/// A note on a ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketNote {
+    /// The vendor's id.
+    pub external_id: String,
+    /// Who wrote it, as the vendor names them.
+    pub author: Option<String>,
+    /// The text.
+    pub body: String,
+    /// Whether the requester does not see it.
+    pub internal: bool,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
 }
 
 /// A monitoring alert.

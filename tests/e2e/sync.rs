@@ -161,6 +161,15 @@ async fn connectwise_full_then_incremental_sync_writes_only_what_changed() -> an
         "SUCCEEDED"
     );
 
+    // Ticket notes come along, internal ones marked.
+    let notes = entities::ticket_note::Entity::find()
+        .filter(entities::ticket_note::Column::TicketId.eq(harbor_ticket.id))
+        .all(&app.db)
+        .await?;
+    assert_eq!(notes.len(), 2);
+    assert_eq!(notes.iter().filter(|note| note.internal).count(), 1);
+    assert_eq!(notes[0].author_name.as_deref(), Some("Jo Marsh"));
+
     // The board's statuses seeded the value mappings; an admin's override survives later runs.
     let gid = api::graphql::ids::encode(api::graphql::ids::NodeType::Integration, id).0;
     let overridden = app
@@ -208,6 +217,7 @@ async fn connectwise_full_then_incremental_sync_writes_only_what_changed() -> an
         .unwrap();
     assert_eq!(emergency["normalizedValue"], "CRITICAL");
 
+    let notes_before = app.count("ticket_notes").await? - 2;
     // The vendor resolves one ticket and opens another: only those two are read and written.
     {
         let mut store = server.state.store();
@@ -234,6 +244,32 @@ async fn connectwise_full_then_incremental_sync_writes_only_what_changed() -> an
         .unwrap();
     assert_eq!(resolved.status, TicketStatus::Resolved);
     assert!(resolved.resolved_at.is_some());
+    // A note added at the vendor (which moves the ticket's lastUpdated) is the only change.
+    {
+        let mut store = server.state.store();
+        let now = chrono::Utc::now();
+        store.notes.push(mock::connectwise::note(
+            70_003,
+            48003,
+            "Rebooted; user confirms it works.",
+            false,
+            now,
+        ));
+        let noted = store
+            .tickets
+            .iter_mut()
+            .find(|found| found["id"] == 48003)
+            .unwrap();
+        noted["_info"]["lastUpdated"] = json!(integrations::time::format(
+            now + chrono::Duration::seconds(1)
+        ));
+    }
+    let noted = run(&app, id).await;
+    // The two tickets of the last run are read again (the changed-since mark keeps a minute for
+    // clock skew) and found unchanged.
+    assert_eq!(counts(&noted), [3, 0, 1, 2, 0], "{noted:?}");
+    assert_eq!(app.count("ticket_notes").await? - notes_before, 3);
+
     let logged = change_log_entry::Entity::find()
         .filter(change_log_entry::Column::TicketId.eq(resolved.id))
         .all(&app.db)

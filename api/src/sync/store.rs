@@ -16,9 +16,11 @@ use entities::enums::{
 };
 use entities::{
     alert, change_log_entry, change_log_entry_system, environment, integration, sync_run_error,
-    system, system_link, ticket, value_mapping,
+    system, system_link, ticket, ticket_note, value_mapping,
 };
-use integrations::model::{Alert, Change, Device, Record, RecordError, Resource, Ticket};
+use integrations::model::{
+    Alert, Change, Device, Record, RecordError, Resource, Ticket, TicketNote,
+};
 use integrations::normalize;
 use sea_orm::prelude::*;
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, IntoActiveModel, QueryFilter, Set};
@@ -593,11 +595,14 @@ impl<'a> PageWriter<'a> {
             .await?;
         let now = Utc::now().trunc_subsecs(6);
         let mut created = Vec::new();
-        for record in tickets {
+        // Per ticket: its notes as the vendor has them, and whether the ticket itself was unchanged.
+        let mut note_sets = Vec::new();
+        for mut record in tickets {
             let Some(environment_id) = self.ctx.environment(Some(&record.company_id)) else {
                 counts.unchanged += 1;
                 continue;
             };
+            let notes = record.notes.take();
             if record.title.chars().count() > 300 {
                 errors.push(run_error(
                     self.ctx.run_id,
@@ -658,7 +663,13 @@ impl<'a> PageWriter<'a> {
                     );
                     if changes.is_empty() {
                         counts.unchanged += 1;
+                        if let Some(notes) = notes {
+                            note_sets.push((current.id, notes, true));
+                        }
                         continue;
+                    }
+                    if let Some(notes) = notes {
+                        note_sets.push((current.id, notes, false));
                     }
                     let status_changed = changes.contains_key("status");
                     let mut model = current.clone().into_active_model();
@@ -750,6 +761,9 @@ impl<'a> PageWriter<'a> {
                             organization_id,
                             ticket: model.clone(),
                         });
+                    if let Some(notes) = notes {
+                        note_sets.push((model.id, notes, false));
+                    }
                     created.push(model);
                     counts.created += 1;
                 }
@@ -765,7 +779,79 @@ impl<'a> PageWriter<'a> {
             .exec_without_returning(self.txn)
             .await?;
         }
+        // A ticket whose only change is a new or edited note counts as updated.
+        let noted = self.notes(note_sets).await?;
+        counts.unchanged -= noted;
+        counts.updated += noted;
         Ok(())
+    }
+
+    /// Writes tickets' notes: new ones inserted, edited ones updated, others left alone. Returns
+    /// how many tickets that were otherwise unchanged had a note written.
+    async fn notes(&mut self, sets: Vec<(Uuid, Vec<TicketNote>, bool)>) -> Result<i32, DbErr> {
+        if sets.iter().all(|(_, notes, _)| notes.is_empty()) {
+            return Ok(0);
+        }
+        let ids: Vec<String> = sets
+            .iter()
+            .flat_map(|(_, notes, _)| notes.iter().map(|note| note.external_id.clone()))
+            .collect();
+        let existing = existing_by_external_id::<ticket_note::Entity>(
+            self.txn,
+            ticket_note::Column::ExternalSource,
+            ticket_note::Column::ExternalId,
+            &self.ctx.source,
+            ids,
+            |found| found.external_id.clone(),
+        )
+        .await?;
+        let mut inserts = Vec::new();
+        let mut noted = 0;
+        for (ticket_id, notes, was_unchanged) in sets {
+            let mut changed = false;
+            for note in notes {
+                match existing.get(&note.external_id) {
+                    Some(current)
+                        if current.body == note.body && current.internal == note.internal => {}
+                    Some(current) => {
+                        let mut model = current.clone().into_active_model();
+                        model.body = Set(note.body);
+                        model.internal = Set(note.internal);
+                        model.update(self.txn).await?;
+                        changed = true;
+                    }
+                    None => {
+                        inserts.push(ticket_note::Model {
+                            id: Uuid::now_v7(),
+                            ticket_id,
+                            author_id: None,
+                            author_name: note.author,
+                            body: note.body,
+                            internal: note.internal,
+                            created_at: note.created_at.trunc_subsecs(6),
+                            external_source: Some(self.ctx.source.clone()),
+                            external_id: Some(note.external_id),
+                            external_url: None,
+                        });
+                        changed = true;
+                    }
+                }
+            }
+            if changed && was_unchanged {
+                noted += 1;
+            }
+        }
+        for chunk in inserts.chunks(INSERT_CHUNK) {
+            ticket_note::Entity::insert_many(
+                chunk
+                    .iter()
+                    .cloned()
+                    .map(IntoActiveModel::into_active_model),
+            )
+            .exec_without_returning(self.txn)
+            .await?;
+        }
+        Ok(noted)
     }
 
     async fn alerts(&mut self, records: Vec<Record>, counts: &mut Counts) -> Result<(), DbErr> {

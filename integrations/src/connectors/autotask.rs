@@ -249,6 +249,7 @@ fn ticket(raw: &Value) -> Result<Record, String> {
         created_at: time::iso(&created)
             .ok_or_else(|| format!("`createDate` is not a date: {created}"))?,
         url: None,
+        notes: None,
     }))
 }
 

@@ -7,6 +7,8 @@
 //! - Paging: forward-only (`pagination-type: forward-only`, `pageId` from the `Link` header's
 //!   `rel="next"`), `pageSize` up to 1,000, `orderBy=id asc`.
 //! - Changed since: `conditions=lastUpdated > [2025-03-01T00:00:00Z]`.
+//! - Notes: `/service/tickets/{id}/notes` for each ticket a page returns (a changed ticket's
+//!   `lastUpdated` moves when a note is added), unless the setting `syncNotes` is false.
 //! - Statuses are per board (`/service/boards/{id}/statuses`: `closedStatus`,
 //!   `escalationStatus`); priorities rank by `sortOrder`.
 
@@ -14,6 +16,7 @@ use async_trait::async_trait;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use entities::enums::{IntegrationKind, TicketStatus};
+use futures_util::StreamExt;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use tokio::sync::RwLock;
@@ -22,7 +25,9 @@ use super::{at, id, records, required_id, required_text, text};
 use crate::connector::{Connector, IntegrationConfig};
 use crate::error::ConnectorError;
 use crate::http::HttpClient;
-use crate::model::{Company, Device, LookupValue, Normalized, Page, Record, Resource, Ticket};
+use crate::model::{
+    Company, Device, LookupValue, Normalized, Page, Record, Resource, Ticket, TicketNote,
+};
 use crate::{normalize, time};
 
 const ACCEPT: &str = "application/vnd.connectwise.com+json; version=2025.16";
@@ -35,12 +40,13 @@ pub struct ConnectWise {
     client_id: String,
     authorization: String,
     page_size: u32,
+    sync_notes: bool,
     codebase: RwLock<Option<String>>,
 }
 
 impl ConnectWise {
-    /// Settings: `companyId`, `clientId`, optional `codebase` and `pageSize`; credentials:
-    /// `publicKey`, `privateKey`.
+    /// Settings: `companyId`, `clientId`, optional `codebase`, `pageSize` and `syncNotes`
+    /// (default true); credentials: `publicKey`, `privateKey`.
     ///
     /// # Errors
     /// [`ConnectorError::Config`] naming what is missing.
@@ -60,6 +66,11 @@ impl ConnectWise {
                 base64::engine::general_purpose::STANDARD.encode(login)
             ),
             page_size: page_size(&config.settings, 1000),
+            sync_notes: config
+                .settings
+                .get("syncNotes")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
             codebase: RwLock::new(
                 config
                     .setting("codebase")
@@ -123,6 +134,40 @@ impl ConnectWise {
                 other => return other,
             }
         }
+    }
+
+    /// The notes of ticket `id` (`/service/tickets/{id}/notes`); notes without an id or text
+    /// are left out.
+    async fn notes(&self, ticket: &str) -> Result<Vec<TicketNote>, ConnectorError> {
+        let (items, _) = self
+            .get(
+                &format!("/service/tickets/{ticket}/notes"),
+                &[
+                    ("pageSize", "1000".to_owned()),
+                    ("orderBy", "id asc".to_owned()),
+                ],
+                false,
+            )
+            .await?;
+        Ok(items
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|note| {
+                Some(TicketNote {
+                    external_id: id(note, "id")?,
+                    author: text(note, "member/name")
+                        .or_else(|| text(note, "contact/name"))
+                        .or_else(|| text(note, "createdBy")),
+                    body: text(note, "text")?,
+                    internal: at(note, "internalAnalysisFlag").and_then(Value::as_bool)
+                        == Some(true)
+                        || at(note, "internalFlag").and_then(Value::as_bool) == Some(true),
+                    created_at: text(note, "dateCreated").and_then(|date| time::iso(&date))?,
+                })
+            })
+            .collect())
     }
 
     async fn list(&self, path: &str) -> Result<Vec<Value>, ConnectorError> {
@@ -206,6 +251,7 @@ fn ticket(raw: &Value) -> Result<Record, String> {
         created_at: time::iso(&created)
             .ok_or_else(|| format!("`_info/dateEntered` is not a date: {created}"))?,
         url: None,
+        notes: None,
     }))
 }
 
@@ -321,8 +367,31 @@ impl Connector for ConnectWise {
         let items = items
             .as_array()
             .ok_or_else(|| ConnectorError::Decode("a list is not a JSON array".into()))?;
+        let mut read = records(items, read);
+        if resource == Resource::Tickets && self.sync_notes {
+            // Notes live under each ticket; four at a time stays well inside the API's limits.
+            let wanted: Vec<(usize, String)> = read
+                .iter()
+                .enumerate()
+                .filter_map(|(index, record)| match record {
+                    Ok(Record::Ticket(found)) => Some((index, found.external_id.clone())),
+                    _ => None,
+                })
+                .collect();
+            let fetched: Vec<(usize, Result<Vec<TicketNote>, ConnectorError>)> =
+                futures_util::stream::iter(wanted)
+                    .map(|(index, id)| async move { (index, self.notes(&id).await) })
+                    .buffer_unordered(4)
+                    .collect()
+                    .await;
+            for (index, notes) in fetched {
+                if let Ok(Record::Ticket(found)) = &mut read[index] {
+                    found.notes = Some(notes?);
+                }
+            }
+        }
         Ok(Page {
-            records: records(items, read),
+            records: read,
             next: next_page_id(&headers),
         })
     }

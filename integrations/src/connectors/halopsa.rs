@@ -179,6 +179,7 @@ fn ticket(raw: &Value) -> Result<Record, String> {
         requester: text(raw, "user_name"),
         created_at: created,
         url: None,
+        notes: None,
     }))
 }
 

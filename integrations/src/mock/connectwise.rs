@@ -61,6 +61,7 @@ pub async fn start(store: Store) -> MockServer {
         .route("/company/companies", get(companies))
         .route("/company/configurations", get(configurations))
         .route("/service/tickets", get(tickets))
+        .route("/service/tickets/{ticket}/notes", get(notes))
         .route("/service/boards", get(boards))
         .route("/service/boards/{board}/statuses", get(statuses))
         .route("/service/priorities", get(priorities))
@@ -250,6 +251,42 @@ async fn tickets(
     list(&state.store().tickets, &query, &headers, "/service/tickets")
 }
 
+async fn notes(
+    State(state): State<Arc<MockState>>,
+    Path(ticket): Path<i64>,
+    Query(query): Params,
+    headers: HeaderMap,
+) -> Response {
+    let store = state.store();
+    if !store.tickets.iter().any(|found| found["id"] == ticket) {
+        return refuse(StatusCode::NOT_FOUND, &format!("Ticket {ticket} not found"));
+    }
+    let notes: Vec<Value> = store
+        .notes
+        .iter()
+        .filter(|note| note["ticketId"] == ticket)
+        .cloned()
+        .collect();
+    list(
+        &notes,
+        &query,
+        &headers,
+        &format!("/service/tickets/{ticket}/notes"),
+    )
+}
+
+/// A note on ticket `ticket` as ConnectWise returns it.
+#[must_use]
+pub fn note(id: i64, ticket: i64, text: &str, internal: bool, at: DateTime<Utc>) -> Value {
+    json!({
+        "id": id, "ticketId": ticket, "text": text, "detailDescriptionFlag": !internal,
+        "internalAnalysisFlag": internal, "resolutionFlag": false,
+        "member": { "id": 181, "identifier": "jmarsh", "name": "Jo Marsh" },
+        "dateCreated": time::format(at), "createdBy": "jmarsh",
+        "_info": { "lastUpdated": time::format(at) }
+    })
+}
+
 async fn boards(State(state): State<Arc<MockState>>) -> Json<Value> {
     let mut ids: Vec<i64> = state
         .store()
@@ -321,8 +358,8 @@ pub fn ticket(id: i64, company: i64, status: i64, updated: DateTime<Utc>) -> Val
     })
 }
 
-/// Test data: `companies` companies (ids 250, 251, ...), two configurations each, and `tickets`
-/// tickets spread over them, last updated at `at`.
+/// Test data: `companies` companies (ids 250, 251, ...), two configurations each, `tickets`
+/// tickets spread over them (two notes on the first), last updated at `at`.
 #[must_use]
 pub fn fixture(companies: usize, tickets: usize, at: DateTime<Utc>) -> Store {
     let company_ids: Vec<i64> = (0..companies as i64).map(|n| 250 + n).collect();
@@ -359,6 +396,24 @@ pub fn fixture(companies: usize, tickets: usize, at: DateTime<Utc>) -> Store {
             ticket(48_000 + n, company, status::NEW + n % 3, at)
         })
         .collect();
+    if tickets > 0 {
+        store.notes = vec![
+            note(
+                70_001,
+                48_000,
+                "Called the user; reset the Outlook profile.",
+                false,
+                at,
+            ),
+            note(
+                70_002,
+                48_000,
+                "Mailbox move left a stale autodiscover record.",
+                true,
+                at,
+            ),
+        ];
+    }
     store.statuses = [
         (status::NEW, "New", "NotResponded", false),
         (status::IN_PROGRESS, "In Progress", "Responded", false),

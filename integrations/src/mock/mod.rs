@@ -48,6 +48,8 @@ pub struct Store {
     pub alerts: Vec<Value>,
     /// Activities or audit entries.
     pub changes: Vec<Value>,
+    /// Ticket notes (ConnectWise: with `ticketId`).
+    pub notes: Vec<Value>,
     /// Ticket statuses (per board for ConnectWise).
     pub statuses: Vec<Value>,
     /// Ticket priorities.
