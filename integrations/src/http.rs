@@ -83,6 +83,12 @@ impl HttpClient {
         Ok(Self { client, policy })
     }
 
+    /// The retry policy.
+    #[must_use]
+    pub fn policy(&self) -> RetryPolicy {
+        self.policy
+    }
+
     /// The underlying client, to build requests with.
     #[must_use]
     pub fn client(&self) -> &reqwest::Client {
@@ -193,10 +199,18 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
             return Some(wait.to_std().unwrap_or_default());
         }
     }
+    // Some vendors send the reset as an epoch timestamp rather than seconds to wait.
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or_default();
     ["ratelimit-reset", "x-ratelimit-reset"]
         .iter()
         .find_map(|name| header(name)?.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
+        .map(|value| {
+            if value > 1_000_000_000 {
+                Duration::from_secs(value.saturating_sub(now))
+            } else {
+                Duration::from_secs(value)
+            }
+        })
 }
 
 /// The vendor's own error message from a body: the keys ConnectWise (`message`), NinjaOne

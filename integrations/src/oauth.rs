@@ -15,7 +15,7 @@ use oauth2::{
 use tokio::sync::Mutex;
 
 use crate::error::ConnectorError;
-use crate::http::{HttpClient, vendor_message};
+use crate::http::HttpClient;
 
 /// Which grant to use.
 #[derive(Clone)]
@@ -60,6 +60,7 @@ struct Cached {
 pub struct TokenSource {
     config: OAuthConfig,
     http: reqwest::Client,
+    policy: crate::http::RetryPolicy,
     cached: Mutex<Option<Cached>>,
 }
 
@@ -70,10 +71,11 @@ struct HttpError(String);
 impl TokenSource {
     /// A token source; no request is made until a token is needed.
     #[must_use]
-    pub fn new(config: OAuthConfig, http: reqwest::Client) -> Self {
+    pub fn new(config: OAuthConfig, http: &HttpClient) -> Self {
         Self {
             config,
-            http,
+            http: http.client().clone(),
+            policy: http.policy(),
             cached: Mutex::new(None),
         }
     }
@@ -91,7 +93,7 @@ impl TokenSource {
         {
             return Ok(found.token.clone());
         }
-        let (token, lifetime) = self.fetch().await?;
+        let (token, lifetime) = self.fetch_with_retries().await?;
         // Renew a minute early (or at half-life for short tokens) so no request carries a
         // token that expires in flight.
         let margin = (lifetime / 2).min(Duration::from_secs(60));
@@ -137,6 +139,22 @@ impl TokenSource {
         }
     }
 
+    /// [`Self::fetch`], again after transient failures, with the connectors' retry policy.
+    async fn fetch_with_retries(&self) -> Result<(String, Duration), ConnectorError> {
+        use backon::{ExponentialBuilder, Retryable};
+        let policy = self.policy;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(policy.min_delay)
+            .with_max_delay(policy.max_delay)
+            .with_max_times(policy.attempts.saturating_sub(1))
+            .with_jitter();
+        (|| self.fetch())
+            .retry(backoff)
+            .when(ConnectorError::is_transient)
+            .notify(|error, delay| tracing::warn!(%error, ?delay, "retrying a token request"))
+            .await
+    }
+
     async fn fetch(&self) -> Result<(String, Duration), ConnectorError> {
         let config = &self.config;
         let token_url = TokenUrl::new(config.token_url.clone())
@@ -161,6 +179,11 @@ impl TokenSource {
                     .send()
                     .await
                     .map_err(|error| HttpError(error.without_url().to_string()))?;
+                // An overloaded or failing token endpoint is not a refusal: retried as transient.
+                let status = response.status();
+                if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                    return Err(HttpError(format!("the token endpoint answered {status}")));
+                }
                 let mut built = http::Response::builder().status(response.status());
                 for (name, value) in response.headers() {
                     built = built.header(name, value);
@@ -212,12 +235,11 @@ impl TokenSource {
             Err(oauth2::RequestTokenError::Request(error)) => {
                 Err(ConnectorError::Transport(format!("token request: {error}")))
             }
-            Err(oauth2::RequestTokenError::Parse(_, body)) => {
-                Err(ConnectorError::Unauthorized(format!(
-                    "token request refused: {}",
-                    vendor_message(&String::from_utf8_lossy(&body))
-                )))
-            }
+            // The body may be a token response with an odd field: never echo it.
+            Err(oauth2::RequestTokenError::Parse(_, _)) => Err(ConnectorError::Unauthorized(
+                "the token endpoint answered with something other than a token or an OAuth error"
+                    .to_owned(),
+            )),
             Err(oauth2::RequestTokenError::Other(message)) => {
                 Err(ConnectorError::Unauthorized(message))
             }

@@ -318,6 +318,44 @@ async fn rate_limits_server_errors_and_bad_records_do_not_stop_a_sync() -> anyho
         "the other mapped tickets are written"
     );
 
+    // A page the database refuses as a whole (the same ticket twice, a NUL byte PostgreSQL cannot
+    // store) is written record by record: only the refused record fails.
+    {
+        let mut store = server.state.store();
+        let duplicate = store.tickets[3].clone();
+        store.tickets.insert(4, duplicate);
+        store.tickets[5]["summary"] = json!("Printer jam \u{0} tray 2");
+    }
+    let mut full = options();
+    full.full = true;
+    let key = SecretKey::parse(tests::TEST_SECRET_KEY)?;
+    let refused = api::sync::run(&app.db, Some(&key), id, &full, &|_| {}).await?;
+    assert_eq!(refused.run.status, SyncStatus::Partial, "{refused:?}");
+    let postgres = app.test_db.is_postgres();
+    assert_eq!(
+        refused.run.records_failed,
+        if postgres { 2 } else { 1 },
+        "{refused:?}"
+    );
+    if postgres {
+        let errors = sync_run_error::Entity::find()
+            .filter(sync_run_error::Column::SyncRunId.eq(refused.run.id))
+            .all(&app.db)
+            .await?;
+        assert!(
+            errors
+                .iter()
+                .any(|error| error.external_id.as_deref() == Some("48004")
+                    && error.reason.starts_with("the database refused the record")),
+            "{errors:?}"
+        );
+    }
+    assert_eq!(
+        synced_tickets(&app).await?.len(),
+        3,
+        "the duplicate is one ticket"
+    );
+
     // A vendor that keeps failing fails the run with its message, and the run says so.
     server.state.inject([Fault::ServerError(500); 6]);
     let failed = run_with(&app, id, &|_| {}).await.unwrap_err();
@@ -415,9 +453,28 @@ async fn one_run_per_integration_at_a_time() -> anyhow::Result<()> {
         "{refused:?}"
     );
     assert_eq!(synced_tickets(&app).await?.len(), 0);
-    // The holder may run (and renews its own lease); after it, the lease is free.
-    api::sync::run(&app.db, Some(&key), id, &busy, &|_| {}).await?;
+    // Even a run naming the holder as its owner is refused: a lease is only taken when free or
+    // expired, and every run names itself uniquely.
+    let refused = api::sync::run(&app.db, Some(&key), id, &busy, &|_| {}).await;
+    assert!(
+        matches!(refused, Err(SyncError::Busy { .. })),
+        "{refused:?}"
+    );
+    // A lease whose holder died expires, and the next run takes it over.
+    entities::integration::Entity::update_many()
+        .col_expr(
+            entities::integration::Column::LeaseExpiresAt,
+            sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)),
+        )
+        .filter(entities::integration::Column::Id.eq(id))
+        .exec(&app.db)
+        .await?;
     run(&app, id).await;
+    let released = entities::integration::Entity::find_by_id(id)
+        .one(&app.db)
+        .await?
+        .unwrap();
+    assert_eq!(released.lease_owner, None, "released at the end of the run");
     app.stop().await
 }
 
@@ -605,7 +662,7 @@ async fn the_same_device_seen_by_the_psa_and_the_rmm_is_one_system() -> anyhow::
 async fn webhooks_with_a_bad_signature_are_refused_and_change_nothing() -> anyhow::Result<()> {
     let app = TestApp::spawn_with_demo().await?;
     let (server, id) = connectwise(&app, 3, 1000).await?;
-    let body = json!({ "MessageId": "m1", "Action": "updated", "Type": "Ticket", "ID": 48000,
+    let body = json!({ "MessageId": "m1", "Action": "updated", "Type": "Ticket", "ID": 48000, "CompanyId": "acme",
         "Metadata": { "key_url": format!("{}/callbackkey", server.url) } })
     .to_string();
     let post = |signature: String, body: String| {
@@ -618,6 +675,15 @@ async fn webhooks_with_a_bad_signature_are_refused_and_change_nothing() -> anyho
     };
     let runs_before = app.count("sync_runs").await?;
     let forged = post("bm90IGEgc2lnbmF0dXJl".into(), body.clone()).await?;
+    // Another tenant's callback, correctly signed with that tenant's key, is refused too.
+    let other_tenant = json!({ "Type": "Ticket", "ID": 1, "CompanyId": "someone-else",
+        "Metadata": { "key_url": format!("{}/callbackkey", server.url) } })
+    .to_string();
+    let signed = integrations::webhooks::connectwise_signature(
+        mock::connectwise::SIGNING_KEY,
+        other_tenant.as_bytes(),
+    );
+    assert_eq!(post(signed, other_tenant).await?.status(), 401);
     assert_eq!(forged.status(), 401);
     let error: Value = forged.json().await?;
     assert_eq!(
@@ -709,6 +775,20 @@ async fn integrations_are_managed_through_the_api_and_never_show_their_credentia
         .query(&token, "query($id: ID!) { node(id: $id) { ... on Integration { name kind baseUrl enabled hasCredentials } } }", json!({ "id": gid }))
         .await?;
     assert!(!everything.to_string().contains("wrong-private-key"));
+
+    // Moving the integration to another host without giving the credentials again is refused.
+    let moved = app
+        .query(
+            &token,
+            update,
+            json!({ "input": { "id": gid, "baseUrl": "https://attacker.example" } }),
+        )
+        .await?;
+    assert_eq!(
+        moved["updateIntegration"]["userErrors"][0]["field"],
+        json!(["input", "credentials"]),
+        "{moved}"
+    );
 
     let bad = app
         .query(

@@ -3,7 +3,8 @@
 //! hint: it starts a sync of the resources it concerns, which re-reads them from the vendor.
 //!
 //! Verification per vendor (see `integrations::webhooks`): ConnectWise signs with a key fetched
-//! from the payload's `Metadata.key_url` (trusted hosts only); Autotask signs with the webhook's
+//! from the payload's `Metadata.key_url` (trusted hosts only), for the payload's `CompanyId`, which
+//! must be the integration's; Autotask signs with the webhook's
 //! secret (`X-Hook-Signature`); NinjaOne, Datto RMM and HaloPSA send the shared secret in the
 //! `Authorization` or `X-Tandem-Webhook-Secret` header. The secret is the credential
 //! `webhookSecret`.
@@ -139,6 +140,14 @@ async fn verify_connectwise(
     ) else {
         return false;
     };
+    // Any ConnectWise tenant can sign with its own key: the callback must name this tenant.
+    let company = found.settings.get("companyId").and_then(Value::as_str);
+    let named = payload.get("CompanyId").and_then(Value::as_str);
+    if !matches!((company, named), (Some(company), Some(named)) if company.eq_ignore_ascii_case(named))
+    {
+        tracing::warn!(integration = %found.id, "webhook refused: the callback names another company");
+        return false;
+    }
     if !webhooks::connectwise_key_url_trusted(key_url, &found.base_url) {
         tracing::warn!(integration = %found.id, "webhook refused: key_url on an untrusted host");
         return false;

@@ -48,6 +48,9 @@ pub enum SyncError {
         /// Until when.
         until: String,
     },
+    /// The lease expired and another run took it; this run stopped without writing its page.
+    #[error("the sync lease was lost to another run; this run stopped")]
+    LeaseLost,
     /// The credentials cannot be opened.
     #[error(transparent)]
     Credentials(#[from] SecretError),
@@ -76,7 +79,7 @@ pub struct SyncOptions {
     pub trigger: SyncTrigger,
     /// Only these resources (a webhook's targeted sync); all when `None`.
     pub only: Option<Vec<Resource>>,
-    /// Who takes the lease (host and process).
+    /// Who takes the lease (host, process and run).
     pub owner: String,
     /// How long a lease lasts without renewal.
     pub lease: Duration,
@@ -94,10 +97,12 @@ impl SyncOptions {
             full: false,
             trigger,
             only: None,
+            // Unique per run: two runs in one process must not share a lease.
             owner: format!(
-                "{}:{}",
+                "{}:{}:{}",
                 std::env::var("HOSTNAME").unwrap_or_else(|_| "tandem".into()),
-                std::process::id()
+                std::process::id(),
+                Uuid::now_v7()
             ),
             lease: Duration::from_secs(300),
             policy: RetryPolicy::default(),
@@ -164,7 +169,9 @@ pub async fn run(
     .into_active_model()
     .insert(db)
     .await?;
+    let beat = heartbeat(db.clone(), integration_id, options.clone());
     let outcome = sync(db, key, &found, options, &record, progress).await;
+    beat.abort();
     let (status, error, resources) = match &outcome {
         Ok(resources) => {
             let failed = resources.iter().any(|(_, counts)| counts.failed > 0);
@@ -213,8 +220,7 @@ async fn take_lease(
         .filter(
             sea_orm::Condition::any()
                 .add(integration::COLUMN.lease_owner.is_null())
-                .add(integration::COLUMN.lease_expires_at.lt(now))
-                .add(integration::COLUMN.lease_owner.eq(options.owner.clone())),
+                .add(integration::COLUMN.lease_expires_at.lt(now)),
         )
         .exec(db)
         .await?;
@@ -234,19 +240,43 @@ async fn take_lease(
     })
 }
 
+/// Extends the lease if `options.owner` still holds it; `false` when another run took it.
 async fn renew_lease(
     db: &impl ConnectionTrait,
     integration_id: Uuid,
     options: &SyncOptions,
-) -> Result<(), DbErr> {
+) -> Result<bool, DbErr> {
     let until = Utc::now() + chrono::Duration::from_std(options.lease).unwrap_or_default();
-    integration::Entity::update_many()
+    let renewed = integration::Entity::update_many()
         .col_expr(integration::Column::LeaseExpiresAt, Expr::value(until))
         .filter(integration::COLUMN.id.eq(integration_id))
         .filter(integration::COLUMN.lease_owner.eq(options.owner.clone()))
         .exec(db)
         .await?;
-    Ok(())
+    Ok(renewed.rows_affected == 1)
+}
+
+/// Renews the lease every third of its length while a run fetches (a slow vendor can take
+/// longer than a lease between two pages); stops when dropped.
+fn heartbeat(
+    db: DatabaseConnection,
+    integration_id: Uuid,
+    options: SyncOptions,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(options.lease / 3);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match renew_lease(&db, integration_id, &options).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(error) => {
+                    tracing::warn!(%integration_id, %error, "cannot renew the sync lease")
+                }
+            }
+        }
+    })
 }
 
 async fn release_lease(
@@ -309,8 +339,6 @@ async fn sync(
         })?;
     seed_value_mappings(db, found.id, &lookups).await?;
     let mut context = RunContext::load(db, found, record.id, options.events.clone()).await?;
-    // The vendor's clock may run behind ours: the next run asks for a minute more than needed.
-    let mark = record.started_at - chrono::Duration::minutes(1);
     let mut done = Vec::new();
     for &resource in connector.resources() {
         if options
@@ -323,14 +351,24 @@ async fn sync(
         let stored = sync_cursor::Entity::find_by_id((found.id, resource.as_str().to_owned()))
             .one(db)
             .await?;
+        // A resumed pass keeps the start of the pass it resumes: records changed after that
+        // start on pages already read must be read by the next pass.
+        let resumed = stored
+            .as_ref()
+            .filter(|_| !options.full)
+            .and_then(|stored| stored.page_token.as_deref())
+            .and_then(PassToken::parse);
         let filters = connector.filters_by_change(resource);
         let cursor = match (&stored, options.full) {
             (Some(stored), false) => Cursor {
                 changed_since: stored.changed_since.filter(|_| filters),
-                page_token: stored.page_token.clone(),
+                page_token: resumed.as_ref().map(|pass| pass.token.clone()),
             },
             _ => Cursor::default(),
         };
+        let pass_started = resumed.map_or(record.started_at, |pass| pass.started);
+        // The vendor's clock may run behind ours: the next pass asks for a minute more.
+        let mark = pass_started - chrono::Duration::minutes(1);
         // A resource the vendor cannot filter is a whole snapshot each run; what is missing
         // from a complete snapshot of alerts has cleared.
         let snapshot = !filters && cursor.page_token.is_none();
@@ -352,13 +390,19 @@ async fn sync(
             let fetched_in = fetch_started.elapsed();
             let write_started = std::time::Instant::now();
             let txn = db.begin().await?;
-            let mut writer = PageWriter::new(&txn, &mut context);
-            let page_counts = writer
-                .write(resource, page.records, snapshot.then_some(&mut seen))
-                .await?;
+            let page_counts = write_page(
+                &txn,
+                &mut context,
+                resource,
+                page.records,
+                snapshot.then_some(&mut seen),
+            )
+            .await?;
             let last = page.next.is_none();
             if last && snapshot && resource == Resource::Alerts {
-                writer.resolve_missing_alerts(&seen).await?;
+                PageWriter::new(&txn, &mut context)
+                    .resolve_missing_alerts(&seen)
+                    .await?;
             }
             let next = if last {
                 Cursor {
@@ -368,12 +412,21 @@ async fn sync(
             } else {
                 Cursor {
                     changed_since: cursor.changed_since,
-                    page_token: page.next.clone(),
+                    page_token: page.next.clone().map(|token| {
+                        PassToken {
+                            started: pass_started,
+                            token,
+                        }
+                        .to_string()
+                    }),
                 }
             };
             save_cursor(&txn, found.id, resource, &next).await?;
             add_to_run(&txn, record.id, &page_counts).await?;
-            renew_lease(&txn, found.id, options).await?;
+            if !renew_lease(&txn, found.id, options).await? {
+                // Another run took over an expired lease: this page's writes roll back.
+                return Err(SyncError::LeaseLost);
+            }
             txn.commit().await?;
             tracing::debug!(
                 resource = resource.as_str(),
@@ -419,6 +472,94 @@ async fn refresh_statistics(db: &DatabaseConnection, resource: Resource) -> Resu
     };
     db.execute_unprepared(&format!("ANALYZE {table}")).await?;
     Ok(())
+}
+
+/// Writes a page in a savepoint of `txn`. When the database refuses the page (a value a column
+/// cannot hold, a record twice in one page), the page is written again one record per savepoint,
+/// and each record the database still refuses is recorded on the run: one bad record must not
+/// hold back the cursor, and with it every later run.
+async fn write_page(
+    txn: &sea_orm::DatabaseTransaction,
+    context: &mut RunContext,
+    resource: Resource,
+    records: Vec<Result<integrations::model::Record, integrations::model::RecordError>>,
+    mut seen: Option<&mut HashSet<String>>,
+) -> Result<Counts, DbErr> {
+    let events = context.pending_len();
+    let savepoint = txn.begin().await?;
+    let attempt = PageWriter::new(&savepoint, context)
+        .write(resource, records.clone(), seen.as_deref_mut())
+        .await;
+    match attempt {
+        Ok(counts) => {
+            savepoint.commit().await?;
+            return Ok(counts);
+        }
+        Err(error) => {
+            savepoint.rollback().await?;
+            context.discard_pending(events);
+            tracing::warn!(resource = resource.as_str(), %error, "page refused; writing it record by record");
+        }
+    }
+    let mut counts = Counts::default();
+    let mut refused = Vec::new();
+    for record in records {
+        let events = context.pending_len();
+        let external_id = match &record {
+            Ok(found) => Some(found.external_id().to_owned()),
+            Err(error) => error.external_id.clone(),
+        };
+        let savepoint = txn.begin().await?;
+        let attempt = PageWriter::new(&savepoint, context)
+            .write(resource, vec![record], seen.as_deref_mut())
+            .await;
+        match attempt {
+            Ok(one) => {
+                savepoint.commit().await?;
+                counts.add(&one);
+            }
+            Err(error) => {
+                savepoint.rollback().await?;
+                context.discard_pending(events);
+                counts.fetched += 1;
+                counts.failed += 1;
+                refused.push(run_error(
+                    context.run_id(),
+                    resource,
+                    external_id,
+                    format!("the database refused the record: {error}"),
+                ));
+            }
+        }
+    }
+    for error in refused {
+        error.into_active_model().insert(txn).await?;
+    }
+    Ok(counts)
+}
+
+/// What a cursor stores mid-pass: the vendor's token of the next page, and when the pass began.
+struct PassToken {
+    started: DateTimeUtc,
+    token: String,
+}
+
+impl PassToken {
+    fn parse(stored: &str) -> Option<Self> {
+        let value: serde_json::Value = serde_json::from_str(stored).ok()?;
+        Some(Self {
+            started: value.get("pass_started")?.as_str()?.parse().ok()?,
+            token: value.get("token")?.as_str()?.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for PassToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value =
+            serde_json::json!({ "pass_started": self.started.to_rfc3339(), "token": self.token });
+        write!(f, "{value}")
+    }
 }
 
 async fn save_cursor(

@@ -127,6 +127,23 @@ impl RunContext {
         })
     }
 
+    /// The run this context writes for.
+    #[must_use]
+    pub fn run_id(&self) -> Uuid {
+        self.run_id
+    }
+
+    /// How many events wait for the page to commit.
+    #[must_use]
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Forgets the events queued after the first `keep` (their writes were rolled back).
+    pub fn discard_pending(&mut self, keep: usize) {
+        self.pending.truncate(keep);
+    }
+
     /// Publishes what the last committed page wrote to subscribers.
     pub fn publish_committed(&mut self) {
         let pending = std::mem::take(&mut self.pending);
@@ -254,7 +271,9 @@ impl<'a> PageWriter<'a> {
         }
         counts.failed = errors.len() as i32;
         if let Some(seen) = seen {
+            // A record the vendor still lists but that could not be read is not gone.
             seen.extend(good.iter().map(|record| record.external_id().to_owned()));
+            seen.extend(errors.iter().filter_map(|error| error.external_id.clone()));
         }
         match resource {
             Resource::Companies => self.companies(good, &mut counts).await?,
@@ -349,12 +368,26 @@ impl<'a> PageWriter<'a> {
             .iter()
             .filter_map(|device| self.ctx.environment(Some(&device.company_id)))
             .collect();
-        // Candidates for matching a device another source already brought in.
+        // Candidates for matching a device another source already brought in: systems this
+        // source has not linked yet (two of its own devices are never one system).
         let mut candidates = system::Entity::find()
             .filter(system::COLUMN.environment_id.is_in(environments))
             .filter(system::COLUMN.retired_at.is_null())
             .all(self.txn)
             .await?;
+        let own: HashSet<Uuid> = system_link::Entity::find()
+            .filter(system_link::COLUMN.source.eq(self.ctx.source.clone()))
+            .filter(
+                system_link::COLUMN
+                    .system_id
+                    .is_in(candidates.iter().map(|found| found.id)),
+            )
+            .all(self.txn)
+            .await?
+            .into_iter()
+            .map(|link| link.system_id)
+            .collect();
+        candidates.retain(|found| !own.contains(&found.id));
         let now = Utc::now().trunc_subsecs(6);
         for device in devices {
             let Some(environment_id) = self.ctx.environment(Some(&device.company_id)) else {
@@ -367,6 +400,7 @@ impl<'a> PageWriter<'a> {
                     let matched = match_device(&candidates, environment_id, &device).cloned();
                     if let Some(found) = &matched {
                         self.link(found.id, &device, now).await?;
+                        candidates.retain(|candidate| candidate.id != found.id);
                     }
                     matched
                 }
@@ -404,9 +438,6 @@ impl<'a> PageWriter<'a> {
                         );
                         self.entries.push((entry, vec![updated.id]));
                     }
-                    if let Some(slot) = candidates.iter_mut().find(|found| found.id == updated.id) {
-                        *slot = updated;
-                    }
                     counts.updated += 1;
                 }
                 None => {
@@ -419,7 +450,6 @@ impl<'a> PageWriter<'a> {
                         json!({ "source": self.ctx.source, "external_id": device.external_id, "discovered": true }),
                     );
                     self.entries.push((entry, vec![created.id]));
-                    candidates.push(created);
                     counts.created += 1;
                 }
             }
@@ -1146,6 +1176,24 @@ fn device_attributes(device: &Device) -> Value {
     Value::Object(attributes)
 }
 
+/// Serial numbers that firmware and vendors fill in when there is none; they match nothing.
+fn real_serial(serial: &str) -> bool {
+    let lower = serial.trim().to_ascii_lowercase();
+    lower.len() >= 4
+        && !lower.chars().all(|c| c == '0')
+        && ![
+            "to be filled by o.e.m.",
+            "default string",
+            "system serial number",
+            "not specified",
+            "none",
+            "n/a",
+            "unknown",
+            "0123456789",
+        ]
+        .contains(&lower.as_str())
+}
+
 fn mac(text: &str) -> String {
     text.chars()
         .filter(char::is_ascii_hexdigit)
@@ -1178,12 +1226,11 @@ fn match_device<'s>(
                 .find(|found| found.attributes.get("rmm_uid").and_then(Value::as_str) == Some(uid))
         })
         .or_else(|| {
-            in_environment().find(|found| {
-                same(
-                    found.serial_number.as_deref(),
-                    device.serial_number.as_deref(),
-                )
-            })
+            let serial = device
+                .serial_number
+                .as_deref()
+                .filter(|serial| real_serial(serial))?;
+            in_environment().find(|found| same(found.serial_number.as_deref(), Some(serial)))
         })
         .or_else(|| {
             let wanted = device

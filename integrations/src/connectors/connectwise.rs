@@ -26,7 +26,8 @@ use crate::connector::{Connector, IntegrationConfig};
 use crate::error::ConnectorError;
 use crate::http::HttpClient;
 use crate::model::{
-    Company, Device, LookupValue, Normalized, Page, Record, Resource, Ticket, TicketNote,
+    Company, Device, LookupValue, Normalized, Page, Record, RecordError, Resource, Ticket,
+    TicketNote,
 };
 use crate::{normalize, time};
 
@@ -385,8 +386,25 @@ impl Connector for ConnectWise {
                     .collect()
                     .await;
             for (index, notes) in fetched {
-                if let Ok(Record::Ticket(found)) = &mut read[index] {
-                    found.notes = Some(notes?);
+                match notes {
+                    Ok(notes) => {
+                        if let Ok(Record::Ticket(found)) = &mut read[index] {
+                            found.notes = Some(notes);
+                        }
+                    }
+                    // The vendor still failing after retries fails the page (it is read again);
+                    // a ticket whose notes it refuses (gone, forbidden) fails alone.
+                    Err(error) if error.is_transient() => return Err(error),
+                    Err(error) => {
+                        let external_id = match &read[index] {
+                            Ok(record) => Some(record.external_id().to_owned()),
+                            Err(failed) => failed.external_id.clone(),
+                        };
+                        read[index] = Err(RecordError {
+                            external_id,
+                            reason: format!("its notes cannot be read: {error}"),
+                        });
+                    }
                 }
             }
         }

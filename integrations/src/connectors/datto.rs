@@ -72,7 +72,7 @@ impl DattoRmm {
                 basic_auth: true,
                 extra: Vec::new(),
             },
-            http.client().clone(),
+            &http,
         );
         Ok(Self {
             page_size: page_size(&config.settings, 250),

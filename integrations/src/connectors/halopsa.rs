@@ -73,7 +73,7 @@ impl HaloPsa {
                 basic_auth: false,
                 extra: Vec::new(),
             },
-            http.client().clone(),
+            &http,
         );
         Ok(Self {
             page_size: page_size(&config.settings, 100),

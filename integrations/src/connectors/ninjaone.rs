@@ -52,7 +52,7 @@ impl NinjaOne {
                 basic_auth: false,
                 extra: Vec::new(),
             },
-            http.client().clone(),
+            &http,
         );
         Ok(Self {
             page_size: page_size(&config.settings, 1000),

@@ -493,11 +493,23 @@ async fn update(ctx: &Context<'_>, input: UpdateIntegrationInput) -> ApiResult<I
         }
         model.name = Set(name);
     }
+    let mut moved = false;
     if let Some(url) = input
         .base_url
         .as_deref()
         .and_then(|url| check_url(&mut check, url))
     {
+        // Stored credentials go only to the host they were given for.
+        if url != current.base_url {
+            moved = true;
+            if input.credentials.is_none() && current.credentials_ciphertext.is_some() {
+                check.fail(
+                    "credentials",
+                    UserErrorCode::Required,
+                    "changing `baseUrl` needs the credentials again",
+                );
+            }
+        }
         model.base_url = Set(url);
     }
     if input.settings.is_some()
@@ -524,6 +536,13 @@ async fn update(ctx: &Context<'_>, input: UpdateIntegrationInput) -> ApiResult<I
     }
     model.updated_at = Set(Utc::now().trunc_subsecs(6));
     let updated = model.update(db).await?;
+    if moved {
+        // Another host may be another tenant: the next sync starts from scratch.
+        entities::sync_cursor::Entity::delete_many()
+            .filter(entities::sync_cursor::COLUMN.integration_id.eq(updated.id))
+            .exec(db)
+            .await?;
+    }
     tracing::info!(integration = %updated.id, enabled = updated.enabled, "integration updated");
     Ok(IntegrationPayload::done(Integration(updated)))
 }
