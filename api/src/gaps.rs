@@ -134,17 +134,6 @@ pub async fn find(
         .filter(|entry| entry.status == ResponsibilityStatus::Agreed && covers(entry, at))
         .cloned()
         .collect();
-    let systems = system::Entity::find()
-        .filter(system::COLUMN.environment_id.eq(environment.id))
-        .filter(system::COLUMN.created_at.lte(at))
-        .filter(
-            sea_orm::Condition::any()
-                .add(system::COLUMN.retired_at.is_null())
-                .add(system::COLUMN.retired_at.gt(at)),
-        )
-        .order_by_asc(system::Column::Name)
-        .all(db)
-        .await?;
     let mut gaps = Vec::new();
 
     let frameworks: Vec<String> =
@@ -229,6 +218,18 @@ pub async fn find(
 
     let has_default = in_force.iter().any(|entry| entry.system_id.is_none());
     if !has_default {
+        // A function default covers every system, so systems are read only without one.
+        let systems = system::Entity::find()
+            .filter(system::COLUMN.environment_id.eq(environment.id))
+            .filter(system::COLUMN.created_at.lte(at))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(system::COLUMN.retired_at.is_null())
+                    .add(system::COLUMN.retired_at.gt(at)),
+            )
+            .order_by_asc(system::Column::Name)
+            .all(db)
+            .await?;
         let with_own: HashSet<Uuid> = in_force
             .iter()
             .filter_map(|entry| entry.system_id)

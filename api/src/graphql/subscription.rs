@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, InputObject, Result, ResultExt, Subscription};
 use futures_util::{Stream, StreamExt};
-use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::events::{Event, EventBus};
@@ -70,8 +69,14 @@ where
     }))
 }
 
-fn environment_ok(filter: Option<&Vec<Uuid>>, environment_id: Uuid) -> bool {
-    filter.is_none_or(|ids| ids.contains(&environment_id))
+/// Whether a filter list (absent: anything) allows `value`.
+fn allows<T: PartialEq>(filter: Option<&Vec<T>>, value: &T) -> bool {
+    filter.is_none_or(|allowed| allowed.contains(value))
+}
+
+/// A filter list of GraphQL enum values as the stored values events carry.
+fn stored<A: Into<B>, B>(values: Option<Vec<A>>) -> Option<Vec<B>> {
+    values.map(|values| values.into_iter().map(Into::into).collect())
 }
 
 /// Committed changes, pushed to the caller as they happen (`GET /graphql/ws`).
@@ -90,21 +95,13 @@ impl SubscriptionRoot {
             filter.environment_ids.as_ref(),
         )
         .extend()?;
-        let sources: Option<Vec<entities::enums::ChangeSource>> = filter
-            .sources
-            .map(|values| values.into_iter().map(Into::into).collect());
-        let categories: Option<Vec<entities::enums::ChangeCategory>> = filter
-            .categories
-            .map(|values| values.into_iter().map(Into::into).collect());
+        let sources: Option<Vec<entities::enums::ChangeSource>> = stored(filter.sources);
+        let categories: Option<Vec<entities::enums::ChangeCategory>> = stored(filter.categories);
         scoped(ctx, move |event| match event {
             Event::ChangeLogEntryRecorded { entry, .. }
-                if environment_ok(environments.as_ref(), entry.environment_id)
-                    && sources
-                        .as_ref()
-                        .is_none_or(|sources| sources.contains(&entry.source))
-                    && categories
-                        .as_ref()
-                        .is_none_or(|categories| categories.contains(&entry.category)) =>
+                if allows(environments.as_ref(), &entry.environment_id)
+                    && allows(sources.as_ref(), &entry.source)
+                    && allows(categories.as_ref(), &entry.category) =>
             {
                 Some(ChangeLogEntry(entry.clone()))
             }
@@ -127,15 +124,11 @@ impl SubscriptionRoot {
             filter.environment_ids.as_ref(),
         )
         .extend()?;
-        let statuses: Option<Vec<entities::enums::TicketStatus>> = filter
-            .statuses
-            .map(|values| values.into_iter().map(Into::into).collect());
+        let statuses: Option<Vec<entities::enums::TicketStatus>> = stored(filter.statuses);
         scoped(ctx, move |event| match event {
             Event::TicketChanged { ticket, .. }
-                if environment_ok(environments.as_ref(), ticket.environment_id)
-                    && statuses
-                        .as_ref()
-                        .is_none_or(|statuses| statuses.contains(&ticket.status)) =>
+                if allows(environments.as_ref(), &ticket.environment_id)
+                    && allows(statuses.as_ref(), &ticket.status) =>
             {
                 Some(Ticket(ticket.clone()))
             }
@@ -157,15 +150,11 @@ impl SubscriptionRoot {
             filter.environment_ids.as_ref(),
         )
         .extend()?;
-        let severities: Option<Vec<entities::enums::Priority>> = filter
-            .severities
-            .map(|values| values.into_iter().map(Into::into).collect());
+        let severities: Option<Vec<entities::enums::Priority>> = stored(filter.severities);
         scoped(ctx, move |event| match event {
             Event::AlertRaised { alert, .. }
-                if environment_ok(environments.as_ref(), alert.environment_id)
-                    && severities
-                        .as_ref()
-                        .is_none_or(|severities| severities.contains(&alert.severity)) =>
+                if allows(environments.as_ref(), &alert.environment_id)
+                    && allows(severities.as_ref(), &alert.severity) =>
             {
                 Some(Alert(alert.clone()))
             }

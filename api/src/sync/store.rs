@@ -364,29 +364,40 @@ impl<'a> PageWriter<'a> {
         let linked = self
             .linked(devices.iter().map(|device| device.external_id.clone()))
             .await?;
+        // Only devices seen for the first time are matched against other sources' systems; a
+        // page of known devices (every run after the first) reads no candidates.
         let environments: HashSet<Uuid> = devices
             .iter()
+            .filter(|device| !linked.contains_key(&device.external_id))
             .filter_map(|device| self.ctx.environment(Some(&device.company_id)))
             .collect();
         // Candidates for matching a device another source already brought in: systems this
         // source has not linked yet (two of its own devices are never one system).
-        let mut candidates = system::Entity::find()
-            .filter(system::COLUMN.environment_id.is_in(environments))
-            .filter(system::COLUMN.retired_at.is_null())
-            .all(self.txn)
-            .await?;
-        let own: HashSet<Uuid> = system_link::Entity::find()
-            .filter(system_link::COLUMN.source.eq(self.ctx.source.clone()))
-            .filter(
-                system_link::COLUMN
-                    .system_id
-                    .is_in(candidates.iter().map(|found| found.id)),
-            )
-            .all(self.txn)
-            .await?
-            .into_iter()
-            .map(|link| link.system_id)
-            .collect();
+        let mut candidates = if environments.is_empty() {
+            Vec::new()
+        } else {
+            system::Entity::find()
+                .filter(system::COLUMN.environment_id.is_in(environments))
+                .filter(system::COLUMN.retired_at.is_null())
+                .all(self.txn)
+                .await?
+        };
+        let own: HashSet<Uuid> = if candidates.is_empty() {
+            HashSet::new()
+        } else {
+            system_link::Entity::find()
+                .filter(system_link::COLUMN.source.eq(self.ctx.source.clone()))
+                .filter(
+                    system_link::COLUMN
+                        .system_id
+                        .is_in(candidates.iter().map(|found| found.id)),
+                )
+                .all(self.txn)
+                .await?
+                .into_iter()
+                .map(|link| link.system_id)
+                .collect()
+        };
         candidates.retain(|found| !own.contains(&found.id));
         let now = Utc::now().trunc_subsecs(6);
         for device in devices {

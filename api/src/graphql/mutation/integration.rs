@@ -596,6 +596,14 @@ async fn trigger(ctx: &Context<'_>, input: TriggerSyncInput) -> ApiResult<Integr
         );
         return Ok(IntegrationPayload::refused(check.into_errors()));
     }
+    if input.resources.as_ref().is_some_and(Vec::is_empty) {
+        check.fail(
+            "resources",
+            UserErrorCode::Invalid,
+            "name at least one resource, or omit `resources` for all",
+        );
+        return Ok(IntegrationPayload::refused(check.into_errors()));
+    }
     let only = input
         .resources
         .map(|resources| resources.into_iter().map(Resource::from).collect());

@@ -443,6 +443,40 @@ impl Batch {
     }
 }
 
+impl Batch {
+    /// Refuses record `index` when its `field` is blank.
+    fn require(&mut self, index: usize, field: &str, value: &str) {
+        if value.trim().is_empty() {
+            self.fail(
+                index,
+                field,
+                UserErrorCode::Required,
+                format!("`{field}` must not be empty"),
+            );
+        }
+    }
+
+    /// The systems of this source the records name (one optional `systemExternalId` per record,
+    /// in record order); a record naming an unknown one is refused.
+    async fn named_systems(
+        &mut self,
+        db: &impl ConnectionTrait,
+        named: Vec<Option<String>>,
+    ) -> ApiResult<HashMap<String, system::Model>> {
+        let systems =
+            systems_by_external_id(db, &self.source, named.iter().flatten().cloned()).await?;
+        for (index, system) in named.iter().enumerate() {
+            if let Some(system) = system
+                && !systems.contains_key(system)
+            {
+                let message = format!("no system `{system}` from {}", self.source);
+                self.fail(index, "systemExternalId", UserErrorCode::NotFound, message);
+            }
+        }
+        Ok(systems)
+    }
+}
+
 /// Systems of `source` by external id (any resource), for records that point at them.
 async fn systems_by_external_id(
     db: &impl ConnectionTrait,
@@ -524,16 +558,19 @@ fn record_functions<'r>(
     found
 }
 
-/// Who observed what a bulk call records: a PSA or an RMM for the vendors Tandem knows (by the
-/// names of [`entities::enums::IntegrationKind`]), the API for any other source.
-#[must_use]
-pub fn observed_by(source: &str) -> entities::enums::ChangeSource {
-    use entities::enums::ChangeSource;
-    match source.to_ascii_uppercase().as_str() {
-        "CONNECTWISE_MANAGE" | "AUTOTASK" | "HALOPSA" => ChangeSource::Psa,
-        "NINJAONE" | "DATTO_RMM" => ChangeSource::Rmm,
-        _ => ChangeSource::Api,
-    }
+/// Who observed what a bulk call records: a PSA or an RMM when the source names a vendor Tandem
+/// knows (an [`entities::enums::IntegrationKind`], alone or as the engine's `KIND:id` sources),
+/// the API for any other source.
+fn observed_by(source: &str) -> entities::enums::ChangeSource {
+    let kind = source
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    <entities::enums::IntegrationKind as sea_orm::ActiveEnum>::try_from_value(&kind).map_or(
+        entities::enums::ChangeSource::Api,
+        crate::sync::change_source,
+    )
 }
 
 async fn begin<'a>(ctx: &Context<'_>, viewer: &'a Viewer, source: &str) -> ApiResult<Write<'a>> {
@@ -564,14 +601,7 @@ async fn upsert_systems(
         }
     };
     for (index, record) in input.records.iter().enumerate() {
-        if record.name.trim().is_empty() {
-            batch.fail(
-                index,
-                "name",
-                UserErrorCode::Required,
-                "`name` must not be empty",
-            );
-        }
+        batch.require(index, "name", &record.name);
         if let Some(attributes) = &record.attributes
             && !attributes.0.is_object()
         {
@@ -823,34 +853,18 @@ async fn upsert_tickets(
         }
     };
     let source = batch.source.clone();
-    let systems = systems_by_external_id(
-        db,
-        &source,
-        input
-            .records
-            .iter()
-            .filter_map(|record| optional(&record.system_external_id)),
-    )
-    .await?;
+    let systems = batch
+        .named_systems(
+            db,
+            input
+                .records
+                .iter()
+                .map(|record| optional(&record.system_external_id))
+                .collect(),
+        )
+        .await?;
     for (index, record) in input.records.iter().enumerate() {
-        if record.title.trim().is_empty() {
-            batch.fail(
-                index,
-                "title",
-                UserErrorCode::Required,
-                "`title` must not be empty",
-            );
-        }
-        if let Some(system) = optional(&record.system_external_id)
-            && !systems.contains_key(&system)
-        {
-            batch.fail(
-                index,
-                "systemExternalId",
-                UserErrorCode::NotFound,
-                format!("no system `{system}` from {source}"),
-            );
-        }
+        batch.require(index, "title", &record.title);
     }
     let router = Router::load(db, batch.environments.keys().copied()).await?;
     let functions = record_functions(
@@ -1083,34 +1097,18 @@ async fn upsert_alerts(
         }
     };
     let source = batch.source.clone();
-    let systems = systems_by_external_id(
-        db,
-        &source,
-        input
-            .records
-            .iter()
-            .filter_map(|record| optional(&record.system_external_id)),
-    )
-    .await?;
+    let systems = batch
+        .named_systems(
+            db,
+            input
+                .records
+                .iter()
+                .map(|record| optional(&record.system_external_id))
+                .collect(),
+        )
+        .await?;
     for (index, record) in input.records.iter().enumerate() {
-        if record.message.trim().is_empty() {
-            batch.fail(
-                index,
-                "message",
-                UserErrorCode::Required,
-                "`message` must not be empty",
-            );
-        }
-        if let Some(system) = optional(&record.system_external_id)
-            && !systems.contains_key(&system)
-        {
-            batch.fail(
-                index,
-                "systemExternalId",
-                UserErrorCode::NotFound,
-                format!("no system `{system}` from {source}"),
-            );
-        }
+        batch.require(index, "message", &record.message);
     }
     let router = Router::load(db, batch.environments.keys().copied()).await?;
     let functions = record_functions(
