@@ -251,17 +251,7 @@ pub async fn find(
     // cheaper to fix before both sides sign it.
     let current: Vec<&responsibility::Model> =
         entries.iter().filter(|entry| covers(entry, at)).collect();
-    let with_steps: HashSet<Uuid> = escalation_step::Entity::find()
-        .filter(
-            escalation_step::COLUMN
-                .responsibility_id
-                .is_in(current.iter().map(|entry| entry.id)),
-        )
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|step| step.responsibility_id)
-        .collect();
+    let with_steps = with_escalation_path(db, current.iter().map(|entry| entry.id)).await?;
     for entry in &current {
         let function = function_name
             .get(&entry.function_id)
@@ -288,28 +278,7 @@ pub async fn find(
         }
     }
 
-    let runbooks = runbook::Entity::find()
-        .filter(runbook::COLUMN.environment_id.eq(environment.id))
-        .filter(runbook::COLUMN.created_at.lte(at))
-        .filter(
-            sea_orm::Condition::any()
-                .add(runbook::COLUMN.archived_at.is_null())
-                .add(runbook::COLUMN.archived_at.gt(at)),
-        )
-        .order_by_asc(runbook::Column::Title)
-        .all(db)
-        .await?;
-    let with_runbook: HashSet<Uuid> = runbook_function::Entity::find()
-        .filter(
-            runbook_function::COLUMN
-                .runbook_id
-                .is_in(runbooks.iter().map(|found| found.id)),
-        )
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|link| link.function_id)
-        .collect();
+    let (runbooks, with_runbook) = live_runbooks(db, environment.id, at).await?;
     let owned: HashSet<Uuid> = in_force.iter().map(|entry| entry.function_id).collect();
     for function in functions
         .iter()
@@ -349,6 +318,58 @@ pub async fn find(
     gaps.extend(undocumented_changes(db, environment, question).await?);
     gaps.sort_by_key(|gap| (gap.severity, gap.kind));
     Ok(gaps)
+}
+
+/// Which of `entry_ids` have an escalation path.
+///
+/// # Errors
+/// Database errors.
+pub async fn with_escalation_path(
+    db: &impl ConnectionTrait,
+    entry_ids: impl IntoIterator<Item = Uuid>,
+) -> Result<HashSet<Uuid>, DbErr> {
+    Ok(escalation_step::Entity::find()
+        .filter(escalation_step::COLUMN.responsibility_id.is_in(entry_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|step| step.responsibility_id)
+        .collect())
+}
+
+/// The runbooks of `environment_id` live at `at` (created, not yet archived), by title, and the
+/// functions they cover.
+///
+/// # Errors
+/// Database errors.
+pub async fn live_runbooks(
+    db: &impl ConnectionTrait,
+    environment_id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(Vec<runbook::Model>, HashSet<Uuid>), DbErr> {
+    let runbooks = runbook::Entity::find()
+        .filter(runbook::COLUMN.environment_id.eq(environment_id))
+        .filter(runbook::COLUMN.created_at.lte(at))
+        .filter(
+            sea_orm::Condition::any()
+                .add(runbook::COLUMN.archived_at.is_null())
+                .add(runbook::COLUMN.archived_at.gt(at)),
+        )
+        .order_by_asc(runbook::Column::Title)
+        .all(db)
+        .await?;
+    let covered = runbook_function::Entity::find()
+        .filter(
+            runbook_function::COLUMN
+                .runbook_id
+                .is_in(runbooks.iter().map(|found| found.id)),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|link| link.function_id)
+        .collect();
+    Ok((runbooks, covered))
 }
 
 /// Observed changes (source PSA or RMM, no ticket, not a first sighting) in `[changes_since, at]`

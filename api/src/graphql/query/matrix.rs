@@ -272,10 +272,7 @@ async fn transition_readiness(
     environment_id: &ID,
 ) -> ApiResult<Option<TransitionReadiness>> {
     use entities::enums::{IntegrationKind, ResponsibilityStatus};
-    use entities::{
-        escalation_step, integration, integration_mapping, responsibility, runbook,
-        runbook_function,
-    };
+    use entities::{integration, integration_mapping, responsibility};
     use sea_orm::QueryFilter;
 
     let Some(environment) = visible_environment(ctx, environment_id).await? else {
@@ -309,21 +306,7 @@ async fn transition_readiness(
 
     let in_force = matrix::in_force(db, [environment.id], Utc::now(), None).await?;
     let functions = matrix::functions_for(db, environment.organization_id).await?;
-    let runbooks: Vec<Uuid> = runbook::Entity::find()
-        .filter(runbook::COLUMN.environment_id.eq(environment.id))
-        .filter(runbook::COLUMN.archived_at.is_null())
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|found| found.id)
-        .collect();
-    let covered: std::collections::HashSet<Uuid> = runbook_function::Entity::find()
-        .filter(runbook_function::COLUMN.runbook_id.is_in(runbooks))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|link| link.function_id)
-        .collect();
+    let (_, covered) = crate::gaps::live_runbooks(db, environment.id, Utc::now()).await?;
     let without_runbook: Vec<String> = functions
         .iter()
         .filter(|function| {
@@ -387,17 +370,8 @@ async fn transition_readiness(
         });
     }
 
-    let with_steps: std::collections::HashSet<Uuid> = escalation_step::Entity::find()
-        .filter(
-            escalation_step::COLUMN
-                .responsibility_id
-                .is_in(in_force.iter().map(|entry| entry.id)),
-        )
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|step| step.responsibility_id)
-        .collect();
+    let with_steps =
+        crate::gaps::with_escalation_path(db, in_force.iter().map(|entry| entry.id)).await?;
     let without_path: Vec<String> = in_force
         .iter()
         .filter(|entry| !with_steps.contains(&entry.id))
