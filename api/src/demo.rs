@@ -22,7 +22,7 @@ use entities::{
     runbook_system, sync_run, system, system_link, team, team_membership, ticket, ticket_note,
 };
 use sea_orm::prelude::*;
-use sea_orm::{ActiveModelTrait, DatabaseConnection, IntoActiveModel, TransactionTrait};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, IntoActiveModel};
 use serde_json::json;
 
 /// The demo's provider admin: the subject and organization of the first printed token.
@@ -54,7 +54,7 @@ pub async fn seed_if_empty(db: &DatabaseConnection) -> anyhow::Result<Option<Dem
         return Ok(None);
     }
     let now = Utc::now().trunc_subsecs(6);
-    let txn = db.begin().await?;
+    let txn = crate::services::unit::begin_write(db).await?;
     let summary = Demo::new(now)
         .write(&txn)
         .await
@@ -1150,6 +1150,9 @@ impl Demo {
                 corrects_id: None,
                 change_set_id: Some(id()),
                 integration_id: None,
+                organization_id: None,
+                principal: entities::enums::Principal::Person,
+                recorded_by_id: Some(directory.people["msp_admin"].id),
                 external_source: None,
                 external_id: None,
                 external_url: None,
@@ -1404,6 +1407,8 @@ impl Demo {
             links.push(system_link::Model {
                 id: id(),
                 system_id: system.id,
+                // Set for every link at the end of the load, from the system's environment.
+                organization_id: None,
                 source: "NINJAONE".into(),
                 integration_id: Some(integrations["rmm"].id),
                 resource: "device".into(),
@@ -1422,6 +1427,7 @@ impl Demo {
                 links.push(system_link::Model {
                     id: id(),
                     system_id: system.id,
+                    organization_id: None,
                     source: "CONNECTWISE_MANAGE".into(),
                     integration_id: Some(integrations["psa"].id),
                     resource: "configuration".into(),
@@ -1431,6 +1437,18 @@ impl Demo {
                     last_seen_at: self.ago(0, 1),
                 });
             }
+        }
+        let owners: HashMap<Uuid, Uuid> = environments
+            .values()
+            .map(|environment| (environment.id, environment.organization_id))
+            .collect();
+        let system_owners: HashMap<Uuid, Uuid> = systems
+            .values()
+            .flatten()
+            .filter_map(|system| Some((system.id, *owners.get(&system.environment_id)?)))
+            .collect();
+        for link in &mut links {
+            link.organization_id = system_owners.get(&link.system_id).copied();
         }
         insert_all(db, links).await?;
 
@@ -1568,6 +1586,7 @@ impl Demo {
                 updated_at,
                 resolved_at: matches!(status, TicketStatus::Resolved | TicketStatus::Closed).then_some(updated_at),
                 closed_at: (status == TicketStatus::Closed).then_some(updated_at),
+                organization_id: Some(environments[environment_key].organization_id),
                 external_source: synced.then(|| "CONNECTWISE_MANAGE".to_owned()),
                 external_id: synced.then(|| format!("{}", 48_100 + number)),
                 external_url: synced.then(|| format!("https://na.myconnectwise.net/v4_6_release/services/system_io/Service/fv_sr100_request.rails?service_recid={}", 48_100 + number)),
@@ -1677,6 +1696,7 @@ impl Demo {
                 )),
                 created_at: raised_at,
                 updated_at: raised_at + Duration::hours(2),
+                organization_id: Some(environments[environment_key].organization_id),
                 external_source: Some("NINJAONE".to_owned()),
                 external_id: Some(format!("alert-{}", 90_000 + number)),
                 external_url: None,
@@ -1829,6 +1849,19 @@ impl Demo {
                 corrects_id: None,
                 change_set_id: Some(id()),
                 integration_id,
+                organization_id: external.then_some(environments[environment_key].organization_id),
+                principal: if integration_id.is_some() {
+                    entities::enums::Principal::Integration
+                } else if source == ChangeSource::System {
+                    entities::enums::Principal::System
+                } else {
+                    entities::enums::Principal::Person
+                },
+                recorded_by_id: if integration_id.is_some() || source == ChangeSource::System {
+                    None
+                } else {
+                    actor_id
+                },
                 external_source: external.then(|| {
                     if source == ChangeSource::Psa {
                         "CONNECTWISE_MANAGE"

@@ -14,6 +14,8 @@
 //! - `db`: connecting and migrating; `demo`: the demo data of `serve --demo`.
 //! - `matrix`: which responsibility decides who owns what, at an instant, and where new tickets
 //!   and alerts are routed; `gaps`: what an environment's matrix leaves uncovered.
+//! - `services`: every rule that changes data, shared by GraphQL, REST, the CLI, the sync
+//!   engine and the demo loader; GraphQL resolvers only adapt them.
 //! - `error`: [`error::ApiError`], the single place errors become responses.
 //! - `events`: committed writes fanned out to GraphQL subscriptions.
 //! - `sync`: the sync engine writing what integrations' connectors read.
@@ -31,6 +33,7 @@ pub mod graphql;
 pub mod matrix;
 pub mod rest;
 pub mod router;
+pub mod services;
 pub mod startup;
 pub mod sync;
 pub mod telemetry;

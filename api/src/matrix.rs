@@ -7,7 +7,6 @@
 //! the system overrides the function-level default.
 
 use chrono::{DateTime, Utc};
-use entities::enums::ResponsibilityStatus;
 use entities::responsibility;
 use sea_orm::prelude::*;
 use sea_orm::{Condition, ConnectionTrait, QueryFilter, QueryOrder};
@@ -39,10 +38,11 @@ pub async fn in_force(
     };
     responsibility::Entity::find()
         .filter(responsibility::COLUMN.environment_id.is_in(environment_ids))
+        // A retired entry answers for the instants before its retirement (its `valid_to`).
         .filter(
             responsibility::COLUMN
                 .status
-                .eq(ResponsibilityStatus::Agreed),
+                .is_in(crate::services::matrix::IN_FORCE),
         )
         .filter(responsibility::COLUMN.valid_from.lte(at))
         .filter(
@@ -150,7 +150,7 @@ impl Router {
             .filter(
                 responsibility::COLUMN
                     .status
-                    .eq(ResponsibilityStatus::Agreed),
+                    .is_in(crate::services::matrix::IN_FORCE),
             )
             .order_by_asc(responsibility::Column::Id)
             .all(db)
@@ -241,7 +241,7 @@ mod tests {
             accountable_team_id: None,
             valid_from: Utc::now(),
             valid_to: None,
-            status: ResponsibilityStatus::Agreed,
+            status: entities::enums::ResponsibilityStatus::Agreed,
             notes: None,
             supersedes_id: None,
             created_by_id: None,

@@ -28,6 +28,8 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     address: SocketAddr,
+    /// Kept to stop background syncs cleanly once the server has stopped.
+    sync: SyncService,
 }
 
 impl Application {
@@ -64,13 +66,14 @@ impl Application {
             key,
             events: events.clone(),
             policy: RetryPolicy::default(),
+            in_flight: Arc::default(),
         };
         if settings.sync_scheduler {
             sync.clone().start_scheduler();
         }
         let state = AppState {
             db,
-            sync,
+            sync: sync.clone(),
             jwt: Arc::new(jwt),
             schema: graphql::build_schema(graphql::SchemaOptions {
                 introspection: settings.graphql_introspection,
@@ -85,6 +88,7 @@ impl Application {
             listener,
             router: router(state, settings),
             address,
+            sync,
         })
     }
 
@@ -104,9 +108,24 @@ impl Application {
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
-            .context("server error")
+            .context("server error")?;
+        let interrupted = self
+            .sync
+            .shutdown(SYNC_SHUTDOWN_GRACE)
+            .await
+            .context("cannot close the syncs in flight")?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "syncs still running at shutdown were interrupted"
+            );
+        }
+        Ok(())
     }
 }
+
+/// How long a shutdown waits for syncs in flight before it marks them `INTERRUPTED`.
+pub const SYNC_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
 pub async fn shutdown_signal() {

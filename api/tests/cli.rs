@@ -107,7 +107,7 @@ fn migrate_applies_every_migration_and_reports_status() {
     );
     let (ok, stdout, stderr) = run(tandem().args(["migrate", "--database-url", &url]));
     assert!(ok, "{stderr}");
-    assert!(stdout.starts_with("8 migration(s) applied"), "{stdout}");
+    assert!(stdout.starts_with("9 migration(s) applied"), "{stdout}");
     let (ok, stdout, _) = run(tandem()
         .args(["migrate", "--status"])
         .env("TANDEM_DATABASE_URL", &url));
@@ -117,7 +117,7 @@ fn migrate_applies_every_migration_and_reports_status() {
             .lines()
             .filter(|line| line.starts_with("applied"))
             .count(),
-        8,
+        9,
         "{stdout}"
     );
     assert!(!stdout.contains("pending"));

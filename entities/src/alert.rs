@@ -29,6 +29,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     /// The external system this row mirrors, when it mirrors one.
+    /// The tenant whose keyspace `(external_source, external_id)` belongs to: the organization
+    /// of the environment the record was first written in.
+    pub organization_id: Option<Uuid>,
     pub external_source: Option<String>,
     /// The record's id in that system; unique with `external_source`.
     pub external_id: Option<String>,

@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::enums::{ChangeCategory, ChangeSource};
+use crate::enums::{ChangeCategory, ChangeSource, Principal};
 
 /// A row of `change_log_entries`; the database rejects updates and deletes.
 #[sea_orm::model]
@@ -33,6 +33,12 @@ pub struct Model {
     /// Groups the entries written by one mutation or sync page.
     pub change_set_id: Option<Uuid>,
     pub integration_id: Option<Uuid>,
+    /// The tenant whose keyspace `(external_source, external_id)` belongs to.
+    pub organization_id: Option<Uuid>,
+    /// The authenticated principal that wrote the entry (whatever `actor_name` says).
+    pub principal: Principal,
+    /// The person whose token wrote the entry, when a person's token did.
+    pub recorded_by_id: Option<Uuid>,
     /// The external system this row mirrors, when it mirrors one.
     pub external_source: Option<String>,
     /// The record's id in that system; unique with `external_source`.

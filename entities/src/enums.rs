@@ -158,6 +158,21 @@ stored_enum! {
         Partial,
         /// Stopped by an error.
         Failed,
+        /// Stopped by a shutdown or a crash before it finished; the next run resumes from the
+        /// cursors its committed pages left.
+        Interrupted,
+    }
+}
+
+stored_enum! {
+    /// Who wrote a change log entry: the authenticated principal, not the free-text actor.
+    Principal {
+        /// A person's token.
+        Person,
+        /// An integration: its sync engine, or a token issued for it.
+        Integration,
+        /// Tandem itself (migrations, the demo's history).
+        System,
     }
 }
 

@@ -11,6 +11,8 @@ pub struct Model {
     pub id: Uuid,
     pub system_id: Uuid,
     /// The external system: an integration kind or a sync job's name.
+    /// The tenant whose keyspace `(source, resource, external_id)` belongs to.
+    pub organization_id: Option<Uuid>,
     pub source: String,
     /// The configured integration that saw the record, if any.
     pub integration_id: Option<Uuid>,

@@ -32,6 +32,7 @@ mod m20261127_000005_create_responsibilities;
 mod m20261127_000006_create_runbooks;
 mod m20261127_000007_create_tickets;
 mod m20261127_000008_create_change_log;
+mod m20261201_000009_scope_writes;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000006_create_runbooks::Migration),
             Box::new(m20261127_000007_create_tickets::Migration),
             Box::new(m20261127_000008_create_change_log::Migration),
+            Box::new(m20261201_000009_scope_writes::Migration),
         ]
     }
 }

@@ -55,11 +55,17 @@ async fn a_provider_onboards_a_client_with_teams_and_people_who_can_sign_in() ->
     assert_eq!(team["team"]["organization"]["slug"], "oak-dental");
     let person = mutate(&app, &provider, "createPerson", json!({ "organizationId": organization, "subject": "oak|admin", "displayName": "Ida Oak", "email": "ida@oak.example", "role": "ADMIN" }), "person { id role }").await?;
     assert!(codes(&person).is_empty(), "{person}");
-    let duplicate = mutate(&app, &provider, "createPerson", json!({ "organizationId": organization, "subject": "oak|admin", "displayName": "Again", "email": "not-an-email", "role": "VIEWER" }), "person { id }").await?;
+    // From its first admin on, the client manages its own people; the provider no longer may.
+    let oak = app.token("oak|admin", "oak-dental", Role::Admin);
+    let provider_again = app
+        .query(&provider, "mutation($input: CreatePersonInput!) { createPerson(input: $input) { person { id } } }", json!({ "input": { "organizationId": organization, "subject": "oak|second", "displayName": "Second", "role": "ADMIN" } }))
+        .await;
+    assert!(provider_again.is_err(), "{provider_again:?}");
+    let duplicate = mutate(&app, &oak, "createPerson", json!({ "organizationId": organization, "subject": "oak|admin", "displayName": "Again", "email": "not-an-email", "role": "VIEWER" }), "person { id }").await?;
     assert_eq!(codes(&duplicate), ["INVALID", "TAKEN"]);
     let member = mutate(
         &app,
-        &provider,
+        &oak,
         "addTeamMember",
         json!({ "teamId": team["team"]["id"], "personId": person["person"]["id"] }),
         "team { members { displayName } }",
@@ -72,7 +78,7 @@ async fn a_provider_onboards_a_client_with_teams_and_people_who_can_sign_in() ->
     // Adding twice is a no-op, so retries are safe.
     let member = mutate(
         &app,
-        &provider,
+        &oak,
         "addTeamMember",
         json!({ "teamId": team["team"]["id"], "personId": person["person"]["id"] }),
         "team { members { displayName } }",
@@ -81,7 +87,6 @@ async fn a_provider_onboards_a_client_with_teams_and_people_who_can_sign_in() ->
     assert_eq!(member["team"]["members"].as_array().map(Vec::len), Some(1));
 
     // The new person signs in and sees their organization and its provider relationship.
-    let oak = app.token("oak|admin", "oak-dental", Role::Admin);
     let data = app.query(&oak, "{ viewer { organization { slug } } engagements { edges { node { operatingModel active provider { slug } } } } }", Value::Null).await?;
     assert_eq!(data["viewer"]["organization"]["slug"], "oak-dental");
     assert_eq!(

@@ -98,7 +98,20 @@ async fn agree(app: &TestApp, input: Value) -> anyhow::Result<Value> {
 async fn each_gap_kind_shows_until_it_is_fixed() -> anyhow::Result<()> {
     let app = TestApp::spawn_with_demo().await?;
     let harbor = app.client_admin_token();
-    let sync = app.token("demo|northwind-sync", "northwind-msp", Role::Integration);
+    // Only a token issued for an integration records what an RMM observed.
+    let rmm = app
+        .query(
+            &app.provider_admin_token(),
+            "{ integrations(first: 10) { edges { node { id kind } } } }",
+            Value::Null,
+        )
+        .await?["integrations"]["edges"]
+        .as_array()
+        .and_then(|edges| edges.iter().find(|edge| edge["node"]["kind"] == "NINJAONE"))
+        .map(|edge| edge["node"]["id"].clone())
+        .expect("the demo has a NinjaOne integration");
+    let rmm = tests::decode_uuid(&rmm);
+    let sync = app.integration_token("demo|northwind-sync", "northwind-msp", rmm);
     let organization = app
         .query(&harbor, "{ viewer { organization { id } } }", Value::Null)
         .await?["viewer"]["organization"]["id"]

@@ -22,3 +22,5 @@ mod sync;
 mod tenancy;
 mod upserts;
 mod vendors;
+mod write_safety;
+mod write_tenancy;

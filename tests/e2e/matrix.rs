@@ -322,9 +322,14 @@ async fn co_managed_entries_need_both_sides_and_may_not_overlap() -> anyhow::Res
         "the refused approval was rolled back"
     );
 
-    // Retiring the first lets the second be agreed.
+    // Retiring the first (both sides of the co-managed engagement) lets the second be agreed.
     assert_eq!(
         lifecycle(&app, &harbor, "retireResponsibility", &entry["id"]).await?["responsibility"]["status"],
+        "AGREED",
+        "one side alone cannot retire a co-managed entry"
+    );
+    assert_eq!(
+        lifecycle(&app, &provider, "retireResponsibility", &entry["id"]).await?["responsibility"]["status"],
         "RETIRED"
     );
     assert_eq!(

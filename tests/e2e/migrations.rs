@@ -9,7 +9,7 @@ use serde_json::json;
 use tests::{TestDb, count_rows, table_names};
 use uuid::Uuid;
 
-const TABLES: [&str; 28] = [
+const TABLES: [&str; 29] = [
     "alerts",
     "change_log_entries",
     "change_log_entry_systems",
@@ -24,6 +24,7 @@ const TABLES: [&str; 28] = [
     "responsibilities",
     "responsibility_approvals",
     "responsibility_parties",
+    "responsibility_retirements",
     "runbook_functions",
     "runbook_revisions",
     "runbook_systems",
@@ -131,6 +132,9 @@ async fn change_log_entries_cannot_be_edited_or_deleted() -> anyhow::Result<()> 
         corrects_id: None,
         change_set_id: None,
         integration_id: None,
+        organization_id: None,
+        principal: entities::enums::Principal::System,
+        recorded_by_id: None,
         external_source: None,
         external_id: None,
         external_url: None,

@@ -214,6 +214,7 @@ async fn add_tickets(app: &TestApp, count: usize) -> anyhow::Result<()> {
                 updated_at: now,
                 resolved_at: None,
                 closed_at: None,
+                organization_id: None,
                 external_source: None,
                 external_id: None,
                 external_url: None,

@@ -873,6 +873,7 @@ async fn the_scheduler_starts_integrations_that_are_due() -> anyhow::Result<()> 
         key: Some(Arc::new(SecretKey::parse(tests::TEST_SECRET_KEY)?)),
         events: api::events::EventBus::default(),
         policy: RetryPolicy::fast(),
+        in_flight: Default::default(),
     };
     assert_eq!(service.start_due().await?, 1, "never synced: due");
     for _ in 0..100 {

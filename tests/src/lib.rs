@@ -281,6 +281,14 @@ impl TestApp {
             .expect("test keys can sign")
     }
 
+    /// A token for `sub` in `org` issued for integration `integration_id` (role `INTEGRATION`),
+    /// valid for an hour.
+    pub fn integration_token(&self, sub: &str, org: &str, integration_id: uuid::Uuid) -> String {
+        self.keys
+            .mint_for_integration(sub, org, integration_id, Duration::from_secs(3600))
+            .expect("test keys can sign")
+    }
+
     /// A token for the demo's provider admin.
     pub fn provider_admin_token(&self) -> String {
         self.token(
@@ -510,4 +518,15 @@ pub async fn sync_with(
 /// When the run fails.
 pub async fn sync(app: &TestApp, id: uuid::Uuid) -> api::sync::SyncReport {
     sync_with(app, id, &|_| {}).await.expect("the sync runs")
+}
+
+/// The UUID behind a global id (`base64url("<Type>:<uuid>")`) as the API returns it.
+///
+/// # Panics
+/// When `id` is not a global id.
+pub fn decode_uuid(id: &Value) -> uuid::Uuid {
+    let id = id.as_str().expect("a global id is a string");
+    api::graphql::ids::decode("id", &id.into())
+        .expect("a global id")
+        .1
 }

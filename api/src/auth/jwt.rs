@@ -26,6 +26,10 @@ pub struct Claims {
     /// Issued at, in seconds since the epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<u64>,
+    /// The integration this token was issued for (its id), for sync jobs: only such a token
+    /// may record what a PSA or RMM observed. Requires the role `INTEGRATION`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration: Option<uuid::Uuid>,
     /// Issuer, checked when `TANDEM_JWT_ISSUER` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
@@ -247,6 +251,32 @@ impl JwtKeys {
     /// # Errors
     /// When these keys cannot sign (RS256 verification-only keys).
     pub fn mint(&self, sub: &str, org: &str, role: Role, ttl: Duration) -> anyhow::Result<String> {
+        self.mint_claims(sub, org, role, None, ttl)
+    }
+
+    /// Signs a token for `sub` in `org` issued for integration `integration` (role
+    /// `INTEGRATION`), valid for `ttl`.
+    ///
+    /// # Errors
+    /// When these keys cannot sign (RS256 verification-only keys).
+    pub fn mint_for_integration(
+        &self,
+        sub: &str,
+        org: &str,
+        integration: uuid::Uuid,
+        ttl: Duration,
+    ) -> anyhow::Result<String> {
+        self.mint_claims(sub, org, Role::Integration, Some(integration), ttl)
+    }
+
+    fn mint_claims(
+        &self,
+        sub: &str,
+        org: &str,
+        role: Role,
+        integration: Option<uuid::Uuid>,
+        ttl: Duration,
+    ) -> anyhow::Result<String> {
         let encoding = self
             .encoding
             .as_ref()
@@ -258,6 +288,7 @@ impl JwtKeys {
             role,
             exp: now + ttl.as_secs(),
             iat: Some(now),
+            integration,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
         };

@@ -6,7 +6,7 @@
 
 use chrono::Utc;
 use entities::enums::{OrganizationKind, Role};
-use entities::{engagement, organization, person};
+use entities::{engagement, integration, organization, person};
 use sea_orm::prelude::*;
 use sea_orm::{ActiveEnum, Condition, DatabaseConnection, QuerySelect};
 
@@ -22,6 +22,9 @@ pub struct Viewer {
     pub organization: organization::Model,
     /// The role the token claims, within what the person holds.
     pub role: Role,
+    /// The integration the token was issued for: this viewer writes as that integration (what
+    /// it records is attributed to it, and may say a PSA or RMM observed it).
+    pub integration: Option<integration::Model>,
     /// Sorted ids of the organizations this viewer may see, their own included.
     visible_organization_ids: Vec<Uuid>,
 }
@@ -67,6 +70,27 @@ impl Viewer {
             )));
         }
 
+        let integration = match claims.integration {
+            None => None,
+            Some(_) if claims.role != Role::Integration => {
+                return Err(ApiError::Unauthenticated(
+                    "a token issued for an integration must claim the role INTEGRATION".to_owned(),
+                ));
+            }
+            Some(id) => Some(
+                integration::Entity::find_by_id(id)
+                    .filter(integration::COLUMN.organization_id.eq(organization.id))
+                    .one(db)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::Unauthenticated(format!(
+                            "token names an integration that organization `{}` does not have",
+                            claims.org
+                        ))
+                    })?,
+            ),
+        };
+
         let mut visible_organization_ids = vec![organization.id];
         if organization.kind == OrganizationKind::Provider {
             let today = Utc::now().date_naive();
@@ -91,6 +115,7 @@ impl Viewer {
             person,
             organization,
             role: claims.role,
+            integration,
             visible_organization_ids,
         })
     }

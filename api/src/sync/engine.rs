@@ -151,6 +151,7 @@ pub async fn run(
     }
     take_lease(db, &found, options).await?;
     let started = Utc::now().trunc_subsecs(6);
+    interrupt_runs(db, integration_id, started).await?;
     let record = sync_run::Model {
         id: Uuid::now_v7(),
         integration_id,
@@ -201,6 +202,37 @@ pub async fn run(
         run: finished,
         resources,
     })
+}
+
+/// Marks the integration's runs still `RUNNING` as `INTERRUPTED`: called by the holder of its
+/// lease, so any such run lost its process (a crash, a kill) or was stopped by a shutdown. What
+/// its committed pages wrote stays; the next run resumes from their cursors.
+///
+/// # Errors
+/// Database errors.
+pub async fn interrupt_runs(
+    db: &impl ConnectionTrait,
+    integration_id: Uuid,
+    now: chrono::DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let closed = sync_run::Entity::update_many()
+        .col_expr(
+            sync_run::Column::Status,
+            Expr::value(sea_orm::ActiveEnum::to_value(&SyncStatus::Interrupted)),
+        )
+        .col_expr(sync_run::Column::FinishedAt, Expr::value(now))
+        .col_expr(
+            sync_run::Column::Error,
+            Expr::value(
+                "interrupted before it finished (a shutdown or a crash); the next run resumed \
+                 from its last committed page",
+            ),
+        )
+        .filter(sync_run::COLUMN.integration_id.eq(integration_id))
+        .filter(sync_run::COLUMN.status.eq(SyncStatus::Running))
+        .exec(db)
+        .await?;
+    Ok(closed.rows_affected)
 }
 
 async fn take_lease(
@@ -389,7 +421,7 @@ async fn sync(
             })?;
             let fetched_in = fetch_started.elapsed();
             let write_started = std::time::Instant::now();
-            let txn = db.begin().await?;
+            let txn = crate::services::unit::begin_write(db).await?;
             let page_counts = write_page(
                 &txn,
                 &mut context,
@@ -641,7 +673,7 @@ async fn seed_value_mappings(
         .all(db)
         .await?;
     let now = Utc::now().trunc_subsecs(6);
-    let txn = db.begin().await?;
+    let txn = crate::services::unit::begin_write(db).await?;
     for lookup in lookups {
         let (domain, normalized) = match lookup.suggested {
             Normalized::Status(status) => (

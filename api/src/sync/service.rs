@@ -2,7 +2,8 @@
 //! each integration's schedule (`sync_interval_seconds`). The engine's lease keeps one run per
 //! integration at a time, whichever process or trigger starts it.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -31,6 +32,9 @@ pub struct SyncService {
     pub events: EventBus,
     /// Retries and timeouts of vendor calls.
     pub policy: RetryPolicy,
+    /// The runs this process has in flight: integration id to the run's lease owner. A
+    /// shutdown waits for them, then marks what is left `INTERRUPTED` and frees its leases.
+    pub in_flight: Arc<Mutex<HashMap<Uuid, String>>>,
 }
 
 impl SyncService {
@@ -50,14 +54,72 @@ impl SyncService {
         options.full = full;
         options.policy = self.policy;
         options.events = Some(self.events.clone());
-        engine::run(
+        self.in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(integration_id, options.owner.clone());
+        let outcome = engine::run(
             &self.db,
             self.key.as_deref(),
             integration_id,
             &options,
             &|_| {},
         )
-        .await
+        .await;
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if in_flight.get(&integration_id) == Some(&options.owner) {
+            in_flight.remove(&integration_id);
+        }
+        outcome
+    }
+
+    /// Waits up to `grace` for the runs in flight to finish, then marks the rest
+    /// `INTERRUPTED` and frees their leases, so nothing stays `RUNNING` after a shutdown.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn shutdown(&self, grace: Duration) -> Result<usize, DbErr> {
+        let deadline = tokio::time::Instant::now() + grace;
+        let remaining = loop {
+            let remaining: Vec<(Uuid, String)> = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .map(|(id, owner)| (*id, owner.clone()))
+                .collect();
+            if remaining.is_empty() || tokio::time::Instant::now() >= deadline {
+                break remaining;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let now = Utc::now();
+        for (integration_id, owner) in &remaining {
+            let txn = crate::services::unit::begin_write(&self.db).await?;
+            let released = integration::Entity::update_many()
+                .col_expr(
+                    integration::Column::LeaseOwner,
+                    sea_orm::sea_query::Expr::value(Option::<String>::None),
+                )
+                .col_expr(
+                    integration::Column::LeaseExpiresAt,
+                    sea_orm::sea_query::Expr::value(Option::<chrono::DateTime<Utc>>::None),
+                )
+                .filter(integration::COLUMN.id.eq(*integration_id))
+                .filter(integration::COLUMN.lease_owner.eq(owner.clone()))
+                .exec(&txn)
+                .await?;
+            // Only while this run still held the lease is a RUNNING run of it ours to close.
+            if released.rows_affected == 1 {
+                engine::interrupt_runs(&txn, *integration_id, now).await?;
+            }
+            txn.commit().await?;
+            tracing::warn!(%integration_id, "sync interrupted by shutdown");
+        }
+        Ok(remaining.len())
     }
 
     /// Starts a run in the background; the outcome lands in `syncRuns` and the log.

@@ -215,6 +215,9 @@ impl RunContext {
             corrects_id: None,
             change_set_id: None,
             integration_id: Some(self.integration.id),
+            organization_id: None,
+            principal: entities::enums::Principal::Integration,
+            recorded_by_id: None,
             external_source: None,
             external_id: None,
             external_url: None,
@@ -410,7 +413,7 @@ impl<'a> PageWriter<'a> {
                 None => {
                     let matched = match_device(&candidates, environment_id, &device).cloned();
                     if let Some(found) = &matched {
-                        self.link(found.id, &device, now).await?;
+                        self.link(found.id, environment_id, &device, now).await?;
                         candidates.retain(|candidate| candidate.id != found.id);
                     }
                     matched
@@ -471,11 +474,13 @@ impl<'a> PageWriter<'a> {
     async fn link(
         &self,
         system_id: Uuid,
+        environment_id: Uuid,
         device: &Device,
         now: DateTime<Utc>,
     ) -> Result<(), DbErr> {
         system_link::Model {
             id: Uuid::now_v7(),
+            organization_id: self.ctx.organizations.get(&environment_id).copied(),
             system_id,
             source: self.ctx.source.clone(),
             integration_id: Some(self.ctx.integration.id),
@@ -531,7 +536,8 @@ impl<'a> PageWriter<'a> {
         .into_active_model()
         .insert(self.txn)
         .await?;
-        self.link(created.id, device, now).await?;
+        self.link(created.id, created.environment_id, device, now)
+            .await?;
         Ok(created)
     }
 
@@ -723,6 +729,8 @@ impl<'a> PageWriter<'a> {
                     model.requester = Set(record.requester.clone());
                     model.system_id = Set(system_id);
                     model.environment_id = Set(environment_id);
+                    model.organization_id =
+                        Set(self.ctx.organizations.get(&environment_id).copied());
                     model.resolved_at = Set(if terminal {
                         current.resolved_at.or(Some(now))
                     } else {
@@ -793,6 +801,7 @@ impl<'a> PageWriter<'a> {
                         updated_at: now,
                         resolved_at: terminal.then_some(now),
                         closed_at: (status == TicketStatus::Closed).then_some(now),
+                        organization_id: self.ctx.organizations.get(&environment_id).copied(),
                         external_source: Some(self.ctx.source.clone()),
                         external_id: Some(record.external_id),
                         external_url: record.url,
@@ -989,6 +998,7 @@ impl<'a> PageWriter<'a> {
                         routing_reason: route.map(|route| route.reason),
                         created_at: now,
                         updated_at: now,
+                        organization_id: self.ctx.organizations.get(&environment_id).copied(),
                         external_source: Some(self.ctx.source.clone()),
                         external_id: Some(record.external_id),
                         external_url: None,
@@ -1093,6 +1103,7 @@ impl<'a> PageWriter<'a> {
             if let Some(actor) = change.actor {
                 entry.actor_name = actor;
             }
+            entry.organization_id = self.ctx.organizations.get(&environment_id).copied();
             entry.external_source = Some(self.ctx.source.clone());
             entry.external_id = Some(change.external_id);
             self.entries

@@ -2,7 +2,7 @@
 //! entry that points at the one it corrects.
 
 use async_graphql::{Context, ID, InputObject, Object, Result, ResultExt};
-use chrono::{Duration, SubsecRound, Utc};
+use chrono::Utc;
 use entities::{change_log_entry, change_log_entry_system};
 use sea_orm::QueryFilter;
 use sea_orm::prelude::*;
@@ -11,7 +11,7 @@ use crate::error::ApiResult;
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::NodeType;
 use crate::graphql::mutation::{
-    Check, UserErrorCode, WRITERS_AND_SYNC, Write, payload, require_role, systems_in, ticket_in,
+    Check, CheckIds, UserErrorCode, WRITERS_AND_SYNC, payload, require_role, systems_in, ticket_in,
     visible_environment,
 };
 use crate::graphql::scalars::Json;
@@ -140,16 +140,7 @@ pub fn check_occurred_at(
     occurred_at: Option<DateTimeUtc>,
 ) -> Option<DateTimeUtc> {
     let now = Utc::now();
-    let occurred_at = occurred_at.unwrap_or(now).trunc_subsecs(6);
-    if occurred_at > now + Duration::minutes(5) {
-        check.fail(
-            field,
-            UserErrorCode::Invalid,
-            "`occurredAt` may not be in the future",
-        );
-        return None;
-    }
-    Some(occurred_at)
+    check.observed_instant(field, occurred_at.unwrap_or(now), now)
 }
 
 async fn record_change(
@@ -193,7 +184,7 @@ async fn record_change(
     if !check.is_ok() {
         return Ok(RecordChangePayload::refused(check.into_errors()));
     }
-    let mut write = Write::begin(ctx, viewer, reason, ticket_id).await?;
+    let mut write = crate::graphql::mutation::begin(ctx, viewer, reason, ticket_id).await?;
     let mut entry = change_log_entry::Model {
         id: Uuid::now_v7(),
         environment_id: environment.id,
@@ -209,7 +200,10 @@ async fn record_change(
         ticket_id,
         corrects_id: None,
         change_set_id: Some(write.change_set_id),
-        integration_id: None,
+        integration_id: viewer.integration.as_ref().map(|found| found.id),
+        organization_id: None,
+        principal: write.principal(),
+        recorded_by_id: Some(viewer.person.id),
         external_source: None,
         external_id: None,
         external_url: None,
@@ -297,7 +291,8 @@ async fn correct_change(
     if !check.is_ok() {
         return Ok(CorrectChangePayload::refused(check.into_errors()));
     }
-    let mut write = Write::begin(ctx, viewer, Some(reason), original.ticket_id).await?;
+    let mut write =
+        crate::graphql::mutation::begin(ctx, viewer, Some(reason), original.ticket_id).await?;
     let correction = change_log_entry::Model {
         id: Uuid::now_v7(),
         environment_id: environment.id,
@@ -313,7 +308,10 @@ async fn correct_change(
         ticket_id: original.ticket_id,
         corrects_id: Some(original.id),
         change_set_id: Some(write.change_set_id),
-        integration_id: None,
+        integration_id: viewer.integration.as_ref().map(|found| found.id),
+        organization_id: None,
+        principal: write.principal(),
+        recorded_by_id: Some(viewer.person.id),
         external_source: None,
         external_id: None,
         external_url: None,

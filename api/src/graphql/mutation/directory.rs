@@ -7,16 +7,17 @@ use chrono::{SubsecRound, Utc};
 use entities::enums::{OrganizationKind, Role};
 use entities::{engagement, organization, person, team, team_membership};
 use sea_orm::prelude::*;
-use sea_orm::{ConnectionTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ConnectionTrait, IntoActiveModel, QueryFilter, Set};
 
 use crate::auth::Viewer;
 use crate::error::ApiResult;
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::NodeType;
-use crate::graphql::mutation::{Check, UserErrorCode, payload, require_role};
+use crate::graphql::mutation::{Check, CheckIds, UserErrorCode, payload, require_role};
 use crate::graphql::scalars::Date;
 use crate::graphql::types::enums::{OperatingModel, Role as GqlRole};
 use crate::graphql::types::{Engagement, Organization, Person, Team};
+use crate::services;
 
 const MAX_NAME: usize = 200;
 const ADMINS: &[Role] = &[Role::Admin];
@@ -337,7 +338,7 @@ async fn create_client(
         return Ok(OrganizationPayload::refused(check.into_errors()));
     };
     let now = Utc::now().trunc_subsecs(6);
-    let txn = db.begin().await?;
+    let txn = crate::services::unit::begin_write(db).await?;
     let created = organization::Model {
         id: Uuid::now_v7(),
         slug,
@@ -554,6 +555,9 @@ async fn create_team(ctx: &Context<'_>, input: CreateTeamInput) -> ApiResult<Tea
         &input.organization_id,
     )
     .await?;
+    if let Some(owner) = &owner {
+        services::directory::require_own_directory(db, viewer, owner.id).await?;
+    }
     if let (Some(owner), Some(name)) = (&owner, &name)
         && team_name_taken(db, owner.id, name, None).await?
     {
@@ -593,12 +597,13 @@ async fn visible_team(
     let Some(id) = check.id(field, NodeType::Team, id) else {
         return Ok(None);
     };
-    let found = team::Entity::find_by_id(id).one(db).await?.filter(|found| {
-        found.organization_id == viewer.organization.id
-            || (viewer.organization.kind == OrganizationKind::Provider
-                && viewer.can_see_organization(found.organization_id))
-    });
-    if found.is_none() {
+    let found = team::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .filter(|found| viewer.can_see_organization(found.organization_id));
+    if let Some(found) = &found {
+        services::directory::require_own_directory(db, viewer, found.organization_id).await?;
+    } else {
         check.fail(field, UserErrorCode::NotFound, "no team with this id");
     }
     Ok(found)
@@ -685,6 +690,9 @@ async fn create_person(ctx: &Context<'_>, input: CreatePersonInput) -> ApiResult
         &input.organization_id,
     )
     .await?;
+    if let Some(owner) = &owner {
+        services::directory::require_own_directory(db, viewer, owner.id).await?;
+    }
     let (Some(subject), Some(display_name), Some(email), Some(owner), true) =
         (subject, display_name, email, owner, check.is_ok())
     else {
@@ -717,15 +725,14 @@ async fn update_person(ctx: &Context<'_>, input: UpdatePersonInput) -> ApiResult
         Some(id) => person::Entity::find_by_id(id)
             .one(db)
             .await?
-            .filter(|found| {
-                found.organization_id == viewer.organization.id
-                    || (viewer.organization.kind == OrganizationKind::Provider
-                        && viewer.can_see_organization(found.organization_id))
-            }),
+            .filter(|found| viewer.can_see_organization(found.organization_id)),
         None => None,
     };
-    if found.is_none() {
-        check.fail("id", UserErrorCode::NotFound, "no person with this id");
+    match &found {
+        Some(found) => {
+            services::directory::require_own_directory(db, viewer, found.organization_id).await?
+        }
+        None => check.fail("id", UserErrorCode::NotFound, "no person with this id"),
     }
     if found
         .as_ref()

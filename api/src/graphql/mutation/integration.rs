@@ -16,7 +16,9 @@ use crate::auth::Viewer;
 use crate::error::ApiResult;
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::NodeType;
-use crate::graphql::mutation::{Check, UserErrorCode, payload, require_role, visible_environment};
+use crate::graphql::mutation::{
+    Check, CheckIds, UserErrorCode, payload, require_role, visible_environment,
+};
 use crate::graphql::scalars::Json;
 use crate::graphql::types::Integration;
 use crate::graphql::types::enums::{IntegrationKind, Priority, TicketStatus};
@@ -192,7 +194,7 @@ pub struct TestIntegrationPayload {
     /// What was reached, or what failed (refused credentials, unreachable host, bad setting).
     pub message: String,
     /// Problems with the input.
-    pub user_errors: Vec<crate::graphql::mutation::UserError>,
+    pub user_errors: Vec<crate::graphql::mutation::UserErrorObject>,
 }
 
 /// A value mapping.
@@ -535,14 +537,22 @@ async fn update(ctx: &Context<'_>, input: UpdateIntegrationInput) -> ApiResult<I
         return Ok(IntegrationPayload::refused(check.into_errors()));
     }
     model.updated_at = Set(Utc::now().trunc_subsecs(6));
-    let updated = model.update(db).await?;
+    // The new address, the cursor reset and the revoked lease commit together: a run still
+    // fetching from the old host loses its lease at its next page and writes nothing more.
+    let txn = crate::services::unit::begin_write(db).await?;
+    if moved {
+        model.lease_owner = Set(None);
+        model.lease_expires_at = Set(None);
+    }
+    let updated = model.update(&txn).await?;
     if moved {
         // Another host may be another tenant: the next sync starts from scratch.
         entities::sync_cursor::Entity::delete_many()
             .filter(entities::sync_cursor::COLUMN.integration_id.eq(updated.id))
-            .exec(db)
+            .exec(&txn)
             .await?;
     }
+    txn.commit().await?;
     tracing::info!(integration = %updated.id, enabled = updated.enabled, "integration updated");
     Ok(IntegrationPayload::done(Integration(updated)))
 }
@@ -557,7 +567,7 @@ async fn test(
     let mut check = Check::default();
     let Some(found) = administered(db, viewer, &mut check, "id", &input.id).await? else {
         return Ok(TestIntegrationPayload {
-            user_errors: check.into_errors(),
+            user_errors: crate::graphql::mutation::user_errors(check.into_errors()),
             ..Default::default()
         });
     };
@@ -850,7 +860,7 @@ async fn split_link(
     else {
         return Ok(SplitSystemPayload::refused(check.into_errors()));
     };
-    let mut write = crate::graphql::mutation::Write::begin(ctx, viewer, reason, None).await?;
+    let mut write = crate::graphql::mutation::begin(ctx, viewer, reason, None).await?;
     // The new system takes the attributes the split source set; the old keeps the rest.
     let sources = current
         .attribute_sources

@@ -12,7 +12,7 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::ids::NodeType;
 use crate::graphql::mutation::change_log::{MAX_REASON, check_details};
 use crate::graphql::mutation::{
-    ChangeNote, Check, UserErrorCode, WRITERS, Write, diff, payload, require_role, ticket_in,
+    ChangeNote, Check, CheckIds, UserErrorCode, WRITERS, diff, payload, require_role, ticket_in,
     visible_environment,
 };
 use crate::graphql::scalars::Json;
@@ -288,7 +288,7 @@ async fn create_environment(
     else {
         return Ok(EnvironmentPayload::refused(check.into_errors()));
     };
-    let mut write = Write::begin(ctx, viewer, reason, None).await?;
+    let mut write = crate::graphql::mutation::begin(ctx, viewer, reason, None).await?;
     let environment = environment::Model {
         id: Uuid::now_v7(),
         organization_id: organization.id,
@@ -381,7 +381,8 @@ async fn update_environment(
     if changes.is_empty() {
         return Ok(EnvironmentPayload::done(Environment(current)));
     }
-    let mut write = Write::begin(ctx, viewer, reason.flatten(), ticket_id).await?;
+    let mut write =
+        crate::graphql::mutation::begin(ctx, viewer, reason.flatten(), ticket_id).await?;
     model.updated_at = Set(write.now);
     let updated = model.update(&write.txn).await?;
     write
@@ -425,7 +426,7 @@ async fn archive_environment(
     let (Some(reason), true) = (reason, check.is_ok()) else {
         return Ok(EnvironmentPayload::refused(check.into_errors()));
     };
-    let mut write = Write::begin(ctx, viewer, reason, ticket_id).await?;
+    let mut write = crate::graphql::mutation::begin(ctx, viewer, reason, ticket_id).await?;
     let mut model = current.into_active_model();
     model.archived_at = Set(Some(write.now));
     model.updated_at = Set(write.now);
@@ -590,7 +591,7 @@ async fn create_system(ctx: &Context<'_>, input: CreateSystemInput) -> ApiResult
     if !check.is_ok() {
         return Ok(SystemPayload::refused(check.into_errors()));
     }
-    let mut write = Write::begin(ctx, viewer, reason, ticket_id).await?;
+    let mut write = crate::graphql::mutation::begin(ctx, viewer, reason, ticket_id).await?;
     let source = json!("API");
     let sources: Map<String, Value> = [
         ("hostname", hostname.is_some()),
@@ -729,7 +730,7 @@ async fn update_system(ctx: &Context<'_>, input: UpdateSystemInput) -> ApiResult
     if changes.is_empty() {
         return Ok(SystemPayload::done(System(current)));
     }
-    let mut write = Write::begin(ctx, viewer, reason, ticket_id).await?;
+    let mut write = crate::graphql::mutation::begin(ctx, viewer, reason, ticket_id).await?;
     model.attribute_sources = Set(Value::Object(sources));
     model.updated_at = Set(write.now);
     let updated = model.update(&write.txn).await?;
@@ -780,7 +781,7 @@ async fn retire_system(ctx: &Context<'_>, input: RetireSystemInput) -> ApiResult
     let (Some(reason), true) = (reason, check.is_ok()) else {
         return Ok(SystemPayload::refused(check.into_errors()));
     };
-    let mut write = Write::begin(ctx, viewer, reason, ticket_id).await?;
+    let mut write = crate::graphql::mutation::begin(ctx, viewer, reason, ticket_id).await?;
     let mut model = current.into_active_model();
     model.retired_at = Set(Some(write.now));
     model.updated_at = Set(write.now);

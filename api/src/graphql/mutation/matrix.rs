@@ -10,8 +10,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result, ResultExt};
 use chrono::{DateTime, SubsecRound, Utc};
 use entities::enums::{ChangeCategory, OperatingModel, PartyRole, ResponsibilityStatus, Role};
 use entities::{
-    engagement, environment, escalation_step, function, person, responsibility,
-    responsibility_approval, responsibility_party,
+    engagement, environment, escalation_step, person, responsibility, responsibility_party,
 };
 use sea_orm::prelude::*;
 use sea_orm::{IntoActiveModel, QueryFilter, Set};
@@ -19,16 +18,18 @@ use serde_json::json;
 
 use crate::auth::Viewer;
 use crate::error::ApiResult;
+use crate::events::EventBus;
 use crate::graphql::context::ContextExt;
-use crate::graphql::ids::{self, NodeType};
+use crate::graphql::ids::NodeType;
 use crate::graphql::mutation::change_log::MAX_REASON;
 use crate::graphql::mutation::work::team_for_environment;
 use crate::graphql::mutation::{
-    ChangeNote, Check, UserErrorCode, Write, payload, require_role, visible_environment,
+    ChangeNote, Check, CheckIds, UserErrorCode, payload, require_role, visible_environment,
 };
 use crate::graphql::query::directory::active_on;
 use crate::graphql::types::Responsibility;
 use crate::graphql::types::enums::EscalationChannel;
+use crate::services::{self, matrix::Action};
 
 /// Writing the matrix.
 #[derive(Default)]
@@ -148,13 +149,6 @@ impl MatrixMutation {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
-    Propose,
-    Approve,
-    Retire,
-}
-
 async fn create(
     ctx: &Context<'_>,
     input: CreateResponsibilityInput,
@@ -165,8 +159,14 @@ async fn create(
     let mut check = Check::default();
     let notes = check.optional_text("notes", input.notes.as_deref(), 5_000);
     let reason = check.optional_text("reason", input.reason.as_deref(), MAX_REASON);
-    let valid_from = input.valid_from.trunc_subsecs(6);
-    let valid_to = input.valid_to.map(|instant| instant.trunc_subsecs(6));
+    let valid_from = check
+        .planned_instant("validFrom", input.valid_from)
+        .unwrap_or(input.valid_from.trunc_subsecs(6));
+    let valid_to = input.valid_to.map(|instant| {
+        check
+            .planned_instant("validTo", instant)
+            .unwrap_or(instant.trunc_subsecs(6))
+    });
     if valid_to.is_some_and(|valid_to| valid_to <= valid_from) {
         check.fail(
             "validTo",
@@ -293,7 +293,7 @@ async fn create(
     else {
         return Ok(ResponsibilityPayload::refused(check.into_errors()));
     };
-    let mut write = Write::begin(ctx, viewer, reason, None).await?;
+    let mut write = crate::graphql::mutation::begin(ctx, viewer, reason, None).await?;
     let created = responsibility::Model {
         id: Uuid::now_v7(),
         environment_id: environment.id,
@@ -354,234 +354,28 @@ async fn create(
     Ok(ResponsibilityPayload::done(Responsibility(created)))
 }
 
-/// The organizations whose admins must approve entries of `environment` starting at `from`.
-async fn required_sides(
-    db: &impl ConnectionTrait,
-    environment: &environment::Model,
-    from: DateTime<Utc>,
-) -> ApiResult<Vec<Uuid>> {
-    let engagement = active_on(engagement::Entity::find(), from.date_naive())
-        .filter(engagement::COLUMN.client_id.eq(environment.organization_id))
-        .one(db)
-        .await?;
-    Ok(match engagement {
-        Some(found) if found.operating_model == OperatingModel::CoManaged => {
-            vec![found.client_id, found.provider_id]
-        }
-        Some(found) => vec![found.provider_id],
-        None => vec![environment.organization_id],
-    })
-}
-
 async fn transition(
     ctx: &Context<'_>,
     input: ResponsibilityActionInput,
     action: Action,
 ) -> ApiResult<ResponsibilityPayload> {
     let viewer: &Viewer = ctx.viewer()?;
-    let operation = match action {
-        Action::Propose => "proposeResponsibility",
-        Action::Approve => "approveResponsibility",
-        Action::Retire => "retireResponsibility",
-    };
-    require_role(viewer, &[Role::Admin], operation)?;
-    let db = ctx.db()?;
     let mut check = Check::default();
     let reason = check.optional_text("reason", input.reason.as_deref(), MAX_REASON);
-    let found = match check.id("id", NodeType::Responsibility, &input.id) {
-        Some(id) => responsibility::Entity::find_by_id(id).one(db).await?,
-        None => None,
-    };
-    let environment = match &found {
-        Some(found) => {
-            visible_environment(
-                db,
-                viewer,
-                &mut Check::default(),
-                "id",
-                Some(found.environment_id),
-            )
-            .await?
-        }
-        None => None,
-    };
-    let (Some(current), Some(environment), Some(reason)) = (found, environment, reason) else {
-        if check.is_ok() {
-            check.fail(
-                "id",
-                UserErrorCode::NotFound,
-                "no matrix entry with this id",
-            );
-        }
+    let id = check.id("id", NodeType::Responsibility, &input.id);
+    let (Some(id), Some(reason)) = (id, reason) else {
         return Ok(ResponsibilityPayload::refused(check.into_errors()));
     };
-    let expected = match action {
-        Action::Propose => ResponsibilityStatus::Draft,
-        Action::Approve => ResponsibilityStatus::Proposed,
-        Action::Retire => ResponsibilityStatus::Agreed,
-    };
-    if current.status != expected {
-        check.fail(
-            "id",
-            UserErrorCode::InvalidState,
-            format!(
-                "the entry is {}; only a {} entry can be {}",
-                sea_orm::ActiveEnum::to_value(&current.status),
-                sea_orm::ActiveEnum::to_value(&expected),
-                match action {
-                    Action::Propose => "proposed",
-                    Action::Approve => "approved",
-                    Action::Retire => "retired",
-                }
-            ),
-        );
-        return Ok(ResponsibilityPayload::refused(check.into_errors()));
-    }
-    let function = function::Entity::find_by_id(current.function_id)
-        .one(db)
-        .await?
-        .map(|found| found.name)
-        .unwrap_or_default();
-    let mut write = Write::begin(ctx, viewer, reason, None).await?;
-    let mut model = current.clone().into_active_model();
-    let summary;
-    match action {
-        Action::Propose => {
-            model.status = Set(ResponsibilityStatus::Proposed);
-            summary = format!("Proposed matrix entry for {function}");
-        }
-        Action::Retire => {
-            model.status = Set(ResponsibilityStatus::Retired);
-            summary = format!("Retired matrix entry for {function}");
-        }
-        Action::Approve => {
-            let sides = required_sides(&write.txn, &environment, current.valid_from).await?;
-            if !sides.contains(&viewer.organization.id) {
-                check.fail(
-                    "id",
-                    UserErrorCode::InvalidState,
-                    "the caller's organization is not a side of this environment's engagement",
-                );
-                return Ok(ResponsibilityPayload::refused(check.into_errors()));
-            }
-            let approvals = responsibility_approval::Entity::find()
-                .filter(
-                    responsibility_approval::COLUMN
-                        .responsibility_id
-                        .eq(current.id),
-                )
-                .all(&write.txn)
-                .await?;
-            if approvals
-                .iter()
-                .any(|approval| approval.organization_id == viewer.organization.id)
-            {
-                check.fail(
-                    "id",
-                    UserErrorCode::InvalidState,
-                    "the caller's side has already approved this entry",
-                );
-                return Ok(ResponsibilityPayload::refused(check.into_errors()));
-            }
-            responsibility_approval::Model {
-                id: Uuid::now_v7(),
-                responsibility_id: current.id,
-                organization_id: viewer.organization.id,
-                person_id: viewer.person.id,
-                approved_at: write.now,
-            }
-            .into_active_model()
-            .insert(&write.txn)
-            .await?;
-            let approved: Vec<Uuid> = approvals
-                .iter()
-                .map(|approval| approval.organization_id)
-                .chain([viewer.organization.id])
-                .collect();
-            if sides.iter().all(|side| approved.contains(side)) {
-                // An entry that supersedes an agreed one takes over from its start: the old entry
-                // ends there (in the same transaction) instead of counting as an overlap.
-                if let Some(superseded) = current.supersedes_id {
-                    let old = responsibility::Entity::find_by_id(superseded)
-                        .one(&write.txn)
-                        .await?;
-                    if let Some(old) = old.filter(|old| {
-                        old.status == ResponsibilityStatus::Agreed
-                            && old.valid_to.is_none_or(|to| to > current.valid_from)
-                    }) {
-                        let mut ended = old.into_active_model();
-                        ended.valid_to = Set(Some(current.valid_from));
-                        ended.updated_at = Set(write.now);
-                        ended.update(&write.txn).await?;
-                    }
-                }
-                if let Some(conflict) = overlapping(&write.txn, &current).await? {
-                    check.fail(
-                        "id",
-                        UserErrorCode::InvalidState,
-                        format!(
-                            "overlaps the agreed entry {} (valid from {} to {}); retire it or change the dates",
-                            ids::encode(NodeType::Responsibility, conflict.id).0,
-                            conflict.valid_from.format("%Y-%m-%d"),
-                            conflict.valid_to.map_or_else(|| "open end".to_owned(), |to| to.format("%Y-%m-%d").to_string())
-                        ),
-                    );
-                    // Dropping the transaction rolls the approval back: nothing changes.
-                    return Ok(ResponsibilityPayload::refused(check.into_errors()));
-                }
-                model.status = Set(ResponsibilityStatus::Agreed);
-                summary = format!("Agreed matrix entry for {function}");
-            } else {
-                summary = format!(
-                    "{} approved matrix entry for {function}",
-                    viewer.organization.name
-                );
-            }
-        }
-    }
-    model.updated_at = Set(write.now);
-    let updated = model.update(&write.txn).await?;
-    write
-        .record(ChangeNote {
-            environment_id: environment.id,
-            system_ids: updated.system_id.into_iter().collect(),
-            summary,
-            details: json!({ "responsibility": ids::encode(NodeType::Responsibility, updated.id).0, "status": updated.status }),
-            category: ChangeCategory::Ownership,
-        })
-        .await?;
-    write.commit().await?;
-    Ok(ResponsibilityPayload::done(Responsibility(updated)))
-}
-
-/// Another agreed entry for the same environment, function and system whose validity overlaps
-/// `entry`'s.
-async fn overlapping(
-    db: &impl ConnectionTrait,
-    entry: &responsibility::Model,
-) -> ApiResult<Option<responsibility::Model>> {
-    let mut select = responsibility::Entity::find()
-        .filter(
-            responsibility::COLUMN
-                .environment_id
-                .eq(entry.environment_id),
-        )
-        .filter(responsibility::COLUMN.function_id.eq(entry.function_id))
-        .filter(
-            responsibility::COLUMN
-                .status
-                .eq(ResponsibilityStatus::Agreed),
-        )
-        .filter(responsibility::COLUMN.id.ne(entry.id));
-    select = match entry.system_id {
-        Some(system) => select.filter(responsibility::COLUMN.system_id.eq(system)),
-        None => select.filter(responsibility::COLUMN.system_id.is_null()),
-    };
-    Ok(select.all(db).await?.into_iter().find(|other| {
-        let other_ends_after = other.valid_to.is_none_or(|to| entry.valid_from < to);
-        let entry_ends_after = entry.valid_to.is_none_or(|to| other.valid_from < to);
-        other_ends_after && entry_ends_after
-    }))
+    let outcome = services::matrix::transition(
+        ctx.db()?,
+        ctx.data_opt::<EventBus>(),
+        viewer,
+        id,
+        action,
+        reason,
+    )
+    .await;
+    ResponsibilityPayload::from_outcome(outcome.map(Responsibility))
 }
 
 /// A transition to plan.
@@ -605,7 +399,7 @@ pub struct PlanTransitionPayload {
     /// The drafted matrix that takes effect on the day, once agreed.
     pub drafted: Vec<Responsibility>,
     /// Problems with the input; when any, nothing was written.
-    pub user_errors: Vec<crate::graphql::mutation::UserError>,
+    pub user_errors: Vec<crate::graphql::mutation::UserErrorObject>,
 }
 
 async fn plan_transition(
@@ -620,7 +414,7 @@ async fn plan_transition(
     let reason = check.optional_text("reason", input.reason.as_deref(), MAX_REASON);
     let refused = |check: Check| {
         Ok(PlanTransitionPayload {
-            user_errors: check.into_errors(),
+            user_errors: crate::graphql::mutation::user_errors(check.into_errors()),
             ..Default::default()
         })
     };
@@ -667,7 +461,7 @@ async fn plan_transition(
     let (Some(reason), Some(current), true) = (reason, current, check.is_ok()) else {
         return refused(check);
     };
-    let mut write = Write::begin(ctx, viewer, reason, None).await?;
+    let mut write = crate::graphql::mutation::begin(ctx, viewer, reason, None).await?;
     let mut ended = current.clone().into_active_model();
     ended.ends_on = Set(Some(on));
     ended.updated_at = Set(write.now);

@@ -15,8 +15,8 @@ use crate::graphql::ids::NodeType;
 use crate::graphql::mutation::change_log::MAX_REASON;
 use crate::graphql::mutation::work::team_for_environment;
 use crate::graphql::mutation::{
-    ChangeNote, Check, UserErrorCode, WRITERS, Write, payload, require_role, systems_in, ticket_in,
-    visible_environment,
+    ChangeNote, Check, CheckIds, UserErrorCode, WRITERS, payload, require_role, systems_in,
+    ticket_in, visible_environment,
 };
 use crate::graphql::types::Runbook;
 
@@ -196,7 +196,7 @@ async fn create_runbook(ctx: &Context<'_>, input: CreateRunbookInput) -> ApiResu
     else {
         return Ok(RunbookPayload::refused(check.into_errors()));
     };
-    let mut write = Write::begin(ctx, viewer, reason, ticket_id).await?;
+    let mut write = crate::graphql::mutation::begin(ctx, viewer, reason, ticket_id).await?;
     let created = runbook::Model {
         id: Uuid::now_v7(),
         environment_id: environment.id,
@@ -338,7 +338,7 @@ async fn add_revision(
     else {
         return Ok(RunbookPayload::refused(check.into_errors()));
     };
-    let mut write = Write::begin(ctx, viewer, reason, ticket_id).await?;
+    let mut write = crate::graphql::mutation::begin(ctx, viewer, reason, ticket_id).await?;
     let latest = runbook_revision::Entity::find()
         .filter(runbook_revision::COLUMN.runbook_id.eq(current.id))
         .order_by_desc(runbook_revision::Column::Number)
@@ -433,7 +433,7 @@ async fn runbook_action(
     let (Some(reason), Some(current), true) = (reason, current, check.is_ok()) else {
         return Ok(RunbookPayload::refused(check.into_errors()));
     };
-    let mut write = Write::begin(ctx, viewer, reason, ticket_id).await?;
+    let mut write = crate::graphql::mutation::begin(ctx, viewer, reason, ticket_id).await?;
     let mut model = current.into_active_model();
     let verb = match action {
         RunbookAction::MarkReviewed => {

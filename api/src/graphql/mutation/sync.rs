@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, ResultExt, SimpleObject};
-use chrono::SubsecRound;
+use chrono::{SubsecRound, Utc};
 use entities::enums::{AlertStatus, ChangeCategory, Role};
 use entities::{alert, change_log_entry, environment, system, system_link, ticket};
 use sea_orm::prelude::*;
@@ -22,9 +22,10 @@ use crate::auth::Viewer;
 use crate::error::ApiResult;
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, NodeType};
-use crate::graphql::mutation::change_log::{MAX_SUMMARY, check_details};
+use crate::graphql::mutation::change_log::{MAX_REASON, MAX_SUMMARY, check_details};
 use crate::graphql::mutation::{
-    ChangeNote, Check, UserError, UserErrorCode, Write, diff, insert_entry, require_role,
+    ChangeNote, Check, UnitOfWork, UserError, UserErrorCode, UserErrorObject, diff, insert_entry,
+    require_role, user_errors,
 };
 use crate::graphql::scalars::Json;
 use crate::graphql::types::enums::{
@@ -32,7 +33,12 @@ use crate::graphql::types::enums::{
 };
 use crate::graphql::types::{Alert, ChangeLogEntry, System, Ticket};
 use crate::matrix::{DEFAULT_ALERT_FUNCTION, DEFAULT_TICKET_FUNCTION, Router};
-use crate::sync::store::existing_by_external_id;
+use crate::services::external;
+
+const MAX_NAME: usize = 200;
+const MAX_FIELD: usize = 255;
+const MAX_TITLE: usize = 300;
+const MAX_TEXT: usize = 20_000;
 
 /// Most records per call.
 pub const MAX_RECORDS: usize = 1_000;
@@ -98,7 +104,7 @@ macro_rules! bulk_payload {
             /// What the call did.
             pub counts: UpsertCounts,
             /// Problems with records (under `input.records.<index>`); those records were skipped.
-            pub user_errors: Vec<UserError>,
+            pub user_errors: Vec<UserErrorObject>,
         }
     };
 }
@@ -341,19 +347,7 @@ impl Batch {
         records: &[(&str, &ID)],
     ) -> ApiResult<Result<Self, Vec<UserError>>> {
         let mut check = Check::default();
-        let source = source.trim();
-        let valid_source = !source.is_empty()
-            && source.len() <= 100
-            && source
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
-        if !valid_source {
-            check.fail(
-                "source",
-                UserErrorCode::Invalid,
-                "`source` is 1 to 100 letters, digits, `_`, `-`, `.` or `:`",
-            );
-        }
+        let source = external::check_source(&mut check, source).unwrap_or_default();
         if records.len() > MAX_RECORDS {
             check.fail(
                 "records",
@@ -365,7 +359,7 @@ impl Batch {
             return Ok(Err(check.into_errors()));
         }
         let mut batch = Self {
-            source: source.to_owned(),
+            source,
             check,
             failed: HashSet::new(),
             environments: HashMap::new(),
@@ -374,7 +368,7 @@ impl Batch {
         let mut wanted = HashMap::new();
         for (index, (external_id, environment_id)) in records.iter().enumerate() {
             let external_id = external_id.trim();
-            if external_id.is_empty() || external_id.len() > 255 {
+            if external_id.is_empty() || external_id.len() > 255 || external_id.contains('\0') {
                 batch.fail(
                     index,
                     "externalId",
@@ -444,30 +438,76 @@ impl Batch {
 }
 
 impl Batch {
-    /// Refuses record `index` when its `field` is blank.
-    fn require(&mut self, index: usize, field: &str, value: &str) {
-        if value.trim().is_empty() {
-            self.fail(
-                index,
-                field,
-                UserErrorCode::Required,
-                format!("`{field}` must not be empty"),
-            );
+    /// Refuses record `index` when its required text `field` is blank, too long or has a NUL.
+    fn require(&mut self, index: usize, field: &str, value: &str, max: usize) {
+        let mut check = Check::default();
+        if check
+            .text(&format!("records.{index}.{field}"), value, max)
+            .is_none()
+        {
+            self.failed.insert(index);
+            self.check.extend(check.into_errors());
         }
     }
 
+    /// Refuses record `index` when its optional text `field` is too long or has a NUL.
+    fn optional(&mut self, index: usize, field: &str, value: Option<&str>, max: usize) {
+        let mut check = Check::default();
+        if check
+            .optional_text(&format!("records.{index}.{field}"), value, max)
+            .is_none()
+        {
+            self.failed.insert(index);
+            self.check.extend(check.into_errors());
+        }
+    }
+
+    /// Refuses record `index` when `value` is not a plausible instant for something observed.
+    fn observed(&mut self, index: usize, field: &str, value: DateTimeUtc, now: DateTimeUtc) {
+        let mut check = Check::default();
+        if check
+            .observed_instant(&format!("records.{index}.{field}"), value, now)
+            .is_none()
+        {
+            self.failed.insert(index);
+            self.check.extend(check.into_errors());
+        }
+    }
+
+    /// The tenant of the environment record `environment_id` names.
+    fn organization_of(&self, environment_id: &ID) -> Option<Uuid> {
+        ids::decode_as("environmentId", NodeType::Environment, environment_id)
+            .ok()
+            .and_then(|id| self.environments.get(&id))
+            .map(|found| found.organization_id)
+    }
+
+    /// The distinct tenants the valid records write into.
+    fn organizations(&self) -> HashSet<Uuid> {
+        self.environments
+            .values()
+            .map(|found| found.organization_id)
+            .collect()
+    }
+
     /// The systems of this source the records name (one optional `systemExternalId` per record,
-    /// in record order); a record naming an unknown one is refused.
+    /// in record order, within its record's tenant); a record naming an unknown one is refused.
     async fn named_systems(
         &mut self,
         db: &impl ConnectionTrait,
-        named: Vec<Option<String>>,
-    ) -> ApiResult<HashMap<String, system::Model>> {
-        let systems =
-            systems_by_external_id(db, &self.source, named.iter().flatten().cloned()).await?;
-        for (index, system) in named.iter().enumerate() {
-            if let Some(system) = system
-                && !systems.contains_key(system)
+        named: Vec<(Option<Uuid>, Option<String>)>,
+    ) -> ApiResult<HashMap<(Uuid, String), system::Model>> {
+        let systems = external::systems_by_external_id(
+            db,
+            &self.source,
+            named
+                .iter()
+                .filter_map(|(organization, id)| Some(((*organization)?, id.clone()?))),
+        )
+        .await?;
+        for (index, (organization, system)) in named.iter().enumerate() {
+            if let (Some(organization), Some(system)) = (organization, system)
+                && !systems.contains_key(&(*organization, system.clone()))
             {
                 let message = format!("no system `{system}` from {}", self.source);
                 self.fail(index, "systemExternalId", UserErrorCode::NotFound, message);
@@ -475,42 +515,6 @@ impl Batch {
         }
         Ok(systems)
     }
-}
-
-/// Systems of `source` by external id (any resource), for records that point at them.
-async fn systems_by_external_id(
-    db: &impl ConnectionTrait,
-    source: &str,
-    external_ids: impl IntoIterator<Item = String>,
-) -> ApiResult<HashMap<String, system::Model>> {
-    let external_ids: HashSet<String> = external_ids.into_iter().collect();
-    if external_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let links = system_link::Entity::find()
-        .filter(system_link::COLUMN.source.eq(source))
-        .filter(system_link::COLUMN.external_id.is_in(external_ids))
-        .all(db)
-        .await?;
-    let systems: HashMap<Uuid, system::Model> = system::Entity::find()
-        .filter(
-            system::COLUMN
-                .id
-                .is_in(links.iter().map(|link| link.system_id)),
-        )
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|found| (found.id, found))
-        .collect();
-    Ok(links
-        .into_iter()
-        .filter_map(|link| {
-            systems
-                .get(&link.system_id)
-                .map(|found| (link.external_id, found.clone()))
-        })
-        .collect())
 }
 
 fn optional(value: &Option<String>) -> Option<String> {
@@ -558,24 +562,21 @@ fn record_functions<'r>(
     found
 }
 
-/// Who observed what a bulk call records: a PSA or an RMM when the source names a vendor Tandem
-/// knows (an [`entities::enums::IntegrationKind`], alone or as the engine's `KIND:id` sources),
-/// the API for any other source.
-fn observed_by(source: &str) -> entities::enums::ChangeSource {
-    let kind = source
-        .split(':')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_uppercase();
-    <entities::enums::IntegrationKind as sea_orm::ActiveEnum>::try_from_value(&kind).map_or(
-        entities::enums::ChangeSource::Api,
-        crate::sync::change_source,
+async fn begin<'a>(
+    ctx: &Context<'_>,
+    viewer: &'a Viewer,
+    batch: &Batch,
+) -> ApiResult<UnitOfWork<'a>> {
+    let mut write = crate::graphql::mutation::begin(
+        ctx,
+        viewer,
+        Some(format!("observed by {}", batch.source)),
+        None,
     )
-}
-
-async fn begin<'a>(ctx: &Context<'_>, viewer: &'a Viewer, source: &str) -> ApiResult<Write<'a>> {
-    let mut write = Write::begin(ctx, viewer, Some(format!("observed by {source}")), None).await?;
-    write.source = observed_by(source);
+    .await?;
+    write.source = external::observed_by(viewer, &batch.source);
+    // The lookups that decide between insert and update run after this, in the transaction.
+    external::lock_keyspaces(&write.txn, &batch.source, batch.organizations()).await?;
     Ok(write)
 }
 
@@ -593,15 +594,26 @@ async fn upsert_systems(
         .collect();
     let mut batch = match Batch::open(db, viewer, &input.source, &keys).await? {
         Ok(batch) => batch,
-        Err(user_errors) => {
+        Err(refused) => {
             return Ok(UpsertSystemsPayload {
-                user_errors,
+                user_errors: user_errors(refused),
                 ..Default::default()
             });
         }
     };
     for (index, record) in input.records.iter().enumerate() {
-        batch.require(index, "name", &record.name);
+        batch.require(index, "name", &record.name, MAX_NAME);
+        for (field, value) in [
+            ("resource", &record.resource),
+            ("externalUrl", &record.external_url),
+            ("hostname", &record.hostname),
+            ("serialNumber", &record.serial_number),
+            ("macAddress", &record.mac_address),
+            ("operatingSystem", &record.operating_system),
+            ("ipAddress", &record.ip_address),
+        ] {
+            batch.optional(index, field, value.as_deref(), MAX_FIELD);
+        }
         if let Some(attributes) = &record.attributes
             && !attributes.0.is_object()
         {
@@ -614,30 +626,30 @@ async fn upsert_systems(
         }
     }
     let source = batch.source.clone();
-    let links = system_link::Entity::find()
-        .filter(system_link::COLUMN.source.eq(source.as_str()))
-        .filter(
-            system_link::COLUMN.external_id.is_in(
-                input
-                    .records
-                    .iter()
-                    .map(|record| record.external_id.trim().to_owned()),
-            ),
-        )
-        .all(db)
-        .await?;
+    let mut write = begin(ctx, viewer, &batch).await?;
+    let links = external::existing_links(
+        &write.txn,
+        &source,
+        None,
+        input.records.iter().filter_map(|record| {
+            Some((
+                batch.organization_of(&record.environment_id)?,
+                record.external_id.trim().to_owned(),
+            ))
+        }),
+    )
+    .await?;
     let linked: HashMap<Uuid, system::Model> = system::Entity::find()
         .filter(
             system::COLUMN
                 .id
                 .is_in(links.iter().map(|link| link.system_id)),
         )
-        .all(db)
+        .all(&write.txn)
         .await?
         .into_iter()
         .map(|found| (found.id, found))
         .collect();
-    let mut write = begin(ctx, viewer, &source).await?;
     let mut results = Vec::new();
     let mut counts = UpsertCounts::default();
     for (index, record) in input.records.into_iter().enumerate() {
@@ -651,9 +663,12 @@ async fn upsert_systems(
             NodeType::Environment,
             &record.environment_id,
         )?;
-        let link = links
-            .iter()
-            .find(|link| link.external_id == external_id && link.resource == resource);
+        let organization = batch.organization_of(&record.environment_id);
+        let link = links.iter().find(|link| {
+            link.external_id == external_id
+                && link.resource == resource
+                && link.organization_id == organization
+        });
         // Keyed by (resource, external id): the same id under another resource is another record.
         let current = link.and_then(|link| linked.get(&link.system_id));
         let wanted = (
@@ -792,6 +807,7 @@ async fn upsert_systems(
                 .await?;
                 system_link::Model {
                     id: Uuid::now_v7(),
+                    organization_id: organization,
                     system_id: created.id,
                     source: source.clone(),
                     integration_id: None,
@@ -827,7 +843,7 @@ async fn upsert_systems(
     Ok(UpsertSystemsPayload {
         results,
         counts: batch.counts(counts),
-        user_errors: batch.check.into_errors(),
+        user_errors: user_errors(batch.check.into_errors()),
     })
 }
 
@@ -845,28 +861,54 @@ async fn upsert_tickets(
         .collect();
     let mut batch = match Batch::open(db, viewer, &input.source, &keys).await? {
         Ok(batch) => batch,
-        Err(user_errors) => {
+        Err(refused) => {
             return Ok(UpsertTicketsPayload {
-                user_errors,
+                user_errors: user_errors(refused),
                 ..Default::default()
             });
         }
     };
     let source = batch.source.clone();
+    let now = Utc::now();
+    for (index, record) in input.records.iter().enumerate() {
+        batch.require(index, "title", &record.title, MAX_TITLE);
+        batch.optional(
+            index,
+            "description",
+            record.description.as_deref(),
+            MAX_TEXT,
+        );
+        for (field, value) in [
+            ("externalUrl", &record.external_url),
+            ("externalStatus", &record.external_status),
+            ("externalPriority", &record.external_priority),
+            ("requester", &record.requester),
+            ("systemExternalId", &record.system_external_id),
+            ("functionKey", &record.function_key),
+        ] {
+            batch.optional(index, field, value.as_deref(), MAX_FIELD);
+        }
+        if let Some(created_at) = record.created_at {
+            batch.observed(index, "createdAt", created_at, now);
+        }
+    }
+    let mut write = begin(ctx, viewer, &batch).await?;
     let systems = batch
         .named_systems(
-            db,
+            &write.txn,
             input
                 .records
                 .iter()
-                .map(|record| optional(&record.system_external_id))
+                .map(|record| {
+                    (
+                        batch.organization_of(&record.environment_id),
+                        optional(&record.system_external_id),
+                    )
+                })
                 .collect(),
         )
         .await?;
-    for (index, record) in input.records.iter().enumerate() {
-        batch.require(index, "title", &record.title);
-    }
-    let router = Router::load(db, batch.environments.keys().copied()).await?;
+    let router = Router::load(&write.txn, batch.environments.keys().copied()).await?;
     let functions = record_functions(
         &mut batch,
         &router,
@@ -876,19 +918,23 @@ async fn upsert_tickets(
             .map(|record| (&record.environment_id, &record.function_key)),
         DEFAULT_TICKET_FUNCTION,
     );
-    let existing = existing_by_external_id::<ticket::Entity>(
-        db,
-        ticket::Column::ExternalSource,
-        ticket::Column::ExternalId,
+    let existing = external::existing_by_key::<ticket::Entity>(
+        &write.txn,
+        [
+            ticket::Column::OrganizationId,
+            ticket::Column::ExternalSource,
+            ticket::Column::ExternalId,
+        ],
         &source,
-        input
-            .records
-            .iter()
-            .map(|record| record.external_id.trim().to_owned()),
-        |found| found.external_id.clone(),
+        input.records.iter().filter_map(|record| {
+            Some((
+                batch.organization_of(&record.environment_id)?,
+                record.external_id.trim().to_owned(),
+            ))
+        }),
+        |found| Some((found.organization_id?, found.external_id.clone()?)),
     )
     .await?;
-    let mut write = begin(ctx, viewer, &source).await?;
     let mut results = Vec::new();
     let mut counts = UpsertCounts::default();
     for (index, record) in input.records.into_iter().enumerate() {
@@ -901,8 +947,9 @@ async fn upsert_tickets(
             NodeType::Environment,
             &record.environment_id,
         )?;
+        let organization = batch.organization_of(&record.environment_id);
         let system_id = optional(&record.system_external_id)
-            .and_then(|id| systems.get(&id))
+            .and_then(|id| systems.get(&(organization?, id)))
             .map(|found| found.id);
         let status: entities::enums::TicketStatus = record.status.into();
         let priority: entities::enums::Priority = record.priority.into();
@@ -910,7 +957,9 @@ async fn upsert_tickets(
             status,
             entities::enums::TicketStatus::Resolved | entities::enums::TicketStatus::Closed
         );
-        let (stored, outcome) = match existing.get(&external_id) {
+        let (stored, outcome) = match organization
+            .and_then(|organization| existing.get(&(organization, external_id.clone())))
+        {
             Some(current) => {
                 let mut changes = Map::new();
                 diff(
@@ -1049,6 +1098,7 @@ async fn upsert_tickets(
                     resolved_at: resolved.then_some(write.now),
                     closed_at: (status == entities::enums::TicketStatus::Closed)
                         .then_some(write.now),
+                    organization_id: organization,
                     external_source: Some(source.clone()),
                     external_id: Some(external_id),
                     external_url: optional(&record.external_url),
@@ -1071,7 +1121,7 @@ async fn upsert_tickets(
     Ok(UpsertTicketsPayload {
         results,
         counts: batch.counts(counts),
-        user_errors: batch.check.into_errors(),
+        user_errors: user_errors(batch.check.into_errors()),
     })
 }
 
@@ -1089,28 +1139,44 @@ async fn upsert_alerts(
         .collect();
     let mut batch = match Batch::open(db, viewer, &input.source, &keys).await? {
         Ok(batch) => batch,
-        Err(user_errors) => {
+        Err(refused) => {
             return Ok(UpsertAlertsPayload {
-                user_errors,
+                user_errors: user_errors(refused),
                 ..Default::default()
             });
         }
     };
     let source = batch.source.clone();
+    let now = Utc::now();
+    for (index, record) in input.records.iter().enumerate() {
+        batch.require(index, "message", &record.message, MAX_TEXT);
+        for (field, value) in [
+            ("externalUrl", &record.external_url),
+            ("externalSeverity", &record.external_severity),
+            ("systemExternalId", &record.system_external_id),
+            ("functionKey", &record.function_key),
+        ] {
+            batch.optional(index, field, value.as_deref(), MAX_FIELD);
+        }
+        batch.observed(index, "raisedAt", record.raised_at, now);
+    }
+    let mut write = begin(ctx, viewer, &batch).await?;
     let systems = batch
         .named_systems(
-            db,
+            &write.txn,
             input
                 .records
                 .iter()
-                .map(|record| optional(&record.system_external_id))
+                .map(|record| {
+                    (
+                        batch.organization_of(&record.environment_id),
+                        optional(&record.system_external_id),
+                    )
+                })
                 .collect(),
         )
         .await?;
-    for (index, record) in input.records.iter().enumerate() {
-        batch.require(index, "message", &record.message);
-    }
-    let router = Router::load(db, batch.environments.keys().copied()).await?;
+    let router = Router::load(&write.txn, batch.environments.keys().copied()).await?;
     let functions = record_functions(
         &mut batch,
         &router,
@@ -1120,19 +1186,23 @@ async fn upsert_alerts(
             .map(|record| (&record.environment_id, &record.function_key)),
         DEFAULT_ALERT_FUNCTION,
     );
-    let existing = existing_by_external_id::<alert::Entity>(
-        db,
-        alert::Column::ExternalSource,
-        alert::Column::ExternalId,
+    let existing = external::existing_by_key::<alert::Entity>(
+        &write.txn,
+        [
+            alert::Column::OrganizationId,
+            alert::Column::ExternalSource,
+            alert::Column::ExternalId,
+        ],
         &source,
-        input
-            .records
-            .iter()
-            .map(|record| record.external_id.trim().to_owned()),
-        |found| found.external_id.clone(),
+        input.records.iter().filter_map(|record| {
+            Some((
+                batch.organization_of(&record.environment_id)?,
+                record.external_id.trim().to_owned(),
+            ))
+        }),
+        |found| Some((found.organization_id?, found.external_id.clone()?)),
     )
     .await?;
-    let mut write = begin(ctx, viewer, &source).await?;
     let mut results = Vec::new();
     let mut counts = UpsertCounts::default();
     for (index, record) in input.records.into_iter().enumerate() {
@@ -1145,11 +1215,14 @@ async fn upsert_alerts(
             NodeType::Environment,
             &record.environment_id,
         )?;
+        let organization = batch.organization_of(&record.environment_id);
         let system_id = optional(&record.system_external_id)
-            .and_then(|id| systems.get(&id))
+            .and_then(|id| systems.get(&(organization?, id)))
             .map(|found| found.id);
         let severity: entities::enums::Priority = record.severity.into();
-        let (stored, outcome) = match existing.get(&external_id) {
+        let (stored, outcome) = match organization
+            .and_then(|organization| existing.get(&(organization, external_id.clone())))
+        {
             Some(current) => {
                 let resolve = record.resolved && current.status != AlertStatus::Resolved;
                 let unchanged = !resolve
@@ -1199,6 +1272,7 @@ async fn upsert_alerts(
                     routing_reason: route.map(|route| route.reason),
                     created_at: write.now,
                     updated_at: write.now,
+                    organization_id: organization,
                     external_source: Some(source.clone()),
                     external_id: Some(external_id),
                     external_url: optional(&record.external_url),
@@ -1221,7 +1295,7 @@ async fn upsert_alerts(
     Ok(UpsertAlertsPayload {
         results,
         counts: batch.counts(counts),
-        user_errors: batch.check.into_errors(),
+        user_errors: user_errors(batch.check.into_errors()),
     })
 }
 
@@ -1239,48 +1313,64 @@ async fn record_changes(
         .collect();
     let mut batch = match Batch::open(db, viewer, &input.source, &keys).await? {
         Ok(batch) => batch,
-        Err(user_errors) => {
+        Err(refused) => {
             return Ok(RecordChangesPayload {
-                user_errors,
+                user_errors: user_errors(refused),
                 ..Default::default()
             });
         }
     };
     let source = batch.source.clone();
-    let systems = systems_by_external_id(
-        db,
+    let mut write = begin(ctx, viewer, &batch).await?;
+    let mut named = Vec::new();
+    for record in &input.records {
+        if let Some(organization) = batch.organization_of(&record.environment_id) {
+            named.extend(
+                record
+                    .system_external_ids
+                    .iter()
+                    .map(|id| (organization, id.clone())),
+            );
+        }
+    }
+    let systems = external::systems_by_external_id(&write.txn, &source, named).await?;
+    let existing = external::existing_by_key::<change_log_entry::Entity>(
+        &write.txn,
+        [
+            change_log_entry::Column::OrganizationId,
+            change_log_entry::Column::ExternalSource,
+            change_log_entry::Column::ExternalId,
+        ],
         &source,
-        input
-            .records
-            .iter()
-            .flat_map(|record| record.system_external_ids.iter().cloned()),
+        input.records.iter().filter_map(|record| {
+            Some((
+                batch.organization_of(&record.environment_id)?,
+                record.external_id.trim().to_owned(),
+            ))
+        }),
+        |found| Some((found.organization_id?, found.external_id.clone()?)),
     )
     .await?;
-    let existing = existing_by_external_id::<change_log_entry::Entity>(
-        db,
-        change_log_entry::Column::ExternalSource,
-        change_log_entry::Column::ExternalId,
-        &source,
-        input
-            .records
-            .iter()
-            .map(|record| record.external_id.trim().to_owned()),
-        |found| found.external_id.clone(),
-    )
-    .await?;
+    let now = Utc::now();
     let mut details = Vec::with_capacity(input.records.len());
     for (index, record) in input.records.iter().enumerate() {
         let summary = record.summary.trim();
-        if summary.is_empty() || summary.chars().count() > MAX_SUMMARY {
-            batch.fail(
-                index,
-                "summary",
-                UserErrorCode::Invalid,
-                format!("`summary` is 1 to {MAX_SUMMARY} characters"),
-            );
-        }
+        batch.require(index, "summary", summary, MAX_SUMMARY);
+        batch.optional(index, "actorName", record.actor_name.as_deref(), MAX_FIELD);
+        batch.optional(index, "reason", record.reason.as_deref(), MAX_REASON);
+        batch.optional(
+            index,
+            "externalUrl",
+            record.external_url.as_deref(),
+            MAX_FIELD,
+        );
+        batch.observed(index, "occurredAt", record.occurred_at, now);
+        let organization = batch.organization_of(&record.environment_id);
         for external_id in &record.system_external_ids {
-            if !systems.contains_key(external_id) {
+            let known = organization.is_some_and(|organization| {
+                systems.contains_key(&(organization, external_id.clone()))
+            });
+            if !known {
                 batch.fail(
                     index,
                     "systemExternalIds",
@@ -1299,8 +1389,10 @@ async fn record_changes(
                 "`details` must be a JSON object of at most 64 KiB",
             );
         }
-        if let (Some(current), Some(checked)) = (existing.get(record.external_id.trim()), &checked)
-        {
+        let current = organization.and_then(|organization| {
+            existing.get(&(organization, record.external_id.trim().to_owned()))
+        });
+        if let (Some(current), Some(checked)) = (current, &checked) {
             let same = current.summary == summary
                 && &current.details == checked
                 && current.occurred_at == record.occurred_at.trunc_subsecs(6);
@@ -1315,7 +1407,6 @@ async fn record_changes(
         }
         details.push(checked);
     }
-    let mut write = begin(ctx, viewer, &source).await?;
     let mut results = Vec::new();
     let mut counts = UpsertCounts::default();
     for ((index, record), details) in input.records.into_iter().enumerate().zip(details) {
@@ -1323,7 +1414,10 @@ async fn record_changes(
             continue;
         }
         let external_id = record.external_id.trim().to_owned();
-        if let Some(current) = existing.get(&external_id) {
+        let organization = batch.organization_of(&record.environment_id);
+        let current = organization
+            .and_then(|organization| existing.get(&(organization, external_id.clone())));
+        if let Some(current) = current {
             counts.add(UpsertOutcome::Unchanged);
             results.push(ChangeUpsertResult {
                 index: index as i32,
@@ -1340,34 +1434,25 @@ async fn record_changes(
         let system_ids: Vec<Uuid> = record
             .system_external_ids
             .iter()
-            .filter_map(|id| systems.get(id))
+            .filter_map(|id| systems.get(&(organization?, id.clone())))
             .map(|found| found.id)
             .collect();
-        let entry = change_log_entry::Model {
-            id: Uuid::now_v7(),
-            environment_id,
-            summary: record.summary.trim().to_owned(),
-            details: details.unwrap_or_else(|| json!({})),
-            reason: optional(&record.reason),
-            actor_id: if record.actor_name.is_some() {
-                None
-            } else {
-                Some(viewer.person.id)
-            },
-            actor_name: optional(&record.actor_name)
-                .unwrap_or_else(|| viewer.person.display_name.clone()),
-            source: write.source,
-            category: record.category.into(),
-            occurred_at: record.occurred_at.trunc_subsecs(6),
-            recorded_at: write.now,
-            ticket_id: None,
-            corrects_id: None,
-            change_set_id: Some(write.change_set_id),
-            integration_id: None,
-            external_source: Some(source.clone()),
-            external_id: Some(external_id),
-            external_url: optional(&record.external_url),
-        };
+        // The actor's name is what the sync job says (free text); who recorded the entry is
+        // the authenticated principal, kept apart in `principal` and `recorded_by_id`.
+        let mut entry = write.entry(environment_id, record.summary.trim().to_owned());
+        entry.details = details.unwrap_or_else(|| json!({}));
+        entry.reason = optional(&record.reason);
+        if let Some(actor_name) = optional(&record.actor_name) {
+            entry.actor_id = None;
+            entry.actor_name = actor_name;
+        }
+        entry.category = record.category.into();
+        entry.occurred_at = record.occurred_at.trunc_subsecs(6);
+        entry.ticket_id = None;
+        entry.organization_id = organization;
+        entry.external_source = Some(source.clone());
+        entry.external_id = Some(external_id);
+        entry.external_url = optional(&record.external_url);
         let stored = insert_entry(&write.txn, entry, &system_ids).await?;
         write.entry_recorded(&stored);
         counts.add(UpsertOutcome::Created);
@@ -1381,6 +1466,6 @@ async fn record_changes(
     Ok(RecordChangesPayload {
         results,
         counts: batch.counts(counts),
-        user_errors: batch.check.into_errors(),
+        user_errors: user_errors(batch.check.into_errors()),
     })
 }

@@ -18,7 +18,7 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::ids::NodeType;
 use crate::graphql::mutation::change_log::MAX_REASON;
 use crate::graphql::mutation::{
-    ChangeNote, Check, UserErrorCode, WRITERS, WRITERS_AND_SYNC, Write, diff, payload,
+    ChangeNote, Check, CheckIds, UserErrorCode, WRITERS, WRITERS_AND_SYNC, diff, payload,
     require_role, visible_environment,
 };
 use crate::graphql::query::directory::active_on;
@@ -371,7 +371,7 @@ async fn create_ticket(ctx: &Context<'_>, input: CreateTicketInput) -> ApiResult
     ) else {
         return Ok(TicketPayload::refused(check.into_errors()));
     };
-    let mut write = Write::begin(ctx, viewer, reason, None).await?;
+    let mut write = crate::graphql::mutation::begin(ctx, viewer, reason, None).await?;
     let route = match team_id {
         Some(_) => None,
         None => {
@@ -385,6 +385,7 @@ async fn create_ticket(ctx: &Context<'_>, input: CreateTicketInput) -> ApiResult
     };
     let created = ticket::Model {
         id: Uuid::now_v7(),
+        organization_id: None,
         environment_id: environment.id,
         system_id,
         function_id,
@@ -443,7 +444,7 @@ async fn save_ticket(
     if changes.is_empty() {
         return Ok(TicketPayload::done(Ticket(current)));
     }
-    let mut write = Write::begin(ctx, viewer, reason, Some(current.id)).await?;
+    let mut write = crate::graphql::mutation::begin(ctx, viewer, reason, Some(current.id)).await?;
     model.updated_at = Set(write.now);
     let updated = model.update(&write.txn).await?;
     write.ticket_changed(&updated);
@@ -669,7 +670,7 @@ async fn add_ticket_note(
     let (Some(body), Some((ticket, _)), true) = (body, ticket, check.is_ok()) else {
         return Ok(TicketNotePayload::refused(check.into_errors()));
     };
-    let mut write = Write::begin(ctx, viewer, None, Some(ticket.id)).await?;
+    let mut write = crate::graphql::mutation::begin(ctx, viewer, None, Some(ticket.id)).await?;
     let note = ticket_note::Model {
         id: Uuid::now_v7(),
         ticket_id: ticket.id,
@@ -748,7 +749,7 @@ async fn alert_action(
     let (Some(reason), Some(current), true) = (reason, found, check.is_ok()) else {
         return Ok(AlertPayload::refused(check.into_errors()));
     };
-    let mut write = Write::begin(ctx, viewer, reason, current.ticket_id).await?;
+    let mut write = crate::graphql::mutation::begin(ctx, viewer, reason, current.ticket_id).await?;
     let mut model = current.clone().into_active_model();
     model.status = Set(target);
     if current.acknowledged_at.is_none() {

@@ -185,7 +185,7 @@ pub fn select_changes(
         let ticket = ids::decode_as("filter.ticketId", NodeType::Ticket, ticket)?;
         select = select.filter(change_log_entry::COLUMN.ticket_id.eq(ticket));
     }
-    if let Some(text) = filter.text.as_deref().filter(|text| !text.is_empty()) {
+    if let Some(text) = crate::graphql::query::inventory::filter_text(filter.text.as_deref())? {
         select = select.filter(
             Condition::any()
                 .add(contains_text(

@@ -282,6 +282,31 @@ impl InventoryQuery {
     }
 }
 
+/// Longest text a filter searches for.
+pub const MAX_FILTER_TEXT: usize = 200;
+
+/// A filter's `text`: `None` when absent or empty; a NUL character or more than
+/// [`MAX_FILTER_TEXT`] characters is bad input (PostgreSQL cannot compare a NUL).
+///
+/// # Errors
+/// [`ApiError::BadUserInput`] on `filter.text`.
+pub fn filter_text(text: Option<&str>) -> crate::error::ApiResult<Option<&str>> {
+    match text {
+        None | Some("") => Ok(None),
+        Some(text) if text.contains('\0') => Err(crate::error::ApiError::bad_input(
+            "filter.text",
+            "`text` must not contain a NUL character",
+        )),
+        Some(text) if text.chars().count() > MAX_FILTER_TEXT => {
+            Err(crate::error::ApiError::bad_input(
+                "filter.text",
+                format!("`text` must be at most {MAX_FILTER_TEXT} characters"),
+            ))
+        }
+        Some(text) => Ok(Some(text)),
+    }
+}
+
 /// `LOWER(expression) LIKE '%text%'`, with the user's `%`, `_` and `\` taken literally.
 pub fn contains_text(expression: impl Into<SimpleExpr>, text: &str) -> SimpleExpr {
     let escaped = text
@@ -367,7 +392,7 @@ pub async fn list_systems(
         let kinds: Vec<entities::enums::SystemKind> = kinds.into_iter().map(Into::into).collect();
         select = select.filter(system::COLUMN.kind.is_in(kinds));
     }
-    if let Some(text) = filter.text.as_deref().filter(|text| !text.is_empty()) {
+    if let Some(text) = filter_text(filter.text.as_deref())? {
         select = select.filter(
             Condition::any()
                 .add(contains_text(Expr::col(system::Column::Name), text))

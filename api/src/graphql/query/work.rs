@@ -197,7 +197,7 @@ pub async fn list_tickets(
     )? {
         select = select.filter(ticket::COLUMN.assigned_team_id.is_in(teams));
     }
-    if let Some(text) = filter.text.as_deref().filter(|text| !text.is_empty()) {
+    if let Some(text) = crate::graphql::query::inventory::filter_text(filter.text.as_deref())? {
         select = select.filter(contains_text(Expr::col(ticket::Column::Title), text));
     }
     if let Some(since) = filter.updated_since {

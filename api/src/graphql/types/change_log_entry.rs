@@ -1,16 +1,17 @@
 //! `ChangeLogEntry`: an immutable record of one change.
 
 use async_graphql::{Context, ID, Object, Result, ResultExt};
-use entities::{change_log_entry, environment, person, system, ticket};
+use entities::{change_log_entry, environment, integration, person, system, ticket};
 use sea_orm::prelude::DateTimeUtc;
 
+use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::{
     CorrectionsOfEntry, SystemLinksOfEntry, load_by_id, load_group, load_many, load_required,
 };
 use crate::graphql::scalars::Json;
-use crate::graphql::types::enums::{ChangeCategory, ChangeSource};
-use crate::graphql::types::{Environment, ExternalId, Person, System, Ticket};
+use crate::graphql::types::enums::{ChangeCategory, ChangeSource, PrincipalKind};
+use crate::graphql::types::{Environment, ExternalId, Integration, Person, System, Ticket};
 
 /// One recorded change.
 pub struct ChangeLogEntry(pub change_log_entry::Model);
@@ -77,6 +78,16 @@ impl ChangeLogEntry {
         &self.0.actor_name
     }
 
+    /// Who wrote the entry: the authenticated principal (a person's token, or an integration
+    /// and the token issued for it), kept apart from `actorName`, which a sync job may supply.
+    async fn recorded_by(&self) -> Principal {
+        Principal {
+            kind: self.0.principal.into(),
+            person_id: self.0.recorded_by_id,
+            integration_id: self.0.integration_id,
+        }
+    }
+
     /// Where the entry came from.
     async fn source(&self) -> ChangeSource {
         self.0.source.into()
@@ -139,5 +150,45 @@ impl ChangeLogEntry {
             &self.0.external_id,
             &self.0.external_url,
         )
+    }
+}
+
+/// The authenticated principal that wrote a record.
+pub struct Principal {
+    kind: PrincipalKind,
+    person_id: Option<uuid::Uuid>,
+    integration_id: Option<uuid::Uuid>,
+}
+
+/// Who or what wrote a record.
+#[Object]
+impl Principal {
+    /// A person's token, an integration (its sync, or a token issued for it), or Tandem.
+    async fn kind(&self) -> PrincipalKind {
+        self.kind
+    }
+
+    /// The person whose token wrote it, when a person's token did.
+    async fn person(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
+        match self.person_id {
+            Some(id) => load_by_id::<person::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(Person))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// The integration that wrote it, when the caller may see it.
+    async fn integration(&self, ctx: &Context<'_>) -> Result<Option<Integration>> {
+        let Some(id) = self.integration_id else {
+            return Ok(None);
+        };
+        let viewer = ctx.viewer().extend()?;
+        Ok(load_by_id::<integration::Entity>(ctx, id)
+            .await
+            .extend()?
+            .filter(|found| viewer.can_see_organization(found.organization_id))
+            .map(Integration))
     }
 }

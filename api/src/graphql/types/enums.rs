@@ -112,10 +112,24 @@ pub enum SyncTrigger {
     Cli,
 }
 
+/// Who wrote a record.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entities::enums::Principal")]
+pub enum PrincipalKind {
+    /// A person's token.
+    Person,
+    /// An integration: its sync engine, or a token issued for it.
+    Integration,
+    /// Tandem itself.
+    System,
+}
+
 /// How a sync run ended, or that it is still running.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "entities::enums::SyncStatus")]
 pub enum SyncStatus {
+    /// Stopped by a shutdown or a crash; the next run resumes where its last page committed.
+    Interrupted,
     /// Still running.
     Running,
     /// Every record synced.

@@ -4,9 +4,12 @@ use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::enums::PartyRole;
 use entities::{
     environment, escalation_step, function, organization, person, responsibility,
-    responsibility_approval, system, team,
+    responsibility_approval, responsibility_retirement, system, team,
 };
 use sea_orm::prelude::DateTimeUtc;
+use sea_orm::{EntityTrait, QueryFilter, QueryOrder};
+
+use crate::graphql::context::ContextExt;
 
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::{
@@ -115,6 +118,35 @@ impl Responsibility {
             .await
             .extend()?;
         Ok(approvals.into_iter().map(ResponsibilityApproval).collect())
+    }
+
+    /// Each side's approval of retiring the entry, oldest first. In a co-managed engagement an
+    /// agreed entry is retired once both sides have approved; until then it stays in force.
+    async fn retire_approvals(&self, ctx: &Context<'_>) -> Result<Vec<ResponsibilityApproval>> {
+        let db = ctx.db().extend()?;
+        let found = responsibility_retirement::Entity::find()
+            .filter(
+                responsibility_retirement::COLUMN
+                    .responsibility_id
+                    .eq(self.0.id),
+            )
+            .order_by_asc(responsibility_retirement::Column::ApprovedAt)
+            .all(db)
+            .await
+            .map_err(crate::error::ApiError::from)
+            .extend()?;
+        Ok(found
+            .into_iter()
+            .map(|retirement| {
+                ResponsibilityApproval(responsibility_approval::Model {
+                    id: retirement.id,
+                    responsibility_id: retirement.responsibility_id,
+                    organization_id: retirement.organization_id,
+                    person_id: retirement.person_id,
+                    approved_at: retirement.approved_at,
+                })
+            })
+            .collect())
     }
 
     /// Free-form notes.

@@ -1,0 +1,83 @@
+//! The service layer: every rule that changes data, in one place outside GraphQL.
+//!
+//! A service takes the database, the actor (an authenticated [`Viewer`]: a person's token or a
+//! token issued for an integration) and the event bus, never an `async_graphql` or `axum` type.
+//! It opens a [`UnitOfWork`], makes the reads that decide the write inside that transaction
+//! (with the deciding row locked where two callers could race), writes, records the change log
+//! entry, and commits; events reach subscribers only after the commit. It answers with a typed
+//! outcome: the value, or a [`ServiceError`] (refused with [`UserError`]s, forbidden, not found,
+//! internal). GraphQL resolvers, REST routes, the CLI, the sync engine and the demo loader are
+//! front doors: they decode their input, call a service and present its outcome; the GraphQL
+//! mapping of a [`ServiceError`] lives in `error.rs`.
+//!
+//! - `check`: [`Check`] and the bounds every input obeys (text without NUL, instants in range).
+//! - `unit`: [`UnitOfWork`], one write transaction with its actor, change set and events.
+//! - `external`: the one writer of external records (systems, tickets, alerts, observed
+//!   changes) shared by the bulk mutations and the sync engine, keyed per tenant.
+//! - `matrix`: the responsibility matrix lifecycle and its dual sign-off.
+//! - `directory`: who may manage an organization's people, teams and memberships.
+
+pub mod check;
+pub mod directory;
+pub mod external;
+pub mod matrix;
+pub mod unit;
+
+use entities::enums::Role;
+
+use crate::auth::Viewer;
+
+pub use check::{Check, MAX_SKEW, UserError, UserErrorCode};
+pub use unit::{ChangeNote, UnitOfWork, diff, insert_entry};
+
+/// What a service refuses with, when it does not answer with its value.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The input is bad; nothing was written. Shown as the payload's `userErrors`.
+    #[error("input refused")]
+    Refused(Vec<UserError>),
+    /// The actor's role or side may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A database fault; nothing was written.
+    #[error(transparent)]
+    Database(#[from] sea_orm::DbErr),
+}
+
+impl ServiceError {
+    /// A refusal with one error on `input.<field>`.
+    pub fn refused(field: &str, code: UserErrorCode, message: impl Into<String>) -> Self {
+        let mut check = Check::default();
+        check.fail(field, code, message);
+        Self::Refused(check.into_errors())
+    }
+}
+
+impl From<Check> for ServiceError {
+    fn from(check: Check) -> Self {
+        Self::Refused(check.into_errors())
+    }
+}
+
+/// The outcome of a service.
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// Refuses the operation unless the actor's role is one of `allowed`.
+///
+/// # Errors
+/// [`ServiceError::Forbidden`] naming the roles that may.
+pub fn require_role(actor: &Viewer, allowed: &[Role], operation: &str) -> ServiceResult<()> {
+    if allowed.contains(&actor.role) {
+        return Ok(());
+    }
+    let names: Vec<String> = allowed.iter().map(sea_orm::ActiveEnum::to_value).collect();
+    Err(ServiceError::Forbidden(format!(
+        "{operation} needs the role {}",
+        names.join(" or ")
+    )))
+}
+
+/// Roles that write operational records (changes, tickets, runbooks, systems).
+pub const WRITERS: &[Role] = &[Role::Admin, Role::Member];
+/// Roles that write operational records, and sync jobs.
+pub const WRITERS_AND_SYNC: &[Role] = &[Role::Admin, Role::Member, Role::Integration];

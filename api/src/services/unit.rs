@@ -1,0 +1,295 @@
+//! [`UnitOfWork`]: one write transaction with its actor, its change set and its events.
+//!
+//! Every write opens one from the database pool. On SQLite it begins `IMMEDIATE`: the write lock
+//! is taken up front, so a transaction that reads before it writes never has to upgrade (SQLite
+//! refuses an upgrade with "database is locked" when another writer got there first, whatever
+//! the busy timeout); writers queue on the lock instead. On PostgreSQL the reads that decide a
+//! write lock their deciding row ([`UnitOfWork::lock_environment`]) so two callers take turns.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use entities::enums::{ChangeCategory, ChangeSource, Principal};
+use entities::{change_log_entry, change_log_entry_system, environment, ticket};
+use sea_orm::prelude::*;
+use sea_orm::{
+    DatabaseBackend, DatabaseConnection, DatabaseTransaction, IntoActiveModel, QueryFilter,
+    QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+use crate::auth::Viewer;
+use crate::events::{Event, EventBus};
+
+/// `instant` at the precision both databases keep (microseconds).
+pub fn precise(instant: DateTime<Utc>) -> DateTime<Utc> {
+    instant.trunc_subsecs(6)
+}
+
+/// Opens a write transaction: `BEGIN IMMEDIATE` on SQLite, a plain `BEGIN` elsewhere.
+///
+/// # Errors
+/// When the database is unavailable.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    if db.get_database_backend() == DatabaseBackend::Sqlite {
+        db.begin_with_options(TransactionOptions {
+            isolation_level: None,
+            access_mode: None,
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        })
+        .await
+    } else {
+        db.begin().await
+    }
+}
+
+/// One write's transaction, with what its change log entries share.
+pub struct UnitOfWork<'a> {
+    /// The open transaction; dropped without commit, it rolls back.
+    pub txn: DatabaseTransaction,
+    /// The actor.
+    pub actor: &'a Viewer,
+    /// The instant of the write, at the precision both databases keep.
+    pub now: DateTime<Utc>,
+    /// Groups every entry this write records.
+    pub change_set_id: Uuid,
+    /// The input's `reason`.
+    pub reason: Option<String>,
+    /// The input's `ticketId`.
+    pub ticket_id: Option<Uuid>,
+    /// Where the entries it records come from: `API`, or `PSA`/`RMM` for what an integration
+    /// observed (only an actor whose token was issued for an integration may say so).
+    pub source: ChangeSource,
+    /// Events to publish once the transaction has committed, never before.
+    pending: Vec<Pending>,
+    /// Where events go; absent when nothing subscribes (tests, `schema`).
+    events: Option<EventBus>,
+}
+
+/// An event waiting for its transaction to commit.
+enum Pending {
+    Entry(change_log_entry::Model),
+    Ticket(ticket::Model),
+    Alert(entities::alert::Model),
+}
+
+impl Pending {
+    fn environment_id(&self) -> Uuid {
+        match self {
+            Self::Entry(entry) => entry.environment_id,
+            Self::Ticket(ticket) => ticket.environment_id,
+            Self::Alert(alert) => alert.environment_id,
+        }
+    }
+}
+
+/// What a write's change log entry says.
+pub struct ChangeNote {
+    /// The environment changed.
+    pub environment_id: Uuid,
+    /// The systems changed.
+    pub system_ids: Vec<Uuid>,
+    /// One line for people.
+    pub summary: String,
+    /// Structured details.
+    pub details: serde_json::Value,
+    /// What kind of change.
+    pub category: ChangeCategory,
+}
+
+impl<'a> UnitOfWork<'a> {
+    /// Opens the transaction of one write by `actor`.
+    ///
+    /// # Errors
+    /// When the database is unavailable.
+    pub async fn begin(
+        db: &DatabaseConnection,
+        events: Option<&EventBus>,
+        actor: &'a Viewer,
+        reason: Option<String>,
+        ticket_id: Option<Uuid>,
+    ) -> Result<Self, DbErr> {
+        Ok(Self {
+            txn: begin_write(db).await?,
+            actor,
+            now: precise(Utc::now()),
+            change_set_id: Uuid::now_v7(),
+            reason,
+            ticket_id,
+            source: ChangeSource::Api,
+            pending: Vec::new(),
+            events: events.cloned(),
+        })
+    }
+
+    /// Locks environment `id` for the rest of the transaction and reads it again: writes whose
+    /// rules read the environment's other rows (the matrix's overlap and sign-off rules) take
+    /// turns per environment. SQLite needs no row lock: its writers already take turns.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn lock_environment(&self, id: Uuid) -> Result<Option<environment::Model>, DbErr> {
+        environment::Entity::find_by_id(id)
+            .lock_exclusive()
+            .one(&self.txn)
+            .await
+    }
+
+    /// Who records this write's entries: the integration the actor's token was issued for, or
+    /// the actor's person.
+    pub fn principal(&self) -> Principal {
+        if self.actor.integration.is_some() {
+            Principal::Integration
+        } else {
+            Principal::Person
+        }
+    }
+
+    /// Publishes `entry` to subscribers once the transaction commits.
+    pub fn entry_recorded(&mut self, entry: &change_log_entry::Model) {
+        self.pending.push(Pending::Entry(entry.clone()));
+    }
+
+    /// Publishes `ticket` to subscribers once the transaction commits.
+    pub fn ticket_changed(&mut self, ticket: &ticket::Model) {
+        self.pending.push(Pending::Ticket(ticket.clone()));
+    }
+
+    /// Publishes `alert` as raised once the transaction commits.
+    pub fn alert_raised(&mut self, alert: &entities::alert::Model) {
+        self.pending.push(Pending::Alert(alert.clone()));
+    }
+
+    /// A change log entry of this write, attributed to its actor: the actor's person as actor
+    /// and as the recording principal (or the integration its token was issued for).
+    pub fn entry(&self, note_environment: Uuid, summary: String) -> change_log_entry::Model {
+        change_log_entry::Model {
+            id: Uuid::now_v7(),
+            environment_id: note_environment,
+            summary,
+            details: serde_json::json!({}),
+            reason: self.reason.clone(),
+            actor_id: Some(self.actor.person.id),
+            actor_name: self.actor.person.display_name.clone(),
+            source: self.source,
+            category: ChangeCategory::Other,
+            occurred_at: self.now,
+            recorded_at: self.now,
+            ticket_id: self.ticket_id,
+            corrects_id: None,
+            change_set_id: Some(self.change_set_id),
+            integration_id: self.actor.integration.as_ref().map(|found| found.id),
+            organization_id: None,
+            principal: self.principal(),
+            recorded_by_id: Some(self.actor.person.id),
+            external_source: None,
+            external_id: None,
+            external_url: None,
+        }
+    }
+
+    /// Writes the change log entry of `note`, attributed to the actor.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn record(&mut self, note: ChangeNote) -> Result<change_log_entry::Model, DbErr> {
+        let mut entry = self.entry(note.environment_id, note.summary);
+        entry.details = note.details;
+        entry.category = note.category;
+        let stored = insert_entry(&self.txn, entry, &note.system_ids).await?;
+        self.entry_recorded(&stored);
+        Ok(stored)
+    }
+
+    /// Commits the write, then publishes its events.
+    ///
+    /// # Errors
+    /// When the commit fails; nothing was written then.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        let Self {
+            txn,
+            pending,
+            events,
+            ..
+        } = self;
+        let owners: HashMap<Uuid, Uuid> = if events.is_some() && !pending.is_empty() {
+            environment::Entity::find()
+                .filter(
+                    environment::COLUMN
+                        .id
+                        .is_in(pending.iter().map(Pending::environment_id)),
+                )
+                .all(&txn)
+                .await?
+                .into_iter()
+                .map(|found| (found.id, found.organization_id))
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        txn.commit().await?;
+        if let Some(events) = events {
+            for event in pending {
+                let Some(&organization_id) = owners.get(&event.environment_id()) else {
+                    continue;
+                };
+                events.publish(match event {
+                    Pending::Entry(entry) => Event::ChangeLogEntryRecorded {
+                        organization_id,
+                        entry,
+                    },
+                    Pending::Ticket(ticket) => Event::TicketChanged {
+                        organization_id,
+                        ticket,
+                    },
+                    Pending::Alert(alert) => Event::AlertRaised {
+                        organization_id,
+                        alert,
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Inserts `entry` and its system links.
+///
+/// # Errors
+/// Database errors.
+pub async fn insert_entry(
+    txn: &DatabaseTransaction,
+    entry: change_log_entry::Model,
+    system_ids: &[Uuid],
+) -> Result<change_log_entry::Model, DbErr> {
+    let stored = entry.into_active_model().insert(txn).await?;
+    if !system_ids.is_empty() {
+        let links = system_ids.iter().map(|system_id| {
+            change_log_entry_system::Model {
+                change_log_entry_id: stored.id,
+                system_id: *system_id,
+            }
+            .into_active_model()
+        });
+        change_log_entry_system::Entity::insert_many(links)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(stored)
+}
+
+/// Records in `changes` that `field` went from `before` to `after`, when they differ: the
+/// `details.changes` of an update's change log entry.
+pub fn diff(
+    changes: &mut serde_json::Map<String, serde_json::Value>,
+    field: &str,
+    before: impl Into<serde_json::Value>,
+    after: impl Into<serde_json::Value>,
+) {
+    let (before, after) = (before.into(), after.into());
+    if before != after {
+        changes.insert(
+            field.to_owned(),
+            serde_json::json!({ "from": before, "to": after }),
+        );
+    }
+}
