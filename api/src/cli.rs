@@ -92,6 +92,11 @@ pub struct TokenArgs {
     #[arg(long, value_parser = parse_role)]
     pub role: Role,
 
+    /// Issue the token for this integration (its id): a sync job's token, which alone may
+    /// record what a PSA or RMM observed. Needs `--role INTEGRATION`.
+    #[arg(long)]
+    pub integration: Option<uuid::Uuid>,
+
     /// How long the token stays valid (e.g. `1h`, `30m`, `7d`).
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     pub ttl: Duration,
@@ -118,7 +123,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(args) => {
             let keys = JwtKeys::from_settings(&args.auth)?
                 .context("set TANDEM_JWT_SECRET (or --jwt-secret) to mint tokens")?;
-            println!("{}", keys.mint(&args.sub, &args.org, args.role, args.ttl)?);
+            let token = match args.integration {
+                Some(integration) if args.role == Role::Integration => {
+                    keys.mint_for_integration(&args.sub, &args.org, integration, args.ttl)?
+                }
+                Some(_) => anyhow::bail!("--integration needs --role INTEGRATION"),
+                None => keys.mint(&args.sub, &args.org, args.role, args.ttl)?,
+            };
+            println!("{token}");
             Ok(())
         }
         Command::Schema => {
