@@ -972,6 +972,7 @@ impl Demo {
                         organization_id: directory.organizations[org].id,
                         person_id: directory.people[person].id,
                         approved_at: self.now - Duration::days(270),
+                        decision: entities::enums::ApprovalDecision::Agree,
                     }
                 }));
                 matrix.insert((environment_key, function_key.to_owned()), entry.clone());
@@ -1003,6 +1004,7 @@ impl Demo {
                         organization_id: directory.organizations[org].id,
                         person_id: directory.people[person].id,
                         approved_at: self.now - Duration::days(200),
+                        decision: entities::enums::ApprovalDecision::Agree,
                     }),
             );
             entries.push(entry);
@@ -1092,6 +1094,7 @@ impl Demo {
                         organization_id: directory.organizations["msp"].id,
                         person_id: directory.people["msp_admin"].id,
                         approved_at: self.now - Duration::days(1),
+                        decision: entities::enums::ApprovalDecision::Agree,
                     });
                 }
                 "line_of_business_applications" => {

@@ -3,7 +3,8 @@
 //!
 //! The checks read the environment once per table and decide in memory, so a report costs a
 //! fixed number of queries however large the matrix. They follow the matrix rule of
-//! [`crate::matrix`]: only agreed entries whose validity covers the instant own anything.
+//! [`crate::matrix`]: only entries in force ([`crate::matrix::IN_FORCE`]) whose validity covers the
+//! instant own anything.
 
 use std::collections::{HashMap, HashSet};
 
@@ -116,13 +117,10 @@ pub async fn find(
         .iter()
         .map(|found| (found.id, found.name.as_str()))
         .collect();
+    // Retired entries too: before their retirement they were in force, and a report at such an
+    // instant answers as it did then.
     let entries = responsibility::Entity::find()
         .filter(responsibility::COLUMN.environment_id.eq(environment.id))
-        .filter(
-            responsibility::COLUMN
-                .status
-                .ne(ResponsibilityStatus::Retired),
-        )
         .order_by_asc(responsibility::Column::Id)
         .all(db)
         .await?;
@@ -131,7 +129,7 @@ pub async fn find(
     };
     let in_force: Vec<responsibility::Model> = entries
         .iter()
-        .filter(|entry| entry.status == ResponsibilityStatus::Agreed && covers(entry, at))
+        .filter(|entry| matrix::IN_FORCE.contains(&entry.status) && covers(entry, at))
         .cloned()
         .collect();
     let mut gaps = Vec::new();
@@ -179,13 +177,15 @@ pub async fn find(
         let agreed_successor = entries
             .iter()
             .filter(same_key)
-            .any(|other| other.status == ResponsibilityStatus::Agreed && covers(other, valid_to));
+            .any(|other| matrix::IN_FORCE.contains(&other.status) && covers(other, valid_to));
         if agreed_successor {
             continue;
         }
         let pending = entries.iter().filter(same_key).find(|other| {
-            other.status != ResponsibilityStatus::Agreed
-                && (other.supersedes_id == Some(entry.id) || covers(other, valid_to))
+            matches!(
+                other.status,
+                ResponsibilityStatus::Draft | ResponsibilityStatus::Proposed
+            ) && (other.supersedes_id == Some(entry.id) || covers(other, valid_to))
         });
         let function = function_name
             .get(&entry.function_id)

@@ -2,14 +2,20 @@
 //! one decides who owns a function (on a system) in an environment.
 //!
 //! The rule, used everywhere the answer is needed (GraphQL, the export, routing of new tickets
-//! and alerts): only
-//! `AGREED` entries count, an entry is in force during `[valid_from, valid_to)`, and an entry for
-//! the system overrides the function-level default.
+//! and alerts): only entries that were agreed count ([`IN_FORCE`]), an entry is in force during
+//! `[valid_from, valid_to)`, and an entry for the system overrides the function-level default.
 
 use chrono::{DateTime, Utc};
+use entities::enums::ResponsibilityStatus;
 use entities::responsibility;
 use sea_orm::prelude::*;
 use sea_orm::{Condition, ConnectionTrait, QueryFilter, QueryOrder};
+
+/// Statuses whose entries owned something during their validity: an agreed entry, and a retired
+/// one before it was retired (retiring sets its `valid_to` to that instant, so every read at an
+/// earlier instant answers as before).
+pub const IN_FORCE: [ResponsibilityStatus; 2] =
+    [ResponsibilityStatus::Agreed, ResponsibilityStatus::Retired];
 
 /// Why an entry answers "who owns this".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,11 +45,7 @@ pub async fn in_force(
     responsibility::Entity::find()
         .filter(responsibility::COLUMN.environment_id.is_in(environment_ids))
         // A retired entry answers for the instants before its retirement (its `valid_to`).
-        .filter(
-            responsibility::COLUMN
-                .status
-                .is_in(crate::services::matrix::IN_FORCE),
-        )
+        .filter(responsibility::COLUMN.status.is_in(IN_FORCE))
         .filter(responsibility::COLUMN.valid_from.lte(at))
         .filter(
             Condition::any()
@@ -147,11 +149,7 @@ impl Router {
             .collect();
         let entries = responsibility::Entity::find()
             .filter(responsibility::COLUMN.environment_id.is_in(environment_ids))
-            .filter(
-                responsibility::COLUMN
-                    .status
-                    .is_in(crate::services::matrix::IN_FORCE),
-            )
+            .filter(responsibility::COLUMN.status.is_in(IN_FORCE))
             .order_by_asc(responsibility::Column::Id)
             .all(db)
             .await?;
@@ -241,7 +239,7 @@ mod tests {
             accountable_team_id: None,
             valid_from: Utc::now(),
             valid_to: None,
-            status: entities::enums::ResponsibilityStatus::Agreed,
+            status: ResponsibilityStatus::Agreed,
             notes: None,
             supersedes_id: None,
             created_by_id: None,

@@ -165,6 +165,16 @@ stored_enum! {
 }
 
 stored_enum! {
+    /// What a side of an engagement signs off on a matrix entry.
+    ApprovalDecision {
+        /// Agreeing a proposed entry.
+        Agree,
+        /// Retiring an agreed entry.
+        Retire,
+    }
+}
+
+stored_enum! {
     /// Who wrote a change log entry: the authenticated principal, not the free-text actor.
     Principal {
         /// A person's token.

@@ -24,7 +24,6 @@ pub mod person;
 pub mod responsibility;
 pub mod responsibility_approval;
 pub mod responsibility_party;
-pub mod responsibility_retirement;
 pub mod runbook;
 pub mod runbook_function;
 pub mod runbook_revision;

@@ -14,7 +14,6 @@ pub use crate::person::Entity as Person;
 pub use crate::responsibility::Entity as Responsibility;
 pub use crate::responsibility_approval::Entity as ResponsibilityApproval;
 pub use crate::responsibility_party::Entity as ResponsibilityParty;
-pub use crate::responsibility_retirement::Entity as ResponsibilityRetirement;
 pub use crate::runbook::Entity as Runbook;
 pub use crate::runbook_function::Entity as RunbookFunction;
 pub use crate::runbook_revision::Entity as RunbookRevision;

@@ -1,6 +1,8 @@
-//! An approval of a responsibility by one side of the engagement.
+//! A sign-off of a responsibility by one side of the engagement: agreeing it, or retiring it.
 
 use sea_orm::entity::prelude::*;
+
+use crate::enums::ApprovalDecision;
 
 /// A row of `responsibility_approvals`.
 #[sea_orm::model]
@@ -15,6 +17,8 @@ pub struct Model {
     /// The admin who approved.
     pub person_id: Uuid,
     pub approved_at: DateTimeUtc,
+    /// What the side signed off; unique per entry, side and decision.
+    pub decision: ApprovalDecision,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -7,13 +7,14 @@
 //! - Change log entries record the authenticated principal that wrote them (`principal`, plus
 //!   `recorded_by_id` for a person and the existing `integration_id` for an integration), apart
 //!   from the free-text `actor_name` a sync job may supply.
-//! - `responsibility_retirements`: each side's approval of retiring an agreed entry.
+//! - `responsibility_approvals.decision`: a side signs off agreeing an entry (`AGREE`) or
+//!   retiring it (`RETIRE`), once each.
 //! - Sync runs may end `INTERRUPTED` (a shutdown or a crash).
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
-use crate::columns::{create_table, drop_tables, fk, id, instant, unique, uuid};
+use crate::columns::unique;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -46,6 +47,21 @@ const EXTERNAL: &[(&str, &str, &[&str])] = &[
 /// Who wrote a change log entry.
 pub const PRINCIPALS: &[&str] = &["PERSON", "INTEGRATION", "SYSTEM"];
 
+/// What a side signs off on a matrix entry: agreeing it, or retiring it.
+pub const DECISIONS: &[&str] = &["AGREE", "RETIRE"];
+
+const OLD_APPROVAL_INDEX: &str = "ux_responsibility_approvals_responsibility_id_organization_id";
+const APPROVAL_KEY: &[&str] = &["responsibility_id", "organization_id", "decision"];
+
+/// `'A', 'B'` for a `CHECK (column IN (...))`.
+fn quoted(values: &[&str]) -> String {
+    values
+        .iter()
+        .map(|value| format!("'{value}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     fn use_transaction(&self) -> Option<bool> {
@@ -55,23 +71,19 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         let backend = manager.get_database_backend();
-        let postgres = backend == DatabaseBackend::Postgres;
+        let uuid_type = uuid_type(backend);
         // Backfilling the append-only log needs its guard lifted for this transaction only.
-        if postgres {
-            db.execute_unprepared(
-                "ALTER TABLE change_log_entries DISABLE TRIGGER change_log_entries_immutable",
-            )
-            .await?;
-        } else {
-            db.execute_unprepared("DROP TRIGGER change_log_entries_no_update")
-                .await?;
-        }
+        guard_change_log(db, backend, false).await?;
         for (table, old_index, columns) in EXTERNAL {
-            let uuid_type = if postgres { "uuid" } else { "uuid_text" };
-            db.execute_unprepared(&format!(
-                "ALTER TABLE {table} ADD COLUMN organization_id {uuid_type} NULL \
-                 REFERENCES organizations (id) ON DELETE RESTRICT ON UPDATE CASCADE"
-            ))
+            add_column(
+                manager,
+                table,
+                "organization_id",
+                &format!(
+                    "{uuid_type} NULL REFERENCES organizations (id) ON DELETE RESTRICT \
+                     ON UPDATE CASCADE"
+                ),
+            )
             .await?;
             let owner = if *table == "system_links" {
                 "SELECT e.organization_id FROM systems s JOIN environments e \
@@ -84,27 +96,26 @@ impl MigrationTrait for Migration {
             };
             db.execute_unprepared(&format!("UPDATE {table} SET organization_id = ({owner})"))
                 .await?;
-            manager
-                .drop_index(Index::drop().name(*old_index).table(*table).to_owned())
-                .await?;
-            manager.create_index(unique(table, columns)).await?;
+            swap_unique(manager, table, old_index, columns).await?;
         }
-
-        let principal_check = PRINCIPALS
-            .iter()
-            .map(|value| format!("'{value}'"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let uuid_type = if postgres { "uuid" } else { "uuid_text" };
-        db.execute_unprepared(&format!(
-            "ALTER TABLE change_log_entries ADD COLUMN principal text NOT NULL DEFAULT 'PERSON' \
-             CHECK (principal IN ({principal_check}))"
-        ))
+        add_column(
+            manager,
+            "change_log_entries",
+            "principal",
+            &format!(
+                "text NOT NULL DEFAULT 'PERSON' CHECK (principal IN ({}))",
+                quoted(PRINCIPALS)
+            ),
+        )
         .await?;
-        db.execute_unprepared(&format!(
-            "ALTER TABLE change_log_entries ADD COLUMN recorded_by_id {uuid_type} NULL \
-             REFERENCES people (id) ON DELETE RESTRICT ON UPDATE CASCADE"
-        ))
+        add_column(
+            manager,
+            "change_log_entries",
+            "recorded_by_id",
+            &format!(
+                "{uuid_type} NULL REFERENCES people (id) ON DELETE RESTRICT ON UPDATE CASCADE"
+            ),
+        )
         .await?;
         // What was written before: a sync run's entries by its integration, the system's by
         // Tandem, every other by the person named as actor.
@@ -115,67 +126,167 @@ impl MigrationTrait for Migration {
                recorded_by_id = CASE WHEN integration_id IS NULL THEN actor_id END",
         )
         .await?;
-        if postgres {
-            db.execute_unprepared(
-                "ALTER TABLE change_log_entries ENABLE TRIGGER change_log_entries_immutable",
-            )
-            .await?;
-        } else {
-            db.execute_unprepared(
-                "CREATE TRIGGER change_log_entries_no_update BEFORE UPDATE ON change_log_entries \
-                 BEGIN SELECT RAISE(ABORT, 'change log entries are append-only'); END;",
-            )
-            .await?;
-        }
+        guard_change_log(db, backend, true).await?;
 
-        create_table(
+        // Agreeing and retiring are both sign-offs by a side: one row per side and decision.
+        add_column(
             manager,
-            "responsibility_retirements",
-            vec![
-                id(),
-                uuid("responsibility_id"),
-                // The side that approved retiring the entry.
-                uuid("organization_id"),
-                uuid("person_id"),
-                instant("approved_at"),
-            ],
-            None,
-            vec![
-                fk(
-                    "responsibility_retirements",
-                    "responsibility_id",
-                    "responsibilities",
-                    ForeignKeyAction::Cascade,
-                ),
-                fk(
-                    "responsibility_retirements",
-                    "organization_id",
-                    "organizations",
-                    ForeignKeyAction::Restrict,
-                ),
-                fk(
-                    "responsibility_retirements",
-                    "person_id",
-                    "people",
-                    ForeignKeyAction::Restrict,
-                ),
-            ],
-            vec![unique(
-                "responsibility_retirements",
-                &["responsibility_id", "organization_id"],
-            )],
+            "responsibility_approvals",
+            "decision",
+            &format!(
+                "text NOT NULL DEFAULT 'AGREE' CHECK (decision IN ({}))",
+                quoted(DECISIONS)
+            ),
+        )
+        .await?;
+        swap_unique(
+            manager,
+            "responsibility_approvals",
+            OLD_APPROVAL_INDEX,
+            APPROVAL_KEY,
         )
         .await?;
 
         widen_sync_run_status(db, backend).await
     }
 
+    /// Restores the global external keys and one approval per side (retirement sign-offs are
+    /// dropped), and drops the new columns. SQLite cannot drop a column that references another
+    /// table without rebuilding the table, so there `organization_id` and `recorded_by_id`
+    /// stay, unused, and `up` adopts them again; `INTERRUPTED` stays allowed there too. Restoring
+    /// the global keys fails, with the database's message, once two tenants share one.
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(manager, &["responsibility_retirements"]).await?;
-        // The added columns and indexes stay: narrowing keys again could fail on data written
-        // since, and nothing older reads them.
+        let db = manager.get_connection();
+        let backend = manager.get_database_backend();
+        let postgres = backend == DatabaseBackend::Postgres;
+        for (table, old_index, columns) in EXTERNAL {
+            let old_columns: Vec<&str> = columns[1..].to_vec();
+            restore_unique(manager, table, columns, old_index, &old_columns).await?;
+            if postgres {
+                db.execute_unprepared(&format!("ALTER TABLE {table} DROP COLUMN organization_id"))
+                    .await?;
+            }
+        }
+        db.execute_unprepared("DELETE FROM responsibility_approvals WHERE decision = 'RETIRE'")
+            .await?;
+        restore_unique(
+            manager,
+            "responsibility_approvals",
+            APPROVAL_KEY,
+            OLD_APPROVAL_INDEX,
+            &APPROVAL_KEY[..2],
+        )
+        .await?;
+        db.execute_unprepared("ALTER TABLE responsibility_approvals DROP COLUMN decision")
+            .await?;
+        guard_change_log(db, backend, false).await?;
+        db.execute_unprepared("ALTER TABLE change_log_entries DROP COLUMN principal")
+            .await?;
+        if postgres {
+            db.execute_unprepared("ALTER TABLE change_log_entries DROP COLUMN recorded_by_id")
+                .await?;
+        }
+        guard_change_log(db, backend, true).await?;
+        if postgres {
+            db.execute_unprepared(
+                "UPDATE sync_runs SET status = 'FAILED' WHERE status = 'INTERRUPTED';\n\
+                 ALTER TABLE sync_runs DROP CONSTRAINT IF EXISTS sync_runs_status_check;\n\
+                 ALTER TABLE sync_runs ADD CONSTRAINT sync_runs_status_check CHECK \
+                 (status IN ('RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED'))",
+            )
+            .await?;
+        } else {
+            db.execute_unprepared(
+                "UPDATE sync_runs SET status = 'FAILED' WHERE status = 'INTERRUPTED'",
+            )
+            .await?;
+        }
         Ok(())
     }
+}
+
+fn uuid_type(backend: DatabaseBackend) -> &'static str {
+    if backend == DatabaseBackend::Postgres {
+        "uuid"
+    } else {
+        "uuid_text"
+    }
+}
+
+/// Adds `column` to `table` unless it is there: a SQLite `down` leaves referencing columns.
+async fn add_column(
+    manager: &SchemaManager<'_>,
+    table: &str,
+    column: &str,
+    definition: &str,
+) -> Result<(), DbErr> {
+    if manager.has_column(table, column).await? {
+        return Ok(());
+    }
+    manager
+        .get_connection()
+        .execute_unprepared(&format!(
+            "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+        ))
+        .await?;
+    Ok(())
+}
+
+/// Replaces unique index `old_index` of `table` with one on `columns`.
+async fn swap_unique(
+    manager: &SchemaManager<'_>,
+    table: &'static str,
+    old_index: &str,
+    columns: &[&'static str],
+) -> Result<(), DbErr> {
+    manager
+        .drop_index(Index::drop().name(old_index).table(table).to_owned())
+        .await?;
+    manager.create_index(unique(table, columns)).await
+}
+
+/// Undoes [`swap_unique`]: drops the index on `columns` and recreates `old_index`.
+async fn restore_unique(
+    manager: &SchemaManager<'_>,
+    table: &'static str,
+    columns: &[&'static str],
+    old_index: &str,
+    old_columns: &[&'static str],
+) -> Result<(), DbErr> {
+    manager
+        .drop_index(
+            Index::drop()
+                .name(format!("ux_{table}_{}", columns.join("_")))
+                .table(table)
+                .to_owned(),
+        )
+        .await?;
+    let mut index = unique(table, old_columns);
+    index.name(old_index);
+    manager.create_index(index).await
+}
+
+/// Lifts (`on = false`) or restores the triggers that keep change log entries append-only.
+async fn guard_change_log(
+    db: &SchemaManagerConnection<'_>,
+    backend: DatabaseBackend,
+    on: bool,
+) -> Result<(), DbErr> {
+    let statement = match (backend, on) {
+        (DatabaseBackend::Postgres, false) => {
+            "ALTER TABLE change_log_entries DISABLE TRIGGER change_log_entries_immutable"
+        }
+        (DatabaseBackend::Postgres, true) => {
+            "ALTER TABLE change_log_entries ENABLE TRIGGER change_log_entries_immutable"
+        }
+        (_, false) => "DROP TRIGGER change_log_entries_no_update",
+        (_, true) => {
+            "CREATE TRIGGER change_log_entries_no_update BEFORE UPDATE ON change_log_entries \
+             BEGIN SELECT RAISE(ABORT, 'change log entries are append-only'); END;"
+        }
+    };
+    db.execute_unprepared(statement).await?;
+    Ok(())
 }
 
 /// Lets `sync_runs.status` be `INTERRUPTED`.
@@ -205,6 +316,10 @@ async fn widen_sync_run_status(
         .ok_or_else(|| DbErr::Migration("sync_runs is missing".to_owned()))?;
     let sql: String = row.try_get("", "sql")?;
     let old = "'RUNNING', 'SUCCEEDED', 'PARTIAL', 'FAILED')";
+    if sql.contains("'INTERRUPTED'") {
+        // Widened by an earlier `up`: a SQLite `down` leaves it so.
+        return Ok(());
+    }
     if !sql.contains(old) {
         return Err(DbErr::Migration(format!(
             "unexpected sync_runs definition: {sql}"

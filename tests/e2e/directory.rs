@@ -125,17 +125,35 @@ async fn a_provider_onboards_a_client_with_teams_and_people_who_can_sign_in() ->
     )
     .await?;
     assert_eq!(codes(&payload), ["INVALID_STATE"]);
+    // Nor may the provider, now that the client has its own admin.
+    let (_, refused) = app
+        .graphql(
+            Some(&provider),
+            "mutation($input: UpdatePersonInput!) { updatePerson(input: $input) { person { active } } }",
+            json!({ "input": { "id": person["person"]["id"], "active": false } }),
+        )
+        .await?;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
+    );
+    let tech = mutate(&app, &oak, "createPerson", json!({ "organizationId": organization, "subject": "oak|tech", "displayName": "Tom Oak", "role": "MEMBER" }), "person { id }").await?;
+    let tech_token = app.token("oak|tech", "oak-dental", Role::Member);
+    let (status, _) = app
+        .graphql(Some(&tech_token), "{ viewer { role } }", Value::Null)
+        .await?;
+    assert_eq!(status, 200);
     let payload = mutate(
         &app,
-        &provider,
+        &oak,
         "updatePerson",
-        json!({ "id": person["person"]["id"], "active": false }),
+        json!({ "id": tech["person"]["id"], "active": false }),
         "person { active }",
     )
     .await?;
     assert_eq!(payload["person"]["active"], false);
     let (status, _) = app
-        .graphql(Some(&oak), "{ viewer { role } }", Value::Null)
+        .graphql(Some(&tech_token), "{ viewer { role } }", Value::Null)
         .await?;
     assert_eq!(status, 401);
     app.stop().await

@@ -888,3 +888,188 @@ async fn the_scheduler_starts_integrations_that_are_due() -> anyhow::Result<()> 
     drop(server);
     app.stop().await
 }
+
+/// A run as a process leaves it when it dies mid-run: `RUNNING`, holding the lease as `owner`
+/// until `lease_until`.
+async fn orphaned_run(
+    app: &TestApp,
+    id: Uuid,
+    owner: &str,
+    lease_until: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Uuid> {
+    use sea_orm::{ActiveModelTrait, IntoActiveModel};
+    entities::integration::Entity::update_many()
+        .col_expr(
+            entities::integration::Column::LeaseOwner,
+            sea_orm::sea_query::Expr::value(owner),
+        )
+        .col_expr(
+            entities::integration::Column::LeaseExpiresAt,
+            sea_orm::sea_query::Expr::value(lease_until),
+        )
+        .filter(entities::integration::Column::Id.eq(id))
+        .exec(&app.db)
+        .await?;
+    let started = chrono::Utc::now() - chrono::Duration::minutes(20);
+    let orphan = entities::sync_run::Model {
+        id: Uuid::now_v7(),
+        integration_id: id,
+        trigger: entities::enums::SyncTrigger::Schedule,
+        full: false,
+        status: SyncStatus::Running,
+        started_at: started,
+        finished_at: None,
+        records_fetched: 0,
+        records_created: 0,
+        records_updated: 0,
+        records_unchanged: 0,
+        records_failed: 0,
+        error: None,
+    }
+    .into_active_model()
+    .insert(&app.db)
+    .await?;
+    Ok(orphan.id)
+}
+
+async fn sync_run(app: &TestApp, id: Uuid) -> anyhow::Result<entities::sync_run::Model> {
+    entities::sync_run::Entity::find_by_id(id)
+        .one(&app.db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no run {id}"))
+}
+
+#[tokio::test]
+async fn a_run_left_running_by_a_crash_is_closed_by_the_next_run() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let (_server, id) = connectwise(&app, 3, 1000).await?;
+    // The process died 20 minutes ago; its lease has since expired.
+    let orphan = orphaned_run(
+        &app,
+        id,
+        "dead-process:7",
+        chrono::Utc::now() - chrono::Duration::minutes(1),
+    )
+    .await?;
+    let next = run(&app, id).await;
+    assert_eq!(next.run.status, SyncStatus::Succeeded);
+    let closed = sync_run(&app, orphan).await?;
+    assert_eq!(closed.status, SyncStatus::Interrupted);
+    assert!(
+        closed
+            .finished_at
+            .is_some_and(|at| at <= next.run.started_at + chrono::Duration::seconds(1)),
+        "{closed:?}"
+    );
+    assert!(
+        closed
+            .error
+            .as_deref()
+            .is_some_and(|error| error.contains("interrupted")),
+        "{closed:?}"
+    );
+    assert_eq!(
+        entities::sync_run::Entity::find()
+            .filter(entities::sync_run::Column::Status.eq(SyncStatus::Running))
+            .count(&app.db)
+            .await?,
+        0
+    );
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_shutdown_interrupts_its_own_runs_and_frees_their_leases() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let (_server, id) = connectwise(&app, 3, 1000).await?;
+    let until = chrono::Utc::now() + chrono::Duration::minutes(5);
+    let ours = orphaned_run(&app, id, "this-process:1", until).await?;
+    let service = api::sync::service::SyncService {
+        db: app.db.clone(),
+        key: Some(Arc::new(SecretKey::parse(tests::TEST_SECRET_KEY)?)),
+        events: api::events::EventBus::default(),
+        policy: RetryPolicy::fast(),
+        in_flight: Default::default(),
+    };
+    service
+        .in_flight
+        .lock()
+        .unwrap()
+        .insert("this-process:1".to_owned(), id);
+    let started = std::time::Instant::now();
+    assert_eq!(
+        service
+            .shutdown(std::time::Duration::from_millis(300))
+            .await?,
+        1
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(300),
+        "it waited for the run first"
+    );
+    assert_eq!(sync_run(&app, ours).await?.status, SyncStatus::Interrupted);
+    let integration = entities::integration::Entity::find_by_id(id)
+        .one(&app.db)
+        .await?
+        .unwrap();
+    assert_eq!(integration.lease_owner, None, "the lease is free again");
+    assert_eq!(run(&app, id).await.run.status, SyncStatus::Succeeded);
+
+    // A run whose lease another process took over is that process's to close, not ours.
+    let theirs = orphaned_run(&app, id, "other-process:2", until).await?;
+    service
+        .in_flight
+        .lock()
+        .unwrap()
+        .insert("this-process:3".to_owned(), id);
+    service.shutdown(std::time::Duration::ZERO).await?;
+    assert_eq!(sync_run(&app, theirs).await?.status, SyncStatus::Running);
+    let integration = entities::integration::Entity::find_by_id(id)
+        .one(&app.db)
+        .await?
+        .unwrap();
+    assert_eq!(integration.lease_owner.as_deref(), Some("other-process:2"));
+    app.stop().await
+}
+
+#[tokio::test]
+async fn moving_an_integration_resets_its_cursors_and_revokes_its_lease_together()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let (_server, id) = connectwise(&app, 3, 1000).await?;
+    run(&app, id).await;
+    let cursors = || {
+        sync_cursor::Entity::find()
+            .filter(sync_cursor::Column::IntegrationId.eq(id))
+            .count(&app.db)
+    };
+    assert!(cursors().await? > 0, "a finished run leaves cursors");
+    // A run elsewhere is fetching from the old host.
+    orphaned_run(
+        &app,
+        id,
+        "other-process:9",
+        chrono::Utc::now() + chrono::Duration::minutes(5),
+    )
+    .await?;
+    let (_, credentials) = mock::connectwise::configuration();
+    let gid = api::graphql::ids::encode(api::graphql::ids::NodeType::Integration, id).0;
+    let moved = app
+        .query(&app.provider_admin_token(), "mutation($input: UpdateIntegrationInput!) { updateIntegration(input: $input) { integration { baseUrl } userErrors { field message } } }",
+            json!({ "input": { "id": gid, "baseUrl": "https://other-host.example", "credentials": credentials } }))
+        .await?;
+    assert_eq!(
+        moved["updateIntegration"]["integration"]["baseUrl"], "https://other-host.example",
+        "{moved}"
+    );
+    assert_eq!(cursors().await?, 0, "the next sync starts from scratch");
+    let integration = entities::integration::Entity::find_by_id(id)
+        .one(&app.db)
+        .await?
+        .unwrap();
+    assert_eq!(
+        integration.lease_owner, None,
+        "the run on the old host lost its lease and writes no further page"
+    );
+    app.stop().await
+}

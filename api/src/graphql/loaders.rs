@@ -148,7 +148,7 @@ grouping! {
     MembershipsOfTeam: team_membership by TeamId, team_id order [PersonId];
     /// Junction rows: the functions a runbook covers.
     FunctionsOfRunbook: runbook_function by RunbookId, runbook_id order [FunctionId];
-    /// The approvals of a responsibility, oldest first.
+    /// The sign-offs (agreeing and retiring) of a responsibility, oldest first.
     ApprovalsOfResponsibility: responsibility_approval by ResponsibilityId, responsibility_id order [ApprovedAt];
     /// The escalation path of a responsibility, in order.
     StepsOfResponsibility: escalation_step by ResponsibilityId, responsibility_id order [Position];

@@ -10,7 +10,7 @@
 //! that decides between insert and update happens after the lock, inside the transaction, so a
 //! resend racing the original converges on the same rows instead of failing on the unique index.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use entities::enums::{ChangeSource, IntegrationKind};
 use entities::{system, system_link};
@@ -99,48 +99,76 @@ pub async fn lock_keyspaces(
     Ok(())
 }
 
-/// The rows of `E` mirroring `keys` (organization, external id) of `source`, by key: one `IN`
-/// query, then exact matching, so a record of another tenant is never returned.
+/// A table whose rows mirror an external record, keyed `(organization, source, external id)`.
+pub trait ExternalRecord: EntityTrait {
+    /// The key columns: organization, source, external id.
+    const KEY: [Self::Column; 3];
+
+    /// A row's `(organization, external id)`; `None` for a row created in Tandem.
+    fn key(row: &Self::Model) -> Option<(Uuid, String)>;
+}
+
+macro_rules! external_record {
+    ($($module:ident),+) => {$(
+        impl ExternalRecord for entities::$module::Entity {
+            const KEY: [Self::Column; 3] = [
+                entities::$module::Column::OrganizationId,
+                entities::$module::Column::ExternalSource,
+                entities::$module::Column::ExternalId,
+            ];
+
+            fn key(row: &Self::Model) -> Option<(Uuid, String)> {
+                Some((row.organization_id?, row.external_id.clone()?))
+            }
+        }
+    )+};
+}
+
+external_record!(ticket, alert, change_log_entry);
+
+/// The rows of `E` mirroring `keys` of `source`, by key: one `IN` query, then exact matching, so
+/// a record of another tenant is never returned.
 ///
 /// # Errors
 /// Database errors.
-pub async fn existing_by_key<E: EntityTrait>(
+pub async fn existing_by_key<E: ExternalRecord>(
     db: &impl ConnectionTrait,
-    columns: [E::Column; 3],
     source: &str,
-    keys: impl IntoIterator<Item = (Uuid, String)>,
-    key_of: impl Fn(&E::Model) -> Option<(Uuid, String)>,
+    keys: Vec<(Uuid, String)>,
 ) -> Result<HashMap<(Uuid, String), E::Model>, DbErr> {
-    let [organization_column, source_column, id_column] = columns;
-    let keys: Vec<(Uuid, String)> = keys.into_iter().collect();
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
+    let [organization_column, source_column, id_column] = E::KEY;
     let organizations: BTreeSet<Uuid> =
         keys.iter().map(|(organization, _)| *organization).collect();
-    let ids: BTreeSet<&String> = keys.iter().map(|(_, id)| id).collect();
+    let wanted: HashSet<(Uuid, String)> = keys.into_iter().collect();
     Ok(E::find()
         .filter(source_column.eq(source))
         .filter(organization_column.is_in(organizations))
-        .filter(id_column.is_in(ids.into_iter().cloned()))
+        .filter(id_column.is_in(wanted.iter().map(|(_, id)| id.clone())))
         .all(db)
         .await?
         .into_iter()
-        .filter_map(|found| key_of(&found).map(|key| (key, found)))
+        .filter_map(|row| {
+            E::key(&row)
+                .filter(|key| wanted.contains(key))
+                .map(|key| (key, row))
+        })
         .collect())
 }
 
-/// Systems of `source` in `organization`'s keyspace by external id (any resource), for records
-/// that point at them.
+/// Systems of `source` in their tenants' keyspaces by `(organization, external id)`, any
+/// resource, for records that point at them.
 ///
 /// # Errors
 /// Database errors.
 pub async fn systems_by_external_id(
     db: &impl ConnectionTrait,
     source: &str,
-    keys: impl IntoIterator<Item = (Uuid, String)>,
+    keys: Vec<(Uuid, String)>,
 ) -> Result<HashMap<(Uuid, String), system::Model>, DbErr> {
-    let links = existing_links(db, source, None, keys).await?;
+    let links = existing_links(db, source, keys).await?;
     let systems: HashMap<Uuid, system::Model> = system::Entity::find()
         .filter(
             system::COLUMN
@@ -163,43 +191,35 @@ pub async fn systems_by_external_id(
         .collect())
 }
 
-/// The links of `source` (of `resource` when given) with `keys`, in their tenants only.
+/// The links of `source` (any resource) with `keys`, in their tenants only.
 ///
 /// # Errors
 /// Database errors.
 pub async fn existing_links(
     db: &impl ConnectionTrait,
     source: &str,
-    resource: Option<&str>,
-    keys: impl IntoIterator<Item = (Uuid, String)>,
+    keys: Vec<(Uuid, String)>,
 ) -> Result<Vec<system_link::Model>, DbErr> {
-    let keys: Vec<(Uuid, String)> = keys.into_iter().collect();
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let mut select = system_link::Entity::find()
+    let organizations: BTreeSet<Uuid> =
+        keys.iter().map(|(organization, _)| *organization).collect();
+    let wanted: HashSet<(Uuid, String)> = keys.into_iter().collect();
+    Ok(system_link::Entity::find()
         .filter(system_link::COLUMN.source.eq(source))
-        .filter(
-            system_link::COLUMN
-                .organization_id
-                .is_in(keys.iter().map(|(organization, _)| *organization)),
-        )
+        .filter(system_link::COLUMN.organization_id.is_in(organizations))
         .filter(
             system_link::COLUMN
                 .external_id
-                .is_in(keys.iter().map(|(_, id)| id.clone())),
-        );
-    if let Some(resource) = resource {
-        select = select.filter(system_link::COLUMN.resource.eq(resource));
-    }
-    Ok(select
+                .is_in(wanted.iter().map(|(_, id)| id.clone())),
+        )
         .all(db)
         .await?
         .into_iter()
         .filter(|link| {
             link.organization_id.is_some_and(|organization| {
-                keys.iter()
-                    .any(|(o, id)| *o == organization && *id == link.external_id)
+                wanted.contains(&(organization, link.external_id.clone()))
             })
         })
         .collect())

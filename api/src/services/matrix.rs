@@ -16,11 +16,10 @@
 //! after the other. Every step is a change log entry (category `OWNERSHIP`).
 
 use chrono::{DateTime, Utc};
-use entities::enums::{ChangeCategory, OperatingModel, ResponsibilityStatus, Role};
-use entities::{
-    engagement, environment, function, responsibility, responsibility_approval,
-    responsibility_retirement,
+use entities::enums::{
+    ApprovalDecision, ChangeCategory, OperatingModel, ResponsibilityStatus, Role,
 };
+use entities::{engagement, environment, function, responsibility, responsibility_approval};
 use sea_orm::prelude::*;
 use sea_orm::{Condition, ConnectionTrait, IntoActiveModel, QueryFilter, Set};
 use serde_json::json;
@@ -50,16 +49,6 @@ impl Action {
             Self::Retire => "retireResponsibility",
         }
     }
-}
-
-/// Statuses whose entries owned something during their validity: an agreed entry, and a retired
-/// one before it was retired (its `valid_to` is the retirement instant).
-pub const IN_FORCE: [ResponsibilityStatus; 2] =
-    [ResponsibilityStatus::Agreed, ResponsibilityStatus::Retired];
-
-/// Whether `status` is one of [`IN_FORCE`].
-pub fn in_force(status: ResponsibilityStatus) -> bool {
-    IN_FORCE.contains(&status)
 }
 
 /// Moves entry `id` one step, as `actor`.
@@ -141,7 +130,7 @@ pub async fn transition(
         }
         Action::Approve => {
             let sides = required_sides(&write.txn, &environment, current.valid_from).await?;
-            let approved = sign(&write, &sides, SignOff::Agree, current.id).await?;
+            let approved = sign(&write, &sides, ApprovalDecision::Agree, current.id).await?;
             if sides.iter().all(|side| approved.contains(side)) {
                 // An entry that supersedes an agreed one takes over from its start: the old
                 // entry ends there (never before now: the past stays as it was).
@@ -192,7 +181,7 @@ pub async fn transition(
         }
         Action::Retire => {
             let sides = required_sides(&write.txn, &environment, now).await?;
-            let approved = sign(&write, &sides, SignOff::Retire, current.id).await?;
+            let approved = sign(&write, &sides, ApprovalDecision::Retire, current.id).await?;
             if sides.iter().all(|side| approved.contains(side)) {
                 model.status = Set(ResponsibilityStatus::Retired);
                 // It owned what it owned until now; from now on it owns nothing.
@@ -224,18 +213,12 @@ pub async fn transition(
     Ok(updated)
 }
 
-#[derive(Clone, Copy)]
-enum SignOff {
-    Agree,
-    Retire,
-}
-
-/// Records the actor's side's sign-off on entry `id` and returns every side that has signed.
-/// The actor signs only for their own organization, which must be one of `sides`.
+/// Records the actor's side's sign-off `decision` on entry `id` and returns every side that has
+/// signed it. The actor signs only for their own organization, which must be one of `sides`.
 async fn sign(
     write: &UnitOfWork<'_>,
     sides: &[Uuid],
-    kind: SignOff,
+    decision: ApprovalDecision,
     id: Uuid,
 ) -> ServiceResult<Vec<Uuid>> {
     let actor = write.actor;
@@ -246,22 +229,14 @@ async fn sign(
             "the caller's organization is not a side of this environment's engagement",
         ));
     }
-    let signed: Vec<Uuid> = match kind {
-        SignOff::Agree => responsibility_approval::Entity::find()
-            .filter(responsibility_approval::COLUMN.responsibility_id.eq(id))
-            .all(&write.txn)
-            .await?
-            .into_iter()
-            .map(|approval| approval.organization_id)
-            .collect(),
-        SignOff::Retire => responsibility_retirement::Entity::find()
-            .filter(responsibility_retirement::COLUMN.responsibility_id.eq(id))
-            .all(&write.txn)
-            .await?
-            .into_iter()
-            .map(|approval| approval.organization_id)
-            .collect(),
-    };
+    let signed: Vec<Uuid> = responsibility_approval::Entity::find()
+        .filter(responsibility_approval::COLUMN.responsibility_id.eq(id))
+        .filter(responsibility_approval::COLUMN.decision.eq(decision))
+        .all(&write.txn)
+        .await?
+        .into_iter()
+        .map(|approval| approval.organization_id)
+        .collect();
     if signed.contains(&actor.organization.id) {
         return Err(ServiceError::refused(
             "id",
@@ -269,32 +244,17 @@ async fn sign(
             "the caller's side has already approved this",
         ));
     }
-    match kind {
-        SignOff::Agree => {
-            responsibility_approval::Model {
-                id: Uuid::now_v7(),
-                responsibility_id: id,
-                organization_id: actor.organization.id,
-                person_id: actor.person.id,
-                approved_at: write.now,
-            }
-            .into_active_model()
-            .insert(&write.txn)
-            .await?;
-        }
-        SignOff::Retire => {
-            responsibility_retirement::Model {
-                id: Uuid::now_v7(),
-                responsibility_id: id,
-                organization_id: actor.organization.id,
-                person_id: actor.person.id,
-                approved_at: write.now,
-            }
-            .into_active_model()
-            .insert(&write.txn)
-            .await?;
-        }
+    responsibility_approval::Model {
+        id: Uuid::now_v7(),
+        responsibility_id: id,
+        organization_id: actor.organization.id,
+        person_id: actor.person.id,
+        approved_at: write.now,
+        decision,
     }
+    .into_active_model()
+    .insert(&write.txn)
+    .await?;
     Ok(signed.into_iter().chain([actor.organization.id]).collect())
 }
 
@@ -343,7 +303,7 @@ pub async fn overlapping(
                 .eq(entry.environment_id),
         )
         .filter(responsibility::COLUMN.function_id.eq(entry.function_id))
-        .filter(responsibility::COLUMN.status.is_in(IN_FORCE))
+        .filter(responsibility::COLUMN.status.is_in(crate::matrix::IN_FORCE))
         .filter(responsibility::COLUMN.id.ne(entry.id));
     select = match entry.system_id {
         Some(system) => select.filter(responsibility::COLUMN.system_id.eq(system)),

@@ -32,9 +32,10 @@ pub struct SyncService {
     pub events: EventBus,
     /// Retries and timeouts of vendor calls.
     pub policy: RetryPolicy,
-    /// The runs this process has in flight: integration id to the run's lease owner. A
-    /// shutdown waits for them, then marks what is left `INTERRUPTED` and frees its leases.
-    pub in_flight: Arc<Mutex<HashMap<Uuid, String>>>,
+    /// The runs this process has in flight: each run's lease owner (unique per run) to its
+    /// integration. A shutdown waits for them, then marks what is left `INTERRUPTED` and frees
+    /// their leases.
+    pub in_flight: Arc<Mutex<HashMap<String, Uuid>>>,
 }
 
 impl SyncService {
@@ -57,7 +58,7 @@ impl SyncService {
         self.in_flight
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(integration_id, options.owner.clone());
+            .insert(options.owner.clone(), integration_id);
         let outcome = engine::run(
             &self.db,
             self.key.as_deref(),
@@ -66,13 +67,10 @@ impl SyncService {
             &|_| {},
         )
         .await;
-        let mut in_flight = self
-            .in_flight
+        self.in_flight
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if in_flight.get(&integration_id) == Some(&options.owner) {
-            in_flight.remove(&integration_id);
-        }
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&options.owner);
         outcome
     }
 
@@ -89,7 +87,7 @@ impl SyncService {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .iter()
-                .map(|(id, owner)| (*id, owner.clone()))
+                .map(|(owner, id)| (*id, owner.clone()))
                 .collect();
             if remaining.is_empty() || tokio::time::Instant::now() >= deadline {
                 break remaining;
@@ -117,7 +115,9 @@ impl SyncService {
                 engine::interrupt_runs(&txn, *integration_id, now).await?;
             }
             txn.commit().await?;
-            tracing::warn!(%integration_id, "sync interrupted by shutdown");
+            if released.rows_affected == 1 {
+                tracing::warn!(%integration_id, "sync interrupted by shutdown");
+            }
         }
         Ok(remaining.len())
     }

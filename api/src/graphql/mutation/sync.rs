@@ -337,6 +337,18 @@ struct Batch {
     check: Check,
     failed: HashSet<usize>,
     environments: HashMap<Uuid, environment::Model>,
+    /// Per record: its key and environment, decoded once; `None` for a record already refused.
+    targets: Vec<Option<Target>>,
+}
+
+/// Where one record of a bulk call goes.
+#[derive(Clone)]
+struct Target {
+    /// The trimmed external id.
+    external_id: String,
+    environment_id: Uuid,
+    /// The tenant whose keyspace the record's key belongs to.
+    organization_id: Uuid,
 }
 
 impl Batch {
@@ -363,6 +375,7 @@ impl Batch {
             check,
             failed: HashSet::new(),
             environments: HashMap::new(),
+            targets: vec![None; records.len()],
         };
         let mut seen = HashSet::new();
         let mut wanted = HashMap::new();
@@ -409,13 +422,20 @@ impl Batch {
             .map(|found| (found.id, found))
             .collect();
         for (index, id) in wanted {
-            if !batch.environments.contains_key(&id) {
-                batch.fail(
+            match batch.environments.get(&id) {
+                Some(environment) => {
+                    batch.targets[index] = Some(Target {
+                        external_id: records[index].0.trim().to_owned(),
+                        environment_id: id,
+                        organization_id: environment.organization_id,
+                    });
+                }
+                None => batch.fail(
                     index,
                     "environmentId",
                     UserErrorCode::NotFound,
                     "no environment with this id",
-                );
+                ),
             }
         }
         Ok(Ok(batch))
@@ -427,8 +447,26 @@ impl Batch {
             .fail(&format!("records.{index}.{field}"), code, message);
     }
 
-    fn ok(&self, index: usize) -> bool {
-        !self.failed.contains(&index)
+    /// Where record `index` goes, unless it was refused.
+    fn target(&self, index: usize) -> Option<&Target> {
+        self.targets[index]
+            .as_ref()
+            .filter(|_| !self.failed.contains(&index))
+    }
+
+    /// The tenant of record `index`'s environment, refused or not.
+    fn organization_of(&self, index: usize) -> Option<Uuid> {
+        self.targets[index]
+            .as_ref()
+            .map(|target| target.organization_id)
+    }
+
+    /// The keys `(organization, external id)` of the records not refused so far.
+    fn keys(&self) -> Vec<(Uuid, String)> {
+        (0..self.targets.len())
+            .filter_map(|index| self.target(index))
+            .map(|target| (target.organization_id, target.external_id.clone()))
+            .collect()
     }
 
     fn counts(&self, mut counts: UpsertCounts) -> UpsertCounts {
@@ -438,51 +476,42 @@ impl Batch {
 }
 
 impl Batch {
-    /// Refuses record `index` when its required text `field` is blank, too long or has a NUL.
-    fn require(&mut self, index: usize, field: &str, value: &str, max: usize) {
+    /// Runs one check on record `index`'s `field`; a failure refuses the record.
+    fn check_field<T>(
+        &mut self,
+        index: usize,
+        field: &str,
+        run: impl FnOnce(&mut Check, &str) -> Option<T>,
+    ) -> Option<T> {
         let mut check = Check::default();
-        if check
-            .text(&format!("records.{index}.{field}"), value, max)
-            .is_none()
-        {
+        let value = run(&mut check, &format!("records.{index}.{field}"));
+        if !check.is_ok() {
             self.failed.insert(index);
             self.check.extend(check.into_errors());
         }
+        value
+    }
+
+    /// Refuses record `index` when its required text `field` is blank, too long or has a NUL.
+    fn require(&mut self, index: usize, field: &str, value: &str, max: usize) {
+        self.check_field(index, field, |check, path| check.text(path, value, max));
     }
 
     /// Refuses record `index` when its optional text `field` is too long or has a NUL.
     fn optional(&mut self, index: usize, field: &str, value: Option<&str>, max: usize) {
-        let mut check = Check::default();
-        if check
-            .optional_text(&format!("records.{index}.{field}"), value, max)
-            .is_none()
-        {
-            self.failed.insert(index);
-            self.check.extend(check.into_errors());
-        }
+        self.check_field(index, field, |check, path| {
+            check.optional_text(path, value, max)
+        });
     }
 
     /// Refuses record `index` when `value` is not a plausible instant for something observed.
     fn observed(&mut self, index: usize, field: &str, value: DateTimeUtc, now: DateTimeUtc) {
-        let mut check = Check::default();
-        if check
-            .observed_instant(&format!("records.{index}.{field}"), value, now)
-            .is_none()
-        {
-            self.failed.insert(index);
-            self.check.extend(check.into_errors());
-        }
+        self.check_field(index, field, |check, path| {
+            check.observed_instant(path, value, now)
+        });
     }
 
-    /// The tenant of the environment record `environment_id` names.
-    fn organization_of(&self, environment_id: &ID) -> Option<Uuid> {
-        ids::decode_as("environmentId", NodeType::Environment, environment_id)
-            .ok()
-            .and_then(|id| self.environments.get(&id))
-            .map(|found| found.organization_id)
-    }
-
-    /// The distinct tenants the valid records write into.
+    /// The distinct tenants the records write into.
     fn organizations(&self) -> HashSet<Uuid> {
         self.environments
             .values()
@@ -495,19 +524,17 @@ impl Batch {
     async fn named_systems(
         &mut self,
         db: &impl ConnectionTrait,
-        named: Vec<(Option<Uuid>, Option<String>)>,
+        named: Vec<Option<String>>,
     ) -> ApiResult<HashMap<(Uuid, String), system::Model>> {
-        let systems = external::systems_by_external_id(
-            db,
-            &self.source,
-            named
-                .iter()
-                .filter_map(|(organization, id)| Some(((*organization)?, id.clone()?))),
-        )
-        .await?;
-        for (index, (organization, system)) in named.iter().enumerate() {
-            if let (Some(organization), Some(system)) = (organization, system)
-                && !systems.contains_key(&(*organization, system.clone()))
+        let keys: Vec<(Uuid, String)> = named
+            .iter()
+            .enumerate()
+            .filter_map(|(index, id)| Some((self.organization_of(index)?, id.clone()?)))
+            .collect();
+        let systems = external::systems_by_external_id(db, &self.source, keys).await?;
+        for (index, system) in named.iter().enumerate() {
+            if let (Some(organization), Some(system)) = (self.organization_of(index), system)
+                && !systems.contains_key(&(organization, system.clone()))
             {
                 let message = format!("no system `{system}` from {}", self.source);
                 self.fail(index, "systemExternalId", UserErrorCode::NotFound, message);
@@ -531,23 +558,16 @@ fn optional(value: &Option<String>) -> Option<String> {
 fn record_functions<'r>(
     batch: &mut Batch,
     router: &Router,
-    records: impl Iterator<Item = (&'r ID, &'r Option<String>)>,
+    keys: impl Iterator<Item = &'r Option<String>>,
     default: &str,
 ) -> HashMap<usize, Uuid> {
     let mut found = HashMap::new();
-    for (index, (environment_id, key)) in records.enumerate() {
-        let Some(environment) =
-            ids::decode_as("environmentId", NodeType::Environment, environment_id)
-                .ok()
-                .and_then(|id| batch.environments.get(&id))
-        else {
+    for (index, key) in keys.enumerate() {
+        let Some(organization) = batch.organization_of(index) else {
             continue;
         };
         let key = optional(key);
-        match router.function_id(
-            environment.organization_id,
-            key.as_deref().unwrap_or(default),
-        ) {
+        match router.function_id(organization, key.as_deref().unwrap_or(default)) {
             Some(function) => {
                 found.insert(index, function);
             }
@@ -627,18 +647,7 @@ async fn upsert_systems(
     }
     let source = batch.source.clone();
     let mut write = begin(ctx, viewer, &batch).await?;
-    let links = external::existing_links(
-        &write.txn,
-        &source,
-        None,
-        input.records.iter().filter_map(|record| {
-            Some((
-                batch.organization_of(&record.environment_id)?,
-                record.external_id.trim().to_owned(),
-            ))
-        }),
-    )
-    .await?;
+    let links = external::existing_links(&write.txn, &source, batch.keys()).await?;
     let linked: HashMap<Uuid, system::Model> = system::Entity::find()
         .filter(
             system::COLUMN
@@ -653,21 +662,19 @@ async fn upsert_systems(
     let mut results = Vec::new();
     let mut counts = UpsertCounts::default();
     for (index, record) in input.records.into_iter().enumerate() {
-        if !batch.ok(index) {
+        let Some(Target {
+            external_id,
+            environment_id,
+            organization_id,
+        }) = batch.target(index).cloned()
+        else {
             continue;
-        }
-        let external_id = record.external_id.trim().to_owned();
+        };
         let resource = optional(&record.resource).unwrap_or_else(|| "device".to_owned());
-        let environment_id = ids::decode_as(
-            "environmentId",
-            NodeType::Environment,
-            &record.environment_id,
-        )?;
-        let organization = batch.organization_of(&record.environment_id);
         let link = links.iter().find(|link| {
             link.external_id == external_id
                 && link.resource == resource
-                && link.organization_id == organization
+                && link.organization_id == Some(organization_id)
         });
         // Keyed by (resource, external id): the same id under another resource is another record.
         let current = link.and_then(|link| linked.get(&link.system_id));
@@ -807,7 +814,7 @@ async fn upsert_systems(
                 .await?;
                 system_link::Model {
                     id: Uuid::now_v7(),
-                    organization_id: organization,
+                    organization_id: Some(organization_id),
                     system_id: created.id,
                     source: source.clone(),
                     integration_id: None,
@@ -899,12 +906,7 @@ async fn upsert_tickets(
             input
                 .records
                 .iter()
-                .map(|record| {
-                    (
-                        batch.organization_of(&record.environment_id),
-                        optional(&record.system_external_id),
-                    )
-                })
+                .map(|record| optional(&record.system_external_id))
                 .collect(),
         )
         .await?;
@@ -912,44 +914,24 @@ async fn upsert_tickets(
     let functions = record_functions(
         &mut batch,
         &router,
-        input
-            .records
-            .iter()
-            .map(|record| (&record.environment_id, &record.function_key)),
+        input.records.iter().map(|record| &record.function_key),
         DEFAULT_TICKET_FUNCTION,
     );
-    let existing = external::existing_by_key::<ticket::Entity>(
-        &write.txn,
-        [
-            ticket::Column::OrganizationId,
-            ticket::Column::ExternalSource,
-            ticket::Column::ExternalId,
-        ],
-        &source,
-        input.records.iter().filter_map(|record| {
-            Some((
-                batch.organization_of(&record.environment_id)?,
-                record.external_id.trim().to_owned(),
-            ))
-        }),
-        |found| Some((found.organization_id?, found.external_id.clone()?)),
-    )
-    .await?;
+    let existing =
+        external::existing_by_key::<ticket::Entity>(&write.txn, &source, batch.keys()).await?;
     let mut results = Vec::new();
     let mut counts = UpsertCounts::default();
     for (index, record) in input.records.into_iter().enumerate() {
-        if !batch.ok(index) {
+        let Some(Target {
+            external_id,
+            environment_id,
+            organization_id,
+        }) = batch.target(index).cloned()
+        else {
             continue;
-        }
-        let external_id = record.external_id.trim().to_owned();
-        let environment_id = ids::decode_as(
-            "environmentId",
-            NodeType::Environment,
-            &record.environment_id,
-        )?;
-        let organization = batch.organization_of(&record.environment_id);
+        };
         let system_id = optional(&record.system_external_id)
-            .and_then(|id| systems.get(&(organization?, id)))
+            .and_then(|id| systems.get(&(organization_id, id)))
             .map(|found| found.id);
         let status: entities::enums::TicketStatus = record.status.into();
         let priority: entities::enums::Priority = record.priority.into();
@@ -957,9 +939,7 @@ async fn upsert_tickets(
             status,
             entities::enums::TicketStatus::Resolved | entities::enums::TicketStatus::Closed
         );
-        let (stored, outcome) = match organization
-            .and_then(|organization| existing.get(&(organization, external_id.clone())))
-        {
+        let (stored, outcome) = match existing.get(&(organization_id, external_id.clone())) {
             Some(current) => {
                 let mut changes = Map::new();
                 diff(
@@ -1098,7 +1078,7 @@ async fn upsert_tickets(
                     resolved_at: resolved.then_some(write.now),
                     closed_at: (status == entities::enums::TicketStatus::Closed)
                         .then_some(write.now),
-                    organization_id: organization,
+                    organization_id: Some(organization_id),
                     external_source: Some(source.clone()),
                     external_id: Some(external_id),
                     external_url: optional(&record.external_url),
@@ -1167,12 +1147,7 @@ async fn upsert_alerts(
             input
                 .records
                 .iter()
-                .map(|record| {
-                    (
-                        batch.organization_of(&record.environment_id),
-                        optional(&record.system_external_id),
-                    )
-                })
+                .map(|record| optional(&record.system_external_id))
                 .collect(),
         )
         .await?;
@@ -1180,49 +1155,27 @@ async fn upsert_alerts(
     let functions = record_functions(
         &mut batch,
         &router,
-        input
-            .records
-            .iter()
-            .map(|record| (&record.environment_id, &record.function_key)),
+        input.records.iter().map(|record| &record.function_key),
         DEFAULT_ALERT_FUNCTION,
     );
-    let existing = external::existing_by_key::<alert::Entity>(
-        &write.txn,
-        [
-            alert::Column::OrganizationId,
-            alert::Column::ExternalSource,
-            alert::Column::ExternalId,
-        ],
-        &source,
-        input.records.iter().filter_map(|record| {
-            Some((
-                batch.organization_of(&record.environment_id)?,
-                record.external_id.trim().to_owned(),
-            ))
-        }),
-        |found| Some((found.organization_id?, found.external_id.clone()?)),
-    )
-    .await?;
+    let existing =
+        external::existing_by_key::<alert::Entity>(&write.txn, &source, batch.keys()).await?;
     let mut results = Vec::new();
     let mut counts = UpsertCounts::default();
     for (index, record) in input.records.into_iter().enumerate() {
-        if !batch.ok(index) {
+        let Some(Target {
+            external_id,
+            environment_id,
+            organization_id,
+        }) = batch.target(index).cloned()
+        else {
             continue;
-        }
-        let external_id = record.external_id.trim().to_owned();
-        let environment_id = ids::decode_as(
-            "environmentId",
-            NodeType::Environment,
-            &record.environment_id,
-        )?;
-        let organization = batch.organization_of(&record.environment_id);
+        };
         let system_id = optional(&record.system_external_id)
-            .and_then(|id| systems.get(&(organization?, id)))
+            .and_then(|id| systems.get(&(organization_id, id)))
             .map(|found| found.id);
         let severity: entities::enums::Priority = record.severity.into();
-        let (stored, outcome) = match organization
-            .and_then(|organization| existing.get(&(organization, external_id.clone())))
-        {
+        let (stored, outcome) = match existing.get(&(organization_id, external_id.clone())) {
             Some(current) => {
                 let resolve = record.resolved && current.status != AlertStatus::Resolved;
                 let unchanged = !resolve
@@ -1272,7 +1225,7 @@ async fn upsert_alerts(
                     routing_reason: route.map(|route| route.reason),
                     created_at: write.now,
                     updated_at: write.now,
-                    organization_id: organization,
+                    organization_id: Some(organization_id),
                     external_source: Some(source.clone()),
                     external_id: Some(external_id),
                     external_url: optional(&record.external_url),
@@ -1323,8 +1276,8 @@ async fn record_changes(
     let source = batch.source.clone();
     let mut write = begin(ctx, viewer, &batch).await?;
     let mut named = Vec::new();
-    for record in &input.records {
-        if let Some(organization) = batch.organization_of(&record.environment_id) {
+    for (index, record) in input.records.iter().enumerate() {
+        if let Some(organization) = batch.organization_of(index) {
             named.extend(
                 record
                     .system_external_ids
@@ -1334,23 +1287,9 @@ async fn record_changes(
         }
     }
     let systems = external::systems_by_external_id(&write.txn, &source, named).await?;
-    let existing = external::existing_by_key::<change_log_entry::Entity>(
-        &write.txn,
-        [
-            change_log_entry::Column::OrganizationId,
-            change_log_entry::Column::ExternalSource,
-            change_log_entry::Column::ExternalId,
-        ],
-        &source,
-        input.records.iter().filter_map(|record| {
-            Some((
-                batch.organization_of(&record.environment_id)?,
-                record.external_id.trim().to_owned(),
-            ))
-        }),
-        |found| Some((found.organization_id?, found.external_id.clone()?)),
-    )
-    .await?;
+    let existing =
+        external::existing_by_key::<change_log_entry::Entity>(&write.txn, &source, batch.keys())
+            .await?;
     let now = Utc::now();
     let mut details = Vec::with_capacity(input.records.len());
     for (index, record) in input.records.iter().enumerate() {
@@ -1365,7 +1304,7 @@ async fn record_changes(
             MAX_FIELD,
         );
         batch.observed(index, "occurredAt", record.occurred_at, now);
-        let organization = batch.organization_of(&record.environment_id);
+        let organization = batch.organization_of(index);
         for external_id in &record.system_external_ids {
             let known = organization.is_some_and(|organization| {
                 systems.contains_key(&(organization, external_id.clone()))
@@ -1410,14 +1349,15 @@ async fn record_changes(
     let mut results = Vec::new();
     let mut counts = UpsertCounts::default();
     for ((index, record), details) in input.records.into_iter().enumerate().zip(details) {
-        if !batch.ok(index) {
+        let Some(Target {
+            external_id,
+            environment_id,
+            organization_id,
+        }) = batch.target(index).cloned()
+        else {
             continue;
-        }
-        let external_id = record.external_id.trim().to_owned();
-        let organization = batch.organization_of(&record.environment_id);
-        let current = organization
-            .and_then(|organization| existing.get(&(organization, external_id.clone())));
-        if let Some(current) = current {
+        };
+        if let Some(current) = existing.get(&(organization_id, external_id.clone())) {
             counts.add(UpsertOutcome::Unchanged);
             results.push(ChangeUpsertResult {
                 index: index as i32,
@@ -1426,15 +1366,10 @@ async fn record_changes(
             });
             continue;
         }
-        let environment_id = ids::decode_as(
-            "environmentId",
-            NodeType::Environment,
-            &record.environment_id,
-        )?;
         let system_ids: Vec<Uuid> = record
             .system_external_ids
             .iter()
-            .filter_map(|id| systems.get(&(organization?, id.clone())))
+            .filter_map(|id| systems.get(&(organization_id, id.clone())))
             .map(|found| found.id)
             .collect();
         // The actor's name is what the sync job says (free text); who recorded the entry is
@@ -1449,7 +1384,7 @@ async fn record_changes(
         entry.category = record.category.into();
         entry.occurred_at = record.occurred_at.trunc_subsecs(6);
         entry.ticket_id = None;
-        entry.organization_id = organization;
+        entry.organization_id = Some(organization_id);
         entry.external_source = Some(source.clone());
         entry.external_id = Some(external_id);
         entry.external_url = optional(&record.external_url);

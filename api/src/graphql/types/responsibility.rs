@@ -1,15 +1,12 @@
 //! `Responsibility`: one entry of the responsibility matrix.
 
 use async_graphql::{Context, ID, Object, Result, ResultExt};
-use entities::enums::PartyRole;
+use entities::enums::{ApprovalDecision, PartyRole};
 use entities::{
     environment, escalation_step, function, organization, person, responsibility,
-    responsibility_approval, responsibility_retirement, system, team,
+    responsibility_approval, system, team,
 };
 use sea_orm::prelude::DateTimeUtc;
-use sea_orm::{EntityTrait, QueryFilter, QueryOrder};
-
-use crate::graphql::context::ContextExt;
 
 use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::{
@@ -114,45 +111,35 @@ impl Responsibility {
 
     /// Who approved the entry for each side, oldest first.
     async fn approvals(&self, ctx: &Context<'_>) -> Result<Vec<ResponsibilityApproval>> {
-        let approvals = load_group::<ApprovalsOfResponsibility>(ctx, self.0.id)
-            .await
-            .extend()?;
-        Ok(approvals.into_iter().map(ResponsibilityApproval).collect())
+        sign_offs(ctx, self.0.id, ApprovalDecision::Agree).await
     }
 
-    /// Each side's approval of retiring the entry, oldest first. In a co-managed engagement an
-    /// agreed entry is retired once both sides have approved; until then it stays in force.
+    /// Each side's approval of retiring the entry, oldest first. An agreed entry is retired
+    /// once the sides that agree entries have all approved; until then it stays in force.
     async fn retire_approvals(&self, ctx: &Context<'_>) -> Result<Vec<ResponsibilityApproval>> {
-        let db = ctx.db().extend()?;
-        let found = responsibility_retirement::Entity::find()
-            .filter(
-                responsibility_retirement::COLUMN
-                    .responsibility_id
-                    .eq(self.0.id),
-            )
-            .order_by_asc(responsibility_retirement::Column::ApprovedAt)
-            .all(db)
-            .await
-            .map_err(crate::error::ApiError::from)
-            .extend()?;
-        Ok(found
-            .into_iter()
-            .map(|retirement| {
-                ResponsibilityApproval(responsibility_approval::Model {
-                    id: retirement.id,
-                    responsibility_id: retirement.responsibility_id,
-                    organization_id: retirement.organization_id,
-                    person_id: retirement.person_id,
-                    approved_at: retirement.approved_at,
-                })
-            })
-            .collect())
+        sign_offs(ctx, self.0.id, ApprovalDecision::Retire).await
     }
 
     /// Free-form notes.
     async fn notes(&self) -> Option<&str> {
         self.0.notes.as_deref()
     }
+}
+
+/// The sign-offs of entry `id` with `decision`, from one batched load of all its sign-offs.
+async fn sign_offs(
+    ctx: &Context<'_>,
+    id: uuid::Uuid,
+    decision: ApprovalDecision,
+) -> Result<Vec<ResponsibilityApproval>> {
+    let approvals = load_group::<ApprovalsOfResponsibility>(ctx, id)
+        .await
+        .extend()?;
+    Ok(approvals
+        .into_iter()
+        .filter(|approval| approval.decision == decision)
+        .map(ResponsibilityApproval)
+        .collect())
 }
 
 async fn parties(ctx: &Context<'_>, id: uuid::Uuid, role: PartyRole) -> Result<Vec<Team>> {
