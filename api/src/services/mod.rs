@@ -11,16 +11,21 @@
 //! mapping of a [`ServiceError`] lives in `error.rs`.
 //!
 //! - `check`: [`Check`] and the bounds every input obeys (text without NUL, instants in range).
+//! - `change_log`: recording and correcting changes.
 //! - `unit`: [`UnitOfWork`], one write transaction with its actor, change set and events.
 //! - `external`: the one writer of external records (systems, tickets, alerts, observed
 //!   changes) shared by the bulk mutations and the sync engine, keyed per tenant.
 //! - `matrix`: the responsibility matrix lifecycle and its dual sign-off.
+//! - `scope`: the reads that decide a write: which environment, systems and tickets the actor
+//!   may name.
 //! - `directory`: who may manage an organization's people, teams and memberships.
 
+pub mod change_log;
 pub mod check;
 pub mod directory;
 pub mod external;
 pub mod matrix;
+pub mod scope;
 pub mod unit;
 
 use entities::enums::Role;

@@ -158,6 +158,11 @@ impl RunContext {
         company_id.and_then(|company| self.environments.get(company).copied())
     }
 
+    /// The tenant of `environment_id`: whose keyspace the records written there belong to.
+    fn tenant(&self, environment_id: Uuid) -> Option<Uuid> {
+        self.organizations.get(&environment_id).copied()
+    }
+
     fn status(&self, record: &Ticket) -> TicketStatus {
         self.mappings
             .get(&(ValueMappingDomain::TicketStatus, record.status.clone()))
@@ -480,7 +485,7 @@ impl<'a> PageWriter<'a> {
     ) -> Result<(), DbErr> {
         system_link::Model {
             id: Uuid::now_v7(),
-            organization_id: self.ctx.organizations.get(&environment_id).copied(),
+            organization_id: self.ctx.tenant(environment_id),
             system_id,
             source: self.ctx.source.clone(),
             integration_id: Some(self.ctx.integration.id),
@@ -729,8 +734,7 @@ impl<'a> PageWriter<'a> {
                     model.requester = Set(record.requester.clone());
                     model.system_id = Set(system_id);
                     model.environment_id = Set(environment_id);
-                    model.organization_id =
-                        Set(self.ctx.organizations.get(&environment_id).copied());
+                    model.organization_id = Set(self.ctx.tenant(environment_id));
                     model.resolved_at = Set(if terminal {
                         current.resolved_at.or(Some(now))
                     } else {
@@ -768,7 +772,7 @@ impl<'a> PageWriter<'a> {
                 }
                 None => {
                     let created_at = record.created_at.trunc_subsecs(6);
-                    let organization = self.ctx.organizations.get(&environment_id).copied();
+                    let organization = self.ctx.tenant(environment_id);
                     let route = organization
                         .and_then(|organization| {
                             self.ctx
@@ -801,7 +805,7 @@ impl<'a> PageWriter<'a> {
                         updated_at: now,
                         resolved_at: terminal.then_some(now),
                         closed_at: (status == TicketStatus::Closed).then_some(now),
-                        organization_id: self.ctx.organizations.get(&environment_id).copied(),
+                        organization_id: self.ctx.tenant(environment_id),
                         external_source: Some(self.ctx.source.clone()),
                         external_id: Some(record.external_id),
                         external_url: record.url,
@@ -998,7 +1002,7 @@ impl<'a> PageWriter<'a> {
                         routing_reason: route.map(|route| route.reason),
                         created_at: now,
                         updated_at: now,
-                        organization_id: self.ctx.organizations.get(&environment_id).copied(),
+                        organization_id: self.ctx.tenant(environment_id),
                         external_source: Some(self.ctx.source.clone()),
                         external_id: Some(record.external_id),
                         external_url: None,
@@ -1103,7 +1107,7 @@ impl<'a> PageWriter<'a> {
             if let Some(actor) = change.actor {
                 entry.actor_name = actor;
             }
-            entry.organization_id = self.ctx.organizations.get(&environment_id).copied();
+            entry.organization_id = self.ctx.tenant(environment_id);
             entry.external_source = Some(self.ctx.source.clone());
             entry.external_id = Some(change.external_id);
             self.entries

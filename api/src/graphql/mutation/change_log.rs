@@ -2,28 +2,19 @@
 //! entry that points at the one it corrects.
 
 use async_graphql::{Context, ID, InputObject, Object, Result, ResultExt};
-use chrono::Utc;
-use entities::{change_log_entry, change_log_entry_system};
-use sea_orm::QueryFilter;
 use sea_orm::prelude::*;
 
 use crate::error::ApiResult;
+use crate::events::EventBus;
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::NodeType;
-use crate::graphql::mutation::{
-    Check, CheckIds, UserErrorCode, WRITERS_AND_SYNC, payload, require_role, systems_in, ticket_in,
-    visible_environment,
-};
+use crate::graphql::mutation::{Check, CheckIds, payload};
 use crate::graphql::scalars::Json;
 use crate::graphql::types::ChangeLogEntry;
 use crate::graphql::types::enums::ChangeCategory;
+use crate::services;
 
-/// Longest summary, in characters.
-pub const MAX_SUMMARY: usize = 500;
-/// Longest reason, in characters.
-pub const MAX_REASON: usize = 2_000;
-/// Largest `details` object, in bytes of JSON.
-pub const MAX_DETAILS_BYTES: usize = 64 * 1024;
+pub use crate::services::change_log::{MAX_DETAILS_BYTES, MAX_REASON, MAX_SUMMARY};
 
 /// Writing the change log.
 #[derive(Default)]
@@ -107,40 +98,13 @@ impl ChangeLogMutation {
     }
 }
 
-/// Checks `details`: a JSON object of bounded size.
+/// Checks `details` (see [`services::change_log::check_details`]).
 pub fn check_details(
     check: &mut Check,
     field: &str,
     details: Option<Json>,
 ) -> Option<serde_json::Value> {
-    let details = details.map_or_else(|| serde_json::json!({}), |Json(value)| value);
-    if !details.is_object() {
-        check.fail(
-            field,
-            UserErrorCode::Invalid,
-            "`details` must be a JSON object",
-        );
-        return None;
-    }
-    if details.to_string().len() > MAX_DETAILS_BYTES {
-        check.fail(
-            field,
-            UserErrorCode::TooLong,
-            format!("`details` must be at most {MAX_DETAILS_BYTES} bytes of JSON"),
-        );
-        return None;
-    }
-    Some(details)
-}
-
-/// Checks that `occurred_at` is not in the future (allowing for clock skew).
-pub fn check_occurred_at(
-    check: &mut Check,
-    field: &str,
-    occurred_at: Option<DateTimeUtc>,
-) -> Option<DateTimeUtc> {
-    let now = Utc::now();
-    check.observed_instant(field, occurred_at.unwrap_or(now), now)
+    services::change_log::check_details(check, field, details.map(|Json(value)| value))
 }
 
 async fn record_change(
@@ -148,13 +112,7 @@ async fn record_change(
     input: RecordChangeInput,
 ) -> ApiResult<RecordChangePayload> {
     let viewer = ctx.viewer()?;
-    require_role(viewer, WRITERS_AND_SYNC, "recordChange")?;
-    let db = ctx.db()?;
     let mut check = Check::default();
-    let summary = check.text("summary", &input.summary, MAX_SUMMARY);
-    let reason = check.optional_text("reason", input.reason.as_deref(), MAX_REASON);
-    let details = check_details(&mut check, "details", input.details);
-    let occurred_at = check_occurred_at(&mut check, "occurredAt", input.occurred_at);
     let environment_id = check.id(
         "environmentId",
         NodeType::Environment,
@@ -170,48 +128,25 @@ async fn record_change(
         .ticket_id
         .as_ref()
         .and_then(|id| check.id("ticketId", NodeType::Ticket, id));
-    let environment =
-        visible_environment(db, viewer, &mut check, "environmentId", environment_id).await?;
-    if let Some(environment) = &environment {
-        systems_in(db, &mut check, "systemIds", environment.id, &system_ids).await?;
-        ticket_in(db, &mut check, "ticketId", environment.id, ticket_id).await?;
-    }
-    let (Some(summary), Some(reason), Some(details), Some(occurred_at), Some(environment)) =
-        (summary, reason, details, occurred_at, environment)
-    else {
-        return Ok(RecordChangePayload::refused(check.into_errors()));
-    };
-    if !check.is_ok() {
-        return Ok(RecordChangePayload::refused(check.into_errors()));
-    }
-    let mut write = crate::graphql::mutation::begin(ctx, viewer, reason, ticket_id).await?;
-    let mut entry = change_log_entry::Model {
-        id: Uuid::now_v7(),
-        environment_id: environment.id,
-        summary,
-        details,
-        reason: write.reason.clone(),
-        actor_id: Some(viewer.person.id),
-        actor_name: viewer.person.display_name.clone(),
-        source: entities::enums::ChangeSource::Api,
+    let change = services::change_log::NewChange {
+        environment_id,
+        system_ids,
+        summary: input.summary,
+        details: input.details.map(|Json(value)| value),
+        reason: input.reason,
         category: input.category.into(),
-        occurred_at,
-        recorded_at: write.now,
+        occurred_at: input.occurred_at,
         ticket_id,
-        corrects_id: None,
-        change_set_id: Some(write.change_set_id),
-        integration_id: viewer.integration.as_ref().map(|found| found.id),
-        organization_id: None,
-        principal: write.principal(),
-        recorded_by_id: Some(viewer.person.id),
-        external_source: None,
-        external_id: None,
-        external_url: None,
     };
-    entry = crate::graphql::mutation::insert_entry(&write.txn, entry, &system_ids).await?;
-    write.entry_recorded(&entry);
-    write.commit().await?;
-    Ok(RecordChangePayload::done(ChangeLogEntry(entry)))
+    let outcome = services::change_log::record_change(
+        ctx.db()?,
+        ctx.data_opt::<EventBus>(),
+        viewer,
+        change,
+        check,
+    )
+    .await;
+    RecordChangePayload::from_outcome(outcome.map(ChangeLogEntry))
 }
 
 async fn correct_change(
@@ -219,106 +154,34 @@ async fn correct_change(
     input: CorrectChangeInput,
 ) -> ApiResult<CorrectChangePayload> {
     let viewer = ctx.viewer()?;
-    require_role(viewer, WRITERS_AND_SYNC, "correctChange")?;
-    let db = ctx.db()?;
     let mut check = Check::default();
-    let summary = check.text("summary", &input.summary, MAX_SUMMARY);
-    let reason = check.text("reason", &input.reason, MAX_REASON);
-    let original_id = check.id(
+    let entry_id = check.id(
         "changeLogEntryId",
         NodeType::ChangeLogEntry,
         &input.change_log_entry_id,
     );
-    let original = match original_id {
-        Some(id) => change_log_entry::Entity::find_by_id(id).one(db).await?,
-        None => None,
+    let system_ids = input.system_ids.as_ref().map(|ids| {
+        ids.iter()
+            .enumerate()
+            .filter_map(|(index, id)| check.id(&format!("systemIds.{index}"), NodeType::System, id))
+            .collect()
+    });
+    let correction = services::change_log::Correction {
+        entry_id,
+        summary: input.summary,
+        reason: input.reason,
+        details: input.details.map(|Json(value)| value),
+        category: input.category.map(Into::into),
+        system_ids,
+        occurred_at: input.occurred_at,
     };
-    let environment = visible_environment(
-        db,
+    let outcome = services::change_log::correct_change(
+        ctx.db()?,
+        ctx.data_opt::<EventBus>(),
         viewer,
-        &mut Check::default(),
-        "changeLogEntryId",
-        original.as_ref().map(|entry| entry.environment_id),
+        correction,
+        check,
     )
-    .await?;
-    let Some((original, environment)) = original.zip(environment) else {
-        if original_id.is_some() {
-            check.fail(
-                "changeLogEntryId",
-                UserErrorCode::NotFound,
-                "no change log entry with this id",
-            );
-        }
-        return Ok(CorrectChangePayload::refused(check.into_errors()));
-    };
-    let details = match input.details {
-        Some(details) => check_details(&mut check, "details", Some(details)),
-        None => Some(original.details.clone()),
-    };
-    let occurred_at = match input.occurred_at {
-        Some(occurred_at) => check_occurred_at(&mut check, "occurredAt", Some(occurred_at)),
-        None => Some(original.occurred_at),
-    };
-    let system_ids: Vec<Uuid> = match &input.system_ids {
-        Some(ids) => {
-            let ids: Vec<_> = ids
-                .iter()
-                .enumerate()
-                .filter_map(|(index, id)| {
-                    check.id(&format!("systemIds.{index}"), NodeType::System, id)
-                })
-                .collect();
-            systems_in(db, &mut check, "systemIds", environment.id, &ids).await?;
-            ids
-        }
-        None => change_log_entry_system::Entity::find()
-            .filter(
-                change_log_entry_system::COLUMN
-                    .change_log_entry_id
-                    .eq(original.id),
-            )
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|link| link.system_id)
-            .collect(),
-    };
-    let (Some(summary), Some(reason), Some(details), Some(occurred_at)) =
-        (summary, reason, details, occurred_at)
-    else {
-        return Ok(CorrectChangePayload::refused(check.into_errors()));
-    };
-    if !check.is_ok() {
-        return Ok(CorrectChangePayload::refused(check.into_errors()));
-    }
-    let mut write =
-        crate::graphql::mutation::begin(ctx, viewer, Some(reason), original.ticket_id).await?;
-    let correction = change_log_entry::Model {
-        id: Uuid::now_v7(),
-        environment_id: environment.id,
-        summary,
-        details,
-        reason: write.reason.clone(),
-        actor_id: Some(viewer.person.id),
-        actor_name: viewer.person.display_name.clone(),
-        source: entities::enums::ChangeSource::Api,
-        category: input.category.map_or(original.category, Into::into),
-        occurred_at,
-        recorded_at: write.now,
-        ticket_id: original.ticket_id,
-        corrects_id: Some(original.id),
-        change_set_id: Some(write.change_set_id),
-        integration_id: viewer.integration.as_ref().map(|found| found.id),
-        organization_id: None,
-        principal: write.principal(),
-        recorded_by_id: Some(viewer.person.id),
-        external_source: None,
-        external_id: None,
-        external_url: None,
-    };
-    let stored =
-        crate::graphql::mutation::insert_entry(&write.txn, correction, &system_ids).await?;
-    write.entry_recorded(&stored);
-    write.commit().await?;
-    Ok(CorrectChangePayload::done(ChangeLogEntry(stored)))
+    .await;
+    CorrectChangePayload::from_outcome(outcome.map(ChangeLogEntry))
 }

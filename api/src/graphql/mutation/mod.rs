@@ -27,8 +27,6 @@ pub mod sync;
 pub mod work;
 
 use async_graphql::{Context, Enum, ID, MergedObject, SimpleObject};
-use entities::{environment, system, ticket};
-use sea_orm::QueryFilter;
 use sea_orm::prelude::*;
 
 use crate::auth::Viewer;
@@ -36,6 +34,7 @@ use crate::error::ApiResult;
 use crate::events::EventBus;
 use crate::graphql::context::ContextExt;
 use crate::graphql::ids::{self, NodeType};
+pub use crate::services::scope::{systems_in, ticket_in, visible_environment};
 pub use crate::services::{
     ChangeNote, Check, UnitOfWork, UserError, UserErrorCode, WRITERS, WRITERS_AND_SYNC, diff,
     insert_entry, require_role,
@@ -135,87 +134,6 @@ pub async fn begin<'a>(
         ticket_id,
     )
     .await?)
-}
-
-/// The environment `id` if the viewer may see it, else a `NOT_FOUND` user error on `field`.
-///
-/// # Errors
-/// Database errors.
-pub async fn visible_environment(
-    db: &impl ConnectionTrait,
-    viewer: &Viewer,
-    check: &mut Check,
-    field: &str,
-    id: Option<Uuid>,
-) -> ApiResult<Option<environment::Model>> {
-    let Some(id) = id else { return Ok(None) };
-    let found = environment::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .filter(|found| viewer.can_see_organization(found.organization_id));
-    if found.is_none() {
-        check.fail(
-            field,
-            UserErrorCode::NotFound,
-            "no environment with this id",
-        );
-    }
-    Ok(found)
-}
-
-/// The systems `ids`, which must all be in `environment_id`, else a `NOT_FOUND` user error.
-///
-/// # Errors
-/// Database errors.
-pub async fn systems_in(
-    db: &impl ConnectionTrait,
-    check: &mut Check,
-    field: &str,
-    environment_id: Uuid,
-    ids: &[Uuid],
-) -> ApiResult<Vec<system::Model>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let found = system::Entity::find()
-        .filter(system::COLUMN.id.is_in(ids.iter().copied()))
-        .filter(system::COLUMN.environment_id.eq(environment_id))
-        .all(db)
-        .await?;
-    if found.len() != ids.iter().collect::<std::collections::HashSet<_>>().len() {
-        check.fail(
-            field,
-            UserErrorCode::NotFound,
-            "every system must exist in the same environment",
-        );
-    }
-    Ok(found)
-}
-
-/// The ticket `id`, which must be in `environment_id`, else a `NOT_FOUND` user error.
-///
-/// # Errors
-/// Database errors.
-pub async fn ticket_in(
-    db: &impl ConnectionTrait,
-    check: &mut Check,
-    field: &str,
-    environment_id: Uuid,
-    id: Option<Uuid>,
-) -> ApiResult<Option<ticket::Model>> {
-    let Some(id) = id else { return Ok(None) };
-    let found = ticket::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .filter(|found| found.environment_id == environment_id);
-    if found.is_none() {
-        check.fail(
-            field,
-            UserErrorCode::NotFound,
-            "no ticket with this id in the environment",
-        );
-    }
-    Ok(found)
 }
 
 /// Declares a mutation payload: the changed object under `$field`, and `userErrors`.

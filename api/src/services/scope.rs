@@ -1,0 +1,93 @@
+//! Reads that decide a write: whether an environment, its systems and its tickets exist for the
+//! actor. Each records a `NOT_FOUND` user error when not, so an object of another tenant and a
+//! missing one look the same. Run them on the write's transaction.
+
+use std::collections::HashSet;
+
+use entities::{environment, system, ticket};
+use sea_orm::prelude::*;
+use sea_orm::{ConnectionTrait, QueryFilter};
+
+use crate::auth::Viewer;
+use crate::services::{Check, UserErrorCode};
+
+/// The environment `id` if the viewer may see it, else a `NOT_FOUND` user error on `field`.
+///
+/// # Errors
+/// Database errors.
+pub async fn visible_environment(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    check: &mut Check,
+    field: &str,
+    id: Option<Uuid>,
+) -> Result<Option<environment::Model>, DbErr> {
+    let Some(id) = id else { return Ok(None) };
+    let found = environment::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .filter(|found| viewer.can_see_organization(found.organization_id));
+    if found.is_none() {
+        check.fail(
+            field,
+            UserErrorCode::NotFound,
+            "no environment with this id",
+        );
+    }
+    Ok(found)
+}
+
+/// The systems `ids`, which must all be in `environment_id`, else a `NOT_FOUND` user error.
+///
+/// # Errors
+/// Database errors.
+pub async fn systems_in(
+    db: &impl ConnectionTrait,
+    check: &mut Check,
+    field: &str,
+    environment_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<system::Model>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found = system::Entity::find()
+        .filter(system::COLUMN.id.is_in(ids.iter().copied()))
+        .filter(system::COLUMN.environment_id.eq(environment_id))
+        .all(db)
+        .await?;
+    if found.len() != ids.iter().collect::<HashSet<_>>().len() {
+        check.fail(
+            field,
+            UserErrorCode::NotFound,
+            "every system must exist in the same environment",
+        );
+    }
+    Ok(found)
+}
+
+/// The ticket `id`, which must be in `environment_id`, else a `NOT_FOUND` user error.
+///
+/// # Errors
+/// Database errors.
+pub async fn ticket_in(
+    db: &impl ConnectionTrait,
+    check: &mut Check,
+    field: &str,
+    environment_id: Uuid,
+    id: Option<Uuid>,
+) -> Result<Option<ticket::Model>, DbErr> {
+    let Some(id) = id else { return Ok(None) };
+    let found = ticket::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .filter(|found| found.environment_id == environment_id);
+    if found.is_none() {
+        check.fail(
+            field,
+            UserErrorCode::NotFound,
+            "no ticket with this id in the environment",
+        );
+    }
+    Ok(found)
+}
