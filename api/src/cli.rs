@@ -157,9 +157,9 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     db::migrate(&db).await?;
     let wanted = args.integration.trim();
     let by_id = uuid::Uuid::parse_str(wanted).ok().or_else(|| {
-        crate::graphql::ids::decode_as(
+        crate::ids::decode_as(
             "integration",
-            crate::graphql::ids::NodeType::Integration,
+            crate::ids::NodeType::Integration,
             &wanted.into(),
         )
         .ok()

@@ -192,28 +192,6 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
-impl From<crate::services::ServiceError> for ApiError {
-    fn from(error: crate::services::ServiceError) -> Self {
-        use crate::services::ServiceError;
-        match error {
-            ServiceError::Forbidden(message) => Self::Forbidden(message),
-            ServiceError::Database(cause) => cause.into(),
-            // A refusal belongs in the payload; a caller that could not put it there reports
-            // the first problem as bad input on its field.
-            ServiceError::Refused(errors) => match errors.into_iter().next() {
-                Some(first) => Self::BadUserInput {
-                    field: first.field.last().cloned(),
-                    message: first.message,
-                },
-                None => Self::BadUserInput {
-                    field: None,
-                    message: "input refused".to_owned(),
-                },
-            },
-        }
-    }
-}
-
 impl ErrorExtensions for ApiError {
     fn extend(&self) -> async_graphql::Error {
         let code = self.code();

@@ -1,6 +1,6 @@
 //! Events of committed writes, fanned out to GraphQL subscriptions.
 //!
-//! A mutation queues its events on its [`crate::graphql::mutation::Write`]; they are published
+//! A write queues its events on its [`crate::services::UnitOfWork`]; they are published
 //! only after its transaction commits, so a subscriber never sees a change that was rolled back.
 //! Each event carries the organization that owns its environment, which is what tenancy checks.
 //! Delivery is in-process and best effort: a subscriber that falls more than [`CAPACITY`] events

@@ -7,9 +7,11 @@
 //!   environment.
 //! - `startup`: [`startup::Application`] binds the listener and runs the server until a
 //!   shutdown signal; tests start it on port 0.
-//! - `router`: every HTTP route and middleware layer in one function.
+//! - `router`: every HTTP route and middleware layer in one function; `state`: what every
+//!   handler shares; `http`: GraphQL's HTTP and WebSocket transport.
 //! - `rest`: the few non-GraphQL routes (health, readiness).
-//! - `graphql`: the schema, its types and loaders.
+//! - `graphql`: the schema, its types and loaders; `ids`: the public global ids
+//!   (`base64url("<Type>:<uuid>")`) every front door decodes.
 //! - `auth`: tokens and the [`auth::Viewer`] that scopes every read to a tenant.
 //! - `db`: connecting and migrating; `demo`: the demo data of `serve --demo`.
 //! - `matrix`: which responsibility decides who owns what, at an instant, and where new tickets
@@ -30,11 +32,14 @@ pub mod error;
 pub mod events;
 pub mod gaps;
 pub mod graphql;
+pub mod http;
+pub mod ids;
 pub mod matrix;
 pub mod rest;
 pub mod router;
 pub mod services;
 pub mod startup;
+pub mod state;
 pub mod sync;
 pub mod telemetry;
 pub mod tls;

@@ -4,15 +4,12 @@
 //! tracing span carrying it wraps the request, the id is copied to the response, then CORS, the
 //! timeout and the body limit apply.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use sea_orm::DatabaseConnection;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -20,30 +17,11 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::auth::JwtKeys;
 use crate::config::ServerSettings;
 use crate::error::{ApiError, ErrorCode};
-use crate::events::EventBus;
-use crate::graphql::{self, AppSchema};
+use crate::http;
 use crate::rest::{export, health, matrix_export, webhooks};
-
-/// The header carrying the request id, in both directions.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    /// The database pool.
-    pub db: DatabaseConnection,
-    /// Verifies bearer tokens.
-    pub jwt: Arc<JwtKeys>,
-    /// The executable GraphQL schema.
-    pub schema: AppSchema,
-    /// Runs syncs: on demand, from webhooks, on schedule.
-    pub sync: crate::sync::service::SyncService,
-    /// Committed writes, fanned out to subscriptions.
-    pub events: EventBus,
-}
+use crate::state::{AppState, REQUEST_ID_HEADER};
 
 /// The application's routes with their middleware.
 pub fn router(state: AppState, settings: &ServerSettings) -> Router {
@@ -68,9 +46,9 @@ pub fn router(state: AppState, settings: &ServerSettings) -> Router {
     Router::new()
         .route(
             "/graphql",
-            get(graphql::http::get).post(graphql::http::post),
+            get(http::graphql::get).post(http::graphql::post),
         )
-        .route("/graphql/ws", get(graphql::ws::subscribe))
+        .route("/graphql/ws", get(http::ws::subscribe))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/export/change-log", get(export::change_log))

@@ -1,6 +1,5 @@
 //! The GraphQL schema: types, the query root, and what every request carries.
 //!
-//! - `ids`: Relay global ids (`node(id:)`), opaque to clients.
 //! - `pagination`: cursor connections with keyset paging, the page-size cap and `totalCount`.
 //! - `loaders`: DataLoaders, one per relation, created per request so caches never go stale.
 //! - `query`: the root `Query` object.
@@ -10,8 +9,8 @@
 //! tenancy, and map models to types. Every error leaves through [`crate::error::ApiError`].
 
 pub mod context;
-pub mod http;
-pub mod ids;
+/// Relay global ids, kept under this path for callers that name it here.
+pub use crate::ids;
 pub mod limits;
 pub mod loaders;
 pub mod mutation;
@@ -22,7 +21,6 @@ pub mod scalars;
 pub mod scope;
 pub mod subscription;
 pub mod types;
-pub mod ws;
 
 use async_graphql::Schema;
 

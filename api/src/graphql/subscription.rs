@@ -10,10 +10,10 @@ use futures_util::{Stream, StreamExt};
 use crate::error::{ApiError, ApiResult};
 use crate::events::{Event, EventBus};
 use crate::graphql::context::ContextExt;
-use crate::graphql::ids::NodeType;
 use crate::graphql::query::decode_ids;
 use crate::graphql::types::enums::{ChangeCategory, ChangeSource, Priority, TicketStatus};
 use crate::graphql::types::{Alert, ChangeLogEntry, Ticket};
+use crate::ids::NodeType;
 
 /// The root of every subscription.
 #[derive(Default)]

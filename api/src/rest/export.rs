@@ -21,10 +21,10 @@ use sea_orm::{Condition, DatabaseConnection, QueryOrder, QuerySelect, Select};
 use serde::Serialize;
 
 use crate::error::{ApiError, ApiResult};
-use crate::graphql::ids::{self, NodeType};
 use crate::graphql::query::Within;
 use crate::graphql::query::change_log::{ChangeLogFilter, select_changes};
-use crate::router::AppState;
+use crate::ids::{self, NodeType};
+use crate::state::AppState;
 
 /// Rows read per database round trip.
 pub const CHUNK_ROWS: u64 = 500;
@@ -67,7 +67,7 @@ pub async fn change_log(
 }
 
 async fn prepare(state: &AppState, headers: &HeaderMap, query: &str) -> ApiResult<Response> {
-    let viewer = crate::graphql::http::authenticate(state, headers).await?;
+    let viewer = crate::auth::bearer::authenticate(&state.jwt, &state.db, headers).await?;
     let parameters = parse_parameters(query)?;
     let format = match parameters
         .get("format")

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::db;
-use crate::router::AppState;
+use crate::state::AppState;
 
 /// `GET /healthz`: 200 while the process runs.
 pub async fn healthz() -> Json<Value> {

@@ -17,11 +17,11 @@ use sea_orm::prelude::*;
 use sea_orm::{QueryFilter, QueryOrder};
 use serde::Deserialize;
 
+use crate::auth::bearer::authenticate;
 use crate::error::{ApiError, ApiResult};
-use crate::graphql::http::authenticate;
-use crate::graphql::ids::{self, NodeType};
+use crate::ids::{self, NodeType};
 use crate::matrix;
-use crate::router::{AppState, REQUEST_ID_HEADER};
+use crate::state::{AppState, REQUEST_ID_HEADER};
 
 /// The query string of the export.
 #[derive(Debug, Deserialize)]
@@ -91,7 +91,7 @@ async fn render(
     id: &str,
     query: MatrixExportQuery,
 ) -> ApiResult<Response> {
-    let viewer = authenticate(state, headers).await?;
+    let viewer = authenticate(&state.jwt, &state.db, headers).await?;
     let markdown = match query.format.as_deref() {
         Some("md") => true,
         Some("csv") => false,

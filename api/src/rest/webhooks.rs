@@ -21,8 +21,8 @@ use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::graphql::ids::{self, NodeType};
-use crate::router::{AppState, REQUEST_ID_HEADER};
+use crate::ids::{self, NodeType};
+use crate::state::{AppState, REQUEST_ID_HEADER};
 use crate::sync::credentials;
 
 /// Receives a vendor callback.

@@ -33,8 +33,19 @@ pub fn observed_by(actor: &Viewer, source: &str) -> ChangeSource {
         .unwrap_or_default()
         .to_ascii_uppercase();
     match <IntegrationKind as sea_orm::ActiveEnum>::try_from_value(&kind) {
-        Ok(kind) if kind == integration.kind => crate::sync::change_source(kind),
+        Ok(kind) if kind == integration.kind => change_source(kind),
         _ => ChangeSource::Api,
+    }
+}
+
+/// Whether an integration of `kind` is a PSA or an RMM, for the change log's `source`.
+#[must_use]
+pub fn change_source(kind: IntegrationKind) -> ChangeSource {
+    match kind {
+        IntegrationKind::ConnectwiseManage
+        | IntegrationKind::Autotask
+        | IntegrationKind::Halopsa => ChangeSource::Psa,
+        IntegrationKind::Ninjaone | IntegrationKind::DattoRmm => ChangeSource::Rmm,
     }
 }
 

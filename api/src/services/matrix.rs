@@ -157,11 +157,7 @@ pub async fn transition(
                         format!(
                             "overlaps the agreed entry {} (valid from {} to {}); retire it or change the dates",
                             // The public id, so a client can act on the other entry.
-                            crate::graphql::ids::encode(
-                                crate::graphql::ids::NodeType::Responsibility,
-                                conflict.id
-                            )
-                            .0,
+                            crate::ids::encode(crate::ids::NodeType::Responsibility, conflict.id).0,
                             conflict.valid_from.format("%Y-%m-%d"),
                             conflict.valid_to.map_or_else(
                                 || "open end".to_owned(),

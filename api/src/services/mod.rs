@@ -31,6 +31,7 @@ pub mod unit;
 use entities::enums::Role;
 
 use crate::auth::Viewer;
+use crate::error::ApiError;
 
 pub use check::{Check, MAX_SKEW, UserError, UserErrorCode};
 pub use unit::{ChangeNote, UnitOfWork, diff, insert_entry};
@@ -61,6 +62,30 @@ impl ServiceError {
 impl From<Check> for ServiceError {
     fn from(check: Check) -> Self {
         Self::Refused(check.into_errors())
+    }
+}
+
+/// How the API shows a service's refusal when it cannot put it in a payload (a payload's
+/// `userErrors` is the usual place, see the GraphQL `payload!` macro): one mapping, here, so the
+/// lower `error` module needs nothing of the services.
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Forbidden(message) => Self::Forbidden(message),
+            ServiceError::Database(cause) => cause.into(),
+            // A refusal belongs in the payload; a caller that could not put it there reports
+            // the first problem as bad input on its field.
+            ServiceError::Refused(errors) => match errors.into_iter().next() {
+                Some(first) => Self::BadUserInput {
+                    field: first.field.last().cloned(),
+                    message: first.message,
+                },
+                None => Self::BadUserInput {
+                    field: None,
+                    message: "input refused".to_owned(),
+                },
+            },
+        }
     }
 }
 

@@ -14,9 +14,11 @@ pub mod engine;
 pub mod service;
 pub mod store;
 
+pub use crate::services::external::change_source;
+
 pub use engine::{SyncError, SyncOptions, SyncReport, run};
 
-use entities::enums::{ChangeSource, IntegrationKind};
+use entities::enums::IntegrationKind;
 use uuid::Uuid;
 
 /// The `source` an integration's records carry (`external_source`, system links): the vendor's
@@ -26,15 +28,4 @@ pub fn source_of(kind: IntegrationKind, integration_id: Uuid) -> String {
     let kind = sea_orm::ActiveEnum::to_value(&kind);
     let id = integration_id.simple().to_string();
     format!("{kind}:{}", &id[id.len() - 12..])
-}
-
-/// Whether an integration of `kind` is a PSA or an RMM, for the change log's `source`.
-#[must_use]
-pub fn change_source(kind: IntegrationKind) -> ChangeSource {
-    match kind {
-        IntegrationKind::ConnectwiseManage
-        | IntegrationKind::Autotask
-        | IntegrationKind::Halopsa => ChangeSource::Psa,
-        IntegrationKind::Ninjaone | IntegrationKind::DattoRmm => ChangeSource::Rmm,
-    }
 }

@@ -7,11 +7,11 @@ use sea_orm::prelude::*;
 use crate::error::ApiResult;
 use crate::events::EventBus;
 use crate::graphql::context::ContextExt;
-use crate::graphql::ids::NodeType;
 use crate::graphql::mutation::{Check, CheckIds, payload};
 use crate::graphql::scalars::Json;
 use crate::graphql::types::ChangeLogEntry;
 use crate::graphql::types::enums::ChangeCategory;
+use crate::ids::NodeType;
 use crate::services;
 
 pub use crate::services::change_log::{MAX_DETAILS_BYTES, MAX_REASON, MAX_SUMMARY};

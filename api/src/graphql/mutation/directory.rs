@@ -12,11 +12,11 @@ use sea_orm::{ConnectionTrait, IntoActiveModel, QueryFilter, Set};
 use crate::auth::Viewer;
 use crate::error::ApiResult;
 use crate::graphql::context::ContextExt;
-use crate::graphql::ids::NodeType;
 use crate::graphql::mutation::{Check, CheckIds, UserErrorCode, payload, require_role};
 use crate::graphql::scalars::Date;
 use crate::graphql::types::enums::{OperatingModel, Role as GqlRole};
 use crate::graphql::types::{Engagement, Organization, Person, Team};
+use crate::ids::NodeType;
 use crate::services;
 
 const MAX_NAME: usize = 200;

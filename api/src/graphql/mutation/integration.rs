@@ -15,13 +15,13 @@ use serde_json::Value;
 use crate::auth::Viewer;
 use crate::error::ApiResult;
 use crate::graphql::context::ContextExt;
-use crate::graphql::ids::NodeType;
 use crate::graphql::mutation::{
     Check, CheckIds, UserErrorCode, payload, require_role, visible_environment,
 };
 use crate::graphql::scalars::Json;
 use crate::graphql::types::Integration;
 use crate::graphql::types::enums::{IntegrationKind, Priority, TicketStatus};
+use crate::ids::NodeType;
 use crate::sync::engine::connector_for;
 use crate::sync::service::SyncService;
 

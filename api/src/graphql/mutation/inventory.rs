@@ -9,7 +9,6 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ApiResult;
 use crate::graphql::context::ContextExt;
-use crate::graphql::ids::NodeType;
 use crate::graphql::mutation::change_log::{MAX_REASON, check_details};
 use crate::graphql::mutation::{
     ChangeNote, Check, CheckIds, UserErrorCode, WRITERS, diff, payload, require_role, ticket_in,
@@ -18,6 +17,7 @@ use crate::graphql::mutation::{
 use crate::graphql::scalars::Json;
 use crate::graphql::types::enums::{ComplianceFramework, SystemKind};
 use crate::graphql::types::{Environment, System};
+use crate::ids::NodeType;
 
 const MAX_NAME: usize = 200;
 const MAX_DESCRIPTION: usize = 5_000;

@@ -33,7 +33,7 @@ use crate::auth::Viewer;
 use crate::error::ApiResult;
 use crate::events::EventBus;
 use crate::graphql::context::ContextExt;
-use crate::graphql::ids::{self, NodeType};
+use crate::ids::{self, NodeType};
 pub use crate::services::scope::{systems_in, ticket_in, visible_environment};
 pub use crate::services::{
     ChangeNote, Check, UnitOfWork, UserError, UserErrorCode, WRITERS, WRITERS_AND_SYNC, diff,

@@ -11,7 +11,6 @@ use serde_json::json;
 use crate::auth::Viewer;
 use crate::error::ApiResult;
 use crate::graphql::context::ContextExt;
-use crate::graphql::ids::NodeType;
 use crate::graphql::mutation::change_log::MAX_REASON;
 use crate::graphql::mutation::work::team_for_environment;
 use crate::graphql::mutation::{
@@ -19,6 +18,7 @@ use crate::graphql::mutation::{
     ticket_in, visible_environment,
 };
 use crate::graphql::types::Runbook;
+use crate::ids::NodeType;
 
 const MAX_TITLE: usize = 200;
 const MAX_BODY: usize = 200_000;

@@ -21,7 +21,6 @@ use serde_json::{Map, Value, json};
 use crate::auth::Viewer;
 use crate::error::ApiResult;
 use crate::graphql::context::ContextExt;
-use crate::graphql::ids::{self, NodeType};
 use crate::graphql::mutation::change_log::{MAX_REASON, MAX_SUMMARY, check_details};
 use crate::graphql::mutation::{
     ChangeNote, Check, UnitOfWork, UserError, UserErrorCode, UserErrorObject, diff, insert_entry,
@@ -32,6 +31,7 @@ use crate::graphql::types::enums::{
     ChangeCategory as GqlChangeCategory, Priority, SystemKind, TicketStatus,
 };
 use crate::graphql::types::{Alert, ChangeLogEntry, System, Ticket};
+use crate::ids::{self, NodeType};
 use crate::matrix::{DEFAULT_ALERT_FUNCTION, DEFAULT_TICKET_FUNCTION, Router};
 use crate::services::external;
 

@@ -15,7 +15,6 @@ use serde_json::{Map, Value, json};
 use crate::auth::Viewer;
 use crate::error::ApiResult;
 use crate::graphql::context::ContextExt;
-use crate::graphql::ids::NodeType;
 use crate::graphql::mutation::change_log::MAX_REASON;
 use crate::graphql::mutation::{
     ChangeNote, Check, CheckIds, UserErrorCode, WRITERS, WRITERS_AND_SYNC, diff, payload,
@@ -24,6 +23,7 @@ use crate::graphql::mutation::{
 use crate::graphql::query::directory::active_on;
 use crate::graphql::types::enums::{Priority, TicketStatus};
 use crate::graphql::types::{Alert, Ticket, TicketNote};
+use crate::ids::NodeType;
 use crate::matrix::{DEFAULT_TICKET_FUNCTION, Router};
 
 const MAX_TITLE: usize = 300;

@@ -13,7 +13,6 @@ use sea_orm::{Condition, QueryFilter};
 
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
-use crate::graphql::ids::{self, NodeType};
 use crate::graphql::order::order_by;
 use crate::graphql::pagination::{Page, PageArgs, page_cost, paginate};
 use crate::graphql::query::inventory::contains_text;
@@ -21,6 +20,7 @@ use crate::graphql::query::{Within, decode_ids};
 use crate::graphql::scope::visible_environments;
 use crate::graphql::types::ChangeLogEntry;
 use crate::graphql::types::enums::{ChangeCategory, ChangeSource};
+use crate::ids::{self, NodeType};
 
 /// The change log.
 #[derive(Default)]

@@ -9,13 +9,13 @@ use sea_orm::{Condition, QueryFilter};
 
 use crate::error::ApiResult;
 use crate::graphql::context::ContextExt;
-use crate::graphql::ids::NodeType;
 use crate::graphql::order::order_by;
 use crate::graphql::pagination::{Page, PageArgs, page_cost, paginate};
 use crate::graphql::query::{Within, decode_ids};
 use crate::graphql::scalars::Date;
 use crate::graphql::types::enums::{OperatingModel, OrganizationKind};
 use crate::graphql::types::{Engagement, Organization, Person, Team};
+use crate::ids::NodeType;
 
 /// Organizations, engagements, teams and people.
 #[derive(Default)]

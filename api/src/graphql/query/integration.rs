@@ -8,12 +8,12 @@ use sea_orm::sea_query::Query as SqlQuery;
 
 use crate::error::ApiResult;
 use crate::graphql::context::ContextExt;
-use crate::graphql::ids::NodeType;
 use crate::graphql::order::order_by;
 use crate::graphql::pagination::{Page, PageArgs, page_cost, paginate};
 use crate::graphql::query::{Within, decode_ids};
 use crate::graphql::types::enums::{IntegrationKind, SyncStatus};
 use crate::graphql::types::{Integration, SyncRun};
+use crate::ids::NodeType;
 
 /// Integrations and their sync runs.
 #[derive(Default)]

@@ -9,13 +9,13 @@ use sea_orm::{ActiveEnum, Condition, QueryFilter};
 
 use crate::error::ApiResult;
 use crate::graphql::context::ContextExt;
-use crate::graphql::ids::NodeType;
 use crate::graphql::order::order_by;
 use crate::graphql::pagination::{Page, PageArgs, page_cost, paginate};
 use crate::graphql::query::{Within, decode_ids};
 use crate::graphql::scope::visible_environments;
 use crate::graphql::types::enums::{ComplianceFramework, CsfFunction, SystemKind};
 use crate::graphql::types::{Environment, Function, Runbook, System};
+use crate::ids::NodeType;
 
 /// Environments, systems, functions and runbooks.
 #[derive(Default)]

@@ -9,9 +9,9 @@ use sea_orm::prelude::*;
 
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
-use crate::graphql::ids::{self, NodeType};
 use crate::graphql::scope::can_see_environment;
 use crate::graphql::types::{Environment, Function, Responsibility, System};
+use crate::ids::{self, NodeType};
 use crate::matrix::{self, Decision};
 
 /// The responsibility matrix.

@@ -26,7 +26,7 @@ use async_graphql::{ID, MergedObject};
 use uuid::Uuid;
 
 use crate::error::ApiResult;
-use crate::graphql::ids::{self, NodeType};
+use crate::ids::{self, NodeType};
 
 /// The root of every read.
 #[derive(MergedObject, Default)]

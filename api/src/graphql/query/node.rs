@@ -9,7 +9,6 @@ use entities::{
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
-use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::load_by_id;
 use crate::graphql::pagination::MAX_PAGE_SIZE;
 use crate::graphql::scope::can_see_environment;
@@ -18,6 +17,7 @@ use crate::graphql::types::{
     Person, Responsibility, Runbook, RunbookRevision, SyncRun, System, Team, Ticket, TicketNote,
     Viewer,
 };
+use crate::ids::{self, NodeType};
 
 /// The caller and global object lookup.
 #[derive(Default)]

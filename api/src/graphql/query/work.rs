@@ -8,7 +8,6 @@ use sea_orm::sea_query::Expr;
 
 use crate::error::ApiResult;
 use crate::graphql::context::ContextExt;
-use crate::graphql::ids::NodeType;
 use crate::graphql::order::order_by;
 use crate::graphql::pagination::{Page, PageArgs, page_cost, paginate};
 use crate::graphql::query::inventory::contains_text;
@@ -16,6 +15,7 @@ use crate::graphql::query::{Within, decode_ids};
 use crate::graphql::scope::visible_environments;
 use crate::graphql::types::enums::{AlertStatus, Priority, TicketStatus};
 use crate::graphql::types::{Alert, Ticket};
+use crate::ids::NodeType;
 
 /// Tickets and alerts.
 #[derive(Default)]

@@ -4,10 +4,10 @@ use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::{alert, environment, person, system, team, ticket};
 use sea_orm::prelude::DateTimeUtc;
 
-use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::{load_by_id, load_required};
 use crate::graphql::types::enums::{AlertStatus, Priority};
 use crate::graphql::types::{Environment, ExternalId, Person, Routing, System, Team, Ticket};
+use crate::ids::{self, NodeType};
 
 /// An RMM alert.
 pub struct Alert(pub alert::Model);

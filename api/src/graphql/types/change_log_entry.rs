@@ -5,13 +5,13 @@ use entities::{change_log_entry, environment, integration, person, system, ticke
 use sea_orm::prelude::DateTimeUtc;
 
 use crate::graphql::context::ContextExt;
-use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::{
     CorrectionsOfEntry, SystemLinksOfEntry, load_by_id, load_group, load_many, load_required,
 };
 use crate::graphql::scalars::Json;
 use crate::graphql::types::enums::{ChangeCategory, ChangeSource, PrincipalKind};
 use crate::graphql::types::{Environment, ExternalId, Integration, Person, System, Ticket};
+use crate::ids::{self, NodeType};
 
 /// One recorded change.
 pub struct ChangeLogEntry(pub change_log_entry::Model);

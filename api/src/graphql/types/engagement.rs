@@ -5,11 +5,11 @@ use chrono::Utc;
 use entities::{engagement, organization};
 use sea_orm::prelude::DateTimeUtc;
 
-use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::load_required;
 use crate::graphql::scalars::Date;
 use crate::graphql::types::Organization;
 use crate::graphql::types::enums::OperatingModel;
+use crate::ids::{self, NodeType};
 
 /// A provider serving a client.
 pub struct Engagement(pub engagement::Model);

@@ -5,7 +5,6 @@ use entities::{environment, organization};
 use sea_orm::prelude::DateTimeUtc;
 
 use crate::error::ApiError;
-use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::load_by_id;
 use crate::graphql::pagination::{Page, PageArgs, page_cost};
 use crate::graphql::query::Within;
@@ -18,6 +17,7 @@ use crate::graphql::query::work::{
 };
 use crate::graphql::types::enums::ComplianceFramework;
 use crate::graphql::types::{Alert, ChangeLogEntry, Organization, Runbook, System, Ticket};
+use crate::ids::{self, NodeType};
 
 /// A client's IT estate or a part of it (production, one office), with its compliance frameworks.
 pub struct Environment(pub environment::Model);

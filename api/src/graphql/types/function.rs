@@ -5,10 +5,10 @@ use entities::{function, organization};
 use sea_orm::prelude::DateTimeUtc;
 
 use crate::error::ApiError;
-use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::load_required;
 use crate::graphql::types::Organization;
 use crate::graphql::types::enums::{ComplianceFramework, CsfFunction};
+use crate::ids::{self, NodeType};
 
 /// An area of responsibility.
 pub struct Function(pub function::Model);

@@ -4,7 +4,6 @@ use async_graphql::{Context, ID, Object, Result, ResultExt, SimpleObject};
 use entities::{environment, integration, organization, sync_run};
 use sea_orm::prelude::DateTimeUtc;
 
-use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::{
     ErrorsOfSyncRun, MappingsOfIntegration, load_by_id, load_group, load_required,
 };
@@ -14,6 +13,7 @@ use crate::graphql::query::Within;
 use crate::graphql::query::integration::{SyncRunFilter, SyncRunOrder, list_sync_runs};
 use crate::graphql::types::enums::{IntegrationKind, SyncStatus, SyncTrigger};
 use crate::graphql::types::{Environment, Organization};
+use crate::ids::{self, NodeType};
 
 /// A configured connection to one PSA or RMM instance.
 pub struct Integration(pub integration::Model);

@@ -4,7 +4,6 @@ use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::organization;
 use sea_orm::prelude::*;
 
-use crate::graphql::ids::{self, NodeType};
 use crate::graphql::pagination::{Page, PageArgs, page_cost};
 use crate::graphql::query::Within;
 use crate::graphql::query::directory::{
@@ -13,6 +12,7 @@ use crate::graphql::query::directory::{
 use crate::graphql::query::inventory::{EnvironmentFilter, EnvironmentOrder, list_environments};
 use crate::graphql::types::enums::OrganizationKind;
 use crate::graphql::types::{Environment, Person, Team};
+use crate::ids::{self, NodeType};
 
 /// A company: a client that owns its IT, or a provider (MSP) that serves clients.
 pub struct Organization(pub organization::Model);

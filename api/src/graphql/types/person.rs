@@ -4,10 +4,10 @@ use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::{organization, person, team};
 use sea_orm::prelude::DateTimeUtc;
 
-use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::{MembershipsOfPerson, load_group, load_many, load_required};
 use crate::graphql::types::enums::Role;
 use crate::graphql::types::{Organization, Team};
+use crate::ids::{self, NodeType};
 
 /// A member of one organization.
 pub struct Person(pub person::Model);

@@ -8,7 +8,6 @@ use entities::{
 };
 use sea_orm::prelude::DateTimeUtc;
 
-use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::{
     ApprovalsOfResponsibility, PartiesOfResponsibility, StepsOfResponsibility, load_by_id,
     load_group, load_many, load_required,
@@ -16,6 +15,7 @@ use crate::graphql::loaders::{
 use crate::graphql::query::matrix::OwnershipDecision;
 use crate::graphql::types::enums::{EscalationChannel, ResponsibilityStatus};
 use crate::graphql::types::{Environment, Function, Organization, Person, System, Team};
+use crate::ids::{self, NodeType};
 
 /// One entry of the responsibility matrix.
 pub struct Responsibility(pub responsibility::Model);

@@ -5,12 +5,12 @@ use chrono::{Duration, Utc};
 use entities::{environment, function, person, runbook, runbook_revision, system, team};
 use sea_orm::prelude::DateTimeUtc;
 
-use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::{
     FunctionsOfRunbook, RevisionsOfRunbook, SystemsOfRunbook, load_by_id, load_group, load_many,
     load_required,
 };
 use crate::graphql::types::{Environment, Function, Person, System, Team};
+use crate::ids::{self, NodeType};
 
 /// A versioned procedure.
 pub struct Runbook(pub runbook::Model);

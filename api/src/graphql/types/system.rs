@@ -4,7 +4,6 @@ use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::{environment, system};
 use sea_orm::prelude::DateTimeUtc;
 
-use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::{LinksOfSystem, OwnersKey, load_group, load_owners, load_required};
 use crate::graphql::pagination::{Page, PageArgs, page_cost};
 use crate::graphql::query::Within;
@@ -13,6 +12,7 @@ use crate::graphql::query::work::{TicketFilter, TicketOrder, list_tickets};
 use crate::graphql::scalars::Json;
 use crate::graphql::types::enums::SystemKind;
 use crate::graphql::types::{ChangeLogEntry, Environment, ExternalId, Responsibility, Ticket};
+use crate::ids::{self, NodeType};
 
 /// Anything managed in an environment.
 pub struct System(pub system::Model);

@@ -4,9 +4,9 @@ use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::{organization, person, team};
 use sea_orm::prelude::DateTimeUtc;
 
-use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::{MembershipsOfTeam, load_group, load_many, load_required};
 use crate::graphql::types::{Organization, Person};
+use crate::ids::{self, NodeType};
 
 /// A group inside one organization.
 pub struct Team(pub team::Model);

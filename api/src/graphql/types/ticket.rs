@@ -5,7 +5,6 @@ use entities::{environment, function, person, system, team, ticket, ticket_note}
 use sea_orm::prelude::DateTimeUtc;
 
 use crate::error::ApiError;
-use crate::graphql::ids::{self, NodeType};
 use crate::graphql::loaders::{NotesOfTicket, load_by_id, load_group, load_required};
 use crate::graphql::pagination::{MAX_PAGE_SIZE, Page, PageArgs, page_cost};
 use crate::graphql::query::Within;
@@ -14,6 +13,7 @@ use crate::graphql::types::enums::{Priority, TicketStatus};
 use crate::graphql::types::{
     ChangeLogEntry, Environment, ExternalId, Function, Person, Routing, System, Team,
 };
+use crate::ids::{self, NodeType};
 
 /// A work item.
 pub struct Ticket(pub ticket::Model);

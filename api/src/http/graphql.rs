@@ -14,15 +14,16 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, ServerError, Value, Variables};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::auth::Viewer;
+use crate::auth::bearer::authenticate;
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::limits::MAX_BATCH;
 use crate::graphql::loaders::Loaders;
-use crate::router::{AppState, REQUEST_ID_HEADER};
+use crate::state::{AppState, REQUEST_ID_HEADER};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -55,7 +56,7 @@ pub async fn get(
         .into_response_with_id(request_id.as_deref());
     };
     let result = async {
-        let viewer = authenticate(&state, &headers).await?;
+        let viewer = authenticate(&state.jwt, &state.db, &headers).await?;
         let mut request = async_graphql::Request::new(document);
         if let Some(name) = parameter("operationName") {
             request = request.operation_name(name);
@@ -114,7 +115,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
                 ),
             ));
         }
-        let viewer = authenticate(&state, &headers).await?;
+        let viewer = authenticate(&state.jwt, &state.db, &headers).await?;
         let json: serde_json::Value = serde_json::from_slice(&body).map_err(|error| {
             ApiError::request(
                 ErrorCode::BadRequest,
@@ -256,34 +257,6 @@ fn request_id(headers: &HeaderMap) -> Option<String> {
         .get(REQUEST_ID_HEADER)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned)
-}
-
-/// The viewer behind the request's bearer token.
-///
-/// # Errors
-/// [`ApiError::Unauthenticated`] when the header is missing or malformed or the token is bad;
-/// [`ApiError::Forbidden`] when it claims more than its subject holds.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, ApiError> {
-    let header = headers.get(AUTHORIZATION).ok_or_else(|| {
-        ApiError::Unauthenticated("missing `Authorization: Bearer <token>` header".to_owned())
-    })?;
-    let token = header
-        .to_str()
-        .ok()
-        .and_then(|value| {
-            value
-                .strip_prefix("Bearer ")
-                .or_else(|| value.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|token| !token.is_empty())
-        .ok_or_else(|| {
-            ApiError::Unauthenticated(
-                "the Authorization header must be `Bearer <token>`".to_owned(),
-            )
-        })?;
-    let claims = state.jwt.verify(token).await?;
-    Viewer::resolve(&state.db, &claims).await
 }
 
 /// Gives every error a code (errors raised by the GraphQL engine itself have none) and the

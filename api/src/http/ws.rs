@@ -14,9 +14,9 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 
-use crate::graphql::http::authenticate;
+use crate::auth::bearer::authenticate;
 use crate::graphql::loaders::{DataSink, Loaders};
-use crate::router::AppState;
+use crate::state::AppState;
 
 /// Upgrades to a GraphQL WebSocket and serves subscriptions for the authenticated caller.
 pub async fn subscribe(
@@ -36,7 +36,7 @@ pub async fn subscribe(
                 if let Some(token) = token.and_then(|token| HeaderValue::from_str(&token).ok()) {
                     headers.insert(AUTHORIZATION, token);
                 }
-                let viewer = authenticate(&state, &headers)
+                let viewer = authenticate(&state.jwt, &state.db, &headers)
                     .await
                     .map_err(|error| async_graphql::Error::new(error.public_message()))?;
                 tracing::info!(person.subject = %viewer.person.subject, "subscription connection opened");
