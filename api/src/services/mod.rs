@@ -24,9 +24,13 @@ pub mod change_log;
 pub mod check;
 pub mod directory;
 pub mod external;
+pub mod integration;
+pub mod inventory;
 pub mod matrix;
+pub mod runbook;
 pub mod scope;
 pub mod unit;
+pub mod work;
 
 use entities::enums::Role;
 
