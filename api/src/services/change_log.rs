@@ -63,14 +63,16 @@ pub struct Correction {
     pub occurred_at: Option<DateTime<Utc>>,
 }
 
-/// Checks `details`: a JSON object of at most [`MAX_DETAILS_BYTES`]; `{}` when absent.
+/// Checks a JSON object input (`details`, `attributes`): an object of at most
+/// [`MAX_DETAILS_BYTES`]; `{}` when absent.
 pub fn check_details(check: &mut Check, field: &str, details: Option<Value>) -> Option<Value> {
     let details = details.unwrap_or_else(|| serde_json::json!({}));
+    let name = field.rsplit('.').next().unwrap_or(field);
     if !details.is_object() {
         check.fail(
             field,
             UserErrorCode::Invalid,
-            "`details` must be a JSON object",
+            format!("`{name}` must be a JSON object"),
         );
         return None;
     }
@@ -78,7 +80,7 @@ pub fn check_details(check: &mut Check, field: &str, details: Option<Value>) -> 
         check.fail(
             field,
             UserErrorCode::TooLong,
-            format!("`details` must be at most {MAX_DETAILS_BYTES} bytes of JSON"),
+            format!("`{name}` must be at most {MAX_DETAILS_BYTES} bytes of JSON"),
         );
         return None;
     }

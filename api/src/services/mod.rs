@@ -11,6 +11,7 @@
 //! mapping of a [`ServiceError`] lives in `error.rs`.
 //!
 //! - `check`: [`Check`] and the bounds every input obeys (text without NUL, instants in range).
+//! - `bulk`: bulk, idempotent upserts of external records for sync jobs.
 //! - `change_log`: recording and correcting changes.
 //! - `unit`: [`UnitOfWork`], one write transaction with its actor, change set and events.
 //! - `external`: the one writer of external records (systems, tickets, alerts, observed
@@ -20,6 +21,7 @@
 //!   may name.
 //! - `directory`: who may manage an organization's people, teams and memberships.
 
+pub mod bulk;
 pub mod change_log;
 pub mod check;
 pub mod directory;

@@ -1,0 +1,1285 @@
+//! Bulk, idempotent upserts of external records for sync jobs written by others: systems,
+//! tickets, alerts and observed changes (`upsertSystems`, `upsertTickets`, `upsertAlerts`,
+//! `recordChanges`).
+//!
+//! Records are keyed by `(organization, source, externalId)` ([`crate::services::external`]),
+//! so a job can resend a page after a timeout, or while the first send is still in flight, and
+//! nothing is duplicated; a record that matches what is stored writes nothing. Each record is
+//! checked on its own: a bad record gets user errors under `input.records.<index>` and the others
+//! are still written, all valid ones in one transaction, after the keyspaces' lock. At most
+//! [`MAX_RECORDS`] per call. What a sync observes changing (a system's OS or IP, a ticket's
+//! status) is written to the change log, one change set per call; as a PSA's or RMM's only when
+//! the actor's token was issued for such an integration.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, SubsecRound, Utc};
+use entities::enums::{AlertStatus, ChangeCategory, Priority, Role, SystemKind, TicketStatus};
+use entities::{alert, change_log_entry, environment, system, system_link, ticket};
+use sea_orm::prelude::*;
+use sea_orm::{ConnectionTrait, DatabaseConnection, IntoActiveModel, QueryFilter, Set};
+use serde_json::{Map, Value, json};
+
+use crate::auth::Viewer;
+use crate::events::EventBus;
+use crate::matrix::{DEFAULT_ALERT_FUNCTION, DEFAULT_TICKET_FUNCTION, Router};
+use crate::services::change_log::{MAX_REASON, MAX_SUMMARY, check_details};
+use crate::services::{
+    ChangeNote, Check, ServiceError, ServiceResult, UnitOfWork, UserError, UserErrorCode, diff,
+    external, insert_entry, require_role,
+};
+
+const MAX_NAME: usize = 200;
+const MAX_FIELD: usize = 255;
+const MAX_TITLE: usize = 300;
+const MAX_TEXT: usize = 20_000;
+
+/// Most records per call.
+pub const MAX_RECORDS: usize = 1_000;
+/// Who may upsert: sync jobs, and admins running one by hand.
+pub const SYNCERS: &[Role] = &[Role::Integration, Role::Admin];
+
+/// One bulk call: where the records come from, and the records.
+pub struct Bulk<R> {
+    /// The external system, such as `CONNECTWISE_MANAGE` or `my-cmdb`.
+    pub source: String,
+    /// At most [`MAX_RECORDS`].
+    pub records: Vec<R>,
+}
+
+/// What happened to one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    /// A new object was created.
+    Created,
+    /// An existing object was changed.
+    Updated,
+    /// The stored object already matched; nothing was written.
+    Unchanged,
+}
+
+/// Counts of what a bulk call did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Records that created an object.
+    pub created: i32,
+    /// Records that changed an object.
+    pub updated: i32,
+    /// Records that matched what was stored.
+    pub unchanged: i32,
+    /// Records refused with user errors.
+    pub failed: i32,
+}
+
+impl Counts {
+    fn add(&mut self, outcome: UpsertOutcome) {
+        match outcome {
+            UpsertOutcome::Created => self.created += 1,
+            UpsertOutcome::Updated => self.updated += 1,
+            UpsertOutcome::Unchanged => self.unchanged += 1,
+        }
+    }
+}
+
+/// One record's result.
+pub struct Upserted<M> {
+    /// The record's position in the call.
+    pub index: usize,
+    /// What happened.
+    pub outcome: UpsertOutcome,
+    /// The object as stored.
+    pub node: M,
+}
+
+/// What a bulk call did: one result per record written or found unchanged, in input order, the
+/// counts, and the user errors of the records it refused.
+pub struct BulkResult<M> {
+    /// Results, in input order.
+    pub results: Vec<Upserted<M>>,
+    /// Counts.
+    pub counts: Counts,
+    /// Problems with records (under `input.records.<index>`); those records were skipped.
+    pub user_errors: Vec<UserError>,
+}
+
+/// One system as the external system sees it.
+pub struct SystemRecord {
+    /// Its id there.
+    pub external_id: String,
+    /// The external resource (`device`, `configuration`, ...); default `device`.
+    pub resource: Option<String>,
+    /// A link to it there.
+    pub external_url: Option<String>,
+    /// The environment it is in; `None` when the front door could not decode the id.
+    pub environment_id: Option<Uuid>,
+    /// Display name.
+    pub name: String,
+    /// What kind of system.
+    pub kind: SystemKind,
+    /// Network host name.
+    pub hostname: Option<String>,
+    /// Hardware serial number.
+    pub serial_number: Option<String>,
+    /// Primary MAC address.
+    pub mac_address: Option<String>,
+    /// Operating system and version.
+    pub operating_system: Option<String>,
+    /// Primary IP address.
+    pub ip_address: Option<String>,
+    /// Other facts, a JSON object (replaces the stored ones).
+    pub attributes: Option<Value>,
+}
+
+/// One ticket as the external system sees it.
+pub struct TicketRecord {
+    /// Its id there.
+    pub external_id: String,
+    /// A link to it there.
+    pub external_url: Option<String>,
+    /// The environment it is about; `None` when the front door could not decode the id.
+    pub environment_id: Option<Uuid>,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Normalized status.
+    pub status: TicketStatus,
+    /// Normalized priority.
+    pub priority: Priority,
+    /// The external system's own status.
+    pub external_status: Option<String>,
+    /// The external system's own priority.
+    pub external_priority: Option<String>,
+    /// Who asked.
+    pub requester: Option<String>,
+    /// The external id of its system, from the same source.
+    pub system_external_id: Option<String>,
+    /// The key of its function; routing of a new ticket uses it (`service_desk` when absent).
+    pub function_key: Option<String>,
+    /// When it was opened there; now when absent.
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// One alert as the RMM sees it.
+pub struct AlertRecord {
+    /// Its id there.
+    pub external_id: String,
+    /// A link to it there.
+    pub external_url: Option<String>,
+    /// The environment of the alerting system; `None` when the front door could not decode it.
+    pub environment_id: Option<Uuid>,
+    /// What the RMM reported.
+    pub message: String,
+    /// Normalized severity.
+    pub severity: Priority,
+    /// The RMM's own severity.
+    pub external_severity: Option<String>,
+    /// When the RMM raised it.
+    pub raised_at: DateTime<Utc>,
+    /// Whether the RMM has cleared it.
+    pub resolved: bool,
+    /// The external id of the alerting system, from the same source.
+    pub system_external_id: Option<String>,
+    /// The key of its function; routing of a new alert uses it (`endpoint_management` when
+    /// absent).
+    pub function_key: Option<String>,
+}
+
+/// One change as the external system recorded it.
+pub struct ChangeRecord {
+    /// Its id there (an activity or audit-log id).
+    pub external_id: String,
+    /// A link to it there.
+    pub external_url: Option<String>,
+    /// The environment changed; `None` when the front door could not decode the id.
+    pub environment_id: Option<Uuid>,
+    /// One line saying what changed.
+    pub summary: String,
+    /// Structured details, a JSON object.
+    pub details: Option<Value>,
+    /// What kind of change.
+    pub category: ChangeCategory,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// Who made it, as the external system names them (free text); the actor when absent.
+    pub actor_name: Option<String>,
+    /// Why, when the external system says.
+    pub reason: Option<String>,
+    /// External ids of the systems changed, from the same source.
+    pub system_external_ids: Vec<String>,
+}
+
+/// What every bulk call checks first: the source, the record count, duplicate ids, and the
+/// environments the records name (all visible to the caller).
+struct Batch {
+    source: String,
+    check: Check,
+    failed: HashSet<usize>,
+    environments: HashMap<Uuid, environment::Model>,
+    /// Per record: its key and environment, decoded once; `None` for a record already refused.
+    targets: Vec<Option<Target>>,
+}
+
+/// Where one record of a bulk call goes.
+#[derive(Clone)]
+struct Target {
+    /// The trimmed external id.
+    external_id: String,
+    environment_id: Uuid,
+    /// The tenant whose keyspace the record's key belongs to.
+    organization_id: Uuid,
+}
+
+impl Batch {
+    /// Checks the source, the record count and each record's key, and reads the environments
+    /// the records name. `check` holds what the front door found (ids it could not decode: those
+    /// records name no environment); on a call-level refusal, the errors to answer with.
+    async fn open(
+        db: &impl ConnectionTrait,
+        actor: &Viewer,
+        source: &str,
+        records: &[(&str, Option<Uuid>)],
+        check: Check,
+    ) -> Result<Result<Self, Vec<UserError>>, DbErr> {
+        // Problems of the call as a whole refuse every record; a record's own problems (in
+        // `check` already, or found below) refuse only that record.
+        let mut call = Check::default();
+        let source = external::check_source(&mut call, source).unwrap_or_default();
+        if records.len() > MAX_RECORDS {
+            call.fail(
+                "records",
+                UserErrorCode::TooLong,
+                format!("at most {MAX_RECORDS} records per call"),
+            );
+        }
+        if !call.is_ok() {
+            return Ok(Err(call.into_errors()));
+        }
+        let mut batch = Self {
+            source,
+            check,
+            failed: HashSet::new(),
+            environments: HashMap::new(),
+            targets: vec![None; records.len()],
+        };
+        let mut seen = HashSet::new();
+        let mut wanted = HashMap::new();
+        for (index, (external_id, environment_id)) in records.iter().enumerate() {
+            let external_id = external_id.trim();
+            if external_id.is_empty() || external_id.len() > 255 || external_id.contains('\0') {
+                batch.fail(
+                    index,
+                    "externalId",
+                    UserErrorCode::Invalid,
+                    "`externalId` is 1 to 255 characters",
+                );
+            } else if !seen.insert(external_id.to_owned()) {
+                batch.fail(
+                    index,
+                    "externalId",
+                    UserErrorCode::Taken,
+                    "the same `externalId` appears earlier in this call",
+                );
+            }
+            match environment_id {
+                Some(id) => {
+                    wanted.insert(index, *id);
+                }
+                // The front door already said why.
+                None => {
+                    batch.failed.insert(index);
+                }
+            }
+        }
+        let found = environment::Entity::find()
+            .filter(
+                environment::COLUMN
+                    .id
+                    .is_in(wanted.values().copied().collect::<HashSet<_>>()),
+            )
+            .all(db)
+            .await?;
+        batch.environments = found
+            .into_iter()
+            .filter(|found| actor.can_see_organization(found.organization_id))
+            .map(|found| (found.id, found))
+            .collect();
+        for (index, id) in wanted {
+            match batch.environments.get(&id) {
+                Some(environment) => {
+                    batch.targets[index] = Some(Target {
+                        external_id: records[index].0.trim().to_owned(),
+                        environment_id: id,
+                        organization_id: environment.organization_id,
+                    });
+                }
+                None => batch.fail(
+                    index,
+                    "environmentId",
+                    UserErrorCode::NotFound,
+                    "no environment with this id",
+                ),
+            }
+        }
+        Ok(Ok(batch))
+    }
+
+    fn fail(&mut self, index: usize, field: &str, code: UserErrorCode, message: impl Into<String>) {
+        self.failed.insert(index);
+        self.check
+            .fail(&format!("records.{index}.{field}"), code, message);
+    }
+
+    /// Where record `index` goes, unless it was refused.
+    fn target(&self, index: usize) -> Option<&Target> {
+        self.targets[index]
+            .as_ref()
+            .filter(|_| !self.failed.contains(&index))
+    }
+
+    /// The tenant of record `index`'s environment, refused or not.
+    fn organization_of(&self, index: usize) -> Option<Uuid> {
+        self.targets[index]
+            .as_ref()
+            .map(|target| target.organization_id)
+    }
+
+    /// The keys `(organization, external id)` of the records not refused so far.
+    fn keys(&self) -> Vec<(Uuid, String)> {
+        (0..self.targets.len())
+            .filter_map(|index| self.target(index))
+            .map(|target| (target.organization_id, target.external_id.clone()))
+            .collect()
+    }
+
+    fn counts(&self, mut counts: Counts) -> Counts {
+        counts.failed = self.failed.len() as i32;
+        counts
+    }
+}
+
+impl Batch {
+    /// Runs one check on record `index`'s `field`; a failure refuses the record.
+    fn check_field<T>(
+        &mut self,
+        index: usize,
+        field: &str,
+        run: impl FnOnce(&mut Check, &str) -> Option<T>,
+    ) -> Option<T> {
+        let mut check = Check::default();
+        let value = run(&mut check, &format!("records.{index}.{field}"));
+        if !check.is_ok() {
+            self.failed.insert(index);
+            self.check.extend(check.into_errors());
+        }
+        value
+    }
+
+    /// Refuses record `index` when its required text `field` is blank, too long or has a NUL.
+    fn require(&mut self, index: usize, field: &str, value: &str, max: usize) {
+        self.check_field(index, field, |check, path| check.text(path, value, max));
+    }
+
+    /// Refuses record `index` when its optional text `field` is too long or has a NUL.
+    fn optional(&mut self, index: usize, field: &str, value: Option<&str>, max: usize) {
+        self.check_field(index, field, |check, path| {
+            check.optional_text(path, value, max)
+        });
+    }
+
+    /// Refuses record `index` when `value` is not a plausible instant for something observed.
+    fn observed(&mut self, index: usize, field: &str, value: DateTimeUtc, now: DateTimeUtc) {
+        self.check_field(index, field, |check, path| {
+            check.observed_instant(path, value, now)
+        });
+    }
+
+    /// The distinct tenants the records write into.
+    fn organizations(&self) -> HashSet<Uuid> {
+        self.environments
+            .values()
+            .map(|found| found.organization_id)
+            .collect()
+    }
+
+    /// The systems of this source the records name (one optional `systemExternalId` per record,
+    /// in record order, within its record's tenant); a record naming an unknown one is refused.
+    async fn named_systems(
+        &mut self,
+        db: &impl ConnectionTrait,
+        named: Vec<Option<String>>,
+    ) -> Result<HashMap<(Uuid, String), system::Model>, DbErr> {
+        let keys: Vec<(Uuid, String)> = named
+            .iter()
+            .enumerate()
+            .filter_map(|(index, id)| Some((self.organization_of(index)?, id.clone()?)))
+            .collect();
+        let systems = external::systems_by_external_id(db, &self.source, keys).await?;
+        for (index, system) in named.iter().enumerate() {
+            if let (Some(organization), Some(system)) = (self.organization_of(index), system)
+                && !systems.contains_key(&(organization, system.clone()))
+            {
+                let message = format!("no system `{system}` from {}", self.source);
+                self.fail(index, "systemExternalId", UserErrorCode::NotFound, message);
+            }
+        }
+        Ok(systems)
+    }
+}
+
+fn optional(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .map(str::to_owned)
+}
+
+/// The function each record names by `functionKey` (or `default`), as the organization of its
+/// environment sees it, by record index; a user error under `functionKey` when there is none.
+/// Records whose environment is unknown are skipped (they already failed).
+fn record_functions<'r>(
+    batch: &mut Batch,
+    router: &Router,
+    keys: impl Iterator<Item = &'r Option<String>>,
+    default: &str,
+) -> HashMap<usize, Uuid> {
+    let mut found = HashMap::new();
+    for (index, key) in keys.enumerate() {
+        let Some(organization) = batch.organization_of(index) else {
+            continue;
+        };
+        let key = optional(key);
+        match router.function_id(organization, key.as_deref().unwrap_or(default)) {
+            Some(function) => {
+                found.insert(index, function);
+            }
+            None => batch.fail(
+                index,
+                "functionKey",
+                UserErrorCode::NotFound,
+                format!("no function `{}`", key.as_deref().unwrap_or(default)),
+            ),
+        }
+    }
+    found
+}
+
+async fn begin<'a>(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &'a Viewer,
+    batch: &Batch,
+) -> Result<UnitOfWork<'a>, DbErr> {
+    let mut write = UnitOfWork::begin(
+        db,
+        events,
+        actor,
+        Some(format!("observed by {}", batch.source)),
+        None,
+    )
+    .await?;
+    write.source = external::observed_by(actor, &batch.source);
+    // The lookups that decide between insert and update run after this, in the transaction.
+    external::lock_keyspaces(&write.txn, &batch.source, batch.organizations()).await?;
+    Ok(write)
+}
+
+/// `upsertSystems`: writes `input`'s records as `actor`, each checked on its own; see the module
+/// documentation.
+///
+/// # Errors
+/// [`ServiceError::Forbidden`] for a role that may not sync; [`ServiceError::Refused`] when the
+/// call as a whole is refused (a bad source, too many records); database errors.
+pub async fn upsert_systems(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &Viewer,
+    input: Bulk<SystemRecord>,
+    check: Check,
+) -> ServiceResult<BulkResult<system::Model>> {
+    require_role(actor, SYNCERS, "upsertSystems")?;
+    let keys: Vec<(&str, Option<Uuid>)> = input
+        .records
+        .iter()
+        .map(|record| (record.external_id.as_str(), record.environment_id))
+        .collect();
+    let mut batch = match Batch::open(db, actor, &input.source, &keys, check).await? {
+        Ok(batch) => batch,
+        Err(refused) => return Err(ServiceError::Refused(refused)),
+    };
+    for (index, record) in input.records.iter().enumerate() {
+        batch.require(index, "name", &record.name, MAX_NAME);
+        for (field, value) in [
+            ("resource", &record.resource),
+            ("externalUrl", &record.external_url),
+            ("hostname", &record.hostname),
+            ("serialNumber", &record.serial_number),
+            ("macAddress", &record.mac_address),
+            ("operatingSystem", &record.operating_system),
+            ("ipAddress", &record.ip_address),
+        ] {
+            batch.optional(index, field, value.as_deref(), MAX_FIELD);
+        }
+        if record.attributes.is_some() {
+            batch.check_field(index, "attributes", |check, path| {
+                check_details(check, path, record.attributes.clone())
+            });
+        }
+    }
+    let source = batch.source.clone();
+    let mut write = begin(db, events, actor, &batch).await?;
+    let links = external::existing_links(&write.txn, &source, batch.keys()).await?;
+    let linked: HashMap<Uuid, system::Model> = system::Entity::find()
+        .filter(
+            system::COLUMN
+                .id
+                .is_in(links.iter().map(|link| link.system_id)),
+        )
+        .all(&write.txn)
+        .await?
+        .into_iter()
+        .map(|found| (found.id, found))
+        .collect();
+    let mut results = Vec::new();
+    let mut counts = Counts::default();
+    for (index, record) in input.records.into_iter().enumerate() {
+        let Some(Target {
+            external_id,
+            environment_id,
+            organization_id,
+        }) = batch.target(index).cloned()
+        else {
+            continue;
+        };
+        let resource = optional(&record.resource).unwrap_or_else(|| "device".to_owned());
+        let link = links.iter().find(|link| {
+            link.external_id == external_id
+                && link.resource == resource
+                && link.organization_id == Some(organization_id)
+        });
+        // Keyed by (resource, external id): the same id under another resource is another record.
+        let current = link.and_then(|link| linked.get(&link.system_id));
+        let wanted = (
+            record.name.trim().to_owned(),
+            record.kind,
+            optional(&record.hostname),
+            optional(&record.serial_number),
+            optional(&record.mac_address),
+            optional(&record.operating_system),
+            optional(&record.ip_address),
+        );
+        let (stored, outcome) = match current {
+            Some(current) => {
+                let mut changes = Map::new();
+                diff(&mut changes, "name", current.name.clone(), wanted.0.clone());
+                diff(&mut changes, "kind", json!(current.kind), json!(wanted.1));
+                diff(
+                    &mut changes,
+                    "hostname",
+                    current.hostname.clone(),
+                    wanted.2.clone(),
+                );
+                diff(
+                    &mut changes,
+                    "serial_number",
+                    current.serial_number.clone(),
+                    wanted.3.clone(),
+                );
+                diff(
+                    &mut changes,
+                    "mac_address",
+                    current.mac_address.clone(),
+                    wanted.4.clone(),
+                );
+                diff(
+                    &mut changes,
+                    "operating_system",
+                    current.operating_system.clone(),
+                    wanted.5.clone(),
+                );
+                diff(
+                    &mut changes,
+                    "ip_address",
+                    current.ip_address.clone(),
+                    wanted.6.clone(),
+                );
+                if current.environment_id != environment_id {
+                    diff(
+                        &mut changes,
+                        "environment_id",
+                        current.environment_id.to_string(),
+                        environment_id.to_string(),
+                    );
+                }
+                if let Some(attributes) = &record.attributes {
+                    diff(
+                        &mut changes,
+                        "attributes",
+                        current.attributes.clone(),
+                        attributes.clone(),
+                    );
+                }
+                if changes.is_empty() {
+                    (current.clone(), UpsertOutcome::Unchanged)
+                } else {
+                    let mut sources = current
+                        .attribute_sources
+                        .as_object()
+                        .cloned()
+                        .unwrap_or_default();
+                    for field in changes.keys() {
+                        sources.insert(field.clone(), json!(source));
+                    }
+                    let mut model = current.clone().into_active_model();
+                    model.name = Set(wanted.0);
+                    model.kind = Set(wanted.1);
+                    model.hostname = Set(wanted.2);
+                    model.serial_number = Set(wanted.3);
+                    model.mac_address = Set(wanted.4);
+                    model.operating_system = Set(wanted.5);
+                    model.ip_address = Set(wanted.6);
+                    model.environment_id = Set(environment_id);
+                    if let Some(attributes) = record.attributes {
+                        model.attributes = Set(attributes);
+                    }
+                    model.attribute_sources = Set(Value::Object(sources));
+                    model.updated_at = Set(write.now);
+                    let updated = model.update(&write.txn).await?;
+                    let fields: Vec<&str> = changes.keys().map(String::as_str).collect();
+                    write
+                        .record(ChangeNote {
+                            environment_id,
+                            system_ids: vec![updated.id],
+                            summary: format!("{source} saw {} change on {}", fields.join(", "), updated.name),
+                            details: json!({ "source": source, "external_id": external_id, "changes": changes }),
+                            category: ChangeCategory::Inventory,
+                        })
+                        .await?;
+                    (updated, UpsertOutcome::Updated)
+                }
+            }
+            None => {
+                let sources: Map<String, Value> = [
+                    "name",
+                    "kind",
+                    "hostname",
+                    "serial_number",
+                    "mac_address",
+                    "operating_system",
+                    "ip_address",
+                ]
+                .into_iter()
+                .map(|field| (field.to_owned(), json!(source)))
+                .collect();
+                let created = system::Model {
+                    id: Uuid::now_v7(),
+                    environment_id,
+                    name: wanted.0,
+                    kind: wanted.1,
+                    hostname: wanted.2,
+                    serial_number: wanted.3,
+                    mac_address: wanted.4,
+                    operating_system: wanted.5,
+                    ip_address: wanted.6,
+                    description: None,
+                    attributes: record.attributes.unwrap_or_else(|| json!({})),
+                    attribute_sources: Value::Object(sources),
+                    retired_at: None,
+                    created_at: write.now,
+                    updated_at: write.now,
+                }
+                .into_active_model()
+                .insert(&write.txn)
+                .await?;
+                system_link::Model {
+                    id: Uuid::now_v7(),
+                    organization_id: Some(organization_id),
+                    system_id: created.id,
+                    source: source.clone(),
+                    integration_id: None,
+                    resource: resource.clone(),
+                    external_id: external_id.clone(),
+                    external_url: optional(&record.external_url),
+                    created_at: write.now,
+                    last_seen_at: write.now,
+                }
+                .into_active_model()
+                .insert(&write.txn)
+                .await?;
+                write
+                    .record(ChangeNote {
+                        environment_id,
+                        system_ids: vec![created.id],
+                        summary: format!("{source} discovered system {}", created.name),
+                        details: json!({ "source": source, "external_id": external_id, "discovered": true }),
+                        category: ChangeCategory::Inventory,
+                    })
+                    .await?;
+                (created, UpsertOutcome::Created)
+            }
+        };
+        counts.add(outcome);
+        results.push(Upserted {
+            index,
+            outcome,
+            node: stored,
+        });
+    }
+    write.commit().await?;
+    Ok(BulkResult {
+        results,
+        counts: batch.counts(counts),
+        user_errors: batch.check.into_errors(),
+    })
+}
+
+/// `upsertTickets`: writes `input`'s records as `actor`, each checked on its own; see the module
+/// documentation.
+///
+/// # Errors
+/// [`ServiceError::Forbidden`] for a role that may not sync; [`ServiceError::Refused`] when the
+/// call as a whole is refused (a bad source, too many records); database errors.
+pub async fn upsert_tickets(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &Viewer,
+    input: Bulk<TicketRecord>,
+    check: Check,
+) -> ServiceResult<BulkResult<ticket::Model>> {
+    require_role(actor, SYNCERS, "upsertTickets")?;
+    let keys: Vec<(&str, Option<Uuid>)> = input
+        .records
+        .iter()
+        .map(|record| (record.external_id.as_str(), record.environment_id))
+        .collect();
+    let mut batch = match Batch::open(db, actor, &input.source, &keys, check).await? {
+        Ok(batch) => batch,
+        Err(refused) => return Err(ServiceError::Refused(refused)),
+    };
+    let source = batch.source.clone();
+    let now = Utc::now();
+    for (index, record) in input.records.iter().enumerate() {
+        batch.require(index, "title", &record.title, MAX_TITLE);
+        batch.optional(
+            index,
+            "description",
+            record.description.as_deref(),
+            MAX_TEXT,
+        );
+        for (field, value) in [
+            ("externalUrl", &record.external_url),
+            ("externalStatus", &record.external_status),
+            ("externalPriority", &record.external_priority),
+            ("requester", &record.requester),
+            ("systemExternalId", &record.system_external_id),
+            ("functionKey", &record.function_key),
+        ] {
+            batch.optional(index, field, value.as_deref(), MAX_FIELD);
+        }
+        if let Some(created_at) = record.created_at {
+            batch.observed(index, "createdAt", created_at, now);
+        }
+    }
+    let mut write = begin(db, events, actor, &batch).await?;
+    let systems = batch
+        .named_systems(
+            &write.txn,
+            input
+                .records
+                .iter()
+                .map(|record| optional(&record.system_external_id))
+                .collect(),
+        )
+        .await?;
+    let router = Router::load(&write.txn, batch.environments.keys().copied()).await?;
+    let functions = record_functions(
+        &mut batch,
+        &router,
+        input.records.iter().map(|record| &record.function_key),
+        DEFAULT_TICKET_FUNCTION,
+    );
+    let existing =
+        external::existing_by_key::<ticket::Entity>(&write.txn, &source, batch.keys()).await?;
+    let mut results = Vec::new();
+    let mut counts = Counts::default();
+    for (index, record) in input.records.into_iter().enumerate() {
+        let Some(Target {
+            external_id,
+            environment_id,
+            organization_id,
+        }) = batch.target(index).cloned()
+        else {
+            continue;
+        };
+        let system_id = optional(&record.system_external_id)
+            .and_then(|id| systems.get(&(organization_id, id)))
+            .map(|found| found.id);
+        let status = record.status;
+        let priority = record.priority;
+        let resolved = matches!(
+            status,
+            entities::enums::TicketStatus::Resolved | entities::enums::TicketStatus::Closed
+        );
+        let (stored, outcome) = match existing.get(&(organization_id, external_id.clone())) {
+            Some(current) => {
+                let mut changes = Map::new();
+                diff(
+                    &mut changes,
+                    "title",
+                    current.title.clone(),
+                    record.title.trim(),
+                );
+                diff(
+                    &mut changes,
+                    "description",
+                    current.description.clone(),
+                    optional(&record.description),
+                );
+                diff(&mut changes, "status", json!(current.status), json!(status));
+                diff(
+                    &mut changes,
+                    "priority",
+                    json!(current.priority),
+                    json!(priority),
+                );
+                diff(
+                    &mut changes,
+                    "external_status",
+                    current.external_status.clone(),
+                    optional(&record.external_status),
+                );
+                diff(
+                    &mut changes,
+                    "external_priority",
+                    current.external_priority.clone(),
+                    optional(&record.external_priority),
+                );
+                diff(
+                    &mut changes,
+                    "requester",
+                    current.requester.clone(),
+                    optional(&record.requester),
+                );
+                diff(
+                    &mut changes,
+                    "system_id",
+                    current.system_id.map(|id| id.to_string()),
+                    system_id.map(|id| id.to_string()),
+                );
+                diff(
+                    &mut changes,
+                    "environment_id",
+                    current.environment_id.to_string(),
+                    environment_id.to_string(),
+                );
+                let function_id = optional(&record.function_key)
+                    .and(functions.get(&index).copied())
+                    .or(current.function_id);
+                diff(
+                    &mut changes,
+                    "function_id",
+                    current.function_id.map(|id| id.to_string()),
+                    function_id.map(|id| id.to_string()),
+                );
+                if changes.is_empty() {
+                    (current.clone(), UpsertOutcome::Unchanged)
+                } else {
+                    let status_changed = changes.contains_key("status");
+                    let mut model = current.clone().into_active_model();
+                    model.title = Set(record.title.trim().to_owned());
+                    model.description = Set(optional(&record.description));
+                    model.status = Set(status);
+                    model.priority = Set(priority);
+                    model.external_status = Set(optional(&record.external_status));
+                    model.external_priority = Set(optional(&record.external_priority));
+                    model.requester = Set(optional(&record.requester));
+                    model.system_id = Set(system_id);
+                    model.function_id = Set(function_id);
+                    model.environment_id = Set(environment_id);
+                    model.external_url = Set(optional(&record.external_url));
+                    model.resolved_at = Set(if resolved {
+                        current.resolved_at.or(Some(write.now))
+                    } else {
+                        None
+                    });
+                    model.closed_at = Set(if status == entities::enums::TicketStatus::Closed {
+                        current.closed_at.or(Some(write.now))
+                    } else {
+                        None
+                    });
+                    model.updated_at = Set(write.now);
+                    let updated = model.update(&write.txn).await?;
+                    write.ticket_changed(&updated);
+                    if status_changed {
+                        let previous_ticket = write.ticket_id.replace(updated.id);
+                        write
+                            .record(ChangeNote {
+                                environment_id,
+                                system_ids: system_id.into_iter().collect(),
+                                summary: format!(
+                                    "{source} moved ticket {} to {}",
+                                    updated.title,
+                                    sea_orm::ActiveEnum::to_value(&status)
+                                ),
+                                details: json!({ "source": source, "external_id": external_id, "changes": changes }),
+                                category: ChangeCategory::Incident,
+                            })
+                            .await?;
+                        write.ticket_id = previous_ticket;
+                    }
+                    (updated, UpsertOutcome::Updated)
+                }
+            }
+            None => {
+                let created_at = record
+                    .created_at
+                    .map_or(write.now, |instant| instant.trunc_subsecs(6));
+                let route = functions
+                    .get(&index)
+                    .map(|function| router.route(environment_id, *function, system_id, created_at));
+                let created = ticket::Model {
+                    id: Uuid::now_v7(),
+                    environment_id,
+                    system_id,
+                    function_id: optional(&record.function_key).and(functions.get(&index).copied()),
+                    integration_id: None,
+                    title: record.title.trim().to_owned(),
+                    description: optional(&record.description),
+                    status,
+                    priority,
+                    external_status: optional(&record.external_status),
+                    external_priority: optional(&record.external_priority),
+                    requester: optional(&record.requester),
+                    assigned_team_id: route.as_ref().and_then(|route| route.team_id),
+                    assigned_person_id: None,
+                    routed_by_id: route.as_ref().and_then(|route| route.responsibility_id),
+                    routing_reason: route.map(|route| route.reason),
+                    created_at,
+                    updated_at: write.now,
+                    resolved_at: resolved.then_some(write.now),
+                    closed_at: (status == entities::enums::TicketStatus::Closed)
+                        .then_some(write.now),
+                    organization_id: Some(organization_id),
+                    external_source: Some(source.clone()),
+                    external_id: Some(external_id),
+                    external_url: optional(&record.external_url),
+                }
+                .into_active_model()
+                .insert(&write.txn)
+                .await?;
+                write.ticket_changed(&created);
+                (created, UpsertOutcome::Created)
+            }
+        };
+        counts.add(outcome);
+        results.push(Upserted {
+            index,
+            outcome,
+            node: stored,
+        });
+    }
+    write.commit().await?;
+    Ok(BulkResult {
+        results,
+        counts: batch.counts(counts),
+        user_errors: batch.check.into_errors(),
+    })
+}
+
+/// `upsertAlerts`: writes `input`'s records as `actor`, each checked on its own; see the module
+/// documentation.
+///
+/// # Errors
+/// [`ServiceError::Forbidden`] for a role that may not sync; [`ServiceError::Refused`] when the
+/// call as a whole is refused (a bad source, too many records); database errors.
+pub async fn upsert_alerts(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &Viewer,
+    input: Bulk<AlertRecord>,
+    check: Check,
+) -> ServiceResult<BulkResult<alert::Model>> {
+    require_role(actor, SYNCERS, "upsertAlerts")?;
+    let keys: Vec<(&str, Option<Uuid>)> = input
+        .records
+        .iter()
+        .map(|record| (record.external_id.as_str(), record.environment_id))
+        .collect();
+    let mut batch = match Batch::open(db, actor, &input.source, &keys, check).await? {
+        Ok(batch) => batch,
+        Err(refused) => return Err(ServiceError::Refused(refused)),
+    };
+    let source = batch.source.clone();
+    let now = Utc::now();
+    for (index, record) in input.records.iter().enumerate() {
+        batch.require(index, "message", &record.message, MAX_TEXT);
+        for (field, value) in [
+            ("externalUrl", &record.external_url),
+            ("externalSeverity", &record.external_severity),
+            ("systemExternalId", &record.system_external_id),
+            ("functionKey", &record.function_key),
+        ] {
+            batch.optional(index, field, value.as_deref(), MAX_FIELD);
+        }
+        batch.observed(index, "raisedAt", record.raised_at, now);
+    }
+    let mut write = begin(db, events, actor, &batch).await?;
+    let systems = batch
+        .named_systems(
+            &write.txn,
+            input
+                .records
+                .iter()
+                .map(|record| optional(&record.system_external_id))
+                .collect(),
+        )
+        .await?;
+    let router = Router::load(&write.txn, batch.environments.keys().copied()).await?;
+    let functions = record_functions(
+        &mut batch,
+        &router,
+        input.records.iter().map(|record| &record.function_key),
+        DEFAULT_ALERT_FUNCTION,
+    );
+    let existing =
+        external::existing_by_key::<alert::Entity>(&write.txn, &source, batch.keys()).await?;
+    let mut results = Vec::new();
+    let mut counts = Counts::default();
+    for (index, record) in input.records.into_iter().enumerate() {
+        let Some(Target {
+            external_id,
+            environment_id,
+            organization_id,
+        }) = batch.target(index).cloned()
+        else {
+            continue;
+        };
+        let system_id = optional(&record.system_external_id)
+            .and_then(|id| systems.get(&(organization_id, id)))
+            .map(|found| found.id);
+        let severity = record.severity;
+        let (stored, outcome) = match existing.get(&(organization_id, external_id.clone())) {
+            Some(current) => {
+                let resolve = record.resolved && current.status != AlertStatus::Resolved;
+                let unchanged = !resolve
+                    && current.message == record.message.trim()
+                    && current.severity == severity
+                    && current.external_severity == optional(&record.external_severity);
+                if unchanged {
+                    (current.clone(), UpsertOutcome::Unchanged)
+                } else {
+                    let mut model = current.clone().into_active_model();
+                    model.message = Set(record.message.trim().to_owned());
+                    model.severity = Set(severity);
+                    model.external_severity = Set(optional(&record.external_severity));
+                    if resolve {
+                        model.status = Set(AlertStatus::Resolved);
+                        model.resolved_at = Set(Some(write.now));
+                    }
+                    model.updated_at = Set(write.now);
+                    (model.update(&write.txn).await?, UpsertOutcome::Updated)
+                }
+            }
+            None => {
+                let raised_at = record.raised_at.trunc_subsecs(6);
+                let route = functions
+                    .get(&index)
+                    .map(|function| router.route(environment_id, *function, system_id, raised_at));
+                let created = alert::Model {
+                    id: Uuid::now_v7(),
+                    environment_id,
+                    system_id,
+                    integration_id: None,
+                    ticket_id: None,
+                    message: record.message.trim().to_owned(),
+                    severity,
+                    external_severity: optional(&record.external_severity),
+                    status: if record.resolved {
+                        AlertStatus::Resolved
+                    } else {
+                        AlertStatus::Open
+                    },
+                    raised_at,
+                    acknowledged_at: None,
+                    acknowledged_by_id: None,
+                    resolved_at: record.resolved.then_some(write.now),
+                    assigned_team_id: route.as_ref().and_then(|route| route.team_id),
+                    routed_by_id: route.as_ref().and_then(|route| route.responsibility_id),
+                    routing_reason: route.map(|route| route.reason),
+                    created_at: write.now,
+                    updated_at: write.now,
+                    organization_id: Some(organization_id),
+                    external_source: Some(source.clone()),
+                    external_id: Some(external_id),
+                    external_url: optional(&record.external_url),
+                }
+                .into_active_model()
+                .insert(&write.txn)
+                .await?;
+                write.alert_raised(&created);
+                (created, UpsertOutcome::Created)
+            }
+        };
+        counts.add(outcome);
+        results.push(Upserted {
+            index,
+            outcome,
+            node: stored,
+        });
+    }
+    write.commit().await?;
+    Ok(BulkResult {
+        results,
+        counts: batch.counts(counts),
+        user_errors: batch.check.into_errors(),
+    })
+}
+
+/// `recordChanges`: writes `input`'s records as `actor`, each checked on its own; see the module
+/// documentation.
+///
+/// # Errors
+/// [`ServiceError::Forbidden`] for a role that may not sync; [`ServiceError::Refused`] when the
+/// call as a whole is refused (a bad source, too many records); database errors.
+pub async fn record_changes(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &Viewer,
+    input: Bulk<ChangeRecord>,
+    check: Check,
+) -> ServiceResult<BulkResult<change_log_entry::Model>> {
+    require_role(actor, SYNCERS, "recordChanges")?;
+    let keys: Vec<(&str, Option<Uuid>)> = input
+        .records
+        .iter()
+        .map(|record| (record.external_id.as_str(), record.environment_id))
+        .collect();
+    let mut batch = match Batch::open(db, actor, &input.source, &keys, check).await? {
+        Ok(batch) => batch,
+        Err(refused) => return Err(ServiceError::Refused(refused)),
+    };
+    let source = batch.source.clone();
+    let mut write = begin(db, events, actor, &batch).await?;
+    let mut named = Vec::new();
+    for (index, record) in input.records.iter().enumerate() {
+        if let Some(organization) = batch.organization_of(index) {
+            named.extend(
+                record
+                    .system_external_ids
+                    .iter()
+                    .map(|id| (organization, id.clone())),
+            );
+        }
+    }
+    let systems = external::systems_by_external_id(&write.txn, &source, named).await?;
+    let existing =
+        external::existing_by_key::<change_log_entry::Entity>(&write.txn, &source, batch.keys())
+            .await?;
+    let now = Utc::now();
+    let mut details = Vec::with_capacity(input.records.len());
+    for (index, record) in input.records.iter().enumerate() {
+        let summary = record.summary.trim();
+        batch.require(index, "summary", summary, MAX_SUMMARY);
+        batch.optional(index, "actorName", record.actor_name.as_deref(), MAX_FIELD);
+        batch.optional(index, "reason", record.reason.as_deref(), MAX_REASON);
+        batch.optional(
+            index,
+            "externalUrl",
+            record.external_url.as_deref(),
+            MAX_FIELD,
+        );
+        batch.observed(index, "occurredAt", record.occurred_at, now);
+        let organization = batch.organization_of(index);
+        for external_id in &record.system_external_ids {
+            let known = organization.is_some_and(|organization| {
+                systems.contains_key(&(organization, external_id.clone()))
+            });
+            if !known {
+                batch.fail(
+                    index,
+                    "systemExternalIds",
+                    UserErrorCode::NotFound,
+                    format!("no system `{external_id}` from {source}"),
+                );
+            }
+        }
+        let checked = batch.check_field(index, "details", |check, path| {
+            check_details(check, path, record.details.clone())
+        });
+        let current = organization.and_then(|organization| {
+            existing.get(&(organization, record.external_id.trim().to_owned()))
+        });
+        if let (Some(current), Some(checked)) = (current, &checked) {
+            let same = current.summary == summary
+                && &current.details == checked
+                && current.occurred_at == record.occurred_at.trunc_subsecs(6);
+            if !same {
+                batch.fail(
+                    index,
+                    "externalId",
+                    UserErrorCode::InvalidState,
+                    "already recorded with other content; entries are corrected with correctChange",
+                );
+            }
+        }
+        details.push(checked);
+    }
+    let mut results = Vec::new();
+    let mut counts = Counts::default();
+    for ((index, record), details) in input.records.into_iter().enumerate().zip(details) {
+        let Some(Target {
+            external_id,
+            environment_id,
+            organization_id,
+        }) = batch.target(index).cloned()
+        else {
+            continue;
+        };
+        if let Some(current) = existing.get(&(organization_id, external_id.clone())) {
+            counts.add(UpsertOutcome::Unchanged);
+            results.push(Upserted {
+                index,
+                outcome: UpsertOutcome::Unchanged,
+                node: current.clone(),
+            });
+            continue;
+        }
+        let system_ids: Vec<Uuid> = record
+            .system_external_ids
+            .iter()
+            .filter_map(|id| systems.get(&(organization_id, id.clone())))
+            .map(|found| found.id)
+            .collect();
+        // The actor's name is what the sync job says (free text); who recorded the entry is
+        // the authenticated principal, kept apart in `principal` and `recorded_by_id`.
+        let mut entry = write.entry(environment_id, record.summary.trim().to_owned());
+        entry.details = details.unwrap_or_else(|| json!({}));
+        entry.reason = optional(&record.reason);
+        if let Some(actor_name) = optional(&record.actor_name) {
+            entry.actor_id = None;
+            entry.actor_name = actor_name;
+        }
+        entry.category = record.category;
+        entry.occurred_at = record.occurred_at.trunc_subsecs(6);
+        entry.ticket_id = None;
+        entry.organization_id = Some(organization_id);
+        entry.external_source = Some(source.clone());
+        entry.external_id = Some(external_id);
+        entry.external_url = optional(&record.external_url);
+        let stored = insert_entry(&write.txn, entry, &system_ids).await?;
+        write.entry_recorded(&stored);
+        counts.add(UpsertOutcome::Created);
+        results.push(Upserted {
+            index,
+            outcome: UpsertOutcome::Created,
+            node: stored,
+        });
+    }
+    write.commit().await?;
+    Ok(BulkResult {
+        results,
+        counts: batch.counts(counts),
+        user_errors: batch.check.into_errors(),
+    })
+}
