@@ -20,9 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, SecondsFormat, TimeZone, Utc};
-use entities::enums::{IntegrationKind, Role};
-use entities::{integration, person, team, team_membership};
-use sea_orm::EntityTrait;
+use entities::enums::Role;
 use serde_json::{Value, json};
 use tests::TestApp;
 
@@ -55,21 +53,17 @@ fn input_type(name: &str) -> String {
     }
 }
 
-/// Sends `mutation { name(input: $input) { <selection> userErrors { field code message } } }`
-/// and returns the whole response body, errors included.
+/// Sends mutation `name` with `input`, selecting `selection` and the user errors; returns the
+/// whole response body, errors included.
 async fn send(
     app: &TestApp,
     token: &str,
     name: &str,
-    input: Value,
+    input: &Value,
     selection: &str,
 ) -> anyhow::Result<Value> {
-    let query = format!(
-        "mutation($input: {}!) {{ {name}(input: $input) {{ {selection} userErrors {{ field code message }} }} }}",
-        input_type(name)
-    );
     Ok(app
-        .graphql(Some(token), &query, json!({ "input": input }))
+        .mutation(token, name, &input_type(name), input, selection)
         .await?
         .1)
 }
@@ -79,7 +73,7 @@ async fn mutate(
     app: &TestApp,
     token: &str,
     name: &str,
-    input: Value,
+    input: &Value,
     selection: &str,
 ) -> anyhow::Result<Value> {
     let body = send(app, token, name, input, selection).await?;
@@ -92,7 +86,7 @@ async fn upsert(
     app: &TestApp,
     token: &str,
     name: &str,
-    input: Value,
+    input: &Value,
     node: &str,
 ) -> anyhow::Result<Value> {
     mutate(
@@ -167,68 +161,66 @@ fn clean(body: &Value, name: &str) -> bool {
     body.get("errors").is_none() && user_errors(&body["data"][name]).is_empty()
 }
 
-/// The id of the node named `name` in the root list `list` as `token` sees it.
+/// Asserts that a mutation response is a user error `code` on `field` and no GraphQL error.
+fn assert_user_error(body: &Value, name: &str, field: &str, code: &str) {
+    assert!(body.get("errors").is_none(), "{name}: {body}");
+    let found = user_errors(&body["data"][name]);
+    assert!(
+        found.contains(&(field.to_owned(), code.to_owned())),
+        "{name}: expected {code} on {field}, got {found:?}"
+    );
+}
+
+/// Asserts that a response failed with exactly the GraphQL error `code`.
+fn assert_error_code(body: &Value, code: &str) {
+    assert_eq!(error_codes(body), [code], "{body}");
+}
+
+/// Fails naming the first few of `failed` (out of `of`) when there are any.
+fn assert_none_failed(failed: &[String], of: usize, what: &str) {
+    assert!(
+        failed.is_empty(),
+        "{} of {of} {what}; the first:\n{}",
+        failed.len(),
+        failed
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// The id of the node named `name` (`displayName` for people) in the root list `list`, as
+/// `token` sees it.
 async fn id_named(app: &TestApp, token: &str, list: &str, name: &str) -> anyhow::Result<Value> {
-    let nodes = app.all_nodes(token, list, "id name").await?;
+    let field = if list == "people" {
+        "displayName"
+    } else {
+        "name"
+    };
+    let nodes = app.all_nodes(token, list, &format!("id {field}")).await?;
     nodes
         .iter()
-        .find(|node| node["name"] == name)
+        .find(|node| node[field] == name)
         .map(|node| node["id"].clone())
         .ok_or_else(|| anyhow::anyhow!("no {list} named {name} in {nodes:?}"))
 }
 
-async fn viewer_organization(app: &TestApp, token: &str) -> anyhow::Result<Value> {
-    Ok(app
-        .query(token, "{ viewer { organization { id } } }", Value::Null)
-        .await?["viewer"]["organization"]["id"]
-        .clone())
-}
-
-async fn person_named(app: &TestApp, token: &str, name: &str) -> anyhow::Result<Value> {
-    let nodes = app.all_nodes(token, "people", "id displayName").await?;
-    nodes
-        .iter()
-        .find(|node| node["displayName"] == name)
-        .map(|node| node["id"].clone())
-        .ok_or_else(|| anyhow::anyhow!("no person named {name}"))
-}
-
-/// Rows counted to prove that a refused call wrote nothing.
-async fn footprint(app: &TestApp) -> anyhow::Result<[i64; 4]> {
-    Ok([
-        app.count("change_log_entries").await?,
-        app.count("tickets").await?,
-        app.count("alerts").await?,
-        app.count("systems").await?,
-    ])
-}
-
-/// Every row of `people`, `teams` and `team_memberships`, read from the database directly.
-async fn directory_dump(app: &TestApp) -> anyhow::Result<Vec<String>> {
-    let mut rows: Vec<String> = Vec::new();
-    rows.extend(
-        person::Entity::find()
-            .all(&app.db)
-            .await?
-            .iter()
-            .map(|row| format!("{row:?}")),
-    );
-    rows.extend(
-        team::Entity::find()
-            .all(&app.db)
-            .await?
-            .iter()
-            .map(|row| format!("{row:?}")),
-    );
-    rows.extend(
-        team_membership::Entity::find()
-            .all(&app.db)
-            .await?
-            .iter()
-            .map(|row| format!("{row:?}")),
-    );
-    rows.sort();
-    Ok(rows)
+/// Asserts that the database is exactly `before`: `what` wrote nothing, anywhere.
+async fn assert_nothing_written(
+    app: &TestApp,
+    before: &tests::Dump,
+    what: &str,
+) -> anyhow::Result<()> {
+    let after = tests::dump(&app.db).await?;
+    let changed: BTreeSet<&String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|table| before.get(*table) != after.get(*table))
+        .collect();
+    assert!(changed.is_empty(), "{what} wrote to {changed:?}");
+    Ok(())
 }
 
 /// Asserts that nothing `token` can read (change log, tickets, alerts, systems) mentions any of
@@ -251,19 +243,25 @@ async fn assert_sees_none_of(app: &TestApp, token: &str, markers: &[&str]) -> an
     Ok(())
 }
 
-const DRAFT: &str = "responsibility { id status } userErrors { field code message }";
 const ACTION: &str = "responsibility { id status approvals { organization { slug } person { displayName } } retireApprovals { organization { name } } }";
 
 /// Creates a matrix entry as `token` and proposes it; returns its id.
-async fn proposed_entry(app: &TestApp, token: &str, input: Value) -> anyhow::Result<Value> {
-    let created = mutate(app, token, "createResponsibility", input, DRAFT).await?;
+async fn proposed_entry(app: &TestApp, token: &str, input: &Value) -> anyhow::Result<Value> {
+    let created = mutate(
+        app,
+        token,
+        "createResponsibility",
+        input,
+        "responsibility { id }",
+    )
+    .await?;
     anyhow::ensure!(user_errors(&created).is_empty(), "{created}");
     let id = created["responsibility"]["id"].clone();
     let proposed = mutate(
         app,
         token,
         "proposeResponsibility",
-        json!({ "id": id }),
+        &json!({ "id": id }),
         ACTION,
     )
     .await?;
@@ -276,15 +274,24 @@ async fn proposed_entry(app: &TestApp, token: &str, input: Value) -> anyhow::Res
 
 /// A lifecycle action (`approveResponsibility`, `retireResponsibility`), whole body returned.
 async fn act(app: &TestApp, token: &str, name: &str, id: &Value) -> anyhow::Result<Value> {
-    send(app, token, name, json!({ "id": id }), ACTION).await
+    send(app, token, name, &json!({ "id": id }), ACTION).await
 }
 
-/// An entry's status and the sides that approved it, as stored now.
-async fn entry_state(
-    app: &TestApp,
-    token: &str,
-    id: &Value,
-) -> anyhow::Result<(String, Vec<String>)> {
+/// An entry's status and the slugs of the sides that approved it, sorted.
+type EntryState = (String, Vec<String>);
+
+fn state(status: &str, sides: &[&str]) -> EntryState {
+    (
+        status.to_owned(),
+        sides.iter().map(|side| (*side).to_owned()).collect(),
+    )
+}
+
+/// Both sides of Harbor's co-managed engagement.
+const BOTH_SIDES: [&str; 2] = ["harbor-health", "northwind-msp"];
+
+/// An entry's state as stored now.
+async fn entry_state(app: &TestApp, token: &str, id: &Value) -> anyhow::Result<EntryState> {
     let data = app
         .query(
             token,
@@ -292,40 +299,74 @@ async fn entry_state(
             json!({ "id": id }),
         )
         .await?;
-    let status = data["node"]["status"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
     let mut sides: Vec<String> = data["node"]["approvals"]
         .as_array()
-        .map(|approvals| {
-            approvals
-                .iter()
-                .filter_map(|approval| approval["organization"]["slug"].as_str())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+        .into_iter()
+        .flatten()
+        .filter_map(|approval| approval["organization"]["slug"].as_str())
+        .map(str::to_owned)
+        .collect();
     sides.sort();
-    Ok((status, sides))
+    Ok((
+        data["node"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        sides,
+    ))
 }
 
 /// What a matrix read shows of an entry; every field here describes the entry at the instant
 /// asked, so none of it may change when the entry is later retired.
 const ENTRY: &str = "id function { key } system { name } responsibleTeam { name } accountableTeam { name } consultedTeams { name } informedTeams { name } validFrom escalationPath { position channel team { name } person { displayName } minutesBeforeNext } approvals { organization { slug } person { displayName } approvedAt }";
 
-fn who_owns_query(function: &str) -> String {
+/// Runs `query` (variables `$id`, `$at`) on `environment` at `at`.
+async fn read_at(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+    environment: &Value,
+    at: DateTime<Utc>,
+) -> anyhow::Result<Value> {
+    app.query(token, query, json!({ "id": environment, "at": stamp(at) }))
+        .await
+}
+
+fn who_owns_service_desk() -> String {
     format!(
-        "query($id: ID!, $at: DateTime) {{ whoOwns(environmentId: $id, function: \"{function}\", at: $at) {{ at decidedBy responsibility {{ {ENTRY} }} }} }}"
+        "query($id: ID!, $at: DateTime) {{ whoOwns(environmentId: $id, function: \"service_desk\", at: $at) {{ at decidedBy responsibility {{ {ENTRY} }} }} }}"
     )
 }
 
-fn matrix_query() -> String {
-    format!(
+/// What `whoOwns(service_desk)` and `responsibilityMatrix` of `environment` answer at `at`.
+async fn matrix_reads(
+    app: &TestApp,
+    token: &str,
+    environment: &Value,
+    at: DateTime<Utc>,
+) -> anyhow::Result<[Value; 2]> {
+    let matrix = format!(
         "query($id: ID!, $at: DateTime) {{ responsibilityMatrix(environmentId: $id, at: $at) {{ at rows {{ function {{ key }} default {{ {ENTRY} }} overrides {{ {ENTRY} }} }} }} }}"
-    )
+    );
+    Ok([
+        read_at(app, token, &who_owns_service_desk(), environment, at).await?,
+        read_at(app, token, &matrix, environment, at).await?,
+    ])
 }
 
+/// The id of the entry that owns the service desk of `environment` a minute from now, after
+/// whatever retirement just happened.
+async fn service_desk_owner_soon(
+    app: &TestApp,
+    token: &str,
+    environment: &Value,
+) -> anyhow::Result<Value> {
+    let soon = Utc::now() + Duration::minutes(1);
+    let who_owns = read_at(app, token, &who_owns_service_desk(), environment, soon).await?;
+    Ok(who_owns["whoOwns"]["responsibility"]["id"].clone())
+}
+
+/// The strings at `pointer` in each item of the array `values`.
 fn names(values: &Value, pointer: &str) -> BTreeSet<String> {
     values
         .as_array()
@@ -343,76 +384,97 @@ fn names(values: &Value, pointer: &str) -> BTreeSet<String> {
 // 1. Cross-tenant upserts
 // ---------------------------------------------------------------------------------------------
 
-const CEDAR_TITLE: &str = "CEDAR-4711 ledger server unreachable";
-const CEDAR_DESCRIPTION: &str = "CEDAR-SECRET payroll share offline since the partners' meeting";
+/// A bulk upsert's record that the provider sends into Cedar's environment, and another with the
+/// same `(source, externalId)` that Harbor's admin sends into Harbor's.
+struct SameKey {
+    mutation: &'static str,
+    source: &'static str,
+    /// The records' GraphQL type and table.
+    type_name: &'static str,
+    table: &'static str,
+    /// What to read of a record; includes `id` and `environment { name }`.
+    node: &'static str,
+    /// Each tenant's record without `externalId` and `environmentId`; Cedar's text starts with
+    /// `CEDAR-`.
+    cedar: Value,
+    harbor: Value,
+}
+
+/// Harbor gets a record of its own; Cedar's is untouched, hidden from Harbor, and still found by
+/// its key. Returns Cedar's and Harbor's record.
+async fn same_key_in_two_tenants(app: &TestApp, case: SameKey) -> anyhow::Result<(Value, Value)> {
+    let (provider, harbor, cedar) = (
+        app.provider_admin_token(),
+        app.client_admin_token(),
+        cedar_admin(app),
+    );
+    let keyed = |mut record: Value, environment: Value| {
+        record["externalId"] = json!("4711");
+        record["environmentId"] = environment;
+        json!({ "source": case.source, "records": [record] })
+    };
+    let cedar_page = keyed(
+        case.cedar,
+        id_named(app, &cedar, "environments", "Main Office").await?,
+    );
+    let harbor_page = keyed(
+        case.harbor,
+        id_named(app, &harbor, "environments", "Production").await?,
+    );
+    let first = upsert(app, &provider, case.mutation, &cedar_page, case.node).await?;
+    assert_eq!(outcomes(&first), ["CREATED"], "{first}");
+    let cedar_record = first["results"][0]["node"].clone();
+    assert_eq!(cedar_record["environment"]["name"], "Main Office");
+    let rows_before = app.count(case.table).await?;
+
+    let second = upsert(app, &harbor, case.mutation, &harbor_page, case.node).await?;
+    assert_eq!(outcomes(&second), ["CREATED"], "{second}");
+    assert!(user_errors(&second).is_empty(), "{second}");
+    let harbor_record = second["results"][0]["node"].clone();
+    assert_ne!(harbor_record["id"], cedar_record["id"]);
+    assert_eq!(harbor_record["environment"]["name"], "Production");
+    assert_eq!(app.count(case.table).await?, rows_before + 1);
+
+    // Cedar's record is exactly as the provider's sync left it, and Harbor sees nothing of it.
+    let node_query = format!(
+        "query($id: ID!) {{ node(id: $id) {{ ... on {} {{ {} }} }} }}",
+        case.type_name, case.node
+    );
+    let by_id = json!({ "id": cedar_record["id"] });
+    let seen = app.query(&cedar, &node_query, by_id.clone()).await?;
+    assert_eq!(seen["node"], cedar_record, "Cedar's record is untouched");
+    let hidden = app.query(&harbor, &node_query, by_id).await?;
+    assert_eq!(hidden["node"], Value::Null);
+    assert_sees_none_of(app, &harbor, &["CEDAR-", "Main Office"]).await?;
+
+    // Cedar's key still finds Cedar's record.
+    let again = upsert(app, &provider, case.mutation, &cedar_page, case.node).await?;
+    assert_eq!(outcomes(&again), ["UNCHANGED"], "{again}");
+    assert_eq!(again["results"][0]["node"], cedar_record);
+    Ok((cedar_record, harbor_record))
+}
 
 #[tokio::test]
 async fn another_tenants_ticket_with_the_same_external_id_is_a_ticket_of_its_own()
 -> anyhow::Result<()> {
     let app = TestApp::spawn_with_demo().await?;
-    let (provider, harbor, cedar) = (
-        app.provider_admin_token(),
-        app.client_admin_token(),
-        cedar_admin(&app),
-    );
-    let cedar_environment = id_named(&app, &cedar, "environments", "Main Office").await?;
-    let harbor_environment = id_named(&app, &harbor, "environments", "Production").await?;
-    let node = "id title description status environment { name }";
-    let cedar_record = json!({ "externalId": "4711", "environmentId": cedar_environment, "title": CEDAR_TITLE,
-        "description": CEDAR_DESCRIPTION, "status": "NEW", "priority": "HIGH" });
-    let first = upsert(
+    let (_, harbor_ticket) = same_key_in_two_tenants(
         &app,
-        &provider,
-        "upsertTickets",
-        json!({ "source": "CONNECTWISE_MANAGE", "records": [cedar_record] }),
-        node,
+        SameKey {
+            mutation: "upsertTickets",
+            source: "CONNECTWISE_MANAGE",
+            type_name: "Ticket",
+            table: "tickets",
+            node: "id title description status environment { name }",
+            cedar: json!({ "title": "CEDAR-4711 ledger server unreachable",
+                "description": "CEDAR-SECRET payroll share offline since the partners' meeting",
+                "status": "NEW", "priority": "HIGH" }),
+            harbor: json!({ "title": "Label printer jammed", "description": "Front desk",
+                "status": "IN_PROGRESS", "priority": "LOW" }),
+        },
     )
     .await?;
-    assert_eq!(outcomes(&first), ["CREATED"], "{first}");
-    let cedar_ticket = first["results"][0]["node"].clone();
-
-    let second = upsert(
-        &app,
-        &harbor,
-        "upsertTickets",
-        json!({ "source": "CONNECTWISE_MANAGE", "records": [{
-        "externalId": "4711", "environmentId": harbor_environment, "title": "Label printer jammed",
-        "description": "Front desk", "status": "IN_PROGRESS", "priority": "LOW" }] }),
-        node,
-    )
-    .await?;
-    assert_eq!(outcomes(&second), ["CREATED"], "{second}");
-    assert!(user_errors(&second).is_empty(), "{second}");
-    let harbor_ticket = &second["results"][0]["node"];
-    assert_ne!(harbor_ticket["id"], cedar_ticket["id"]);
     assert_eq!(harbor_ticket["title"], "Label printer jammed");
-    assert_eq!(harbor_ticket["environment"]["name"], "Production");
-
-    // Cedar's ticket is exactly as Cedar's sync left it, and still Cedar's.
-    let node_query =
-        format!("query($id: ID!) {{ node(id: $id) {{ ... on Ticket {{ {node} }} }} }}");
-    let seen = app
-        .query(&cedar, &node_query, json!({ "id": cedar_ticket["id"] }))
-        .await?;
-    assert_eq!(seen["node"], cedar_ticket);
-    assert_eq!(seen["node"]["environment"]["name"], "Main Office");
-    let hidden = app
-        .query(&harbor, &node_query, json!({ "id": cedar_ticket["id"] }))
-        .await?;
-    assert_eq!(hidden["node"], Value::Null);
-    assert_sees_none_of(&app, &harbor, &[CEDAR_TITLE, CEDAR_DESCRIPTION, "CEDAR-"]).await?;
-
-    // Each tenant's key still finds its own record.
-    let again = upsert(
-        &app,
-        &provider,
-        "upsertTickets",
-        json!({ "source": "CONNECTWISE_MANAGE", "records": [cedar_record] }),
-        node,
-    )
-    .await?;
-    assert_eq!(outcomes(&again), ["UNCHANGED"], "{again}");
-    assert_eq!(again["results"][0]["node"], cedar_ticket);
     app.stop().await
 }
 
@@ -420,45 +482,24 @@ async fn another_tenants_ticket_with_the_same_external_id_is_a_ticket_of_its_own
 async fn another_tenant_resolving_the_same_external_alert_leaves_the_first_tenants_alert_open()
 -> anyhow::Result<()> {
     let app = TestApp::spawn_with_demo().await?;
-    let (provider, harbor, cedar) = (
-        app.provider_admin_token(),
-        app.client_admin_token(),
-        cedar_admin(&app),
-    );
-    let cedar_environment = id_named(&app, &cedar, "environments", "Main Office").await?;
-    let harbor_environment = id_named(&app, &harbor, "environments", "Production").await?;
-    let node = "id message status resolvedAt environment { name }";
     let raised = stamp(Utc::now() - Duration::hours(2));
-    let first = upsert(&app, &provider, "upsertAlerts", json!({ "source": "NINJAONE", "records": [{
-        "externalId": "4711", "environmentId": cedar_environment, "message": "CEDAR-4711 disk almost full on the ledger server",
-        "severity": "HIGH", "raisedAt": raised }] }), node).await?;
-    assert_eq!(outcomes(&first), ["CREATED"], "{first}");
-    let cedar_alert = first["results"][0]["node"].clone();
-    assert_eq!(cedar_alert["status"], "OPEN");
-
-    let second = upsert(
+    let (cedar_alert, harbor_alert) = same_key_in_two_tenants(
         &app,
-        &harbor,
-        "upsertAlerts",
-        json!({ "source": "NINJAONE", "records": [{
-        "externalId": "4711", "environmentId": harbor_environment, "message": "Backup job late",
-        "severity": "LOW", "raisedAt": raised, "resolved": true }] }),
-        node,
+        SameKey {
+            mutation: "upsertAlerts",
+            source: "NINJAONE",
+            type_name: "Alert",
+            table: "alerts",
+            node: "id message status resolvedAt environment { name }",
+            cedar: json!({ "message": "CEDAR-4711 disk almost full on the ledger server",
+                "severity": "HIGH", "raisedAt": raised }),
+            harbor: json!({ "message": "Backup job late", "severity": "LOW", "raisedAt": raised,
+                "resolved": true }),
+        },
     )
     .await?;
-    assert_eq!(outcomes(&second), ["CREATED"], "{second}");
-    assert!(user_errors(&second).is_empty(), "{second}");
-    let harbor_alert = &second["results"][0]["node"];
-    assert_ne!(harbor_alert["id"], cedar_alert["id"]);
-    assert_eq!(harbor_alert["environment"]["name"], "Production");
+    assert_eq!(cedar_alert["status"], "OPEN");
     assert_eq!(harbor_alert["message"], "Backup job late");
-
-    let node_query = format!("query($id: ID!) {{ node(id: $id) {{ ... on Alert {{ {node} }} }} }}");
-    let seen = app
-        .query(&cedar, &node_query, json!({ "id": cedar_alert["id"] }))
-        .await?;
-    assert_eq!(seen["node"], cedar_alert, "Cedar's alert is untouched");
-    assert_sees_none_of(&app, &harbor, &["CEDAR-4711", "Main Office"]).await?;
     app.stop().await
 }
 
@@ -466,52 +507,21 @@ async fn another_tenant_resolving_the_same_external_alert_leaves_the_first_tenan
 async fn another_tenants_system_with_the_same_external_id_is_a_system_of_its_own()
 -> anyhow::Result<()> {
     let app = TestApp::spawn_with_demo().await?;
-    let (provider, harbor, cedar) = (
-        app.provider_admin_token(),
-        app.client_admin_token(),
-        cedar_admin(&app),
-    );
-    let cedar_environment = id_named(&app, &cedar, "environments", "Main Office").await?;
-    let harbor_environment = id_named(&app, &harbor, "environments", "Production").await?;
-    let node = "id name kind operatingSystem environment { name } externalIds { source id }";
-    let first = upsert(
+    same_key_in_two_tenants(
         &app,
-        &provider,
-        "upsertSystems",
-        json!({ "source": "NINJAONE", "records": [{
-        "externalId": "4711", "environmentId": cedar_environment, "name": "CEDAR-4711-LEDGER",
-        "kind": "SERVER", "operatingSystem": "Windows Server 2022" }] }),
-        node,
+        SameKey {
+            mutation: "upsertSystems",
+            source: "NINJAONE",
+            type_name: "System",
+            table: "systems",
+            node: "id name kind operatingSystem environment { name } externalIds { source id }",
+            cedar: json!({ "name": "CEDAR-4711-LEDGER", "kind": "SERVER",
+                "operatingSystem": "Windows Server 2022" }),
+            harbor: json!({ "name": "HHP-WS-4711", "kind": "WORKSTATION",
+                "operatingSystem": "Windows 11 24H2" }),
+        },
     )
     .await?;
-    assert_eq!(outcomes(&first), ["CREATED"], "{first}");
-    let cedar_system = first["results"][0]["node"].clone();
-    let systems_before = app.count("systems").await?;
-
-    let second = upsert(
-        &app,
-        &harbor,
-        "upsertSystems",
-        json!({ "source": "NINJAONE", "records": [{
-        "externalId": "4711", "environmentId": harbor_environment, "name": "HHP-WS-4711",
-        "kind": "WORKSTATION", "operatingSystem": "Windows 11 24H2" }] }),
-        node,
-    )
-    .await?;
-    assert_eq!(outcomes(&second), ["CREATED"], "{second}");
-    assert!(user_errors(&second).is_empty(), "{second}");
-    let harbor_system = &second["results"][0]["node"];
-    assert_ne!(harbor_system["id"], cedar_system["id"]);
-    assert_eq!(harbor_system["environment"]["name"], "Production");
-    assert_eq!(app.count("systems").await?, systems_before + 1);
-
-    let node_query =
-        format!("query($id: ID!) {{ node(id: $id) {{ ... on System {{ {node} }} }} }}");
-    let seen = app
-        .query(&cedar, &node_query, json!({ "id": cedar_system["id"] }))
-        .await?;
-    assert_eq!(seen["node"], cedar_system, "Cedar's system is untouched");
-    assert_sees_none_of(&app, &harbor, &["CEDAR-4711"]).await?;
     app.stop().await
 }
 
@@ -532,7 +542,7 @@ async fn both_sides_approving_at_the_same_instant_always_agree_the_entry() -> an
     for trial in 0..TRIALS {
         // One day each: no trial's entry overlaps another's.
         let from = start + Duration::days(trial);
-        let id = proposed_entry(&app, &provider, json!({ "environmentId": environment, "function": "backup_recovery",
+        let id = proposed_entry(&app, &provider, &json!({ "environmentId": environment, "function": "backup_recovery",
             "systemId": ehr, "responsibleTeamId": internal_it, "validFrom": stamp(from), "validTo": stamp(from + Duration::days(1)) }))
         .await?;
         let (by_provider, by_harbor) = tokio::join!(
@@ -540,25 +550,20 @@ async fn both_sides_approving_at_the_same_instant_always_agree_the_entry() -> an
             act(&app, &harbor, "approveResponsibility", &id)
         );
         let (by_provider, by_harbor) = (by_provider?, by_harbor?);
-        let state = entry_state(&app, &harbor, &id).await?;
-        let expected = (
-            "AGREED".to_owned(),
-            vec!["harbor-health".to_owned(), "northwind-msp".to_owned()],
-        );
+        let stored = entry_state(&app, &harbor, &id).await?;
         if !clean(&by_provider, "approveResponsibility")
             || !clean(&by_harbor, "approveResponsibility")
-            || state != expected
+            || stored != state("AGREED", &BOTH_SIDES)
         {
             failed.push(format!(
-                "trial {trial}: {state:?}; provider: {by_provider}; harbor: {by_harbor}"
+                "trial {trial}: {stored:?}; provider: {by_provider}; harbor: {by_harbor}"
             ));
         }
     }
-    assert!(
-        failed.is_empty(),
-        "{} of {TRIALS} trials did not end AGREED with both approvals; the first:\n{}",
-        failed.len(),
-        failed[..failed.len().min(3)].join("\n")
+    assert_none_failed(
+        &failed,
+        TRIALS as usize,
+        "trials did not end AGREED with both approvals",
     );
     app.stop().await
 }
@@ -593,8 +598,8 @@ async fn overlapping_entries_approved_at_the_same_instant_end_with_exactly_one_a
             json!({ "environmentId": environment, "function": "line_of_business_applications", "systemId": system,
                 "responsibleTeamId": office, "validFrom": stamp(from), "validTo": stamp(from + Duration::hours(2)) })
         };
-        let first = proposed_entry(&app, &provider, entry(base)).await?;
-        let second = proposed_entry(&app, &provider, entry(base + Duration::hours(1))).await?;
+        let first = proposed_entry(&app, &provider, &entry(base)).await?;
+        let second = proposed_entry(&app, &provider, &entry(base + Duration::hours(1))).await?;
         let (one, other) = tokio::join!(
             act(&app, &provider, "approveResponsibility", &first),
             act(&app, &provider, "approveResponsibility", &second)
@@ -627,7 +632,7 @@ async fn overlapping_entries_approved_at_the_same_instant_end_with_exactly_one_a
             && refused.len() == 1
             && agreed[0] != refused[0]
             && stored_agreed == 1
-            && states[refused[0]] == ("PROPOSED".to_owned(), Vec::new());
+            && states[refused[0]] == state("PROPOSED", &[]);
         if !ok {
             failed.push(format!(
                 "trial {trial}: stored {states:?}; answers {} / {}",
@@ -635,11 +640,10 @@ async fn overlapping_entries_approved_at_the_same_instant_end_with_exactly_one_a
             ));
         }
     }
-    assert!(
-        failed.is_empty(),
-        "{} of {TRIALS} trials did not end with exactly one AGREED; the first:\n{}",
-        failed.len(),
-        failed[..failed.len().min(3)].join("\n")
+    assert_none_failed(
+        &failed,
+        TRIALS as usize,
+        "trials did not end with exactly one AGREED",
     );
     app.stop().await
 }
@@ -648,6 +652,7 @@ async fn overlapping_entries_approved_at_the_same_instant_end_with_exactly_one_a
 // 4. Concurrent resends of a page
 // ---------------------------------------------------------------------------------------------
 
+/// The size of the page the issue resent (1,000 tickets).
 const PAGE: usize = 1000;
 
 fn ticket_page(environment: &Value, prefix: &str) -> Value {
@@ -661,15 +666,22 @@ fn ticket_page(environment: &Value, prefix: &str) -> Value {
     json!({ "source": "CONNECTWISE_MANAGE", "records": records })
 }
 
-async fn send_page(app: &TestApp, token: &str, page: &Value) -> anyhow::Result<Value> {
-    send(
+/// Sends `page` to `upsertTickets`; returns the body and when the call started and answered.
+async fn send_page(
+    app: &TestApp,
+    token: &str,
+    page: &Value,
+) -> anyhow::Result<(Value, Instant, Instant)> {
+    let sent = Instant::now();
+    let body = send(
         app,
         token,
         "upsertTickets",
-        page.clone(),
+        page,
         "results { index outcome node { id } } counts { created updated unchanged failed }",
     )
-    .await
+    .await?;
+    Ok((body, sent, Instant::now()))
 }
 
 fn node_ids(body: &Value) -> Vec<Value> {
@@ -684,7 +696,8 @@ fn node_ids(body: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// Sends one 1,000-ticket page twice at once (the second `offset` later), then a third time.
+/// Sends one page twice at once (the second `offset` later, while the first is in flight),
+/// then a third time.
 async fn resend_converges(offset: StdDuration, prefix: &str) -> anyhow::Result<()> {
     let app = TestApp::spawn_with_demo().await?;
     let token = sync_token(&app);
@@ -702,7 +715,13 @@ async fn resend_converges(offset: StdDuration, prefix: &str) -> anyhow::Result<(
         tokio::time::sleep(offset).await;
         send_page(&app, &token, &page).await
     });
-    let answers = [first?, second?];
+    let ((first, _, first_answered), (second, resent, _)) = (first?, second?);
+    assert!(
+        resent < first_answered,
+        "the resend started {:?} after the first send answered: the sends did not overlap",
+        resent - first_answered
+    );
+    let answers = [first, second];
     for (index, body) in answers.iter().enumerate() {
         assert!(
             body.get("errors").is_none(),
@@ -739,7 +758,7 @@ async fn resend_converges(offset: StdDuration, prefix: &str) -> anyhow::Result<(
         .collect();
     assert_eq!(distinct.len(), PAGE);
 
-    let third = send_page(&app, &token, &page).await?;
+    let (third, _, _) = send_page(&app, &token, &page).await?;
     assert!(third.get("errors").is_none(), "{}", third["errors"]);
     assert_eq!(
         third["data"]["upsertTickets"]["counts"],
@@ -769,14 +788,18 @@ async fn a_page_resent_50_ms_into_the_first_send_converges_without_errors() -> a
 // 5. Concurrent createTicket callers
 // ---------------------------------------------------------------------------------------------
 
+/// One worker thread per caller.
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn eight_concurrent_create_ticket_callers_never_see_an_error() -> anyhow::Result<()> {
     const CALLERS: usize = 8;
+    /// "For several seconds" (the issue): each caller makes dozens of calls even on a loaded
+    /// machine.
+    const LOAD: StdDuration = StdDuration::from_secs(3);
     let app = TestApp::spawn_with_demo().await?;
     let tokens = [app.provider_admin_token(), app.client_admin_token()];
     let environment = id_named(&app, &tokens[1], "environments", "Production").await?;
     let tickets_before = app.count("tickets").await?;
-    let deadline = Instant::now() + StdDuration::from_secs(3);
+    let deadline = Instant::now() + LOAD;
     let callers = (0..CALLERS).map(|caller| {
         let (app, token, environment) = (&app, &tokens[caller % 2], &environment);
         async move {
@@ -785,15 +808,9 @@ async fn eight_concurrent_create_ticket_callers_never_see_an_error() -> anyhow::
             while Instant::now() < deadline {
                 number += 1;
                 // No team given: the ticket is routed by the matrix, a read before the write.
-                let answer = send(
-                    app,
-                    token,
-                    "createTicket",
-                    json!({ "environmentId": environment, "title": format!("Load {caller}-{number}"), "priority": "LOW" }),
-                    "ticket { id }",
-                )
-                .await;
-                match answer {
+                let input = json!({ "environmentId": environment,
+                    "title": format!("Load {caller}-{number}"), "priority": "LOW" });
+                match send(app, token, "createTicket", &input, "ticket { id }").await {
                     Ok(body)
                         if clean(&body, "createTicket")
                             && body["data"]["createTicket"]["ticket"]["id"].is_string() =>
@@ -809,15 +826,19 @@ async fn eight_concurrent_create_ticket_callers_never_see_an_error() -> anyhow::
     });
     let results = futures_util::future::join_all(callers).await;
     let successes: usize = results.iter().map(|(successes, _)| successes).sum();
-    let failures: Vec<&String> = results.iter().flat_map(|(_, failures)| failures).collect();
+    let failures: Vec<String> = results
+        .iter()
+        .flat_map(|(_, failures)| failures.iter().cloned())
+        .collect();
+    assert_none_failed(&failures, failures.len() + successes, "calls failed");
     assert!(
-        failures.is_empty(),
-        "{} of {} calls failed; first: {:?}",
-        failures.len(),
-        failures.len() + successes,
-        failures.iter().take(3).collect::<Vec<_>>()
+        results.iter().all(|(successes, _)| *successes > 0),
+        "every caller got calls through: {:?}",
+        results
+            .iter()
+            .map(|(successes, _)| successes)
+            .collect::<Vec<_>>()
     );
-    assert!(successes > 0);
     assert_eq!(
         app.count("tickets").await?,
         tickets_before + successes as i64
@@ -834,80 +855,65 @@ async fn the_provider_manages_none_of_the_clients_people_teams_or_memberships() 
 {
     let app = TestApp::spawn_with_demo().await?;
     let (provider, harbor) = (app.provider_admin_token(), app.client_admin_token());
-    let harbor_org = viewer_organization(&app, &harbor).await?;
-    let dana = person_named(&app, &harbor, "Dana Whitfield").await?;
-    let luis = person_named(&app, &harbor, "Luis Ortega").await?;
-    let morgan = person_named(&app, &provider, "Morgan Reyes").await?;
+    let harbor_org = app
+        .query(&harbor, "{ viewer { organization { id } } }", Value::Null)
+        .await?["viewer"]["organization"]["id"]
+        .clone();
+    let dana = id_named(&app, &harbor, "people", "Dana Whitfield").await?;
+    let luis = id_named(&app, &harbor, "people", "Luis Ortega").await?;
+    let morgan = id_named(&app, &provider, "people", "Morgan Reyes").await?;
     let internal_it = id_named(&app, &harbor, "teams", "Internal IT").await?;
     let compliance = id_named(&app, &harbor, "teams", "Compliance Office").await?;
-    let before = directory_dump(&app).await?;
+    let before = tests::dump(&app.db).await?;
 
     let attempts = [
         (
             "createPerson",
             json!({ "organizationId": harbor_org, "subject": "northwind|shadow-admin", "displayName": "Shadow Admin", "role": "ADMIN" }),
-            "person { id }",
         ),
-        (
-            "updatePerson",
-            json!({ "id": dana, "active": false }),
-            "person { id }",
-        ),
-        (
-            "updatePerson",
-            json!({ "id": dana, "role": "VIEWER" }),
-            "person { id }",
-        ),
+        ("updatePerson", json!({ "id": dana, "active": false })),
+        ("updatePerson", json!({ "id": dana, "role": "VIEWER" })),
         (
             "updatePerson",
             json!({ "id": dana, "displayName": "Dana (left)", "email": "dana@northwind-msp.example" }),
-            "person { id }",
         ),
         (
             "createTeam",
             json!({ "organizationId": harbor_org, "name": "Shadow IT" }),
-            "team { id }",
         ),
         (
             "updateTeam",
             json!({ "id": internal_it, "name": "Northwind-run IT" }),
-            "team { id }",
         ),
         (
             "addTeamMember",
             json!({ "teamId": compliance, "personId": luis }),
-            "team { id }",
         ),
         (
             "addTeamMember",
             json!({ "teamId": internal_it, "personId": morgan }),
-            "team { id }",
         ),
         (
             "removeTeamMember",
             json!({ "teamId": internal_it, "personId": dana }),
-            "team { id }",
         ),
     ];
     let mut accepted = Vec::new();
-    for (name, input, selection) in &attempts {
-        let body = send(&app, &provider, name, input.clone(), selection).await?;
-        let forbidden = error_codes(&body).iter().any(|code| code == "FORBIDDEN");
-        let user_error = !user_errors(&body["data"][name]).is_empty();
+    for (name, input) in &attempts {
+        let body = send(&app, &provider, name, input, "__typename").await?;
+        let forbidden = error_codes(&body) == ["FORBIDDEN"];
+        let user_error =
+            body.get("errors").is_none() && !user_errors(&body["data"][name]).is_empty();
         if !(forbidden || user_error) {
             accepted.push(format!("{name} {input}: {body}"));
         }
     }
     assert!(
         accepted.is_empty(),
-        "the provider changed the client's directory:\n{}",
+        "the provider's calls on the client's directory were not refused:\n{}",
         accepted.join("\n")
     );
-    assert_eq!(
-        directory_dump(&app).await?,
-        before,
-        "people, teams and memberships are unchanged"
-    );
+    assert_nothing_written(&app, &before, "the provider's refused calls").await?;
     // The client's admin still signs in; the provider got no identity in the client.
     let viewer = app
         .query(
@@ -924,43 +930,37 @@ async fn the_provider_manages_none_of_the_clients_people_teams_or_memberships() 
     let (_, body) = app
         .graphql(Some(&shadow), "{ viewer { role } }", Value::Null)
         .await?;
-    assert!(body.get("errors").is_some(), "{body}");
+    assert_error_code(&body, "UNAUTHENTICATED");
 
     // The same calls are well formed: the client's own admin makes each of them.
     let control = [
         (
             "createPerson",
             json!({ "organizationId": harbor_org, "subject": "harbor|new-tech", "displayName": "New Tech", "role": "MEMBER" }),
-            "person { id }",
         ),
         (
             "updatePerson",
             json!({ "id": luis, "displayName": "Luis Ortega-Diaz" }),
-            "person { id }",
         ),
         (
             "createTeam",
             json!({ "organizationId": harbor_org, "name": "Help Desk" }),
-            "team { id }",
         ),
         (
             "updateTeam",
             json!({ "id": compliance, "description": "HIPAA privacy and security." }),
-            "team { id }",
         ),
         (
             "addTeamMember",
             json!({ "teamId": compliance, "personId": luis }),
-            "team { id }",
         ),
         (
             "removeTeamMember",
             json!({ "teamId": compliance, "personId": luis }),
-            "team { id }",
         ),
     ];
-    for (name, input, selection) in control {
-        let body = send(&app, &harbor, name, input.clone(), selection).await?;
+    for (name, input) in &control {
+        let body = send(&app, &harbor, name, input, "__typename").await?;
         assert!(clean(&body, name), "{name} {input}: {body}");
     }
     app.stop().await
@@ -976,7 +976,7 @@ async fn a_providers_person_never_approves_as_the_client() -> anyhow::Result<()>
     let id = proposed_entry(
         &app,
         &provider,
-        json!({ "environmentId": environment, "function": "backup_recovery",
+        &json!({ "environmentId": environment, "function": "backup_recovery",
         "systemId": ehr, "responsibleTeamId": internal_it, "validFrom": "2030-01-01T00:00:00Z" }),
     )
     .await?;
@@ -989,30 +989,24 @@ async fn a_providers_person_never_approves_as_the_client() -> anyhow::Result<()>
         json!([{ "organization": { "slug": "northwind-msp" }, "person": { "displayName": "Morgan Reyes" } }]),
         "recorded with the token's own organization"
     );
-    let provider_only = ("PROPOSED".to_owned(), vec!["northwind-msp".to_owned()]);
+    let provider_only = state("PROPOSED", &["northwind-msp"]);
     assert_eq!(entry_state(&app, &harbor, &id).await?, provider_only);
 
     // Approving again does not count as the other side.
     let again = act(&app, &provider, "approveResponsibility", &id).await?;
-    assert!(!clean(&again, "approveResponsibility"), "{again}");
+    assert_user_error(&again, "approveResponsibility", "input.id", "INVALID_STATE");
     assert_eq!(entry_state(&app, &harbor, &id).await?, provider_only);
     // A token naming the client's organization for the provider's subject is refused.
     let disguised = app.token(api::demo::PROVIDER_ADMIN.0, "harbor-health", Role::Admin);
     let disguised_answer = act(&app, &disguised, "approveResponsibility", &id).await?;
-    assert!(
-        disguised_answer.get("errors").is_some(),
-        "{disguised_answer}"
-    );
+    assert_error_code(&disguised_answer, "UNAUTHENTICATED");
     assert_eq!(entry_state(&app, &harbor, &id).await?, provider_only);
 
     let agreed = act(&app, &harbor, "approveResponsibility", &id).await?;
     assert!(clean(&agreed, "approveResponsibility"), "{agreed}");
     assert_eq!(
         entry_state(&app, &harbor, &id).await?,
-        (
-            "AGREED".to_owned(),
-            vec!["harbor-health".to_owned(), "northwind-msp".to_owned()]
-        )
+        state("AGREED", &BOTH_SIDES)
     );
     app.stop().await
 }
@@ -1027,14 +1021,11 @@ async fn retiring_a_co_managed_entry_takes_both_sides_and_leaves_earlier_reads_u
     let app = TestApp::spawn_with_demo().await?;
     let (provider, harbor) = (app.provider_admin_token(), app.client_admin_token());
     let environment = id_named(&app, &harbor, "environments", "Production").await?;
-    let who = who_owns_query("service_desk");
-    let matrix = matrix_query();
-    let earlier = json!({ "id": environment, "at": stamp(Utc::now() - Duration::hours(1)) });
-    let owner_before = app.query(&harbor, &who, earlier.clone()).await?;
-    assert_eq!(owner_before["whoOwns"]["decidedBy"], "FUNCTION_DEFAULT");
-    let entry = owner_before["whoOwns"]["responsibility"]["id"].clone();
-    assert!(entry.is_string(), "{owner_before}");
-    let matrix_before = app.query(&harbor, &matrix, earlier.clone()).await?;
+    let earlier = Utc::now() - Duration::hours(1);
+    let before = matrix_reads(&app, &harbor, &environment, earlier).await?;
+    assert_eq!(before[0]["whoOwns"]["decidedBy"], "FUNCTION_DEFAULT");
+    let entry = before[0]["whoOwns"]["responsibility"]["id"].clone();
+    assert!(entry.is_string(), "{}", before[0]);
 
     // One side alone does not retire it.
     let first = act(&app, &provider, "retireResponsibility", &entry).await?;
@@ -1045,10 +1036,9 @@ async fn retiring_a_co_managed_entry_takes_both_sides_and_leaves_earlier_reads_u
         payload["retireApprovals"],
         json!([{ "organization": { "name": "Northwind Managed Services" } }])
     );
-    let soon = json!({ "id": environment, "at": stamp(Utc::now() + Duration::minutes(1)) });
-    let still = app.query(&harbor, &who, soon).await?;
     assert_eq!(
-        still["whoOwns"]["responsibility"]["id"], entry,
+        service_desk_owner_soon(&app, &harbor, &environment).await?,
+        entry,
         "still in force after one side's retirement"
     );
 
@@ -1064,19 +1054,19 @@ async fn retiring_a_co_managed_entry_takes_both_sides_and_leaves_earlier_reads_u
         ])
     );
 
-    // The past answers exactly as before; from now on the entry is gone.
+    // The past answers exactly as before, to both sides; from now on the entry is gone.
     assert_eq!(
-        app.query(&harbor, &who, earlier.clone()).await?,
-        owner_before
+        matrix_reads(&app, &harbor, &environment, earlier).await?,
+        before
     );
     assert_eq!(
-        app.query(&provider, &who, earlier.clone()).await?,
-        owner_before
+        matrix_reads(&app, &provider, &environment, earlier).await?,
+        before
     );
-    assert_eq!(app.query(&harbor, &matrix, earlier).await?, matrix_before);
-    let later = json!({ "id": environment, "at": stamp(Utc::now() + Duration::minutes(1)) });
-    let after = app.query(&harbor, &who, later).await?;
-    assert_ne!(after["whoOwns"]["responsibility"]["id"], entry, "{after}");
+    assert_ne!(
+        service_desk_owner_soon(&app, &harbor, &environment).await?,
+        entry
+    );
     app.stop().await
 }
 
@@ -1087,13 +1077,10 @@ async fn the_provider_alone_retires_a_fully_managed_entry_and_earlier_reads_stay
     let (provider, cedar) = (app.provider_admin_token(), cedar_admin(&app));
     let environment = id_named(&app, &cedar, "environments", "Main Office").await?;
     // The service desk entry ends with the fully managed period: the provider's alone.
-    let who = who_owns_query("service_desk");
-    let matrix = matrix_query();
-    let earlier = json!({ "id": environment, "at": stamp(Utc::now() - Duration::days(3)) });
-    let owner_before = app.query(&cedar, &who, earlier.clone()).await?;
-    let entry = owner_before["whoOwns"]["responsibility"]["id"].clone();
-    assert!(entry.is_string(), "{owner_before}");
-    let matrix_before = app.query(&cedar, &matrix, earlier.clone()).await?;
+    let earlier = Utc::now() - Duration::days(3);
+    let before = matrix_reads(&app, &cedar, &environment, earlier).await?;
+    let entry = before[0]["whoOwns"]["responsibility"]["id"].clone();
+    assert!(entry.is_string(), "{}", before[0]);
 
     let retired = act(&app, &provider, "retireResponsibility", &entry).await?;
     assert!(clean(&retired, "retireResponsibility"), "{retired}");
@@ -1105,13 +1092,13 @@ async fn the_provider_alone_retires_a_fully_managed_entry_and_earlier_reads_stay
     );
 
     assert_eq!(
-        app.query(&cedar, &who, earlier.clone()).await?,
-        owner_before
+        matrix_reads(&app, &cedar, &environment, earlier).await?,
+        before
     );
-    assert_eq!(app.query(&cedar, &matrix, earlier).await?, matrix_before);
-    let later = json!({ "id": environment, "at": stamp(Utc::now() + Duration::minutes(1)) });
-    let after = app.query(&cedar, &who, later).await?;
-    assert_ne!(after["whoOwns"]["responsibility"]["id"], entry, "{after}");
+    assert_ne!(
+        service_desk_owner_soon(&app, &cedar, &environment).await?,
+        entry
+    );
     app.stop().await
 }
 
@@ -1147,7 +1134,7 @@ async fn a_token_without_an_integration_cannot_forge_an_rmm_entry() -> anyhow::R
             &app,
             token,
             "recordChanges",
-            json!({ "source": "ninjaone", "records": [{
+            &json!({ "source": "ninjaone", "records": [{
             "externalId": format!("forged-{index}"), "environmentId": environment,
             "summary": format!("Disabled EDR on HHP-DC01 ({index})"), "category": "SECURITY",
             "occurredAt": occurred, "actorName": FORGED_ACTOR }] }),
@@ -1178,7 +1165,7 @@ async fn a_token_without_an_integration_cannot_forge_an_rmm_entry() -> anyhow::R
         &app,
         &harbor,
         "recordChange",
-        json!({ "environmentId": environment,
+        &json!({ "environmentId": environment,
         "summary": "Rotated the VPN pre-shared key", "category": "SECURITY" }),
         &format!("changeLogEntry {{ {ENTRY_ATTRIBUTION} }}"),
     )
@@ -1203,21 +1190,19 @@ async fn an_integrations_token_writes_rmm_entries_recorded_by_the_integration() 
         "Production",
     )
     .await?;
-    let ninja = integration::Entity::find()
-        .all(&app.db)
-        .await?
-        .into_iter()
-        .find(|found| found.kind == IntegrationKind::Ninjaone)
-        .expect("the demo has a NinjaOne integration");
-    let ninja_gid = app
+    let ninja = app
         .all_nodes(&provider, "integrations", "id kind")
         .await?
         .into_iter()
         .find(|node| node["kind"] == "NINJAONE")
         .expect("the provider sees its NinjaOne integration")["id"]
         .clone();
-    let token = app.integration_token("demo|northwind-sync", "northwind-msp", ninja.id);
-    let payload = upsert(&app, &token, "recordChanges", json!({ "source": "ninjaone", "records": [{
+    let token = app.integration_token(
+        "demo|northwind-sync",
+        "northwind-msp",
+        tests::decode_uuid(&ninja),
+    );
+    let payload = upsert(&app, &token, "recordChanges", &json!({ "source": "ninjaone", "records": [{
         "externalId": "activity-1", "environmentId": environment, "summary": "Agent updated on HHP-DC01",
         "category": "PATCH", "occurredAt": stamp(Utc::now() - Duration::hours(1)), "actorName": "NinjaOne policy" }] }),
         ENTRY_ATTRIBUTION).await?;
@@ -1226,7 +1211,7 @@ async fn an_integrations_token_writes_rmm_entries_recorded_by_the_integration() 
     assert_eq!(entry["source"], "RMM", "{entry}");
     assert_eq!(entry["actorName"], "NinjaOne policy");
     assert_eq!(entry["recordedBy"]["kind"], "INTEGRATION", "{entry}");
-    assert_eq!(entry["recordedBy"]["integration"]["id"], ninja_gid);
+    assert_eq!(entry["recordedBy"]["integration"]["id"], ninja);
 
     // Every entry names its principal; no person's token ever wrote a PSA or RMM entry.
     let entries = app
@@ -1269,27 +1254,19 @@ async fn an_integrations_token_writes_rmm_entries_recorded_by_the_integration() 
 // 9. Bounded input
 // ---------------------------------------------------------------------------------------------
 
-/// Asserts that a refused write answered a user error `code` on `field` and no GraphQL error.
-fn assert_user_error(body: &Value, name: &str, field: &str, code: &str) {
-    assert!(body.get("errors").is_none(), "{name}: {body}");
-    let found = user_errors(&body["data"][name]);
-    assert!(
-        found.contains(&(field.to_owned(), code.to_owned())),
-        "{name}: expected {code} on {field}, got {found:?}"
-    );
-}
-
-/// Asserts that a write was refused one way or another, never as `INTERNAL`.
-fn assert_refused(body: &Value, name: &str) {
-    let codes = error_codes(body);
-    assert!(
-        !codes.is_empty() || !user_errors(&body["data"][name]).is_empty(),
-        "{name} accepted: {body}"
-    );
-    assert!(
-        !codes.iter().any(|code| code == "INTERNAL"),
-        "{name}: {body}"
-    );
+/// Sends each `(token, mutation, input, field, code)`, asserts that it answers a user error
+/// `code` on `field` (a path such as `input.summary`) and that it writes nothing.
+async fn assert_each_refused(
+    app: &TestApp,
+    calls: &[(&str, &str, Value, &str, &str)],
+) -> anyhow::Result<()> {
+    let before = tests::dump(&app.db).await?;
+    for (index, (token, name, input, field, code)) in calls.iter().enumerate() {
+        let body = send(app, token, name, input, "__typename").await?;
+        assert_user_error(&body, name, field, code);
+        assert_nothing_written(app, &before, &format!("call {index} ({name})")).await?;
+    }
+    Ok(())
 }
 
 #[tokio::test]
@@ -1297,67 +1274,53 @@ async fn implausible_instants_are_refused_and_nothing_is_written() -> anyhow::Re
     let app = TestApp::spawn_with_demo().await?;
     let (harbor, sync) = (app.client_admin_token(), sync_token(&app));
     let environment = id_named(&app, &harbor, "environments", "Production").await?;
-    let before = footprint(&app).await?;
-
-    let far_future = send(
-        &app,
-        &sync,
-        "recordChanges",
-        json!({ "source": "ninjaone", "records": [{
-        "externalId": "act-9999", "environmentId": environment, "summary": "Agent updated",
-        "category": "PATCH", "occurredAt": "9999-12-31T00:00:00Z" }] }),
-        "counts { created updated unchanged failed }",
-    )
-    .await?;
-    assert_user_error(
-        &far_future,
-        "recordChanges",
-        "input.records.0.occurredAt",
-        "INVALID",
-    );
-    assert_eq!(footprint(&app).await?, before, "9999-12-31");
-
     let change = |occurred: &str| json!({ "environmentId": environment, "summary": "Rebooted the firewall", "category": "OTHER", "occurredAt": occurred });
-    let year_zero = send(
+    assert_each_refused(
         &app,
-        &harbor,
-        "recordChange",
-        change("0000-01-01T00:00:00Z"),
-        "changeLogEntry { id }",
+        &[
+            (
+                &sync,
+                "recordChanges",
+                json!({ "source": "ninjaone", "records": [{
+                "externalId": "act-9999", "environmentId": environment, "summary": "Agent updated",
+                "category": "PATCH", "occurredAt": "9999-12-31T00:00:00Z" }] }),
+                "input.records.0.occurredAt",
+                "INVALID",
+            ),
+            (
+                &harbor,
+                "recordChange",
+                change("0000-01-01T00:00:00Z"),
+                "input.occurredAt",
+                "INVALID",
+            ),
+            (
+                &harbor,
+                "recordChange",
+                change("-0001-01-01T00:00:00Z"),
+                "input.occurredAt",
+                "INVALID",
+            ),
+            // A leap second.
+            (
+                &harbor,
+                "recordChange",
+                change("2016-12-31T23:59:60Z"),
+                "input.occurredAt",
+                "INVALID",
+            ),
+            (
+                &sync,
+                "upsertTickets",
+                json!({ "source": "CONNECTWISE_MANAGE", "records": [{
+                "externalId": "T-0", "environmentId": environment, "title": "From before the epoch",
+                "status": "NEW", "priority": "LOW", "createdAt": "0000-01-01T00:00:00Z" }] }),
+                "input.records.0.createdAt",
+                "INVALID",
+            ),
+        ],
     )
     .await?;
-    assert_user_error(&year_zero, "recordChange", "input.occurredAt", "INVALID");
-    assert_eq!(footprint(&app).await?, before, "year 0");
-    for occurred in ["-0001-01-01T00:00:00Z", "2016-12-31T23:59:60Z"] {
-        let body = send(
-            &app,
-            &harbor,
-            "recordChange",
-            change(occurred),
-            "changeLogEntry { id }",
-        )
-        .await?;
-        assert_refused(&body, "recordChange");
-        assert_eq!(
-            body["data"]["recordChange"]["changeLogEntry"],
-            Value::Null,
-            "{occurred}: {body}"
-        );
-        assert_eq!(footprint(&app).await?, before, "{occurred}");
-    }
-
-    let ancient_ticket = send(
-        &app,
-        &sync,
-        "upsertTickets",
-        json!({ "source": "CONNECTWISE_MANAGE", "records": [{
-        "externalId": "T-0", "environmentId": environment, "title": "From before the epoch",
-        "status": "NEW", "priority": "LOW", "createdAt": "0000-01-01T00:00:00Z" }] }),
-        "counts { created updated unchanged failed }",
-    )
-    .await?;
-    assert_refused(&ancient_ticket, "upsertTickets");
-    assert_eq!(footprint(&app).await?, before, "createdAt year 0");
     app.stop().await
 }
 
@@ -1366,56 +1329,43 @@ async fn nul_bytes_and_oversized_text_are_refused_and_nothing_is_written() -> an
     let app = TestApp::spawn_with_demo().await?;
     let (harbor, sync) = (app.client_admin_token(), sync_token(&app));
     let environment = id_named(&app, &harbor, "environments", "Production").await?;
-    let before = footprint(&app).await?;
-
-    let body = send(
+    assert_each_refused(
         &app,
-        &harbor,
-        "recordChange",
-        json!({ "environmentId": environment,
-        "summary": "Rotated\u{0}the key", "category": "SECURITY" }),
-        "changeLogEntry { id }",
+        &[
+            (
+                &harbor,
+                "recordChange",
+                json!({ "environmentId": environment, "summary": "Rotated\u{0}the key", "category": "SECURITY" }),
+                "input.summary",
+                "INVALID",
+            ),
+            (
+                &harbor,
+                "createTicket",
+                json!({ "environmentId": environment, "title": "Printer\u{0}offline" }),
+                "input.title",
+                "INVALID",
+            ),
+            (
+                &sync,
+                "upsertTickets",
+                json!({ "source": "CONNECTWISE_MANAGE", "records": [{
+                "externalId": "T-NUL", "environmentId": environment, "title": "Backup\u{0}failed",
+                "status": "NEW", "priority": "LOW" }] }),
+                "input.records.0.title",
+                "INVALID",
+            ),
+            // 1 MiB: far over any text limit, well under the request body limit.
+            (
+                &harbor,
+                "recordChange",
+                json!({ "environmentId": environment, "summary": "x".repeat(1024 * 1024), "category": "OTHER" }),
+                "input.summary",
+                "TOO_LONG",
+            ),
+        ],
     )
     .await?;
-    assert_user_error(&body, "recordChange", "input.summary", "INVALID");
-    assert_eq!(footprint(&app).await?, before, "recordChange summary");
-
-    let body = send(
-        &app,
-        &harbor,
-        "createTicket",
-        json!({ "environmentId": environment,
-        "title": "Printer\u{0}offline" }),
-        "ticket { id }",
-    )
-    .await?;
-    assert_user_error(&body, "createTicket", "input.title", "INVALID");
-    assert_eq!(footprint(&app).await?, before, "createTicket title");
-
-    let body = send(
-        &app,
-        &sync,
-        "upsertTickets",
-        json!({ "source": "CONNECTWISE_MANAGE", "records": [{
-        "externalId": "T-NUL", "environmentId": environment, "title": "Backup\u{0}failed",
-        "status": "NEW", "priority": "LOW" }] }),
-        "counts { created }",
-    )
-    .await?;
-    assert_user_error(&body, "upsertTickets", "input.records.0.title", "INVALID");
-    assert_eq!(footprint(&app).await?, before, "upsertTickets title");
-
-    let body = send(
-        &app,
-        &harbor,
-        "recordChange",
-        json!({ "environmentId": environment,
-        "summary": "x".repeat(1024 * 1024), "category": "OTHER" }),
-        "changeLogEntry { id }",
-    )
-    .await?;
-    assert_user_error(&body, "recordChange", "input.summary", "TOO_LONG");
-    assert_eq!(footprint(&app).await?, before, "a 1 MB summary");
     app.stop().await
 }
 
@@ -1429,6 +1379,6 @@ async fn a_nul_byte_in_a_filter_is_bad_user_input() -> anyhow::Result<()> {
             json!({ "text": "firewall\u{0}" }),
         )
         .await?;
-    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
+    assert_error_code(&body, "BAD_USER_INPUT");
     app.stop().await
 }

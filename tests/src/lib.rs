@@ -530,3 +530,70 @@ pub fn decode_uuid(id: &Value) -> uuid::Uuid {
         .expect("a global id")
         .1
 }
+
+impl TestApp {
+    /// `mutation($input: <input_type>!) { <name>(input: $input) { <selection> userErrors { field
+    /// code message } } }` with `token`; returns the status and the whole body, errors included.
+    ///
+    /// # Errors
+    /// When the request fails or the body is not JSON.
+    pub async fn mutation(
+        &self,
+        token: &str,
+        name: &str,
+        input_type: &str,
+        input: &Value,
+        selection: &str,
+    ) -> anyhow::Result<(u16, Value)> {
+        let query = format!(
+            "mutation($input: {input_type}!) {{ {name}(input: $input) {{ {selection} userErrors {{ field code message }} }} }}"
+        );
+        self.graphql(Some(token), &query, json!({ "input": input }))
+            .await
+    }
+}
+
+/// The rows of each table, each row one string, sorted.
+pub type Dump = std::collections::BTreeMap<String, Vec<String>>;
+
+/// Every row of every table of `db` (see [`table_names`]): the whole database's state, to show
+/// that a call wrote nothing.
+///
+/// # Errors
+/// When a query fails.
+pub async fn dump(db: &DatabaseConnection) -> anyhow::Result<Dump> {
+    let backend = db.get_database_backend();
+    let mut tables = Dump::new();
+    for table in table_names(db).await? {
+        let sql = if backend == sea_orm::DatabaseBackend::Postgres {
+            format!("SELECT row_to_json(t)::text AS r FROM \"{table}\" t")
+        } else {
+            let columns = db
+                .query_all_raw(Statement::from_string(
+                    backend,
+                    format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"),
+                ))
+                .await?;
+            let mut parts = Vec::new();
+            for column in columns {
+                let name: String = column.try_get("", "name")?;
+                parts.push(format!("'{name}=' || quote(\"{name}\")"));
+            }
+            anyhow::ensure!(!parts.is_empty(), "{table} has no columns");
+            format!(
+                "SELECT {} AS r FROM \"{table}\"",
+                parts.join(" || ', ' || ")
+            )
+        };
+        let mut rows = Vec::new();
+        for row in db
+            .query_all_raw(Statement::from_string(backend, sql))
+            .await?
+        {
+            rows.push(row.try_get::<String>("", "r")?);
+        }
+        rows.sort();
+        tables.insert(table, rows);
+    }
+    Ok(tables)
+}
