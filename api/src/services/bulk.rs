@@ -14,7 +14,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, SubsecRound, Utc};
-use entities::enums::{AlertStatus, ChangeCategory, Priority, Role, SystemKind, TicketStatus};
+use entities::enums::{ChangeCategory, Priority, Role, SystemKind, TicketStatus};
 use entities::{alert, change_log_entry, environment, system, system_link, ticket};
 use sea_orm::prelude::*;
 use sea_orm::{ConnectionTrait, DatabaseConnection, IntoActiveModel, QueryFilter, Set};
@@ -24,6 +24,7 @@ use crate::auth::Viewer;
 use crate::events::EventBus;
 use crate::matrix::{DEFAULT_ALERT_FUNCTION, DEFAULT_TICKET_FUNCTION, Router};
 use crate::services::change_log::{MAX_REASON, MAX_SUMMARY, check_details};
+use crate::services::external::{AlertFacts, ExternalKey, TicketFacts};
 use crate::services::{
     ChangeNote, Check, ServiceError, ServiceResult, UnitOfWork, UserError, UserErrorCode, diff,
     external, insert_entry, require_role,
@@ -815,120 +816,46 @@ pub async fn upsert_tickets(
         let system_id = optional(&record.system_external_id)
             .and_then(|id| systems.get(&(organization_id, id)))
             .map(|found| found.id);
-        let status = record.status;
-        let priority = record.priority;
-        let resolved = matches!(
-            status,
-            entities::enums::TicketStatus::Resolved | entities::enums::TicketStatus::Closed
-        );
+        let facts = TicketFacts {
+            environment_id,
+            system_id,
+            // A record without a function key keeps the stored function.
+            function_id: optional(&record.function_key).and(functions.get(&index).copied()),
+            title: record.title.trim().to_owned(),
+            description: optional(&record.description),
+            status: record.status,
+            priority: record.priority,
+            external_status: optional(&record.external_status),
+            external_priority: optional(&record.external_priority),
+            requester: optional(&record.requester),
+        };
+        let external_url = optional(&record.external_url);
         let (stored, outcome) = match existing.get(&(organization_id, external_id.clone())) {
             Some(current) => {
-                let mut changes = Map::new();
-                diff(
-                    &mut changes,
-                    "title",
-                    current.title.clone(),
-                    record.title.trim(),
-                );
-                diff(
-                    &mut changes,
-                    "description",
-                    current.description.clone(),
-                    optional(&record.description),
-                );
-                diff(&mut changes, "status", json!(current.status), json!(status));
-                diff(
-                    &mut changes,
-                    "priority",
-                    json!(current.priority),
-                    json!(priority),
-                );
-                diff(
-                    &mut changes,
-                    "external_status",
-                    current.external_status.clone(),
-                    optional(&record.external_status),
-                );
-                diff(
-                    &mut changes,
-                    "external_priority",
-                    current.external_priority.clone(),
-                    optional(&record.external_priority),
-                );
-                diff(
-                    &mut changes,
-                    "requester",
-                    current.requester.clone(),
-                    optional(&record.requester),
-                );
-                diff(
-                    &mut changes,
-                    "system_id",
-                    current.system_id.map(|id| id.to_string()),
-                    system_id.map(|id| id.to_string()),
-                );
-                diff(
-                    &mut changes,
-                    "environment_id",
-                    current.environment_id.to_string(),
-                    environment_id.to_string(),
-                );
-                let function_id = optional(&record.function_key)
-                    .and(functions.get(&index).copied())
-                    .or(current.function_id);
-                diff(
-                    &mut changes,
-                    "function_id",
-                    current.function_id.map(|id| id.to_string()),
-                    function_id.map(|id| id.to_string()),
-                );
-                if changes.is_empty() {
-                    (current.clone(), UpsertOutcome::Unchanged)
-                } else {
-                    let status_changed = changes.contains_key("status");
-                    let mut model = current.clone().into_active_model();
-                    model.title = Set(record.title.trim().to_owned());
-                    model.description = Set(optional(&record.description));
-                    model.status = Set(status);
-                    model.priority = Set(priority);
-                    model.external_status = Set(optional(&record.external_status));
-                    model.external_priority = Set(optional(&record.external_priority));
-                    model.requester = Set(optional(&record.requester));
-                    model.system_id = Set(system_id);
-                    model.function_id = Set(function_id);
-                    model.environment_id = Set(environment_id);
-                    model.external_url = Set(optional(&record.external_url));
-                    model.resolved_at = Set(if resolved {
-                        current.resolved_at.or(Some(write.now))
-                    } else {
-                        None
-                    });
-                    model.closed_at = Set(if status == entities::enums::TicketStatus::Closed {
-                        current.closed_at.or(Some(write.now))
-                    } else {
-                        None
-                    });
-                    model.updated_at = Set(write.now);
-                    let updated = model.update(&write.txn).await?;
-                    write.ticket_changed(&updated);
-                    if status_changed {
-                        let previous_ticket = write.ticket_id.replace(updated.id);
-                        write
+                match external::ticket_update(current, &facts, external_url.as_deref(), write.now) {
+                    None => (current.clone(), UpsertOutcome::Unchanged),
+                    Some((model, changes)) => {
+                        let updated = model.update(&write.txn).await?;
+                        write.ticket_changed(&updated);
+                        if changes.contains_key("status") {
+                            let previous_ticket = write.ticket_id.replace(updated.id);
+                            write
                             .record(ChangeNote {
                                 environment_id,
                                 system_ids: system_id.into_iter().collect(),
                                 summary: format!(
                                     "{source} moved ticket {} to {}",
                                     updated.title,
-                                    sea_orm::ActiveEnum::to_value(&status)
+                                    sea_orm::ActiveEnum::to_value(&updated.status)
                                 ),
                                 details: json!({ "source": source, "external_id": external_id, "changes": changes }),
                                 category: ChangeCategory::Incident,
                             })
                             .await?;
-                        write.ticket_id = previous_ticket;
+                            write.ticket_id = previous_ticket;
+                        }
+                        (updated, UpsertOutcome::Updated)
                     }
-                    (updated, UpsertOutcome::Updated)
                 }
             }
             None => {
@@ -938,36 +865,17 @@ pub async fn upsert_tickets(
                 let route = functions
                     .get(&index)
                     .map(|function| router.route(environment_id, *function, system_id, created_at));
-                let created = ticket::Model {
-                    id: Uuid::now_v7(),
-                    environment_id,
-                    system_id,
-                    function_id: optional(&record.function_key).and(functions.get(&index).copied()),
+                let key = ExternalKey {
+                    organization_id,
+                    source: source.clone(),
+                    external_id,
                     integration_id: None,
-                    title: record.title.trim().to_owned(),
-                    description: optional(&record.description),
-                    status,
-                    priority,
-                    external_status: optional(&record.external_status),
-                    external_priority: optional(&record.external_priority),
-                    requester: optional(&record.requester),
-                    assigned_team_id: route.as_ref().and_then(|route| route.team_id),
-                    assigned_person_id: None,
-                    routed_by_id: route.as_ref().and_then(|route| route.responsibility_id),
-                    routing_reason: route.map(|route| route.reason),
-                    created_at,
-                    updated_at: write.now,
-                    resolved_at: resolved.then_some(write.now),
-                    closed_at: (status == entities::enums::TicketStatus::Closed)
-                        .then_some(write.now),
-                    organization_id: Some(organization_id),
-                    external_source: Some(source.clone()),
-                    external_id: Some(external_id),
-                    external_url: optional(&record.external_url),
-                }
-                .into_active_model()
-                .insert(&write.txn)
-                .await?;
+                    external_url,
+                };
+                let created = external::new_ticket(facts, key, route, created_at, write.now)
+                    .into_active_model()
+                    .insert(&write.txn)
+                    .await?;
                 write.ticket_changed(&created);
                 (created, UpsertOutcome::Created)
             }
@@ -1059,61 +967,37 @@ pub async fn upsert_alerts(
             .and_then(|id| systems.get(&(organization_id, id)))
             .map(|found| found.id);
         let severity = record.severity;
+        let facts = AlertFacts {
+            message: record.message.trim().to_owned(),
+            severity,
+            external_severity: optional(&record.external_severity),
+            resolved: record.resolved,
+        };
         let (stored, outcome) = match existing.get(&(organization_id, external_id.clone())) {
-            Some(current) => {
-                let resolve = record.resolved && current.status != AlertStatus::Resolved;
-                let unchanged = !resolve
-                    && current.message == record.message.trim()
-                    && current.severity == severity
-                    && current.external_severity == optional(&record.external_severity);
-                if unchanged {
-                    (current.clone(), UpsertOutcome::Unchanged)
-                } else {
-                    let mut model = current.clone().into_active_model();
-                    model.message = Set(record.message.trim().to_owned());
-                    model.severity = Set(severity);
-                    model.external_severity = Set(optional(&record.external_severity));
-                    if resolve {
-                        model.status = Set(AlertStatus::Resolved);
-                        model.resolved_at = Set(Some(write.now));
-                    }
-                    model.updated_at = Set(write.now);
-                    (model.update(&write.txn).await?, UpsertOutcome::Updated)
-                }
-            }
+            Some(current) => match external::alert_update(current, &facts, write.now) {
+                None => (current.clone(), UpsertOutcome::Unchanged),
+                Some(model) => (model.update(&write.txn).await?, UpsertOutcome::Updated),
+            },
             None => {
                 let raised_at = record.raised_at.trunc_subsecs(6);
                 let route = functions
                     .get(&index)
                     .map(|function| router.route(environment_id, *function, system_id, raised_at));
-                let created = alert::Model {
-                    id: Uuid::now_v7(),
-                    environment_id,
-                    system_id,
+                let key = ExternalKey {
+                    organization_id,
+                    source: source.clone(),
+                    external_id,
                     integration_id: None,
-                    ticket_id: None,
-                    message: record.message.trim().to_owned(),
-                    severity,
-                    external_severity: optional(&record.external_severity),
-                    status: if record.resolved {
-                        AlertStatus::Resolved
-                    } else {
-                        AlertStatus::Open
-                    },
-                    raised_at,
-                    acknowledged_at: None,
-                    acknowledged_by_id: None,
-                    resolved_at: record.resolved.then_some(write.now),
-                    assigned_team_id: route.as_ref().and_then(|route| route.team_id),
-                    routed_by_id: route.as_ref().and_then(|route| route.responsibility_id),
-                    routing_reason: route.map(|route| route.reason),
-                    created_at: write.now,
-                    updated_at: write.now,
-                    organization_id: Some(organization_id),
-                    external_source: Some(source.clone()),
-                    external_id: Some(external_id),
                     external_url: optional(&record.external_url),
-                }
+                };
+                let created = external::new_alert(
+                    facts,
+                    key,
+                    (environment_id, system_id),
+                    route,
+                    raised_at,
+                    write.now,
+                )
                 .into_active_model()
                 .insert(&write.txn)
                 .await?;

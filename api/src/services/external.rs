@@ -9,16 +9,27 @@
 //! integration's keyspace. Writers of one keyspace take turns ([`lock_keyspaces`]): the lookup
 //! that decides between insert and update happens after the lock, inside the transaction, so a
 //! resend racing the original converges on the same rows instead of failing on the unique index.
+//!
+//! What a synced ticket or alert is, how it is compared with the stored row and what an update or
+//! a first sighting writes is decided here once ([`ticket_update`], [`new_ticket`],
+//! [`alert_update`]) for both writers: the bulk mutations (`services::bulk`) and the sync engine's
+//! page writer (`sync::store`).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use entities::enums::{ChangeSource, IntegrationKind};
-use entities::{system, system_link};
+use chrono::{DateTime, Utc};
+use entities::enums::{AlertStatus, ChangeSource, IntegrationKind, Priority, TicketStatus};
+use entities::{alert, system, system_link, ticket};
 use sea_orm::prelude::*;
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, QueryFilter, Statement};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseTransaction, IntoActiveModel, QueryFilter, Set,
+    Statement,
+};
+use serde_json::{Map, Value, json};
 
 use crate::auth::Viewer;
-use crate::services::{Check, UserErrorCode};
+use crate::matrix::Route;
+use crate::services::{Check, UserErrorCode, diff};
 
 /// Who observed what a bulk call records. A PSA or an RMM only when the actor's token was
 /// issued for an integration of that kind and the source names it; otherwise the API, whatever
@@ -234,4 +245,359 @@ pub async fn existing_links(
             })
         })
         .collect())
+}
+
+/// What an external system says a ticket is now: the one set of fields every writer of synced
+/// tickets (the bulk mutations, the sync engine) compares and writes.
+#[derive(Debug, Clone)]
+pub struct TicketFacts {
+    /// The environment it is about.
+    pub environment_id: Uuid,
+    /// Its system, when the record names a known one.
+    pub system_id: Option<Uuid>,
+    /// Its function; `None` keeps the stored one (the engine's records name none).
+    pub function_id: Option<Uuid>,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Normalized status.
+    pub status: TicketStatus,
+    /// Normalized priority.
+    pub priority: Priority,
+    /// The external system's own status.
+    pub external_status: Option<String>,
+    /// The external system's own priority.
+    pub external_priority: Option<String>,
+    /// Who asked.
+    pub requester: Option<String>,
+}
+
+/// A ticket's key and provenance: the tenant, the source and id, who synced it.
+#[derive(Debug, Clone)]
+pub struct ExternalKey {
+    /// The tenant: the organization of the record's environment.
+    pub organization_id: Uuid,
+    /// The source.
+    pub source: String,
+    /// The id at the source.
+    pub external_id: String,
+    /// The integration that synced it, when an integration did.
+    pub integration_id: Option<Uuid>,
+    /// A link to the record at the source.
+    pub external_url: Option<String>,
+}
+
+/// `current` changed to `facts` at `now`: the row to write and the changes (field -> from/to,
+/// for the change log), or `None` when nothing differs. A ticket keeps the instant it was first
+/// resolved or closed while it stays so; reopening clears them.
+pub fn ticket_update(
+    current: &ticket::Model,
+    facts: &TicketFacts,
+    external_url: Option<&str>,
+    now: DateTime<Utc>,
+) -> Option<(ticket::ActiveModel, Map<String, Value>)> {
+    let function_id = facts.function_id.or(current.function_id);
+    let mut changes = Map::new();
+    diff(
+        &mut changes,
+        "title",
+        current.title.clone(),
+        facts.title.clone(),
+    );
+    diff(
+        &mut changes,
+        "description",
+        current.description.clone(),
+        facts.description.clone(),
+    );
+    diff(
+        &mut changes,
+        "status",
+        json!(current.status),
+        json!(facts.status),
+    );
+    diff(
+        &mut changes,
+        "priority",
+        json!(current.priority),
+        json!(facts.priority),
+    );
+    diff(
+        &mut changes,
+        "external_status",
+        current.external_status.clone(),
+        facts.external_status.clone(),
+    );
+    diff(
+        &mut changes,
+        "external_priority",
+        current.external_priority.clone(),
+        facts.external_priority.clone(),
+    );
+    diff(
+        &mut changes,
+        "requester",
+        current.requester.clone(),
+        facts.requester.clone(),
+    );
+    diff(
+        &mut changes,
+        "system_id",
+        json!(current.system_id),
+        json!(facts.system_id),
+    );
+    diff(
+        &mut changes,
+        "environment_id",
+        json!(current.environment_id),
+        json!(facts.environment_id),
+    );
+    diff(
+        &mut changes,
+        "function_id",
+        json!(current.function_id),
+        json!(function_id),
+    );
+    if changes.is_empty() {
+        return None;
+    }
+    let mut model = current.clone().into_active_model();
+    model.title = Set(facts.title.clone());
+    model.description = Set(facts.description.clone());
+    model.status = Set(facts.status);
+    model.priority = Set(facts.priority);
+    model.external_status = Set(facts.external_status.clone());
+    model.external_priority = Set(facts.external_priority.clone());
+    model.requester = Set(facts.requester.clone());
+    model.system_id = Set(facts.system_id);
+    model.function_id = Set(function_id);
+    model.environment_id = Set(facts.environment_id);
+    if let Some(external_url) = external_url {
+        model.external_url = Set(Some(external_url.to_owned()));
+    }
+    let (resolved_at, closed_at) = terminal_instants(facts.status, current, now);
+    model.resolved_at = Set(resolved_at);
+    model.closed_at = Set(closed_at);
+    model.updated_at = Set(now);
+    Some((model, changes))
+}
+
+/// A ticket first seen at the source, routed by `route` (the matrix's decision at its creation
+/// time; `None` when it names no function).
+pub fn new_ticket(
+    facts: TicketFacts,
+    key: ExternalKey,
+    route: Option<Route>,
+    created_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> ticket::Model {
+    let terminal = matches!(facts.status, TicketStatus::Resolved | TicketStatus::Closed);
+    ticket::Model {
+        id: Uuid::now_v7(),
+        environment_id: facts.environment_id,
+        system_id: facts.system_id,
+        function_id: facts.function_id,
+        integration_id: key.integration_id,
+        title: facts.title,
+        description: facts.description,
+        status: facts.status,
+        priority: facts.priority,
+        external_status: facts.external_status,
+        external_priority: facts.external_priority,
+        requester: facts.requester,
+        assigned_team_id: route.as_ref().and_then(|route| route.team_id),
+        assigned_person_id: None,
+        routed_by_id: route.as_ref().and_then(|route| route.responsibility_id),
+        routing_reason: route.map(|route| route.reason),
+        created_at,
+        updated_at: now,
+        resolved_at: terminal.then_some(now),
+        closed_at: (facts.status == TicketStatus::Closed).then_some(now),
+        organization_id: Some(key.organization_id),
+        external_source: Some(key.source),
+        external_id: Some(key.external_id),
+        external_url: key.external_url,
+    }
+}
+
+/// `resolved_at` and `closed_at` of a ticket moving to `status`: kept from `current` while the
+/// ticket stays resolved or closed, set to `now` when it becomes so, cleared when it reopens.
+fn terminal_instants(
+    status: TicketStatus,
+    current: &ticket::Model,
+    now: DateTime<Utc>,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let resolved = matches!(status, TicketStatus::Resolved | TicketStatus::Closed);
+    (
+        resolved.then(|| current.resolved_at.unwrap_or(now)),
+        (status == TicketStatus::Closed).then(|| current.closed_at.unwrap_or(now)),
+    )
+}
+
+/// What an RMM says an alert is now.
+#[derive(Debug, Clone)]
+pub struct AlertFacts {
+    /// What the RMM reported.
+    pub message: String,
+    /// Normalized severity.
+    pub severity: Priority,
+    /// The RMM's own severity.
+    pub external_severity: Option<String>,
+    /// Whether the RMM has cleared it.
+    pub resolved: bool,
+}
+
+/// `current` changed to `facts` at `now`, or `None` when nothing differs. An alert is resolved
+/// once: a later record that still calls it open does not reopen it.
+pub fn alert_update(
+    current: &alert::Model,
+    facts: &AlertFacts,
+    now: DateTime<Utc>,
+) -> Option<alert::ActiveModel> {
+    let resolve = facts.resolved && current.status != AlertStatus::Resolved;
+    let unchanged = !resolve
+        && current.message == facts.message
+        && current.severity == facts.severity
+        && current.external_severity == facts.external_severity;
+    if unchanged {
+        return None;
+    }
+    let mut model = current.clone().into_active_model();
+    model.message = Set(facts.message.clone());
+    model.severity = Set(facts.severity);
+    model.external_severity = Set(facts.external_severity.clone());
+    if resolve {
+        model.status = Set(AlertStatus::Resolved);
+        model.resolved_at = Set(Some(now));
+    }
+    model.updated_at = Set(now);
+    Some(model)
+}
+
+/// An alert first seen at the RMM, on `system_id` in `environment_id`, routed by `route` (the
+/// matrix's decision when it was raised).
+pub fn new_alert(
+    facts: AlertFacts,
+    key: ExternalKey,
+    (environment_id, system_id): (Uuid, Option<Uuid>),
+    route: Option<Route>,
+    raised_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> alert::Model {
+    alert::Model {
+        id: Uuid::now_v7(),
+        environment_id,
+        system_id,
+        integration_id: key.integration_id,
+        ticket_id: None,
+        message: facts.message,
+        severity: facts.severity,
+        external_severity: facts.external_severity,
+        status: if facts.resolved {
+            AlertStatus::Resolved
+        } else {
+            AlertStatus::Open
+        },
+        raised_at,
+        acknowledged_at: None,
+        acknowledged_by_id: None,
+        resolved_at: facts.resolved.then_some(now),
+        assigned_team_id: route.as_ref().and_then(|route| route.team_id),
+        routed_by_id: route.as_ref().and_then(|route| route.responsibility_id),
+        routing_reason: route.map(|route| route.reason),
+        created_at: now,
+        updated_at: now,
+        organization_id: Some(key.organization_id),
+        external_source: Some(key.source),
+        external_id: Some(key.external_id),
+        external_url: key.external_url,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+    use sea_orm::ActiveValue;
+
+    use super::*;
+
+    fn facts(status: TicketStatus) -> TicketFacts {
+        TicketFacts {
+            environment_id: Uuid::nil(),
+            system_id: None,
+            function_id: None,
+            title: "Printer offline".to_owned(),
+            description: None,
+            status,
+            priority: Priority::Medium,
+            external_status: Some("New".to_owned()),
+            external_priority: None,
+            requester: None,
+        }
+    }
+
+    fn key() -> ExternalKey {
+        ExternalKey {
+            organization_id: Uuid::nil(),
+            source: "CONNECTWISE_MANAGE".to_owned(),
+            external_id: "4711".to_owned(),
+            integration_id: None,
+            external_url: None,
+        }
+    }
+
+    fn set<T: Clone + Into<sea_orm::Value>>(value: &ActiveValue<T>) -> T {
+        value.clone().unwrap()
+    }
+
+    #[test]
+    fn a_resent_ticket_writes_nothing_and_a_changed_one_names_its_changes() {
+        let now = Utc::now();
+        let stored = new_ticket(facts(TicketStatus::New), key(), None, now, now);
+        assert!(ticket_update(&stored, &facts(TicketStatus::New), None, now).is_none());
+        let mut moved = facts(TicketStatus::InProgress);
+        moved.function_id = None;
+        let (_, changes) = ticket_update(&stored, &moved, None, now).expect("a change");
+        assert_eq!(changes.keys().collect::<Vec<_>>(), ["status"]);
+    }
+
+    #[test]
+    fn a_ticket_keeps_when_it_was_resolved_until_it_reopens() {
+        let opened = Utc::now() - Duration::days(3);
+        let mut stored = new_ticket(facts(TicketStatus::New), key(), None, opened, opened);
+        let resolved_at = opened + Duration::days(1);
+        let (model, _) =
+            ticket_update(&stored, &facts(TicketStatus::Resolved), None, resolved_at).unwrap();
+        assert_eq!(set(&model.resolved_at), Some(resolved_at));
+        stored.status = TicketStatus::Resolved;
+        stored.resolved_at = Some(resolved_at);
+        let later = resolved_at + Duration::days(1);
+        let (model, _) = ticket_update(&stored, &facts(TicketStatus::Closed), None, later).unwrap();
+        assert_eq!(set(&model.resolved_at), Some(resolved_at), "kept");
+        assert_eq!(set(&model.closed_at), Some(later));
+        let (model, _) = ticket_update(&stored, &facts(TicketStatus::New), None, later).unwrap();
+        assert_eq!(set(&model.resolved_at), None, "reopened");
+    }
+
+    #[test]
+    fn a_resolved_alert_is_not_reopened_by_a_stale_record() {
+        let now = Utc::now();
+        let open = AlertFacts {
+            message: "Disk C: 95% full".to_owned(),
+            severity: Priority::High,
+            external_severity: None,
+            resolved: false,
+        };
+        let mut stored = new_alert(open.clone(), key(), (Uuid::nil(), None), None, now, now);
+        let resolved = AlertFacts {
+            resolved: true,
+            ..open.clone()
+        };
+        let model = alert_update(&stored, &resolved, now).expect("resolving is a change");
+        assert_eq!(set(&model.status), AlertStatus::Resolved);
+        stored.status = AlertStatus::Resolved;
+        assert!(alert_update(&stored, &open, now).is_none());
+        assert!(alert_update(&stored, &resolved, now).is_none());
+    }
 }

@@ -28,6 +28,7 @@ use serde_json::{Map, Value, json};
 
 use crate::events::{Event, EventBus};
 use crate::matrix::{DEFAULT_ALERT_FUNCTION, DEFAULT_TICKET_FUNCTION, Router};
+use crate::services::external::{self, AlertFacts, ExternalKey, TicketFacts};
 use crate::sync::engine::{company_mappings, run_error};
 use crate::sync::{change_source, source_of};
 
@@ -671,90 +672,45 @@ impl<'a> PageWriter<'a> {
                 .and_then(|id| devices.get(id))
                 .filter(|found| found.environment_id == environment_id)
                 .map(|found| found.id);
-            let status = self.ctx.status(&record);
-            let priority = self.ctx.priority(&record);
-            let external_status = record.status_label.clone().or(Some(record.status.clone()));
-            let external_priority = record.priority_label.clone().or(record.priority.clone());
-            let terminal = matches!(status, TicketStatus::Resolved | TicketStatus::Closed);
+            let Some(organization_id) = self.ctx.tenant(environment_id) else {
+                counts.unchanged += 1;
+                continue;
+            };
+            let facts = TicketFacts {
+                environment_id,
+                system_id,
+                function_id: None,
+                title: record.title.clone(),
+                description: record.description.clone(),
+                status: self.ctx.status(&record),
+                priority: self.ctx.priority(&record),
+                external_status: record.status_label.clone().or(Some(record.status.clone())),
+                external_priority: record.priority_label.clone().or(record.priority.clone()),
+                requester: record.requester.clone(),
+            };
             match existing.get(&record.external_id) {
                 Some(current) => {
-                    let mut changes = Map::new();
-                    let mut note = |field: &str, old: Value, new: Value| {
-                        if old != new {
-                            changes.insert(field.to_owned(), json!({ "from": old, "to": new }));
-                        }
-                    };
-                    note("title", json!(current.title), json!(record.title));
-                    note(
-                        "description",
-                        json!(current.description),
-                        json!(record.description),
-                    );
-                    note("status", json!(current.status), json!(status));
-                    note("priority", json!(current.priority), json!(priority));
-                    note(
-                        "external_status",
-                        json!(current.external_status),
-                        json!(external_status),
-                    );
-                    note(
-                        "external_priority",
-                        json!(current.external_priority),
-                        json!(external_priority),
-                    );
-                    note(
-                        "requester",
-                        json!(current.requester),
-                        json!(record.requester),
-                    );
-                    note("system_id", json!(current.system_id), json!(system_id));
-                    note(
-                        "environment_id",
-                        json!(current.environment_id),
-                        json!(environment_id),
-                    );
-                    if changes.is_empty() {
+                    let Some((model, changes)) =
+                        external::ticket_update(current, &facts, record.url.as_deref(), now)
+                    else {
                         counts.unchanged += 1;
                         if let Some(notes) = notes {
                             note_sets.push((current.id, notes, true));
                         }
                         continue;
-                    }
+                    };
                     if let Some(notes) = notes {
                         note_sets.push((current.id, notes, false));
                     }
-                    let status_changed = changes.contains_key("status");
-                    let mut model = current.clone().into_active_model();
-                    model.title = Set(record.title.clone());
-                    model.description = Set(record.description.clone());
-                    model.status = Set(status);
-                    model.priority = Set(priority);
-                    model.external_status = Set(external_status);
-                    model.external_priority = Set(external_priority);
-                    model.requester = Set(record.requester.clone());
-                    model.system_id = Set(system_id);
-                    model.environment_id = Set(environment_id);
-                    model.organization_id = Set(self.ctx.tenant(environment_id));
-                    model.resolved_at = Set(if terminal {
-                        current.resolved_at.or(Some(now))
-                    } else {
-                        None
-                    });
-                    model.closed_at = Set(if status == TicketStatus::Closed {
-                        current.closed_at.or(Some(now))
-                    } else {
-                        None
-                    });
-                    model.updated_at = Set(now);
                     let updated = model.update(self.txn).await?;
-                    if status_changed {
+                    if changes.contains_key("status") {
                         let mut entry = self.ctx.change_entry(
                             environment_id,
                             format!(
                                 "{} moved ticket {} to {}",
                                 self.ctx.integration.name,
                                 updated.title,
-                                sea_orm::ActiveEnum::to_value(&status)
+                                sea_orm::ActiveEnum::to_value(&updated.status)
                             ),
                             ChangeCategory::Incident,
                             now,
@@ -772,44 +728,23 @@ impl<'a> PageWriter<'a> {
                 }
                 None => {
                     let created_at = record.created_at.trunc_subsecs(6);
-                    let organization = self.ctx.tenant(environment_id);
-                    let route = organization
-                        .and_then(|organization| {
-                            self.ctx
-                                .router
-                                .function_id(organization, DEFAULT_TICKET_FUNCTION)
-                        })
+                    let route = self
+                        .ctx
+                        .router
+                        .function_id(organization_id, DEFAULT_TICKET_FUNCTION)
                         .map(|function| {
                             self.ctx
                                 .router
                                 .route(environment_id, function, system_id, created_at)
                         });
-                    let model = ticket::Model {
-                        id: Uuid::now_v7(),
-                        environment_id,
-                        system_id,
-                        function_id: None,
+                    let key = ExternalKey {
+                        organization_id,
+                        source: self.ctx.source.clone(),
+                        external_id: record.external_id,
                         integration_id: Some(self.ctx.integration.id),
-                        title: record.title,
-                        description: record.description,
-                        status,
-                        priority,
-                        external_status,
-                        external_priority,
-                        requester: record.requester,
-                        assigned_team_id: route.as_ref().and_then(|route| route.team_id),
-                        assigned_person_id: None,
-                        routed_by_id: route.as_ref().and_then(|route| route.responsibility_id),
-                        routing_reason: route.map(|route| route.reason),
-                        created_at,
-                        updated_at: now,
-                        resolved_at: terminal.then_some(now),
-                        closed_at: (status == TicketStatus::Closed).then_some(now),
-                        organization_id: self.ctx.tenant(environment_id),
-                        external_source: Some(self.ctx.source.clone()),
-                        external_id: Some(record.external_id),
                         external_url: record.url,
                     };
+                    let model = external::new_ticket(facts, key, route, created_at, now);
                     self.ctx
                         .event(environment_id, |organization_id| Event::TicketChanged {
                             organization_id,
@@ -940,26 +875,22 @@ impl<'a> PageWriter<'a> {
                 continue;
             };
             let system_id = system.map(|found| found.id);
+            let Some(organization_id) = self.ctx.tenant(environment_id) else {
+                counts.unchanged += 1;
+                continue;
+            };
+            let facts = AlertFacts {
+                message: record.message,
+                severity: record.severity,
+                external_severity: record.severity_raw,
+                resolved: record.resolved,
+            };
             match existing.get(&record.external_id) {
                 Some(current) => {
-                    let resolve = record.resolved && current.status != AlertStatus::Resolved;
-                    if !resolve
-                        && current.message == record.message
-                        && current.severity == record.severity
-                        && current.external_severity == record.severity_raw
-                    {
+                    let Some(model) = external::alert_update(current, &facts, now) else {
                         counts.unchanged += 1;
                         continue;
-                    }
-                    let mut model = current.clone().into_active_model();
-                    model.message = Set(record.message);
-                    model.severity = Set(record.severity);
-                    model.external_severity = Set(record.severity_raw);
-                    if resolve {
-                        model.status = Set(AlertStatus::Resolved);
-                        model.resolved_at = Set(Some(now));
-                    }
-                    model.updated_at = Set(now);
+                    };
                     model.update(self.txn).await?;
                     counts.updated += 1;
                 }
@@ -967,46 +898,28 @@ impl<'a> PageWriter<'a> {
                     let raised_at = record.raised_at.trunc_subsecs(6);
                     let route = self
                         .ctx
-                        .organizations
-                        .get(&environment_id)
-                        .and_then(|organization| {
-                            self.ctx
-                                .router
-                                .function_id(*organization, DEFAULT_ALERT_FUNCTION)
-                        })
+                        .router
+                        .function_id(organization_id, DEFAULT_ALERT_FUNCTION)
                         .map(|function| {
                             self.ctx
                                 .router
                                 .route(environment_id, function, system_id, raised_at)
                         });
-                    let created = alert::Model {
-                        id: Uuid::now_v7(),
-                        environment_id,
-                        system_id,
+                    let key = ExternalKey {
+                        organization_id,
+                        source: self.ctx.source.clone(),
+                        external_id: record.external_id,
                         integration_id: Some(self.ctx.integration.id),
-                        ticket_id: None,
-                        message: record.message,
-                        severity: record.severity,
-                        external_severity: record.severity_raw,
-                        status: if record.resolved {
-                            AlertStatus::Resolved
-                        } else {
-                            AlertStatus::Open
-                        },
-                        raised_at,
-                        acknowledged_at: None,
-                        acknowledged_by_id: None,
-                        resolved_at: record.resolved.then_some(now),
-                        assigned_team_id: route.as_ref().and_then(|route| route.team_id),
-                        routed_by_id: route.as_ref().and_then(|route| route.responsibility_id),
-                        routing_reason: route.map(|route| route.reason),
-                        created_at: now,
-                        updated_at: now,
-                        organization_id: self.ctx.tenant(environment_id),
-                        external_source: Some(self.ctx.source.clone()),
-                        external_id: Some(record.external_id),
                         external_url: None,
-                    }
+                    };
+                    let created = external::new_alert(
+                        facts,
+                        key,
+                        (environment_id, system_id),
+                        route,
+                        raised_at,
+                        now,
+                    )
                     .into_active_model()
                     .insert(self.txn)
                     .await?;
