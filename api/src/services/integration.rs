@@ -1,1 +1,811 @@
-//! Placeholder: being moved here from `graphql/mutation/integration.rs`.
+//! Managing integrations: create, update (and disable), map a vendor company to an environment,
+//! override a value mapping, split a wrong PSA/RMM device match; and the checks that decide
+//! whether `testIntegration` and `triggerSync` may reach the vendor.
+//!
+//! Only admins of the integration's own organization manage it: anyone else's integration looks
+//! missing (`NOT_FOUND`). Credentials are write-only: sealed with `TANDEM_SECRET_KEY`, bound to
+//! the integration's id ([`credentials`]), on the way in, never returned, never logged; and they
+//! go only to the host they were given for, so a new `baseUrl` needs them again, and the new
+//! address, the reset cursors and the revoked sync lease commit together. A `baseUrl` is an
+//! http(s) URL with a host. Company mappings point only at environments the actor may see.
+//!
+//! The reads that decide a write (the integration, a name already taken, the mapping or system
+//! being changed) run inside its transaction; the row being changed is locked on PostgreSQL.
+//! Reaching the vendor (a connector check, a sync run) is not a service's business: the sync
+//! engine depends on the services, not the other way round, so the front door starts it with
+//! what [`integration_to_test`] and [`sync_to_start`] approved.
+
+use entities::enums::ValueMappingDomain;
+use entities::enums::{ChangeCategory, IntegrationKind, Priority, Role, TicketStatus};
+use entities::{integration, integration_mapping, sync_cursor, system, system_link, value_mapping};
+use integrations::model::Resource;
+use integrations::secrets::SecretKey;
+use sea_orm::prelude::*;
+use sea_orm::{ConnectionTrait, IntoActiveModel, QueryFilter, QuerySelect, Set};
+use serde_json::Value;
+
+use crate::auth::Viewer;
+use crate::events::EventBus;
+use crate::services::change_log::MAX_REASON;
+use crate::services::scope::visible_environment;
+use crate::services::{
+    ChangeNote, Check, ServiceResult, UnitOfWork, UserErrorCode, credentials, require_role,
+};
+
+/// Longest name, in characters.
+pub const MAX_NAME: usize = 100;
+/// Longest vendor id (a company id, a status or priority value), in characters.
+pub const MAX_EXTERNAL_ID: usize = 255;
+/// Longest vendor company name, in characters.
+pub const MAX_COMPANY_NAME: usize = 300;
+/// Shortest schedule: vendors' rate limits are shared by every integration of a tenant.
+pub const MIN_INTERVAL_SECONDS: i32 = 60;
+
+/// Who manages integrations.
+const ADMINS: &[Role] = &[Role::Admin];
+
+/// A new integration of the actor's organization.
+pub struct NewIntegration {
+    /// Display name, unique within the organization.
+    pub name: String,
+    /// The vendor.
+    pub kind: IntegrationKind,
+    /// The vendor's API root.
+    pub base_url: String,
+    /// Non-secret settings, a JSON object; `{}` when absent.
+    pub settings: Option<Value>,
+    /// Secrets, a JSON object; none stored when absent or empty.
+    pub credentials: Option<Value>,
+    /// Seconds between scheduled syncs; none when absent or 0.
+    pub sync_interval_seconds: Option<i32>,
+    /// Whether it syncs.
+    pub enabled: bool,
+}
+
+/// Changes to an integration; absent fields stay as they are.
+pub struct IntegrationChange {
+    /// The integration; `None` when the front door could not decode its id (the error is then
+    /// in the `check` it passes), and likewise for every id below.
+    pub id: Option<Uuid>,
+    /// New name.
+    pub name: Option<String>,
+    /// New API root; needs `credentials` again when some are stored.
+    pub base_url: Option<String>,
+    /// New settings (replace the old ones).
+    pub settings: Option<Value>,
+    /// New credentials (replace the old ones).
+    pub credentials: Option<Value>,
+    /// New schedule in seconds; 0 turns it off.
+    pub sync_interval_seconds: Option<i32>,
+    /// Enable or disable it.
+    pub enabled: Option<bool>,
+}
+
+/// A sync the actor asks for.
+pub struct SyncRequest {
+    /// The integration.
+    pub integration_id: Option<Uuid>,
+    /// Ignore the cursors and read everything again.
+    pub full: bool,
+    /// Only these resources (at least one); all when absent.
+    pub resources: Option<Vec<Resource>>,
+}
+
+/// A sync [`sync_to_start`] approved: what the front door hands the sync engine.
+pub struct SyncToStart {
+    /// The integration: the actor's organization's own, and enabled.
+    pub integration: integration::Model,
+    /// Only these resources; all when `None`.
+    pub only: Option<Vec<Resource>>,
+    /// Ignore the cursors.
+    pub full: bool,
+}
+
+/// A vendor company to map to an environment (or to move there).
+pub struct CompanyMapping {
+    /// The integration.
+    pub integration_id: Option<Uuid>,
+    /// The vendor's company, organization, client or site id.
+    pub external_company_id: String,
+    /// Its name, for people; an existing mapping keeps its name when absent.
+    pub external_company_name: Option<String>,
+    /// The environment its records go to.
+    pub environment_id: Option<Uuid>,
+}
+
+/// An admin's override of what a vendor value means.
+pub struct ValueOverride {
+    /// The integration.
+    pub integration_id: Option<Uuid>,
+    /// Ticket status or ticket priority.
+    pub domain: ValueMappingDomain,
+    /// The vendor's value (the id its tickets carry).
+    pub external_value: String,
+    /// For [`ValueMappingDomain::TicketStatus`] (only): the status it means.
+    pub status: Option<TicketStatus>,
+    /// For [`ValueMappingDomain::TicketPriority`] (only): the priority it means.
+    pub priority: Option<Priority>,
+}
+
+/// A wrong match to undo: one external link of a system that became one system with another
+/// source's record.
+pub struct LinkSplit {
+    /// The system holding both links.
+    pub system_id: Option<Uuid>,
+    /// The link's source.
+    pub source: String,
+    /// The link's external id.
+    pub external_id: String,
+    /// Why (goes to the change log).
+    pub reason: Option<String>,
+}
+
+/// Adds an integration to the actor's organization, sealing its credentials with `key`.
+///
+/// # Errors
+/// [`crate::services::ServiceError::Forbidden`] for a non-admin;
+/// [`crate::services::ServiceError::Refused`] for bad input, a name the organization already
+/// uses, or credentials when no key is configured; database errors.
+pub async fn create_integration(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &Viewer,
+    key: Option<&SecretKey>,
+    input: NewIntegration,
+    mut check: Check,
+) -> ServiceResult<integration::Model> {
+    require_role(actor, ADMINS, "createIntegration")?;
+    let name = check.text("name", &input.name, MAX_NAME);
+    let base_url = check_url(&mut check, &input.base_url);
+    let settings = check_object(&mut check, "settings", input.settings);
+    let credentials = check_object(&mut check, "credentials", input.credentials);
+    let interval = check_interval(&mut check, input.sync_interval_seconds);
+    let write = UnitOfWork::begin(db, events, actor, None, None).await?;
+    if let Some(name) = &name
+        && name_taken(&write.txn, actor.organization.id, name, None).await?
+    {
+        check.fail(
+            "name",
+            UserErrorCode::Taken,
+            "another integration has this name",
+        );
+    }
+    let id = Uuid::now_v7();
+    let sealed = match &credentials {
+        Some(credentials) if credentials.as_object().is_some_and(|map| !map.is_empty()) => {
+            seal(&mut check, key, id, credentials)
+        }
+        _ => None,
+    };
+    let (Some(name), Some(base_url), Some(settings), Some(interval), true) =
+        (name, base_url, settings, interval, check.is_ok())
+    else {
+        return Err(check.into());
+    };
+    let created = integration::Model {
+        id,
+        organization_id: actor.organization.id,
+        name,
+        kind: input.kind,
+        base_url,
+        credentials_ciphertext: sealed,
+        settings,
+        enabled: input.enabled,
+        sync_interval_seconds: interval,
+        lease_owner: None,
+        lease_expires_at: None,
+        created_at: write.now,
+        updated_at: write.now,
+    }
+    .into_active_model()
+    .insert(&write.txn)
+    .await?;
+    write.commit().await?;
+    tracing::info!(integration = %created.id, kind = ?created.kind, "integration created");
+    Ok(created)
+}
+
+/// Changes an integration of the actor's organization, sealing new credentials with `key`.
+/// A new `baseUrl` needs the credentials again (when some are stored); it resets the sync
+/// cursors and revokes the sync lease in the same transaction, so a run still fetching from the
+/// old host loses its lease at its next page and writes nothing more.
+///
+/// # Errors
+/// As [`create_integration`]; another organization's integration is `NOT_FOUND`.
+pub async fn update_integration(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &Viewer,
+    key: Option<&SecretKey>,
+    input: IntegrationChange,
+    mut check: Check,
+) -> ServiceResult<integration::Model> {
+    require_role(actor, ADMINS, "updateIntegration")?;
+    let write = UnitOfWork::begin(db, events, actor, None, None).await?;
+    // Locked: the host check below compares with the stored address, which a concurrent
+    // update must not change in between.
+    let Some(current) = administered(&write.txn, actor, &mut check, "id", input.id, true).await?
+    else {
+        return Err(check.into());
+    };
+    let mut model = current.clone().into_active_model();
+    if let Some(name) = input
+        .name
+        .as_deref()
+        .and_then(|name| check.text("name", name, MAX_NAME))
+    {
+        if name_taken(&write.txn, current.organization_id, &name, Some(current.id)).await? {
+            check.fail(
+                "name",
+                UserErrorCode::Taken,
+                "another integration has this name",
+            );
+        }
+        model.name = Set(name);
+    }
+    let mut moved = false;
+    if let Some(url) = input
+        .base_url
+        .as_deref()
+        .and_then(|url| check_url(&mut check, url))
+    {
+        // Stored credentials go only to the host they were given for.
+        if url != current.base_url {
+            moved = true;
+            if input.credentials.is_none() && current.credentials_ciphertext.is_some() {
+                check.fail(
+                    "credentials",
+                    UserErrorCode::Required,
+                    "changing `baseUrl` needs the credentials again",
+                );
+            }
+        }
+        model.base_url = Set(url);
+    }
+    if input.settings.is_some()
+        && let Some(settings) = check_object(&mut check, "settings", input.settings)
+    {
+        model.settings = Set(settings);
+    }
+    if input.credentials.is_some()
+        && let Some(credentials) = check_object(&mut check, "credentials", input.credentials)
+    {
+        model.credentials_ciphertext = Set(seal(&mut check, key, current.id, &credentials));
+    }
+    if input.sync_interval_seconds.is_some()
+        && let Some(interval) = check_interval(&mut check, input.sync_interval_seconds)
+    {
+        model.sync_interval_seconds = Set(interval);
+    }
+    if let Some(enabled) = input.enabled {
+        model.enabled = Set(enabled);
+    }
+    if !check.is_ok() {
+        return Err(check.into());
+    }
+    model.updated_at = Set(write.now);
+    if moved {
+        model.lease_owner = Set(None);
+        model.lease_expires_at = Set(None);
+    }
+    let updated = model.update(&write.txn).await?;
+    if moved {
+        // Another host may be another tenant: the next sync starts from scratch.
+        sync_cursor::Entity::delete_many()
+            .filter(sync_cursor::COLUMN.integration_id.eq(updated.id))
+            .exec(&write.txn)
+            .await?;
+    }
+    write.commit().await?;
+    tracing::info!(integration = %updated.id, enabled = updated.enabled, "integration updated");
+    Ok(updated)
+}
+
+/// The integration `id` whose credentials and configuration the actor may test against the
+/// vendor: one of the actor's organization's own. The front door then runs the connector check.
+///
+/// # Errors
+/// [`crate::services::ServiceError::Forbidden`] for a non-admin;
+/// [`crate::services::ServiceError::Refused`] for an integration the actor does not manage;
+/// database errors.
+pub async fn integration_to_test(
+    db: &DatabaseConnection,
+    actor: &Viewer,
+    id: Option<Uuid>,
+    mut check: Check,
+) -> ServiceResult<integration::Model> {
+    require_role(actor, ADMINS, "testIntegration")?;
+    match administered(db, actor, &mut check, "id", id, false).await? {
+        Some(found) if check.is_ok() => Ok(found),
+        _ => Err(check.into()),
+    }
+}
+
+/// The sync the actor may start: an enabled integration of the actor's organization, and at
+/// least one resource when it names any. The front door then hands it to the sync engine.
+///
+/// # Errors
+/// As [`integration_to_test`]; a disabled integration is `INVALID_STATE`, an empty list of
+/// resources `INVALID`.
+pub async fn sync_to_start(
+    db: &DatabaseConnection,
+    actor: &Viewer,
+    request: SyncRequest,
+    mut check: Check,
+) -> ServiceResult<SyncToStart> {
+    require_role(actor, ADMINS, "triggerSync")?;
+    let Some(found) =
+        administered(db, actor, &mut check, "id", request.integration_id, false).await?
+    else {
+        return Err(check.into());
+    };
+    if !found.enabled {
+        check.fail(
+            "id",
+            UserErrorCode::InvalidState,
+            "the integration is disabled",
+        );
+        return Err(check.into());
+    }
+    if request.resources.as_ref().is_some_and(Vec::is_empty) {
+        check.fail(
+            "resources",
+            UserErrorCode::Invalid,
+            "name at least one resource, or omit `resources` for all",
+        );
+        return Err(check.into());
+    }
+    if !check.is_ok() {
+        return Err(check.into());
+    }
+    Ok(SyncToStart {
+        integration: found,
+        only: request.resources,
+        full: request.full,
+    })
+}
+
+/// Maps a vendor company to an environment the actor may see (or moves its mapping there), for
+/// an integration of the actor's organization. Answers the integration.
+///
+/// # Errors
+/// As [`integration_to_test`]; an environment the actor cannot see is `NOT_FOUND`.
+pub async fn map_integration_company(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &Viewer,
+    input: CompanyMapping,
+    mut check: Check,
+) -> ServiceResult<integration::Model> {
+    require_role(actor, ADMINS, "mapIntegrationCompany")?;
+    let write = UnitOfWork::begin(db, events, actor, None, None).await?;
+    let found = administered(
+        &write.txn,
+        actor,
+        &mut check,
+        "integrationId",
+        input.integration_id,
+        false,
+    )
+    .await?;
+    let external = check.text(
+        "externalCompanyId",
+        &input.external_company_id,
+        MAX_EXTERNAL_ID,
+    );
+    let name = check.optional_text(
+        "externalCompanyName",
+        input.external_company_name.as_deref(),
+        MAX_COMPANY_NAME,
+    );
+    let environment = visible_environment(
+        &write.txn,
+        actor,
+        &mut check,
+        "environmentId",
+        input.environment_id,
+    )
+    .await?;
+    let (Some(found), Some(external), Some(name), Some(environment), true) =
+        (found, external, name, environment, check.is_ok())
+    else {
+        return Err(check.into());
+    };
+    let existing = integration_mapping::Entity::find()
+        .filter(integration_mapping::COLUMN.integration_id.eq(found.id))
+        .filter(
+            integration_mapping::COLUMN
+                .external_company_id
+                .eq(external.clone()),
+        )
+        .lock_exclusive()
+        .one(&write.txn)
+        .await?;
+    match existing {
+        Some(existing) => {
+            let mut model = existing.into_active_model();
+            model.environment_id = Set(environment.id);
+            if name.is_some() {
+                model.external_company_name = Set(name);
+            }
+            model.updated_at = Set(write.now);
+            model.update(&write.txn).await?;
+        }
+        None => {
+            integration_mapping::Model {
+                id: Uuid::now_v7(),
+                integration_id: found.id,
+                external_company_id: external,
+                external_company_name: name,
+                environment_id: environment.id,
+                created_at: write.now,
+                updated_at: write.now,
+            }
+            .into_active_model()
+            .insert(&write.txn)
+            .await?;
+        }
+    }
+    write.commit().await?;
+    Ok(found)
+}
+
+/// Overrides what a vendor status or priority means for an integration of the actor's
+/// organization; later lookup refreshes keep it.
+///
+/// # Errors
+/// As [`integration_to_test`]; a status mapping must name a status only, a priority mapping a
+/// priority only (`REQUIRED`).
+pub async fn set_value_mapping(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &Viewer,
+    input: ValueOverride,
+    mut check: Check,
+) -> ServiceResult<value_mapping::Model> {
+    require_role(actor, ADMINS, "setValueMapping")?;
+    let write = UnitOfWork::begin(db, events, actor, None, None).await?;
+    let found = administered(
+        &write.txn,
+        actor,
+        &mut check,
+        "integrationId",
+        input.integration_id,
+        false,
+    )
+    .await?;
+    let external = check.text("externalValue", &input.external_value, MAX_EXTERNAL_ID);
+    let normalized = match (input.domain, input.status, input.priority) {
+        (ValueMappingDomain::TicketStatus, Some(status), None) => {
+            Some(sea_orm::ActiveEnum::to_value(&status))
+        }
+        (ValueMappingDomain::TicketPriority, None, Some(priority)) => {
+            Some(sea_orm::ActiveEnum::to_value(&priority))
+        }
+        (ValueMappingDomain::TicketStatus, ..) => {
+            check.fail(
+                "status",
+                UserErrorCode::Required,
+                "a status mapping names `status` only",
+            );
+            None
+        }
+        (ValueMappingDomain::TicketPriority, ..) => {
+            check.fail(
+                "priority",
+                UserErrorCode::Required,
+                "a priority mapping names `priority` only",
+            );
+            None
+        }
+        (ValueMappingDomain::AlertSeverity | ValueMappingDomain::SystemKind, ..) => {
+            check.fail(
+                "domain",
+                UserErrorCode::Invalid,
+                "only ticket statuses and priorities can be overridden",
+            );
+            None
+        }
+    };
+    let (Some(found), Some(external), Some(normalized), true) =
+        (found, external, normalized, check.is_ok())
+    else {
+        return Err(check.into());
+    };
+    let existing = value_mapping::Entity::find()
+        .filter(value_mapping::COLUMN.integration_id.eq(found.id))
+        .filter(value_mapping::COLUMN.domain.eq(input.domain))
+        .filter(value_mapping::COLUMN.external_value.eq(external.clone()))
+        .lock_exclusive()
+        .one(&write.txn)
+        .await?;
+    let saved = match existing {
+        Some(existing) => {
+            let mut model = existing.into_active_model();
+            model.normalized_value = Set(normalized);
+            model.overridden = Set(true);
+            model.updated_at = Set(write.now);
+            model.update(&write.txn).await?
+        }
+        None => {
+            value_mapping::Model {
+                id: Uuid::now_v7(),
+                integration_id: found.id,
+                domain: input.domain,
+                external_value: external,
+                external_label: None,
+                normalized_value: normalized,
+                overridden: true,
+                created_at: write.now,
+                updated_at: write.now,
+            }
+            .into_active_model()
+            .insert(&write.txn)
+            .await?
+        }
+    };
+    write.commit().await?;
+    Ok(saved)
+}
+
+/// Undoes a wrong PSA/RMM match: moves one external link of a system the actor may see to a new
+/// system of its own, with the attributes that link's source set; the old system keeps the
+/// rest. Answers the new system. Recorded in the change log (category `INVENTORY`).
+///
+/// # Errors
+/// [`crate::services::ServiceError::Forbidden`] for a non-admin;
+/// [`crate::services::ServiceError::Refused`] for a system the actor cannot see, a link it does
+/// not hold, or its only link (`INVALID_STATE`); database errors.
+pub async fn split_system_link(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &Viewer,
+    input: LinkSplit,
+    mut check: Check,
+) -> ServiceResult<system::Model> {
+    require_role(actor, ADMINS, "splitSystemLink")?;
+    let reason = check.optional_text("reason", input.reason.as_deref(), MAX_REASON);
+    let mut write = UnitOfWork::begin(db, events, actor, reason.clone().flatten(), None).await?;
+    // Locked: two splits of the same system's links take turns, so the second sees the first's
+    // outcome and never splits off the system's last link.
+    let current = match input.system_id {
+        Some(id) => {
+            system::Entity::find_by_id(id)
+                .lock_exclusive()
+                .one(&write.txn)
+                .await?
+        }
+        None => None,
+    };
+    let environment = match &current {
+        Some(found) => {
+            visible_environment(
+                &write.txn,
+                actor,
+                &mut check,
+                "systemId",
+                Some(found.environment_id),
+            )
+            .await?
+        }
+        None => {
+            if input.system_id.is_some() {
+                check.fail(
+                    "systemId",
+                    UserErrorCode::NotFound,
+                    "no system with this id",
+                );
+            }
+            None
+        }
+    };
+    // Another tenant's system looks missing: nothing is said about its links.
+    let (Some(current), Some(_)) = (current, environment) else {
+        return Err(check.into());
+    };
+    let links = system_link::Entity::find()
+        .filter(system_link::COLUMN.system_id.eq(current.id))
+        .all(&write.txn)
+        .await?;
+    let link = links
+        .iter()
+        .find(|link| {
+            link.source == input.source.trim() && link.external_id == input.external_id.trim()
+        })
+        .cloned();
+    if link.is_none() {
+        check.fail(
+            "externalId",
+            UserErrorCode::NotFound,
+            "the system has no such link",
+        );
+    } else if links.len() < 2 {
+        check.fail(
+            "externalId",
+            UserErrorCode::InvalidState,
+            "this is the system's only link; there is nothing to split from",
+        );
+    }
+    let (Some(link), Some(_), true) = (link, reason, check.is_ok()) else {
+        return Err(check.into());
+    };
+    // The new system takes the attributes the split source set; the old keeps the rest.
+    let sources = current
+        .attribute_sources
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let from_link =
+        |field: &str| sources.get(field).and_then(Value::as_str) == Some(link.source.as_str());
+    let pick = |field: &str, value: &Option<String>| {
+        if from_link(field) {
+            value.clone()
+        } else {
+            None
+        }
+    };
+    let moved: serde_json::Map<String, Value> = sources
+        .iter()
+        .filter(|(_, source)| source.as_str() == Some(link.source.as_str()))
+        .map(|(field, source)| (field.clone(), source.clone()))
+        .collect();
+    let created = system::Model {
+        id: Uuid::now_v7(),
+        environment_id: current.environment_id,
+        name: format!("{} ({} {})", current.name, link.resource, link.external_id),
+        kind: current.kind,
+        hostname: pick("hostname", &current.hostname),
+        serial_number: pick("serial_number", &current.serial_number),
+        mac_address: pick("mac_address", &current.mac_address),
+        operating_system: pick("operating_system", &current.operating_system),
+        ip_address: pick("ip_address", &current.ip_address),
+        description: None,
+        attributes: Value::Object(serde_json::Map::new()),
+        attribute_sources: Value::Object(moved),
+        retired_at: None,
+        created_at: write.now,
+        updated_at: write.now,
+    }
+    .into_active_model()
+    .insert(&write.txn)
+    .await?;
+    let mut moved_link = link.clone().into_active_model();
+    moved_link.system_id = Set(created.id);
+    moved_link.update(&write.txn).await?;
+    write
+        .record(ChangeNote {
+            environment_id: current.environment_id,
+            system_ids: vec![current.id, created.id],
+            summary: format!(
+                "Split {} {} off {} into its own system",
+                link.source, link.external_id, current.name
+            ),
+            details: serde_json::json!({
+                "from": current.id.to_string(),
+                "to": created.id.to_string(),
+                "source": link.source,
+                "external_id": link.external_id,
+            }),
+            category: ChangeCategory::Inventory,
+        })
+        .await?;
+    write.commit().await?;
+    Ok(created)
+}
+
+/// The integration `id` if the actor's organization owns it; else a `NOT_FOUND` error on
+/// `field`. `None` too when the id could not be decoded (its error is already in `check`).
+/// `lock` locks the row for the rest of the transaction (PostgreSQL).
+async fn administered(
+    db: &impl ConnectionTrait,
+    actor: &Viewer,
+    check: &mut Check,
+    field: &str,
+    id: Option<Uuid>,
+    lock: bool,
+) -> Result<Option<integration::Model>, DbErr> {
+    let Some(id) = id else { return Ok(None) };
+    let mut select = integration::Entity::find_by_id(id);
+    if lock {
+        select = select.lock_exclusive();
+    }
+    let found = select
+        .one(db)
+        .await?
+        .filter(|found| found.organization_id == actor.organization.id);
+    if found.is_none() {
+        check.fail(
+            field,
+            UserErrorCode::NotFound,
+            "no integration with this id",
+        );
+    }
+    Ok(found)
+}
+
+/// An http(s) URL with a host, without a trailing slash; else an `INVALID` error on `baseUrl`.
+fn check_url(check: &mut Check, value: &str) -> Option<String> {
+    let trimmed = value.trim().trim_end_matches('/');
+    match url::Url::parse(trimmed) {
+        Ok(url) if matches!(url.scheme(), "https" | "http") && url.has_host() => {
+            Some(trimmed.to_owned())
+        }
+        _ => {
+            check.fail(
+                "baseUrl",
+                UserErrorCode::Invalid,
+                "`baseUrl` is an http(s) URL such as https://api-na.myconnectwise.net",
+            );
+            None
+        }
+    }
+}
+
+/// A JSON object, `{}` when absent; else an `INVALID` error on `field`.
+fn check_object(check: &mut Check, field: &str, value: Option<Value>) -> Option<Value> {
+    match value {
+        None => Some(Value::Object(serde_json::Map::new())),
+        Some(object @ Value::Object(_)) => Some(object),
+        Some(_) => {
+            check.fail(
+                field,
+                UserErrorCode::Invalid,
+                format!("`{field}` is a JSON object"),
+            );
+            None
+        }
+    }
+}
+
+/// A schedule: `None` for none (absent or 0), else at least [`MIN_INTERVAL_SECONDS`].
+fn check_interval(check: &mut Check, value: Option<i32>) -> Option<Option<i32>> {
+    match value {
+        None | Some(0) => Some(None),
+        Some(seconds) if seconds >= MIN_INTERVAL_SECONDS => Some(Some(seconds)),
+        Some(_) => {
+            check.fail(
+                "syncIntervalSeconds",
+                UserErrorCode::Invalid,
+                format!("`syncIntervalSeconds` is at least {MIN_INTERVAL_SECONDS} (or 0 for none)"),
+            );
+            None
+        }
+    }
+}
+
+/// Whether another integration of `organization_id` than `except` is named `name`.
+async fn name_taken(
+    db: &impl ConnectionTrait,
+    organization_id: Uuid,
+    name: &str,
+    except: Option<Uuid>,
+) -> Result<bool, DbErr> {
+    Ok(integration::Entity::find()
+        .filter(integration::COLUMN.organization_id.eq(organization_id))
+        .filter(integration::COLUMN.name.eq(name))
+        .all(db)
+        .await?
+        .into_iter()
+        .any(|found| Some(found.id) != except))
+}
+
+/// `credentials` sealed for the integration `id`; else (no key configured) an `INVALID_STATE`
+/// error on `credentials`.
+fn seal(
+    check: &mut Check,
+    key: Option<&SecretKey>,
+    id: Uuid,
+    credentials: &Value,
+) -> Option<Vec<u8>> {
+    match credentials::seal(key, id, credentials) {
+        Ok(sealed) => Some(sealed),
+        Err(error) => {
+            check.fail(
+                "credentials",
+                UserErrorCode::InvalidState,
+                error.to_string(),
+            );
+            None
+        }
+    }
+}

@@ -20,10 +20,12 @@
 //! - `scope`: the reads that decide a write: which environment, systems and tickets the actor
 //!   may name.
 //! - `directory`: who may manage an organization's people, teams and memberships.
+//! - `credentials`: sealing and opening an integration's credentials with `TANDEM_SECRET_KEY`.
 
 pub mod bulk;
 pub mod change_log;
 pub mod check;
+pub mod credentials;
 pub mod directory;
 pub mod external;
 pub mod integration;

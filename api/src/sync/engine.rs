@@ -28,7 +28,7 @@ use sea_orm::prelude::*;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{DatabaseConnection, IntoActiveModel, QueryFilter, Set, TransactionTrait};
 
-use crate::sync::credentials;
+use crate::services::credentials;
 use crate::sync::store::{Counts, PageWriter, RunContext};
 
 /// Why a run did not happen or stopped.

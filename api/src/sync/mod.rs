@@ -7,13 +7,15 @@
 //! - `store`: what one page writes: companies to mapping names, devices to systems (matched across
 //!   PSA and RMM), tickets and alerts (routed by the matrix when new), changes to the change log.
 //! - `service`: runs from the server: on demand in the background, and on schedule.
-//! - `credentials`: sealing and opening an integration's credentials with `TANDEM_SECRET_KEY`.
+//!
+//! Sealing and opening an integration's credentials lives in `services::credentials` (the
+//! integration services seal them); `credentials` here names it for the webhook receiver.
 
-pub mod credentials;
 pub mod engine;
 pub mod service;
 pub mod store;
 
+pub use crate::services::credentials;
 pub use crate::services::external::change_source;
 
 pub use engine::{SyncError, SyncOptions, SyncReport, run};

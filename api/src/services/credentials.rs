@@ -1,6 +1,7 @@
 //! An integration's credentials at rest: a JSON object sealed with `TANDEM_SECRET_KEY`, bound to
-//! the integration's id. Written by the API, opened only by the sync engine and
-//! `testIntegration`; never returned, never logged.
+//! the integration's id. Sealed by the integration services (`services::integration`), opened
+//! only in memory by the sync engine (for a run and for `testIntegration`) and the webhook
+//! receiver; never returned, never logged.
 
 use integrations::secrets::{SecretError, SecretKey};
 use serde_json::Value;
