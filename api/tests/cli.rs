@@ -287,7 +287,7 @@ async fn sync_runs_an_integration_and_exits_by_its_outcome() {
         kind: entities::enums::IntegrationKind::ConnectwiseManage,
         base_url: server.url.clone(),
         credentials_ciphertext: Some(
-            api::sync::credentials::seal(Some(&key), id, &credentials).expect("sealed"),
+            api::services::credentials::seal(Some(&key), id, &credentials).expect("sealed"),
         ),
         settings,
         enabled: true,

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ids::{self, NodeType};
 use crate::state::{AppState, REQUEST_ID_HEADER};
-use crate::sync::credentials;
+use crate::services::credentials;
 
 /// Receives a vendor callback.
 pub async fn receive(

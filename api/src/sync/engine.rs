@@ -422,6 +422,13 @@ async fn sync(
             let fetched_in = fetch_started.elapsed();
             let write_started = std::time::Instant::now();
             let txn = crate::services::unit::begin_write(db).await?;
+            // Renewing first locks the integration row before any record or cursor row, in the
+            // order `updateIntegration` takes them too (so the two never deadlock), and holds
+            // the lease for the rest of the transaction.
+            if !renew_lease(&txn, found.id, options).await? {
+                // Another run took over an expired lease: this page writes nothing.
+                return Err(SyncError::LeaseLost);
+            }
             let page_counts = write_page(
                 &txn,
                 &mut context,
@@ -455,10 +462,6 @@ async fn sync(
             };
             save_cursor(&txn, found.id, resource, &next).await?;
             add_to_run(&txn, record.id, &page_counts).await?;
-            if !renew_lease(&txn, found.id, options).await? {
-                // Another run took over an expired lease: this page's writes roll back.
-                return Err(SyncError::LeaseLost);
-            }
             txn.commit().await?;
             tracing::debug!(
                 resource = resource.as_str(),

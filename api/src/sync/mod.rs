@@ -9,13 +9,12 @@
 //! - `service`: runs from the server: on demand in the background, and on schedule.
 //!
 //! Sealing and opening an integration's credentials lives in `services::credentials` (the
-//! integration services seal them); `credentials` here names it for the webhook receiver.
+//! integration services seal them).
 
 pub mod engine;
 pub mod service;
 pub mod store;
 
-pub use crate::services::credentials;
 pub use crate::services::external::change_source;
 
 pub use engine::{SyncError, SyncOptions, SyncReport, run};
