@@ -22,8 +22,8 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ids::{self, NodeType};
-use crate::state::{AppState, REQUEST_ID_HEADER};
 use crate::services::credentials;
+use crate::state::{AppState, REQUEST_ID_HEADER};
 
 /// Receives a vendor callback.
 pub async fn receive(

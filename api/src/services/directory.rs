@@ -181,16 +181,6 @@ pub async fn require_own_directory(
     }
 }
 
-/// `error` as a service error; a unique violation (a concurrent caller took the value between
-/// the check and the write) becomes a `TAKEN` refusal on `field` with `message`.
-pub fn taken_or(error: DbErr, field: &str, message: &str) -> ServiceError {
-    if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
-        ServiceError::refused(field, UserErrorCode::Taken, message)
-    } else {
-        ServiceError::Database(error)
-    }
-}
-
 /// Creates a client organization served by the actor's provider organization, and the
 /// engagement that serves it from `starts_on`.
 ///
@@ -247,7 +237,7 @@ pub async fn create_client_organization(
     .into_active_model()
     .insert(&write.txn)
     .await
-    .map_err(|error| taken_or(error, "slug", SLUG_TAKEN))?;
+    .map_err(|error| ServiceError::taken_or(error, "slug", SLUG_TAKEN))?;
     engagement::Model {
         id: Uuid::now_v7(),
         provider_id: actor.organization.id,
@@ -523,7 +513,7 @@ pub async fn create_team(
     .into_active_model()
     .insert(&write.txn)
     .await
-    .map_err(|error| taken_or(error, "name", TEAM_NAME_TAKEN))?;
+    .map_err(|error| ServiceError::taken_or(error, "name", TEAM_NAME_TAKEN))?;
     write.commit().await?;
     Ok(created)
 }
@@ -569,7 +559,7 @@ pub async fn update_team(
     let updated = model
         .update(&write.txn)
         .await
-        .map_err(|error| taken_or(error, "name", TEAM_NAME_TAKEN))?;
+        .map_err(|error| ServiceError::taken_or(error, "name", TEAM_NAME_TAKEN))?;
     write.commit().await?;
     Ok(updated)
 }
@@ -634,7 +624,7 @@ pub async fn create_person(
     .into_active_model()
     .insert(&write.txn)
     .await
-    .map_err(|error| taken_or(error, "subject", SUBJECT_TAKEN))?;
+    .map_err(|error| ServiceError::taken_or(error, "subject", SUBJECT_TAKEN))?;
     write.commit().await?;
     Ok(created)
 }

@@ -22,8 +22,8 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::Viewer;
 use crate::events::EventBus;
+use crate::services::ServiceError;
 use crate::services::change_log::{MAX_REASON, check_details};
-use crate::services::directory::taken_or;
 use crate::services::scope::{ticket_in, visible_environment};
 use crate::services::{
     ChangeNote, Check, ServiceResult, UnitOfWork, UserErrorCode, WRITERS, diff, require_role,
@@ -205,7 +205,7 @@ pub async fn create_environment(
     .into_active_model()
     .insert(&write.txn)
     .await
-    .map_err(|error| taken_or(error, "name", ENVIRONMENT_NAME_TAKEN))?;
+    .map_err(|error| ServiceError::taken_or(error, "name", ENVIRONMENT_NAME_TAKEN))?;
     write
         .record(ChangeNote {
             environment_id: environment.id,
@@ -298,7 +298,7 @@ pub async fn update_environment(
     let updated = model
         .update(&write.txn)
         .await
-        .map_err(|error| taken_or(error, "name", ENVIRONMENT_NAME_TAKEN))?;
+        .map_err(|error| ServiceError::taken_or(error, "name", ENVIRONMENT_NAME_TAKEN))?;
     write
         .record(ChangeNote {
             environment_id: updated.id,

@@ -67,6 +67,21 @@ impl ServiceError {
     }
 }
 
+impl ServiceError {
+    /// `error` as a service error; a unique violation (a concurrent caller took the value
+    /// between the check and the write) becomes a `TAKEN` refusal on `field` with `message`.
+    pub fn taken_or(error: sea_orm::DbErr, field: &str, message: &str) -> Self {
+        if matches!(
+            error.sql_err(),
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+        ) {
+            Self::refused(field, UserErrorCode::Taken, message)
+        } else {
+            Self::Database(error)
+        }
+    }
+}
+
 impl From<Check> for ServiceError {
     fn from(check: Check) -> Self {
         Self::Refused(check.into_errors())

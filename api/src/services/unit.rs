@@ -121,15 +121,18 @@ impl<'a> UnitOfWork<'a> {
         })
     }
 
-    /// Locks environment `id` for the rest of the transaction and reads it again: writes whose
+    /// Locks environment `id` (`FOR NO KEY UPDATE`) for the rest of the transaction and reads it again: writes whose
     /// rules read the environment's other rows (the matrix's overlap and sign-off rules) take
     /// turns per environment. SQLite needs no row lock: its writers already take turns.
     ///
     /// # Errors
     /// Database errors.
     pub async fn lock_environment(&self, id: Uuid) -> Result<Option<environment::Model>, DbErr> {
+        // `FOR NO KEY UPDATE`: writers of the environment's rules take turns, while inserts that
+        // merely reference it (systems, tickets, entries) are not blocked and cannot deadlock
+        // against this lock.
         environment::Entity::find_by_id(id)
-            .lock_exclusive()
+            .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
             .one(&self.txn)
             .await
     }
