@@ -26,3 +26,15 @@ pub struct Model {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Engagements in force on `day`: started on or before it, not yet ended (`ends_on` is
+/// exclusive). The one definition every reader of "an active engagement" filters by.
+pub fn in_force_on(day: Date) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(Column::StartsOn.lte(day))
+        .add(
+            sea_orm::Condition::any()
+                .add(Column::EndsOn.is_null())
+                .add(Column::EndsOn.gt(day)),
+        )
+}

@@ -8,7 +8,7 @@ use chrono::Utc;
 use entities::enums::{OrganizationKind, Role};
 use entities::{engagement, integration, organization, person};
 use sea_orm::prelude::*;
-use sea_orm::{ActiveEnum, Condition, DatabaseConnection, QuerySelect};
+use sea_orm::{ActiveEnum, DatabaseConnection, QuerySelect};
 
 use crate::auth::Claims;
 use crate::error::{ApiError, ApiResult};
@@ -98,12 +98,7 @@ impl Viewer {
                 .select_only()
                 .column(engagement::Column::ClientId)
                 .filter(engagement::COLUMN.provider_id.eq(organization.id))
-                .filter(engagement::COLUMN.starts_on.lte(today))
-                .filter(
-                    Condition::any()
-                        .add(engagement::COLUMN.ends_on.is_null())
-                        .add(engagement::COLUMN.ends_on.gt(today)),
-                )
+                .filter(engagement::in_force_on(today))
                 .into_tuple()
                 .all(db)
                 .await?;

@@ -30,10 +30,9 @@ use crate::services::{
     external, insert_entry, require_role,
 };
 
-const MAX_NAME: usize = 200;
-const MAX_FIELD: usize = 255;
-const MAX_TITLE: usize = 300;
-const MAX_TEXT: usize = 20_000;
+// A synced record obeys the same limits as one written by hand.
+use crate::services::inventory::{MAX_FIELD, MAX_NAME};
+use crate::services::work::{MAX_TEXT, MAX_TITLE};
 
 /// Most records per call.
 pub const MAX_RECORDS: usize = 1_000;

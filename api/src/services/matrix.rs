@@ -21,7 +21,7 @@ use entities::enums::{
 };
 use entities::{engagement, environment, function, responsibility, responsibility_approval};
 use sea_orm::prelude::*;
-use sea_orm::{Condition, ConnectionTrait, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{ConnectionTrait, IntoActiveModel, QueryFilter, Set};
 use serde_json::json;
 
 use crate::auth::Viewer;
@@ -266,12 +266,7 @@ pub async fn required_sides(
     let day = at.date_naive();
     let engagement = engagement::Entity::find()
         .filter(engagement::COLUMN.client_id.eq(environment.organization_id))
-        .filter(engagement::COLUMN.starts_on.lte(day))
-        .filter(
-            Condition::any()
-                .add(engagement::COLUMN.ends_on.is_null())
-                .add(engagement::COLUMN.ends_on.gt(day)),
-        )
+        .filter(engagement::in_force_on(day))
         .one(db)
         .await?;
     Ok(match engagement {

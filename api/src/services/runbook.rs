@@ -7,22 +7,16 @@
 //! changing the same runbook take turns. Every change is a change log entry (category
 //! `DOCUMENTATION`).
 
-use chrono::Utc;
 use entities::enums::ChangeCategory;
-use entities::{
-    engagement, environment, function, runbook, runbook_function, runbook_revision, runbook_system,
-    team,
-};
+use entities::{function, runbook, runbook_function, runbook_revision, runbook_system};
 use sea_orm::prelude::*;
-use sea_orm::{
-    Condition, ConnectionTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ConnectionTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::json;
 
 use crate::auth::Viewer;
 use crate::events::EventBus;
 use crate::services::change_log::MAX_REASON;
-use crate::services::scope::{systems_in, ticket_in, visible_environment};
+use crate::services::scope::{systems_in, team_for_environment, ticket_in, visible_environment};
 use crate::services::{
     ChangeNote, Check, ServiceResult, UnitOfWork, UserErrorCode, WRITERS, require_role,
 };
@@ -447,46 +441,4 @@ async fn live_runbook(
         check.fail("runbookId", UserErrorCode::InvalidState, archived);
     }
     Ok(Some(found))
-}
-
-/// The team `id` if it may work in `environment`: a team of the client, or of a provider with an
-/// engagement active today; else a `NOT_FOUND` user error on `field`.
-///
-/// The same rule as the work mutations' owner teams; it belongs in `services::scope` once both
-/// have moved.
-async fn team_for_environment(
-    txn: &impl ConnectionTrait,
-    check: &mut Check,
-    field: &str,
-    environment: &environment::Model,
-    id: Option<Uuid>,
-) -> Result<Option<team::Model>, DbErr> {
-    let Some(id) = id else { return Ok(None) };
-    let found = team::Entity::find_by_id(id).one(txn).await?;
-    let today = Utc::now().date_naive();
-    let allowed = match &found {
-        Some(found) if found.organization_id == environment.organization_id => true,
-        Some(found) => engagement::Entity::find()
-            .filter(engagement::COLUMN.client_id.eq(environment.organization_id))
-            .filter(engagement::COLUMN.provider_id.eq(found.organization_id))
-            .filter(engagement::COLUMN.starts_on.lte(today))
-            .filter(
-                Condition::any()
-                    .add(engagement::COLUMN.ends_on.is_null())
-                    .add(engagement::COLUMN.ends_on.gt(today)),
-            )
-            .one(txn)
-            .await?
-            .is_some(),
-        None => false,
-    };
-    if !allowed {
-        check.fail(
-            field,
-            UserErrorCode::NotFound,
-            "no team with this id works in the environment",
-        );
-        return Ok(None);
-    }
-    Ok(found)
 }

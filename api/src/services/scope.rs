@@ -4,7 +4,8 @@
 
 use std::collections::HashSet;
 
-use entities::{environment, system, ticket};
+use chrono::Utc;
+use entities::{engagement, environment, system, team, ticket};
 use sea_orm::prelude::*;
 use sea_orm::{ConnectionTrait, QueryFilter};
 
@@ -88,6 +89,43 @@ pub async fn ticket_in(
             UserErrorCode::NotFound,
             "no ticket with this id in the environment",
         );
+    }
+    Ok(found)
+}
+
+/// The team `id` if it may work in `environment`: a team of the client, or of a provider with an
+/// engagement active today; else a `NOT_FOUND` user error on `field`. Run it on the write's
+/// transaction.
+///
+/// # Errors
+/// Database errors.
+pub async fn team_for_environment(
+    db: &impl ConnectionTrait,
+    check: &mut Check,
+    field: &str,
+    environment: &environment::Model,
+    id: Option<Uuid>,
+) -> Result<Option<team::Model>, DbErr> {
+    let Some(id) = id else { return Ok(None) };
+    let found = team::Entity::find_by_id(id).one(db).await?;
+    let allowed = match &found {
+        Some(found) if found.organization_id == environment.organization_id => true,
+        Some(found) => engagement::Entity::find()
+            .filter(engagement::in_force_on(Utc::now().date_naive()))
+            .filter(engagement::COLUMN.client_id.eq(environment.organization_id))
+            .filter(engagement::COLUMN.provider_id.eq(found.organization_id))
+            .one(db)
+            .await?
+            .is_some(),
+        None => false,
+    };
+    if !allowed {
+        check.fail(
+            field,
+            UserErrorCode::NotFound,
+            "no team with this id works in the environment",
+        );
+        return Ok(None);
     }
     Ok(found)
 }

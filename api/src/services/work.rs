@@ -13,15 +13,13 @@
 //! callers changing the same row at once are decided one after the other, each from the state
 //! the other left.
 
-use chrono::{NaiveDate, Utc};
 use entities::enums::{AlertStatus, ChangeCategory, Priority, TicketStatus};
 use entities::{
-    alert, engagement, environment, function, person, system, team, team_membership, ticket,
-    ticket_note,
+    alert, environment, function, person, system, team_membership, ticket, ticket_note,
 };
 use sea_orm::prelude::*;
 use sea_orm::{
-    Condition, ConnectionTrait, DatabaseConnection, IntoActiveModel, QueryFilter, QuerySelect, Set,
+    ConnectionTrait, DatabaseConnection, IntoActiveModel, QueryFilter, QuerySelect, Set,
 };
 use serde_json::{Map, Value, json};
 
@@ -29,7 +27,7 @@ use crate::auth::Viewer;
 use crate::events::EventBus;
 use crate::matrix::{DEFAULT_TICKET_FUNCTION, Router};
 use crate::services::change_log::MAX_REASON;
-use crate::services::scope::visible_environment;
+use crate::services::scope::{team_for_environment, visible_environment};
 use crate::services::{
     ChangeNote, Check, ServiceResult, UnitOfWork, UserErrorCode, WRITERS, WRITERS_AND_SYNC, diff,
     require_role,
@@ -119,53 +117,6 @@ pub struct AlertAction {
     pub id: Option<Uuid>,
     /// Why (goes to the change log).
     pub reason: Option<String>,
-}
-
-/// The team `id` if it may work in `environment`: a team of the client, or of a provider with an
-/// engagement active today; else a `NOT_FOUND` user error on `field`. Run it on the write's
-/// transaction.
-///
-/// # Errors
-/// Database errors.
-pub async fn team_for_environment(
-    db: &impl ConnectionTrait,
-    check: &mut Check,
-    field: &str,
-    environment: &environment::Model,
-    id: Option<Uuid>,
-) -> Result<Option<team::Model>, DbErr> {
-    let Some(id) = id else { return Ok(None) };
-    let found = team::Entity::find_by_id(id).one(db).await?;
-    let allowed = match &found {
-        Some(found) if found.organization_id == environment.organization_id => true,
-        Some(found) => active_on(Utc::now().date_naive())
-            .filter(engagement::COLUMN.client_id.eq(environment.organization_id))
-            .filter(engagement::COLUMN.provider_id.eq(found.organization_id))
-            .one(db)
-            .await?
-            .is_some(),
-        None => false,
-    };
-    if !allowed {
-        check.fail(
-            field,
-            UserErrorCode::NotFound,
-            "no team with this id works in the environment",
-        );
-        return Ok(None);
-    }
-    Ok(found)
-}
-
-/// Engagements in force on `day`.
-fn active_on(day: NaiveDate) -> Select<engagement::Entity> {
-    engagement::Entity::find()
-        .filter(engagement::COLUMN.starts_on.lte(day))
-        .filter(
-            Condition::any()
-                .add(engagement::COLUMN.ends_on.is_null())
-                .add(engagement::COLUMN.ends_on.gt(day)),
-        )
 }
 
 /// The system `id` if it is in `environment_id`, else a `NOT_FOUND` user error on `field`.

@@ -21,7 +21,6 @@ use crate::error::ApiResult;
 use crate::events::EventBus;
 use crate::graphql::context::ContextExt;
 use crate::graphql::mutation::change_log::MAX_REASON;
-use crate::graphql::mutation::work::team_for_environment;
 use crate::graphql::mutation::{
     ChangeNote, Check, CheckIds, UserErrorCode, payload, require_role, visible_environment,
 };
@@ -29,6 +28,7 @@ use crate::graphql::query::directory::active_on;
 use crate::graphql::types::Responsibility;
 use crate::graphql::types::enums::EscalationChannel;
 use crate::ids::NodeType;
+use crate::services::scope::team_for_environment;
 use crate::services::{self, matrix::Action};
 
 /// Writing the matrix.

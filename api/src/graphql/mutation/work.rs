@@ -13,7 +13,6 @@ use crate::ids::NodeType;
 use crate::services::work;
 
 // The matrix and runbook mutations still check their teams here until they move too.
-pub use crate::services::work::team_for_environment;
 
 /// Writing tickets and alerts.
 #[derive(Default)]

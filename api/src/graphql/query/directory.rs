@@ -296,11 +296,7 @@ impl DirectoryQuery {
 
 /// Engagements in force on `day`.
 pub fn active_on(select: Select<engagement::Entity>, day: NaiveDate) -> Select<engagement::Entity> {
-    select.filter(engagement::COLUMN.starts_on.lte(day)).filter(
-        Condition::any()
-            .add(engagement::COLUMN.ends_on.is_null())
-            .add(engagement::COLUMN.ends_on.gt(day)),
-    )
+    select.filter(engagement::in_force_on(day))
 }
 
 /// Teams, scoped to the viewer and `within`.
