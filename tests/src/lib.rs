@@ -526,9 +526,7 @@ pub async fn sync(app: &TestApp, id: uuid::Uuid) -> api::sync::SyncReport {
 /// When `id` is not a global id.
 pub fn decode_uuid(id: &Value) -> uuid::Uuid {
     let id = id.as_str().expect("a global id is a string");
-    api::ids::decode("id", &id.into())
-        .expect("a global id")
-        .1
+    api::ids::decode("id", &id.into()).expect("a global id").1
 }
 
 impl TestApp {

@@ -830,9 +830,13 @@ async fn membership(
 }
 
 /// Locks organization `id` for the rest of the transaction and reads it again. PostgreSQL
-/// `FOR NO KEY UPDATE`: other directory writes of the organization wait, inserts that refer to
-/// it do not. SQLite needs no row lock: its writers already take turns.
-async fn lock_organization(
+/// `FOR NO KEY UPDATE`: other directory writes of the organization (and engagement changes of a
+/// client, which lock the client) wait, inserts that refer to it do not. SQLite needs no row
+/// lock: its writers already take turns.
+///
+/// # Errors
+/// Database errors.
+pub async fn lock_organization(
     txn: &DatabaseTransaction,
     id: Uuid,
 ) -> Result<Option<organization::Model>, DbErr> {

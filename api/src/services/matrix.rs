@@ -15,19 +15,27 @@
 //! approving at the same instant, or two overlapping entries approved at once, are decided one
 //! after the other. Every step is a change log entry (category `OWNERSHIP`).
 
+use chrono::NaiveDate;
 use chrono::{DateTime, Utc};
 use entities::enums::{
-    ApprovalDecision, ChangeCategory, OperatingModel, ResponsibilityStatus, Role,
+    ApprovalDecision, ChangeCategory, EscalationChannel, OperatingModel, OrganizationKind,
+    PartyRole, ResponsibilityStatus, Role,
 };
-use entities::{engagement, environment, function, responsibility, responsibility_approval};
+use entities::{
+    engagement, environment, escalation_step, function, person, responsibility,
+    responsibility_approval, responsibility_party,
+};
 use sea_orm::prelude::*;
 use sea_orm::{ConnectionTrait, IntoActiveModel, QueryFilter, Set};
 use serde_json::json;
 
 use crate::auth::Viewer;
 use crate::events::EventBus;
+use crate::services::change_log::MAX_REASON;
+use crate::services::directory::lock_organization;
+use crate::services::scope::{team_for_environment, visible_environment};
 use crate::services::{
-    ChangeNote, ServiceError, ServiceResult, UnitOfWork, UserErrorCode, require_role,
+    ChangeNote, Check, ServiceError, ServiceResult, UnitOfWork, UserErrorCode, require_role,
 };
 
 /// A step of the lifecycle.
@@ -49,6 +57,430 @@ impl Action {
             Self::Retire => "retireResponsibility",
         }
     }
+}
+
+/// Longest notes of an entry, in characters.
+pub const MAX_NOTES: usize = 5_000;
+
+/// A new matrix entry, as a draft. Ids are `None` when the front door could not decode them.
+pub struct NewResponsibility {
+    /// The environment.
+    pub environment_id: Option<Uuid>,
+    /// The function's key, such as `patching`.
+    pub function: String,
+    /// A system, for an entry that overrides the function's default on it.
+    pub system_id: Option<Uuid>,
+    /// The team that does the work.
+    pub responsible_team_id: Option<Uuid>,
+    /// The team that answers for it.
+    pub accountable_team_id: Option<Uuid>,
+    /// Teams asked before the work is done.
+    pub consulted_team_ids: Vec<Uuid>,
+    /// Teams told after the work is done.
+    pub informed_team_ids: Vec<Uuid>,
+    /// Who to call, in order.
+    pub escalation_path: Vec<NewStep>,
+    /// Start of validity (inclusive).
+    pub valid_from: DateTime<Utc>,
+    /// End of validity (exclusive); open-ended when `None`.
+    pub valid_to: Option<DateTime<Utc>>,
+    /// Free-form notes.
+    pub notes: Option<String>,
+    /// Why (goes to the change log).
+    pub reason: Option<String>,
+}
+
+/// One step of an escalation path: a team or a person, reached by a channel.
+pub struct NewStep {
+    /// The team to reach.
+    pub team_id: Option<Uuid>,
+    /// The person to reach.
+    pub person_id: Option<Uuid>,
+    /// How to reach them.
+    pub channel: EscalationChannel,
+    /// Minutes to wait before the next step.
+    pub minutes_before_next: Option<i32>,
+}
+
+/// A transition of a client to another operating model on a day.
+pub struct TransitionPlan {
+    /// The client; `None` when the front door could not decode the id.
+    pub client_id: Option<Uuid>,
+    /// The operating model from `on`.
+    pub operating_model: OperatingModel,
+    /// The first day under the new model.
+    pub on: NaiveDate,
+    /// Why (goes to the change log).
+    pub reason: Option<String>,
+}
+
+/// Drafts `entry` as `actor`: not in force until agreed.
+///
+/// # Errors
+/// [`ServiceError::Forbidden`] for a non-admin; [`ServiceError::Refused`] for bad input, an
+/// environment, system, team or person the actor may not name; database errors.
+pub async fn create_responsibility(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &Viewer,
+    entry: NewResponsibility,
+    mut check: Check,
+) -> ServiceResult<responsibility::Model> {
+    require_role(actor, &[Role::Admin], "createResponsibility")?;
+    let notes = check.optional_text("notes", entry.notes.as_deref(), MAX_NOTES);
+    let reason = check.optional_text("reason", entry.reason.as_deref(), MAX_REASON);
+    let valid_from = check.planned_instant("validFrom", entry.valid_from);
+    let valid_to = entry
+        .valid_to
+        .map(|instant| check.planned_instant("validTo", instant));
+    if let (Some(from), Some(Some(to))) = (valid_from, valid_to)
+        && to <= from
+    {
+        check.fail(
+            "validTo",
+            UserErrorCode::Invalid,
+            "`validTo` must be after `validFrom`",
+        );
+    }
+    let mut write = UnitOfWork::begin(db, events, actor, reason.clone().flatten(), None).await?;
+    let environment = visible_environment(
+        &write.txn,
+        actor,
+        &mut check,
+        "environmentId",
+        entry.environment_id,
+    )
+    .await?;
+    let Some(environment) = environment else {
+        return Err(check.into());
+    };
+    let key = entry.function.trim();
+    let function = crate::matrix::functions_for(&write.txn, environment.organization_id)
+        .await?
+        .into_iter()
+        .find(|function| function.key == key);
+    if function.is_none() {
+        check.fail(
+            "function",
+            UserErrorCode::NotFound,
+            format!("no function with the key `{key}`"),
+        );
+    }
+    if let Some(system_id) = entry.system_id {
+        let found = entities::system::Entity::find_by_id(system_id)
+            .one(&write.txn)
+            .await?;
+        if found.is_none_or(|found| found.environment_id != environment.id) {
+            check.fail(
+                "systemId",
+                UserErrorCode::NotFound,
+                "no system with this id in the environment",
+            );
+        }
+    }
+    for (field, id) in [
+        ("responsibleTeamId", entry.responsible_team_id),
+        ("accountableTeamId", entry.accountable_team_id),
+    ] {
+        team_for_environment(&write.txn, &mut check, field, &environment, id).await?;
+    }
+    for (field, ids) in [
+        ("consultedTeamIds", &entry.consulted_team_ids),
+        ("informedTeamIds", &entry.informed_team_ids),
+    ] {
+        for id in ids {
+            team_for_environment(&write.txn, &mut check, field, &environment, Some(*id)).await?;
+        }
+    }
+    for (index, step) in entry.escalation_path.iter().enumerate() {
+        let field = format!("escalationPath.{index}");
+        if step.team_id.is_some() == step.person_id.is_some() {
+            check.fail(
+                &field,
+                UserErrorCode::Invalid,
+                "a step names a team or a person, not both",
+            );
+        }
+        team_for_environment(
+            &write.txn,
+            &mut check,
+            &format!("{field}.teamId"),
+            &environment,
+            step.team_id,
+        )
+        .await?;
+        if let Some(person_id) = step.person_id {
+            let found = person::Entity::find_by_id(person_id)
+                .one(&write.txn)
+                .await?;
+            if found.is_none_or(|found| !actor.can_see_organization(found.organization_id)) {
+                check.fail(
+                    &format!("{field}.personId"),
+                    UserErrorCode::NotFound,
+                    "no person with this id",
+                );
+            }
+        }
+        if step.minutes_before_next.is_some_and(|minutes| minutes <= 0) {
+            check.fail(
+                &format!("{field}.minutesBeforeNext"),
+                UserErrorCode::Invalid,
+                "`minutesBeforeNext` must be positive",
+            );
+        }
+    }
+    let (Some(notes), Some(_), Some(function), Some(responsible), Some(valid_from), true) = (
+        notes,
+        reason,
+        function,
+        entry.responsible_team_id,
+        valid_from,
+        check.is_ok(),
+    ) else {
+        return Err(check.into());
+    };
+    let created = responsibility::Model {
+        id: Uuid::now_v7(),
+        environment_id: environment.id,
+        function_id: function.id,
+        system_id: entry.system_id,
+        responsible_team_id: responsible,
+        accountable_team_id: entry.accountable_team_id,
+        valid_from,
+        valid_to: valid_to.flatten(),
+        status: ResponsibilityStatus::Draft,
+        notes,
+        supersedes_id: None,
+        created_by_id: Some(actor.person.id),
+        created_at: write.now,
+        updated_at: write.now,
+    }
+    .into_active_model()
+    .insert(&write.txn)
+    .await?;
+    let parties = entry
+        .consulted_team_ids
+        .iter()
+        .map(|id| (id, PartyRole::Consulted))
+        .chain(
+            entry
+                .informed_team_ids
+                .iter()
+                .map(|id| (id, PartyRole::Informed)),
+        );
+    for (team_id, role) in parties {
+        responsibility_party::Model {
+            responsibility_id: created.id,
+            team_id: *team_id,
+            role,
+        }
+        .into_active_model()
+        .insert(&write.txn)
+        .await?;
+    }
+    for (position, step) in entry.escalation_path.into_iter().enumerate() {
+        escalation_step::Model {
+            id: Uuid::now_v7(),
+            responsibility_id: created.id,
+            position: position as i32 + 1,
+            team_id: step.team_id,
+            person_id: step.person_id,
+            channel: step.channel,
+            minutes_before_next: step.minutes_before_next,
+        }
+        .into_active_model()
+        .insert(&write.txn)
+        .await?;
+    }
+    write
+        .record(ChangeNote {
+            environment_id: environment.id,
+            system_ids: entry.system_id.into_iter().collect(),
+            summary: format!("Drafted matrix entry for {}", function.name),
+            details: json!({ "responsibility": created.id, "status": "DRAFT" }),
+            category: ChangeCategory::Ownership,
+        })
+        .await?;
+    write.commit().await?;
+    Ok(created)
+}
+
+/// Plans `plan` as `actor` (a provider's admin): the current engagement ends on the day, the
+/// next one starts, and every entry in force that day is copied as a draft that supersedes it.
+/// The client is locked first, so engagement changes of the client take turns with it.
+///
+/// # Errors
+/// [`ServiceError::Forbidden`] for a non-admin; [`ServiceError::Refused`] for a caller who is
+/// not a provider, a client without an engagement in force that day, the same model, or a day
+/// not after the current engagement starts; database errors.
+pub async fn plan_transition(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &Viewer,
+    plan: TransitionPlan,
+    mut check: Check,
+) -> ServiceResult<(engagement::Model, Vec<responsibility::Model>)> {
+    require_role(actor, &[Role::Admin], "planTransition")?;
+    let reason = check.optional_text("reason", plan.reason.as_deref(), MAX_REASON);
+    if actor.organization.kind != OrganizationKind::Provider {
+        check.fail(
+            "clientId",
+            UserErrorCode::InvalidState,
+            "transitions are planned by the provider",
+        );
+        return Err(check.into());
+    }
+    let Some(client_id) = plan.client_id else {
+        return Err(check.into());
+    };
+    let on = plan.on;
+    let mut write = UnitOfWork::begin(db, events, actor, reason.clone().flatten(), None).await?;
+    lock_organization(&write.txn, client_id).await?;
+    let current = engagement::Entity::find()
+        .filter(engagement::in_force_on(on))
+        .filter(engagement::COLUMN.client_id.eq(client_id))
+        .filter(engagement::COLUMN.provider_id.eq(actor.organization.id))
+        .one(&write.txn)
+        .await?;
+    let model = plan.operating_model;
+    match &current {
+        None => check.fail(
+            "clientId",
+            UserErrorCode::NotFound,
+            "no engagement with this client is in force on that day",
+        ),
+        Some(found) if found.operating_model == model => {
+            check.fail(
+                "operatingModel",
+                UserErrorCode::Invalid,
+                "the client is already served under this operating model then",
+            );
+        }
+        Some(found) if found.starts_on >= on => {
+            check.fail(
+                "on",
+                UserErrorCode::Invalid,
+                "the day must fall after the current engagement starts",
+            );
+        }
+        Some(_) => {}
+    }
+    let (Some(_), Some(current), true) = (reason, current, check.is_ok()) else {
+        return Err(check.into());
+    };
+    let mut ended = current.clone().into_active_model();
+    ended.ends_on = Set(Some(on));
+    ended.updated_at = Set(write.now);
+    ended.update(&write.txn).await?;
+    let next = engagement::Model {
+        id: Uuid::now_v7(),
+        provider_id: current.provider_id,
+        client_id,
+        operating_model: model,
+        starts_on: on,
+        ends_on: current.ends_on.filter(|ends_on| *ends_on > on),
+        notes: Some(format!(
+            "Transition from {}",
+            sea_orm::ActiveEnum::to_value(&current.operating_model)
+        )),
+        created_at: write.now,
+        updated_at: write.now,
+    }
+    .into_active_model()
+    .insert(&write.txn)
+    .await?;
+
+    let starts: DateTime<Utc> = on.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    let environments = environment::Entity::find()
+        .filter(environment::COLUMN.organization_id.eq(client_id))
+        .all(&write.txn)
+        .await?;
+    let entries = crate::matrix::in_force(
+        &write.txn,
+        environments.iter().map(|found| found.id),
+        starts,
+        None,
+    )
+    .await?;
+    let entry_ids: Vec<Uuid> = entries.iter().map(|entry| entry.id).collect();
+    let parties = responsibility_party::Entity::find()
+        .filter(
+            responsibility_party::COLUMN
+                .responsibility_id
+                .is_in(entry_ids.iter().copied()),
+        )
+        .all(&write.txn)
+        .await?;
+    let steps = escalation_step::Entity::find()
+        .filter(
+            escalation_step::COLUMN
+                .responsibility_id
+                .is_in(entry_ids.iter().copied()),
+        )
+        .all(&write.txn)
+        .await?;
+    let mut drafted = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        let draft = responsibility::Model {
+            id: Uuid::now_v7(),
+            valid_from: starts,
+            status: ResponsibilityStatus::Draft,
+            supersedes_id: Some(entry.id),
+            created_by_id: Some(actor.person.id),
+            created_at: write.now,
+            updated_at: write.now,
+            ..entry.clone()
+        }
+        .into_active_model()
+        .insert(&write.txn)
+        .await?;
+        for party in parties
+            .iter()
+            .filter(|party| party.responsibility_id == entry.id)
+        {
+            responsibility_party::Model {
+                responsibility_id: draft.id,
+                ..party.clone()
+            }
+            .into_active_model()
+            .insert(&write.txn)
+            .await?;
+        }
+        for step in steps
+            .iter()
+            .filter(|step| step.responsibility_id == entry.id)
+        {
+            escalation_step::Model {
+                id: Uuid::now_v7(),
+                responsibility_id: draft.id,
+                ..step.clone()
+            }
+            .into_active_model()
+            .insert(&write.txn)
+            .await?;
+        }
+        drafted.push(draft);
+    }
+    for found in &environments {
+        let count = drafted
+            .iter()
+            .filter(|draft| draft.environment_id == found.id)
+            .count();
+        write
+            .record(ChangeNote {
+                environment_id: found.id,
+                system_ids: Vec::new(),
+                summary: format!(
+                    "Planned transition to {} on {on}; drafted {count} matrix entries",
+                    sea_orm::ActiveEnum::to_value(&model)
+                ),
+                details: json!({ "from": current.operating_model, "to": model, "on": on.to_string(), "drafted": count }),
+                category: ChangeCategory::Ownership,
+            })
+            .await?;
+    }
+    write.commit().await?;
+    Ok((next, drafted))
 }
 
 /// Moves entry `id` one step, as `actor`.

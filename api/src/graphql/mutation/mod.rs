@@ -1,5 +1,8 @@
 //! The root `Mutation`, merged from one object per area, and what every mutation shares.
 //!
+//! Every mutation is a front door of a service in [`crate::services`], which holds its rules:
+//! the resolver decodes the input's global ids into a [`Check`] ([`CheckIds`]), builds the
+//! service's plain input, calls it, and presents the outcome (`Payload::from_outcome`).
 //! Conventions (the same for every mutation):
 //! - one `input` argument; a payload with the changed object and `userErrors`;
 //! - bad input (a missing name, an unknown id, a transition that is not allowed) is a
@@ -26,19 +29,11 @@ pub mod runbook;
 pub mod sync;
 pub mod work;
 
-use async_graphql::{Context, Enum, ID, MergedObject, SimpleObject};
+use async_graphql::{Enum, ID, MergedObject, SimpleObject};
 use sea_orm::prelude::*;
 
-use crate::auth::Viewer;
-use crate::error::ApiResult;
-use crate::events::EventBus;
-use crate::graphql::context::ContextExt;
 use crate::ids::{self, NodeType};
-pub use crate::services::scope::{systems_in, ticket_in, visible_environment};
-pub use crate::services::{
-    ChangeNote, Check, UnitOfWork, UserError, UserErrorCode, WRITERS, WRITERS_AND_SYNC, diff,
-    insert_entry, require_role,
-};
+pub use crate::services::{Check, UserError, UserErrorCode};
 
 /// The root of every write.
 #[derive(MergedObject, Default)]
@@ -114,26 +109,6 @@ impl CheckIds for Check {
             }
         }
     }
-}
-
-/// The unit of work of a mutation: opened from the request's database and event bus.
-///
-/// # Errors
-/// When the database is unavailable.
-pub async fn begin<'a>(
-    ctx: &Context<'_>,
-    viewer: &'a Viewer,
-    reason: Option<String>,
-    ticket_id: Option<Uuid>,
-) -> ApiResult<UnitOfWork<'a>> {
-    Ok(UnitOfWork::begin(
-        ctx.db()?,
-        ctx.data_opt::<EventBus>(),
-        viewer,
-        reason,
-        ticket_id,
-    )
-    .await?)
 }
 
 /// Declares a mutation payload: the changed object under `$field`, and `userErrors`.
