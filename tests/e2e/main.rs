@@ -14,6 +14,7 @@ mod jwks;
 mod matrix;
 mod migrations;
 mod mutations;
+mod races;
 mod reads;
 mod routing;
 mod schema;
