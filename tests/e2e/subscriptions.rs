@@ -247,3 +247,147 @@ async fn new_alerts_from_a_sync_job_are_pushed_once() -> anyhow::Result<()> {
     );
     app.stop().await
 }
+
+/// Asserts that `socket` receives nothing for `wait`.
+async fn quiet(socket: &mut Socket, wait: Duration) -> anyhow::Result<()> {
+    match tokio::time::timeout(wait, socket.next()).await {
+        Err(_) => Ok(()),
+        Ok(message) => anyhow::bail!("expected silence, got {message:?}"),
+    }
+}
+
+/// The next message after the feed's rights ended: an error with `code`, then `complete`.
+async fn assert_ended(socket: &mut Socket, id: &str, code: &str) -> anyhow::Result<()> {
+    let event = next(socket).await?;
+    assert_eq!(event["id"], id, "{event}");
+    assert_eq!(
+        event["payload"]["errors"][0]["extensions"]["code"], code,
+        "{event}"
+    );
+    assert!(event["payload"]["data"].is_null(), "nothing leaks: {event}");
+    let complete = next(socket).await?;
+    assert_eq!(complete["type"], "complete", "{complete}");
+    Ok(())
+}
+
+const FEED: &str = "subscription { changeLogEntryRecorded { summary } }";
+
+#[tokio::test]
+async fn a_feed_ends_when_its_token_expires() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let harbor = app.client_admin_token();
+    let environment = environment_of(&app, &harbor).await?;
+    let short = app.token_valid_for(
+        api::demo::CLIENT_IT_ADMIN.0,
+        api::demo::CLIENT_IT_ADMIN.1,
+        entities::enums::Role::Admin,
+        Duration::from_secs(2),
+    );
+    let mut socket = connect(&app, &short).await?;
+    subscribe(&mut socket, "s", FEED).await?;
+    record(&app, &harbor, &environment, "while the token is valid").await?;
+    let event = next(&mut socket).await?;
+    assert_eq!(
+        event["payload"]["data"]["changeLogEntryRecorded"]["summary"],
+        "while the token is valid"
+    );
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    record(&app, &harbor, &environment, "after the token expired").await?;
+    assert_ended(&mut socket, "s", "UNAUTHENTICATED").await?;
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_deactivated_person_stops_receiving_events() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let harbor = app.client_admin_token();
+    let environment = environment_of(&app, &harbor).await?;
+    let organization = app
+        .query(&harbor, "{ viewer { organization { id } } }", Value::Null)
+        .await?["viewer"]["organization"]["id"]
+        .clone();
+    let (_, created) = app
+        .mutation(
+            &harbor,
+            "createPerson",
+            "CreatePersonInput",
+            &json!({ "organizationId": organization, "subject": "harbor|temp", "displayName": "Temp", "role": "VIEWER" }),
+            "person { id }",
+        )
+        .await?;
+    let temp = app.token(
+        "harbor|temp",
+        api::demo::CLIENT_IT_ADMIN.1,
+        entities::enums::Role::Viewer,
+    );
+    let mut socket = connect(&app, &temp).await?;
+    subscribe(&mut socket, "t", FEED).await?;
+    record(&app, &harbor, &environment, "before the offboarding").await?;
+    let event = next(&mut socket).await?;
+    assert_eq!(event["type"], "next", "{event}");
+    app.mutation(
+        &harbor,
+        "updatePerson",
+        "UpdatePersonInput",
+        &json!({ "id": created["data"]["createPerson"]["person"]["id"], "active": false }),
+        "person { active }",
+    )
+    .await?;
+    tokio::time::sleep(api::graphql::subscription::REAUTHORIZE_AFTER).await;
+    record(&app, &harbor, &environment, "after the offboarding").await?;
+    assert_ended(&mut socket, "t", "UNAUTHENTICATED").await?;
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_provider_whose_engagement_ended_stops_receiving_the_clients_changes()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let provider = app.provider_admin_token();
+    let harbor = app.client_admin_token();
+    let environment = environment_of(&app, &harbor).await?;
+    let mut socket = connect(&app, &provider).await?;
+    subscribe(&mut socket, "p", FEED).await?;
+    record(&app, &harbor, &environment, "while engaged").await?;
+    let event = next(&mut socket).await?;
+    assert_eq!(
+        event["payload"]["data"]["changeLogEntryRecorded"]["summary"],
+        "while engaged"
+    );
+    let engagements = app
+        .query(
+            &harbor,
+            "{ engagements(first: 10) { edges { node { id active } } } }",
+            Value::Null,
+        )
+        .await?;
+    let active = engagements["engagements"]["edges"]
+        .as_array()
+        .and_then(|edges| edges.iter().find(|edge| edge["node"]["active"] == true))
+        .map(|edge| edge["node"]["id"].clone())
+        .expect("Harbor has an active engagement");
+    let today = chrono::Utc::now().date_naive().to_string();
+    let (_, ended) = app
+        .mutation(
+            &provider,
+            "endEngagement",
+            "EndEngagementInput",
+            &json!({ "id": active, "endsOn": today }),
+            "engagement { active }",
+        )
+        .await?;
+    assert_eq!(
+        ended["data"]["endEngagement"]["engagement"]["active"], false,
+        "{ended}"
+    );
+    tokio::time::sleep(api::graphql::subscription::REAUTHORIZE_AFTER).await;
+    record(
+        &app,
+        &harbor,
+        &environment,
+        "CLIENT PRIVATE change after the MSP left",
+    )
+    .await?;
+    quiet(&mut socket, Duration::from_millis(1_500)).await?;
+    app.stop().await
+}

@@ -281,6 +281,13 @@ impl TestApp {
             .expect("test keys can sign")
     }
 
+    /// A token for `sub` in `org` with `role`, valid for `ttl`.
+    pub fn token_valid_for(&self, sub: &str, org: &str, role: Role, ttl: Duration) -> String {
+        self.keys
+            .mint(sub, org, role, ttl)
+            .expect("test keys can sign")
+    }
+
     /// A token for `sub` in `org` issued for integration `integration_id` (role `INTEGRATION`),
     /// valid for an hour.
     pub fn integration_token(&self, sub: &str, org: &str, integration_id: uuid::Uuid) -> String {

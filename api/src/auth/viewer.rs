@@ -25,6 +25,9 @@ pub struct Viewer {
     /// The integration the token was issued for: this viewer writes as that integration (what
     /// it records is attributed to it, and may say a PSA or RMM observed it).
     pub integration: Option<integration::Model>,
+    /// The verified claims it was resolved from: what a long-lived connection resolves again
+    /// (and whose `exp` ends it).
+    pub claims: Claims,
     /// Sorted ids of the organizations this viewer may see, their own included.
     visible_organization_ids: Vec<Uuid>,
 }
@@ -111,8 +114,15 @@ impl Viewer {
             organization,
             role: claims.role,
             integration,
+            claims: claims.clone(),
             visible_organization_ids,
         })
+    }
+
+    /// Whether the token this viewer was resolved from has expired at `now` (seconds since the
+    /// epoch).
+    pub fn expired_at(&self, now: u64) -> bool {
+        self.claims.exp <= now
     }
 
     /// Whether this viewer may see organization `id` and everything inside it.

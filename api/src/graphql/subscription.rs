@@ -3,10 +3,12 @@
 //! sent; filters narrow further.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use async_graphql::{Context, ID, InputObject, Result, ResultExt, Subscription};
+use async_graphql::{Context, ErrorExtensions, ID, InputObject, Result, ResultExt, Subscription};
 use futures_util::{Stream, StreamExt};
 
+use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
 use crate::events::{Event, EventBus};
 use crate::graphql::context::ContextExt;
@@ -48,25 +50,84 @@ pub struct AlertSubscriptionFilter {
     pub severities: Option<Vec<Priority>>,
 }
 
+/// How long a subscriber's rights are trusted before they are resolved again from the database:
+/// a deactivated person or an ended engagement stops the feed within this time of the next
+/// event.
+pub const REAUTHORIZE_AFTER: Duration = Duration::from_secs(1);
+
 /// The committed events `pick` selects, among those the caller may see. Tenancy is checked
-/// here, once, for every subscription.
-fn scoped<T, F>(ctx: &Context<'_>, pick: F) -> ApiResult<impl Stream<Item = T> + Send + use<T, F>>
+/// here, once, for every subscription, and against the caller's rights as they are now: before
+/// an event is sent, an expired token ends the feed, and rights older than
+/// [`REAUTHORIZE_AFTER`] are resolved again (a deactivated person, a role or an engagement that
+/// ended since `connection_init`). A feed whose rights ended sends one error saying why, then
+/// completes.
+fn scoped<T, F>(
+    ctx: &Context<'_>,
+    pick: F,
+) -> ApiResult<impl Stream<Item = Result<T>> + Send + use<T, F>>
 where
     T: Send + 'static,
-    F: Fn(&Event) -> Option<T> + Send + 'static,
+    F: Fn(&Event) -> Option<T> + Send + Sync + 'static,
 {
     let viewer = ctx.viewer()?.clone();
+    let db = ctx.db()?.clone();
     let bus = ctx.data_opt::<EventBus>().ok_or_else(|| {
         ApiError::Internal(anyhow::anyhow!("no event bus in the subscription context"))
     })?;
-    Ok(bus.subscribe().filter_map(move |event: Arc<Event>| {
-        let picked = if viewer.can_see_organization(event.organization_id()) {
-            pick(&event)
-        } else {
-            None
-        };
-        async move { picked }
-    }))
+    let rights = Arc::new(tokio::sync::Mutex::new((viewer, Instant::now())));
+    let pick = Arc::new(pick);
+    let stream = bus.subscribe().then(move |event: Arc<Event>| {
+        let (rights, db, pick) = (Arc::clone(&rights), db.clone(), Arc::clone(&pick));
+        async move {
+            let mut rights = rights.lock().await;
+            if rights.0.expired_at(jsonwebtoken::get_current_timestamp()) {
+                return Delivery::Ended(ApiError::Unauthenticated(
+                    "the token expired; subscribe again with a new one".to_owned(),
+                ));
+            }
+            if rights.1.elapsed() >= REAUTHORIZE_AFTER {
+                match Viewer::resolve(&db, &rights.0.claims).await {
+                    Ok(now) => *rights = (now, Instant::now()),
+                    Err(error) => return Delivery::Ended(error),
+                }
+            }
+            if rights.0.can_see_organization(event.organization_id()) {
+                pick(&event).map_or(Delivery::Skip, Delivery::Send)
+            } else {
+                Delivery::Skip
+            }
+        }
+    });
+    // Send what may be sent; after a refusal (sent as an error) end at once, without waiting
+    // for another event.
+    Ok(futures_util::stream::unfold(
+        (Box::pin(stream), false),
+        |(mut stream, ended)| async move {
+            if ended {
+                return None;
+            }
+            loop {
+                match stream.next().await? {
+                    Delivery::Send(value) => return Some((Ok(value), (stream, false))),
+                    Delivery::Skip => {}
+                    Delivery::Ended(error) => {
+                        tracing::info!(%error, "subscription ended: its rights ended");
+                        return Some((Err(error.extend()), (stream, true)));
+                    }
+                }
+            }
+        },
+    ))
+}
+
+/// What one event means for one subscriber.
+enum Delivery<T> {
+    /// Send it.
+    Send(T),
+    /// Not for this subscriber (another tenant, or outside its filter).
+    Skip,
+    /// The subscriber's rights ended: say why and stop.
+    Ended(ApiError),
 }
 
 /// Whether a filter list (absent: anything) allows `value`.
@@ -87,7 +148,7 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows what is sent.")] filter: Option<ChangeLogSubscriptionFilter>,
-    ) -> Result<impl Stream<Item = ChangeLogEntry> + use<>> {
+    ) -> Result<impl Stream<Item = Result<ChangeLogEntry>> + use<>> {
         let filter = filter.unwrap_or_default();
         let environments = decode_ids(
             "filter.environmentIds",
@@ -116,7 +177,7 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows what is sent.")] filter: Option<TicketSubscriptionFilter>,
-    ) -> Result<impl Stream<Item = Ticket> + use<>> {
+    ) -> Result<impl Stream<Item = Result<Ticket>> + use<>> {
         let filter = filter.unwrap_or_default();
         let environments = decode_ids(
             "filter.environmentIds",
@@ -142,7 +203,7 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows what is sent.")] filter: Option<AlertSubscriptionFilter>,
-    ) -> Result<impl Stream<Item = Alert> + use<>> {
+    ) -> Result<impl Stream<Item = Result<Alert>> + use<>> {
         let filter = filter.unwrap_or_default();
         let environments = decode_ids(
             "filter.environmentIds",
