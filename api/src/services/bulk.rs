@@ -435,6 +435,43 @@ fn optional(value: &Option<String>) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// What a page of tickets or alerts needs once the call's keyspaces are locked: the systems the
+/// records name, the matrix router with each record's function, and the stored rows of their
+/// keys.
+struct Routed<M> {
+    systems: HashMap<(Uuid, String), system::Model>,
+    router: Router,
+    functions: HashMap<usize, Uuid>,
+    existing: HashMap<(Uuid, String), M>,
+}
+
+/// Opens the call's unit of work (keyspaces locked) and reads, inside it, what routing records
+/// of `E` needs; `named` is each record's `(systemExternalId, functionKey)`.
+async fn routed<'a, E: external::ExternalRecord>(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &'a Viewer,
+    batch: &mut Batch,
+    named: Vec<(Option<String>, &Option<String>)>,
+    default_function: &str,
+) -> Result<(UnitOfWork<'a>, Routed<E::Model>), DbErr> {
+    let write = begin(db, events, actor, batch).await?;
+    let (systems, function_keys): (Vec<_>, Vec<_>) = named.into_iter().unzip();
+    let systems = batch.named_systems(&write.txn, systems).await?;
+    let router = Router::load(&write.txn, batch.environments.keys().copied()).await?;
+    let functions = record_functions(batch, &router, function_keys.into_iter(), default_function);
+    let existing = external::existing_by_key::<E>(&write.txn, &batch.source, batch.keys()).await?;
+    Ok((
+        write,
+        Routed {
+            systems,
+            router,
+            functions,
+            existing,
+        },
+    ))
+}
+
 /// The function each record names by `functionKey` (or `default`), as the organization of its
 /// environment sees it, by record index; a user error under `functionKey` when there is none.
 /// Records whose environment is unknown are skipped (they already failed).
@@ -781,26 +818,28 @@ pub async fn upsert_tickets(
             batch.observed(index, "createdAt", created_at, now);
         }
     }
-    let mut write = begin(db, events, actor, &batch).await?;
-    let systems = batch
-        .named_systems(
-            &write.txn,
-            input
-                .records
-                .iter()
-                .map(|record| optional(&record.system_external_id))
-                .collect(),
-        )
-        .await?;
-    let router = Router::load(&write.txn, batch.environments.keys().copied()).await?;
-    let functions = record_functions(
+    let named = input
+        .records
+        .iter()
+        .map(|record| (optional(&record.system_external_id), &record.function_key))
+        .collect();
+    let (
+        mut write,
+        Routed {
+            systems,
+            router,
+            functions,
+            existing,
+        },
+    ) = routed::<ticket::Entity>(
+        db,
+        events,
+        actor,
         &mut batch,
-        &router,
-        input.records.iter().map(|record| &record.function_key),
+        named,
         DEFAULT_TICKET_FUNCTION,
-    );
-    let existing =
-        external::existing_by_key::<ticket::Entity>(&write.txn, &source, batch.keys()).await?;
+    )
+    .await?;
     let mut results = Vec::new();
     let mut counts = Counts::default();
     for (index, record) in input.records.into_iter().enumerate() {
@@ -931,26 +970,21 @@ pub async fn upsert_alerts(
         }
         batch.observed(index, "raisedAt", record.raised_at, now);
     }
-    let mut write = begin(db, events, actor, &batch).await?;
-    let systems = batch
-        .named_systems(
-            &write.txn,
-            input
-                .records
-                .iter()
-                .map(|record| optional(&record.system_external_id))
-                .collect(),
-        )
+    let named = input
+        .records
+        .iter()
+        .map(|record| (optional(&record.system_external_id), &record.function_key))
+        .collect();
+    let (
+        mut write,
+        Routed {
+            systems,
+            router,
+            functions,
+            existing,
+        },
+    ) = routed::<alert::Entity>(db, events, actor, &mut batch, named, DEFAULT_ALERT_FUNCTION)
         .await?;
-    let router = Router::load(&write.txn, batch.environments.keys().copied()).await?;
-    let functions = record_functions(
-        &mut batch,
-        &router,
-        input.records.iter().map(|record| &record.function_key),
-        DEFAULT_ALERT_FUNCTION,
-    );
-    let existing =
-        external::existing_by_key::<alert::Entity>(&write.txn, &source, batch.keys()).await?;
     let mut results = Vec::new();
     let mut counts = Counts::default();
     for (index, record) in input.records.into_iter().enumerate() {

@@ -302,17 +302,7 @@ impl SyncMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What to write; see the input type.")] input: UpsertSystemsInput,
     ) -> Result<UpsertSystemsPayload> {
-        let mut check = Check::default();
-        let records = input
-            .records
-            .into_iter()
-            .enumerate()
-            .map(|(index, record)| record.plain(&mut check, index))
-            .collect();
-        let input = Bulk {
-            source: input.source,
-            records,
-        };
+        let (input, check) = plain(input.source, input.records);
         let outcome = bulk::upsert_systems(
             ctx.db().extend()?,
             ctx.data_opt::<EventBus>(),
@@ -330,17 +320,7 @@ impl SyncMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What to write; see the input type.")] input: UpsertTicketsInput,
     ) -> Result<UpsertTicketsPayload> {
-        let mut check = Check::default();
-        let records = input
-            .records
-            .into_iter()
-            .enumerate()
-            .map(|(index, record)| record.plain(&mut check, index))
-            .collect();
-        let input = Bulk {
-            source: input.source,
-            records,
-        };
+        let (input, check) = plain(input.source, input.records);
         let outcome = bulk::upsert_tickets(
             ctx.db().extend()?,
             ctx.data_opt::<EventBus>(),
@@ -358,17 +338,7 @@ impl SyncMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What to write; see the input type.")] input: UpsertAlertsInput,
     ) -> Result<UpsertAlertsPayload> {
-        let mut check = Check::default();
-        let records = input
-            .records
-            .into_iter()
-            .enumerate()
-            .map(|(index, record)| record.plain(&mut check, index))
-            .collect();
-        let input = Bulk {
-            source: input.source,
-            records,
-        };
+        let (input, check) = plain(input.source, input.records);
         let outcome = bulk::upsert_alerts(
             ctx.db().extend()?,
             ctx.data_opt::<EventBus>(),
@@ -387,17 +357,7 @@ impl SyncMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What to write; see the input type.")] input: RecordChangesInput,
     ) -> Result<RecordChangesPayload> {
-        let mut check = Check::default();
-        let records = input
-            .records
-            .into_iter()
-            .enumerate()
-            .map(|(index, record)| record.plain(&mut check, index))
-            .collect();
-        let input = Bulk {
-            source: input.source,
-            records,
-        };
+        let (input, check) = plain(input.source, input.records);
         let outcome = bulk::record_changes(
             ctx.db().extend()?,
             ctx.data_opt::<EventBus>(),
@@ -410,6 +370,24 @@ impl SyncMutation {
     }
 }
 
+/// A record input as the bulk service takes it: its global ids decoded into `check`.
+trait PlainRecord {
+    type Plain;
+
+    fn plain(self, check: &mut Check, index: usize) -> Self::Plain;
+}
+
+/// A bulk call's records as the service takes them, with the errors of their ids.
+fn plain<R: PlainRecord>(source: String, records: Vec<R>) -> (Bulk<R::Plain>, Check) {
+    let mut check = Check::default();
+    let records = records
+        .into_iter()
+        .enumerate()
+        .map(|(index, record)| record.plain(&mut check, index))
+        .collect();
+    (Bulk { source, records }, check)
+}
+
 /// The environment a record names, or `None` with an `INVALID` error under its path.
 fn environment(check: &mut Check, index: usize, id: &ID) -> Option<Uuid> {
     check.id(
@@ -419,7 +397,9 @@ fn environment(check: &mut Check, index: usize, id: &ID) -> Option<Uuid> {
     )
 }
 
-impl SystemRecordInput {
+impl PlainRecord for SystemRecordInput {
+    type Plain = bulk::SystemRecord;
+
     fn plain(self, check: &mut Check, index: usize) -> bulk::SystemRecord {
         let environment_id = environment(check, index, &self.environment_id);
         bulk::SystemRecord {
@@ -439,7 +419,9 @@ impl SystemRecordInput {
     }
 }
 
-impl TicketRecordInput {
+impl PlainRecord for TicketRecordInput {
+    type Plain = bulk::TicketRecord;
+
     fn plain(self, check: &mut Check, index: usize) -> bulk::TicketRecord {
         let environment_id = environment(check, index, &self.environment_id);
         bulk::TicketRecord {
@@ -460,7 +442,9 @@ impl TicketRecordInput {
     }
 }
 
-impl AlertRecordInput {
+impl PlainRecord for AlertRecordInput {
+    type Plain = bulk::AlertRecord;
+
     fn plain(self, check: &mut Check, index: usize) -> bulk::AlertRecord {
         let environment_id = environment(check, index, &self.environment_id);
         bulk::AlertRecord {
@@ -478,7 +462,9 @@ impl AlertRecordInput {
     }
 }
 
-impl ChangeRecordInput {
+impl PlainRecord for ChangeRecordInput {
+    type Plain = bulk::ChangeRecord;
+
     fn plain(self, check: &mut Check, index: usize) -> bulk::ChangeRecord {
         let environment_id = environment(check, index, &self.environment_id);
         bulk::ChangeRecord {
