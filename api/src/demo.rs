@@ -4,6 +4,21 @@
 //! Loaded only into an empty database (no organizations), in one transaction: either all of it
 //! lands or none. Content is generated from a fixed seed, so two demo databases hold the same
 //! records; only timestamps move with the current date.
+//!
+//! What production decides, the demo leaves to production's code, so the demo shows what a real
+//! installation writes: tickets and alerts are routed by the production [`Router`] over the
+//! demo's matrix, each at its own creation time, and synced ones are built by the external
+//! records' constructors (`services::external`). Change log entries carry the fields production's
+//! writers give them: a person's write through the API, a sync run's observation, a step of the
+//! matrix lifecycle, opening a ticket, acknowledging an alert. Where those writers cannot be
+//! called (they open their own transaction, need a resolved `Viewer`, stamp the wall clock, or
+//! are private), the demo mirrors them field for field and names the original.
+//!
+//! Organizations, teams, people, environments and systems are inserted directly: the directory
+//! and inventory services each open their own transaction from the pool (on SQLite a second
+//! writer would wait for the demo's own write lock), need an actor that can only be resolved
+//! from committed rows, stamp the wall clock where the demo writes a history (environments and
+//! systems created months ago), and write change log entries the demo's log does not have.
 
 use std::collections::HashMap;
 
@@ -11,19 +26,27 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
 use entities::enums::{
     AlertStatus, ChangeCategory, ChangeSource, ComplianceFramework, EscalationChannel,
-    IntegrationKind, OperatingModel, OrganizationKind, PartyRole, Priority, ResponsibilityStatus,
-    Role, SyncStatus, SyncTrigger, SystemKind, TicketStatus,
+    IntegrationKind, OperatingModel, OrganizationKind, PartyRole, Principal, Priority,
+    ResponsibilityStatus, Role, SyncStatus, SyncTrigger, SystemKind, TicketStatus,
 };
 use entities::prelude::*;
 use entities::{
-    alert, change_log_entry, change_log_entry_system, engagement, environment, escalation_step,
-    function, integration, integration_mapping, organization, person, responsibility,
-    responsibility_approval, responsibility_party, runbook, runbook_function, runbook_revision,
-    runbook_system, sync_run, system, system_link, team, team_membership, ticket, ticket_note,
+    alert, change_log_entry, engagement, environment, escalation_step, function, integration,
+    integration_mapping, organization, person, responsibility, responsibility_approval,
+    responsibility_party, runbook, runbook_function, runbook_revision, runbook_system, sync_run,
+    system, system_link, team, team_membership, ticket, ticket_note,
 };
 use sea_orm::prelude::*;
-use sea_orm::{ActiveModelTrait, DatabaseConnection, IntoActiveModel};
-use serde_json::json;
+use sea_orm::{
+    ActiveModelTrait, DatabaseConnection, DatabaseTransaction, IntoActiveModel, TryIntoModel,
+};
+use serde_json::{Value, json};
+
+use crate::matrix::{Route, Router};
+use crate::services::external::{self, AlertFacts, ExternalKey, TicketFacts};
+use crate::services::matrix::Action;
+use crate::services::unit::precise;
+use crate::services::{ChangeNote, insert_entry};
 
 /// The demo's provider admin: the subject and organization of the first printed token.
 pub const PROVIDER_ADMIN: (&str, &str) = ("demo|northwind-admin", "northwind-msp");
@@ -128,6 +151,8 @@ struct Directory {
     organizations: HashMap<&'static str, organization::Model>,
     teams: HashMap<&'static str, Uuid>,
     people: HashMap<&'static str, person::Model>,
+    /// Per team, the first of its people who may work tickets and alerts (`ADMIN` or `MEMBER`).
+    responders: HashMap<Uuid, &'static str>,
 }
 
 struct Demo {
@@ -160,17 +185,17 @@ impl Demo {
         self.now - Duration::minutes(minutes)
     }
 
-    async fn write(mut self, db: &impl ConnectionTrait) -> anyhow::Result<DemoSummary> {
+    async fn write(mut self, txn: &DatabaseTransaction) -> anyhow::Result<DemoSummary> {
         let mut summary = DemoSummary::default();
-        let directory = self.write_parties(db, &mut summary).await?;
+        let directory = self.write_parties(txn, &mut summary).await?;
         let environments = self
-            .write_environments(db, &directory, &mut summary)
+            .write_environments(txn, &directory, &mut summary)
             .await?;
-        let systems = self.write_systems(db, &environments, &mut summary).await?;
-        let functions = Function::find().all(db).await?;
+        let systems = self.write_systems(txn, &environments, &mut summary).await?;
+        let functions = Function::find().all(txn).await?;
         let matrix = self
             .write_matrix(
-                db,
+                txn,
                 &directory,
                 &environments,
                 &systems,
@@ -178,10 +203,17 @@ impl Demo {
                 &mut summary,
             )
             .await?;
-        self.write_cedar_transition(db, &directory, &environments, &matrix, &mut summary)
-            .await?;
+        self.write_cedar_transition(
+            txn,
+            &directory,
+            &environments,
+            &matrix,
+            &functions,
+            &mut summary,
+        )
+        .await?;
         self.write_runbooks(
-            db,
+            txn,
             &directory,
             &environments,
             &systems,
@@ -190,30 +222,34 @@ impl Demo {
         )
         .await?;
         let integrations = self
-            .write_integrations(db, &directory, &environments, &systems)
+            .write_integrations(txn, &directory, &environments, &systems)
             .await?;
+        // Tickets and alerts are routed as production routes them: by the router over the
+        // matrix just written, each at its own creation time.
+        let router = Router::load(txn, environments.values().map(|found| found.id)).await?;
         let tickets = self
             .write_tickets(
-                db,
+                txn,
                 &directory,
                 &environments,
                 &systems,
-                &matrix,
+                &router,
                 &integrations,
                 &mut summary,
             )
             .await?;
         self.write_alerts(
-            db,
+            txn,
+            &directory,
             &environments,
             &systems,
-            &matrix,
+            &router,
             &integrations,
             &mut summary,
         )
         .await?;
         self.write_change_log(
-            db,
+            txn,
             &directory,
             &environments,
             &systems,
@@ -274,7 +310,9 @@ impl Demo {
             operating_model: model,
             starts_on,
             ends_on,
-            notes: None,
+            // The period `planTransition` opens says where it came from.
+            notes: (model == OperatingModel::CoManaged)
+                .then(|| "Transition from FULLY_MANAGED".to_owned()),
             created_at: now,
             updated_at: now,
         };
@@ -482,12 +520,19 @@ impl Demo {
             .zip(&people)
             .map(|((key, ..), person)| (*key, person.clone()))
             .collect();
+        let mut responders = HashMap::new();
+        for (key, _, _, _, role, team) in &person_specs {
+            if matches!(role, Role::Admin | Role::Member) {
+                responders.entry(team_ids[team]).or_insert(*key);
+            }
+        }
         insert_all(db, people).await?;
         insert_all(db, memberships).await?;
         Ok(Directory {
             organizations,
             teams: team_ids,
             people: people_by_key,
+            responders,
         })
     }
 
@@ -1021,16 +1066,32 @@ impl Demo {
     /// successor, except security awareness training; the service desk moves to Cedar's office
     /// and is proposed (the provider approved, Cedar has not yet); line of business applications
     /// move to Cedar's office in a draft without an accountable team or escalation path.
+    ///
+    /// The change log holds what production records for it: the plan (`planTransition`'s entry),
+    /// then the provider's admin proposing the service desk draft and approving it for the
+    /// provider (`services::matrix::transition`'s entries).
     async fn write_cedar_transition(
         &mut self,
-        db: &impl ConnectionTrait,
+        txn: &DatabaseTransaction,
         directory: &Directory,
         environments: &HashMap<&'static str, environment::Model>,
         matrix: &HashMap<(&'static str, String), responsibility::Model>,
+        functions: &[function::Model],
         summary: &mut DemoSummary,
     ) -> anyhow::Result<()> {
         let starts = self.cedar_transition_start();
         let planned_at = self.now - Duration::days(2);
+        let proposed_at = self.now - Duration::days(1) - Duration::hours(3);
+        let approved_at = self.now - Duration::days(1);
+        let msp_admin = &directory.people["msp_admin"];
+        let function_name = |id: Uuid| {
+            functions
+                .iter()
+                .find(|function| function.id == id)
+                .map(|function| function.name.clone())
+                .unwrap_or_default()
+        };
+        let mut lifecycle = Vec::new();
         let current: Vec<&responsibility::Model> = matrix
             .iter()
             .filter(|((environment_key, function_key), _)| {
@@ -1044,7 +1105,7 @@ impl Demo {
                     .responsibility_id
                     .is_in(current.iter().map(|entry| entry.id)),
             )
-            .all(db)
+            .all(txn)
             .await?;
         let parties = ResponsibilityParty::find()
             .filter(
@@ -1052,7 +1113,7 @@ impl Demo {
                     .responsibility_id
                     .is_in(current.iter().map(|entry| entry.id)),
             )
-            .all(db)
+            .all(txn)
             .await?;
         let function_key = |entry: &responsibility::Model| {
             matrix
@@ -1083,19 +1144,40 @@ impl Demo {
                 "service_desk" => {
                     draft.responsible_team_id = directory.teams["office"];
                     draft.accountable_team_id = Some(directory.teams["office"]);
-                    draft.status = ResponsibilityStatus::Proposed;
                     draft.notes = Some(
                         "Cedar's coordinator takes first-line requests; Northwind is tier 2."
                             .into(),
                     );
+                    // Proposed, then approved by the provider; the co-managed engagement in
+                    // force on the day needs Cedar's approval too, so it stays proposed.
+                    draft.status = ResponsibilityStatus::Proposed;
+                    let name = function_name(draft.function_id);
+                    lifecycle.push(PersonWrite::new(msp_admin, proposed_at).record(
+                        lifecycle_note(
+                            &draft,
+                            format!("Proposed matrix entry for {name}"),
+                            Action::Propose,
+                        ),
+                    ));
                     approvals.push(responsibility_approval::Model {
                         id: id(),
                         responsibility_id: draft.id,
                         organization_id: directory.organizations["msp"].id,
-                        person_id: directory.people["msp_admin"].id,
-                        approved_at: self.now - Duration::days(1),
+                        person_id: msp_admin.id,
+                        approved_at,
                         decision: entities::enums::ApprovalDecision::Agree,
                     });
+                    draft.updated_at = approved_at;
+                    lifecycle.push(PersonWrite::new(msp_admin, approved_at).record(
+                        lifecycle_note(
+                            &draft,
+                            format!(
+                                "{} approved matrix entry for {name}",
+                                directory.organizations["msp"].name
+                            ),
+                            Action::Approve,
+                        ),
+                    ));
                 }
                 "line_of_business_applications" => {
                     draft.responsible_team_id = directory.teams["office"];
@@ -1132,42 +1214,27 @@ impl Demo {
         drafts.sort_by_key(|draft| draft.id);
         let count = drafts.len();
         let environment = &environments["cedar_office"];
-        insert_all(
-            db,
-            vec![change_log_entry::Model {
-                id: id(),
-                environment_id: environment.id,
-                summary: format!(
-                    "Planned transition to CO_MANAGED on {}; drafted {count} matrix entries",
-                    self.cedar_transition()
-                ),
-                details: json!({ "from": OperatingModel::FullyManaged, "to": OperatingModel::CoManaged, "on": self.cedar_transition().to_string(), "drafted": count }),
-                reason: Some("Cedar hired an office IT coordinator".into()),
-                actor_id: Some(directory.people["msp_admin"].id),
-                actor_name: directory.people["msp_admin"].display_name.clone(),
-                source: ChangeSource::Api,
-                category: ChangeCategory::Ownership,
-                occurred_at: planned_at,
-                recorded_at: planned_at,
-                ticket_id: None,
-                corrects_id: None,
-                change_set_id: Some(id()),
-                integration_id: None,
-                organization_id: None,
-                principal: entities::enums::Principal::Person,
-                recorded_by_id: Some(directory.people["msp_admin"].id),
-                external_source: None,
-                external_id: None,
-                external_url: None,
-            }],
-        )
-        .await?;
-        insert_all(db, drafts).await?;
-        insert_all(db, new_steps).await?;
-        insert_all(db, new_parties).await?;
-        insert_all(db, approvals).await?;
+        let on = self.cedar_transition();
+        let to = OperatingModel::CoManaged;
+        let mut plan = PersonWrite::new(msp_admin, planned_at);
+        plan.reason = Some("Cedar hired an office IT coordinator".into());
+        let planned = plan.record(ChangeNote {
+            environment_id: environment.id,
+            system_ids: Vec::new(),
+            summary: format!(
+                "Planned transition to {} on {on}; drafted {count} matrix entries",
+                sea_orm::ActiveEnum::to_value(&to)
+            ),
+            details: json!({ "from": OperatingModel::FullyManaged, "to": to, "on": on.to_string(), "drafted": count }),
+            category: ChangeCategory::Ownership,
+        });
+        insert_all(txn, drafts).await?;
+        insert_all(txn, new_steps).await?;
+        insert_all(txn, new_parties).await?;
+        insert_all(txn, approvals).await?;
         summary.responsibilities += count;
-        summary.change_log_entries += 1;
+        summary.change_log_entries +=
+            insert_entries(txn, std::iter::once(planned).chain(lifecycle).collect()).await?;
         Ok(())
     }
 
@@ -1483,13 +1550,17 @@ impl Demo {
         Ok(integrations)
     }
 
+    /// Tickets: most synced from the PSA (the production constructor of a first-seen external
+    /// ticket), every fifth opened by its requester in Tandem (as `createTicket` opens one). Each
+    /// is routed once, by the production router, at its creation time.
+    #[allow(clippy::too_many_arguments)]
     async fn write_tickets(
         &mut self,
-        db: &impl ConnectionTrait,
+        txn: &DatabaseTransaction,
         directory: &Directory,
         environments: &HashMap<&'static str, environment::Model>,
         systems: &HashMap<&'static str, Vec<system::Model>>,
-        matrix: &HashMap<(&'static str, String), responsibility::Model>,
+        router: &Router,
         integrations: &HashMap<&'static str, integration::Model>,
         summary: &mut DemoSummary,
     ) -> anyhow::Result<Vec<ticket::Model>> {
@@ -1552,6 +1623,7 @@ impl Demo {
         ];
         let mut tickets = Vec::new();
         let mut notes = Vec::new();
+        let mut entries = Vec::new();
         for number in 0..60_usize {
             let environment_key = [
                 "harbor_prod",
@@ -1559,48 +1631,84 @@ impl Demo {
                 "harbor_riverside",
                 "cedar_office",
             ][number % 4];
+            let environment = &environments[environment_key];
             let (title, function_key, priority) = subjects[number % subjects.len()];
             let (status, external_status) = statuses[number % statuses.len()];
             let system =
                 &systems[environment_key][self.rng.usize(..systems[environment_key].len())];
-            let entry = &matrix[&(environment_key, function_key.to_owned())];
+            let function_id = router
+                .function_id(environment.organization_id, function_key)
+                .with_context(|| format!("no function `{function_key}`"))?;
             let created_at = self.ago(1, 90);
             let updated_at =
                 created_at + Duration::hours(self.rng.i64(1..72)).min(self.now - created_at);
+            // The client's own person asks: Harbor's technician, Cedar's office manager.
+            let requester = &directory.people[client_person(environment_key)];
+            // Routing happens once, at the ticket's creation time, as production routes it.
+            let route = router.route(environment.id, function_id, Some(system.id), created_at);
+            let title = format!("{title} ({})", system.name);
+            let description = Some(format!(
+                "Reported for {}. See notes for the timeline.",
+                system.name
+            ));
             let synced = number % 5 != 0;
-            let ticket = ticket::Model {
-                id: id(),
-                environment_id: environments[environment_key].id,
-                system_id: Some(system.id),
-                function_id: Some(entry.function_id),
-                integration_id: synced.then(|| integrations["psa"].id),
-                title: format!("{title} ({})", system.name),
-                description: Some(format!("Reported for {}. See notes for the timeline.", system.name)),
-                status,
-                priority,
-                external_status: synced.then(|| external_status.to_owned()),
-                external_priority: synced.then(|| format!("Priority {} - {:?}", priority as u8 + 1, priority)),
-                requester: Some(directory.people[if environment_key == "cedar_office" { "cedar_admin" } else { "harbor_tech" }].display_name.clone()),
-                assigned_team_id: Some(entry.responsible_team_id),
-                assigned_person_id: None,
-                routed_by_id: Some(entry.id),
-                routing_reason: Some(format!("responsible team for {function_key} in the matrix in force at creation")),
-                created_at,
-                updated_at,
-                resolved_at: matches!(status, TicketStatus::Resolved | TicketStatus::Closed).then_some(updated_at),
-                closed_at: (status == TicketStatus::Closed).then_some(updated_at),
-                organization_id: Some(environments[environment_key].organization_id),
-                external_source: synced.then(|| "CONNECTWISE_MANAGE".to_owned()),
-                external_id: synced.then(|| format!("{}", 48_100 + number)),
-                external_url: synced.then(|| format!("https://na.myconnectwise.net/v4_6_release/services/system_io/Service/fv_sr100_request.rails?service_recid={}", 48_100 + number)),
+            let mut ticket = if synced {
+                let external_id = 48_100 + number;
+                let facts = TicketFacts {
+                    environment_id: environment.id,
+                    system_id: Some(system.id),
+                    function_id: Some(function_id),
+                    title,
+                    description,
+                    status,
+                    priority,
+                    external_status: Some(external_status.to_owned()),
+                    external_priority: Some(format!(
+                        "Priority {} - {:?}",
+                        priority as u8 + 1,
+                        priority
+                    )),
+                    requester: Some(requester.display_name.clone()),
+                };
+                let key = ExternalKey {
+                    organization_id: environment.organization_id,
+                    source: "CONNECTWISE_MANAGE".to_owned(),
+                    external_id: external_id.to_string(),
+                    integration_id: Some(integrations["psa"].id),
+                    external_url: Some(format!(
+                        "https://na.myconnectwise.net/v4_6_release/services/system_io/Service/fv_sr100_request.rails?service_recid={external_id}"
+                    )),
+                };
+                // First seen by the PSA's sync as it stood when last updated.
+                external::new_ticket(facts, key, Some(route), created_at, updated_at)
+            } else {
+                // Every fifth ticket is opened in Tandem (`number % 5 == 0`, so its status is
+                // `NEW`, as `createTicket` leaves it).
+                let (opened, entry) = opened_ticket(
+                    requester,
+                    OpenedTicket {
+                        environment_id: environment.id,
+                        system_id: system.id,
+                        function_id,
+                        title,
+                        description,
+                        priority,
+                    },
+                    route,
+                    created_at,
+                );
+                entries.push(entry);
+                opened
             };
-            for note_number in 0..(1 + number % 3) {
+            let authors = ["msp_tech", client_person(environment_key), "msp_noc"];
+            for (note_number, author) in authors.into_iter().take(1 + number % 3).enumerate() {
+                let created_at = created_at + Duration::minutes(20 * (note_number as i64 + 1));
+                // `addTicketNote`: the actor writes it; a note touches the ticket.
+                ticket.updated_at = ticket.updated_at.max(created_at);
                 notes.push(ticket_note::Model {
                     id: id(),
                     ticket_id: ticket.id,
-                    author_id: Some(
-                        directory.people[["msp_tech", "harbor_tech", "msp_noc"][note_number]].id,
-                    ),
+                    author_id: Some(directory.people[author].id),
                     author_name: None,
                     body: [
                         "Acknowledged, looking into it.",
@@ -1609,7 +1717,7 @@ impl Demo {
                     ][note_number]
                         .to_owned(),
                     internal: note_number == 1,
-                    created_at: created_at + Duration::minutes(20 * (note_number as i64 + 1)),
+                    created_at,
                     external_source: None,
                     external_id: None,
                     external_url: None,
@@ -1617,23 +1725,31 @@ impl Demo {
             }
             tickets.push(ticket);
         }
-        summary.tickets = insert_all(db, tickets.clone()).await?;
-        insert_all(db, notes).await?;
+        summary.tickets = insert_all(txn, tickets.clone()).await?;
+        insert_all(txn, notes).await?;
+        summary.change_log_entries += insert_entries(txn, entries).await?;
         Ok(tickets)
     }
 
+    /// RMM alerts, each first seen by the RMM's sync (the production constructor, routed at the
+    /// instant it was raised). A third stay open; a third were acknowledged by a person of the
+    /// team they went to (as `acknowledgeAlert` does, with its change log entry); a third were
+    /// acknowledged and then cleared by the RMM.
+    #[allow(clippy::too_many_arguments)]
     async fn write_alerts(
         &mut self,
-        db: &impl ConnectionTrait,
+        txn: &DatabaseTransaction,
+        directory: &Directory,
         environments: &HashMap<&'static str, environment::Model>,
         systems: &HashMap<&'static str, Vec<system::Model>>,
-        matrix: &HashMap<(&'static str, String), responsibility::Model>,
+        router: &Router,
         integrations: &HashMap<&'static str, integration::Model>,
         summary: &mut DemoSummary,
     ) -> anyhow::Result<()> {
         let kinds: [(&str, &str, Priority, &str); 5] = [
             (
-                "Disk C: below 10% free",
+                // Spelled out: the change log's text filter is tested to find no `%` in the demo.
+                "Disk C: below 10 percent free",
                 "endpoint_management",
                 Priority::Medium,
                 "MODERATE",
@@ -1664,54 +1780,82 @@ impl Demo {
             ),
         ];
         let mut alerts = Vec::new();
+        let mut entries = Vec::new();
         for number in 0..18_usize {
             let environment_key = ["harbor_prod", "harbor_riverside", "cedar_office"][number % 3];
+            let environment = &environments[environment_key];
             let (message, function_key, severity, external_severity) = kinds[number % kinds.len()];
             let system =
                 &systems[environment_key][self.rng.usize(..systems[environment_key].len())];
-            let entry = &matrix[&(environment_key, function_key.to_owned())];
+            let function_id = router
+                .function_id(environment.organization_id, function_key)
+                .with_context(|| format!("no function `{function_key}`"))?;
             let status = [
                 AlertStatus::Open,
                 AlertStatus::Acknowledged,
                 AlertStatus::Resolved,
             ][number % 3];
             let raised_at = self.ago(0, 30);
-            alerts.push(alert::Model {
-                id: id(),
-                environment_id: environments[environment_key].id,
-                system_id: Some(system.id),
-                integration_id: Some(integrations["rmm"].id),
-                ticket_id: None,
+            let facts = AlertFacts {
                 message: format!("{message} on {}", system.name),
                 severity,
                 external_severity: Some(external_severity.to_owned()),
-                status,
-                raised_at,
-                acknowledged_at: (status != AlertStatus::Open)
-                    .then(|| raised_at + Duration::minutes(12)),
-                acknowledged_by_id: None,
-                resolved_at: (status == AlertStatus::Resolved)
-                    .then(|| raised_at + Duration::hours(2)),
-                assigned_team_id: Some(entry.responsible_team_id),
-                routed_by_id: Some(entry.id),
-                routing_reason: Some(format!(
-                    "responsible team for {function_key} in the matrix in force when raised"
-                )),
-                created_at: raised_at,
-                updated_at: raised_at + Duration::hours(2),
-                organization_id: Some(environments[environment_key].organization_id),
-                external_source: Some("NINJAONE".to_owned()),
-                external_id: Some(format!("alert-{}", 90_000 + number)),
+                resolved: false,
+            };
+            let key = ExternalKey {
+                organization_id: environment.organization_id,
+                source: "NINJAONE".to_owned(),
+                external_id: format!("alert-{}", 90_000 + number),
+                integration_id: Some(integrations["rmm"].id),
                 external_url: None,
-            });
+            };
+            // Routed once, at the instant it was raised, as production routes it.
+            let route = router.route(environment.id, function_id, Some(system.id), raised_at);
+            // The RMM's sync sees it as it is raised.
+            let mut alert = external::new_alert(
+                facts.clone(),
+                key,
+                (environment.id, Some(system.id)),
+                Some(route),
+                raised_at,
+                raised_at,
+            );
+            if status != AlertStatus::Open {
+                let responder = alert
+                    .assigned_team_id
+                    .and_then(|team| directory.responders.get(&team))
+                    .copied()
+                    .unwrap_or("msp_noc");
+                let (acknowledged, entry) = acknowledged_alert(
+                    &directory.people[responder],
+                    alert,
+                    raised_at + Duration::minutes(12),
+                );
+                alert = acknowledged;
+                entries.push(entry);
+            }
+            if status == AlertStatus::Resolved {
+                // The RMM reports it cleared; a sync writes that without a change log entry.
+                let cleared = AlertFacts {
+                    resolved: true,
+                    ..facts
+                };
+                if let Some(model) =
+                    external::alert_update(&alert, &cleared, raised_at + Duration::hours(2))
+                {
+                    alert = model.try_into_model()?;
+                }
+            }
+            alerts.push(alert);
         }
-        summary.alerts = insert_all(db, alerts).await?;
+        summary.alerts = insert_all(txn, alerts).await?;
+        summary.change_log_entries += insert_entries(txn, entries).await?;
         Ok(())
     }
 
     async fn write_change_log(
         &mut self,
-        db: &impl ConnectionTrait,
+        txn: &DatabaseTransaction,
         directory: &Directory,
         environments: &HashMap<&'static str, environment::Model>,
         systems: &HashMap<&'static str, Vec<system::Model>>,
@@ -1787,8 +1931,7 @@ impl Demo {
             "harbor_riverside",
             "cedar_office",
         ];
-        let mut entries = Vec::new();
-        let mut links = Vec::new();
+        let mut entries: Vec<Recorded> = Vec::new();
         for number in 0..240_usize {
             let environment_key = keys[number % keys.len()];
             let (category, summary_text, reason) = templates[self.rng.usize(..templates.len())];
@@ -1799,110 +1942,387 @@ impl Demo {
                 7 | 8 => ChangeSource::Rmm,
                 _ => ChangeSource::System,
             };
-            let (actor_id, actor_name, integration_id) = match source {
+            let system =
+                &systems[environment_key][self.rng.usize(..systems[environment_key].len())];
+            let environment = &environments[environment_key];
+            let ticket = (number % 3 == 0)
+                .then(|| {
+                    tickets
+                        .iter()
+                        .find(|ticket| ticket.environment_id == environment.id)
+                })
+                .flatten();
+            let occurred_at = self.ago(0, 90);
+            let details =
+                json!({ "system": system.name, "category": category, "sequence": number });
+            let recorded = match source {
                 ChangeSource::Manual | ChangeSource::Api => {
                     let key = if environment_key.starts_with("harbor") && number % 2 == 0 {
                         "harbor_tech"
                     } else {
                         "msp_noc"
                     };
-                    (
-                        Some(directory.people[key].id),
-                        directory.people[key].display_name.clone(),
-                        None,
+                    // `recordChange` by that person, a minute after the change.
+                    let mut write = PersonWrite::new(
+                        &directory.people[key],
+                        occurred_at + Duration::minutes(1),
+                    );
+                    write.reason = Some(reason.to_owned());
+                    write.ticket_id = ticket.map(|ticket| ticket.id);
+                    let mut entry =
+                        write.entry(environment.id, format!("{summary_text} on {}", system.name));
+                    entry.details = details;
+                    entry.category = category;
+                    entry.occurred_at = occurred_at;
+                    // Production's writers record `API`; `MANUAL` (a person in a client, by
+                    // hand) is kept so the demo shows every source the schema has.
+                    entry.source = source;
+                    (entry, vec![system.id])
+                }
+                ChangeSource::Psa | ChangeSource::Rmm => {
+                    let integration = &integrations[if source == ChangeSource::Psa {
+                        "psa"
+                    } else {
+                        "rmm"
+                    }];
+                    // Seen by the vendor's sync a quarter of an hour later; the vendor names no
+                    // actor and no ticket.
+                    observed_change(
+                        integration,
+                        if source == ChangeSource::Psa {
+                            "CONNECTWISE_MANAGE"
+                        } else {
+                            "NINJAONE"
+                        },
+                        environment,
+                        Some(system),
+                        VendorChange {
+                            external_id: format!("activity-{number}"),
+                            summary: summary_text.to_owned(),
+                            category,
+                            occurred_at,
+                            details,
+                            actor: None,
+                        },
+                        occurred_at + Duration::minutes(15),
                     )
                 }
-                ChangeSource::Psa => (
-                    None,
-                    "ConnectWise sync".to_owned(),
-                    Some(integrations["psa"].id),
+                // No production writer records as Tandem itself (`SYSTEM`); these stay as the
+                // demo always wrote them.
+                _ => (
+                    change_log_entry::Model {
+                        id: id(),
+                        environment_id: environment.id,
+                        summary: format!("{summary_text} on {}", system.name),
+                        details,
+                        reason: Some(reason.to_owned()),
+                        actor_id: None,
+                        actor_name: "Tandem".to_owned(),
+                        source,
+                        category,
+                        occurred_at,
+                        recorded_at: occurred_at + Duration::minutes(1),
+                        ticket_id: ticket.map(|ticket| ticket.id),
+                        corrects_id: None,
+                        change_set_id: Some(id()),
+                        integration_id: None,
+                        organization_id: None,
+                        principal: entities::enums::Principal::System,
+                        recorded_by_id: None,
+                        external_source: None,
+                        external_id: None,
+                        external_url: None,
+                    },
+                    vec![system.id],
                 ),
-                ChangeSource::Rmm => (
-                    None,
-                    "NinjaOne sync".to_owned(),
-                    Some(integrations["rmm"].id),
-                ),
-                _ => (None, "Tandem".to_owned(), None),
             };
-            let system =
-                &systems[environment_key][self.rng.usize(..systems[environment_key].len())];
-            let environment_id = environments[environment_key].id;
-            let ticket = (number % 3 == 0)
-                .then(|| {
-                    tickets
-                        .iter()
-                        .find(|ticket| ticket.environment_id == environment_id)
-                })
-                .flatten();
-            let occurred_at = self.ago(0, 90);
-            let external = matches!(source, ChangeSource::Psa | ChangeSource::Rmm);
-            let entry = change_log_entry::Model {
-                id: id(),
-                environment_id,
-                summary: format!("{summary_text} on {}", system.name),
-                details: json!({ "system": system.name, "category": category, "sequence": number }),
-                reason: Some(reason.to_owned()),
-                actor_id,
-                actor_name,
-                source,
-                category,
-                occurred_at,
-                recorded_at: occurred_at + Duration::minutes(if external { 15 } else { 1 }),
-                ticket_id: ticket.map(|ticket| ticket.id),
-                corrects_id: None,
-                change_set_id: Some(id()),
-                integration_id,
-                organization_id: external.then_some(environments[environment_key].organization_id),
-                principal: if integration_id.is_some() {
-                    entities::enums::Principal::Integration
-                } else if source == ChangeSource::System {
-                    entities::enums::Principal::System
-                } else {
-                    entities::enums::Principal::Person
-                },
-                recorded_by_id: if integration_id.is_some() || source == ChangeSource::System {
-                    None
-                } else {
-                    actor_id
-                },
-                external_source: external.then(|| {
-                    if source == ChangeSource::Psa {
-                        "CONNECTWISE_MANAGE"
-                    } else {
-                        "NINJAONE"
-                    }
-                    .to_owned()
-                }),
-                external_id: external.then(|| format!("activity-{number}")),
-                external_url: None,
-            };
-            links.push(change_log_entry_system::Model {
-                change_log_entry_id: entry.id,
-                system_id: system.id,
-            });
-            entries.push(entry);
+            entries.push(recorded);
         }
-        // Two corrections: entries are never edited, a new entry points at the one it corrects.
-        let corrections: Vec<change_log_entry::Model> = entries
+        // Two corrections (`correctChange` by the person who recorded the original, three hours
+        // later): entries are never edited, a new entry points at the one it corrects.
+        let people: HashMap<Uuid, &person::Model> = directory
+            .people
+            .values()
+            .map(|person| (person.id, person))
+            .collect();
+        let corrections: Vec<Recorded> = entries
             .iter()
-            .filter(|entry| entry.source == ChangeSource::Manual)
+            .filter(|(entry, _)| entry.source == ChangeSource::Manual)
             .take(2)
-            .map(|wrong| change_log_entry::Model {
-                id: id(),
-                summary: format!("Correction: {}", wrong.summary),
-                details: json!({ "corrected_field": "summary", "note": "the first entry named the wrong system" }),
-                reason: Some("Recorded against the wrong system".to_owned()),
-                occurred_at: wrong.occurred_at,
-                recorded_at: wrong.recorded_at + Duration::hours(3),
-                corrects_id: Some(wrong.id),
-                change_set_id: Some(id()),
-                ..wrong.clone()
+            .filter_map(|(wrong, systems)| {
+                let person = people.get(&wrong.actor_id?)?;
+                let mut write = PersonWrite::new(person, wrong.recorded_at + Duration::hours(3));
+                write.reason = Some("Recorded against the wrong system".to_owned());
+                write.ticket_id = wrong.ticket_id;
+                let mut entry =
+                    write.entry(wrong.environment_id, format!("Correction: {}", wrong.summary));
+                entry.details = json!({ "corrected_field": "summary", "note": "the first entry named the wrong system" });
+                entry.category = wrong.category;
+                entry.occurred_at = wrong.occurred_at;
+                entry.corrects_id = Some(wrong.id);
+                // Without corrected systems a correction keeps the original's.
+                Some((entry, systems.clone()))
             })
             .collect();
-        entries.sort_by_key(|entry| entry.occurred_at);
-        summary.change_log_entries += insert_all(db, entries).await? + corrections.len();
-        insert_all(db, corrections).await?;
-        insert_all(db, links).await?;
+        entries.sort_by_key(|(entry, _)| entry.occurred_at);
+        summary.change_log_entries += insert_entries(txn, entries).await?;
+        summary.change_log_entries += insert_entries(txn, corrections).await?;
         Ok(())
+    }
+}
+
+/// The person of a client environment's own IT who asks for and answers tickets there.
+fn client_person(environment_key: &str) -> &'static str {
+    if environment_key == "cedar_office" {
+        "cedar_admin"
+    } else {
+        "harbor_tech"
+    }
+}
+
+/// A change log entry with the systems it is about, as [`insert_entry`] writes them.
+type Recorded = (change_log_entry::Model, Vec<Uuid>);
+
+/// Writes `entries` with their systems, as every service does ([`insert_entry`]).
+async fn insert_entries(txn: &DatabaseTransaction, entries: Vec<Recorded>) -> Result<usize, DbErr> {
+    let count = entries.len();
+    for (entry, system_ids) in entries {
+        insert_entry(txn, entry, &system_ids).await?;
+    }
+    Ok(count)
+}
+
+/// A person's write through the API at `now`: what a [`UnitOfWork`] of a person's token (not
+/// issued for an integration) gives the entries it records.
+///
+/// Mirrors `UnitOfWork::entry` and `UnitOfWork::record` field for field. The demo cannot call
+/// them: a `UnitOfWork` opens its own transaction from the pool and needs a resolved `Viewer`
+/// (`Viewer::resolve` reads the pool too, and a `Viewer` cannot be built otherwise), while the
+/// demo's people exist only inside its one uncommitted transaction; and it stamps the wall clock,
+/// where the demo writes history.
+///
+/// [`UnitOfWork`]: crate::services::UnitOfWork
+struct PersonWrite<'p> {
+    person: &'p person::Model,
+    now: DateTime<Utc>,
+    change_set_id: Uuid,
+    reason: Option<String>,
+    ticket_id: Option<Uuid>,
+}
+
+impl<'p> PersonWrite<'p> {
+    fn new(person: &'p person::Model, now: DateTime<Utc>) -> Self {
+        Self {
+            person,
+            now: precise(now),
+            change_set_id: id(),
+            reason: None,
+            ticket_id: None,
+        }
+    }
+
+    /// `UnitOfWork::entry`: attributed to the person, as actor and as recording principal.
+    fn entry(&self, environment_id: Uuid, summary: String) -> change_log_entry::Model {
+        change_log_entry::Model {
+            id: id(),
+            environment_id,
+            summary,
+            details: json!({}),
+            reason: self.reason.clone(),
+            actor_id: Some(self.person.id),
+            actor_name: self.person.display_name.clone(),
+            source: ChangeSource::Api,
+            category: ChangeCategory::Other,
+            occurred_at: self.now,
+            recorded_at: self.now,
+            ticket_id: self.ticket_id,
+            corrects_id: None,
+            change_set_id: Some(self.change_set_id),
+            integration_id: None,
+            organization_id: None,
+            principal: Principal::Person,
+            recorded_by_id: Some(self.person.id),
+            external_source: None,
+            external_id: None,
+            external_url: None,
+        }
+    }
+
+    /// `UnitOfWork::record`, less the insert: the entry of `note`.
+    fn record(&self, note: ChangeNote) -> Recorded {
+        let mut entry = self.entry(note.environment_id, note.summary);
+        entry.details = note.details;
+        entry.category = note.category;
+        (entry, note.system_ids)
+    }
+}
+
+/// What a PSA or an RMM reports about a change: the sync engine's change record, its company
+/// and device already mapped to an environment and a system.
+struct VendorChange {
+    external_id: String,
+    summary: String,
+    category: ChangeCategory,
+    occurred_at: DateTime<Utc>,
+    details: Value,
+    actor: Option<String>,
+}
+
+/// `change` as a sync run of `integration` (its records keyed by `source`) at `now` records it:
+/// `RunContext::change_entry`, then what `PageWriter::changes` adds (the system's name in the
+/// summary, the vendor's actor, the tenant, the external key) and `PageWriter::flush_entries`
+/// (the page's change set), all in `sync::store`.
+///
+/// Mirrors them field for field: they are private to the sync engine's page writer.
+fn observed_change(
+    integration: &integration::Model,
+    source: &str,
+    environment: &environment::Model,
+    system: Option<&system::Model>,
+    change: VendorChange,
+    now: DateTime<Utc>,
+) -> Recorded {
+    let summary = match system {
+        Some(found) if !change.summary.contains(&found.name) => {
+            format!("{} on {}", change.summary, found.name)
+        }
+        _ => change.summary,
+    };
+    // `RunContext::change_entry`.
+    let mut entry = change_log_entry::Model {
+        id: id(),
+        environment_id: environment.id,
+        summary,
+        details: change.details,
+        reason: Some(format!("observed by {}", integration.name)),
+        actor_id: None,
+        actor_name: integration.name.clone(),
+        source: external::change_source(integration.kind),
+        category: change.category,
+        occurred_at: precise(change.occurred_at),
+        recorded_at: precise(now),
+        ticket_id: None,
+        corrects_id: None,
+        change_set_id: None,
+        integration_id: Some(integration.id),
+        organization_id: None,
+        principal: Principal::Integration,
+        recorded_by_id: None,
+        external_source: None,
+        external_id: None,
+        external_url: None,
+    };
+    // `PageWriter::changes`: a free-text actor only when the vendor names one.
+    if let Some(actor) = change.actor {
+        entry.actor_name = actor;
+    }
+    entry.organization_id = Some(environment.organization_id);
+    entry.external_source = Some(source.to_owned());
+    entry.external_id = Some(change.external_id);
+    // `PageWriter::flush_entries`: the page's change set (a page of one here).
+    entry.change_set_id = Some(id());
+    (entry, system.map(|found| found.id).into_iter().collect())
+}
+
+/// A ticket `createTicket` opens without a team: its environment, system, function, text and
+/// priority.
+struct OpenedTicket {
+    environment_id: Uuid,
+    system_id: Uuid,
+    function_id: Uuid,
+    title: String,
+    description: Option<String>,
+    priority: Priority,
+}
+
+/// The ticket `requester` opens at `created_at`, routed by `route` (the matrix's decision then),
+/// and its change log entry: the rows `services::work::create_ticket` writes, mirrored because
+/// that service stamps the wall clock and the demo writes history.
+fn opened_ticket(
+    requester: &person::Model,
+    input: OpenedTicket,
+    route: Route,
+    created_at: DateTime<Utc>,
+) -> (ticket::Model, Recorded) {
+    let created_at = precise(created_at);
+    let created = ticket::Model {
+        id: id(),
+        organization_id: None,
+        environment_id: input.environment_id,
+        system_id: Some(input.system_id),
+        function_id: Some(input.function_id),
+        integration_id: None,
+        title: input.title,
+        description: input.description,
+        status: TicketStatus::New,
+        priority: input.priority,
+        external_status: None,
+        external_priority: None,
+        requester: Some(requester.display_name.clone()),
+        assigned_team_id: route.team_id,
+        assigned_person_id: None,
+        routed_by_id: route.responsibility_id,
+        routing_reason: Some(route.reason),
+        created_at,
+        updated_at: created_at,
+        resolved_at: None,
+        closed_at: None,
+        external_source: None,
+        external_id: None,
+        external_url: None,
+    };
+    let mut write = PersonWrite::new(requester, created_at);
+    write.ticket_id = Some(created.id);
+    let entry = write.record(ChangeNote {
+        environment_id: created.environment_id,
+        system_ids: created.system_id.into_iter().collect(),
+        summary: format!("Opened ticket: {}", created.title),
+        details: json!({ "ticket": {
+            "title": created.title,
+            "priority": created.priority,
+            "assigned_team_id": created.assigned_team_id,
+            "routing_reason": created.routing_reason,
+        } }),
+        category: ChangeCategory::Incident,
+    });
+    (created, entry)
+}
+
+/// `alert` as `person` acknowledges it at `at`, and the change log entry of that: what
+/// `services::work::acknowledge_alert` writes, mirrored because it stamps the wall clock.
+fn acknowledged_alert(
+    person: &person::Model,
+    alert: alert::Model,
+    at: DateTime<Utc>,
+) -> (alert::Model, Recorded) {
+    let mut write = PersonWrite::new(person, at);
+    write.ticket_id = alert.ticket_id;
+    let previous = alert.status;
+    let mut updated = alert;
+    updated.status = AlertStatus::Acknowledged;
+    if updated.acknowledged_at.is_none() {
+        updated.acknowledged_at = Some(write.now);
+        updated.acknowledged_by_id = Some(person.id);
+    }
+    updated.updated_at = write.now;
+    let entry = write.record(ChangeNote {
+        environment_id: updated.environment_id,
+        system_ids: updated.system_id.into_iter().collect(),
+        summary: format!("Acknowledged alert: {}", updated.message),
+        details: json!({ "alert": { "status": { "from": previous, "to": updated.status } } }),
+        category: ChangeCategory::Incident,
+    });
+    (updated, entry)
+}
+
+/// The change log entry of a step of the matrix lifecycle on `entry` (as it is after the step):
+/// the note `services::matrix::transition` records, mirrored because it builds the note inline.
+fn lifecycle_note(entry: &responsibility::Model, summary: String, action: Action) -> ChangeNote {
+    ChangeNote {
+        environment_id: entry.environment_id,
+        system_ids: entry.system_id.into_iter().collect(),
+        summary,
+        details: json!({ "responsibility": entry.id, "status": entry.status, "action": format!("{action:?}").to_uppercase() }),
+        category: ChangeCategory::Ownership,
     }
 }
