@@ -9,10 +9,11 @@
 //! installation writes: tickets and alerts are routed by the production [`Router`] over the
 //! demo's matrix, each at its own creation time, and synced ones are built by the external
 //! records' constructors (`services::external`). Change log entries carry the fields production's
-//! writers give them: a person's write through the API, a sync run's observation, a step of the
-//! matrix lifecycle, opening a ticket, acknowledging an alert. Where those writers cannot be
-//! called (they open their own transaction, need a resolved `Viewer`, stamp the wall clock, or
-//! are private), the demo mirrors them field for field and names the original.
+//! writers give them, built by the same functions: a person's write through the API
+//! (`services::unit::Attribution`), a sync run's observation (`services::external::observed_entry`),
+//! a step of the matrix lifecycle (`services::matrix::lifecycle_note`). Where a writer cannot be
+//! called (opening a ticket, acknowledging an alert: those services open their own transaction
+//! and stamp the wall clock), the demo mirrors the rows it writes and names the original.
 //!
 //! Organizations, teams, people, environments and systems are inserted directly: the directory
 //! and inventory services each open their own transaction from the pool (on SQLite a second
@@ -26,8 +27,8 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
 use entities::enums::{
     AlertStatus, ChangeCategory, ChangeSource, ComplianceFramework, EscalationChannel,
-    IntegrationKind, OperatingModel, OrganizationKind, PartyRole, Principal, Priority,
-    ResponsibilityStatus, Role, SyncStatus, SyncTrigger, SystemKind, TicketStatus,
+    IntegrationKind, OperatingModel, OrganizationKind, PartyRole, Priority, ResponsibilityStatus,
+    Role, SyncStatus, SyncTrigger, SystemKind, TicketStatus,
 };
 use entities::prelude::*;
 use entities::{
@@ -44,8 +45,8 @@ use serde_json::{Value, json};
 
 use crate::matrix::{Route, Router};
 use crate::services::external::{self, AlertFacts, ExternalKey, TicketFacts};
-use crate::services::matrix::Action;
-use crate::services::unit::precise;
+use crate::services::matrix::{Action, lifecycle_note};
+use crate::services::unit::{Attribution, precise};
 use crate::services::{ChangeNote, insert_entry};
 
 /// The demo's provider admin: the subject and organization of the first printed token.
@@ -1152,13 +1153,11 @@ impl Demo {
                     // force on the day needs Cedar's approval too, so it stays proposed.
                     draft.status = ResponsibilityStatus::Proposed;
                     let name = function_name(draft.function_id);
-                    lifecycle.push(PersonWrite::new(msp_admin, proposed_at).record(
-                        lifecycle_note(
-                            &draft,
-                            format!("Proposed matrix entry for {name}"),
-                            Action::Propose,
-                        ),
-                    ));
+                    lifecycle.push(by(msp_admin, proposed_at).note(lifecycle_note(
+                        &draft,
+                        format!("Proposed matrix entry for {name}"),
+                        Action::Propose,
+                    )));
                     approvals.push(responsibility_approval::Model {
                         id: id(),
                         responsibility_id: draft.id,
@@ -1168,16 +1167,14 @@ impl Demo {
                         decision: entities::enums::ApprovalDecision::Agree,
                     });
                     draft.updated_at = approved_at;
-                    lifecycle.push(PersonWrite::new(msp_admin, approved_at).record(
-                        lifecycle_note(
-                            &draft,
-                            format!(
-                                "{} approved matrix entry for {name}",
-                                directory.organizations["msp"].name
-                            ),
-                            Action::Approve,
+                    lifecycle.push(by(msp_admin, approved_at).note(lifecycle_note(
+                        &draft,
+                        format!(
+                            "{} approved matrix entry for {name}",
+                            directory.organizations["msp"].name
                         ),
-                    ));
+                        Action::Approve,
+                    )));
                 }
                 "line_of_business_applications" => {
                     draft.responsible_team_id = directory.teams["office"];
@@ -1216,9 +1213,9 @@ impl Demo {
         let environment = &environments["cedar_office"];
         let on = self.cedar_transition();
         let to = OperatingModel::CoManaged;
-        let mut plan = PersonWrite::new(msp_admin, planned_at);
+        let mut plan = by(msp_admin, planned_at);
         plan.reason = Some("Cedar hired an office IT coordinator".into());
-        let planned = plan.record(ChangeNote {
+        let planned = plan.note(ChangeNote {
             environment_id: environment.id,
             system_ids: Vec::new(),
             summary: format!(
@@ -1963,10 +1960,7 @@ impl Demo {
                         "msp_noc"
                     };
                     // `recordChange` by that person, a minute after the change.
-                    let mut write = PersonWrite::new(
-                        &directory.people[key],
-                        occurred_at + Duration::minutes(1),
-                    );
+                    let mut write = by(&directory.people[key], occurred_at + Duration::minutes(1));
                     write.reason = Some(reason.to_owned());
                     write.ticket_id = ticket.map(|ticket| ticket.id);
                     let mut entry =
@@ -2051,7 +2045,7 @@ impl Demo {
             .take(2)
             .filter_map(|(wrong, systems)| {
                 let person = people.get(&wrong.actor_id?)?;
-                let mut write = PersonWrite::new(person, wrong.recorded_at + Duration::hours(3));
+                let mut write = by(person, wrong.recorded_at + Duration::hours(3));
                 write.reason = Some("Recorded against the wrong system".to_owned());
                 write.ticket_id = wrong.ticket_id;
                 let mut entry =
@@ -2092,68 +2086,17 @@ async fn insert_entries(txn: &DatabaseTransaction, entries: Vec<Recorded>) -> Re
     Ok(count)
 }
 
-/// A person's write through the API at `now`: what a [`UnitOfWork`] of a person's token (not
-/// issued for an integration) gives the entries it records.
-///
-/// Mirrors `UnitOfWork::entry` and `UnitOfWork::record` field for field. The demo cannot call
-/// them: a `UnitOfWork` opens its own transaction from the pool and needs a resolved `Viewer`
-/// (`Viewer::resolve` reads the pool too, and a `Viewer` cannot be built otherwise), while the
-/// demo's people exist only inside its one uncommitted transaction; and it stamps the wall clock,
-/// where the demo writes history.
-///
-/// [`UnitOfWork`]: crate::services::UnitOfWork
-struct PersonWrite<'p> {
-    person: &'p person::Model,
-    now: DateTime<Utc>,
-    change_set_id: Uuid,
-    reason: Option<String>,
-    ticket_id: Option<Uuid>,
-}
-
-impl<'p> PersonWrite<'p> {
-    fn new(person: &'p person::Model, now: DateTime<Utc>) -> Self {
-        Self {
-            person,
-            now: precise(now),
-            change_set_id: id(),
-            reason: None,
-            ticket_id: None,
-        }
-    }
-
-    /// `UnitOfWork::entry`: attributed to the person, as actor and as recording principal.
-    fn entry(&self, environment_id: Uuid, summary: String) -> change_log_entry::Model {
-        change_log_entry::Model {
-            id: id(),
-            environment_id,
-            summary,
-            details: json!({}),
-            reason: self.reason.clone(),
-            actor_id: Some(self.person.id),
-            actor_name: self.person.display_name.clone(),
-            source: ChangeSource::Api,
-            category: ChangeCategory::Other,
-            occurred_at: self.now,
-            recorded_at: self.now,
-            ticket_id: self.ticket_id,
-            corrects_id: None,
-            change_set_id: Some(self.change_set_id),
-            integration_id: None,
-            organization_id: None,
-            principal: Principal::Person,
-            recorded_by_id: Some(self.person.id),
-            external_source: None,
-            external_id: None,
-            external_url: None,
-        }
-    }
-
-    /// `UnitOfWork::record`, less the insert: the entry of `note`.
-    fn record(&self, note: ChangeNote) -> Recorded {
-        let mut entry = self.entry(note.environment_id, note.summary);
-        entry.details = note.details;
-        entry.category = note.category;
-        (entry, note.system_ids)
+/// How production attributes what `person` writes through the API at `at`, for history the
+/// demo writes in the past.
+fn by(person: &person::Model, at: DateTime<Utc>) -> Attribution<'_> {
+    Attribution {
+        person,
+        integration_id: None,
+        source: ChangeSource::Api,
+        now: precise(at),
+        change_set_id: id(),
+        reason: None,
+        ticket_id: None,
     }
 }
 
@@ -2171,9 +2114,8 @@ struct VendorChange {
 /// `change` as a sync run of `integration` (its records keyed by `source`) at `now` records it:
 /// `RunContext::change_entry`, then what `PageWriter::changes` adds (the system's name in the
 /// summary, the vendor's actor, the tenant, the external key) and `PageWriter::flush_entries`
-/// (the page's change set), all in `sync::store`.
-///
-/// Mirrors them field for field: they are private to the sync engine's page writer.
+/// (the page's change set), all in `sync::store`; the entry itself is built by the engine's own
+/// `services::external::observed_entry`.
 fn observed_change(
     integration: &integration::Model,
     source: &str,
@@ -2188,30 +2130,15 @@ fn observed_change(
         }
         _ => change.summary,
     };
-    // `RunContext::change_entry`.
-    let mut entry = change_log_entry::Model {
-        id: id(),
-        environment_id: environment.id,
+    let mut entry = external::observed_entry(
+        integration,
+        environment.id,
         summary,
-        details: change.details,
-        reason: Some(format!("observed by {}", integration.name)),
-        actor_id: None,
-        actor_name: integration.name.clone(),
-        source: external::change_source(integration.kind),
-        category: change.category,
-        occurred_at: precise(change.occurred_at),
-        recorded_at: precise(now),
-        ticket_id: None,
-        corrects_id: None,
-        change_set_id: None,
-        integration_id: Some(integration.id),
-        organization_id: None,
-        principal: Principal::Integration,
-        recorded_by_id: None,
-        external_source: None,
-        external_id: None,
-        external_url: None,
-    };
+        change.category,
+        change.occurred_at,
+        change.details,
+        now,
+    );
     // `PageWriter::changes`: a free-text actor only when the vendor names one.
     if let Some(actor) = change.actor {
         entry.actor_name = actor;
@@ -2271,9 +2198,9 @@ fn opened_ticket(
         external_id: None,
         external_url: None,
     };
-    let mut write = PersonWrite::new(requester, created_at);
+    let mut write = by(requester, created_at);
     write.ticket_id = Some(created.id);
-    let entry = write.record(ChangeNote {
+    let entry = write.note(ChangeNote {
         environment_id: created.environment_id,
         system_ids: created.system_id.into_iter().collect(),
         summary: format!("Opened ticket: {}", created.title),
@@ -2295,7 +2222,7 @@ fn acknowledged_alert(
     alert: alert::Model,
     at: DateTime<Utc>,
 ) -> (alert::Model, Recorded) {
-    let mut write = PersonWrite::new(person, at);
+    let mut write = by(person, at);
     write.ticket_id = alert.ticket_id;
     let previous = alert.status;
     let mut updated = alert;
@@ -2305,7 +2232,7 @@ fn acknowledged_alert(
         updated.acknowledged_by_id = Some(person.id);
     }
     updated.updated_at = write.now;
-    let entry = write.record(ChangeNote {
+    let entry = write.note(ChangeNote {
         environment_id: updated.environment_id,
         system_ids: updated.system_id.into_iter().collect(),
         summary: format!("Acknowledged alert: {}", updated.message),
@@ -2313,16 +2240,4 @@ fn acknowledged_alert(
         category: ChangeCategory::Incident,
     });
     (updated, entry)
-}
-
-/// The change log entry of a step of the matrix lifecycle on `entry` (as it is after the step):
-/// the note `services::matrix::transition` records, mirrored because it builds the note inline.
-fn lifecycle_note(entry: &responsibility::Model, summary: String, action: Action) -> ChangeNote {
-    ChangeNote {
-        environment_id: entry.environment_id,
-        system_ids: entry.system_id.into_iter().collect(),
-        summary,
-        details: json!({ "responsibility": entry.id, "status": entry.status, "action": format!("{action:?}").to_uppercase() }),
-        category: ChangeCategory::Ownership,
-    }
 }

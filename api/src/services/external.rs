@@ -18,8 +18,10 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use entities::enums::{AlertStatus, ChangeSource, IntegrationKind, Priority, TicketStatus};
-use entities::{alert, system, system_link, ticket};
+use entities::enums::{
+    AlertStatus, ChangeCategory, ChangeSource, IntegrationKind, Principal, Priority, TicketStatus,
+};
+use entities::{alert, change_log_entry, system, system_link, ticket};
 use sea_orm::prelude::*;
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseTransaction, IntoActiveModel, QueryFilter, Set,
@@ -57,6 +59,42 @@ pub fn change_source(kind: IntegrationKind) -> ChangeSource {
         | IntegrationKind::Autotask
         | IntegrationKind::Halopsa => ChangeSource::Psa,
         IntegrationKind::Ninjaone | IntegrationKind::DattoRmm => ChangeSource::Rmm,
+    }
+}
+
+/// The change log entry of a change `integration`'s vendor observed, as its sync records it: the
+/// integration as actor and principal, `PSA`/`RMM` as source, recorded `now`.
+pub fn observed_entry(
+    integration: &entities::integration::Model,
+    environment_id: Uuid,
+    summary: String,
+    category: ChangeCategory,
+    occurred_at: DateTime<Utc>,
+    details: Value,
+    now: DateTime<Utc>,
+) -> change_log_entry::Model {
+    change_log_entry::Model {
+        id: Uuid::now_v7(),
+        environment_id,
+        summary,
+        details,
+        reason: Some(format!("observed by {}", integration.name)),
+        actor_id: None,
+        actor_name: integration.name.clone(),
+        source: change_source(integration.kind),
+        category,
+        occurred_at: crate::services::unit::precise(occurred_at),
+        recorded_at: crate::services::unit::precise(now),
+        ticket_id: None,
+        corrects_id: None,
+        change_set_id: None,
+        integration_id: Some(integration.id),
+        organization_id: None,
+        principal: Principal::Integration,
+        recorded_by_id: None,
+        external_source: None,
+        external_id: None,
+        external_url: None,
     }
 }
 

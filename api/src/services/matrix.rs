@@ -629,16 +629,25 @@ pub async fn transition(
     model.updated_at = Set(now);
     let updated = model.update(&write.txn).await?;
     write
-        .record(ChangeNote {
-            environment_id: environment.id,
-            system_ids: updated.system_id.into_iter().collect(),
-            summary,
-            details: json!({ "responsibility": updated.id, "status": updated.status, "action": format!("{action:?}").to_uppercase() }),
-            category: ChangeCategory::Ownership,
-        })
+        .record(lifecycle_note(&updated, summary, action))
         .await?;
     write.commit().await?;
     Ok(updated)
+}
+
+/// The change log entry of one lifecycle step of `entry` (as it is after the step).
+pub fn lifecycle_note(
+    entry: &responsibility::Model,
+    summary: String,
+    action: Action,
+) -> ChangeNote {
+    ChangeNote {
+        environment_id: entry.environment_id,
+        system_ids: entry.system_id.into_iter().collect(),
+        summary,
+        details: json!({ "responsibility": entry.id, "status": entry.status, "action": format!("{action:?}").to_uppercase() }),
+        category: ChangeCategory::Ownership,
+    }
 }
 
 /// Records the actor's side's sign-off `decision` on entry `id` and returns every side that has

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use entities::enums::{ChangeCategory, ChangeSource, Principal};
-use entities::{change_log_entry, change_log_entry_system, environment, ticket};
+use entities::{change_log_entry, change_log_entry_system, environment, person, ticket};
 use sea_orm::prelude::*;
 use sea_orm::{
     DatabaseBackend, DatabaseConnection, DatabaseTransaction, IntoActiveModel, QueryFilter,
@@ -82,6 +82,68 @@ impl Pending {
     }
 }
 
+/// Who records a write's change log entries, and in which change set: a person's token (or a
+/// token issued for an integration), at the write's instant. [`UnitOfWork::attribution`] is the
+/// usual way to get one; the demo builds one for history it writes in the past.
+pub struct Attribution<'p> {
+    /// The person whose token writes.
+    pub person: &'p person::Model,
+    /// The integration the token was issued for.
+    pub integration_id: Option<Uuid>,
+    /// `API`, or `PSA`/`RMM` for what an integration's token says its vendor observed.
+    pub source: ChangeSource,
+    /// When.
+    pub now: DateTime<Utc>,
+    /// The change set the entries share.
+    pub change_set_id: Uuid,
+    /// The input's `reason`.
+    pub reason: Option<String>,
+    /// The input's `ticketId`.
+    pub ticket_id: Option<Uuid>,
+}
+
+impl Attribution<'_> {
+    /// An entry of `summary` in `environment_id`: the person as actor and as the recording
+    /// principal (or the integration its token was issued for).
+    pub fn entry(&self, environment_id: Uuid, summary: String) -> change_log_entry::Model {
+        change_log_entry::Model {
+            id: Uuid::now_v7(),
+            environment_id,
+            summary,
+            details: serde_json::json!({}),
+            reason: self.reason.clone(),
+            actor_id: Some(self.person.id),
+            actor_name: self.person.display_name.clone(),
+            source: self.source,
+            category: ChangeCategory::Other,
+            occurred_at: self.now,
+            recorded_at: self.now,
+            ticket_id: self.ticket_id,
+            corrects_id: None,
+            change_set_id: Some(self.change_set_id),
+            integration_id: self.integration_id,
+            organization_id: None,
+            principal: if self.integration_id.is_some() {
+                Principal::Integration
+            } else {
+                Principal::Person
+            },
+            recorded_by_id: Some(self.person.id),
+            external_source: None,
+            external_id: None,
+            external_url: None,
+        }
+    }
+
+    /// The entry of `note`.
+    pub fn note(&self, note: ChangeNote) -> (change_log_entry::Model, Vec<Uuid>) {
+        let mut entry = self.entry(note.environment_id, note.summary);
+        entry.details = note.details;
+        entry.category = note.category;
+        (entry, note.system_ids)
+    }
+}
+
 /// What a write's change log entry says.
 pub struct ChangeNote {
     /// The environment changed.
@@ -137,16 +199,6 @@ impl<'a> UnitOfWork<'a> {
             .await
     }
 
-    /// Who records this write's entries: the integration the actor's token was issued for, or
-    /// the actor's person.
-    pub fn principal(&self) -> Principal {
-        if self.actor.integration.is_some() {
-            Principal::Integration
-        } else {
-            Principal::Person
-        }
-    }
-
     /// Publishes `entry` to subscribers once the transaction commits.
     pub fn entry_recorded(&mut self, entry: &change_log_entry::Model) {
         self.pending.push(Pending::Entry(entry.clone()));
@@ -162,32 +214,23 @@ impl<'a> UnitOfWork<'a> {
         self.pending.push(Pending::Alert(alert.clone()));
     }
 
+    /// How this write's entries are attributed: to its actor, at its instant, in its change set.
+    pub fn attribution(&self) -> Attribution<'_> {
+        Attribution {
+            person: &self.actor.person,
+            integration_id: self.actor.integration.as_ref().map(|found| found.id),
+            source: self.source,
+            now: self.now,
+            change_set_id: self.change_set_id,
+            reason: self.reason.clone(),
+            ticket_id: self.ticket_id,
+        }
+    }
+
     /// A change log entry of this write, attributed to its actor: the actor's person as actor
     /// and as the recording principal (or the integration its token was issued for).
-    pub fn entry(&self, note_environment: Uuid, summary: String) -> change_log_entry::Model {
-        change_log_entry::Model {
-            id: Uuid::now_v7(),
-            environment_id: note_environment,
-            summary,
-            details: serde_json::json!({}),
-            reason: self.reason.clone(),
-            actor_id: Some(self.actor.person.id),
-            actor_name: self.actor.person.display_name.clone(),
-            source: self.source,
-            category: ChangeCategory::Other,
-            occurred_at: self.now,
-            recorded_at: self.now,
-            ticket_id: self.ticket_id,
-            corrects_id: None,
-            change_set_id: Some(self.change_set_id),
-            integration_id: self.actor.integration.as_ref().map(|found| found.id),
-            organization_id: None,
-            principal: self.principal(),
-            recorded_by_id: Some(self.actor.person.id),
-            external_source: None,
-            external_id: None,
-            external_url: None,
-        }
+    pub fn entry(&self, environment_id: Uuid, summary: String) -> change_log_entry::Model {
+        self.attribution().entry(environment_id, summary)
     }
 
     /// Writes the change log entry of `note`, attributed to the actor.
@@ -195,10 +238,8 @@ impl<'a> UnitOfWork<'a> {
     /// # Errors
     /// Database errors.
     pub async fn record(&mut self, note: ChangeNote) -> Result<change_log_entry::Model, DbErr> {
-        let mut entry = self.entry(note.environment_id, note.summary);
-        entry.details = note.details;
-        entry.category = note.category;
-        let stored = insert_entry(&self.txn, entry, &note.system_ids).await?;
+        let (entry, system_ids) = self.attribution().note(note);
+        let stored = insert_entry(&self.txn, entry, &system_ids).await?;
         self.entry_recorded(&stored);
         Ok(stored)
     }

@@ -11,8 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use entities::enums::{
-    AlertStatus, ChangeCategory, ChangeSource, Priority, SystemKind, TicketStatus,
-    ValueMappingDomain,
+    AlertStatus, ChangeCategory, Priority, SystemKind, TicketStatus, ValueMappingDomain,
 };
 use entities::{
     alert, change_log_entry, change_log_entry_system, environment, integration, sync_run_error,
@@ -30,7 +29,7 @@ use crate::events::{Event, EventBus};
 use crate::matrix::{DEFAULT_ALERT_FUNCTION, DEFAULT_TICKET_FUNCTION, Router};
 use crate::services::external::{self, AlertFacts, ExternalKey, TicketFacts};
 use crate::sync::engine::{company_mappings, run_error};
-use crate::sync::{change_source, source_of};
+use crate::sync::source_of;
 
 /// Rows per insert statement: below SQLite's and PostgreSQL's bound-parameter limits for the
 /// widest table.
@@ -67,7 +66,6 @@ pub struct RunContext {
     integration: integration::Model,
     run_id: Uuid,
     source: String,
-    change_source: ChangeSource,
     /// Vendor company id to environment.
     environments: HashMap<String, Uuid>,
     /// Environment to its organization.
@@ -119,7 +117,6 @@ impl RunContext {
             integration: found.clone(),
             run_id,
             source: source_of(found.kind, found.id),
-            change_source: change_source(found.kind),
             environments,
             organizations,
             mappings: values,
@@ -204,30 +201,15 @@ impl RunContext {
         occurred_at: DateTime<Utc>,
         details: Value,
     ) -> change_log_entry::Model {
-        let now = Utc::now().trunc_subsecs(6);
-        change_log_entry::Model {
-            id: Uuid::now_v7(),
+        external::observed_entry(
+            &self.integration,
             environment_id,
             summary,
-            details,
-            reason: Some(format!("observed by {}", self.integration.name)),
-            actor_id: None,
-            actor_name: self.integration.name.clone(),
-            source: self.change_source,
             category,
-            occurred_at: occurred_at.trunc_subsecs(6),
-            recorded_at: now,
-            ticket_id: None,
-            corrects_id: None,
-            change_set_id: None,
-            integration_id: Some(self.integration.id),
-            organization_id: None,
-            principal: entities::enums::Principal::Integration,
-            recorded_by_id: None,
-            external_source: None,
-            external_id: None,
-            external_url: None,
-        }
+            occurred_at,
+            details,
+            Utc::now(),
+        )
     }
 }
 
