@@ -1,5 +1,6 @@
 //! Writes scoped to their tenant, attributed to who wrote them, and runs that can be interrupted.
 //!
+//! - Synced notes are unique per ticket: `(ticket_id, external_source, external_id)`.
 //! - External keys are unique per organization: `(organization_id, external_source,
 //!   external_id)` on tickets, alerts and change log entries, `(organization_id, source,
 //!   resource, external_id)` on system links. Two tenants sending the same vendor id never meet;
@@ -43,6 +44,11 @@ const EXTERNAL: &[(&str, &str, &[&str])] = &[
         &["organization_id", "source", "resource", "external_id"],
     ),
 ];
+
+/// A synced note is keyed within its ticket: the same vendor note id under a ticket of another
+/// tenant is another note.
+const NOTE_INDEX: &str = "ux_ticket_notes_external_source_external_id";
+const NOTE_KEY: &[&str] = &["ticket_id", "external_source", "external_id"];
 
 /// Who wrote a change log entry.
 pub const PRINCIPALS: &[&str] = &["PERSON", "INTEGRATION", "SYSTEM"];
@@ -98,6 +104,7 @@ impl MigrationTrait for Migration {
                 .await?;
             swap_unique(manager, table, old_index, columns).await?;
         }
+        swap_unique(manager, "ticket_notes", NOTE_INDEX, NOTE_KEY).await?;
         add_column(
             manager,
             "change_log_entries",
@@ -167,6 +174,14 @@ impl MigrationTrait for Migration {
                     .await?;
             }
         }
+        restore_unique(
+            manager,
+            "ticket_notes",
+            NOTE_KEY,
+            NOTE_INDEX,
+            &NOTE_KEY[1..],
+        )
+        .await?;
         db.execute_unprepared("DELETE FROM responsibility_approvals WHERE decision = 'RETIRE'")
             .await?;
         restore_unique(

@@ -1073,3 +1073,63 @@ async fn moving_an_integration_resets_its_cursors_and_revokes_its_lease_together
     );
     app.stop().await
 }
+
+#[tokio::test]
+async fn remapping_a_company_to_another_client_never_moves_the_first_clients_tickets()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let (server, id) = connectwise(&app, 6, 1000).await?;
+    run(&app, id).await;
+    let first = synced_tickets(&app).await?;
+    let harbor_environment = environment(&app, "Production").await?;
+    let harbor_environment = tests::decode_uuid(&harbor_environment);
+    let harbor: Vec<&ticket::Model> = first
+        .iter()
+        .filter(|found| found.environment_id == harbor_environment)
+        .collect();
+    assert!(
+        !harbor.is_empty(),
+        "company 250 maps to Harbor's Production"
+    );
+
+    // The provider remaps company 250 to Cedar's office, then a full sync walks the vendor.
+    let cedar = environment(&app, "Main Office").await?;
+    let gid = api::ids::encode(api::ids::NodeType::Integration, id).0;
+    let mapped = app
+        .query(&app.provider_admin_token(), "mutation($input: MapIntegrationCompanyInput!) { mapIntegrationCompany(input: $input) { userErrors { message } } }",
+            json!({ "input": { "integrationId": gid, "externalCompanyId": "250", "environmentId": cedar } }))
+        .await?;
+    assert_eq!(
+        mapped["mapIntegrationCompany"]["userErrors"],
+        json!([]),
+        "{mapped}"
+    );
+    let key = SecretKey::parse(tests::TEST_SECRET_KEY)?;
+    let mut full = options();
+    full.full = true;
+    api::sync::run(&app.db, Some(&key), id, &full, &|_| {}).await?;
+
+    // Harbor's rows are where they were, as they were; Cedar got records of its own.
+    for before in &harbor {
+        let now = ticket::Entity::find_by_id(before.id)
+            .one(&app.db)
+            .await?
+            .expect("never deleted");
+        assert_eq!(now.environment_id, before.environment_id);
+        assert_eq!(now.organization_id, before.organization_id);
+        assert_eq!(now.title, before.title);
+        let copies = ticket::Entity::find()
+            .filter(ticket::Column::ExternalId.eq(before.external_id.clone()))
+            .filter(ticket::Column::ExternalSource.eq(before.external_source.clone()))
+            .all(&app.db)
+            .await?;
+        assert_eq!(copies.len(), 2, "one per tenant: {copies:?}");
+        assert!(
+            copies
+                .iter()
+                .any(|copy| copy.organization_id != before.organization_id)
+        );
+    }
+    drop(server);
+    app.stop().await
+}

@@ -734,7 +734,8 @@ pub async fn upsert_systems(
                     organization_id: Some(organization_id),
                     system_id: created.id,
                     source: source.clone(),
-                    integration_id: None,
+                    // A token issued for an integration writes as that integration.
+                    integration_id: actor.integration.as_ref().map(|found| found.id),
                     resource: resource.clone(),
                     external_id: external_id.clone(),
                     external_url: optional(&record.external_url),
@@ -907,7 +908,8 @@ pub async fn upsert_tickets(
                     organization_id,
                     source: source.clone(),
                     external_id,
-                    integration_id: None,
+                    // A token issued for an integration writes as that integration.
+                    integration_id: actor.integration.as_ref().map(|found| found.id),
                     external_url,
                 };
                 let created = external::new_ticket(facts, key, route, created_at, write.now)
@@ -1020,7 +1022,8 @@ pub async fn upsert_alerts(
                     organization_id,
                     source: source.clone(),
                     external_id,
-                    integration_id: None,
+                    // A token issued for an integration writes as that integration.
+                    integration_id: actor.integration.as_ref().map(|found| found.id),
                     external_url: optional(&record.external_url),
                 };
                 let created = external::new_alert(

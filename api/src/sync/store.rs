@@ -616,15 +616,18 @@ impl<'a> PageWriter<'a> {
                 _ => None,
             })
             .collect();
-        let existing = existing_by_external_id::<ticket::Entity>(
-            self.txn,
-            ticket::Column::ExternalSource,
-            ticket::Column::ExternalId,
-            &self.ctx.source,
-            tickets.iter().map(|found| found.external_id.clone()),
-            |found| found.external_id.clone(),
-        )
-        .await?;
+        // Keyed within the tenant of the environment each record maps to: a record whose company
+        // now maps to another client's environment is that client's own record, never the
+        // first client's row moved over.
+        let keys = tickets
+            .iter()
+            .filter_map(|found| {
+                let environment = self.ctx.environment(Some(&found.company_id))?;
+                Some((self.ctx.tenant(environment)?, found.external_id.clone()))
+            })
+            .collect();
+        let existing =
+            external::existing_by_key::<ticket::Entity>(self.txn, &self.ctx.source, keys).await?;
         let devices = self
             .linked(tickets.iter().filter_map(|found| found.device_id.clone()))
             .await?;
@@ -670,7 +673,7 @@ impl<'a> PageWriter<'a> {
                 external_priority: record.priority_label.clone().or(record.priority.clone()),
                 requester: record.requester.clone(),
             };
-            match existing.get(&record.external_id) {
+            match existing.get(&(organization_id, record.external_id.clone())) {
                 Some(current) => {
                     let Some((model, changes)) =
                         external::ticket_update(current, &facts, record.url.as_deref(), now)
@@ -767,21 +770,30 @@ impl<'a> PageWriter<'a> {
             .iter()
             .flat_map(|(_, notes, _)| notes.iter().map(|note| note.external_id.clone()))
             .collect();
-        let existing = existing_by_external_id::<ticket_note::Entity>(
-            self.txn,
-            ticket_note::Column::ExternalSource,
-            ticket_note::Column::ExternalId,
-            &self.ctx.source,
-            ids,
-            |found| found.external_id.clone(),
-        )
-        .await?;
+        // A note is keyed within its ticket (tickets are keyed within their tenant).
+        let existing: HashMap<(Uuid, String), ticket_note::Model> = ticket_note::Entity::find()
+            .filter(
+                ticket_note::COLUMN
+                    .external_source
+                    .eq(self.ctx.source.clone()),
+            )
+            .filter(
+                ticket_note::COLUMN
+                    .ticket_id
+                    .is_in(sets.iter().map(|(ticket_id, _, _)| *ticket_id)),
+            )
+            .filter(ticket_note::COLUMN.external_id.is_in(ids))
+            .all(self.txn)
+            .await?
+            .into_iter()
+            .filter_map(|found| Some(((found.ticket_id, found.external_id.clone()?), found)))
+            .collect();
         let mut inserts = Vec::new();
         let mut noted = 0;
         for (ticket_id, notes, was_unchanged) in sets {
             let mut changed = false;
             for note in notes {
-                match existing.get(&note.external_id) {
+                match existing.get(&(ticket_id, note.external_id.clone())) {
                     Some(current)
                         if current.body == note.body && current.internal == note.internal => {}
                     Some(current) => {
@@ -833,18 +845,22 @@ impl<'a> PageWriter<'a> {
                 _ => None,
             })
             .collect();
-        let existing = existing_by_external_id::<alert::Entity>(
-            self.txn,
-            alert::Column::ExternalSource,
-            alert::Column::ExternalId,
-            &self.ctx.source,
-            alerts.iter().map(|found| found.external_id.clone()),
-            |found| found.external_id.clone(),
-        )
-        .await?;
         let devices = self
             .linked(alerts.iter().filter_map(|found| found.device_id.clone()))
             .await?;
+        let keys = alerts
+            .iter()
+            .filter_map(|found| {
+                let environment = self.ctx.environment(found.company_id.as_deref()).or(found
+                    .device_id
+                    .as_ref()
+                    .and_then(|id| devices.get(id))
+                    .map(|system| system.environment_id))?;
+                Some((self.ctx.tenant(environment)?, found.external_id.clone()))
+            })
+            .collect();
+        let existing =
+            external::existing_by_key::<alert::Entity>(self.txn, &self.ctx.source, keys).await?;
         let now = Utc::now().trunc_subsecs(6);
         for record in alerts {
             let system = record.device_id.as_ref().and_then(|id| devices.get(id));
@@ -867,7 +883,7 @@ impl<'a> PageWriter<'a> {
                 external_severity: record.severity_raw,
                 resolved: record.resolved,
             };
-            match existing.get(&record.external_id) {
+            match existing.get(&(organization_id, record.external_id.clone())) {
                 Some(current) => {
                     let Some(model) = external::alert_update(current, &facts, now) else {
                         counts.unchanged += 1;
@@ -953,27 +969,31 @@ impl<'a> PageWriter<'a> {
                 _ => None,
             })
             .collect();
-        let recorded: HashSet<String> = change_log_entry::Entity::find()
-            .filter(
-                change_log_entry::COLUMN
-                    .external_source
-                    .eq(self.ctx.source.clone()),
-            )
-            .filter(
-                change_log_entry::COLUMN
-                    .external_id
-                    .is_in(changes.iter().map(|found| found.external_id.clone())),
-            )
-            .all(self.txn)
-            .await?
-            .into_iter()
-            .filter_map(|found| found.external_id)
-            .collect();
         let devices = self
             .linked(changes.iter().filter_map(|found| found.device_id.clone()))
             .await?;
+        let tenant_of = |change: &Change| {
+            let environment = self
+                .ctx
+                .environment(change.company_id.as_deref())
+                .or(change
+                    .device_id
+                    .as_ref()
+                    .and_then(|id| devices.get(id))
+                    .map(|system| system.environment_id))?;
+            self.ctx.tenant(environment)
+        };
+        let keys = changes
+            .iter()
+            .filter_map(|change| Some((tenant_of(change)?, change.external_id.clone())))
+            .collect();
+        let recorded =
+            external::existing_by_key::<change_log_entry::Entity>(self.txn, &self.ctx.source, keys)
+                .await?;
         for change in changes {
-            if recorded.contains(&change.external_id) {
+            let already = tenant_of(&change)
+                .is_some_and(|tenant| recorded.contains_key(&(tenant, change.external_id.clone())));
+            if already {
                 counts.unchanged += 1;
                 continue;
             }
@@ -1060,29 +1080,6 @@ impl<'a> PageWriter<'a> {
         }
         Ok(())
     }
-}
-
-/// The rows of `E` mirroring `external_ids` of `source`, by external id: one `IN` query for a
-/// page (or bulk call) of records.
-///
-/// # Errors
-/// Database errors.
-pub async fn existing_by_external_id<E: EntityTrait>(
-    db: &impl ConnectionTrait,
-    source_column: E::Column,
-    id_column: E::Column,
-    source: &str,
-    external_ids: impl IntoIterator<Item = String>,
-    external_id_of: impl Fn(&E::Model) -> Option<String>,
-) -> Result<HashMap<String, E::Model>, DbErr> {
-    Ok(E::find()
-        .filter(source_column.eq(source))
-        .filter(id_column.is_in(external_ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|found| external_id_of(&found).map(|id| (id, found)))
-        .collect())
 }
 
 /// What a device reports beyond the system's columns, kept in its attributes.
