@@ -26,7 +26,7 @@ use entities::{
     responsibility_approval, responsibility_party,
 };
 use sea_orm::prelude::*;
-use sea_orm::{ConnectionTrait, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{ConnectionTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 
 use crate::auth::Viewer;
@@ -297,7 +297,7 @@ pub async fn create_responsibility(
             environment_id: environment.id,
             system_ids: entry.system_id.into_iter().collect(),
             summary: format!("Drafted matrix entry for {}", function.name),
-            details: json!({ "responsibility": created.id, "status": "DRAFT" }),
+            details: json!({ "responsibility": public_id(created.id), "status": "DRAFT" }),
             category: ChangeCategory::Ownership,
         })
         .await?;
@@ -336,6 +336,16 @@ pub async fn plan_transition(
     let on = plan.on;
     let mut write = UnitOfWork::begin(db, events, actor, reason.clone().flatten(), None).await?;
     lock_organization(&write.txn, client_id).await?;
+    // The entries in force on the day are copied below: their environments' matrix decisions
+    // wait until this commits (in id order, as every environment lock is taken one at a time).
+    for environment in environment::Entity::find()
+        .filter(environment::COLUMN.organization_id.eq(client_id))
+        .order_by_asc(environment::Column::Id)
+        .all(&write.txn)
+        .await?
+    {
+        write.lock_environment(environment.id).await?;
+    }
     let current = engagement::Entity::find()
         .filter(engagement::in_force_on(on))
         .filter(engagement::COLUMN.client_id.eq(client_id))
@@ -493,11 +503,16 @@ pub async fn transition(
     db: &DatabaseConnection,
     events: Option<&EventBus>,
     actor: &Viewer,
-    id: Uuid,
+    id: Option<Uuid>,
     action: Action,
     reason: Option<String>,
+    mut check: Check,
 ) -> ServiceResult<responsibility::Model> {
     require_role(actor, &[Role::Admin], action.operation())?;
+    let reason = check.optional_text("reason", reason.as_deref(), MAX_REASON);
+    let (Some(id), Some(reason), true) = (id, reason, check.is_ok()) else {
+        return Err(check.into());
+    };
     let not_found = || {
         ServiceError::refused(
             "id",
@@ -506,19 +521,25 @@ pub async fn transition(
         )
     };
     let mut write = UnitOfWork::begin(db, events, actor, reason, None).await?;
-    // Read without a lock first only to learn the environment; everything that decides is read
-    // again after the environment is locked.
+    // Read without a lock first only to learn the environment and its client; everything that
+    // decides is read again after they are locked. The client is locked first, as engagement
+    // changes and transitions lock it: which sides must sign depends on its engagements.
     let Some(found) = responsibility::Entity::find_by_id(id)
         .one(&write.txn)
         .await?
     else {
         return Err(not_found());
     };
-    let Some(environment) = write
-        .lock_environment(found.environment_id)
+    let Some(owner) = environment::Entity::find_by_id(found.environment_id)
+        .one(&write.txn)
         .await?
-        .filter(|found| actor.can_see_organization(found.organization_id))
+        .map(|found| found.organization_id)
+        .filter(|owner| actor.can_see_organization(*owner))
     else {
+        return Err(not_found());
+    };
+    lock_organization(&write.txn, owner).await?;
+    let Some(environment) = write.lock_environment(found.environment_id).await? else {
         return Err(not_found());
     };
     let Some(current) = responsibility::Entity::find_by_id(id)
@@ -635,6 +656,11 @@ pub async fn transition(
     Ok(updated)
 }
 
+/// The global id of matrix entry `id`, as clients (and change log details) name it.
+fn public_id(id: Uuid) -> String {
+    crate::ids::encode(crate::ids::NodeType::Responsibility, id).0
+}
+
 /// The change log entry of one lifecycle step of `entry` (as it is after the step).
 pub fn lifecycle_note(
     entry: &responsibility::Model,
@@ -645,7 +671,7 @@ pub fn lifecycle_note(
         environment_id: entry.environment_id,
         system_ids: entry.system_id.into_iter().collect(),
         summary,
-        details: json!({ "responsibility": entry.id, "status": entry.status, "action": format!("{action:?}").to_uppercase() }),
+        details: json!({ "responsibility": public_id(entry.id), "status": entry.status, "action": format!("{action:?}").to_uppercase() }),
         category: ChangeCategory::Ownership,
     }
 }

@@ -9,7 +9,6 @@ use crate::auth::Viewer;
 use crate::error::ApiResult;
 use crate::events::EventBus;
 use crate::graphql::context::ContextExt;
-use crate::graphql::mutation::change_log::MAX_REASON;
 use crate::graphql::mutation::{Check, CheckIds, payload};
 use crate::graphql::types::Responsibility;
 use crate::graphql::types::enums::EscalationChannel;
@@ -222,18 +221,15 @@ async fn transition(
 ) -> ApiResult<ResponsibilityPayload> {
     let viewer: &Viewer = ctx.viewer()?;
     let mut check = Check::default();
-    let reason = check.optional_text("reason", input.reason.as_deref(), MAX_REASON);
     let id = check.id("id", NodeType::Responsibility, &input.id);
-    let (Some(id), Some(reason)) = (id, reason) else {
-        return Ok(ResponsibilityPayload::refused(check.into_errors()));
-    };
     let outcome = services::matrix::transition(
         ctx.db()?,
         ctx.data_opt::<EventBus>(),
         viewer,
         id,
         action,
-        reason,
+        input.reason,
+        check,
     )
     .await;
     ResponsibilityPayload::from_outcome(outcome.map(Responsibility))
