@@ -363,3 +363,49 @@ async fn bad_filters_are_user_errors() -> anyhow::Result<()> {
     );
     app.stop().await
 }
+
+#[tokio::test]
+async fn a_nul_inside_details_is_refused_and_a_system_named_twice_is_linked_once()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let token = app.client_admin_token();
+    let systems = app
+        .query(
+            &token,
+            "{ environments(first: 1) { edges { node { id systems(first: 1) { edges { node { id } } } } } } }",
+            Value::Null,
+        )
+        .await?;
+    let environment = &systems["environments"]["edges"][0]["node"];
+    let system = environment["systems"]["edges"][0]["node"]["id"].clone();
+    let query = "mutation($input: RecordChangeInput!) { recordChange(input: $input) { changeLogEntry { systems { id } } userErrors { field code } } }";
+    let before = app.count("change_log_entries").await?;
+    for details in [
+        json!({ "note": "a\u{0}b" }),
+        json!({ "a\u{0}b": 1 }),
+        json!({ "deep": [{ "x": "\u{0}" }] }),
+    ] {
+        let refused = app
+            .query(&token, query, json!({ "input": { "environmentId": environment["id"], "summary": "NUL in details", "category": "OTHER", "details": details } }))
+            .await?;
+        assert_eq!(
+            refused["recordChange"]["userErrors"],
+            json!([{ "field": ["input", "details"], "code": "INVALID" }]),
+            "{refused}"
+        );
+    }
+    assert_eq!(
+        app.count("change_log_entries").await?,
+        before,
+        "nothing written"
+    );
+    let twice = app
+        .query(&token, query, json!({ "input": { "environmentId": environment["id"], "summary": "Same system twice", "category": "OTHER", "systemIds": [system, system] } }))
+        .await?;
+    assert_eq!(twice["recordChange"]["userErrors"], json!([]), "{twice}");
+    assert_eq!(
+        twice["recordChange"]["changeLogEntry"]["systems"],
+        json!([{ "id": system }])
+    );
+    app.stop().await
+}

@@ -76,6 +76,14 @@ pub fn check_details(check: &mut Check, field: &str, details: Option<Value>) -> 
         );
         return None;
     }
+    if contains_nul(&details) {
+        check.fail(
+            field,
+            UserErrorCode::Invalid,
+            format!("`{name}` must not contain a NUL character"),
+        );
+        return None;
+    }
     if details.to_string().len() > MAX_DETAILS_BYTES {
         check.fail(
             field,
@@ -85,6 +93,19 @@ pub fn check_details(check: &mut Check, field: &str, details: Option<Value>) -> 
         return None;
     }
     Some(details)
+}
+
+/// Whether a NUL character appears in any key or string of `value` (PostgreSQL's `jsonb` cannot
+/// store one).
+fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(key, value)| key.contains('\0') || contains_nul(value)),
+        _ => false,
+    }
 }
 
 /// Records `change` as `actor`. `check` holds what the front door already found wrong with the

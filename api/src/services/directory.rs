@@ -585,15 +585,6 @@ pub async fn create_person(
         check_email(&mut check, email);
     }
     let write = UnitOfWork::begin(db, events, actor, None, None).await?;
-    if let Some(subject) = &subject
-        && person::Entity::find()
-            .filter(person::COLUMN.subject.eq(subject.as_str()))
-            .one(&write.txn)
-            .await?
-            .is_some()
-    {
-        check.fail("subject", UserErrorCode::Taken, SUBJECT_TAKEN);
-    }
     let owner = administered(
         &write.txn,
         actor,
@@ -604,6 +595,17 @@ pub async fn create_person(
     .await?;
     if let Some(owner) = &owner {
         require_own_directory(&write.txn, actor, owner.id).await?;
+    }
+    // Only a caller who may create the person learns whether the subject is taken.
+    if owner.is_some()
+        && let Some(subject) = &subject
+        && person::Entity::find()
+            .filter(person::COLUMN.subject.eq(subject.as_str()))
+            .one(&write.txn)
+            .await?
+            .is_some()
+    {
+        check.fail("subject", UserErrorCode::Taken, SUBJECT_TAKEN);
     }
     let (Some(subject), Some(display_name), Some(email), Some(owner), true) =
         (subject, display_name, email, owner, check.is_ok())

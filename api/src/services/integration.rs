@@ -29,11 +29,14 @@ use crate::events::EventBus;
 use crate::services::change_log::MAX_REASON;
 use crate::services::scope::visible_environment;
 use crate::services::{
-    ChangeNote, Check, ServiceResult, UnitOfWork, UserErrorCode, credentials, require_role,
+    ChangeNote, Check, ServiceError, ServiceResult, UnitOfWork, UserErrorCode, credentials,
+    require_role,
 };
 
 /// Longest name, in characters.
 pub const MAX_NAME: usize = 100;
+
+const NAME_TAKEN: &str = "another integration has this name";
 /// Longest vendor id (a company id, a status or priority value), in characters.
 pub const MAX_EXTERNAL_ID: usize = 255;
 /// Longest vendor company name, in characters.
@@ -164,11 +167,7 @@ pub async fn create_integration(
     if let Some(name) = &name
         && name_taken(&write.txn, actor.organization.id, name, None).await?
     {
-        check.fail(
-            "name",
-            UserErrorCode::Taken,
-            "another integration has this name",
-        );
+        check.fail("name", UserErrorCode::Taken, NAME_TAKEN);
     }
     let id = Uuid::now_v7();
     let sealed = match &credentials {
@@ -199,7 +198,8 @@ pub async fn create_integration(
     }
     .into_active_model()
     .insert(&write.txn)
-    .await?;
+    .await
+    .map_err(|error| ServiceError::taken_or(error, "name", NAME_TAKEN))?;
     write.commit().await?;
     tracing::info!(integration = %created.id, kind = ?created.kind, "integration created");
     Ok(created)
@@ -235,11 +235,7 @@ pub async fn update_integration(
         .and_then(|name| check.text("name", name, MAX_NAME))
     {
         if name_taken(&write.txn, current.organization_id, &name, Some(current.id)).await? {
-            check.fail(
-                "name",
-                UserErrorCode::Taken,
-                "another integration has this name",
-            );
+            check.fail("name", UserErrorCode::Taken, NAME_TAKEN);
         }
         model.name = Set(name);
     }
@@ -288,7 +284,10 @@ pub async fn update_integration(
         model.lease_owner = Set(None);
         model.lease_expires_at = Set(None);
     }
-    let updated = model.update(&write.txn).await?;
+    let updated = model
+        .update(&write.txn)
+        .await
+        .map_err(|error| ServiceError::taken_or(error, "name", NAME_TAKEN))?;
     if moved {
         // Another host may be another tenant: the next sync starts from scratch.
         sync_cursor::Entity::delete_many()
@@ -443,7 +442,14 @@ pub async fn map_integration_company(
             }
             .into_active_model()
             .insert(&write.txn)
-            .await?;
+            .await
+            .map_err(|error| {
+                ServiceError::taken_or(
+                    error,
+                    "externalCompanyId",
+                    "this company was mapped at the same moment by another caller; try again",
+                )
+            })?;
         }
     }
     write.commit().await?;
@@ -527,22 +533,27 @@ pub async fn set_value_mapping(
             model.updated_at = Set(write.now);
             model.update(&write.txn).await?
         }
-        None => {
-            value_mapping::Model {
-                id: Uuid::now_v7(),
-                integration_id: found.id,
-                domain: input.domain,
-                external_value: external,
-                external_label: None,
-                normalized_value: normalized,
-                overridden: true,
-                created_at: write.now,
-                updated_at: write.now,
-            }
-            .into_active_model()
-            .insert(&write.txn)
-            .await?
+        None => value_mapping::Model {
+            id: Uuid::now_v7(),
+            integration_id: found.id,
+            domain: input.domain,
+            external_value: external,
+            external_label: None,
+            normalized_value: normalized,
+            overridden: true,
+            created_at: write.now,
+            updated_at: write.now,
         }
+        .into_active_model()
+        .insert(&write.txn)
+        .await
+        .map_err(|error| {
+            ServiceError::taken_or(
+                error,
+                "externalValue",
+                "this value was mapped at the same moment by another caller; try again",
+            )
+        })?,
     };
     write.commit().await?;
     Ok(saved)
@@ -577,17 +588,22 @@ pub async fn split_system_link(
         }
         None => None,
     };
+    // Another tenant's system and a missing one get the same answer.
     let environment = match &current {
         Some(found) => {
             visible_environment(
                 &write.txn,
                 actor,
-                &mut check,
+                &mut Check::default(),
                 "systemId",
                 Some(found.environment_id),
             )
             .await?
         }
+        None => None,
+    };
+    let environment = match environment {
+        Some(environment) => Some(environment),
         None => {
             if input.system_id.is_some() {
                 check.fail(

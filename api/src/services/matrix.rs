@@ -123,10 +123,15 @@ pub async fn create_responsibility(
     db: &DatabaseConnection,
     events: Option<&EventBus>,
     actor: &Viewer,
-    entry: NewResponsibility,
+    mut entry: NewResponsibility,
     mut check: Check,
 ) -> ServiceResult<responsibility::Model> {
     require_role(actor, &[Role::Admin], "createResponsibility")?;
+    // A team named twice in one role is one party (the triple is the party table's key).
+    for ids in [&mut entry.consulted_team_ids, &mut entry.informed_team_ids] {
+        ids.sort_unstable();
+        ids.dedup();
+    }
     let notes = check.optional_text("notes", entry.notes.as_deref(), MAX_NOTES);
     let reason = check.optional_text("reason", entry.reason.as_deref(), MAX_REASON);
     let valid_from = check.planned_instant("validFrom", entry.valid_from);

@@ -85,10 +85,15 @@ pub async fn create_runbook(
     db: &DatabaseConnection,
     events: Option<&EventBus>,
     actor: &Viewer,
-    input: NewRunbook,
+    mut input: NewRunbook,
     mut check: Check,
 ) -> ServiceResult<runbook::Model> {
     require_role(actor, WRITERS, "createRunbook")?;
+    // A function or system named twice is one link (the pair is the link table's key).
+    for ids in [&mut input.function_ids, &mut input.system_ids] {
+        ids.sort_unstable();
+        ids.dedup();
+    }
     let title = check.text("title", &input.title, MAX_TITLE);
     let body = check.text("body", &input.body, MAX_BODY);
     let reason = check.optional_text("reason", input.reason.as_deref(), MAX_REASON);

@@ -306,8 +306,10 @@ pub async fn insert_entry(
     system_ids: &[Uuid],
 ) -> Result<change_log_entry::Model, DbErr> {
     let stored = entry.into_active_model().insert(txn).await?;
+    // A system named twice is one link (the pair is the table's key).
+    let system_ids: std::collections::BTreeSet<&Uuid> = system_ids.iter().collect();
     if !system_ids.is_empty() {
-        let links = system_ids.iter().map(|system_id| {
+        let links = system_ids.into_iter().map(|system_id| {
             change_log_entry_system::Model {
                 change_log_entry_id: stored.id,
                 system_id: *system_id,
