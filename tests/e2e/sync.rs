@@ -1075,8 +1075,7 @@ async fn moving_an_integration_resets_its_cursors_and_revokes_its_lease_together
 }
 
 #[tokio::test]
-async fn remapping_a_company_to_another_client_never_moves_the_first_clients_tickets()
--> anyhow::Result<()> {
+async fn remapping_a_company_to_another_client_gives_it_records_of_its_own() -> anyhow::Result<()> {
     let app = TestApp::spawn_with_demo().await?;
     let (server, id) = connectwise(&app, 6, 1000).await?;
     run(&app, id).await;
@@ -1090,6 +1089,19 @@ async fn remapping_a_company_to_another_client_never_moves_the_first_clients_tic
     assert!(
         !harbor.is_empty(),
         "company 250 maps to Harbor's Production"
+    );
+
+    let harbor_systems: Vec<system::Model> = system::Entity::find()
+        .filter(system::Column::EnvironmentId.eq(harbor_environment))
+        .all(&app.db)
+        .await?;
+    let synced_systems = system_link::Entity::find()
+        .filter(system_link::Column::IntegrationId.eq(id))
+        .count(&app.db)
+        .await?;
+    assert!(
+        synced_systems > 0,
+        "the vendor's configurations became systems"
     );
 
     // The provider remaps company 250 to Cedar's office, then a full sync walks the vendor.
@@ -1129,6 +1141,28 @@ async fn remapping_a_company_to_another_client_never_moves_the_first_clients_tic
                 .iter()
                 .any(|copy| copy.organization_id != before.organization_id)
         );
+    }
+    // Company 250's configurations are Cedar's own systems now; Harbor's stay Harbor's.
+    let cedar_environment = tests::decode_uuid(&cedar);
+    let cedar_links = system_link::Entity::find()
+        .filter(system_link::Column::IntegrationId.eq(id))
+        .count(&app.db)
+        .await?;
+    assert!(
+        cedar_links > synced_systems,
+        "new links for Cedar: {synced_systems} -> {cedar_links}"
+    );
+    let linked_in_cedar = system::Entity::find()
+        .filter(system::Column::EnvironmentId.eq(cedar_environment))
+        .count(&app.db)
+        .await?;
+    assert!(linked_in_cedar > 0);
+    for before in &harbor_systems {
+        let now = system::Entity::find_by_id(before.id)
+            .one(&app.db)
+            .await?
+            .expect("never deleted");
+        assert_eq!(now.environment_id, before.environment_id, "{now:?}");
     }
     drop(server);
     app.stop().await

@@ -17,7 +17,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use entities::enums::{ChangeCategory, Priority, Role, SystemKind, TicketStatus};
 use entities::{alert, change_log_entry, environment, system, system_link, ticket};
 use sea_orm::prelude::*;
-use sea_orm::{ConnectionTrait, DatabaseConnection, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use serde_json::{Map, Value, json};
 
 use crate::auth::Viewer;
@@ -567,12 +569,16 @@ pub async fn upsert_systems(
     let source = batch.source.clone();
     let mut write = begin(db, events, actor, &batch).await?;
     let links = external::existing_links(&write.txn, &source, batch.keys()).await?;
+    // Locked in id order: a system with links from two sources is also written by the sync
+    // engine, which locks its systems in the same order.
     let linked: HashMap<Uuid, system::Model> = system::Entity::find()
         .filter(
             system::COLUMN
                 .id
                 .is_in(links.iter().map(|link| link.system_id)),
         )
+        .order_by_asc(system::Column::Id)
+        .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
         .all(&write.txn)
         .await?
         .into_iter()

@@ -23,9 +23,10 @@ use entities::enums::{
 };
 use entities::{alert, change_log_entry, system, system_link, ticket};
 use sea_orm::prelude::*;
+use sea_orm::sea_query::LockType;
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseTransaction, IntoActiveModel, QueryFilter, Set,
-    Statement,
+    ConnectionTrait, DatabaseBackend, DatabaseTransaction, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement,
 };
 use serde_json::{Map, Value, json};
 
@@ -164,6 +165,9 @@ pub trait ExternalRecord: EntityTrait {
     /// The key columns: organization, source, external id.
     const KEY: [Self::Column; 3];
 
+    /// The primary key column (`id`), the order rows are locked in.
+    fn primary_key_column() -> Self::Column;
+
     /// A row's `(organization, external id)`; `None` for a row created in Tandem.
     fn key(row: &Self::Model) -> Option<(Uuid, String)>;
 }
@@ -179,6 +183,10 @@ macro_rules! external_record {
 
             fn key(row: &Self::Model) -> Option<(Uuid, String)> {
                 Some((row.organization_id?, row.external_id.clone()?))
+            }
+
+            fn primary_key_column() -> Self::Column {
+                entities::$module::Column::Id
             }
         }
     )+};
@@ -203,10 +211,15 @@ pub async fn existing_by_key<E: ExternalRecord>(
     let organizations: BTreeSet<Uuid> =
         keys.iter().map(|(organization, _)| *organization).collect();
     let wanted: HashSet<(Uuid, String)> = keys.into_iter().collect();
+    // Locked (in id order, so two writers never wait on each other crosswise): what decides an
+    // update is read as it stays until the transaction ends, also against the hand-written
+    // services that change the same rows (a ticket's status, an alert's acknowledgement).
     Ok(E::find()
         .filter(source_column.eq(source))
         .filter(organization_column.is_in(organizations))
         .filter(id_column.is_in(wanted.iter().map(|(_, id)| id.clone())))
+        .order_by_asc(E::primary_key_column())
+        .lock(LockType::NoKeyUpdate)
         .all(db)
         .await?
         .into_iter()
@@ -235,6 +248,8 @@ pub async fn systems_by_external_id(
                 .id
                 .is_in(links.iter().map(|link| link.system_id)),
         )
+        .order_by_asc(system::Column::Id)
+        .lock(LockType::NoKeyUpdate)
         .all(db)
         .await?
         .into_iter()

@@ -22,7 +22,10 @@ use integrations::model::{
 };
 use integrations::normalize;
 use sea_orm::prelude::*;
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, DatabaseTransaction, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    Set,
+};
 use serde_json::{Map, Value, json};
 
 use crate::events::{Event, EventBus};
@@ -327,12 +330,15 @@ impl<'a> PageWriter<'a> {
             .filter(system_link::COLUMN.external_id.is_in(ids))
             .all(self.txn)
             .await?;
+        // Locked in id order, as the bulk upserts lock the systems they write.
         let systems: HashMap<Uuid, system::Model> = system::Entity::find()
             .filter(
                 system::COLUMN
                     .id
                     .is_in(links.iter().map(|link| link.system_id)),
             )
+            .order_by_asc(system::Column::Id)
+            .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
             .all(self.txn)
             .await?
             .into_iter()
@@ -396,7 +402,13 @@ impl<'a> PageWriter<'a> {
                 counts.unchanged += 1;
                 continue;
             };
-            let current = match linked.get(&device.external_id) {
+            // A device linked to a system of another tenant (its company was remapped) is a new
+            // device for this one: the other tenant's system is never moved over.
+            let tenant = self.ctx.tenant(environment_id);
+            let current = match linked
+                .get(&device.external_id)
+                .filter(|found| self.ctx.tenant(found.environment_id) == tenant)
+            {
                 Some(found) => Some(found.clone()),
                 None => {
                     let matched = match_device(&candidates, environment_id, &device).cloned();
