@@ -26,7 +26,7 @@ use crate::auth::Viewer;
 use crate::events::EventBus;
 use crate::matrix::{DEFAULT_ALERT_FUNCTION, DEFAULT_TICKET_FUNCTION, Router};
 use crate::services::change_log::{MAX_REASON, MAX_SUMMARY, check_details};
-use crate::services::external::{AlertFacts, ExternalKey, TicketFacts};
+use crate::services::external::{AlertFacts, ExternalKey, RowLock, TicketFacts};
 use crate::services::{
     ChangeNote, Check, ServiceError, ServiceResult, UnitOfWork, UserError, UserErrorCode, diff,
     external, insert_entry, require_role,
@@ -462,7 +462,9 @@ async fn routed<'a, E: external::ExternalRecord>(
     let systems = batch.named_systems(&write.txn, systems).await?;
     let router = Router::load(&write.txn, batch.environments.keys().copied()).await?;
     let functions = record_functions(batch, &router, function_keys.into_iter(), default_function);
-    let existing = external::existing_by_key::<E>(&write.txn, &batch.source, batch.keys()).await?;
+    let existing =
+        external::existing_by_key::<E>(&write.txn, &batch.source, batch.keys(), RowLock::Locked)
+            .await?;
     Ok((
         write,
         Routed {
@@ -1099,9 +1101,13 @@ pub async fn record_changes(
         }
     }
     let systems = external::systems_by_external_id(&write.txn, &source, named).await?;
-    let existing =
-        external::existing_by_key::<change_log_entry::Entity>(&write.txn, &source, batch.keys())
-            .await?;
+    let existing = external::existing_by_key::<change_log_entry::Entity>(
+        &write.txn,
+        &source,
+        batch.keys(),
+        RowLock::Unlocked,
+    )
+    .await?;
     let now = Utc::now();
     let mut details = Vec::with_capacity(input.records.len());
     for (index, record) in input.records.iter().enumerate() {

@@ -194,6 +194,18 @@ macro_rules! external_record {
 
 external_record!(ticket, alert, change_log_entry);
 
+/// Whether the rows read to decide a write are locked until the transaction ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowLock {
+    /// Locked in id order (`FOR NO KEY UPDATE`), so two writers never wait on each other
+    /// crosswise and a concurrent hand-written change (a ticket's status, an alert's
+    /// acknowledgement) is not overwritten from a stale read. The bulk mutations lock.
+    Locked,
+    /// Not locked: the sync engine, the only writer of its integration's keyspace (its lease),
+    /// reads a thousand rows a page, and locking each would write every row it merely compares.
+    Unlocked,
+}
+
 /// The rows of `E` mirroring `keys` of `source`, by key: one `IN` query, then exact matching, so
 /// a record of another tenant is never returned.
 ///
@@ -203,6 +215,7 @@ pub async fn existing_by_key<E: ExternalRecord>(
     db: &impl ConnectionTrait,
     source: &str,
     keys: Vec<(Uuid, String)>,
+    lock: RowLock,
 ) -> Result<HashMap<(Uuid, String), E::Model>, DbErr> {
     if keys.is_empty() {
         return Ok(HashMap::new());
@@ -211,15 +224,15 @@ pub async fn existing_by_key<E: ExternalRecord>(
     let organizations: BTreeSet<Uuid> =
         keys.iter().map(|(organization, _)| *organization).collect();
     let wanted: HashSet<(Uuid, String)> = keys.into_iter().collect();
-    // Locked (in id order, so two writers never wait on each other crosswise): what decides an
-    // update is read as it stays until the transaction ends, also against the hand-written
-    // services that change the same rows (a ticket's status, an alert's acknowledgement).
-    Ok(E::find()
+    let mut select = E::find()
         .filter(source_column.eq(source))
         .filter(organization_column.is_in(organizations))
         .filter(id_column.is_in(wanted.iter().map(|(_, id)| id.clone())))
-        .order_by_asc(E::primary_key_column())
-        .lock(LockType::NoKeyUpdate)
+        .order_by_asc(E::primary_key_column());
+    if lock == RowLock::Locked {
+        select = select.lock(LockType::NoKeyUpdate);
+    }
+    Ok(select
         .all(db)
         .await?
         .into_iter()

@@ -30,7 +30,7 @@ use serde_json::{Map, Value, json};
 
 use crate::events::{Event, EventBus};
 use crate::matrix::{DEFAULT_ALERT_FUNCTION, DEFAULT_TICKET_FUNCTION, Router};
-use crate::services::external::{self, AlertFacts, ExternalKey, TicketFacts};
+use crate::services::external::{self, AlertFacts, ExternalKey, RowLock, TicketFacts};
 use crate::sync::engine::{company_mappings, run_error};
 use crate::sync::source_of;
 
@@ -638,8 +638,13 @@ impl<'a> PageWriter<'a> {
                 Some((self.ctx.tenant(environment)?, found.external_id.clone()))
             })
             .collect();
-        let existing =
-            external::existing_by_key::<ticket::Entity>(self.txn, &self.ctx.source, keys).await?;
+        let existing = external::existing_by_key::<ticket::Entity>(
+            self.txn,
+            &self.ctx.source,
+            keys,
+            RowLock::Unlocked,
+        )
+        .await?;
         let devices = self
             .linked(tickets.iter().filter_map(|found| found.device_id.clone()))
             .await?;
@@ -871,8 +876,13 @@ impl<'a> PageWriter<'a> {
                 Some((self.ctx.tenant(environment)?, found.external_id.clone()))
             })
             .collect();
-        let existing =
-            external::existing_by_key::<alert::Entity>(self.txn, &self.ctx.source, keys).await?;
+        let existing = external::existing_by_key::<alert::Entity>(
+            self.txn,
+            &self.ctx.source,
+            keys,
+            RowLock::Unlocked,
+        )
+        .await?;
         let now = Utc::now().trunc_subsecs(6);
         for record in alerts {
             let system = record.device_id.as_ref().and_then(|id| devices.get(id));
@@ -999,9 +1009,13 @@ impl<'a> PageWriter<'a> {
             .iter()
             .filter_map(|change| Some((tenant_of(change)?, change.external_id.clone())))
             .collect();
-        let recorded =
-            external::existing_by_key::<change_log_entry::Entity>(self.txn, &self.ctx.source, keys)
-                .await?;
+        let recorded = external::existing_by_key::<change_log_entry::Entity>(
+            self.txn,
+            &self.ctx.source,
+            keys,
+            RowLock::Unlocked,
+        )
+        .await?;
         for change in changes {
             let already = tenant_of(&change)
                 .is_some_and(|tenant| recorded.contains_key(&(tenant, change.external_id.clone())));
