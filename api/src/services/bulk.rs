@@ -18,18 +18,18 @@ use entities::enums::{ChangeCategory, Priority, Role, SystemKind, TicketStatus};
 use entities::{alert, change_log_entry, environment, system, system_link, ticket};
 use sea_orm::prelude::*;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+    ConnectionTrait, DatabaseConnection, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::auth::Viewer;
 use crate::events::EventBus;
 use crate::matrix::{DEFAULT_ALERT_FUNCTION, DEFAULT_TICKET_FUNCTION, Router};
 use crate::services::change_log::{MAX_REASON, MAX_SUMMARY, check_details};
-use crate::services::external::{AlertFacts, ExternalKey, RowLock, TicketFacts};
+use crate::services::external::{AlertFacts, ExternalKey, RowLock, SystemFacts, TicketFacts};
 use crate::services::{
-    ChangeNote, Check, ServiceError, ServiceResult, UnitOfWork, UserError, UserErrorCode, diff,
-    external, insert_entry, require_role,
+    ChangeNote, Check, ServiceError, ServiceResult, UnitOfWork, UserError, UserErrorCode, external,
+    insert_entry, require_role,
 };
 
 // A synced record obeys the same limits as one written by hand.
@@ -605,138 +605,58 @@ pub async fn upsert_systems(
         });
         // Keyed by (resource, external id): the same id under another resource is another record.
         let current = link.and_then(|link| linked.get(&link.system_id));
-        let wanted = (
-            record.name.trim().to_owned(),
-            record.kind,
-            optional(&record.hostname),
-            optional(&record.serial_number),
-            optional(&record.mac_address),
-            optional(&record.operating_system),
-            optional(&record.ip_address),
-        );
+        let facts = SystemFacts {
+            name: record.name.trim().to_owned(),
+            kind: record.kind,
+            hostname: optional(&record.hostname),
+            serial_number: optional(&record.serial_number),
+            mac_address: optional(&record.mac_address),
+            operating_system: optional(&record.operating_system),
+            ip_address: optional(&record.ip_address),
+            attributes: record
+                .attributes
+                .and_then(|attributes| attributes.as_object().cloned())
+                .unwrap_or_default(),
+        };
         let (stored, outcome) = match current {
-            Some(current) => {
-                let mut changes = Map::new();
-                diff(&mut changes, "name", current.name.clone(), wanted.0.clone());
-                diff(&mut changes, "kind", json!(current.kind), json!(wanted.1));
-                diff(
-                    &mut changes,
-                    "hostname",
-                    current.hostname.clone(),
-                    wanted.2.clone(),
-                );
-                diff(
-                    &mut changes,
-                    "serial_number",
-                    current.serial_number.clone(),
-                    wanted.3.clone(),
-                );
-                diff(
-                    &mut changes,
-                    "mac_address",
-                    current.mac_address.clone(),
-                    wanted.4.clone(),
-                );
-                diff(
-                    &mut changes,
-                    "operating_system",
-                    current.operating_system.clone(),
-                    wanted.5.clone(),
-                );
-                diff(
-                    &mut changes,
-                    "ip_address",
-                    current.ip_address.clone(),
-                    wanted.6.clone(),
-                );
-                if current.environment_id != environment_id {
-                    diff(
-                        &mut changes,
-                        "environment_id",
-                        current.environment_id.to_string(),
-                        environment_id.to_string(),
-                    );
-                }
-                if let Some(attributes) = &record.attributes {
-                    diff(
-                        &mut changes,
-                        "attributes",
-                        current.attributes.clone(),
-                        attributes.clone(),
-                    );
-                }
-                if changes.is_empty() {
-                    (current.clone(), UpsertOutcome::Unchanged)
-                } else {
-                    let mut sources = current
-                        .attribute_sources
-                        .as_object()
-                        .cloned()
-                        .unwrap_or_default();
-                    for field in changes.keys() {
-                        sources.insert(field.clone(), json!(source));
-                    }
-                    let mut model = current.clone().into_active_model();
-                    model.name = Set(wanted.0);
-                    model.kind = Set(wanted.1);
-                    model.hostname = Set(wanted.2);
-                    model.serial_number = Set(wanted.3);
-                    model.mac_address = Set(wanted.4);
-                    model.operating_system = Set(wanted.5);
-                    model.ip_address = Set(wanted.6);
-                    model.environment_id = Set(environment_id);
-                    if let Some(attributes) = record.attributes {
-                        model.attributes = Set(attributes);
-                    }
-                    model.attribute_sources = Set(Value::Object(sources));
-                    model.updated_at = Set(write.now);
+            Some(current) => match external::system_update(
+                current,
+                &facts,
+                &source,
+                Some(environment_id),
+                write.now,
+            ) {
+                None => (current.clone(), UpsertOutcome::Unchanged),
+                Some((model, changes)) => {
                     let updated = model.update(&write.txn).await?;
-                    let fields: Vec<&str> = changes.keys().map(String::as_str).collect();
-                    write
-                        .record(ChangeNote {
-                            environment_id,
-                            system_ids: vec![updated.id],
-                            summary: format!("{source} saw {} change on {}", fields.join(", "), updated.name),
-                            details: json!({ "source": source, "external_id": external_id, "changes": changes }),
-                            category: ChangeCategory::Inventory,
-                        })
-                        .await?;
+                    let fields: Vec<&str> = changes
+                        .keys()
+                        .map(String::as_str)
+                        .filter(|field| external::SYSTEM_COLUMNS.contains(field))
+                        .collect();
+                    if !fields.is_empty() {
+                        write
+                            .record(ChangeNote {
+                                environment_id,
+                                system_ids: vec![updated.id],
+                                summary: format!(
+                                    "{source} saw {} change on {}",
+                                    fields.join(", "),
+                                    updated.name
+                                ),
+                                details: json!({ "source": source, "external_id": external_id, "changes": changes }),
+                                category: ChangeCategory::Inventory,
+                            })
+                            .await?;
+                    }
                     (updated, UpsertOutcome::Updated)
                 }
-            }
+            },
             None => {
-                let sources: Map<String, Value> = [
-                    "name",
-                    "kind",
-                    "hostname",
-                    "serial_number",
-                    "mac_address",
-                    "operating_system",
-                    "ip_address",
-                ]
-                .into_iter()
-                .map(|field| (field.to_owned(), json!(source)))
-                .collect();
-                let created = system::Model {
-                    id: Uuid::now_v7(),
-                    environment_id,
-                    name: wanted.0,
-                    kind: wanted.1,
-                    hostname: wanted.2,
-                    serial_number: wanted.3,
-                    mac_address: wanted.4,
-                    operating_system: wanted.5,
-                    ip_address: wanted.6,
-                    description: None,
-                    attributes: record.attributes.unwrap_or_else(|| json!({})),
-                    attribute_sources: Value::Object(sources),
-                    retired_at: None,
-                    created_at: write.now,
-                    updated_at: write.now,
-                }
-                .into_active_model()
-                .insert(&write.txn)
-                .await?;
+                let created = external::new_system(facts, &source, environment_id, write.now)
+                    .into_active_model()
+                    .insert(&write.txn)
+                    .await?;
                 system_link::Model {
                     id: Uuid::now_v7(),
                     organization_id: Some(organization_id),

@@ -10,16 +10,17 @@
 //! that decides between insert and update happens after the lock, inside the transaction, so a
 //! resend racing the original converges on the same rows instead of failing on the unique index.
 //!
-//! What a synced ticket or alert is, how it is compared with the stored row and what an update or
-//! a first sighting writes is decided here once ([`ticket_update`], [`new_ticket`],
-//! [`alert_update`]) for both writers: the bulk mutations (`services::bulk`) and the sync engine's
+//! What a synced system, ticket or alert is, how it is compared with the stored row and what an
+//! update or a first sighting writes is decided here once ([`system_update`], [`new_system`],
+//! [`ticket_update`], [`new_ticket`], [`alert_update`], [`new_alert`]) for both writers: the bulk mutations (`services::bulk`) and the sync engine's
 //! page writer (`sync::store`).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use entities::enums::{
-    AlertStatus, ChangeCategory, ChangeSource, IntegrationKind, Principal, Priority, TicketStatus,
+    AlertStatus, ChangeCategory, ChangeSource, IntegrationKind, Principal, Priority, SystemKind,
+    TicketStatus,
 };
 use entities::{alert, change_log_entry, system, system_link, ticket};
 use sea_orm::prelude::*;
@@ -227,10 +228,11 @@ pub async fn existing_by_key<E: ExternalRecord>(
     let mut select = E::find()
         .filter(source_column.eq(source))
         .filter(organization_column.is_in(organizations))
-        .filter(id_column.is_in(wanted.iter().map(|(_, id)| id.clone())))
-        .order_by_asc(E::primary_key_column());
+        .filter(id_column.is_in(wanted.iter().map(|(_, id)| id.clone())));
     if lock == RowLock::Locked {
-        select = select.lock(LockType::NoKeyUpdate);
+        select = select
+            .order_by_asc(E::primary_key_column())
+            .lock(LockType::NoKeyUpdate);
     }
     Ok(select
         .all(db)
@@ -665,5 +667,176 @@ mod tests {
         stored.status = AlertStatus::Resolved;
         assert!(alert_update(&stored, &open, now).is_none());
         assert!(alert_update(&stored, &resolved, now).is_none());
+    }
+}
+
+/// What an external system says a system (a device, a configuration item) is now: the one set
+/// of fields the bulk mutations and the sync engine compare and write.
+#[derive(Debug, Clone)]
+pub struct SystemFacts {
+    /// Display name.
+    pub name: String,
+    /// What kind of system; `OTHER` (a vendor that cannot tell) never replaces a known kind.
+    pub kind: SystemKind,
+    /// Network host name.
+    pub hostname: Option<String>,
+    /// Hardware serial number.
+    pub serial_number: Option<String>,
+    /// Primary MAC address.
+    pub mac_address: Option<String>,
+    /// Operating system and version.
+    pub operating_system: Option<String>,
+    /// Primary IP address.
+    pub ip_address: Option<String>,
+    /// Other facts, merged key by key into the stored ones.
+    pub attributes: Map<String, Value>,
+}
+
+/// The columns a system's change log entry reports: what people track (attributes such as a
+/// last-seen time change on every sync and would drown the log).
+pub const SYSTEM_COLUMNS: [&str; 8] = [
+    "name",
+    "kind",
+    "hostname",
+    "serial_number",
+    "mac_address",
+    "operating_system",
+    "ip_address",
+    "environment_id",
+];
+
+/// `current` as `source` reports it at `now` (moved to `environment_id` when given), or `None`
+/// when nothing differs. A system may be seen by several sources (a PSA and an RMM), so what a
+/// source does not report never clears what another set: absent fields stay, attributes merge
+/// key by key. Each field a source sets is recorded in `attribute_sources`.
+pub fn system_update(
+    current: &system::Model,
+    facts: &SystemFacts,
+    source: &str,
+    environment_id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Option<(system::ActiveModel, Map<String, Value>)> {
+    let mut changes = Map::new();
+    let mut sources = current
+        .attribute_sources
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let mut model = current.clone().into_active_model();
+    let mut changed = |field: &str, old: Option<&str>, new: Option<&str>| -> bool {
+        match new {
+            Some(new) if old != Some(new) => {
+                changes.insert(field.to_owned(), json!({ "from": old, "to": new }));
+                sources.insert(field.to_owned(), json!(source));
+                true
+            }
+            _ => false,
+        }
+    };
+    if changed("name", Some(&current.name), Some(&facts.name)) {
+        model.name = Set(facts.name.clone());
+    }
+    let kind = sea_orm::ActiveEnum::to_value(&facts.kind);
+    if facts.kind != SystemKind::Other
+        && changed(
+            "kind",
+            Some(&sea_orm::ActiveEnum::to_value(&current.kind)),
+            Some(&kind),
+        )
+    {
+        model.kind = Set(facts.kind);
+    }
+    for (field, old, new) in [
+        ("hostname", &current.hostname, &facts.hostname),
+        (
+            "serial_number",
+            &current.serial_number,
+            &facts.serial_number,
+        ),
+        ("mac_address", &current.mac_address, &facts.mac_address),
+        (
+            "operating_system",
+            &current.operating_system,
+            &facts.operating_system,
+        ),
+        ("ip_address", &current.ip_address, &facts.ip_address),
+    ] {
+        if changed(field, old.as_deref(), new.as_deref()) {
+            let value = Set(new.clone());
+            match field {
+                "hostname" => model.hostname = value,
+                "serial_number" => model.serial_number = value,
+                "mac_address" => model.mac_address = value,
+                "operating_system" => model.operating_system = value,
+                _ => model.ip_address = value,
+            }
+        }
+    }
+    if let Some(environment_id) = environment_id
+        && environment_id != current.environment_id
+    {
+        changes.insert(
+            "environment_id".to_owned(),
+            json!({ "from": current.environment_id, "to": environment_id }),
+        );
+        model.environment_id = Set(environment_id);
+    }
+    let mut attributes = current.attributes.as_object().cloned().unwrap_or_default();
+    for (key, value) in &facts.attributes {
+        if attributes.get(key) != Some(value) {
+            changes.insert(
+                key.clone(),
+                json!({ "from": attributes.get(key), "to": value }),
+            );
+            attributes.insert(key.clone(), value.clone());
+        }
+    }
+    if changes.is_empty() {
+        return None;
+    }
+    model.attributes = Set(Value::Object(attributes));
+    model.attribute_sources = Set(Value::Object(sources));
+    model.updated_at = Set(now);
+    Some((model, changes))
+}
+
+/// A system first seen at `source`, in `environment_id`: each field it reports recorded as set by
+/// that source.
+pub fn new_system(
+    facts: SystemFacts,
+    source: &str,
+    environment_id: Uuid,
+    now: DateTime<Utc>,
+) -> system::Model {
+    let mut sources = Map::new();
+    for (field, present) in [
+        ("name", true),
+        ("kind", true),
+        ("hostname", facts.hostname.is_some()),
+        ("serial_number", facts.serial_number.is_some()),
+        ("mac_address", facts.mac_address.is_some()),
+        ("operating_system", facts.operating_system.is_some()),
+        ("ip_address", facts.ip_address.is_some()),
+    ] {
+        if present {
+            sources.insert(field.to_owned(), json!(source));
+        }
+    }
+    system::Model {
+        id: Uuid::now_v7(),
+        environment_id,
+        name: facts.name,
+        kind: facts.kind,
+        hostname: facts.hostname,
+        serial_number: facts.serial_number,
+        mac_address: facts.mac_address,
+        operating_system: facts.operating_system,
+        ip_address: facts.ip_address,
+        description: None,
+        attributes: Value::Object(facts.attributes),
+        attribute_sources: Value::Object(sources),
+        retired_at: None,
+        created_at: now,
+        updated_at: now,
     }
 }

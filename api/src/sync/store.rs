@@ -10,9 +10,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, SubsecRound, Utc};
-use entities::enums::{
-    AlertStatus, ChangeCategory, Priority, SystemKind, TicketStatus, ValueMappingDomain,
-};
+use entities::enums::{AlertStatus, ChangeCategory, Priority, TicketStatus, ValueMappingDomain};
 use entities::{
     alert, change_log_entry, change_log_entry_system, environment, integration, sync_run_error,
     system, system_link, ticket, ticket_note, value_mapping,
@@ -30,7 +28,7 @@ use serde_json::{Map, Value, json};
 
 use crate::events::{Event, EventBus};
 use crate::matrix::{DEFAULT_ALERT_FUNCTION, DEFAULT_TICKET_FUNCTION, Router};
-use crate::services::external::{self, AlertFacts, ExternalKey, RowLock, TicketFacts};
+use crate::services::external::{self, AlertFacts, ExternalKey, RowLock, SystemFacts, TicketFacts};
 use crate::sync::engine::{company_mappings, run_error};
 use crate::sync::source_of;
 
@@ -320,6 +318,7 @@ impl<'a> PageWriter<'a> {
     async fn linked(
         &self,
         external_ids: impl IntoIterator<Item = String>,
+        lock: RowLock,
     ) -> Result<HashMap<String, system::Model>, DbErr> {
         let ids: Vec<String> = external_ids.into_iter().collect();
         if ids.is_empty() {
@@ -330,15 +329,19 @@ impl<'a> PageWriter<'a> {
             .filter(system_link::COLUMN.external_id.is_in(ids))
             .all(self.txn)
             .await?;
-        // Locked in id order, as the bulk upserts lock the systems they write.
-        let systems: HashMap<Uuid, system::Model> = system::Entity::find()
-            .filter(
-                system::COLUMN
-                    .id
-                    .is_in(links.iter().map(|link| link.system_id)),
-            )
-            .order_by_asc(system::Column::Id)
-            .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
+        let mut select = system::Entity::find().filter(
+            system::COLUMN
+                .id
+                .is_in(links.iter().map(|link| link.system_id)),
+        );
+        // Systems this page writes are locked in id order, as the bulk upserts lock the systems
+        // they write; systems a ticket or alert merely points at are not.
+        if lock == RowLock::Locked {
+            select = select
+                .order_by_asc(system::Column::Id)
+                .lock(sea_orm::sea_query::LockType::NoKeyUpdate);
+        }
+        let systems: HashMap<Uuid, system::Model> = select
             .all(self.txn)
             .await?
             .into_iter()
@@ -359,7 +362,10 @@ impl<'a> PageWriter<'a> {
             })
             .collect();
         let linked = self
-            .linked(devices.iter().map(|device| device.external_id.clone()))
+            .linked(
+                devices.iter().map(|device| device.external_id.clone()),
+                RowLock::Locked,
+            )
             .await?;
         // Only devices seen for the first time are matched against other sources' systems; a
         // page of known devices (every run after the first) reads no candidates.
@@ -421,21 +427,15 @@ impl<'a> PageWriter<'a> {
             };
             match current {
                 Some(current) => {
-                    let (changed, model) = self.apply(current, &device, now);
-                    if changed.is_empty() {
+                    let Some((model, changed)) = self.apply(&current, &device, now) else {
                         counts.unchanged += 1;
                         continue;
-                    }
+                    };
                     let updated = model.update(self.txn).await?;
                     let observed: Vec<&str> = changed
                         .keys()
                         .map(String::as_str)
-                        .filter(|field| {
-                            matches!(
-                                *field,
-                                "operating_system" | "ip_address" | "hostname" | "name"
-                            )
-                        })
+                        .filter(|field| external::SYSTEM_COLUMNS.contains(field))
                         .collect();
                     if !observed.is_empty() {
                         let entry = self.ctx.change_entry(
@@ -502,117 +502,25 @@ impl<'a> PageWriter<'a> {
         device: &Device,
         now: DateTime<Utc>,
     ) -> Result<system::Model, DbErr> {
-        let mut sources = Map::new();
-        for (field, present) in [
-            ("name", true),
-            ("kind", true),
-            ("hostname", device.hostname.is_some()),
-            ("serial_number", device.serial_number.is_some()),
-            ("mac_address", device.mac_address.is_some()),
-            ("operating_system", device.operating_system.is_some()),
-            ("ip_address", device.ip_address.is_some()),
-        ] {
-            if present {
-                sources.insert(field.to_owned(), json!(self.ctx.source));
-            }
-        }
-        let created = system::Model {
-            id: Uuid::now_v7(),
-            environment_id,
-            name: device.name.clone(),
-            kind: device.kind,
-            hostname: device.hostname.clone(),
-            serial_number: device.serial_number.clone(),
-            mac_address: device.mac_address.clone(),
-            operating_system: device.operating_system.clone(),
-            ip_address: device.ip_address.clone(),
-            description: None,
-            attributes: device_attributes(device),
-            attribute_sources: Value::Object(sources),
-            retired_at: None,
-            created_at: now,
-            updated_at: now,
-        }
-        .into_active_model()
-        .insert(self.txn)
-        .await?;
+        let created =
+            external::new_system(device_facts(device), &self.ctx.source, environment_id, now)
+                .into_active_model()
+                .insert(self.txn)
+                .await?;
         self.link(created.id, created.environment_id, device, now)
             .await?;
         Ok(created)
     }
 
-    /// The changes `device` brings to `current`: an attribute the vendor reports and that
-    /// differs; attributes the vendor does not report are left as another source set them.
+    /// The changes `device` brings to `current` (`services::external::system_update`): what
+    /// the vendor does not report is left as another source set it.
     fn apply(
         &self,
-        current: system::Model,
+        current: &system::Model,
         device: &Device,
         now: DateTime<Utc>,
-    ) -> (Map<String, Value>, system::ActiveModel) {
-        let mut changes = Map::new();
-        let mut sources = current
-            .attribute_sources
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        let mut model = current.clone().into_active_model();
-        let mut set = |field: &str, old: Option<&str>, new: Option<&str>| -> bool {
-            match new {
-                Some(new) if old != Some(new) => {
-                    changes.insert(field.to_owned(), json!({ "from": old, "to": new }));
-                    sources.insert(field.to_owned(), json!(self.ctx.source));
-                    true
-                }
-                _ => false,
-            }
-        };
-        if set("name", Some(&current.name), Some(&device.name)) {
-            model.name = Set(device.name.clone());
-        }
-        let kind = sea_orm::ActiveEnum::to_value(&device.kind);
-        if device.kind != SystemKind::Other
-            && set(
-                "kind",
-                Some(&sea_orm::ActiveEnum::to_value(&current.kind)),
-                Some(&kind),
-            )
-        {
-            model.kind = Set(device.kind);
-        }
-        macro_rules! optional {
-            ($field:ident) => {
-                if set(
-                    stringify!($field),
-                    current.$field.as_deref(),
-                    device.$field.as_deref(),
-                ) {
-                    model.$field = Set(device.$field.clone());
-                }
-            };
-        }
-        optional!(hostname);
-        optional!(serial_number);
-        optional!(mac_address);
-        optional!(operating_system);
-        optional!(ip_address);
-        let mut attributes = current.attributes.as_object().cloned().unwrap_or_default();
-        if let Value::Object(reported) = device_attributes(device) {
-            for (key, value) in reported {
-                if attributes.get(&key) != Some(&value) {
-                    changes.insert(
-                        key.clone(),
-                        json!({ "from": attributes.get(&key), "to": value }),
-                    );
-                    attributes.insert(key, value);
-                }
-            }
-        }
-        if !changes.is_empty() {
-            model.attributes = Set(Value::Object(attributes));
-            model.attribute_sources = Set(Value::Object(sources));
-            model.updated_at = Set(now);
-        }
-        (changes, model)
+    ) -> Option<(system::ActiveModel, Map<String, Value>)> {
+        external::system_update(current, &device_facts(device), &self.ctx.source, None, now)
     }
 
     async fn tickets(
@@ -646,7 +554,10 @@ impl<'a> PageWriter<'a> {
         )
         .await?;
         let devices = self
-            .linked(tickets.iter().filter_map(|found| found.device_id.clone()))
+            .linked(
+                tickets.iter().filter_map(|found| found.device_id.clone()),
+                RowLock::Unlocked,
+            )
             .await?;
         let now = Utc::now().trunc_subsecs(6);
         let mut created = Vec::new();
@@ -863,7 +774,10 @@ impl<'a> PageWriter<'a> {
             })
             .collect();
         let devices = self
-            .linked(alerts.iter().filter_map(|found| found.device_id.clone()))
+            .linked(
+                alerts.iter().filter_map(|found| found.device_id.clone()),
+                RowLock::Unlocked,
+            )
             .await?;
         let keys = alerts
             .iter()
@@ -992,7 +906,10 @@ impl<'a> PageWriter<'a> {
             })
             .collect();
         let devices = self
-            .linked(changes.iter().filter_map(|found| found.device_id.clone()))
+            .linked(
+                changes.iter().filter_map(|found| found.device_id.clone()),
+                RowLock::Unlocked,
+            )
             .await?;
         let tenant_of = |change: &Change| {
             let environment = self
@@ -1105,6 +1022,23 @@ impl<'a> PageWriter<'a> {
             .await?;
         }
         Ok(())
+    }
+}
+
+/// What a device says its system is.
+fn device_facts(device: &Device) -> SystemFacts {
+    SystemFacts {
+        name: device.name.clone(),
+        kind: device.kind,
+        hostname: device.hostname.clone(),
+        serial_number: device.serial_number.clone(),
+        mac_address: device.mac_address.clone(),
+        operating_system: device.operating_system.clone(),
+        ip_address: device.ip_address.clone(),
+        attributes: match device_attributes(device) {
+            Value::Object(attributes) => attributes,
+            _ => Map::new(),
+        },
     }
 }
 

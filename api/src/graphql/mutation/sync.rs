@@ -167,7 +167,7 @@ pub struct SystemRecordInput {
     pub operating_system: Option<String>,
     /// Primary IP address.
     pub ip_address: Option<String>,
-    /// Other facts, a JSON object (replaces the stored ones).
+    /// Other facts, a JSON object, merged key by key into the stored ones.
     pub attributes: Option<Json>,
 }
 
@@ -295,8 +295,10 @@ pub struct ChangeRecordInput {
 
 #[Object]
 impl SyncMutation {
-    /// Creates or updates systems by `(source, externalId)`; changes to name, host name, OS, IP
-    /// or MAC go to the change log.
+    /// Creates or updates systems by `(source, externalId)`; changes to name, kind, host name,
+    /// serial number, MAC, OS, IP or environment go to the change log. A field a record leaves
+    /// out keeps its stored value (another source may have set it); the sync engine writes
+    /// systems by the same rules.
     async fn upsert_systems(
         &self,
         ctx: &Context<'_>,
