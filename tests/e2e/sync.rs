@@ -317,8 +317,8 @@ async fn rate_limits_server_errors_and_bad_records_do_not_stop_a_sync() -> anyho
         "the other mapped tickets are written"
     );
 
-    // A page the database refuses as a whole (the same ticket twice, a NUL byte PostgreSQL cannot
-    // store) is written record by record: only the refused record fails.
+    // The same ticket twice in a page is one ticket; a title with a NUL byte breaks the rules
+    // every ticket obeys (on both databases) and fails alone.
     {
         let mut store = server.state.store();
         let duplicate = store.tickets[3].clone();
@@ -330,25 +330,18 @@ async fn rate_limits_server_errors_and_bad_records_do_not_stop_a_sync() -> anyho
     let key = SecretKey::parse(tests::TEST_SECRET_KEY)?;
     let refused = api::sync::run(&app.db, Some(&key), id, &full, &|_| {}).await?;
     assert_eq!(refused.run.status, SyncStatus::Partial, "{refused:?}");
-    let postgres = app.test_db.is_postgres();
-    assert_eq!(
-        refused.run.records_failed,
-        if postgres { 2 } else { 1 },
-        "{refused:?}"
+    assert_eq!(refused.run.records_failed, 2, "{refused:?}");
+    let errors = sync_run_error::Entity::find()
+        .filter(sync_run_error::Column::SyncRunId.eq(refused.run.id))
+        .all(&app.db)
+        .await?;
+    assert!(
+        errors
+            .iter()
+            .any(|error| error.external_id.as_deref() == Some("48004")
+                && error.reason.contains("NUL")),
+        "{errors:?}"
     );
-    if postgres {
-        let errors = sync_run_error::Entity::find()
-            .filter(sync_run_error::Column::SyncRunId.eq(refused.run.id))
-            .all(&app.db)
-            .await?;
-        assert!(
-            errors
-                .iter()
-                .any(|error| error.external_id.as_deref() == Some("48004")
-                    && error.reason.starts_with("the database refused the record")),
-            "{errors:?}"
-        );
-    }
     assert_eq!(
         synced_tickets(&app).await?.len(),
         3,
@@ -1164,6 +1157,70 @@ async fn remapping_a_company_to_another_client_gives_it_records_of_its_own() -> 
             .expect("never deleted");
         assert_eq!(now.environment_id, before.environment_id, "{now:?}");
     }
+    drop(server);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn observed_changes_obey_the_change_logs_bounds_and_are_never_rewritten() -> anyhow::Result<()>
+{
+    let app = TestApp::spawn_with_demo().await?;
+    let (server, id) = ninja(&app, 100).await?;
+    run(&app, id).await;
+    let recorded = change_log_entry::Entity::find()
+        .filter(change_log_entry::Column::IntegrationId.eq(id))
+        .count(&app.db)
+        .await?;
+    assert!(recorded > 0, "the fixture's activities are recorded");
+    {
+        let mut store = server.state.store();
+        let device = store.changes[0]["deviceId"].clone();
+        let far = chrono::Utc::now() + chrono::Duration::days(3650);
+        let mut future = mock::ninjaone::activity(900, 0, "SCRIPTING", "From the future", far);
+        future["deviceId"] = device.clone();
+        let mut nul =
+            mock::ninjaone::activity(901, 0, "SCRIPTING", "Ran \u{0} script", chrono::Utc::now());
+        nul["deviceId"] = device.clone();
+        let mut long =
+            mock::ninjaone::activity(902, 0, "SCRIPTING", &"x".repeat(600), chrono::Utc::now());
+        long["deviceId"] = device;
+        // The vendor rewrites an activity it already reported.
+        store.changes[0]["message"] = json!("Installed something else");
+        store.changes.extend([future, nul, long]);
+    }
+    let mut full = options();
+    full.full = true;
+    let key = SecretKey::parse(tests::TEST_SECRET_KEY)?;
+    let report = api::sync::run(&app.db, Some(&key), id, &full, &|_| {}).await?;
+    assert_eq!(report.run.status, SyncStatus::Partial, "{report:?}");
+    let errors = sync_run_error::Entity::find()
+        .filter(sync_run_error::Column::SyncRunId.eq(report.run.id))
+        .all(&app.db)
+        .await?;
+    let reason = |id: &str| {
+        errors
+            .iter()
+            .find(|error| error.external_id.as_deref() == Some(id))
+            .map(|error| error.reason.clone())
+            .unwrap_or_default()
+    };
+    assert!(reason("900").contains("occurredAt"), "{errors:?}");
+    assert!(reason("901").contains("NUL"), "{errors:?}");
+    assert!(reason("902").contains("at most"), "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|error| error.reason.contains("already recorded")),
+        "{errors:?}"
+    );
+    assert_eq!(
+        change_log_entry::Entity::find()
+            .filter(change_log_entry::Column::IntegrationId.eq(id))
+            .count(&app.db)
+            .await?,
+        recorded,
+        "nothing new reached the append-only log"
+    );
     drop(server);
     app.stop().await
 }

@@ -1063,10 +1063,7 @@ pub async fn record_changes(
             existing.get(&(organization, record.external_id.trim().to_owned()))
         });
         if let (Some(current), Some(checked)) = (current, &checked) {
-            let same = current.summary == summary
-                && &current.details == checked
-                && current.occurred_at == record.occurred_at.trunc_subsecs(6);
-            if !same {
+            if !external::same_observation(current, summary, checked, record.occurred_at) {
                 batch.fail(
                     index,
                     "externalId",

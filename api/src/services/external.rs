@@ -840,3 +840,58 @@ pub fn new_system(
         updated_at: now,
     }
 }
+
+/// An observed change as the change log may hold it: a summary of 1 to
+/// [`crate::services::change_log::MAX_SUMMARY`] characters without NUL, details a bounded JSON
+/// object, an instant between 1970 and now. The bulk calls and the sync engine check every
+/// observed change with it; the path names the record (`records.3` or the vendor's id).
+pub fn check_observed_change(
+    check: &mut Check,
+    path: &str,
+    summary: &str,
+    details: Option<Value>,
+    occurred_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<(String, Value, DateTime<Utc>)> {
+    let summary = check.text(
+        &format!("{path}.summary"),
+        summary,
+        crate::services::change_log::MAX_SUMMARY,
+    );
+    let details =
+        crate::services::change_log::check_details(check, &format!("{path}.details"), details);
+    let occurred_at = check.observed_instant(&format!("{path}.occurredAt"), occurred_at, now);
+    Some((summary?, details?, occurred_at?))
+}
+
+/// Whether a change already recorded under the same key says the same: a resend. A change
+/// recorded with other content is refused (the log is append-only; `correctChange` corrects).
+pub fn same_observation(
+    recorded: &change_log_entry::Model,
+    summary: &str,
+    details: &Value,
+    occurred_at: DateTime<Utc>,
+) -> bool {
+    recorded.summary == summary
+        && &recorded.details == details
+        && recorded.occurred_at == crate::services::unit::precise(occurred_at)
+}
+
+/// What is wrong with `facts` against the bounds every ticket obeys, whoever writes it (the
+/// limits of a hand-written ticket, no NUL); empty when nothing is. The bulk calls check the
+/// same fields with the same limits as they read each record.
+pub fn ticket_problems(facts: &TicketFacts) -> Vec<crate::services::UserError> {
+    use crate::services::inventory::MAX_FIELD;
+    use crate::services::work::{MAX_TEXT, MAX_TITLE};
+    let mut check = Check::default();
+    check.text("title", &facts.title, MAX_TITLE);
+    check.optional_text("description", facts.description.as_deref(), MAX_TEXT);
+    for (field, value) in [
+        ("externalStatus", &facts.external_status),
+        ("externalPriority", &facts.external_priority),
+        ("requester", &facts.requester),
+    ] {
+        check.optional_text(field, value.as_deref(), MAX_FIELD);
+    }
+    check.into_errors()
+}

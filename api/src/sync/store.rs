@@ -28,6 +28,7 @@ use serde_json::{Map, Value, json};
 
 use crate::events::{Event, EventBus};
 use crate::matrix::{DEFAULT_ALERT_FUNCTION, DEFAULT_TICKET_FUNCTION, Router};
+use crate::services::Check;
 use crate::services::external::{self, AlertFacts, ExternalKey, RowLock, SystemFacts, TicketFacts};
 use crate::sync::engine::{company_mappings, run_error};
 use crate::sync::source_of;
@@ -272,7 +273,7 @@ impl<'a> PageWriter<'a> {
             Resource::Devices => self.devices(good, &mut counts).await?,
             Resource::Tickets => self.tickets(good, &mut counts, &mut errors).await?,
             Resource::Alerts => self.alerts(good, &mut counts).await?,
-            Resource::Changes => self.changes(good, &mut counts).await?,
+            Resource::Changes => self.changes(good, &mut counts, &mut errors).await?,
         }
         self.flush_entries().await?;
         for chunk in errors.chunks(INSERT_CHUNK) {
@@ -569,16 +570,6 @@ impl<'a> PageWriter<'a> {
                 continue;
             };
             let notes = record.notes.take();
-            if record.title.chars().count() > 300 {
-                errors.push(run_error(
-                    self.ctx.run_id,
-                    Resource::Tickets,
-                    Some(record.external_id.clone()),
-                    "the title is longer than 300 characters".into(),
-                ));
-                counts.failed += 1;
-                continue;
-            }
             let system_id = record
                 .device_id
                 .as_ref()
@@ -601,6 +592,21 @@ impl<'a> PageWriter<'a> {
                 external_priority: record.priority_label.clone().or(record.priority.clone()),
                 requester: record.requester.clone(),
             };
+            let problems = external::ticket_problems(&facts);
+            if !problems.is_empty() {
+                let reasons: Vec<String> = problems
+                    .into_iter()
+                    .map(|problem| problem.message)
+                    .collect();
+                errors.push(run_error(
+                    self.ctx.run_id,
+                    Resource::Tickets,
+                    Some(record.external_id.clone()),
+                    reasons.join("; "),
+                ));
+                counts.failed += 1;
+                continue;
+            }
             match existing.get(&(organization_id, record.external_id.clone())) {
                 Some(current) => {
                     let Some((model, changes)) =
@@ -897,7 +903,12 @@ impl<'a> PageWriter<'a> {
         Ok(())
     }
 
-    async fn changes(&mut self, records: Vec<Record>, counts: &mut Counts) -> Result<(), DbErr> {
+    async fn changes(
+        &mut self,
+        records: Vec<Record>,
+        counts: &mut Counts,
+        errors: &mut Vec<sync_run_error::Model>,
+    ) -> Result<(), DbErr> {
         let changes: Vec<Change> = records
             .into_iter()
             .filter_map(|record| match record {
@@ -933,11 +944,49 @@ impl<'a> PageWriter<'a> {
             RowLock::Unlocked,
         )
         .await?;
+        let now = Utc::now();
         for change in changes {
+            let mut check = Check::default();
+            let Some((summary, details, occurred_at)) = external::check_observed_change(
+                &mut check,
+                "change",
+                &change.summary,
+                Some(change.details.clone()),
+                change.occurred_at,
+                now,
+            ) else {
+                let reasons: Vec<String> = check
+                    .into_errors()
+                    .into_iter()
+                    .map(|problem| problem.message)
+                    .collect();
+                errors.push(run_error(
+                    self.ctx.run_id,
+                    Resource::Changes,
+                    Some(change.external_id.clone()),
+                    reasons.join("; "),
+                ));
+                counts.failed += 1;
+                continue;
+            };
             let already = tenant_of(&change)
-                .is_some_and(|tenant| recorded.contains_key(&(tenant, change.external_id.clone())));
-            if already {
-                counts.unchanged += 1;
+                .and_then(|tenant| recorded.get(&(tenant, change.external_id.clone())));
+            if let Some(recorded) = already {
+                // The summary as recorded names the system it was on; compare the vendor's own.
+                let same = recorded.summary.starts_with(summary.as_str())
+                    && recorded.details == details
+                    && recorded.occurred_at == occurred_at;
+                if same {
+                    counts.unchanged += 1;
+                } else {
+                    errors.push(run_error(
+                        self.ctx.run_id,
+                        Resource::Changes,
+                        Some(change.external_id.clone()),
+                        "already recorded with other content; the change log is append-only".into(),
+                    ));
+                    counts.failed += 1;
+                }
                 continue;
             }
             let system = change.device_id.as_ref().and_then(|id| devices.get(id));
@@ -950,17 +999,17 @@ impl<'a> PageWriter<'a> {
                 continue;
             };
             let summary = match system {
-                Some(found) if !change.summary.contains(&found.name) => {
-                    format!("{} on {}", change.summary, found.name)
+                Some(found) if !summary.contains(&found.name) => {
+                    format!("{summary} on {}", found.name)
                 }
-                _ => change.summary.clone(),
+                _ => summary,
             };
             let mut entry = self.ctx.change_entry(
                 environment_id,
                 summary,
                 change.category,
-                change.occurred_at,
-                change.details,
+                occurred_at,
+                details,
             );
             if let Some(actor) = change.actor {
                 entry.actor_name = actor;
