@@ -1062,15 +1062,15 @@ pub async fn record_changes(
         let current = organization.and_then(|organization| {
             existing.get(&(organization, record.external_id.trim().to_owned()))
         });
-        if let (Some(current), Some(checked)) = (current, &checked) {
-            if !external::same_observation(current, summary, checked, record.occurred_at) {
-                batch.fail(
-                    index,
-                    "externalId",
-                    UserErrorCode::InvalidState,
-                    "already recorded with other content; entries are corrected with correctChange",
-                );
-            }
+        if let (Some(current), Some(checked)) = (current, &checked)
+            && !external::same_observation(current, summary, checked, record.occurred_at)
+        {
+            batch.fail(
+                index,
+                "externalId",
+                UserErrorCode::InvalidState,
+                "already recorded with other content; entries are corrected with correctChange",
+            );
         }
         details.push(checked);
     }
