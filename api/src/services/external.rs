@@ -843,8 +843,8 @@ pub fn new_system(
 
 /// An observed change as the change log may hold it: a summary of 1 to
 /// [`crate::services::change_log::MAX_SUMMARY`] characters without NUL, details a bounded JSON
-/// object, an instant between 1970 and now. The bulk calls and the sync engine check every
-/// observed change with it; the path names the record (`records.3` or the vendor's id).
+/// object, an instant between 1970 and now. The sync engine checks each observed change with
+/// it; the bulk calls check the same fields with the same limits as they read each record.
 pub fn check_observed_change(
     check: &mut Check,
     path: &str,
