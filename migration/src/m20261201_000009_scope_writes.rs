@@ -1,10 +1,12 @@
 //! Writes scoped to their tenant, attributed to who wrote them, and runs that can be interrupted.
 //!
 //! - Synced notes are unique per ticket: `(ticket_id, external_source, external_id)`.
-//! - External keys are unique per organization: `(organization_id, external_source,
-//!   external_id)` on tickets, alerts and change log entries, `(organization_id, source,
-//!   resource, external_id)` on system links. Two tenants sending the same vendor id never meet;
-//!   before, the key was global and a second tenant's upsert found (and moved) the first's record.
+//! - External keys are unique per organization: `(external_source, external_id,
+//!   organization_id)` on tickets, alerts and change log entries, `(source, resource,
+//!   external_id, organization_id)` on system links (the organization last, so a page's lookup
+//!   by source and a thousand ids probes the index once per id). Two tenants sending the same
+//!   vendor id never meet; before, the key was global and a second tenant's upsert found (and
+//!   moved) the first's record.
 //! - Change log entries record the authenticated principal that wrote them (`principal`, plus
 //!   `recorded_by_id` for a person and the existing `integration_id` for an integration), apart
 //!   from the free-text `actor_name` a sync job may supply.
@@ -26,22 +28,22 @@ const EXTERNAL: &[(&str, &str, &[&str])] = &[
     (
         "tickets",
         "ux_tickets_external_source_external_id",
-        &["organization_id", "external_source", "external_id"],
+        &["external_source", "external_id", "organization_id"],
     ),
     (
         "alerts",
         "ux_alerts_external_source_external_id",
-        &["organization_id", "external_source", "external_id"],
+        &["external_source", "external_id", "organization_id"],
     ),
     (
         "change_log_entries",
         "ux_change_log_entries_external_source_external_id",
-        &["organization_id", "external_source", "external_id"],
+        &["external_source", "external_id", "organization_id"],
     ),
     (
         "system_links",
         "ux_system_links_source_resource_external_id",
-        &["organization_id", "source", "resource", "external_id"],
+        &["source", "resource", "external_id", "organization_id"],
     ),
 ];
 
@@ -167,7 +169,7 @@ impl MigrationTrait for Migration {
         let backend = manager.get_database_backend();
         let postgres = backend == DatabaseBackend::Postgres;
         for (table, old_index, columns) in EXTERNAL {
-            let old_columns: Vec<&str> = columns[1..].to_vec();
+            let old_columns: Vec<&str> = columns[..columns.len() - 1].to_vec();
             restore_unique(manager, table, columns, old_index, &old_columns).await?;
             if postgres {
                 db.execute_unprepared(&format!("ALTER TABLE {table} DROP COLUMN organization_id"))

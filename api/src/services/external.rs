@@ -163,7 +163,7 @@ pub async fn lock_keyspaces(
 
 /// A table whose rows mirror an external record, keyed `(organization, source, external id)`.
 pub trait ExternalRecord: EntityTrait {
-    /// The key columns: organization, source, external id.
+    /// The key columns: organization, source, external id (the lookup uses the last two).
     const KEY: [Self::Column; 3];
 
     /// The primary key column (`id`), the order rows are locked in.
@@ -222,15 +222,20 @@ pub async fn existing_by_key<E: ExternalRecord>(
         return Ok(HashMap::new());
     }
     let [organization_column, source_column, id_column] = E::KEY;
-    let organizations: BTreeSet<Uuid> =
-        keys.iter().map(|(organization, _)| *organization).collect();
     let wanted: HashSet<(Uuid, String)> = keys.into_iter().collect();
+    // By source and ids: the unique index leads with them, so each id is one probe; the tenant
+    // is matched below, and a row of another tenant is never returned.
     let mut select = E::find()
         .filter(source_column.eq(source))
-        .filter(organization_column.is_in(organizations))
         .filter(id_column.is_in(wanted.iter().map(|(_, id)| id.clone())));
     if lock == RowLock::Locked {
+        // Naming the tenants costs a probe per tenant and id, but locks no other tenant's row.
+        let organizations: BTreeSet<Uuid> = wanted
+            .iter()
+            .map(|(organization, _)| *organization)
+            .collect();
         select = select
+            .filter(organization_column.is_in(organizations))
             .order_by_asc(E::primary_key_column())
             .lock(LockType::NoKeyUpdate);
     }
@@ -293,12 +298,10 @@ pub async fn existing_links(
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let organizations: BTreeSet<Uuid> =
-        keys.iter().map(|(organization, _)| *organization).collect();
     let wanted: HashSet<(Uuid, String)> = keys.into_iter().collect();
+    // As in `existing_by_key`: the tenant is matched below.
     Ok(system_link::Entity::find()
         .filter(system_link::COLUMN.source.eq(source))
-        .filter(system_link::COLUMN.organization_id.is_in(organizations))
         .filter(
             system_link::COLUMN
                 .external_id
