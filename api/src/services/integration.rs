@@ -378,13 +378,14 @@ pub async fn map_integration_company(
 ) -> ServiceResult<integration::Model> {
     require_role(actor, ADMINS, "mapIntegrationCompany")?;
     let write = UnitOfWork::begin(db, events, actor, None, None).await?;
+    // Locked: a sync page holds the integration row while it writes under the current mappings.
     let found = administered(
         &write.txn,
         actor,
         &mut check,
         "integrationId",
         input.integration_id,
-        false,
+        true,
     )
     .await?;
     let external = check.text(
@@ -452,6 +453,20 @@ pub async fn map_integration_company(
             })?;
         }
     }
+    // A run in flight read the mappings when it started: revoking its lease stops it at its next
+    // page, and the next run writes under the new mapping (as a `baseUrl` change does).
+    integration::Entity::update_many()
+        .col_expr(
+            integration::Column::LeaseOwner,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            integration::Column::LeaseExpiresAt,
+            sea_orm::sea_query::Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+        )
+        .filter(integration::COLUMN.id.eq(found.id))
+        .exec(&write.txn)
+        .await?;
     write.commit().await?;
     Ok(found)
 }
@@ -471,13 +486,14 @@ pub async fn set_value_mapping(
 ) -> ServiceResult<value_mapping::Model> {
     require_role(actor, ADMINS, "setValueMapping")?;
     let write = UnitOfWork::begin(db, events, actor, None, None).await?;
+    // Locked, as the sync engine's seeding of value mappings locks it.
     let found = administered(
         &write.txn,
         actor,
         &mut check,
         "integrationId",
         input.integration_id,
-        false,
+        true,
     )
     .await?;
     let external = check.text("externalValue", &input.external_value, MAX_EXTERNAL_ID);
@@ -723,7 +739,9 @@ async fn administered(
     let Some(id) = id else { return Ok(None) };
     let mut select = integration::Entity::find_by_id(id);
     if lock {
-        select = select.lock_exclusive();
+        // `NO KEY UPDATE`: writers of the integration take turns, while a sync page's inserts
+        // that reference it are not blocked.
+        select = select.lock(sea_orm::sea_query::LockType::NoKeyUpdate);
     }
     let found = select
         .one(db)

@@ -26,7 +26,9 @@ use integrations::secrets::{SecretError, SecretKey};
 use integrations::{Connector, ConnectorError};
 use sea_orm::prelude::*;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{DatabaseConnection, IntoActiveModel, QueryFilter, Set, TransactionTrait};
+use sea_orm::{
+    DatabaseConnection, IntoActiveModel, QueryFilter, QuerySelect, Set, TransactionTrait,
+};
 
 use crate::services::credentials;
 use crate::sync::store::{Counts, PageWriter, RunContext};
@@ -671,12 +673,18 @@ async fn seed_value_mappings(
     if lookups.is_empty() {
         return Ok(());
     }
-    let stored = value_mapping::Entity::find()
-        .filter(value_mapping::COLUMN.integration_id.eq(integration_id))
-        .all(db)
-        .await?;
     let now = Utc::now().trunc_subsecs(6);
     let txn = crate::services::unit::begin_write(db).await?;
+    // The integration row first (as `setValueMapping` locks it): an admin's override committed
+    // while this runs is read here, never overwritten from a stale copy.
+    integration::Entity::find_by_id(integration_id)
+        .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
+        .one(&txn)
+        .await?;
+    let stored = value_mapping::Entity::find()
+        .filter(value_mapping::COLUMN.integration_id.eq(integration_id))
+        .all(&txn)
+        .await?;
     for lookup in lookups {
         let (domain, normalized) = match lookup.suggested {
             Normalized::Status(status) => (
