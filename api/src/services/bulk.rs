@@ -233,6 +233,23 @@ struct Target {
 }
 
 impl Batch {
+    /// Starts a bulk call `operation` as `actor`: the role, then [`Batch::open`]; a call refused
+    /// as a whole answers its user errors.
+    async fn start<'r>(
+        db: &impl ConnectionTrait,
+        actor: &Viewer,
+        operation: &str,
+        source: &str,
+        keys: impl Iterator<Item = (&'r str, Option<Uuid>)>,
+        check: Check,
+    ) -> ServiceResult<Self> {
+        require_role(actor, SYNCERS, operation)?;
+        let keys: Vec<(&str, Option<Uuid>)> = keys.collect();
+        Self::open(db, actor, source, &keys, check)
+            .await?
+            .map_err(ServiceError::Refused)
+    }
+
     /// Checks the source, the record count and each record's key, and reads the environments
     /// the records name. `check` holds what the front door found (ids it could not decode: those
     /// records name no environment); on a call-level refusal, the errors to answer with.
@@ -539,16 +556,11 @@ pub async fn upsert_systems(
     input: Bulk<SystemRecord>,
     check: Check,
 ) -> ServiceResult<BulkResult<system::Model>> {
-    require_role(actor, SYNCERS, "upsertSystems")?;
-    let keys: Vec<(&str, Option<Uuid>)> = input
+    let keys = input
         .records
         .iter()
-        .map(|record| (record.external_id.as_str(), record.environment_id))
-        .collect();
-    let mut batch = match Batch::open(db, actor, &input.source, &keys, check).await? {
-        Ok(batch) => batch,
-        Err(refused) => return Err(ServiceError::Refused(refused)),
-    };
+        .map(|record| (record.external_id.as_str(), record.environment_id));
+    let mut batch = Batch::start(db, actor, "upsertSystems", &input.source, keys, check).await?;
     for (index, record) in input.records.iter().enumerate() {
         batch.require(index, "name", &record.name, MAX_NAME);
         for (field, value) in [
@@ -713,16 +725,11 @@ pub async fn upsert_tickets(
     input: Bulk<TicketRecord>,
     check: Check,
 ) -> ServiceResult<BulkResult<ticket::Model>> {
-    require_role(actor, SYNCERS, "upsertTickets")?;
-    let keys: Vec<(&str, Option<Uuid>)> = input
+    let keys = input
         .records
         .iter()
-        .map(|record| (record.external_id.as_str(), record.environment_id))
-        .collect();
-    let mut batch = match Batch::open(db, actor, &input.source, &keys, check).await? {
-        Ok(batch) => batch,
-        Err(refused) => return Err(ServiceError::Refused(refused)),
-    };
+        .map(|record| (record.external_id.as_str(), record.environment_id));
+    let mut batch = Batch::start(db, actor, "upsertTickets", &input.source, keys, check).await?;
     let source = batch.source.clone();
     let now = Utc::now();
     for (index, record) in input.records.iter().enumerate() {
@@ -876,16 +883,11 @@ pub async fn upsert_alerts(
     input: Bulk<AlertRecord>,
     check: Check,
 ) -> ServiceResult<BulkResult<alert::Model>> {
-    require_role(actor, SYNCERS, "upsertAlerts")?;
-    let keys: Vec<(&str, Option<Uuid>)> = input
+    let keys = input
         .records
         .iter()
-        .map(|record| (record.external_id.as_str(), record.environment_id))
-        .collect();
-    let mut batch = match Batch::open(db, actor, &input.source, &keys, check).await? {
-        Ok(batch) => batch,
-        Err(refused) => return Err(ServiceError::Refused(refused)),
-    };
+        .map(|record| (record.external_id.as_str(), record.environment_id));
+    let mut batch = Batch::start(db, actor, "upsertAlerts", &input.source, keys, check).await?;
     let source = batch.source.clone();
     let now = Utc::now();
     for (index, record) in input.records.iter().enumerate() {
@@ -997,16 +999,11 @@ pub async fn record_changes(
     input: Bulk<ChangeRecord>,
     check: Check,
 ) -> ServiceResult<BulkResult<change_log_entry::Model>> {
-    require_role(actor, SYNCERS, "recordChanges")?;
-    let keys: Vec<(&str, Option<Uuid>)> = input
+    let keys = input
         .records
         .iter()
-        .map(|record| (record.external_id.as_str(), record.environment_id))
-        .collect();
-    let mut batch = match Batch::open(db, actor, &input.source, &keys, check).await? {
-        Ok(batch) => batch,
-        Err(refused) => return Err(ServiceError::Refused(refused)),
-    };
+        .map(|record| (record.external_id.as_str(), record.environment_id));
+    let mut batch = Batch::start(db, actor, "recordChanges", &input.source, keys, check).await?;
     let source = batch.source.clone();
     let mut write = begin(db, events, actor, &batch).await?;
     let mut named = Vec::new();
