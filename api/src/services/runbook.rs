@@ -416,11 +416,9 @@ async fn live_runbook(
     archived: &str,
 ) -> Result<Option<runbook::Model>, DbErr> {
     let Some(id) = id else { return Ok(None) };
-    let found = runbook::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(txn)
-        .await?;
-    let visible = match &found {
+    // Visibility from an unlocked read first, so no other tenant's row is ever locked.
+    let unlocked = runbook::Entity::find_by_id(id).one(txn).await?;
+    let visible = match &unlocked {
         Some(found) => visible_environment(
             txn,
             actor,
@@ -433,7 +431,17 @@ async fn live_runbook(
         .is_some(),
         None => false,
     };
-    let Some(found) = found.filter(|_| visible) else {
+    let found = if visible {
+        // Locked (`NO KEY UPDATE`: revisions that reference it are not blocked): the next
+        // revision number and the archived state are decided one write at a time.
+        runbook::Entity::find_by_id(id)
+            .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
+            .one(txn)
+            .await?
+    } else {
+        None
+    };
+    let Some(found) = found else {
         check.fail(
             "runbookId",
             UserErrorCode::NotFound,

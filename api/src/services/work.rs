@@ -18,6 +18,7 @@ use entities::{
     alert, environment, function, person, system, team_membership, ticket, ticket_note,
 };
 use sea_orm::prelude::*;
+use sea_orm::sea_query::LockType;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, IntoActiveModel, QueryFilter, QuerySelect, Set,
 };
@@ -177,19 +178,27 @@ async fn visible_ticket(
     id: Option<Uuid>,
 ) -> Result<Option<(ticket::Model, environment::Model)>, DbErr> {
     let Some(id) = id else { return Ok(None) };
-    let found = ticket::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(&write.txn)
-        .await?;
+    // Visibility first, from an unlocked read, so no other tenant's row is ever locked; then the
+    // ticket is read again, locked (`NO KEY UPDATE`: notes and entries that reference it are not
+    // blocked).
+    let unlocked = ticket::Entity::find_by_id(id).one(&write.txn).await?;
     let environment = visible_environment(
         &write.txn,
         write.actor,
         &mut Check::default(),
         field,
-        found.as_ref().map(|found| found.environment_id),
+        unlocked.as_ref().map(|found| found.environment_id),
     )
     .await?;
-    let found = found.zip(environment);
+    let found = match environment {
+        Some(environment) => ticket::Entity::find_by_id(id)
+            .lock(LockType::NoKeyUpdate)
+            .one(&write.txn)
+            .await?
+            .filter(|found| found.environment_id == environment.id)
+            .map(|found| (found, environment)),
+        None => None,
+    };
     if found.is_none() {
         check.fail(field, UserErrorCode::NotFound, "no ticket with this id");
     }
@@ -682,18 +691,14 @@ async fn alert_action(
     require_role(actor, WRITERS, operation)?;
     let reason = check.optional_text("reason", input.reason.as_deref(), MAX_REASON);
     let mut write = UnitOfWork::begin(db, events, actor, reason.clone().flatten(), None).await?;
-    // Read locked: two acknowledgements at once are decided one after the other, and the second
-    // sees the first one's `ACKNOWLEDGED`.
-    let found = match input.id {
-        Some(id) => {
-            alert::Entity::find_by_id(id)
-                .lock_exclusive()
-                .one(&write.txn)
-                .await?
-        }
+    // Visibility from an unlocked read first (no other tenant's row is ever locked), then the
+    // alert read again locked: two acknowledgements at once are decided one after the other,
+    // and the second sees the first one's `ACKNOWLEDGED`.
+    let unlocked = match input.id {
+        Some(id) => alert::Entity::find_by_id(id).one(&write.txn).await?,
         None => None,
     };
-    let visible = match &found {
+    let visible = match &unlocked {
         Some(found) => visible_environment(
             &write.txn,
             actor,
@@ -704,6 +709,15 @@ async fn alert_action(
         .await?
         .is_some(),
         None => false,
+    };
+    let found = match input.id.filter(|_| visible) {
+        Some(id) => {
+            alert::Entity::find_by_id(id)
+                .lock(LockType::NoKeyUpdate)
+                .one(&write.txn)
+                .await?
+        }
+        None => None,
     };
     if input.id.is_some() && !visible {
         check.fail("id", UserErrorCode::NotFound, "no alert with this id");
