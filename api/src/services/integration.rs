@@ -593,19 +593,12 @@ pub async fn split_system_link(
     require_role(actor, ADMINS, "splitSystemLink")?;
     let reason = check.optional_text("reason", input.reason.as_deref(), MAX_REASON);
     let mut write = UnitOfWork::begin(db, events, actor, reason.clone().flatten(), None).await?;
-    // Locked: two splits of the same system's links take turns, so the second sees the first's
-    // outcome and never splits off the system's last link.
-    let current = match input.system_id {
-        Some(id) => {
-            system::Entity::find_by_id(id)
-                .lock_exclusive()
-                .one(&write.txn)
-                .await?
-        }
+    let unlocked = match input.system_id {
+        Some(id) => system::Entity::find_by_id(id).one(&write.txn).await?,
         None => None,
     };
-    // Another tenant's system and a missing one get the same answer.
-    let environment = match &current {
+    // Another tenant's system and a missing one get the same answer, decided before any lock.
+    let environment = match &unlocked {
         Some(found) => {
             visible_environment(
                 &write.txn,
@@ -617,6 +610,17 @@ pub async fn split_system_link(
             .await?
         }
         None => None,
+    };
+    // Locked (`NO KEY UPDATE`) once visible: two splits of the same system's links take turns,
+    // so the second sees the first's outcome and never splits off the system's last link.
+    let current = match (input.system_id, &environment) {
+        (Some(id), Some(_)) => {
+            system::Entity::find_by_id(id)
+                .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
+                .one(&write.txn)
+                .await?
+        }
+        _ => None,
     };
     let environment = match environment {
         Some(environment) => Some(environment),
