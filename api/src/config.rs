@@ -79,6 +79,11 @@ pub struct ServerSettings {
     #[arg(long, env = "TANDEM_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
+    /// How often the server pings WebSocket clients and rechecks their rights (e.g. `15s`); a
+    /// client not heard from for two intervals is dropped.
+    #[arg(long, env = "TANDEM_WS_KEEPALIVE", default_value = "15s", value_parser = parse_duration)]
+    pub ws_keepalive: Duration,
+
     /// Whether the GraphQL schema answers introspection queries.
     #[arg(long, env = "TANDEM_GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphql_introspection: bool,

@@ -33,6 +33,15 @@ pub enum ErrorCode {
     TooManyAliases,
     /// A batch holds more operations than the server allows.
     BatchTooLarge,
+    /// A value (an argument, a variable, a default, a directive argument) nests lists or input
+    /// objects deeper than the server allows.
+    ValueTooDeep,
+    /// A list in an argument or a variable holds more items than the server allows.
+    ListTooLong,
+    /// The document defines more fragments than the server allows.
+    TooManyFragments,
+    /// The document uses more directives than the server allows.
+    TooManyDirectives,
     /// The HTTP request is malformed: a body that is not JSON, a missing query.
     BadRequest,
     /// The request's `Content-Type` is not one the endpoint reads.
@@ -62,6 +71,10 @@ impl ErrorCode {
             Self::QueryTooComplex => "QUERY_TOO_COMPLEX",
             Self::TooManyAliases => "TOO_MANY_ALIASES",
             Self::BatchTooLarge => "BATCH_TOO_LARGE",
+            Self::ValueTooDeep => "VALUE_TOO_DEEP",
+            Self::ListTooLong => "LIST_TOO_LONG",
+            Self::TooManyFragments => "TOO_MANY_FRAGMENTS",
+            Self::TooManyDirectives => "TOO_MANY_DIRECTIVES",
             Self::BadRequest => "BAD_REQUEST",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
@@ -84,6 +97,10 @@ impl ErrorCode {
             | Self::QueryTooComplex
             | Self::TooManyAliases
             | Self::BatchTooLarge
+            | Self::ValueTooDeep
+            | Self::ListTooLong
+            | Self::TooManyFragments
+            | Self::TooManyDirectives
             | Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

@@ -80,6 +80,7 @@ impl Application {
                 introspection: settings.graphql_introspection,
             }),
             events,
+            ws_keepalive: settings.ws_keepalive,
         };
         let listener = TcpListener::bind(settings.listen)
             .await

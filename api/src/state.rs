@@ -24,4 +24,6 @@ pub struct AppState {
     pub sync: crate::sync::service::SyncService,
     /// Committed writes, fanned out to subscriptions.
     pub events: EventBus,
+    /// How often WebSocket clients are pinged and their rights rechecked.
+    pub ws_keepalive: std::time::Duration,
 }

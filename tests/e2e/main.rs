@@ -14,6 +14,7 @@ mod jwks;
 mod matrix;
 mod migrations;
 mod mutations;
+mod nesting;
 mod races;
 mod reads;
 mod routing;

@@ -193,8 +193,8 @@ async fn a_bad_token_closes_the_connection() -> anyhow::Result<()> {
         let mut socket = open(&app, payload).await?;
         let closed = next(&mut socket).await?;
         assert_eq!(closed["type"], "closed", "{closed}");
-        // async-graphql closes a refused `connection_init` with 1002 and the reason.
-        assert_eq!(closed["code"], 1002);
+        // graphql-transport-ws: 4401 for a caller who is not authenticated, with the reason.
+        assert_eq!(closed["code"], 4401);
         assert_eq!(closed["reason"], reason);
     }
     app.stop().await
@@ -256,8 +256,9 @@ async fn quiet(socket: &mut Socket, wait: Duration) -> anyhow::Result<()> {
     }
 }
 
-/// The next message after the feed's rights ended: an error with `code`, then `complete`.
-async fn assert_ended(socket: &mut Socket, id: &str, code: &str) -> anyhow::Result<()> {
+/// The next messages after the feed's rights ended: an error with `code`, then `complete`, then
+/// the connection's close frame with `close`.
+async fn assert_ended(socket: &mut Socket, id: &str, code: &str, close: u16) -> anyhow::Result<()> {
     let event = next(socket).await?;
     assert_eq!(event["id"], id, "{event}");
     assert_eq!(
@@ -267,6 +268,15 @@ async fn assert_ended(socket: &mut Socket, id: &str, code: &str) -> anyhow::Resu
     assert!(event["payload"]["data"].is_null(), "nothing leaks: {event}");
     let complete = next(socket).await?;
     assert_eq!(complete["type"], "complete", "{complete}");
+    let closed = next(socket).await?;
+    assert_eq!(closed["type"], "closed", "{closed}");
+    assert_eq!(closed["code"], close, "{closed}");
+    assert!(
+        closed["reason"]
+            .as_str()
+            .is_some_and(|reason| !reason.is_empty()),
+        "{closed}"
+    );
     Ok(())
 }
 
@@ -293,7 +303,7 @@ async fn a_feed_ends_when_its_token_expires() -> anyhow::Result<()> {
     );
     tokio::time::sleep(Duration::from_millis(2_100)).await;
     record(&app, &harbor, &environment, "after the token expired").await?;
-    assert_ended(&mut socket, "s", "UNAUTHENTICATED").await?;
+    assert_ended(&mut socket, "s", "UNAUTHENTICATED", 4401).await?;
     app.stop().await
 }
 
@@ -335,7 +345,7 @@ async fn a_deactivated_person_stops_receiving_events() -> anyhow::Result<()> {
     .await?;
     tokio::time::sleep(api::graphql::subscription::REAUTHORIZE_AFTER).await;
     record(&app, &harbor, &environment, "after the offboarding").await?;
-    assert_ended(&mut socket, "t", "UNAUTHENTICATED").await?;
+    assert_ended(&mut socket, "t", "UNAUTHENTICATED", 4401).await?;
     app.stop().await
 }
 
@@ -388,6 +398,212 @@ async fn a_provider_whose_engagement_ended_stops_receiving_the_clients_changes()
         "CLIENT PRIVATE change after the MSP left",
     )
     .await?;
-    quiet(&mut socket, Duration::from_millis(1_500)).await?;
+    assert_ended(&mut socket, "p", "FORBIDDEN", 4403).await?;
+    app.stop().await
+}
+
+/// A server that pings (and rechecks rights) every `keepalive`.
+async fn spawn_with_keepalive(keepalive: Duration) -> anyhow::Result<TestApp> {
+    let mut settings = tests::test_server_settings();
+    settings.ws_keepalive = keepalive;
+    TestApp::spawn_with(settings, true).await
+}
+
+/// The close frame that ends the connection, skipping anything before it (within 5 s).
+async fn closed(socket: &mut Socket) -> anyhow::Result<Value> {
+    loop {
+        let message = next(socket).await?;
+        if message["type"] == "closed" {
+            return Ok(message);
+        }
+    }
+}
+
+#[tokio::test]
+async fn rights_that_end_without_any_event_close_the_connection() -> anyhow::Result<()> {
+    let app = spawn_with_keepalive(Duration::from_millis(300)).await?;
+    let short = app.token_valid_for(
+        api::demo::CLIENT_IT_ADMIN.0,
+        api::demo::CLIENT_IT_ADMIN.1,
+        entities::enums::Role::Admin,
+        Duration::from_secs(2),
+    );
+    let mut socket = connect(&app, &short).await?;
+    subscribe(&mut socket, "s", FEED).await?;
+    let started = std::time::Instant::now();
+    let expired = closed(&mut socket).await?;
+    assert_eq!(expired["code"], 4401, "{expired}");
+    assert!(
+        expired["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("expired")),
+        "{expired}"
+    );
+    // Expiry is checked at each ping: closed within one interval of it.
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // An engagement that ends while nothing happens: 4403 at the next ping.
+    let provider = app.provider_admin_token();
+    let harbor = app.client_admin_token();
+    let mut socket = connect(&app, &provider).await?;
+    subscribe(&mut socket, "p", FEED).await?;
+    let engagements = app
+        .query(
+            &harbor,
+            "{ engagements(first: 10) { edges { node { id active } } } }",
+            Value::Null,
+        )
+        .await?;
+    let active = engagements["engagements"]["edges"]
+        .as_array()
+        .and_then(|edges| edges.iter().find(|edge| edge["node"]["active"] == true))
+        .map(|edge| edge["node"]["id"].clone())
+        .expect("Harbor has an active engagement");
+    let today = chrono::Utc::now().date_naive().to_string();
+    app.mutation(
+        &provider,
+        "endEngagement",
+        "EndEngagementInput",
+        &json!({ "id": active, "endsOn": today }),
+        "engagement { active }",
+    )
+    .await?;
+    let ended = closed(&mut socket).await?;
+    assert_eq!(ended["code"], 4403, "{ended}");
+    app.stop().await
+}
+
+#[tokio::test]
+async fn the_server_pings_and_drops_clients_that_stop_answering() -> anyhow::Result<()> {
+    let app = spawn_with_keepalive(Duration::from_millis(200)).await?;
+    let token = app.client_admin_token();
+
+    // A client that reads (and so answers pings, as browsers do) stays connected.
+    let mut socket = connect(&app, &token).await?;
+    subscribe(&mut socket, "s", FEED).await?;
+    let mut pings = 0;
+    let until = tokio::time::Instant::now() + Duration::from_millis(1_200);
+    while let Ok(message) = tokio::time::timeout_at(until, socket.next()).await {
+        match message.transpose()? {
+            Some(Message::Ping(_)) => pings += 1,
+            Some(Message::Close(frame)) => anyhow::bail!("closed a live client: {frame:?}"),
+            Some(other) => anyhow::bail!("unexpected {other:?}"),
+            None => anyhow::bail!("socket ended"),
+        }
+    }
+    assert!(pings >= 3, "{pings} pings in 1.2 s at a 200 ms interval");
+    let environment = environment_of(&app, &token).await?;
+    record(&app, &token, &environment, "still subscribed").await?;
+    let event = next(&mut socket).await?;
+    assert_eq!(
+        event["payload"]["data"]["changeLogEntryRecorded"]["summary"],
+        "still subscribed"
+    );
+
+    // A client that stops reading answers no ping: dropped after two intervals.
+    let mut silent = connect(&app, &token).await?;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let dropped = closed(&mut silent).await?;
+    assert_eq!(dropped["code"], 1001, "{dropped}");
+    app.stop().await
+}
+
+#[tokio::test]
+async fn protocol_errors_close_with_graphql_transport_ws_codes() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    // `subscribe` before `connection_init`: 4401.
+    let mut request =
+        format!("{}/graphql/ws", app.address.replace("http://", "ws://")).into_client_request()?;
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", "graphql-transport-ws".parse()?);
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    socket
+        .send(Message::Text(
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": FEED } })
+                .to_string()
+                .into(),
+        ))
+        .await?;
+    assert_eq!(closed(&mut socket).await?["code"], 4401);
+
+    // A message that is not the protocol's: 4400.
+    let mut socket = connect(&app, &app.client_admin_token()).await?;
+    socket
+        .send(Message::Text("{\"type\": \"nonsense\"}".into()))
+        .await?;
+    assert_eq!(closed(&mut socket).await?["code"], 4400);
+
+    // A token whose role its subject does not hold: authenticated, not allowed (4403).
+    let harbor = app.client_admin_token();
+    let organization = app
+        .query(&harbor, "{ viewer { organization { id } } }", Value::Null)
+        .await?["viewer"]["organization"]["id"]
+        .clone();
+    app.mutation(
+        &harbor,
+        "createPerson",
+        "CreatePersonInput",
+        &json!({ "organizationId": organization, "subject": "harbor|reader", "displayName": "Reader", "role": "VIEWER" }),
+        "person { id }",
+    )
+    .await?;
+    let overreach = app.token(
+        "harbor|reader",
+        api::demo::CLIENT_IT_ADMIN.1,
+        entities::enums::Role::Admin,
+    );
+    let mut socket = open(
+        &app,
+        json!({ "Authorization": format!("Bearer {overreach}") }),
+    )
+    .await?;
+    let refused = closed(&mut socket).await?;
+    assert_eq!(refused["code"], 4403, "{refused}");
+
+    // No subprotocol offered: a plain 400 before any upgrade.
+    let request =
+        format!("{}/graphql/ws", app.address.replace("http://", "ws://")).into_client_request()?;
+    let error = tokio_tungstenite::connect_async(request).await.unwrap_err();
+    assert!(error.to_string().contains("400"), "{error}");
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_subscribe_nested_thousands_deep_is_refused_and_the_connection_lives()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let token = app.client_admin_token();
+    let mut socket = connect(&app, &token).await?;
+    let list = format!("{}\"x\"{}", "[".repeat(1_800), "]".repeat(1_800));
+    subscribe(
+        &mut socket,
+        "deep",
+        &format!("subscription {{ changeLogEntryRecorded(filter: {{ environmentIds: {list} }}) {{ summary }} }}"),
+    )
+    .await?;
+    let refused = next(&mut socket).await?;
+    // async-graphql sends a request error as `next` with `errors`, then `complete`.
+    assert_eq!(refused["id"], "deep");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "VALUE_TOO_DEEP",
+        "{refused}"
+    );
+    assert_eq!(next(&mut socket).await?["type"], "complete");
+
+    subscribe(&mut socket, "ok", FEED).await?;
+    let environment = environment_of(&app, &token).await?;
+    record(&app, &token, &environment, "after the refusal").await?;
+    let event = next(&mut socket).await?;
+    assert_eq!(event["id"], "ok", "{event}");
+    assert_eq!(
+        event["payload"]["data"]["changeLogEntryRecorded"]["summary"],
+        "after the refusal"
+    );
+    quiet(&mut socket, Duration::from_millis(200)).await?;
     app.stop().await
 }

@@ -194,6 +194,7 @@ pub fn test_server_settings() -> ServerSettings {
         body_limit: 4 * 1024 * 1024,
         request_timeout: Duration::from_secs(30),
         graphql_introspection: true,
+        ws_keepalive: Duration::from_secs(15),
         demo: false,
         secret_key: Some(TEST_SECRET_KEY.to_owned().into()),
         sync_scheduler: false,

@@ -4,6 +4,11 @@
 //! - [`AliasLimit`]: at most [`MAX_ALIASES`] aliased fields per document, since aliases let one
 //!   query ask for the same expensive field many times over.
 //! - [`MAX_BATCH`]: at most this many operations per batched request (checked in `http`).
+//! - [`DocumentLimits`]: what a document and its variables may nest or repeat, counted on the
+//!   text before the parser sees it ([`check_document`], [`check_variables`]). The parser and the
+//!   input coercion recurse once per level of a value, so a value nested a few thousand deep
+//!   would overflow a worker's stack and abort the process; these limits are what keeps any
+//!   request, over any transport, from doing that.
 
 use std::sync::Arc;
 
@@ -11,7 +16,9 @@ use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, N
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Selection, SelectionSet,
 };
-use async_graphql::{ErrorExtensionValues, ServerError, ServerResult, Variables};
+use async_graphql::{
+    ErrorExtensionValues, ServerError, ServerResult, Value as ConstValue, Variables,
+};
 
 use crate::error::ErrorCode;
 
@@ -19,6 +26,19 @@ use crate::error::ErrorCode;
 pub const MAX_ALIASES: usize = 30;
 /// Most operations a batched request may hold.
 pub const MAX_BATCH: usize = 10;
+/// Deepest nesting of brackets (selection sets, argument lists, lists, input objects) in a
+/// document's text. Selection depth has its own, lower limit ([`super::MAX_DEPTH`]), checked
+/// after parsing; this one bounds what the parser itself is given.
+pub const MAX_NESTING: usize = 64;
+/// Deepest nesting of lists and input objects in one value: an argument, a variable, a variable's
+/// default or a directive argument (a JSON scalar such as `attributes` counts too).
+pub const MAX_VALUE_DEPTH: usize = 32;
+/// Most items one list in an argument or a variable may hold (a bulk upsert's records fit).
+pub const MAX_LIST_LENGTH: usize = crate::services::bulk::MAX_RECORDS;
+/// Most fragments a document may define.
+pub const MAX_FRAGMENTS: usize = 200;
+/// Most directives a document may use.
+pub const MAX_DIRECTIVES: usize = 200;
 
 /// Refuses documents with more than [`MAX_ALIASES`] aliases.
 pub struct AliasLimit;
@@ -50,6 +70,270 @@ impl Extension for AliasLimitExtension {
         }
         Ok(document)
     }
+}
+
+/// Refuses documents and variables over the nesting and repetition limits, before the parser
+/// sees them.
+pub struct DocumentLimits;
+
+impl ExtensionFactory for DocumentLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(DocumentLimitsExtension)
+    }
+}
+
+struct DocumentLimitsExtension;
+
+#[async_trait::async_trait]
+impl Extension for DocumentLimitsExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        check_document(query).map_err(LimitExceeded::into_server_error)?;
+        check_variables(variables).map_err(LimitExceeded::into_server_error)?;
+        next.run(ctx, query, variables).await
+    }
+}
+
+/// A request over one of the limits of this module.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct LimitExceeded {
+    /// Which limit.
+    pub code: ErrorCode,
+    /// What was found and what is allowed.
+    pub message: String,
+}
+
+impl LimitExceeded {
+    fn new(code: ErrorCode, message: String) -> Self {
+        Self { code, message }
+    }
+
+    /// The GraphQL error for this refusal.
+    pub fn into_server_error(self) -> ServerError {
+        coded_error(self.code, self.message)
+    }
+}
+
+/// One open bracket while scanning a document.
+struct Open {
+    /// `{`, `[` or `(`.
+    bracket: u8,
+    /// Lists and input objects nested inside the innermost argument list, this one included;
+    /// `None` outside values (selection sets).
+    value_depth: Option<usize>,
+    /// Items seen so far directly in this list.
+    items: usize,
+}
+
+/// Checks a document's text against [`MAX_NESTING`], [`MAX_VALUE_DEPTH`], [`MAX_LIST_LENGTH`],
+/// [`MAX_FRAGMENTS`] and [`MAX_DIRECTIVES`] by scanning its tokens, without recursion and without
+/// parsing it. Strings, block strings and comments are skipped; anything malformed is left to
+/// the parser, which reports it.
+///
+/// # Errors
+/// The first limit the document exceeds.
+pub fn check_document(source: &str) -> Result<(), LimitExceeded> {
+    let bytes = source.as_bytes();
+    let mut open: Vec<Open> = Vec::new();
+    let (mut fragments, mut directives) = (0usize, 0usize);
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        match byte {
+            b'#' => {
+                while bytes.get(at).is_some_and(|&b| b != b'\n' && b != b'\r') {
+                    at += 1;
+                }
+                continue;
+            }
+            b'"' => {
+                item(&mut open)?;
+                at = skip_string(bytes, at);
+                continue;
+            }
+            b'{' | b'[' | b'(' => {
+                item(&mut open)?;
+                let value_depth = match (byte, open.last()) {
+                    (b'(', _) => Some(0),
+                    (
+                        _,
+                        Some(Open {
+                            value_depth: Some(depth),
+                            ..
+                        }),
+                    ) => Some(depth + 1),
+                    _ => None,
+                };
+                if let Some(depth) = value_depth
+                    && depth > MAX_VALUE_DEPTH
+                {
+                    return Err(LimitExceeded::new(
+                        ErrorCode::ValueTooDeep,
+                        format!(
+                            "a value nests lists or input objects more than {MAX_VALUE_DEPTH} levels deep; at most {MAX_VALUE_DEPTH} are allowed"
+                        ),
+                    ));
+                }
+                open.push(Open {
+                    bracket: byte,
+                    value_depth,
+                    items: 0,
+                });
+                if open.len() > MAX_NESTING {
+                    return Err(LimitExceeded::new(
+                        ErrorCode::QueryTooDeep,
+                        format!(
+                            "the document nests brackets more than {MAX_NESTING} levels deep; at most {MAX_NESTING} are allowed"
+                        ),
+                    ));
+                }
+            }
+            b'}' | b']' | b')' => {
+                let opening = match byte {
+                    b'}' => b'{',
+                    b']' => b'[',
+                    _ => b'(',
+                };
+                // A stray closing bracket is the parser's to report.
+                if open.last().is_some_and(|last| last.bracket == opening) {
+                    open.pop();
+                }
+            }
+            b'@' => {
+                directives += 1;
+                if directives > MAX_DIRECTIVES {
+                    return Err(LimitExceeded::new(
+                        ErrorCode::TooManyDirectives,
+                        format!(
+                            "the document uses more than {MAX_DIRECTIVES} directives; at most {MAX_DIRECTIVES} are allowed"
+                        ),
+                    ));
+                }
+            }
+            b'$' => item(&mut open)?,
+            b'_' | b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' => {
+                let start = at;
+                while bytes.get(at).is_some_and(|&b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+' | b'.')
+                }) {
+                    at += 1;
+                }
+                // The name after `$` is part of the variable already counted.
+                if start == 0 || bytes[start - 1] != b'$' {
+                    item(&mut open)?;
+                }
+                if open.is_empty() && &bytes[start..at] == b"fragment" {
+                    fragments += 1;
+                    if fragments > MAX_FRAGMENTS {
+                        return Err(LimitExceeded::new(
+                            ErrorCode::TooManyFragments,
+                            format!(
+                                "the document defines more than {MAX_FRAGMENTS} fragments; at most {MAX_FRAGMENTS} are allowed"
+                            ),
+                        ));
+                    }
+                }
+                continue;
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    Ok(())
+}
+
+/// Counts one more item in the innermost list, if the innermost bracket is a list.
+fn item(open: &mut [Open]) -> Result<(), LimitExceeded> {
+    if let Some(list) = open.last_mut()
+        && list.bracket == b'['
+        && list.value_depth.is_some()
+    {
+        list.items += 1;
+        if list.items > MAX_LIST_LENGTH {
+            return Err(too_long(None));
+        }
+    }
+    Ok(())
+}
+
+fn too_long(variable: Option<&str>) -> LimitExceeded {
+    let place = variable.map_or_else(
+        || "a list".to_owned(),
+        |name| format!("a list in `${name}`"),
+    );
+    LimitExceeded::new(
+        ErrorCode::ListTooLong,
+        format!(
+            "{place} holds more than {MAX_LIST_LENGTH} items; at most {MAX_LIST_LENGTH} are allowed"
+        ),
+    )
+}
+
+/// The index just past the string (or block string) that starts at `start`; the end of the
+/// source if it is not closed.
+fn skip_string(bytes: &[u8], start: usize) -> usize {
+    if bytes[start..].starts_with(b"\"\"\"") {
+        let mut at = start + 3;
+        while at < bytes.len() {
+            if bytes[at..].starts_with(b"\\\"\"\"") {
+                at += 4;
+            } else if bytes[at..].starts_with(b"\"\"\"") {
+                return at + 3;
+            } else {
+                at += 1;
+            }
+        }
+        return at;
+    }
+    let mut at = start + 1;
+    while let Some(&byte) = bytes.get(at) {
+        match byte {
+            b'\\' => at += 2,
+            b'"' => return at + 1,
+            // A string ends at its line; the parser reports the missing quote.
+            b'\n' | b'\r' => return at,
+            _ => at += 1,
+        }
+    }
+    at
+}
+
+/// Checks every variable's value against [`MAX_VALUE_DEPTH`] and [`MAX_LIST_LENGTH`], without
+/// recursion.
+///
+/// # Errors
+/// The first limit a variable exceeds, naming the variable.
+pub fn check_variables(variables: &Variables) -> Result<(), LimitExceeded> {
+    for (name, value) in variables.iter() {
+        let mut pending = vec![(value, 0usize)];
+        while let Some((value, depth)) = pending.pop() {
+            let children: Box<dyn Iterator<Item = &ConstValue>> = match value {
+                ConstValue::List(items) => {
+                    if items.len() > MAX_LIST_LENGTH {
+                        return Err(too_long(Some(name.as_str())));
+                    }
+                    Box::new(items.iter())
+                }
+                ConstValue::Object(fields) => Box::new(fields.values()),
+                _ => continue,
+            };
+            if depth + 1 > MAX_VALUE_DEPTH {
+                return Err(LimitExceeded::new(
+                    ErrorCode::ValueTooDeep,
+                    format!(
+                        "`${name}` nests lists or objects more than {MAX_VALUE_DEPTH} levels deep; at most {MAX_VALUE_DEPTH} are allowed"
+                    ),
+                ));
+            }
+            pending.extend(children.map(|child| (child, depth + 1)));
+        }
+    }
+    Ok(())
 }
 
 /// A GraphQL error carrying `code`.
@@ -94,7 +378,134 @@ fn in_selection(selection_set: &SelectionSet) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::count_aliases;
+    use super::*;
+
+    fn nested(open: &str, close: &str, depth: usize) -> String {
+        format!("{}\"x\"{}", open.repeat(depth), close.repeat(depth))
+    }
+
+    fn code(source: &str) -> Option<ErrorCode> {
+        check_document(source).err().map(|refused| refused.code)
+    }
+
+    #[test]
+    fn values_may_nest_up_to_the_limit_and_no_deeper() {
+        let ok = format!(
+            "{{ node(id: {}) {{ id }} }}",
+            nested("[", "]", MAX_VALUE_DEPTH)
+        );
+        assert_eq!(code(&ok), None);
+        let deep = format!(
+            "{{ node(id: {}) {{ id }} }}",
+            nested("[", "]", MAX_VALUE_DEPTH + 1)
+        );
+        assert_eq!(code(&deep), Some(ErrorCode::ValueTooDeep));
+        let objects = format!(
+            "{{ tickets(filter: {}) {{ totalCount }} }}",
+            nested("{a: ", "}", 40)
+        );
+        assert_eq!(code(&objects), Some(ErrorCode::ValueTooDeep));
+    }
+
+    #[test]
+    fn thousands_of_levels_are_refused_without_recursing() {
+        for (open, close) in [("[", "]"), ("{a:", "}")] {
+            let source = format!(
+                "query($v: [[Int]] = {}) {{ viewer {{ role }} }}",
+                nested(open, close, 100_000)
+            );
+            assert_eq!(code(&source), Some(ErrorCode::ValueTooDeep));
+        }
+        let selections = format!("{}{}", "{ a ".repeat(100_000), "}".repeat(100_000));
+        assert_eq!(code(&selections), Some(ErrorCode::QueryTooDeep));
+        let directive = format!(
+            "{{ viewer @include(if: {}) {{ role }} }}",
+            nested("[", "]", 5_000)
+        );
+        assert_eq!(code(&directive), Some(ErrorCode::ValueTooDeep));
+    }
+
+    #[test]
+    fn brackets_in_strings_and_comments_do_not_count() {
+        let brackets = "[".repeat(10_000);
+        let source = format!(
+            "# {brackets}\n{{ node(id: \"{brackets}\\\"{brackets}\") {{ id }} a: node(id: \"\"\"{brackets}\\\"\"\"{brackets}\"\"\") {{ id }} }}"
+        );
+        assert_eq!(code(&source), None);
+    }
+
+    #[test]
+    fn lists_may_hold_up_to_the_limit() {
+        let items = |n: usize| vec!["1"; n].join(", ");
+        let ok = format!("{{ a(ids: [{}]) }}", items(MAX_LIST_LENGTH));
+        assert_eq!(code(&ok), None);
+        let long = format!("{{ a(ids: [{}]) }}", items(MAX_LIST_LENGTH + 1));
+        assert_eq!(code(&long), Some(ErrorCode::ListTooLong));
+        // Items are values, not characters: objects, strings, variables and negative numbers.
+        let mixed = format!(
+            "query($x: ID) {{ a(ids: [{}]) }}",
+            vec!["{a: [1, 2, 3]} \"s\" $x -1.5e3 true"; MAX_LIST_LENGTH / 5].join(" ")
+        );
+        assert_eq!(code(&mixed), None);
+        let over = format!(
+            "{mixed} {{ b(ids: [{}]) }}",
+            vec!["$x"; MAX_LIST_LENGTH + 1].join(",")
+        );
+        assert_eq!(code(&over), Some(ErrorCode::ListTooLong));
+    }
+
+    #[test]
+    fn fragments_and_directives_are_counted() {
+        let fragments: String = (0..=MAX_FRAGMENTS)
+            .map(|n| format!("fragment F{n} on Query {{ viewer {{ role }} }} "))
+            .collect();
+        assert_eq!(
+            code(&format!("{{ viewer {{ role }} }} {fragments}")),
+            Some(ErrorCode::TooManyFragments)
+        );
+        let directives = "@skip(if: false) ".repeat(MAX_DIRECTIVES + 1);
+        assert_eq!(
+            code(&format!("{{ viewer {directives} {{ role }} }}")),
+            Some(ErrorCode::TooManyDirectives)
+        );
+        // A field named `fragment` inside a selection is not a definition.
+        let fields = "fragment ".repeat(MAX_FRAGMENTS + 1);
+        assert_eq!(code(&format!("{{ {fields} }}")), None);
+    }
+
+    #[test]
+    fn variables_are_walked_without_recursion() {
+        let mut deep = ConstValue::from(1);
+        for _ in 0..100_000 {
+            deep = ConstValue::List(vec![deep]);
+        }
+        let mut variables = Variables::default();
+        variables.insert(async_graphql::Name::new("v"), deep);
+        let refused = check_variables(&variables).unwrap_err();
+        assert_eq!(refused.code, ErrorCode::ValueTooDeep);
+        assert!(refused.message.contains("`$v`"), "{}", refused.message);
+        // Dropping 100,000 levels recursively would overflow this test's stack too.
+        let mut value = variables.remove(&async_graphql::Name::new("v")).unwrap();
+        while let ConstValue::List(mut items) = value {
+            value = items.pop().unwrap_or(ConstValue::Null);
+        }
+
+        let mut variables = Variables::default();
+        variables.insert(
+            async_graphql::Name::new("ids"),
+            ConstValue::List(vec![ConstValue::from(1); MAX_LIST_LENGTH + 1]),
+        );
+        assert_eq!(
+            check_variables(&variables).unwrap_err().code,
+            ErrorCode::ListTooLong
+        );
+        let mut ok = Variables::default();
+        ok.insert(
+            async_graphql::Name::new("ids"),
+            ConstValue::List(vec![ConstValue::from(1); MAX_LIST_LENGTH]),
+        );
+        assert_eq!(check_variables(&ok), Ok(()));
+    }
 
     #[test]
     fn counts_aliases_in_operations_fragments_and_nested_fields() {

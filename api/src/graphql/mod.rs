@@ -60,6 +60,7 @@ pub fn build_schema(options: SchemaOptions) -> AppSchema {
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
     .extension(async_graphql::extensions::Analyzer)
+    .extension(limits::DocumentLimits)
     .extension(limits::AliasLimit);
     if options.introspection {
         builder.finish()

@@ -1,6 +1,6 @@
 //! The root `Subscription`: committed changes pushed over `GET /graphql/ws`
-//! (graphql-transport-ws). Every event is checked against the subscriber's tenancy before it is
-//! sent; filters narrow further.
+//! (graphql-transport-ws). Every event is checked against the subscriber's tenancy and current
+//! [`Standing`] before it is sent; filters narrow further.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,8 +8,11 @@ use std::time::{Duration, Instant};
 use async_graphql::{Context, ErrorExtensions, ID, InputObject, Result, ResultExt, Subscription};
 use futures_util::{Stream, StreamExt};
 
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
 use crate::auth::Viewer;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::events::{Event, EventBus};
 use crate::graphql::context::ContextExt;
 use crate::graphql::query::decode_ids;
@@ -52,15 +55,166 @@ pub struct AlertSubscriptionFilter {
 
 /// How long a subscriber's rights are trusted before they are resolved again from the database:
 /// a deactivated person or an ended engagement stops the feed within this time of the next
-/// event.
+/// event (and within the keep-alive interval without events, see `http::ws`).
 pub const REAUTHORIZE_AFTER: Duration = Duration::from_secs(1);
 
+/// graphql-transport-ws's close code for a caller whose authentication failed or lapsed.
+pub const CLOSE_UNAUTHORIZED: u16 = 4401;
+/// graphql-transport-ws's close code for a caller who is authenticated but no longer allowed.
+pub const CLOSE_FORBIDDEN: u16 = 4403;
+/// The WebSocket close code for a server that cannot go on (here: it could not check rights).
+pub const CLOSE_INTERNAL: u16 = 1011;
+
+/// Why a connection's rights ended, as its close frame says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    /// The close code: [`CLOSE_UNAUTHORIZED`], [`CLOSE_FORBIDDEN`] or [`CLOSE_INTERNAL`].
+    pub code: u16,
+    /// The reason, for people.
+    pub reason: String,
+}
+
+impl Ended {
+    /// The close frame for a refusal: authentication failures close with 4401, a lack of
+    /// rights with 4403, anything else (the database could not be asked) with 1011.
+    pub fn from_error(error: &ApiError) -> Self {
+        let code = match error.code() {
+            ErrorCode::Unauthenticated => CLOSE_UNAUTHORIZED,
+            ErrorCode::Forbidden => CLOSE_FORBIDDEN,
+            _ => CLOSE_INTERNAL,
+        };
+        Self {
+            code,
+            reason: error.public_message(),
+        }
+    }
+
+    /// The error a feed sends before it completes.
+    fn to_error(&self) -> ApiError {
+        match self.code {
+            CLOSE_UNAUTHORIZED => ApiError::Unauthenticated(self.reason.clone()),
+            CLOSE_FORBIDDEN => ApiError::Forbidden(self.reason.clone()),
+            _ => ApiError::Internal(anyhow::anyhow!("{}", self.reason)),
+        }
+    }
+}
+
+/// A subscriber's standing over the life of a connection: the rights it connected with, and its
+/// rights now, resolved again from the database when they are older than
+/// [`REAUTHORIZE_AFTER`]. It ends, for good, when the token expires, when the person or their
+/// organization no longer authenticates, when the token's role is no longer held, or when an
+/// organization the caller could see at `connection_init` is no longer visible (an engagement
+/// ended); the connection is then closed (`http::ws`) with [`Ended`]'s code.
+pub struct Standing {
+    db: DatabaseConnection,
+    /// The organizations visible at `connection_init`: losing any of them ends the connection.
+    opened_with: Vec<Uuid>,
+    now: tokio::sync::Mutex<(Viewer, Instant)>,
+    ended: std::sync::Mutex<Option<Ended>>,
+    /// Where the end is announced, so the connection is closed (none outside a WebSocket).
+    close: Option<tokio::sync::mpsc::UnboundedSender<Ended>>,
+}
+
+impl Standing {
+    /// The standing of `viewer`, as resolved at `connection_init`.
+    pub fn new(
+        db: DatabaseConnection,
+        viewer: Viewer,
+        close: Option<tokio::sync::mpsc::UnboundedSender<Ended>>,
+    ) -> Self {
+        Self {
+            db,
+            opened_with: viewer.visible_organization_ids().to_vec(),
+            now: tokio::sync::Mutex::new((viewer, Instant::now())),
+            ended: std::sync::Mutex::new(None),
+            close,
+        }
+    }
+
+    /// Whether the caller may still see organization `id`, or why its rights ended.
+    ///
+    /// # Errors
+    /// [`Ended`] once the standing is lost (and ever after).
+    pub async fn can_see(&self, id: Uuid) -> Result<bool, Ended> {
+        let now = self.check(false).await?;
+        Ok(now.0.can_see_organization(id))
+    }
+
+    /// Resolves the caller's rights again now, whatever their age (the keep-alive tick does,
+    /// so that a connection without events is closed too).
+    ///
+    /// # Errors
+    /// [`Ended`] once the standing is lost (and ever after).
+    pub async fn recheck(&self) -> Result<(), Ended> {
+        self.check(true).await.map(drop)
+    }
+
+    async fn check(
+        &self,
+        force: bool,
+    ) -> Result<tokio::sync::MutexGuard<'_, (Viewer, Instant)>, Ended> {
+        if let Some(ended) = self.ended_already() {
+            return Err(ended);
+        }
+        let mut now = self.now.lock().await;
+        let verdict = if now.0.expired_at(jsonwebtoken::get_current_timestamp()) {
+            Err(Ended {
+                code: CLOSE_UNAUTHORIZED,
+                reason: "the token expired; connect again with a new one".to_owned(),
+            })
+        } else if force || now.1.elapsed() >= REAUTHORIZE_AFTER {
+            match Viewer::resolve(&self.db, &now.0.claims).await {
+                Ok(resolved) if self.opened_with.iter().any(|id| !resolved.can_see_organization(*id)) => {
+                    Err(Ended {
+                        code: CLOSE_FORBIDDEN,
+                        reason: "an engagement this connection could see through has ended; connect again".to_owned(),
+                    })
+                }
+                Ok(resolved) => {
+                    *now = (resolved, Instant::now());
+                    Ok(())
+                }
+                Err(error) => Err(Ended::from_error(&error)),
+            }
+        } else {
+            Ok(())
+        };
+        match verdict {
+            Ok(()) => Ok(now),
+            Err(ended) => Err(self.end(ended)),
+        }
+    }
+
+    fn ended_already(&self) -> Option<Ended> {
+        self.ended
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records the end (the first one stands) and announces it once.
+    fn end(&self, ended: Ended) -> Ended {
+        let mut slot = self
+            .ended
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(first) = slot.as_ref() {
+            return first.clone();
+        }
+        tracing::info!(code = ended.code, reason = %ended.reason, "subscription rights ended");
+        if let Some(close) = &self.close {
+            // A closed receiver means the connection is already going away.
+            let _ = close.send(ended.clone());
+        }
+        *slot = Some(ended.clone());
+        ended
+    }
+}
+
 /// The committed events `pick` selects, among those the caller may see. Tenancy is checked
-/// here, once, for every subscription, and against the caller's rights as they are now: before
-/// an event is sent, an expired token ends the feed, and rights older than
-/// [`REAUTHORIZE_AFTER`] are resolved again (a deactivated person, a role or an engagement that
-/// ended since `connection_init`). A feed whose rights ended sends one error saying why, then
-/// completes.
+/// here, once, for every subscription, and against the caller's [`Standing`] as it is now: a
+/// feed whose rights ended sends one error saying why, then completes, and the connection is
+/// closed with the protocol's code.
 fn scoped<T, F>(
     ctx: &Context<'_>,
     pick: F,
@@ -69,32 +223,26 @@ where
     T: Send + 'static,
     F: Fn(&Event) -> Option<T> + Send + Sync + 'static,
 {
-    let viewer = ctx.viewer()?.clone();
-    let db = ctx.db()?.clone();
+    let standing = match ctx.data_opt::<Arc<Standing>>() {
+        Some(standing) => Arc::clone(standing),
+        // Outside a WebSocket connection (an in-process stream): the same rules, nothing to close.
+        None => Arc::new(Standing::new(
+            ctx.db()?.clone(),
+            ctx.viewer()?.clone(),
+            None,
+        )),
+    };
     let bus = ctx.data_opt::<EventBus>().ok_or_else(|| {
         ApiError::Internal(anyhow::anyhow!("no event bus in the subscription context"))
     })?;
-    let rights = Arc::new(tokio::sync::Mutex::new((viewer, Instant::now())));
     let pick = Arc::new(pick);
     let stream = bus.subscribe().then(move |event: Arc<Event>| {
-        let (rights, db, pick) = (Arc::clone(&rights), db.clone(), Arc::clone(&pick));
+        let (standing, pick) = (Arc::clone(&standing), Arc::clone(&pick));
         async move {
-            let mut rights = rights.lock().await;
-            if rights.0.expired_at(jsonwebtoken::get_current_timestamp()) {
-                return Delivery::Ended(ApiError::Unauthenticated(
-                    "the token expired; subscribe again with a new one".to_owned(),
-                ));
-            }
-            if rights.1.elapsed() >= REAUTHORIZE_AFTER {
-                match Viewer::resolve(&db, &rights.0.claims).await {
-                    Ok(now) => *rights = (now, Instant::now()),
-                    Err(error) => return Delivery::Ended(error),
-                }
-            }
-            if rights.0.can_see_organization(event.organization_id()) {
-                pick(&event).map_or(Delivery::Skip, Delivery::Send)
-            } else {
-                Delivery::Skip
+            match standing.can_see(event.organization_id()).await {
+                Ok(true) => pick(&event).map_or(Delivery::Skip, Delivery::Send),
+                Ok(false) => Delivery::Skip,
+                Err(ended) => Delivery::Ended(ended.to_error()),
             }
         }
     });
@@ -111,7 +259,6 @@ where
                     Delivery::Send(value) => return Some((Ok(value), (stream, false))),
                     Delivery::Skip => {}
                     Delivery::Ended(error) => {
-                        tracing::info!(%error, "subscription ended: its rights ended");
                         return Some((Err(error.extend()), (stream, true)));
                     }
                 }

@@ -21,7 +21,7 @@ use axum::response::{Html, IntoResponse, Response};
 use crate::auth::Viewer;
 use crate::auth::bearer::authenticate;
 use crate::error::{ApiError, ErrorCode};
-use crate::graphql::limits::MAX_BATCH;
+use crate::graphql::limits::{MAX_BATCH, check_document};
 use crate::graphql::loaders::Loaders;
 use crate::state::{AppState, REQUEST_ID_HEADER};
 
@@ -71,6 +71,10 @@ pub async fn get(
                 })?;
             request = request.variables(Variables::from_json(variables));
         }
+        // This parse happens before the schema's own limits run: check first what the parser
+        // would be given.
+        check_document(document)
+            .map_err(|refused| ApiError::request(refused.code, refused.message))?;
         // GET must not change anything: refuse mutations before they run.
         if let Ok(parsed) = async_graphql::parser::parse_query(document) {
             let operation = match parameter("operationName") {

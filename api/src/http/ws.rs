@@ -2,50 +2,202 @@
 //! graphql-ws for clients that still speak it).
 //!
 //! The token travels in the `connection_init` payload, as `{"Authorization": "Bearer <jwt>"}`
-//! (or `{"token": "<jwt>"}`), because browsers cannot set headers on a WebSocket. A bad token
-//! closes the connection (code 1002, as async-graphql does, with the reason); nothing is
-//! subscribed.
+//! (or `{"token": "<jwt>"}`), because browsers cannot set headers on a WebSocket.
+//!
+//! The connection follows the caller's rights for as long as it lives (see
+//! [`Standing`]): a refused `connection_init`, or rights that end later (token expiry,
+//! deactivation, an engagement that ended, a role no longer held), close it with
+//! graphql-transport-ws's codes, 4401 (authentication) or 4403 (rights), and the reason. The
+//! server pings every keep-alive interval, rechecks the caller's rights at each ping (so a
+//! connection without events is closed too), and drops a client that has not been heard from for
+//! two intervals.
+
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Instant;
 
 use async_graphql::Data;
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols, WsMessage};
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, SEC_WEBSOCKET_PROTOCOL};
 use axum::http::{HeaderMap, HeaderValue};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
 
 use crate::auth::bearer::authenticate;
+use crate::error::{ApiError, ErrorCode};
 use crate::graphql::loaders::{DataSink, Loaders};
+use crate::graphql::subscription::{CLOSE_UNAUTHORIZED, Ended, Standing};
 use crate::state::AppState;
+
+/// graphql-transport-ws's close code for a message that breaks the protocol.
+const CLOSE_BAD_REQUEST: u16 = 4400;
+/// Longest close reason: a control frame's 125 bytes less the code's two.
+const MAX_CLOSE_REASON: usize = 123;
+/// The WebSocket close code for a peer that went away (here: stopped answering pings).
+const CLOSE_GOING_AWAY: u16 = 1001;
 
 /// Upgrades to a GraphQL WebSocket and serves subscriptions for the authenticated caller.
 pub async fn subscribe(
     State(state): State<AppState>,
-    protocol: GraphQLProtocol,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
-        let schema = state.schema.clone();
-        GraphQLWebSocket::new(socket, schema, protocol)
-            .on_connection_init(move |payload| async move {
-                let token = ["Authorization", "authorization", "token"]
-                    .iter()
-                    .find_map(|key| payload.get(*key).and_then(serde_json::Value::as_str))
-                    .map(|value| if value.starts_with("Bearer ") { value.to_owned() } else { format!("Bearer {value}") });
-                let mut headers = HeaderMap::new();
-                if let Some(token) = token.and_then(|token| HeaderValue::from_str(&token).ok()) {
-                    headers.insert(AUTHORIZATION, token);
-                }
-                let viewer = authenticate(&state.jwt, &state.db, &headers)
-                    .await
-                    .map_err(|error| async_graphql::Error::new(error.public_message()))?;
-                tracing::info!(person.subject = %viewer.person.subject, "subscription connection opened");
-                Ok(Loaders::attach(Data::default(), &state.db)
-                    .data(state.db.clone())
-                    .data(state.events.clone())
-                    .data(viewer))
+    // The first subprotocol the client offers that we speak (as async-graphql-axum picks it).
+    let protocol = headers
+        .get(SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|offered| {
+            offered
+                .split(',')
+                .find_map(|name| WebSocketProtocols::from_str(name.trim()).ok())
+        });
+    let Some(protocol) = protocol else {
+        return ApiError::request(
+            ErrorCode::BadRequest,
+            "offer the `graphql-transport-ws` subprotocol (or the older `graphql-ws`)",
+        )
+        .into_response();
+    };
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve(state, protocol, socket))
+}
+
+/// Runs one connection: GraphQL messages, the close frames of ended rights, and keep-alive.
+async fn serve(state: AppState, protocol: WebSocketProtocols, socket: WebSocket) {
+    let (mut sink, source) = socket.split();
+    let heard = Arc::new(Mutex::new(Instant::now()));
+    let (close, mut closed) = tokio::sync::mpsc::unbounded_channel::<Ended>();
+    // Set by `connection_init`: why it was refused, or the standing it opened.
+    let refused: Arc<Mutex<Option<Ended>>> = Arc::default();
+    let standing: Arc<OnceLock<Arc<Standing>>> = Arc::default();
+
+    let input = {
+        let heard = Arc::clone(&heard);
+        source
+            .take_while(|message| std::future::ready(message.is_ok()))
+            .filter_map(move |message| {
+                *heard.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+                std::future::ready(match message {
+                    Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
+                        Some(message.into_data())
+                    }
+                    _ => None,
+                })
             })
-            .serve()
-            .await;
-    })
+    };
+    let init = {
+        let (state, refused, standing) =
+            (state.clone(), Arc::clone(&refused), Arc::clone(&standing));
+        move |payload: serde_json::Value| async move {
+            let token = ["Authorization", "authorization", "token"]
+                .iter()
+                .find_map(|key| payload.get(*key).and_then(serde_json::Value::as_str))
+                .map(|value| {
+                    if value.starts_with("Bearer ") {
+                        value.to_owned()
+                    } else {
+                        format!("Bearer {value}")
+                    }
+                });
+            let mut headers = HeaderMap::new();
+            if let Some(token) = token.and_then(|token| HeaderValue::from_str(&token).ok()) {
+                headers.insert(AUTHORIZATION, token);
+            }
+            let viewer = match authenticate(&state.jwt, &state.db, &headers).await {
+                Ok(viewer) => viewer,
+                Err(error) => {
+                    let ended = Ended::from_error(&error);
+                    let message = ended.reason.clone();
+                    *refused.lock().unwrap_or_else(PoisonError::into_inner) = Some(ended);
+                    return Err(async_graphql::Error::new(message));
+                }
+            };
+            tracing::info!(person.subject = %viewer.person.subject, "subscription connection opened");
+            let opened = Arc::new(Standing::new(state.db.clone(), viewer.clone(), Some(close)));
+            // `connection_init` runs once per connection (a second one is refused by the protocol).
+            let _ = standing.set(Arc::clone(&opened));
+            Ok(Loaders::attach(Data::default(), &state.db)
+                .data(state.db.clone())
+                .data(state.events.clone())
+                .data(viewer)
+                .data(opened))
+        }
+    };
+    let mut graphql = async_graphql::http::WebSocket::new(state.schema.clone(), input, protocol)
+        .on_connection_init(init);
+
+    let keepalive = state.ws_keepalive;
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let outgoing = tokio::select! {
+            // What the GraphQL side produced first, so a feed's last error goes out before the
+            // close frame that follows it.
+            biased;
+            message = graphql.next() => match message {
+                None => break,
+                Some(WsMessage::Text(text)) => Message::Text(text.into()),
+                Some(WsMessage::Close(code, reason)) => {
+                    let refusal = refused.lock().unwrap_or_else(PoisonError::into_inner).take();
+                    close_frame(protocol_close(code, reason, refusal))
+                }
+            },
+            Some(ended) = closed.recv() => close_frame(ended),
+            _ = ticks.tick() => {
+                let silent = heard.lock().unwrap_or_else(PoisonError::into_inner).elapsed();
+                if silent > keepalive * 2 {
+                    tracing::info!(silent_ms = silent.as_millis(), "WebSocket client stopped answering pings");
+                    close_frame(Ended { code: CLOSE_GOING_AWAY, reason: "no answer to pings".to_owned() })
+                } else {
+                    if let Some(standing) = standing.get() {
+                        // An end is announced through `closed` and sent on the next turn.
+                        let _ = standing.recheck().await;
+                    }
+                    Message::Ping(Bytes::new())
+                }
+            }
+        };
+        let last = matches!(outgoing, Message::Close(_));
+        if sink.send(outgoing).await.is_err() || last {
+            break;
+        }
+    }
+}
+
+/// The close frame async-graphql asked for, with graphql-transport-ws's codes where it uses
+/// others: a refused `connection_init` closes with 4401 or 4403 (`refusal`) instead of 1002, a
+/// `subscribe` before the handshake with 4401, a malformed message with 4400.
+fn protocol_close(code: u16, reason: String, refusal: Option<Ended>) -> Ended {
+    match (code, refusal) {
+        (1002, Some(refusal)) => refusal,
+        (1002, None) => Ended {
+            code: CLOSE_BAD_REQUEST,
+            reason,
+        },
+        (1011, None) if reason == "The handshake is not completed." => Ended {
+            code: CLOSE_UNAUTHORIZED,
+            reason: "Unauthorized: send connection_init first".to_owned(),
+        },
+        (code, _) => Ended { code, reason },
+    }
+}
+
+/// A close frame; its reason is cut to the 123 bytes a control frame has room for.
+fn close_frame(ended: Ended) -> Message {
+    let mut reason = ended.reason;
+    if reason.len() > MAX_CLOSE_REASON {
+        let mut end = MAX_CLOSE_REASON;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    Message::Close(Some(CloseFrame {
+        code: ended.code,
+        reason: reason.into(),
+    }))
 }
