@@ -191,8 +191,9 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
     if let Some(value) = header("retry-after") {
         if let Ok(seconds) = value.trim().parse::<f64>() {
-            return (seconds.is_finite() && seconds >= 0.0)
-                .then(|| Duration::from_secs_f64(seconds));
+            // A wait too long for a `Duration` is as long as one can be; the policy caps it.
+            return (seconds >= 0.0)
+                .then(|| Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX));
         }
         if let Ok(at) = chrono::DateTime::parse_from_rfc2822(value.trim()) {
             let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
@@ -256,6 +257,15 @@ mod tests {
             HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
         );
         assert_eq!(retry_after(&headers), Some(Duration::ZERO), "a past date");
+        // Found by fuzzing: a wait beyond what a `Duration` holds panicked the sync.
+        for huge in ["18446744073709551616", "1e400", "inf"] {
+            headers.insert("retry-after", HeaderValue::from_static(huge));
+            assert_eq!(retry_after(&headers), Some(Duration::MAX), "{huge}");
+        }
+        for bad in ["NaN", "-1"] {
+            headers.insert("retry-after", HeaderValue::from_static(bad));
+            assert_eq!(retry_after(&headers), None, "{bad}");
+        }
     }
 
     #[test]

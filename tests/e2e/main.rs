@@ -6,6 +6,7 @@ mod change_log;
 mod demo;
 mod directory;
 mod export;
+mod fuzz;
 mod gaps;
 mod graphql;
 mod health;

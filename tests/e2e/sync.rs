@@ -77,7 +77,7 @@ async fn integration(
     Ok((id, uuid))
 }
 
-async fn connectwise(
+pub(crate) async fn connectwise(
     app: &TestApp,
     tickets: usize,
     page_size: u64,
@@ -470,7 +470,7 @@ async fn one_run_per_integration_at_a_time() -> anyhow::Result<()> {
     app.stop().await
 }
 
-async fn ninja(app: &TestApp, page_size: u64) -> anyhow::Result<(MockServer, Uuid)> {
+pub(crate) async fn ninja(app: &TestApp, page_size: u64) -> anyhow::Result<(MockServer, Uuid)> {
     let server = mock::ninjaone::start(mock::ninjaone::fixture(
         3,
         chrono::Utc::now() - chrono::Duration::hours(1),
