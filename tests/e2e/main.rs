@@ -8,6 +8,7 @@ mod directory;
 mod export;
 mod gaps;
 mod graphql;
+mod hardening;
 mod health;
 mod http;
 mod jwks;
