@@ -165,11 +165,16 @@ async fn json_errors(request: axum::extract::Request, next: Next) -> Response {
         .map(str::to_owned);
     let response = next.run(request).await;
     let status = response.status();
+    // `application/json` or a JSON subtype (`application/graphql-response+json`).
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/json"));
+        .map(|value| value.split(';').next().unwrap_or_default().trim())
+        .is_some_and(|media| {
+            media.eq_ignore_ascii_case("application/json")
+                || (media.starts_with("application/") && media.ends_with("+json"))
+        });
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }
