@@ -97,7 +97,7 @@ pub struct TokenArgs {
     #[arg(long)]
     pub integration: Option<uuid::Uuid>,
 
-    /// How long the token stays valid (e.g. `1h`, `30m`, `7d`).
+    /// How long the token stays valid (e.g. `1h`, `30m`), at most `--max-token-lifetime`.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     pub ttl: Duration,
 
