@@ -97,7 +97,7 @@ pub struct TokenArgs {
     #[arg(long)]
     pub integration: Option<uuid::Uuid>,
 
-    /// How long the token stays valid (e.g. `1h`, `30m`, `7d`).
+    /// How long the token stays valid (e.g. `1h`, `30m`), at most `--max-token-lifetime`.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     pub ttl: Duration,
 
@@ -231,7 +231,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             tracing::warn!(
                 "no TANDEM_JWT_SECRET: using a random one; the printed tokens stop working at restart"
             );
-            JwtKeys::random()?
+            JwtKeys::random()?.with_max_lifetime(settings.auth.max_token_lifetime)
         }
         None => anyhow::bail!(
             "no token verification key: set TANDEM_JWT_SECRET (HS256, at least 32 bytes) or \
@@ -264,7 +264,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             )),
             None => banner.push("The database already has data: demo data not loaded.".to_owned()),
         }
-        let ttl = Duration::from_secs(24 * 3600);
+        // A day, unless tokens may not live that long here.
+        let ttl = Duration::from_secs(24 * 3600).min(settings.auth.max_token_lifetime);
         for ((subject, org), label) in [
             (demo::PROVIDER_ADMIN, "Provider admin (Northwind MSP)"),
             (
@@ -273,7 +274,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             ),
         ] {
             banner.push(format!(
-                "{label}, valid 24h:\n  {}",
+                "{label}, valid {}:\n  {}",
+                crate::auth::jwt::readable(ttl.as_secs()),
                 keys.mint(subject, org, Role::Admin, ttl)?
             ));
         }

@@ -49,6 +49,11 @@ pub struct AuthSettings {
     /// Required `aud` claim, checked when set.
     #[arg(long, env = "TANDEM_JWT_AUDIENCE")]
     pub jwt_audience: Option<String>,
+
+    /// Longest lifetime a token may have (`exp - iat`, or `exp - now` without `iat`), e.g.
+    /// `24h`, `90m`: a longer-lived token is refused, and `tandem token` will not mint one.
+    #[arg(long, env = "TANDEM_MAX_TOKEN_LIFETIME", default_value = "24h", value_parser = parse_duration)]
+    pub max_token_lifetime: Duration,
 }
 
 /// The format of log lines.

@@ -236,7 +236,8 @@ pub fn error_body(code: ErrorCode, message: &str, request_id: Option<&str>) -> s
 }
 
 impl ApiError {
-    /// The HTTP response for this error, naming `request_id` so a client can quote it.
+    /// The HTTP response for this error, naming `request_id` so a client can quote it; its
+    /// [`ErrorCode`] is also in the response's extensions, for the access log.
     pub fn into_response_with_id(self, request_id: Option<&str>) -> Response {
         let code = self.code();
         let message = self.public_message();
@@ -245,6 +246,8 @@ impl ApiError {
             axum::Json(error_body(code, &message, request_id)),
         )
             .into_response();
+        // For the access log (`http::summary`), which cannot read the body.
+        response.extensions_mut().insert(code);
         let headers = response.headers_mut();
         if code == ErrorCode::MethodNotAllowed {
             headers.insert(header::ALLOW, HeaderValue::from_static("POST"));

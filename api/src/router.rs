@@ -1,8 +1,12 @@
 //! Every HTTP route and middleware layer, in one place.
 //!
-//! Layers, outermost first: a request id is set (or kept from the client's `x-request-id`), a
-//! tracing span carrying it wraps the request, the id is copied to the response, then CORS, the
-//! timeout and the body limit apply.
+//! Layers, outermost first: a client's `x-request-id` that is not a valid id is dropped, and a
+//! request id is set (the client's valid one is kept, else a fresh UUID); the access log
+//! (`http::summary`) times the request; security headers are added to every response; a
+//! tracing span carrying the id wraps the request, the id is copied to the response, then CORS,
+//! the JSON error bodies, the timeout and the body limit apply.
+
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -10,18 +14,20 @@ use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
+use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::ServerSettings;
 use crate::error::{ApiError, ErrorCode};
 use crate::http;
+use crate::http::summary;
 use crate::rest::{export, health, matrix_export, webhooks};
-use crate::state::{AppState, REQUEST_ID_HEADER};
+use crate::state::{AppState, REQUEST_ID_HEADER, valid_request_id};
 
 /// The application's routes with their middleware.
 pub fn router(state: AppState, settings: &ServerSettings) -> Router {
@@ -40,8 +46,24 @@ pub fn router(state: AppState, settings: &ServerSettings) -> Router {
                 path = %request.uri().path(),
             )
         })
-        .on_response(DefaultOnResponse::new().level(Level::INFO))
-        .on_failure(DefaultOnFailure::new().level(Level::WARN));
+        // The access log has the one INFO line per request; these are the details.
+        .on_response(DefaultOnResponse::new().level(Level::DEBUG))
+        .on_failure(
+            |failure: ServerErrorsFailureClass, latency: Duration, _: &tracing::Span| {
+                match failure {
+                    // A 5xx is in the access log already, and its cause was logged where it
+                    // was handled (`error.rs`).
+                    ServerErrorsFailureClass::StatusCode(status) => {
+                        tracing::debug!(%status, ?latency, "request failed");
+                    }
+                    // A response body that broke off (an export aborted mid-stream) is seen
+                    // nowhere else.
+                    ServerErrorsFailureClass::Error(error) => {
+                        tracing::warn!(%error, ?latency, "response failed");
+                    }
+                }
+            },
+        );
 
     Router::new()
         .route(
@@ -69,11 +91,72 @@ pub fn router(state: AppState, settings: &ServerSettings) -> Router {
         .layer(cors(&settings.cors_origins))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(trace)
+        .layer(middleware::map_response(security_headers))
+        .layer(middleware::from_fn(summary::access_log))
+        // `SetRequestIdLayer` keeps a request id the client sent: an invalid one is dropped
+        // first, so that it is replaced by a fresh one.
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(middleware::map_request(drop_invalid_request_id))
 }
 
-/// Gives the bare error responses of middleware (413 from the body limit, 408 from the
-/// timeout, 405 from routing) the JSON error body every other error has.
+/// Removes a client's `x-request-id` that [`valid_request_id`] refuses (the response then
+/// carries the fresh id that replaced it).
+async fn drop_invalid_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+    let headers = request.headers_mut();
+    let values = headers.get_all(REQUEST_ID_HEADER);
+    let mut values = values.iter();
+    let keep = match (values.next(), values.next()) {
+        (Some(value), None) => valid_request_id(value.as_bytes()),
+        // Several ids: none is trusted.
+        (Some(_), Some(_)) => false,
+        (None, _) => true,
+    };
+    if !keep {
+        headers.remove(REQUEST_ID_HEADER);
+    }
+    request
+}
+
+/// The policy of API (JSON) responses: nothing may be framed, sniffed or scripted.
+const API_CSP: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// The policy of the GraphiQL page, which loads its scripts and styles from unpkg.com and runs
+/// an inline script that calls `/graphql` (and `/graphql/ws`) on this origin.
+const GRAPHIQL_CSP: &str = "default-src 'none'; script-src 'unsafe-inline' https://unpkg.com; \
+     style-src 'unsafe-inline' https://unpkg.com; font-src https://unpkg.com data:; \
+     img-src https://graphql.org https://unpkg.com data:; connect-src 'self'; \
+     frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// Adds the security headers to every response, errors included: no MIME sniffing, no
+/// framing, no referrer, and a content security policy (a looser one for the HTML of
+/// GraphiQL, the only page).
+async fn security_headers(mut response: Response) -> Response {
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/html"));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(if is_html { GRAPHIQL_CSP } else { API_CSP }),
+    );
+    response
+}
+
+/// Gives every error response that is not JSON already (413 from the body limit, 408 from the
+/// timeout, 405 and 404 from routing, 400 from a path or query the extractors refuse) the JSON
+/// error body every other error has, with its code and the request id. The status is kept.
 async fn json_errors(request: axum::extract::Request, next: Next) -> Response {
     let request_id = request
         .headers()
@@ -81,7 +164,21 @@ async fn json_errors(request: axum::extract::Request, next: Next) -> Response {
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
     let response = next.run(request).await;
-    let (code, message) = match response.status() {
+    let status = response.status();
+    // `application/json` or a JSON subtype (`application/graphql-response+json`).
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.split(';').next().unwrap_or_default().trim())
+        .is_some_and(|media| {
+            media.eq_ignore_ascii_case("application/json")
+                || (media.starts_with("application/") && media.ends_with("+json"))
+        });
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (code, message) = match status {
         StatusCode::PAYLOAD_TOO_LARGE => (
             ErrorCode::PayloadTooLarge,
             "the request body is larger than the server accepts",
@@ -94,19 +191,36 @@ async fn json_errors(request: axum::extract::Request, next: Next) -> Response {
             ErrorCode::MethodNotAllowed,
             "this endpoint does not take that HTTP method",
         ),
-        _ => return response,
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "no such endpoint"),
+        StatusCode::UNAUTHORIZED => (ErrorCode::Unauthenticated, "authentication required"),
+        StatusCode::FORBIDDEN => (ErrorCode::Forbidden, "forbidden"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            ErrorCode::UnsupportedMediaType,
+            "the request's media type is not one this endpoint reads",
+        ),
+        StatusCode::SERVICE_UNAVAILABLE => (
+            ErrorCode::ServiceUnavailable,
+            "the service is unavailable; try again shortly",
+        ),
+        status if status.is_server_error() => (ErrorCode::Internal, "internal error"),
+        _ => (ErrorCode::BadRequest, "the request is malformed"),
     };
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/json"));
-    if is_json {
-        return response;
-    }
-    let mut replaced =
-        ApiError::request(code, message).into_response_with_id(request_id.as_deref());
-    if let Some(allow) = response.headers().get(header::ALLOW) {
+    let (parts, body) = response.into_parts();
+    // The plain-text reason axum's extractors give ("Invalid URL: ...") says what to fix; it is
+    // about the client's own request, and short.
+    let reason = match code {
+        ErrorCode::BadRequest => axum::body::to_bytes(body, 1024)
+            .await
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+            .map(|text| text.trim().to_owned())
+            .filter(|text| !text.is_empty()),
+        _ => None,
+    };
+    let mut replaced = ApiError::request(code, reason.as_deref().unwrap_or(message))
+        .into_response_with_id(request_id.as_deref());
+    *replaced.status_mut() = status;
+    if let Some(allow) = parts.headers.get(header::ALLOW) {
         replaced.headers_mut().insert(header::ALLOW, allow.clone());
     }
     replaced

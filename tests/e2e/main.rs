@@ -9,6 +9,7 @@ mod export;
 mod fuzz;
 mod gaps;
 mod graphql;
+mod hardening;
 mod health;
 mod http;
 mod jwks;

@@ -55,7 +55,15 @@ pub struct JwtKeys {
     validation: Validation,
     issuer: Option<String>,
     audience: Option<String>,
+    /// The longest `exp - iat` accepted (see [`DEFAULT_MAX_LIFETIME`]).
+    max_lifetime: Duration,
 }
+
+/// The longest token lifetime accepted unless configured (`TANDEM_MAX_TOKEN_LIFETIME`).
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// How far a token's clock may run ahead of ours (`nbf`, `iat`) or behind (`exp`), in seconds.
+const LEEWAY: u64 = 30;
 
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -65,6 +73,7 @@ impl std::fmt::Debug for JwtKeys {
             .field("algorithm", &self.algorithm)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
+            .field("max_lifetime", &self.max_lifetime)
             .finish_non_exhaustive()
     }
 }
@@ -152,7 +161,8 @@ impl JwtKeys {
         };
         Ok(Some(
             keys.with_issuer(settings.jwt_issuer.clone())
-                .with_audience(settings.jwt_audience.clone()),
+                .with_audience(settings.jwt_audience.clone())
+                .with_max_lifetime(settings.max_token_lifetime),
         ))
     }
 
@@ -160,8 +170,9 @@ impl JwtKeys {
         let mut validation = Validation::new(algorithm);
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.validate_exp = true;
+        validation.validate_nbf = true;
         validation.validate_aud = false;
-        validation.leeway = 30;
+        validation.leeway = LEEWAY;
         Self {
             verifier,
             encoding,
@@ -169,7 +180,14 @@ impl JwtKeys {
             validation,
             issuer: None,
             audience: None,
+            max_lifetime: DEFAULT_MAX_LIFETIME,
         }
+    }
+
+    /// Refuses tokens that live longer than `max_lifetime` (and will not mint them).
+    pub fn with_max_lifetime(mut self, max_lifetime: Duration) -> Self {
+        self.max_lifetime = max_lifetime;
+        self
     }
 
     /// Requires `iss` to equal `issuer` when it is `Some`.
@@ -201,7 +219,8 @@ impl JwtKeys {
     ///
     /// # Errors
     /// [`ApiError::Unauthenticated`] with a message that says what is wrong (expired, bad
-    /// signature, malformed, missing claim, wrong issuer or audience), never echoing the token.
+    /// signature, malformed, missing claim, wrong issuer or audience, `nbf` or `iat` in the
+    /// future, a lifetime above the maximum), never echoing the token.
     pub async fn verify(&self, token: &str) -> Result<Claims, ApiError> {
         let decoding = match &self.verifier {
             Verifier::Static(key) => key.clone(),
@@ -226,7 +245,9 @@ impl JwtKeys {
                 ErrorKind::MissingRequiredClaim(claim) => {
                     format!("token lacks the required claim `{claim}`")
                 }
-                ErrorKind::ImmatureSignature => "token is not valid yet".to_owned(),
+                ErrorKind::ImmatureSignature => {
+                    "token claim `nbf` is in the future: the token is not valid yet".to_owned()
+                }
                 _ => "token is malformed".to_owned(),
             };
             ApiError::Unauthenticated(reason)
@@ -239,11 +260,56 @@ impl JwtKeys {
                 )));
             }
         }
+        self.check_times(&claims, jsonwebtoken::get_current_timestamp())?;
         serde_json::from_value(serde_json::Value::Object(claims)).map_err(|_| {
             ApiError::Unauthenticated(
                 "token claim `role` must be one of ADMIN, MEMBER, VIEWER, INTEGRATION".to_owned(),
             )
         })
+    }
+
+    /// Refuses an `iat` in the future and a lifetime (`exp - iat`, or `exp - now` without
+    /// `iat`) above the maximum, `now` being seconds since the epoch. `exp` and `nbf` were
+    /// checked by the decoder; a token minted a year ahead, or for a year, is refused here.
+    fn check_times(
+        &self,
+        claims: &serde_json::Map<String, serde_json::Value>,
+        now: u64,
+    ) -> Result<(), ApiError> {
+        let number = |claim: &str| -> Result<Option<u64>, ApiError> {
+            match claims.get(claim) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(value) => value.as_u64().map(Some).ok_or_else(|| {
+                    ApiError::Unauthenticated(format!(
+                        "token claim `{claim}` must be a number of seconds since the epoch"
+                    ))
+                }),
+            }
+        };
+        let exp = number("exp")?.unwrap_or(now);
+        let iat = number("iat")?;
+        if let Some(iat) = iat
+            && iat > now + LEEWAY
+        {
+            return Err(ApiError::Unauthenticated(
+                "token claim `iat` is in the future: the token was issued later than now"
+                    .to_owned(),
+            ));
+        }
+        let (lifetime, from) = match iat {
+            Some(iat) => (exp.saturating_sub(iat), "`exp - iat`"),
+            None => (exp.saturating_sub(now), "`exp` from now"),
+        };
+        let max = self.max_lifetime.as_secs();
+        if lifetime > max {
+            return Err(ApiError::Unauthenticated(format!(
+                "token claim `exp` is too far ahead: the token lives {} ({from}), longer than \
+                 the maximum of {}",
+                readable(lifetime),
+                readable(max),
+            )));
+        }
+        Ok(())
     }
 
     /// Signs a token for `sub` in `org` with `role`, valid for `ttl`.
@@ -281,6 +347,13 @@ impl JwtKeys {
             .encoding
             .as_ref()
             .context("tokens can be minted only with a shared secret (TANDEM_JWT_SECRET)")?;
+        anyhow::ensure!(
+            ttl <= self.max_lifetime,
+            "a token valid for {} would be refused: the maximum lifetime is {} \
+             (TANDEM_MAX_TOKEN_LIFETIME)",
+            readable(ttl.as_secs()),
+            readable(self.max_lifetime.as_secs())
+        );
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             sub: sub.to_owned(),
@@ -294,6 +367,17 @@ impl JwtKeys {
         };
         jsonwebtoken::encode(&Header::new(self.algorithm), &claims, encoding)
             .context("cannot sign token")
+    }
+}
+
+/// `seconds` in the largest whole unit of hours, minutes or seconds: `8760h`, `90m`, `61s`.
+pub(crate) fn readable(seconds: u64) -> String {
+    if seconds.is_multiple_of(3600) {
+        format!("{}h", seconds / 3600)
+    } else if seconds.is_multiple_of(60) {
+        format!("{}m", seconds / 60)
+    } else {
+        format!("{seconds}s")
     }
 }
 
@@ -318,6 +402,104 @@ mod tests {
         assert_eq!(
             (claims.sub.as_str(), claims.org.as_str(), claims.role),
             ("alice", "acme", Role::Admin)
+        );
+    }
+
+    /// A token with `claims` as they are, signed with the test secret.
+    fn signed(claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+        )
+        .unwrap()
+    }
+
+    async fn refusal(keys: &JwtKeys, claims: serde_json::Value) -> String {
+        keys.verify(&signed(claims)).await.unwrap_err().to_string()
+    }
+
+    #[tokio::test]
+    async fn refuses_tokens_from_the_future_and_tokens_that_live_too_long() {
+        let now = jsonwebtoken::get_current_timestamp();
+        let base = |extra: serde_json::Value| {
+            let mut claims = serde_json::json!({ "sub": "alice", "org": "acme", "role": "ADMIN" });
+            claims
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            claims
+        };
+        let keys = keys();
+        let year = 365 * 24 * 3600;
+        assert_eq!(
+            refusal(
+                &keys,
+                base(serde_json::json!({ "exp": now + 7200, "nbf": now + 3600 }))
+            )
+            .await,
+            "token claim `nbf` is in the future: the token is not valid yet"
+        );
+        assert_eq!(
+            refusal(
+                &keys,
+                base(serde_json::json!({ "exp": now + year + 60, "iat": now + year }))
+            )
+            .await,
+            "token claim `iat` is in the future: the token was issued later than now"
+        );
+        assert_eq!(
+            refusal(
+                &keys,
+                base(serde_json::json!({ "exp": now + year, "iat": now }))
+            )
+            .await,
+            "token claim `exp` is too far ahead: the token lives 8760h (`exp - iat`), longer than \
+             the maximum of 24h"
+        );
+        // Without `iat`, the lifetime counts from now (a second may have passed).
+        let without_iat = refusal(&keys, base(serde_json::json!({ "exp": now + 2 * 86400 }))).await;
+        assert!(
+            without_iat.starts_with("token claim `exp` is too far ahead: the token lives ")
+                && without_iat.ends_with(" (`exp` from now), longer than the maximum of 24h"),
+            "{without_iat}"
+        );
+        assert_eq!(
+            refusal(
+                &keys,
+                base(serde_json::json!({ "exp": now + 60, "iat": "yesterday" }))
+            )
+            .await,
+            "token claim `iat` must be a number of seconds since the epoch"
+        );
+        // Within the leeway, and at exactly the maximum, tokens are accepted.
+        for claims in [
+            serde_json::json!({ "exp": now + 3600, "nbf": now + 10, "iat": now + 10 }),
+            serde_json::json!({ "exp": now + 86400, "iat": now }),
+            serde_json::json!({ "exp": now + 3600 }),
+        ] {
+            let token = signed(base(claims.clone()));
+            assert!(keys.verify(&token).await.is_ok(), "{claims}");
+        }
+        // The maximum is configurable.
+        let longer = keys.with_max_lifetime(Duration::from_secs(2 * year));
+        let token = signed(base(serde_json::json!({ "exp": now + year, "iat": now })));
+        assert!(longer.verify(&token).await.is_ok());
+    }
+
+    #[test]
+    fn refuses_to_mint_tokens_above_the_maximum_lifetime() {
+        let keys = keys().with_max_lifetime(Duration::from_secs(3600));
+        assert!(
+            keys.mint("alice", "acme", Role::Admin, Duration::from_secs(3600))
+                .is_ok()
+        );
+        let error = keys
+            .mint("alice", "acme", Role::Admin, Duration::from_secs(3601))
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("TANDEM_MAX_TOKEN_LIFETIME"),
+            "{error}"
         );
     }
 

@@ -23,6 +23,7 @@ use crate::auth::bearer::authenticate;
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::limits::{MAX_BATCH, check_document};
 use crate::graphql::loaders::Loaders;
+use crate::http::summary;
 use crate::state::{AppState, REQUEST_ID_HEADER};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -201,6 +202,7 @@ async fn run(
             BatchRequest::Batch(requests.into_iter().map(prepare).collect())
         }
     };
+    let operations = summary::operation_names(&request);
     let mut response = state.schema.execute_batch(request).await;
     let responses: Vec<&mut async_graphql::Response> = match &mut response {
         BatchResponse::Single(single) => vec![single],
@@ -240,6 +242,12 @@ async fn run(
     http_response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    http_response
+        .extensions_mut()
+        .insert(summary::RequestSummary::graphql(
+            operations.as_deref(),
+            &response,
+        ));
     http_response
 }
 

@@ -1,5 +1,7 @@
 //! GraphQL's HTTP transport: `/graphql` over HTTP (`graphql`) and subscriptions over WebSocket
-//! (`ws`). The schema itself lives in `crate::graphql`, which knows nothing of HTTP.
+//! (`ws`), and the access log of every request (`summary`). The schema itself lives in
+//! `crate::graphql`, which knows nothing of HTTP.
 
 pub mod graphql;
+pub mod summary;
 pub mod ws;

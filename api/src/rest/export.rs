@@ -24,7 +24,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::graphql::query::Within;
 use crate::graphql::query::change_log::{ChangeLogFilter, select_changes};
 use crate::ids::{self, NodeType};
-use crate::state::AppState;
+use crate::state::{AppState, RequestId};
 
 /// Rows read per database round trip.
 pub const CHUNK_ROWS: u64 = 500;
@@ -57,12 +57,13 @@ const FILTER_PARAMETERS: [&str; 10] = [
 /// `GET /export/change-log`.
 pub async fn change_log(
     State(state): State<AppState>,
+    request_id: RequestId,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     match prepare(&state, &headers, query.as_deref().unwrap_or_default()).await {
         Ok(response) => response,
-        Err(error) => error.into_response(),
+        Err(error) => error.into_response_with_id(request_id.as_deref()),
     }
 }
 
@@ -105,7 +106,7 @@ async fn prepare(state: &AppState, headers: &HeaderMap, query: &str) -> ApiResul
     };
     let filter = parse_filter(&parameters)?;
     let select = select_changes(&viewer, Within::default(), &filter)?;
-    tracing::info!(person.subject = %viewer.person.subject, ?format, "change log export started");
+    tracing::debug!(person.subject = %viewer.person.subject, ?format, "change log export started");
 
     let (content_type, extension) = match format {
         Format::Csv => ("text/csv; charset=utf-8", "csv"),

@@ -21,7 +21,7 @@ use crate::auth::bearer::authenticate;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{self, NodeType};
 use crate::matrix;
-use crate::state::{AppState, REQUEST_ID_HEADER};
+use crate::state::{AppState, RequestId};
 
 /// The query string of the export.
 #[derive(Debug, Deserialize)]
@@ -50,14 +50,11 @@ struct Line {
 /// `GET /environments/{id}/responsibility-matrix`.
 pub async fn export(
     State(state): State<AppState>,
+    request_id: RequestId,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(query): Query<MatrixExportQuery>,
 ) -> Response {
-    let request_id = headers
-        .get(REQUEST_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
     match render(&state, &headers, &id, query).await {
         Ok(response) => response,
         Err(error) => error.into_response_with_id(request_id.as_deref()),

@@ -23,19 +23,16 @@ use serde_json::{Value, json};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ids::{self, NodeType};
 use crate::services::credentials;
-use crate::state::{AppState, REQUEST_ID_HEADER};
+use crate::state::{AppState, RequestId};
 
 /// Receives a vendor callback.
 pub async fn receive(
     State(state): State<AppState>,
+    request_id: RequestId,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let request_id = headers
-        .get(REQUEST_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
     match accept(&state, &headers, &id, &body).await {
         Ok(resources) => (
             StatusCode::ACCEPTED,

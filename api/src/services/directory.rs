@@ -45,8 +45,10 @@ pub const MAX_SUBJECT: usize = 255;
 pub const MAX_EMAIL: usize = 320;
 
 const ADMINS: &[Role] = &[Role::Admin];
-const SLUG_TAKEN: &str = "another organization uses this slug";
-const SUBJECT_TAKEN: &str = "another person has this subject";
+// Slugs and subjects are unique across tenants: a refusal says the value is taken, never by
+// whom (the holder may be another tenant the caller cannot see).
+const SLUG_TAKEN: &str = "this slug is already taken";
+const SUBJECT_TAKEN: &str = "this subject is already taken";
 const TEAM_NAME_TAKEN: &str = "the organization already has a team with this name";
 
 /// A new client of the actor's provider organization, with the engagement that serves it.
