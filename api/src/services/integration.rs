@@ -277,10 +277,6 @@ pub async fn disable_integration(
 }
 
 /// [`update_integration`] and [`disable_integration`], refused in the name of `operation`.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the update's inputs plus the name of the mutation it serves"
-)]
 async fn change_integration(
     db: &DatabaseConnection,
     events: Option<&EventBus>,
