@@ -3,7 +3,7 @@
 //! Messages are Tandem's own words: they name the vendor's HTTP status where the vendor answered,
 //! never its body or its OAuth `error`/`error_description`, and never a credential. Every way
 //! of not getting an answer (refused, reset, timed out, a name that does not resolve, an address
-//! the egress policy refuses) reads the same, "could not reach the vendor at <host>", so the
+//! the egress policy refuses) reads the same, `could not reach the vendor at <host>`, so the
 //! API cannot be used to probe which hosts and ports exist. The details go to the server's log
 //! at WARN ([`crate::http`]).
 

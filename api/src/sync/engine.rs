@@ -372,7 +372,7 @@ pub const CHECK_DEADLINE: Duration = Duration::from_secs(5);
 ///
 /// # Errors
 /// What failed, in the uniform wording of [`ConnectorError`]: no answer of any kind reads
-/// "could not reach the vendor at <host>".
+/// `could not reach the vendor at <host>`.
 pub async fn check_connection(
     key: Option<&SecretKey>,
     found: &integration::Model,

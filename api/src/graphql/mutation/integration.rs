@@ -187,8 +187,8 @@ pub struct TestIntegrationPayload {
     /// Whether the vendor accepted the credentials and configuration.
     pub ok: bool,
     /// What was reached, or what failed, in Tandem's words: refused credentials or another
-    /// status where the vendor answered (never the vendor's own error text), "could not reach
-    /// the vendor at <host>" for any failure to get an answer (refused, timed out, unresolvable,
+    /// status where the vendor answered (never the vendor's own error text), `could not reach
+    /// the vendor at <host>` for any failure to get an answer (refused, timed out, unresolvable,
     /// or an address the server does not call), or a bad setting. Answers within about five
     /// seconds.
     pub message: String,
