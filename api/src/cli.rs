@@ -64,6 +64,10 @@ pub struct SyncArgs {
     /// The key the integration's credentials are sealed with (as for `serve`).
     #[arg(long, env = "TANDEM_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<secrecy::SecretString>,
+
+    /// Let the vendor be reached over `http` and at private addresses (as for `serve`).
+    #[arg(long, env = "TANDEM_ALLOW_PRIVATE_VENDOR_ADDRESSES")]
+    pub allow_private_vendor_addresses: bool,
 }
 
 /// Arguments of `tandem migrate`.
@@ -183,6 +187,7 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
         .with_context(|| format!("no integration {wanted:?}"))?;
     let mut options = crate::sync::SyncOptions::new(SyncTrigger::Cli);
     options.full = args.full;
+    options.egress = integrations::egress::Egress::new(args.allow_private_vendor_addresses);
     println!(
         "Syncing {} ({}){}",
         found.name,

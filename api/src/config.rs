@@ -105,6 +105,20 @@ pub struct ServerSettings {
     /// Whether `serve` syncs integrations on their schedules.
     #[arg(long, env = "TANDEM_SYNC_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set)]
     pub sync_scheduler: bool,
+
+    /// Let integrations reach vendors over plain `http` and at loopback, private, link-local and
+    /// unique-local addresses (on-premises vendor installs, tests against local mocks). Off:
+    /// vendor calls go only to `https` URLs at public addresses.
+    #[arg(long, env = "TANDEM_ALLOW_PRIVATE_VENDOR_ADDRESSES")]
+    pub allow_private_vendor_addresses: bool,
+}
+
+impl ServerSettings {
+    /// Where vendor calls may go, as the operator chose.
+    #[must_use]
+    pub fn egress(&self) -> integrations::egress::Egress {
+        integrations::egress::Egress::new(self.allow_private_vendor_addresses)
+    }
 }
 
 /// Everything `tandem serve` needs.

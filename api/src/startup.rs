@@ -67,6 +67,7 @@ impl Application {
             key,
             events: events.clone(),
             policy: RetryPolicy::default(),
+            egress: settings.egress(),
             in_flight: Arc::default(),
         };
         if settings.sync_scheduler {

@@ -54,6 +54,8 @@ fn every_subcommand_has_help() {
         "TANDEM_DATABASE_URL",
         "--demo",
         "TANDEM_JWT_SECRET",
+        "--allow-private-vendor-addresses",
+        "TANDEM_ALLOW_PRIVATE_VENDOR_ADDRESSES",
     ] {
         assert!(serve_help.contains(flag), "serve --help mentions {flag}");
     }
@@ -320,6 +322,8 @@ async fn sync_runs_an_integration_and_exits_by_its_outcome() {
         command
             .env("TANDEM_DATABASE_URL", &url)
             .arg("sync")
+            // The mock listens on 127.0.0.1.
+            .arg("--allow-private-vendor-addresses")
             .args(args);
         if let Some(key) = key {
             command.env("TANDEM_SECRET_KEY", key);
@@ -358,4 +362,21 @@ async fn sync_runs_an_integration_and_exits_by_its_outcome() {
     let (code, _, stderr) = sync(&["--integration", "CW cli"], None);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("TANDEM_SECRET_KEY"), "{stderr}");
+
+    // Without the flag the mock on loopback is not called: the run fails with the uniform message.
+    let requests = server.state.requests();
+    let output = tandem()
+        .env("TANDEM_DATABASE_URL", &url)
+        .env("TANDEM_SECRET_KEY", KEY)
+        .args(["sync", "--integration", "CW cli"])
+        .output()
+        .expect("tandem runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let host = server.url.trim_start_matches("http://");
+    assert!(
+        stderr.contains(&format!("could not reach the vendor at {host}")),
+        "{stderr}"
+    );
+    assert_eq!(server.state.requests(), requests, "the mock was not called");
 }

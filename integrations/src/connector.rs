@@ -12,6 +12,7 @@ use futures_util::Stream;
 use serde_json::Value;
 
 use crate::connectors;
+use crate::egress::Egress;
 use crate::error::ConnectorError;
 use crate::http::{HttpClient, RetryPolicy};
 use crate::model::{LookupValue, Page, Resource};
@@ -39,6 +40,8 @@ pub struct IntegrationConfig {
     pub credentials: Value,
     /// Retries and timeouts.
     pub policy: RetryPolicy,
+    /// Which addresses its calls may reach (the operator's choice, from the server's settings).
+    pub egress: Egress,
 }
 
 impl IntegrationConfig {
@@ -140,7 +143,7 @@ pub fn pages<'a>(
 /// # Errors
 /// [`ConnectorError::Config`] when a required setting or credential is missing.
 pub fn build(config: IntegrationConfig) -> Result<Box<dyn Connector>, ConnectorError> {
-    let http = HttpClient::new(config.policy)?;
+    let http = HttpClient::new(config.policy, config.egress)?;
     Ok(match config.kind {
         IntegrationKind::ConnectwiseManage => {
             Box::new(connectors::connectwise::ConnectWise::new(config, http)?)

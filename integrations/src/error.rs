@@ -1,18 +1,23 @@
 //! What can go wrong talking to a vendor, in terms a sync run and an admin can act on.
 //!
-//! Messages name the vendor's status and its own error text, never a credential: request URLs
-//! carry no secrets (they travel in headers or form bodies), and bodies are cut to 300 characters.
+//! Messages are Tandem's own words: they name the vendor's HTTP status where the vendor answered,
+//! never its body or its OAuth `error`/`error_description`, and never a credential. Every way
+//! of not getting an answer (refused, reset, timed out, a name that does not resolve, an address
+//! the egress policy refuses) reads the same, `could not reach the vendor at <host>`, so the
+//! API cannot be used to probe which hosts and ports exist. The details go to the server's log
+//! at WARN ([`crate::http`]).
 
 use std::time::Duration;
 
 /// An error from a connector.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
-    /// The vendor refused the credentials (after a fresh token, where there are tokens).
-    #[error("the vendor refused the credentials: {0}")]
+    /// The vendor refused the credentials (after a fresh token, where there are tokens); the
+    /// text is the status or Tandem's description of the refusal, never the vendor's.
+    #[error("the vendor refused the credentials ({0})")]
     Unauthorized(String),
-    /// The credentials work but may not read this resource.
-    #[error("the vendor refused access: {0}")]
+    /// The credentials work but may not read this resource; the text as for `Unauthorized`.
+    #[error("the vendor refused access ({0})")]
     Forbidden(String),
     /// The vendor kept answering 429 after every retry.
     #[error("rate limited by the vendor after {attempts} attempts")]
@@ -23,16 +28,32 @@ pub enum ConnectorError {
         retry_after: Option<Duration>,
     },
     /// Any other HTTP error status (5xx after retries, 4xx at once).
-    #[error("the vendor answered {status}: {message}")]
+    #[error("the vendor answered {status}")]
     Status {
         /// The HTTP status.
         status: u16,
-        /// The vendor's own message, or the start of its body.
-        message: String,
     },
-    /// The request could not be made or timed out (after retries).
-    #[error("cannot reach the vendor: {0}")]
-    Transport(String),
+    /// The vendor answered with a redirect, which vendor calls do not follow.
+    #[error(
+        "the vendor answered with a redirect ({status}), which is not followed; check `baseUrl`"
+    )]
+    Redirected {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// No answer: refused, reset, timed out, or the name did not resolve (after retries).
+    #[error("could not reach the vendor at {host}")]
+    Unreachable {
+        /// The host (and port, when the URL names one).
+        host: String,
+    },
+    /// The egress policy refused the address ([`crate::egress`]); never retried, and worded as
+    /// [`Self::Unreachable`] so that a caller cannot tell the two apart.
+    #[error("could not reach the vendor at {host}")]
+    Blocked {
+        /// The host (and port, when the URL names one).
+        host: String,
+    },
     /// A whole response (not one record) could not be read.
     #[error("unexpected response from the vendor: {0}")]
     Decode(String),
@@ -46,14 +67,14 @@ impl ConnectorError {
     #[must_use]
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Transport(_) | Self::RateLimited { .. } => true,
+            Self::Unreachable { .. } | Self::RateLimited { .. } => true,
             Self::Status { status, .. } => *status >= 500 || *status == 429,
             _ => false,
         }
     }
 }
 
-/// The start of a response body, for error messages.
+/// The start of a response body, for the server's log.
 #[must_use]
 pub fn snippet(body: &str) -> String {
     let trimmed = body.trim();

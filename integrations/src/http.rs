@@ -2,17 +2,26 @@
 //! timeouts, retries with exponential backoff and jitter on timeouts, connection errors and 5xx,
 //! and 429 handling that waits what the vendor asks (`Retry-After`, in seconds or as an HTTP
 //! date, or a `RateLimit-Reset`/`X-RateLimit-Reset` header), capped by the policy.
+//!
+//! Every request goes through [`HttpClient::execute`], which applies the egress policy
+//! ([`crate::egress`]) to the request's URL, and the client resolves names through the
+//! policy's filtering resolver. Redirects are never followed and proxies from the environment
+//! are not used (a proxy would resolve names itself, past the filter). What a vendor said in an
+//! error body, and why a connection failed, go to the log at WARN; callers get the uniform
+//! [`ConnectorError`] wording.
 
+use std::error::Error as StdError;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::HeaderMap;
-use reqwest::{RequestBuilder, Response, StatusCode};
+use reqwest::{Request, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::egress::{self, Egress};
 use crate::error::{ConnectorError, snippet};
 
 /// How hard to try.
@@ -58,29 +67,55 @@ impl RetryPolicy {
             request_timeout: Duration::from_secs(10),
         }
     }
+
+    /// One attempt with short timeouts (3 s to connect, 5 s in all), for `testIntegration`:
+    /// an admin is waiting for the answer, and a dead host must not hold the request.
+    #[must_use]
+    pub fn probe() -> Self {
+        Self {
+            attempts: 1,
+            min_delay: Duration::ZERO,
+            max_delay: Duration::ZERO,
+            max_retry_after: Duration::ZERO,
+            connect_timeout: Duration::from_secs(3),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
 }
 
-/// A reqwest client with the retry policy.
+/// A reqwest client with the retry policy and the egress policy.
 #[derive(Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
     policy: RetryPolicy,
+    egress: Egress,
 }
 
 impl HttpClient {
-    /// A client with `policy`'s timeouts. The process must have installed a rustls crypto
-    /// provider first (the server and tests do, through `api::tls::init`).
+    /// A client with `policy`'s timeouts that reaches only what `egress` permits. The process
+    /// must have installed a rustls crypto provider first (the server and tests do, through
+    /// `api::tls::init`).
     ///
     /// # Errors
     /// When the TLS stack cannot be set up.
-    pub fn new(policy: RetryPolicy) -> Result<Self, ConnectorError> {
+    pub fn new(policy: RetryPolicy, egress: Egress) -> Result<Self, ConnectorError> {
         let client = reqwest::Client::builder()
             .connect_timeout(policy.connect_timeout)
             .timeout(policy.request_timeout)
             .user_agent(concat!("tandem/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(egress.resolver())
+            // A redirect would need its own egress check and would carry the credentials on; a
+            // vendor API that redirects has a wrong `baseUrl`, which the admin should fix.
+            .redirect(reqwest::redirect::Policy::none())
+            // A proxy resolves names itself, which would bypass the filtering resolver.
+            .no_proxy()
             .build()
             .map_err(|error| ConnectorError::Config(format!("HTTP client: {error}")))?;
-        Ok(Self { client, policy })
+        Ok(Self {
+            client,
+            policy,
+            egress,
+        })
     }
 
     /// The retry policy.
@@ -89,10 +124,35 @@ impl HttpClient {
         self.policy
     }
 
-    /// The underlying client, to build requests with.
+    /// The egress policy.
+    #[must_use]
+    pub fn egress(&self) -> Egress {
+        self.egress
+    }
+
+    /// The underlying client, to build requests with; send them with [`Self::send`],
+    /// [`Self::json`] or [`Self::execute`], which apply the egress policy.
     #[must_use]
     pub fn client(&self) -> &reqwest::Client {
         &self.client
+    }
+
+    /// Sends `request` once, if the egress policy permits its URL, and returns whatever the
+    /// vendor answered (any status).
+    ///
+    /// # Errors
+    /// [`ConnectorError::Blocked`] for an address the policy refuses (by URL or once resolved),
+    /// [`ConnectorError::Unreachable`] for no answer at all; the cause is logged at WARN.
+    pub async fn execute(&self, request: Request) -> Result<Response, ConnectorError> {
+        let host = host_of(request.url());
+        if let Err(refusal) = self.egress.check_url(request.url()) {
+            tracing::warn!(vendor.host = %host, %refusal, "vendor call refused by the egress policy");
+            return Err(ConnectorError::Blocked { host });
+        }
+        self.client
+            .execute(request)
+            .await
+            .map_err(|error| no_answer(host, &error))
     }
 
     /// Sends the request `build` makes, again after transient failures, and returns the first
@@ -114,7 +174,7 @@ impl HttpClient {
             .with_jitter();
         let result = (|| {
             counter.fetch_add(1, Ordering::Relaxed);
-            attempt(build())
+            self.attempt(build())
         })
         .retry(backoff)
         .when(ConnectorError::is_transient)
@@ -147,41 +207,97 @@ impl HttpClient {
         build: impl Fn() -> RequestBuilder + Send + Sync,
     ) -> Result<(T, HeaderMap), ConnectorError> {
         let response = self.send(build).await?;
+        let host = host_of(response.url());
         let headers = response.headers().clone();
         let body = response
             .bytes()
             .await
-            .map_err(|error| ConnectorError::Transport(error.to_string()))?;
-        let parsed = serde_json::from_slice(&body)
-            .map_err(|error| ConnectorError::Decode(error.to_string()))?;
+            .map_err(|error| no_answer(host.clone(), &error))?;
+        let parsed = serde_json::from_slice(&body).map_err(|error| {
+            // serde's message can quote the body: it goes to the log only.
+            tracing::warn!(vendor.host = %host, %error, "a vendor answer is not the JSON expected");
+            ConnectorError::Decode("the answer is not the JSON expected".to_owned())
+        })?;
         Ok((parsed, headers))
+    }
+
+    /// One attempt: the request `builder` describes, and its status read as an error unless it
+    /// is a success.
+    async fn attempt(&self, builder: RequestBuilder) -> Result<Response, ConnectorError> {
+        let request = builder.build().map_err(|error| {
+            ConnectorError::Config(format!("cannot build the request: {}", error.without_url()))
+        })?;
+        let host = host_of(request.url());
+        let response = self.execute(request).await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let retry_after = retry_after(response.headers());
+        if status != StatusCode::TOO_MANY_REQUESTS {
+            let body = response.text().await.unwrap_or_default();
+            tracing::warn!(
+                vendor.host = %host,
+                status = status.as_u16(),
+                vendor.message = %vendor_message(&body),
+                "a vendor answered with an error"
+            );
+        }
+        Err(error_for_status(status, retry_after))
     }
 }
 
-async fn attempt(request: RequestBuilder) -> Result<Response, ConnectorError> {
-    let response = request.send().await.map_err(|error| {
-        // The URL may name a tenant but never a secret; reqwest's message is kept short.
-        ConnectorError::Transport(error.without_url().to_string())
-    })?;
-    let status = response.status();
-    if status.is_success() {
-        return Ok(response);
-    }
-    let retry_after = retry_after(response.headers());
-    let body = response.text().await.unwrap_or_default();
-    let message = vendor_message(&body);
-    Err(match status {
+/// The error a non-success `status` means (the vendor's words are never part of it).
+#[must_use]
+pub fn error_for_status(status: StatusCode, retry_after: Option<Duration>) -> ConnectorError {
+    match status {
         StatusCode::TOO_MANY_REQUESTS => ConnectorError::RateLimited {
             attempts: 1,
             retry_after,
         },
-        StatusCode::UNAUTHORIZED => ConnectorError::Unauthorized(message),
-        StatusCode::FORBIDDEN => ConnectorError::Forbidden(message),
+        StatusCode::UNAUTHORIZED => ConnectorError::Unauthorized(status.as_u16().to_string()),
+        StatusCode::FORBIDDEN => ConnectorError::Forbidden(status.as_u16().to_string()),
+        _ if status.is_redirection() => ConnectorError::Redirected {
+            status: status.as_u16(),
+        },
         _ => ConnectorError::Status {
             status: status.as_u16(),
-            message,
         },
-    })
+    }
+}
+
+/// The host of `url` with its port when it names one, as the uniform message shows it.
+#[must_use]
+pub fn host_of(url: &url::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        (None, _) => "an address without a host".to_owned(),
+    }
+}
+
+/// The uniform error for a request that got no answer, with its cause logged.
+fn no_answer(host: String, error: &reqwest::Error) -> ConnectorError {
+    let mut cause = String::new();
+    let mut source: Option<&(dyn StdError + 'static)> = error.source();
+    while let Some(found) = source {
+        cause.push_str(": ");
+        cause.push_str(&found.to_string());
+        source = found.source();
+    }
+    if egress::is_blocked(error) {
+        tracing::warn!(vendor.host = %host, cause = %cause, "vendor call refused by the egress policy");
+        return ConnectorError::Blocked { host };
+    }
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connect failed"
+    } else {
+        "request failed"
+    };
+    tracing::warn!(vendor.host = %host, kind, cause = %cause, "could not reach a vendor");
+    ConnectorError::Unreachable { host }
 }
 
 /// How long the vendor asks to wait: `Retry-After` (seconds or an HTTP date), else a
@@ -214,9 +330,9 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         })
 }
 
-/// The vendor's own error message from a body: the keys ConnectWise (`message`), NinjaOne
-/// (`errorMessage`, `error`), Autotask (`errors[]`) and Datto (`message`, `detail`) use, else
-/// the start of the body.
+/// The vendor's own error message from a body, for the server's log: the keys ConnectWise
+/// (`message`), NinjaOne (`errorMessage`, `error`), Autotask (`errors[]`) and Datto (`message`,
+/// `detail`) use, else the start of the body.
 #[must_use]
 pub fn vendor_message(body: &str) -> String {
     let Ok(value) = serde_json::from_str::<Value>(body) else {

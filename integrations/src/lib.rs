@@ -4,6 +4,8 @@
 //! checks, and (feature `mock`) mock vendor servers for tests and benchmarks.
 //!
 //! Layout:
+//! - `egress`: where vendor calls may go (public `https` only, unless the operator allows
+//!   private addresses), checked on URLs and at connect time.
 //! - `http`: reqwest with timeouts, backoff with jitter, 429 and `Retry-After`.
 //! - `oauth`: cached OAuth2 tokens (client credentials, password grant).
 //! - `model`: the neutral records ([`model::Record`]) and their vendor values.
@@ -21,10 +23,15 @@
 //!   transaction per page with its cursor;
 //! - credentials never appear in logs or errors (they travel in headers and form bodies, never
 //!   in URLs);
+//! - every outbound call goes through [`http::HttpClient`], which applies [`egress::Egress`]:
+//!   only public addresses unless the operator allows private ones, no redirects followed;
+//! - errors never carry a vendor's body or OAuth error text, and every failure to get an
+//!   answer reads the same ([`ConnectorError`]);
 //! - axum only behind the `mock` feature.
 
 pub mod connector;
 pub mod connectors;
+pub mod egress;
 pub mod error;
 pub mod http;
 #[cfg(feature = "mock")]

@@ -3,8 +3,12 @@
 //! before they expire and fetched again when the vendor refuses one mid-sync.
 //!
 //! The `oauth2` crate builds the token requests and reads the responses; it talks HTTP through
-//! the connectors' reqwest client.
+//! the connectors' [`HttpClient`], so token requests follow the same egress policy. A refusal is
+//! reported with the token endpoint's status only: the vendor's OAuth `error` code goes to the
+//! log, its `error_description` nowhere (it can quote what was sent).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use oauth2::basic::BasicClient;
@@ -15,7 +19,7 @@ use oauth2::{
 use tokio::sync::Mutex;
 
 use crate::error::ConnectorError;
-use crate::http::HttpClient;
+use crate::http::{HttpClient, error_for_status, host_of};
 
 /// Which grant to use.
 #[derive(Clone)]
@@ -59,14 +63,9 @@ struct Cached {
 /// A cached access token.
 pub struct TokenSource {
     config: OAuthConfig,
-    http: reqwest::Client,
-    policy: crate::http::RetryPolicy,
+    http: HttpClient,
     cached: Mutex<Option<Cached>>,
 }
-
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct HttpError(String);
 
 impl TokenSource {
     /// A token source; no request is made until a token is needed.
@@ -74,8 +73,7 @@ impl TokenSource {
     pub fn new(config: OAuthConfig, http: &HttpClient) -> Self {
         Self {
             config,
-            http: http.client().clone(),
-            policy: http.policy(),
+            http: http.clone(),
             cached: Mutex::new(None),
         }
     }
@@ -142,7 +140,7 @@ impl TokenSource {
     /// [`Self::fetch`], again after transient failures, with the connectors' retry policy.
     async fn fetch_with_retries(&self) -> Result<(String, Duration), ConnectorError> {
         use backon::{ExponentialBuilder, Retryable};
-        let policy = self.policy;
+        let policy = self.http.policy();
         let backoff = ExponentialBuilder::default()
             .with_min_delay(policy.min_delay)
             .with_max_delay(policy.max_delay)
@@ -168,33 +166,49 @@ impl TokenSource {
                 AuthType::RequestBody
             });
         let http = self.http.clone();
+        // The status of the token endpoint's last answer, for the refusal's message.
+        let answered = Arc::new(AtomicU16::new(0));
+        let seen = Arc::clone(&answered);
         let send = move |request: oauth2::HttpRequest| {
             let http = http.clone();
+            let seen = Arc::clone(&seen);
             async move {
                 let (parts, body) = request.into_parts();
-                let response = http
+                let request = http
+                    .client()
                     .request(parts.method, parts.uri.to_string())
                     .headers(parts.headers)
                     .body(body)
-                    .send()
-                    .await
-                    .map_err(|error| HttpError(error.without_url().to_string()))?;
-                // An overloaded or failing token endpoint is not a refusal: retried as transient.
+                    .build()
+                    .map_err(|error| {
+                        ConnectorError::Config(format!("token URL: {}", error.without_url()))
+                    })?;
+                let host = host_of(request.url());
+                let response = http.execute(request).await?;
                 let status = response.status();
-                if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                    return Err(HttpError(format!("the token endpoint answered {status}")));
+                seen.store(status.as_u16(), Ordering::Relaxed);
+                // An overloaded or failing token endpoint is not a refusal: retried as
+                // transient. A redirect is not followed.
+                if status.is_server_error()
+                    || status.is_redirection()
+                    || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+                {
+                    return Err(error_for_status(
+                        status,
+                        crate::http::retry_after(response.headers()),
+                    ));
                 }
-                let mut built = http::Response::builder().status(response.status());
+                let mut built = http::Response::builder().status(status);
                 for (name, value) in response.headers() {
                     built = built.header(name, value);
                 }
                 let body = response
                     .bytes()
                     .await
-                    .map_err(|error| HttpError(error.to_string()))?;
+                    .map_err(|_| ConnectorError::Unreachable { host })?;
                 built
                     .body(body.to_vec())
-                    .map_err(|error| HttpError(error.to_string()))
+                    .map_err(|error| ConnectorError::Decode(error.to_string()))
             }
         };
         let result = match &config.grant {
@@ -218,30 +232,36 @@ impl TokenSource {
                 request.request_async(&send).await
             }
         };
+        let status = answered.load(Ordering::Relaxed);
+        let refused =
+            || ConnectorError::Unauthorized(format!("the token endpoint answered {status}"));
         match result {
             Ok(response) => Ok((
                 response.access_token().secret().clone(),
                 response.expires_in().unwrap_or(Duration::from_secs(3600)),
             )),
-            Err(oauth2::RequestTokenError::ServerResponse(refused)) => {
-                Err(ConnectorError::Unauthorized(format!(
-                    "token request refused: {}",
-                    refused
-                        .error_description()
-                        .cloned()
-                        .unwrap_or_else(|| refused.error().to_string())
-                )))
+            Err(oauth2::RequestTokenError::ServerResponse(refusal)) => {
+                // The OAuth error code is the vendor's vocabulary, safe to log; its description
+                // can quote the request, so it is never repeated.
+                tracing::warn!(
+                    vendor.status = status,
+                    oauth.error = %refusal.error(),
+                    "a token request was refused"
+                );
+                Err(refused())
             }
-            Err(oauth2::RequestTokenError::Request(error)) => {
-                Err(ConnectorError::Transport(format!("token request: {error}")))
-            }
+            Err(oauth2::RequestTokenError::Request(error)) => Err(error),
             // The body may be a token response with an odd field: never echo it.
-            Err(oauth2::RequestTokenError::Parse(_, _)) => Err(ConnectorError::Unauthorized(
-                "the token endpoint answered with something other than a token or an OAuth error"
-                    .to_owned(),
-            )),
+            Err(oauth2::RequestTokenError::Parse(_, _)) => {
+                tracing::warn!(
+                    vendor.status = status,
+                    "a token endpoint answered with something other than a token or an OAuth error"
+                );
+                Err(refused())
+            }
             Err(oauth2::RequestTokenError::Other(message)) => {
-                Err(ConnectorError::Unauthorized(message))
+                tracing::warn!(vendor.status = status, %message, "a token request failed");
+                Err(refused())
             }
         }
     }

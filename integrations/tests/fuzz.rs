@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::http::{Response, StatusCode};
 use entities::enums::IntegrationKind;
 use integrations::connector::{Connector, IntegrationConfig, build};
+use integrations::egress::Egress;
 use integrations::http::RetryPolicy;
 use integrations::mock;
 use proptest::prelude::*;
@@ -344,6 +345,8 @@ fn connectors(url: &str) -> Vec<Box<dyn Connector>> {
                 settings,
                 credentials,
                 policy: RetryPolicy::fast(),
+                // The hostile vendor listens on loopback.
+                egress: Egress::ALLOW_PRIVATE,
             })
             .expect("a connector")
         })

@@ -5,6 +5,7 @@ mod auth;
 mod change_log;
 mod demo;
 mod directory;
+mod egress;
 mod export;
 mod fuzz;
 mod gaps;

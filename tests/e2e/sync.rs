@@ -849,6 +849,27 @@ async fn integrations_are_managed_through_the_api_and_never_show_their_credentia
         body["errors"][0]["extensions"]["code"], "FORBIDDEN",
         "{body}"
     );
+    // Each mutation names itself when it refuses.
+    for mutation in ["disableIntegration", "updateIntegration"] {
+        let input = if mutation == "disableIntegration" {
+            "IntegrationActionInput"
+        } else {
+            "UpdateIntegrationInput"
+        };
+        let (_, body) = app
+            .graphql(
+                Some(&member),
+                &format!("mutation($input: {input}!) {{ {mutation}(input: $input) {{ userErrors {{ code }} }} }}"),
+                json!({ "input": { "id": gid } }),
+            )
+            .await?;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+        assert_eq!(
+            body["errors"][0]["message"],
+            format!("{mutation} needs the role ADMIN"),
+            "{body}"
+        );
+    }
     app.stop().await
 }
 
@@ -866,6 +887,7 @@ async fn the_scheduler_starts_integrations_that_are_due() -> anyhow::Result<()> 
         key: Some(Arc::new(SecretKey::parse(tests::TEST_SECRET_KEY)?)),
         events: api::events::EventBus::default(),
         policy: RetryPolicy::fast(),
+        egress: integrations::egress::Egress::ALLOW_PRIVATE,
         in_flight: Default::default(),
     };
     assert_eq!(service.start_due().await?, 1, "never synced: due");
@@ -982,6 +1004,7 @@ async fn a_shutdown_interrupts_its_own_runs_and_frees_their_leases() -> anyhow::
         key: Some(Arc::new(SecretKey::parse(tests::TEST_SECRET_KEY)?)),
         events: api::events::EventBus::default(),
         policy: RetryPolicy::fast(),
+        egress: integrations::egress::Egress::ALLOW_PRIVATE,
         in_flight: Default::default(),
     };
     service

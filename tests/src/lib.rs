@@ -198,6 +198,8 @@ pub fn test_server_settings() -> ServerSettings {
         demo: false,
         secret_key: Some(TEST_SECRET_KEY.to_owned().into()),
         sync_scheduler: false,
+        // The vendor mocks listen on 127.0.0.1.
+        allow_private_vendor_addresses: true,
     }
 }
 
@@ -495,11 +497,14 @@ pub async fn table_names(db: &DatabaseConnection) -> anyhow::Result<Vec<String>>
     Ok(names)
 }
 
-/// Sync options for tests: a CLI run with millisecond retries.
+/// Sync options for tests: a CLI run with millisecond retries, allowed to reach the mocks on
+/// loopback.
 #[must_use]
 pub fn sync_options() -> api::sync::SyncOptions {
     let mut options = api::sync::SyncOptions::new(entities::enums::SyncTrigger::Cli);
     options.policy = integrations::http::RetryPolicy::fast();
+    // The vendor mocks listen on 127.0.0.1.
+    options.egress = integrations::egress::Egress::ALLOW_PRIVATE;
     options
 }
 

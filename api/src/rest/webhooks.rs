@@ -150,7 +150,7 @@ async fn verify_connectwise(
         return false;
     }
     crate::tls::init();
-    let Ok(http) = integrations::http::HttpClient::new(state.sync.policy) else {
+    let Ok(http) = integrations::http::HttpClient::new(state.sync.policy, state.sync.egress) else {
         return false;
     };
     match http

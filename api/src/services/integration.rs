@@ -7,7 +7,10 @@
 //! the integration's id ([`credentials`]), on the way in, never returned, never logged; and they
 //! go only to the host they were given for, so a new `baseUrl` needs them again, and the new
 //! address, the reset cursors and the revoked sync lease commit together. A `baseUrl` is an
-//! http(s) URL with a host. Company mappings point only at environments the actor may see.
+//! `https` URL whose host, when it is a literal IP address, is public, as the server's
+//! [`Egress`] policy says (`http` and private addresses only when the operator allows them);
+//! host names are judged again when the vendor is called, since DNS can change. Company
+//! mappings point only at environments the actor may see.
 //!
 //! The reads that decide a write (the integration, a name already taken, the mapping or system
 //! being changed) run inside its transaction; the row being changed is locked on PostgreSQL.
@@ -18,6 +21,7 @@
 use entities::enums::ValueMappingDomain;
 use entities::enums::{ChangeCategory, IntegrationKind, Priority, Role, TicketStatus};
 use entities::{integration, integration_mapping, sync_cursor, system, system_link, value_mapping};
+use integrations::egress::{Egress, Refusal};
 use integrations::model::Resource;
 use integrations::secrets::SecretKey;
 use sea_orm::prelude::*;
@@ -143,23 +147,26 @@ pub struct LinkSplit {
     pub reason: Option<String>,
 }
 
-/// Adds an integration to the actor's organization, sealing its credentials with `key`.
+/// Adds an integration to the actor's organization, sealing its credentials with `key`; its
+/// `baseUrl` must be one `egress` permits.
 ///
 /// # Errors
 /// [`crate::services::ServiceError::Forbidden`] for a non-admin;
-/// [`crate::services::ServiceError::Refused`] for bad input, a name the organization already
-/// uses, or credentials when no key is configured; database errors.
+/// [`crate::services::ServiceError::Refused`] for bad input (a `baseUrl` that is not `https`
+/// or names a non-public address is `INVALID`), a name the organization already uses, or
+/// credentials when no key is configured; database errors.
 pub async fn create_integration(
     db: &DatabaseConnection,
     events: Option<&EventBus>,
     actor: &Viewer,
     key: Option<&SecretKey>,
+    egress: Egress,
     input: NewIntegration,
     mut check: Check,
 ) -> ServiceResult<integration::Model> {
     require_role(actor, ADMINS, "createIntegration")?;
     let name = check.text("name", &input.name, MAX_NAME);
-    let base_url = check_url(&mut check, &input.base_url);
+    let base_url = check_url(&mut check, egress, &input.base_url);
     let settings = check_object(&mut check, "settings", input.settings);
     let credentials = check_object(&mut check, "credentials", input.credentials);
     let interval = check_interval(&mut check, input.sync_interval_seconds);
@@ -217,10 +224,70 @@ pub async fn update_integration(
     events: Option<&EventBus>,
     actor: &Viewer,
     key: Option<&SecretKey>,
+    egress: Egress,
+    input: IntegrationChange,
+    check: Check,
+) -> ServiceResult<integration::Model> {
+    change_integration(
+        db,
+        events,
+        actor,
+        key,
+        egress,
+        input,
+        check,
+        "updateIntegration",
+    )
+    .await
+}
+
+/// Disables an integration of the actor's organization: no scheduled, triggered or webhook
+/// sync runs until it is enabled again.
+///
+/// # Errors
+/// As [`update_integration`], naming `disableIntegration`.
+pub async fn disable_integration(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &Viewer,
+    id: Option<Uuid>,
+    check: Check,
+) -> ServiceResult<integration::Model> {
+    let change = IntegrationChange {
+        id,
+        name: None,
+        base_url: None,
+        settings: None,
+        credentials: None,
+        sync_interval_seconds: None,
+        enabled: Some(false),
+    };
+    // Nothing is sealed and no address is checked: the change touches neither.
+    change_integration(
+        db,
+        events,
+        actor,
+        None,
+        Egress::PUBLIC_ONLY,
+        change,
+        check,
+        "disableIntegration",
+    )
+    .await
+}
+
+/// [`update_integration`] and [`disable_integration`], refused in the name of `operation`.
+async fn change_integration(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &Viewer,
+    key: Option<&SecretKey>,
+    egress: Egress,
     input: IntegrationChange,
     mut check: Check,
+    operation: &str,
 ) -> ServiceResult<integration::Model> {
-    require_role(actor, ADMINS, "updateIntegration")?;
+    require_role(actor, ADMINS, operation)?;
     let write = UnitOfWork::begin(db, events, actor, None, None).await?;
     // Locked: the host check below compares with the stored address, which a concurrent
     // update must not change in between.
@@ -243,7 +310,7 @@ pub async fn update_integration(
     if let Some(url) = input
         .base_url
         .as_deref()
-        .and_then(|url| check_url(&mut check, url))
+        .and_then(|url| check_url(&mut check, egress, url))
     {
         // Stored credentials go only to the host they were given for.
         if url != current.base_url {
@@ -761,22 +828,34 @@ async fn administered(
     Ok(found)
 }
 
-/// An http(s) URL with a host, without a trailing slash; else an `INVALID` error on `baseUrl`.
-fn check_url(check: &mut Check, value: &str) -> Option<String> {
+/// An `https` URL (or `http`, when `egress` allows private addresses) with a host that, when
+/// it is a literal IP address, `egress` permits; without a trailing slash. Else an `INVALID`
+/// error on `baseUrl`.
+fn check_url(check: &mut Check, egress: Egress, value: &str) -> Option<String> {
     let trimmed = value.trim().trim_end_matches('/');
-    match url::Url::parse(trimmed) {
-        Ok(url) if matches!(url.scheme(), "https" | "http") && url.has_host() => {
-            Some(trimmed.to_owned())
+    let refusal = match url::Url::parse(trimmed) {
+        Ok(url) if matches!(url.scheme(), "https" | "http") => match egress.check_url(&url) {
+            Ok(()) => return Some(trimmed.to_owned()),
+            Err(refusal) => refusal,
+        },
+        _ => Refusal::Scheme,
+    };
+    let message = match refusal {
+        Refusal::Scheme if trimmed.starts_with("http:") => {
+            "`baseUrl` must be an https URL; plain http is allowed only when the server allows \
+             private vendor addresses"
+                .to_owned()
         }
-        _ => {
-            check.fail(
-                "baseUrl",
-                UserErrorCode::Invalid,
-                "`baseUrl` is an http(s) URL such as https://api-na.myconnectwise.net",
-            );
-            None
+        Refusal::Scheme | Refusal::NoHost => {
+            "`baseUrl` is an https URL such as https://api-na.myconnectwise.net".to_owned()
         }
-    }
+        Refusal::Address(ip) => format!(
+            "`baseUrl` names {ip}, which is not a public address; vendors are reached only at \
+             public addresses unless the server allows private ones"
+        ),
+    };
+    check.fail("baseUrl", UserErrorCode::Invalid, message);
+    None
 }
 
 /// A JSON object, `{}` when absent; else an `INVALID` error on `field`.

@@ -20,6 +20,7 @@ use entities::{
 };
 use futures_util::StreamExt;
 use integrations::connector::{self, Cursor, IntegrationConfig};
+use integrations::egress::Egress;
 use integrations::http::RetryPolicy;
 use integrations::model::{LookupValue, Normalized, Resource};
 use integrations::secrets::{SecretError, SecretKey};
@@ -87,12 +88,15 @@ pub struct SyncOptions {
     pub lease: Duration,
     /// Retries and timeouts of vendor calls.
     pub policy: RetryPolicy,
+    /// Which addresses vendor calls may reach.
+    pub egress: Egress,
     /// Where committed writes are published for subscriptions (inside `tandem serve`).
     pub events: Option<crate::events::EventBus>,
 }
 
 impl SyncOptions {
-    /// Options for `trigger` with the default lease (5 minutes) and retry policy.
+    /// Options for `trigger` with the default lease (5 minutes) and retry policy, reaching
+    /// public addresses only.
     #[must_use]
     pub fn new(trigger: SyncTrigger) -> Self {
         Self {
@@ -108,6 +112,7 @@ impl SyncOptions {
             ),
             lease: Duration::from_secs(300),
             policy: RetryPolicy::default(),
+            egress: Egress::PUBLIC_ONLY,
             events: None,
         }
     }
@@ -342,6 +347,7 @@ pub fn connector_for(
     key: Option<&SecretKey>,
     found: &integration::Model,
     policy: RetryPolicy,
+    egress: Egress,
 ) -> Result<Box<dyn Connector>, SyncError> {
     crate::tls::init();
     let credentials = credentials::open(key, found.id, found.credentials_ciphertext.as_deref())?;
@@ -351,8 +357,44 @@ pub fn connector_for(
         settings: found.settings.clone(),
         credentials,
         policy,
+        egress,
     })
     .map_err(SyncError::Config)
+}
+
+/// The longest `testIntegration` waits for the vendor, whatever the connector's check does
+/// (an OAuth vendor's check is a token request and an API call).
+pub const CHECK_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Checks `found`'s credentials and configuration against its vendor with one cheap call, for
+/// `testIntegration`: one attempt with short timeouts ([`RetryPolicy::probe`]) and
+/// [`CHECK_DEADLINE`] in all, so a dead host answers within seconds. Answers what was reached.
+///
+/// # Errors
+/// What failed, in the uniform wording of [`ConnectorError`]: no answer of any kind reads
+/// `could not reach the vendor at <host>`.
+pub async fn check_connection(
+    key: Option<&SecretKey>,
+    found: &integration::Model,
+    egress: Egress,
+) -> Result<String, SyncError> {
+    let connector = connector_for(key, found, RetryPolicy::probe(), egress)?;
+    match tokio::time::timeout(CHECK_DEADLINE, connector.check()).await {
+        Ok(outcome) => outcome.map_err(|error| SyncError::Vendor {
+            resource: "check",
+            error,
+        }),
+        Err(_) => {
+            let host = url::Url::parse(&found.base_url)
+                .map(|url| integrations::http::host_of(&url))
+                .unwrap_or_default();
+            tracing::warn!(integration = %found.id, vendor.host = %host, "testIntegration: the vendor did not answer in time");
+            Err(SyncError::Vendor {
+                resource: "check",
+                error: ConnectorError::Unreachable { host },
+            })
+        }
+    }
 }
 
 async fn sync(
@@ -363,7 +405,7 @@ async fn sync(
     record: &sync_run::Model,
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<Vec<(Resource, Counts)>, SyncError> {
-    let connector = connector_for(key, found, options.policy)?;
+    let connector = connector_for(key, found, options.policy, options.egress)?;
     let lookups = connector
         .lookups()
         .await

@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use entities::enums::SyncTrigger;
 use entities::{integration, sync_run};
+use integrations::egress::Egress;
 use integrations::http::RetryPolicy;
 use integrations::model::Resource;
 use integrations::secrets::SecretKey;
@@ -32,6 +33,8 @@ pub struct SyncService {
     pub events: EventBus,
     /// Retries and timeouts of vendor calls.
     pub policy: RetryPolicy,
+    /// Which addresses vendor calls may reach (`--allow-private-vendor-addresses`).
+    pub egress: Egress,
     /// The runs this process has in flight: each run's lease owner (unique per run) to its
     /// integration. A shutdown waits for them, then marks what is left `INTERRUPTED` and frees
     /// their leases.
@@ -54,6 +57,7 @@ impl SyncService {
         options.only = only;
         options.full = full;
         options.policy = self.policy;
+        options.egress = self.egress;
         options.events = Some(self.events.clone());
         self.in_flight
             .lock()

@@ -99,13 +99,10 @@ impl Autotask {
         let info = match result {
             Ok((info, _)) => info,
             // Autotask answers an unknown API user with a 500, not a 404.
-            Err(ConnectorError::Status {
-                status: 500,
-                message,
-            }) => {
-                return Err(ConnectorError::Unauthorized(format!(
-                    "Autotask found no zone for the API user: {message}"
-                )));
+            Err(ConnectorError::Status { status: 500 }) => {
+                return Err(ConnectorError::Unauthorized(
+                    "Autotask found no zone for the API user; the zone lookup answered 500".into(),
+                ));
             }
             Err(other) => return Err(other),
         };

@@ -4,6 +4,7 @@
 use entities::enums::IntegrationKind;
 use futures_util::TryStreamExt;
 use integrations::connector::{Connector, Cursor, IntegrationConfig, build, pages};
+use integrations::egress::Egress;
 use integrations::http::RetryPolicy;
 use integrations::mock::MockServer;
 use integrations::model::{Page, Resource};
@@ -24,6 +25,8 @@ pub fn connector_with(
         settings,
         credentials,
         policy: RetryPolicy::fast(),
+        // The mocks listen on loopback.
+        egress: Egress::ALLOW_PRIVATE,
     })
     .expect("a connector")
 }

@@ -7,6 +7,7 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, ResultExt, SimpleObject};
 use entities::enums::{SyncTrigger, ValueMappingDomain as StoredDomain};
+use integrations::egress::Egress;
 use integrations::model::Resource;
 use integrations::secrets::SecretKey;
 
@@ -19,7 +20,7 @@ use crate::graphql::types::enums::{IntegrationKind, Priority, TicketStatus};
 use crate::graphql::types::{Integration, System};
 use crate::ids::NodeType;
 use crate::services::{self, ServiceError};
-use crate::sync::engine::connector_for;
+use crate::sync::engine::{SyncError, check_connection};
 use crate::sync::service::SyncService;
 
 /// Managing integrations.
@@ -185,7 +186,11 @@ payload! {
 pub struct TestIntegrationPayload {
     /// Whether the vendor accepted the credentials and configuration.
     pub ok: bool,
-    /// What was reached, or what failed (refused credentials, unreachable host, bad setting).
+    /// What was reached, or what failed, in Tandem's words: refused credentials or another
+    /// status where the vendor answered (never the vendor's own error text), `could not reach
+    /// the vendor at <host>` for any failure to get an answer (refused, timed out, unresolvable,
+    /// or an address the server does not call), or a bad setting. Answers within about five
+    /// seconds.
     pub message: String,
     /// Problems with the input.
     pub user_errors: Vec<crate::graphql::mutation::UserErrorObject>,
@@ -240,20 +245,7 @@ impl IntegrationMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What to write; see the input type.")] input: IntegrationActionInput,
     ) -> Result<IntegrationPayload> {
-        update(
-            ctx,
-            UpdateIntegrationInput {
-                id: input.id,
-                name: None,
-                base_url: None,
-                settings: None,
-                credentials: None,
-                sync_interval_seconds: None,
-                enabled: Some(false),
-            },
-        )
-        .await
-        .extend()
+        disable(ctx, input).await.extend()
     }
 
     /// Checks the credentials and configuration against the vendor with one cheap call and says
@@ -310,6 +302,11 @@ fn secret_key<'c>(ctx: &Context<'c>) -> Option<&'c SecretKey> {
     ctx.data_unchecked::<SyncService>().key.as_deref()
 }
 
+/// Where vendor calls may go, as the operator chose.
+fn egress(ctx: &Context<'_>) -> Egress {
+    ctx.data_unchecked::<SyncService>().egress
+}
+
 async fn create(ctx: &Context<'_>, input: CreateIntegrationInput) -> ApiResult<IntegrationPayload> {
     let viewer = ctx.viewer()?;
     let integration = services::integration::NewIntegration {
@@ -326,6 +323,7 @@ async fn create(ctx: &Context<'_>, input: CreateIntegrationInput) -> ApiResult<I
         ctx.data_opt::<EventBus>(),
         viewer,
         secret_key(ctx),
+        egress(ctx),
         integration,
         Check::default(),
     )
@@ -350,7 +348,26 @@ async fn update(ctx: &Context<'_>, input: UpdateIntegrationInput) -> ApiResult<I
         ctx.data_opt::<EventBus>(),
         viewer,
         secret_key(ctx),
+        egress(ctx),
         change,
+        check,
+    )
+    .await;
+    IntegrationPayload::from_outcome(outcome.map(Integration))
+}
+
+async fn disable(
+    ctx: &Context<'_>,
+    input: IntegrationActionInput,
+) -> ApiResult<IntegrationPayload> {
+    let viewer = ctx.viewer()?;
+    let mut check = Check::default();
+    let id = check.id("id", NodeType::Integration, &input.id);
+    let outcome = services::integration::disable_integration(
+        ctx.db()?,
+        ctx.data_opt::<EventBus>(),
+        viewer,
+        id,
         check,
     )
     .await;
@@ -376,11 +393,12 @@ async fn test(
         Err(other) => return Err(other.into()),
     };
     // The vendor is reached here, not in the service: the sync engine builds the connector.
-    let service = ctx.data_unchecked::<SyncService>();
-    let outcome = match connector_for(service.key.as_deref(), &found, service.policy) {
-        Ok(connector) => connector.check().await.map_err(|error| error.to_string()),
-        Err(error) => Err(error.to_string()),
-    };
+    let outcome = check_connection(secret_key(ctx), &found, egress(ctx))
+        .await
+        .map_err(|error| match error {
+            SyncError::Vendor { error, .. } | SyncError::Config(error) => error.to_string(),
+            other => other.to_string(),
+        });
     let (ok, message) = match outcome {
         Ok(message) => (true, message),
         Err(message) => (false, message),
