@@ -14,6 +14,7 @@ mod jwks;
 mod matrix;
 mod migrations;
 mod mutations;
+mod people_visibility;
 mod races;
 mod reads;
 mod routing;
