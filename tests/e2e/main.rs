@@ -18,6 +18,7 @@ mod matrix;
 mod migrations;
 mod mutations;
 mod nesting;
+mod people_visibility;
 mod races;
 mod reads;
 mod routing;

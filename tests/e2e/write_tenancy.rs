@@ -1162,10 +1162,11 @@ async fn prepare() -> anyhow::Result<(Target, Ids)> {
         team("Compliance Office")?,
         team("Office Management")?,
     );
-    let people = app.all_nodes(&provider, "people", "id subject").await?;
-    let subject_is = |subject: &'static str| move |node: &Value| node["subject"] == subject;
-    let dana = id_where(&people, "Dana", subject_is(HARBOR_ADMIN.subject))?;
-    let cedar_partner = id_where(&people, "Cedar's partner", subject_is("demo|cedar-partner"))?;
+    // By name: the provider sees its clients' people, not their login subjects.
+    let people = app.all_nodes(&provider, "people", "id displayName").await?;
+    let named = |name: &'static str| move |node: &Value| node["displayName"] == name;
+    let dana = id_where(&people, "Dana", named("Dana Whitfield"))?;
+    let cedar_partner = id_where(&people, "Cedar's partner", named("Elena Park"))?;
     let environments = app
         .all_nodes(&provider, "environments", "id name organization { slug }")
         .await?;

@@ -3,6 +3,13 @@
 //! Tenancy lives here. A client's people see their own organization only; a provider's people see
 //! their own organization and the clients they have an engagement with that is active today.
 //! Every resolver asks the [`Viewer`] before it returns an organization or anything inside one.
+//!
+//! People follow one rule of their own ([`Viewer::can_see_person`]): a person is visible to their
+//! own organization and to the other party of an engagement active today, whichever side the
+//! viewer is on. So a client's people see the staff of the provider serving them (the names and
+//! addresses the two teams need to reach each other), and nobody sees the people of another
+//! client of the same provider, whatever path leads to them. A person's login subject is an
+//! identity-provider detail: only their own organization sees it ([`Viewer::can_see_subject_of`]).
 
 use chrono::Utc;
 use entities::enums::{OrganizationKind, Role};
@@ -30,6 +37,9 @@ pub struct Viewer {
     pub claims: Claims,
     /// Sorted ids of the organizations this viewer may see, their own included.
     visible_organization_ids: Vec<Uuid>,
+    /// Sorted ids of the organizations whose people this viewer may see: their own and the other
+    /// party of each engagement active today.
+    people_organization_ids: Vec<Uuid>,
 }
 
 impl Viewer {
@@ -94,21 +104,24 @@ impl Viewer {
             ),
         };
 
-        let mut visible_organization_ids = vec![organization.id];
-        if organization.kind == OrganizationKind::Provider {
-            let today = Utc::now().date_naive();
-            let clients: Vec<Uuid> = engagement::Entity::find()
-                .select_only()
-                .column(engagement::Column::ClientId)
-                .filter(engagement::COLUMN.provider_id.eq(organization.id))
-                .filter(engagement::in_force_on(today))
-                .into_tuple()
-                .all(db)
-                .await?;
-            visible_organization_ids.extend(clients);
-        }
-        visible_organization_ids.sort_unstable();
-        visible_organization_ids.dedup();
+        // Both sides of every engagement active today: the provider sees its clients, and the
+        // people of each side see the other side's people.
+        let today = Utc::now().date_naive();
+        let parties: Vec<(Uuid, Uuid)> = engagement::Entity::find()
+            .select_only()
+            .column(engagement::Column::ProviderId)
+            .column(engagement::Column::ClientId)
+            .filter(
+                sea_orm::Condition::any()
+                    .add(engagement::COLUMN.provider_id.eq(organization.id))
+                    .add(engagement::COLUMN.client_id.eq(organization.id)),
+            )
+            .filter(engagement::in_force_on(today))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let (visible_organization_ids, people_organization_ids) =
+            visible_sets(organization.id, organization.kind, &parties);
         Ok(Self {
             person,
             organization,
@@ -116,6 +129,7 @@ impl Viewer {
             integration,
             claims: claims.clone(),
             visible_organization_ids,
+            people_organization_ids,
         })
     }
 
@@ -134,6 +148,58 @@ impl Viewer {
     pub fn visible_organization_ids(&self) -> &[Uuid] {
         &self.visible_organization_ids
     }
+
+    /// Whether this viewer may see `person`: the one rule for people, applied by every path that
+    /// returns a person (root lists, `node`, nested fields, exports).
+    pub fn can_see_person(&self, person: &person::Model) -> bool {
+        self.can_see_people_of(person.organization_id)
+    }
+
+    /// Whether this viewer may see the people of organization `id`: their own, or the other
+    /// party of an engagement active today.
+    pub fn can_see_people_of(&self, id: Uuid) -> bool {
+        self.people_organization_ids.binary_search(&id).is_ok()
+    }
+
+    /// The organizations whose people this viewer may see, sorted; the filter of people lists.
+    pub fn people_organization_ids(&self) -> &[Uuid] {
+        &self.people_organization_ids
+    }
+
+    /// Whether this viewer may see `person`'s login subject: only within the person's own
+    /// organization (the other party needs a name and an address, not an identity-provider key).
+    pub fn can_see_subject_of(&self, person: &person::Model) -> bool {
+        person.organization_id == self.organization.id
+    }
+}
+
+/// What an organization `own` of `kind` sees, given the `(provider, client)` pairs of the
+/// engagements it is a party to that are active today: the organizations (its own, and for a
+/// provider its clients) and the organizations whose people it sees (its own and every other
+/// party). Both sorted and without duplicates.
+fn visible_sets(
+    own: Uuid,
+    kind: OrganizationKind,
+    parties: &[(Uuid, Uuid)],
+) -> (Vec<Uuid>, Vec<Uuid>) {
+    let mut organizations = vec![own];
+    let mut people = vec![own];
+    for &(provider, client) in parties {
+        if kind == OrganizationKind::Provider && provider == own {
+            organizations.push(client);
+        }
+        if provider == own {
+            people.push(client);
+        }
+        if client == own {
+            people.push(provider);
+        }
+    }
+    for ids in [&mut organizations, &mut people] {
+        ids.sort_unstable();
+        ids.dedup();
+    }
+    (organizations, people)
 }
 
 /// Whether a person holding `held` may use a token claiming `claimed`. An admin may use any
@@ -144,8 +210,30 @@ fn role_allows(held: Role, claimed: Role) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::role_allows;
-    use entities::enums::Role;
+    use super::{role_allows, visible_sets};
+    use entities::enums::{OrganizationKind, Role};
+    use sea_orm::prelude::Uuid;
+
+    #[test]
+    fn people_are_seen_across_active_engagements_and_organizations_only_downwards() {
+        let [provider, client_a, client_b] = [1u128, 2, 3].map(Uuid::from_u128);
+        let parties = [(provider, client_a), (provider, client_b)];
+        let (organizations, people) = visible_sets(provider, OrganizationKind::Provider, &parties);
+        assert_eq!(organizations, vec![provider, client_a, client_b]);
+        assert_eq!(people, vec![provider, client_a, client_b]);
+
+        // A client sees its provider's people, not its organization's contents, and nothing
+        // of the provider's other client.
+        let (organizations, people) =
+            visible_sets(client_a, OrganizationKind::Client, &[(provider, client_a)]);
+        assert_eq!(organizations, vec![client_a]);
+        assert_eq!(people, vec![provider, client_a]);
+
+        // Without an active engagement, only the organization itself.
+        let (organizations, people) = visible_sets(client_b, OrganizationKind::Client, &[]);
+        assert_eq!(organizations, vec![client_b]);
+        assert_eq!(people, vec![client_b]);
+    }
 
     #[test]
     fn a_token_may_not_claim_more_than_its_subject_holds() {

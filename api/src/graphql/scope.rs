@@ -1,10 +1,12 @@
 //! Tenancy as SQL: the filters that keep every list inside the viewer's organizations.
 //!
 //! Root lists filter by these subqueries, so one round trip returns only visible rows, and
-//! `totalCount` counts only what the caller may see.
+//! `totalCount` counts only what the caller may see. A field that leads to a person goes through
+//! [`visible_person`] (or filters by [`Viewer::can_see_person`]), so every path to a
+//! person applies the one rule for people.
 
 use async_graphql::Context;
-use entities::environment;
+use entities::{environment, person};
 use sea_orm::prelude::*;
 use sea_orm::sea_query::{Query, SelectStatement};
 
@@ -32,4 +34,21 @@ pub async fn can_see_environment(ctx: &Context<'_>, viewer: &Viewer, id: Uuid) -
     Ok(load_by_id::<environment::Entity>(ctx, id)
         .await?
         .is_some_and(|environment| viewer.can_see_organization(environment.organization_id)))
+}
+
+/// The person `id`, if there is one and the viewer may see them (their own organization, or the
+/// other party of an engagement active today); `None` otherwise, so a hidden person and a missing
+/// one look the same.
+///
+/// # Errors
+/// Database errors.
+pub async fn visible_person(
+    ctx: &Context<'_>,
+    viewer: &Viewer,
+    id: Option<Uuid>,
+) -> ApiResult<Option<person::Model>> {
+    let Some(id) = id else { return Ok(None) };
+    Ok(load_by_id::<person::Entity>(ctx, id)
+        .await?
+        .filter(|found| viewer.can_see_person(found)))
 }

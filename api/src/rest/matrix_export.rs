@@ -161,6 +161,7 @@ async fn render(
         .all(db)
         .await?
         .into_iter()
+        .filter(|found| viewer.can_see_person(found))
         .map(|found| (found.id, found.display_name))
         .collect();
     let systems: HashMap<Uuid, String> = system::Entity::find()
@@ -221,7 +222,15 @@ async fn render(
                     let who = step
                         .team_id
                         .map(team_name)
-                        .or_else(|| step.person_id.and_then(|id| people.get(&id).cloned()))
+                        .or_else(|| {
+                            // A person the caller may not see is not named (as in the API).
+                            step.person_id.map(|id| {
+                                people
+                                    .get(&id)
+                                    .cloned()
+                                    .unwrap_or_else(|| "(not visible)".to_owned())
+                            })
+                        })
                         .unwrap_or_default();
                     let channel = sea_orm::ActiveEnum::to_value(&step.channel).to_lowercase();
                     match step.minutes_before_next {

@@ -22,8 +22,8 @@ use entities::enums::{
     PartyRole, ResponsibilityStatus, Role,
 };
 use entities::{
-    engagement, environment, escalation_step, function, person, responsibility,
-    responsibility_approval, responsibility_party,
+    engagement, environment, escalation_step, function, responsibility, responsibility_approval,
+    responsibility_party,
 };
 use sea_orm::prelude::*;
 use sea_orm::{ConnectionTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
@@ -33,7 +33,7 @@ use crate::auth::Viewer;
 use crate::events::EventBus;
 use crate::services::change_log::MAX_REASON;
 use crate::services::directory::lock_organization;
-use crate::services::scope::{team_for_environment, visible_environment};
+use crate::services::scope::{person_for_environment, team_for_environment, visible_environment};
 use crate::services::{
     ChangeNote, Check, ServiceError, ServiceResult, UnitOfWork, UserErrorCode, require_role,
 };
@@ -214,18 +214,16 @@ pub async fn create_responsibility(
             step.team_id,
         )
         .await?;
-        if let Some(person_id) = step.person_id {
-            let found = person::Entity::find_by_id(person_id)
-                .one(&write.txn)
-                .await?;
-            if found.is_none_or(|found| !actor.can_see_organization(found.organization_id)) {
-                check.fail(
-                    &format!("{field}.personId"),
-                    UserErrorCode::NotFound,
-                    "no person with this id",
-                );
-            }
-        }
+        // Only the environment's two parties, not everyone the actor can see: a provider's
+        // admin serving two clients cannot name one client's person in the other's path.
+        person_for_environment(
+            &write.txn,
+            &mut check,
+            &format!("{field}.personId"),
+            &environment,
+            step.person_id,
+        )
+        .await?;
         if step.minutes_before_next.is_some_and(|minutes| minutes <= 0) {
             check.fail(
                 &format!("{field}.minutesBeforeNext"),

@@ -1,11 +1,12 @@
 //! Reads that decide a write: whether an environment, its systems and its tickets exist for the
-//! actor. Each records a `NOT_FOUND` user error when not, so an object of another tenant and a
+//! actor, and which teams and people may be named in an environment's data (its two parties
+//! only). Each records a `NOT_FOUND` user error when not, so an object of another tenant and a
 //! missing one look the same. Run them on the write's transaction.
 
 use std::collections::HashSet;
 
 use chrono::Utc;
-use entities::{engagement, environment, system, team, ticket};
+use entities::{engagement, environment, person, system, team, ticket};
 use sea_orm::prelude::*;
 use sea_orm::{ConnectionTrait, QueryFilter};
 
@@ -109,14 +110,7 @@ pub async fn team_for_environment(
     let Some(id) = id else { return Ok(None) };
     let found = team::Entity::find_by_id(id).one(db).await?;
     let allowed = match &found {
-        Some(found) if found.organization_id == environment.organization_id => true,
-        Some(found) => engagement::Entity::find()
-            .filter(engagement::in_force_on(Utc::now().date_naive()))
-            .filter(engagement::COLUMN.client_id.eq(environment.organization_id))
-            .filter(engagement::COLUMN.provider_id.eq(found.organization_id))
-            .one(db)
-            .await?
-            .is_some(),
+        Some(found) => is_party(db, environment, found.organization_id).await?,
         None => false,
     };
     if !allowed {
@@ -128,4 +122,55 @@ pub async fn team_for_environment(
         return Ok(None);
     }
     Ok(found)
+}
+
+/// The person `id` if they may be named in `environment`'s data (an escalation step, an
+/// assignment): a person of the client, or of a provider with an engagement active today; else
+/// a `NOT_FOUND` user error on `field`. What the actor can see elsewhere does not matter: a
+/// provider serving two clients cannot put one client's person into the other's data, and the
+/// error does not say whether the person exists. Run it on the write's transaction.
+///
+/// # Errors
+/// Database errors.
+pub async fn person_for_environment(
+    db: &impl ConnectionTrait,
+    check: &mut Check,
+    field: &str,
+    environment: &environment::Model,
+    id: Option<Uuid>,
+) -> Result<Option<person::Model>, DbErr> {
+    let Some(id) = id else { return Ok(None) };
+    let found = person::Entity::find_by_id(id).one(db).await?;
+    let allowed = match &found {
+        Some(found) => is_party(db, environment, found.organization_id).await?,
+        None => false,
+    };
+    if !allowed {
+        check.fail(
+            field,
+            UserErrorCode::NotFound,
+            "no person with this id works in the environment",
+        );
+        return Ok(None);
+    }
+    Ok(found)
+}
+
+/// Whether `organization_id` is a party of `environment`: its client, or a provider with an
+/// engagement with that client active today.
+async fn is_party(
+    db: &impl ConnectionTrait,
+    environment: &environment::Model,
+    organization_id: Uuid,
+) -> Result<bool, DbErr> {
+    if organization_id == environment.organization_id {
+        return Ok(true);
+    }
+    Ok(engagement::Entity::find()
+        .filter(engagement::in_force_on(Utc::now().date_naive()))
+        .filter(engagement::COLUMN.client_id.eq(environment.organization_id))
+        .filter(engagement::COLUMN.provider_id.eq(organization_id))
+        .one(db)
+        .await?
+        .is_some())
 }

@@ -14,9 +14,7 @@
 //! the other left.
 
 use entities::enums::{AlertStatus, ChangeCategory, Priority, TicketStatus};
-use entities::{
-    alert, environment, function, person, system, team_membership, ticket, ticket_note,
-};
+use entities::{alert, environment, function, system, team_membership, ticket, ticket_note};
 use sea_orm::prelude::*;
 use sea_orm::sea_query::LockType;
 use sea_orm::{
@@ -28,7 +26,7 @@ use crate::auth::Viewer;
 use crate::events::EventBus;
 use crate::matrix::{DEFAULT_TICKET_FUNCTION, Router};
 use crate::services::change_log::MAX_REASON;
-use crate::services::scope::{team_for_environment, visible_environment};
+use crate::services::scope::{person_for_environment, team_for_environment, visible_environment};
 use crate::services::{
     ChangeNote, Check, ServiceResult, UnitOfWork, UserErrorCode, WRITERS, WRITERS_AND_SYNC, diff,
     require_role,
@@ -487,7 +485,15 @@ pub async fn assign_ticket(
         input.team_id,
     )
     .await?;
-    if let (Some(team), Some(person_id)) = (&team, input.person_id) {
+    let person = person_for_environment(
+        &write.txn,
+        &mut check,
+        "personId",
+        &environment,
+        input.person_id,
+    )
+    .await?;
+    if let (Some(team), Some(person_id)) = (&team, person.as_ref().map(|found| found.id)) {
         let member = team_membership::Entity::find()
             .filter(team_membership::COLUMN.team_id.eq(team.id))
             .filter(team_membership::COLUMN.person_id.eq(person_id))
@@ -517,13 +523,7 @@ pub async fn assign_ticket(
         current.assigned_person_id.map(|id| id.to_string()),
         input.person_id.map(|id| id.to_string()),
     );
-    let person_name = match input.person_id {
-        Some(id) => person::Entity::find_by_id(id)
-            .one(&write.txn)
-            .await?
-            .map(|found| format!(" ({})", found.display_name)),
-        None => None,
-    };
+    let person_name = person.map(|found| format!(" ({})", found.display_name));
     let mut model = current.clone().into_active_model();
     model.assigned_team_id = Set(Some(team.id));
     model.assigned_person_id = Set(input.person_id);
@@ -623,6 +623,8 @@ pub async fn add_ticket_note(
     let note = ticket_note::Model {
         id: Uuid::now_v7(),
         ticket_id: ticket.id,
+        // The author is the actor, always a party of the environment: `visible_ticket` found the
+        // ticket only in the actor's own organization or in a client it serves today.
         author_id: Some(actor.person.id),
         author_name: None,
         body,

@@ -262,7 +262,9 @@ impl DirectoryQuery {
         .extend()
     }
 
-    /// The people of the organizations the caller may see.
+    /// The people the caller may see: their own organization's and those of the other party of
+    /// each engagement active today (a client sees its provider's staff; nobody sees another
+    /// client's people).
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn people(
         &self,
@@ -332,7 +334,8 @@ pub async fn list_teams(
     paginate(ctx, select, TeamOrder::ordering(order_by), page, Team).await
 }
 
-/// People, scoped to the viewer and `within`.
+/// People, scoped to the viewer (the one rule for people, [`crate::auth::Viewer::can_see_person`],
+/// as SQL) and `within`.
 ///
 /// # Errors
 /// Bad filter ids or paging arguments; database errors.
@@ -347,7 +350,7 @@ pub async fn list_people(
     let mut select = person::Entity::find().filter(
         person::COLUMN
             .organization_id
-            .is_in(viewer.visible_organization_ids().iter().copied()),
+            .is_in(viewer.people_organization_ids().iter().copied()),
     );
     if let Some(organization) = within.organization {
         select = select.filter(person::COLUMN.organization_id.eq(organization));

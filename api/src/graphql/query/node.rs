@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::{
-    alert, change_log_entry, engagement, environment, function, integration, organization, person,
+    alert, change_log_entry, engagement, environment, function, integration, organization,
     responsibility, runbook, runbook_revision, sync_run, system, team, ticket, ticket_note,
 };
 
@@ -11,7 +11,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
 use crate::graphql::loaders::load_by_id;
 use crate::graphql::pagination::MAX_PAGE_SIZE;
-use crate::graphql::scope::can_see_environment;
+use crate::graphql::scope::{can_see_environment, visible_person};
 use crate::graphql::types::{
     Alert, ChangeLogEntry, Engagement, Environment, Function, Integration, Node, Organization,
     Person, Responsibility, Runbook, RunbookRevision, SyncRun, System, Team, Ticket, TicketNote,
@@ -80,9 +80,8 @@ pub async fn find_node(ctx: &Context<'_>, id: &ID) -> ApiResult<Option<Node>> {
             .await?
             .filter(|found| viewer.can_see_organization(found.organization_id))
             .map(|found| Node::Team(Team(found))),
-        NodeType::Person => load_by_id::<person::Entity>(ctx, uuid)
+        NodeType::Person => visible_person(ctx, viewer, Some(uuid))
             .await?
-            .filter(|found| viewer.can_see_organization(found.organization_id))
             .map(|found| Node::Person(Person(found))),
         NodeType::Environment => load_by_id::<environment::Entity>(ctx, uuid)
             .await?

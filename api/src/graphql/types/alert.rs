@@ -1,7 +1,7 @@
 //! `Alert`: an RMM alert on a system.
 
 use async_graphql::{Context, ID, Object, Result, ResultExt};
-use entities::{alert, environment, person, system, team, ticket};
+use entities::{alert, environment, system, team, ticket};
 use sea_orm::prelude::DateTimeUtc;
 
 use crate::graphql::loaders::{load_by_id, load_required};
@@ -97,15 +97,9 @@ impl Alert {
         self.0.acknowledged_at
     }
 
-    /// Who acknowledged it.
+    /// Who acknowledged it; null when the caller may not see them.
     async fn acknowledged_by(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
-        match self.0.acknowledged_by_id {
-            Some(id) => load_by_id::<person::Entity>(ctx, id)
-                .await
-                .map(|found| found.map(Person))
-                .extend(),
-            None => Ok(None),
-        }
+        Person::visible(ctx, self.0.acknowledged_by_id).await
     }
 
     /// When it was resolved.

@@ -1,7 +1,7 @@
 //! `ChangeLogEntry`: an immutable record of one change.
 
 use async_graphql::{Context, ID, Object, Result, ResultExt};
-use entities::{change_log_entry, environment, integration, person, system, ticket};
+use entities::{change_log_entry, environment, integration, system, ticket};
 use sea_orm::prelude::DateTimeUtc;
 
 use crate::graphql::context::ContextExt;
@@ -62,15 +62,10 @@ impl ChangeLogEntry {
         self.0.reason.as_deref()
     }
 
-    /// The person who made the change, when it was a person in Tandem.
+    /// The person who made the change, when it was a person in Tandem the caller may see
+    /// (`actorName` keeps the label recorded with the entry).
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
-        match self.0.actor_id {
-            Some(id) => load_by_id::<person::Entity>(ctx, id)
-                .await
-                .map(|found| found.map(Person))
-                .extend(),
-            None => Ok(None),
-        }
+        Person::visible(ctx, self.0.actor_id).await
     }
 
     /// Who made the change, as a label (also for sync jobs and Tandem itself).
@@ -168,15 +163,9 @@ impl Principal {
         self.kind
     }
 
-    /// The person whose token wrote it, when a person's token did.
+    /// The person whose token wrote it, when a person's token did and the caller may see them.
     async fn person(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
-        match self.person_id {
-            Some(id) => load_by_id::<person::Entity>(ctx, id)
-                .await
-                .map(|found| found.map(Person))
-                .extend(),
-            None => Ok(None),
-        }
+        Person::visible(ctx, self.person_id).await
     }
 
     /// The integration that wrote it, when the caller may see it.

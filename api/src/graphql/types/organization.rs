@@ -118,7 +118,7 @@ impl Organization {
         .extend()
     }
 
-    /// The organization's people.
+    /// The organization's people the caller may see (see `Query.people`).
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn people(
         &self,

@@ -1,16 +1,35 @@
 //! `Person`: a member of one organization.
+//!
+//! Every field that returns a person loads it through [`Person::visible`], which applies the one
+//! rule for people ([`crate::auth::Viewer::can_see_person`]): another tenant's person is null.
 
 use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::{organization, person, team};
 use sea_orm::prelude::DateTimeUtc;
 
+use crate::graphql::context::ContextExt;
 use crate::graphql::loaders::{MembershipsOfPerson, load_group, load_many, load_required};
+use crate::graphql::scope::visible_person;
 use crate::graphql::types::enums::Role;
 use crate::graphql::types::{Organization, Team};
 use crate::ids::{self, NodeType};
 
 /// A member of one organization.
 pub struct Person(pub person::Model);
+
+impl Person {
+    /// The person `id` if the caller may see them; null for none, a missing or a hidden person.
+    ///
+    /// # Errors
+    /// No viewer in the context; database errors.
+    pub async fn visible(ctx: &Context<'_>, id: Option<uuid::Uuid>) -> Result<Option<Self>> {
+        let viewer = ctx.viewer().extend()?;
+        visible_person(ctx, viewer, id)
+            .await
+            .map(|found| found.map(Self))
+            .extend()
+    }
+}
 
 /// A member of one organization; `subject` matches the `sub` claim of their tokens.
 #[Object]
@@ -20,9 +39,13 @@ impl Person {
         ids::encode(NodeType::Person, self.0.id)
     }
 
-    /// The `sub` claim of the person's tokens.
-    async fn subject(&self) -> &str {
-        &self.0.subject
+    /// The `sub` claim of the person's tokens; null unless the caller is of the person's own
+    /// organization (the other party of an engagement sees names and email, not login subjects).
+    async fn subject(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        let viewer = ctx.viewer().extend()?;
+        Ok(viewer
+            .can_see_subject_of(&self.0)
+            .then_some(self.0.subject.as_str()))
     }
 
     /// Name to display.

@@ -3,8 +3,8 @@
 use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::enums::{ApprovalDecision, PartyRole};
 use entities::{
-    environment, escalation_step, function, organization, person, responsibility,
-    responsibility_approval, system, team,
+    environment, escalation_step, function, organization, responsibility, responsibility_approval,
+    system, team,
 };
 use sea_orm::prelude::DateTimeUtc;
 
@@ -182,15 +182,9 @@ impl EscalationStep {
         }
     }
 
-    /// The person to reach, when the step names a person.
+    /// The person to reach, when the step names a person the caller may see.
     async fn person(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
-        match self.0.person_id {
-            Some(id) => load_by_id::<person::Entity>(ctx, id)
-                .await
-                .map(|found| found.map(Person))
-                .extend(),
-            None => Ok(None),
-        }
+        Person::visible(ctx, self.0.person_id).await
     }
 
     /// How to reach them.
@@ -218,12 +212,10 @@ impl ResponsibilityApproval {
             .extend()
     }
 
-    /// The admin who approved.
-    async fn person(&self, ctx: &Context<'_>) -> Result<Person> {
-        load_required::<person::Entity>(ctx, self.0.person_id)
-            .await
-            .map(Person)
-            .extend()
+    /// The admin who approved; null when the caller may not see them (an admin of a provider
+    /// whose engagement has ended, say): the approving side stays in `organization`.
+    async fn person(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
+        Person::visible(ctx, Some(self.0.person_id)).await
     }
 
     /// When.

@@ -2,12 +2,11 @@
 
 use async_graphql::{Context, ID, Object, Result, ResultExt};
 use chrono::{Duration, Utc};
-use entities::{environment, function, person, runbook, runbook_revision, system, team};
+use entities::{environment, function, runbook, runbook_revision, system, team};
 use sea_orm::prelude::DateTimeUtc;
 
 use crate::graphql::loaders::{
-    FunctionsOfRunbook, RevisionsOfRunbook, SystemsOfRunbook, load_by_id, load_group, load_many,
-    load_required,
+    FunctionsOfRunbook, RevisionsOfRunbook, SystemsOfRunbook, load_group, load_many, load_required,
 };
 use crate::graphql::types::{Environment, Function, Person, System, Team};
 use crate::ids::{self, NodeType};
@@ -55,15 +54,9 @@ impl Runbook {
         self.0.last_reviewed_at
     }
 
-    /// Who last reviewed it.
+    /// Who last reviewed it; null when the caller may not see them.
     async fn last_reviewed_by(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
-        match self.0.last_reviewed_by_id {
-            Some(id) => load_by_id::<person::Entity>(ctx, id)
-                .await
-                .map(|found| found.map(Person))
-                .extend(),
-            None => Ok(None),
-        }
+        Person::visible(ctx, self.0.last_reviewed_by_id).await
     }
 
     /// When the next review is due: the last review (or creation) plus the interval.
@@ -167,15 +160,9 @@ impl RunbookRevision {
         self.0.change_summary.as_deref()
     }
 
-    /// Who wrote the revision.
+    /// Who wrote the revision; null when the caller may not see them.
     async fn author(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
-        match self.0.author_id {
-            Some(id) => load_by_id::<person::Entity>(ctx, id)
-                .await
-                .map(|found| found.map(Person))
-                .extend(),
-            None => Ok(None),
-        }
+        Person::visible(ctx, self.0.author_id).await
     }
 
     /// The runbook.

@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::{organization, person, team};
 use sea_orm::prelude::DateTimeUtc;
 
+use crate::graphql::context::ContextExt;
 use crate::graphql::loaders::{MembershipsOfTeam, load_group, load_many, load_required};
 use crate::graphql::types::{Organization, Person};
 use crate::ids::{self, NodeType};
@@ -37,8 +38,10 @@ impl Team {
             .extend()
     }
 
-    /// The team's members.
+    /// The team's members the caller may see (their own organization's, or the other party's of
+    /// an engagement active today); another tenant's team lists nobody.
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<Person>> {
+        let viewer = ctx.viewer().extend()?;
         let memberships = load_group::<MembershipsOfTeam>(ctx, self.0.id)
             .await
             .extend()?;
@@ -47,7 +50,11 @@ impl Team {
             .map(|membership| membership.person_id)
             .collect();
         let people = load_many::<person::Entity>(ctx, &ids).await.extend()?;
-        Ok(people.into_iter().map(Person).collect())
+        Ok(people
+            .into_iter()
+            .filter(|found| viewer.can_see_person(found))
+            .map(Person)
+            .collect())
     }
 
     /// When the team was created.

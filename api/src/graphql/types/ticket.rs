@@ -1,7 +1,7 @@
 //! `Ticket` and `TicketNote`: work items, created in Tandem or synced from a PSA.
 
 use async_graphql::{Context, ID, Object, Result, ResultExt};
-use entities::{environment, function, person, system, team, ticket, ticket_note};
+use entities::{environment, function, system, team, ticket, ticket_note};
 use sea_orm::prelude::DateTimeUtc;
 
 use crate::error::ApiError;
@@ -109,15 +109,9 @@ impl Ticket {
         }
     }
 
-    /// The person working the ticket.
+    /// The person working the ticket; null when the caller may not see them.
     async fn assigned_person(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
-        match self.0.assigned_person_id {
-            Some(id) => load_by_id::<person::Entity>(ctx, id)
-                .await
-                .map(|found| found.map(Person))
-                .extend(),
-            None => Ok(None),
-        }
+        Person::visible(ctx, self.0.assigned_person_id).await
     }
 
     /// The ticket's notes, oldest first; `last: 3` gives the three newest.
@@ -235,15 +229,9 @@ impl TicketNote {
         self.0.internal
     }
 
-    /// The author, when a person in Tandem.
+    /// The author, when a person in Tandem the caller may see.
     async fn author(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
-        match self.0.author_id {
-            Some(id) => load_by_id::<person::Entity>(ctx, id)
-                .await
-                .map(|found| found.map(Person))
-                .extend(),
-            None => Ok(None),
-        }
+        Person::visible(ctx, self.0.author_id).await
     }
 
     /// The author's name as the PSA gave it, when not a person in Tandem.
