@@ -131,8 +131,10 @@ async fn variables_are_held_to_the_same_limits() -> anyhow::Result<()> {
     let body: Value = response.json().await?;
     assert_eq!(code(&body), "BAD_REQUEST", "{body}");
 
-    // Lists longer than a bulk upsert's records.
-    let ids: Vec<String> = (0..1_001).map(|n| format!("id{n}")).collect();
+    // Lists longer than any request may hold.
+    let ids: Vec<String> = (0..=api::graphql::limits::MAX_LIST_LENGTH)
+        .map(|n| format!("id{n}"))
+        .collect();
     let (_, body) = app
         .graphql(Some(&token), query, json!({ "v": ids }))
         .await?;

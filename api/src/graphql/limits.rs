@@ -33,8 +33,10 @@ pub const MAX_NESTING: usize = 64;
 /// Deepest nesting of lists and input objects in one value: an argument, a variable, a variable's
 /// default or a directive argument (a JSON scalar such as `attributes` counts too).
 pub const MAX_VALUE_DEPTH: usize = 32;
-/// Most items one list in an argument or a variable may hold (a bulk upsert's records fit).
-pub const MAX_LIST_LENGTH: usize = crate::services::bulk::MAX_RECORDS;
+/// Most items one list in an argument or a variable may hold: a bound on what any request can
+/// make the server walk. Operations keep their own, lower limits and answer them in their
+/// payloads (a bulk upsert takes 1,000 records and says so in `userErrors`).
+pub const MAX_LIST_LENGTH: usize = 10 * crate::services::bulk::MAX_RECORDS;
 /// Most fragments a document may define.
 pub const MAX_FRAGMENTS: usize = 200;
 /// Most directives a document may use.
