@@ -88,6 +88,9 @@ pub struct Device {
     pub rmm_uid: Option<String>,
     /// A link to the record in the vendor's UI.
     pub url: Option<String>,
+    /// Whether the vendor holds it active; an inactive, retired or archived one is read so its
+    /// system is marked retired instead of looking active.
+    pub active: bool,
 }
 
 /// A ticket.

@@ -629,6 +629,8 @@ pub async fn upsert_systems(
                 .attributes
                 .and_then(|attributes| attributes.as_object().cloned())
                 .unwrap_or_default(),
+            // The bulk call says nothing about retirement.
+            active: None,
         };
         let (stored, outcome) = match current {
             Some(current) => match external::system_update(

@@ -693,11 +693,15 @@ pub struct SystemFacts {
     pub ip_address: Option<String>,
     /// Other facts, merged key by key into the stored ones.
     pub attributes: Map<String, Value>,
+    /// Whether the source holds it active: `Some(false)` retires the system; `Some(true)`
+    /// brings it back only when this same source retired it (an RMM that always says "active"
+    /// never undoes a PSA's retirement, nor a person's); `None` says nothing.
+    pub active: Option<bool>,
 }
 
 /// The columns a system's change log entry reports: what people track (attributes such as a
 /// last-seen time change on every sync and would drown the log).
-pub const SYSTEM_COLUMNS: [&str; 8] = [
+pub const SYSTEM_COLUMNS: [&str; 9] = [
     "name",
     "kind",
     "hostname",
@@ -706,6 +710,7 @@ pub const SYSTEM_COLUMNS: [&str; 8] = [
     "operating_system",
     "ip_address",
     "environment_id",
+    "retired_at",
 ];
 
 /// `current` as `source` reports it at `now` (moved to `environment_id` when given), or `None`
@@ -784,6 +789,28 @@ pub fn system_update(
         );
         model.environment_id = Set(environment_id);
     }
+    match facts.active {
+        Some(false) if current.retired_at.is_none() => {
+            changes.insert(
+                "retired_at".to_owned(),
+                json!({ "from": Value::Null, "to": now }),
+            );
+            sources.insert("retired_at".to_owned(), json!(source));
+            model.retired_at = Set(Some(now));
+        }
+        Some(true)
+            if current.retired_at.is_some()
+                && sources.get("retired_at") == Some(&json!(source)) =>
+        {
+            changes.insert(
+                "retired_at".to_owned(),
+                json!({ "from": current.retired_at, "to": Value::Null }),
+            );
+            sources.remove("retired_at");
+            model.retired_at = Set(None);
+        }
+        _ => {}
+    }
     let mut attributes = current.attributes.as_object().cloned().unwrap_or_default();
     for (key, value) in &facts.attributes {
         if attributes.get(key) != Some(value) {
@@ -820,6 +847,7 @@ pub fn new_system(
         ("mac_address", facts.mac_address.is_some()),
         ("operating_system", facts.operating_system.is_some()),
         ("ip_address", facts.ip_address.is_some()),
+        ("retired_at", facts.active == Some(false)),
     ] {
         if present {
             sources.insert(field.to_owned(), json!(source));
@@ -838,7 +866,8 @@ pub fn new_system(
         description: None,
         attributes: Value::Object(facts.attributes),
         attribute_sources: Value::Object(sources),
-        retired_at: None,
+        // A system first seen inactive (a retired configuration) is recorded, but retired.
+        retired_at: (facts.active == Some(false)).then_some(now),
         created_at: now,
         updated_at: now,
     }

@@ -1088,6 +1088,7 @@ fn device_facts(device: &Device) -> SystemFacts {
             Value::Object(attributes) => attributes,
             _ => Map::new(),
         },
+        active: Some(device.active),
     }
 }
 

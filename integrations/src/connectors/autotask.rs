@@ -223,6 +223,7 @@ fn configuration_item(raw: &Value) -> Result<Record, String> {
         ip_address: text(raw, "rmmDeviceAuditIPAddress"),
         rmm_uid: text(raw, "rmmDeviceUID"),
         url: None,
+        active: at(raw, "isActive").and_then(Value::as_bool).unwrap_or(true),
         name,
     }))
 }

@@ -230,6 +230,16 @@ fn configuration(raw: &Value) -> Result<Record, String> {
         ip_address: text(raw, "ipAddress"),
         rmm_uid: text(raw, "deviceIdentifier"),
         url: None,
+        // `activeFlag` false, or a status the tenant named inactive or retired.
+        active: at(raw, "activeFlag")
+            .and_then(Value::as_bool)
+            .unwrap_or(true)
+            && !text(raw, "status/name").is_some_and(|status| {
+                let status = status.to_ascii_lowercase();
+                ["inactive", "retired", "decommissioned", "disposed"]
+                    .iter()
+                    .any(|word| status.contains(word))
+            }),
     }))
 }
 

@@ -196,6 +196,7 @@ fn device(raw: &Value) -> Result<Record, String> {
         ip_address: text(raw, "intIpAddress"),
         rmm_uid: Some(uid.clone()),
         url: text(raw, "portalUrl"),
+        active: true,
         external_id: uid,
     }))
 }

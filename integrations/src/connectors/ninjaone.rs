@@ -121,6 +121,7 @@ fn device(raw: &Value) -> Result<Record, String> {
         ip_address: first_text(raw, "ipAddresses"),
         rmm_uid: text(raw, "uid"),
         url: None,
+        active: true,
         name,
     }))
 }

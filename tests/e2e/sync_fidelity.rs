@@ -1,0 +1,172 @@
+//! Sync fidelity against the vendor mocks, on both databases (issue 14): every record the vendor
+//! holds arrives (closed tickets, inactive assets, lists that shift under a resumed walk, every
+//! activity page), with the vendor's own facts (close and resolve instants, inactive state,
+//! device kinds), and with only the request parameters each vendor documents.
+
+use std::sync::Arc;
+
+use api::sync::engine::Progress;
+use chrono::{Duration, Utc};
+use entities::enums::{SyncStatus, TicketStatus};
+use entities::{system, system_link, ticket};
+use integrations::mock::{self, Fault, MockServer};
+use integrations::model::Resource;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use tests::{TestApp, sync as run, sync_with as run_with};
+use uuid::Uuid;
+
+use crate::sync::integration;
+
+/// A HaloPSA integration over `server`, `page_size` a page, clients 57 and 58 mapped.
+async fn halo(app: &TestApp, server: &MockServer, page_size: u64) -> anyhow::Result<Uuid> {
+    let (mut settings, mut credentials) = mock::halopsa::configuration();
+    settings["pageSize"] = json!(page_size);
+    credentials["webhookSecret"] = json!("hook-secret");
+    let (_, id) = integration(
+        app,
+        "HALOPSA",
+        &server.url,
+        (settings, credentials),
+        &[("57", "Production"), ("58", "Main Office")],
+    )
+    .await?;
+    Ok(id)
+}
+
+/// The tickets a `prefix` integration synced, by external id.
+async fn tickets(app: &TestApp, prefix: &str) -> anyhow::Result<Vec<ticket::Model>> {
+    let mut found = ticket::Entity::find()
+        .filter(ticket::Column::ExternalSource.like(format!("{prefix}:%")))
+        .all(&app.db)
+        .await?;
+    found.sort_by(|a, b| a.external_id.cmp(&b.external_id));
+    Ok(found)
+}
+
+/// The system linked to `external_id` of a `prefix` integration.
+async fn system_of(
+    app: &TestApp,
+    prefix: &str,
+    external_id: &str,
+) -> anyhow::Result<system::Model> {
+    let link = system_link::Entity::find()
+        .filter(system_link::Column::Source.like(format!("{prefix}:%")))
+        .filter(system_link::Column::ExternalId.eq(external_id))
+        .one(&app.db)
+        .await?
+        .unwrap_or_else(|| panic!("no system for {prefix} {external_id}"));
+    Ok(system::Entity::find_by_id(link.system_id)
+        .one(&app.db)
+        .await?
+        .expect("the linked system"))
+}
+
+/// What the API says of a system.
+async fn system_node(app: &TestApp, id: Uuid) -> anyhow::Result<Value> {
+    let data = app
+        .query(
+            &app.provider_admin_token(),
+            "query($id: ID!) { node(id: $id) { ... on System { name kind serialNumber retiredAt } } }",
+            json!({ "id": api::graphql::ids::encode(api::graphql::ids::NodeType::System, id).0 }),
+        )
+        .await?;
+    Ok(data["node"].clone())
+}
+
+/// Item 1: closed tickets arrive (and a ticket closed at Halo closes here), inactive assets
+/// arrive retired; item 6 (Halo): the serial and the asset type are the vendor's.
+#[tokio::test]
+async fn halo_closed_tickets_and_inactive_assets_arrive() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let at = Utc::now() - Duration::hours(1);
+    let mut store = mock::halopsa::fixture(2, 6, at);
+    store.tickets[1] = mock::halopsa::ticket(18_001, 58, mock::halopsa::status::CLOSED, at);
+    store.devices[1]["inactive"] = json!(true);
+    store.devices[1]["fields"] = json!([
+        { "id": 14, "name": "Operating System", "value": "Windows Server 2022" }
+    ]);
+    let server = mock::halopsa::start(store).await;
+    let id = halo(&app, &server, 2).await?;
+    let report = run(&app, id).await;
+    assert_eq!(report.run.status, SyncStatus::Succeeded);
+
+    let synced = tickets(&app, "HALOPSA").await?;
+    assert_eq!(synced.len(), 6, "the closed ticket too");
+    let closed = synced
+        .iter()
+        .find(|found| found.external_id.as_deref() == Some("18001"))
+        .unwrap();
+    assert_eq!(closed.status, TicketStatus::Closed);
+
+    let laptop = system_of(&app, "HALOPSA", "2201").await?;
+    let node = system_node(&app, laptop.id).await?;
+    assert!(node["retiredAt"].is_string(), "inactive at Halo: {node}");
+    assert_eq!(node["kind"], "LAPTOP", "the asset type wins over the OS");
+    assert_eq!(node["serialNumber"], "HSN2201", "key_field2");
+    let server_asset = system_of(&app, "HALOPSA", "2200").await?;
+    assert_eq!(
+        system_node(&app, server_asset.id).await?["retiredAt"],
+        Value::Null
+    );
+
+    // A ticket that closes at Halo later closes here on the next (incremental) run.
+    {
+        let mut store = server.state.store();
+        store.tickets[0] =
+            mock::halopsa::ticket(18_000, 57, mock::halopsa::status::CLOSED, Utc::now());
+    }
+    let again = run(&app, id).await;
+    assert_eq!(again.run.status, SyncStatus::Succeeded);
+    let reclosed = tickets(&app, "HALOPSA")
+        .await?
+        .into_iter()
+        .find(|found| found.external_id.as_deref() == Some("18000"))
+        .unwrap();
+    assert_eq!(reclosed.status, TicketStatus::Closed);
+    assert!(reclosed.closed_at.is_some());
+    app.stop().await
+}
+
+/// Item 2: tickets deleted at Halo between a crash and the resume move the rest of the list up;
+/// the resumed walk steps back and skips nothing.
+#[tokio::test]
+async fn halo_resume_after_the_list_shifted_skips_nothing() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let server = mock::halopsa::start(mock::halopsa::fixture(
+        2,
+        12,
+        Utc::now() - Duration::hours(1),
+    ))
+    .await;
+    let id = halo(&app, &server, 3).await?;
+    let state = Arc::clone(&server.state);
+    let crash = move |progress: &Progress| {
+        if progress.resource == Resource::Tickets && progress.pages == 2 {
+            state.inject([Fault::ServerError(502); 6]);
+        }
+    };
+    assert!(run_with(&app, id, &crash).await.is_err());
+    assert_eq!(
+        tickets(&app, "HALOPSA").await?.len(),
+        6,
+        "two pages of three"
+    );
+    // Halo deletes the first page's tickets: the third page now starts three records later.
+    server
+        .state
+        .store()
+        .tickets
+        .retain(|found| found["id"].as_i64().is_some_and(|id| id >= 18_003));
+
+    let resumed = run(&app, id).await;
+    assert_eq!(resumed.run.status, SyncStatus::Succeeded);
+    let ids: Vec<String> = tickets(&app, "HALOPSA")
+        .await?
+        .into_iter()
+        .filter_map(|found| found.external_id)
+        .collect();
+    let expected: Vec<String> = (18_000..18_012).map(|id| id.to_string()).collect();
+    assert_eq!(ids, expected, "every ticket arrived, 18006 to 18008 too");
+    app.stop().await
+}
