@@ -8,10 +8,10 @@ use std::sync::Arc;
 use api::sync::engine::Progress;
 use chrono::{Duration, Utc};
 use entities::enums::{SyncStatus, TicketStatus};
-use entities::{system, system_link, ticket};
-use integrations::mock::{self, Fault, MockServer};
+use entities::{change_log_entry, system, system_link, ticket};
+use integrations::mock::{self, ActivityCursors, Fault, MockServer};
 use integrations::model::Resource;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use tests::{TestApp, sync as run, sync_with as run_with};
 use uuid::Uuid;
@@ -168,5 +168,58 @@ async fn halo_resume_after_the_list_shifted_skips_nothing() -> anyhow::Result<()
         .collect();
     let expected: Vec<String> = (18_000..18_012).map(|id| id.to_string()).collect();
     assert_eq!(ids, expected, "every ticket arrived, 18006 to 18008 too");
+    app.stop().await
+}
+
+/// Adds `count` NinjaOne activities from id `first` on the server of organization 1, at `at`.
+fn add_activities(server: &MockServer, first: i64, count: i64, at: chrono::DateTime<Utc>) {
+    let mut store = server.state.store();
+    for id in first..first + count {
+        store.changes.push(mock::ninjaone::activity(
+            id,
+            3302,
+            "SCRIPTING",
+            &format!("Ran script {id}"),
+            at,
+        ));
+    }
+}
+
+async fn ninja_entries(app: &TestApp) -> anyhow::Result<u64> {
+    Ok(change_log_entry::Entity::find()
+        .filter(change_log_entry::Column::ExternalSource.like("NINJAONE:%"))
+        .count(&app.db)
+        .await?)
+}
+
+/// Item 3: every NinjaOne activity page is read (newest first), whichever way the id cursors
+/// work, and a vendor that answers the same page again fails the run instead of ending it.
+#[tokio::test]
+async fn ninja_activities_are_walked_to_the_end() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let (server, id) = crate::sync::ninja(&app, 10).await?;
+    add_activities(&server, 100, 25, Utc::now() - Duration::minutes(30));
+    let first = run(&app, id).await;
+    assert_eq!(first.run.status, SyncStatus::Succeeded);
+    assert_eq!(
+        ninja_entries(&app).await?,
+        4 + 25,
+        "the fixture's 4 mapped activities and all 25 added, over four pages"
+    );
+
+    // The cursors turn out to mean the opposite of their names: still every page.
+    server.state.store().activity_cursors = ActivityCursors::Swapped;
+    add_activities(&server, 200, 23, Utc::now());
+    let second = run(&app, id).await;
+    assert_eq!(second.run.status, SyncStatus::Succeeded);
+    assert_eq!(ninja_entries(&app).await?, 4 + 25 + 23);
+
+    // A vendor that ignores the cursors answers the newest page again: a run error naming it.
+    server.state.store().activity_cursors = ActivityCursors::Ignored;
+    add_activities(&server, 300, 15, Utc::now());
+    let error = run_with(&app, id, &|_| {})
+        .await
+        .expect_err("no progress fails the run");
+    assert!(error.to_string().contains("no progress"), "{error}");
     app.stop().await
 }
