@@ -112,6 +112,9 @@ pub struct Ticket {
     pub status_label: Option<String>,
     /// Whether the vendor flags it closed.
     pub closed: bool,
+    /// When the vendor says it was closed or resolved (ConnectWise `closedDate`, Autotask
+    /// `completedDate`, Halo `dateclosed`); `None` when it gives none.
+    pub closed_at: Option<DateTime<Utc>>,
     /// The vendor's priority value, looked up in the value mappings.
     pub priority: Option<String>,
     /// The priority's label.
@@ -160,6 +163,8 @@ pub struct Alert {
     pub raised_at: DateTime<Utc>,
     /// Whether the vendor has cleared it.
     pub resolved: bool,
+    /// When the vendor cleared it (Datto `resolvedOn`); `None` when it gives none.
+    pub resolved_at: Option<DateTime<Utc>>,
 }
 
 /// A change the vendor recorded (an activity, an audit entry).

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use api::sync::engine::Progress;
 use chrono::{Duration, Utc};
-use entities::enums::{SyncStatus, TicketStatus};
-use entities::{change_log_entry, system, system_link, ticket};
+use entities::enums::{AlertStatus, SyncStatus, TicketStatus};
+use entities::{alert, change_log_entry, system, system_link, ticket};
 use integrations::mock::{self, ActivityCursors, Fault, MockServer};
 use integrations::model::Resource;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -221,5 +221,120 @@ async fn ninja_activities_are_walked_to_the_end() -> anyhow::Result<()> {
         .await
         .expect_err("no progress fails the run");
     assert!(error.to_string().contains("no progress"), "{error}");
+    app.stop().await
+}
+
+/// The synced ticket `external_id` of a `prefix` integration.
+async fn ticket_of(
+    app: &TestApp,
+    prefix: &str,
+    external_id: &str,
+) -> anyhow::Result<ticket::Model> {
+    Ok(tickets(app, prefix)
+        .await?
+        .into_iter()
+        .find(|found| found.external_id.as_deref() == Some(external_id))
+        .unwrap_or_else(|| panic!("no ticket {prefix} {external_id}")))
+}
+
+/// Item 4: the vendors' close and resolve instants (ConnectWise `closedDate`, Autotask
+/// `completedDate`, Datto `resolvedOn`) become the tickets' and alerts' own, not the sync time.
+#[tokio::test]
+async fn vendor_close_and_resolve_times_are_kept() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let closed_at = chrono::DateTime::parse_from_rfc3339("2024-09-16T10:30:00Z")?.to_utc();
+
+    // ConnectWise: a ticket closed long ago, and one that closes between two runs.
+    let (cw, cw_id) = crate::sync::connectwise(&app, 6, 100).await?;
+    {
+        let mut store = cw.state.store();
+        store.tickets[0]["status"] =
+            json!({ "id": mock::connectwise::status::CLOSED, "name": "Closed" });
+        store.tickets[0]["closedFlag"] = json!(true);
+        store.tickets[0]["closedDate"] = json!("2024-09-16T10:30:00Z");
+    }
+    let external_id = cw.state.store().tickets[0]["id"].to_string();
+    assert_eq!(run(&app, cw_id).await.run.status, SyncStatus::Succeeded);
+    let old = ticket_of(&app, "CONNECTWISE_MANAGE", &external_id).await?;
+    assert_eq!(old.status, TicketStatus::Closed);
+    assert_eq!(old.closed_at, Some(closed_at));
+    assert_eq!(old.resolved_at, Some(closed_at));
+    let node = app
+        .query(
+            &app.provider_admin_token(),
+            "query($id: ID!) { node(id: $id) { ... on Ticket { resolvedAt closedAt } } }",
+            json!({ "id": api::graphql::ids::encode(api::graphql::ids::NodeType::Ticket, old.id).0 }),
+        )
+        .await?;
+    assert_eq!(
+        node["node"]["closedAt"], "2024-09-16T10:30:00+00:00",
+        "{node}"
+    );
+    assert_eq!(node["node"]["resolvedAt"], "2024-09-16T10:30:00+00:00");
+    // Open tickets keep none.
+    let open_id = cw.state.store().tickets[1]["id"].to_string();
+    assert_eq!(
+        ticket_of(&app, "CONNECTWISE_MANAGE", &open_id)
+            .await?
+            .closed_at,
+        None
+    );
+
+    // Autotask: `completedDate`.
+    let at_server = mock::autotask::start(mock::autotask::fixture(
+        2,
+        3,
+        Utc::now() - Duration::hours(1),
+    ))
+    .await;
+    {
+        let mut store = at_server.state.store();
+        let id = store.tickets[0]["id"].as_i64().unwrap();
+        store.tickets[0] =
+            mock::autotask::ticket(id, 170, mock::autotask::status::COMPLETE, closed_at);
+    }
+    let completed_id = at_server.state.store().tickets[0]["id"].to_string();
+    let (mut settings, mut credentials) = mock::autotask::configuration();
+    settings["pageSize"] = json!(100);
+    credentials["webhookSecret"] = json!("hook-secret");
+    let (_, at_id) = integration(
+        &app,
+        "AUTOTASK",
+        &at_server.url,
+        (settings, credentials),
+        &[("170", "Production"), ("171", "Main Office")],
+    )
+    .await?;
+    assert_eq!(run(&app, at_id).await.run.status, SyncStatus::Succeeded);
+    let completed = ticket_of(&app, "AUTOTASK", &completed_id).await?;
+    assert_eq!(completed.closed_at, Some(closed_at));
+
+    // Datto RMM: every resolved alert carries `resolvedOn` (30 minutes after it was raised).
+    let raised = Utc::now() - Duration::hours(3);
+    let raised = raised - Duration::nanoseconds(i64::from(raised.timestamp_subsec_nanos()));
+    let datto = mock::datto::start(mock::datto::fixture(2, raised)).await;
+    let (settings, mut credentials) = mock::datto::configuration();
+    credentials["webhookSecret"] = json!("hook-secret");
+    let (_, datto_id) = integration(
+        &app,
+        "DATTO_RMM",
+        &datto.url,
+        (settings, credentials),
+        &[
+            (&mock::datto::uid(0x5173, 0), "Production"),
+            (&mock::datto::uid(0x5173, 1), "Main Office"),
+        ],
+    )
+    .await?;
+    assert_eq!(run(&app, datto_id).await.run.status, SyncStatus::Succeeded);
+    let resolved: Vec<alert::Model> = alert::Entity::find()
+        .filter(alert::Column::ExternalSource.like("DATTO_RMM:%"))
+        .filter(alert::Column::Status.eq(AlertStatus::Resolved))
+        .all(&app.db)
+        .await?;
+    assert_eq!(resolved.len(), 2, "one resolved alert per site");
+    for found in &resolved {
+        assert_eq!(found.resolved_at, Some(raised + Duration::minutes(30)));
+    }
     app.stop().await
 }

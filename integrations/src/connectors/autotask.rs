@@ -239,6 +239,10 @@ fn ticket(raw: &Value) -> Result<Record, String> {
         title: required_text(raw, "title")?,
         description: text(raw, "description"),
         closed: status == COMPLETE || completed,
+        // `resolvedDateTime` when the tenant records resolutions apart from completion.
+        closed_at: text(raw, "completedDate")
+            .or_else(|| text(raw, "resolvedDateTime"))
+            .and_then(|date| time::iso(&date)),
         status,
         status_label: None,
         priority: id(raw, "priority"),

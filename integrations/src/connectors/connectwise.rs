@@ -253,6 +253,7 @@ fn ticket(raw: &Value) -> Result<Record, String> {
         description: text(raw, "initialDescription"),
         status: required_id(raw, "status/id")?,
         status_label: text(raw, "status/name"),
+        closed_at: text(raw, "closedDate").and_then(|date| time::iso(&date)),
         closed: at(raw, "closedFlag")
             .and_then(Value::as_bool)
             .unwrap_or(false),

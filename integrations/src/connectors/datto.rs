@@ -236,6 +236,8 @@ fn alert(raw: &Value, phase: Phase) -> Result<Record, String> {
         raised_at: time::any(raised).ok_or("`timestamp` is not a timestamp")?,
         resolved: phase == Phase::Resolved
             || at(raw, "resolved").and_then(Value::as_bool) == Some(true),
+        // Epoch milliseconds (despite the spec), read like `timestamp`.
+        resolved_at: at(raw, "resolvedOn").and_then(time::any),
     }))
 }
 

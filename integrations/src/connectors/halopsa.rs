@@ -249,6 +249,7 @@ fn ticket(raw: &Value) -> Result<Record, String> {
         status: required_id(raw, "status_id")?,
         status_label: text(raw, "status_name"),
         closed: date(raw, "dateclosed").is_some(),
+        closed_at: date(raw, "dateclosed"),
         priority: id(raw, "priority_id"),
         priority_label: text(raw, "priority_name"),
         requester: text(raw, "user_name"),

@@ -335,6 +335,7 @@ fn alert(raw: &Value) -> Result<Record, String> {
         severity_raw,
         raised_at: time::any(raised).ok_or("`createTime` is not a timestamp")?,
         resolved: false,
+        resolved_at: None,
     }))
 }
 

@@ -354,6 +354,7 @@ pub fn ticket(id: i64, company: i64, status: i64, updated: DateTime<Utc>) -> Val
         "company": { "id": company, "identifier": format!("Company{company}"), "name": format!("Company {company}") },
         "contact": { "id": 1402, "name": "Dana Ruiz" },
         "closedFlag": status == status::CLOSED,
+        "closedDate": if status == status::CLOSED { json!(time::format(updated - Duration::hours(1))) } else { Value::Null },
         "_info": { "dateEntered": time::format(updated - Duration::hours(2)), "lastUpdated": time::format(updated) }
     })
 }
