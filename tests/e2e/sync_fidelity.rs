@@ -338,3 +338,69 @@ async fn vendor_close_and_resolve_times_are_kept() -> anyhow::Result<()> {
     }
     app.stop().await
 }
+
+/// Item 6: an inactive ConnectWise configuration and an inactive Autotask configuration item
+/// arrive retired; Autotask's configuration item types name the systems' kinds; a system
+/// brought back to active at the vendor that retired it is active again.
+#[tokio::test]
+async fn inactive_configurations_are_retired_and_types_name_kinds() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let (cw, cw_id) = crate::sync::connectwise(&app, 0, 100).await?;
+    let (retired_id, status_id) = {
+        let mut store = cw.state.store();
+        store.devices[0]["activeFlag"] = json!(false);
+        store.devices[1]["status"] = json!({ "id": 3, "name": "Retired" });
+        (
+            store.devices[0]["id"].to_string(),
+            store.devices[1]["id"].to_string(),
+        )
+    };
+    assert_eq!(run(&app, cw_id).await.run.status, SyncStatus::Succeeded);
+    let inactive = system_of(&app, "CONNECTWISE_MANAGE", &retired_id).await?;
+    assert!(inactive.retired_at.is_some(), "activeFlag false");
+    assert!(
+        system_of(&app, "CONNECTWISE_MANAGE", &status_id)
+            .await?
+            .retired_at
+            .is_some(),
+        "a status named Retired"
+    );
+    let active_id = cw.state.store().devices[2]["id"].to_string();
+    assert_eq!(
+        system_of(&app, "CONNECTWISE_MANAGE", &active_id)
+            .await?
+            .retired_at,
+        None
+    );
+    // Reactivated at ConnectWise: active again here.
+    cw.state.store().devices[0]["activeFlag"] = json!(true);
+    cw.state.store().devices[0]["_info"]["lastUpdated"] =
+        json!(integrations::time::format(Utc::now()));
+    assert_eq!(run(&app, cw_id).await.run.status, SyncStatus::Succeeded);
+    let back = system_of(&app, "CONNECTWISE_MANAGE", &retired_id).await?;
+    assert_eq!(system_node(&app, back.id).await?["retiredAt"], Value::Null);
+
+    let mut store = mock::autotask::fixture(2, 0, Utc::now() - Duration::hours(1));
+    store.devices[1]["configurationItemType"] = json!(mock::autotask::ci_type::PRINTER);
+    store.devices[1]["isActive"] = json!(false);
+    let at_server = mock::autotask::start(store).await;
+    let (settings, mut credentials) = mock::autotask::configuration();
+    credentials["webhookSecret"] = json!("hook-secret");
+    let (_, at_id) = integration(
+        &app,
+        "AUTOTASK",
+        &at_server.url,
+        (settings, credentials),
+        &[("170", "Production"), ("171", "Main Office")],
+    )
+    .await?;
+    assert_eq!(run(&app, at_id).await.run.status, SyncStatus::Succeeded);
+    let printer = system_of(&app, "AUTOTASK", "41").await?;
+    let node = system_node(&app, printer.id).await?;
+    assert_eq!(node["kind"], "PRINTER", "{node}");
+    assert!(node["retiredAt"].is_string(), "isActive false: {node}");
+    let workstation = system_node(&app, system_of(&app, "AUTOTASK", "43").await?.id).await?;
+    assert_eq!(workstation["kind"], "WORKSTATION");
+    assert_eq!(workstation["retiredAt"], Value::Null);
+    app.stop().await
+}
