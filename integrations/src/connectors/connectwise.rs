@@ -5,7 +5,8 @@
 //!   again once when the API answers 404 (hosted tenants move between codebases).
 //! - Auth: HTTP Basic `{companyId}+{publicKey}:{privateKey}` and the `clientId` header.
 //! - Paging: forward-only (`pagination-type: forward-only`, `pageId` from the `Link` header's
-//!   `rel="next"`), `pageSize` up to 1,000, `orderBy=id asc`.
+//!   `rel="next"`), `pageSize` up to 1,000, and nothing else the mode does not document (no
+//!   `orderBy`: the mode orders by id itself).
 //! - Changed since: `conditions=lastUpdated > [2025-03-01T00:00:00Z]`.
 //! - Notes: `/service/tickets/{id}/notes` for each ticket a page returns (a changed ticket's
 //!   `lastUpdated` moves when a note is added), unless the setting `syncNotes` is false.
@@ -362,10 +363,9 @@ impl Connector for ConnectWise {
                 )));
             }
         };
-        let mut query = vec![
-            ("pageSize", self.page_size.to_string()),
-            ("orderBy", "id asc".to_owned()),
-        ];
+        // Forward-only paging orders by id itself (`pageId` is an `id > pageId` condition); an
+        // `orderBy` beside it is an undocumented combination a strict server refuses.
+        let mut query = vec![("pageSize", self.page_size.to_string())];
         if let Some(since) = since {
             query.push((
                 "conditions",
