@@ -8,7 +8,10 @@
 //! - API under `{base}/api`; lists are envelopes (`clients`, `assets`, `tickets`).
 //! - Paging: `pageinate=true&page_size=N&page_no=K` (1-based; Halo's own spelling), `page_size`
 //!   at most 100 (`pageSize` setting); there are ceil(`record_count` / `page_size`) pages. The
-//!   page token is the next page number.
+//!   page token is `v2.<next page>.<record_count>`: a list that shrank since (records deleted)
+//!   makes the walk step back rather than skip the records that moved up.
+//! - Closed/completed tickets and inactive assets are asked for (`includeclosed`,
+//!   `includecompleted`, `includeinactive`); Halo leaves them out otherwise.
 //! - Changed since: `lastupdatefromdate=YYYY-MM-DDTHH:MM:SS`, UTC without a zone.
 //! - Datetimes have no zone and are read as UTC; Halo writes `1900-01-01T00:00:00` for "none".
 //! - Statuses from `GET /api/Status`, priorities from `GET /api/Priority` (one entry per SLA
