@@ -1666,6 +1666,7 @@ impl Demo {
                         priority
                     )),
                     requester: Some(requester.display_name.clone()),
+                    closed_at: None,
                 };
                 let key = ExternalKey {
                     organization_id: environment.organization_id,
@@ -1798,6 +1799,7 @@ impl Demo {
                 severity,
                 external_severity: Some(external_severity.to_owned()),
                 resolved: false,
+                resolved_at: None,
             };
             let key = ExternalKey {
                 organization_id: environment.organization_id,

@@ -88,6 +88,9 @@ pub struct Device {
     pub rmm_uid: Option<String>,
     /// A link to the record in the vendor's UI.
     pub url: Option<String>,
+    /// Whether the vendor holds it active; an inactive, retired or archived one is read so its
+    /// system is marked retired instead of looking active.
+    pub active: bool,
 }
 
 /// A ticket.
@@ -109,6 +112,9 @@ pub struct Ticket {
     pub status_label: Option<String>,
     /// Whether the vendor flags it closed.
     pub closed: bool,
+    /// When the vendor says it was closed or resolved (ConnectWise `closedDate`, Autotask
+    /// `completedDate`, Halo `dateclosed`); `None` when it gives none.
+    pub closed_at: Option<DateTime<Utc>>,
     /// The vendor's priority value, looked up in the value mappings.
     pub priority: Option<String>,
     /// The priority's label.
@@ -157,6 +163,8 @@ pub struct Alert {
     pub raised_at: DateTime<Utc>,
     /// Whether the vendor has cleared it.
     pub resolved: bool,
+    /// When the vendor cleared it (Datto `resolvedOn`); `None` when it gives none.
+    pub resolved_at: Option<DateTime<Utc>>,
 }
 
 /// A change the vendor recorded (an activity, an audit entry).

@@ -85,12 +85,16 @@ pub fn kind(class: &str, operating_system: Option<&str>) -> SystemKind {
         SystemKind::NetworkDevice
     } else if has(&["guest", "virtual machine", "vm"]) && !has(&["host"]) {
         SystemKind::VirtualMachine
-    } else if has(&["server", "host", "esxi"]) || os.contains("server") {
+    } else if has(&["server", "host", "esxi"]) {
         SystemKind::Server
     } else if has(&["laptop", "notebook"]) {
+        // A vendor's type that names the form factor wins over an operating-system guess.
         SystemKind::Laptop
     } else if has(&["android", "ios", "ipados", "phone", "tablet", "mobile"]) {
         SystemKind::MobileDevice
+    } else if os.contains("server") {
+        // Generic types ("Managed Workstation", an RMM-fed CI) running a server OS are servers.
+        SystemKind::Server
     } else if has(&["workstation", "desktop", "mac", "pc"]) {
         SystemKind::Workstation
     } else if has(&["backup"]) {
@@ -131,5 +135,10 @@ mod tests {
             SystemKind::Server
         );
         assert_eq!(kind("Laptop", None), SystemKind::Laptop);
+        assert_eq!(
+            kind("Laptop", Some("Windows Server 2022")),
+            SystemKind::Laptop,
+            "the vendor's form factor wins over the OS guess"
+        );
     }
 }

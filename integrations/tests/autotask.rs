@@ -131,7 +131,11 @@ async fn a_server_error_is_retried() {
         .await
         .expect("the page after the 503");
     assert_eq!(page.records.len(), 6);
-    assert_eq!(server.state.requests(), 2);
+    assert_eq!(
+        server.state.requests(),
+        3,
+        "the 503, its retry, and the type picklist"
+    );
 }
 
 #[tokio::test]
@@ -283,5 +287,64 @@ async fn the_mock_refuses_unknown_filter_fields_like_autotask() {
     assert_eq!(
         body,
         json!({ "errors": ["Unable to find lastActivityDate in the ConfigurationItems entity."] })
+    );
+}
+
+/// Issue 14 item 6: the `configurationItemType` picklist names the kind (the OS only hints),
+/// and a configuration item with `isActive` false is read as inactive.
+#[tokio::test]
+async fn configuration_item_types_and_inactive_items_are_read() {
+    let mut store = autotask::fixture(1, 0, at());
+    let printer = autotask::configuration_item(90, 170, "C170-PRN-01", "", at());
+    let mut switch = autotask::configuration_item(91, 170, "C170-SW-01", "", at());
+    store.devices.push(printer);
+    store.devices[2]["configurationItemType"] = json!(autotask::ci_type::PRINTER);
+    switch["configurationItemType"] = json!(autotask::ci_type::NETWORK_DEVICE);
+    switch["isActive"] = json!(false);
+    store.devices.push(switch);
+    let server = autotask::start(store).await;
+    let connector = connector(&server, 10);
+    let pages = walk(&*connector, Resource::Devices, Cursor::default()).await;
+    let devices: Vec<(String, SystemKind, Option<String>, bool)> = pages[0]
+        .records
+        .iter()
+        .map(|record| match record {
+            Ok(Record::Device(device)) => (
+                device.external_id.clone(),
+                device.kind,
+                device.kind_raw.clone(),
+                device.active,
+            ),
+            other => panic!("a device, not {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        devices,
+        [
+            (
+                "40".to_owned(),
+                SystemKind::Server,
+                Some("Server".to_owned()),
+                true
+            ),
+            (
+                "41".to_owned(),
+                SystemKind::Workstation,
+                Some("Workstation".to_owned()),
+                true
+            ),
+            (
+                "90".to_owned(),
+                SystemKind::Printer,
+                Some("Printer".to_owned()),
+                true
+            ),
+            (
+                "91".to_owned(),
+                SystemKind::NetworkDevice,
+                Some("Network Device".to_owned()),
+                false
+            ),
+        ]
     );
 }

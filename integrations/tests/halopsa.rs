@@ -1,6 +1,7 @@
 //! The HaloPSA connector against the HaloPSA mock: client-credentials tokens (expiring
 //! mid-walk), `pageinate` paging, `lastupdatefromdate`, retries, bad records, refused
-//! credentials, status and priority lookups.
+//! credentials, status and priority lookups; closed tickets and inactive assets asked for; walks
+//! that skip nothing when the list shrinks underneath them.
 #![cfg(feature = "mock")]
 
 mod common;
@@ -34,7 +35,11 @@ async fn a_full_walk_reads_every_resource_over_several_pages() {
     assert_eq!(clients.len(), 3, "5 clients, 2 a page");
     assert_eq!(ids(&clients), range(57, 5));
     let tokens: Vec<_> = clients.iter().map(|page| page.next.clone()).collect();
-    assert_eq!(tokens, [Some("2".to_owned()), Some("3".to_owned()), None]);
+    assert_eq!(
+        tokens,
+        [Some("v2.2.5".to_owned()), Some("v2.3.5".to_owned()), None],
+        "the next page and the count it was read at"
+    );
 
     let assets = walk(&*connector, Resource::Devices, Cursor::default()).await;
     assert_eq!(assets.len(), 5);
@@ -313,4 +318,102 @@ async fn the_mock_refuses_what_halo_would_misread() {
     assert_eq!(fine.status(), 200);
     let body: Value = fine.json().await.expect("JSON");
     assert_eq!(body["record_count"], 2);
+}
+
+/// Issue 14 item 1: Halo leaves closed tickets and inactive assets out unless asked.
+#[tokio::test]
+async fn closed_tickets_and_inactive_assets_are_asked_for() {
+    let mut store = halopsa::fixture(2, 4, at());
+    store.tickets[1] = halopsa::ticket(18_001, 58, status::CLOSED, at());
+    store.devices[1]["inactive"] = json!(true);
+    let server = halopsa::start(store).await;
+    let connector = connector(&server, 100);
+
+    let tickets = walk(&*connector, Resource::Tickets, Cursor::default()).await;
+    assert_eq!(ids(&tickets), range(18_000, 4), "the closed ticket too");
+    let Ok(Record::Ticket(closed)) = &tickets[0].records[1] else {
+        panic!("a ticket");
+    };
+    assert!(closed.closed);
+    assert_eq!(closed.status, status::CLOSED.to_string());
+
+    let assets = walk(&*connector, Resource::Devices, Cursor::default()).await;
+    assert_eq!(ids(&assets), range(2200, 4), "the inactive asset too");
+    let active: Vec<bool> = assets[0]
+        .records
+        .iter()
+        .map(|record| match record {
+            Ok(Record::Device(device)) => device.active,
+            other => panic!("a device, not {other:?}"),
+        })
+        .collect();
+    assert_eq!(active, [true, false, true, true]);
+}
+
+/// Issue 14 item 6 (Halo): the serial is `key_field2`, and the asset type wins over an OS guess.
+#[tokio::test]
+async fn the_serial_is_read_and_the_asset_type_wins_over_the_os() {
+    let mut store = halopsa::fixture(1, 0, at());
+    store.devices[1]["key_field2"] = json!("5CG2481XQZ");
+    store.devices[1]["fields"] = json!([
+        { "id": 14, "name": "Operating System", "value": "Windows Server 2022" }
+    ]);
+    let server = halopsa::start(store).await;
+    let connector = connector(&server, 100);
+    let assets = walk(&*connector, Resource::Devices, Cursor::default()).await;
+    let Ok(Record::Device(laptop)) = &assets[0].records[1] else {
+        panic!("a device");
+    };
+    assert_eq!(laptop.serial_number.as_deref(), Some("5CG2481XQZ"));
+    assert_eq!(laptop.kind_raw.as_deref(), Some("Laptop"));
+    assert_eq!(laptop.kind, SystemKind::Laptop, "not SERVER from the OS");
+}
+
+/// Issue 14 item 2: records that leave the list between two pages (or between a crash and the
+/// resume) move the rest up; the walk steps back instead of skipping the records that moved.
+#[tokio::test]
+async fn a_list_that_shrinks_between_pages_skips_nothing() {
+    let server = halopsa::start(halopsa::fixture(2, 7, at())).await;
+    let connector = connector(&server, 2);
+    let first = connector
+        .page(Resource::Tickets, None, None)
+        .await
+        .expect("page 1");
+    assert_eq!(ids(std::slice::from_ref(&first)), range(18_000, 2));
+    // Both records of page 1 are deleted at Halo before page 2 is read: the list shifts by two.
+    server
+        .state
+        .store()
+        .tickets
+        .retain(|ticket| ticket["id"] != 18_000 && ticket["id"] != 18_001);
+    let rest = walk(
+        &*connector,
+        Resource::Tickets,
+        Cursor {
+            changed_since: None,
+            page_token: first.next.clone(),
+        },
+    )
+    .await;
+    assert_eq!(
+        ids(&rest),
+        range(18_002, 5),
+        "18002 and 18003 moved onto page 1 and are read all the same"
+    );
+}
+
+/// Issue 14 item 2: a bare page number (the token of an older version, left by an interrupted
+/// run) starts the walk over instead of failing or resuming at a shifted position.
+#[tokio::test]
+async fn an_unreadable_token_starts_the_walk_over() {
+    let server = halopsa::start(halopsa::fixture(2, 7, at())).await;
+    let connector = connector(&server, 2);
+    for old in ["3", "v2.x.7", "garbage"] {
+        let page = connector
+            .page(Resource::Tickets, None, Some(old.to_owned()))
+            .await
+            .expect("a page");
+        assert_eq!(ids(std::slice::from_ref(&page)), range(18_000, 2), "{old}");
+        assert_eq!(page.next.as_deref(), Some("v2.2.7"));
+    }
 }

@@ -629,6 +629,8 @@ pub async fn upsert_systems(
                 .attributes
                 .and_then(|attributes| attributes.as_object().cloned())
                 .unwrap_or_default(),
+            // The bulk call says nothing about retirement.
+            active: None,
         };
         let (stored, outcome) = match current {
             Some(current) => match external::system_update(
@@ -802,6 +804,8 @@ pub async fn upsert_tickets(
             external_status: optional(&record.external_status),
             external_priority: optional(&record.external_priority),
             requester: optional(&record.requester),
+            // The bulk call names no close instant: the write's time stands for it.
+            closed_at: None,
         };
         let external_url = optional(&record.external_url);
         let (stored, outcome) = match existing.get(&(organization_id, external_id.clone())) {
@@ -937,6 +941,7 @@ pub async fn upsert_alerts(
             severity,
             external_severity: optional(&record.external_severity),
             resolved: record.resolved,
+            resolved_at: None,
         };
         let (stored, outcome) = match existing.get(&(organization_id, external_id.clone())) {
             Some(current) => match external::alert_update(current, &facts, write.now) {

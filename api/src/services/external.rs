@@ -342,6 +342,9 @@ pub struct TicketFacts {
     pub external_priority: Option<String>,
     /// Who asked.
     pub requester: Option<String>,
+    /// When the external system says it was closed or resolved; `None` lets the time of the
+    /// write stand for it.
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
 /// A ticket's key and provenance: the tenant, the source and id, who synced it.
@@ -430,6 +433,21 @@ pub fn ticket_update(
         json!(current.function_id),
         json!(function_id),
     );
+    let (resolved_at, closed_at) = terminal_instants(facts, current, now);
+    // The vendor's own instants correct one written before (the sync time, by an older
+    // version, or before the vendor named it).
+    diff(
+        &mut changes,
+        "resolved_at",
+        json!(current.resolved_at),
+        json!(resolved_at),
+    );
+    diff(
+        &mut changes,
+        "closed_at",
+        json!(current.closed_at),
+        json!(closed_at),
+    );
     if changes.is_empty() {
         return None;
     }
@@ -447,7 +465,6 @@ pub fn ticket_update(
     if let Some(external_url) = external_url {
         model.external_url = Set(Some(external_url.to_owned()));
     }
-    let (resolved_at, closed_at) = terminal_instants(facts.status, current, now);
     model.resolved_at = Set(resolved_at);
     model.closed_at = Set(closed_at);
     model.updated_at = Set(now);
@@ -464,6 +481,7 @@ pub fn new_ticket(
     now: DateTime<Utc>,
 ) -> ticket::Model {
     let terminal = matches!(facts.status, TicketStatus::Resolved | TicketStatus::Closed);
+    let at = facts.closed_at.unwrap_or(now);
     ticket::Model {
         id: Uuid::now_v7(),
         environment_id: facts.environment_id,
@@ -483,8 +501,8 @@ pub fn new_ticket(
         routing_reason: route.map(|route| route.reason),
         created_at,
         updated_at: now,
-        resolved_at: terminal.then_some(now),
-        closed_at: (facts.status == TicketStatus::Closed).then_some(now),
+        resolved_at: terminal.then_some(at),
+        closed_at: (facts.status == TicketStatus::Closed).then_some(at),
         organization_id: Some(key.organization_id),
         external_source: Some(key.source),
         external_id: Some(key.external_id),
@@ -492,17 +510,19 @@ pub fn new_ticket(
     }
 }
 
-/// `resolved_at` and `closed_at` of a ticket moving to `status`: kept from `current` while the
-/// ticket stays resolved or closed, set to `now` when it becomes so, cleared when it reopens.
+/// `resolved_at` and `closed_at` of a ticket moving to `facts.status`: the external system's
+/// own instant when it names one; otherwise kept from `current` while the ticket stays resolved
+/// or closed, set to `now` when it becomes so; cleared when it reopens.
 fn terminal_instants(
-    status: TicketStatus,
+    facts: &TicketFacts,
     current: &ticket::Model,
     now: DateTime<Utc>,
 ) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
-    let resolved = matches!(status, TicketStatus::Resolved | TicketStatus::Closed);
+    let resolved = matches!(facts.status, TicketStatus::Resolved | TicketStatus::Closed);
     (
-        resolved.then(|| current.resolved_at.unwrap_or(now)),
-        (status == TicketStatus::Closed).then(|| current.closed_at.unwrap_or(now)),
+        resolved.then(|| facts.closed_at.or(current.resolved_at).unwrap_or(now)),
+        (facts.status == TicketStatus::Closed)
+            .then(|| facts.closed_at.or(current.closed_at).unwrap_or(now)),
     )
 }
 
@@ -517,6 +537,8 @@ pub struct AlertFacts {
     pub external_severity: Option<String>,
     /// Whether the RMM has cleared it.
     pub resolved: bool,
+    /// When the RMM cleared it; `None` lets the time of the write stand for it.
+    pub resolved_at: Option<DateTime<Utc>>,
 }
 
 /// `current` changed to `facts` at `now`, or `None` when nothing differs. An alert is resolved
@@ -540,7 +562,7 @@ pub fn alert_update(
     model.external_severity = Set(facts.external_severity.clone());
     if resolve {
         model.status = Set(AlertStatus::Resolved);
-        model.resolved_at = Set(Some(now));
+        model.resolved_at = Set(Some(facts.resolved_at.unwrap_or(now)));
     }
     model.updated_at = Set(now);
     Some(model)
@@ -573,7 +595,7 @@ pub fn new_alert(
         raised_at,
         acknowledged_at: None,
         acknowledged_by_id: None,
-        resolved_at: facts.resolved.then_some(now),
+        resolved_at: facts.resolved.then(|| facts.resolved_at.unwrap_or(now)),
         assigned_team_id: route.as_ref().and_then(|route| route.team_id),
         routed_by_id: route.as_ref().and_then(|route| route.responsibility_id),
         routing_reason: route.map(|route| route.reason),
@@ -605,6 +627,7 @@ mod tests {
             external_status: Some("New".to_owned()),
             external_priority: None,
             requester: None,
+            closed_at: None,
         }
     }
 
@@ -652,6 +675,53 @@ mod tests {
     }
 
     #[test]
+    fn the_vendors_close_instant_wins_over_the_time_of_the_write() {
+        let now = Utc::now();
+        let closed_at = now - Duration::days(400);
+        let mut closed = facts(TicketStatus::Closed);
+        closed.closed_at = Some(closed_at);
+        let created = new_ticket(closed.clone(), key(), None, closed_at, now);
+        assert_eq!(created.resolved_at, Some(closed_at));
+        assert_eq!(created.closed_at, Some(closed_at));
+        // A row an older version stamped with its sync time is corrected.
+        let mut stamped = new_ticket(facts(TicketStatus::Closed), key(), None, closed_at, now);
+        assert_eq!(
+            stamped.closed_at,
+            Some(now),
+            "no vendor instant: the write's time"
+        );
+        let (model, changes) = ticket_update(&stamped, &closed, None, now).expect("a correction");
+        assert_eq!(set(&model.closed_at), Some(closed_at));
+        assert!(changes.contains_key("closed_at"));
+        stamped.resolved_at = Some(closed_at);
+        stamped.closed_at = Some(closed_at);
+        assert!(ticket_update(&stamped, &closed, None, now).is_none());
+        // Reopened at the vendor: cleared, whatever instant the record still carries.
+        let mut reopened = closed.clone();
+        reopened.status = TicketStatus::InProgress;
+        let (model, _) = ticket_update(&stamped, &reopened, None, now).unwrap();
+        assert_eq!(set(&model.closed_at), None);
+
+        let resolved_at = now - Duration::hours(5);
+        let alert = AlertFacts {
+            message: "Disk C: 95% full".to_owned(),
+            severity: Priority::High,
+            external_severity: None,
+            resolved: true,
+            resolved_at: Some(resolved_at),
+        };
+        let stored = new_alert(alert.clone(), key(), (Uuid::nil(), None), None, now, now);
+        assert_eq!(stored.resolved_at, Some(resolved_at));
+        let open = alert::Model {
+            status: AlertStatus::Open,
+            resolved_at: None,
+            ..stored
+        };
+        let model = alert_update(&open, &alert, now).expect("resolving");
+        assert_eq!(set(&model.resolved_at), Some(resolved_at));
+    }
+
+    #[test]
     fn a_resolved_alert_is_not_reopened_by_a_stale_record() {
         let now = Utc::now();
         let open = AlertFacts {
@@ -659,6 +729,7 @@ mod tests {
             severity: Priority::High,
             external_severity: None,
             resolved: false,
+            resolved_at: None,
         };
         let mut stored = new_alert(open.clone(), key(), (Uuid::nil(), None), None, now, now);
         let resolved = AlertFacts {
@@ -693,11 +764,15 @@ pub struct SystemFacts {
     pub ip_address: Option<String>,
     /// Other facts, merged key by key into the stored ones.
     pub attributes: Map<String, Value>,
+    /// Whether the source holds it active: `Some(false)` retires the system; `Some(true)`
+    /// brings it back only when this same source retired it (an RMM that always says "active"
+    /// never undoes a PSA's retirement, nor a person's); `None` says nothing.
+    pub active: Option<bool>,
 }
 
 /// The columns a system's change log entry reports: what people track (attributes such as a
 /// last-seen time change on every sync and would drown the log).
-pub const SYSTEM_COLUMNS: [&str; 8] = [
+pub const SYSTEM_COLUMNS: [&str; 9] = [
     "name",
     "kind",
     "hostname",
@@ -706,6 +781,7 @@ pub const SYSTEM_COLUMNS: [&str; 8] = [
     "operating_system",
     "ip_address",
     "environment_id",
+    "retired_at",
 ];
 
 /// `current` as `source` reports it at `now` (moved to `environment_id` when given), or `None`
@@ -784,6 +860,28 @@ pub fn system_update(
         );
         model.environment_id = Set(environment_id);
     }
+    match facts.active {
+        Some(false) if current.retired_at.is_none() => {
+            changes.insert(
+                "retired_at".to_owned(),
+                json!({ "from": Value::Null, "to": now }),
+            );
+            sources.insert("retired_at".to_owned(), json!(source));
+            model.retired_at = Set(Some(now));
+        }
+        Some(true)
+            if current.retired_at.is_some()
+                && sources.get("retired_at") == Some(&json!(source)) =>
+        {
+            changes.insert(
+                "retired_at".to_owned(),
+                json!({ "from": current.retired_at, "to": Value::Null }),
+            );
+            sources.remove("retired_at");
+            model.retired_at = Set(None);
+        }
+        _ => {}
+    }
     let mut attributes = current.attributes.as_object().cloned().unwrap_or_default();
     for (key, value) in &facts.attributes {
         if attributes.get(key) != Some(value) {
@@ -820,6 +918,7 @@ pub fn new_system(
         ("mac_address", facts.mac_address.is_some()),
         ("operating_system", facts.operating_system.is_some()),
         ("ip_address", facts.ip_address.is_some()),
+        ("retired_at", facts.active == Some(false)),
     ] {
         if present {
             sources.insert(field.to_owned(), json!(source));
@@ -838,7 +937,8 @@ pub fn new_system(
         description: None,
         attributes: Value::Object(facts.attributes),
         attribute_sources: Value::Object(sources),
-        retired_at: None,
+        // A system first seen inactive (a retired configuration) is recorded, but retired.
+        retired_at: (facts.active == Some(false)).then_some(now),
         created_at: now,
         updated_at: now,
     }

@@ -591,6 +591,11 @@ impl<'a> PageWriter<'a> {
                 external_status: record.status_label.clone().or(Some(record.status.clone())),
                 external_priority: record.priority_label.clone().or(record.priority.clone()),
                 requester: record.requester.clone(),
+                // Checked like every observed instant; one out of bounds (before 1970, in the
+                // future) is not believed and the sync time stands for it.
+                closed_at: record.closed_at.and_then(|at| {
+                    Check::default().observed_instant("closedAt", at.trunc_subsecs(6), now)
+                }),
             };
             let problems = external::ticket_problems(&facts);
             if !problems.is_empty() {
@@ -824,6 +829,11 @@ impl<'a> PageWriter<'a> {
                 severity: record.severity,
                 external_severity: record.severity_raw,
                 resolved: record.resolved,
+                // An instant out of the observed bounds (before 1970, in the future) is not
+                // believed: the sync time stands for it, as when the RMM names none.
+                resolved_at: record.resolved_at.and_then(|at| {
+                    Check::default().observed_instant("resolvedAt", at.trunc_subsecs(6), now)
+                }),
             };
             match existing.get(&(organization_id, record.external_id.clone())) {
                 Some(current) => {
@@ -1088,6 +1098,7 @@ fn device_facts(device: &Device) -> SystemFacts {
             Value::Object(attributes) => attributes,
             _ => Map::new(),
         },
+        active: Some(device.active),
     }
 }
 

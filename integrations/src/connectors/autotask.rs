@@ -21,6 +21,8 @@
 //!   `GET /Tickets/entityInformation/fields`; the system status `5` (Complete) is closed.
 //! - Errors are `{"errors": ["..."]}`.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use entities::enums::{IntegrationKind, TicketStatus};
@@ -48,6 +50,8 @@ pub struct Autotask {
     integration_code: String,
     page_size: u32,
     zone: RwLock<Option<String>>,
+    /// The tenant's `configurationItemType` picklist, read once per connector (one sync run).
+    ci_types: RwLock<Option<HashMap<String, String>>>,
 }
 
 /// Where a request goes: a path under the zone root, or a `nextPageUrl` to follow.
@@ -77,6 +81,7 @@ impl Autotask {
             integration_code,
             page_size: page_size(&config.settings, 500),
             zone: RwLock::new(None),
+            ci_types: RwLock::new(None),
             http,
         })
     }
@@ -110,6 +115,23 @@ impl Autotask {
             .map(|url| rest_root(&url))
             .ok_or_else(|| ConnectorError::Decode("the zone information names no `url`".into()))?;
         *self.zone.write().await = Some(found.clone());
+        Ok(found)
+    }
+
+    /// The tenant's configuration item types (value -> label).
+    async fn ci_types(&self) -> Result<HashMap<String, String>, ConnectorError> {
+        if let Some(found) = self.ci_types.read().await.clone() {
+            return Ok(found);
+        }
+        let fields = self
+            .call(
+                Method::GET,
+                Target::Path("/ConfigurationItems/entityInformation/fields"),
+                None,
+            )
+            .await?;
+        let found: HashMap<String, String> = picklist(&fields, "configurationItemType").collect();
+        *self.ci_types.write().await = Some(found.clone());
         Ok(found)
     }
 
@@ -202,19 +224,28 @@ fn company(raw: &Value) -> Result<Record, String> {
     }))
 }
 
-fn configuration_item(raw: &Value) -> Result<Record, String> {
+/// A configuration item, its `configurationItemType` named by `types` (the tenant's picklist:
+/// value -> label).
+fn configuration_item(raw: &Value, types: &HashMap<String, String>) -> Result<Record, String> {
     let operating_system = text(raw, "rmmDeviceAuditOperatingSystem");
     let hostname = text(raw, "rmmDeviceAuditHostname");
     let name = text(raw, "referenceTitle")
         .or_else(|| hostname.clone())
         .ok_or("`referenceTitle` and `rmmDeviceAuditHostname` are both missing")?;
-    // The type is a tenant picklist id: the value mappings name it; the OS is the only signal.
-    let kind_raw = id(raw, "configurationItemType");
+    // The type is a tenant picklist id: its label (workstation, server, network device,
+    // printer ...) names the kind, the OS is the hint when the label says nothing.
+    let type_id = id(raw, "configurationItemType");
+    let type_label = type_id.as_ref().and_then(|value| types.get(value)).cloned();
+    let kind = normalize::kind(
+        type_label.as_deref().unwrap_or_default(),
+        operating_system.as_deref(),
+    );
+    let kind_raw = type_label.or(type_id);
     Ok(Record::Device(Device {
         external_id: required_id(raw, "id")?,
         resource: "configuration_item",
         company_id: required_id(raw, "companyID")?,
-        kind: normalize::kind("", operating_system.as_deref()),
+        kind,
         kind_raw,
         hostname,
         serial_number: text(raw, "serialNumber"),
@@ -223,6 +254,7 @@ fn configuration_item(raw: &Value) -> Result<Record, String> {
         ip_address: text(raw, "rmmDeviceAuditIPAddress"),
         rmm_uid: text(raw, "rmmDeviceUID"),
         url: None,
+        active: at(raw, "isActive").and_then(Value::as_bool).unwrap_or(true),
         name,
     }))
 }
@@ -238,6 +270,10 @@ fn ticket(raw: &Value) -> Result<Record, String> {
         title: required_text(raw, "title")?,
         description: text(raw, "description"),
         closed: status == COMPLETE || completed,
+        // `resolvedDateTime` when the tenant records resolutions apart from completion.
+        closed_at: text(raw, "completedDate")
+            .or_else(|| text(raw, "resolvedDateTime"))
+            .and_then(|date| time::iso(&date)),
         status,
         status_label: None,
         priority: id(raw, "priority"),
@@ -329,18 +365,17 @@ impl Connector for Autotask {
         since: Option<DateTime<Utc>>,
         token: Option<String>,
     ) -> Result<Page, ConnectorError> {
-        let (entity, watermark, read): (&str, &str, fn(&Value) -> Result<Record, String>) =
-            match resource {
-                Resource::Companies => ("Companies", "lastActivityDate", company),
-                Resource::Devices => ("ConfigurationItems", "lastModifiedTime", configuration_item),
-                Resource::Tickets => ("Tickets", "lastActivityDate", ticket),
-                other => {
-                    return Err(ConnectorError::Config(format!(
-                        "Autotask does not sync {}",
-                        other.as_str()
-                    )));
-                }
-            };
+        let (entity, watermark) = match resource {
+            Resource::Companies => ("Companies", "lastActivityDate"),
+            Resource::Devices => ("ConfigurationItems", "lastModifiedTime"),
+            Resource::Tickets => ("Tickets", "lastActivityDate"),
+            other => {
+                return Err(ConnectorError::Config(format!(
+                    "Autotask does not sync {}",
+                    other.as_str()
+                )));
+            }
+        };
         let body = match token {
             Some(next) => {
                 // A token of another resource would silently read the wrong entity.
@@ -362,8 +397,16 @@ impl Connector for Autotask {
         let items = at(&body, "items")
             .and_then(Value::as_array)
             .ok_or_else(|| ConnectorError::Decode("`items` is missing".into()))?;
+        let records = match resource {
+            Resource::Companies => records(items, company),
+            Resource::Devices => {
+                let types = self.ci_types().await?;
+                records(items, |raw| configuration_item(raw, &types))
+            }
+            _ => records(items, ticket),
+        };
         Ok(Page {
-            records: records(items, read),
+            records,
             // A next page after an empty one would never end the walk.
             next: text(&body, "pageDetails/nextPageUrl").filter(|_| !items.is_empty()),
         })

@@ -5,7 +5,8 @@
 //!   again once when the API answers 404 (hosted tenants move between codebases).
 //! - Auth: HTTP Basic `{companyId}+{publicKey}:{privateKey}` and the `clientId` header.
 //! - Paging: forward-only (`pagination-type: forward-only`, `pageId` from the `Link` header's
-//!   `rel="next"`), `pageSize` up to 1,000, `orderBy=id asc`.
+//!   `rel="next"`), `pageSize` up to 1,000, and nothing else the mode does not document (no
+//!   `orderBy`: the mode orders by id itself).
 //! - Changed since: `conditions=lastUpdated > [2025-03-01T00:00:00Z]`.
 //! - Notes: `/service/tickets/{id}/notes` for each ticket a page returns (a changed ticket's
 //!   `lastUpdated` moves when a note is added), unless the setting `syncNotes` is false.
@@ -230,6 +231,16 @@ fn configuration(raw: &Value) -> Result<Record, String> {
         ip_address: text(raw, "ipAddress"),
         rmm_uid: text(raw, "deviceIdentifier"),
         url: None,
+        // `activeFlag` false, or a status the tenant named inactive or retired.
+        active: at(raw, "activeFlag")
+            .and_then(Value::as_bool)
+            .unwrap_or(true)
+            && !text(raw, "status/name").is_some_and(|status| {
+                let status = status.to_ascii_lowercase();
+                ["inactive", "retired", "decommissioned", "disposed"]
+                    .iter()
+                    .any(|word| status.contains(word))
+            }),
     }))
 }
 
@@ -243,6 +254,7 @@ fn ticket(raw: &Value) -> Result<Record, String> {
         description: text(raw, "initialDescription"),
         status: required_id(raw, "status/id")?,
         status_label: text(raw, "status/name"),
+        closed_at: text(raw, "closedDate").and_then(|date| time::iso(&date)),
         closed: at(raw, "closedFlag")
             .and_then(Value::as_bool)
             .unwrap_or(false),
@@ -351,10 +363,9 @@ impl Connector for ConnectWise {
                 )));
             }
         };
-        let mut query = vec![
-            ("pageSize", self.page_size.to_string()),
-            ("orderBy", "id asc".to_owned()),
-        ];
+        // Forward-only paging orders by id itself (`pageId` is an `id > pageId` condition); an
+        // `orderBy` beside it is an undocumented combination a strict server refuses.
+        let mut query = vec![("pageSize", self.page_size.to_string())];
         if let Some(since) = since {
             query.push((
                 "conditions",

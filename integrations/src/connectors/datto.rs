@@ -196,6 +196,7 @@ fn device(raw: &Value) -> Result<Record, String> {
         ip_address: text(raw, "intIpAddress"),
         rmm_uid: Some(uid.clone()),
         url: text(raw, "portalUrl"),
+        active: true,
         external_id: uid,
     }))
 }
@@ -235,6 +236,8 @@ fn alert(raw: &Value, phase: Phase) -> Result<Record, String> {
         raised_at: time::any(raised).ok_or("`timestamp` is not a timestamp")?,
         resolved: phase == Phase::Resolved
             || at(raw, "resolved").and_then(Value::as_bool) == Some(true),
+        // Epoch milliseconds (despite the spec), read like `timestamp`.
+        resolved_at: at(raw, "resolvedOn").and_then(time::any),
     }))
 }
 

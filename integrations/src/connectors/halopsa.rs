@@ -8,7 +8,10 @@
 //! - API under `{base}/api`; lists are envelopes (`clients`, `assets`, `tickets`).
 //! - Paging: `pageinate=true&page_size=N&page_no=K` (1-based; Halo's own spelling), `page_size`
 //!   at most 100 (`pageSize` setting); there are ceil(`record_count` / `page_size`) pages. The
-//!   page token is the next page number.
+//!   page token is `v2.<next page>.<record_count>`: a list that shrank since (records deleted)
+//!   makes the walk step back rather than skip the records that moved up.
+//! - Closed/completed tickets and inactive assets are asked for (`includeclosed`,
+//!   `includecompleted`, `includeinactive`); Halo leaves them out otherwise.
 //! - Changed since: `lastupdatefromdate=YYYY-MM-DDTHH:MM:SS`, UTC without a zone.
 //! - Datetimes have no zone and are read as UTC; Halo writes `1900-01-01T00:00:00` for "none".
 //! - Statuses from `GET /api/Status`, priorities from `GET /api/Priority` (one entry per SLA
@@ -89,6 +92,45 @@ impl HaloPsa {
         self.tokens.get_json(&self.http, &url, query).await
     }
 
+    /// The query of page `page_no` of `resource`, changed since `since`.
+    fn query(
+        &self,
+        resource: Resource,
+        since: Option<DateTime<Utc>>,
+        page_no: u64,
+    ) -> Vec<(&'static str, String)> {
+        let mut query = vec![
+            ("pageinate", "true".to_owned()),
+            ("page_size", self.page_size.to_string()),
+            ("page_no", page_no.to_string()),
+            // Oldest first, so records created during a walk join its end instead of moving
+            // the pages not yet read (Halo's API document lists `order`/`orderdesc`; whether
+            // every version honours them is unconfirmed, and the step back on a shrinking
+            // count below does not rely on it).
+            ("order", "id".to_owned()),
+            ("orderdesc", "false".to_owned()),
+        ];
+        match resource {
+            // Halo leaves closed and completed tickets out of lists unless asked (its exact
+            // defaults are unconfirmed, so both are asked for): without them a ticket closed
+            // at Halo would stay open here forever.
+            Resource::Tickets => {
+                query.push(("includeclosed", "true".to_owned()));
+                query.push(("includecompleted", "true".to_owned()));
+            }
+            // Inactive assets likewise; they are read and marked inactive.
+            Resource::Devices => query.push(("includeinactive", "true".to_owned())),
+            _ => {}
+        }
+        if let Some(since) = since {
+            query.push((
+                "lastupdatefromdate",
+                since.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            ));
+        }
+        query
+    }
+
     /// A list that is a bare array or an envelope under `key`.
     async fn list(&self, path: &str, key: &str) -> Result<Vec<Value>, ConnectorError> {
         let body = self.get(path, &[]).await?;
@@ -99,6 +141,37 @@ impl HaloPsa {
                 .cloned()
                 .ok_or_else(|| ConnectorError::Decode(format!("`{path}` is not a list"))),
         }
+    }
+}
+
+/// How many times in a row one page request may step back before the walk gives up.
+const MAX_REWINDS: u32 = 5;
+
+/// Where a walk is: the next page and the list's `record_count` when the previous page was read,
+/// so a list that shrank in between (even across a crash and a resume) is noticed. Written
+/// `v2.<page_no>.<record_count>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct WalkToken {
+    page_no: u64,
+    record_count: u64,
+}
+
+impl WalkToken {
+    /// The token `text`, or `None` when it is not one this version writes.
+    fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.strip_prefix("v2.")?.split('.');
+        let page_no = parts.next()?.parse().ok().filter(|page| *page >= 1)?;
+        let record_count = parts.next()?.parse().ok()?;
+        parts.next().is_none().then_some(Self {
+            page_no,
+            record_count,
+        })
+    }
+}
+
+impl std::fmt::Display for WalkToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "v2.{}.{}", self.page_no, self.record_count)
     }
 }
 
@@ -153,12 +226,17 @@ fn asset(raw: &Value) -> Result<Record, String> {
             &["Hostname", "Host Name", "Computer Name", "Device Name"],
         )
         .or_else(|| text(raw, "key_field")),
-        serial_number: field(raw, &["Serial Number", "Serial No", "Serial"]),
+        // The reference's example carries the serial in `key_field2`; a custom field also counts.
+        serial_number: text(raw, "key_field2")
+            .or_else(|| field(raw, &["Serial Number", "Serial No", "Serial"])),
         mac_address: field(raw, &["MAC Address", "MAC"]),
         operating_system,
         ip_address: field(raw, &["IP Address", "IP"]),
         rmm_uid,
         url: None,
+        active: !at(raw, "inactive")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         name,
     }))
 }
@@ -174,6 +252,7 @@ fn ticket(raw: &Value) -> Result<Record, String> {
         status: required_id(raw, "status_id")?,
         status_label: text(raw, "status_name"),
         closed: date(raw, "dateclosed").is_some(),
+        closed_at: date(raw, "dateclosed"),
         priority: id(raw, "priority_id"),
         priority_label: text(raw, "priority_name"),
         requester: text(raw, "user_name"),
@@ -268,39 +347,63 @@ impl Connector for HaloPsa {
                     )));
                 }
             };
-        let page_no: u64 = match token {
-            None => 1,
-            Some(token) => token
-                .parse()
-                .ok()
-                .filter(|page| *page >= 1)
-                .ok_or_else(|| {
-                    ConnectorError::Config(format!("the page token `{token}` is not a page number"))
-                })?,
+        let (mut page_no, mut known) = match token.as_deref().map(WalkToken::parse) {
+            None => (1, None),
+            Some(Some(token)) => (token.page_no, Some(token.record_count)),
+            // A token this version cannot read (a bare page number from an interrupted run of
+            // an older version): start the walk over. Re-reading is harmless: records that did
+            // not change write nothing.
+            Some(None) => (1, None),
         };
-        let mut query = vec![
-            ("pageinate", "true".to_owned()),
-            ("page_size", self.page_size.to_string()),
-            ("page_no", page_no.to_string()),
-        ];
-        if let Some(since) = since {
-            query.push((
-                "lastupdatefromdate",
-                since.format("%Y-%m-%dT%H:%M:%S").to_string(),
-            ));
-        }
-        let body = self.get(path, &query).await?;
+        let mut attempts = 0;
+        let (body, total) = loop {
+            attempts += 1;
+            let body = self
+                .get(path, &self.query(resource, since, page_no))
+                .await?;
+            let total = at(&body, "record_count").and_then(Value::as_u64);
+            // Page numbers address positions, so when records leave the list (deleted; closed
+            // ones stay listed since we ask for them) every later record moves up by as many
+            // places, and up to that many records of this page slid onto pages already read.
+            // Step back by the shrink (to a page boundary) and read again; records read twice
+            // write nothing the second time.
+            match (known, total) {
+                (Some(before), Some(now)) if now < before => {
+                    let start = (page_no - 1) * u64::from(self.page_size);
+                    let back_to = start.saturating_sub(before - now);
+                    let earlier = back_to / u64::from(self.page_size) + 1;
+                    known = Some(now);
+                    if earlier == page_no {
+                        break (body, total);
+                    }
+                    if attempts >= MAX_REWINDS {
+                        return Err(ConnectorError::Decode(format!(
+                            "HaloPSA's {} list kept shrinking while it was read ({attempts} \
+                             times in a row); nothing was skipped silently: run the sync again",
+                            resource.as_str()
+                        )));
+                    }
+                    page_no = earlier;
+                }
+                _ => break (body, total),
+            }
+        };
         let items = at(&body, envelope)
             .and_then(Value::as_array)
             .ok_or_else(|| ConnectorError::Decode(format!("`{envelope}` is missing")))?;
-        let more = match at(&body, "record_count").and_then(Value::as_u64) {
+        let more = match total {
             Some(total) => page_no * u64::from(self.page_size) < total,
             // Without a count, a full page may have a successor.
             None => items.len() >= self.page_size as usize,
         };
+        let next = WalkToken {
+            page_no: page_no + 1,
+            // Without a count the shrink cannot be seen; 0 never triggers a step back.
+            record_count: total.or(known).unwrap_or(0),
+        };
         Ok(Page {
             records: records(items, read),
-            next: (more && !items.is_empty()).then(|| (page_no + 1).to_string()),
+            next: (more && !items.is_empty()).then(|| next.to_string()),
         })
     }
 }

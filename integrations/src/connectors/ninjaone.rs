@@ -3,7 +3,8 @@
 //! - Auth: OAuth2 client credentials at `{base}/ws/oauth/token` (scope `monitoring management`
 //!   unless the setting `scope` says otherwise), cached, fetched again after a 401.
 //! - Paging: organizations and devices by id (`pageSize`, `after` = the last id; a short page is
-//!   the last); activities by `newerThan` = the last activity id; alerts in one list.
+//!   the last); activities newest first, walked by id with `olderThan`/`newerThan` (direction
+//!   read off the pages and checked on each, see `NinjaOne::activities`); alerts in one list.
 //! - Changed since: only activities can be filtered (`after` = epoch seconds); organizations,
 //!   devices and alerts are walked whole and the sync writes only what differs.
 //! - Timestamps are epoch seconds.
@@ -67,6 +68,81 @@ impl NinjaOne {
         self.tokens.get_json(&self.http, &url, query).await
     }
 
+    /// A page of activities changed since `since`, walked by id from `token`.
+    ///
+    /// NinjaOne's activity pages come newest first, and the reference warns that the spec
+    /// describes `olderThan`/`newerThan` the other way round from NinjaOne's own PowerShell
+    /// module. So the walk reads the direction off the pages (a first page in descending id
+    /// order walks down from its lowest id; an ascending one walks up from its highest) and
+    /// checks every page against it: records not beyond the bound are no progress. When the
+    /// intuitive parameter makes no progress the other one is tried, and the one that worked is
+    /// kept in the token; when neither does, the walk is a run error, never a silent stop.
+    async fn activities(
+        &self,
+        since: Option<DateTime<Utc>>,
+        token: Option<String>,
+    ) -> Result<Page, ConnectorError> {
+        let mut query = vec![("pageSize", self.page_size.to_string())];
+        if let Some(since) = since {
+            query.push(("after", since.timestamp().to_string()));
+        }
+        // A token this version cannot read (a bare id left by an older version, whose walk
+        // asked the wrong way) starts the walk over; what was read already writes nothing.
+        let Some(walk) = token.as_deref().and_then(ActivityWalk::parse) else {
+            let body = self.get("/v2/activities", &query).await?;
+            let items = activity_items(&body)?;
+            let descending = ids_of(items).windows(2).all(|pair| pair[0] >= pair[1]);
+            let walk = if descending {
+                ActivityWalk::down(items)
+            } else {
+                ActivityWalk::up(items)
+            };
+            return Ok(self.activity_page(items, walk));
+        };
+        let mut tried = Vec::new();
+        for parameter in [walk.parameter, walk.other_parameter()] {
+            let mut asked = query.clone();
+            asked.push((parameter, walk.bound.to_string()));
+            let body = self.get("/v2/activities", &asked).await?;
+            let items = activity_items(&body)?;
+            let beyond: Vec<Value> = items
+                .iter()
+                .filter(|item| {
+                    id(item, "id")
+                        .and_then(|id| id.parse().ok())
+                        .is_some_and(|id| walk.beyond(id))
+                })
+                .cloned()
+                .collect();
+            if !beyond.is_empty() || items.is_empty() {
+                let next = ActivityWalk { parameter, ..walk }.past(&beyond);
+                // A short page is the last; the records outside the bound were read before.
+                let next = (items.len() >= self.page_size as usize).then_some(next);
+                return Ok(Page {
+                    records: records(&beyond, activity),
+                    next: next.map(|walk| walk.to_string()),
+                });
+            }
+            tried.push(parameter);
+        }
+        Err(ConnectorError::Decode(format!(
+            "NinjaOne activities made no progress past id {} (asked with {}): the walk stops \
+             here instead of missing the rest silently",
+            walk.bound,
+            tried.join(" and ")
+        )))
+    }
+
+    /// The first page of an activity walk going `walk`'s way.
+    fn activity_page(&self, items: &[Value], walk: Option<ActivityWalk>) -> Page {
+        Page {
+            records: records(items, activity),
+            next: walk
+                .filter(|_| items.len() >= self.page_size as usize)
+                .map(|walk| walk.to_string()),
+        }
+    }
+
     /// A page of a list paged by id: `after` the token, short page is the last.
     async fn by_id(
         &self,
@@ -89,6 +165,113 @@ impl NinjaOne {
             records: records(items, read),
             next,
         })
+    }
+}
+
+/// The `activities` of an activities response.
+fn activity_items(body: &Value) -> Result<&Vec<Value>, ConnectorError> {
+    at(body, "activities")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ConnectorError::Decode("`activities` is missing".into()))
+}
+
+/// The numeric ids of `items`, in order.
+fn ids_of(items: &[Value]) -> Vec<i64> {
+    items
+        .iter()
+        .filter_map(|item| id(item, "id")?.parse().ok())
+        .collect()
+}
+
+/// Where an activity walk is: the id bound, which way it goes, and the parameter that moved it
+/// last. Written `v2.<down|up>.<parameter>.<bound>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ActivityWalk {
+    /// Towards older (lower) ids.
+    down: bool,
+    /// `olderThan` or `newerThan`.
+    parameter: &'static str,
+    /// The lowest (down) or highest (up) id read so far.
+    bound: i64,
+}
+
+impl ActivityWalk {
+    /// The walk down from the lowest id of `items` (none when they have no id).
+    fn down(items: &[Value]) -> Option<Self> {
+        ids_of(items).into_iter().min().map(|bound| Self {
+            down: true,
+            parameter: "olderThan",
+            bound,
+        })
+    }
+
+    /// The walk up from the highest id of `items`.
+    fn up(items: &[Value]) -> Option<Self> {
+        ids_of(items).into_iter().max().map(|bound| Self {
+            down: false,
+            parameter: "newerThan",
+            bound,
+        })
+    }
+
+    /// The token `text`, or `None` when it is not one this version writes.
+    fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.strip_prefix("v2.")?.split('.');
+        let down = match parts.next()? {
+            "down" => true,
+            "up" => false,
+            _ => return None,
+        };
+        let parameter = match parts.next()? {
+            "olderThan" => "olderThan",
+            "newerThan" => "newerThan",
+            _ => return None,
+        };
+        let bound = parts.next()?.parse().ok()?;
+        parts.next().is_none().then_some(Self {
+            down,
+            parameter,
+            bound,
+        })
+    }
+
+    /// The parameter to try when `parameter` makes no progress.
+    fn other_parameter(self) -> &'static str {
+        if self.parameter == "olderThan" {
+            "newerThan"
+        } else {
+            "olderThan"
+        }
+    }
+
+    /// Whether `id` is past the bound the way the walk goes.
+    fn beyond(self, id: i64) -> bool {
+        if self.down {
+            id < self.bound
+        } else {
+            id > self.bound
+        }
+    }
+
+    /// The walk after reading `items` (all beyond the bound).
+    fn past(self, items: &[Value]) -> Self {
+        let ids = ids_of(items);
+        let bound = if self.down {
+            ids.into_iter().min()
+        } else {
+            ids.into_iter().max()
+        };
+        Self {
+            bound: bound.unwrap_or(self.bound),
+            ..self
+        }
+    }
+}
+
+impl std::fmt::Display for ActivityWalk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let way = if self.down { "down" } else { "up" };
+        write!(f, "v2.{way}.{}.{}", self.parameter, self.bound)
     }
 }
 
@@ -121,6 +304,7 @@ fn device(raw: &Value) -> Result<Record, String> {
         ip_address: first_text(raw, "ipAddresses"),
         rmm_uid: text(raw, "uid"),
         url: None,
+        active: true,
         name,
     }))
 }
@@ -151,6 +335,7 @@ fn alert(raw: &Value) -> Result<Record, String> {
         severity_raw,
         raised_at: time::any(raised).ok_or("`createTime` is not a timestamp")?,
         resolved: false,
+        resolved_at: None,
     }))
 }
 
@@ -230,26 +415,7 @@ impl Connector for NinjaOne {
                     next: None,
                 })
             }
-            Resource::Changes => {
-                let mut query = vec![("pageSize", self.page_size.to_string())];
-                if let Some(since) = since {
-                    query.push(("after", since.timestamp().to_string()));
-                }
-                if let Some(newer_than) = token {
-                    query.push(("newerThan", newer_than));
-                }
-                let body = self.get("/v2/activities", &query).await?;
-                let items = at(&body, "activities")
-                    .and_then(Value::as_array)
-                    .ok_or_else(|| ConnectorError::Decode("`activities` is missing".into()))?;
-                let next = (items.len() >= self.page_size as usize)
-                    .then(|| id(&body, "lastActivityId"))
-                    .flatten();
-                Ok(Page {
-                    records: records(items, activity),
-                    next,
-                })
-            }
+            Resource::Changes => self.activities(since, token).await,
             Resource::Tickets => Err(ConnectorError::Config(
                 "NinjaOne tickets are not synced; use the PSA".into(),
             )),

@@ -230,9 +230,11 @@ async fn fields(State(state): State<Arc<MockState>>, Path(name): Path<String>) -
         Err(refused) => return *refused,
     };
     let store = state.store();
+    let ci_types = configuration_item_types();
     let picklist = |field: &str| match (entity.name, field) {
         ("Tickets", "status") => Some(&store.statuses),
         ("Tickets", "priority") => Some(&store.priorities),
+        ("ConfigurationItems", "configurationItemType") => Some(&ci_types),
         _ => None,
     };
     let fields: Vec<Value> = entity
@@ -544,6 +546,29 @@ pub fn ticket(id: i64, company: i64, status: i64, at: DateTime<Utc>) -> Value {
     })
 }
 
+/// Configuration item type ids of the fixture's tenant (a tenant picklist at Autotask).
+pub mod ci_type {
+    /// Workstation.
+    pub const WORKSTATION: i64 = 1;
+    /// Server.
+    pub const SERVER: i64 = 2;
+    /// Network Device.
+    pub const NETWORK_DEVICE: i64 = 3;
+    /// Printer.
+    pub const PRINTER: i64 = 4;
+}
+
+/// The `configurationItemType` picklist of the fixture's tenant.
+#[must_use]
+pub fn configuration_item_types() -> Vec<Value> {
+    vec![
+        picklist_value(ci_type::WORKSTATION, "Workstation", 1, false),
+        picklist_value(ci_type::SERVER, "Server", 2, false),
+        picklist_value(ci_type::NETWORK_DEVICE, "Network Device", 3, false),
+        picklist_value(ci_type::PRINTER, "Printer", 4, false),
+    ]
+}
+
 fn picklist_value(value: i64, label: &str, sort: i64, system: bool) -> Value {
     json!({
         "value": value.to_string(), "label": label, "isDefaultValue": value == 1,
@@ -573,6 +598,8 @@ pub fn fixture(companies: usize, tickets: usize, at: DateTime<Utc>) -> Store {
             "Microsoft Windows Server 2022 Standard",
             at,
         ));
+        let last = store.devices.len() - 1;
+        store.devices[last]["configurationItemType"] = json!(ci_type::SERVER);
         store.devices.push(configuration_item(
             base + 1,
             *company,

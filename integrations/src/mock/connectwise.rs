@@ -1,7 +1,8 @@
 //! A ConnectWise Manage mock: `/login/companyinfo/{company}` for the codebase, the API under
 //! `/{codebase}/apis/3.0`, Basic auth with `{company}+{public}:{private}` and a `clientId`
 //! header, `pageSize` up to 1,000 with page numbers or forward-only `pageId` paging and the
-//! `Link` header, `conditions=lastUpdated > [ISO]`, and `{"code","message"}` error bodies.
+//! `Link` header (refusing `orderBy` beside forward-only, as a strict server would),
+//! `conditions=lastUpdated > [ISO]`, and `{"code","message"}` error bodies.
 
 use std::sync::Arc;
 
@@ -169,6 +170,13 @@ fn list(
     let forward_only = headers
         .get("pagination-type")
         .is_some_and(|value| value == "forward-only");
+    // Forward-only mode orders by id itself; a strict server refuses another order beside it.
+    if forward_only && query.keys().any(|key| key.eq_ignore_ascii_case("orderBy")) {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "orderBy is not supported with pagination-type forward-only",
+        );
+    }
     let (page, more): (Vec<Value>, bool) = if forward_only {
         let from: i64 = query
             .get("pageId")
@@ -354,6 +362,7 @@ pub fn ticket(id: i64, company: i64, status: i64, updated: DateTime<Utc>) -> Val
         "company": { "id": company, "identifier": format!("Company{company}"), "name": format!("Company {company}") },
         "contact": { "id": 1402, "name": "Dana Ruiz" },
         "closedFlag": status == status::CLOSED,
+        "closedDate": if status == status::CLOSED { json!(time::format(updated - Duration::hours(1))) } else { Value::Null },
         "_info": { "dateEntered": time::format(updated - Duration::hours(2)), "lastUpdated": time::format(updated) }
     })
 }

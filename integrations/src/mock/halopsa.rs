@@ -2,7 +2,8 @@
 //! Basic, `?tenant=` or a `tenant` form field for the hosted tenant, tokens that tests can expire
 //! mid-sync), `/api/Client`, `/api/Asset` and `/api/Tickets` as envelopes paged by
 //! `pageinate=true&page_size&page_no` with `record_count`, `lastupdatefromdate` /
-//! `lastupdatetodate` without a zone, and bare-array `/api/Status` and `/api/Priority`.
+//! `lastupdatetodate` without a zone, closed tickets and inactive assets left out unless asked
+//! (`includeclosed`/`includecompleted`, `includeinactive`), and bare-array `/api/Status` and `/api/Priority`.
 //!
 //! Halo itself ignores query parameters it does not know, so a misspelt filter returns every
 //! record; this mock refuses them with a 400 instead, so a connector's typo fails a test. Halo's
@@ -176,8 +177,9 @@ fn list(
     query: &HashMap<String, String>,
     envelope: &str,
     watermark: &str,
+    hidden: Hidden,
 ) -> Response {
-    const KNOWN: [&str; 9] = [
+    const KNOWN: [&str; 12] = [
         "pageinate",
         "page_size",
         "page_no",
@@ -187,6 +189,9 @@ fn list(
         "order",
         "orderdesc",
         "search",
+        "includeclosed",
+        "includecompleted",
+        "includeinactive",
     ];
     // Halo binds parameters without case.
     let query: HashMap<String, &String> = query
@@ -228,8 +233,29 @@ fn list(
             .and_then(Value::as_str)
             .and_then(crate::time::iso)
     };
+    let asked = |key: &str| {
+        query
+            .get(key)
+            .is_some_and(|value| value.eq_ignore_ascii_case("true"))
+    };
+    let closed = |record: &Value| {
+        record
+            .get("dateclosed")
+            .and_then(Value::as_str)
+            .is_some_and(|date| date != NO_DATE)
+    };
+    let inactive = |record: &Value| record.get("inactive").and_then(Value::as_bool) == Some(true);
     let mut found: Vec<&Value> = records
         .iter()
+        .filter(|record| match hidden {
+            Hidden::Nothing => true,
+            // Closed tickets are left out unless asked for (`includeclosed`; the mock takes
+            // `includecompleted` as the same, as Halo's defaults are unconfirmed).
+            Hidden::Closed => {
+                !closed(record) || asked("includeclosed") || asked("includecompleted")
+            }
+            Hidden::Inactive => !inactive(record) || asked("includeinactive"),
+        })
         .filter(|record| {
             let at = updated(record);
             from.is_none_or(|from| at.is_some_and(|at| at >= from))
@@ -274,18 +300,44 @@ fn list(
     )
 }
 
+/// What a list leaves out unless asked.
+#[derive(Debug, Clone, Copy)]
+enum Hidden {
+    Nothing,
+    Closed,
+    Inactive,
+}
+
 type Params = Query<HashMap<String, String>>;
 
 async fn clients(State(state): State<Arc<MockState>>, Query(query): Params) -> Response {
-    list(&state.store().companies, &query, "clients", "alastupdate")
+    list(
+        &state.store().companies,
+        &query,
+        "clients",
+        "alastupdate",
+        Hidden::Nothing,
+    )
 }
 
 async fn assets(State(state): State<Arc<MockState>>, Query(query): Params) -> Response {
-    list(&state.store().devices, &query, "assets", "last_modified")
+    list(
+        &state.store().devices,
+        &query,
+        "assets",
+        "last_modified",
+        Hidden::Inactive,
+    )
 }
 
 async fn tickets(State(state): State<Arc<MockState>>, Query(query): Params) -> Response {
-    list(&state.store().tickets, &query, "tickets", "last_update")
+    list(
+        &state.store().tickets,
+        &query,
+        "tickets",
+        "last_update",
+        Hidden::Closed,
+    )
 }
 
 async fn statuses(State(state): State<Arc<MockState>>) -> Json<Value> {

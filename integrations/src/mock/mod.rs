@@ -54,6 +54,21 @@ pub struct Store {
     pub statuses: Vec<Value>,
     /// Ticket priorities.
     pub priorities: Vec<Value>,
+    /// NinjaOne: how `olderThan`/`newerThan` behave.
+    pub activity_cursors: ActivityCursors,
+}
+
+/// How a NinjaOne mock reads the activity id cursors (the reference leaves the direction
+/// unconfirmed).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum ActivityCursors {
+    /// As their names say, as NinjaOne's PowerShell module documents them.
+    #[default]
+    AsNamed,
+    /// The opposite of their names, as the spec's text reads.
+    Swapped,
+    /// Not at all: every request answers the newest page (a vendor bug a walk must not hide).
+    Ignored,
 }
 
 #[derive(Debug, Default)]

@@ -1,6 +1,7 @@
 //! A NinjaOne mock: OAuth2 client credentials at `/ws/oauth/token` (tokens that tests can expire
 //! mid-sync), `/v2/organizations` and `/v2/devices-detailed` paged by `after` = last id,
-//! `/v2/alerts` unpaged, `/v2/activities` with `newerThan`/`after`, epoch-second timestamps and
+//! `/v2/alerts` unpaged, `/v2/activities` newest first with `olderThan`/`newerThan` id cursors
+//! (swapped when the store says so, as the spec's text reads) and `after`, epoch-second timestamps and
 //! `{"resultCode","errorMessage"}` error bodies.
 
 use std::collections::HashMap;
@@ -15,7 +16,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{MockServer, MockState, Store, apply_faults};
+use super::{ActivityCursors, MockServer, MockState, Store, apply_faults};
 
 /// The client id the mock accepts.
 pub const CLIENT_ID: &str = "ninja-client";
@@ -149,25 +150,30 @@ async fn activities(State(state): State<Arc<MockState>>, Query(query): Params) -
     let Some(size) = page_size(&query) else {
         return bad_page_size();
     };
-    let newer_than: i64 = query
-        .get("newerThan")
-        .and_then(|id| id.parse().ok())
-        .unwrap_or(0);
+    let cursor = |key: &str| -> Option<i64> { query.get(key).and_then(|id| id.parse().ok()) };
+    let store = state.store();
+    // (below, above): only ids below / above these.
+    let (mut older_than, mut newer_than) = (cursor("olderThan"), cursor("newerThan"));
+    match store.activity_cursors {
+        ActivityCursors::AsNamed => {}
+        ActivityCursors::Swapped => std::mem::swap(&mut older_than, &mut newer_than),
+        ActivityCursors::Ignored => (older_than, newer_than) = (None, None),
+    }
     let after: f64 = query
         .get("after")
         .and_then(|at| at.parse().ok())
         .unwrap_or(f64::MIN);
-    let page: Vec<Value> = state
-        .store()
+    let id = |activity: &Value| {
+        activity
+            .get("id")
+            .and_then(Value::as_i64)
+            .unwrap_or_default()
+    };
+    let mut found: Vec<&Value> = store
         .changes
         .iter()
-        .filter(|activity| {
-            activity
-                .get("id")
-                .and_then(Value::as_i64)
-                .unwrap_or_default()
-                > newer_than
-        })
+        .filter(|activity| older_than.is_none_or(|bound| id(activity) < bound))
+        .filter(|activity| newer_than.is_none_or(|bound| id(activity) > bound))
         .filter(|activity| {
             activity
                 .get("activityTime")
@@ -175,13 +181,12 @@ async fn activities(State(state): State<Arc<MockState>>, Query(query): Params) -
                 .unwrap_or_default()
                 > after
         })
-        .take(size)
-        .cloned()
         .collect();
-    let last = page
-        .last()
-        .and_then(|activity| activity.get("id").cloned())
-        .unwrap_or(json!(newer_than));
+    // Newest first, as NinjaOne lists them.
+    found.sort_by_key(|activity| std::cmp::Reverse(id(activity)));
+    let page: Vec<Value> = found.into_iter().take(size).cloned().collect();
+    // The id of the page's last (oldest) activity.
+    let last = page.last().map(id);
     super::json(
         StatusCode::OK,
         &json!({ "lastActivityId": last, "activities": page }),
