@@ -21,7 +21,7 @@ use entities::{
 use futures_util::StreamExt;
 use integrations::connector::{self, Cursor, IntegrationConfig};
 use integrations::egress::Egress;
-use integrations::http::RetryPolicy;
+use integrations::http::{RetryPolicy, Throttle, ThrottleWait};
 use integrations::model::{LookupValue, Normalized, Resource};
 use integrations::secrets::{SecretError, SecretKey};
 use integrations::{Connector, ConnectorError};
@@ -127,15 +127,50 @@ pub struct SyncReport {
     pub resources: Vec<(Resource, Counts)>,
 }
 
-/// A line of progress, for `tandem sync`.
+/// A line of progress, for `tandem sync`: after every committed page, and whenever the run
+/// waits on a throttling vendor (`waiting`).
 #[derive(Debug, Clone)]
 pub struct Progress {
     /// The resource.
     pub resource: Resource,
     /// Pages committed so far.
     pub pages: usize,
-    /// Counts so far.
+    /// Counts so far, cumulative over the resource's pages.
     pub counts: Counts,
+    /// What the last committed page itself read and wrote (zero in a line about waiting).
+    pub page: Counts,
+    /// Set when the line says the run waits on a 429 (how long, and the budget so far) rather
+    /// than that a page committed.
+    pub waiting: Option<ThrottleWait>,
+}
+
+/// `line` as `tandem sync` prints it: what the page itself did, then the resource's totals so
+/// far; or how long the run waits on a throttling vendor.
+#[must_use]
+pub fn progress_line(line: &Progress) -> String {
+    let resource = line.resource.as_str();
+    if let Some(wait) = line.waiting {
+        return format!(
+            "{resource:<9} waiting {:.1} s: the vendor throttles (429); {:.1} s of the run's {:.0} s throttling budget used",
+            wait.wait.as_secs_f64(),
+            wait.waited.as_secs_f64(),
+            wait.budget.as_secs_f64()
+        );
+    }
+    let (page, total) = (line.page, line.counts);
+    format!(
+        "{resource:<9} page {:>4}: {} read, {} created, {} updated, {} unchanged, {} failed \
+         (so far: {} read, {} written, {} failed)",
+        line.pages,
+        page.fetched,
+        page.created,
+        page.updated,
+        page.unchanged,
+        page.failed,
+        total.fetched,
+        total.created + total.updated,
+        total.failed
+    )
 }
 
 /// Runs `integration_id` once.
@@ -349,17 +384,47 @@ pub fn connector_for(
     policy: RetryPolicy,
     egress: Egress,
 ) -> Result<Box<dyn Connector>, SyncError> {
+    throttled_connector_for(key, found, policy, egress, Throttle::default())
+}
+
+/// [`connector_for`] with its waits on 429s counted against one run's budget by `throttle`.
+fn throttled_connector_for(
+    key: Option<&SecretKey>,
+    found: &integration::Model,
+    policy: RetryPolicy,
+    egress: Egress,
+    throttle: Throttle,
+) -> Result<Box<dyn Connector>, SyncError> {
     crate::tls::init();
     let credentials = credentials::open(key, found.id, found.credentials_ciphertext.as_deref())?;
-    connector::build(IntegrationConfig {
-        kind: found.kind,
-        base_url: found.base_url.clone(),
-        settings: found.settings.clone(),
-        credentials,
-        policy,
-        egress,
-    })
+    connector::build_with(
+        IntegrationConfig {
+            kind: found.kind,
+            base_url: found.base_url.clone(),
+            settings: found.settings.clone(),
+            credentials,
+            policy,
+            egress,
+        },
+        throttle,
+    )
     .map_err(SyncError::Config)
+}
+
+/// Awaits `work`, calling `report` for every wait on a throttling vendor meanwhile.
+async fn reporting_waits<T>(
+    work: impl std::future::Future<Output = T>,
+    waits: &mut tokio::sync::mpsc::UnboundedReceiver<ThrottleWait>,
+    report: impl Fn(ThrottleWait),
+) -> T {
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            biased;
+            Some(wait) = waits.recv() => report(wait),
+            done = &mut work => return done,
+        }
+    }
 }
 
 /// The longest `testIntegration` waits for the vendor, whatever the connector's check does
@@ -405,14 +470,26 @@ async fn sync(
     record: &sync_run::Model,
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<Vec<(Resource, Counts)>, SyncError> {
-    let connector = connector_for(key, found, options.policy, options.egress)?;
-    let lookups = connector
-        .lookups()
-        .await
-        .map_err(|error| SyncError::Vendor {
-            resource: "lookups",
-            error,
-        })?;
+    // One throttling budget for the whole run, whichever request draws on it.
+    let (throttle, mut waits) = Throttle::reporting();
+    let connector = throttled_connector_for(key, found, options.policy, options.egress, throttle)?;
+    let first = connector.resources().first().copied();
+    let lookups = reporting_waits(connector.lookups(), &mut waits, |wait| {
+        if let Some(resource) = first {
+            progress(&Progress {
+                resource,
+                pages: 0,
+                counts: Counts::default(),
+                page: Counts::default(),
+                waiting: Some(wait),
+            });
+        }
+    })
+    .await
+    .map_err(|error| SyncError::Vendor {
+        resource: "lookups",
+        error,
+    })?;
     seed_value_mappings(db, found.id, &lookups).await?;
     let mut context = RunContext::load(db, found, record.id, options.events.clone()).await?;
     let mut done = Vec::new();
@@ -458,7 +535,18 @@ async fn sync(
         ));
         let mut analyze_at = 1_000;
         let mut fetch_started = std::time::Instant::now();
-        while let Some(page) = stream.next().await {
+        loop {
+            let next = reporting_waits(stream.next(), &mut waits, |wait| {
+                progress(&Progress {
+                    resource,
+                    pages,
+                    counts,
+                    page: Counts::default(),
+                    waiting: Some(wait),
+                });
+            })
+            .await;
+            let Some(page) = next else { break };
             let page = page.map_err(|error| SyncError::Vendor {
                 resource: resource.as_str(),
                 error,
@@ -526,6 +614,8 @@ async fn sync(
                 resource,
                 pages,
                 counts,
+                page: page_counts,
+                waiting: None,
             });
         }
         done.push((resource, counts));
