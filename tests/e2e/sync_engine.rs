@@ -98,3 +98,88 @@ async fn a_429_storm_beyond_the_budget_fails_the_run_with_a_clear_error() -> any
     );
     app.stop().await
 }
+
+/// The last sync run as `syncRuns` shows it, and the integration's pending retries.
+async fn last_run_and_pending(app: &TestApp, id: uuid::Uuid) -> anyhow::Result<(Value, Value)> {
+    let gid = api::graphql::ids::encode(api::graphql::ids::NodeType::Integration, id).0;
+    let data = app
+        .query(
+            &app.provider_admin_token(),
+            "query($id: ID!) { node(id: $id) { ... on Integration { pendingRetries syncRuns(last: 1) { edges { node { status retried recordsFailed } } } } } }",
+            serde_json::json!({ "id": gid }),
+        )
+        .await?;
+    Ok((
+        data["node"]["syncRuns"]["edges"][0]["node"].clone(),
+        data["node"]["pendingRetries"].clone(),
+    ))
+}
+
+#[tokio::test]
+async fn a_record_that_failed_is_read_again_by_later_runs_until_it_is_written() -> anyhow::Result<()>
+{
+    use entities::{sync_cursor, ticket};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use serde_json::json;
+    let app = TestApp::spawn_with_demo().await?;
+    let (server, id) = connectwise(&app, 6, 1000).await?;
+    tests::sync(&app, id).await;
+    let title_of = |external: &'static str| {
+        let db = app.db.clone();
+        async move {
+            ticket::Entity::find()
+                .filter(ticket::Column::ExternalId.eq(external))
+                .one(&db)
+                .await
+                .map(|found| found.map(|found| found.title))
+        }
+    };
+    let before = title_of("48000").await?;
+
+    // Ticket 48000 changes at the vendor into something this run cannot read.
+    let changed_at = chrono::Utc::now();
+    {
+        let mut store = server.state.store();
+        store.tickets[0]["summary"] = Value::Null;
+        store.tickets[0]["_info"]["lastUpdated"] =
+            json!(changed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    }
+    let failed = tests::sync(&app, id).await;
+    assert_eq!(failed.run.status, SyncStatus::Partial);
+    let (run, pending) = last_run_and_pending(&app, id).await?;
+    assert_eq!(
+        run,
+        json!({ "status": "PARTIAL", "retried": 0, "recordsFailed": 1 })
+    );
+    assert_eq!(pending, 1);
+
+    // Later runs have moved the tickets' mark past the change (as an hour later) ...
+    sync_cursor::Entity::update_many()
+        .col_expr(
+            sync_cursor::Column::ChangedSince,
+            sea_orm::sea_query::Expr::value(changed_at + chrono::Duration::hours(1)),
+        )
+        .filter(sync_cursor::Column::IntegrationId.eq(id))
+        .filter(sync_cursor::Column::Resource.eq("tickets"))
+        .exec(&app.db)
+        .await?;
+    // ... and the record becomes readable without changing again at the vendor.
+    server.state.store().tickets[0]["summary"] = json!("Printer fixed");
+    let retried = tests::sync(&app, id).await;
+    assert_eq!(retried.run.status, SyncStatus::Succeeded, "{retried:?}");
+    assert_eq!(title_of("48000").await?, Some("Printer fixed".to_owned()));
+    assert_ne!(before, Some("Printer fixed".to_owned()));
+    let (run, pending) = last_run_and_pending(&app, id).await?;
+    assert_eq!(
+        run,
+        json!({ "status": "SUCCEEDED", "retried": 1, "recordsFailed": 0 })
+    );
+    assert_eq!(pending, 0, "written, so off the list");
+
+    // Once written, it is not re-read for its own sake: the next run retries nothing.
+    tests::sync(&app, id).await;
+    let (run, pending) = last_run_and_pending(&app, id).await?;
+    assert_eq!(run["retried"], 0);
+    assert_eq!(pending, 0);
+    app.stop().await
+}

@@ -9,6 +9,14 @@
 //! One run per integration at a time: a lease on the integration row (`lease_owner`,
 //! `lease_expires_at`), taken with a conditional update, renewed after every page, and released
 //! at the end; a process that dies leaves a lease that expires.
+//!
+//! Records that fail (the connector cannot read one, or the database refuses it) go on the
+//! integration's retry list (`sync_retries`) with the changed-since mark of the pass they failed
+//! in. The connectors cannot read one record by id for every vendor, so a later incremental pass
+//! of that resource re-reads from the oldest pending failure's mark instead (from the beginning
+//! when a record failed in a pass from the beginning) until the record is written; then its row is
+//! resolved by that run (`SyncRun.retried`). Writes being idempotent, the wider re-read costs
+//! requests, not duplicates.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -16,7 +24,8 @@ use std::time::Duration;
 use chrono::{SubsecRound, Utc};
 use entities::enums::{SyncStatus, SyncTrigger, ValueMappingDomain};
 use entities::{
-    integration, integration_mapping, sync_cursor, sync_run, sync_run_error, value_mapping,
+    integration, integration_mapping, sync_cursor, sync_retry, sync_run, sync_run_error,
+    value_mapping,
 };
 use futures_util::StreamExt;
 use integrations::connector::{self, Cursor, IntegrationConfig};
@@ -512,13 +521,16 @@ async fn sync(
             .and_then(|stored| stored.page_token.as_deref())
             .and_then(PassToken::parse);
         let filters = connector.filters_by_change(resource);
-        let cursor = match (&stored, options.full) {
+        let mut cursor = match (&stored, options.full) {
             (Some(stored), false) => Cursor {
                 changed_since: stored.changed_since.filter(|_| filters),
                 page_token: resumed.as_ref().map(|pass| pass.token.clone()),
             },
             _ => Cursor::default(),
         };
+        if resumed.is_none() {
+            cursor.changed_since = retry_from(db, found.id, resource, cursor.changed_since).await?;
+        }
         let pass_started = resumed.map_or(record.started_at, |pass| pass.started);
         // The vendor's clock may run behind ours: the next pass asks for a minute more.
         let mark = pass_started - chrono::Duration::minutes(1);
@@ -561,12 +573,29 @@ async fn sync(
                 // Another run took over an expired lease: this page writes nothing.
                 return Err(SyncError::LeaseLost);
             }
+            let read: Vec<String> = page
+                .records
+                .iter()
+                .filter_map(|record| match record {
+                    Ok(found) => Some(found.external_id().to_owned()),
+                    Err(error) => error.external_id.clone(),
+                })
+                .collect();
             let page_counts = write_page(
                 &txn,
                 &mut context,
                 resource,
                 page.records,
                 snapshot.then_some(&mut seen),
+            )
+            .await?;
+            track_retries(
+                &txn,
+                found.id,
+                record.id,
+                resource,
+                cursor.changed_since,
+                read,
             )
             .await?;
             let last = page.next.is_none();
@@ -705,6 +734,111 @@ async fn write_page(
         error.into_active_model().insert(txn).await?;
     }
     Ok(counts)
+}
+
+/// Where a new pass of `resource` starts: `stored`, or earlier when records failed in a pass
+/// that started earlier and are still pending on the retry list (`None`: from the beginning).
+async fn retry_from(
+    db: &impl ConnectionTrait,
+    integration_id: Uuid,
+    resource: Resource,
+    stored: Option<DateTimeUtc>,
+) -> Result<Option<DateTimeUtc>, DbErr> {
+    let pending = sync_retry::Entity::find()
+        .filter(sync_retry::COLUMN.integration_id.eq(integration_id))
+        .filter(sync_retry::COLUMN.resource.eq(resource.as_str()))
+        .filter(sync_retry::COLUMN.resolved_at.is_null())
+        .all(db)
+        .await?;
+    Ok(pending
+        .iter()
+        .fold(stored, |from, retry| match (from, retry.changed_since) {
+            (Some(from), Some(failed)) => Some(from.min(failed)),
+            _ => None,
+        }))
+}
+
+/// Keeps the retry list of one page: the records `read` that failed (as the run's errors say)
+/// go on it, or stay with one more attempt; those written are resolved by `run_id`.
+async fn track_retries(
+    txn: &impl ConnectionTrait,
+    integration_id: Uuid,
+    run_id: Uuid,
+    resource: Resource,
+    since: Option<DateTimeUtc>,
+    read: Vec<String>,
+) -> Result<(), DbErr> {
+    if read.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now().trunc_subsecs(6);
+    let mut failed = std::collections::HashMap::new();
+    for chunk in read.chunks(500) {
+        for error in sync_run_error::Entity::find()
+            .filter(sync_run_error::COLUMN.sync_run_id.eq(run_id))
+            .filter(sync_run_error::COLUMN.resource.eq(resource.as_str()))
+            .filter(sync_run_error::COLUMN.external_id.is_in(chunk.to_vec()))
+            .all(txn)
+            .await?
+        {
+            if let Some(id) = error.external_id {
+                failed.insert(id, error.reason);
+            }
+        }
+    }
+    for (external_id, reason) in &failed {
+        let key = (
+            integration_id,
+            resource.as_str().to_owned(),
+            external_id.clone(),
+        );
+        match sync_retry::Entity::find_by_id(key).one(txn).await? {
+            Some(pending) if pending.resolved_at.is_none() => {
+                let attempts = pending.attempts + 1;
+                let mut row = pending.into_active_model();
+                row.attempts = Set(attempts);
+                row.reason = Set(reason.clone());
+                row.last_failed_at = Set(now);
+                row.update(txn).await?;
+            }
+            reopened => {
+                let row = sync_retry::Model {
+                    integration_id,
+                    resource: resource.as_str().to_owned(),
+                    external_id: external_id.clone(),
+                    changed_since: since,
+                    reason: reason.clone(),
+                    attempts: 1,
+                    first_failed_at: now,
+                    last_failed_at: now,
+                    resolved_at: None,
+                    resolved_by_run_id: None,
+                }
+                .into_active_model();
+                if reopened.is_some() {
+                    row.reset_all().update(txn).await?;
+                } else {
+                    row.insert(txn).await?;
+                }
+            }
+        }
+    }
+    let written: Vec<String> = read
+        .into_iter()
+        .filter(|id| !failed.contains_key(id))
+        .collect();
+    for chunk in written.chunks(500) {
+        sync_retry::Entity::update_many()
+            .col_expr(sync_retry::Column::ResolvedAt, Expr::value(now))
+            .col_expr(sync_retry::Column::ResolvedByRunId, Expr::value(run_id))
+            .filter(sync_retry::COLUMN.integration_id.eq(integration_id))
+            .filter(sync_retry::COLUMN.resource.eq(resource.as_str()))
+            .filter(sync_retry::COLUMN.resolved_at.is_null())
+            .filter(sync_retry::COLUMN.external_id.is_in(chunk.to_vec()))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// What a cursor stores mid-pass: the vendor's token of the next page, and when the pass began.

@@ -126,6 +126,17 @@ impl Integration {
         .extend()
     }
 
+    /// Records that failed in a sync run and that no later run has written yet; each run
+    /// re-reads them until one does.
+    async fn pending_retries(&self, ctx: &Context<'_>) -> Result<i32> {
+        let db = crate::graphql::context::ContextExt::db(ctx).extend()?;
+        let count = crate::services::integration::pending_retries(db, self.0.id)
+            .await
+            .map_err(crate::error::ApiError::from)
+            .extend()?;
+        Ok(i32::try_from(count).unwrap_or(i32::MAX))
+    }
+
     /// What the vendor's ticket statuses and priorities mean here: seeded from the vendor's own
     /// signals at each sync; `overridden` ones were set by an admin (`setValueMapping`).
     async fn value_mappings(&self, ctx: &Context<'_>) -> Result<Vec<ValueMapping>> {
@@ -249,6 +260,16 @@ impl SyncRun {
     /// Records that failed validation.
     async fn records_failed(&self) -> i32 {
         self.0.records_failed
+    }
+
+    /// Records that had failed in earlier runs (the retry list) and this run wrote.
+    async fn retried(&self, ctx: &Context<'_>) -> Result<i32> {
+        let db = crate::graphql::context::ContextExt::db(ctx).extend()?;
+        let count = crate::services::integration::retried_by(db, self.0.id)
+            .await
+            .map_err(crate::error::ApiError::from)
+            .extend()?;
+        Ok(i32::try_from(count).unwrap_or(i32::MAX))
     }
 
     /// Why the run failed.
