@@ -7,6 +7,7 @@ use api::sync::engine::{Progress, SyncError};
 use entities::enums::SyncStatus;
 use integrations::ConnectorError;
 use integrations::mock::Fault;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 use std::time::Duration;
 use tests::TestApp;
@@ -181,5 +182,57 @@ async fn a_record_that_failed_is_read_again_by_later_runs_until_it_is_written() 
     let (run, pending) = last_run_and_pending(&app, id).await?;
     assert_eq!(run["retried"], 0);
     assert_eq!(pending, 0);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_lease_whose_holder_on_this_host_died_is_taken_over_at_once() -> anyhow::Result<()> {
+    use crate::sync::{orphaned_run, sync_run};
+    let app = TestApp::spawn_with_demo().await?;
+    let (_server, id) = connectwise(&app, 3, 1000).await?;
+    let host = api::sync::engine::host_name().expect("this host has a name");
+    let until = chrono::Utc::now() + chrono::Duration::minutes(5);
+
+    // A holder on this host whose process is alive keeps its lease.
+    let mut alive = std::process::Command::new("sleep").arg("30").spawn()?;
+    let owner = format!("{host}:{}:{}", alive.id(), uuid::Uuid::now_v7());
+    let running = orphaned_run(&app, id, &owner, until).await?;
+    let refused = run_with(&app, id, &|_| {}).await;
+    assert!(
+        matches!(refused, Err(SyncError::Busy { .. })),
+        "{refused:?}"
+    );
+    alive.kill()?;
+    alive.wait()?;
+
+    // Once it is gone (killed, as by SIGKILL), the next run takes over at once and closes it.
+    let next = run_with(&app, id, &|_| {}).await?;
+    assert_eq!(next.run.status, SyncStatus::Succeeded);
+    let closed = sync_run(&app, running).await?;
+    assert_eq!(closed.status, SyncStatus::Interrupted, "{closed:?}");
+
+    // A holder on another host may be alive: its lease is waited for, even with a dead pid.
+    let mut gone = std::process::Command::new("true").spawn()?;
+    gone.wait()?;
+    let elsewhere = format!("other-{host}:{}:{}", gone.id(), uuid::Uuid::now_v7());
+    let other = orphaned_run(&app, id, &elsewhere, until).await?;
+    let refused = run_with(&app, id, &|_| {}).await;
+    assert!(
+        matches!(refused, Err(SyncError::Busy { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(sync_run(&app, other).await?.status, SyncStatus::Running);
+    // And on this host the same dead pid is taken over.
+    let here = format!("{host}:{}:{}", gone.id(), uuid::Uuid::now_v7());
+    entities::integration::Entity::update_many()
+        .col_expr(
+            entities::integration::Column::LeaseOwner,
+            sea_orm::sea_query::Expr::value(here),
+        )
+        .filter(entities::integration::Column::Id.eq(id))
+        .exec(&app.db)
+        .await?;
+    run_with(&app, id, &|_| {}).await?;
+    assert_eq!(sync_run(&app, other).await?.status, SyncStatus::Interrupted);
     app.stop().await
 }

@@ -8,7 +8,11 @@
 //!
 //! One run per integration at a time: a lease on the integration row (`lease_owner`,
 //! `lease_expires_at`), taken with a conditional update, renewed after every page, and released
-//! at the end; a process that dies leaves a lease that expires.
+//! at the end. A lease whose holder is provably gone is taken over at once: the owner names its
+//! host and process id (`<host>:<pid>:<run>`), and a holder on this host (same host name) whose
+//! process no longer exists (no `/proc/<pid>`) cannot renew it; its `RUNNING` run is closed as
+//! `INTERRUPTED` by the taker. Holders on other hosts, or where `/proc` cannot tell, keep the
+//! lease until it expires.
 //!
 //! Records that fail (the connector cannot read one, or the database refuses it) go on the
 //! integration's retry list (`sync_retries`) with the changed-since mark of the pass they failed
@@ -112,10 +116,11 @@ impl SyncOptions {
             full: false,
             trigger,
             only: None,
-            // Unique per run: two runs in one process must not share a lease.
+            // Unique per run: two runs in one process must not share a lease. The host and pid
+            // let a later run on this host see that the holder died (`holder_is_gone`).
             owner: format!(
                 "{}:{}:{}",
-                std::env::var("HOSTNAME").unwrap_or_else(|_| "tandem".into()),
+                host_name().unwrap_or_else(|| "unknown-host".into()),
                 std::process::id(),
                 Uuid::now_v7()
             ),
@@ -286,10 +291,56 @@ pub async fn interrupt_runs(
     Ok(closed.rows_affected)
 }
 
+/// This machine's host name: `HOSTNAME`, else the kernel's; `None` when neither says.
+#[must_use]
+pub fn host_name() -> Option<String> {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty() && !name.contains(':'))
+}
+
+/// Whether the lease `owner` (`<host>:<pid>:<run>`) provably belongs to a process that no longer
+/// exists: it names this host, and `/proc` (which this host has) has no such process. Anything
+/// else (another host, an owner in another format, no `/proc`) is not proof.
+#[must_use]
+pub fn holder_is_gone(owner: &str) -> bool {
+    let mut parts = owner.splitn(3, ':');
+    let (Some(host), Some(pid), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    let proc = std::path::Path::new("/proc");
+    host_name().as_deref() == Some(host)
+        && pid != std::process::id()
+        && proc.join("self").exists()
+        && !proc.join(pid.to_string()).exists()
+}
+
 async fn take_lease(
     db: &DatabaseConnection,
     found: &integration::Model,
     options: &SyncOptions,
+) -> Result<(), SyncError> {
+    match try_take_lease(db, found, options, None).await {
+        Err(SyncError::Busy { owner, .. }) if holder_is_gone(&owner) => {
+            tracing::warn!(integration = %found.id, holder = %owner, "the sync lease's holder on this host is gone; taking the lease over");
+            try_take_lease(db, found, options, Some(&owner)).await
+        }
+        other => other,
+    }
+}
+
+/// Takes the lease when it is free or expired, or (with `from`) held by `from`: the holder
+/// found gone is replaced only if it still holds it, so two runs never both take it over.
+async fn try_take_lease(
+    db: &DatabaseConnection,
+    found: &integration::Model,
+    options: &SyncOptions,
+    from: Option<&str>,
 ) -> Result<(), SyncError> {
     let now = Utc::now();
     let until = now + chrono::Duration::from_std(options.lease).unwrap_or_default();
@@ -300,11 +351,12 @@ async fn take_lease(
         )
         .col_expr(integration::Column::LeaseExpiresAt, Expr::value(until))
         .filter(integration::COLUMN.id.eq(found.id))
-        .filter(
-            sea_orm::Condition::any()
+        .filter(match from {
+            Some(gone) => sea_orm::Condition::all().add(integration::COLUMN.lease_owner.eq(gone)),
+            None => sea_orm::Condition::any()
                 .add(integration::COLUMN.lease_owner.is_null())
                 .add(integration::COLUMN.lease_expires_at.lt(now)),
-        )
+        })
         .exec(db)
         .await?;
     if taken.rows_affected == 1 {
