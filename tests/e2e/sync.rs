@@ -45,7 +45,7 @@ async fn environment(app: &TestApp, name: &str) -> anyhow::Result<Value> {
 }
 
 /// Creates an integration through the API and maps vendor companies to environments by name.
-async fn integration(
+pub(crate) async fn integration(
     app: &TestApp,
     kind: &str,
     url: &str,

@@ -236,3 +236,145 @@ async fn a_lease_whose_holder_on_this_host_died_is_taken_over_at_once() -> anyho
     assert_eq!(sync_run(&app, other).await?.status, SyncStatus::Interrupted);
     app.stop().await
 }
+
+#[tokio::test]
+async fn vendor_companies_are_listed_with_their_mapping_state_and_can_be_unmapped()
+-> anyhow::Result<()> {
+    use serde_json::json;
+    let app = TestApp::spawn_with_demo().await?;
+    let (_server, id) = connectwise(&app, 6, 1000).await?;
+    let gid = api::graphql::ids::encode(api::graphql::ids::NodeType::Integration, id).0;
+    let admin = app.provider_admin_token();
+    let list = "query($id: ID!) { node(id: $id) { ... on Integration { vendorCompanies { ok message companies { externalCompanyId name mapped environment { name } } } } } }";
+    let listed = app.query(&admin, list, json!({ "id": gid })).await?;
+    assert_eq!(
+        listed["node"]["vendorCompanies"],
+        json!({ "ok": true, "message": null, "companies": [
+            { "externalCompanyId": "250", "name": "Company 250", "mapped": true, "environment": { "name": "Production" } },
+            { "externalCompanyId": "251", "name": "Company 251", "mapped": true, "environment": { "name": "Main Office" } },
+            { "externalCompanyId": "252", "name": "Company 252", "mapped": false, "environment": null },
+        ] }),
+        "{listed}"
+    );
+
+    let unmap = "mutation($input: UnmapIntegrationCompanyInput!) { unmapIntegrationCompany(input: $input) { integration { mappings { externalCompanyId } } userErrors { field code } } }";
+    let unmapped = app
+        .query(
+            &admin,
+            unmap,
+            json!({ "input": { "integrationId": gid, "externalCompanyId": "251" } }),
+        )
+        .await?;
+    assert_eq!(
+        unmapped["unmapIntegrationCompany"],
+        json!({ "integration": { "mappings": [{ "externalCompanyId": "250" }] }, "userErrors": [] }),
+        "{unmapped}"
+    );
+    let listed = app.query(&admin, list, json!({ "id": gid })).await?;
+    assert_eq!(
+        listed["node"]["vendorCompanies"]["companies"][1],
+        json!({ "externalCompanyId": "251", "name": "Company 251", "mapped": false, "environment": null })
+    );
+    // Unmapping what is not mapped says so.
+    let again = app
+        .query(
+            &admin,
+            unmap,
+            json!({ "input": { "integrationId": gid, "externalCompanyId": "251" } }),
+        )
+        .await?;
+    assert_eq!(
+        again["unmapIntegrationCompany"]["userErrors"],
+        json!([{ "field": ["input", "externalCompanyId"], "code": "NOT_FOUND" }]),
+        "{again}"
+    );
+    // Only admins of the integration's organization list the vendor's companies.
+    let member = app.token(
+        api::demo::PROVIDER_ADMIN.0,
+        api::demo::PROVIDER_ADMIN.1,
+        entities::enums::Role::Member,
+    );
+    let (_, refused) = app
+        .graphql(Some(&member), list, json!({ "id": gid }))
+        .await?;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
+    );
+    // The next run skips the unmapped company's records.
+    let report = tests::sync(&app, id).await;
+    assert_eq!(report.run.status, SyncStatus::Succeeded);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn external_status_is_the_vendors_label_even_where_tickets_carry_only_its_id()
+-> anyhow::Result<()> {
+    use entities::ticket;
+    use sea_orm::QueryOrder;
+    let app = TestApp::spawn_with_demo().await?;
+    let server = integrations::mock::autotask::start(integrations::mock::autotask::fixture(
+        3,
+        9,
+        chrono::Utc::now() - chrono::Duration::hours(1),
+    ))
+    .await;
+    let (gid, id) = crate::sync::integration(
+        &app,
+        "AUTOTASK",
+        &server.url,
+        integrations::mock::autotask::configuration(),
+        &[("170", "Production"), ("171", "Main Office")],
+    )
+    .await?;
+    tests::sync(&app, id).await;
+    let tickets = ticket::Entity::find()
+        .filter(ticket::Column::ExternalSource.like("AUTOTASK:%"))
+        .order_by_asc(ticket::Column::ExternalId)
+        .all(&app.db)
+        .await?;
+    assert!(!tickets.is_empty());
+    // The raw ids stay beside their labels in the integration's value mappings.
+    let values = app
+        .query(
+            &app.provider_admin_token(),
+            "query($id: ID!) { node(id: $id) { ... on Integration { valueMappings { domain externalValue externalLabel } } } }",
+            serde_json::json!({ "id": gid }),
+        )
+        .await?;
+    let labels: std::collections::HashMap<String, String> = values["node"]["valueMappings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|mapping| mapping["domain"] == "TICKET_STATUS")
+        .map(|mapping| {
+            (
+                mapping["externalValue"].as_str().unwrap().to_owned(),
+                mapping["externalLabel"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let raw: Vec<String> = server
+        .state
+        .store()
+        .tickets
+        .iter()
+        .map(|found| found["status"].to_string())
+        .collect();
+    for found in &tickets {
+        let status = found.external_status.as_deref().unwrap();
+        assert!(
+            status.parse::<i64>().is_err(),
+            "a label, not an id: {status}"
+        );
+        assert!(
+            labels.values().any(|label| label == status),
+            "{status} in {labels:?}"
+        );
+    }
+    assert!(
+        raw.iter().all(|id| labels.contains_key(id)),
+        "{raw:?} {labels:?}"
+    );
+    app.stop().await
+}

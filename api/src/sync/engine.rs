@@ -523,6 +523,65 @@ pub async fn check_connection(
     }
 }
 
+/// The most companies [`vendor_companies`] lists.
+pub const MAX_VENDOR_COMPANIES: usize = 10_000;
+
+/// The vendor's companies, organizations or sites, read from the beginning, for an admin
+/// choosing what to map: two attempts a request, a few seconds of throttling, and 30 s in all,
+/// since someone is waiting. At most [`MAX_VENDOR_COMPANIES`].
+///
+/// # Errors
+/// What failed, as for [`check_connection`].
+pub async fn vendor_companies(
+    key: Option<&SecretKey>,
+    found: &integration::Model,
+    egress: Egress,
+) -> Result<Vec<integrations::model::Company>, SyncError> {
+    let policy = RetryPolicy {
+        attempts: 2,
+        max_retry_after: Duration::from_secs(5),
+        throttle_budget: Duration::from_secs(10),
+        request_timeout: Duration::from_secs(15),
+        ..RetryPolicy::default()
+    };
+    let connector = connector_for(key, found, policy, egress)?;
+    let walk = async {
+        let mut companies = Vec::new();
+        let mut stream = std::pin::pin!(connector::pages(
+            connector.as_ref(),
+            Resource::Companies,
+            Cursor::default()
+        ));
+        while let Some(page) = stream.next().await {
+            for record in page?.records {
+                if let Ok(integrations::model::Record::Company(company)) = record {
+                    companies.push(company);
+                }
+            }
+            if companies.len() >= MAX_VENDOR_COMPANIES {
+                companies.truncate(MAX_VENDOR_COMPANIES);
+                break;
+            }
+        }
+        Ok(companies)
+    };
+    let host = || {
+        url::Url::parse(&found.base_url)
+            .map(|url| integrations::http::host_of(&url))
+            .unwrap_or_default()
+    };
+    match tokio::time::timeout(Duration::from_secs(30), walk).await {
+        Ok(outcome) => outcome.map_err(|error| SyncError::Vendor {
+            resource: "companies",
+            error,
+        }),
+        Err(_) => Err(SyncError::Vendor {
+            resource: "companies",
+            error: ConnectorError::Unreachable { host: host() },
+        }),
+    }
+}
+
 async fn sync(
     db: &DatabaseConnection,
     key: Option<&SecretKey>,
