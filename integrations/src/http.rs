@@ -500,6 +500,25 @@ mod tests {
     }
 
     #[test]
+    fn a_throttle_spends_its_budget_across_clones_and_reports_each_wait() {
+        let (throttle, mut waits) = Throttle::reporting();
+        let shared = throttle.clone();
+        let budget = Duration::from_millis(50);
+        let twenty = Duration::from_millis(20);
+        assert!(throttle.spend(twenty, budget).is_some());
+        assert!(shared.spend(twenty, budget).is_some());
+        assert_eq!(throttle.waited(), Duration::from_millis(40));
+        // A wait past the budget is refused and not counted.
+        assert_eq!(shared.spend(twenty, budget), None);
+        assert_eq!(throttle.waited(), Duration::from_millis(40));
+        assert!(throttle.spend(Duration::from_millis(10), budget).is_some());
+        let reported: Vec<_> = std::iter::from_fn(|| waits.try_recv().ok())
+            .map(|wait| wait.waited.as_millis())
+            .collect();
+        assert_eq!(reported, [20, 40, 50]);
+    }
+
+    #[test]
     fn vendor_messages_are_read_from_each_vendors_error_body() {
         assert_eq!(
             vendor_message(r#"{"code":"NotFound","message":"Ticket not found"}"#),
