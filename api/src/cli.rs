@@ -68,6 +68,10 @@ pub struct SyncArgs {
     /// Let the vendor be reached over `http` and at private addresses (as for `serve`).
     #[arg(long, env = "TANDEM_ALLOW_PRIVATE_VENDOR_ADDRESSES")]
     pub allow_private_vendor_addresses: bool,
+
+    /// How long the run may wait in all on a vendor that throttles it (as for `serve`).
+    #[arg(long, env = "TANDEM_SYNC_THROTTLE_BUDGET", default_value = "15m", value_parser = crate::config::parse_duration)]
+    pub sync_throttle_budget: std::time::Duration,
 }
 
 /// Arguments of `tandem migrate`.
@@ -188,6 +192,7 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     let mut options = crate::sync::SyncOptions::new(SyncTrigger::Cli);
     options.full = args.full;
     options.egress = integrations::egress::Egress::new(args.allow_private_vendor_addresses);
+    options.policy.throttle_budget = args.sync_throttle_budget;
     println!(
         "Syncing {} ({}){}",
         found.name,
@@ -195,17 +200,7 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
         if args.full { ", full" } else { "" }
     );
     let progress = |line: &crate::sync::engine::Progress| {
-        let counts = line.counts;
-        println!(
-            "  {:<9} page {:>4}: {} fetched, {} created, {} updated, {} unchanged, {} failed",
-            line.resource.as_str(),
-            line.pages,
-            counts.fetched,
-            counts.created,
-            counts.updated,
-            counts.unchanged,
-            counts.failed
-        );
+        println!("  {}", crate::sync::engine::progress_line(line));
     };
     let report = crate::sync::run(&db, key.as_ref(), found.id, &options, &progress).await?;
     let run = &report.run;

@@ -111,6 +111,11 @@ pub struct ServerSettings {
     /// vendor calls go only to `https` URLs at public addresses.
     #[arg(long, env = "TANDEM_ALLOW_PRIVATE_VENDOR_ADDRESSES")]
     pub allow_private_vendor_addresses: bool,
+
+    /// How long one sync run may wait in all on a vendor that throttles it (429 with
+    /// `Retry-After`) before it fails (`90s`, `15m`).
+    #[arg(long, env = "TANDEM_SYNC_THROTTLE_BUDGET", default_value = "15m", value_parser = parse_duration)]
+    pub sync_throttle_budget: Duration,
 }
 
 impl ServerSettings {
@@ -118,6 +123,15 @@ impl ServerSettings {
     #[must_use]
     pub fn egress(&self) -> integrations::egress::Egress {
         integrations::egress::Egress::new(self.allow_private_vendor_addresses)
+    }
+
+    /// The retry policy of vendor calls, with the operator's throttling budget.
+    #[must_use]
+    pub fn retry_policy(&self) -> integrations::http::RetryPolicy {
+        integrations::http::RetryPolicy {
+            throttle_budget: self.sync_throttle_budget,
+            ..integrations::http::RetryPolicy::default()
+        }
     }
 }
 

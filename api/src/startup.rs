@@ -20,7 +20,6 @@ use crate::graphql;
 use crate::router::router;
 use crate::state::AppState;
 use crate::sync::service::SyncService;
-use integrations::http::RetryPolicy;
 use integrations::secrets::SecretKey;
 use secrecy::ExposeSecret;
 
@@ -66,7 +65,7 @@ impl Application {
             db: db.clone(),
             key,
             events: events.clone(),
-            policy: RetryPolicy::default(),
+            policy: settings.retry_policy(),
             egress: settings.egress(),
             in_flight: Arc::default(),
         };

@@ -29,6 +29,7 @@ pub mod runbook_function;
 pub mod runbook_revision;
 pub mod runbook_system;
 pub mod sync_cursor;
+pub mod sync_retry;
 pub mod sync_run;
 pub mod sync_run_error;
 pub mod system;

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::connectors;
 use crate::egress::Egress;
 use crate::error::ConnectorError;
-use crate::http::{HttpClient, RetryPolicy};
+use crate::http::{HttpClient, RetryPolicy, Throttle};
 use crate::model::{LookupValue, Page, Resource};
 
 /// Where a resource's sync stands: the vendor changed-since mark of the last complete run, and
@@ -143,7 +143,19 @@ pub fn pages<'a>(
 /// # Errors
 /// [`ConnectorError::Config`] when a required setting or credential is missing.
 pub fn build(config: IntegrationConfig) -> Result<Box<dyn Connector>, ConnectorError> {
-    let http = HttpClient::new(config.policy, config.egress)?;
+    build_with(config, Throttle::default())
+}
+
+/// [`build`] with the connector's waits on a throttling vendor counted by `throttle` (a sync
+/// run's, which reports them as progress).
+///
+/// # Errors
+/// As [`build`].
+pub fn build_with(
+    config: IntegrationConfig,
+    throttle: Throttle,
+) -> Result<Box<dyn Connector>, ConnectorError> {
+    let http = HttpClient::new(config.policy, config.egress)?.with_throttle(throttle);
     Ok(match config.kind {
         IntegrationKind::ConnectwiseManage => {
             Box::new(connectors::connectwise::ConnectWise::new(config, http)?)

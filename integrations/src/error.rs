@@ -27,6 +27,20 @@ pub enum ConnectorError {
         /// The last `Retry-After`, if any.
         retry_after: Option<Duration>,
     },
+    /// The vendor kept throttling until the run's throttling budget was spent
+    /// ([`crate::http::RetryPolicy::throttle_budget`]).
+    #[error(
+        "the vendor kept throttling (429) after {attempts} attempts; the run waited {}s, its whole throttling budget of {}s",
+        waited.as_secs_f64().round(), budget.as_secs_f64().round()
+    )]
+    ThrottleBudgetSpent {
+        /// Attempts of the request that failed.
+        attempts: usize,
+        /// What the run waited in all.
+        waited: Duration,
+        /// The run's budget.
+        budget: Duration,
+    },
     /// Any other HTTP error status (5xx after retries, 4xx at once).
     #[error("the vendor answered {status}")]
     Status {

@@ -3,6 +3,13 @@
 //! and 429 handling that waits what the vendor asks (`Retry-After`, in seconds or as an HTTP
 //! date, or a `RateLimit-Reset`/`X-RateLimit-Reset` header), capped by the policy.
 //!
+//! Throttling is budgeted per run, not per request: a 429 is retried however many times it
+//! comes, each time after the wait the vendor asks (at least the policy's `min_delay`, at most
+//! its `max_retry_after`), until the waits of the whole run ([`Throttle`], shared by every
+//! request of one connector) would pass the policy's `throttle_budget`; then the request fails
+//! with [`ConnectorError::ThrottleBudgetSpent`]. Each wait is reported to whoever holds the throttle's
+//! receiver ([`Throttle::reporting`]), so a run can say that it is waiting.
+//!
 //! Every request goes through [`HttpClient::execute`], which applies the egress policy
 //! ([`crate::egress`]) to the request's URL, and the client resolves names through the
 //! policy's filtering resolver. Redirects are never followed and proxies from the environment
@@ -11,11 +18,10 @@
 //! [`ConnectorError`] wording.
 
 use std::error::Error as StdError;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
+use backon::{BackoffBuilder, ExponentialBuilder};
 use reqwest::header::HeaderMap;
 use reqwest::{Request, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
@@ -27,7 +33,8 @@ use crate::error::{ConnectorError, snippet};
 /// How hard to try.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
-    /// Attempts per request, the first included.
+    /// Attempts per request after timeouts, connection errors and 5xx, the first included
+    /// (429s do not count: they draw on `throttle_budget`).
     pub attempts: usize,
     /// The first backoff delay.
     pub min_delay: Duration,
@@ -39,6 +46,8 @@ pub struct RetryPolicy {
     pub connect_timeout: Duration,
     /// Whole-request timeout.
     pub request_timeout: Duration,
+    /// How long one run may wait in all for a vendor that throttles it (429).
+    pub throttle_budget: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -50,6 +59,8 @@ impl Default for RetryPolicy {
             max_retry_after: Duration::from_secs(120),
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
+            // A busy tenant throttles for minutes; a run waits that out rather than fail.
+            throttle_budget: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -65,6 +76,8 @@ impl RetryPolicy {
             max_retry_after: Duration::from_millis(20),
             connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(10),
+            // Fifty waits of the longest `Retry-After` this policy honours.
+            throttle_budget: Duration::from_secs(1),
         }
     }
 
@@ -79,7 +92,72 @@ impl RetryPolicy {
             max_retry_after: Duration::ZERO,
             connect_timeout: Duration::from_secs(3),
             request_timeout: Duration::from_secs(5),
+            throttle_budget: Duration::ZERO,
         }
+    }
+}
+
+/// One wait on a throttling vendor, as reported to a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleWait {
+    /// How long this wait lasts.
+    pub wait: Duration,
+    /// The run's waits so far, this one included.
+    pub waited: Duration,
+    /// The run's budget.
+    pub budget: Duration,
+}
+
+/// The time one run has spent waiting on 429s, shared by every request of its connector (clones
+/// share it), and where each wait is reported.
+#[derive(Debug, Clone, Default)]
+pub struct Throttle {
+    waited: Arc<Mutex<Duration>>,
+    report: Option<tokio::sync::mpsc::UnboundedSender<ThrottleWait>>,
+}
+
+impl Throttle {
+    /// A throttle that sends every wait to the receiver it returns.
+    #[must_use]
+    pub fn reporting() -> (Self, tokio::sync::mpsc::UnboundedReceiver<ThrottleWait>) {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        (
+            Self {
+                waited: Arc::default(),
+                report: Some(sender),
+            },
+            receiver,
+        )
+    }
+
+    /// The waits so far.
+    ///
+    /// # Panics
+    /// When a thread panicked while holding the lock.
+    #[must_use]
+    pub fn waited(&self) -> Duration {
+        *self.waited.lock().expect("throttle lock")
+    }
+
+    /// Takes `wait` from `budget` and reports it; `None` (taking nothing) when the waits would
+    /// pass the budget.
+    fn spend(&self, wait: Duration, budget: Duration) -> Option<ThrottleWait> {
+        let mut waited = self.waited.lock().expect("throttle lock");
+        let total = waited.saturating_add(wait);
+        if total > budget {
+            return None;
+        }
+        *waited = total;
+        let spent = ThrottleWait {
+            wait,
+            waited: total,
+            budget,
+        };
+        if let Some(report) = &self.report {
+            // A run that stopped listening still waits; nobody is told.
+            let _ = report.send(spent);
+        }
+        Some(spent)
     }
 }
 
@@ -89,6 +167,7 @@ pub struct HttpClient {
     client: reqwest::Client,
     policy: RetryPolicy,
     egress: Egress,
+    throttle: Throttle,
 }
 
 impl HttpClient {
@@ -115,7 +194,16 @@ impl HttpClient {
             client,
             policy,
             egress,
+            throttle: Throttle::default(),
         })
+    }
+
+    /// This client with its waits on 429s counted (and reported) by `throttle`, which a run
+    /// shares with every client it uses.
+    #[must_use]
+    pub fn with_throttle(mut self, throttle: Throttle) -> Self {
+        self.throttle = throttle;
+        self
     }
 
     /// The retry policy.
@@ -156,45 +244,72 @@ impl HttpClient {
     }
 
     /// Sends the request `build` makes, again after transient failures, and returns the first
-    /// successful response.
+    /// successful response. Timeouts, connection errors and 5xx are retried with exponential
+    /// backoff up to the policy's attempts; 429s as long as the run's throttling budget lasts.
     ///
     /// # Errors
-    /// A [`ConnectorError`] for a non-retryable status, or the last error once attempts run out.
+    /// A [`ConnectorError`] for a non-retryable status, the last error once attempts run out, or
+    /// [`ConnectorError::ThrottleBudgetSpent`] once the throttling budget is spent.
     pub async fn send(
         &self,
         build: impl Fn() -> RequestBuilder + Send + Sync,
     ) -> Result<Response, ConnectorError> {
         let policy = self.policy;
-        let attempts = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&attempts);
-        let backoff = ExponentialBuilder::default()
+        let mut backoff = ExponentialBuilder::default()
             .with_min_delay(policy.min_delay)
             .with_max_delay(policy.max_delay)
             .with_max_times(policy.attempts.saturating_sub(1))
-            .with_jitter();
-        let result = (|| {
-            counter.fetch_add(1, Ordering::Relaxed);
-            self.attempt(build())
-        })
-        .retry(backoff)
-        .when(ConnectorError::is_transient)
-        .adjust(move |error, delay| match error {
-            ConnectorError::RateLimited {
-                retry_after: Some(after),
-                ..
-            } => delay.map(|_| (*after).min(policy.max_retry_after)),
-            _ => delay,
-        })
-        .notify(|error, delay| tracing::warn!(%error, ?delay, "retrying a vendor request"))
-        .await;
-        match result {
-            Err(ConnectorError::RateLimited { retry_after, .. }) => {
-                Err(ConnectorError::RateLimited {
-                    attempts: attempts.load(Ordering::Relaxed),
-                    retry_after,
-                })
-            }
-            other => other,
+            .with_jitter()
+            .build();
+        // A 429 without a wait named: back off exponentially, up to the longest wait honoured.
+        let mut unnamed = ExponentialBuilder::default()
+            .with_min_delay(policy.min_delay)
+            .with_max_delay(policy.max_retry_after.max(policy.min_delay))
+            .without_max_times()
+            .build();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let error = match self.attempt(build()).await {
+                Ok(response) => return Ok(response),
+                Err(error) => error,
+            };
+            let delay = match error {
+                ConnectorError::RateLimited { retry_after, .. } => {
+                    // Never less than the policy's shortest delay (and a millisecond), so
+                    // `Retry-After: 0` forever still spends the budget instead of spinning.
+                    let floor = policy.min_delay.max(Duration::from_millis(1));
+                    let wait = retry_after
+                        .or_else(|| unnamed.next())
+                        .unwrap_or(policy.max_retry_after)
+                        .min(policy.max_retry_after)
+                        .max(floor);
+                    let Some(spent) = self.throttle.spend(wait, policy.throttle_budget) else {
+                        tracing::warn!(
+                            attempts,
+                            waited = ?self.throttle.waited(),
+                            budget = ?policy.throttle_budget,
+                            "the vendor still throttles and the run's throttling budget is spent"
+                        );
+                        return Err(ConnectorError::ThrottleBudgetSpent {
+                            attempts,
+                            waited: self.throttle.waited(),
+                            budget: policy.throttle_budget,
+                        });
+                    };
+                    tracing::info!(?wait, waited = ?spent.waited, budget = ?spent.budget, "the vendor throttles: waiting");
+                    wait
+                }
+                ref transient if transient.is_transient() => match backoff.next() {
+                    Some(delay) => {
+                        tracing::warn!(error = %transient, ?delay, "retrying a vendor request");
+                        delay
+                    }
+                    None => return Err(error),
+                },
+                _ => return Err(error),
+            };
+            tokio::time::sleep(delay).await;
         }
     }
 
@@ -382,6 +497,25 @@ mod tests {
             headers.insert("retry-after", HeaderValue::from_static(bad));
             assert_eq!(retry_after(&headers), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_throttle_spends_its_budget_across_clones_and_reports_each_wait() {
+        let (throttle, mut waits) = Throttle::reporting();
+        let shared = throttle.clone();
+        let budget = Duration::from_millis(50);
+        let twenty = Duration::from_millis(20);
+        assert!(throttle.spend(twenty, budget).is_some());
+        assert!(shared.spend(twenty, budget).is_some());
+        assert_eq!(throttle.waited(), Duration::from_millis(40));
+        // A wait past the budget is refused and not counted.
+        assert_eq!(shared.spend(twenty, budget), None);
+        assert_eq!(throttle.waited(), Duration::from_millis(40));
+        assert!(throttle.spend(Duration::from_millis(10), budget).is_some());
+        let reported: Vec<_> = std::iter::from_fn(|| waits.try_recv().ok())
+            .map(|wait| wait.waited.as_millis())
+            .collect();
+        assert_eq!(reported, [20, 40, 50]);
     }
 
     #[test]

@@ -33,6 +33,7 @@ mod m20261127_000006_create_runbooks;
 mod m20261127_000007_create_tickets;
 mod m20261127_000008_create_change_log;
 mod m20261201_000009_scope_writes;
+mod m20261201_000011_create_sync_retries;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000007_create_tickets::Migration),
             Box::new(m20261127_000008_create_change_log::Migration),
             Box::new(m20261201_000009_scope_writes::Migration),
+            Box::new(m20261201_000011_create_sync_retries::Migration),
         ]
     }
 }

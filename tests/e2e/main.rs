@@ -25,6 +25,7 @@ mod routing;
 mod schema;
 mod subscriptions;
 mod sync;
+mod sync_engine;
 mod sync_fidelity;
 mod tenancy;
 mod upserts;

@@ -9,7 +9,7 @@ use serde_json::json;
 use tests::{TestDb, count_rows, table_names};
 use uuid::Uuid;
 
-const TABLES: [&str; 28] = [
+const TABLES: [&str; 29] = [
     "alerts",
     "change_log_entries",
     "change_log_entry_systems",
@@ -29,6 +29,7 @@ const TABLES: [&str; 28] = [
     "runbook_systems",
     "runbooks",
     "sync_cursors",
+    "sync_retries",
     "sync_run_errors",
     "sync_runs",
     "system_links",

@@ -906,7 +906,7 @@ async fn the_scheduler_starts_integrations_that_are_due() -> anyhow::Result<()> 
 
 /// A run as a process leaves it when it dies mid-run: `RUNNING`, holding the lease as `owner`
 /// until `lease_until`.
-async fn orphaned_run(
+pub(crate) async fn orphaned_run(
     app: &TestApp,
     id: Uuid,
     owner: &str,
@@ -947,7 +947,7 @@ async fn orphaned_run(
     Ok(orphan.id)
 }
 
-async fn sync_run(app: &TestApp, id: Uuid) -> anyhow::Result<entities::sync_run::Model> {
+pub(crate) async fn sync_run(app: &TestApp, id: Uuid) -> anyhow::Result<entities::sync_run::Model> {
     entities::sync_run::Entity::find_by_id(id)
         .one(&app.db)
         .await?

@@ -786,6 +786,13 @@ fn matrix(ids: &Ids) -> Vec<Spec> {
             "environmentId",
             json!({ "integrationId": ids.southgate_integration, "externalCompanyId": "wt-company-2" }),
         ),
+        // After the row above, whose mapping it removes.
+        provider_side(Spec::new(
+            "unmapIntegrationCompany",
+            Northwind,
+            Member,
+            json!({ "integrationId": ids.integration, "externalCompanyId": "wt-company-1" }),
+        )),
         Spec::new(
             "splitSystemLink",
             Harbor,

@@ -200,6 +200,7 @@ pub fn test_server_settings() -> ServerSettings {
         sync_scheduler: false,
         // The vendor mocks listen on 127.0.0.1.
         allow_private_vendor_addresses: true,
+        sync_throttle_budget: Duration::from_secs(15 * 60),
     }
 }
 

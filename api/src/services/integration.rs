@@ -367,6 +367,38 @@ async fn change_integration(
     Ok(updated)
 }
 
+/// Records of `integration_id` on its retry list: they failed in a run and no later run has
+/// written them yet (see `sync::engine`).
+///
+/// # Errors
+/// Database errors.
+pub async fn pending_retries(
+    db: &impl ConnectionTrait,
+    integration_id: Uuid,
+) -> Result<u64, DbErr> {
+    use entities::sync_retry;
+    use sea_orm::PaginatorTrait;
+    sync_retry::Entity::find()
+        .filter(sync_retry::COLUMN.integration_id.eq(integration_id))
+        .filter(sync_retry::COLUMN.resolved_at.is_null())
+        .count(db)
+        .await
+}
+
+/// Records that had failed in earlier runs and the run `run_id` wrote (taking them off the
+/// retry list).
+///
+/// # Errors
+/// Database errors.
+pub async fn retried_by(db: &impl ConnectionTrait, run_id: Uuid) -> Result<u64, DbErr> {
+    use entities::sync_retry;
+    use sea_orm::PaginatorTrait;
+    sync_retry::Entity::find()
+        .filter(sync_retry::COLUMN.resolved_by_run_id.eq(run_id))
+        .count(db)
+        .await
+}
+
 /// The integration `id` whose credentials and configuration the actor may test against the
 /// vendor: one of the actor's organization's own. The front door then runs the connector check.
 ///
@@ -520,8 +552,63 @@ pub async fn map_integration_company(
             })?;
         }
     }
-    // A run in flight read the mappings when it started: revoking its lease stops it at its next
-    // page, and the next run writes under the new mapping (as a `baseUrl` change does).
+    // As for a `baseUrl` change: a run in flight stops at its next page.
+    revoke_lease(&write.txn, found.id).await?;
+    write.commit().await?;
+    Ok(found)
+}
+
+/// Removes the mapping of a vendor company from an integration of the actor's organization:
+/// later runs skip its records. What was synced from it stays (history is never dropped).
+/// Answers the integration.
+///
+/// # Errors
+/// As [`integration_to_test`]; a company that is not mapped is `NOT_FOUND` on
+/// `externalCompanyId`.
+pub async fn unmap_integration_company(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &Viewer,
+    integration_id: Option<Uuid>,
+    external_company_id: &str,
+    mut check: Check,
+) -> ServiceResult<integration::Model> {
+    require_role(actor, ADMINS, "unmapIntegrationCompany")?;
+    let write = UnitOfWork::begin(db, events, actor, None, None).await?;
+    // Locked, as for mapping: a sync page holds the row while it writes under the mappings.
+    let found = administered(
+        &write.txn,
+        actor,
+        &mut check,
+        "integrationId",
+        integration_id,
+        true,
+    )
+    .await?;
+    let external = check.text("externalCompanyId", external_company_id, MAX_EXTERNAL_ID);
+    let (Some(found), Some(external), true) = (found, external, check.is_ok()) else {
+        return Err(check.into());
+    };
+    let removed = integration_mapping::Entity::delete_many()
+        .filter(integration_mapping::COLUMN.integration_id.eq(found.id))
+        .filter(integration_mapping::COLUMN.external_company_id.eq(external))
+        .exec(&write.txn)
+        .await?;
+    if removed.rows_affected == 0 {
+        return Err(ServiceError::refused(
+            "externalCompanyId",
+            UserErrorCode::NotFound,
+            "this company is not mapped",
+        ));
+    }
+    revoke_lease(&write.txn, found.id).await?;
+    write.commit().await?;
+    Ok(found)
+}
+
+/// Revokes the integration's sync lease: a run in flight read the mappings when it started, so
+/// it stops at its next page and the next run writes under the new mappings.
+async fn revoke_lease(txn: &impl ConnectionTrait, integration_id: Uuid) -> Result<(), DbErr> {
     integration::Entity::update_many()
         .col_expr(
             integration::Column::LeaseOwner,
@@ -531,11 +618,69 @@ pub async fn map_integration_company(
             integration::Column::LeaseExpiresAt,
             sea_orm::sea_query::Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
         )
-        .filter(integration::COLUMN.id.eq(found.id))
-        .exec(&write.txn)
+        .filter(integration::COLUMN.id.eq(integration_id))
+        .exec(txn)
         .await?;
-    write.commit().await?;
-    Ok(found)
+    Ok(())
+}
+
+/// A company, organization or site as the vendor lists it, with where it is mapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorCompany {
+    /// The vendor's id.
+    pub external_id: String,
+    /// The vendor's name.
+    pub name: String,
+    /// The environment its records go to; `None` when it is not mapped.
+    pub environment_id: Option<Uuid>,
+}
+
+/// The integration `id` whose vendor companies the actor may list: an admin of its
+/// organization. The front door then reads them from the vendor.
+///
+/// # Errors
+/// As [`integration_to_test`].
+pub async fn integration_to_list_companies(
+    db: &DatabaseConnection,
+    actor: &Viewer,
+    id: Uuid,
+) -> ServiceResult<integration::Model> {
+    require_role(actor, ADMINS, "vendorCompanies")?;
+    let mut check = Check::default();
+    match administered(db, actor, &mut check, "id", Some(id), false).await? {
+        Some(found) if check.is_ok() => Ok(found),
+        _ => Err(check.into()),
+    }
+}
+
+/// `companies` as the vendor listed them, each with its mapping state on `integration_id`.
+///
+/// # Errors
+/// Database errors.
+pub async fn with_mapping_state(
+    db: &impl ConnectionTrait,
+    integration_id: Uuid,
+    companies: Vec<integrations::model::Company>,
+) -> Result<Vec<VendorCompany>, DbErr> {
+    let mapped: std::collections::HashMap<String, Uuid> = integration_mapping::Entity::find()
+        .filter(
+            integration_mapping::COLUMN
+                .integration_id
+                .eq(integration_id),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|mapping| (mapping.external_company_id, mapping.environment_id))
+        .collect();
+    Ok(companies
+        .into_iter()
+        .map(|company| VendorCompany {
+            environment_id: mapped.get(&company.external_id).copied(),
+            external_id: company.external_id,
+            name: company.name,
+        })
+        .collect())
 }
 
 /// Overrides what a vendor status or priority means for an integration of the actor's

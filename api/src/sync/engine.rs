@@ -8,7 +8,19 @@
 //!
 //! One run per integration at a time: a lease on the integration row (`lease_owner`,
 //! `lease_expires_at`), taken with a conditional update, renewed after every page, and released
-//! at the end; a process that dies leaves a lease that expires.
+//! at the end. A lease whose holder is provably gone is taken over at once: the owner names its
+//! host and process id (`<host>:<pid>:<run>`), and a holder on this host (same host name) whose
+//! process no longer exists (no `/proc/<pid>`) cannot renew it; its `RUNNING` run is closed as
+//! `INTERRUPTED` by the taker. Holders on other hosts, or where `/proc` cannot tell, keep the
+//! lease until it expires.
+//!
+//! Records that fail (the connector cannot read one, or the database refuses it) go on the
+//! integration's retry list (`sync_retries`) with the changed-since mark of the pass they failed
+//! in. The connectors cannot read one record by id for every vendor, so a later incremental pass
+//! of that resource re-reads from the oldest pending failure's mark instead (from the beginning
+//! when a record failed in a pass from the beginning) until the record is written; then its row is
+//! resolved by that run (`SyncRun.retried`). Writes being idempotent, the wider re-read costs
+//! requests, not duplicates.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -16,12 +28,13 @@ use std::time::Duration;
 use chrono::{SubsecRound, Utc};
 use entities::enums::{SyncStatus, SyncTrigger, ValueMappingDomain};
 use entities::{
-    integration, integration_mapping, sync_cursor, sync_run, sync_run_error, value_mapping,
+    integration, integration_mapping, sync_cursor, sync_retry, sync_run, sync_run_error,
+    value_mapping,
 };
 use futures_util::StreamExt;
 use integrations::connector::{self, Cursor, IntegrationConfig};
 use integrations::egress::Egress;
-use integrations::http::RetryPolicy;
+use integrations::http::{RetryPolicy, Throttle, ThrottleWait};
 use integrations::model::{LookupValue, Normalized, Resource};
 use integrations::secrets::{SecretError, SecretKey};
 use integrations::{Connector, ConnectorError};
@@ -103,10 +116,11 @@ impl SyncOptions {
             full: false,
             trigger,
             only: None,
-            // Unique per run: two runs in one process must not share a lease.
+            // Unique per run: two runs in one process must not share a lease. The host and pid
+            // let a later run on this host see that the holder died (`holder_is_gone`).
             owner: format!(
                 "{}:{}:{}",
-                std::env::var("HOSTNAME").unwrap_or_else(|_| "tandem".into()),
+                host_name().unwrap_or_else(|| "unknown-host".into()),
                 std::process::id(),
                 Uuid::now_v7()
             ),
@@ -127,15 +141,50 @@ pub struct SyncReport {
     pub resources: Vec<(Resource, Counts)>,
 }
 
-/// A line of progress, for `tandem sync`.
+/// A line of progress, for `tandem sync`: after every committed page, and whenever the run
+/// waits on a throttling vendor (`waiting`).
 #[derive(Debug, Clone)]
 pub struct Progress {
     /// The resource.
     pub resource: Resource,
     /// Pages committed so far.
     pub pages: usize,
-    /// Counts so far.
+    /// Counts so far, cumulative over the resource's pages.
     pub counts: Counts,
+    /// What the last committed page itself read and wrote (zero in a line about waiting).
+    pub page: Counts,
+    /// Set when the line says the run waits on a 429 (how long, and the budget so far) rather
+    /// than that a page committed.
+    pub waiting: Option<ThrottleWait>,
+}
+
+/// `line` as `tandem sync` prints it: what the page itself did, then the resource's totals so
+/// far; or how long the run waits on a throttling vendor.
+#[must_use]
+pub fn progress_line(line: &Progress) -> String {
+    let resource = line.resource.as_str();
+    if let Some(wait) = line.waiting {
+        return format!(
+            "{resource:<9} waiting {:.1} s: the vendor throttles (429); {:.1} s of the run's {:.0} s throttling budget used",
+            wait.wait.as_secs_f64(),
+            wait.waited.as_secs_f64(),
+            wait.budget.as_secs_f64()
+        );
+    }
+    let (page, total) = (line.page, line.counts);
+    format!(
+        "{resource:<9} page {:>4}: {} read, {} created, {} updated, {} unchanged, {} failed \
+         (so far: {} read, {} written, {} failed)",
+        line.pages,
+        page.fetched,
+        page.created,
+        page.updated,
+        page.unchanged,
+        page.failed,
+        total.fetched,
+        total.created + total.updated,
+        total.failed
+    )
 }
 
 /// Runs `integration_id` once.
@@ -242,10 +291,56 @@ pub async fn interrupt_runs(
     Ok(closed.rows_affected)
 }
 
+/// This machine's host name: `HOSTNAME`, else the kernel's; `None` when neither says.
+#[must_use]
+pub fn host_name() -> Option<String> {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty() && !name.contains(':'))
+}
+
+/// Whether the lease `owner` (`<host>:<pid>:<run>`) provably belongs to a process that no longer
+/// exists: it names this host, and `/proc` (which this host has) has no such process. Anything
+/// else (another host, an owner in another format, no `/proc`) is not proof.
+#[must_use]
+pub fn holder_is_gone(owner: &str) -> bool {
+    let mut parts = owner.splitn(3, ':');
+    let (Some(host), Some(pid), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    let proc = std::path::Path::new("/proc");
+    host_name().as_deref() == Some(host)
+        && pid != std::process::id()
+        && proc.join("self").exists()
+        && !proc.join(pid.to_string()).exists()
+}
+
 async fn take_lease(
     db: &DatabaseConnection,
     found: &integration::Model,
     options: &SyncOptions,
+) -> Result<(), SyncError> {
+    match try_take_lease(db, found, options, None).await {
+        Err(SyncError::Busy { owner, .. }) if holder_is_gone(&owner) => {
+            tracing::warn!(integration = %found.id, holder = %owner, "the sync lease's holder on this host is gone; taking the lease over");
+            try_take_lease(db, found, options, Some(&owner)).await
+        }
+        other => other,
+    }
+}
+
+/// Takes the lease when it is free or expired, or (with `from`) held by `from`: the holder
+/// found gone is replaced only if it still holds it, so two runs never both take it over.
+async fn try_take_lease(
+    db: &DatabaseConnection,
+    found: &integration::Model,
+    options: &SyncOptions,
+    from: Option<&str>,
 ) -> Result<(), SyncError> {
     let now = Utc::now();
     let until = now + chrono::Duration::from_std(options.lease).unwrap_or_default();
@@ -256,11 +351,12 @@ async fn take_lease(
         )
         .col_expr(integration::Column::LeaseExpiresAt, Expr::value(until))
         .filter(integration::COLUMN.id.eq(found.id))
-        .filter(
-            sea_orm::Condition::any()
+        .filter(match from {
+            Some(gone) => sea_orm::Condition::all().add(integration::COLUMN.lease_owner.eq(gone)),
+            None => sea_orm::Condition::any()
                 .add(integration::COLUMN.lease_owner.is_null())
                 .add(integration::COLUMN.lease_expires_at.lt(now)),
-        )
+        })
         .exec(db)
         .await?;
     if taken.rows_affected == 1 {
@@ -349,17 +445,47 @@ pub fn connector_for(
     policy: RetryPolicy,
     egress: Egress,
 ) -> Result<Box<dyn Connector>, SyncError> {
+    throttled_connector_for(key, found, policy, egress, Throttle::default())
+}
+
+/// [`connector_for`] with its waits on 429s counted against one run's budget by `throttle`.
+fn throttled_connector_for(
+    key: Option<&SecretKey>,
+    found: &integration::Model,
+    policy: RetryPolicy,
+    egress: Egress,
+    throttle: Throttle,
+) -> Result<Box<dyn Connector>, SyncError> {
     crate::tls::init();
     let credentials = credentials::open(key, found.id, found.credentials_ciphertext.as_deref())?;
-    connector::build(IntegrationConfig {
-        kind: found.kind,
-        base_url: found.base_url.clone(),
-        settings: found.settings.clone(),
-        credentials,
-        policy,
-        egress,
-    })
+    connector::build_with(
+        IntegrationConfig {
+            kind: found.kind,
+            base_url: found.base_url.clone(),
+            settings: found.settings.clone(),
+            credentials,
+            policy,
+            egress,
+        },
+        throttle,
+    )
     .map_err(SyncError::Config)
+}
+
+/// Awaits `work`, calling `report` for every wait on a throttling vendor meanwhile.
+async fn reporting_waits<T>(
+    work: impl std::future::Future<Output = T>,
+    waits: &mut tokio::sync::mpsc::UnboundedReceiver<ThrottleWait>,
+    report: impl Fn(ThrottleWait),
+) -> T {
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            biased;
+            Some(wait) = waits.recv() => report(wait),
+            done = &mut work => return done,
+        }
+    }
 }
 
 /// The longest `testIntegration` waits for the vendor, whatever the connector's check does
@@ -397,6 +523,65 @@ pub async fn check_connection(
     }
 }
 
+/// The most companies [`vendor_companies`] lists.
+pub const MAX_VENDOR_COMPANIES: usize = 10_000;
+
+/// The vendor's companies, organizations or sites, read from the beginning, for an admin
+/// choosing what to map: two attempts a request, a few seconds of throttling, and 30 s in all,
+/// since someone is waiting. At most [`MAX_VENDOR_COMPANIES`].
+///
+/// # Errors
+/// What failed, as for [`check_connection`].
+pub async fn vendor_companies(
+    key: Option<&SecretKey>,
+    found: &integration::Model,
+    egress: Egress,
+) -> Result<Vec<integrations::model::Company>, SyncError> {
+    let policy = RetryPolicy {
+        attempts: 2,
+        max_retry_after: Duration::from_secs(5),
+        throttle_budget: Duration::from_secs(10),
+        request_timeout: Duration::from_secs(15),
+        ..RetryPolicy::default()
+    };
+    let connector = connector_for(key, found, policy, egress)?;
+    let walk = async {
+        let mut companies = Vec::new();
+        let mut stream = std::pin::pin!(connector::pages(
+            connector.as_ref(),
+            Resource::Companies,
+            Cursor::default()
+        ));
+        while let Some(page) = stream.next().await {
+            for record in page?.records {
+                if let Ok(integrations::model::Record::Company(company)) = record {
+                    companies.push(company);
+                }
+            }
+            if companies.len() >= MAX_VENDOR_COMPANIES {
+                companies.truncate(MAX_VENDOR_COMPANIES);
+                break;
+            }
+        }
+        Ok(companies)
+    };
+    let host = || {
+        url::Url::parse(&found.base_url)
+            .map(|url| integrations::http::host_of(&url))
+            .unwrap_or_default()
+    };
+    match tokio::time::timeout(Duration::from_secs(30), walk).await {
+        Ok(outcome) => outcome.map_err(|error| SyncError::Vendor {
+            resource: "companies",
+            error,
+        }),
+        Err(_) => Err(SyncError::Vendor {
+            resource: "companies",
+            error: ConnectorError::Unreachable { host: host() },
+        }),
+    }
+}
+
 async fn sync(
     db: &DatabaseConnection,
     key: Option<&SecretKey>,
@@ -405,14 +590,26 @@ async fn sync(
     record: &sync_run::Model,
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<Vec<(Resource, Counts)>, SyncError> {
-    let connector = connector_for(key, found, options.policy, options.egress)?;
-    let lookups = connector
-        .lookups()
-        .await
-        .map_err(|error| SyncError::Vendor {
-            resource: "lookups",
-            error,
-        })?;
+    // One throttling budget for the whole run, whichever request draws on it.
+    let (throttle, mut waits) = Throttle::reporting();
+    let connector = throttled_connector_for(key, found, options.policy, options.egress, throttle)?;
+    let first = connector.resources().first().copied();
+    let lookups = reporting_waits(connector.lookups(), &mut waits, |wait| {
+        if let Some(resource) = first {
+            progress(&Progress {
+                resource,
+                pages: 0,
+                counts: Counts::default(),
+                page: Counts::default(),
+                waiting: Some(wait),
+            });
+        }
+    })
+    .await
+    .map_err(|error| SyncError::Vendor {
+        resource: "lookups",
+        error,
+    })?;
     seed_value_mappings(db, found.id, &lookups).await?;
     let mut context = RunContext::load(db, found, record.id, options.events.clone()).await?;
     let mut done = Vec::new();
@@ -435,13 +632,16 @@ async fn sync(
             .and_then(|stored| stored.page_token.as_deref())
             .and_then(PassToken::parse);
         let filters = connector.filters_by_change(resource);
-        let cursor = match (&stored, options.full) {
+        let mut cursor = match (&stored, options.full) {
             (Some(stored), false) => Cursor {
                 changed_since: stored.changed_since.filter(|_| filters),
                 page_token: resumed.as_ref().map(|pass| pass.token.clone()),
             },
             _ => Cursor::default(),
         };
+        if resumed.is_none() {
+            cursor.changed_since = retry_from(db, found.id, resource, cursor.changed_since).await?;
+        }
         let pass_started = resumed.map_or(record.started_at, |pass| pass.started);
         // The vendor's clock may run behind ours: the next pass asks for a minute more.
         let mark = pass_started - chrono::Duration::minutes(1);
@@ -458,7 +658,18 @@ async fn sync(
         ));
         let mut analyze_at = 1_000;
         let mut fetch_started = std::time::Instant::now();
-        while let Some(page) = stream.next().await {
+        loop {
+            let next = reporting_waits(stream.next(), &mut waits, |wait| {
+                progress(&Progress {
+                    resource,
+                    pages,
+                    counts,
+                    page: Counts::default(),
+                    waiting: Some(wait),
+                });
+            })
+            .await;
+            let Some(page) = next else { break };
             let page = page.map_err(|error| SyncError::Vendor {
                 resource: resource.as_str(),
                 error,
@@ -473,12 +684,29 @@ async fn sync(
                 // Another run took over an expired lease: this page writes nothing.
                 return Err(SyncError::LeaseLost);
             }
+            let read: Vec<String> = page
+                .records
+                .iter()
+                .filter_map(|record| match record {
+                    Ok(found) => Some(found.external_id().to_owned()),
+                    Err(error) => error.external_id.clone(),
+                })
+                .collect();
             let page_counts = write_page(
                 &txn,
                 &mut context,
                 resource,
                 page.records,
                 snapshot.then_some(&mut seen),
+            )
+            .await?;
+            track_retries(
+                &txn,
+                found.id,
+                record.id,
+                resource,
+                cursor.changed_since,
+                read,
             )
             .await?;
             let last = page.next.is_none();
@@ -526,6 +754,8 @@ async fn sync(
                 resource,
                 pages,
                 counts,
+                page: page_counts,
+                waiting: None,
             });
         }
         done.push((resource, counts));
@@ -615,6 +845,111 @@ async fn write_page(
         error.into_active_model().insert(txn).await?;
     }
     Ok(counts)
+}
+
+/// Where a new pass of `resource` starts: `stored`, or earlier when records failed in a pass
+/// that started earlier and are still pending on the retry list (`None`: from the beginning).
+async fn retry_from(
+    db: &impl ConnectionTrait,
+    integration_id: Uuid,
+    resource: Resource,
+    stored: Option<DateTimeUtc>,
+) -> Result<Option<DateTimeUtc>, DbErr> {
+    let pending = sync_retry::Entity::find()
+        .filter(sync_retry::COLUMN.integration_id.eq(integration_id))
+        .filter(sync_retry::COLUMN.resource.eq(resource.as_str()))
+        .filter(sync_retry::COLUMN.resolved_at.is_null())
+        .all(db)
+        .await?;
+    Ok(pending
+        .iter()
+        .fold(stored, |from, retry| match (from, retry.changed_since) {
+            (Some(from), Some(failed)) => Some(from.min(failed)),
+            _ => None,
+        }))
+}
+
+/// Keeps the retry list of one page: the records `read` that failed (as the run's errors say)
+/// go on it, or stay with one more attempt; those written are resolved by `run_id`.
+async fn track_retries(
+    txn: &impl ConnectionTrait,
+    integration_id: Uuid,
+    run_id: Uuid,
+    resource: Resource,
+    since: Option<DateTimeUtc>,
+    read: Vec<String>,
+) -> Result<(), DbErr> {
+    if read.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now().trunc_subsecs(6);
+    let mut failed = std::collections::HashMap::new();
+    for chunk in read.chunks(500) {
+        for error in sync_run_error::Entity::find()
+            .filter(sync_run_error::COLUMN.sync_run_id.eq(run_id))
+            .filter(sync_run_error::COLUMN.resource.eq(resource.as_str()))
+            .filter(sync_run_error::COLUMN.external_id.is_in(chunk.to_vec()))
+            .all(txn)
+            .await?
+        {
+            if let Some(id) = error.external_id {
+                failed.insert(id, error.reason);
+            }
+        }
+    }
+    for (external_id, reason) in &failed {
+        let key = (
+            integration_id,
+            resource.as_str().to_owned(),
+            external_id.clone(),
+        );
+        match sync_retry::Entity::find_by_id(key).one(txn).await? {
+            Some(pending) if pending.resolved_at.is_none() => {
+                let attempts = pending.attempts + 1;
+                let mut row = pending.into_active_model();
+                row.attempts = Set(attempts);
+                row.reason = Set(reason.clone());
+                row.last_failed_at = Set(now);
+                row.update(txn).await?;
+            }
+            reopened => {
+                let row = sync_retry::Model {
+                    integration_id,
+                    resource: resource.as_str().to_owned(),
+                    external_id: external_id.clone(),
+                    changed_since: since,
+                    reason: reason.clone(),
+                    attempts: 1,
+                    first_failed_at: now,
+                    last_failed_at: now,
+                    resolved_at: None,
+                    resolved_by_run_id: None,
+                }
+                .into_active_model();
+                if reopened.is_some() {
+                    row.reset_all().update(txn).await?;
+                } else {
+                    row.insert(txn).await?;
+                }
+            }
+        }
+    }
+    let written: Vec<String> = read
+        .into_iter()
+        .filter(|id| !failed.contains_key(id))
+        .collect();
+    for chunk in written.chunks(500) {
+        sync_retry::Entity::update_many()
+            .col_expr(sync_retry::Column::ResolvedAt, Expr::value(now))
+            .col_expr(sync_retry::Column::ResolvedByRunId, Expr::value(run_id))
+            .filter(sync_retry::COLUMN.integration_id.eq(integration_id))
+            .filter(sync_retry::COLUMN.resource.eq(resource.as_str()))
+            .filter(sync_retry::COLUMN.resolved_at.is_null())
+            .filter(sync_retry::COLUMN.external_id.is_in(chunk.to_vec()))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// What a cursor stores mid-pass: the vendor's token of the next page, and when the pass began.

@@ -74,6 +74,8 @@ pub struct RunContext {
     organizations: HashMap<Uuid, Uuid>,
     /// (domain, vendor value) to the normalized value's name.
     mappings: HashMap<(ValueMappingDomain, String), String>,
+    /// (domain, vendor value) to the vendor's label of it, from its lookup lists.
+    labels: HashMap<(ValueMappingDomain, String), String>,
     router: Router,
     events: Option<EventBus>,
     pending: Vec<Event>,
@@ -102,10 +104,18 @@ impl RunContext {
             .into_iter()
             .map(|found| (found.id, found.organization_id))
             .collect();
-        let values = value_mapping::Entity::find()
+        let found_values = value_mapping::Entity::find()
             .filter(value_mapping::COLUMN.integration_id.eq(found.id))
             .all(db)
-            .await?
+            .await?;
+        let labels = found_values
+            .iter()
+            .filter_map(|mapping| {
+                let label = mapping.external_label.clone()?;
+                Some(((mapping.domain, mapping.external_value.clone()), label))
+            })
+            .collect();
+        let values = found_values
             .into_iter()
             .map(|mapping| {
                 (
@@ -122,6 +132,7 @@ impl RunContext {
             environments,
             organizations,
             mappings: values,
+            labels,
             events,
             pending: Vec::new(),
         })
@@ -173,6 +184,14 @@ impl RunContext {
                     record.closed,
                 )
             })
+    }
+
+    /// The vendor's label of `value` in `domain`: what the record says, else the vendor's lookup
+    /// list, else the value itself. Some vendors (Autotask) send only the id on a ticket; the id
+    /// stays in the integration's value mappings (`externalValue` beside `externalLabel`).
+    fn label(&self, domain: ValueMappingDomain, said: Option<&String>, value: &str) -> String {
+        said.or_else(|| self.labels.get(&(domain, value.to_owned())))
+            .map_or_else(|| value.to_owned(), Clone::clone)
     }
 
     fn priority(&self, record: &Ticket) -> Priority {
@@ -588,8 +607,22 @@ impl<'a> PageWriter<'a> {
                 description: record.description.clone(),
                 status: self.ctx.status(&record),
                 priority: self.ctx.priority(&record),
-                external_status: record.status_label.clone().or(Some(record.status.clone())),
-                external_priority: record.priority_label.clone().or(record.priority.clone()),
+                external_status: Some(self.ctx.label(
+                    ValueMappingDomain::TicketStatus,
+                    record.status_label.as_ref(),
+                    &record.status,
+                )),
+                external_priority: record
+                    .priority
+                    .as_deref()
+                    .map(|value| {
+                        self.ctx.label(
+                            ValueMappingDomain::TicketPriority,
+                            record.priority_label.as_ref(),
+                            value,
+                        )
+                    })
+                    .or_else(|| record.priority_label.clone()),
                 requester: record.requester.clone(),
                 // Checked like every observed instant; one out of bounds (before 1970, in the
                 // future) is not believed and the sync time stands for it.

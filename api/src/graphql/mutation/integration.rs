@@ -127,6 +127,15 @@ pub struct MapIntegrationCompanyInput {
     pub environment_id: ID,
 }
 
+/// A vendor company whose mapping to remove.
+#[derive(InputObject)]
+pub struct UnmapIntegrationCompanyInput {
+    /// The integration.
+    pub integration_id: ID,
+    /// The vendor's company, organization, client or site id.
+    pub external_company_id: String,
+}
+
 /// What a value mapping translates.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueMappingDomain {
@@ -275,6 +284,17 @@ impl IntegrationMutation {
         #[graphql(desc = "What to write; see the input type.")] input: MapIntegrationCompanyInput,
     ) -> Result<IntegrationPayload> {
         map_company(ctx, input).await.extend()
+    }
+
+    /// Removes a vendor company's mapping: later syncs skip its records; what was synced from
+    /// it stays.
+    async fn unmap_integration_company(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to remove; see the input type.")]
+        input: UnmapIntegrationCompanyInput,
+    ) -> Result<IntegrationPayload> {
+        unmap_company(ctx, input).await.extend()
     }
 
     /// Undoes a wrong PSA/RMM match: moves one external link of a system to a new system of its
@@ -460,6 +480,29 @@ async fn map_company(
         ctx.data_opt::<EventBus>(),
         viewer,
         mapping,
+        check,
+    )
+    .await;
+    IntegrationPayload::from_outcome(outcome.map(Integration))
+}
+
+async fn unmap_company(
+    ctx: &Context<'_>,
+    input: UnmapIntegrationCompanyInput,
+) -> ApiResult<IntegrationPayload> {
+    let viewer = ctx.viewer()?;
+    let mut check = Check::default();
+    let id = check.id(
+        "integrationId",
+        NodeType::Integration,
+        &input.integration_id,
+    );
+    let outcome = services::integration::unmap_integration_company(
+        ctx.db()?,
+        ctx.data_opt::<EventBus>(),
+        viewer,
+        id,
+        &input.external_company_id,
         check,
     )
     .await;

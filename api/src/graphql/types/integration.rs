@@ -126,6 +126,76 @@ impl Integration {
         .extend()
     }
 
+    /// The vendor's companies, organizations or sites (read from the vendor now), each with the
+    /// environment it is mapped to, for choosing what to map. Admins of the integration's
+    /// organization only.
+    async fn vendor_companies(&self, ctx: &Context<'_>) -> Result<VendorCompanies> {
+        use crate::graphql::context::ContextExt;
+        let viewer = ctx.viewer().extend()?;
+        let db = ctx.db().extend()?;
+        let found =
+            crate::services::integration::integration_to_list_companies(db, viewer, self.0.id)
+                .await
+                .map_err(crate::error::ApiError::from)
+                .extend()?;
+        let sync = ctx.data_unchecked::<crate::sync::service::SyncService>();
+        // The vendor is reached here, as for `testIntegration`: the sync engine builds the
+        // connector, the service joins the mappings.
+        let listed =
+            crate::sync::engine::vendor_companies(sync.key.as_deref(), &found, sync.egress).await;
+        let companies = match listed {
+            Ok(companies) => companies,
+            Err(error) => {
+                let message = match error {
+                    crate::sync::SyncError::Vendor { error, .. }
+                    | crate::sync::SyncError::Config(error) => error.to_string(),
+                    other => other.to_string(),
+                };
+                return Ok(VendorCompanies {
+                    ok: false,
+                    message: Some(message),
+                    companies: Vec::new(),
+                });
+            }
+        };
+        let companies = crate::services::integration::with_mapping_state(db, found.id, companies)
+            .await
+            .map_err(crate::error::ApiError::from)
+            .extend()?;
+        let mut result = Vec::with_capacity(companies.len());
+        for company in companies {
+            let environment = match company.environment_id {
+                Some(id) => load_by_id::<environment::Entity>(ctx, id)
+                    .await
+                    .extend()?
+                    .filter(|found| viewer.can_see_organization(found.organization_id)),
+                None => None,
+            };
+            result.push(VendorCompany {
+                external_company_id: company.external_id,
+                name: company.name,
+                mapped: company.environment_id.is_some(),
+                environment: environment.map(Environment),
+            });
+        }
+        Ok(VendorCompanies {
+            ok: true,
+            message: None,
+            companies: result,
+        })
+    }
+
+    /// Records that failed in a sync run and that no later run has written yet; each run
+    /// re-reads them until one does.
+    async fn pending_retries(&self, ctx: &Context<'_>) -> Result<i32> {
+        let db = crate::graphql::context::ContextExt::db(ctx).extend()?;
+        let count = crate::services::integration::pending_retries(db, self.0.id)
+            .await
+            .map_err(crate::error::ApiError::from)
+            .extend()?;
+        Ok(i32::try_from(count).unwrap_or(i32::MAX))
+    }
+
     /// What the vendor's ticket statuses and priorities mean here: seeded from the vendor's own
     /// signals at each sync; `overridden` ones were set by an admin (`setValueMapping`).
     async fn value_mappings(&self, ctx: &Context<'_>) -> Result<Vec<ValueMapping>> {
@@ -180,6 +250,30 @@ pub struct IntegrationMapping {
     pub external_company_name: Option<String>,
     /// The environment its records go to.
     pub environment: Environment,
+}
+
+/// The vendor's companies as `Integration.vendorCompanies` read them.
+#[derive(SimpleObject)]
+pub struct VendorCompanies {
+    /// Whether the vendor could be read.
+    pub ok: bool,
+    /// Why not, in the uniform wording of `testIntegration`.
+    pub message: Option<String>,
+    /// The companies, organizations or sites, in the vendor's order.
+    pub companies: Vec<VendorCompany>,
+}
+
+/// A vendor company, organization or site and its mapping state.
+#[derive(SimpleObject)]
+pub struct VendorCompany {
+    /// The vendor's id (what `mapIntegrationCompany` takes).
+    pub external_company_id: String,
+    /// The vendor's name.
+    pub name: String,
+    /// Whether its records are synced (mapped to an environment).
+    pub mapped: bool,
+    /// The environment it is mapped to, when the viewer can see it.
+    pub environment: Option<Environment>,
 }
 
 /// One run of an integration.
@@ -249,6 +343,16 @@ impl SyncRun {
     /// Records that failed validation.
     async fn records_failed(&self) -> i32 {
         self.0.records_failed
+    }
+
+    /// Records that had failed in earlier runs (the retry list) and this run wrote.
+    async fn retried(&self, ctx: &Context<'_>) -> Result<i32> {
+        let db = crate::graphql::context::ContextExt::db(ctx).extend()?;
+        let count = crate::services::integration::retried_by(db, self.0.id)
+            .await
+            .map_err(crate::error::ApiError::from)
+            .extend()?;
+        Ok(i32::try_from(count).unwrap_or(i32::MAX))
     }
 
     /// Why the run failed.
