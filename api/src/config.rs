@@ -86,7 +86,7 @@ pub struct ServerSettings {
 
     /// How often the server pings WebSocket clients and rechecks their rights (e.g. `15s`); a
     /// client not heard from for two intervals is dropped.
-    #[arg(long, env = "TANDEM_WS_KEEPALIVE", default_value = "15s", value_parser = parse_duration)]
+    #[arg(long, env = "TANDEM_WS_KEEPALIVE", default_value = "15s", value_parser = parse_positive_duration)]
     pub ws_keepalive: Duration,
 
     /// Whether the GraphQL schema answers introspection queries.
@@ -152,4 +152,27 @@ pub struct Settings {
 /// A message naming the bad value.
 pub fn parse_duration(value: &str) -> Result<Duration, String> {
     humantime::parse_duration(value).map_err(|error| format!("invalid duration {value:?}: {error}"))
+}
+
+/// Like [`parse_duration`], for intervals: zero is refused.
+///
+/// # Errors
+/// A message naming the bad value.
+pub fn parse_positive_duration(value: &str) -> Result<Duration, String> {
+    match parse_duration(value)? {
+        Duration::ZERO => Err(format!("{value:?} must be longer than zero")),
+        duration => Ok(duration),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_must_be_longer_than_zero() {
+        assert!(parse_positive_duration("0s").is_err());
+        assert_eq!(parse_positive_duration("15s"), Ok(Duration::from_secs(15)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+    }
 }

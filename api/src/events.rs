@@ -41,6 +41,13 @@ pub enum Event {
         /// The alert.
         alert: alert::Model,
     },
+    /// The rights of some callers changed: an engagement of this organization ended, or one of
+    /// its people was changed (deactivated, another role). Subscribers that may be affected
+    /// resolve their rights again before they send anything that follows it on the bus.
+    AccessChanged {
+        /// The organization whose engagement or person changed.
+        organization_id: Uuid,
+    },
 }
 
 impl Event {
@@ -55,7 +62,8 @@ impl Event {
             }
             | Self::AlertRaised {
                 organization_id, ..
-            } => *organization_id,
+            }
+            | Self::AccessChanged { organization_id } => *organization_id,
         }
     }
 }

@@ -81,6 +81,7 @@ impl Application {
             }),
             events,
             ws_keepalive: settings.ws_keepalive,
+            ws_max_message: settings.body_limit,
         };
         let listener = TcpListener::bind(settings.listen)
             .await

@@ -33,6 +33,8 @@ pub struct AppState {
     pub events: EventBus,
     /// How often WebSocket clients are pinged and their rights rechecked.
     pub ws_keepalive: std::time::Duration,
+    /// Largest WebSocket message accepted (the HTTP body limit).
+    pub ws_max_message: usize,
 }
 
 /// Whether a client's request id may be kept: 1 to [`MAX_REQUEST_ID`] characters of

@@ -111,8 +111,9 @@ impl Egress {
 /// 172.16/12, 192.168/16), shared (CGNAT 100.64/10), link-local (169.254/16, fe80::/10), unique
 /// local (fc00::/7), site-local (fec0::/10), multicast, broadcast, documentation, benchmarking
 /// (198.18/15), IETF protocol assignments (192.0.0/24), reserved (240/4), or "this network"
-/// (0/8); IPv4-mapped, IPv4-compatible and NAT64 (64:ff9b::/96) IPv6 addresses are judged by
-/// the IPv4 address they carry.
+/// (0/8); IPv4-mapped, IPv4-compatible, IPv4-translated, NAT64 (64:ff9b::/96) and 6to4
+/// (2002::/16) IPv6 addresses are judged by the IPv4 address they carry; local-use NAT64
+/// (64:ff9b:1::/48), discard-only (100::/64) and 2001::/23 (Teredo included) are not public.
 #[must_use]
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
@@ -152,10 +153,28 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     // host; `::` and `::1` are handled below.
     let nat64 = segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
     let compatible = segments[..6] == [0; 6] && (segments[6] != 0 || segments[7] > 1);
-    if nat64 || compatible {
+    // IPv4-translated (::ffff:0:a.b.c.d).
+    let translated = segments[..6] == [0, 0, 0, 0, 0xffff, 0];
+    if nat64 || compatible || translated {
         let [a, b] = segments[6].to_be_bytes();
         let [c, d] = segments[7].to_be_bytes();
         return is_public_v4(Ipv4Addr::new(a, b, c, d));
+    }
+    // 6to4 (2002::/16) carries its IPv4 address in the next 32 bits.
+    if segments[0] == 0x2002 {
+        let [a, b] = segments[1].to_be_bytes();
+        let [c, d] = segments[2].to_be_bytes();
+        if !is_public_v4(Ipv4Addr::new(a, b, c, d)) {
+            return false;
+        }
+    }
+    // Local-use NAT64 (64:ff9b:1::/48), discard-only (100::/64), and the IETF protocol block
+    // (2001::/23, Teredo included) reach nothing a vendor should be.
+    let local_nat64 = segments[..3] == [0x64, 0xff9b, 1];
+    let discard = segments[..4] == [0x100, 0, 0, 0];
+    let protocol_assignments = segments[0] == 0x2001 && segments[1] < 0x200;
+    if local_nat64 || discard || protocol_assignments {
+        return false;
     }
     let documentation = segments[0] == 0x2001 && segments[1] == 0x0db8;
     let site_local = (segments[0] & 0xffc0) == 0xfec0;
@@ -295,10 +314,23 @@ mod tests {
             "::ffff:10.1.2.3",
             "64:ff9b::a9fe:a9fe",
             "::127.0.0.1",
+            "::ffff:0:7f00:1",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::1",
+            "64:ff9b:1::a00:1",
+            "100::1",
+            "2001::1",
+            "2001:1ff::1",
         ] {
             assert!(!public(text), "{text} is not public");
         }
-        for text in ["2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"] {
+        for text in [
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "2001:4860:4860::8888",
+        ] {
             assert!(public(text), "{text} is public");
         }
     }

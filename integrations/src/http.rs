@@ -324,10 +324,15 @@ impl HttpClient {
         let response = self.send(build).await?;
         let host = host_of(response.url());
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
+        let body = read_body(response, MAX_ANSWER)
             .await
-            .map_err(|error| no_answer(host.clone(), &error))?;
+            .map_err(|error| match error {
+                BodyError::TooLarge => ConnectorError::Decode(format!(
+                    "the answer is larger than {} MiB",
+                    MAX_ANSWER >> 20
+                )),
+                BodyError::Failed(error) => no_answer(host.clone(), &error),
+            })?;
         let parsed = serde_json::from_slice(&body).map_err(|error| {
             // serde's message can quote the body: it goes to the log only.
             tracing::warn!(vendor.host = %host, %error, "a vendor answer is not the JSON expected");
@@ -350,7 +355,11 @@ impl HttpClient {
         }
         let retry_after = retry_after(response.headers());
         if status != StatusCode::TOO_MANY_REQUESTS {
-            let body = response.text().await.unwrap_or_default();
+            // Only for the log: the start of an error answer is enough.
+            let body = read_body(response, MAX_ERROR_ANSWER)
+                .await
+                .map(|body| String::from_utf8_lossy(&body).into_owned())
+                .unwrap_or_default();
             tracing::warn!(
                 vendor.host = %host,
                 status = status.as_u16(),
@@ -392,6 +401,40 @@ pub fn host_of(url: &url::Url) -> String {
 }
 
 /// The uniform error for a request that got no answer, with its cause logged.
+/// Most bytes read from one vendor answer: pages are far smaller, and an answer that never ends
+/// must not fill the server's memory.
+pub const MAX_ANSWER: usize = 64 * 1024 * 1024;
+/// Most bytes read from a token endpoint's answer.
+pub(crate) const MAX_TOKEN_ANSWER: usize = 1024 * 1024;
+/// Most bytes read from an error answer (it is only logged).
+const MAX_ERROR_ANSWER: usize = 64 * 1024;
+
+/// Why an answer's body could not be read.
+pub(crate) enum BodyError {
+    /// It is longer than the cap.
+    TooLarge,
+    /// The connection failed while reading it.
+    Failed(reqwest::Error),
+}
+
+/// Reads `response`'s body, chunk by chunk, refusing one longer than `cap` bytes.
+pub(crate) async fn read_body(mut response: Response, cap: usize) -> Result<Vec<u8>, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > cap as u64)
+    {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Failed)? {
+        if body.len() + chunk.len() > cap {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 fn no_answer(host: String, error: &reqwest::Error) -> ConnectorError {
     let mut cause = String::new();
     let mut source: Option<&(dyn StdError + 'static)> = error.source();

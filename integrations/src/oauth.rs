@@ -92,6 +92,8 @@ impl TokenSource {
             return Ok(found.token.clone());
         }
         let (token, lifetime) = self.fetch_with_retries().await?;
+        // A vendor's `expires_in` is not trusted to fit an `Instant`: a day at most.
+        let lifetime = lifetime.min(Duration::from_secs(24 * 60 * 60));
         // Renew a minute early (or at half-life for short tokens) so no request carries a
         // token that expires in flight.
         let margin = (lifetime / 2).min(Duration::from_secs(60));
@@ -202,12 +204,16 @@ impl TokenSource {
                 for (name, value) in response.headers() {
                     built = built.header(name, value);
                 }
-                let body = response
-                    .bytes()
+                let body = crate::http::read_body(response, crate::http::MAX_TOKEN_ANSWER)
                     .await
-                    .map_err(|_| ConnectorError::Unreachable { host })?;
+                    .map_err(|error| match error {
+                        crate::http::BodyError::TooLarge => ConnectorError::Decode(
+                            "the token answer is larger than 1 MiB".to_owned(),
+                        ),
+                        crate::http::BodyError::Failed(_) => ConnectorError::Unreachable { host },
+                    })?;
                 built
-                    .body(body.to_vec())
+                    .body(body)
                     .map_err(|error| ConnectorError::Decode(error.to_string()))
             }
         };

@@ -264,6 +264,7 @@ fn scenario(url: String) -> impl Strategy<Value = Scenario> {
         6 => Just(json!({ "access_token": "t0ken", "token_type": "Bearer", "expires_in": 3600 }).to_string().into_bytes()),
         1 => json().prop_map(|value| value.to_string().into_bytes()),
         1 => Just(json!({ "error": "invalid_client", "error_description": "x".repeat(5_000) }).to_string().into_bytes()),
+        1 => Just(json!({ "access_token": "t0ken", "token_type": "Bearer", "expires_in": u64::MAX }).to_string().into_bytes()),
     ];
     let headers = proptest::collection::vec(
         (
@@ -426,4 +427,39 @@ fn hostile_vendor_payloads_never_panic_or_hang() {
         panic!("{failure}");
     }
     eprintln!("hostile vendor payloads: {cases} cases x 5 connectors, no panic, no hang");
+}
+
+#[test]
+fn an_answer_that_never_ends_is_cut_off() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let url = format!("http://{}", listener.local_addr().expect("an address"));
+        let endless = || async {
+            let chunk = axum::body::Bytes::from(vec![b' '; 1 << 20]);
+            let stream = futures_util::stream::repeat_with(move || {
+                Ok::<_, std::convert::Infallible>(chunk.clone())
+            });
+            Body::from_stream(stream)
+        };
+        let app = Router::new().route("/endless", axum::routing::get(endless));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let http = integrations::http::HttpClient::new(RetryPolicy::fast(), Egress::ALLOW_PRIVATE)
+            .expect("a client");
+        for path in ["/endless"] {
+            let started = std::time::Instant::now();
+            let answer = http
+                .json::<Value>(|| http.client().get(format!("{url}{path}")))
+                .await;
+            let error = answer.expect_err("an answer beyond the cap");
+            assert!(
+                error.to_string().contains("larger than 64 MiB"),
+                "{path}: {error}"
+            );
+            assert!(started.elapsed() < Duration::from_secs(10), "{path}");
+        }
+    });
 }

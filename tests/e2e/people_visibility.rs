@@ -622,6 +622,37 @@ async fn login_subjects_are_seen_only_within_the_persons_own_organization() -> a
         viewer["viewer"]["person"]["subject"],
         api::demo::CLIENT_IT_ADMIN.0
     );
+
+    // A counter-party's person is visible; their organization's internal teams are not (as
+    // `node` and `teams` hide them), while the provider sees its own staff's teams.
+    let teams = "{ people(first: 100) { edges { node { organization { slug } teams { name organization { slug } } } } } }";
+    let seen_by_harbor = app.query(&harbor, teams, Value::Null).await?;
+    let mut provider_people = 0;
+    for edge in seen_by_harbor["people"]["edges"]
+        .as_array()
+        .expect("people")
+    {
+        let person = &edge["node"];
+        if person["organization"]["slug"] == "northwind-msp" {
+            provider_people += 1;
+            assert_eq!(person["teams"], json!([]), "{person}");
+        }
+    }
+    assert!(provider_people > 0, "{seen_by_harbor}");
+    let seen_by_provider = app.query(&provider, teams, Value::Null).await?;
+    assert!(
+        seen_by_provider["people"]["edges"]
+            .as_array()
+            .expect("people")
+            .iter()
+            .any(
+                |edge| edge["node"]["organization"]["slug"] == "northwind-msp"
+                    && edge["node"]["teams"]
+                        .as_array()
+                        .is_some_and(|teams| !teams.is_empty())
+            ),
+        "{seen_by_provider}"
+    );
     app.stop().await
 }
 

@@ -607,3 +607,113 @@ async fn a_subscribe_nested_thousands_deep_is_refused_and_the_connection_lives()
     quiet(&mut socket, Duration::from_millis(200)).await?;
     app.stop().await
 }
+
+#[tokio::test]
+async fn a_connection_is_bounded_in_time_to_authenticate_and_in_operations() -> anyhow::Result<()> {
+    let app = spawn_with_keepalive(Duration::from_millis(200)).await?;
+    // No `connection_init`: closed with 4408 after two keep-alive intervals.
+    let mut request =
+        format!("{}/graphql/ws", app.address.replace("http://", "ws://")).into_client_request()?;
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", "graphql-transport-ws".parse()?);
+    let (mut silent, _) = tokio_tungstenite::connect_async(request).await?;
+    let timeout = closed(&mut silent).await?;
+    assert_eq!(timeout["code"], 4408, "{timeout}");
+
+    // A second operation under a running id: 4409.
+    let token = app.client_admin_token();
+    let mut socket = connect(&app, &token).await?;
+    subscribe(&mut socket, "same", FEED).await?;
+    subscribe(&mut socket, "same", FEED).await?;
+    let duplicate = closed(&mut socket).await?;
+    assert_eq!(duplicate["code"], 4409, "{duplicate}");
+
+    // More operations at once than a connection may run: 4400, naming the limit.
+    let mut socket = connect(&app, &token).await?;
+    for number in 0..=api::http::ws::MAX_OPERATIONS {
+        socket
+            .send(Message::Text(
+                json!({ "id": format!("s{number}"), "type": "subscribe", "payload": { "query": FEED } })
+                    .to_string()
+                    .into(),
+            ))
+            .await?;
+    }
+    let crowded = closed(&mut socket).await?;
+    assert_eq!(crowded["code"], 4400, "{crowded}");
+    assert!(
+        crowded["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("at most 100")),
+        "{crowded}"
+    );
+
+    // Operations that completed free their place: a query completes at once.
+    let mut socket = connect(&app, &token).await?;
+    for number in 0..=api::http::ws::MAX_OPERATIONS {
+        socket
+            .send(Message::Text(
+                json!({ "id": "q", "type": "subscribe", "payload": { "query": "subscription { changeLogEntryRecorded(filter: { environmentIds: [\"bogus\"] }) { summary } }" } })
+                    .to_string()
+                    .into(),
+            ))
+            .await?;
+        let refused = next(&mut socket).await?;
+        assert_eq!(refused["id"], "q", "{refused} after {number}");
+        let complete = next(&mut socket).await?;
+        assert_eq!(complete["type"], "complete", "{complete}");
+    }
+    app.stop().await
+}
+
+#[tokio::test]
+async fn an_ended_engagement_stops_both_sides_before_the_next_event_without_waiting()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let provider = app.provider_admin_token();
+    let harbor = app.client_admin_token();
+    let environment = environment_of(&app, &harbor).await?;
+    let mut msp = connect(&app, &provider).await?;
+    subscribe(&mut msp, "p", FEED).await?;
+    let mut client = connect(&app, &harbor).await?;
+    subscribe(&mut client, "c", FEED).await?;
+    // An event just now: both standings are fresh, so only the announcement can stop them.
+    record(&app, &harbor, &environment, "while engaged").await?;
+    assert_eq!(next(&mut msp).await?["type"], "next");
+    assert_eq!(next(&mut client).await?["type"], "next");
+
+    let engagements = app
+        .query(
+            &harbor,
+            "{ engagements(first: 10) { edges { node { id active } } } }",
+            Value::Null,
+        )
+        .await?;
+    let active = engagements["engagements"]["edges"]
+        .as_array()
+        .and_then(|edges| edges.iter().find(|edge| edge["node"]["active"] == true))
+        .map(|edge| edge["node"]["id"].clone())
+        .expect("Harbor has an active engagement");
+    let today = chrono::Utc::now().date_naive().to_string();
+    app.mutation(
+        &harbor,
+        "endEngagement",
+        "EndEngagementInput",
+        &json!({ "id": active, "endsOn": today }),
+        "engagement { active }",
+    )
+    .await?;
+    // No pause: the next change is private to the client.
+    record(
+        &app,
+        &harbor,
+        &environment,
+        "CLIENT PRIVATE change after the MSP left",
+    )
+    .await?;
+    assert_ended(&mut msp, "p", "FORBIDDEN", 4403).await?;
+    // The client's connection could see the provider's people: it ends too.
+    assert_ended(&mut client, "c", "FORBIDDEN", 4403).await?;
+    app.stop().await
+}

@@ -276,8 +276,8 @@ fn too_long(variable: Option<&str>) -> LimitExceeded {
     )
 }
 
-/// The index just past the string (or block string) that starts at `start`; the end of the
-/// source if it is not closed.
+/// The index just past the string (or block string) that starts at `start`, read as the parser
+/// reads it: an unclosed string ends at its line, an unclosed block string is an empty string.
 fn skip_string(bytes: &[u8], start: usize) -> usize {
     if bytes[start..].starts_with(b"\"\"\"") {
         let mut at = start + 3;
@@ -290,7 +290,9 @@ fn skip_string(bytes: &[u8], start: usize) -> usize {
                 at += 1;
             }
         }
-        return at;
+        // Unclosed, the parser reads `""` as an empty string and goes on from the third quote:
+        // so does the scanner, or brackets after it would be hidden from the count.
+        return start + 2;
     }
     let mut at = start + 1;
     while let Some(&byte) = bytes.get(at) {
@@ -434,6 +436,18 @@ mod tests {
             "# {brackets}\n{{ node(id: \"{brackets}\\\"{brackets}\") {{ id }} a: node(id: \"\"\"{brackets}\\\"\"\"{brackets}\"\"\") {{ id }} }}"
         );
         assert_eq!(code(&source), None);
+    }
+
+    #[test]
+    fn an_unclosed_block_string_hides_nothing() {
+        // The parser reads `""` then a string `" "`, then the list: so must the scanner.
+        let source = format!(
+            "{{ a(b: [\"\"\" \", {}]) {{ c }} }}",
+            nested("[", "]", 5_000)
+        );
+        assert_eq!(code(&source), Some(ErrorCode::ValueTooDeep));
+        let source = format!("\"\"\"{}", "{ a ".repeat(5_000));
+        assert_eq!(code(&source), Some(ErrorCode::QueryTooDeep));
     }
 
     #[test]

@@ -53,9 +53,10 @@ pub struct AlertSubscriptionFilter {
     pub severities: Option<Vec<Priority>>,
 }
 
-/// How long a subscriber's rights are trusted before they are resolved again from the database:
-/// a deactivated person or an ended engagement stops the feed within this time of the next
-/// event (and within the keep-alive interval without events, see `http::ws`).
+/// How long a subscriber's rights are trusted before they are resolved again from the database.
+/// Changes made through this server announce themselves on the bus (`Event::AccessChanged`) and
+/// are checked before the next event; this bounds the rest (another server, the database edited
+/// by hand) to this time of the next event, or the keep-alive interval without events.
 pub const REAUTHORIZE_AFTER: Duration = Duration::from_secs(1);
 
 /// graphql-transport-ws's close code for a caller whose authentication failed or lapsed.
@@ -107,8 +108,11 @@ impl Ended {
 /// ended); the connection is then closed (`http::ws`) with [`Ended`]'s code.
 pub struct Standing {
     db: DatabaseConnection,
-    /// The organizations visible at `connection_init`: losing any of them ends the connection.
+    /// The organizations visible at `connection_init`, and those whose people were: losing any
+    /// of them ends the connection (nested fields resolve with the viewer of `connection_init`,
+    /// so a connection whose people rights narrowed must not go on).
     opened_with: Vec<Uuid>,
+    people_opened_with: Vec<Uuid>,
     now: tokio::sync::Mutex<(Viewer, Instant)>,
     ended: std::sync::Mutex<Option<Ended>>,
     /// Where the end is announced, so the connection is closed (none outside a WebSocket).
@@ -125,6 +129,7 @@ impl Standing {
         Self {
             db,
             opened_with: viewer.visible_organization_ids().to_vec(),
+            people_opened_with: viewer.people_organization_ids().to_vec(),
             now: tokio::sync::Mutex::new((viewer, Instant::now())),
             ended: std::sync::Mutex::new(None),
             close,
@@ -138,6 +143,23 @@ impl Standing {
     pub async fn can_see(&self, id: Uuid) -> Result<bool, Ended> {
         let now = self.check(false).await?;
         Ok(now.0.can_see_organization(id))
+    }
+
+    /// Resolves the caller's rights again now if a change of `organization_id`'s engagements or
+    /// people may touch them (the caller sees that organization or its people).
+    ///
+    /// # Errors
+    /// [`Ended`] once the standing is lost (and ever after).
+    pub async fn affected_by(&self, organization_id: Uuid) -> Result<(), Ended> {
+        let touched = {
+            let now = self.now.lock().await;
+            now.0.can_see_organization(organization_id) || now.0.can_see_people_of(organization_id)
+        };
+        if touched {
+            self.recheck().await
+        } else {
+            self.check(false).await.map(drop)
+        }
     }
 
     /// Resolves the caller's rights again now, whatever their age (the keep-alive tick does,
@@ -164,7 +186,13 @@ impl Standing {
             })
         } else if force || now.1.elapsed() >= REAUTHORIZE_AFTER {
             match Viewer::resolve(&self.db, &now.0.claims).await {
-                Ok(resolved) if self.opened_with.iter().any(|id| !resolved.can_see_organization(*id)) => {
+                Ok(resolved)
+                    if self.opened_with.iter().any(|id| !resolved.can_see_organization(*id))
+                        || self
+                            .people_opened_with
+                            .iter()
+                            .any(|id| !resolved.can_see_people_of(*id)) =>
+                {
                     Err(Ended {
                         code: CLOSE_FORBIDDEN,
                         reason: "an engagement this connection could see through has ended; connect again".to_owned(),
@@ -239,6 +267,13 @@ where
     let stream = bus.subscribe().then(move |event: Arc<Event>| {
         let (standing, pick) = (Arc::clone(&standing), Arc::clone(&pick));
         async move {
+            if let Event::AccessChanged { organization_id } = &*event {
+                // Rights may have ended just now: check them before anything that follows.
+                return match standing.affected_by(*organization_id).await {
+                    Ok(()) => Delivery::Skip,
+                    Err(ended) => Delivery::Ended(ended.to_error()),
+                };
+            }
             match standing.can_see(event.organization_id()).await {
                 Ok(true) => pick(&event).map_or(Delivery::Skip, Delivery::Send),
                 Ok(false) => Delivery::Skip,

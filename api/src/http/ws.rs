@@ -12,6 +12,7 @@
 //! connection without events is closed too), and drops a client that has not been heard from for
 //! two intervals.
 
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
@@ -34,6 +35,14 @@ use crate::state::AppState;
 
 /// graphql-transport-ws's close code for a message that breaks the protocol.
 const CLOSE_BAD_REQUEST: u16 = 4400;
+/// graphql-transport-ws's close code for a client that did not send `connection_init` in time.
+const CLOSE_INIT_TIMEOUT: u16 = 4408;
+/// graphql-transport-ws's close code for a `subscribe` under an id that is running.
+const CLOSE_SUBSCRIBER_EXISTS: u16 = 4409;
+/// The longest a connection may wait for its `connection_init`.
+const MAX_INIT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Most operations one connection may run at once.
+pub const MAX_OPERATIONS: usize = 100;
 /// Longest close reason: a control frame's 125 bytes less the code's two.
 const MAX_CLOSE_REASON: usize = 123;
 /// The WebSocket close code for a peer that went away (here: stopped answering pings).
@@ -63,6 +72,8 @@ pub async fn subscribe(
     };
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        // A message is a GraphQL request: no larger than an HTTP body may be.
+        .max_message_size(state.ws_max_message)
         .on_upgrade(move |socket| serve(state, protocol, socket))
 }
 
@@ -75,15 +86,23 @@ async fn serve(state: AppState, protocol: WebSocketProtocols, socket: WebSocket)
     let refused: Arc<Mutex<Option<Ended>>> = Arc::default();
     let standing: Arc<OnceLock<Arc<Standing>>> = Arc::default();
 
+    // The ids of the operations the client has started and that have not completed.
+    let active: Arc<Mutex<HashSet<String>>> = Arc::default();
     let input = {
-        let heard = Arc::clone(&heard);
+        let (heard, active, close) = (Arc::clone(&heard), Arc::clone(&active), close.clone());
         source
             .take_while(|message| std::future::ready(message.is_ok()))
             .filter_map(move |message| {
                 *heard.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
                 std::future::ready(match message {
                     Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
-                        Some(message.into_data())
+                        let data = message.into_data();
+                        if let Some(refusal) = track(&active, &data, Direction::FromClient) {
+                            // Announced as the close; async-graphql never sees the message.
+                            let _ = close.send(refusal);
+                            return std::future::ready(None);
+                        }
+                        Some(data)
                     }
                     _ => None,
                 })
@@ -131,6 +150,9 @@ async fn serve(state: AppState, protocol: WebSocketProtocols, socket: WebSocket)
         .on_connection_init(init);
 
     let keepalive = state.ws_keepalive;
+    // A connection that never authenticates is not held: two keep-alive intervals, 10 s at most.
+    let init_deadline = tokio::time::sleep((keepalive * 2).min(MAX_INIT_WAIT));
+    tokio::pin!(init_deadline);
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -140,13 +162,20 @@ async fn serve(state: AppState, protocol: WebSocketProtocols, socket: WebSocket)
             biased;
             message = graphql.next() => match message {
                 None => break,
-                Some(WsMessage::Text(text)) => Message::Text(text.into()),
+                Some(WsMessage::Text(text)) => {
+                    track(&active, text.as_bytes(), Direction::ToClient);
+                    Message::Text(text.into())
+                }
                 Some(WsMessage::Close(code, reason)) => {
                     let refusal = refused.lock().unwrap_or_else(PoisonError::into_inner).take();
                     close_frame(protocol_close(code, reason, refusal))
                 }
             },
             Some(ended) = closed.recv() => close_frame(ended),
+            () = &mut init_deadline, if standing.get().is_none() => close_frame(Ended {
+                code: CLOSE_INIT_TIMEOUT,
+                reason: "Connection initialisation timeout".to_owned(),
+            }),
             _ = ticks.tick() => {
                 let silent = heard.lock().unwrap_or_else(PoisonError::into_inner).elapsed();
                 if silent > keepalive * 2 {
@@ -184,6 +213,54 @@ fn protocol_close(code: u16, reason: String, refusal: Option<Ended>) -> Ended {
         },
         (code, _) => Ended { code, reason },
     }
+}
+
+/// Which way a message goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    FromClient,
+    ToClient,
+}
+
+/// Keeps the set of the client's running operations: a `subscribe` (`start`) adds its id, a
+/// client's `complete` (`stop`) or the server's `complete`/`error` removes it. Refuses (with
+/// graphql-transport-ws's codes) a second operation under a running id (4409) and more than
+/// [`MAX_OPERATIONS`] at once (4400), so one connection cannot hold unbounded streams.
+fn track(active: &Mutex<HashSet<String>>, data: &[u8], direction: Direction) -> Option<Ended> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        #[serde(rename = "type")]
+        kind: String,
+        id: Option<String>,
+    }
+    let envelope: Envelope = serde_json::from_slice(data).ok()?;
+    let id = envelope.id?;
+    let mut active = active.lock().unwrap_or_else(PoisonError::into_inner);
+    match (direction, envelope.kind.as_str()) {
+        (Direction::FromClient, "subscribe" | "start") => {
+            if active.contains(&id) {
+                return Some(Ended {
+                    code: CLOSE_SUBSCRIBER_EXISTS,
+                    reason: format!("Subscriber for {id} already exists"),
+                });
+            }
+            if active.len() >= MAX_OPERATIONS {
+                return Some(Ended {
+                    code: CLOSE_BAD_REQUEST,
+                    reason: format!(
+                        "at most {MAX_OPERATIONS} operations may run on one connection"
+                    ),
+                });
+            }
+            active.insert(id);
+        }
+        (Direction::FromClient, "complete" | "stop")
+        | (Direction::ToClient, "complete" | "error") => {
+            active.remove(&id);
+        }
+        _ => {}
+    }
+    None
 }
 
 /// A close frame; its reason is cut to the 123 bytes a control frame has room for.

@@ -457,10 +457,14 @@ pub async fn end_engagement(
     let (Some(found), true) = (found, check.is_ok()) else {
         return Err(check.into());
     };
+    let (provider, client) = (found.provider_id, found.client_id);
     let mut model = found.into_active_model();
     model.ends_on = Set(Some(input.ends_on));
     model.updated_at = Set(write.now);
     let updated = model.update(&write.txn).await?;
+    let mut write = write;
+    write.access_changed(provider);
+    write.access_changed(client);
     write.commit().await?;
     Ok(updated)
 }
@@ -723,6 +727,10 @@ pub async fn update_person(
     }
     model.updated_at = Set(write.now);
     let updated = model.update(&write.txn).await?;
+    let mut write = write;
+    if input.role.is_some() || input.active.is_some() {
+        write.access_changed(updated.organization_id);
+    }
     write.commit().await?;
     Ok(updated)
 }

@@ -61,6 +61,9 @@ pub struct UnitOfWork<'a> {
     pub source: ChangeSource,
     /// Events to publish once the transaction has committed, never before.
     pending: Vec<Pending>,
+    /// Organizations whose callers' rights this write changes, announced after commit ahead of
+    /// its other events.
+    access_changed: Vec<Uuid>,
     /// Where events go; absent when nothing subscribes (tests, `schema`).
     events: Option<EventBus>,
 }
@@ -179,6 +182,7 @@ impl<'a> UnitOfWork<'a> {
             ticket_id,
             source: ChangeSource::Api,
             pending: Vec::new(),
+            access_changed: Vec::new(),
             events: events.cloned(),
         })
     }
@@ -197,6 +201,12 @@ impl<'a> UnitOfWork<'a> {
             .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
             .one(&self.txn)
             .await
+    }
+
+    /// Announces, once the transaction commits, that callers of `organization_id` may have lost
+    /// rights (an engagement ended, a person changed), so open subscriptions check theirs again.
+    pub fn access_changed(&mut self, organization_id: Uuid) {
+        self.access_changed.push(organization_id);
     }
 
     /// Publishes `entry` to subscribers once the transaction commits.
@@ -253,6 +263,7 @@ impl<'a> UnitOfWork<'a> {
             txn,
             pending,
             events,
+            access_changed,
             ..
         } = self;
         let owners: HashMap<Uuid, Uuid> = if events.is_some() && !pending.is_empty() {
@@ -272,6 +283,9 @@ impl<'a> UnitOfWork<'a> {
         };
         txn.commit().await?;
         if let Some(events) = events {
+            for organization_id in access_changed {
+                events.publish(Event::AccessChanged { organization_id });
+            }
             for event in pending {
                 let Some(&organization_id) = owners.get(&event.environment_id()) else {
                     continue;

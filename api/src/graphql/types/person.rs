@@ -86,7 +86,14 @@ impl Person {
             .map(|membership| membership.team_id)
             .collect();
         let teams = load_many::<team::Entity>(ctx, &ids).await.extend()?;
-        Ok(teams.into_iter().map(Team).collect())
+        // A counter-party's person is visible, their organization's internal teams are not
+        // (as `node` and `teams` hide them).
+        let viewer = ctx.viewer().extend()?;
+        Ok(teams
+            .into_iter()
+            .filter(|team| viewer.can_see_organization(team.organization_id))
+            .map(Team)
+            .collect())
     }
 
     /// When the person was added.
