@@ -184,7 +184,7 @@ fn token() -> impl Strategy<Value = String> {
         8 => proptest::sample::select(NAMES).prop_map(str::to_owned),
         8 => proptest::sample::select(vec!["{", "}", "[", "]", "(", ")", ":", "=", "!", "|", "&", ",", "...", "@", "$", "$v", "$id"]).prop_map(str::to_owned),
         2 => proptest::sample::select(vec![
-            "\"x\"", "\"\\u0000\"", "\"\\\"\"", "\"\"\"block \\\"\"\" \"\"\"", "\"\\uD800\"", "\"\\u{1F600}\"",
+            "\"x\"", "\"\\u0000\"", "\"\\\"\"", "\"\"\"block \\\"\"\" \"\"\"", "\"\"\"", "\"\\uD800\"", "\"\\u{1F600}\"",
             "-1", "0", "1.5e308", "1e999", "9223372036854775808", "-0.0", "#comment\n", "\u{feff}",
             "\"9999-12-31T23:59:59Z\"", "\"VGlja2V0OjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMA\"",
         ]).prop_map(str::to_owned),

@@ -35,6 +35,8 @@ async fn values_nested_thousands_deep_are_refused_in_every_place() -> anyhow::Re
         format!("query($v: [[Int]] = {list}) {{ viewer {{ role }} }}"),
         format!("{{ viewer @include(if: {list}) {{ role }} }}"),
         format!("{{ viewer @include(if: {object}) {{ role }} }}"),
+        // An unclosed block string: the parser reads `""` and goes on, so brackets after it count.
+        format!("{{ node(id: [\"\"\" \", {list}]) {{ id }} }}"),
     ];
     for document in &documents {
         let (status, body) = app.graphql(Some(&token), document, Value::Null).await?;

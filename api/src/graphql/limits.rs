@@ -446,7 +446,8 @@ mod tests {
             nested("[", "]", 5_000)
         );
         assert_eq!(code(&source), Some(ErrorCode::ValueTooDeep));
-        let source = format!("\"\"\"{}", "{ a ".repeat(5_000));
+        // ...and the string the third quote opens ends at its line, as the parser ends it.
+        let source = format!("\"\"\" x\n{}", "{ a ".repeat(5_000));
         assert_eq!(code(&source), Some(ErrorCode::QueryTooDeep));
     }
 
