@@ -109,7 +109,7 @@ fn migrate_applies_every_migration_and_reports_status() {
     );
     let (ok, stdout, stderr) = run(tandem().args(["migrate", "--database-url", &url]));
     assert!(ok, "{stderr}");
-    assert!(stdout.starts_with("9 migration(s) applied"), "{stdout}");
+    assert!(stdout.starts_with("10 migration(s) applied"), "{stdout}");
     let (ok, stdout, _) = run(tandem()
         .args(["migrate", "--status"])
         .env("TANDEM_DATABASE_URL", &url));
@@ -119,7 +119,7 @@ fn migrate_applies_every_migration_and_reports_status() {
             .lines()
             .filter(|line| line.starts_with("applied"))
             .count(),
-        9,
+        10,
         "{stdout}"
     );
     assert!(!stdout.contains("pending"));
@@ -338,7 +338,7 @@ async fn sync_runs_an_integration_and_exits_by_its_outcome() {
     let (code, stdout, stderr) = sync(&["--integration", "CW cli"], Some(KEY));
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(
-        stdout.contains("tickets   page    1: 4 fetched, 4 created"),
+        stdout.contains("tickets   page    1: 4 read, 4 created"),
         "{stdout}"
     );
     assert!(stdout.contains("Succeeded in"), "{stdout}");
