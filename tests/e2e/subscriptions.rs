@@ -280,6 +280,33 @@ async fn assert_ended(socket: &mut Socket, id: &str, code: &str, close: u16) -> 
     Ok(())
 }
 
+/// Ends Harbor's active engagement today, as `actor`; returns the mutation's answer.
+async fn end_harbors_engagement(app: &TestApp, actor: &str) -> anyhow::Result<Value> {
+    let engagements = app
+        .query(
+            &app.client_admin_token(),
+            "{ engagements(first: 10) { edges { node { id active } } } }",
+            Value::Null,
+        )
+        .await?;
+    let active = engagements["engagements"]["edges"]
+        .as_array()
+        .and_then(|edges| edges.iter().find(|edge| edge["node"]["active"] == true))
+        .map(|edge| edge["node"]["id"].clone())
+        .expect("Harbor has an active engagement");
+    let today = chrono::Utc::now().date_naive().to_string();
+    let (_, ended) = app
+        .mutation(
+            actor,
+            "endEngagement",
+            "EndEngagementInput",
+            &json!({ "id": active, "endsOn": today }),
+            "engagement { active }",
+        )
+        .await?;
+    Ok(ended)
+}
+
 const FEED: &str = "subscription { changeLogEntryRecorded { summary } }";
 
 #[tokio::test]
@@ -364,28 +391,7 @@ async fn a_provider_whose_engagement_ended_stops_receiving_the_clients_changes()
         event["payload"]["data"]["changeLogEntryRecorded"]["summary"],
         "while engaged"
     );
-    let engagements = app
-        .query(
-            &harbor,
-            "{ engagements(first: 10) { edges { node { id active } } } }",
-            Value::Null,
-        )
-        .await?;
-    let active = engagements["engagements"]["edges"]
-        .as_array()
-        .and_then(|edges| edges.iter().find(|edge| edge["node"]["active"] == true))
-        .map(|edge| edge["node"]["id"].clone())
-        .expect("Harbor has an active engagement");
-    let today = chrono::Utc::now().date_naive().to_string();
-    let (_, ended) = app
-        .mutation(
-            &provider,
-            "endEngagement",
-            "EndEngagementInput",
-            &json!({ "id": active, "endsOn": today }),
-            "engagement { active }",
-        )
-        .await?;
+    let ended = end_harbors_engagement(&app, &provider).await?;
     assert_eq!(
         ended["data"]["endEngagement"]["engagement"]["active"], false,
         "{ended}"
@@ -448,30 +454,9 @@ async fn rights_that_end_without_any_event_close_the_connection() -> anyhow::Res
 
     // An engagement that ends while nothing happens: 4403 at the next ping.
     let provider = app.provider_admin_token();
-    let harbor = app.client_admin_token();
     let mut socket = connect(&app, &provider).await?;
     subscribe(&mut socket, "p", FEED).await?;
-    let engagements = app
-        .query(
-            &harbor,
-            "{ engagements(first: 10) { edges { node { id active } } } }",
-            Value::Null,
-        )
-        .await?;
-    let active = engagements["engagements"]["edges"]
-        .as_array()
-        .and_then(|edges| edges.iter().find(|edge| edge["node"]["active"] == true))
-        .map(|edge| edge["node"]["id"].clone())
-        .expect("Harbor has an active engagement");
-    let today = chrono::Utc::now().date_naive().to_string();
-    app.mutation(
-        &provider,
-        "endEngagement",
-        "EndEngagementInput",
-        &json!({ "id": active, "endsOn": today }),
-        "engagement { active }",
-    )
-    .await?;
+    end_harbors_engagement(&app, &provider).await?;
     let ended = closed(&mut socket).await?;
     assert_eq!(ended["code"], 4403, "{ended}");
     app.stop().await
@@ -683,27 +668,7 @@ async fn an_ended_engagement_stops_both_sides_before_the_next_event_without_wait
     assert_eq!(next(&mut msp).await?["type"], "next");
     assert_eq!(next(&mut client).await?["type"], "next");
 
-    let engagements = app
-        .query(
-            &harbor,
-            "{ engagements(first: 10) { edges { node { id active } } } }",
-            Value::Null,
-        )
-        .await?;
-    let active = engagements["engagements"]["edges"]
-        .as_array()
-        .and_then(|edges| edges.iter().find(|edge| edge["node"]["active"] == true))
-        .map(|edge| edge["node"]["id"].clone())
-        .expect("Harbor has an active engagement");
-    let today = chrono::Utc::now().date_naive().to_string();
-    app.mutation(
-        &harbor,
-        "endEngagement",
-        "EndEngagementInput",
-        &json!({ "id": active, "endsOn": today }),
-        "engagement { active }",
-    )
-    .await?;
+    end_harbors_engagement(&app, &harbor).await?;
     // No pause: the next change is private to the client.
     record(
         &app,
