@@ -18,8 +18,8 @@ use entities::{
     alert, change_log_entry, change_log_entry_system, engagement, environment, escalation_step,
     function, integration, integration_mapping, organization, person, responsibility,
     responsibility_approval, responsibility_party, runbook, runbook_function, runbook_revision,
-    runbook_system, sync_run, sync_run_error, system, system_link, team, team_membership, ticket,
-    ticket_note,
+    runbook_system, sync_retry, sync_run, sync_run_error, system, system_link, team,
+    team_membership, ticket, ticket_note,
 };
 use futures_util::future::BoxFuture;
 use sea_orm::prelude::*;
@@ -138,6 +138,8 @@ grouping! {
     CorrectionsOfEntry: change_log_entry by CorrectsId, corrects_id order [RecordedAt, Id];
     /// Records that failed in a sync run.
     ErrorsOfSyncRun: sync_run_error by SyncRunId, sync_run_id order [OccurredAt, Id];
+    /// Retry-list records a sync run wrote (taking them off the list).
+    RetriesResolvedByRun: sync_retry by ResolvedByRunId, resolved_by_run_id order [Resource, ExternalId];
     /// Company mappings of an integration.
     MappingsOfIntegration: integration_mapping by IntegrationId, integration_id order [ExternalCompanyId];
     /// Junction rows: the systems an entry concerns.
@@ -236,6 +238,7 @@ impl Loaders {
             .data(group::<NotesOfTicket>(db))
             .data(group::<CorrectionsOfEntry>(db))
             .data(group::<ErrorsOfSyncRun>(db))
+            .data(group::<RetriesResolvedByRun>(db))
             .data(group::<MappingsOfIntegration>(db))
             .data(group::<SystemLinksOfEntry>(db))
             .data(group::<MembershipsOfPerson>(db))

@@ -227,6 +227,12 @@ enum Direction {
 /// graphql-transport-ws's codes) a second operation under a running id (4409) and more than
 /// [`MAX_OPERATIONS`] at once (4400), so one connection cannot hold unbounded streams.
 fn track(active: &Mutex<HashSet<String>>, data: &[u8], direction: Direction) -> Option<Ended> {
+    // Events are most of what goes out: only an end (async-graphql writes `type` first) is read.
+    if direction == Direction::ToClient
+        && !(data.starts_with(br#"{"type":"complete""#) || data.starts_with(br#"{"type":"error""#))
+    {
+        return None;
+    }
     #[derive(serde::Deserialize)]
     struct Envelope {
         #[serde(rename = "type")]

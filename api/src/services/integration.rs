@@ -385,20 +385,6 @@ pub async fn pending_retries(
         .await
 }
 
-/// Records that had failed in earlier runs and the run `run_id` wrote (taking them off the
-/// retry list).
-///
-/// # Errors
-/// Database errors.
-pub async fn retried_by(db: &impl ConnectionTrait, run_id: Uuid) -> Result<u64, DbErr> {
-    use entities::sync_retry;
-    use sea_orm::PaginatorTrait;
-    sync_retry::Entity::find()
-        .filter(sync_retry::COLUMN.resolved_by_run_id.eq(run_id))
-        .count(db)
-        .await
-}
-
 /// The integration `id` whose credentials and configuration the actor may test against the
 /// vendor: one of the actor's organization's own. The front door then runs the connector check.
 ///

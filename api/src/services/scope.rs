@@ -109,19 +109,9 @@ pub async fn team_for_environment(
 ) -> Result<Option<team::Model>, DbErr> {
     let Some(id) = id else { return Ok(None) };
     let found = team::Entity::find_by_id(id).one(db).await?;
-    let allowed = match &found {
-        Some(found) => is_party(db, environment, found.organization_id).await?,
-        None => false,
-    };
-    if !allowed {
-        check.fail(
-            field,
-            UserErrorCode::NotFound,
-            "no team with this id works in the environment",
-        );
-        return Ok(None);
-    }
-    Ok(found)
+    let organization = found.as_ref().map(|found| found.organization_id);
+    let allowed = of_a_party(db, check, field, environment, organization, "team").await?;
+    Ok(found.filter(|_| allowed))
 }
 
 /// The person `id` if they may be named in `environment`'s data (an escalation step, an
@@ -141,19 +131,34 @@ pub async fn person_for_environment(
 ) -> Result<Option<person::Model>, DbErr> {
     let Some(id) = id else { return Ok(None) };
     let found = person::Entity::find_by_id(id).one(db).await?;
-    let allowed = match &found {
-        Some(found) => is_party(db, environment, found.organization_id).await?,
+    let organization = found.as_ref().map(|found| found.organization_id);
+    let allowed = of_a_party(db, check, field, environment, organization, "person").await?;
+    Ok(found.filter(|_| allowed))
+}
+
+/// Whether `organization` (of the team or person found; `None` when none was) is a party of
+/// `environment`; if not, a `NOT_FOUND` user error on `field` that does not say whether the
+/// `what` exists elsewhere.
+async fn of_a_party(
+    db: &impl ConnectionTrait,
+    check: &mut Check,
+    field: &str,
+    environment: &environment::Model,
+    organization: Option<Uuid>,
+    what: &str,
+) -> Result<bool, DbErr> {
+    let allowed = match organization {
+        Some(id) => is_party(db, environment, id).await?,
         None => false,
     };
     if !allowed {
         check.fail(
             field,
             UserErrorCode::NotFound,
-            "no person with this id works in the environment",
+            format!("no {what} with this id works in the environment"),
         );
-        return Ok(None);
     }
-    Ok(found)
+    Ok(allowed)
 }
 
 /// Whether `organization_id` is a party of `environment`: its client, or a provider with an

@@ -5,7 +5,8 @@ use entities::{environment, integration, organization, sync_run};
 use sea_orm::prelude::DateTimeUtc;
 
 use crate::graphql::loaders::{
-    ErrorsOfSyncRun, MappingsOfIntegration, load_by_id, load_group, load_required,
+    ErrorsOfSyncRun, MappingsOfIntegration, RetriesResolvedByRun, load_by_id, load_group,
+    load_required,
 };
 use crate::graphql::mutation::integration::{ValueMapping, ValueMappingDomain};
 use crate::graphql::pagination::{Page, PageArgs, page_cost};
@@ -347,12 +348,11 @@ impl SyncRun {
 
     /// Records that had failed in earlier runs (the retry list) and this run wrote.
     async fn retried(&self, ctx: &Context<'_>) -> Result<i32> {
-        let db = crate::graphql::context::ContextExt::db(ctx).extend()?;
-        let count = crate::services::integration::retried_by(db, self.0.id)
+        // Batched: a page of runs reads its retries in one statement.
+        let retried = load_group::<RetriesResolvedByRun>(ctx, self.0.id)
             .await
-            .map_err(crate::error::ApiError::from)
             .extend()?;
-        Ok(i32::try_from(count).unwrap_or(i32::MAX))
+        Ok(i32::try_from(retried.len()).unwrap_or(i32::MAX))
     }
 
     /// Why the run failed.
