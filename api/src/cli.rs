@@ -208,15 +208,19 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
         (finished - run.started_at).num_milliseconds() as f64 / 1000.0
     });
     println!(
-        "{:?} in {seconds:.1} s: {} fetched, {} created, {} updated, {} unchanged, {} failed (run {})",
+        "{:?} in {seconds:.1} s: {} fetched, {} created, {} updated, {} unchanged, {} skipped, {} failed (run {})",
         run.status,
         run.records_fetched,
         run.records_created,
         run.records_updated,
         run.records_unchanged,
+        run.records_skipped,
         run.records_failed,
         run.id
     );
+    for warning in crate::sync::engine::warnings_of(run) {
+        eprintln!("warning: {warning}");
+    }
     if run.status == SyncStatus::Partial {
         eprintln!("some records failed; see the run's errors (syncRuns in the API)");
         std::process::exit(2);

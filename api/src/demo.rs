@@ -1419,6 +1419,7 @@ impl Demo {
             lease_expires_at: None,
             created_at: self.now - Duration::days(300),
             updated_at: self.now - Duration::days(300),
+            deleted_at: None,
         };
         let integrations = HashMap::from([
             (
@@ -1539,6 +1540,8 @@ impl Demo {
                     records_updated: 11,
                     records_unchanged: 105 - i32::from(day == 3),
                     records_failed: i32::from(day == 3),
+                    records_skipped: 0,
+                    warnings: None,
                     error: None,
                 }
             })

@@ -23,6 +23,10 @@ pub struct Model {
     pub records_updated: i32,
     pub records_unchanged: i32,
     pub records_failed: i32,
+    /// Records of vendor companies no mapping names.
+    pub records_skipped: i32,
+    /// What the run warns about, a JSON array of strings (null: nothing).
+    pub warnings: Option<String>,
     /// Why the run failed.
     pub error: Option<String>,
 }

@@ -16,18 +16,20 @@ use tests::TestApp;
 use tests::{sync as run, sync_options as options, sync_with as run_with};
 use uuid::Uuid;
 
-fn counts(report: &SyncReport) -> [i32; 5] {
+/// Fetched, created, updated, unchanged, skipped (unmapped company) and failed.
+fn counts(report: &SyncReport) -> [i32; 6] {
     let run = &report.run;
     [
         run.records_fetched,
         run.records_created,
         run.records_updated,
         run.records_unchanged,
+        run.records_skipped,
         run.records_failed,
     ]
 }
 
-async fn environment(app: &TestApp, name: &str) -> anyhow::Result<Value> {
+pub(crate) async fn environment(app: &TestApp, name: &str) -> anyhow::Result<Value> {
     let data = app
         .query(
             &app.provider_admin_token(),
@@ -118,7 +120,7 @@ async fn connectwise_full_then_incremental_sync_writes_only_what_changed() -> an
     assert_eq!(first.run.status, SyncStatus::Succeeded);
     // 3 companies (2 mapped, names recorded), 6 configurations (4 of mapped companies), 9
     // tickets (6 of mapped companies).
-    assert_eq!(counts(&first), [18, 10, 2, 6, 0], "{first:?}");
+    assert_eq!(counts(&first), [18, 10, 2, 0, 6, 0], "{first:?}");
     let tickets = synced_tickets(&app).await?;
     assert_eq!(tickets.len(), 6);
     // Vendor statuses map through the per-integration table seeded from the board's signals.
@@ -236,7 +238,7 @@ async fn connectwise_full_then_incremental_sync_writes_only_what_changed() -> an
         ));
     }
     let incremental = run(&app, id).await;
-    assert_eq!(counts(&incremental), [2, 1, 1, 0, 0], "{incremental:?}");
+    assert_eq!(counts(&incremental), [2, 1, 1, 0, 0, 0], "{incremental:?}");
     let resolved = ticket::Entity::find()
         .filter(ticket::Column::ExternalId.eq("48000"))
         .one(&app.db)
@@ -267,7 +269,7 @@ async fn connectwise_full_then_incremental_sync_writes_only_what_changed() -> an
     let noted = run(&app, id).await;
     // The two tickets of the last run are read again (the changed-since mark keeps a minute for
     // clock skew) and found unchanged.
-    assert_eq!(counts(&noted), [3, 0, 1, 2, 0], "{noted:?}");
+    assert_eq!(counts(&noted), [3, 0, 1, 2, 0, 0], "{noted:?}");
     assert_eq!(app.count("ticket_notes").await? - notes_before, 3);
 
     let logged = change_log_entry::Entity::find()
@@ -939,6 +941,8 @@ pub(crate) async fn orphaned_run(
         records_updated: 0,
         records_unchanged: 0,
         records_failed: 0,
+        records_skipped: 0,
+        warnings: None,
         error: None,
     }
     .into_active_model()

@@ -54,7 +54,7 @@ async fn a_long_429_storm_is_waited_out_within_the_runs_throttling_budget() -> a
         .unwrap();
     assert_eq!(
         api::sync::engine::progress_line(page),
-        "tickets   page    1: 6 read, 4 created, 0 updated, 2 unchanged, 0 failed (so far: 6 read, 4 written, 0 failed)"
+        "tickets   page    1: 6 read, 4 created, 0 updated, 0 unchanged, 2 skipped, 0 failed (so far: 6 read, 4 written, 0 failed)"
     );
     app.stop().await
 }

@@ -93,6 +93,7 @@ impl Viewer {
             Some(id) => Some(
                 integration::Entity::find_by_id(id)
                     .filter(integration::COLUMN.organization_id.eq(organization.id))
+                    .filter(integration::COLUMN.deleted_at.is_null())
                     .one(db)
                     .await?
                     .ok_or_else(|| {

@@ -67,6 +67,7 @@ async fn accept(
     let found = integration::Entity::find_by_id(uuid)
         .one(&state.db)
         .await?
+        .filter(|found| found.deleted_at.is_none())
         .ok_or_else(not_found)?;
     let secrets = credentials::open(
         state.sync.key.as_deref(),

@@ -1,4 +1,4 @@
-//! Managing integrations: create, update (and disable), map a vendor company to an environment,
+//! Managing integrations: create, update (and disable), delete (keeping history), map a vendor company to an environment,
 //! override a value mapping, split a wrong PSA/RMM device match; and the checks that decide
 //! whether `testIntegration` and `triggerSync` may reach the vendor.
 //!
@@ -20,7 +20,9 @@
 
 use entities::enums::ValueMappingDomain;
 use entities::enums::{ChangeCategory, IntegrationKind, Priority, Role, TicketStatus};
-use entities::{integration, integration_mapping, sync_cursor, system, system_link, value_mapping};
+use entities::{
+    integration, integration_mapping, sync_cursor, sync_retry, system, system_link, value_mapping,
+};
 use integrations::egress::{Egress, Refusal};
 use integrations::model::Resource;
 use integrations::secrets::SecretKey;
@@ -202,6 +204,7 @@ pub async fn create_integration(
         lease_expires_at: None,
         created_at: write.now,
         updated_at: write.now,
+        deleted_at: None,
     }
     .into_active_model()
     .insert(&write.txn)
@@ -274,6 +277,60 @@ pub async fn disable_integration(
         "disableIntegration",
     )
     .await
+}
+
+/// Deletes an integration of the actor's organization and keeps its history: its sync runs,
+/// their errors, and everything it synced (tickets, systems and their links, change log entries
+/// recorded by it) stay, and the integration itself stays readable by id with `deletedAt` set.
+/// What configured future syncs goes in the same transaction: the credentials (destroyed, not
+/// merely hidden), company and value mappings, cursors, the records still on the retry list, the
+/// schedule and the sync lease (a run in flight stops at its next page). Its name is free again,
+/// its webhooks and tokens naming it are refused, and every later change to it is `NOT_FOUND`.
+///
+/// # Errors
+/// As [`update_integration`], naming `deleteIntegration`.
+pub async fn delete_integration(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &Viewer,
+    id: Option<Uuid>,
+    mut check: Check,
+) -> ServiceResult<integration::Model> {
+    require_role(actor, ADMINS, "deleteIntegration")?;
+    let write = UnitOfWork::begin(db, events, actor, None, None).await?;
+    let Some(current) = administered(&write.txn, actor, &mut check, "id", id, true).await? else {
+        return Err(check.into());
+    };
+    integration_mapping::Entity::delete_many()
+        .filter(integration_mapping::COLUMN.integration_id.eq(current.id))
+        .exec(&write.txn)
+        .await?;
+    value_mapping::Entity::delete_many()
+        .filter(value_mapping::COLUMN.integration_id.eq(current.id))
+        .exec(&write.txn)
+        .await?;
+    sync_cursor::Entity::delete_many()
+        .filter(sync_cursor::COLUMN.integration_id.eq(current.id))
+        .exec(&write.txn)
+        .await?;
+    // Resolved rows stay: they are how a past run says what it made good (`SyncRun.retried`).
+    sync_retry::Entity::delete_many()
+        .filter(sync_retry::COLUMN.integration_id.eq(current.id))
+        .filter(sync_retry::COLUMN.resolved_at.is_null())
+        .exec(&write.txn)
+        .await?;
+    let mut model = current.into_active_model();
+    model.deleted_at = Set(Some(write.now));
+    model.enabled = Set(false);
+    model.credentials_ciphertext = Set(None);
+    model.sync_interval_seconds = Set(None);
+    model.lease_owner = Set(None);
+    model.lease_expires_at = Set(None);
+    model.updated_at = Set(write.now);
+    let deleted = model.update(&write.txn).await?;
+    write.commit().await?;
+    tracing::info!(integration = %deleted.id, "integration deleted; its history stays");
+    Ok(deleted)
 }
 
 /// [`update_integration`] and [`disable_integration`], refused in the name of `operation`.
@@ -945,10 +1002,10 @@ async fn administered(
         // that reference it are not blocked.
         select = select.lock(sea_orm::sea_query::LockType::NoKeyUpdate);
     }
-    let found = select
-        .one(db)
-        .await?
-        .filter(|found| found.organization_id == actor.organization.id);
+    // A deleted integration is history: it can be read, never changed.
+    let found = select.one(db).await?.filter(|found| {
+        found.organization_id == actor.organization.id && found.deleted_at.is_none()
+    });
     if found.is_none() {
         check.fail(
             field,
@@ -1031,6 +1088,7 @@ async fn name_taken(
     Ok(integration::Entity::find()
         .filter(integration::COLUMN.organization_id.eq(organization_id))
         .filter(integration::COLUMN.name.eq(name))
+        .filter(integration::COLUMN.deleted_at.is_null())
         .all(db)
         .await?
         .into_iter()

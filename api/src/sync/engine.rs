@@ -173,13 +173,14 @@ pub fn progress_line(line: &Progress) -> String {
     }
     let (page, total) = (line.page, line.counts);
     format!(
-        "{resource:<9} page {:>4}: {} read, {} created, {} updated, {} unchanged, {} failed \
-         (so far: {} read, {} written, {} failed)",
+        "{resource:<9} page {:>4}: {} read, {} created, {} updated, {} unchanged, {} skipped, \
+         {} failed (so far: {} read, {} written, {} failed)",
         line.pages,
         page.fetched,
         page.created,
         page.updated,
         page.unchanged,
+        page.skipped,
         page.failed,
         total.fetched,
         total.created + total.updated,
@@ -201,6 +202,7 @@ pub async fn run(
     let found = integration::Entity::find_by_id(integration_id)
         .one(db)
         .await?
+        .filter(|found| found.deleted_at.is_none())
         .ok_or(SyncError::NotFound)?;
     if !found.enabled {
         return Err(SyncError::Disabled);
@@ -221,6 +223,8 @@ pub async fn run(
         records_updated: 0,
         records_unchanged: 0,
         records_failed: 0,
+        records_skipped: 0,
+        warnings: None,
         error: None,
     }
     .into_active_model()
@@ -229,8 +233,8 @@ pub async fn run(
     let beat = heartbeat(db.clone(), integration_id, options.clone());
     let outcome = sync(db, key, &found, options, &record, progress).await;
     beat.abort();
-    let (status, error, resources) = match &outcome {
-        Ok(resources) => {
+    let (status, error, resources, warnings) = match &outcome {
+        Ok((resources, warnings)) => {
             let failed = resources.iter().any(|(_, counts)| counts.failed > 0);
             (
                 if failed {
@@ -240,10 +244,19 @@ pub async fn run(
                 },
                 None,
                 resources.clone(),
+                warnings.clone(),
             )
         }
-        Err(error) => (SyncStatus::Failed, Some(error.to_string()), Vec::new()),
+        Err(error) => (
+            SyncStatus::Failed,
+            Some(error.to_string()),
+            Vec::new(),
+            Vec::new(),
+        ),
     };
+    for warning in &warnings {
+        tracing::warn!(integration = %integration_id, run = %record.id, "{warning}");
+    }
     let finished = sync_run::Entity::find_by_id(record.id)
         .one(db)
         .await?
@@ -251,6 +264,7 @@ pub async fn run(
     let mut model = finished.into_active_model();
     model.status = Set(status);
     model.error = Set(error);
+    model.warnings = Set((!warnings.is_empty()).then(|| serde_json::json!(warnings).to_string()));
     model.finished_at = Set(Some(Utc::now().trunc_subsecs(6)));
     let finished = model.update(db).await?;
     release_lease(db, integration_id, &options.owner).await?;
@@ -589,7 +603,7 @@ async fn sync(
     options: &SyncOptions,
     record: &sync_run::Model,
     progress: &(dyn Fn(&Progress) + Send + Sync),
-) -> Result<Vec<(Resource, Counts)>, SyncError> {
+) -> Result<(Vec<(Resource, Counts)>, Vec<String>), SyncError> {
     // One throttling budget for the whole run, whichever request draws on it.
     let (throttle, mut waits) = Throttle::reporting();
     let connector = throttled_connector_for(key, found, options.policy, options.egress, throttle)?;
@@ -613,6 +627,7 @@ async fn sync(
     seed_value_mappings(db, found.id, &lookups).await?;
     let mut context = RunContext::load(db, found, record.id, options.events.clone()).await?;
     let mut done = Vec::new();
+    let mut companies_listed = None;
     for &resource in connector.resources() {
         if options
             .only
@@ -648,6 +663,11 @@ async fn sync(
         // A resource the vendor cannot filter is a whole snapshot each run; what is missing
         // from a complete snapshot of alerts has cleared.
         let snapshot = !filters && cursor.page_token.is_none();
+        // Every company the vendor lists passes through a pass from the beginning without a
+        // change filter: only then can a mapping be found to match none of them.
+        let listing = resource == Resource::Companies
+            && cursor.changed_since.is_none()
+            && cursor.page_token.is_none();
         let mut seen = HashSet::new();
         let mut counts = Counts::default();
         let mut pages = 0;
@@ -758,9 +778,61 @@ async fn sync(
                 waiting: None,
             });
         }
+        if listing {
+            companies_listed = Some(context.take_listed_companies());
+        }
         done.push((resource, counts));
     }
-    Ok(done)
+    let warnings = run_warnings(db, found.id, &done, companies_listed.as_ref()).await?;
+    Ok((done, warnings))
+}
+
+/// The warnings `run` recorded, in order.
+#[must_use]
+pub fn warnings_of(run: &sync_run::Model) -> Vec<String> {
+    run.warnings
+        .as_deref()
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default()
+}
+
+/// What a finished run warns an admin about: records skipped because no company is mapped at
+/// all, and mappings that match no company the vendor lists (known only when the run read the
+/// vendor's companies from the beginning).
+async fn run_warnings(
+    db: &DatabaseConnection,
+    integration_id: Uuid,
+    done: &[(Resource, Counts)],
+    listed: Option<&HashSet<String>>,
+) -> Result<Vec<String>, DbErr> {
+    let mappings = company_mappings(db, integration_id).await?;
+    let skipped: i32 = done.iter().map(|(_, counts)| counts.skipped).sum();
+    let mut warnings = Vec::new();
+    if mappings.is_empty() && skipped > 0 {
+        warnings.push(format!(
+            "no vendor company is mapped to an environment, so all {skipped} records read were \
+             skipped: map them with mapIntegrationCompany (Integration.vendorCompanies lists \
+             the vendor's companies)"
+        ));
+    }
+    if let Some(listed) = listed {
+        for mapping in mappings
+            .iter()
+            .filter(|mapping| !listed.contains(&mapping.external_company_id))
+        {
+            let name = mapping
+                .external_company_name
+                .as_deref()
+                .map(|name| format!(" ({name})"))
+                .unwrap_or_default();
+            warnings.push(format!(
+                "the mapping of vendor company `{}`{name} matches no company the vendor lists: \
+                 none of its records can arrive; correct or remove it (unmapIntegrationCompany)",
+                mapping.external_company_id
+            ));
+        }
+    }
+    Ok(warnings)
 }
 
 /// Refreshes PostgreSQL's planner statistics of the table `resource` fills. A first sync grows a
@@ -1033,6 +1105,10 @@ async fn add_to_run(db: &impl ConnectionTrait, run_id: Uuid, counts: &Counts) ->
         .col_expr(
             sync_run::Column::RecordsFailed,
             add(sync_run::Column::RecordsFailed, counts.failed),
+        )
+        .col_expr(
+            sync_run::Column::RecordsSkipped,
+            add(sync_run::Column::RecordsSkipped, counts.skipped),
         )
         .filter(sync_run::COLUMN.id.eq(run_id))
         .exec(db)

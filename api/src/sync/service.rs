@@ -159,6 +159,7 @@ impl SyncService {
     pub async fn start_due(&self) -> Result<usize, DbErr> {
         let scheduled = integration::Entity::find()
             .filter(integration::COLUMN.enabled.eq(true))
+            .filter(integration::COLUMN.deleted_at.is_null())
             .filter(integration::COLUMN.sync_interval_seconds.is_not_null())
             .all(&self.db)
             .await?;

@@ -2,7 +2,7 @@
 //!
 //! Every write is keyed by the record's external id under the integration's source, and compares
 //! before it writes: a page that matches what is stored writes nothing. Records of companies no
-//! mapping names are counted unchanged and skipped (an MSP's PSA holds every client; only the
+//! mapping names are counted skipped and not written (an MSP's PSA holds every client; only the
 //! mapped ones are Tandem environments). A queries-per-page budget keeps bulk runs fast: each
 //! resource reads what it needs for the whole page in a few `IN` queries and inserts new rows in
 //! batches.
@@ -46,8 +46,10 @@ pub struct Counts {
     pub created: i32,
     /// Records that changed something.
     pub updated: i32,
-    /// Records that matched what was stored, or belong to an unmapped company.
+    /// Records that matched what was stored.
     pub unchanged: i32,
+    /// Records of vendor companies no mapping names: read, not written.
+    pub skipped: i32,
     /// Records that could not be read or written.
     pub failed: i32,
 }
@@ -59,6 +61,7 @@ impl Counts {
         self.created += other.created;
         self.updated += other.updated;
         self.unchanged += other.unchanged;
+        self.skipped += other.skipped;
         self.failed += other.failed;
     }
 }
@@ -79,9 +82,16 @@ pub struct RunContext {
     router: Router,
     events: Option<EventBus>,
     pending: Vec<Event>,
+    /// The vendor company ids read by this run's companies pass.
+    listed_companies: HashSet<String>,
 }
 
 impl RunContext {
+    /// The vendor company ids the companies pass read (emptied: a run reads them once).
+    pub fn take_listed_companies(&mut self) -> HashSet<String> {
+        std::mem::take(&mut self.listed_companies)
+    }
+
     /// Loads the company mappings, value mappings and matrix of `found`.
     ///
     /// # Errors
@@ -135,6 +145,7 @@ impl RunContext {
             labels,
             events,
             pending: Vec::new(),
+            listed_companies: HashSet::new(),
         })
     }
 
@@ -315,6 +326,9 @@ impl<'a> PageWriter<'a> {
             let Record::Company(company) = record else {
                 continue;
             };
+            self.ctx
+                .listed_companies
+                .insert(company.external_id.clone());
             match mappings
                 .iter()
                 .find(|mapping| mapping.external_company_id == company.external_id)
@@ -328,7 +342,8 @@ impl<'a> PageWriter<'a> {
                     integration_mapping::ActiveModel::update(model, self.txn).await?;
                     counts.updated += 1;
                 }
-                _ => counts.unchanged += 1,
+                Some(_) => counts.unchanged += 1,
+                None => counts.skipped += 1,
             }
         }
         Ok(())
@@ -425,7 +440,7 @@ impl<'a> PageWriter<'a> {
         let now = Utc::now().trunc_subsecs(6);
         for device in devices {
             let Some(environment_id) = self.ctx.environment(Some(&device.company_id)) else {
-                counts.unchanged += 1;
+                counts.skipped += 1;
                 continue;
             };
             // A device linked to a system of another tenant (its company was remapped) is a new
@@ -585,7 +600,7 @@ impl<'a> PageWriter<'a> {
         let mut note_sets = Vec::new();
         for mut record in tickets {
             let Some(environment_id) = self.ctx.environment(Some(&record.company_id)) else {
-                counts.unchanged += 1;
+                counts.skipped += 1;
                 continue;
             };
             let notes = record.notes.take();
@@ -596,7 +611,7 @@ impl<'a> PageWriter<'a> {
                 .filter(|found| found.environment_id == environment_id)
                 .map(|found| found.id);
             let Some(organization_id) = self.ctx.tenant(environment_id) else {
-                counts.unchanged += 1;
+                counts.skipped += 1;
                 continue;
             };
             let facts = TicketFacts {
@@ -849,12 +864,12 @@ impl<'a> PageWriter<'a> {
                 .environment(record.company_id.as_deref())
                 .or(system.map(|found| found.environment_id))
             else {
-                counts.unchanged += 1;
+                counts.skipped += 1;
                 continue;
             };
             let system_id = system.map(|found| found.id);
             let Some(organization_id) = self.ctx.tenant(environment_id) else {
-                counts.unchanged += 1;
+                counts.skipped += 1;
                 continue;
             };
             let facts = AlertFacts {
@@ -1038,7 +1053,7 @@ impl<'a> PageWriter<'a> {
                 .environment(change.company_id.as_deref())
                 .or(system.map(|found| found.environment_id))
             else {
-                counts.unchanged += 1;
+                counts.skipped += 1;
                 continue;
             };
             let summary = match system {

@@ -257,6 +257,18 @@ impl IntegrationMutation {
         disable(ctx, input).await.extend()
     }
 
+    /// Deletes an integration and keeps its history: its sync runs and everything it synced
+    /// stay, and it stays readable by id with `deletedAt` set. Its credentials are destroyed;
+    /// its mappings, cursors, schedule and pending retries go; a run in flight stops at its next
+    /// page; its name is free again.
+    async fn delete_integration(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to delete; see the input type.")] input: IntegrationActionInput,
+    ) -> Result<IntegrationPayload> {
+        delete(ctx, input).await.extend()
+    }
+
     /// Checks the credentials and configuration against the vendor with one cheap call and says
     /// what it reached or what failed.
     async fn test_integration(
@@ -384,6 +396,21 @@ async fn disable(
     let mut check = Check::default();
     let id = check.id("id", NodeType::Integration, &input.id);
     let outcome = services::integration::disable_integration(
+        ctx.db()?,
+        ctx.data_opt::<EventBus>(),
+        viewer,
+        id,
+        check,
+    )
+    .await;
+    IntegrationPayload::from_outcome(outcome.map(Integration))
+}
+
+async fn delete(ctx: &Context<'_>, input: IntegrationActionInput) -> ApiResult<IntegrationPayload> {
+    let viewer = ctx.viewer()?;
+    let mut check = Check::default();
+    let id = check.id("id", NodeType::Integration, &input.id);
+    let outcome = services::integration::delete_integration(
         ctx.db()?,
         ctx.data_opt::<EventBus>(),
         viewer,

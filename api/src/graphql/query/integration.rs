@@ -26,6 +26,8 @@ pub struct IntegrationFilter {
     pub kinds: Option<Vec<IntegrationKind>>,
     /// Only integrations changed at or after this instant.
     pub updated_since: Option<DateTimeUtc>,
+    /// Also deleted integrations (kept with their history); default false.
+    pub include_deleted: Option<bool>,
 }
 
 order_by! {
@@ -92,6 +94,9 @@ impl IntegrationQuery {
         }
         if let Some(since) = filter.updated_since {
             select = select.filter(integration::COLUMN.updated_at.gte(since));
+        }
+        if filter.include_deleted != Some(true) {
+            select = select.filter(integration::COLUMN.deleted_at.is_null());
         }
         let ordering = IntegrationOrder::ordering(order_by);
         paginate(

@@ -240,6 +240,12 @@ impl Integration {
     async fn updated_at(&self) -> DateTimeUtc {
         self.0.updated_at
     }
+
+    /// When it was deleted (`deleteIntegration`): it no longer syncs and cannot be changed;
+    /// its sync runs and what it synced stay. Null while it is live.
+    async fn deleted_at(&self) -> Option<DateTimeUtc> {
+        self.0.deleted_at
+    }
 }
 
 /// Which external company, organization or site feeds which environment.
@@ -344,6 +350,17 @@ impl SyncRun {
     /// Records that failed validation.
     async fn records_failed(&self) -> i32 {
         self.0.records_failed
+    }
+
+    /// Records of vendor companies no mapping names: read, not written.
+    async fn records_skipped(&self) -> i32 {
+        self.0.records_skipped
+    }
+
+    /// What the run warns about: a mapping that matches no company the vendor lists, records
+    /// skipped because no company is mapped. Empty when all is well.
+    async fn warnings(&self) -> Vec<String> {
+        crate::sync::engine::warnings_of(&self.0)
     }
 
     /// Records that had failed in earlier runs (the retry list) and this run wrote.
