@@ -145,6 +145,12 @@ async fn deleting_an_integration_stops_everything_and_keeps_its_history() -> any
         .unwrap();
     assert!(stored.deleted_at.is_none() && stored.credentials_ciphertext.is_some());
 
+    let robot = app.integration_token("demo|northwind-sync", "northwind-msp", id);
+    let (_, before) = app
+        .graphql(Some(&robot), "{ viewer { role } }", json!({}))
+        .await?;
+    assert_eq!(before["data"]["viewer"]["role"], "INTEGRATION", "{before}");
+
     let deleted = app
         .query(&admin, delete, json!({ "input": { "id": gid(id) } }))
         .await?;
@@ -261,6 +267,15 @@ async fn deleting_an_integration_stops_everything_and_keeps_its_history() -> any
         .await?;
     assert_eq!(webhook.status(), 404);
 
+    // A token issued for it no longer authenticates.
+    let (_, after) = app
+        .graphql(Some(&robot), "{ viewer { role } }", json!({}))
+        .await?;
+    assert_eq!(
+        after["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{after}"
+    );
+
     // Its name is free again.
     let created = app
         .query(&admin, "mutation($input: CreateIntegrationInput!) { createIntegration(input: $input) { integration { name } userErrors { code } } }",
@@ -295,5 +310,53 @@ async fn two_admins_deleting_one_integration_at_once_succeed_once() -> anyhow::R
         vec![json!([]), json!([{ "code": "NOT_FOUND" }])],
         "exactly one delete wins"
     );
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_run_in_flight_when_its_integration_is_deleted_writes_nothing_more() -> anyhow::Result<()>
+{
+    let app = TestApp::spawn_with_demo().await?;
+    let (server, id) = connectwise(&app, 6, 1000).await?;
+    // The run waits out twenty 429s (20 ms each under the test policy) before its first page.
+    server
+        .state
+        .inject([integrations::mock::Fault::RateLimited { retry_after: 1 }; 20]);
+    let waiting = tokio::sync::Notify::new();
+    let progress = |line: &api::sync::engine::Progress| {
+        if line.waiting.is_some() {
+            waiting.notify_one();
+        }
+    };
+    let delete = async {
+        waiting.notified().await;
+        app.query(
+            &app.provider_admin_token(),
+            "mutation($input: IntegrationActionInput!) { deleteIntegration(input: $input) { userErrors { code } } }",
+            json!({ "input": { "id": gid(id) } }),
+        )
+        .await
+    };
+    let (outcome, deleted) = tokio::join!(tests::sync_with(&app, id, &progress), delete);
+    assert_eq!(deleted?["deleteIntegration"]["userErrors"], json!([]));
+    let error = outcome.expect_err("the run lost its lease");
+    assert!(
+        matches!(error, api::sync::SyncError::LeaseLost),
+        "{error:?}"
+    );
+    assert_eq!(
+        entities::ticket::Entity::find()
+            .filter(entities::ticket::Column::ExternalSource.like("CONNECTWISE_MANAGE:%"))
+            .count(&app.db)
+            .await?,
+        0,
+        "no page was written after the delete"
+    );
+    let run = entities::sync_run::Entity::find()
+        .filter(entities::sync_run::Column::IntegrationId.eq(id))
+        .one(&app.db)
+        .await?
+        .unwrap();
+    assert_eq!(run.status, SyncStatus::Failed, "{run:?}");
     app.stop().await
 }
