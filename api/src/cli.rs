@@ -80,7 +80,8 @@ pub struct MigrateArgs {
     #[command(flatten)]
     pub database: DatabaseSettings,
 
-    /// List applied and pending migrations instead of applying them.
+    /// List applied and pending migrations instead of applying them; exits 1 while any is
+    /// pending.
     #[arg(long)]
     pub status: bool,
 }
@@ -307,6 +308,10 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
         }
         for migration in &pending {
             println!("pending  {}", migration.name());
+        }
+        if !pending.is_empty() {
+            // A deploy script can gate on it: `tandem migrate --status || tandem migrate`.
+            anyhow::bail!("{} migration(s) pending", pending.len());
         }
         return Ok(());
     }

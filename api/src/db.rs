@@ -44,12 +44,49 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
 
 /// Applies every pending migration and returns how many ran.
 ///
+/// Migrators starting together take turns instead of failing on each other's half-created
+/// tables: within a process behind a mutex, and on PostgreSQL across processes and servers by a
+/// session advisory lock (keyed by the schema) held on a connection of its own while it
+/// migrates; the next one then finds nothing pending. The lock ends with the session, so a
+/// migrator that crashes releases it. Several processes migrating one SQLite file at once are
+/// not covered: SQLite serves one server.
+///
 /// # Errors
 /// When a migration fails; the failed step is rolled back.
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<usize> {
-    let pending = Migrator::get_pending_migrations(db).await?.len();
-    Migrator::up(db, None).await.context("migration failed")?;
-    Ok(pending)
+    static MIGRATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = MIGRATING.lock().await;
+    let apply = async {
+        let pending = Migrator::get_pending_migrations(db).await?.len();
+        Migrator::up(db, None).await.context("migration failed")?;
+        anyhow::Ok(pending)
+    };
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return apply.await;
+    }
+    let mut session = db
+        .get_postgres_connection_pool()
+        .acquire()
+        .await
+        .context("cannot open a connection for the migration lock")?;
+    sea_orm::sqlx::query(
+        "SELECT pg_advisory_lock(hashtextextended('tandem:migrate:' || current_schema(), 0))",
+    )
+    .execute(&mut *session)
+    .await
+    .context("cannot take the migration lock")?;
+    let outcome = apply.await;
+    // Released on every path; a failed unlock closes the session, which releases it too.
+    if sea_orm::sqlx::query(
+        "SELECT pg_advisory_unlock(hashtextextended('tandem:migrate:' || current_schema(), 0))",
+    )
+    .execute(&mut *session)
+    .await
+    .is_err()
+    {
+        session.close_on_drop();
+    }
+    outcome
 }
 
 /// Whether the database answers and its schema is fully migrated: the readiness check.

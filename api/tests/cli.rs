@@ -18,6 +18,9 @@ fn tandem() -> Command {
         "TANDEM_LISTEN",
         "TANDEM_DEMO",
         "TANDEM_SECRET_KEY",
+        "TANDEM_DATABASE_URL_FILE",
+        "TANDEM_JWT_SECRET_FILE",
+        "TANDEM_SECRET_KEY_FILE",
     ] {
         command.env_remove(variable);
     }
@@ -108,9 +111,27 @@ fn migrate_applies_every_migration_and_reports_status() {
         "sqlite://{}?mode=rwc",
         dir.path().join("tandem.db").display()
     );
+    let steps = migration::Migrator::migrations().len();
+    // Before migrating, `--status` lists every step as pending and fails, so a deploy script
+    // can gate on it.
+    let (ok, stdout, stderr) = run(tandem()
+        .args(["migrate", "--status"])
+        .env("TANDEM_DATABASE_URL", &url));
+    assert!(!ok, "{stdout}");
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|line| line.starts_with("pending"))
+            .count(),
+        steps,
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!("{steps} migration(s) pending")),
+        "{stderr}"
+    );
     let (ok, stdout, stderr) = run(tandem().args(["migrate", "--database-url", &url]));
     assert!(ok, "{stderr}");
-    let steps = migration::Migrator::migrations().len();
     assert!(
         stdout.starts_with(&format!("{steps} migration(s) applied")),
         "{stdout}"
@@ -128,6 +149,73 @@ fn migrate_applies_every_migration_and_reports_status() {
         "{stdout}"
     );
     assert!(!stdout.contains("pending"));
+}
+
+#[tokio::test]
+async fn secrets_can_come_from_files_named_by_file_variables() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("tandem.db").display()
+    );
+    let url_file = dir.path().join("database-url");
+    std::fs::write(&url_file, format!("{url}\n")).expect("written");
+    let (ok, stdout, stderr) = run(tandem()
+        .args(["migrate"])
+        .env("TANDEM_DATABASE_URL_FILE", &url_file));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("migration(s) applied"), "{stdout}");
+
+    // A token signed with the secret from a file verifies with that secret.
+    let secret_file = dir.path().join("jwt-secret");
+    std::fs::write(
+        &secret_file,
+        "a-file-secret-that-is-long-enough-for-hs256\n",
+    )
+    .expect("written");
+    let (ok, token, stderr) = run(tandem()
+        .args(["token", "--sub", "a", "--org", "b", "--role", "ADMIN"])
+        .env("TANDEM_JWT_SECRET_FILE", &secret_file));
+    assert!(ok, "{stderr}");
+    let keys = api::auth::JwtKeys::hs256(&secrecy::SecretString::from(
+        "a-file-secret-that-is-long-enough-for-hs256".to_owned(),
+    ))
+    .expect("keys");
+    keys.verify(token.trim())
+        .await
+        .expect("signed with the file's secret, without its newline");
+
+    // Both, a missing file or an empty one: refused before anything runs, naming the variable.
+    for (env, expected) in [
+        (
+            vec![
+                ("TANDEM_JWT_SECRET", "x".repeat(40)),
+                ("TANDEM_JWT_SECRET_FILE", secret_file.display().to_string()),
+            ],
+            "set TANDEM_JWT_SECRET or TANDEM_JWT_SECRET_FILE, not both",
+        ),
+        (
+            vec![("TANDEM_SECRET_KEY_FILE", "/nonexistent/key".to_owned())],
+            "cannot read TANDEM_SECRET_KEY_FILE (/nonexistent/key)",
+        ),
+        (
+            vec![("TANDEM_JWT_SECRET_FILE", "/dev/null".to_owned())],
+            "TANDEM_JWT_SECRET_FILE (/dev/null) is empty",
+        ),
+    ] {
+        let mut command = tandem();
+        command.args(["token", "--sub", "a", "--org", "b", "--role", "ADMIN"]);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let (ok, _, stderr) = run(&mut command);
+        assert!(!ok);
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(
+            !stderr.contains("a-file-secret"),
+            "never echoes a secret: {stderr}"
+        );
+    }
 }
 
 #[test]
@@ -385,4 +473,57 @@ async fn sync_runs_an_integration_and_exits_by_its_outcome() {
         "{stderr}"
     );
     assert_eq!(server.state.requests(), requests, "the mock was not called");
+}
+
+/// Two `tandem migrate` processes on one new PostgreSQL database: one applies every step, the
+/// other waits on the migration lock and finds nothing pending; neither fails. PostgreSQL only
+/// (`TANDEM_TEST_DATABASE_URL`): SQLite serves one server.
+#[tokio::test]
+async fn two_migrate_processes_on_one_postgres_database_take_turns() {
+    use sea_orm::ConnectionTrait;
+    let Ok(base) = std::env::var("TANDEM_TEST_DATABASE_URL") else {
+        eprintln!("skipped: TANDEM_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let admin = sea_orm::Database::connect(&base).await.expect("connects");
+    let name = format!("tandem_cli_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("created");
+    let mut url = url::Url::parse(&base).expect("a URL");
+    url.set_path(&name);
+    let spawn = || {
+        tandem()
+            .args(["migrate", "--database-url", url.as_str()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tandem runs")
+    };
+    let (one, two) = (spawn(), spawn());
+    let outputs = [one, two].map(|child| child.wait_with_output().expect("finished"));
+    let steps = migration::Migrator::migrations().len();
+    let mut applied: Vec<usize> = outputs
+        .iter()
+        .map(|output| {
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success(),
+                "{stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            stdout
+                .split(' ')
+                .next()
+                .and_then(|count| count.parse().ok())
+                .expect("says how many it applied")
+        })
+        .collect();
+    applied.sort_unstable();
+    assert_eq!(applied, [0, steps]);
+    admin
+        .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .await
+        .expect("dropped");
 }

@@ -72,6 +72,21 @@ async fn migrations_run_up_down_and_up_again() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Two servers (or `tandem migrate` runs) starting together on a new database: one applies
+/// every step, the other waits for it and finds nothing pending. Across processes this rests on
+/// PostgreSQL's advisory lock; here two connection pools stand in for two servers.
+#[tokio::test]
+async fn migrators_starting_together_take_turns() -> anyhow::Result<()> {
+    let test_db = TestDb::empty().await?;
+    let (one, two) = (test_db.connect().await?, test_db.connect().await?);
+    let (first, second) = tokio::join!(api::db::migrate(&one), api::db::migrate(&two));
+    let mut applied = [first?, second?];
+    applied.sort_unstable();
+    assert_eq!(applied, [0, Migrator::migrations().len()]);
+    assert_eq!(table_names(&two).await?, TABLES);
+    Ok(())
+}
+
 #[tokio::test]
 async fn each_migration_step_reverses_cleanly() -> anyhow::Result<()> {
     let test_db = TestDb::empty().await?;
