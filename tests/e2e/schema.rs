@@ -67,3 +67,152 @@ async fn every_type_field_argument_and_enum_value_has_a_description() {
         "undocumented schema elements: {undocumented:#?}"
     );
 }
+
+/// The introspection query every standard tool sends (GraphiQL's docs explorer, graphql-codegen,
+/// Apollo, Postman, Insomnia): graphql-js 16.15.0's `getIntrospectionQuery()`, plain and with
+/// every option on, answered over HTTP in full, while other queries keep their depth limit.
+#[tokio::test]
+async fn standard_introspection_queries_are_answered() -> anyhow::Result<()> {
+    let app = tests::TestApp::spawn_with_demo().await?;
+    let token = app.provider_admin_token();
+    for fixture in [
+        "graphql-js-16.15.0.graphql",
+        "graphql-js-16.15.0-all-options.graphql",
+    ] {
+        let path = format!(
+            "{}/fixtures/introspection/{fixture}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let query = std::fs::read_to_string(&path)?;
+        let (status, body) = app
+            .graphql(Some(&token), &query, serde_json::json!({}))
+            .await?;
+        assert_eq!(status, 200, "{fixture}: {body}");
+        assert!(
+            body.get("errors").is_none(),
+            "{fixture}: {}",
+            body["errors"]
+        );
+        let schema = &body["data"]["__schema"];
+        assert_eq!(schema["queryType"]["name"], "Query");
+        assert_eq!(schema["subscriptionType"]["name"], "Subscription");
+        let types = schema["types"].as_array().expect("types");
+        // What a client rebuilds the schema from: every type of the SDL, with its fields'
+        // types resolved through their wrappers.
+        let sdl = api::graphql::sdl();
+        for name in [
+            "Ticket",
+            "Environment",
+            "ChangeLogEntry",
+            "SyncRun",
+            "DateTime",
+        ] {
+            assert!(sdl.contains(name));
+            assert!(
+                types.iter().any(|found| found["name"] == name),
+                "{fixture}: {name} is missing"
+            );
+        }
+        let ticket = types
+            .iter()
+            .find(|found| found["name"] == "Ticket")
+            .unwrap();
+        let environment = ticket["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|field| field["name"] == "environment")
+            .unwrap();
+        assert_eq!(environment["type"]["kind"], "NON_NULL");
+        assert_eq!(environment["type"]["ofType"]["name"], "Environment");
+    }
+    app.stop().await
+}
+
+/// Introspection is bounded by its own shape instead: deeper `ofType` chains than any standard
+/// tool sends, lists nested beyond `types > fields > args`, or `__schema` twice are refused
+/// with what was found and the limit.
+#[tokio::test]
+async fn introspection_that_multiplies_its_answer_is_refused() -> anyhow::Result<()> {
+    let app = tests::TestApp::spawn_with_demo().await?;
+    let token = app.provider_admin_token();
+    let mut chain = "name".to_owned();
+    for _ in 0..20 {
+        chain = format!("ofType {{ {chain} }}");
+    }
+    let cases = [
+        (
+            format!("{{ __type(name: \"Ticket\") {{ fields {{ type {{ {chain} }} }} }} }}"),
+            "QUERY_TOO_DEEP",
+            "at most 20",
+        ),
+        (
+            "{ __schema { types { fields { type { ofType { fields { type { ofType { fields { name } } } } } } } } } }".to_owned(),
+            "QUERY_TOO_DEEP",
+            "nests 4 lists",
+        ),
+        (
+            "{ a: __schema { types { name } } b: __schema { types { name } } }".to_owned(),
+            "QUERY_TOO_COMPLEX",
+            "asks for __schema 2 times",
+        ),
+    ];
+    for (query, code, says) in cases {
+        let (_, body) = app
+            .graphql(Some(&token), &query, serde_json::json!({}))
+            .await?;
+        assert_eq!(body["errors"][0]["extensions"]["code"], code, "{body}");
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{message}");
+        assert!(body["data"].is_null(), "{body}");
+    }
+    // Fragments spreading each other twice over double with each level: a few lines that
+    // expand to millions of fields are refused before validation walks them (which took
+    // minutes of a worker thread), and are measured without walking them either.
+    let fragments = |levels: usize| {
+        let mut document = String::from("query { viewer { ...F0 } }\n");
+        for level in 0..levels {
+            document.push_str(&format!(
+                "fragment F{level} on Viewer {{ role ...F{next} ...F{next} }}\n",
+                next = level + 1
+            ));
+        }
+        document.push_str(&format!("fragment F{levels} on Viewer {{ role }}\n"));
+        document
+    };
+    let started = std::time::Instant::now();
+    let (_, body) = app
+        .graphql(Some(&token), &fragments(30), serde_json::json!({}))
+        .await?;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX",
+        "{body}"
+    );
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("fields once its fragments are expanded; at most 10000"),
+        "{message}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let (_, body) = app
+        .graphql(Some(&token), &fragments(8), serde_json::json!({}))
+        .await?;
+    assert_eq!(body["data"]["viewer"]["role"], "ADMIN", "{body}");
+    let mut deep = "slug".to_owned();
+    for _ in 0..6 {
+        deep = format!(
+            "organization {{ environments(first: 1) {{ edges {{ node {{ {deep} }} }} }} }}"
+        );
+    }
+    let query = format!("query {{ viewer {{ ...D }} }} fragment D on Viewer {{ {deep} }}");
+    let (_, body) = app
+        .graphql(Some(&token), &query, serde_json::json!({}))
+        .await?;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "QUERY_TOO_DEEP",
+        "{body}"
+    );
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("at most 12 are allowed"), "{message}");
+    app.stop().await
+}

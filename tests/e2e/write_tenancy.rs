@@ -762,6 +762,14 @@ fn matrix(ids: &Ids) -> Vec<Spec> {
             json!({ "id": ids.integration }),
         ))
         .last(),
+        // After every other row that needs the integration: deleting it is final.
+        provider_side(Spec::new(
+            "deleteIntegration",
+            Northwind,
+            Member,
+            json!({ "id": ids.integration }),
+        ))
+        .last(),
         provider_side(Spec::new(
             "testIntegration",
             Northwind,

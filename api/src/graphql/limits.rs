@@ -1,8 +1,13 @@
 //! Limits that keep one request from costing the server too much, beyond async-graphql's own
-//! depth and complexity limits (set in `graphql::build_schema`).
+//! complexity limit (set in `graphql::build_schema`).
 //!
-//! - [`AliasLimit`]: at most [`MAX_ALIASES`] aliased fields per document, since aliases let one
-//!   query ask for the same expensive field many times over.
+//! - [`SelectionLimits`]: at most [`MAX_ALIASES`] aliased fields per document, since aliases let one
+//!   query ask for the same expensive field many times over; and the shape of the selection
+//!   ([`check_selection`]): fields nested at most [`super::MAX_DEPTH`] deep, except inside
+//!   introspection (`__schema`, `__type`), which standard tools query deeper (graphql-js's
+//!   `getIntrospectionQuery()` nests 13 deep) and which is bounded instead by
+//!   [`MAX_INTROSPECTION_DEPTH`], [`MAX_INTROSPECTION_LISTS`] lists on one path and one
+//!   `__schema` per operation, since what it returns multiplies with each list it nests.
 //! - [`MAX_BATCH`]: at most this many operations per batched request (checked in `http`).
 //! - [`DocumentLimits`]: what a document and its variables may nest or repeat, counted on the
 //!   text before the parser sees it ([`check_document`], [`check_variables`]). The parser and the
@@ -41,28 +46,58 @@ pub const MAX_LIST_LENGTH: usize = 10 * crate::services::bulk::MAX_RECORDS;
 pub const MAX_FRAGMENTS: usize = 200;
 /// Most directives a document may use.
 pub const MAX_DIRECTIVES: usize = 200;
+/// Deepest nesting of fields under `__schema` or `__type` (the root field included): room for
+/// the standard introspection queries' `ofType` chains.
+pub const MAX_INTROSPECTION_DEPTH: usize = 20;
+/// Most list fields of introspection (`types`, `fields`, `args`, ...) nested on one path: the
+/// standard queries nest three (`types`, `fields`, `args`); each more multiplies the answer.
+pub const MAX_INTROSPECTION_LISTS: usize = 3;
+/// Most fields an operation may select once its fragments are expanded, as the executor and the
+/// validator walk it. Fragments spreading others twice over double with each level, so a
+/// document of a few lines can expand to millions of fields; validation walks every one of
+/// them synchronously, holding a worker thread for minutes. This is checked before.
+pub const MAX_EXPANDED_FIELDS: usize = 2 * super::MAX_COMPLEXITY;
+/// Deepest nesting of selection sets (a field's, a fragment's, an inline fragment's) in one
+/// another: the recursion of validation and execution (the library's own check, replaced here).
+pub const MAX_SELECTION_NESTING: usize = 32;
+/// The list fields of the introspection types.
+const INTROSPECTION_LISTS: &[&str] = &[
+    "types",
+    "fields",
+    "args",
+    "inputFields",
+    "interfaces",
+    "possibleTypes",
+    "enumValues",
+    "directives",
+    "locations",
+];
 
-/// Refuses documents with more than [`MAX_ALIASES`] aliases.
-pub struct AliasLimit;
+/// Parses the document and refuses one with more than [`MAX_ALIASES`] aliases or a selection
+/// over [`check_selection`]'s limits. It must be the innermost extension (registered last): it
+/// parses the document itself instead of handing over to the library's parse step, whose
+/// recursion check walks fragments once per spread, which a few lines of fragments spreading
+/// each other make exponential; [`check_selection`] covers that check too.
+pub struct SelectionLimits;
 
-impl ExtensionFactory for AliasLimit {
+impl ExtensionFactory for SelectionLimits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimitExtension)
+        Arc::new(SelectionLimitsExtension)
     }
 }
 
-struct AliasLimitExtension;
+struct SelectionLimitsExtension;
 
 #[async_trait::async_trait]
-impl Extension for AliasLimitExtension {
+impl Extension for SelectionLimitsExtension {
     async fn parse_query(
         &self,
-        ctx: &ExtensionContext<'_>,
+        _ctx: &ExtensionContext<'_>,
         query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
+        _variables: &Variables,
+        _next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
+        let document = async_graphql::parser::parse_query(query)?;
         let aliases = count_aliases(&document);
         if aliases > MAX_ALIASES {
             return Err(coded_error(
@@ -70,6 +105,7 @@ impl Extension for AliasLimitExtension {
                 format!("the query uses {aliases} aliases; at most {MAX_ALIASES} are allowed"),
             ));
         }
+        check_selection(&document).map_err(LimitExceeded::into_server_error)?;
         Ok(document)
     }
 }
@@ -349,6 +385,251 @@ pub fn coded_error(code: ErrorCode, message: impl Into<String>) -> ServerError {
     error
 }
 
+/// Checks how deep each operation of `document` nests its fields (following fragments, as the
+/// executor does): at most [`super::MAX_DEPTH`], or inside introspection at most
+/// [`MAX_INTROSPECTION_DEPTH`] with [`MAX_INTROSPECTION_LISTS`] lists on a path and one
+/// `__schema` per operation.
+///
+/// # Errors
+/// `QUERY_TOO_DEEP` or `QUERY_TOO_COMPLEX`, stating what was found and the limit.
+pub fn check_selection(document: &ExecutableDocument) -> Result<(), LimitExceeded> {
+    let mut shape = Shape {
+        document,
+        visiting: Vec::new(),
+        memo: std::collections::HashMap::new(),
+        root_memo: std::collections::HashMap::new(),
+    };
+    let operations: Vec<&SelectionSet> = match &document.operations {
+        DocumentOperations::Single(operation) => vec![&operation.node.selection_set.node],
+        DocumentOperations::Multiple(operations) => operations
+            .values()
+            .map(|operation| &operation.node.selection_set.node)
+            .collect(),
+    };
+    for root in operations {
+        let found = shape.root(root);
+        if found.fields > MAX_EXPANDED_FIELDS {
+            return Err(LimitExceeded::new(
+                ErrorCode::QueryTooComplex,
+                format!(
+                    "the operation selects {} fields once its fragments are expanded; at most \
+                     {MAX_EXPANDED_FIELDS} are allowed",
+                    found.fields
+                ),
+            ));
+        }
+        if found.nesting > MAX_SELECTION_NESTING {
+            return Err(LimitExceeded::new(
+                ErrorCode::QueryTooDeep,
+                format!(
+                    "the query nests selections (fields, fragments, inline fragments) {} deep; \
+                     at most {MAX_SELECTION_NESTING} are allowed",
+                    found.nesting
+                ),
+            ));
+        }
+        let max = super::MAX_DEPTH;
+        if found.depth > max {
+            return Err(LimitExceeded::new(
+                ErrorCode::QueryTooDeep,
+                format!(
+                    "the query nests fields {} deep; at most {max} are allowed",
+                    found.depth
+                ),
+            ));
+        }
+        if found.introspection.depth > MAX_INTROSPECTION_DEPTH {
+            return Err(LimitExceeded::new(
+                ErrorCode::QueryTooDeep,
+                format!(
+                    "the introspection query nests fields {} deep; at most \
+                     {MAX_INTROSPECTION_DEPTH} are allowed",
+                    found.introspection.depth
+                ),
+            ));
+        }
+        if found.introspection.lists > MAX_INTROSPECTION_LISTS {
+            return Err(LimitExceeded::new(
+                ErrorCode::QueryTooDeep,
+                format!(
+                    "the introspection query nests {} lists (types, fields, args, ...) in one \
+                     path; at most {MAX_INTROSPECTION_LISTS} are allowed",
+                    found.introspection.lists
+                ),
+            ));
+        }
+        if found.schemas > 1 {
+            return Err(LimitExceeded::new(
+                ErrorCode::QueryTooComplex,
+                format!(
+                    "the operation asks for __schema {} times; once is allowed",
+                    found.schemas
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// How deep a selection nests: fields on the deepest path (a leaf counts one), and list fields
+/// on the path with the most of them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Depth {
+    depth: usize,
+    lists: usize,
+    /// Fields selected in all, fragments expanded (saturating).
+    fields: usize,
+    /// Selection sets nested in one another (fields' sets, fragments, inline fragments): what
+    /// the validator and the executor recurse on.
+    nesting: usize,
+}
+
+impl Depth {
+    /// The deeper of two sibling selections, and the fields of both.
+    fn beside(self, other: Self) -> Self {
+        Self {
+            depth: self.depth.max(other.depth),
+            lists: self.lists.max(other.lists),
+            fields: self.fields.saturating_add(other.fields),
+            nesting: self.nesting.max(other.nesting),
+        }
+    }
+}
+
+/// What an operation's root selection holds.
+#[derive(Debug, Default, Clone, Copy)]
+struct RootShape {
+    /// Deepest path outside introspection.
+    depth: usize,
+    /// Deepest path and most lists under `__schema`/`__type`.
+    introspection: Depth,
+    /// `__schema` fields.
+    schemas: usize,
+    /// Fields selected in all, fragments expanded (saturating).
+    fields: usize,
+    /// Deepest nesting of selection sets.
+    nesting: usize,
+}
+
+/// Walks selections; a fragment's shape is computed once, whatever number of times it is spread
+/// (a document of many fragments spreading each other twice would otherwise take exponential
+/// time). A fragment spread inside itself counts nothing here: validation refuses the cycle.
+struct Shape<'a> {
+    document: &'a ExecutableDocument,
+    visiting: Vec<&'a str>,
+    memo: std::collections::HashMap<&'a str, Depth>,
+    root_memo: std::collections::HashMap<&'a str, RootShape>,
+}
+
+impl<'a> Shape<'a> {
+    /// The shape of an operation's root selection `set`, or of a fragment spread in it.
+    fn root(&mut self, set: &'a SelectionSet) -> RootShape {
+        let mut found = RootShape::default();
+        for item in &set.items {
+            let inner = match &item.node {
+                Selection::Field(field) => {
+                    let name = field.node.name.node.as_str();
+                    let below = self.of(&field.node.selection_set.node);
+                    let here = Depth {
+                        depth: below.depth + 1,
+                        lists: below.lists,
+                        fields: below.fields.saturating_add(1),
+                        nesting: below.nesting + 1,
+                    };
+                    found.fields = found.fields.saturating_add(here.fields);
+                    found.nesting = found.nesting.max(here.nesting);
+                    if name == "__schema" || name == "__type" {
+                        found.schemas += usize::from(name == "__schema");
+                        found.introspection = found.introspection.beside(here);
+                    } else {
+                        found.depth = found.depth.max(here.depth);
+                    }
+                    continue;
+                }
+                Selection::InlineFragment(fragment) => self.root(&fragment.node.selection_set.node),
+                Selection::FragmentSpread(spread) => {
+                    self.root_fragment(spread.node.fragment_name.node.as_str())
+                }
+            };
+            found.depth = found.depth.max(inner.depth);
+            found.introspection = found.introspection.beside(inner.introspection);
+            found.schemas = found.schemas.saturating_add(inner.schemas);
+            found.fields = found.fields.saturating_add(inner.fields);
+            found.nesting = found.nesting.max(inner.nesting + 1);
+        }
+        found
+    }
+
+    fn root_fragment(&mut self, name: &'a str) -> RootShape {
+        if let Some(known) = self.root_memo.get(name) {
+            return *known;
+        }
+        if self.visiting.contains(&name) {
+            return RootShape::default();
+        }
+        let Some(fragment) = self.document.fragments.get(name) else {
+            return RootShape::default();
+        };
+        self.visiting.push(name);
+        let found = self.root(&fragment.node.selection_set.node);
+        self.visiting.pop();
+        self.root_memo.insert(name, found);
+        found
+    }
+
+    /// The shape below `set`.
+    fn of(&mut self, set: &'a SelectionSet) -> Depth {
+        let mut deepest = Depth::default();
+        for item in &set.items {
+            let here = match &item.node {
+                Selection::Field(field) => {
+                    let below = self.of(&field.node.selection_set.node);
+                    let list = INTROSPECTION_LISTS.contains(&field.node.name.node.as_str());
+                    Depth {
+                        depth: below.depth + 1,
+                        lists: below.lists + usize::from(list),
+                        fields: below.fields.saturating_add(1),
+                        nesting: below.nesting + 1,
+                    }
+                }
+                Selection::InlineFragment(fragment) => {
+                    let below = self.of(&fragment.node.selection_set.node);
+                    Depth {
+                        nesting: below.nesting + 1,
+                        ..below
+                    }
+                }
+                Selection::FragmentSpread(spread) => {
+                    let below = self.fragment(spread.node.fragment_name.node.as_str());
+                    Depth {
+                        nesting: below.nesting + 1,
+                        ..below
+                    }
+                }
+            };
+            deepest = deepest.beside(here);
+        }
+        deepest
+    }
+
+    fn fragment(&mut self, name: &'a str) -> Depth {
+        if let Some(known) = self.memo.get(name) {
+            return *known;
+        }
+        if self.visiting.contains(&name) {
+            return Depth::default();
+        }
+        let Some(fragment) = self.document.fragments.get(name) else {
+            return Depth::default();
+        };
+        self.visiting.push(name);
+        let found = self.of(&fragment.node.selection_set.node);
+        self.visiting.pop();
+        self.memo.insert(name, found);
+        found
+    }
+}
+
 fn count_aliases(document: &ExecutableDocument) -> usize {
     let operations: usize = match &document.operations {
         DocumentOperations::Single(operation) => in_selection(&operation.node.selection_set.node),
@@ -531,5 +812,42 @@ mod tests {
         )
         .unwrap();
         assert_eq!(count_aliases(&document), 4);
+    }
+
+    fn doubling_fragments(levels: usize) -> String {
+        let mut document = String::from("query { viewer { ...F0 } }\n");
+        for level in 0..levels {
+            document.push_str(&format!(
+                "fragment F{level} on Viewer {{ role ...F{next} ...F{next} }}\n",
+                next = level + 1
+            ));
+        }
+        document.push_str(&format!("fragment F{levels} on Viewer {{ role }}\n"));
+        document
+    }
+
+    #[test]
+    fn fragments_are_measured_once_however_often_they_are_spread() {
+        let document = async_graphql::parser::parse_query(doubling_fragments(60)).unwrap();
+        let refused = check_selection(&document).unwrap_err();
+        assert_eq!(refused.code, ErrorCode::QueryTooComplex);
+        let document = async_graphql::parser::parse_query(doubling_fragments(8)).unwrap();
+        assert_eq!(check_selection(&document), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn the_schema_refuses_an_exploding_document_before_validating_it() {
+        let schema = crate::graphql::build_schema(crate::graphql::SchemaOptions::default());
+        let started = std::time::Instant::now();
+        let response = schema.execute(doubling_fragments(30)).await;
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert_eq!(response.errors.len(), 1, "{:?}", response.errors);
+        assert!(
+            response.errors[0]
+                .message
+                .contains("fragments are expanded"),
+            "{:?}",
+            response.errors
+        );
     }
 }

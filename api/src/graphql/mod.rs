@@ -57,11 +57,13 @@ pub fn build_schema(options: SchemaOptions) -> AppSchema {
         mutation::Mutation::default(),
         subscription::SubscriptionRoot,
     )
-    .limit_depth(MAX_DEPTH)
+    // Depth is checked by `limits::SelectionLimits` (`limits::check_selection`): the library's
+    // own limit counts introspection too, and refused every standard tool's introspection query.
     .limit_complexity(MAX_COMPLEXITY)
     .extension(async_graphql::extensions::Analyzer)
     .extension(limits::DocumentLimits)
-    .extension(limits::AliasLimit);
+    // Innermost (registered last): it parses the document itself.
+    .extension(limits::SelectionLimits);
     if options.introspection {
         builder.finish()
     } else {
