@@ -14,6 +14,7 @@ mod hardening;
 mod health;
 mod http;
 mod jwks;
+mod lookups;
 mod matrix;
 mod migrations;
 mod mutations;

@@ -1,6 +1,7 @@
 //! The root `Query`, merged from one object per area.
 //!
 //! - `node`: `viewer`, `node`, `nodes`.
+//! - `lookup`: one typed field per node type (`environment(id:)`, `ticket(id:)`, ...).
 //! - `directory`: `organizations`, `engagements`, `teams`, `people`.
 //! - `inventory`: `environments`, `systems`, `functions`, `runbooks`.
 //! - `change_log`: `changeLog`, the query scripts and auditors live on.
@@ -18,6 +19,7 @@ pub mod directory;
 pub mod gaps;
 pub mod integration;
 pub mod inventory;
+pub mod lookup;
 pub mod matrix;
 pub mod node;
 pub mod work;
@@ -32,6 +34,7 @@ use crate::ids::{self, NodeType};
 #[derive(MergedObject, Default)]
 pub struct Query(
     node::NodeQuery,
+    lookup::LookupQuery,
     directory::DirectoryQuery,
     inventory::InventoryQuery,
     change_log::ChangeLogQuery,
