@@ -730,3 +730,95 @@ async fn alerts_are_acknowledged_then_resolved() -> anyhow::Result<()> {
     );
     app.stop().await
 }
+
+/// An explicit `null` in an update input means something: it clears a field that may be empty,
+/// and it is refused on a field that may not (it used to be ignored as if omitted). Omitted
+/// fields stay as they are.
+#[tokio::test]
+async fn explicit_null_in_an_update_clears_or_is_refused_never_ignored() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let token = app.client_admin_token();
+    let environment = harbor_environment(&app, &token).await?;
+    let selection = "system { id name hostname description operatingSystem }";
+    let created = mutate(&app, &token, "createSystem", json!({ "environmentId": environment, "name": "HHP-WS-012", "kind": "WORKSTATION", "hostname": "hhp-ws-012", "description": "Front desk", "operatingSystem": "Windows 11" }), selection).await?;
+    assert!(errors(&created).is_empty(), "{created}");
+    let id = created["system"]["id"].clone();
+
+    let cleared = mutate(
+        &app,
+        &token,
+        "updateSystem",
+        json!({ "id": id, "hostname": null, "description": null }),
+        selection,
+    )
+    .await?;
+    assert!(errors(&cleared).is_empty(), "{cleared}");
+    assert_eq!(
+        cleared["system"],
+        json!({ "id": id, "name": "HHP-WS-012", "hostname": null, "description": null, "operatingSystem": "Windows 11" }),
+        "null cleared; omitted stayed"
+    );
+
+    let refused = mutate(
+        &app,
+        &token,
+        "updateSystem",
+        json!({ "id": id, "name": null, "kind": null, "operatingSystem": null }),
+        selection,
+    )
+    .await?;
+    assert_eq!(
+        errors(&refused),
+        vec![
+            ("input.name".to_owned(), "INVALID".to_owned()),
+            ("input.kind".to_owned(), "INVALID".to_owned()),
+        ],
+        "{refused}"
+    );
+    assert!(refused["system"].is_null());
+    let message = refused["userErrors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("cannot be cleared; omit it"), "{message}");
+    // Nothing of a refused call is written, not even its valid part.
+    let after = app
+        .query(
+            &token,
+            "query($id: ID!) { system(id: $id) { operatingSystem } }",
+            json!({ "id": id }),
+        )
+        .await?;
+    assert_eq!(after["system"]["operatingSystem"], "Windows 11");
+
+    let environment_change = mutate(
+        &app,
+        &token,
+        "updateEnvironment",
+        json!({ "id": environment, "description": null, "complianceFrameworks": null }),
+        "environment { description }",
+    )
+    .await?;
+    assert_eq!(
+        errors(&environment_change),
+        vec![(
+            "input.complianceFrameworks".to_owned(),
+            "INVALID".to_owned()
+        )],
+        "{environment_change}"
+    );
+    let environment_change = mutate(
+        &app,
+        &token,
+        "updateEnvironment",
+        json!({ "id": environment, "description": null }),
+        "environment { description }",
+    )
+    .await?;
+    assert!(
+        errors(&environment_change).is_empty(),
+        "{environment_change}"
+    );
+    assert_eq!(
+        environment_change["environment"]["description"],
+        Value::Null
+    );
+    app.stop().await
+}

@@ -4,12 +4,12 @@
 //! engagement periods that never overlap). These do not change an environment, so they write no
 //! change log entry.
 
-use async_graphql::{Context, ID, InputObject, Object, Result, ResultExt};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, ResultExt};
 
 use crate::error::ApiResult;
 use crate::events::EventBus;
 use crate::graphql::context::ContextExt;
-use crate::graphql::mutation::{Check, CheckIds, payload};
+use crate::graphql::mutation::{Check, CheckIds, CheckRequired, clearable, payload};
 use crate::graphql::scalars::Date;
 use crate::graphql::types::enums::{OperatingModel, Role as GqlRole};
 use crate::graphql::types::{Engagement, Organization, Person, Team};
@@ -83,10 +83,10 @@ pub struct CreateTeamInput {
 pub struct UpdateTeamInput {
     /// The team.
     pub id: ID,
-    /// New name.
-    pub name: Option<String>,
-    /// New description (empty text clears it).
-    pub description: Option<String>,
+    /// New name (cannot be null).
+    pub name: MaybeUndefined<String>,
+    /// New description (null or empty text clears it).
+    pub description: MaybeUndefined<String>,
 }
 
 /// A new person.
@@ -109,14 +109,15 @@ pub struct CreatePersonInput {
 pub struct UpdatePersonInput {
     /// The person.
     pub id: ID,
-    /// New display name.
-    pub display_name: Option<String>,
-    /// New email (empty text clears it).
-    pub email: Option<String>,
-    /// New role.
-    pub role: Option<GqlRole>,
-    /// Deactivate (false) or reactivate (true); deactivated people keep their history.
-    pub active: Option<bool>,
+    /// New display name (cannot be null).
+    pub display_name: MaybeUndefined<String>,
+    /// New email (null or empty text clears it).
+    pub email: MaybeUndefined<String>,
+    /// New role (cannot be null).
+    pub role: MaybeUndefined<GqlRole>,
+    /// Deactivate (false) or reactivate (true); deactivated people keep their history (cannot
+    /// be null).
+    pub active: MaybeUndefined<bool>,
 }
 
 /// A person and a team of the same organization.
@@ -364,8 +365,8 @@ async fn update_team(ctx: &Context<'_>, input: UpdateTeamInput) -> ApiResult<Tea
     let mut check = Check::default();
     let change = directory::TeamChange {
         id: check.id("id", NodeType::Team, &input.id),
-        name: input.name,
-        description: input.description,
+        name: check.required("name", input.name),
+        description: clearable(input.description),
     };
     let outcome = directory::update_team(
         ctx.db()?,
@@ -406,10 +407,10 @@ async fn update_person(ctx: &Context<'_>, input: UpdatePersonInput) -> ApiResult
     let mut check = Check::default();
     let change = directory::PersonChange {
         id: check.id("id", NodeType::Person, &input.id),
-        display_name: input.display_name,
-        email: input.email,
-        role: input.role.map(Into::into),
-        active: input.active,
+        display_name: check.required("displayName", input.display_name),
+        email: clearable(input.email),
+        role: check.required("role", input.role).map(Into::into),
+        active: check.required("active", input.active),
     };
     let outcome = directory::update_person(
         ctx.db()?,

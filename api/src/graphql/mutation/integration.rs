@@ -5,7 +5,9 @@
 //! [`services::integration`]; these resolvers decode ids and present its outcome, and start
 //! what reaches the vendor (a connector check, a sync run) once the service has approved it.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, ResultExt, SimpleObject};
+use async_graphql::{
+    Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, ResultExt, SimpleObject,
+};
 use entities::enums::{SyncTrigger, ValueMappingDomain as StoredDomain};
 use integrations::egress::Egress;
 use integrations::model::Resource;
@@ -14,7 +16,7 @@ use integrations::secrets::SecretKey;
 use crate::error::ApiResult;
 use crate::events::EventBus;
 use crate::graphql::context::ContextExt;
-use crate::graphql::mutation::{Check, CheckIds, payload, user_errors};
+use crate::graphql::mutation::{Check, CheckIds, CheckRequired, payload, user_errors};
 use crate::graphql::scalars::Json;
 use crate::graphql::types::enums::{IntegrationKind, Priority, TicketStatus};
 use crate::graphql::types::{Integration, System};
@@ -54,18 +56,18 @@ pub struct CreateIntegrationInput {
 pub struct UpdateIntegrationInput {
     /// The integration.
     pub id: ID,
-    /// New name.
-    pub name: Option<String>,
-    /// New API root.
-    pub base_url: Option<String>,
-    /// New settings (replace the old ones).
-    pub settings: Option<Json>,
-    /// New credentials (replace the old ones; write-only).
-    pub credentials: Option<Json>,
-    /// New schedule in seconds (at least 60); 0 turns the schedule off.
-    pub sync_interval_seconds: Option<i32>,
-    /// Enable or disable it.
-    pub enabled: Option<bool>,
+    /// New name (cannot be null).
+    pub name: MaybeUndefined<String>,
+    /// New API root (cannot be null).
+    pub base_url: MaybeUndefined<String>,
+    /// New settings (replace the old ones; cannot be null, `{}` clears them).
+    pub settings: MaybeUndefined<Json>,
+    /// New credentials (replace the old ones; write-only; cannot be null).
+    pub credentials: MaybeUndefined<Json>,
+    /// New schedule in seconds (at least 60); 0 or null turns the schedule off.
+    pub sync_interval_seconds: MaybeUndefined<i32>,
+    /// Enable or disable it (cannot be null).
+    pub enabled: MaybeUndefined<bool>,
 }
 
 /// An integration to act on.
@@ -368,12 +370,20 @@ async fn update(ctx: &Context<'_>, input: UpdateIntegrationInput) -> ApiResult<I
     let mut check = Check::default();
     let change = services::integration::IntegrationChange {
         id: check.id("id", NodeType::Integration, &input.id),
-        name: input.name,
-        base_url: input.base_url,
-        settings: input.settings.map(|Json(value)| value),
-        credentials: input.credentials.map(|Json(value)| value),
-        sync_interval_seconds: input.sync_interval_seconds,
-        enabled: input.enabled,
+        name: check.required("name", input.name),
+        base_url: check.required("baseUrl", input.base_url),
+        settings: check
+            .required("settings", input.settings)
+            .map(|Json(value)| value),
+        credentials: check
+            .required("credentials", input.credentials)
+            .map(|Json(value)| value),
+        sync_interval_seconds: match input.sync_interval_seconds {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(0),
+            MaybeUndefined::Value(seconds) => Some(seconds),
+        },
+        enabled: check.required("enabled", input.enabled),
     };
     let outcome = services::integration::update_integration(
         ctx.db()?,

@@ -2,12 +2,12 @@
 //! resolver decodes the input's ids and calls `services::inventory`, which holds the rules and
 //! records each change in the change log.
 
-use async_graphql::{Context, ID, InputObject, Object, Result, ResultExt};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, ResultExt};
 
 use crate::error::ApiResult;
 use crate::events::EventBus;
 use crate::graphql::context::ContextExt;
-use crate::graphql::mutation::{Check, CheckIds, payload};
+use crate::graphql::mutation::{Check, CheckIds, CheckRequired, clearable, payload};
 use crate::graphql::scalars::Json;
 use crate::graphql::types::enums::{ComplianceFramework, SystemKind};
 use crate::graphql::types::{Environment, System};
@@ -39,12 +39,12 @@ pub struct CreateEnvironmentInput {
 pub struct UpdateEnvironmentInput {
     /// The environment.
     pub id: ID,
-    /// New name.
-    pub name: Option<String>,
-    /// New description (empty text clears it).
-    pub description: Option<String>,
-    /// New set of compliance frameworks.
-    pub compliance_frameworks: Option<Vec<ComplianceFramework>>,
+    /// New name (cannot be null).
+    pub name: MaybeUndefined<String>,
+    /// New description (null or empty text clears it).
+    pub description: MaybeUndefined<String>,
+    /// New set of compliance frameworks (an empty list clears them; cannot be null).
+    pub compliance_frameworks: MaybeUndefined<Vec<ComplianceFramework>>,
     /// Why (goes to the change log).
     pub reason: Option<String>,
     /// The ticket the change is made under, in the same environment.
@@ -96,22 +96,22 @@ pub struct CreateSystemInput {
 pub struct UpdateSystemInput {
     /// The system.
     pub id: ID,
-    /// New name.
-    pub name: Option<String>,
-    /// New kind.
-    pub kind: Option<SystemKind>,
-    /// New host name.
-    pub hostname: Option<String>,
-    /// New serial number.
-    pub serial_number: Option<String>,
-    /// New MAC address.
-    pub mac_address: Option<String>,
-    /// New operating system.
-    pub operating_system: Option<String>,
-    /// New IP address.
-    pub ip_address: Option<String>,
-    /// New description.
-    pub description: Option<String>,
+    /// New name (cannot be null).
+    pub name: MaybeUndefined<String>,
+    /// New kind (cannot be null).
+    pub kind: MaybeUndefined<SystemKind>,
+    /// New host name (null or empty text clears it).
+    pub hostname: MaybeUndefined<String>,
+    /// New serial number (null or empty text clears it).
+    pub serial_number: MaybeUndefined<String>,
+    /// New MAC address (null or empty text clears it).
+    pub mac_address: MaybeUndefined<String>,
+    /// New operating system (null or empty text clears it).
+    pub operating_system: MaybeUndefined<String>,
+    /// New IP address (null or empty text clears it).
+    pub ip_address: MaybeUndefined<String>,
+    /// New description (null or empty text clears it).
+    pub description: MaybeUndefined<String>,
     /// Attributes to set (merged into the existing ones; a null value removes one).
     pub attributes: Option<Json>,
     /// Why (goes to the change log).
@@ -238,9 +238,11 @@ async fn update_environment(
     let mut check = Check::default();
     let change = inventory::EnvironmentChange {
         id: check.id("id", NodeType::Environment, &input.id),
-        name: input.name,
-        description: input.description,
-        compliance_frameworks: input.compliance_frameworks.map(frameworks),
+        name: check.required("name", input.name),
+        description: clearable(input.description),
+        compliance_frameworks: check
+            .required("complianceFrameworks", input.compliance_frameworks)
+            .map(frameworks),
         reason: input.reason,
         ticket_id: ticket_id(&mut check, input.ticket_id.as_ref()),
     };
@@ -311,14 +313,14 @@ async fn update_system(ctx: &Context<'_>, input: UpdateSystemInput) -> ApiResult
     let mut check = Check::default();
     let change = inventory::SystemChange {
         id: check.id("id", NodeType::System, &input.id),
-        name: input.name,
-        kind: input.kind.map(Into::into),
-        hostname: input.hostname,
-        serial_number: input.serial_number,
-        mac_address: input.mac_address,
-        operating_system: input.operating_system,
-        ip_address: input.ip_address,
-        description: input.description,
+        name: check.required("name", input.name),
+        kind: check.required("kind", input.kind).map(Into::into),
+        hostname: clearable(input.hostname),
+        serial_number: clearable(input.serial_number),
+        mac_address: clearable(input.mac_address),
+        operating_system: clearable(input.operating_system),
+        ip_address: clearable(input.ip_address),
+        description: clearable(input.description),
         attributes: input.attributes.map(|Json(value)| value),
         reason: input.reason,
         ticket_id: ticket_id(&mut check, input.ticket_id.as_ref()),

@@ -29,7 +29,7 @@ pub mod runbook;
 pub mod sync;
 pub mod work;
 
-use async_graphql::{Enum, ID, MergedObject, SimpleObject};
+use async_graphql::{Enum, ID, MaybeUndefined, MergedObject, SimpleObject};
 use sea_orm::prelude::*;
 
 use crate::ids::{self, NodeType};
@@ -107,6 +107,39 @@ impl CheckIds for Check {
                 self.fail(field, UserErrorCode::Invalid, error.to_string());
                 None
             }
+        }
+    }
+}
+
+/// A field an update may clear: omitted keeps the value, `null` or empty text clears it (the
+/// services read empty text as "clear").
+pub fn clearable(value: MaybeUndefined<String>) -> Option<String> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(String::new()),
+        MaybeUndefined::Value(value) => Some(value),
+    }
+}
+
+/// Explicit `null` in update inputs, for fields an update may change but not clear.
+pub trait CheckRequired {
+    /// Omitted keeps the value; `null` is an `INVALID` error on `field`, never silently ignored.
+    fn required<T>(&mut self, field: &str, value: MaybeUndefined<T>) -> Option<T>;
+}
+
+impl CheckRequired for Check {
+    fn required<T>(&mut self, field: &str, value: MaybeUndefined<T>) -> Option<T> {
+        match value {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => {
+                self.fail(
+                    field,
+                    UserErrorCode::Invalid,
+                    format!("`{field}` cannot be cleared; omit it to keep the current value"),
+                );
+                None
+            }
+            MaybeUndefined::Value(value) => Some(value),
         }
     }
 }

@@ -1,12 +1,12 @@
 //! Tickets (create, update, assign, change status, add a note) and alerts (acknowledge,
 //! resolve): decoding ids and presenting outcomes. The rules live in [`crate::services::work`].
 
-use async_graphql::{Context, ID, InputObject, Object, Result, ResultExt};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, ResultExt};
 
 use crate::error::ApiResult;
 use crate::events::EventBus;
 use crate::graphql::context::ContextExt;
-use crate::graphql::mutation::{Check, CheckIds, payload};
+use crate::graphql::mutation::{Check, CheckIds, CheckRequired, clearable, payload};
 use crate::graphql::types::enums::{Priority, TicketStatus};
 use crate::graphql::types::{Alert, Ticket, TicketNote};
 use crate::ids::NodeType;
@@ -49,16 +49,16 @@ pub struct CreateTicketInput {
 pub struct UpdateTicketInput {
     /// The ticket.
     pub id: ID,
-    /// New title.
-    pub title: Option<String>,
-    /// New description (empty text clears it).
-    pub description: Option<String>,
-    /// New priority.
-    pub priority: Option<Priority>,
-    /// New system, in the same environment.
-    pub system_id: Option<ID>,
-    /// New function.
-    pub function_id: Option<ID>,
+    /// New title (cannot be null).
+    pub title: MaybeUndefined<String>,
+    /// New description (null or empty text clears it).
+    pub description: MaybeUndefined<String>,
+    /// New priority (cannot be null).
+    pub priority: MaybeUndefined<Priority>,
+    /// New system, in the same environment (cannot be null).
+    pub system_id: MaybeUndefined<ID>,
+    /// New function (cannot be null).
+    pub function_id: MaybeUndefined<ID>,
     /// Why (goes to the change log).
     pub reason: Option<String>,
 }
@@ -239,19 +239,17 @@ async fn update_ticket(ctx: &Context<'_>, input: UpdateTicketInput) -> ApiResult
     let viewer = ctx.viewer()?;
     let mut check = Check::default();
     let id = check.id("id", NodeType::Ticket, &input.id);
-    let system_id = input
-        .system_id
-        .as_ref()
-        .and_then(|id| check.id("systemId", NodeType::System, id));
-    let function_id = input
-        .function_id
-        .as_ref()
-        .and_then(|id| check.id("functionId", NodeType::Function, id));
+    let system_id = check
+        .required("systemId", input.system_id)
+        .and_then(|id| check.id("systemId", NodeType::System, &id));
+    let function_id = check
+        .required("functionId", input.function_id)
+        .and_then(|id| check.id("functionId", NodeType::Function, &id));
     let changes = work::TicketChanges {
         id,
-        title: input.title,
-        description: input.description,
-        priority: input.priority.map(Into::into),
+        title: check.required("title", input.title),
+        description: clearable(input.description),
+        priority: check.required("priority", input.priority).map(Into::into),
         system_id,
         function_id,
         reason: input.reason,
