@@ -176,8 +176,11 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     let mut found = match by_id {
         Some(id) => integration::Entity::find_by_id(id).all(&db).await?,
         None => {
+            // A deleted integration keeps its name in its history; names are unique among
+            // the live ones only.
             integration::Entity::find()
                 .filter(integration::COLUMN.name.eq(wanted))
+                .filter(integration::COLUMN.deleted_at.is_null())
                 .all(&db)
                 .await?
         }

@@ -18,7 +18,9 @@ pub struct DatabaseSettings {
     #[arg(
         long,
         env = "TANDEM_DATABASE_URL",
-        default_value = "sqlite://tandem.db?mode=rwc"
+        default_value = "sqlite://tandem.db?mode=rwc",
+        // It may carry a password: `--help` must not print it.
+        hide_env_values = true
     )]
     pub database_url: String,
 

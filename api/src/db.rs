@@ -64,28 +64,33 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<usize> {
     if db.get_database_backend() != sea_orm::DbBackend::Postgres {
         return apply.await;
     }
+    use sea_orm::sqlx::{ConnectOptions, Connection};
+    // A session of its own, outside the pool: the migrations need the pool's connections
+    // (a pool of one would otherwise wait on itself).
     let mut session = db
         .get_postgres_connection_pool()
-        .acquire()
+        .connect_options()
+        .connect()
         .await
         .context("cannot open a connection for the migration lock")?;
-    sea_orm::sqlx::query(
-        "SELECT pg_advisory_lock(hashtextextended('tandem:migrate:' || current_schema(), 0))",
+    let taken: bool = sea_orm::sqlx::query_scalar(
+        "SELECT pg_try_advisory_lock(hashtextextended('tandem:migrate:' || current_schema(), 0))",
     )
-    .execute(&mut *session)
+    .fetch_one(&mut session)
     .await
     .context("cannot take the migration lock")?;
-    let outcome = apply.await;
-    // Released on every path; a failed unlock closes the session, which releases it too.
-    if sea_orm::sqlx::query(
-        "SELECT pg_advisory_unlock(hashtextextended('tandem:migrate:' || current_schema(), 0))",
-    )
-    .execute(&mut *session)
-    .await
-    .is_err()
-    {
-        session.close_on_drop();
+    if !taken {
+        tracing::info!("another server or `tandem migrate` is migrating this database; waiting");
+        sea_orm::sqlx::query(
+            "SELECT pg_advisory_lock(hashtextextended('tandem:migrate:' || current_schema(), 0))",
+        )
+        .execute(&mut session)
+        .await
+        .context("cannot take the migration lock")?;
     }
+    let outcome = apply.await;
+    // Closing the session releases the lock on every path, a failed migration's included.
+    let _ = session.close().await;
     outcome
 }
 

@@ -52,6 +52,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // Deleted integrations come back as disabled ones without credentials or mappings.
         // Fails while a deleted integration and a live one share a name: rename one first.
         let db = manager.get_connection();
         db.execute_unprepared(&format!("DROP INDEX {NAME_INDEX}"))

@@ -216,3 +216,94 @@ async fn introspection_that_multiplies_its_answer_is_refused() -> anyhow::Result
     assert!(message.contains("at most 12 are allowed"), "{message}");
     app.stop().await
 }
+
+/// A fragment that spreads itself, directly or through another, is refused before validation
+/// (whose complexity pass would otherwise recurse until the stack overflows and the process
+/// aborts); so is a document whose operations and unused fragments together expand too far.
+#[tokio::test]
+async fn fragment_cycles_and_documents_that_expand_too_far_are_refused() -> anyhow::Result<()> {
+    let app = tests::TestApp::spawn_with_demo().await?;
+    let viewer = app.token(
+        api::demo::CLIENT_IT_ADMIN.0,
+        api::demo::CLIENT_IT_ADMIN.1,
+        entities::enums::Role::Viewer,
+    );
+    let doubling = |levels: usize| {
+        let mut fragments = String::new();
+        for level in 0..levels {
+            fragments.push_str(&format!(
+                "fragment F{level} on Viewer {{ role ...F{next} ...F{next} }}\n",
+                next = level + 1
+            ));
+        }
+        fragments.push_str(&format!("fragment F{levels} on Viewer {{ role }}\n"));
+        fragments
+    };
+    let cases = [
+        (
+            "query { viewer { ...A } } fragment A on Viewer { role ...A }".to_owned(),
+            "GRAPHQL_VALIDATION_FAILED",
+            "the fragment `A` spreads itself",
+        ),
+        (
+            "query { viewer { ...A } } fragment A on Viewer { role ...B } fragment B on Viewer { ...A }"
+                .to_owned(),
+            "GRAPHQL_VALIDATION_FAILED",
+            "spreads itself",
+        ),
+        (
+            // Unused by the operation, but validation walks it all the same.
+            "query { viewer { role } } fragment A on Viewer { role ...A }".to_owned(),
+            "GRAPHQL_VALIDATION_FAILED",
+            "spreads itself",
+        ),
+        (
+            // Each operation within the budget, all of them together far beyond it.
+            format!(
+                "{}{}",
+                (0..40)
+                    .map(|number| format!("query q{number} {{ viewer {{ ...F0 }} }}\n"))
+                    .collect::<String>(),
+                doubling(8)
+            ),
+            "QUERY_TOO_COMPLEX",
+            "the document selects",
+        ),
+        (
+            // Never spread, and still walked by validation.
+            format!("query {{ viewer {{ role }} }}\n{}", doubling(14)),
+            "QUERY_TOO_COMPLEX",
+            "the document selects",
+        ),
+    ];
+    for (document, code, says) in cases {
+        for transport in ["POST", "GET"] {
+            let body: serde_json::Value = if transport == "POST" {
+                app.graphql(Some(&viewer), &document, serde_json::json!({}))
+                    .await?
+                    .1
+            } else {
+                app.client
+                    .get(format!("{}/graphql", app.address))
+                    .bearer_auth(&viewer)
+                    .query(&[("query", document.as_str())])
+                    .send()
+                    .await?
+                    .json()
+                    .await?
+            };
+            assert_eq!(
+                body["errors"][0]["extensions"]["code"], code,
+                "{transport}: {body}"
+            );
+            let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+            assert!(message.contains(says), "{transport}: {message}");
+        }
+    }
+    // The server is still up and answering.
+    let (_, body) = app
+        .graphql(Some(&viewer), "{ viewer { role } }", serde_json::json!({}))
+        .await?;
+    assert_eq!(body["data"]["viewer"]["role"], "VIEWER", "{body}");
+    app.stop().await
+}

@@ -226,6 +226,22 @@ async fn deleting_an_integration_stops_everything_and_keeps_its_history() -> any
             .any(|edge| edge["node"]["id"] == gid(id)),
         "{all}"
     );
+    // A job polling for changes sees the deletion without asking for deleted ones.
+    let changed = app
+        .query(
+            &admin,
+            list,
+            json!({ "filter": { "updatedSince": first.run.started_at.to_rfc3339() } }),
+        )
+        .await?;
+    assert!(
+        changed["integrations"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|edge| edge["node"]["id"] == gid(id) && edge["node"]["deletedAt"].is_string()),
+        "{changed}"
+    );
 
     // Nothing changes it or runs it any more.
     let again = app

@@ -398,7 +398,15 @@ pub fn check_selection(document: &ExecutableDocument) -> Result<(), LimitExceede
         visiting: Vec::new(),
         memo: std::collections::HashMap::new(),
         root_memo: std::collections::HashMap::new(),
+        cycle: None,
     };
+    // Validation walks every operation and every fragment definition, used or not, so they
+    // share one budget: the operations with their fragments expanded, and each definition once.
+    let mut fields: usize = 0;
+    for fragment in document.fragments.values() {
+        let found = shape.of(&fragment.node.selection_set.node);
+        fields = fields.saturating_add(found.fields);
+    }
     let operations: Vec<&SelectionSet> = match &document.operations {
         DocumentOperations::Single(operation) => vec![&operation.node.selection_set.node],
         DocumentOperations::Multiple(operations) => operations
@@ -408,13 +416,21 @@ pub fn check_selection(document: &ExecutableDocument) -> Result<(), LimitExceede
     };
     for root in operations {
         let found = shape.root(root);
-        if found.fields > MAX_EXPANDED_FIELDS {
+        // A fragment that spreads itself would send the library's validation into endless
+        // recursion (its complexity and depth passes run even after the cycle is reported).
+        if let Some(name) = shape.cycle.take() {
+            return Err(LimitExceeded::new(
+                ErrorCode::GraphqlValidationFailed,
+                format!("the fragment `{name}` spreads itself"),
+            ));
+        }
+        fields = fields.saturating_add(found.fields);
+        if fields > MAX_EXPANDED_FIELDS {
             return Err(LimitExceeded::new(
                 ErrorCode::QueryTooComplex,
                 format!(
-                    "the operation selects {} fields once its fragments are expanded; at most \
-                     {MAX_EXPANDED_FIELDS} are allowed",
-                    found.fields
+                    "the document selects {fields} fields once its fragments are expanded; at \
+                     most {MAX_EXPANDED_FIELDS} are allowed"
                 ),
             ));
         }
@@ -513,12 +529,14 @@ struct RootShape {
 
 /// Walks selections; a fragment's shape is computed once, whatever number of times it is spread
 /// (a document of many fragments spreading each other twice would otherwise take exponential
-/// time). A fragment spread inside itself counts nothing here: validation refuses the cycle.
+/// time). A fragment spread inside itself is noted in `cycle` and refused.
 struct Shape<'a> {
     document: &'a ExecutableDocument,
     visiting: Vec<&'a str>,
     memo: std::collections::HashMap<&'a str, Depth>,
     root_memo: std::collections::HashMap<&'a str, RootShape>,
+    /// A fragment found spreading itself (directly or through others).
+    cycle: Option<String>,
 }
 
 impl<'a> Shape<'a> {
@@ -565,6 +583,7 @@ impl<'a> Shape<'a> {
             return *known;
         }
         if self.visiting.contains(&name) {
+            self.cycle.get_or_insert_with(|| name.to_owned());
             return RootShape::default();
         }
         let Some(fragment) = self.document.fragments.get(name) else {
@@ -617,6 +636,7 @@ impl<'a> Shape<'a> {
             return *known;
         }
         if self.visiting.contains(&name) {
+            self.cycle.get_or_insert_with(|| name.to_owned());
             return Depth::default();
         }
         let Some(fragment) = self.document.fragments.get(name) else {

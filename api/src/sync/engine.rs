@@ -40,9 +40,7 @@ use integrations::secrets::{SecretError, SecretKey};
 use integrations::{Connector, ConnectorError};
 use sea_orm::prelude::*;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    DatabaseConnection, IntoActiveModel, QueryFilter, QuerySelect, Set, TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, IntoActiveModel, QueryFilter, Set, TransactionTrait};
 
 use crate::services::credentials;
 use crate::sync::store::{Counts, PageWriter, RunContext};
@@ -365,6 +363,10 @@ async fn try_take_lease(
         )
         .col_expr(integration::Column::LeaseExpiresAt, Expr::value(until))
         .filter(integration::COLUMN.id.eq(found.id))
+        // Decided again in the update itself: a delete or disable that committed after `run`
+        // read the row leaves no lease to take.
+        .filter(integration::COLUMN.deleted_at.is_null())
+        .filter(integration::COLUMN.enabled.eq(true))
         .filter(match from {
             Some(gone) => sea_orm::Condition::all().add(integration::COLUMN.lease_owner.eq(gone)),
             None => sea_orm::Condition::any()
@@ -377,6 +379,12 @@ async fn try_take_lease(
         return Ok(());
     }
     let holder = integration::Entity::find_by_id(found.id).one(db).await?;
+    match &holder {
+        None => return Err(SyncError::NotFound),
+        Some(holder) if holder.deleted_at.is_some() => return Err(SyncError::NotFound),
+        Some(holder) if !holder.enabled => return Err(SyncError::Disabled),
+        Some(_) => {}
+    }
     Err(SyncError::Busy {
         owner: holder
             .as_ref()
@@ -624,7 +632,7 @@ async fn sync(
         resource: "lookups",
         error,
     })?;
-    seed_value_mappings(db, found.id, &lookups).await?;
+    seed_value_mappings(db, found.id, options, &lookups).await?;
     let mut context = RunContext::load(db, found, record.id, options.events.clone()).await?;
     let mut done = Vec::new();
     let mut companies_listed = None;
@@ -1121,19 +1129,20 @@ async fn add_to_run(db: &impl ConnectionTrait, run_id: Uuid, counts: &Counts) ->
 async fn seed_value_mappings(
     db: &DatabaseConnection,
     integration_id: Uuid,
+    options: &SyncOptions,
     lookups: &[LookupValue],
-) -> Result<(), DbErr> {
+) -> Result<(), SyncError> {
     if lookups.is_empty() {
         return Ok(());
     }
     let now = Utc::now().trunc_subsecs(6);
     let txn = crate::services::unit::begin_write(db).await?;
-    // The integration row first (as `setValueMapping` locks it): an admin's override committed
-    // while this runs is read here, never overwritten from a stale copy.
-    integration::Entity::find_by_id(integration_id)
-        .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
-        .one(&txn)
-        .await?;
+    // The integration row first (as `setValueMapping` locks it), through the lease: an admin's
+    // override committed while this runs is read here, never overwritten from a stale copy, and
+    // a run whose integration was deleted or remapped meanwhile seeds nothing.
+    if !renew_lease(&txn, integration_id, options).await? {
+        return Err(SyncError::LeaseLost);
+    }
     let stored = value_mapping::Entity::find()
         .filter(value_mapping::COLUMN.integration_id.eq(integration_id))
         .all(&txn)
@@ -1183,7 +1192,8 @@ async fn seed_value_mappings(
             Some(_) => {}
         }
     }
-    txn.commit().await
+    txn.commit().await?;
+    Ok(())
 }
 
 /// Records a record that could not be written or read on the run.

@@ -293,6 +293,13 @@ impl<'a> PageWriter<'a> {
             }
         }
         counts.failed = errors.len() as i32;
+        if resource == Resource::Companies {
+            // A company the vendor lists but that could not be read is still listed: a mapping
+            // to it does not "match nothing".
+            self.ctx
+                .listed_companies
+                .extend(errors.iter().filter_map(|error| error.external_id.clone()));
+        }
         if let Some(seen) = seen {
             // A record the vendor still lists but that could not be read is not gone.
             seen.extend(good.iter().map(|record| record.external_id().to_owned()));

@@ -112,8 +112,9 @@ pub struct UpdateSystemInput {
     pub ip_address: MaybeUndefined<String>,
     /// New description (null or empty text clears it).
     pub description: MaybeUndefined<String>,
-    /// Attributes to set (merged into the existing ones; a null value removes one).
-    pub attributes: Option<Json>,
+    /// Attributes to set (merged into the existing ones; a null value removes one; the object
+    /// itself cannot be null).
+    pub attributes: MaybeUndefined<Json>,
     /// Why (goes to the change log).
     pub reason: Option<String>,
     /// The ticket the change is made under.
@@ -321,7 +322,9 @@ async fn update_system(ctx: &Context<'_>, input: UpdateSystemInput) -> ApiResult
         operating_system: clearable(input.operating_system),
         ip_address: clearable(input.ip_address),
         description: clearable(input.description),
-        attributes: input.attributes.map(|Json(value)| value),
+        attributes: check
+            .required("attributes", input.attributes)
+            .map(|Json(value)| value),
         reason: input.reason,
         ticket_id: ticket_id(&mut check, input.ticket_id.as_ref()),
     };

@@ -26,7 +26,8 @@ pub struct IntegrationFilter {
     pub kinds: Option<Vec<IntegrationKind>>,
     /// Only integrations changed at or after this instant.
     pub updated_since: Option<DateTimeUtc>,
-    /// Also deleted integrations (kept with their history); default false.
+    /// Also deleted integrations (kept with their history): by default only with
+    /// `updatedSince`, so that a job polling for changes sees deletions too.
     pub include_deleted: Option<bool>,
 }
 
@@ -95,7 +96,10 @@ impl IntegrationQuery {
         if let Some(since) = filter.updated_since {
             select = select.filter(integration::COLUMN.updated_at.gte(since));
         }
-        if filter.include_deleted != Some(true) {
+        if !filter
+            .include_deleted
+            .unwrap_or(filter.updated_since.is_some())
+        {
             select = select.filter(integration::COLUMN.deleted_at.is_null());
         }
         let ordering = IntegrationOrder::ordering(order_by);

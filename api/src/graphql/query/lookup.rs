@@ -9,7 +9,7 @@ use crate::error::ApiResult;
 use crate::graphql::query::node::find_node;
 use crate::graphql::types::{
     Alert, ChangeLogEntry, Engagement, Environment, Function, Integration, Node, Organization,
-    Person, Responsibility, Runbook, SyncRun, System, Team, Ticket,
+    Person, Responsibility, Runbook, RunbookRevision, SyncRun, System, Team, Ticket, TicketNote,
 };
 use crate::ids::{self, NodeType};
 
@@ -64,10 +64,14 @@ lookups! {
     responsibility => Responsibility;
     /// The runbook with this id, or null when it does not exist or is not visible.
     runbook => Runbook;
+    /// The runbook revision with this id, or null when it does not exist or is not visible.
+    runbook_revision => RunbookRevision;
     /// The change log entry with this id, or null when it does not exist or is not visible.
     change_log_entry => ChangeLogEntry;
     /// The ticket with this id, or null when it does not exist or is not visible.
     ticket => Ticket;
+    /// The ticket note with this id, or null when it does not exist or is not visible.
+    ticket_note => TicketNote;
     /// The alert with this id, or null when it does not exist or is not visible.
     alert => Alert;
     /// The integration with this id, or null when it does not exist or is not visible.
