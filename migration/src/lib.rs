@@ -34,6 +34,7 @@ mod m20261127_000007_create_tickets;
 mod m20261127_000008_create_change_log;
 mod m20261201_000009_scope_writes;
 mod m20261201_000011_create_sync_retries;
+mod m20261201_000013_keyset_indexes;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000008_create_change_log::Migration),
             Box::new(m20261201_000009_scope_writes::Migration),
             Box::new(m20261201_000011_create_sync_retries::Migration),
+            Box::new(m20261201_000013_keyset_indexes::Migration),
         ]
     }
 }

@@ -25,6 +25,7 @@ use futures_util::future::BoxFuture;
 use sea_orm::prelude::*;
 use sea_orm::{DatabaseConnection, QueryOrder};
 
+use crate::db::StatementCount;
 use crate::error::{ApiError, ApiResult};
 
 /// An entity with a UUID primary key named `id`.
@@ -265,14 +266,22 @@ const BATCH_DELAY: Duration = Duration::from_millis(2);
 /// first, so a page costs one query per relation whatever the machine's speed.
 const BATCH_YIELDS: usize = 16;
 
-/// Spawns a loader's batch: wait, let ready resolvers enqueue their keys, then query.
+/// Spawns a loader's batch: wait, let ready resolvers enqueue their keys, then query. The batch
+/// counts its statements into the request's [`StatementCount`], as if it ran in its task.
 fn spawn_batch(batch: BoxFuture<'static, ()>) {
+    let statements = StatementCount::current();
     tokio::spawn(async move {
-        tokio::time::sleep(BATCH_DELAY).await;
-        for _ in 0..BATCH_YIELDS {
-            tokio::task::yield_now().await;
+        let batch = async move {
+            tokio::time::sleep(BATCH_DELAY).await;
+            for _ in 0..BATCH_YIELDS {
+                tokio::task::yield_now().await;
+            }
+            batch.await;
+        };
+        match statements {
+            Some(statements) => statements.scope(batch).await,
+            None => batch.await,
         }
-        batch.await;
     });
 }
 

@@ -57,7 +57,7 @@ pub async fn get(
         .into_response_with_id(request_id.as_deref());
     };
     let result = async {
-        let viewer = authenticate(&state.jwt, &state.db, &headers).await?;
+        let viewer = authenticate(&state.jwt, &state.callers, &state.db, &headers).await?;
         let mut request = async_graphql::Request::new(document);
         if let Some(name) = parameter("operationName") {
             request = request.operation_name(name);
@@ -120,7 +120,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
                 ),
             ));
         }
-        let viewer = authenticate(&state.jwt, &state.db, &headers).await?;
+        let viewer = authenticate(&state.jwt, &state.callers, &state.db, &headers).await?;
         let json: serde_json::Value = serde_json::from_slice(&body).map_err(|error| {
             ApiError::request(
                 ErrorCode::BadRequest,

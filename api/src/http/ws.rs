@@ -126,7 +126,7 @@ async fn serve(state: AppState, protocol: WebSocketProtocols, socket: WebSocket)
             if let Some(token) = token.and_then(|token| HeaderValue::from_str(&token).ok()) {
                 headers.insert(AUTHORIZATION, token);
             }
-            let viewer = match authenticate(&state.jwt, &state.db, &headers).await {
+            let viewer = match authenticate(&state.jwt, &state.callers, &state.db, &headers).await {
                 Ok(viewer) => viewer,
                 Err(error) => {
                     let ended = Ended::from_error(&error);
