@@ -15,8 +15,11 @@ use crate::columns::index;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
+/// The columns of an index.
+type Columns = &'static [&'static str];
+
 /// `(table, the index replaced, if any, the columns of the new one)`.
-const INDEXES: [(&str, Option<&[&str]>, &[&str]); 3] = [
+const INDEXES: [(&str, Option<Columns>, Columns); 3] = [
     (
         "tickets",
         Some(&["environment_id", "updated_at"]),

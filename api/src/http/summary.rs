@@ -367,6 +367,62 @@ mod tests {
         assert!(line["fields"].get("operation").is_none(), "{line}");
     }
 
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_line_counts_the_statements_of_the_request_and_of_the_tasks_it_hands_them_to() {
+        let buffer = Buffer::default();
+        let subscriber = crate::telemetry::subscriber(
+            LogFormat::Json,
+            "info".parse().unwrap(),
+            false,
+            buffer.clone(),
+        );
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let db = crate::db::connect(&crate::config::DatabaseSettings {
+            database_url: "sqlite::memory:".into(),
+            database_max_connections: 1,
+        })
+        .await
+        .unwrap();
+        fn select(value: u8) -> sea_orm::Statement {
+            sea_orm::Statement::from_string(
+                sea_orm::DatabaseBackend::Sqlite,
+                format!("SELECT {value}"),
+            )
+        }
+        let router = Router::new()
+            .route(
+                "/graphql",
+                get(move || async move {
+                    use sea_orm::ConnectionTrait;
+                    db.query_one_raw(select(1)).await.unwrap();
+                    db.query_one_raw(select(2)).await.unwrap();
+                    // A task spawned with the request's counter counts into it (as a
+                    // subscription's loader batches do); one without it does not.
+                    let counted = crate::db::StatementCount::current().unwrap();
+                    let carried = db.clone();
+                    tokio::spawn(counted.scope(async move {
+                        carried.query_one_raw(select(3)).await.unwrap();
+                    }))
+                    .await
+                    .unwrap();
+                    let uncounted = db.clone();
+                    tokio::spawn(async move {
+                        uncounted.query_one_raw(select(4)).await.unwrap();
+                    })
+                    .await
+                    .unwrap();
+                    StatusCode::OK
+                }),
+            )
+            .layer(axum::middleware::from_fn(access_log));
+        let request = Request::get("/graphql").body(Body::empty()).unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let log = buffer.text();
+        let line: serde_json::Value = serde_json::from_str(log.trim()).unwrap();
+        assert_eq!(line["fields"]["statements"], 3, "{line}");
+    }
+
     #[test]
     fn client_chosen_values_are_kept_only_when_well_formed() {
         let forged = RequestSummary::new(Some("Viewer\nINFO forged=1"), Some("bad code\n"));

@@ -29,7 +29,7 @@ use futures_util::{SinkExt, StreamExt};
 
 use crate::auth::bearer::authenticate;
 use crate::error::{ApiError, ErrorCode};
-use crate::graphql::loaders::{DataSink, Loaders};
+use crate::graphql::loaders::{Batches, DataSink, Loaders};
 use crate::graphql::subscription::{CLOSE_UNAUTHORIZED, Ended, Standing};
 use crate::state::AppState;
 
@@ -139,11 +139,13 @@ async fn serve(state: AppState, protocol: WebSocketProtocols, socket: WebSocket)
             let opened = Arc::new(Standing::new(state.db.clone(), viewer.clone(), Some(close)));
             // `connection_init` runs once per connection (a second one is refused by the protocol).
             let _ = standing.set(Arc::clone(&opened));
-            Ok(Loaders::attach(Data::default(), &state.db)
-                .data(state.db.clone())
-                .data(state.events.clone())
-                .data(viewer)
-                .data(opened))
+            Ok(
+                Loaders::attach(Data::default(), &state.db, Batches::Spawned)
+                    .data(state.db.clone())
+                    .data(state.events.clone())
+                    .data(viewer)
+                    .data(opened),
+            )
         }
     };
     let mut graphql = async_graphql::http::WebSocket::new(state.schema.clone(), input, protocol)
