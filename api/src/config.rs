@@ -118,6 +118,13 @@ pub struct ServerSettings {
     /// `Retry-After`) before it fails (`90s`, `15m`).
     #[arg(long, env = "TANDEM_SYNC_THROTTLE_BUDGET", default_value = "15m", value_parser = parse_duration)]
     pub sync_throttle_budget: Duration,
+
+    /// How long a resolved caller (person, organization, role, visible organizations) is reused
+    /// for further requests with the same claims (`5s`; `0s` resolves every request). Changes
+    /// made through this server take effect at once; the TTL bounds how long one made through
+    /// another server (or the CLI) may go unseen.
+    #[arg(long, env = "TANDEM_CALLER_CACHE_TTL", default_value = "5s", value_parser = parse_duration)]
+    pub caller_cache_ttl: Duration,
 }
 
 impl ServerSettings {

@@ -1,5 +1,9 @@
-//! Connecting to the database (SQLite or PostgreSQL, by URL) and migrating it.
+//! Connecting to the database (SQLite or PostgreSQL, by URL) and migrating it, and counting the
+//! statements each request runs ([`StatementCount`]).
 
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -37,9 +41,59 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
         // Every connection to `:memory:` would open its own empty database.
         options.max_connections(1);
     }
-    Database::connect(options)
+    let mut db = Database::connect(options)
         .await
-        .with_context(|| format!("cannot connect to the database at {}", redact_url(url)))
+        .with_context(|| format!("cannot connect to the database at {}", redact_url(url)))?;
+    db.set_metric_callback(|_| count_statement());
+    Ok(db)
+}
+
+tokio::task_local! {
+    /// The counter of the request being served by the current task, if any.
+    static STATEMENTS: StatementCount;
+}
+
+/// The SQL statements run on behalf of one request: the access log's `statements=N`, and what
+/// keeps a read's round trips visible.
+///
+/// Every pool [`connect`] opens counts each statement it runs into the counter of the task that
+/// runs it ([`StatementCount::scope`]); a DataLoader's batch runs in a task of its own and takes
+/// its request's counter with it (`graphql::loaders`). Statements outside any scope (sync runs,
+/// start-up) are not counted.
+#[derive(Debug, Clone, Default)]
+pub struct StatementCount(Arc<AtomicU32>);
+
+impl StatementCount {
+    /// How many statements were counted so far.
+    pub fn get(&self) -> u32 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Runs `future` with this counter as the current task's.
+    pub async fn scope<F: Future>(self, future: F) -> F::Output {
+        STATEMENTS.scope(self, future).await
+    }
+
+    /// The current task's counter, to carry into a task it spawns.
+    pub fn current() -> Option<Self> {
+        STATEMENTS.try_with(Self::clone).ok()
+    }
+}
+
+fn count_statement() {
+    let _ = STATEMENTS.try_with(|count| count.0.fetch_add(1, Ordering::Relaxed));
+}
+
+/// Replaces the statement callback of `db` by one that still counts statements for
+/// [`StatementCount`] and also hands each statement to `observer` (tests keep a log of them).
+pub fn observe_statements(
+    db: &mut DatabaseConnection,
+    observer: impl Fn(&sea_orm::metric::Info<'_>) + Send + Sync + 'static,
+) {
+    db.set_metric_callback(move |info| {
+        count_statement();
+        observer(info);
+    });
 }
 
 /// Applies every pending migration and returns how many ran.

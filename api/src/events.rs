@@ -8,6 +8,7 @@
 //! change log by cursor.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use entities::{alert, change_log_entry, ticket};
 use futures_util::Stream;
@@ -72,20 +73,42 @@ impl Event {
 #[derive(Debug, Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Arc<Event>>,
+    /// Counts the committed writes that may change how a caller resolves (see
+    /// [`EventBus::callers_changed`]); the caller cache (`auth::cache`) serves only what it
+    /// resolved under the current value.
+    callers_epoch: Arc<AtomicU64>,
 }
 
 impl Default for EventBus {
     fn default() -> Self {
         Self {
             sender: broadcast::channel(CAPACITY).0,
+            callers_epoch: Arc::default(),
         }
     }
 }
 
 impl EventBus {
-    /// Sends `event` to every current subscriber; without subscribers it is dropped.
+    /// Sends `event` to every current subscriber; without subscribers it is dropped. An
+    /// [`Event::AccessChanged`] also counts as [`EventBus::callers_changed`], first.
     pub fn publish(&self, event: Event) {
+        if matches!(event, Event::AccessChanged { .. }) {
+            self.callers_changed();
+        }
         let _ = self.sender.send(Arc::new(event));
+    }
+
+    /// Records that a committed write changed what a caller resolves to (a person, their
+    /// organization, an engagement, an integration): every cached caller of this process is
+    /// resolved again on its next request. Call it after the commit.
+    pub fn callers_changed(&self) {
+        self.callers_epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many times [`EventBus::callers_changed`] was called: read it before resolving a
+    /// caller, and keep the result only while it is unchanged.
+    pub fn callers_epoch(&self) -> u64 {
+        self.callers_epoch.load(Ordering::SeqCst)
     }
 
     /// Every event published from now on.

@@ -14,6 +14,7 @@ use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
 use crate::auth::JwtKeys;
+use crate::auth::cache::CallerCache;
 use crate::config::ServerSettings;
 use crate::events::EventBus;
 use crate::graphql;
@@ -76,6 +77,7 @@ impl Application {
             db,
             sync: sync.clone(),
             jwt: Arc::new(jwt),
+            callers: Arc::new(CallerCache::new(settings.caller_cache_ttl, events.clone())),
             schema: graphql::build_schema(graphql::SchemaOptions {
                 introspection: settings.graphql_introspection,
             }),

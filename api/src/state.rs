@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::JwtKeys;
+use crate::auth::cache::CallerCache;
 use crate::events::EventBus;
 use crate::graphql::AppSchema;
 
@@ -25,6 +26,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// Verifies bearer tokens.
     pub jwt: Arc<JwtKeys>,
+    /// Resolved callers, reused for a few seconds (`TANDEM_CALLER_CACHE_TTL`).
+    pub callers: Arc<CallerCache>,
     /// The executable GraphQL schema.
     pub schema: AppSchema,
     /// Runs syncs: on demand, from webhooks, on schedule.

@@ -1,10 +1,10 @@
 //! The `tandem` binary as operators run it: every subcommand, and `serve --demo` end to end.
 
-use migration::MigratorTrait;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use migration::{Migrator, MigratorTrait};
 use serde_json::{Value, json};
 
 const SECRET: &str = "cli-test-secret-0123456789abcdef0123";
@@ -111,7 +111,7 @@ fn migrate_applies_every_migration_and_reports_status() {
         "sqlite://{}?mode=rwc",
         dir.path().join("tandem.db").display()
     );
-    let steps = migration::Migrator::migrations().len();
+    let steps = Migrator::migrations().len();
     // Before migrating, `--status` lists every step as pending and fails, so a deploy script
     // can gate on it.
     let (ok, stdout, stderr) = run(tandem()
@@ -503,7 +503,7 @@ async fn two_migrate_processes_on_one_postgres_database_take_turns() {
     };
     let (one, two) = (spawn(), spawn());
     let outputs = [one, two].map(|child| child.wait_with_output().expect("finished"));
-    let steps = migration::Migrator::migrations().len();
+    let steps = Migrator::migrations().len();
     let mut applied: Vec<usize> = outputs
         .iter()
         .map(|output| {

@@ -35,6 +35,7 @@ mod m20261127_000008_create_change_log;
 mod m20261201_000009_scope_writes;
 mod m20261201_000011_create_sync_retries;
 mod m20261201_000012_sync_run_skips_and_deleted_integrations;
+mod m20261201_000013_keyset_indexes;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_scope_writes::Migration),
             Box::new(m20261201_000011_create_sync_retries::Migration),
             Box::new(m20261201_000012_sync_run_skips_and_deleted_integrations::Migration),
+            Box::new(m20261201_000013_keyset_indexes::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 //! by default, PostgreSQL when `TANDEM_TEST_DATABASE_URL` is set) and its own server.
 
 mod auth;
+mod caller_cache;
 mod change_log;
 mod demo;
 mod directory;
@@ -24,6 +25,7 @@ mod races;
 mod reads;
 mod routing;
 mod schema;
+mod statements;
 mod subscriptions;
 mod sync;
 mod sync_engine;

@@ -201,6 +201,7 @@ pub fn test_server_settings() -> ServerSettings {
         // The vendor mocks listen on 127.0.0.1.
         allow_private_vendor_addresses: true,
         sync_throttle_budget: Duration::from_secs(15 * 60),
+        caller_cache_ttl: Duration::from_secs(5),
     }
 }
 
@@ -245,7 +246,8 @@ impl TestApp {
         let mut db = test_db.connect().await?;
         let statements = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&statements);
-        db.set_metric_callback(move |info| {
+        // Keeps the server's own per-request count (the access log's `statements=N`) working.
+        api::db::observe_statements(&mut db, move |info| {
             log.lock()
                 .expect("statement log")
                 .push(info.statement.sql.clone());

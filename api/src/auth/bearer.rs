@@ -5,16 +5,19 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use sea_orm::DatabaseConnection;
 
+use crate::auth::cache::CallerCache;
 use crate::auth::{JwtKeys, Viewer};
 use crate::error::ApiError;
 
-/// The viewer behind the request's bearer token.
+/// The viewer behind the request's bearer token. The token is verified on every call (so an
+/// expired one is refused at once); what it resolves to may come from `callers`.
 ///
 /// # Errors
 /// [`ApiError::Unauthenticated`] when the header is missing or malformed or the token is bad;
 /// [`ApiError::Forbidden`] when it claims more than its subject holds.
 pub async fn authenticate(
     jwt: &JwtKeys,
+    callers: &CallerCache,
     db: &DatabaseConnection,
     headers: &HeaderMap,
 ) -> Result<Viewer, ApiError> {
@@ -37,5 +40,5 @@ pub async fn authenticate(
             )
         })?;
     let claims = jwt.verify(token).await?;
-    Viewer::resolve(db, &claims).await
+    callers.resolve(db, &claims).await
 }

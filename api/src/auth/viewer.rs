@@ -11,6 +11,8 @@
 //! client of the same provider, whatever path leads to them. A person's login subject is an
 //! identity-provider detail: only their own organization sees it ([`Viewer::can_see_subject_of`]).
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use entities::enums::{OrganizationKind, Role};
 use entities::{engagement, integration, organization, person};
@@ -35,11 +37,12 @@ pub struct Viewer {
     /// The verified claims it was resolved from: what a long-lived connection resolves again
     /// (and whose `exp` ends it).
     pub claims: Claims,
-    /// Sorted ids of the organizations this viewer may see, their own included.
-    visible_organization_ids: Vec<Uuid>,
+    /// Sorted ids of the organizations this viewer may see, their own included. Shared: a
+    /// provider's list may be long, and a viewer is cloned into every request it serves.
+    visible_organization_ids: Arc<[Uuid]>,
     /// Sorted ids of the organizations whose people this viewer may see: their own and the other
     /// party of each engagement active today.
-    people_organization_ids: Vec<Uuid>,
+    people_organization_ids: Arc<[Uuid]>,
 }
 
 impl Viewer {
@@ -129,8 +132,8 @@ impl Viewer {
             role: claims.role,
             integration,
             claims: claims.clone(),
-            visible_organization_ids,
-            people_organization_ids,
+            visible_organization_ids: visible_organization_ids.into(),
+            people_organization_ids: people_organization_ids.into(),
         })
     }
 

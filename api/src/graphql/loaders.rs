@@ -5,11 +5,17 @@
 //!   side, and the first hop of a many-to-many through its junction table).
 //!
 //! [`Loaders::attach`] puts a fresh set on each request, so a cache never outlives the request
-//! that filled it, and never serves one caller's rows to another.
+//! that filled it, and never serves one caller's rows to another. A request's batches run in its
+//! own task ([`BatchQueue::drive`]) as soon as every resolver that can run has enqueued its keys;
+//! a subscription's run in tasks of their own after a short wait ([`Batches`]).
 
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
+use std::future::Future;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
@@ -22,9 +28,12 @@ use entities::{
     team_membership, ticket, ticket_note,
 };
 use futures_util::future::BoxFuture;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::task::AtomicWaker;
 use sea_orm::prelude::*;
 use sea_orm::{DatabaseConnection, QueryOrder};
 
+use crate::db::StatementCount;
 use crate::error::{ApiError, ApiResult};
 
 /// An entity with a UUID primary key named `id`.
@@ -210,54 +219,177 @@ impl DataSink for async_graphql::Data {
     }
 }
 
-/// The loaders of one request.
-pub struct Loaders;
+/// The loaders of one request (or one subscription): made on first use, so a request that
+/// loads nothing (say `{ __typename }`) builds none. They batch but do not cache, so loaders
+/// that live as long as a subscription never serve stale rows.
+pub struct Loaders {
+    db: DatabaseConnection,
+    batches: Batches,
+    made: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+}
 
 impl Loaders {
-    /// Attaches a fresh set of loaders to `sink`. They batch but do not cache, so loaders that
-    /// live as long as a subscription never serve stale rows.
-    pub fn attach<S: DataSink>(sink: S, db: &DatabaseConnection) -> S {
-        sink.data(by_id::<organization::Entity>(db))
-            .data(by_id::<engagement::Entity>(db))
-            .data(by_id::<team::Entity>(db))
-            .data(by_id::<person::Entity>(db))
-            .data(by_id::<environment::Entity>(db))
-            .data(by_id::<system::Entity>(db))
-            .data(by_id::<function::Entity>(db))
-            .data(by_id::<responsibility::Entity>(db))
-            .data(by_id::<runbook::Entity>(db))
-            .data(by_id::<runbook_revision::Entity>(db))
-            .data(by_id::<change_log_entry::Entity>(db))
-            .data(by_id::<ticket::Entity>(db))
-            .data(by_id::<ticket_note::Entity>(db))
-            .data(by_id::<alert::Entity>(db))
-            .data(by_id::<integration::Entity>(db))
-            .data(by_id::<sync_run::Entity>(db))
-            .data(group::<RevisionsOfRunbook>(db))
-            .data(group::<LinksOfSystem>(db))
-            .data(group::<NotesOfTicket>(db))
-            .data(group::<CorrectionsOfEntry>(db))
-            .data(group::<ErrorsOfSyncRun>(db))
-            .data(group::<RetriesResolvedByRun>(db))
-            .data(group::<MappingsOfIntegration>(db))
-            .data(group::<SystemLinksOfEntry>(db))
-            .data(group::<MembershipsOfPerson>(db))
-            .data(group::<MembershipsOfTeam>(db))
-            .data(group::<FunctionsOfRunbook>(db))
-            .data(group::<SystemsOfRunbook>(db))
-            .data(group::<PartiesOfResponsibility>(db))
-            .data(group::<StepsOfResponsibility>(db))
-            .data(group::<ApprovalsOfResponsibility>(db))
-            .data(
-                DataLoader::new(OwnersLoader { db: db.clone() }, spawn_batch).delay(Duration::ZERO),
-            )
+    /// Attaches a fresh set of loaders on `db` to `sink`, running their batches as `batches`
+    /// says.
+    pub fn attach<S: DataSink>(sink: S, db: &DatabaseConnection, batches: Batches) -> S {
+        sink.data(Self {
+            db: db.clone(),
+            batches,
+            made: Mutex::default(),
+        })
+    }
+
+    /// The loader of type `T`, made by `make` the first time it is asked for.
+    fn get<T: Any + Send + Sync>(&self, make: impl FnOnce(&Self) -> T) -> Arc<T> {
+        let mut made = self.made.lock().unwrap_or_else(PoisonError::into_inner);
+        let loader = Arc::clone(
+            made.entry(TypeId::of::<T>())
+                .or_insert_with(|| Arc::new(make(self)) as Arc<dyn Any + Send + Sync>),
+        );
+        drop(made);
+        loader
+            .downcast::<T>()
+            .unwrap_or_else(|_| unreachable!("loaders are keyed by their own type"))
+    }
+
+    fn by_id<E: Keyed>(&self) -> Arc<DataLoader<ByIdLoader<E>>>
+    where
+        E::Model: Clone + Send + Sync + 'static,
+    {
+        self.get(|loaders| {
+            loaders.loader(ByIdLoader {
+                db: loaders.db.clone(),
+                entity: PhantomData,
+            })
+        })
+    }
+
+    fn group<G: Grouping>(&self) -> Arc<DataLoader<GroupLoader<G>>>
+    where
+        <G::Entity as EntityTrait>::Model: Clone + Send + Sync + 'static,
+    {
+        self.get(|loaders| {
+            loaders.loader(GroupLoader {
+                db: loaders.db.clone(),
+                grouping: PhantomData,
+            })
+        })
+    }
+
+    fn owners(&self) -> Arc<DataLoader<OwnersLoader>> {
+        self.get(|loaders| {
+            loaders.loader(OwnersLoader {
+                db: loaders.db.clone(),
+            })
+        })
+    }
+
+    fn loader<L: Send + Sync + 'static>(&self, loader: L) -> DataLoader<L> {
+        let batches = self.batches.clone();
+        // The wait, if any, is the batches' own (see `Batches`).
+        DataLoader::new(loader, move |batch| batches.run(batch)).delay(Duration::ZERO)
     }
 }
 
-/// How long a loader collects keys before it queries.
+/// How a request's loaders run their batches.
+#[derive(Clone)]
+pub enum Batches {
+    /// In the request's own task, once every resolver that can run has enqueued its keys: see
+    /// [`BatchQueue::drive`]. No timer, no other task, one query per relation and level.
+    Local(BatchQueue),
+    /// Each in a task of its own after a short wait ([`BATCH_DELAY`], then [`BATCH_YIELDS`]
+    /// yields): for subscriptions, whose execution the server does not drive itself.
+    Spawned,
+}
+
+impl Batches {
+    fn run(&self, batch: BoxFuture<'static, ()>) {
+        match self {
+            Self::Local(queue) => queue.push(batch),
+            Self::Spawned => spawn_batch(batch),
+        }
+    }
+}
+
+/// The batches of one request, run by the request's own task ([`BatchQueue::drive`]).
+#[derive(Clone, Default)]
+pub struct BatchQueue(Arc<QueueInner>);
+
+#[derive(Default)]
+struct QueueInner {
+    /// Batches enqueued and not yet started.
+    waiting: Mutex<Vec<BoxFuture<'static, ()>>>,
+    /// The task driving the request, woken when a batch is enqueued.
+    driver: AtomicWaker,
+}
+
+impl BatchQueue {
+    fn push(&self, batch: BoxFuture<'static, ()>) {
+        self.0
+            .waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(batch);
+        self.0.driver.wake();
+    }
+
+    /// Runs `work` (the execution of a request whose loaders use this queue) and its batches
+    /// together, in the calling task.
+    ///
+    /// A batch starts only after a poll of `work` that ended without waking itself: every
+    /// resolver that could run has run up to its load and enqueued its keys. A poll that woke
+    /// itself is a cooperative yield (the executor polls a long list in slices of 32), after
+    /// which more keys are on their way; a timer would guess how long that takes, this knows.
+    pub async fn drive<F: Future>(&self, work: F) -> F::Output {
+        let mut work = std::pin::pin!(work);
+        let mut running = FuturesUnordered::new();
+        std::future::poll_fn(|cx| {
+            self.0.driver.register(cx.waker());
+            let woken = Arc::new(WokenFlag {
+                woken: AtomicBool::new(false),
+                task: cx.waker().clone(),
+            });
+            let waker = Waker::from(Arc::clone(&woken));
+            if let Poll::Ready(output) = work.as_mut().poll(&mut TaskContext::from_waker(&waker)) {
+                return Poll::Ready(output);
+            }
+            if !woken.woken.load(AtomicOrdering::SeqCst) {
+                running.extend(
+                    self.0
+                        .waiting
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .drain(..),
+                );
+            }
+            while let Poll::Ready(Some(())) = running.poll_next_unpin(cx) {}
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// A waker that notes it was woken, then wakes the task.
+struct WokenFlag {
+    woken: AtomicBool,
+    task: Waker,
+}
+
+impl Wake for WokenFlag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, AtomicOrdering::SeqCst);
+        self.task.wake_by_ref();
+    }
+}
+
+/// How long a spawned batch collects keys before it queries.
 const BATCH_DELAY: Duration = Duration::from_millis(2);
 
-/// How often a loader lets other tasks run before it queries, after [`BATCH_DELAY`].
+/// How often a spawned batch lets other tasks run before it queries, after [`BATCH_DELAY`].
 ///
 /// The executor polls the resolvers of a page in slices of 32 and may run the loader in between.
 /// A timer alone makes the batch depend on how fast those slices run (a loaded debug build splits
@@ -265,54 +397,28 @@ const BATCH_DELAY: Duration = Duration::from_millis(2);
 /// first, so a page costs one query per relation whatever the machine's speed.
 const BATCH_YIELDS: usize = 16;
 
-/// Spawns a loader's batch: wait, let ready resolvers enqueue their keys, then query.
+/// Spawns a loader's batch: wait, let ready resolvers enqueue their keys, then query. The batch
+/// counts its statements into the request's [`StatementCount`], as if it ran in its task.
 fn spawn_batch(batch: BoxFuture<'static, ()>) {
+    let statements = StatementCount::current();
     tokio::spawn(async move {
-        tokio::time::sleep(BATCH_DELAY).await;
-        for _ in 0..BATCH_YIELDS {
-            tokio::task::yield_now().await;
+        let batch = async move {
+            tokio::time::sleep(BATCH_DELAY).await;
+            for _ in 0..BATCH_YIELDS {
+                tokio::task::yield_now().await;
+            }
+            batch.await;
+        };
+        match statements {
+            Some(statements) => statements.scope(batch).await,
+            None => batch.await,
         }
-        batch.await;
     });
 }
 
-fn by_id<E: Keyed>(db: &DatabaseConnection) -> DataLoader<ByIdLoader<E>>
-where
-    E::Model: Clone + Send + Sync + 'static,
-{
-    DataLoader::new(
-        ByIdLoader {
-            db: db.clone(),
-            entity: PhantomData,
-        },
-        spawn_batch,
-    )
-    // The wait happens in `spawn_batch`.
-    .delay(Duration::ZERO)
-}
-
-fn group<G: Grouping>(db: &DatabaseConnection) -> DataLoader<GroupLoader<G>>
-where
-    <G::Entity as EntityTrait>::Model: Clone + Send + Sync + 'static,
-{
-    DataLoader::new(
-        GroupLoader {
-            db: db.clone(),
-            grouping: PhantomData,
-        },
-        spawn_batch,
-    )
-    // The wait happens in `spawn_batch`.
-    .delay(Duration::ZERO)
-}
-
-fn loader<'a, T: Send + Sync + 'static>(ctx: &'a Context<'_>) -> ApiResult<&'a T> {
-    ctx.data_opt::<T>().ok_or_else(|| {
-        ApiError::Internal(anyhow::anyhow!(
-            "no {} in the request",
-            std::any::type_name::<T>()
-        ))
-    })
+fn loaders<'a>(ctx: &'a Context<'_>) -> ApiResult<&'a Loaders> {
+    ctx.data_opt::<Loaders>()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no loaders in the request")))
 }
 
 /// Loads one `E` by id through the request's loader.
@@ -323,7 +429,8 @@ pub async fn load_by_id<E: Keyed>(ctx: &Context<'_>, id: Uuid) -> ApiResult<Opti
 where
     E::Model: Clone + Send + Sync + 'static,
 {
-    loader::<DataLoader<ByIdLoader<E>>>(ctx)?
+    loaders(ctx)?
+        .by_id::<E>()
         .load_one(id)
         .await
         .map_err(|error| ApiError::from(Arc::unwrap_or_clone(error)))
@@ -353,7 +460,8 @@ pub async fn load_many<E: Keyed>(ctx: &Context<'_>, ids: &[Uuid]) -> ApiResult<V
 where
     E::Model: Clone + Send + Sync + 'static,
 {
-    let mut found = loader::<DataLoader<ByIdLoader<E>>>(ctx)?
+    let mut found = loaders(ctx)?
+        .by_id::<E>()
         .load_many(ids.iter().copied())
         .await
         .map_err(|error| ApiError::from(Arc::unwrap_or_clone(error)))?;
@@ -371,7 +479,8 @@ pub async fn load_group<G: Grouping>(
 where
     <G::Entity as EntityTrait>::Model: Clone + Send + Sync + 'static,
 {
-    Ok(loader::<DataLoader<GroupLoader<G>>>(ctx)?
+    Ok(loaders(ctx)?
+        .group::<G>()
         .load_one(parent)
         .await
         .map_err(|error| ApiError::from(Arc::unwrap_or_clone(error)))?
@@ -448,7 +557,8 @@ pub async fn load_owners(
     ctx: &Context<'_>,
     key: OwnersKey,
 ) -> ApiResult<Vec<responsibility::Model>> {
-    Ok(loader::<DataLoader<OwnersLoader>>(ctx)?
+    Ok(loaders(ctx)?
+        .owners()
         .load_one(key)
         .await
         .map_err(|error| ApiError::from(Arc::unwrap_or_clone(error)))?

@@ -22,7 +22,7 @@ use crate::auth::Viewer;
 use crate::auth::bearer::authenticate;
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::limits::{MAX_BATCH, check_document};
-use crate::graphql::loaders::Loaders;
+use crate::graphql::loaders::{BatchQueue, Batches, Loaders};
 use crate::http::summary;
 use crate::state::{AppState, REQUEST_ID_HEADER};
 
@@ -57,7 +57,7 @@ pub async fn get(
         .into_response_with_id(request_id.as_deref());
     };
     let result = async {
-        let viewer = authenticate(&state.jwt, &state.db, &headers).await?;
+        let viewer = authenticate(&state.jwt, &state.callers, &state.db, &headers).await?;
         let mut request = async_graphql::Request::new(document);
         if let Some(name) = parameter("operationName") {
             request = request.operation_name(name);
@@ -120,7 +120,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
                 ),
             ));
         }
-        let viewer = authenticate(&state.jwt, &state.db, &headers).await?;
+        let viewer = authenticate(&state.jwt, &state.callers, &state.db, &headers).await?;
         let json: serde_json::Value = serde_json::from_slice(&body).map_err(|error| {
             ApiError::request(
                 ErrorCode::BadRequest,
@@ -189,8 +189,10 @@ async fn run(
 ) -> Response {
     tracing::debug!(person.subject = %viewer.person.subject, org = %viewer.organization.slug, "authenticated");
     let request_id = request_id(headers);
+    // Every operation's loaders run their batches in this task (see `BatchQueue::drive`).
+    let batches = BatchQueue::default();
     let prepare = |request: async_graphql::Request| {
-        Loaders::attach(request, &state.db)
+        Loaders::attach(request, &state.db, Batches::Local(batches.clone()))
             .data(state.db.clone())
             .data(state.events.clone())
             .data(state.sync.clone())
@@ -203,7 +205,7 @@ async fn run(
         }
     };
     let operations = summary::operation_names(&request);
-    let mut response = state.schema.execute_batch(request).await;
+    let mut response = batches.drive(state.schema.execute_batch(request)).await;
     let responses: Vec<&mut async_graphql::Response> = match &mut response {
         BatchResponse::Single(single) => vec![single],
         BatchResponse::Batch(many) => many.iter_mut().collect(),

@@ -1,7 +1,9 @@
 //! The access log: one compact `INFO` line per request.
 //!
 //! The router's [`access_log`] middleware times each request and, when the response is ready,
-//! logs its method, path, status, latency in milliseconds (a number), request id, and what the
+//! logs its method, path, status, latency in milliseconds (a number), the SQL statements the
+//! request ran until its response head (`statements`, from [`StatementCount`]; a streamed
+//! export's later pages are not in it), request id, and what the
 //! handler knows that the middleware cannot: the GraphQL operation name and the first error
 //! code. A handler passes those as a [`RequestSummary`] in the response's extensions; every
 //! [`ApiError`](crate::error::ApiError) response carries its [`ErrorCode`] there already.
@@ -17,6 +19,7 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 
+use crate::db::StatementCount;
 use crate::error::ErrorCode;
 use crate::state::REQUEST_ID_HEADER;
 
@@ -119,7 +122,8 @@ pub async fn access_log(request: Request, next: Next) -> Response {
         .get(REQUEST_ID_HEADER)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
-    let response = next.run(request).await;
+    let statements = StatementCount::default();
+    let response = statements.clone().scope(next.run(request)).await;
     let summary = response.extensions().get::<RequestSummary>();
     let error_code = summary
         .and_then(|summary| summary.error_code.as_deref())
@@ -134,6 +138,7 @@ pub async fn access_log(request: Request, next: Next) -> Response {
         path: &path,
         status: response.status().as_u16(),
         latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+        statements: statements.get(),
         operation: summary.and_then(|summary| summary.operation.as_deref()),
         error_code,
         request_id: request_id.as_deref(),
@@ -152,6 +157,8 @@ pub struct Line<'a> {
     pub status: u16,
     /// From the request's arrival to the response's head, in milliseconds.
     pub latency_ms: f64,
+    /// The SQL statements the request ran until its response head.
+    pub statements: u32,
     /// See [`RequestSummary::operation`].
     pub operation: Option<&'a str>,
     /// See [`RequestSummary::error_code`].
@@ -173,6 +180,7 @@ pub fn log_line(line: &Line<'_>) {
         path = %line.path,
         status = line.status,
         latency_ms,
+        statements = line.statements,
         operation = line.operation.map(tracing::field::display),
         error_code = line.error_code.map(tracing::field::display),
         request_id = line.request_id.map(tracing::field::display),
@@ -301,6 +309,7 @@ mod tests {
             "path=/graphql",
             "status=400",
             "latency_ms=",
+            "statements=0",
             "operation=Viewer",
             "error_code=UNAUTHENTICATED",
             "request_id=abc-123",
@@ -356,6 +365,62 @@ mod tests {
         let line: serde_json::Value = serde_json::from_str(log.trim()).unwrap();
         assert_eq!(line["fields"]["error_code"], "BAD_USER_INPUT", "{line}");
         assert!(line["fields"].get("operation").is_none(), "{line}");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_line_counts_the_statements_of_the_request_and_of_the_tasks_it_hands_them_to() {
+        let buffer = Buffer::default();
+        let subscriber = crate::telemetry::subscriber(
+            LogFormat::Json,
+            "info".parse().unwrap(),
+            false,
+            buffer.clone(),
+        );
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let db = crate::db::connect(&crate::config::DatabaseSettings {
+            database_url: "sqlite::memory:".into(),
+            database_max_connections: 1,
+        })
+        .await
+        .unwrap();
+        fn select(value: u8) -> sea_orm::Statement {
+            sea_orm::Statement::from_string(
+                sea_orm::DatabaseBackend::Sqlite,
+                format!("SELECT {value}"),
+            )
+        }
+        let router = Router::new()
+            .route(
+                "/graphql",
+                get(move || async move {
+                    use sea_orm::ConnectionTrait;
+                    db.query_one_raw(select(1)).await.unwrap();
+                    db.query_one_raw(select(2)).await.unwrap();
+                    // A task spawned with the request's counter counts into it (as a
+                    // subscription's loader batches do); one without it does not.
+                    let counted = crate::db::StatementCount::current().unwrap();
+                    let carried = db.clone();
+                    tokio::spawn(counted.scope(async move {
+                        carried.query_one_raw(select(3)).await.unwrap();
+                    }))
+                    .await
+                    .unwrap();
+                    let uncounted = db.clone();
+                    tokio::spawn(async move {
+                        uncounted.query_one_raw(select(4)).await.unwrap();
+                    })
+                    .await
+                    .unwrap();
+                    StatusCode::OK
+                }),
+            )
+            .layer(axum::middleware::from_fn(access_log));
+        let request = Request::get("/graphql").body(Body::empty()).unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let log = buffer.text();
+        let line: serde_json::Value = serde_json::from_str(log.trim()).unwrap();
+        assert_eq!(line["fields"]["statements"], 3, "{line}");
     }
 
     #[test]

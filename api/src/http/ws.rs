@@ -29,7 +29,7 @@ use futures_util::{SinkExt, StreamExt};
 
 use crate::auth::bearer::authenticate;
 use crate::error::{ApiError, ErrorCode};
-use crate::graphql::loaders::{DataSink, Loaders};
+use crate::graphql::loaders::{Batches, DataSink, Loaders};
 use crate::graphql::subscription::{CLOSE_UNAUTHORIZED, Ended, Standing};
 use crate::state::AppState;
 
@@ -126,7 +126,7 @@ async fn serve(state: AppState, protocol: WebSocketProtocols, socket: WebSocket)
             if let Some(token) = token.and_then(|token| HeaderValue::from_str(&token).ok()) {
                 headers.insert(AUTHORIZATION, token);
             }
-            let viewer = match authenticate(&state.jwt, &state.db, &headers).await {
+            let viewer = match authenticate(&state.jwt, &state.callers, &state.db, &headers).await {
                 Ok(viewer) => viewer,
                 Err(error) => {
                     let ended = Ended::from_error(&error);
@@ -139,11 +139,13 @@ async fn serve(state: AppState, protocol: WebSocketProtocols, socket: WebSocket)
             let opened = Arc::new(Standing::new(state.db.clone(), viewer.clone(), Some(close)));
             // `connection_init` runs once per connection (a second one is refused by the protocol).
             let _ = standing.set(Arc::clone(&opened));
-            Ok(Loaders::attach(Data::default(), &state.db)
-                .data(state.db.clone())
-                .data(state.events.clone())
-                .data(viewer)
-                .data(opened))
+            Ok(
+                Loaders::attach(Data::default(), &state.db, Batches::Spawned)
+                    .data(state.db.clone())
+                    .data(state.events.clone())
+                    .data(viewer)
+                    .data(opened),
+            )
         }
     };
     let mut graphql = async_graphql::http::WebSocket::new(state.schema.clone(), input, protocol)

@@ -17,10 +17,12 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use entities::{change_log_entry, change_log_entry_system, environment, system};
 use sea_orm::prelude::*;
-use sea_orm::{Condition, DatabaseConnection, QueryOrder, QuerySelect, Select};
+use sea_orm::sea_query::Expr;
+use sea_orm::{DatabaseConnection, QueryOrder, QuerySelect, Select};
 use serde::Serialize;
 
 use crate::error::{ApiError, ApiResult};
+use crate::graphql::pagination::beyond;
 use crate::graphql::query::Within;
 use crate::graphql::query::change_log::{ChangeLogFilter, select_changes};
 use crate::ids::{self, NodeType};
@@ -68,7 +70,8 @@ pub async fn change_log(
 }
 
 async fn prepare(state: &AppState, headers: &HeaderMap, query: &str) -> ApiResult<Response> {
-    let viewer = crate::auth::bearer::authenticate(&state.jwt, &state.db, headers).await?;
+    let viewer =
+        crate::auth::bearer::authenticate(&state.jwt, &state.callers, &state.db, headers).await?;
     let parameters = parse_parameters(query)?;
     let format = match parameters
         .get("format")
@@ -309,24 +312,17 @@ fn export_stream(
                     }
                 }
                 ExportState::After(cursor) => {
-                    let (beyond, after_id) = if descending {
-                        (
-                            change_log_entry::COLUMN.occurred_at.lt(cursor.occurred_at),
-                            change_log_entry::COLUMN.id.lt(cursor.id),
-                        )
-                    } else {
-                        (
-                            change_log_entry::COLUMN.occurred_at.gt(cursor.occurred_at),
-                            change_log_entry::COLUMN.id.gt(cursor.id),
-                        )
-                    };
-                    query = query.filter(
-                        Condition::any().add(beyond).add(
-                            Condition::all()
-                                .add(change_log_entry::COLUMN.occurred_at.eq(cursor.occurred_at))
-                                .add(after_id),
-                        ),
-                    );
+                    query = query.filter(beyond(
+                        !descending,
+                        [
+                            Expr::col((
+                                change_log_entry::Entity,
+                                change_log_entry::Column::OccurredAt,
+                            )),
+                            Expr::col((change_log_entry::Entity, change_log_entry::Column::Id)),
+                        ],
+                        [Expr::val(cursor.occurred_at), Expr::val(cursor.id)],
+                    ));
                 }
             }
             let order = if descending {

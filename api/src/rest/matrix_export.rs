@@ -88,7 +88,7 @@ async fn render(
     id: &str,
     query: MatrixExportQuery,
 ) -> ApiResult<Response> {
-    let viewer = authenticate(&state.jwt, &state.db, headers).await?;
+    let viewer = authenticate(&state.jwt, &state.callers, &state.db, headers).await?;
     let markdown = match query.format.as_deref() {
         Some("md") => true,
         Some("csv") => false,

@@ -254,6 +254,10 @@ pub async fn create_client_organization(
     .into_active_model()
     .insert(&write.txn)
     .await?;
+    // The provider's callers see the new client from now on.
+    let mut write = write;
+    write.access_changed(actor.organization.id);
+    write.access_changed(created.id);
     write.commit().await?;
     Ok(created)
 }
@@ -281,6 +285,9 @@ pub async fn update_organization(
     model.name = Set(name);
     model.updated_at = Set(write.now);
     let updated = model.update(&write.txn).await?;
+    // Callers of the organization hold its name.
+    let mut write = write;
+    write.callers_changed();
     write.commit().await?;
     Ok(updated)
 }
@@ -369,6 +376,10 @@ pub async fn create_engagement(
     .into_active_model()
     .insert(&write.txn)
     .await?;
+    // A period that starts today changes what both parties see at once.
+    let mut write = write;
+    write.access_changed(created.provider_id);
+    write.access_changed(created.client_id);
     write.commit().await?;
     Ok(created)
 }
@@ -730,6 +741,9 @@ pub async fn update_person(
     let mut write = write;
     if input.role.is_some() || input.active.is_some() {
         write.access_changed(updated.organization_id);
+    } else {
+        // A cached caller holds the person's name, which their change log entries record.
+        write.callers_changed();
     }
     write.commit().await?;
     Ok(updated)

@@ -297,7 +297,7 @@ pub async fn delete_integration(
     mut check: Check,
 ) -> ServiceResult<integration::Model> {
     require_role(actor, ADMINS, "deleteIntegration")?;
-    let write = UnitOfWork::begin(db, events, actor, None, None).await?;
+    let mut write = UnitOfWork::begin(db, events, actor, None, None).await?;
     let Some(current) = administered(&write.txn, actor, &mut check, "id", id, true).await? else {
         return Err(check.into());
     };
@@ -328,6 +328,9 @@ pub async fn delete_integration(
     model.lease_expires_at = Set(None);
     model.updated_at = Set(write.now);
     let deleted = model.update(&write.txn).await?;
+    // Tokens issued for it stop working at once: cached callers are resolved again, and open
+    // subscriptions check their rights.
+    write.access_changed(deleted.organization_id);
     write.commit().await?;
     tracing::info!(integration = %deleted.id, "integration deleted; its history stays");
     Ok(deleted)

@@ -64,6 +64,9 @@ pub struct UnitOfWork<'a> {
     /// Organizations whose callers' rights this write changes, announced after commit ahead of
     /// its other events.
     access_changed: Vec<Uuid>,
+    /// Whether this write changes what a caller resolves to without changing their rights (a
+    /// name, an integration): cached callers are resolved again after commit.
+    callers_changed: bool,
     /// Where events go; absent when nothing subscribes (tests, `schema`).
     events: Option<EventBus>,
 }
@@ -183,6 +186,7 @@ impl<'a> UnitOfWork<'a> {
             source: ChangeSource::Api,
             pending: Vec::new(),
             access_changed: Vec::new(),
+            callers_changed: false,
             events: events.cloned(),
         })
     }
@@ -207,6 +211,13 @@ impl<'a> UnitOfWork<'a> {
     /// rights (an engagement ended, a person changed), so open subscriptions check theirs again.
     pub fn access_changed(&mut self, organization_id: Uuid) {
         self.access_changed.push(organization_id);
+    }
+
+    /// Has the caller cache of this process resolve every caller again once the transaction
+    /// commits: the write changes what a viewer holds (a person's or organization's name, an
+    /// integration) but nobody's rights. [`UnitOfWork::access_changed`] implies it.
+    pub fn callers_changed(&mut self) {
+        self.callers_changed = true;
     }
 
     /// Publishes `entry` to subscribers once the transaction commits.
@@ -264,6 +275,7 @@ impl<'a> UnitOfWork<'a> {
             pending,
             events,
             access_changed,
+            callers_changed,
             ..
         } = self;
         let owners: HashMap<Uuid, Uuid> = if events.is_some() && !pending.is_empty() {
@@ -283,6 +295,9 @@ impl<'a> UnitOfWork<'a> {
         };
         txn.commit().await?;
         if let Some(events) = events {
+            if callers_changed {
+                events.callers_changed();
+            }
             for organization_id in access_changed {
                 events.publish(Event::AccessChanged { organization_id });
             }
