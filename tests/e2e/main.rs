@@ -27,6 +27,7 @@ mod subscriptions;
 mod sync;
 mod sync_engine;
 mod sync_fidelity;
+mod sync_notes;
 mod tenancy;
 mod upserts;
 mod vendors;
