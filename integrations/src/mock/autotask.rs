@@ -368,10 +368,11 @@ fn run(state: &MockState, name: &str, headers: &HeaderMap, search: &Value, after
         return refuse(StatusCode::BAD_REQUEST, &message);
     }
     let id_of = |record: &Value| record.get("id").and_then(Value::as_i64).unwrap_or_default();
+    let prepared: Vec<Prepared<'_>> = filter.iter().map(Prepared::of).collect();
     let mut found: Vec<Value> = (entity.records)(&state.store())
         .iter()
         .filter(|record| id_of(record) > after)
-        .filter(|record| filter.iter().all(|condition| matches(record, condition)))
+        .filter(|record| prepared.iter().all(|condition| condition.matches(record)))
         .cloned()
         .collect();
     found.sort_by_key(|record| id_of(record));
@@ -399,6 +400,71 @@ fn run(state: &MockState, name: &str, headers: &HeaderMap, search: &Value, after
             "pageDetails": { "count": found.len(), "requestCount": max, "prevPageUrl": null, "nextPageUrl": next }
         }),
     )
+}
+
+/// A top-level condition ready to match many records: an `in` list as a set (a bulk read names
+/// hundreds of ids, and the mock serves benchmarks of tens of thousands of records).
+enum Prepared<'a> {
+    In {
+        field: &'a str,
+        keys: std::collections::HashSet<String>,
+        negated: bool,
+    },
+    Other(&'a Value),
+}
+
+impl<'a> Prepared<'a> {
+    fn of(condition: &'a Value) -> Self {
+        let op = condition
+            .get("op")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match (op.as_str(), condition.get("field").and_then(Value::as_str)) {
+            ("in" | "notin", Some(field)) => Self::In {
+                field,
+                keys: condition
+                    .get("value")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(key)
+                    .collect(),
+                negated: op == "notin",
+            },
+            _ => Self::Other(condition),
+        }
+    }
+
+    fn matches(&self, record: &Value) -> bool {
+        match self {
+            Self::In {
+                field: name,
+                keys,
+                negated,
+            } => {
+                field(record, name)
+                    .and_then(key)
+                    .is_some_and(|found| keys.contains(&found))
+                    != *negated
+            }
+            Self::Other(condition) => matches(record, condition),
+        }
+    }
+}
+
+/// A value as `compare` sees it, for set membership: numbers (or numeric strings) by value,
+/// other text without case.
+fn key(value: &Value) -> Option<String> {
+    match value {
+        Value::Number(number) => number.as_f64().map(|number| number.to_string()),
+        Value::String(text) => Some(
+            text.trim()
+                .parse::<f64>()
+                .map_or_else(|_| text.to_ascii_lowercase(), |number| number.to_string()),
+        ),
+        _ => None,
+    }
 }
 
 const COMPARISONS: [&str; 6] = ["eq", "noteq", "gt", "gte", "lt", "lte"];
