@@ -6,10 +6,11 @@
 //! and exits.
 //!
 //! `mock_vendor <connectwise|autotask|halopsa|datto|ninjaone> [--tickets N] [--companies C]
-//! [--latency-ms L] [--notes-per-ticket K]`
+//! [--latency-ms L] [--notes-every K]`
 //!
 //! `--tickets` is the number of the vendor's ticket-like records (default 20,000): tickets for
-//! the PSAs (with K notes each, default 1), alerts for Datto RMM (half open, half resolved),
+//! the PSAs (a note on every K-th, default 20: the mocks look notes up by scanning them, so
+//! tens of thousands would make the mock, not Tandem, the bottleneck), alerts for Datto RMM (half open, half resolved),
 //! activities (change log entries) for NinjaOne, whose alerts list is not paged. Companies
 //! (default 3) are ConnectWise 250..., Autotask 170..., Halo 57..., Datto sites
 //! `uid(0x5173, n)`, NinjaOne organizations 1.... `--latency-ms` delays every API request (a
@@ -27,7 +28,7 @@ struct Options {
     tickets: usize,
     companies: usize,
     latency_ms: u64,
-    notes_per_ticket: usize,
+    notes_every: usize,
 }
 
 fn options() -> Options {
@@ -37,7 +38,7 @@ fn options() -> Options {
         tickets: 20_000,
         companies: 3,
         latency_ms: 0,
-        notes_per_ticket: 1,
+        notes_every: 20,
     };
     while let Some(flag) = args.next() {
         let value = args.next().and_then(|value| value.parse().ok());
@@ -45,7 +46,7 @@ fn options() -> Options {
             ("--tickets", Some(value)) => options.tickets = value,
             ("--companies", Some(value)) => options.companies = value,
             ("--latency-ms", Some(value)) => options.latency_ms = value as u64,
-            ("--notes-per-ticket", Some(value)) => options.notes_per_ticket = value,
+            ("--notes-every", Some(value)) => options.notes_every = value,
             _ => panic!("unknown or incomplete option {flag}"),
         }
     }
@@ -54,56 +55,36 @@ fn options() -> Options {
 
 async fn start(options: &Options) -> MockServer {
     let at = Utc::now() - chrono::Duration::hours(1);
-    let (tickets, companies, notes) =
-        (options.tickets, options.companies, options.notes_per_ticket);
+    let (tickets, companies) = (options.tickets, options.companies);
+    let noted = (0..tickets as i64).step_by(options.notes_every.max(1));
     match options.kind.as_str() {
         "connectwise" => {
             let mut store = mock::connectwise::fixture(companies, tickets, at);
-            store.notes = (0..tickets as i64)
-                .flat_map(|n| {
-                    (0..notes as i64).map(move |k| {
-                        mock::connectwise::note(
-                            1_000_000 + n * 10 + k,
-                            48_000 + n,
-                            "Called the user.",
-                            k % 2 == 1,
-                            at,
-                        )
-                    })
+            store.notes = noted
+                .map(|n| {
+                    mock::connectwise::note(
+                        1_000_000 + n,
+                        48_000 + n,
+                        "Called the user.",
+                        false,
+                        at,
+                    )
                 })
                 .collect();
             mock::connectwise::start(store).await
         }
         "autotask" => {
             let mut store = mock::autotask::fixture(companies, tickets, at);
-            store.notes = (0..tickets as i64)
-                .flat_map(|n| {
-                    (0..notes as i64).map(move |k| {
-                        mock::autotask::note(
-                            1_000_000 + n * 10 + k,
-                            30_000 + n,
-                            "Called the user.",
-                            1 + k % 2,
-                            at,
-                        )
-                    })
-                })
+            store.notes = noted
+                .map(|n| mock::autotask::note(1_000_000 + n, 30_000 + n, "Called the user.", 1, at))
                 .collect();
             mock::autotask::start(store).await
         }
         "halopsa" => {
             let mut store = mock::halopsa::fixture(companies, tickets, at);
-            store.notes = (0..tickets as i64)
-                .flat_map(|n| {
-                    (0..notes as i64).map(move |k| {
-                        mock::halopsa::action(
-                            1_000_000 + n * 10 + k,
-                            18_000 + n,
-                            "Called the user.",
-                            k % 2 == 1,
-                            at,
-                        )
-                    })
+            store.notes = noted
+                .map(|n| {
+                    mock::halopsa::action(1_000_000 + n, 18_000 + n, "Called the user.", false, at)
                 })
                 .collect();
             mock::halopsa::start(store).await

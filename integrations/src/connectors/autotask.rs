@@ -20,8 +20,8 @@
 //! - Statuses and priorities are the `status` and `priority` picklists of
 //!   `GET /Tickets/entityInformation/fields`; the system status `5` (Complete) is closed.
 //! - Notes: for the tickets of a page whose company is mapped to an environment, one bulk query
-//!   `TicketNotes` with `ticketID in [...]` (at most 500 ids a query, Autotask's limit on
-//!   conditions), its pages followed like any other; none when the setting `syncNotes` is false.
+//!   `TicketNotes` with `ticketID in [...]` (at most 500 ids a query: 500 conditions is the
+//!   SOAP API's limit, assumed for REST), its pages followed like any other; none when the setting `syncNotes` is false.
 //!   The body is `title` and `description`, the author the creating resource or contact (by id:
 //!   a note names no one), the time `createDateTime`. `publish` 1 ("All Autotask Users") is a
 //!   note the customer may see; any other value is internal (the reference lists no values, so
@@ -80,8 +80,8 @@ enum Target<'a> {
 }
 
 impl Autotask {
-    /// Settings: optional `pageSize` (at most 500) and `syncNotes` (default true); credentials: `username`, `secret`,
-    /// `integrationCode` (or the setting `integrationCode`).
+    /// Settings: optional `pageSize` (at most 500) and `syncNotes` (default true); credentials:
+    /// `username`, `secret`, `integrationCode` (or the setting `integrationCode`).
     ///
     /// # Errors
     /// [`ConnectorError::Config`] naming what is missing.
