@@ -5,6 +5,9 @@
 //! async stream. The page token a page returns is what a crash-safe sync stores with the page's
 //! writes, so a resumed run asks for exactly the next page.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use entities::enums::IntegrationKind;
@@ -42,6 +45,12 @@ pub struct IntegrationConfig {
     pub policy: RetryPolicy,
     /// Which addresses its calls may reach (the operator's choice, from the server's settings).
     pub egress: Egress,
+    /// The vendor ids of the companies mapped to an environment, when the caller knows them (a
+    /// sync run loads them as it starts). A connector that reads notes per ticket reads them
+    /// only for tickets of these companies: the sync skips any other ticket, so its notes
+    /// would be requests spent for nothing. `None` (a connection test, listing the vendor's
+    /// companies) reads every ticket's notes.
+    pub mapped_companies: Option<Arc<HashSet<String>>>,
 }
 
 impl IntegrationConfig {
@@ -61,6 +70,15 @@ impl IntegrationConfig {
     pub fn credential(&self, key: &str) -> Result<String, ConnectorError> {
         text(&self.credentials, key)
             .ok_or_else(|| ConnectorError::Config(format!("the credential `{key}` is required")))
+    }
+
+    /// The boolean setting `key`, `default` when it is absent or not a boolean.
+    #[must_use]
+    pub fn flag(&self, key: &str, default: bool) -> bool {
+        self.settings
+            .get(key)
+            .and_then(Value::as_bool)
+            .unwrap_or(default)
     }
 
     /// The API root without a trailing slash.

@@ -348,3 +348,127 @@ async fn configuration_item_types_and_inactive_items_are_read() {
         ]
     );
 }
+
+/// The notes each ticket of `page` carries, by ticket id (`None`: not read).
+fn notes_by_ticket(
+    page: &integrations::model::Page,
+) -> Vec<(String, Option<Vec<integrations::model::TicketNote>>)> {
+    page.records
+        .iter()
+        .filter_map(|record| match record {
+            Ok(Record::Ticket(ticket)) => Some((ticket.external_id.clone(), ticket.notes.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn ticket_notes_are_read_in_bulk_for_mapped_companies_over_every_page_of_the_query() {
+    // 300 tickets over companies 170 and 171, four notes on each (two internal): the 150 of
+    // company 170 have 600, two pages of the query.
+    let mut store = autotask::fixture(2, 300, at());
+    store.notes = (0..300)
+        .flat_map(|n| {
+            [1, 2, 3, 4].map(|k| {
+                let publish = if k % 2 == 1 { 1 } else { 2 };
+                autotask::note(100_000 + n * 4 + k, 30_000 + n, "Checked.", publish, at())
+            })
+        })
+        .collect();
+    let server = autotask::start(store).await;
+    let (_, credentials) = autotask::configuration();
+    let connector = common::connector_mapped(
+        IntegrationKind::Autotask,
+        &server,
+        json!({ "pageSize": 500 }),
+        credentials,
+        Some(&["170"]),
+    );
+    let page = connector
+        .page(Resource::Tickets, None, None)
+        .await
+        .expect("a page");
+    let notes = notes_by_ticket(&page);
+    assert_eq!(notes.len(), 300);
+    for (ticket, found) in &notes {
+        let number: i64 = ticket.parse().unwrap();
+        if number % 2 == 0 {
+            let found = found
+                .as_ref()
+                .expect("a mapped company's ticket has its notes");
+            assert_eq!(found.len(), 4, "{ticket}");
+            assert_eq!(
+                found.iter().filter(|note| note.internal).count(),
+                2,
+                "publish 2 is internal"
+            );
+            assert_eq!(found[0].author.as_deref(), Some("resource 29682885"));
+            assert_eq!(found[0].created_at, at());
+        } else {
+            assert_eq!(found, &None, "company 171 is not mapped: {ticket}");
+        }
+    }
+    let by_path = server.state.requests_by_path();
+    let count = |suffix: &str| {
+        by_path
+            .iter()
+            .filter(|(path, _)| path.ends_with(suffix))
+            .map(|(_, count)| count)
+            .sum::<usize>()
+    };
+    assert_eq!(count("/TicketNotes/query"), 1, "{by_path:?}");
+    assert_eq!(count("/TicketNotes/query/next"), 1, "600 notes, two pages");
+}
+
+#[tokio::test]
+async fn a_refused_notes_query_fails_its_tickets_alone_and_notes_can_be_turned_off() {
+    let server = autotask::start(autotask::fixture(1, 3, at())).await;
+    let connector = connector(&server, 10);
+    server.state.refuse_path("/TicketNotes/query", 403);
+    let page = connector
+        .page(Resource::Tickets, None, None)
+        .await
+        .expect("the page: only its tickets fail");
+    assert_eq!(page.records.len(), 3);
+    for record in &page.records {
+        let failed = record.as_ref().expect_err("the notes were refused");
+        assert!(failed.reason.contains("notes cannot be read"), "{failed:?}");
+        assert!(failed.external_id.is_some());
+    }
+    server.state.allow_all();
+    let page = connector
+        .page(Resource::Tickets, None, None)
+        .await
+        .expect("a page");
+    assert_eq!(notes_by_ticket(&page)[0].1.as_ref().map(Vec::len), Some(2));
+
+    server.state.store().notes[0]["createDateTime"] = Value::Null;
+    let page = connector
+        .page(Resource::Tickets, None, None)
+        .await
+        .expect("a page");
+    assert_eq!(
+        notes_by_ticket(&page)[0].1.as_ref().map(Vec::len),
+        Some(1),
+        "a note without a time is left out"
+    );
+
+    let (_, credentials) = autotask::configuration();
+    let quiet = connector_with(
+        IntegrationKind::Autotask,
+        &server,
+        json!({ "syncNotes": false }),
+        credentials,
+    );
+    let before = server.state.requests();
+    let page = quiet
+        .page(Resource::Tickets, None, None)
+        .await
+        .expect("a page");
+    assert!(
+        notes_by_ticket(&page)
+            .iter()
+            .all(|(_, notes)| notes.is_none())
+    );
+    assert_eq!(server.state.requests() - before, 1, "the ticket page alone");
+}

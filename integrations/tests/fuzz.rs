@@ -348,6 +348,7 @@ fn connectors(url: &str) -> Vec<Box<dyn Connector>> {
                 policy: RetryPolicy::fast(),
                 // The hostile vendor listens on loopback.
                 egress: Egress::ALLOW_PRIVATE,
+                mapped_companies: None,
             })
             .expect("a connector")
         })

@@ -199,8 +199,8 @@ async fn an_expired_token_mid_walk_is_replaced() {
     );
     assert_eq!(
         server.state.requests(),
-        4,
-        "3 pages and the refused request"
+        4 + 5,
+        "3 pages, the refused request, and the actions of each ticket"
     );
 }
 
@@ -416,4 +416,67 @@ async fn an_unreadable_token_starts_the_walk_over() {
         assert_eq!(ids(std::slice::from_ref(&page)), range(18_000, 2), "{old}");
         assert_eq!(page.next.as_deref(), Some("v2.2.7"));
     }
+}
+
+#[tokio::test]
+async fn actions_are_read_for_tickets_of_mapped_clients_at_most_note_concurrency_at_once() {
+    let mut store = halopsa::fixture(2, 8, at());
+    let mut html = halopsa::action(4_410, 18_002, "", true, at());
+    html["note_html"] = json!("<div>Swapped the <b>PSU</b>.<br/>Works &amp; boots.</div>");
+    store.notes.push(html);
+    let server = halopsa::start(store).await;
+    server
+        .state
+        .set_latency(std::time::Duration::from_millis(10));
+    let (mut settings, credentials) = halopsa::configuration();
+    settings["noteConcurrency"] = json!(2);
+    let connector = common::connector_mapped(
+        IntegrationKind::Halopsa,
+        &server,
+        settings,
+        credentials,
+        Some(&["57"]),
+    );
+    let page = connector
+        .page(Resource::Tickets, None, None)
+        .await
+        .expect("a page");
+    let mut asked = 0;
+    for record in &page.records {
+        let Ok(Record::Ticket(ticket)) = record else {
+            panic!("{record:?}")
+        };
+        if ticket.company_id == "57" {
+            asked += 1;
+            let notes = ticket.notes.as_ref().expect("a mapped client's ticket");
+            match ticket.external_id.as_str() {
+                "18000" => {
+                    assert_eq!(notes.len(), 2, "the system action is left out");
+                    assert!(!notes[0].internal && notes[1].internal);
+                    assert_eq!(notes[0].author.as_deref(), Some("Sam Agent"));
+                    assert_eq!(notes[0].created_at, at());
+                }
+                "18002" => {
+                    assert_eq!(notes.len(), 1);
+                    assert_eq!(notes[0].body, "Swapped the PSU.\nWorks & boots.");
+                }
+                _ => assert!(notes.is_empty()),
+            }
+        } else {
+            assert_eq!(ticket.notes, None, "client 58 is not mapped");
+        }
+    }
+    assert_eq!(asked, 4);
+    assert_eq!(server.state.max_in_flight(), 2);
+
+    // A ticket whose actions are refused fails alone.
+    server.state.refuse_path("/Actions", 403);
+    let page = connector
+        .page(Resource::Tickets, None, None)
+        .await
+        .expect("the page: only its tickets fail");
+    assert_eq!(
+        page.records.iter().filter(|record| record.is_err()).count(),
+        4
+    );
 }

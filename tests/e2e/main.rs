@@ -31,6 +31,7 @@ mod sync;
 mod sync_engine;
 mod sync_fidelity;
 mod sync_management;
+mod sync_notes;
 mod tenancy;
 mod upserts;
 mod vendors;

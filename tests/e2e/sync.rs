@@ -302,9 +302,10 @@ async fn rate_limits_server_errors_and_bad_records_do_not_stop_a_sync() -> anyho
     let report = run(&app, id).await;
     assert_eq!(report.run.status, SyncStatus::Partial, "one record failed");
     assert_eq!(report.run.records_failed, 1);
-    // Three lookups, three list pages and the notes of the five readable tickets, plus the four
-    // faults that were answered and retried.
-    assert_eq!(server.state.requests(), 3 + 3 + 5 + 4);
+    // Three lookups, three list pages and the notes of the three readable tickets of mapped
+    // companies (the unmapped company's two are skipped), plus the four faults that were
+    // answered and retried.
+    assert_eq!(server.state.requests(), 3 + 3 + 3 + 4);
     let errors = sync_run_error::Entity::find()
         .filter(sync_run_error::Column::SyncRunId.eq(report.run.id))
         .all(&app.db)

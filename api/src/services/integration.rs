@@ -169,7 +169,7 @@ pub async fn create_integration(
     require_role(actor, ADMINS, "createIntegration")?;
     let name = check.text("name", &input.name, MAX_NAME);
     let base_url = check_url(&mut check, egress, &input.base_url);
-    let settings = check_object(&mut check, "settings", input.settings);
+    let settings = check_settings(&mut check, input.settings);
     let credentials = check_object(&mut check, "credentials", input.credentials);
     let interval = check_interval(&mut check, input.sync_interval_seconds);
     let write = UnitOfWork::begin(db, events, actor, None, None).await?;
@@ -386,7 +386,7 @@ async fn change_integration(
         model.base_url = Set(url);
     }
     if input.settings.is_some()
-        && let Some(settings) = check_object(&mut check, "settings", input.settings)
+        && let Some(settings) = check_settings(&mut check, input.settings)
     {
         model.settings = Set(settings);
     }
@@ -1063,6 +1063,41 @@ fn check_object(check: &mut Check, field: &str, value: Option<Value>) -> Option<
             None
         }
     }
+}
+
+/// Settings: a JSON object (as [`check_object`]) whose settings shared by every connector hold:
+/// `syncNotes` a boolean, `noteConcurrency` an integer from 1 to 16 (note requests in flight at
+/// once). Else an `INVALID` error on the setting (`settings.noteConcurrency`).
+fn check_settings(check: &mut Check, value: Option<Value>) -> Option<Value> {
+    use integrations::connectors::notes::{MAX_NOTE_CONCURRENCY, MIN_NOTE_CONCURRENCY};
+    let settings = check_object(check, "settings", value)?;
+    let mut valid = true;
+    if let Some(found) = settings.get("noteConcurrency")
+        && !found
+            .as_u64()
+            .is_some_and(|count| (MIN_NOTE_CONCURRENCY..=MAX_NOTE_CONCURRENCY).contains(&count))
+    {
+        check.fail(
+            "settings.noteConcurrency",
+            UserErrorCode::Invalid,
+            format!(
+                "`noteConcurrency` is a whole number from {MIN_NOTE_CONCURRENCY} to \
+                 {MAX_NOTE_CONCURRENCY} (note requests in flight at once), not {found}"
+            ),
+        );
+        valid = false;
+    }
+    if let Some(found) = settings.get("syncNotes")
+        && !found.is_boolean()
+    {
+        check.fail(
+            "settings.syncNotes",
+            UserErrorCode::Invalid,
+            format!("`syncNotes` is true or false, not {found}"),
+        );
+        valid = false;
+    }
+    valid.then_some(settings)
 }
 
 /// A schedule: `None` for none (absent or 0), else at least [`MIN_INTERVAL_SECONDS`].

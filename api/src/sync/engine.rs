@@ -23,6 +23,7 @@
 //! requests, not duplicates.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{SubsecRound, Utc};
@@ -467,16 +468,19 @@ pub fn connector_for(
     policy: RetryPolicy,
     egress: Egress,
 ) -> Result<Box<dyn Connector>, SyncError> {
-    throttled_connector_for(key, found, policy, egress, Throttle::default())
+    throttled_connector_for(key, found, policy, egress, Throttle::default(), None)
 }
 
-/// [`connector_for`] with its waits on 429s counted against one run's budget by `throttle`.
+/// [`connector_for`] with its waits on 429s counted against one run's budget by `throttle`,
+/// and the companies a run keeps records of (`mapped_companies`: see
+/// [`IntegrationConfig::mapped_companies`]).
 fn throttled_connector_for(
     key: Option<&SecretKey>,
     found: &integration::Model,
     policy: RetryPolicy,
     egress: Egress,
     throttle: Throttle,
+    mapped_companies: Option<Arc<HashSet<String>>>,
 ) -> Result<Box<dyn Connector>, SyncError> {
     crate::tls::init();
     let credentials = credentials::open(key, found.id, found.credentials_ciphertext.as_deref())?;
@@ -488,6 +492,7 @@ fn throttled_connector_for(
             credentials,
             policy,
             egress,
+            mapped_companies,
         },
         throttle,
     )
@@ -614,7 +619,20 @@ async fn sync(
 ) -> Result<(Vec<(Resource, Counts)>, Vec<String>), SyncError> {
     // One throttling budget for the whole run, whichever request draws on it.
     let (throttle, mut waits) = Throttle::reporting();
-    let connector = throttled_connector_for(key, found, options.policy, options.egress, throttle)?;
+    // Notes are read only for tickets of mapped companies: the store skips the others.
+    let mapped: HashSet<String> = company_mappings(db, found.id)
+        .await?
+        .into_iter()
+        .map(|mapping| mapping.external_company_id)
+        .collect();
+    let connector = throttled_connector_for(
+        key,
+        found,
+        options.policy,
+        options.egress,
+        throttle,
+        Some(Arc::new(mapped)),
+    )?;
     let first = connector.resources().first().copied();
     let lookups = reporting_waits(connector.lookups(), &mut waits, |wait| {
         if let Some(resource) = first {

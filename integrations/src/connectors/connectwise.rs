@@ -9,7 +9,10 @@
 //!   `orderBy`: the mode orders by id itself).
 //! - Changed since: `conditions=lastUpdated > [2025-03-01T00:00:00Z]`.
 //! - Notes: `/service/tickets/{id}/notes` for each ticket a page returns (a changed ticket's
-//!   `lastUpdated` moves when a note is added), unless the setting `syncNotes` is false.
+//!   `lastUpdated` moves when a note is added) whose company is mapped to an environment (the
+//!   sync skips other tickets, so their notes would be wasted requests), at most
+//!   `noteConcurrency` (1 to 16, default 8) requests at once, inside the run's throttling
+//!   budget; none when the setting `syncNotes` is false. ConnectWise has no bulk notes query.
 //! - Statuses are per board (`/service/boards/{id}/statuses`: `closedStatus`,
 //!   `escalationStatus`); priorities rank by `sortOrder`.
 
@@ -17,18 +20,17 @@ use async_trait::async_trait;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use entities::enums::{IntegrationKind, TicketStatus};
-use futures_util::StreamExt;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use tokio::sync::RwLock;
 
+use super::notes::NotePlan;
 use super::{at, id, records, required_id, required_text, text};
 use crate::connector::{Connector, IntegrationConfig};
 use crate::error::ConnectorError;
 use crate::http::HttpClient;
 use crate::model::{
-    Company, Device, LookupValue, Normalized, Page, Record, RecordError, Resource, Ticket,
-    TicketNote,
+    Company, Device, LookupValue, Normalized, Page, Record, Resource, Ticket, TicketNote,
 };
 use crate::{normalize, time};
 
@@ -42,13 +44,13 @@ pub struct ConnectWise {
     client_id: String,
     authorization: String,
     page_size: u32,
-    sync_notes: bool,
+    note_plan: NotePlan,
     codebase: RwLock<Option<String>>,
 }
 
 impl ConnectWise {
-    /// Settings: `companyId`, `clientId`, optional `codebase`, `pageSize` and `syncNotes`
-    /// (default true); credentials: `publicKey`, `privateKey`.
+    /// Settings: `companyId`, `clientId`, optional `codebase`, `pageSize`, `syncNotes`
+    /// (default true) and `noteConcurrency` (default 8); credentials: `publicKey`, `privateKey`.
     ///
     /// # Errors
     /// [`ConnectorError::Config`] naming what is missing.
@@ -68,11 +70,7 @@ impl ConnectWise {
                 base64::engine::general_purpose::STANDARD.encode(login)
             ),
             page_size: page_size(&config.settings, 1000),
-            sync_notes: config
-                .settings
-                .get("syncNotes")
-                .and_then(Value::as_bool)
-                .unwrap_or(true),
+            note_plan: NotePlan::of(&config),
             codebase: RwLock::new(
                 config
                     .setting("codebase")
@@ -380,44 +378,12 @@ impl Connector for ConnectWise {
             .as_array()
             .ok_or_else(|| ConnectorError::Decode("a list is not a JSON array".into()))?;
         let mut read = records(items, read);
-        if resource == Resource::Tickets && self.sync_notes {
-            // Notes live under each ticket; four at a time stays well inside the API's limits.
-            let wanted: Vec<(usize, String)> = read
-                .iter()
-                .enumerate()
-                .filter_map(|(index, record)| match record {
-                    Ok(Record::Ticket(found)) => Some((index, found.external_id.clone())),
-                    _ => None,
-                })
-                .collect();
-            let fetched: Vec<(usize, Result<Vec<TicketNote>, ConnectorError>)> =
-                futures_util::stream::iter(wanted)
-                    .map(|(index, id)| async move { (index, self.notes(&id).await) })
-                    .buffer_unordered(4)
-                    .collect()
-                    .await;
-            for (index, notes) in fetched {
-                match notes {
-                    Ok(notes) => {
-                        if let Ok(Record::Ticket(found)) = &mut read[index] {
-                            found.notes = Some(notes);
-                        }
-                    }
-                    // The vendor still failing after retries fails the page (it is read again);
-                    // a ticket whose notes it refuses (gone, forbidden) fails alone.
-                    Err(error) if error.is_transient() => return Err(error),
-                    Err(error) => {
-                        let external_id = match &read[index] {
-                            Ok(record) => Some(record.external_id().to_owned()),
-                            Err(failed) => failed.external_id.clone(),
-                        };
-                        read[index] = Err(RecordError {
-                            external_id,
-                            reason: format!("its notes cannot be read: {error}"),
-                        });
-                    }
-                }
-            }
+        if resource == Resource::Tickets {
+            // Notes live under each ticket: one request per ticket of a mapped company, at most
+            // `noteConcurrency` at once.
+            self.note_plan
+                .read_per_ticket(&mut read, |ticket| async move { self.notes(&ticket).await })
+                .await?;
         }
         Ok(Page {
             records: read,

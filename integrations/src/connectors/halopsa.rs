@@ -16,6 +16,13 @@
 //! - Datetimes have no zone and are read as UTC; Halo writes `1900-01-01T00:00:00` for "none".
 //! - Statuses from `GET /api/Status`, priorities from `GET /api/Priority` (one entry per SLA
 //!   and priority level, so priority ids repeat).
+//! - Notes: a ticket's actions, `GET /api/Actions?ticket_id=N&excludesys=true` (`actions`; system
+//!   actions such as status changes left out), for each ticket a page returns whose client is
+//!   mapped to an environment, at most `noteConcurrency` (1 to 16, default 8) at once, inside
+//!   the run's throttling budget; none when the setting `syncNotes` is false. `note` is the
+//!   text (`note_html` without its tags when `note` is empty; actions with neither are left
+//!   out), `hiddenfromuser` marks it internal, `who` (or the agent id) is the author,
+//!   `datetime` (or `actiondatecreated`) the time.
 //! - Halo ignores query parameters it does not know, so a misspelt filter returns everything;
 //!   the names here are the ones its API document lists.
 
@@ -27,11 +34,14 @@ use entities::enums::IntegrationKind;
 use serde_json::Value;
 
 use super::connectwise::page_size;
+use super::notes::NotePlan;
 use super::{at, id, records, required_id, required_text, text};
 use crate::connector::{Connector, IntegrationConfig};
 use crate::error::ConnectorError;
 use crate::http::HttpClient;
-use crate::model::{Company, Device, LookupValue, Normalized, Page, Record, Resource, Ticket};
+use crate::model::{
+    Company, Device, LookupValue, Normalized, Page, Record, Resource, Ticket, TicketNote,
+};
 use crate::oauth::{Grant, OAuthConfig, TokenSource};
 use crate::{normalize, time};
 
@@ -41,10 +51,12 @@ pub struct HaloPsa {
     base: String,
     tokens: TokenSource,
     page_size: u32,
+    note_plan: NotePlan,
 }
 
 impl HaloPsa {
-    /// Settings: optional `tenant`, `authUrl`, `scope`, `pageSize` (at most 100); credentials:
+    /// Settings: optional `tenant`, `authUrl`, `scope`, `pageSize` (at most 100), `syncNotes`
+    /// (default true) and `noteConcurrency` (default 8); credentials:
     /// `clientId`, `clientSecret`.
     ///
     /// # Errors
@@ -80,6 +92,7 @@ impl HaloPsa {
         );
         Ok(Self {
             page_size: page_size(&config.settings, 100),
+            note_plan: NotePlan::of(&config),
             http,
             base,
             tokens,
@@ -129,6 +142,27 @@ impl HaloPsa {
             ));
         }
         query
+    }
+
+    /// The notes of ticket `ticket`: its actions other than system ones.
+    async fn notes(&self, ticket: &str) -> Result<Vec<TicketNote>, ConnectorError> {
+        let body = self
+            .get(
+                "/Actions",
+                &[
+                    ("ticket_id", ticket.to_owned()),
+                    ("excludesys", "true".to_owned()),
+                ],
+            )
+            .await?;
+        let actions = match &body {
+            Value::Array(items) => items.as_slice(),
+            other => at(other, "actions")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .ok_or_else(|| ConnectorError::Decode("`actions` is missing".into()))?,
+        };
+        Ok(actions.iter().filter_map(action_note).collect())
     }
 
     /// A list that is a bare array or an envelope under `key`.
@@ -192,6 +226,62 @@ fn field(raw: &Value, names: &[&str]) -> Option<String> {
             .then(|| text(field, "value"))
             .flatten()
     })
+}
+
+/// An action as a note, or `None` when it has no id, no text or no time.
+fn action_note(raw: &Value) -> Option<TicketNote> {
+    let body = text(raw, "note").or_else(|| {
+        text(raw, "note_html")
+            .map(|html| strip_html(&html))
+            .filter(|plain| !plain.is_empty())
+    })?;
+    Some(TicketNote {
+        external_id: id(raw, "id")?,
+        author: text(raw, "who")
+            .or_else(|| id(raw, "who_agentid").map(|agent| format!("agent {agent}"))),
+        body,
+        internal: at(raw, "hiddenfromuser").and_then(Value::as_bool) == Some(true),
+        created_at: date(raw, "datetime").or_else(|| date(raw, "actiondatecreated"))?,
+    })
+}
+
+/// `html` as plain text: tags dropped (a line break for `<br>` and block ends), the common
+/// entities decoded, blank runs collapsed.
+fn strip_html(html: &str) -> String {
+    let mut plain = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        plain.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = rest[start + 1..start + end]
+            .trim_start_matches('/')
+            .to_ascii_lowercase();
+        if ["br", "p", "div", "li", "tr"].iter().any(|block| {
+            tag == *block
+                || tag.starts_with(&format!("{block} "))
+                || tag.starts_with(&format!("{block}/"))
+        }) {
+            plain.push('\n');
+        }
+        rest = &rest[start + end + 1..];
+    }
+    plain.push_str(rest);
+    let decoded = plain
+        .replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    decoded
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn client(raw: &Value) -> Result<Record, String> {
@@ -401,8 +491,14 @@ impl Connector for HaloPsa {
             // Without a count the shrink cannot be seen; 0 never triggers a step back.
             record_count: total.or(known).unwrap_or(0),
         };
+        let mut read = records(items, read);
+        if resource == Resource::Tickets {
+            self.note_plan
+                .read_per_ticket(&mut read, |ticket| async move { self.notes(&ticket).await })
+                .await?;
+        }
         Ok(Page {
-            records: records(items, read),
+            records: read,
             next: (more && !items.is_empty()).then(|| next.to_string()),
         })
     }

@@ -1,10 +1,12 @@
-//! One module per vendor, and the small JSON helpers they share.
+//! One module per vendor, ticket notes (`notes`, shared by the PSAs), and the small JSON
+//! helpers they share.
 
 pub mod autotask;
 pub mod connectwise;
 pub mod datto;
 pub mod halopsa;
 pub mod ninjaone;
+pub mod notes;
 
 use serde_json::Value;
 

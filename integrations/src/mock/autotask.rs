@@ -2,7 +2,8 @@
 //! zone, the API under `/atservicesrest/v1.0` (and the `ATServicesRest/V1.0` casing clients also
 //! use), the `UserName`/`Secret`/`ApiIntegrationCode` headers, `POST /{Entity}/query` (or `GET`
 //! with `?search=`) with Autotask's filter JSON and `MaxRecords` up to 500, paging through an
-//! absolute `pageDetails.nextPageUrl` (followed with `GET` or `POST`), the tickets'
+//! absolute `pageDetails.nextPageUrl` (followed with `GET` or `POST`), `TicketNotes` (with the
+//! `in` operator a bulk read uses, at most 500 values), the tickets'
 //! `entityInformation/fields` picklists, `ThresholdInformation`, and `{"errors": [...]}` bodies.
 //!
 //! Filters name fields the entity has; an unknown field or operator is refused with a 400 (the
@@ -139,7 +140,7 @@ struct Entity {
     records: fn(&Store) -> &Vec<Value>,
 }
 
-const ENTITIES: [Entity; 3] = [
+const ENTITIES: [Entity; 4] = [
     Entity {
         name: "Companies",
         fields: &[
@@ -210,7 +211,26 @@ const ENTITIES: [Entity; 3] = [
         ],
         records: |store| &store.tickets,
     },
+    Entity {
+        name: "TicketNotes",
+        fields: &[
+            "id",
+            "ticketID",
+            "title",
+            "description",
+            "noteType",
+            "publish",
+            "createDateTime",
+            "lastActivityDate",
+            "creatorResourceID",
+            "createdByContactID",
+        ],
+        records: |store| &store.notes,
+    },
 ];
+
+/// The most values an `in` condition takes (Autotask's limit on conditions in a query).
+pub const MAX_IN_VALUES: usize = 500;
 
 fn entity(name: &str) -> Result<&'static Entity, Box<Response>> {
     ENTITIES
@@ -348,10 +368,11 @@ fn run(state: &MockState, name: &str, headers: &HeaderMap, search: &Value, after
         return refuse(StatusCode::BAD_REQUEST, &message);
     }
     let id_of = |record: &Value| record.get("id").and_then(Value::as_i64).unwrap_or_default();
+    let prepared: Vec<Prepared<'_>> = filter.iter().map(Prepared::of).collect();
     let mut found: Vec<Value> = (entity.records)(&state.store())
         .iter()
         .filter(|record| id_of(record) > after)
-        .filter(|record| filter.iter().all(|condition| matches(record, condition)))
+        .filter(|record| prepared.iter().all(|condition| condition.matches(record)))
         .cloned()
         .collect();
     found.sort_by_key(|record| id_of(record));
@@ -379,6 +400,71 @@ fn run(state: &MockState, name: &str, headers: &HeaderMap, search: &Value, after
             "pageDetails": { "count": found.len(), "requestCount": max, "prevPageUrl": null, "nextPageUrl": next }
         }),
     )
+}
+
+/// A top-level condition ready to match many records: an `in` list as a set (a bulk read names
+/// hundreds of ids, and the mock serves benchmarks of tens of thousands of records).
+enum Prepared<'a> {
+    In {
+        field: &'a str,
+        keys: std::collections::HashSet<String>,
+        negated: bool,
+    },
+    Other(&'a Value),
+}
+
+impl<'a> Prepared<'a> {
+    fn of(condition: &'a Value) -> Self {
+        let op = condition
+            .get("op")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match (op.as_str(), condition.get("field").and_then(Value::as_str)) {
+            ("in" | "notin", Some(field)) => Self::In {
+                field,
+                keys: condition
+                    .get("value")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(key)
+                    .collect(),
+                negated: op == "notin",
+            },
+            _ => Self::Other(condition),
+        }
+    }
+
+    fn matches(&self, record: &Value) -> bool {
+        match self {
+            Self::In {
+                field: name,
+                keys,
+                negated,
+            } => {
+                field(record, name)
+                    .and_then(key)
+                    .is_some_and(|found| keys.contains(&found))
+                    != *negated
+            }
+            Self::Other(condition) => matches(record, condition),
+        }
+    }
+}
+
+/// A value as `compare` sees it, for set membership: numbers (or numeric strings) by value,
+/// other text without case.
+fn key(value: &Value) -> Option<String> {
+    match value {
+        Value::Number(number) => number.as_f64().map(|number| number.to_string()),
+        Value::String(text) => Some(
+            text.trim()
+                .parse::<f64>()
+                .map_or_else(|_| text.to_ascii_lowercase(), |number| number.to_string()),
+        ),
+        _ => None,
+    }
 }
 
 const COMPARISONS: [&str; 6] = ["eq", "noteq", "gt", "gte", "lt", "lte"];
@@ -409,6 +495,20 @@ fn validate(condition: &Value, entity: &Entity) -> Result<(), String> {
             "Unable to find {field} in the {} entity.",
             entity.name
         ));
+    }
+    if op == "in" || op == "notin" {
+        let values = condition
+            .get("value")
+            .and_then(Value::as_array)
+            .filter(|values| !values.is_empty())
+            .ok_or_else(|| format!("The {op} condition on {field} needs a list of values."))?;
+        if values.len() > MAX_IN_VALUES {
+            return Err(format!(
+                "The {op} condition on {field} has {} values; the most is {MAX_IN_VALUES}.",
+                values.len()
+            ));
+        }
+        return Ok(());
     }
     if COMPARISONS.contains(&op.as_str()) {
         if condition.get("value").is_none_or(Value::is_null) {
@@ -468,6 +568,16 @@ fn matches(record: &Value, condition: &Value) -> bool {
         .unwrap_or_default();
     let found = field(record, name);
     let ordering = || compare(found?, condition.get("value")?);
+    let listed = || {
+        found.is_some_and(|found| {
+            condition
+                .get("value")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|value| compare(found, value) == Some(Ordering::Equal))
+        })
+    };
     match op.as_str() {
         "and" => items().all(|item| matches(record, item)),
         "or" => items().any(|item| matches(record, item)),
@@ -479,6 +589,8 @@ fn matches(record: &Value, condition: &Value) -> bool {
         "gte" => matches!(ordering(), Some(Ordering::Greater | Ordering::Equal)),
         "lt" => ordering() == Some(Ordering::Less),
         "lte" => matches!(ordering(), Some(Ordering::Less | Ordering::Equal)),
+        "in" => listed(),
+        "notin" => !listed(),
         _ => false,
     }
 }
@@ -546,6 +658,18 @@ pub fn ticket(id: i64, company: i64, status: i64, at: DateTime<Utc>) -> Value {
     })
 }
 
+/// A note on ticket `ticket` as Autotask's `TicketNotes` returns it, written at `at` by resource
+/// 29682885; `publish` 1 is for all Autotask users (the customer too), 2 internal only.
+#[must_use]
+pub fn note(id: i64, ticket: i64, text: &str, publish: i64, at: DateTime<Utc>) -> Value {
+    json!({
+        "id": id, "ticketID": ticket, "title": "Note", "description": text, "noteType": 1,
+        "publish": publish, "createDateTime": stamp(at), "lastActivityDate": stamp(at),
+        "creatorResourceID": 29_682_885, "createdByContactID": null,
+        "impersonatorCreatorResourceID": null, "impersonatorUpdaterResourceID": null
+    })
+}
+
 /// Configuration item type ids of the fixture's tenant (a tenant picklist at Autotask).
 pub mod ci_type {
     /// Workstation.
@@ -577,8 +701,9 @@ fn picklist_value(value: i64, label: &str, sort: i64, system: bool) -> Value {
 }
 
 /// Test data: `companies` companies (ids 170, 171, ...) with a server and a workstation each
-/// (configuration items 40, 41, ...), and `tickets` tickets spread over them (ids 30000, ...),
-/// all last changed at `at`; the status and priority picklists.
+/// (configuration items 40, 41, ...), and `tickets` tickets spread over them (ids 30000, ...;
+/// two notes on the first, one published, one internal), all last changed at `at`; the status
+/// and priority picklists.
 #[must_use]
 pub fn fixture(companies: usize, tickets: usize, at: DateTime<Utc>) -> Store {
     let company_ids: Vec<i64> = (0..companies as i64).map(|n| 170 + n).collect();
@@ -615,6 +740,24 @@ pub fn fixture(companies: usize, tickets: usize, at: DateTime<Utc>) -> Store {
             ticket(30_000 + n as i64, company, statuses[n % 3], at)
         })
         .collect();
+    if tickets > 0 {
+        store.notes = vec![
+            note(
+                91_001,
+                30_000,
+                "Called the user; reset the Outlook profile.",
+                1,
+                at,
+            ),
+            note(
+                91_002,
+                30_000,
+                "Mailbox move left a stale autodiscover record.",
+                2,
+                at,
+            ),
+        ];
+    }
     store.statuses = vec![
         picklist_value(status::NEW, "New", 1, true),
         picklist_value(status::COMPLETE, "Complete", 2, true),

@@ -3,7 +3,9 @@
 //! mid-sync), `/api/Client`, `/api/Asset` and `/api/Tickets` as envelopes paged by
 //! `pageinate=true&page_size&page_no` with `record_count`, `lastupdatefromdate` /
 //! `lastupdatetodate` without a zone, closed tickets and inactive assets left out unless asked
-//! (`includeclosed`/`includecompleted`, `includeinactive`), and bare-array `/api/Status` and `/api/Priority`.
+//! (`includeclosed`/`includecompleted`, `includeinactive`), `/api/Actions?ticket_id=` (the
+//! `actions` of one ticket; `excludesys=true` leaves system actions out), and bare-array
+//! `/api/Status` and `/api/Priority`.
 //!
 //! Halo itself ignores query parameters it does not know, so a misspelt filter returns every
 //! record; this mock refuses them with a 400 instead, so a connector's typo fails a test. Halo's
@@ -57,6 +59,7 @@ pub async fn start(store: Store) -> MockServer {
         .route("/Client", get(clients))
         .route("/Asset", get(assets))
         .route("/Tickets", get(tickets))
+        .route("/Actions", get(actions))
         .route("/Status", get(statuses))
         .route("/Priority", get(priorities))
         .layer(middleware::from_fn_with_state(
@@ -340,6 +343,53 @@ async fn tickets(State(state): State<Arc<MockState>>, Query(query): Params) -> R
     )
 }
 
+/// `GET /Actions?ticket_id=N`: the ticket's actions, system ones left out when
+/// `excludesys=true`.
+async fn actions(State(state): State<Arc<MockState>>, Query(query): Params) -> Response {
+    const KNOWN: [&str; 4] = ["ticket_id", "excludesys", "count", "agentonly"];
+    let query: HashMap<String, &String> = query
+        .iter()
+        .map(|(key, value)| (key.to_ascii_lowercase(), value))
+        .collect();
+    if let Some(unknown) = query.keys().find(|key| !KNOWN.contains(&key.as_str())) {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            &format!("Unknown query parameter '{unknown}'"),
+        );
+    }
+    let Some(ticket) = query.get("ticket_id").and_then(|id| id.parse::<i64>().ok()) else {
+        return refuse(StatusCode::BAD_REQUEST, "ticket_id is required");
+    };
+    let exclude_system = query
+        .get("excludesys")
+        .is_some_and(|value| value.eq_ignore_ascii_case("true"));
+    let found: Vec<Value> = state
+        .store()
+        .notes
+        .iter()
+        .filter(|action| action["ticket_id"] == ticket)
+        .filter(|action| !(exclude_system && action["outcome"] == "System"))
+        .cloned()
+        .collect();
+    super::json(
+        StatusCode::OK,
+        &json!({ "record_count": found.len(), "actions": found }),
+    )
+}
+
+/// An action on ticket `ticket` as Halo lists it, written at `at` by agent 14; `hidden` for one
+/// the end user does not see. `note` empty leaves only `note_html`.
+#[must_use]
+pub fn action(id: i64, ticket: i64, note: &str, hidden: bool, at: DateTime<Utc>) -> Value {
+    json!({
+        "id": id, "ticket_id": ticket, "outcome": if hidden { "Private Note" } else { "Note" },
+        "outcome_id": if hidden { 7 } else { 1 }, "who": "Sam Agent", "who_agentid": 14,
+        "note": note, "note_html": format!("<p>{note}</p>"), "datetime": stamp(at),
+        "actiondatecreated": stamp(at), "hiddenfromuser": hidden, "timetaken": 0.25,
+        "new_status": 2, "emailfrom": "", "emailto": ""
+    })
+}
+
 async fn statuses(State(state): State<Arc<MockState>>) -> Json<Value> {
     Json(Value::Array(state.store().statuses.clone()))
 }
@@ -426,7 +476,8 @@ pub fn ticket(id: i64, client: i64, status: i64, at: DateTime<Utc>) -> Value {
 
 /// Test data: `clients` clients (ids 57, 58, ...) with a server and a laptop asset each (ids
 /// 2200, ...; the server linked to NinjaOne), `tickets` tickets spread over them (ids 18000,
-/// ...), all last updated at `at`; the statuses, and priorities for two SLAs.
+/// ...; on the first, a note, a private note and a system action), all last updated at `at`;
+/// the statuses, and priorities for two SLAs.
 #[must_use]
 pub fn fixture(clients: usize, tickets: usize, at: DateTime<Utc>) -> Store {
     let client_ids: Vec<i64> = (0..clients as i64).map(|n| 57 + n).collect();
@@ -463,6 +514,27 @@ pub fn fixture(clients: usize, tickets: usize, at: DateTime<Utc>) -> Store {
             ticket(18_000 + n as i64, client, statuses[n % 3], at)
         })
         .collect();
+    if tickets > 0 {
+        let mut system = action(4_402, 18_000, "Status changed to In Progress", false, at);
+        system["outcome"] = json!("System");
+        store.notes = vec![
+            action(
+                4_400,
+                18_000,
+                "Called the user; reset the Outlook profile.",
+                false,
+                at,
+            ),
+            action(
+                4_401,
+                18_000,
+                "Mailbox move left a stale autodiscover record.",
+                true,
+                at,
+            ),
+            system,
+        ];
+    }
     store.statuses = [
         (status::NEW, "New", 0),
         (status::IN_PROGRESS, "In Progress", 0),

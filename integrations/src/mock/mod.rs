@@ -3,8 +3,10 @@
 //! since filters, rate limiting with the vendor's headers, and the vendor's error bodies.
 //!
 //! Every mock shares [`MockState`]: the vendor's records as JSON in the vendor's own field
-//! layout ([`Store`]), a queue of injected faults (a 429 storm, 5xx), a request counter, and the
-//! access tokens it has issued.
+//! layout ([`Store`]), a queue of injected faults (a 429 storm, 5xx), request counters (in all
+//! and per path), the most requests it had in flight at once, an optional latency added to every
+//! API request (for benchmarks: a vendor is tens of milliseconds away, not microseconds), and
+//! the access tokens it has issued.
 
 pub mod autotask;
 pub mod connectwise;
@@ -12,8 +14,9 @@ pub mod datto;
 pub mod halopsa;
 pub mod ninjaone;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -48,7 +51,8 @@ pub struct Store {
     pub alerts: Vec<Value>,
     /// Activities or audit entries.
     pub changes: Vec<Value>,
-    /// Ticket notes (ConnectWise: with `ticketId`).
+    /// Ticket notes (ConnectWise: with `ticketId`; Autotask `TicketNotes` with `ticketID`; Halo
+    /// actions with `ticket_id`).
     pub notes: Vec<Value>,
     /// Ticket statuses (per board for ConnectWise).
     pub statuses: Vec<Value>,
@@ -75,6 +79,11 @@ pub enum ActivityCursors {
 struct Control {
     faults: VecDeque<Fault>,
     requests: usize,
+    by_path: HashMap<String, usize>,
+    in_flight: usize,
+    max_in_flight: usize,
+    latency: Duration,
+    refused: Vec<(String, u16)>,
     token_requests: usize,
     tokens: HashSet<String>,
     serial: u64,
@@ -120,6 +129,46 @@ impl MockState {
         self.control().requests
     }
 
+    /// API requests so far to `path` exactly (the path as the client sent it, without query).
+    #[must_use]
+    pub fn requests_to(&self, path: &str) -> usize {
+        self.control().by_path.get(path).copied().unwrap_or(0)
+    }
+
+    /// API requests so far by path, for tests that look for a pattern.
+    #[must_use]
+    pub fn requests_by_path(&self) -> HashMap<String, usize> {
+        self.control().by_path.clone()
+    }
+
+    /// The most API requests the mock was serving at once so far.
+    #[must_use]
+    pub fn max_in_flight(&self) -> usize {
+        self.control().max_in_flight
+    }
+
+    /// Starts counting in-flight requests again from now (those in flight still end).
+    pub fn reset_max_in_flight(&self) {
+        let mut control = self.control();
+        control.max_in_flight = control.in_flight;
+    }
+
+    /// Answers every API request whose path ends with `suffix` with `status` (a 4xx: the vendor
+    /// forbids or does not know that endpoint), until [`MockState::allow_all`].
+    pub fn refuse_path(&self, suffix: &str, status: u16) {
+        self.control().refused.push((suffix.to_owned(), status));
+    }
+
+    /// Stops refusing paths ([`MockState::refuse_path`]).
+    pub fn allow_all(&self) {
+        self.control().refused.clear();
+    }
+
+    /// Answers every API request `latency` later (zero, the default, for none).
+    pub fn set_latency(&self, latency: Duration) {
+        self.control().latency = latency;
+    }
+
     /// Token requests so far.
     #[must_use]
     pub fn token_requests(&self) -> usize {
@@ -151,10 +200,30 @@ impl MockState {
             .is_some_and(|token| self.control().tokens.contains(token))
     }
 
-    fn next_fault(&self) -> Option<Fault> {
+    /// Counts an API request to `path` as started: the status it is refused with, if its path
+    /// is refused; its fault, if any; and the latency to add.
+    fn begin(&self, path: &str) -> (Option<u16>, Option<Fault>, Duration) {
         let mut control = self.control();
         control.requests += 1;
-        control.faults.pop_front()
+        *control.by_path.entry(path.to_owned()).or_default() += 1;
+        control.in_flight += 1;
+        control.max_in_flight = control.max_in_flight.max(control.in_flight);
+        let refused = control
+            .refused
+            .iter()
+            .find(|(suffix, _)| path.ends_with(suffix.as_str()))
+            .map(|(_, status)| *status);
+        (refused, control.faults.pop_front(), control.latency)
+    }
+}
+
+/// One API request in flight; dropping it (answered, or cancelled by the client) ends it.
+struct InFlight(Arc<MockState>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut control = self.0.control();
+        control.in_flight = control.in_flight.saturating_sub(1);
     }
 }
 
@@ -192,15 +261,26 @@ impl Drop for MockServer {
     }
 }
 
-/// Counts an API request and answers it with the next injected fault, if any, in the vendor's
-/// error body shape.
+/// Counts an API request (in all, by path, in flight), waits the configured latency, and answers
+/// it with the next injected fault, if any, in the vendor's error body shape.
 pub(crate) async fn apply_faults(
     state: Arc<MockState>,
     error_body: fn(u16, &str) -> Value,
     request: Request,
     next: Next,
 ) -> Response {
-    match state.next_fault() {
+    let (refused, fault, latency) = state.begin(request.uri().path());
+    let _in_flight = InFlight(Arc::clone(&state));
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if let Some(status) = refused {
+        return json(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN),
+            &error_body(status, "Access to this resource is denied"),
+        );
+    }
+    match fault {
         None => next.run(request).await,
         Some(Fault::RateLimited { retry_after }) => {
             let mut response = json(

@@ -17,6 +17,17 @@ pub fn connector_with(
     settings: Value,
     credentials: Value,
 ) -> Box<dyn Connector> {
+    connector_mapped(kind, server, settings, credentials, None)
+}
+
+/// [`connector_with`] for a sync run that maps only `mapped` companies (`None`: unknown).
+pub fn connector_mapped(
+    kind: IntegrationKind,
+    server: &MockServer,
+    settings: Value,
+    credentials: Value,
+    mapped: Option<&[&str]>,
+) -> Box<dyn Connector> {
     // reqwest needs the TLS provider before any client is built.
     let _ = rustls::crypto::ring::default_provider().install_default();
     build(IntegrationConfig {
@@ -27,6 +38,14 @@ pub fn connector_with(
         policy: RetryPolicy::fast(),
         // The mocks listen on loopback.
         egress: Egress::ALLOW_PRIVATE,
+        mapped_companies: mapped.map(|companies| {
+            std::sync::Arc::new(
+                companies
+                    .iter()
+                    .map(|company| (*company).to_owned())
+                    .collect(),
+            )
+        }),
     })
     .expect("a connector")
 }
