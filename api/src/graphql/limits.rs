@@ -1,7 +1,9 @@
 //! Limits that keep one request from costing the server too much, beyond async-graphql's own
 //! complexity limit (set in `graphql::build_schema`).
 //!
-//! - [`SelectionLimits`]: at most [`MAX_ALIASES`] aliased fields per document, since aliases let one
+//! All are checked by one schema extension, [`Limits`]:
+//!
+//! - at most [`MAX_ALIASES`] aliased fields per document, since aliases let one
 //!   query ask for the same expensive field many times over; and the shape of the selection
 //!   ([`check_selection`]): fields nested at most [`super::MAX_DEPTH`] deep, except inside
 //!   introspection (`__schema`, `__type`), which standard tools query deeper (graphql-js's
@@ -9,7 +11,7 @@
 //!   [`MAX_INTROSPECTION_DEPTH`], [`MAX_INTROSPECTION_LISTS`] lists on one path and one
 //!   `__schema` per operation, since what it returns multiplies with each list it nests.
 //! - [`MAX_BATCH`]: at most this many operations per batched request (checked in `http`).
-//! - [`DocumentLimits`]: what a document and its variables may nest or repeat, counted on the
+//! - what a document and its variables may nest or repeat, counted on the
 //!   text before the parser sees it ([`check_document`], [`check_variables`]). The parser and the
 //!   input coercion recurse once per level of a value, so a value nested a few thousand deep
 //!   would overflow a worker's stack and abort the process; these limits are what keeps any
@@ -17,12 +19,15 @@
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+};
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Selection, SelectionSet,
 };
 use async_graphql::{
-    ErrorExtensionValues, ServerError, ServerResult, Value as ConstValue, Variables,
+    ErrorExtensionValues, Response, ServerError, ServerResult, ValidationResult,
+    Value as ConstValue, Variables,
 };
 
 use crate::error::ErrorCode;
@@ -73,30 +78,57 @@ const INTROSPECTION_LISTS: &[&str] = &[
     "locations",
 ];
 
-/// Parses the document and refuses one with more than [`MAX_ALIASES`] aliases or a selection
-/// over [`check_selection`]'s limits. It must be the innermost extension (registered last): it
-/// parses the document itself instead of handing over to the library's parse step, whose
-/// recursion check walks fragments once per spread, which a few lines of fragments spreading
-/// each other make exponential; [`check_selection`] covers that check too.
-pub struct SelectionLimits;
+/// The one schema extension: checks the document's text and variables ([`check_document`],
+/// [`check_variables`]) before anything parses them, parses the document itself and checks its
+/// aliases and selection ([`check_selection`]), and reports the validated query's cost and depth
+/// in `extensions.analyzer`. It parses instead of handing over to the library's parse step,
+/// whose recursion check walks fragments once per spread (a few lines of fragments spreading
+/// each other make that exponential); [`check_selection`] covers that check too. One extension
+/// rather than several: the library runs every extension around every field it resolves.
+pub struct Limits;
 
-impl ExtensionFactory for SelectionLimits {
+impl ExtensionFactory for Limits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(SelectionLimitsExtension)
+        Arc::new(LimitsExtension::default())
     }
 }
 
-struct SelectionLimitsExtension;
+#[derive(Default)]
+struct LimitsExtension {
+    /// The validated query's cost and depth, for the response.
+    validated: std::sync::Mutex<Option<ValidationResult>>,
+}
 
 #[async_trait::async_trait]
-impl Extension for SelectionLimitsExtension {
+impl Extension for LimitsExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let response = next.run(ctx).await;
+        let validated = self
+            .validated
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        match validated {
+            Some(validated) => response.extension(
+                "analyzer",
+                async_graphql::value!({
+                    "complexity": validated.complexity,
+                    "depth": validated.depth,
+                }),
+            ),
+            None => response,
+        }
+    }
+
     async fn parse_query(
         &self,
         _ctx: &ExtensionContext<'_>,
         query: &str,
-        _variables: &Variables,
+        variables: &Variables,
         _next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        check_document(query).map_err(LimitExceeded::into_server_error)?;
+        check_variables(variables).map_err(LimitExceeded::into_server_error)?;
         let document = async_graphql::parser::parse_query(query)?;
         let aliases = count_aliases(&document);
         if aliases > MAX_ALIASES {
@@ -108,32 +140,18 @@ impl Extension for SelectionLimitsExtension {
         check_selection(&document).map_err(LimitExceeded::into_server_error)?;
         Ok(document)
     }
-}
 
-/// Refuses documents and variables over the nesting and repetition limits, before the parser
-/// sees them.
-pub struct DocumentLimits;
-
-impl ExtensionFactory for DocumentLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentLimitsExtension)
-    }
-}
-
-struct DocumentLimitsExtension;
-
-#[async_trait::async_trait]
-impl Extension for DocumentLimitsExtension {
-    async fn parse_query(
+    async fn validation(
         &self,
         ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        check_document(query).map_err(LimitExceeded::into_server_error)?;
-        check_variables(variables).map_err(LimitExceeded::into_server_error)?;
-        next.run(ctx, query, variables).await
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let validated = next.run(ctx).await?;
+        *self
+            .validated
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(validated);
+        Ok(validated)
     }
 }
 

@@ -57,13 +57,11 @@ pub fn build_schema(options: SchemaOptions) -> AppSchema {
         mutation::Mutation::default(),
         subscription::SubscriptionRoot,
     )
-    // Depth is checked by `limits::SelectionLimits` (`limits::check_selection`): the library's
-    // own limit counts introspection too, and refused every standard tool's introspection query.
+    // Depth is checked by `limits::Limits` (`limits::check_selection`): the library's own limit
+    // counts introspection too, and refused every standard tool's introspection query. The
+    // same extension reports each response's cost and depth.
     .limit_complexity(MAX_COMPLEXITY)
-    .extension(async_graphql::extensions::Analyzer)
-    .extension(limits::DocumentLimits)
-    // Innermost (registered last): it parses the document itself.
-    .extension(limits::SelectionLimits);
+    .extension(limits::Limits);
     if options.introspection {
         builder.finish()
     } else {
