@@ -522,14 +522,14 @@ def measure_tandem(read, server, cluster, token, args, workdir):
     return result
 
 
-def row(read, tandem, baseline, db):
+def row(label, tandem, baseline, db):
     def fmt_rate(value):
         return f"{value:,.0f}"
 
     def fmt_ms(value):
         return f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
 
-    cells = [read.label, f"{fmt_rate(tandem['rate'])} · {fmt_ms(tandem['p50'])} · {fmt_ms(tandem['p99'])}"]
+    cells = [label, f"{fmt_rate(tandem['rate'])} · {fmt_ms(tandem['p50'])} · {fmt_ms(tandem['p99'])}"]
     if baseline:
         cells += [f"{fmt_rate(baseline['rate'])} tps · {fmt_ms(baseline['p50'])} · {fmt_ms(baseline['p99'])}",
                   f"{tandem['rate'] / baseline['rate']:.2f}", f"{tandem['p99'] / baseline['p99']:.1f}x"]
@@ -734,7 +734,8 @@ def main():
                 if not baseline_first and read.sql and cluster:
                     log(f"[{round_number + 1}] {read.key}: raw SQL")
                     baseline = run_pgbench(cluster, read.scripts(), args, workdir)
-                line = row(read, tandem, baseline, args.db)
+                label = read.label + (f" (round {round_number + 1})" if args.rounds > 1 else "")
+                line = row(label, tandem, baseline, args.db)
                 log(line)
                 rows.append(line)
                 if tandem.get("top"):
