@@ -527,6 +527,8 @@ def row(label, tandem, baseline, db):
         return f"{value:,.0f}"
 
     def fmt_ms(value):
+        if value < 1:
+            return f"{value:.2f} ms"
         return f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
 
     cells = [label, f"{fmt_rate(tandem['rate'])} · {fmt_ms(tandem['p50'])} · {fmt_ms(tandem['p99'])}"]
