@@ -256,7 +256,7 @@ impl IntegrationMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What to write; see the input type.")] input: IntegrationActionInput,
     ) -> Result<IntegrationPayload> {
-        disable(ctx, input).await.extend()
+        act(ctx, input, Action::Disable).await.extend()
     }
 
     /// Deletes an integration and keeps its history: its sync runs and everything it synced
@@ -268,7 +268,7 @@ impl IntegrationMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What to delete; see the input type.")] input: IntegrationActionInput,
     ) -> Result<IntegrationPayload> {
-        delete(ctx, input).await.extend()
+        act(ctx, input, Action::Delete).await.extend()
     }
 
     /// Checks the credentials and configuration against the vendor with one cheap call and says
@@ -398,36 +398,31 @@ async fn update(ctx: &Context<'_>, input: UpdateIntegrationInput) -> ApiResult<I
     IntegrationPayload::from_outcome(outcome.map(Integration))
 }
 
-async fn disable(
+/// What `disableIntegration` and `deleteIntegration` do to an integration.
+#[derive(Clone, Copy)]
+enum Action {
+    Disable,
+    Delete,
+}
+
+/// `disableIntegration` and `deleteIntegration`: the same input and payload, their own service.
+async fn act(
     ctx: &Context<'_>,
     input: IntegrationActionInput,
+    action: Action,
 ) -> ApiResult<IntegrationPayload> {
     let viewer = ctx.viewer()?;
     let mut check = Check::default();
     let id = check.id("id", NodeType::Integration, &input.id);
-    let outcome = services::integration::disable_integration(
-        ctx.db()?,
-        ctx.data_opt::<EventBus>(),
-        viewer,
-        id,
-        check,
-    )
-    .await;
-    IntegrationPayload::from_outcome(outcome.map(Integration))
-}
-
-async fn delete(ctx: &Context<'_>, input: IntegrationActionInput) -> ApiResult<IntegrationPayload> {
-    let viewer = ctx.viewer()?;
-    let mut check = Check::default();
-    let id = check.id("id", NodeType::Integration, &input.id);
-    let outcome = services::integration::delete_integration(
-        ctx.db()?,
-        ctx.data_opt::<EventBus>(),
-        viewer,
-        id,
-        check,
-    )
-    .await;
+    let (db, events) = (ctx.db()?, ctx.data_opt::<EventBus>());
+    let outcome = match action {
+        Action::Disable => {
+            services::integration::disable_integration(db, events, viewer, id, check).await
+        }
+        Action::Delete => {
+            services::integration::delete_integration(db, events, viewer, id, check).await
+        }
+    };
     IntegrationPayload::from_outcome(outcome.map(Integration))
 }
 
