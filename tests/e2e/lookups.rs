@@ -82,3 +82,29 @@ async fn typed_lookups_answer_as_node_does_and_refuse_ids_of_another_type() -> a
     }
     app.stop().await
 }
+
+/// Every connection also offers `nodes`: its page's items in order, without cursors.
+#[tokio::test]
+async fn connections_offer_their_nodes_in_page_order() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let token = app.provider_admin_token();
+    let page = app
+        .query(
+            &token,
+            "{ tickets(first: 5) { nodes { id title } edges { node { id title } } } environments(first: 2) { nodes { name systems(first: 2) { nodes { name } } } } }",
+            Value::Null,
+        )
+        .await?;
+    let nodes = page["tickets"]["nodes"].as_array().unwrap();
+    let edges: Vec<Value> = page["tickets"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|edge| edge["node"].clone())
+        .collect();
+    assert_eq!(nodes.len(), 5, "{page}");
+    assert_eq!(nodes, &edges);
+    assert_eq!(page["environments"]["nodes"].as_array().unwrap().len(), 2);
+    assert!(page["environments"]["nodes"][0]["systems"]["nodes"].is_array());
+    app.stop().await
+}

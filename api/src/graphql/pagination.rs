@@ -102,6 +102,7 @@ impl<C> Ordering<C> {
 
 /// One page of a list, with what it takes to fetch the pages around it.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 #[graphql(concrete(name = "OrganizationConnection", params(Organization)))]
 #[graphql(concrete(name = "EngagementConnection", params(Engagement)))]
 #[graphql(concrete(name = "TeamConnection", params(Team)))]
@@ -126,6 +127,19 @@ where
     pub page_info: PageInfo,
     /// How many items match, across all pages.
     pub total_count: u64,
+}
+
+#[async_graphql::ComplexObject]
+impl<N> Page<N>
+where
+    N: OutputType,
+    PageEdge<N>: OutputType,
+{
+    /// The items of this page, in order, without their cursors: `edges { node }` for clients
+    /// that do not page by item.
+    async fn nodes(&self) -> Vec<&N> {
+        self.edges.iter().map(|edge| &edge.node).collect()
+    }
 }
 
 /// An item of a page, with its cursor.
