@@ -999,16 +999,22 @@ async fn administered(
     lock: bool,
 ) -> Result<Option<integration::Model>, DbErr> {
     let Some(id) = id else { return Ok(None) };
-    let mut select = integration::Entity::find_by_id(id);
+    // The organization is part of the condition, so another tenant's row is never locked.
+    let mut select = integration::Entity::find_by_id(id).filter(
+        integration::COLUMN
+            .organization_id
+            .eq(actor.organization.id),
+    );
     if lock {
         // `NO KEY UPDATE`: writers of the integration take turns, while a sync page's inserts
         // that reference it are not blocked.
         select = select.lock(sea_orm::sea_query::LockType::NoKeyUpdate);
     }
     // A deleted integration is history: it can be read, never changed.
-    let found = select.one(db).await?.filter(|found| {
-        found.organization_id == actor.organization.id && found.deleted_at.is_none()
-    });
+    let found = select
+        .one(db)
+        .await?
+        .filter(|found| found.deleted_at.is_none());
     if found.is_none() {
         check.fail(
             field,
