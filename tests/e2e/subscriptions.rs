@@ -682,3 +682,39 @@ async fn an_ended_engagement_stops_both_sides_before_the_next_event_without_wait
     assert_ended(&mut client, "c", "FORBIDDEN", 4403).await?;
     app.stop().await
 }
+
+/// A sync job's feed ends as soon as its integration is deleted: the token names an integration
+/// that no longer exists, before any later event reaches it.
+#[tokio::test]
+async fn a_feed_of_an_integration_token_ends_when_the_integration_is_deleted() -> anyhow::Result<()>
+{
+    let app = TestApp::spawn_with_demo().await?;
+    let (_server, integration) = crate::sync::connectwise(&app, 1, 1000).await?;
+    let provider = app.provider_admin_token();
+    let harbor = app.client_admin_token();
+    let environment = environment_of(&app, &harbor).await?;
+    let robot = app.integration_token("demo|northwind-sync", "northwind-msp", integration);
+    let mut socket = connect(&app, &robot).await?;
+    subscribe(&mut socket, "s", FEED).await?;
+    record(&app, &harbor, &environment, "while the integration lives").await?;
+    assert_eq!(next(&mut socket).await?["type"], "next");
+
+    let deleted = app
+        .query(
+            &provider,
+            "mutation($id: ID!) { deleteIntegration(input: { id: $id }) { userErrors { code } } }",
+            json!({ "id": api::graphql::ids::encode(api::graphql::ids::NodeType::Integration, integration).0 }),
+        )
+        .await?;
+    assert_eq!(deleted["deleteIntegration"]["userErrors"], json!([]));
+    // No pause: the change right after the delete must not reach the deleted integration's feed.
+    record(
+        &app,
+        &harbor,
+        &environment,
+        "after the integration was deleted",
+    )
+    .await?;
+    assert_ended(&mut socket, "s", "UNAUTHENTICATED", 4401).await?;
+    app.stop().await
+}
