@@ -22,27 +22,15 @@ import time
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import graphql, sh  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/tandem-target"))
 TICKETS = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
 ADMIN_URL = os.environ.get("TANDEM_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 JWT = "bench-jwt-secret-bench-jwt-secret-0123456789"
 KEY = base64.b64encode(b"b" * 32).decode()
-
-
-def sh(*args, **kwargs):
-    return subprocess.run(args, check=True, **kwargs)
-
-
-def graphql(address, token, query, variables):
-    request = urllib.request.Request(
-        f"{address}/graphql",
-        data=json.dumps({"query": query, "variables": variables}).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    body = json.load(urllib.request.urlopen(request))
-    assert "errors" not in body, body
-    return body["data"]
 
 
 def timed(args, env):

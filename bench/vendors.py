@@ -26,6 +26,9 @@ import time
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import graphql, sh  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/tandem-target"))
 RECORDS = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
@@ -49,21 +52,6 @@ NOTES = [
     ("ConnectWise, notes one ticket at a time", "connectwise", {"noteConcurrency": 1}, LATENCY_MS),
     ("ConnectWise, notes at the default (8)", "connectwise", {}, LATENCY_MS),
 ]
-
-
-def sh(*args, **kwargs):
-    return subprocess.run(args, check=True, **kwargs)
-
-
-def graphql(address, token, query, variables):
-    request = urllib.request.Request(
-        f"{address}/graphql",
-        data=json.dumps({"query": query, "variables": variables}).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    body = json.load(urllib.request.urlopen(request))
-    assert "errors" not in body, body
-    return body["data"]
 
 
 def create_integration(tandem, env, setup, mock_url, settings):
