@@ -86,6 +86,19 @@ impl ConnectorError {
             _ => false,
         }
     }
+
+    /// Whether the vendor refused this one request's record (forbidden, gone, malformed), so
+    /// that only the record it was about fails. Anything else (credentials refused, the
+    /// throttling budget spent, the vendor unreachable or failing) would fail every record
+    /// after it as well, and fails the page or the run instead.
+    #[must_use]
+    pub fn refuses_the_record(&self) -> bool {
+        match self {
+            Self::Forbidden(_) | Self::Decode(_) => true,
+            Self::Status { status, .. } => matches!(*status, 400 | 404 | 410 | 422),
+            _ => false,
+        }
+    }
 }
 
 /// The start of a response body, for the server's log.
@@ -95,5 +108,33 @@ pub fn snippet(body: &str) -> String {
     match trimmed.char_indices().nth(300) {
         Some((cut, _)) => format!("{}…", &trimmed[..cut]),
         None => trimmed.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_refusals_of_one_record_fail_that_record_alone() {
+        let status = |status| ConnectorError::Status { status };
+        for refusal in [
+            ConnectorError::Forbidden(String::new()),
+            ConnectorError::Decode(String::new()),
+            status(404),
+            status(410),
+        ] {
+            assert!(refusal.refuses_the_record(), "{refusal:?}");
+        }
+        // Whatever would fail every later record as well fails the page or the run.
+        for wider in [
+            ConnectorError::Unauthorized(String::new()),
+            ConnectorError::Unreachable { host: "h".into() },
+            status(401),
+            status(429),
+            status(503),
+        ] {
+            assert!(!wider.refuses_the_record(), "{wider:?}");
+        }
     }
 }

@@ -348,7 +348,7 @@ async fn change_integration(
     operation: &str,
 ) -> ServiceResult<integration::Model> {
     require_role(actor, ADMINS, operation)?;
-    let write = UnitOfWork::begin(db, events, actor, None, None).await?;
+    let mut write = UnitOfWork::begin(db, events, actor, None, None).await?;
     // Locked: the host check below compares with the stored address, which a concurrent
     // update must not change in between.
     let Some(current) = administered(&write.txn, actor, &mut check, "id", input.id, true).await?
@@ -407,6 +407,8 @@ async fn change_integration(
         return Err(check.into());
     }
     model.updated_at = Set(write.now);
+    // Cached callers of its tokens hold the integration as it was.
+    write.callers_changed();
     if moved {
         model.lease_owner = Set(None);
         model.lease_expires_at = Set(None);

@@ -173,8 +173,10 @@ impl Autotask {
                         (*index, Ok(by_ticket.remove(ticket).unwrap_or_default()))
                     }),
                 )?,
-                Err(error) if error.is_transient() => return Err(error),
-                Err(error) => notes::refuse(read, chunk.iter().map(|(index, _)| *index), &error),
+                Err(error) if error.refuses_the_record() => {
+                    notes::refuse(read, chunk.iter().map(|(index, _)| *index), &error);
+                }
+                Err(error) => return Err(error),
             }
         }
         Ok(())
@@ -212,7 +214,12 @@ impl Autotask {
                 .ok_or_else(|| ConnectorError::Decode("`items` is missing".into()))?;
             let mut progress = items.is_empty();
             for item in items {
-                progress |= id(item, "id").is_some_and(|note| seen.insert(note));
+                // A note already read (overlapping pages) is neither progress nor read twice.
+                let new = id(item, "id").is_some_and(|note| seen.insert(note));
+                progress |= new;
+                if !new {
+                    continue;
+                }
                 if let (Some(ticket), Some(note)) = (id(item, "ticketID"), ticket_note(item)) {
                     found.entry(ticket).or_default().push(note);
                 }

@@ -149,10 +149,12 @@ impl ConnectWise {
                 false,
             )
             .await?;
-        Ok(items
+        // An answer that is not a list is not "no notes": the ticket fails instead of being
+        // written without them.
+        let items = items
             .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+            .ok_or_else(|| ConnectorError::Decode("the notes are not a JSON array".into()))?;
+        Ok(items
             .iter()
             .filter_map(|note| {
                 Some(TicketNote {

@@ -109,22 +109,26 @@ impl NotePlan {
 /// Gives each ticket of `read` named by index in `fetched` its notes, or its error.
 ///
 /// # Errors
-/// The first transient error (the vendor still failing after retries): the whole page fails,
-/// and is read again. A ticket whose notes the vendor refuses (gone, forbidden) fails alone, as
-/// a [`RecordError`].
+/// The first error that is not about one ticket (the vendor still failing after retries,
+/// credentials refused, the throttling budget spent): the whole page fails, and is read again.
+/// A ticket whose notes the vendor refuses (gone, forbidden, malformed) fails alone, as a
+/// [`RecordError`].
 pub(crate) fn attach(
     read: &mut [Result<Record, RecordError>],
     fetched: impl IntoIterator<Item = (usize, Result<Vec<TicketNote>, ConnectorError>)>,
 ) -> Result<(), ConnectorError> {
     for (index, notes) in fetched {
         match notes {
-            Ok(notes) => {
+            Ok(mut notes) => {
+                // A note listed twice (vendor pages that overlap) is one note.
+                let mut seen = std::collections::HashSet::new();
+                notes.retain(|note| seen.insert(note.external_id.clone()));
                 if let Ok(Record::Ticket(found)) = &mut read[index] {
                     found.notes = Some(notes);
                 }
             }
-            Err(error) if error.is_transient() => return Err(error),
-            Err(error) => refuse(read, [index], &error),
+            Err(error) if error.refuses_the_record() => refuse(read, [index], &error),
+            Err(error) => return Err(error),
         }
     }
     Ok(())
