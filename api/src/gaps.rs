@@ -30,8 +30,10 @@ pub enum GapKind {
     RequiredFunctionUnowned,
     /// An agreed entry ends within 30 days and no agreed entry takes over.
     ExpiringWithoutSuccessor,
-    /// A system no agreed entry covers: it has no entry of its own and the environment has no
-    /// function-level default.
+    /// A live system that a function applying to its kind (backup and recovery for a server,
+    /// patching for a laptop) leaves without an agreed owner: no entry for the system and no
+    /// function-level default. A system of a kind no function applies to is uncovered when no
+    /// entry at all covers it.
     SystemUncovered,
     /// An entry names no accountable team.
     NoAccountableTeam,
@@ -216,36 +218,7 @@ pub async fn find(
         });
     }
 
-    let has_default = in_force.iter().any(|entry| entry.system_id.is_none());
-    if !has_default {
-        // A function default covers every system, so systems are read only without one.
-        let systems = system::Entity::find()
-            .filter(system::COLUMN.environment_id.eq(environment.id))
-            .filter(system::COLUMN.created_at.lte(at))
-            .filter(
-                sea_orm::Condition::any()
-                    .add(system::COLUMN.retired_at.is_null())
-                    .add(system::COLUMN.retired_at.gt(at)),
-            )
-            .order_by_asc(system::Column::Name)
-            .all(db)
-            .await?;
-        let with_own: HashSet<Uuid> = in_force
-            .iter()
-            .filter_map(|entry| entry.system_id)
-            .collect();
-        for found in systems.iter().filter(|found| !with_own.contains(&found.id)) {
-            gaps.push(Gap {
-                kind: GapKind::SystemUncovered,
-                severity: GapSeverity::Medium,
-                summary: format!("No agreed entry covers {} at {}", found.name, stamp(at)),
-                suggested_fix:
-                    "Agree function-level defaults for the environment, or entries for this system"
-                        .to_owned(),
-                subject: GapSubject::System(found.clone()),
-            });
-        }
-    }
+    gaps.extend(uncovered_systems(db, environment, &functions, &in_force, &frameworks, at).await?);
 
     // Entries that will decide ownership at `at` once agreed count too: a gap in a draft is
     // cheaper to fix before both sides sign it.
@@ -317,6 +290,107 @@ pub async fn find(
 
     gaps.extend(undocumented_changes(db, environment, question).await?);
     gaps.sort_by_key(|gap| (gap.severity, gap.kind));
+    Ok(gaps)
+}
+
+/// The live systems of `environment` at `at` that a function applying to their kind leaves
+/// without an agreed owner in `in_force`, one gap per system naming each such function: HIGH
+/// when one of them is required by the environment's frameworks ("a server nobody backs up"),
+/// else MEDIUM. A system of a kind no function applies to is uncovered only when nothing covers
+/// it: no entry of its own and no function default at all.
+async fn uncovered_systems(
+    db: &impl ConnectionTrait,
+    environment: &environment::Model,
+    functions: &[function::Model],
+    in_force: &[responsibility::Model],
+    frameworks: &[String],
+    at: DateTime<Utc>,
+) -> Result<Vec<Gap>, DbErr> {
+    let systems = system::Entity::find()
+        .filter(system::COLUMN.environment_id.eq(environment.id))
+        .filter(system::COLUMN.created_at.lte(at))
+        .filter(
+            sea_orm::Condition::any()
+                .add(system::COLUMN.retired_at.is_null())
+                .add(system::COLUMN.retired_at.gt(at)),
+        )
+        .order_by_asc(system::Column::Name)
+        .order_by_asc(system::Column::Id)
+        .all(db)
+        .await?;
+    let kinds: Vec<(&function::Model, Vec<entities::enums::SystemKind>, bool)> = functions
+        .iter()
+        .map(|function| {
+            let required: Vec<String> =
+                serde_json::from_value(function.required_by.clone()).unwrap_or_default();
+            let required = required
+                .iter()
+                .any(|framework| frameworks.contains(framework));
+            (function, matrix::applies_to(function), required)
+        })
+        .collect();
+    let has_default = in_force.iter().any(|entry| entry.system_id.is_none());
+    let mut gaps = Vec::new();
+    for found in &systems {
+        let applying: Vec<&(&function::Model, _, bool)> = kinds
+            .iter()
+            .filter(|(_, kinds, _)| kinds.contains(&found.kind))
+            .collect();
+        let kind = sea_orm::ActiveEnum::to_value(&found.kind);
+        if applying.is_empty() {
+            let own = in_force
+                .iter()
+                .any(|entry| entry.system_id == Some(found.id));
+            if !has_default && !own {
+                gaps.push(Gap {
+                    kind: GapKind::SystemUncovered,
+                    severity: GapSeverity::Medium,
+                    summary: format!("No agreed entry covers {} at {}", found.name, stamp(at)),
+                    suggested_fix:
+                        "Agree function-level defaults for the environment, or entries for this system"
+                            .to_owned(),
+                    subject: GapSubject::System(found.clone()),
+                });
+            }
+            continue;
+        }
+        let unowned: Vec<&&(&function::Model, _, bool)> = applying
+            .iter()
+            .filter(|(function, _, _)| {
+                decide(in_force, environment.id, function.id, Some(found.id)).is_none()
+            })
+            .collect();
+        if unowned.is_empty() {
+            continue;
+        }
+        let names: Vec<&str> = unowned
+            .iter()
+            .map(|(function, _, _)| function.name.as_str())
+            .collect();
+        let keys: Vec<String> = unowned
+            .iter()
+            .map(|(function, _, _)| format!("`{}`", function.key))
+            .collect();
+        gaps.push(Gap {
+            kind: GapKind::SystemUncovered,
+            severity: if unowned.iter().any(|(_, _, required)| *required) {
+                GapSeverity::High
+            } else {
+                GapSeverity::Medium
+            },
+            summary: format!(
+                "Nobody owns {} for {} ({kind}) at {}",
+                names.join(", "),
+                found.name,
+                stamp(at)
+            ),
+            suggested_fix: format!(
+                "Agree a function-level default for {}, or an entry for this system",
+                keys.join(", ")
+            ),
+            subject: GapSubject::System(found.clone()),
+        });
+    }
     Ok(gaps)
 }
 

@@ -79,6 +79,12 @@ pub async fn functions_for(
         .await
 }
 
+/// The kinds of systems `function` applies to system by system; empty for a function of the
+/// environment as a whole. A stored value that is not a list of kinds reads as empty.
+pub fn applies_to(function: &entities::function::Model) -> Vec<entities::enums::SystemKind> {
+    serde_json::from_value(function.applies_to.clone()).unwrap_or_default()
+}
+
 /// The entry among `entries` that decides who owns `function_id` in `environment_id`, on
 /// `system_id` when given, and why.
 pub fn decide<'a>(
@@ -258,6 +264,7 @@ mod tests {
             csf_function: entities::enums::CsfFunction::Pr,
             csf_category: "PR.PS".to_owned(),
             required_by: serde_json::json!([]),
+            applies_to: serde_json::json!([]),
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

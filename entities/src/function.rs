@@ -23,6 +23,10 @@ pub struct Model {
     /// A JSON array of the frameworks that require an owner for it.
     #[sea_orm(column_type = "JsonBinary")]
     pub required_by: Json,
+    /// A JSON array of the system kinds it applies to, system by system; empty for a function of
+    /// the environment as a whole.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub applies_to: Json,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

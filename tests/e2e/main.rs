@@ -22,6 +22,7 @@ mod mutations;
 mod nesting;
 mod people_visibility;
 mod races;
+mod readiness;
 mod reads;
 mod routing;
 mod schema;

@@ -38,18 +38,25 @@ pub struct OwnershipGap {
     pub suggested_fix: String,
 }
 
+impl OwnershipGap {
+    /// The node a gap is about.
+    pub fn subject_node(subject: GapSubject) -> Node {
+        match subject {
+            GapSubject::Function(found) => Node::Function(Function(found)),
+            GapSubject::System(found) => Node::System(System(found)),
+            GapSubject::Responsibility(found) => Node::Responsibility(Responsibility(found)),
+            GapSubject::Runbook(found) => Node::Runbook(Runbook(found)),
+            GapSubject::Change(found) => Node::ChangeLogEntry(ChangeLogEntry(found)),
+        }
+    }
+}
+
 impl From<Gap> for OwnershipGap {
     fn from(gap: Gap) -> Self {
         Self {
             kind: gap.kind,
             severity: gap.severity,
-            subject: match gap.subject {
-                GapSubject::Function(found) => Node::Function(Function(found)),
-                GapSubject::System(found) => Node::System(System(found)),
-                GapSubject::Responsibility(found) => Node::Responsibility(Responsibility(found)),
-                GapSubject::Runbook(found) => Node::Runbook(Runbook(found)),
-                GapSubject::Change(found) => Node::ChangeLogEntry(ChangeLogEntry(found)),
-            },
+            subject: Self::subject_node(gap.subject),
             summary: gap.summary,
             suggested_fix: gap.suggested_fix,
         }

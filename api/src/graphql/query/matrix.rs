@@ -4,15 +4,19 @@
 use async_graphql::{Context, Enum, ID, Object, Result, ResultExt, SimpleObject};
 use chrono::Utc;
 use entities::system;
-use sea_orm::PaginatorTrait;
 use sea_orm::prelude::*;
 
 use crate::error::{ApiError, ApiResult};
+use crate::gaps::GapSubject;
 use crate::graphql::context::ContextExt;
+use crate::graphql::query::gaps::OwnershipGap;
 use crate::graphql::scope::can_see_environment;
-use crate::graphql::types::{Environment, Function, Responsibility, System};
+use crate::graphql::types::{
+    Engagement, Environment, Function, Integration, Node, Responsibility, System,
+};
 use crate::ids::{self, NodeType};
 use crate::matrix::{self, Decision};
+use crate::readiness::ReadinessKind;
 
 /// The responsibility matrix.
 #[derive(Default)]
@@ -66,21 +70,6 @@ pub struct Ownership {
     pub decided_by: OwnershipDecision,
 }
 
-/// What may keep an environment from being worked side by side.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReadinessKind {
-    /// Matrix entries are still drafts or proposals.
-    UnagreedEntries,
-    /// Functions with an agreed owner have no runbook.
-    FunctionWithoutRunbook,
-    /// The environment has no systems.
-    EmptyInventory,
-    /// No PSA integration is mapped to the environment, so the two teams share no tickets.
-    NoTicketingIntegration,
-    /// Agreed entries name nobody to escalate to.
-    NoEscalationPath,
-}
-
 /// One thing still missing before a transition.
 #[derive(SimpleObject)]
 pub struct ReadinessItem {
@@ -88,32 +77,52 @@ pub struct ReadinessItem {
     pub kind: ReadinessKind,
     /// What is missing, for people, with what to do.
     pub message: String,
-    /// The function keys, system or entry ids concerned, when the item has any.
+    /// Function keys, and global ids of the other subjects.
+    #[graphql(deprecation = "Mixes function keys and global ids; use `nodes`.")]
     pub subjects: Vec<String>,
+    /// What the item is about: functions, matrix entries, systems, integrations (only those the
+    /// caller may see), runbooks or change log entries.
+    pub nodes: Vec<Node>,
 }
 
-/// What an environment still lacks before both teams can work it side by side.
+/// What an environment still lacks at an instant before both teams can work it side by side.
 #[derive(SimpleObject)]
 pub struct TransitionReadiness {
     /// The environment.
     pub environment: Environment,
-    /// Whether nothing is missing.
+    /// The instant judged: the planned transition's first instant unless another was asked for.
+    pub at: DateTimeUtc,
+    /// The engagement that starts at `at`, when `at` is a planned transition's first day.
+    pub transition: Option<Engagement>,
+    /// Whether nothing is missing. Never true while `ownershipGaps` at `at` has a HIGH gap.
     pub ready: bool,
-    /// What is missing.
+    /// What is missing, most urgent first.
     pub items: Vec<ReadinessItem>,
+    /// The HIGH gaps of the gap report at `at`, each also an item of kind `HIGH_GAP`.
+    pub high_gaps: Vec<OwnershipGap>,
 }
 
 #[Object]
 impl MatrixQuery {
-    /// What an environment still lacks before a transition: unagreed matrix entries, owned
-    /// functions without a runbook, an empty inventory, no shared ticketing integration, agreed
+    /// What an environment still lacks before both teams can work it side by side, judged at
+    /// `at`: by default the first instant of the client's next planned transition (midnight UTC
+    /// of the day its next engagement starts), or now when none is planned. Lists every HIGH
+    /// ownership gap of that instant, matrix entries covering it that are not agreed, owned
+    /// functions without a runbook, an empty inventory, no mapped PSA, mapped integrations that
+    /// do not work (disabled, no credentials, no successful sync in the last 7 days), and agreed
     /// entries without an escalation path. Null when the environment is not visible.
     async fn transition_readiness(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The environment.")] environment_id: ID,
+        #[graphql(
+            desc = "The instant to judge; the next planned transition's first instant, else now, when omitted."
+        )]
+        at: Option<DateTimeUtc>,
     ) -> Result<Option<TransitionReadiness>> {
-        transition_readiness(ctx, &environment_id).await.extend()
+        transition_readiness(ctx, &environment_id, at)
+            .await
+            .extend()
     }
 
     /// The responsibility matrix of an environment in force at `at` (now when omitted): only
@@ -270,127 +279,88 @@ async fn who_owns(
 async fn transition_readiness(
     ctx: &Context<'_>,
     environment_id: &ID,
+    at: Option<DateTimeUtc>,
 ) -> ApiResult<Option<TransitionReadiness>> {
-    use entities::enums::{IntegrationKind, ResponsibilityStatus};
-    use entities::{integration, integration_mapping, responsibility};
-    use sea_orm::QueryFilter;
+    use crate::readiness::{self, ReadinessSubject};
 
     let Some(environment) = visible_environment(ctx, environment_id).await? else {
         return Ok(None);
     };
     let db = ctx.db()?;
-    let mut items = Vec::new();
-
-    let unagreed = responsibility::Entity::find()
-        .filter(responsibility::COLUMN.environment_id.eq(environment.id))
-        .filter(
-            responsibility::COLUMN
-                .status
-                .is_in([ResponsibilityStatus::Draft, ResponsibilityStatus::Proposed]),
-        )
-        .all(db)
-        .await?;
-    if !unagreed.is_empty() {
-        items.push(ReadinessItem {
-            kind: ReadinessKind::UnagreedEntries,
-            message: format!(
-                "{} matrix entries are not agreed yet; propose them and have each side approve",
-                unagreed.len()
-            ),
-            subjects: unagreed
-                .iter()
-                .map(|entry| ids::encode(NodeType::Responsibility, entry.id).0)
-                .collect(),
-        });
-    }
-
-    let in_force = matrix::in_force(db, [environment.id], Utc::now(), None).await?;
-    let functions = matrix::functions_for(db, environment.organization_id).await?;
-    let (_, covered) = crate::gaps::live_runbooks(db, environment.id, Utc::now()).await?;
-    let without_runbook: Vec<String> = functions
-        .iter()
-        .filter(|function| {
-            in_force
-                .iter()
-                .any(|entry| entry.function_id == function.id)
-                && !covered.contains(&function.id)
-        })
-        .map(|function| function.key.clone())
-        .collect();
-    if !without_runbook.is_empty() {
-        items.push(ReadinessItem {
-            kind: ReadinessKind::FunctionWithoutRunbook,
-            message: format!(
-                "{} owned functions have no runbook; write one per function",
-                without_runbook.len()
-            ),
-            subjects: without_runbook,
-        });
-    }
-
-    let systems = system::Entity::find()
-        .filter(system::COLUMN.environment_id.eq(environment.id))
-        .filter(system::COLUMN.retired_at.is_null())
-        .count(db)
-        .await?;
-    if systems == 0 {
-        items.push(ReadinessItem {
-            kind: ReadinessKind::EmptyInventory,
-            message: "the environment has no systems; sync them from the RMM or add them"
-                .to_owned(),
-            subjects: Vec::new(),
-        });
-    }
-
-    let mapped: Vec<Uuid> = integration_mapping::Entity::find()
-        .filter(
-            integration_mapping::COLUMN
-                .environment_id
-                .eq(environment.id),
-        )
-        .all(db)
-        .await?
+    let viewer = ctx.viewer()?;
+    let now = Utc::now();
+    let at = match at {
+        Some(at) => at,
+        None => readiness::next_transition(db, &environment, now)
+            .await?
+            .map_or(now, |(at, _)| at),
+    };
+    let found = readiness::assess(db, &environment, at, now).await?;
+    let ready = found.ready();
+    let items = found
+        .items
         .into_iter()
-        .map(|mapping| mapping.integration_id)
+        .map(|item| {
+            let mut subjects = Vec::new();
+            let mut nodes = Vec::new();
+            for subject in item.subjects {
+                let node = match subject {
+                    ReadinessSubject::Function(found) => {
+                        subjects.push(found.key.clone());
+                        Node::Function(Function(found))
+                    }
+                    ReadinessSubject::Responsibility(found) => {
+                        subjects.push(ids::encode(NodeType::Responsibility, found.id).0);
+                        Node::Responsibility(Responsibility(found))
+                    }
+                    ReadinessSubject::Integration(found) => {
+                        // A client's people see that the MSP's integration is unhealthy, not
+                        // the integration itself.
+                        if !viewer.can_see_organization(found.organization_id) {
+                            continue;
+                        }
+                        subjects.push(ids::encode(NodeType::Integration, found.id).0);
+                        Node::Integration(Integration(found))
+                    }
+                    ReadinessSubject::Gap(found) => {
+                        subjects.push(match &found {
+                            GapSubject::Function(function) => function.key.clone(),
+                            GapSubject::System(system) => {
+                                ids::encode(NodeType::System, system.id).0
+                            }
+                            GapSubject::Responsibility(entry) => {
+                                ids::encode(NodeType::Responsibility, entry.id).0
+                            }
+                            GapSubject::Runbook(runbook) => {
+                                ids::encode(NodeType::Runbook, runbook.id).0
+                            }
+                            GapSubject::Change(change) => {
+                                ids::encode(NodeType::ChangeLogEntry, change.id).0
+                            }
+                        });
+                        OwnershipGap::subject_node(found)
+                    }
+                };
+                nodes.push(node);
+            }
+            ReadinessItem {
+                kind: item.kind,
+                message: item.message,
+                subjects,
+                nodes,
+            }
+        })
         .collect();
-    let ticketing = integration::Entity::find()
-        .filter(integration::COLUMN.id.is_in(mapped))
-        .filter(integration::COLUMN.kind.is_in([
-            IntegrationKind::ConnectwiseManage,
-            IntegrationKind::Autotask,
-            IntegrationKind::Halopsa,
-        ]))
-        .count(db)
-        .await?;
-    if ticketing == 0 {
-        items.push(ReadinessItem {
-            kind: ReadinessKind::NoTicketingIntegration,
-            message: "no PSA integration is mapped to the environment; map the client's company so both teams share tickets".to_owned(),
-            subjects: Vec::new(),
-        });
-    }
-
-    let with_steps =
-        crate::gaps::with_escalation_path(db, in_force.iter().map(|entry| entry.id)).await?;
-    let without_path: Vec<String> = in_force
-        .iter()
-        .filter(|entry| !with_steps.contains(&entry.id))
-        .map(|entry| ids::encode(NodeType::Responsibility, entry.id).0)
-        .collect();
-    if !without_path.is_empty() {
-        items.push(ReadinessItem {
-            kind: ReadinessKind::NoEscalationPath,
-            message: format!(
-                "{} agreed entries name nobody to escalate to; add an escalation path",
-                without_path.len()
-            ),
-            subjects: without_path,
-        });
-    }
-
     Ok(Some(TransitionReadiness {
         environment: Environment(environment),
-        ready: items.is_empty(),
+        at,
+        transition: found.transition.map(Engagement),
+        ready,
         items,
+        high_gaps: found
+            .high_gaps
+            .into_iter()
+            .map(OwnershipGap::from)
+            .collect(),
     }))
 }

@@ -7,7 +7,7 @@ use sea_orm::prelude::DateTimeUtc;
 use crate::error::ApiError;
 use crate::graphql::loaders::load_required;
 use crate::graphql::types::Organization;
-use crate::graphql::types::enums::{ComplianceFramework, CsfFunction};
+use crate::graphql::types::enums::{ComplianceFramework, CsfFunction, SystemKind};
 use crate::ids::{self, NodeType};
 
 /// An area of responsibility.
@@ -55,6 +55,17 @@ impl Function {
                 .map_err(|error| ApiError::Internal(error.into()))
                 .extend()?;
         Ok(frameworks.into_iter().map(Into::into).collect())
+    }
+
+    /// The kinds of systems it applies to one by one (backup and recovery: servers, virtual
+    /// machines, cloud tenants, backup sets); empty for a function of the environment as a whole
+    /// (the service desk, risk assessment). The gap report checks each live system of these kinds
+    /// for an agreed owner of the function.
+    async fn applies_to(&self) -> Vec<SystemKind> {
+        crate::matrix::applies_to(&self.0)
+            .into_iter()
+            .map(Into::into)
+            .collect()
     }
 
     /// Whether this is a standard function (shared by everyone) rather than an organization's own.
