@@ -420,3 +420,47 @@ async fn gaps_name_each_system_a_function_for_its_kind_leaves_unowned() -> anyho
     assert_eq!(per_system, 3, "one gap per system: {found}");
     app.stop().await
 }
+
+#[tokio::test]
+async fn readiness_answers_for_any_representable_instant() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let provider = app.provider_admin_token();
+    let environment = app
+        .query(
+            &provider,
+            "{ environments(first: 1) { edges { node { id } } } }",
+            Value::Null,
+        )
+        .await?["environments"]["edges"][0]["node"]["id"]
+        .clone();
+    for at in ["1970-01-01T00:00:00Z", "9999-12-31T23:59:59Z"] {
+        let (_, data) = app
+            .graphql(
+                Some(&provider),
+                READINESS,
+                json!({ "id": environment, "at": at }),
+            )
+            .await?;
+        assert!(data.get("errors").is_none(), "{at}: {data}");
+        let verdict = &data["data"]["transitionReadiness"];
+        assert_eq!(
+            verdict["ready"],
+            kinds(verdict).is_empty(),
+            "{at}: {verdict}"
+        );
+        consistent_with_gaps(&app, &provider, &environment, verdict).await;
+        if at.starts_with("1970") {
+            // Nothing was in force in 1970: every required function is a HIGH gap then.
+            assert!(kinds(verdict).contains(&"HIGH_GAP"), "{at}: {verdict}");
+        }
+    }
+    let (_, bad) = app
+        .graphql(
+            Some(&provider),
+            READINESS,
+            json!({ "id": environment, "at": "10000-01-01T00:00:00Z" }),
+        )
+        .await?;
+    assert!(bad["errors"][0]["extensions"]["code"].is_string(), "{bad}");
+    app.stop().await
+}
