@@ -125,6 +125,11 @@ pub struct ServerSettings {
     /// another server (or the CLI) may go unseen.
     #[arg(long, env = "TANDEM_CALLER_CACHE_TTL", default_value = "5s", value_parser = parse_duration)]
     pub caller_cache_ttl: Duration,
+
+    /// The bearer token a Prometheus scraper presents at `GET /metrics` (at least 16
+    /// characters). Unset: `/metrics` answers 404.
+    #[arg(long, env = "TANDEM_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<SecretString>,
 }
 
 impl ServerSettings {

@@ -35,6 +35,7 @@ pub mod graphql;
 pub mod http;
 pub mod ids;
 pub mod matrix;
+pub mod metrics;
 pub mod readiness;
 pub mod rest;
 pub mod router;

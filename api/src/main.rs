@@ -13,6 +13,7 @@ const FILE_SETTINGS: &[&str] = &[
     "TANDEM_DATABASE_URL",
     "TANDEM_JWT_SECRET",
     "TANDEM_SECRET_KEY",
+    "TANDEM_METRICS_TOKEN",
 ];
 
 fn main() -> ExitCode {

@@ -26,7 +26,7 @@ use crate::config::ServerSettings;
 use crate::error::{ApiError, ErrorCode};
 use crate::http;
 use crate::http::summary;
-use crate::rest::{export, health, matrix_export, webhooks};
+use crate::rest::{export, health, matrix_export, metrics, webhooks};
 use crate::state::{AppState, REQUEST_ID_HEADER, valid_request_id};
 
 /// The application's routes with their middleware.
@@ -73,6 +73,7 @@ pub fn router(state: AppState, settings: &ServerSettings) -> Router {
         .route("/graphql/ws", get(http::ws::subscribe))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::scrape))
         .route("/export/change-log", get(export::change_log))
         .route(
             "/environments/{id}/responsibility-matrix",

@@ -55,6 +55,13 @@ impl Application {
                 "TANDEM_CORS_ORIGINS: {origin:?} is not an origin like https://app.example.com"
             );
         }
+        anyhow::ensure!(
+            settings
+                .metrics_token
+                .as_ref()
+                .is_none_or(|token| token.expose_secret().len() >= 16),
+            "TANDEM_METRICS_TOKEN: use at least 16 characters (`openssl rand -hex 16`)"
+        );
         let key = settings
             .secret_key
             .as_ref()
@@ -84,6 +91,7 @@ impl Application {
             events,
             ws_keepalive: settings.ws_keepalive,
             ws_max_message: settings.body_limit,
+            metrics_token: settings.metrics_token.clone().map(Arc::new),
         };
         let listener = TcpListener::bind(settings.listen)
             .await

@@ -38,6 +38,8 @@ pub struct AppState {
     pub ws_keepalive: std::time::Duration,
     /// Largest WebSocket message accepted (the HTTP body limit).
     pub ws_max_message: usize,
+    /// What a scraper presents at `GET /metrics`; `None`: metrics are not served.
+    pub metrics_token: Option<Arc<secrecy::SecretString>>,
 }
 
 /// Whether a client's request id may be kept: 1 to [`MAX_REQUEST_ID`] characters of

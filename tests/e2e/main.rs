@@ -17,6 +17,7 @@ mod http;
 mod jwks;
 mod lookups;
 mod matrix;
+mod metrics;
 mod migrations;
 mod mutations;
 mod nesting;

@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 async fn open(app: &TestApp, payload: Value) -> anyhow::Result<Socket> {
     let mut request =
@@ -34,7 +34,7 @@ async fn open(app: &TestApp, payload: Value) -> anyhow::Result<Socket> {
     Ok(socket)
 }
 
-async fn connect(app: &TestApp, token: &str) -> anyhow::Result<Socket> {
+pub(crate) async fn connect(app: &TestApp, token: &str) -> anyhow::Result<Socket> {
     let mut socket = open(app, json!({ "Authorization": format!("Bearer {token}") })).await?;
     let ack = next(&mut socket).await?;
     assert_eq!(ack["type"], "connection_ack", "{ack}");
@@ -60,7 +60,7 @@ async fn next(socket: &mut Socket) -> anyhow::Result<Value> {
     }
 }
 
-async fn subscribe(socket: &mut Socket, id: &str, query: &str) -> anyhow::Result<()> {
+pub(crate) async fn subscribe(socket: &mut Socket, id: &str, query: &str) -> anyhow::Result<()> {
     socket
         .send(Message::Text(
             json!({ "id": id, "type": "subscribe", "payload": { "query": query } })

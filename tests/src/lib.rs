@@ -202,6 +202,7 @@ pub fn test_server_settings() -> ServerSettings {
         allow_private_vendor_addresses: true,
         sync_throttle_budget: Duration::from_secs(15 * 60),
         caller_cache_ttl: Duration::from_secs(5),
+        metrics_token: None,
     }
 }
 

@@ -283,18 +283,20 @@ where
     });
     // Send what may be sent; after a refusal (sent as an error) end at once, without waiting
     // for another event.
+    // The gauge of open subscriptions counts this one until the stream is dropped.
+    let open = crate::metrics::OpenSubscription::open();
     Ok(futures_util::stream::unfold(
-        (Box::pin(stream), false),
-        |(mut stream, ended)| async move {
+        (Box::pin(stream), false, open),
+        |(mut stream, ended, open)| async move {
             if ended {
                 return None;
             }
             loop {
                 match stream.next().await? {
-                    Delivery::Send(value) => return Some((Ok(value), (stream, false))),
+                    Delivery::Send(value) => return Some((Ok(value), (stream, false, open))),
                     Delivery::Skip => {}
                     Delivery::Ended(error) => {
-                        return Some((Err(error.extend()), (stream, true)));
+                        return Some((Err(error.extend()), (stream, true, open)));
                     }
                 }
             }

@@ -122,6 +122,14 @@ pub async fn access_log(request: Request, next: Next) -> Response {
         .get(REQUEST_ID_HEADER)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
+    // A route template, never the path itself: the metrics' labels stay bounded.
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(
+            || "unmatched".to_owned(),
+            |matched| matched.as_str().to_owned(),
+        );
     let statements = StatementCount::default();
     let response = statements.clone().scope(next.run(request)).await;
     let summary = response.extensions().get::<RequestSummary>();
@@ -133,11 +141,26 @@ pub async fn access_log(request: Request, next: Next) -> Response {
                 .get::<ErrorCode>()
                 .map(|code| code.as_str())
         });
+    let latency = started.elapsed();
+    let status = response.status();
+    let outcome = match error_code {
+        Some(code) => code.to_owned(),
+        None if status.is_client_error() || status.is_server_error() => {
+            format!("HTTP_{}", status.as_u16())
+        }
+        None => "OK".to_owned(),
+    };
+    crate::metrics::request(
+        &route,
+        summary.and_then(|summary| summary.operation.as_deref()),
+        &outcome,
+        latency,
+    );
     log_line(&Line {
         method: method.as_str(),
         path: &path,
         status: response.status().as_u16(),
-        latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+        latency_ms: latency.as_secs_f64() * 1000.0,
         statements: statements.get(),
         operation: summary.and_then(|summary| summary.operation.as_deref()),
         error_code,

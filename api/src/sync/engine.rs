@@ -266,6 +266,7 @@ pub async fn run(
     model.warnings = Set((!warnings.is_empty()).then(|| serde_json::json!(warnings).to_string()));
     model.finished_at = Set(Some(Utc::now().trunc_subsecs(6)));
     let finished = model.update(db).await?;
+    crate::metrics::sync_run(&found, &finished);
     release_lease(db, integration_id, &options.owner).await?;
     outcome.map(|_| SyncReport {
         run: finished,
