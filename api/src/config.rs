@@ -126,6 +126,15 @@ pub struct ServerSettings {
     #[arg(long, env = "TANDEM_CALLER_CACHE_TTL", default_value = "5s", value_parser = parse_duration)]
     pub caller_cache_ttl: Duration,
 
+    /// Requests a second each caller (a token's organization, subject and integration) may
+    /// make; 0 turns the limit off. Over it: 429 with `Retry-After`.
+    #[arg(long, env = "TANDEM_RATE_LIMIT", default_value_t = 50)]
+    pub rate_limit: u32,
+
+    /// Requests a caller may make at once before the rate applies.
+    #[arg(long, env = "TANDEM_RATE_LIMIT_BURST", default_value_t = 100)]
+    pub rate_limit_burst: u32,
+
     /// The bearer token a Prometheus scraper presents at `GET /metrics` (at least 16
     /// characters). Unset: `/metrics` answers 404.
     #[arg(long, env = "TANDEM_METRICS_TOKEN", hide_env_values = true)]

@@ -52,6 +52,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// The request took longer than the server allows.
     RequestTimeout,
+    /// The caller made more requests than its rate allows; `Retry-After` says when to retry.
+    RateLimited,
     /// The database is unreachable or the schema is not migrated.
     ServiceUnavailable,
     /// Anything else; details are in the server log under the request id.
@@ -80,6 +82,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::RequestTimeout => "REQUEST_TIMEOUT",
+            Self::RateLimited => "RATE_LIMITED",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -106,6 +109,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -140,6 +144,12 @@ pub enum ApiError {
         code: ErrorCode,
         /// What to do about it.
         message: String,
+    },
+    /// See [`ErrorCode::RateLimited`].
+    #[error("rate limit exceeded: retry in {} s", crate::auth::rate::seconds(*retry_after))]
+    RateLimited {
+        /// How long until the caller may make its next request.
+        retry_after: std::time::Duration,
     },
     /// See [`ErrorCode::ServiceUnavailable`].
     #[error("database unavailable")]
@@ -178,6 +188,7 @@ impl ApiError {
             Self::BadUserInput { .. } => ErrorCode::BadUserInput,
             Self::Request { code, .. } => *code,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -240,6 +251,10 @@ impl ApiError {
     /// [`ErrorCode`] is also in the response's extensions, for the access log.
     pub fn into_response_with_id(self, request_id: Option<&str>) -> Response {
         let code = self.code();
+        let retry_after = match &self {
+            Self::RateLimited { retry_after } => Some(crate::auth::rate::seconds(*retry_after)),
+            _ => None,
+        };
         let message = self.public_message();
         let mut response = (
             code.status(),
@@ -251,6 +266,9 @@ impl ApiError {
         let headers = response.headers_mut();
         if code == ErrorCode::MethodNotAllowed {
             headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if code == ErrorCode::Unauthenticated {
             headers.insert(

@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::JwtKeys;
 use crate::auth::cache::CallerCache;
+use crate::auth::rate::RateLimit;
 use crate::config::ServerSettings;
 use crate::events::EventBus;
 use crate::graphql;
@@ -84,7 +85,11 @@ impl Application {
             db,
             sync: sync.clone(),
             jwt: Arc::new(jwt),
-            callers: Arc::new(CallerCache::new(settings.caller_cache_ttl, events.clone())),
+            callers: Arc::new(
+                CallerCache::new(settings.caller_cache_ttl, events.clone()).with_rate_limit(
+                    RateLimit::new(settings.rate_limit, settings.rate_limit_burst),
+                ),
+            ),
             schema: graphql::build_schema(graphql::SchemaOptions {
                 introspection: settings.graphql_introspection,
             }),
@@ -93,6 +98,7 @@ impl Application {
             ws_max_message: settings.body_limit,
             metrics_token: settings.metrics_token.clone().map(Arc::new),
         };
+        forget_idle_callers(Arc::downgrade(&state.callers));
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -166,4 +172,20 @@ pub async fn shutdown_signal() {
         () = interrupt => tracing::info!("SIGINT received, shutting down"),
         () = terminate => tracing::info!("SIGTERM received, shutting down"),
     }
+}
+
+/// Every minute, drops the rate-limit buckets of callers who are back to a whole burst, until
+/// the server's caller cache is gone.
+fn forget_idle_callers(callers: std::sync::Weak<CallerCache>) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            let Some(callers) = callers.upgrade() else {
+                return;
+            };
+            if let Some(rate) = callers.rate_limit() {
+                rate.forget_idle();
+            }
+        }
+    });
 }

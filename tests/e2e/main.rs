@@ -23,6 +23,7 @@ mod mutations;
 mod nesting;
 mod people_visibility;
 mod races;
+mod rate_limit;
 mod readiness;
 mod reads;
 mod routing;

@@ -202,6 +202,9 @@ pub fn test_server_settings() -> ServerSettings {
         allow_private_vendor_addresses: true,
         sync_throttle_budget: Duration::from_secs(15 * 60),
         caller_cache_ttl: Duration::from_secs(5),
+        // Tests call as fast as they can; the rate limit has its own tests.
+        rate_limit: 0,
+        rate_limit_burst: 0,
         metrics_token: None,
     }
 }

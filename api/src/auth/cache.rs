@@ -26,8 +26,9 @@ use entities::enums::Role;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
+use crate::auth::rate::RateLimit;
 use crate::auth::{Claims, Viewer};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::events::EventBus;
 
 /// Most callers kept at once.
@@ -39,6 +40,7 @@ pub struct CallerCache {
     ttl: Duration,
     events: EventBus,
     entries: Mutex<HashMap<CallerKey, Entry>>,
+    rate: Option<RateLimit>,
 }
 
 /// What resolving reads from a token's claims.
@@ -77,6 +79,40 @@ impl CallerCache {
             ttl,
             events,
             entries: Mutex::new(HashMap::new()),
+            rate: None,
+        }
+    }
+
+    /// The same cache, admitting each caller at most at `rate` ([`RateLimit`]).
+    #[must_use]
+    pub fn with_rate_limit(mut self, rate: Option<RateLimit>) -> Self {
+        self.rate = rate;
+        self
+    }
+
+    /// The rate limit, if there is one.
+    pub fn rate_limit(&self) -> Option<&RateLimit> {
+        self.rate.as_ref()
+    }
+
+    /// Counts a request of the caller verified `claims` name against its rate (noted for the
+    /// response's headers).
+    ///
+    /// # Errors
+    /// [`ApiError::RateLimited`] with the wait, when the caller is over its rate.
+    pub fn admit(&self, claims: &Claims) -> ApiResult<()> {
+        let Some(rate) = &self.rate else {
+            return Ok(());
+        };
+        match rate.admit(claims) {
+            Ok(admission) => {
+                crate::auth::rate::note(admission);
+                Ok(())
+            }
+            Err(wait) => {
+                crate::metrics::rate_limited();
+                Err(ApiError::RateLimited { retry_after: wait })
+            }
         }
     }
 

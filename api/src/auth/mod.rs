@@ -11,6 +11,7 @@
 pub mod bearer;
 pub mod cache;
 pub mod jwt;
+pub mod rate;
 pub mod viewer;
 
 pub use jwt::{Claims, JwtKeys};

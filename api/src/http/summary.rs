@@ -131,7 +131,11 @@ pub async fn access_log(request: Request, next: Next) -> Response {
             |matched| matched.as_str().to_owned(),
         );
     let statements = StatementCount::default();
-    let response = statements.clone().scope(next.run(request)).await;
+    let (mut response, admission) =
+        crate::auth::rate::scope(statements.clone().scope(next.run(request))).await;
+    if let Some(admission) = admission {
+        crate::auth::rate::add_headers(response.headers_mut(), admission);
+    }
     let summary = response.extensions().get::<RequestSummary>();
     let error_code = summary
         .and_then(|summary| summary.error_code.as_deref())
