@@ -20,6 +20,7 @@ mod matrix;
 mod migrations;
 mod mutations;
 mod nesting;
+mod packages;
 mod people_visibility;
 mod races;
 mod reads;

@@ -3,4 +3,5 @@
 pub mod export;
 pub mod health;
 pub mod matrix_export;
+pub mod packages;
 pub mod webhooks;
