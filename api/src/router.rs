@@ -82,7 +82,10 @@ pub fn router(state: AppState, settings: &ServerSettings) -> Router {
             "/environments/{id}/packages/evidence",
             get(packages::evidence),
         )
-        .route("/environments/{id}/packages/handoff", get(packages::handoff))
+        .route(
+            "/environments/{id}/packages/handoff",
+            get(packages::handoff),
+        )
         .route("/environments/{id}/packages/exit", get(packages::exit))
         .route("/webhooks/{integration}", post(webhooks::receive))
         .with_state(state)

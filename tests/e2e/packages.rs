@@ -56,6 +56,7 @@ fn unzip(bytes: &[u8]) -> (BTreeMap<String, Vec<u8>>, Vec<String>) {
     let mut order = Vec::new();
     for index in 0..archive.len() {
         let mut file = archive.by_index(index).unwrap();
+        assert_eq!(file.compression(), zip::CompressionMethod::Deflated);
         let mut content = Vec::new();
         file.read_to_end(&mut content).unwrap();
         let name = file.name().unwrap().into_owned();
@@ -99,6 +100,25 @@ fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The date every entry of the archive carries (`YYYY-MM-DD HH:MM:SS`).
+fn entry_dates(bytes: &[u8]) -> Vec<String> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).expect("a zip archive");
+    (0..archive.len())
+        .map(|index| {
+            let stamp = archive.by_index(index).unwrap().last_modified().unwrap();
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+                stamp.year(),
+                stamp.month(),
+                stamp.day(),
+                stamp.hour(),
+                stamp.minute(),
+                stamp.second()
+            )
+        })
         .collect()
 }
 
@@ -199,7 +219,14 @@ async fn evidence_scenario(app: &TestApp) -> anyhow::Result<(Value, Vec<Value>)>
         .await?["createEnvironment"]["environment"]["id"]
         .clone();
     let internal_it = id_by(app, &harbor, "teams", "name", "Internal IT").await?;
-    let soc = id_by(app, &provider, "teams", "name", "Security Operations Center").await?;
+    let soc = id_by(
+        app,
+        &provider,
+        "teams",
+        "name",
+        "Security Operations Center",
+    )
+    .await?;
     let patching = agree(
         app,
         json!({ "environmentId": environment, "function": "patching", "responsibleTeamId": internal_it, "accountableTeamId": internal_it, "validFrom": "2025-06-01T00:00:00Z" }),
@@ -229,7 +256,11 @@ async fn evidence_scenario(app: &TestApp) -> anyhow::Result<(Value, Vec<Value>)>
         .query(&harbor, "mutation($input: RecordChangeInput!) { recordChange(input: $input) { changeLogEntry { id } userErrors { message } } }",
             json!({ "input": { "environmentId": environment, "summary": "=SUM(A1) firewall rule for the EHR", "category": "CONFIGURATION", "occurredAt": "2026-01-20T12:00:00Z" } }))
         .await?;
-    assert_eq!(recorded["recordChange"]["userErrors"], json!([]), "{recorded}");
+    assert_eq!(
+        recorded["recordChange"]["userErrors"],
+        json!([]),
+        "{recorded}"
+    );
     Ok((environment, vec![patching, edr, backup]))
 }
 
@@ -251,7 +282,12 @@ async fn an_evidence_package_holds_the_periods_matrix_sign_offs_coverage_changes
     let harbor = app.client_admin_token();
 
     let first = download(&app, Some(&harbor), &path(&environment, JANUARY)).await?;
-    assert_eq!(first.status, 200, "{}", String::from_utf8_lossy(&first.body));
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
     assert_eq!(first.content_type, "application/zip");
     assert_eq!(
         first.disposition,
@@ -273,6 +309,11 @@ async fn an_evidence_package_holds_the_periods_matrix_sign_offs_coverage_changes
         ]
     );
     check_hashes(&files, &order, "evidence");
+    // Entries are dated by the period's last day, never by the clock.
+    assert_eq!(
+        entry_dates(&first.body),
+        vec!["2026-01-31 00:00:00".to_owned(); files.len()]
+    );
     let manifest: Value = serde_json::from_slice(&files["manifest.json"])?;
     assert_eq!(
         manifest["inputs"],
@@ -297,7 +338,10 @@ async fn an_evidence_package_holds_the_periods_matrix_sign_offs_coverage_changes
         );
     }
     assert!(matrix[0]["Retired by"].contains("Dana Whitfield (Harbor Health Partners) at "));
-    assert!(matrix[0]["In force until"].starts_with("20"), "retired: it ends");
+    assert!(
+        matrix[0]["In force until"].starts_with("20"),
+        "retired: it ends"
+    );
     assert_eq!(matrix[1]["Retired by"], "");
     let sign_offs = csv_rows(&files, "sign-offs.csv");
     let decisions: Vec<(&str, &str)> = sign_offs
@@ -412,7 +456,11 @@ async fn handoff_and_exit_packages_state_the_record_at_their_instant_without_a_s
             json!({ "input": { "name": "Northwind PSA", "kind": "CONNECTWISE_MANAGE", "baseUrl": "https://api-na.myconnectwise.example",
                 "settings": { "companyId": "northwind" }, "credentials": { "publicKey": "pub-key", "privateKey": SECRET, "clientId": SECRET } } }))
         .await?;
-    assert_eq!(created["createIntegration"]["userErrors"], json!([]), "{created}");
+    assert_eq!(
+        created["createIntegration"]["userErrors"],
+        json!([]),
+        "{created}"
+    );
     let integration = created["createIntegration"]["integration"]["id"].clone();
     let mapped = app
         .query(&provider, "mutation($input: MapIntegrationCompanyInput!) { mapIntegrationCompany(input: $input) { userErrors { message } } }",
@@ -424,13 +472,22 @@ async fn handoff_and_exit_packages_state_the_record_at_their_instant_without_a_s
     let tomorrow = today.succ_opt().unwrap();
     let handoff = format!("handoff?on={tomorrow}");
     let first = download(&app, Some(&provider), &path(&production, &handoff)).await?;
-    assert_eq!(first.status, 200, "{}", String::from_utf8_lossy(&first.body));
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
     assert_eq!(
         first.disposition,
         format!("attachment; filename=\"handoff-harbor-health-production-{tomorrow}.zip\"")
     );
     let (files, order) = unzip(&first.body);
     check_hashes(&files, &order, "handoff");
+    assert_eq!(
+        entry_dates(&first.body),
+        vec![format!("{tomorrow} 00:00:00"); files.len()]
+    );
     for name in [
         "alerts.csv",
         "change-log.csv",
@@ -452,7 +509,10 @@ async fn handoff_and_exit_packages_state_the_record_at_their_instant_without_a_s
             !String::from_utf8_lossy(content).contains(SECRET),
             "{name} holds the secret"
         );
-        assert!(!String::from_utf8_lossy(content).contains("pub-key"), "{name}");
+        assert!(
+            !String::from_utf8_lossy(content).contains("pub-key"),
+            "{name}"
+        );
     }
     assert!(!String::from_utf8_lossy(&first.body).contains(SECRET));
     let integrations = csv_rows(&files, "integrations.csv");
@@ -468,7 +528,10 @@ async fn handoff_and_exit_packages_state_the_record_at_their_instant_without_a_s
 
     // The record as it stands: the demo's systems, runbooks with their content, the matrix.
     let systems = csv_rows(&files, "systems.csv");
-    assert!(systems.iter().any(|row| row["name"] == "HHP-DC01"), "{systems:?}");
+    assert!(
+        systems.iter().any(|row| row["name"] == "HHP-DC01"),
+        "{systems:?}"
+    );
     let runbooks = csv_rows(&files, "runbooks.csv");
     assert!(!runbooks.is_empty());
     for runbook in &runbooks {
@@ -494,7 +557,10 @@ async fn handoff_and_exit_packages_state_the_record_at_their_instant_without_a_s
     ] {
         assert!(index.contains(&format!("\n## {heading}\n")), "{heading}");
     }
-    assert!(index.contains(&format!("read at {tomorrow}T00:00:00Z")), "{index}");
+    assert!(
+        index.contains(&format!("read at {tomorrow}T00:00:00Z")),
+        "{index}"
+    );
     // The client's admin sees the same estate but not the provider's integration.
     let client_copy = download(&app, Some(&harbor), &path(&production, &handoff)).await?;
     assert_eq!(client_copy.status, 200);
@@ -502,7 +568,10 @@ async fn handoff_and_exit_packages_state_the_record_at_their_instant_without_a_s
     assert!(csv_rows(&client_files, "integrations.csv").is_empty());
     // The same inputs, the same bytes.
     let again = download(&app, Some(&provider), &path(&production, &handoff)).await?;
-    assert!(again.body == first.body, "a second handoff download differs");
+    assert!(
+        again.body == first.body,
+        "a second handoff download differs"
+    );
 
     // The exit of Cedar's fully managed period: the provider's engagement that ends in three
     // weeks, read at its last second.
@@ -525,7 +594,10 @@ async fn handoff_and_exit_packages_state_the_record_at_their_instant_without_a_s
         "{exit_index}"
     );
     let last_day = ends_on.parse::<chrono::NaiveDate>()?.pred_opt().unwrap();
-    assert!(exit_index.contains(&format!("as of {last_day}T23:59:59Z")), "{exit_index}");
+    assert!(
+        exit_index.contains(&format!("as of {last_day}T23:59:59Z")),
+        "{exit_index}"
+    );
     // The engagement named explicitly gives the same package.
     let engagement = manifest["inputs"]["engagement"].as_str().unwrap();
     let named = download(
@@ -568,7 +640,11 @@ async fn packages_follow_tenancy_and_roles_and_write_nothing() -> anyhow::Result
     let cedar = app.token("demo|cedar-office", "cedar-pine", Role::Admin);
     for route in [&evidence, &handoff, &exit] {
         let refused = download(&app, Some(&cedar), route).await?;
-        assert_eq!((refused.status, refused.code()), (404, json!("NOT_FOUND")), "{route}");
+        assert_eq!(
+            (refused.status, refused.code()),
+            (404, json!("NOT_FOUND")),
+            "{route}"
+        );
     }
     // A missing environment looks the same.
     let missing = format!(
@@ -588,7 +664,11 @@ async fn packages_follow_tenancy_and_roles_and_write_nothing() -> anyhow::Result
     for token in [&viewer, &member] {
         for route in [&handoff, &exit] {
             let refused = download(&app, Some(token), route).await?;
-            assert_eq!((refused.status, refused.code()), (403, json!("FORBIDDEN")), "{route}");
+            assert_eq!(
+                (refused.status, refused.code()),
+                (403, json!("FORBIDDEN")),
+                "{route}"
+            );
         }
     }
     // A member acting as a viewer is a viewer.
@@ -612,9 +692,16 @@ async fn packages_follow_tenancy_and_roles_and_write_nothing() -> anyhow::Result
     assert_eq!((refused.status, refused.code()), (403, json!("FORBIDDEN")));
     // No token.
     let refused = download(&app, None, &evidence).await?;
-    assert_eq!((refused.status, refused.code()), (401, json!("UNAUTHENTICATED")));
+    assert_eq!(
+        (refused.status, refused.code()),
+        (401, json!("UNAUTHENTICATED"))
+    );
 
-    assert_eq!(tests::dump(&app.db).await?, before, "a package writes nothing");
+    assert_eq!(
+        tests::dump(&app.db).await?,
+        before,
+        "a package writes nothing"
+    );
     Ok(())
 }
 
@@ -655,7 +742,10 @@ async fn bad_parameters_are_refused_before_anything_is_built() -> anyhow::Result
             &case[..case.len().min(80)],
             refused.json()
         );
-        let message = refused.json()["errors"][0]["message"].as_str().unwrap().to_owned();
+        let message = refused.json()["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         assert!(message.len() < 300, "{message}");
     }
     // An environment id that is not one.
@@ -665,6 +755,9 @@ async fn bad_parameters_are_refused_before_anything_is_built() -> anyhow::Result
         "/environments/nope/packages/handoff?on=2026-06-30",
     )
     .await?;
-    assert_eq!((refused.status, refused.code()), (400, json!("BAD_USER_INPUT")));
+    assert_eq!(
+        (refused.status, refused.code()),
+        (400, json!("BAD_USER_INPUT"))
+    );
     Ok(())
 }

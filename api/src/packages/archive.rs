@@ -146,7 +146,14 @@ mod tests {
 
         let mut archive = zip::ZipArchive::new(Cursor::new(first)).unwrap();
         let names: Vec<String> = (0..archive.len())
-            .map(|index| archive.by_index(index).unwrap().name().unwrap().into_owned())
+            .map(|index| {
+                archive
+                    .by_index(index)
+                    .unwrap()
+                    .name()
+                    .unwrap()
+                    .into_owned()
+            })
             .collect();
         assert_eq!(names, ["SHA256SUMS", "a.md", "b.csv", "manifest.json"]);
         let mut sums = String::new();

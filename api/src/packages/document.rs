@@ -44,8 +44,18 @@ fn markdown_text(text: &str) -> String {
     if text.starts_with(['#', '-', '+', '=']) {
         out.push('\\');
     }
-    for character in text.chars() {
+    let characters: Vec<char> = text.chars().collect();
+    for (index, &character) in characters.iter().enumerate() {
+        // An underscore inside a word (`backup_recovery`) never emphasizes in CommonMark.
+        let inside_word = |index: usize| {
+            index > 0
+                && characters[index - 1].is_alphanumeric()
+                && characters
+                    .get(index + 1)
+                    .is_some_and(|next| next.is_alphanumeric())
+        };
         match character {
+            '_' if inside_word(index) => out.push('_'),
             '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' => {
                 out.push('\\');
                 out.push(character);
@@ -196,6 +206,10 @@ mod tests {
         // A line break in a value never starts a heading of its own.
         assert!(!markdown.contains("\n# heading"));
         assert_eq!(markdown_text("# not a heading"), "\\# not a heading");
+        assert_eq!(
+            markdown_text("backup_recovery _x_"),
+            "backup_recovery \\_x\\_"
+        );
         assert!(markdown.contains("| — |"), "an empty cell keeps its column");
     }
 }

@@ -373,7 +373,9 @@ pub async fn exit(
     require_role(viewer, HANDOFF_ROLES, "exit")?;
     let subject = Subject::load(db, viewer, environment_id).await?;
     let (found, provider) = ending_engagement(&subject, engagement_id).await?;
-    let ends_on = found.ends_on.expect("only engagements with an end date are read");
+    let ends_on = found
+        .ends_on
+        .expect("only engagements with an end date are read");
     check_day("engagement", ends_on)?;
     // The engagement is in force on days before `ends_on`: its last instant is one second
     // before that midnight.
@@ -386,7 +388,7 @@ pub async fn exit(
     );
     let introduction = vec![
         Block::Paragraph(format!(
-            "The engagement of {} serving {} ({}) ran from {} until {ends_on} (exclusive).",
+            "The engagement of {} serving {} ({}) starts on {} and ends on {ends_on} (its last day is {last_day}).",
             provider.name,
             subject.client.name,
             found.operating_model.to_value(),
@@ -491,7 +493,11 @@ fn assemble(
     blocks.push(Block::Heading(2, "Contents".to_owned()));
     let mut contents = vec!["index.md and index.html: this index".to_owned()];
     for section in &sections {
-        let files: Vec<&str> = section.files.iter().map(|file| file.name.as_str()).collect();
+        let files: Vec<&str> = section
+            .files
+            .iter()
+            .map(|file| file.name.as_str())
+            .collect();
         contents.push(if files.is_empty() {
             section.title.clone()
         } else if files.len() > 3 {
@@ -512,7 +518,10 @@ fn assemble(
         blocks.extend(section.blocks);
         files.extend(section.files);
     }
-    files.push(PackageFile::text("index.md", document::to_markdown(&blocks)));
+    files.push(PackageFile::text(
+        "index.md",
+        document::to_markdown(&blocks),
+    ));
     files.push(PackageFile::text(
         "index.html",
         document::to_html(title, &blocks),

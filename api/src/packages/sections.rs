@@ -236,8 +236,11 @@ async fn entry_rows(
         .collect();
     let mut names = Names {
         teams: Names::teams(db, team_ids).await?,
-        systems: Names::systems(db, entries.iter().filter_map(|entry| entry.system_id).collect())
-            .await?,
+        systems: Names::systems(
+            db,
+            entries.iter().filter_map(|entry| entry.system_id).collect(),
+        )
+        .await?,
         ..Names::default()
     };
     names.people = person::Entity::find()
@@ -396,7 +399,11 @@ fn matrix_csv(name: &str, rows: &EntryRows) -> ApiResult<PackageFile> {
         .ids
         .iter()
         .zip(&rows.rows)
-        .map(|(id, row)| std::iter::once(id.clone()).chain(row.iter().cloned()).collect())
+        .map(|(id, row)| {
+            std::iter::once(id.clone())
+                .chain(row.iter().cloned())
+                .collect()
+        })
         .collect();
     csv_file(name, &header, &lines)
 }
@@ -414,7 +421,11 @@ async fn entries_overlapping(
                 .environment_id
                 .eq(subject.environment.id),
         )
-        .filter(responsibility::COLUMN.status.is_in(statuses.iter().copied()))
+        .filter(
+            responsibility::COLUMN
+                .status
+                .is_in(statuses.iter().copied()),
+        )
         .filter(responsibility::COLUMN.valid_from.lt(end))
         .filter(
             Condition::any()
@@ -510,7 +521,10 @@ pub async fn matrix_at(subject: &Subject<'_>, at: DateTime<Utc>) -> ApiResult<Se
     if !pending.is_empty() {
         blocks.push(Block::table(&MATRIX_HEADER, pending));
     }
-    blocks.push(Block::Heading(3, "Functions without an agreed default".to_owned()));
+    blocks.push(Block::Heading(
+        3,
+        "Functions without an agreed default".to_owned(),
+    ));
     blocks.push(if unowned.is_empty() {
         Block::Paragraph("None: every function has an agreed owner.".to_owned())
     } else {
@@ -578,7 +592,10 @@ pub async fn coverage(
             .collect();
     let teams = Names::teams(
         subject.db,
-        defaults.iter().map(|entry| entry.responsible_team_id).collect(),
+        defaults
+            .iter()
+            .map(|entry| entry.responsible_team_id)
+            .collect(),
     )
     .await?;
     // Category -> (functions, whole, partial, never, required).
@@ -612,7 +629,12 @@ pub async fn coverage(
         counts[4] += usize::from(required);
         let mut responsible: Vec<String> = owners
             .iter()
-            .map(|entry| teams.get(&entry.responsible_team_id).cloned().unwrap_or_default())
+            .map(|entry| {
+                teams
+                    .get(&entry.responsible_team_id)
+                    .cloned()
+                    .unwrap_or_default()
+            })
             .collect();
         responsible.sort();
         responsible.dedup();
@@ -760,7 +782,11 @@ pub async fn change_log(
                 .sum()
         };
         let mut row = vec![name.clone(), of(None).to_string()];
-        row.extend(sources.iter().map(|source| of(Some(&source.to_value())).to_string()));
+        row.extend(
+            sources
+                .iter()
+                .map(|source| of(Some(&source.to_value())).to_string()),
+        );
         table.push(row);
     }
     let mut blocks = vec![Block::Paragraph(format!(
@@ -1014,7 +1040,11 @@ pub async fn runbooks(subject: &Subject<'_>, at: DateTime<Utc>) -> ApiResult<Sec
             files.push(PackageFile::text(file.clone(), revision.body.clone()));
         }
         rows.push(vec![
-            if revision.is_some() { file } else { String::new() },
+            if revision.is_some() {
+                file
+            } else {
+                String::new()
+            },
             found.title.clone(),
             teams.get(&found.owner_team_id).cloned().unwrap_or_default(),
             revision
@@ -1033,12 +1063,26 @@ pub async fn runbooks(subject: &Subject<'_>, at: DateTime<Utc>) -> ApiResult<Sec
         blocks.push(capped_note("runbooks", None));
     }
     blocks.push(Block::table(
-        &["File", "Title", "Owner", "Revision", "Revised at", "Review due"],
+        &[
+            "File",
+            "Title",
+            "Owner",
+            "Revision",
+            "Revised at",
+            "Review due",
+        ],
         rows.clone(),
     ));
     files.push(csv_file(
         "runbooks.csv",
-        &["file", "title", "owner", "revision", "revised_at", "review_due"],
+        &[
+            "file",
+            "title",
+            "owner",
+            "revision",
+            "revised_at",
+            "review_due",
+        ],
         &rows,
     )?);
     Ok(Section {
@@ -1050,16 +1094,16 @@ pub async fn runbooks(subject: &Subject<'_>, at: DateTime<Utc>) -> ApiResult<Sec
 
 /// Open at `at`: not done by then (each of `done_at` empty or later), and either open now or
 /// done only after `at` (a record synced as done without a date counts as done).
-fn open_at<C: ColumnTrait>(open_now: impl Into<Condition>, done_at: &[C], at: DateTime<Utc>) -> Condition {
+fn open_at<C: ColumnTrait>(
+    open_now: impl Into<Condition>,
+    done_at: &[C],
+    at: DateTime<Utc>,
+) -> Condition {
     let mut reopened = Condition::any().add(open_now.into());
     let mut condition = Condition::all();
     for column in done_at {
         reopened = reopened.add(column.gt(at));
-        condition = condition.add(
-            Condition::any()
-                .add(column.is_null())
-                .add(column.gt(at)),
-        );
+        condition = condition.add(Condition::any().add(column.is_null()).add(column.gt(at)));
     }
     condition.add(reopened)
 }
@@ -1182,11 +1226,7 @@ pub async fn open_work(subject: &Subject<'_>, at: DateTime<Utc>) -> ApiResult<Se
         by_priority
             .into_iter()
             .map(|(priority, [tickets, alerts])| {
-                vec![
-                    priority.to_value(),
-                    tickets.to_string(),
-                    alerts.to_string(),
-                ]
+                vec![priority.to_value(), tickets.to_string(), alerts.to_string()]
             })
             .collect(),
     ));
@@ -1265,7 +1305,9 @@ pub async fn integrations(subject: &Subject<'_>, at: DateTime<Utc>) -> ApiResult
         .await?
         .into_iter()
         .filter(|found| subject.viewer.can_see_organization(found.organization_id))
-        .filter(|found| found.created_at <= at && found.deleted_at.is_none_or(|deleted| deleted > at))
+        .filter(|found| {
+            found.created_at <= at && found.deleted_at.is_none_or(|deleted| deleted > at)
+        })
         .collect();
     found.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
     let capped = cap(&mut found);
@@ -1360,9 +1402,16 @@ mod tests {
     fn coverage_is_whole_only_without_a_hole() {
         let (start, end) = (at("2026-01-01T00:00:00Z"), at("2026-02-01T00:00:00Z"));
         let mid = at("2026-01-15T00:00:00Z");
-        assert_eq!(coverage_of(vec![(at("2025-01-01T00:00:00Z"), None)], start, end), Coverage::Whole);
         assert_eq!(
-            coverage_of(vec![(mid, None), (at("2025-06-01T00:00:00Z"), Some(mid))], start, end),
+            coverage_of(vec![(at("2025-01-01T00:00:00Z"), None)], start, end),
+            Coverage::Whole
+        );
+        assert_eq!(
+            coverage_of(
+                vec![(mid, None), (at("2025-06-01T00:00:00Z"), Some(mid))],
+                start,
+                end
+            ),
             Coverage::Whole
         );
         assert_eq!(
@@ -1383,6 +1432,9 @@ mod tests {
             public_url("https://user:hunter2@psa.example.com/api?token=abc#x"),
             "https://psa.example.com/api"
         );
-        assert_eq!(screaming("RequiredFunctionUnowned"), "REQUIRED_FUNCTION_UNOWNED");
+        assert_eq!(
+            screaming("RequiredFunctionUnowned"),
+            "REQUIRED_FUNCTION_UNOWNED"
+        );
     }
 }

@@ -117,11 +117,8 @@ fn attachment(package: Package) -> ApiResult<Response> {
     );
     headers.insert(
         header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&format!(
-            "attachment; filename=\"{}\"",
-            package.file_name
-        ))
-        .map_err(|error| ApiError::Internal(error.into()))?,
+        HeaderValue::from_str(&format!("attachment; filename=\"{}\"", package.file_name))
+            .map_err(|error| ApiError::Internal(error.into()))?,
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
@@ -130,7 +127,11 @@ fn attachment(package: Package) -> ApiResult<Response> {
 /// A value as an error message quotes it: at most 40 characters, control characters escaped
 /// (a refusal never echoes a megabyte or a NUL back).
 fn shown(value: &str) -> String {
-    let mut out: String = value.chars().take(40).flat_map(char::escape_debug).collect();
+    let mut out: String = value
+        .chars()
+        .take(40)
+        .flat_map(char::escape_debug)
+        .collect();
     if value.chars().nth(40).is_some() {
         out.push('…');
     }
