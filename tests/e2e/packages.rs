@@ -761,3 +761,52 @@ async fn bad_parameters_are_refused_before_anything_is_built() -> anyhow::Result
     );
     Ok(())
 }
+
+/// The statements the server runs for one download.
+async fn statements_for(app: &TestApp, token: &str, route: &str) -> anyhow::Result<usize> {
+    let before = app.statements.lock().unwrap().len();
+    let downloaded = download(app, Some(token), route).await?;
+    assert_eq!(downloaded.status, 200);
+    Ok(app.statements.lock().unwrap().len() - before)
+}
+
+#[tokio::test]
+async fn a_package_runs_as_many_statements_however_much_it_holds() -> anyhow::Result<()> {
+    // Without the caller cache, every request resolves its caller the same way.
+    let settings = api::config::ServerSettings {
+        caller_cache_ttl: std::time::Duration::ZERO,
+        ..tests::test_server_settings()
+    };
+    let app = TestApp::spawn_with(settings, true).await?;
+    let harbor = app.client_admin_token();
+    let production = id_by(&app, &harbor, "environments", "name", "Production").await?;
+    let system = id_by(&app, &harbor, "systems", "name", "HHP-DC01").await?;
+    let today = chrono::Utc::now().date_naive();
+    let handoff = path(
+        &production,
+        &format!("handoff?on={}", today.succ_opt().unwrap()),
+    );
+    let evidence = path(
+        &production,
+        &format!("evidence?framework=HIPAA&from=2026-01-01&to={today}"),
+    );
+    let handoff_before = statements_for(&app, &harbor, &handoff).await?;
+    let evidence_before = statements_for(&app, &harbor, &evidence).await?;
+
+    for number in 0..12 {
+        let recorded = app
+            .query(&harbor, "mutation($input: RecordChangeInput!) { recordChange(input: $input) { userErrors { message } } }",
+                json!({ "input": { "environmentId": production, "systemIds": [system], "summary": format!("change {number}"), "category": "PATCH" } }))
+            .await?;
+        assert_eq!(recorded["recordChange"]["userErrors"], json!([]));
+    }
+    assert_eq!(
+        statements_for(&app, &harbor, &handoff).await?,
+        handoff_before
+    );
+    assert_eq!(
+        statements_for(&app, &harbor, &evidence).await?,
+        evidence_before
+    );
+    Ok(())
+}

@@ -29,6 +29,9 @@ use crate::matrix;
 /// The window in which a manual entry documents an observed change, as `ownershipGaps`
 /// defaults it.
 const GAP_CHANGE_WINDOW_HOURS: i64 = 24;
+/// The most runbook content a package holds, in bytes (a body is at most 200,000 characters;
+/// an environment's runbooks together could otherwise fill memory).
+const MAX_RUNBOOK_CONTENT_BYTES: usize = 64 * 1024 * 1024;
 /// How far back the gap report looks for undocumented changes, as `ownershipGaps` defaults it.
 const GAP_CHANGES_DAYS: i64 = 30;
 
@@ -1031,20 +1034,24 @@ pub async fn runbooks(subject: &Subject<'_>, at: DateTime<Utc>) -> ApiResult<Sec
     let teams = Names::teams(db, live.iter().map(|found| found.owner_team_id).collect()).await?;
     let mut rows = Vec::new();
     let mut files = Vec::new();
+    let (mut content_bytes, mut content_capped) = (0, false);
     for (index, found) in live.iter().enumerate() {
         let revision = revisions.get(&found.id);
         let file = format!("runbooks/{:03}-{}.md", index + 1, slug(&found.title));
         let due = found.last_reviewed_at.unwrap_or(found.created_at)
             + Duration::days(i64::from(found.review_interval_days));
-        if let Some(revision) = revision {
+        // Within the content budget, the file; beyond it, the row alone (the revision is in
+        // the API).
+        let fits = revision.is_some_and(|revision| {
+            content_bytes + revision.body.len() <= MAX_RUNBOOK_CONTENT_BYTES
+        });
+        if let Some(revision) = revision.filter(|_| fits) {
+            content_bytes += revision.body.len();
             files.push(PackageFile::text(file.clone(), revision.body.clone()));
         }
+        content_capped |= revision.is_some() && !fits;
         rows.push(vec![
-            if revision.is_some() {
-                file
-            } else {
-                String::new()
-            },
+            if fits { file } else { String::new() },
             found.title.clone(),
             teams.get(&found.owner_team_id).cloned().unwrap_or_default(),
             revision
@@ -1061,6 +1068,12 @@ pub async fn runbooks(subject: &Subject<'_>, at: DateTime<Utc>) -> ApiResult<Sec
     ))];
     if capped {
         blocks.push(capped_note("runbooks", None));
+    }
+    if content_capped {
+        blocks.push(Block::Paragraph(format!(
+            "Capped: runbook contents stop at {} MiB; the runbooks listed without a file are in the API.",
+            MAX_RUNBOOK_CONTENT_BYTES / (1024 * 1024)
+        )));
     }
     blocks.push(Block::table(
         &[
