@@ -800,6 +800,30 @@ async fn a_package_runs_as_many_statements_however_much_it_holds() -> anyhow::Re
             .await?;
         assert_eq!(recorded["recordChange"]["userErrors"], json!([]));
     }
+    // More of every other section too: systems, runbooks, tickets.
+    let internal_it = id_by(&app, &harbor, "teams", "name", "Internal IT").await?;
+    for number in 0..3 {
+        for (mutation, input) in [
+            (
+                "createSystem",
+                json!({ "environmentId": production, "name": format!("HHP-NEW-{number}"), "kind": "SERVER" }),
+            ),
+            (
+                "createRunbook",
+                json!({ "environmentId": production, "title": format!("New runbook {number}"), "ownerTeamId": internal_it, "body": "# Steps" }),
+            ),
+            (
+                "createTicket",
+                json!({ "environmentId": production, "title": format!("New ticket {number}"), "systemId": system, "assignedTeamId": internal_it }),
+            ),
+        ] {
+            let input_type = format!("{}{}Input", mutation[..1].to_uppercase(), &mutation[1..]);
+            let done = app
+                .query(&harbor, &format!("mutation($input: {input_type}!) {{ {mutation}(input: $input) {{ userErrors {{ message }} }} }}"), json!({ "input": input }))
+                .await?;
+            assert_eq!(done[mutation]["userErrors"], json!([]), "{done}");
+        }
+    }
     assert_eq!(
         statements_for(&app, &harbor, &handoff).await?,
         handoff_before
@@ -808,5 +832,11 @@ async fn a_package_runs_as_many_statements_however_much_it_holds() -> anyhow::Re
         statements_for(&app, &harbor, &evidence).await?,
         evidence_before
     );
+    // And the package holds what was added.
+    let (files, _) = unzip(&download(&app, Some(&harbor), &handoff).await?.body);
+    assert!(text(&files, "systems.csv").contains("HHP-NEW-2"));
+    assert!(text(&files, "tickets.csv").contains("New ticket 2"));
+    assert!(text(&files, "change-log.csv").contains("change 11"));
+    assert!(files.keys().any(|name| name.ends_with("-new-runbook-2.md")));
     Ok(())
 }
