@@ -840,3 +840,79 @@ async fn a_package_runs_as_many_statements_however_much_it_holds() -> anyhow::Re
     assert!(files.keys().any(|name| name.ends_with("-new-runbook-2.md")));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_section_over_the_cap_lists_the_first_rows_and_says_so() -> anyhow::Result<()> {
+    use entities::enums::{ChangeCategory, ChangeSource, Principal};
+    use entities::{change_log_entry, environment};
+    use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+
+    let app = TestApp::spawn_with_demo().await?;
+    let harbor = app.client_admin_token();
+    let production = environment::Entity::find()
+        .filter(environment::Column::Name.eq("Production"))
+        .one(&app.db)
+        .await?
+        .expect("the demo's Production");
+    // January 2020, long before the demo's history: 5,001 entries, one over the cap.
+    let start: chrono::DateTime<chrono::Utc> = "2020-01-01T00:00:00Z".parse()?;
+    let entries: Vec<_> = (0..=api::packages::MAX_ROWS)
+        .map(|number| {
+            change_log_entry::Model {
+                id: uuid::Uuid::now_v7(),
+                environment_id: production.id,
+                summary: format!("bulk change {number:05}"),
+                details: json!({}),
+                reason: None,
+                actor_id: None,
+                actor_name: "bulk".into(),
+                source: ChangeSource::System,
+                category: ChangeCategory::Maintenance,
+                occurred_at: start + chrono::Duration::seconds(number as i64),
+                recorded_at: start + chrono::Duration::seconds(number as i64),
+                ticket_id: None,
+                corrects_id: None,
+                change_set_id: None,
+                integration_id: None,
+                organization_id: None,
+                principal: Principal::System,
+                recorded_by_id: None,
+                external_source: None,
+                external_id: None,
+                external_url: None,
+            }
+            .into_active_model()
+        })
+        .collect();
+    for chunk in entries.chunks(500) {
+        change_log_entry::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&app.db)
+            .await?;
+    }
+    let environment = api::ids::encode(api::ids::NodeType::Environment, production.id).0;
+    let downloaded = download(
+        &app,
+        Some(&harbor),
+        &path(
+            &json!(environment),
+            "evidence?framework=HIPAA&from=2020-01-01&to=2020-01-31",
+        ),
+    )
+    .await?;
+    assert_eq!(downloaded.status, 200);
+    let (files, _) = unzip(&downloaded.body);
+    let changes = csv_rows(&files, "change-log.csv");
+    assert_eq!(changes.len(), api::packages::MAX_ROWS);
+    assert_eq!(changes[0]["summary"], "bulk change 00000");
+    assert_eq!(changes.last().unwrap()["summary"], "bulk change 04999");
+    let index = text(&files, "index.md");
+    assert!(
+        index.contains("Capped: only the first 5000 of 5001 entries are listed"),
+        "{index}"
+    );
+    assert!(
+        index.contains("| MAINTENANCE | 5001 | 0 | 0 | 0 | 0 | 5001 |"),
+        "{index}"
+    );
+    Ok(())
+}
