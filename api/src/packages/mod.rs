@@ -9,8 +9,8 @@
 //!   integrations (never a secret), and the open gaps.
 //!
 //! A package is a read model: plain reads scoped to what the caller may see (an environment of
-//! another tenant is `NOT_FOUND`, as if missing), a fixed number of queries per section, nothing
-//! written. Each package is a list of [`Section`]s; every section adds its part of the index
+//! another tenant is `NOT_FOUND`, as if missing), a fixed number of queries per section, all in
+//! one read transaction ([`begin_read`]) so the sections agree, nothing written. Each package is a list of [`Section`]s; every section adds its part of the index
 //! (`index.md` and `index.html`, rendered from one [`document::Block`] list) and its files. The
 //! same inputs give the same bytes ([`archive`]): no clock is read, rows are ordered, and every
 //! table is capped at [`MAX_ROWS`] rows, saying so in the index when it is.
@@ -28,7 +28,10 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, SecondsFormat, Utc};
 use entities::enums::{ComplianceFramework, OrganizationKind, Role};
 use entities::{engagement, environment, organization};
 use sea_orm::prelude::*;
-use sea_orm::{ActiveEnum, QueryFilter, QueryOrder};
+use sea_orm::{
+    AccessMode, ActiveEnum, DatabaseBackend, DatabaseTransaction, IsolationLevel, QueryFilter,
+    QueryOrder, TransactionTrait,
+};
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult};
@@ -75,10 +78,10 @@ pub struct Section {
 }
 
 /// What every section reads: the environment (visible to the caller), its client, who asks,
-/// and the database.
+/// and the one read transaction of the package.
 pub struct Subject<'a> {
-    /// The database.
-    pub db: &'a DatabaseConnection,
+    /// The package's read transaction ([`begin_read`]): every section sees the same snapshot.
+    pub db: &'a DatabaseTransaction,
     /// The caller; names of people are given only where they may see them.
     pub viewer: &'a Viewer,
     /// The environment.
@@ -172,6 +175,24 @@ fn slug(text: &str) -> String {
     if out.is_empty() { "x".to_owned() } else { out }
 }
 
+/// Opens the read transaction a package is built in, so that its sections agree with each
+/// other even while writes go on: on PostgreSQL a read-only `REPEATABLE READ` snapshot; on
+/// SQLite (WAL) a deferred transaction reads one snapshot from its first read on.
+///
+/// # Errors
+/// Database errors.
+pub async fn begin_read(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        db.begin_with_config(
+            Some(IsolationLevel::RepeatableRead),
+            Some(AccessMode::ReadOnly),
+        )
+        .await
+    } else {
+        db.begin().await
+    }
+}
+
 fn require_role(viewer: &Viewer, allowed: &[Role], package: &str) -> ApiResult<()> {
     if allowed.contains(&viewer.role) {
         return Ok(());
@@ -190,7 +211,7 @@ impl<'a> Subject<'a> {
     /// [`ApiError::NotFound`] when it does not exist or belongs to a tenant the viewer may not
     /// see; database errors.
     pub async fn load(
-        db: &'a DatabaseConnection,
+        db: &'a DatabaseTransaction,
         viewer: &'a Viewer,
         environment_id: Uuid,
     ) -> ApiResult<Self> {
@@ -245,7 +266,8 @@ pub async fn evidence(
     period: Period,
 ) -> ApiResult<Package> {
     require_role(viewer, EVIDENCE_ROLES, "evidence")?;
-    let subject = Subject::load(db, viewer, environment_id).await?;
+    let txn = begin_read(db).await?;
+    let subject = Subject::load(&txn, viewer, environment_id).await?;
     let framework_name = framework.to_value();
     let frameworks = subject.frameworks();
     if !frameworks.contains(&framework_name) {
@@ -302,6 +324,7 @@ pub async fn evidence(
         period.from,
         period.to
     );
+    txn.commit().await?;
     assemble(
         "evidence",
         &title,
@@ -327,7 +350,8 @@ pub async fn handoff(
 ) -> ApiResult<Package> {
     require_role(viewer, HANDOFF_ROLES, "handoff")?;
     check_day("on", day)?;
-    let subject = Subject::load(db, viewer, environment_id).await?;
+    let txn = begin_read(db).await?;
+    let subject = Subject::load(&txn, viewer, environment_id).await?;
     let at = midnight(day);
     let sections = state_sections(&subject, at).await?;
     let title = format!(
@@ -345,6 +369,7 @@ pub async fn handoff(
         "on": day.to_string(),
     });
     let file_name = format!("handoff-{}-{day}.zip", subject.slug());
+    txn.commit().await?;
     assemble(
         "handoff",
         &title,
@@ -371,7 +396,8 @@ pub async fn exit(
     engagement_id: Option<Uuid>,
 ) -> ApiResult<Package> {
     require_role(viewer, HANDOFF_ROLES, "exit")?;
-    let subject = Subject::load(db, viewer, environment_id).await?;
+    let txn = begin_read(db).await?;
+    let subject = Subject::load(&txn, viewer, environment_id).await?;
     let (found, provider) = ending_engagement(&subject, engagement_id).await?;
     let ends_on = found
         .ends_on
@@ -410,6 +436,7 @@ pub async fn exit(
         subject.slug(),
         slug(&provider.slug)
     );
+    txn.commit().await?;
     assemble(
         "exit",
         &title,

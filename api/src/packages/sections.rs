@@ -16,7 +16,7 @@ use entities::{
 };
 use sea_orm::prelude::*;
 use sea_orm::sea_query::{Expr, Func};
-use sea_orm::{ActiveEnum, Condition, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ActiveEnum, Condition, DatabaseTransaction, QueryFilter, QueryOrder, QuerySelect};
 
 use super::archive::PackageFile;
 use super::document::Block;
@@ -125,7 +125,7 @@ impl Names {
     }
 
     async fn teams(
-        db: &DatabaseConnection,
+        db: &DatabaseTransaction,
         ids: HashSet<Uuid>,
     ) -> Result<HashMap<Uuid, String>, DbErr> {
         Ok(team::Entity::find()
@@ -138,7 +138,7 @@ impl Names {
     }
 
     async fn systems(
-        db: &DatabaseConnection,
+        db: &DatabaseTransaction,
         ids: HashSet<Uuid>,
     ) -> Result<HashMap<Uuid, String>, DbErr> {
         Ok(system::Entity::find()
