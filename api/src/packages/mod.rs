@@ -17,7 +17,7 @@
 //!
 //! Adding a section: write `async fn <name>(subject: &Subject<'_>, ...) -> ApiResult<Section>`
 //! (its files under a name of their own) and add it to the package's list in [`evidence`] or
-//! [`state_sections`]; the index's contents follow the list, so it never names a section that is
+//! `state_sections`; the index's contents follow the list, so it never names a section that is
 //! not there.
 
 pub mod archive;
