@@ -325,24 +325,21 @@ async fn an_evidence_package_holds_the_periods_matrix_sign_offs_coverage_changes
     let ids: Vec<&str> = matrix.iter().map(|row| row["entry_id"].as_str()).collect();
     assert_eq!(ids, [edr.as_str().unwrap(), patching.as_str().unwrap()]);
     assert!(!ids.contains(&backup.as_str().unwrap()));
-    assert_eq!(matrix[1]["In force from"], "2025-06-01T00:00:00Z");
-    assert_eq!(matrix[1]["Status"], "AGREED");
-    assert_eq!(matrix[0]["Status"], "RETIRED");
-    assert_eq!(matrix[0]["Responsible"], "Security Operations Center");
+    assert_eq!(matrix[1]["valid_from"], "2025-06-01T00:00:00Z");
+    assert_eq!(matrix[1]["status"], "AGREED");
+    assert_eq!(matrix[0]["status"], "RETIRED");
+    assert_eq!(matrix[0]["responsible"], "Security Operations Center");
     for row in &matrix {
-        let agreed = &row["Agreed by"];
+        let agreed = &row["agreed_by"];
         assert!(
             agreed.contains("Dana Whitfield (Harbor Health Partners) at ")
                 && agreed.contains("Morgan Reyes (Northwind Managed Services) at "),
             "{agreed}"
         );
     }
-    assert!(matrix[0]["Retired by"].contains("Dana Whitfield (Harbor Health Partners) at "));
-    assert!(
-        matrix[0]["In force until"].starts_with("20"),
-        "retired: it ends"
-    );
-    assert_eq!(matrix[1]["Retired by"], "");
+    assert!(matrix[0]["retired_by"].contains("Dana Whitfield (Harbor Health Partners) at "));
+    assert!(matrix[0]["valid_to"].starts_with("20"), "retired: it ends");
+    assert_eq!(matrix[1]["retired_by"], "");
     let sign_offs = csv_rows(&files, "sign-offs.csv");
     let decisions: Vec<(&str, &str)> = sign_offs
         .iter()
@@ -542,7 +539,7 @@ async fn handoff_and_exit_packages_state_the_record_at_their_instant_without_a_s
     assert!(
         matrix
             .iter()
-            .any(|row| row["Function"] == "Patch management" && row["Status"] == "AGREED"),
+            .any(|row| row["function_key"] == "patching" && row["status"] == "AGREED"),
         "{matrix:?}"
     );
     let index = text(&files, "index.md");

@@ -153,10 +153,12 @@ impl Names {
 
 /// The rows of matrix entries, with who signed them off.
 struct EntryRows {
-    /// One row per entry, in [`MATRIX_HEADER`] order (the CSV adds the entry's id first).
+    /// One row per entry, in [`MATRIX_HEADER`] order.
     rows: Vec<Vec<String>>,
     /// The entries' global ids, in row order.
     ids: Vec<String>,
+    /// The entries' function keys, in row order.
+    keys: Vec<String>,
     /// One row per sign-off, in [`SIGN_OFF_HEADER`] order.
     sign_offs: Vec<Vec<String>>,
 }
@@ -175,6 +177,25 @@ const MATRIX_HEADER: [&str; 13] = [
     "Status",
     "Agreed by",
     "Retired by",
+];
+
+/// The columns of `matrix.csv`: the entry's id and function key, then [`MATRIX_HEADER`]'s.
+const MATRIX_CSV_HEADER: [&str; 15] = [
+    "entry_id",
+    "function_key",
+    "function",
+    "csf_category",
+    "scope",
+    "responsible",
+    "accountable",
+    "consulted",
+    "informed",
+    "escalation",
+    "valid_from",
+    "valid_to",
+    "status",
+    "agreed_by",
+    "retired_by",
 ];
 
 const SIGN_OFF_HEADER: [&str; 7] = [
@@ -296,6 +317,7 @@ async fn entry_rows(
     let mut rows = EntryRows {
         rows: Vec::new(),
         ids: Vec::new(),
+        keys: Vec::new(),
         sign_offs: Vec::new(),
     };
     for entry in entries.iter() {
@@ -390,25 +412,26 @@ async fn entry_rows(
             signed(ApprovalDecision::Retire),
         ]);
         rows.ids.push(id);
+        rows.keys.push(key_of(entry));
     }
     Ok(rows)
 }
 
 /// The matrix CSV: the entry's id, then the index's columns.
 fn matrix_csv(name: &str, rows: &EntryRows) -> ApiResult<PackageFile> {
-    let mut header = vec!["entry_id"];
-    header.extend(MATRIX_HEADER);
     let lines: Vec<Vec<String>> = rows
         .ids
         .iter()
+        .zip(&rows.keys)
         .zip(&rows.rows)
-        .map(|(id, row)| {
-            std::iter::once(id.clone())
+        .map(|((id, key), row)| {
+            [id.clone(), key.clone()]
+                .into_iter()
                 .chain(row.iter().cloned())
                 .collect()
         })
         .collect();
-    csv_file(name, &header, &lines)
+    csv_file(name, &MATRIX_CSV_HEADER, &lines)
 }
 
 /// Entries that owned something at some instant of `[start, end)`.
