@@ -9,13 +9,14 @@
 //!   shutdown signal; tests start it on port 0.
 //! - `router`: every HTTP route and middleware layer in one function; `state`: what every
 //!   handler shares; `http`: GraphQL's HTTP and WebSocket transport.
-//! - `rest`: the few non-GraphQL routes (health, readiness).
+//! - `rest`: the few non-GraphQL routes (health, readiness, exports, packages).
 //! - `graphql`: the schema, its types and loaders; `ids`: the public global ids
 //!   (`base64url("<Type>:<uuid>")`) every front door decodes.
 //! - `auth`: tokens and the [`auth::Viewer`] that scopes every read to a tenant.
 //! - `db`: connecting and migrating; `demo`: the demo data of `serve --demo`.
 //! - `matrix`: which responsibility decides who owns what, at an instant, and where new tickets
-//!   and alerts are routed; `gaps`: what an environment's matrix leaves uncovered.
+//!   and alerts are routed; `gaps`: what an environment's matrix leaves uncovered;
+//!   `packages`: evidence, handoff and exit archives (read models, built byte for byte).
 //! - `services`: every rule that changes data, shared by GraphQL, REST, the CLI, the sync
 //!   engine and the demo loader; GraphQL resolvers only adapt them.
 //! - `error`: [`error::ApiError`], the single place errors become responses.
@@ -37,6 +38,7 @@ pub mod ids;
 pub mod matrix;
 pub mod metrics;
 pub mod readiness;
+pub mod packages;
 pub mod rest;
 pub mod router;
 pub mod services;

@@ -26,7 +26,7 @@ use crate::config::ServerSettings;
 use crate::error::{ApiError, ErrorCode};
 use crate::http;
 use crate::http::summary;
-use crate::rest::{export, health, matrix_export, metrics, webhooks};
+use crate::rest::{export, health, matrix_export, metrics, packages, webhooks};
 use crate::state::{AppState, REQUEST_ID_HEADER, valid_request_id};
 
 /// The application's routes with their middleware.
@@ -79,6 +79,15 @@ pub fn router(state: AppState, settings: &ServerSettings) -> Router {
             "/environments/{id}/responsibility-matrix",
             get(matrix_export::export),
         )
+        .route(
+            "/environments/{id}/packages/evidence",
+            get(packages::evidence),
+        )
+        .route(
+            "/environments/{id}/packages/handoff",
+            get(packages::handoff),
+        )
+        .route("/environments/{id}/packages/exit", get(packages::exit))
         .route("/webhooks/{integration}", post(webhooks::receive))
         .with_state(state)
         .layer(DefaultBodyLimit::max(settings.body_limit))

@@ -21,6 +21,7 @@ mod metrics;
 mod migrations;
 mod mutations;
 mod nesting;
+mod packages;
 mod people_visibility;
 mod races;
 mod rate_limit;

@@ -4,4 +4,5 @@ pub mod export;
 pub mod health;
 pub mod matrix_export;
 pub mod metrics;
+pub mod packages;
 pub mod webhooks;
