@@ -36,6 +36,9 @@ mod m20261201_000009_scope_writes;
 mod m20261201_000011_create_sync_retries;
 mod m20261201_000012_sync_run_skips_and_deleted_integrations;
 mod m20261201_000013_keyset_indexes;
+mod m20261201_000014_amend_responsibilities;
+
+pub use m20261201_000014_amend_responsibilities::reconstruct_history as reconstruct_responsibility_history;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -56,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_create_sync_retries::Migration),
             Box::new(m20261201_000012_sync_run_skips_and_deleted_integrations::Migration),
             Box::new(m20261201_000013_keyset_indexes::Migration),
+            Box::new(m20261201_000014_amend_responsibilities::Migration),
         ]
     }
 }
