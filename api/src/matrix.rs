@@ -138,9 +138,9 @@ pub fn as_recorded(
 ) -> Vec<responsibility::Model> {
     let mut latest: HashMap<Uuid, &responsibility_history::Model> = HashMap::new();
     for row in history.iter().filter(|row| row.recorded_at <= as_of) {
-        let newer = latest.get(&row.responsibility_id).is_none_or(|seen| {
-            (seen.recorded_at, seen.id) < (row.recorded_at, row.id)
-        });
+        let newer = latest
+            .get(&row.responsibility_id)
+            .is_none_or(|seen| (seen.recorded_at, seen.id) < (row.recorded_at, row.id));
         if newer {
             latest.insert(row.responsibility_id, row);
         }
@@ -172,8 +172,11 @@ pub async fn recorded(
     system_ids: Option<Vec<Uuid>>,
 ) -> Result<Vec<responsibility::Model>, DbErr> {
     let environment_ids: Vec<Uuid> = environment_ids.into_iter().collect();
-    let mut select = responsibility::Entity::find()
-        .filter(responsibility::COLUMN.environment_id.is_in(environment_ids.clone()));
+    let mut select = responsibility::Entity::find().filter(
+        responsibility::COLUMN
+            .environment_id
+            .is_in(environment_ids.clone()),
+    );
     if let Some(ids) = system_ids {
         select = select.filter(
             Condition::any()
@@ -330,10 +333,14 @@ pub fn difference(before: &Terms, after: &Terms) -> Vec<FieldChange> {
     use crate::ids::{NodeType, encode};
     let team = |id: Uuid| encode(NodeType::Team, id).0;
     let teams = |ids: &[Uuid]| {
-        (!ids.is_empty()).then(|| ids.iter().map(|id| team(*id)).collect::<Vec<_>>().join(", "))
+        (!ids.is_empty()).then(|| {
+            ids.iter()
+                .map(|id| team(*id))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
     };
-    let instant =
-        |at: DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    let instant = |at: DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
     let path = |steps: &[Step]| {
         (!steps.is_empty()).then(|| {
             steps

@@ -45,7 +45,8 @@ pub const HISTORY_ACTIONS: &[&str] = &[
 ];
 
 const STATUSES: &[&str] = &["DRAFT", "PROPOSED", "AGREED", "RETIRED"];
-const APPROVAL_INDEX: &str = "ux_responsibility_approvals_responsibility_id_organization_id_decision";
+const APPROVAL_INDEX: &str =
+    "ux_responsibility_approvals_responsibility_id_organization_id_decision";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -132,10 +133,7 @@ impl MigrationTrait for Migration {
                     "responsibility_history",
                     &["responsibility_id", "recorded_at", "id"],
                 ),
-                index(
-                    "responsibility_history",
-                    &["environment_id", "recorded_at"],
-                ),
+                index("responsibility_history", &["environment_id", "recorded_at"]),
             ],
         )
         .await?;
@@ -289,7 +287,11 @@ pub async fn reconstruct_history(db: &impl ConnectionTrait) -> Result<usize, DbE
         for (index, (_, organization_id, person_id, at)) in retiring.iter().enumerate() {
             let last = status == "RETIRED" && index + 1 == retiring.len();
             rows.push(Row {
-                action: if last { "RETIRED" } else { "RETIREMENT_APPROVED" },
+                action: if last {
+                    "RETIRED"
+                } else {
+                    "RETIREMENT_APPROVED"
+                },
                 at: *at,
                 status: if last { "RETIRED" } else { "AGREED" },
                 valid_to,

@@ -172,10 +172,7 @@ async fn a_draft_is_edited_and_a_rejected_proposal_goes_back_to_draft_with_its_h
         (json!({ "notes": "a\u{0}b" }), "notes"),
         (json!({ "notes": "x".repeat(1024 * 1024) }), "notes"),
         (json!({ "validFrom": "9999-01-01T00:00:00Z" }), "validFrom"),
-        (
-            json!({ "validTo": "2026-01-01T00:00:00Z" }),
-            "validTo",
-        ),
+        (json!({ "validTo": "2026-01-01T00:00:00Z" }), "validTo"),
         (json!({ "responsibleTeamId": null }), "responsibleTeamId"),
     ] {
         let refused = update(changes, provider.clone()).await?;
@@ -188,15 +185,40 @@ async fn a_draft_is_edited_and_a_rejected_proposal_goes_back_to_draft_with_its_h
     // A lower role, and another tenant's admin, change nothing.
     let member = app.token("demo|harbor-it-admin", "harbor-health", Role::Member);
     let (_, body) = app
-        .mutation(&member, "updateResponsibility", "UpdateResponsibilityInput", &json!({ "id": id, "changes": { "notes": "member" } }), "responsibility { id }")
+        .mutation(
+            &member,
+            "updateResponsibility",
+            "UpdateResponsibilityInput",
+            &json!({ "id": id, "changes": { "notes": "member" } }),
+            "responsibility { id }",
+        )
         .await?;
-    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{body}"
+    );
     let cedar = app.token("demo|cedar-office", "cedar-pine", Role::Admin);
     for (name, input_type, input) in [
-        ("updateResponsibility", "UpdateResponsibilityInput", json!({ "id": id, "changes": { "notes": "cedar" } })),
-        ("withdrawResponsibility", "ResponsibilityActionInput", json!({ "id": id })),
-        ("rejectResponsibility", "RejectResponsibilityInput", json!({ "id": id, "reason": "no" })),
-        ("proposeResponsibilityChange", "ProposeResponsibilityChangeInput", json!({ "id": id, "changes": { "notes": "cedar" } })),
+        (
+            "updateResponsibility",
+            "UpdateResponsibilityInput",
+            json!({ "id": id, "changes": { "notes": "cedar" } }),
+        ),
+        (
+            "withdrawResponsibility",
+            "ResponsibilityActionInput",
+            json!({ "id": id }),
+        ),
+        (
+            "rejectResponsibility",
+            "RejectResponsibilityInput",
+            json!({ "id": id, "reason": "no" }),
+        ),
+        (
+            "proposeResponsibilityChange",
+            "ProposeResponsibilityChangeInput",
+            json!({ "id": id, "changes": { "notes": "cedar" } }),
+        ),
     ] {
         let refused = send(&app, &cedar, name, input_type, input).await?;
         assert_eq!(code(&refused), "NOT_FOUND", "{name}: {refused}");
@@ -266,8 +288,14 @@ async fn a_draft_is_edited_and_a_rejected_proposal_goes_back_to_draft_with_its_h
     // Each step still writes its change log entry.
     let log = app.query(&client, "query($id: ID!) { node(id: $id) { ... on Environment { changeLog(filter: { categories: [OWNERSHIP] }) { edges { node { summary } } } } } }", json!({ "id": harbor.environment })).await?;
     let summaries = log["node"]["changeLog"]["edges"].to_string();
-    assert!(summaries.contains("rejected the proposed matrix entry"), "{summaries}");
-    assert!(summaries.contains("Edited draft matrix entry"), "{summaries}");
+    assert!(
+        summaries.contains("rejected the proposed matrix entry"),
+        "{summaries}"
+    );
+    assert!(
+        summaries.contains("Edited draft matrix entry"),
+        "{summaries}"
+    );
     app.stop().await
 }
 
@@ -283,7 +311,10 @@ async fn a_withdrawn_proposal_is_a_draft_again_for_either_side() -> anyhow::Resu
     step(&app, &client, "proposeResponsibility", &id).await?;
     step(&app, &client, "approveResponsibility", &id).await?;
     let withdrawn = step(&app, &provider, "withdrawResponsibility", &id).await?;
-    assert_eq!(withdrawn["responsibility"]["status"], "DRAFT", "{withdrawn}");
+    assert_eq!(
+        withdrawn["responsibility"]["status"], "DRAFT",
+        "{withdrawn}"
+    );
     assert_eq!(withdrawn["responsibility"]["approvals"], json!([]));
     assert_eq!(
         actions(&withdrawn["responsibility"]),
@@ -328,7 +359,11 @@ async fn one_change_proposal_hands_a_function_to_the_client() -> anyhow::Result<
         }
     };
     let nothing = change(provider.clone(), old.clone(), json!({})).await?;
-    assert_eq!(code(&nothing), "INVALID", "a change changes something: {nothing}");
+    assert_eq!(
+        code(&nothing),
+        "INVALID",
+        "a change changes something: {nothing}"
+    );
     let proposed = change(
         provider.clone(),
         old.clone(),
@@ -343,14 +378,22 @@ async fn one_change_proposal_hands_a_function_to_the_client() -> anyhow::Result<
         "{successor}"
     );
     assert_eq!(
-        successor["changes"][0]["after"],
-        harbor.internal_it,
+        successor["changes"][0]["after"], harbor.internal_it,
         "the field-by-field difference names the new team"
     );
     assert_eq!(successor["changes"][0]["before"], harbor.network_operations);
     assert_eq!(actions(&successor), ["CHANGE_PROPOSED"]);
-    let on_draft = change(provider.clone(), successor["id"].clone(), json!({ "notes": "x" })).await?;
-    assert_eq!(code(&on_draft), "INVALID_STATE", "only agreed entries change this way");
+    let on_draft = change(
+        provider.clone(),
+        successor["id"].clone(),
+        json!({ "notes": "x" }),
+    )
+    .await?;
+    assert_eq!(
+        code(&on_draft),
+        "INVALID_STATE",
+        "only agreed entries change this way"
+    );
 
     // Until both sides sign, the provider still patches.
     step(&app, &provider, "approveResponsibility", &successor["id"]).await?;
@@ -369,7 +412,10 @@ async fn one_change_proposal_hands_a_function_to_the_client() -> anyhow::Result<
         .query(&client, who, json!({ "id": harbor.environment }))
         .await?;
     assert_eq!(now["whoOwns"]["responsibility"]["id"], successor["id"]);
-    assert_eq!(now["whoOwns"]["responsibility"]["responsibleTeam"]["name"], "Internal IT");
+    assert_eq!(
+        now["whoOwns"]["responsibility"]["responsibleTeam"]["name"],
+        "Internal IT"
+    );
     let ended = read(&app, &client, &old).await?;
     assert_eq!(
         ended["validTo"], entry["validFrom"],
@@ -402,15 +448,29 @@ async fn a_withdrawal_and_the_last_approval_at_the_same_instant_are_decided_one_
         let (approve, withdraw, reject) = tokio::join!(
             step(&app, &client, "approveResponsibility", &id),
             step(&app, &provider, "withdrawResponsibility", &id),
-            send(&app, &client, "rejectResponsibility", "RejectResponsibilityInput", json!({ "id": id, "reason": "race" })),
+            send(
+                &app,
+                &client,
+                "rejectResponsibility",
+                "RejectResponsibilityInput",
+                json!({ "id": id, "reason": "race" })
+            ),
         );
         let (approve, withdraw, reject) = (approve?, withdraw?, reject?);
-        let won: Vec<&str> = [("approve", &approve), ("withdraw", &withdraw), ("reject", &reject)]
-            .into_iter()
-            .filter(|(_, payload)| payload["userErrors"] == json!([]))
-            .map(|(name, _)| name)
-            .collect();
-        assert_eq!(won.len(), 1, "exactly one decides: {won:?} {approve} {withdraw} {reject}");
+        let won: Vec<&str> = [
+            ("approve", &approve),
+            ("withdraw", &withdraw),
+            ("reject", &reject),
+        ]
+        .into_iter()
+        .filter(|(_, payload)| payload["userErrors"] == json!([]))
+        .map(|(name, _)| name)
+        .collect();
+        assert_eq!(
+            won.len(),
+            1,
+            "exactly one decides: {won:?} {approve} {withdraw} {reject}"
+        );
         for loser in [&approve, &withdraw, &reject] {
             if loser["userErrors"] != json!([]) {
                 assert_eq!(code(loser), "INVALID_STATE", "{loser}");
@@ -433,7 +493,11 @@ async fn a_withdrawal_and_the_last_approval_at_the_same_instant_are_decided_one_
                 ));
             }
         }
-        assert_eq!(history.len(), 4, "one step decided, nothing else recorded: {history:?}");
+        assert_eq!(
+            history.len(),
+            4,
+            "one step decided, nothing else recorded: {history:?}"
+        );
         outcomes.push(won[0]);
     }
     eprintln!("race winners: {outcomes:?}");

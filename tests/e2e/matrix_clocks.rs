@@ -112,7 +112,12 @@ async fn an_entry_agreed_today_with_a_past_start_has_one_answer_per_recorded_ins
     };
     // Last month, as the record stood before the agreement: the function default (the MSP).
     answers(
-        ["FUNCTION_DEFAULT", "FUNCTION_DEFAULT", "SYSTEM_ENTRY", "SYSTEM_ENTRY"],
+        [
+            "FUNCTION_DEFAULT",
+            "FUNCTION_DEFAULT",
+            "SYSTEM_ENTRY",
+            "SYSTEM_ENTRY",
+        ],
         last_month,
     )
     .await?;
@@ -135,7 +140,12 @@ async fn an_entry_agreed_today_with_a_past_start_has_one_answer_per_recorded_ins
     let after_retirement = pause().await;
     let tomorrow = Utc::now() + Duration::days(1);
     answers(
-        ["FUNCTION_DEFAULT", "FUNCTION_DEFAULT", "SYSTEM_ENTRY", "FUNCTION_DEFAULT"],
+        [
+            "FUNCTION_DEFAULT",
+            "FUNCTION_DEFAULT",
+            "SYSTEM_ENTRY",
+            "FUNCTION_DEFAULT",
+        ],
         tomorrow,
     )
     .await?;
@@ -145,7 +155,12 @@ async fn an_entry_agreed_today_with_a_past_start_has_one_answer_per_recorded_ins
     );
     // The past is answered as before, whatever was recorded later.
     answers(
-        ["FUNCTION_DEFAULT", "FUNCTION_DEFAULT", "SYSTEM_ENTRY", "SYSTEM_ENTRY"],
+        [
+            "FUNCTION_DEFAULT",
+            "FUNCTION_DEFAULT",
+            "SYSTEM_ENTRY",
+            "SYSTEM_ENTRY",
+        ],
         last_month,
     )
     .await?;
@@ -161,7 +176,8 @@ async fn an_entry_agreed_today_with_a_past_start_has_one_answer_per_recorded_ins
     let overrides = |as_of: Option<DateTime<Utc>>| {
         let app = &app;
         let client = client.clone();
-        let variables = json!({ "id": harbor.environment, "at": stamp(last_month), "asOf": as_of.map(stamp) });
+        let variables =
+            json!({ "id": harbor.environment, "at": stamp(last_month), "asOf": as_of.map(stamp) });
         async move {
             let data = app.query(&client, matrix, variables).await?;
             anyhow::Ok(
@@ -189,7 +205,11 @@ async fn an_entry_agreed_today_with_a_past_start_has_one_answer_per_recorded_ins
             anyhow::Ok(data["node"]["owners"].to_string())
         }
     };
-    assert!(!owned_by(Some(before_entry)).await?.contains(id.as_str().unwrap()));
+    assert!(
+        !owned_by(Some(before_entry))
+            .await?
+            .contains(id.as_str().unwrap())
+    );
     assert!(owned_by(None).await?.contains(id.as_str().unwrap()));
 
     // The export takes `asOf` and marks retroactive entries.
@@ -219,11 +239,18 @@ async fn an_entry_agreed_today_with_a_past_start_has_one_answer_per_recorded_ins
     assert_eq!(row_of_entry(&as_before.text().await?), None);
     let current = export(format!("format=csv&at={at}")).await?.text().await?;
     assert!(
-        current.lines().next().unwrap_or_default().ends_with(",agreed_at,retroactive"),
+        current
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .ends_with(",agreed_at,retroactive"),
         "{current}"
     );
     let row = row_of_entry(&current).unwrap_or_default();
-    assert!(row.ends_with(",true"), "the entry is marked retroactive: {row}");
+    assert!(
+        row.ends_with(",true"),
+        "the entry is marked retroactive: {row}"
+    );
     let markdown = export(format!(
         "format=md&at={at}&asOf={}",
         after_agreement.format("%Y-%m-%dT%H:%M:%S%.6fZ")
@@ -237,9 +264,16 @@ async fn an_entry_agreed_today_with_a_past_start_has_one_answer_per_recorded_ins
     // The record cannot be read as it will stand.
     let future = stamp(Utc::now() + Duration::days(1));
     let (_, body) = app
-        .graphql(Some(&client), WHO, json!({ "id": harbor.environment, "function": "patching", "asOf": future }))
+        .graphql(
+            Some(&client),
+            WHO,
+            json!({ "id": harbor.environment, "function": "patching", "asOf": future }),
+        )
         .await?;
-    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
     assert_eq!(
         export("format=md&asOf=2999-01-01".into()).await?.status(),
         400
@@ -267,8 +301,13 @@ async fn a_successor_takes_over_only_in_the_record_after_its_agreement() -> anyh
     let tomorrow = Utc::now() + Duration::days(1);
     let old = read(tomorrow, None).await?;
     let (_, proposed) = app
-        .mutation(&provider, "proposeResponsibilityChange", "ProposeResponsibilityChangeInput",
-            &json!({ "id": old, "changes": { "responsibleTeamId": harbor.internal_it } }), "responsibility { id }")
+        .mutation(
+            &provider,
+            "proposeResponsibilityChange",
+            "ProposeResponsibilityChangeInput",
+            &json!({ "id": old, "changes": { "responsibleTeamId": harbor.internal_it } }),
+            "responsibility { id }",
+        )
         .await?;
     let successor = proposed["data"]["proposeResponsibilityChange"]["responsibility"]["id"].clone();
     assert!(successor.is_string(), "{proposed}");
@@ -301,10 +340,18 @@ async fn reads_as_of_now_answer_exactly_as_the_current_record() -> anyhow::Resul
         "2024-01-01T00:00:00Z".parse()?,
     ] {
         let current = app
-            .query(&client, matrix, json!({ "id": harbor.environment, "at": stamp(at) }))
+            .query(
+                &client,
+                matrix,
+                json!({ "id": harbor.environment, "at": stamp(at) }),
+            )
             .await?;
         let recorded = app
-            .query(&client, matrix, json!({ "id": harbor.environment, "at": stamp(at), "asOf": stamp(Utc::now()) }))
+            .query(
+                &client,
+                matrix,
+                json!({ "id": harbor.environment, "at": stamp(at), "asOf": stamp(Utc::now()) }),
+            )
             .await?;
         assert_eq!(current, recorded, "at {at}");
     }
@@ -327,6 +374,72 @@ async fn reads_as_of_now_answer_exactly_as_the_current_record() -> anyhow::Resul
             .await?
             .contains("REQUIRED_FUNCTION_UNOWNED")
     );
-    assert!(!kinds(Some(now)).await?.contains("REQUIRED_FUNCTION_UNOWNED"));
+    assert!(
+        !kinds(Some(now))
+            .await?
+            .contains("REQUIRED_FUNCTION_UNOWNED")
+    );
     app.stop().await
+}
+
+#[tokio::test]
+async fn the_migration_reconstructs_the_history_of_older_entries_and_keeps_it_append_only()
+-> anyhow::Result<()> {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, EntityTrait};
+
+    let test_db = tests::TestDb::migrated().await?;
+    let db = test_db.connect().await?;
+    api::demo::seed_if_empty(&db).await?;
+    let history = tests::count_rows(&db, "responsibility_history").await?;
+    // Down to before the history (later steps first), then up again: the step reconstructs the
+    // demo's history from its entries and sign-offs, as it does for any older database.
+    let steps = Migrator::migrations();
+    let mine = steps
+        .iter()
+        .position(|step| step.name() == "m20261201_000014_amend_responsibilities")
+        .expect("the step is registered");
+    let above = u32::try_from(steps.len() - mine)?;
+    Migrator::down(&db, Some(above)).await?;
+    Migrator::up(&db, None).await?;
+    assert_eq!(
+        tests::count_rows(&db, "responsibility_history").await?,
+        history
+    );
+    let agreed: Vec<entities::responsibility::Model> = entities::responsibility::Entity::find()
+        .all(&db)
+        .await?
+        .into_iter()
+        .filter(|entry| entry.status == entities::enums::ResponsibilityStatus::Agreed)
+        .collect();
+    assert!(!agreed.is_empty());
+    assert!(
+        agreed.iter().all(|entry| entry.agreed_at.is_some()),
+        "every agreed entry knows when it was agreed"
+    );
+    // As recorded now, the reconstructed history says what the entries say.
+    let environments: Vec<uuid::Uuid> = agreed.iter().map(|entry| entry.environment_id).collect();
+    let now = Utc::now();
+    let current = api::matrix::in_force(&db, environments.clone(), now, None).await?;
+    let recorded = api::matrix::in_force_as_of(
+        &db,
+        environments,
+        api::matrix::Clock {
+            at: now,
+            as_of: Some(now),
+        },
+        None,
+    )
+    .await?;
+    assert_eq!(current, recorded);
+    for statement in [
+        "UPDATE responsibility_history SET reason = 'rewritten'",
+        "DELETE FROM responsibility_history",
+    ] {
+        assert!(
+            db.execute_unprepared(statement).await.is_err(),
+            "{statement}"
+        );
+    }
+    Ok(())
 }

@@ -23,9 +23,9 @@ use async_graphql::{Context, Request};
 use entities::{
     alert, change_log_entry, change_log_entry_system, engagement, environment, escalation_step,
     function, integration, integration_mapping, organization, person, responsibility,
-    responsibility_approval, responsibility_history, responsibility_party, runbook, runbook_function, runbook_revision,
-    runbook_system, sync_retry, sync_run, sync_run_error, system, system_link, team,
-    team_membership, ticket, ticket_note,
+    responsibility_approval, responsibility_history, responsibility_party, runbook,
+    runbook_function, runbook_revision, runbook_system, sync_retry, sync_run, sync_run_error,
+    system, system_link, team, team_membership, ticket, ticket_note,
 };
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};

@@ -527,9 +527,8 @@ async fn record_history(
         organization_id: Some(write.actor.organization.id),
         person_id: Some(write.actor.person.id),
         reason: write.reason.clone(),
-        changes: (!changes.is_empty()).then(|| {
-            serde_json::Value::Array(changes.iter().map(FieldChange::to_json).collect())
-        }),
+        changes: (!changes.is_empty())
+            .then(|| serde_json::Value::Array(changes.iter().map(FieldChange::to_json).collect())),
     }
     .into_active_model()
     .insert(&write.txn)

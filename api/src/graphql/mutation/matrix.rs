@@ -148,46 +148,6 @@ impl MatrixMutation {
         create(ctx, input).await.extend()
     }
 
-    /// Submits a draft for approval.
-    async fn propose_responsibility(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "What to write; see the input type.")] input: ResponsibilityActionInput,
-    ) -> Result<ResponsibilityPayload> {
-        transition(ctx, input, Action::Propose).await.extend()
-    }
-
-    /// Approves a proposed entry for the caller's side; it becomes agreed once every side the
-    /// engagement requires has approved, unless it would overlap another agreed entry.
-    async fn approve_responsibility(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "What to write; see the input type.")] input: ResponsibilityActionInput,
-    ) -> Result<ResponsibilityPayload> {
-        transition(ctx, input, Action::Approve).await.extend()
-    }
-
-    /// Plans a transition of a client to another operating model on a day (the provider's
-    /// admins): the current engagement ends that day, a new one starts, and every agreed matrix
-    /// entry in force that day is copied as a draft that supersedes it, for both teams to edit
-    /// and agree before the date. Agreeing a draft ends the entry it supersedes.
-    async fn plan_transition(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "What to write; see the input type.")] input: PlanTransitionInput,
-    ) -> Result<PlanTransitionPayload> {
-        plan_transition(ctx, input).await.extend()
-    }
-
-    /// Retires an entry: it is no longer in force.
-    async fn retire_responsibility(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "What to write; see the input type.")] input: ResponsibilityActionInput,
-    ) -> Result<ResponsibilityPayload> {
-        transition(ctx, input, Action::Retire).await.extend()
-    }
-
     /// Edits a draft (admins), with the same checks as `createResponsibility`.
     async fn update_responsibility(
         &self,
@@ -199,6 +159,15 @@ impl MatrixMutation {
             .extend()
     }
 
+    /// Submits a draft for approval.
+    async fn propose_responsibility(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to write; see the input type.")] input: ResponsibilityActionInput,
+    ) -> Result<ResponsibilityPayload> {
+        transition(ctx, input, Action::Propose).await.extend()
+    }
+
     /// Takes a proposal back to draft (an admin of either side). Its approvals stop counting:
     /// once proposed again, every side signs again.
     async fn withdraw_responsibility(
@@ -207,6 +176,16 @@ impl MatrixMutation {
         #[graphql(desc = "What to write; see the input type.")] input: ResponsibilityActionInput,
     ) -> Result<ResponsibilityPayload> {
         transition(ctx, input, Action::Withdraw).await.extend()
+    }
+
+    /// Approves a proposed entry for the caller's side; it becomes agreed once every side the
+    /// engagement requires has approved, unless it would overlap another agreed entry.
+    async fn approve_responsibility(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to write; see the input type.")] input: ResponsibilityActionInput,
+    ) -> Result<ResponsibilityPayload> {
+        transition(ctx, input, Action::Approve).await.extend()
     }
 
     /// Rejects a proposal with a reason (an admin of a side that must sign it and did not
@@ -236,6 +215,27 @@ impl MatrixMutation {
         amend(ctx, input.id, input.changes, input.reason, true)
             .await
             .extend()
+    }
+
+    /// Plans a transition of a client to another operating model on a day (the provider's
+    /// admins): the current engagement ends that day, a new one starts, and every agreed matrix
+    /// entry in force that day is copied as a draft that supersedes it, for both teams to edit
+    /// and agree before the date. Agreeing a draft ends the entry it supersedes.
+    async fn plan_transition(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to write; see the input type.")] input: PlanTransitionInput,
+    ) -> Result<PlanTransitionPayload> {
+        plan_transition(ctx, input).await.extend()
+    }
+
+    /// Retires an entry: it is no longer in force.
+    async fn retire_responsibility(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to write; see the input type.")] input: ResponsibilityActionInput,
+    ) -> Result<ResponsibilityPayload> {
+        transition(ctx, input, Action::Retire).await.extend()
     }
 }
 
@@ -296,9 +296,10 @@ fn escalation_steps(
         .iter()
         .enumerate()
         .map(|(index, step)| services::matrix::NewStep {
-            team_id: step.team_id.as_ref().and_then(|id| {
-                check.id(&format!("{prefix}.{index}.teamId"), NodeType::Team, id)
-            }),
+            team_id: step
+                .team_id
+                .as_ref()
+                .and_then(|id| check.id(&format!("{prefix}.{index}.teamId"), NodeType::Team, id)),
             person_id: step.person_id.as_ref().and_then(|id| {
                 check.id(&format!("{prefix}.{index}.personId"), NodeType::Person, id)
             }),

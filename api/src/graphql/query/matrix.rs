@@ -162,9 +162,16 @@ impl MatrixQuery {
         )]
         as_of: Option<DateTimeUtc>,
     ) -> Result<Option<Ownership>> {
-        who_owns(ctx, &environment_id, &function, system_id.as_ref(), at, as_of)
-            .await
-            .extend()
+        who_owns(
+            ctx,
+            &environment_id,
+            &function,
+            system_id.as_ref(),
+            at,
+            as_of,
+        )
+        .await
+        .extend()
     }
 }
 
