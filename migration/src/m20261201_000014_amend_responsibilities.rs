@@ -170,6 +170,9 @@ impl MigrationTrait for Migration {
     }
 }
 
+/// A sign-off as stored: decision, side, admin, instant.
+type SignOff = (String, Uuid, Uuid, DateTime<Utc>);
+
 /// One reconstructed history row.
 struct Row {
     action: &'static str,
@@ -205,7 +208,7 @@ pub async fn reconstruct_history(db: &impl ConnectionTrait) -> Result<usize, DbE
              ORDER BY r.id",
         ))
         .await?;
-    let mut sign_offs: HashMap<Uuid, Vec<(String, Uuid, Uuid, DateTime<Utc>)>> = HashMap::new();
+    let mut sign_offs: HashMap<Uuid, Vec<SignOff>> = HashMap::new();
     for row in db
         .query_all_raw(Statement::from_string(
             backend,
