@@ -13,8 +13,8 @@
 //!   log entries, runbook revisions and sync runs restrict deletion);
 //! - external records are unique per source (`(external_source, external_id)` and
 //!   `(source, resource, external_id)` for system links);
-//! - change log entries and runbook revisions are immutable: triggers reject `UPDATE` and
-//!   `DELETE` on both databases;
+//! - change log entries, runbook revisions and the matrix history are immutable: triggers
+//!   reject `UPDATE` and `DELETE` on both databases;
 //! - every timestamp is `timestamp with time zone` on PostgreSQL and RFC 3339 UTC text on SQLite.
 
 // `MigrationTrait` elides `SchemaManager`'s lifetime, and spelling it out in an impl does not

@@ -503,3 +503,65 @@ async fn a_withdrawal_and_the_last_approval_at_the_same_instant_are_decided_one_
     eprintln!("race winners: {outcomes:?}");
     app.stop().await
 }
+
+#[tokio::test]
+async fn where_one_side_signs_it_rejects_what_the_other_party_proposed() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let provider = app.provider_admin_token();
+    let cedar = app.token("demo|cedar-office", "cedar-pine", Role::Admin);
+    let data = app
+        .query(
+            &cedar,
+            "{ environments(first: 1) { edges { node { id } } } teams { edges { node { id } } } systems(first: 1) { edges { node { id } } } }",
+            Value::Null,
+        )
+        .await?;
+    // Tomorrow Cedar is still fully managed: the provider alone signs.
+    let input = json!({ "environmentId": data["environments"]["edges"][0]["node"]["id"],
+        "function": "line_of_business_applications", "systemId": data["systems"]["edges"][0]["node"]["id"],
+        "responsibleTeamId": data["teams"]["edges"][0]["node"]["id"],
+        "validFrom": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339() });
+    let reject = |token: String, id: Value| {
+        let app = &app;
+        async move {
+            send(
+                app,
+                &token,
+                "rejectResponsibility",
+                "RejectResponsibilityInput",
+                json!({ "id": id, "reason": "not ours to decide" }),
+            )
+            .await
+        }
+    };
+    let by_client = send(
+        &app,
+        &cedar,
+        "createResponsibility",
+        "CreateResponsibilityInput",
+        input.clone(),
+    )
+    .await?["responsibility"]["id"]
+        .clone();
+    step(&app, &cedar, "proposeResponsibility", &by_client).await?;
+    let not_a_signer = reject(cedar.clone(), by_client.clone()).await?;
+    assert_eq!(code(&not_a_signer), "INVALID_STATE", "{not_a_signer}");
+    let rejected = reject(provider.clone(), by_client.clone()).await?;
+    assert_eq!(rejected["responsibility"]["status"], "DRAFT", "{rejected}");
+
+    let by_provider = send(
+        &app,
+        &provider,
+        "createResponsibility",
+        "CreateResponsibilityInput",
+        input,
+    )
+    .await?["responsibility"]["id"]
+        .clone();
+    step(&app, &provider, "proposeResponsibility", &by_provider).await?;
+    let own = reject(provider.clone(), by_provider.clone()).await?;
+    assert_eq!(code(&own), "INVALID_STATE", "it withdraws its own: {own}");
+    let withdrawn = step(&app, &provider, "withdrawResponsibility", &by_provider).await?;
+    assert_eq!(withdrawn["responsibility"]["status"], "DRAFT");
+    app.stop().await
+}
