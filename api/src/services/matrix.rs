@@ -1122,6 +1122,13 @@ pub async fn transition(
                 // before it is agreed: the old entry ends there (the past stays as it was).
                 if let Some(superseded) = current.supersedes_id {
                     agreed.valid_from = current.valid_from.max(now);
+                    if agreed.valid_to.is_some_and(|to| to <= agreed.valid_from) {
+                        return Err(ServiceError::refused(
+                            "id",
+                            UserErrorCode::InvalidState,
+                            "the entry's validity ended before it could take over; withdraw it and change the dates",
+                        ));
+                    }
                     let old = responsibility::Entity::find_by_id(superseded)
                         .one(&write.txn)
                         .await?;
