@@ -303,7 +303,7 @@ pub async fn create_responsibility(
         valid_to: entry.valid_to,
         notes: entry.notes,
     };
-    let terms = check_terms(&write.txn, &mut check, &environment, given).await?;
+    let terms = check_terms(&write.txn, &mut check, &environment, given, "").await?;
     let (Some(_), Some(function), Some(terms), true) = (reason, function, terms, check.is_ok())
     else {
         return Err(check.into());
@@ -350,22 +350,24 @@ async fn check_terms(
     check: &mut Check,
     environment: &environment::Model,
     mut given: GivenTerms,
+    prefix: &str,
 ) -> ServiceResult<Option<CheckedTerms>> {
+    let at = |field: &str| format!("{prefix}{field}");
     // A team named twice in one role is one party (the triple is the party table's key).
     for ids in [&mut given.consulted_team_ids, &mut given.informed_team_ids] {
         ids.sort_unstable();
         ids.dedup();
     }
-    let notes = check.optional_text("notes", given.notes.as_deref(), MAX_NOTES);
-    let valid_from = check.planned_instant("validFrom", given.valid_from);
+    let notes = check.optional_text(&at("notes"), given.notes.as_deref(), MAX_NOTES);
+    let valid_from = check.planned_instant(&at("validFrom"), given.valid_from);
     let valid_to = given
         .valid_to
-        .map(|instant| check.planned_instant("validTo", instant));
+        .map(|instant| check.planned_instant(&at("validTo"), instant));
     if let (Some(from), Some(Some(to))) = (valid_from, valid_to)
         && to <= from
     {
         check.fail(
-            "validTo",
+            &at("validTo"),
             UserErrorCode::Invalid,
             "`validTo` must be after `validFrom`",
         );
@@ -374,18 +376,18 @@ async fn check_terms(
         ("responsibleTeamId", given.responsible_team_id),
         ("accountableTeamId", given.accountable_team_id),
     ] {
-        team_for_environment(txn, check, field, environment, id).await?;
+        team_for_environment(txn, check, &at(field), environment, id).await?;
     }
     for (field, ids) in [
         ("consultedTeamIds", &given.consulted_team_ids),
         ("informedTeamIds", &given.informed_team_ids),
     ] {
         for id in ids {
-            team_for_environment(txn, check, field, environment, Some(*id)).await?;
+            team_for_environment(txn, check, &at(field), environment, Some(*id)).await?;
         }
     }
     for (index, step) in given.escalation_path.iter().enumerate() {
-        let field = format!("escalationPath.{index}");
+        let field = at(&format!("escalationPath.{index}"));
         if step.team_id.is_some() == step.person_id.is_some() {
             check.fail(
                 &field,
@@ -631,7 +633,7 @@ pub async fn update_responsibility(
     }
     let before = current_terms(&write.txn, &current).await?;
     let given = GivenTerms::amended(&before, amendment);
-    let terms = check_terms(&write.txn, &mut check, &environment, given).await?;
+    let terms = check_terms(&write.txn, &mut check, &environment, given, "changes.").await?;
     let (Some(terms), true) = (terms, check.is_ok()) else {
         return Err(check.into());
     };
@@ -719,7 +721,7 @@ pub async fn propose_change(
         // It takes over no earlier than its agreement, which moves the start again then.
         given.valid_from = write.now;
     }
-    let terms = check_terms(&write.txn, &mut check, &environment, given).await?;
+    let terms = check_terms(&write.txn, &mut check, &environment, given, "changes.").await?;
     let (Some(terms), true) = (terms, check.is_ok()) else {
         return Err(check.into());
     };
