@@ -83,6 +83,10 @@ pub async fn seed_if_empty(db: &DatabaseConnection) -> anyhow::Result<Option<Dem
         .write(&txn)
         .await
         .context("cannot load demo data")?;
+    // The demo inserts its matrix as it stands; its history (and when each entry was agreed)
+    // is reconstructed from the entries and their sign-offs, as the migration did for entries
+    // older than the history.
+    migration::reconstruct_responsibility_history(&txn).await?;
     txn.commit().await?;
     Ok(Some(summary))
 }
@@ -961,6 +965,7 @@ impl Demo {
                     notes: None,
                     supersedes_id: None,
                     created_by_id: Some(directory.people["msp_admin"].id),
+                    agreed_at: None,
                     created_at: self.now - Duration::days(280),
                     updated_at: self.now - Duration::days(270),
                 };
@@ -1019,6 +1024,7 @@ impl Demo {
                         person_id: directory.people[person].id,
                         approved_at: self.now - Duration::days(270),
                         decision: entities::enums::ApprovalDecision::Agree,
+                        revoked_at: None,
                     }
                 }));
                 matrix.insert((environment_key, function_key.to_owned()), entry.clone());
@@ -1051,6 +1057,7 @@ impl Demo {
                         person_id: directory.people[person].id,
                         approved_at: self.now - Duration::days(200),
                         decision: entities::enums::ApprovalDecision::Agree,
+                        revoked_at: None,
                     }),
             );
             entries.push(entry);
@@ -1136,6 +1143,7 @@ impl Demo {
                 status: ResponsibilityStatus::Draft,
                 supersedes_id: Some(entry.id),
                 created_by_id: Some(directory.people["msp_admin"].id),
+                agreed_at: None,
                 created_at: planned_at,
                 updated_at: planned_at,
                 ..entry.clone()
@@ -1165,6 +1173,7 @@ impl Demo {
                         person_id: msp_admin.id,
                         approved_at,
                         decision: entities::enums::ApprovalDecision::Agree,
+                        revoked_at: None,
                     });
                     draft.updated_at = approved_at;
                     lifecycle.push(by(msp_admin, approved_at).note(lifecycle_note(

@@ -94,6 +94,9 @@ pub struct Gap {
 pub struct GapQuestion {
     /// The instant the matrix is read at.
     pub at: DateTime<Utc>,
+    /// The matrix as recorded at this instant (see [`crate::matrix::Clock`]); `None` for the
+    /// current record. Runbooks and the change log are read as they are.
+    pub as_of: Option<DateTime<Utc>>,
     /// How close in time a manual or API entry must be to document an observed change.
     pub change_window: Duration,
     /// Observed changes from this instant up to `at` are checked.
@@ -120,12 +123,8 @@ pub async fn find(
         .map(|found| (found.id, found.name.as_str()))
         .collect();
     // Retired entries too: before their retirement they were in force, and a report at such an
-    // instant answers as it did then.
-    let entries = responsibility::Entity::find()
-        .filter(responsibility::COLUMN.environment_id.eq(environment.id))
-        .order_by_asc(responsibility::Column::Id)
-        .all(db)
-        .await?;
+    // instant answers as it did then. Each as recorded at `as_of`, when asked.
+    let entries = matrix::recorded(db, [environment.id], question.as_of, None).await?;
     let covers = |entry: &responsibility::Model, instant: DateTime<Utc>| {
         entry.valid_from <= instant && entry.valid_to.is_none_or(|to| to > instant)
     };

@@ -4,10 +4,21 @@
 //! The rule, used everywhere the answer is needed (GraphQL, the export, routing of new tickets
 //! and alerts): only entries that were agreed count ([`IN_FORCE`]), an entry is in force during
 //! `[valid_from, valid_to)`, and an entry for the system overrides the function-level default.
+//!
+//! The matrix has two clocks. `at` is the instant the matrix is in force at; `as_of` is the
+//! instant the record is read as it stood ([`Clock`]). Every lifecycle step is a row of
+//! `responsibility_history` with the status and validity the entry had after it, so an entry
+//! as recorded at K is its latest history row recorded at or before K ([`as_recorded`]); an entry
+//! with no row by then did not exist yet. Terms (teams, escalation path, notes) change only while
+//! an entry is a draft, so the status and validity are all an as-of read has to rewind. Reads
+//! without `as_of` take the current rows directly ([`in_force`]): every step writes its history
+//! row in the same transaction as the entry, so both paths agree when `as_of` is now.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entities::enums::ResponsibilityStatus;
-use entities::responsibility;
+use entities::{responsibility, responsibility_history};
 use sea_orm::prelude::*;
 use sea_orm::{Condition, ConnectionTrait, QueryFilter, QueryOrder};
 
@@ -57,6 +68,346 @@ pub async fn in_force(
         .order_by_asc(responsibility::Column::Id)
         .all(db)
         .await
+}
+
+/// The two clocks of a matrix read: in force at `at`, as the record stood at `as_of`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    /// The instant the matrix is in force at.
+    pub at: DateTime<Utc>,
+    /// The instant the record is read as it stood; `None` for the current record.
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+impl Clock {
+    /// The current record, in force at `at`.
+    #[must_use]
+    pub fn at(at: DateTime<Utc>) -> Self {
+        Self { at, as_of: None }
+    }
+}
+
+/// How far past the server's clock an `asOf` may lie (a client's clock may run ahead).
+pub const AS_OF_LEEWAY_SECONDS: i64 = 300;
+
+/// Checks a read's `as_of` against `now`: the record cannot be read as it will stand, so an
+/// instant later than now (beyond [`AS_OF_LEEWAY_SECONDS`]) is refused rather than clamped: a
+/// clamped answer could change later, and an `(at, asOf)` question has one answer forever.
+///
+/// # Errors
+/// The message to refuse the input with.
+pub fn check_as_of(
+    as_of: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, String> {
+    match as_of {
+        Some(as_of) if as_of > now + chrono::Duration::seconds(AS_OF_LEEWAY_SECONDS) => Err(
+            "`asOf` is in the future; the record can only be read as it stood until now".to_owned(),
+        ),
+        other => Ok(other),
+    }
+}
+
+/// Whether `entry` (as recorded) owned anything at `at`: an agreed (or retired) entry whose
+/// validity covers the instant.
+#[must_use]
+pub fn owns_at(entry: &responsibility::Model, at: DateTime<Utc>) -> bool {
+    IN_FORCE.contains(&entry.status)
+        && entry.valid_from <= at
+        && entry.valid_to.is_none_or(|to| to > at)
+}
+
+/// Whether an entry was agreed after the start of its validity: it was not on record as in
+/// force for the instants between the two.
+#[must_use]
+pub fn retroactive(entry: &responsibility::Model) -> bool {
+    entry
+        .agreed_at
+        .is_some_and(|agreed_at| entry.valid_from < agreed_at)
+}
+
+/// `entries` as the record stood at `as_of`: each with the status and validity of its latest
+/// history row recorded at or before then (`history` may hold any rows of their environments);
+/// entries with no such row are left out. `agreed_at` is kept only where the entry was agreed
+/// by then.
+#[must_use]
+pub fn as_recorded(
+    entries: Vec<responsibility::Model>,
+    history: &[responsibility_history::Model],
+    as_of: DateTime<Utc>,
+) -> Vec<responsibility::Model> {
+    let mut latest: HashMap<Uuid, &responsibility_history::Model> = HashMap::new();
+    for row in history.iter().filter(|row| row.recorded_at <= as_of) {
+        let newer = latest
+            .get(&row.responsibility_id)
+            .is_none_or(|seen| (seen.recorded_at, seen.id) < (row.recorded_at, row.id));
+        if newer {
+            latest.insert(row.responsibility_id, row);
+        }
+    }
+    entries
+        .into_iter()
+        .filter_map(|mut entry| {
+            let row = latest.get(&entry.id)?;
+            entry.status = row.status_after;
+            entry.valid_from = row.valid_from_after;
+            entry.valid_to = row.valid_to_after;
+            entry.agreed_at = entry
+                .agreed_at
+                .filter(|agreed_at| IN_FORCE.contains(&row.status_after) && *agreed_at <= as_of);
+            Some(entry)
+        })
+        .collect()
+}
+
+/// Every entry of `environment_ids` (for `system_ids` only, and function-level defaults, when
+/// given) as recorded at `as_of`, or as it is now when `as_of` is `None`, in id order.
+///
+/// # Errors
+/// Database errors.
+pub async fn recorded(
+    db: &impl ConnectionTrait,
+    environment_ids: impl IntoIterator<Item = Uuid>,
+    as_of: Option<DateTime<Utc>>,
+    system_ids: Option<Vec<Uuid>>,
+) -> Result<Vec<responsibility::Model>, DbErr> {
+    let environment_ids: Vec<Uuid> = environment_ids.into_iter().collect();
+    let mut select = responsibility::Entity::find().filter(
+        responsibility::COLUMN
+            .environment_id
+            .is_in(environment_ids.clone()),
+    );
+    if let Some(ids) = system_ids {
+        select = select.filter(
+            Condition::any()
+                .add(responsibility::COLUMN.system_id.is_null())
+                .add(responsibility::COLUMN.system_id.is_in(ids)),
+        );
+    }
+    let entries = select
+        .order_by_asc(responsibility::Column::Id)
+        .all(db)
+        .await?;
+    let Some(as_of) = as_of else {
+        return Ok(entries);
+    };
+    let history = responsibility_history::Entity::find()
+        .filter(
+            responsibility_history::COLUMN
+                .environment_id
+                .is_in(environment_ids),
+        )
+        .filter(responsibility_history::COLUMN.recorded_at.lte(as_of))
+        .all(db)
+        .await?;
+    Ok(as_recorded(entries, &history, as_of))
+}
+
+/// [`in_force`] on both clocks: the entries of `environment_ids` that the record as it stood at
+/// `clock.as_of` says were in force at `clock.at`. Without `as_of`, exactly [`in_force`].
+///
+/// # Errors
+/// Database errors.
+pub async fn in_force_as_of(
+    db: &impl ConnectionTrait,
+    environment_ids: impl IntoIterator<Item = Uuid>,
+    clock: Clock,
+    system_ids: Option<Vec<Uuid>>,
+) -> Result<Vec<responsibility::Model>, DbErr> {
+    if clock.as_of.is_none() {
+        return in_force(db, environment_ids, clock.at, system_ids).await;
+    }
+    let mut entries: Vec<responsibility::Model> =
+        recorded(db, environment_ids, clock.as_of, system_ids)
+            .await?
+            .into_iter()
+            .filter(|entry| owns_at(entry, clock.at))
+            .collect();
+    // The order `in_force` answers in.
+    entries.sort_by_key(|entry| (entry.function_id, entry.id));
+    Ok(entries)
+}
+
+/// One step of an escalation path, as [`Terms`] compare it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The team to reach.
+    pub team_id: Option<Uuid>,
+    /// The person to reach.
+    pub person_id: Option<Uuid>,
+    /// How.
+    pub channel: entities::enums::EscalationChannel,
+    /// Minutes before the next step.
+    pub minutes_before_next: Option<i32>,
+}
+
+/// What an entry says, apart from what it is about (environment, function, system) and where it
+/// stands: what editing a draft and proposing a change may change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Terms {
+    /// The team that does the work.
+    pub responsible_team_id: Uuid,
+    /// The team that answers for it.
+    pub accountable_team_id: Option<Uuid>,
+    /// Consulted teams, in id order.
+    pub consulted_team_ids: Vec<Uuid>,
+    /// Informed teams, in id order.
+    pub informed_team_ids: Vec<Uuid>,
+    /// Who to call, in order.
+    pub escalation_path: Vec<Step>,
+    /// Start of validity.
+    pub valid_from: DateTime<Utc>,
+    /// End of validity.
+    pub valid_to: Option<DateTime<Utc>>,
+    /// Free-form notes.
+    pub notes: Option<String>,
+}
+
+impl Terms {
+    /// The terms of `entry` with its consulted and informed `parties` and escalation `steps`
+    /// (rows of other entries are ignored).
+    #[must_use]
+    pub fn of(
+        entry: &responsibility::Model,
+        parties: &[entities::responsibility_party::Model],
+        steps: &[entities::escalation_step::Model],
+    ) -> Self {
+        use entities::enums::PartyRole;
+        let teams = |role: PartyRole| {
+            let mut ids: Vec<Uuid> = parties
+                .iter()
+                .filter(|party| party.responsibility_id == entry.id && party.role == role)
+                .map(|party| party.team_id)
+                .collect();
+            ids.sort_unstable();
+            ids
+        };
+        let mut own_steps: Vec<&entities::escalation_step::Model> = steps
+            .iter()
+            .filter(|step| step.responsibility_id == entry.id)
+            .collect();
+        own_steps.sort_by_key(|step| step.position);
+        Self {
+            responsible_team_id: entry.responsible_team_id,
+            accountable_team_id: entry.accountable_team_id,
+            consulted_team_ids: teams(PartyRole::Consulted),
+            informed_team_ids: teams(PartyRole::Informed),
+            escalation_path: own_steps
+                .into_iter()
+                .map(|step| Step {
+                    team_id: step.team_id,
+                    person_id: step.person_id,
+                    channel: step.channel,
+                    minutes_before_next: step.minutes_before_next,
+                })
+                .collect(),
+            valid_from: entry.valid_from,
+            valid_to: entry.valid_to,
+            notes: entry.notes.clone(),
+        }
+    }
+}
+
+/// One field whose value differs between two entries' [`Terms`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldChange {
+    /// The field, as the GraphQL input names it (`responsibleTeamId`, `validTo`, ...).
+    pub field: &'static str,
+    /// The value before, in words (global ids, RFC 3339 instants); `None` when empty.
+    pub before: Option<String>,
+    /// The value after; `None` when empty.
+    pub after: Option<String>,
+}
+
+impl FieldChange {
+    /// The change as JSON: `{"field", "before", "after"}`.
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "field": self.field, "before": self.before, "after": self.after })
+    }
+}
+
+/// The fields whose values differ from `before` to `after`, in input order.
+#[must_use]
+pub fn difference(before: &Terms, after: &Terms) -> Vec<FieldChange> {
+    use crate::ids::{NodeType, encode};
+    let team = |id: Uuid| encode(NodeType::Team, id).0;
+    let teams = |ids: &[Uuid]| {
+        (!ids.is_empty()).then(|| {
+            ids.iter()
+                .map(|id| team(*id))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    };
+    let instant = |at: DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    let path = |steps: &[Step]| {
+        (!steps.is_empty()).then(|| {
+            steps
+                .iter()
+                .map(|step| {
+                    let who = match (step.team_id, step.person_id) {
+                        (Some(id), _) => team(id),
+                        (None, Some(id)) => encode(NodeType::Person, id).0,
+                        (None, None) => String::new(),
+                    };
+                    let channel = sea_orm::ActiveEnum::to_value(&step.channel);
+                    match step.minutes_before_next {
+                        Some(minutes) => format!("{who} by {channel}, {minutes} min"),
+                        None => format!("{who} by {channel}"),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    };
+    let fields = [
+        (
+            "responsibleTeamId",
+            Some(team(before.responsible_team_id)),
+            Some(team(after.responsible_team_id)),
+        ),
+        (
+            "accountableTeamId",
+            before.accountable_team_id.map(team),
+            after.accountable_team_id.map(team),
+        ),
+        (
+            "consultedTeamIds",
+            teams(&before.consulted_team_ids),
+            teams(&after.consulted_team_ids),
+        ),
+        (
+            "informedTeamIds",
+            teams(&before.informed_team_ids),
+            teams(&after.informed_team_ids),
+        ),
+        (
+            "escalationPath",
+            path(&before.escalation_path),
+            path(&after.escalation_path),
+        ),
+        (
+            "validFrom",
+            Some(instant(before.valid_from)),
+            Some(instant(after.valid_from)),
+        ),
+        (
+            "validTo",
+            before.valid_to.map(instant),
+            after.valid_to.map(instant),
+        ),
+        ("notes", before.notes.clone(), after.notes.clone()),
+    ];
+    fields
+        .into_iter()
+        .filter(|(_, before, after)| before != after)
+        .map(|(field, before, after)| FieldChange {
+            field,
+            before,
+            after,
+        })
+        .collect()
 }
 
 /// The functions an organization's matrix covers: the standard catalog and its own, by key.
@@ -249,6 +600,7 @@ mod tests {
             notes: None,
             supersedes_id: None,
             created_by_id: None,
+            agreed_at: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

@@ -140,6 +140,8 @@ pub async fn assess(
             at,
             change_window: Duration::hours(24),
             changes_since: at - Duration::days(30),
+            // As the record stands now: readiness is a question about the plan of today.
+            as_of: None,
         },
     )
     .await?;

@@ -175,6 +175,36 @@ stored_enum! {
 }
 
 stored_enum! {
+    /// A step in the history of a matrix entry.
+    HistoryAction {
+        /// Drafted by `createResponsibility`.
+        Created,
+        /// Drafted by `planTransition` as the successor of an entry in force on the day.
+        TransitionDrafted,
+        /// A draft was edited.
+        Updated,
+        /// A draft was submitted for sign-off.
+        Proposed,
+        /// Proposed as a change of an agreed entry (its successor).
+        ChangeProposed,
+        /// One side approved; another must still.
+        Approved,
+        /// The last required side approved: the entry is agreed.
+        Agreed,
+        /// The proposal went back to draft; its sign-offs stopped counting.
+        Withdrawn,
+        /// The other side refused the proposal, with a reason; back to draft.
+        Rejected,
+        /// One side approved retiring the entry; another must still.
+        RetirementApproved,
+        /// The last required side approved retiring: the entry ends now.
+        Retired,
+        /// A successor was agreed and this entry ends where the successor starts.
+        Superseded,
+    }
+}
+
+stored_enum! {
     /// Who wrote a change log entry: the authenticated principal, not the free-text actor.
     Principal {
         /// A person's token.

@@ -23,6 +23,7 @@ pub mod organization;
 pub mod person;
 pub mod responsibility;
 pub mod responsibility_approval;
+pub mod responsibility_history;
 pub mod responsibility_party;
 pub mod runbook;
 pub mod runbook_function;

@@ -13,6 +13,7 @@ pub use crate::organization::Entity as Organization;
 pub use crate::person::Entity as Person;
 pub use crate::responsibility::Entity as Responsibility;
 pub use crate::responsibility_approval::Entity as ResponsibilityApproval;
+pub use crate::responsibility_history::Entity as ResponsibilityHistory;
 pub use crate::responsibility_party::Entity as ResponsibilityParty;
 pub use crate::runbook::Entity as Runbook;
 pub use crate::runbook_function::Entity as RunbookFunction;

@@ -26,6 +26,9 @@ pub struct Model {
     /// The entry this one replaces.
     pub supersedes_id: Option<Uuid>,
     pub created_by_id: Option<Uuid>,
+    /// When the last side whose sign-off was required signed; `None` until agreed. An entry
+    /// whose `valid_from` is earlier was agreed retroactively.
+    pub agreed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

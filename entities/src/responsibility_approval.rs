@@ -17,8 +17,11 @@ pub struct Model {
     /// The admin who approved.
     pub person_id: Uuid,
     pub approved_at: DateTimeUtc,
-    /// What the side signed off; unique per entry, side and decision.
+    /// What the side signed off; unique per entry, side and decision among live sign-offs.
     pub decision: ApprovalDecision,
+    /// When the sign-off stopped counting: its proposal was withdrawn or rejected. Live
+    /// sign-offs have none; revoked rows are kept as history.
+    pub revoked_at: Option<DateTimeUtc>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

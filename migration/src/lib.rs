@@ -13,8 +13,8 @@
 //!   log entries, runbook revisions and sync runs restrict deletion);
 //! - external records are unique per source (`(external_source, external_id)` and
 //!   `(source, resource, external_id)` for system links);
-//! - change log entries and runbook revisions are immutable: triggers reject `UPDATE` and
-//!   `DELETE` on both databases;
+//! - change log entries, runbook revisions and the matrix history are immutable: triggers
+//!   reject `UPDATE` and `DELETE` on both databases;
 //! - every timestamp is `timestamp with time zone` on PostgreSQL and RFC 3339 UTC text on SQLite.
 
 // `MigrationTrait` elides `SchemaManager`'s lifetime, and spelling it out in an impl does not
@@ -36,7 +36,10 @@ mod m20261201_000009_scope_writes;
 mod m20261201_000011_create_sync_retries;
 mod m20261201_000012_sync_run_skips_and_deleted_integrations;
 mod m20261201_000013_keyset_indexes;
+mod m20261201_000014_amend_responsibilities;
 mod m20261201_000015_function_system_kinds;
+
+pub use m20261201_000014_amend_responsibilities::reconstruct_history as reconstruct_responsibility_history;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -57,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_create_sync_retries::Migration),
             Box::new(m20261201_000012_sync_run_skips_and_deleted_integrations::Migration),
             Box::new(m20261201_000013_keyset_indexes::Migration),
+            Box::new(m20261201_000014_amend_responsibilities::Migration),
             Box::new(m20261201_000015_function_system_kinds::Migration),
         ]
     }

@@ -17,6 +17,8 @@ mod http;
 mod jwks;
 mod lookups;
 mod matrix;
+mod matrix_amendments;
+mod matrix_clocks;
 mod metrics;
 mod migrations;
 mod mutations;

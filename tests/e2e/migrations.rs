@@ -9,7 +9,7 @@ use serde_json::json;
 use tests::{TestDb, count_rows, table_names};
 use uuid::Uuid;
 
-const TABLES: [&str; 29] = [
+const TABLES: [&str; 30] = [
     "alerts",
     "change_log_entries",
     "change_log_entry_systems",
@@ -23,6 +23,7 @@ const TABLES: [&str; 29] = [
     "people",
     "responsibilities",
     "responsibility_approvals",
+    "responsibility_history",
     "responsibility_parties",
     "runbook_functions",
     "runbook_revisions",

@@ -268,6 +268,7 @@ async fn plant_cedar_person_in_harbor(
         person_id: cedar.id,
         approved_at: now,
         decision: ApprovalDecision::Agree,
+        revoked_at: None,
     }
     .into_active_model()
     .insert(db)

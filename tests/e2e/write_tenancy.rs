@@ -551,16 +551,42 @@ fn matrix(ids: &Ids) -> Vec<Spec> {
             json!({ "environmentId": in_cedar, "responsibleTeamId": ids.cedar_office_team, "escalationPath": [{ "personId": ids.dana, "channel": "PHONE" }] }),
         ),
         Spec::new(
+            "updateResponsibility",
+            Harbor,
+            Member,
+            json!({ "id": ids.draft, "changes": { "notes": "WT", "accountableTeamId": ids.internal_it } }),
+        ),
+        Spec::new(
             "proposeResponsibility",
             Harbor,
             Member,
             json!({ "id": ids.draft }),
         ),
         Spec::new(
+            "withdrawResponsibility",
+            Harbor,
+            Member,
+            json!({ "id": ids.draft, "reason": "WT" }),
+        ),
+        Spec::new(
             "approveResponsibility",
             Harbor,
             Member,
             json!({ "id": ids.proposed }),
+        ),
+        // Harbor proposed it: the provider's side rejects it.
+        Spec::new(
+            "rejectResponsibility",
+            Harbor,
+            Member,
+            json!({ "id": ids.proposed, "reason": "WT" }),
+        )
+        .rightful(NORTHWIND_ADMIN),
+        Spec::new(
+            "proposeResponsibilityChange",
+            Harbor,
+            Member,
+            json!({ "id": ids.agreed, "changes": { "notes": "WT change" }, "reason": "WT" }),
         ),
         provider_side(Spec::new(
             "planTransition",

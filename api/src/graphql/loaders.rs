@@ -23,9 +23,9 @@ use async_graphql::{Context, Request};
 use entities::{
     alert, change_log_entry, change_log_entry_system, engagement, environment, escalation_step,
     function, integration, integration_mapping, organization, person, responsibility,
-    responsibility_approval, responsibility_party, runbook, runbook_function, runbook_revision,
-    runbook_system, sync_retry, sync_run, sync_run_error, system, system_link, team,
-    team_membership, ticket, ticket_note,
+    responsibility_approval, responsibility_history, responsibility_party, runbook,
+    runbook_function, runbook_revision, runbook_system, sync_retry, sync_run, sync_run_error,
+    system, system_link, team, team_membership, ticket, ticket_note,
 };
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -161,6 +161,8 @@ grouping! {
     FunctionsOfRunbook: runbook_function by RunbookId, runbook_id order [FunctionId];
     /// The sign-offs (agreeing and retiring) of a responsibility, oldest first.
     ApprovalsOfResponsibility: responsibility_approval by ResponsibilityId, responsibility_id order [ApprovedAt];
+    /// The history of a responsibility, oldest first.
+    HistoryOfResponsibility: responsibility_history by ResponsibilityId, responsibility_id order [RecordedAt, Id];
     /// The escalation path of a responsibility, in order.
     StepsOfResponsibility: escalation_step by ResponsibilityId, responsibility_id order [Position];
     /// Consulted and informed teams of a responsibility.
@@ -496,6 +498,8 @@ pub struct OwnersKey {
     pub system_id: Uuid,
     /// The instant the matrix is read at.
     pub at: chrono::DateTime<chrono::Utc>,
+    /// The instant the record is read as it stood; `None` for the current record.
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Batches "the agreed matrix entries in force for these systems": per function, the system's
@@ -513,13 +517,17 @@ impl Loader<OwnersKey> for OwnersLoader {
         keys: &[OwnersKey],
     ) -> Result<HashMap<OwnersKey, Self::Value>, Self::Error> {
         let mut result = HashMap::new();
-        let instants: std::collections::HashSet<_> = keys.iter().map(|key| key.at).collect();
-        for at in instants {
-            let batch: Vec<&OwnersKey> = keys.iter().filter(|key| key.at == at).collect();
-            let entries = crate::matrix::in_force(
+        let clocks: std::collections::HashSet<_> =
+            keys.iter().map(|key| (key.at, key.as_of)).collect();
+        for (at, as_of) in clocks {
+            let batch: Vec<&OwnersKey> = keys
+                .iter()
+                .filter(|key| (key.at, key.as_of) == (at, as_of))
+                .collect();
+            let entries = crate::matrix::in_force_as_of(
                 &self.db,
                 batch.iter().map(|key| key.environment_id),
-                at,
+                crate::matrix::Clock { at, as_of },
                 Some(batch.iter().map(|key| key.system_id).collect()),
             )
             .await

@@ -886,6 +886,7 @@ pub async fn gaps(subject: &Subject<'_>, at: DateTime<Utc>) -> ApiResult<Section
         at,
         change_window: Duration::hours(GAP_CHANGE_WINDOW_HOURS),
         changes_since: at - Duration::days(GAP_CHANGES_DAYS),
+        as_of: None,
     };
     let mut found = gaps::find(subject.db, &subject.environment, question).await?;
     let total = found.len();

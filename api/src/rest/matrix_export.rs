@@ -1,4 +1,4 @@
-//! `GET /environments/{id}/responsibility-matrix?format=md|csv&at=`: the matrix in force at a
+//! `GET /environments/{id}/responsibility-matrix?format=md|csv&at=&asOf=`: the matrix in force at a
 //! date, as a document auditors and insurers can take away. Authorized like the API: a bearer
 //! token whose viewer may see the environment (else 404, as if it did not exist).
 
@@ -30,6 +30,10 @@ pub struct MatrixExportQuery {
     format: Option<String>,
     /// An RFC 3339 instant or a date (midnight UTC); now when omitted.
     at: Option<String>,
+    /// The instant the record is read as it stood (RFC 3339 or a date); the current record when
+    /// omitted. Not later than now.
+    #[serde(rename = "asOf")]
+    as_of: Option<String>,
 }
 
 /// One line of the export.
@@ -45,6 +49,8 @@ struct Line {
     escalation: String,
     valid_from: String,
     valid_to: String,
+    agreed_at: String,
+    retroactive: bool,
 }
 
 /// `GET /environments/{id}/responsibility-matrix`.
@@ -62,21 +68,27 @@ pub async fn export(
 }
 
 fn parse_at(value: Option<&str>) -> ApiResult<DateTime<Utc>> {
+    Ok(parse_instant("at", value)?.unwrap_or_else(Utc::now))
+}
+
+fn parse_instant(field: &str, value: Option<&str>) -> ApiResult<Option<DateTime<Utc>>> {
     let Some(value) = value else {
-        return Ok(Utc::now());
+        return Ok(None);
     };
     if let Ok(instant) = DateTime::parse_from_rfc3339(value) {
-        return Ok(instant.with_timezone(&Utc));
+        return Ok(Some(instant.with_timezone(&Utc)));
     }
     NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .map(|date| {
-            date.and_hms_opt(0, 0, 0)
-                .expect("midnight exists")
-                .and_utc()
+            Some(
+                date.and_hms_opt(0, 0, 0)
+                    .expect("midnight exists")
+                    .and_utc(),
+            )
         })
         .map_err(|_| {
             ApiError::bad_input(
-                "at",
+                field,
                 format!("`{value}` is not a date like 2026-03-01 or an RFC 3339 instant"),
             )
         })
@@ -106,6 +118,8 @@ async fn render(
         }
     };
     let at = parse_at(query.at.as_deref())?;
+    let as_of = matrix::check_as_of(parse_instant("asOf", query.as_of.as_deref())?, Utc::now())
+        .map_err(|message| ApiError::bad_input("asOf", message))?;
     let environment_id = ids::decode_as("id", NodeType::Environment, &ID(id.to_owned()))?;
     let db = &state.db;
     let environment = environment::Entity::find_by_id(environment_id)
@@ -119,7 +133,8 @@ async fn render(
         .ok_or(ApiError::NotFound("organization"))?;
 
     let functions = matrix::functions_for(db, environment.organization_id).await?;
-    let entries = matrix::in_force(db, [environment.id], at, None).await?;
+    let entries =
+        matrix::in_force_as_of(db, [environment.id], matrix::Clock { at, as_of }, None).await?;
     let entry_ids: Vec<Uuid> = entries.iter().map(|entry| entry.id).collect();
     let parties = responsibility_party::Entity::find()
         .filter(
@@ -203,6 +218,8 @@ async fn render(
                 escalation: String::new(),
                 valid_from: String::new(),
                 valid_to: String::new(),
+                agreed_at: String::new(),
+                retroactive: false,
             });
             continue;
         }
@@ -257,11 +274,19 @@ async fn render(
                 escalation,
                 valid_from: date(entry.valid_from),
                 valid_to: entry.valid_to.map(date).unwrap_or_default(),
+                agreed_at: entry.agreed_at.map(date).unwrap_or_default(),
+                retroactive: matrix::retroactive(entry),
             });
         }
     }
 
-    let at_text = at.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let mut at_text = at.to_rfc3339_opts(SecondsFormat::Secs, true);
+    if let Some(as_of) = as_of {
+        at_text.push_str(&format!(
+            ", as recorded at {}",
+            as_of.to_rfc3339_opts(SecondsFormat::Secs, true)
+        ));
+    }
     let slug = format!(
         "{}-{}",
         client.slug,
@@ -307,9 +332,10 @@ fn to_markdown(client: &str, environment: &environment::Model, at: &str, lines: 
         serde_json::from_value(environment.compliance_frameworks.clone()).unwrap_or_default();
     let mut out = format!(
         "# Responsibility matrix: {} — {}\n\nIn force at {at}. Compliance frameworks: {}.\n\n\
-         Only agreed entries count; an entry for a system overrides the function's default.\n\n\
-         | Function | NIST CSF 2.0 | Scope | Responsible | Accountable | Consulted | Informed | Escalation | Valid from | Valid to |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
+         Only agreed entries count; an entry for a system overrides the function's default. \
+         An entry agreed after its validity started is marked retroactive.\n\n\
+         | Function | NIST CSF 2.0 | Scope | Responsible | Accountable | Consulted | Informed | Escalation | Valid from | Valid to | Agreed |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
         cell(client),
         cell(&environment.name),
         if frameworks.is_empty() {
@@ -320,7 +346,7 @@ fn to_markdown(client: &str, environment: &environment::Model, at: &str, lines: 
     );
     for line in lines {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             cell(&line.function),
             cell(&line.csf_category),
             cell(&line.scope),
@@ -331,6 +357,11 @@ fn to_markdown(client: &str, environment: &environment::Model, at: &str, lines: 
             cell(&line.escalation),
             cell(&line.valid_from),
             cell(&line.valid_to),
+            cell(&if line.retroactive {
+                format!("{} (retroactive)", line.agreed_at)
+            } else {
+                line.agreed_at.clone()
+            }),
         ));
     }
     out
@@ -352,22 +383,26 @@ fn to_csv(lines: &[Line]) -> ApiResult<String> {
             "escalation",
             "valid_from",
             "valid_to",
+            "agreed_at",
+            "retroactive",
         ])
         .map_err(internal)?;
     for line in lines {
         writer
             .write_record([
-                &line.function_key,
-                &line.function,
-                &line.csf_category,
-                &line.scope,
-                &line.responsible,
-                &line.accountable,
-                &line.consulted,
-                &line.informed,
-                &line.escalation,
-                &line.valid_from,
-                &line.valid_to,
+                line.function_key.as_str(),
+                line.function.as_str(),
+                line.csf_category.as_str(),
+                line.scope.as_str(),
+                line.responsible.as_str(),
+                line.accountable.as_str(),
+                line.consulted.as_str(),
+                line.informed.as_str(),
+                line.escalation.as_str(),
+                line.valid_from.as_str(),
+                line.valid_to.as_str(),
+                line.agreed_at.as_str(),
+                if line.retroactive { "true" } else { "false" },
             ])
             .map_err(internal)?;
     }

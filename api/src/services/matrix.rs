@@ -1,4 +1,18 @@
-//! The responsibility matrix lifecycle: `DRAFT -> PROPOSED -> AGREED -> RETIRED`, and its sign-off.
+//! The responsibility matrix lifecycle: `DRAFT -> PROPOSED -> AGREED -> RETIRED`, its sign-off,
+//! and its amendments.
+//!
+//! Amendments: a draft is edited ([`update_responsibility`]); a proposal goes back to draft when
+//! withdrawn by either side or rejected, with a reason, by a side that must sign and did not
+//! propose it ([`send_back`]; when a single side signs, it rejects proposals the other party
+//! made and withdraws its own). Either way its sign-offs stop counting (`revoked_at`), so it
+//! must be signed again. An agreed entry changes by a successor ([`propose_change`]: a copy
+//! with the changes, `PROPOSED`, needing the same sign-offs); agreeing it ends the old entry where
+//! it starts. A successor never starts before it is agreed: when its start has passed by then,
+//! it starts at the agreement.
+//!
+//! Every step writes a row of the entry's history (`responsibility_history`, append-only) in the
+//! same transaction, with the side, the admin, the reason, the changed fields and the status and
+//! validity after the step: the record the matrix's `asOf` reads rewind ([`crate::matrix`]).
 //!
 //! An entry becomes `AGREED` only when the sides its engagement requires have approved it (an
 //! admin of each, signing for their own organization only): under a co-managed engagement both
@@ -18,12 +32,12 @@
 use chrono::NaiveDate;
 use chrono::{DateTime, Utc};
 use entities::enums::{
-    ApprovalDecision, ChangeCategory, EscalationChannel, OperatingModel, OrganizationKind,
-    PartyRole, ResponsibilityStatus, Role,
+    ApprovalDecision, ChangeCategory, EscalationChannel, HistoryAction, OperatingModel,
+    OrganizationKind, PartyRole, ResponsibilityStatus, Role,
 };
 use entities::{
     engagement, environment, escalation_step, function, responsibility, responsibility_approval,
-    responsibility_party,
+    responsibility_history, responsibility_party,
 };
 use sea_orm::prelude::*;
 use sea_orm::{ConnectionTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
@@ -31,6 +45,7 @@ use serde_json::json;
 
 use crate::auth::Viewer;
 use crate::events::EventBus;
+use crate::matrix::{FieldChange, Terms, difference};
 use crate::services::change_log::MAX_REASON;
 use crate::services::directory::lock_organization;
 use crate::services::scope::{person_for_environment, team_for_environment, visible_environment};
@@ -47,6 +62,10 @@ pub enum Action {
     Approve,
     /// The actor's side approves retiring an `AGREED` entry; `RETIRED` once every side has.
     Retire,
+    /// `PROPOSED -> DRAFT` by either side; its sign-offs stop counting.
+    Withdraw,
+    /// `PROPOSED -> DRAFT` by a side that must sign and did not propose it, with a reason.
+    Reject,
 }
 
 impl Action {
@@ -55,6 +74,8 @@ impl Action {
             Self::Propose => "proposeResponsibility",
             Self::Approve => "approveResponsibility",
             Self::Retire => "retireResponsibility",
+            Self::Withdraw => "withdrawResponsibility",
+            Self::Reject => "rejectResponsibility",
         }
     }
 }
@@ -102,6 +123,114 @@ pub struct NewStep {
     pub minutes_before_next: Option<i32>,
 }
 
+/// Changes to an entry's terms: a field left `None` keeps its value; `Some(None)` clears a
+/// clearable one. Lists replace the whole list.
+#[derive(Default)]
+pub struct Amendment {
+    /// The team that does the work.
+    pub responsible_team_id: Option<Uuid>,
+    /// The team that answers for it.
+    pub accountable_team_id: Option<Option<Uuid>>,
+    /// Teams asked before the work is done.
+    pub consulted_team_ids: Option<Vec<Uuid>>,
+    /// Teams told after the work is done.
+    pub informed_team_ids: Option<Vec<Uuid>>,
+    /// Who to call, in order.
+    pub escalation_path: Option<Vec<NewStep>>,
+    /// Start of validity (inclusive).
+    pub valid_from: Option<DateTime<Utc>>,
+    /// End of validity (exclusive).
+    pub valid_to: Option<Option<DateTime<Utc>>>,
+    /// Free-form notes.
+    pub notes: Option<Option<String>>,
+}
+
+/// Terms as given, before they are checked: what a new entry, an edit or a change proposal
+/// writes.
+struct GivenTerms {
+    responsible_team_id: Option<Uuid>,
+    accountable_team_id: Option<Uuid>,
+    consulted_team_ids: Vec<Uuid>,
+    informed_team_ids: Vec<Uuid>,
+    escalation_path: Vec<NewStep>,
+    valid_from: DateTime<Utc>,
+    valid_to: Option<DateTime<Utc>>,
+    notes: Option<String>,
+}
+
+/// Terms that passed every check, ready to write.
+struct CheckedTerms {
+    responsible_team_id: Uuid,
+    accountable_team_id: Option<Uuid>,
+    consulted_team_ids: Vec<Uuid>,
+    informed_team_ids: Vec<Uuid>,
+    escalation_path: Vec<NewStep>,
+    valid_from: DateTime<Utc>,
+    valid_to: Option<DateTime<Utc>>,
+    notes: Option<String>,
+}
+
+impl CheckedTerms {
+    /// The terms as [`Terms`], to compare with another entry's.
+    fn terms(&self) -> Terms {
+        Terms {
+            responsible_team_id: self.responsible_team_id,
+            accountable_team_id: self.accountable_team_id,
+            consulted_team_ids: self.consulted_team_ids.clone(),
+            informed_team_ids: self.informed_team_ids.clone(),
+            escalation_path: self
+                .escalation_path
+                .iter()
+                .map(|step| crate::matrix::Step {
+                    team_id: step.team_id,
+                    person_id: step.person_id,
+                    channel: step.channel,
+                    minutes_before_next: step.minutes_before_next,
+                })
+                .collect(),
+            valid_from: self.valid_from,
+            valid_to: self.valid_to,
+            notes: self.notes.clone(),
+        }
+    }
+}
+
+impl GivenTerms {
+    /// `current`'s terms with `amendment` applied.
+    fn amended(current: &Terms, amendment: Amendment) -> Self {
+        let steps = current
+            .escalation_path
+            .iter()
+            .map(|step| NewStep {
+                team_id: step.team_id,
+                person_id: step.person_id,
+                channel: step.channel,
+                minutes_before_next: step.minutes_before_next,
+            })
+            .collect();
+        Self {
+            responsible_team_id: Some(
+                amendment
+                    .responsible_team_id
+                    .unwrap_or(current.responsible_team_id),
+            ),
+            accountable_team_id: amendment
+                .accountable_team_id
+                .unwrap_or(current.accountable_team_id),
+            consulted_team_ids: amendment
+                .consulted_team_ids
+                .unwrap_or_else(|| current.consulted_team_ids.clone()),
+            informed_team_ids: amendment
+                .informed_team_ids
+                .unwrap_or_else(|| current.informed_team_ids.clone()),
+            escalation_path: amendment.escalation_path.unwrap_or(steps),
+            valid_from: amendment.valid_from.unwrap_or(current.valid_from),
+            valid_to: amendment.valid_to.unwrap_or(current.valid_to),
+            notes: amendment.notes.unwrap_or_else(|| current.notes.clone()),
+        }
+    }
+}
+
 /// A transition of a client to another operating model on a day.
 pub struct TransitionPlan {
     /// The client; `None` when the front door could not decode the id.
@@ -123,30 +252,11 @@ pub async fn create_responsibility(
     db: &DatabaseConnection,
     events: Option<&EventBus>,
     actor: &Viewer,
-    mut entry: NewResponsibility,
+    entry: NewResponsibility,
     mut check: Check,
 ) -> ServiceResult<responsibility::Model> {
     require_role(actor, &[Role::Admin], "createResponsibility")?;
-    // A team named twice in one role is one party (the triple is the party table's key).
-    for ids in [&mut entry.consulted_team_ids, &mut entry.informed_team_ids] {
-        ids.sort_unstable();
-        ids.dedup();
-    }
-    let notes = check.optional_text("notes", entry.notes.as_deref(), MAX_NOTES);
     let reason = check.optional_text("reason", entry.reason.as_deref(), MAX_REASON);
-    let valid_from = check.planned_instant("validFrom", entry.valid_from);
-    let valid_to = entry
-        .valid_to
-        .map(|instant| check.planned_instant("validTo", instant));
-    if let (Some(from), Some(Some(to))) = (valid_from, valid_to)
-        && to <= from
-    {
-        check.fail(
-            "validTo",
-            UserErrorCode::Invalid,
-            "`validTo` must be after `validFrom`",
-        );
-    }
     let mut write = UnitOfWork::begin(db, events, actor, reason.clone().flatten(), None).await?;
     let environment = visible_environment(
         &write.txn,
@@ -183,63 +293,19 @@ pub async fn create_responsibility(
             );
         }
     }
-    for (field, id) in [
-        ("responsibleTeamId", entry.responsible_team_id),
-        ("accountableTeamId", entry.accountable_team_id),
-    ] {
-        team_for_environment(&write.txn, &mut check, field, &environment, id).await?;
-    }
-    for (field, ids) in [
-        ("consultedTeamIds", &entry.consulted_team_ids),
-        ("informedTeamIds", &entry.informed_team_ids),
-    ] {
-        for id in ids {
-            team_for_environment(&write.txn, &mut check, field, &environment, Some(*id)).await?;
-        }
-    }
-    for (index, step) in entry.escalation_path.iter().enumerate() {
-        let field = format!("escalationPath.{index}");
-        if step.team_id.is_some() == step.person_id.is_some() {
-            check.fail(
-                &field,
-                UserErrorCode::Invalid,
-                "a step names a team or a person, not both",
-            );
-        }
-        team_for_environment(
-            &write.txn,
-            &mut check,
-            &format!("{field}.teamId"),
-            &environment,
-            step.team_id,
-        )
-        .await?;
-        // Only the environment's two parties, not everyone the actor can see: a provider's
-        // admin serving two clients cannot name one client's person in the other's path.
-        person_for_environment(
-            &write.txn,
-            &mut check,
-            &format!("{field}.personId"),
-            &environment,
-            step.person_id,
-        )
-        .await?;
-        if step.minutes_before_next.is_some_and(|minutes| minutes <= 0) {
-            check.fail(
-                &format!("{field}.minutesBeforeNext"),
-                UserErrorCode::Invalid,
-                "`minutesBeforeNext` must be positive",
-            );
-        }
-    }
-    let (Some(notes), Some(_), Some(function), Some(responsible), Some(valid_from), true) = (
-        notes,
-        reason,
-        function,
-        entry.responsible_team_id,
-        valid_from,
-        check.is_ok(),
-    ) else {
+    let given = GivenTerms {
+        responsible_team_id: entry.responsible_team_id,
+        accountable_team_id: entry.accountable_team_id,
+        consulted_team_ids: entry.consulted_team_ids,
+        informed_team_ids: entry.informed_team_ids,
+        escalation_path: entry.escalation_path,
+        valid_from: entry.valid_from,
+        valid_to: entry.valid_to,
+        notes: entry.notes,
+    };
+    let terms = check_terms(&write.txn, &mut check, &environment, given, "").await?;
+    let (Some(_), Some(function), Some(terms), true) = (reason, function, terms, check.is_ok())
+    else {
         return Err(check.into());
     };
     let created = responsibility::Model {
@@ -247,54 +313,23 @@ pub async fn create_responsibility(
         environment_id: environment.id,
         function_id: function.id,
         system_id: entry.system_id,
-        responsible_team_id: responsible,
-        accountable_team_id: entry.accountable_team_id,
-        valid_from,
-        valid_to: valid_to.flatten(),
+        responsible_team_id: terms.responsible_team_id,
+        accountable_team_id: terms.accountable_team_id,
+        valid_from: terms.valid_from,
+        valid_to: terms.valid_to,
         status: ResponsibilityStatus::Draft,
-        notes,
+        notes: terms.notes.clone(),
         supersedes_id: None,
         created_by_id: Some(actor.person.id),
+        agreed_at: None,
         created_at: write.now,
         updated_at: write.now,
     }
     .into_active_model()
     .insert(&write.txn)
     .await?;
-    let parties = entry
-        .consulted_team_ids
-        .iter()
-        .map(|id| (id, PartyRole::Consulted))
-        .chain(
-            entry
-                .informed_team_ids
-                .iter()
-                .map(|id| (id, PartyRole::Informed)),
-        );
-    for (team_id, role) in parties {
-        responsibility_party::Model {
-            responsibility_id: created.id,
-            team_id: *team_id,
-            role,
-        }
-        .into_active_model()
-        .insert(&write.txn)
-        .await?;
-    }
-    for (position, step) in entry.escalation_path.into_iter().enumerate() {
-        escalation_step::Model {
-            id: Uuid::now_v7(),
-            responsibility_id: created.id,
-            position: position as i32 + 1,
-            team_id: step.team_id,
-            person_id: step.person_id,
-            channel: step.channel,
-            minutes_before_next: step.minutes_before_next,
-        }
-        .into_active_model()
-        .insert(&write.txn)
-        .await?;
-    }
+    write_terms(&write.txn, created.id, terms).await?;
+    record_history(&write, &created, HistoryAction::Created, &[]).await?;
     write
         .record(ChangeNote {
             environment_id: environment.id,
@@ -306,6 +341,543 @@ pub async fn create_responsibility(
         .await?;
     write.commit().await?;
     Ok(created)
+}
+
+/// Checks `given` against `environment` (the same checks for a new entry, an edit and a change
+/// proposal) and returns the terms to write, or `None` when a check failed (in `check`).
+async fn check_terms(
+    txn: &impl ConnectionTrait,
+    check: &mut Check,
+    environment: &environment::Model,
+    mut given: GivenTerms,
+    prefix: &str,
+) -> ServiceResult<Option<CheckedTerms>> {
+    let at = |field: &str| format!("{prefix}{field}");
+    // A team named twice in one role is one party (the triple is the party table's key).
+    for ids in [&mut given.consulted_team_ids, &mut given.informed_team_ids] {
+        ids.sort_unstable();
+        ids.dedup();
+    }
+    let notes = check.optional_text(&at("notes"), given.notes.as_deref(), MAX_NOTES);
+    let valid_from = check.planned_instant(&at("validFrom"), given.valid_from);
+    let valid_to = given
+        .valid_to
+        .map(|instant| check.planned_instant(&at("validTo"), instant));
+    if let (Some(from), Some(Some(to))) = (valid_from, valid_to)
+        && to <= from
+    {
+        check.fail(
+            &at("validTo"),
+            UserErrorCode::Invalid,
+            "`validTo` must be after `validFrom`",
+        );
+    }
+    for (field, id) in [
+        ("responsibleTeamId", given.responsible_team_id),
+        ("accountableTeamId", given.accountable_team_id),
+    ] {
+        team_for_environment(txn, check, &at(field), environment, id).await?;
+    }
+    for (field, ids) in [
+        ("consultedTeamIds", &given.consulted_team_ids),
+        ("informedTeamIds", &given.informed_team_ids),
+    ] {
+        for id in ids {
+            team_for_environment(txn, check, &at(field), environment, Some(*id)).await?;
+        }
+    }
+    for (index, step) in given.escalation_path.iter().enumerate() {
+        let field = at(&format!("escalationPath.{index}"));
+        if step.team_id.is_some() == step.person_id.is_some() {
+            check.fail(
+                &field,
+                UserErrorCode::Invalid,
+                "a step names a team or a person, not both",
+            );
+        }
+        team_for_environment(
+            txn,
+            check,
+            &format!("{field}.teamId"),
+            environment,
+            step.team_id,
+        )
+        .await?;
+        // Only the environment's two parties, not everyone the actor can see: a provider's
+        // admin serving two clients cannot name one client's person in the other's path.
+        person_for_environment(
+            txn,
+            check,
+            &format!("{field}.personId"),
+            environment,
+            step.person_id,
+        )
+        .await?;
+        if step.minutes_before_next.is_some_and(|minutes| minutes <= 0) {
+            check.fail(
+                &format!("{field}.minutesBeforeNext"),
+                UserErrorCode::Invalid,
+                "`minutesBeforeNext` must be positive",
+            );
+        }
+    }
+    let (Some(notes), Some(responsible), Some(valid_from), Some(valid_to)) = (
+        notes,
+        given.responsible_team_id,
+        valid_from,
+        valid_to.map_or(Some(None), |to| to.map(Some)),
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(CheckedTerms {
+        responsible_team_id: responsible,
+        accountable_team_id: given.accountable_team_id,
+        consulted_team_ids: given.consulted_team_ids,
+        informed_team_ids: given.informed_team_ids,
+        escalation_path: given.escalation_path,
+        valid_from,
+        valid_to,
+        notes,
+    }))
+}
+
+/// Writes the consulted and informed teams and the escalation path of entry `id`, replacing
+/// any it had.
+async fn write_terms(
+    txn: &impl ConnectionTrait,
+    id: Uuid,
+    terms: CheckedTerms,
+) -> Result<(), DbErr> {
+    responsibility_party::Entity::delete_many()
+        .filter(responsibility_party::COLUMN.responsibility_id.eq(id))
+        .exec(txn)
+        .await?;
+    escalation_step::Entity::delete_many()
+        .filter(escalation_step::COLUMN.responsibility_id.eq(id))
+        .exec(txn)
+        .await?;
+    let parties = terms
+        .consulted_team_ids
+        .iter()
+        .map(|team| (team, PartyRole::Consulted))
+        .chain(
+            terms
+                .informed_team_ids
+                .iter()
+                .map(|team| (team, PartyRole::Informed)),
+        );
+    for (team_id, role) in parties {
+        responsibility_party::Model {
+            responsibility_id: id,
+            team_id: *team_id,
+            role,
+        }
+        .into_active_model()
+        .insert(txn)
+        .await?;
+    }
+    for (position, step) in terms.escalation_path.into_iter().enumerate() {
+        escalation_step::Model {
+            id: Uuid::now_v7(),
+            responsibility_id: id,
+            position: position as i32 + 1,
+            team_id: step.team_id,
+            person_id: step.person_id,
+            channel: step.channel,
+            minutes_before_next: step.minutes_before_next,
+        }
+        .into_active_model()
+        .insert(txn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The current terms of `entry`, read in `txn`.
+async fn current_terms(
+    txn: &impl ConnectionTrait,
+    entry: &responsibility::Model,
+) -> Result<Terms, DbErr> {
+    let parties = responsibility_party::Entity::find()
+        .filter(responsibility_party::COLUMN.responsibility_id.eq(entry.id))
+        .all(txn)
+        .await?;
+    let steps = escalation_step::Entity::find()
+        .filter(escalation_step::COLUMN.responsibility_id.eq(entry.id))
+        .all(txn)
+        .await?;
+    Ok(Terms::of(entry, &parties, &steps))
+}
+
+/// Appends one step to `entry`'s history (as the entry is after the step), taken by the
+/// write's actor for their side, with the write's reason.
+async fn record_history(
+    write: &UnitOfWork<'_>,
+    entry: &responsibility::Model,
+    action: HistoryAction,
+    changes: &[FieldChange],
+) -> Result<responsibility_history::Model, DbErr> {
+    responsibility_history::Model {
+        id: Uuid::now_v7(),
+        responsibility_id: entry.id,
+        environment_id: entry.environment_id,
+        recorded_at: write.now,
+        action,
+        status_after: entry.status,
+        valid_from_after: entry.valid_from,
+        valid_to_after: entry.valid_to,
+        organization_id: Some(write.actor.organization.id),
+        person_id: Some(write.actor.person.id),
+        reason: write.reason.clone(),
+        changes: (!changes.is_empty())
+            .then(|| serde_json::Value::Array(changes.iter().map(FieldChange::to_json).collect())),
+    }
+    .into_active_model()
+    .insert(&write.txn)
+    .await
+}
+
+/// Opens entry `id` for a decision: reads it without a lock only to learn its environment and
+/// client, locks them (the client first, as engagement changes and transitions lock it: which
+/// sides must sign depends on its engagements), then reads the entry again.
+async fn locked_entry(
+    write: &UnitOfWork<'_>,
+    id: Uuid,
+) -> ServiceResult<(environment::Model, responsibility::Model)> {
+    let not_found = || {
+        ServiceError::refused(
+            "id",
+            UserErrorCode::NotFound,
+            "no matrix entry with this id",
+        )
+    };
+    let Some(found) = responsibility::Entity::find_by_id(id)
+        .one(&write.txn)
+        .await?
+    else {
+        return Err(not_found());
+    };
+    let Some(owner) = environment::Entity::find_by_id(found.environment_id)
+        .one(&write.txn)
+        .await?
+        .map(|found| found.organization_id)
+        .filter(|owner| write.actor.can_see_organization(*owner))
+    else {
+        return Err(not_found());
+    };
+    lock_organization(&write.txn, owner).await?;
+    let Some(environment) = write.lock_environment(found.environment_id).await? else {
+        return Err(not_found());
+    };
+    let Some(current) = responsibility::Entity::find_by_id(id)
+        .one(&write.txn)
+        .await?
+    else {
+        return Err(not_found());
+    };
+    Ok((environment, current))
+}
+
+/// The refusal of a step that `current`'s status does not allow.
+fn wrong_state(
+    current: &responsibility::Model,
+    expected: ResponsibilityStatus,
+    done: &str,
+) -> ServiceError {
+    ServiceError::refused(
+        "id",
+        UserErrorCode::InvalidState,
+        format!(
+            "the entry is {}; only a {} entry can be {done}",
+            sea_orm::ActiveEnum::to_value(&current.status),
+            sea_orm::ActiveEnum::to_value(&expected),
+        ),
+    )
+}
+
+/// The name of `entry`'s function, for change log summaries.
+async fn function_name(
+    txn: &impl ConnectionTrait,
+    entry: &responsibility::Model,
+) -> Result<String, DbErr> {
+    Ok(function::Entity::find_by_id(entry.function_id)
+        .one(txn)
+        .await?
+        .map(|found| found.name)
+        .unwrap_or_default())
+}
+
+/// Edits draft `id` as `actor` (an admin): the same checks as a new entry.
+///
+/// # Errors
+/// [`ServiceError::Forbidden`] for a non-admin; [`ServiceError::Refused`] for an unknown or
+/// invisible entry, one that is not a draft, or bad input; database errors.
+pub async fn update_responsibility(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &Viewer,
+    id: Option<Uuid>,
+    amendment: Amendment,
+    reason: Option<String>,
+    mut check: Check,
+) -> ServiceResult<responsibility::Model> {
+    require_role(actor, &[Role::Admin], "updateResponsibility")?;
+    let reason = check.optional_text("reason", reason.as_deref(), MAX_REASON);
+    let (Some(id), Some(reason), true) = (id, reason, check.is_ok()) else {
+        return Err(check.into());
+    };
+    let write = UnitOfWork::begin(db, events, actor, reason, None).await?;
+    let (environment, current) = locked_entry(&write, id).await?;
+    if current.status != ResponsibilityStatus::Draft {
+        return Err(wrong_state(&current, ResponsibilityStatus::Draft, "edited"));
+    }
+    let before = current_terms(&write.txn, &current).await?;
+    let given = GivenTerms::amended(&before, amendment);
+    let terms = check_terms(&write.txn, &mut check, &environment, given, "changes.").await?;
+    let (Some(terms), true) = (terms, check.is_ok()) else {
+        return Err(check.into());
+    };
+    let changes = difference(&before, &terms.terms());
+    let mut model = current.clone().into_active_model();
+    model.responsible_team_id = Set(terms.responsible_team_id);
+    model.accountable_team_id = Set(terms.accountable_team_id);
+    model.valid_from = Set(terms.valid_from);
+    model.valid_to = Set(terms.valid_to);
+    model.notes = Set(terms.notes.clone());
+    model.updated_at = Set(write.now);
+    let updated = model.update(&write.txn).await?;
+    write_terms(&write.txn, updated.id, terms).await?;
+    let summary = format!(
+        "Edited draft matrix entry for {}",
+        function_name(&write.txn, &updated).await?
+    );
+    finish_step(write, &updated, HistoryAction::Updated, &changes, summary).await?;
+    Ok(updated)
+}
+
+/// Records `entry`'s step `action` in its history and the change log, and commits.
+async fn finish_step(
+    mut write: UnitOfWork<'_>,
+    entry: &responsibility::Model,
+    action: HistoryAction,
+    changes: &[FieldChange],
+    summary: String,
+) -> ServiceResult<()> {
+    record_history(&write, entry, action, changes).await?;
+    let mut note = ChangeNote {
+        environment_id: entry.environment_id,
+        system_ids: entry.system_id.into_iter().collect(),
+        summary,
+        details: json!({ "responsibility": public_id(entry.id), "status": entry.status, "action": action }),
+        category: ChangeCategory::Ownership,
+    };
+    if !changes.is_empty()
+        && let Some(details) = note.details.as_object_mut()
+    {
+        details.insert(
+            "changes".to_owned(),
+            serde_json::Value::Array(changes.iter().map(FieldChange::to_json).collect()),
+        );
+    }
+    write.record(note).await?;
+    write.commit().await?;
+    Ok(())
+}
+
+/// Proposes a change of agreed entry `id` as `actor` (an admin): a successor with `amendment`
+/// applied, `PROPOSED`, that needs the same sign-offs; agreeing it ends `id` where it starts.
+/// Without a new `validFrom` the successor starts when it is agreed.
+///
+/// # Errors
+/// [`ServiceError::Forbidden`] for a non-admin; [`ServiceError::Refused`] for an unknown or
+/// invisible entry, one that is not agreed, no change at all, or bad input; database errors.
+pub async fn propose_change(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &Viewer,
+    id: Option<Uuid>,
+    amendment: Amendment,
+    reason: Option<String>,
+    mut check: Check,
+) -> ServiceResult<responsibility::Model> {
+    require_role(actor, &[Role::Admin], "proposeResponsibilityChange")?;
+    let reason = check.optional_text("reason", reason.as_deref(), MAX_REASON);
+    let (Some(id), Some(reason), true) = (id, reason, check.is_ok()) else {
+        return Err(check.into());
+    };
+    let write = UnitOfWork::begin(db, events, actor, reason, None).await?;
+    let (environment, current) = locked_entry(&write, id).await?;
+    if current.status != ResponsibilityStatus::Agreed {
+        return Err(wrong_state(
+            &current,
+            ResponsibilityStatus::Agreed,
+            "changed",
+        ));
+    }
+    let before = current_terms(&write.txn, &current).await?;
+    let starts_now = amendment.valid_from.is_none();
+    let mut given = GivenTerms::amended(&before, amendment);
+    if starts_now {
+        // It takes over no earlier than its agreement, which moves the start again then.
+        given.valid_from = write.now;
+    }
+    let terms = check_terms(&write.txn, &mut check, &environment, given, "changes.").await?;
+    let (Some(terms), true) = (terms, check.is_ok()) else {
+        return Err(check.into());
+    };
+    let changes = difference(&before, &terms.terms());
+    if changes
+        .iter()
+        .all(|change| starts_now && change.field == "validFrom")
+    {
+        return Err(ServiceError::refused(
+            "changes",
+            UserErrorCode::Invalid,
+            "the change changes nothing; give at least one field",
+        ));
+    }
+    let successor = responsibility::Model {
+        id: Uuid::now_v7(),
+        environment_id: current.environment_id,
+        function_id: current.function_id,
+        system_id: current.system_id,
+        responsible_team_id: terms.responsible_team_id,
+        accountable_team_id: terms.accountable_team_id,
+        valid_from: terms.valid_from,
+        valid_to: terms.valid_to,
+        status: ResponsibilityStatus::Proposed,
+        notes: terms.notes.clone(),
+        supersedes_id: Some(current.id),
+        created_by_id: Some(actor.person.id),
+        agreed_at: None,
+        created_at: write.now,
+        updated_at: write.now,
+    }
+    .into_active_model()
+    .insert(&write.txn)
+    .await?;
+    write_terms(&write.txn, successor.id, terms).await?;
+    let summary = format!(
+        "Proposed a change of the matrix entry for {}",
+        function_name(&write.txn, &successor).await?
+    );
+    finish_step(
+        write,
+        &successor,
+        HistoryAction::ChangeProposed,
+        &changes,
+        summary,
+    )
+    .await?;
+    Ok(successor)
+}
+
+/// Sends proposal `id` back to draft as `actor`: [`Action::Withdraw`] by an admin of either
+/// side, [`Action::Reject`] (with a required reason) by an admin of a side that must sign it and
+/// did not propose it. Its sign-offs stop counting (they are kept, revoked).
+///
+/// # Errors
+/// [`ServiceError::Forbidden`] for a non-admin; [`ServiceError::Refused`] for an unknown or
+/// invisible entry, one that is not proposed, a missing reason, or a side that may not reject;
+/// database errors.
+pub async fn send_back(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &Viewer,
+    id: Option<Uuid>,
+    action: Action,
+    reason: Option<String>,
+    mut check: Check,
+) -> ServiceResult<responsibility::Model> {
+    require_role(actor, &[Role::Admin], action.operation())?;
+    let reason = check.optional_text("reason", reason.as_deref(), MAX_REASON);
+    if action == Action::Reject && matches!(reason, Some(None)) {
+        check.fail(
+            "reason",
+            UserErrorCode::Required,
+            "a rejection says why: give a reason",
+        );
+    }
+    let (Some(id), Some(reason), true) = (id, reason, check.is_ok()) else {
+        return Err(check.into());
+    };
+    let write = UnitOfWork::begin(db, events, actor, reason, None).await?;
+    let (environment, current) = locked_entry(&write, id).await?;
+    let verb = if action == Action::Reject {
+        "rejected"
+    } else {
+        "withdrawn"
+    };
+    if current.status != ResponsibilityStatus::Proposed {
+        return Err(wrong_state(&current, ResponsibilityStatus::Proposed, verb));
+    }
+    if action == Action::Reject {
+        let sides = required_sides(&write.txn, &environment, current.valid_from).await?;
+        let proposer = responsibility_history::Entity::find()
+            .filter(responsibility_history::COLUMN.responsibility_id.eq(id))
+            .filter(
+                responsibility_history::COLUMN
+                    .action
+                    .is_in([HistoryAction::Proposed, HistoryAction::ChangeProposed]),
+            )
+            .order_by_desc(responsibility_history::Column::RecordedAt)
+            .order_by_desc(responsibility_history::Column::Id)
+            .one(&write.txn)
+            .await?
+            .and_then(|row| row.organization_id);
+        if !sides.contains(&actor.organization.id) {
+            return Err(ServiceError::refused(
+                "id",
+                UserErrorCode::InvalidState,
+                "only a side that must sign the entry rejects it",
+            ));
+        }
+        if proposer == Some(actor.organization.id) {
+            return Err(ServiceError::refused(
+                "id",
+                UserErrorCode::InvalidState,
+                "the caller's side proposed the entry; withdraw it instead",
+            ));
+        }
+    }
+    responsibility_approval::Entity::update_many()
+        .col_expr(
+            responsibility_approval::Column::RevokedAt,
+            Expr::value(write.now),
+        )
+        .filter(responsibility_approval::COLUMN.responsibility_id.eq(id))
+        .filter(
+            responsibility_approval::COLUMN
+                .decision
+                .eq(ApprovalDecision::Agree),
+        )
+        .filter(responsibility_approval::COLUMN.revoked_at.is_null())
+        .exec(&write.txn)
+        .await?;
+    let mut model = current.into_active_model();
+    model.status = Set(ResponsibilityStatus::Draft);
+    model.updated_at = Set(write.now);
+    let updated = model.update(&write.txn).await?;
+    let name = function_name(&write.txn, &updated).await?;
+    let (history, summary) = if action == Action::Reject {
+        (
+            HistoryAction::Rejected,
+            format!(
+                "{} rejected the proposed matrix entry for {name}",
+                actor.organization.name
+            ),
+        )
+    } else {
+        (
+            HistoryAction::Withdrawn,
+            format!(
+                "{} withdrew the proposed matrix entry for {name}",
+                actor.organization.name
+            ),
+        )
+    };
+    finish_step(write, &updated, history, &[], summary).await?;
+    Ok(updated)
 }
 
 /// Plans `plan` as `actor` (a provider's admin): the current engagement ends on the day, the
@@ -440,6 +1012,7 @@ pub async fn plan_transition(
             status: ResponsibilityStatus::Draft,
             supersedes_id: Some(entry.id),
             created_by_id: Some(actor.person.id),
+            agreed_at: None,
             created_at: write.now,
             updated_at: write.now,
             ..entry.clone()
@@ -447,6 +1020,7 @@ pub async fn plan_transition(
         .into_active_model()
         .insert(&write.txn)
         .await?;
+        record_history(&write, &draft, HistoryAction::TransitionDrafted, &[]).await?;
         for party in parties
             .iter()
             .filter(|party| party.responsibility_id == entry.id)
@@ -511,74 +1085,30 @@ pub async fn transition(
     reason: Option<String>,
     mut check: Check,
 ) -> ServiceResult<responsibility::Model> {
+    if matches!(action, Action::Withdraw | Action::Reject) {
+        return send_back(db, events, actor, id, action, reason, check).await;
+    }
     require_role(actor, &[Role::Admin], action.operation())?;
     let reason = check.optional_text("reason", reason.as_deref(), MAX_REASON);
     let (Some(id), Some(reason), true) = (id, reason, check.is_ok()) else {
         return Err(check.into());
     };
-    let not_found = || {
-        ServiceError::refused(
-            "id",
-            UserErrorCode::NotFound,
-            "no matrix entry with this id",
-        )
-    };
     let mut write = UnitOfWork::begin(db, events, actor, reason, None).await?;
-    // Read without a lock first only to learn the environment and its client; everything that
-    // decides is read again after they are locked. The client is locked first, as engagement
-    // changes and transitions lock it: which sides must sign depends on its engagements.
-    let Some(found) = responsibility::Entity::find_by_id(id)
-        .one(&write.txn)
-        .await?
-    else {
-        return Err(not_found());
-    };
-    let Some(owner) = environment::Entity::find_by_id(found.environment_id)
-        .one(&write.txn)
-        .await?
-        .map(|found| found.organization_id)
-        .filter(|owner| actor.can_see_organization(*owner))
-    else {
-        return Err(not_found());
-    };
-    lock_organization(&write.txn, owner).await?;
-    let Some(environment) = write.lock_environment(found.environment_id).await? else {
-        return Err(not_found());
-    };
-    let Some(current) = responsibility::Entity::find_by_id(id)
-        .one(&write.txn)
-        .await?
-    else {
-        return Err(not_found());
-    };
-    let expected = match action {
-        Action::Propose => ResponsibilityStatus::Draft,
-        Action::Approve => ResponsibilityStatus::Proposed,
-        Action::Retire => ResponsibilityStatus::Agreed,
+    let (environment, current) = locked_entry(&write, id).await?;
+    let (expected, done) = match action {
+        Action::Propose => (ResponsibilityStatus::Draft, "proposed"),
+        Action::Approve => (ResponsibilityStatus::Proposed, "approved"),
+        Action::Retire | Action::Withdraw | Action::Reject => {
+            (ResponsibilityStatus::Agreed, "retired")
+        }
     };
     if current.status != expected {
-        return Err(ServiceError::refused(
-            "id",
-            UserErrorCode::InvalidState,
-            format!(
-                "the entry is {}; only a {} entry can be {}",
-                sea_orm::ActiveEnum::to_value(&current.status),
-                sea_orm::ActiveEnum::to_value(&expected),
-                match action {
-                    Action::Propose => "proposed",
-                    Action::Approve => "approved",
-                    Action::Retire => "retired",
-                }
-            ),
-        ));
+        return Err(wrong_state(&current, expected, done));
     }
-    let function = function::Entity::find_by_id(current.function_id)
-        .one(&write.txn)
-        .await?
-        .map(|found| found.name)
-        .unwrap_or_default();
+    let function = function_name(&write.txn, &current).await?;
     let now = write.now;
     let mut model = current.clone().into_active_model();
+    let mut step = HistoryAction::Proposed;
     let summary = match action {
         Action::Propose => {
             model.status = Set(ResponsibilityStatus::Proposed);
@@ -587,14 +1117,24 @@ pub async fn transition(
         Action::Approve => {
             let sides = required_sides(&write.txn, &environment, current.valid_from).await?;
             let approved = sign(&write, &sides, ApprovalDecision::Agree, current.id).await?;
+            step = HistoryAction::Approved;
             if sides.iter().all(|side| approved.contains(side)) {
-                // An entry that supersedes an agreed one takes over from its start: the old
-                // entry ends there (never before now: the past stays as it was).
+                let mut agreed = current.clone();
+                // An entry that supersedes an agreed one takes over from its start, and never
+                // before it is agreed: the old entry ends there (the past stays as it was).
                 if let Some(superseded) = current.supersedes_id {
+                    agreed.valid_from = current.valid_from.max(now);
+                    if agreed.valid_to.is_some_and(|to| to <= agreed.valid_from) {
+                        return Err(ServiceError::refused(
+                            "id",
+                            UserErrorCode::InvalidState,
+                            "the entry's validity ended before it could take over; withdraw it and change the dates",
+                        ));
+                    }
                     let old = responsibility::Entity::find_by_id(superseded)
                         .one(&write.txn)
                         .await?;
-                    let end = current.valid_from.max(now);
+                    let end = agreed.valid_from;
                     if let Some(old) = old.filter(|old| {
                         old.status == ResponsibilityStatus::Agreed
                             && old.valid_to.is_none_or(|to| to > end)
@@ -602,10 +1142,11 @@ pub async fn transition(
                         let mut ended = old.into_active_model();
                         ended.valid_to = Set(Some(end));
                         ended.updated_at = Set(now);
-                        ended.update(&write.txn).await?;
+                        let ended = ended.update(&write.txn).await?;
+                        record_history(&write, &ended, HistoryAction::Superseded, &[]).await?;
                     }
                 }
-                if let Some(conflict) = overlapping(&write.txn, &current).await? {
+                if let Some(conflict) = overlapping(&write.txn, &agreed).await? {
                     // Dropping the transaction rolls the approval back: nothing changes.
                     return Err(ServiceError::refused(
                         "id",
@@ -623,6 +1164,9 @@ pub async fn transition(
                     ));
                 }
                 model.status = Set(ResponsibilityStatus::Agreed);
+                model.valid_from = Set(agreed.valid_from);
+                model.agreed_at = Set(Some(now));
+                step = HistoryAction::Agreed;
                 format!("Agreed matrix entry for {function}")
             } else {
                 format!(
@@ -634,7 +1178,9 @@ pub async fn transition(
         Action::Retire => {
             let sides = required_sides(&write.txn, &environment, now).await?;
             let approved = sign(&write, &sides, ApprovalDecision::Retire, current.id).await?;
+            step = HistoryAction::RetirementApproved;
             if sides.iter().all(|side| approved.contains(side)) {
+                step = HistoryAction::Retired;
                 model.status = Set(ResponsibilityStatus::Retired);
                 // It owned what it owned until now; from now on it owns nothing.
                 let end = now.max(current.valid_from);
@@ -649,9 +1195,11 @@ pub async fn transition(
                 )
             }
         }
+        Action::Withdraw | Action::Reject => String::new(),
     };
     model.updated_at = Set(now);
     let updated = model.update(&write.txn).await?;
+    record_history(&write, &updated, step, &[]).await?;
     write
         .record(lifecycle_note(&updated, summary, action))
         .await?;
@@ -698,6 +1246,7 @@ async fn sign(
     let signed: Vec<Uuid> = responsibility_approval::Entity::find()
         .filter(responsibility_approval::COLUMN.responsibility_id.eq(id))
         .filter(responsibility_approval::COLUMN.decision.eq(decision))
+        .filter(responsibility_approval::COLUMN.revoked_at.is_null())
         .all(&write.txn)
         .await?
         .into_iter()
@@ -717,6 +1266,7 @@ async fn sign(
         person_id: actor.person.id,
         approved_at: write.now,
         decision,
+        revoked_at: None,
     }
     .into_active_model()
     .insert(&write.txn)

@@ -1,15 +1,17 @@
-//! The responsibility matrix's mutations: `createResponsibility`, `proposeResponsibility`,
-//! `approveResponsibility`, `retireResponsibility` and `planTransition`, the GraphQL front door
-//! of [`crate::services::matrix`], which holds the lifecycle and its sign-off rules.
+//! The responsibility matrix's mutations: `createResponsibility`, `updateResponsibility`,
+//! `proposeResponsibility`, `withdrawResponsibility`, `rejectResponsibility`,
+//! `approveResponsibility`, `proposeResponsibilityChange`, `retireResponsibility` and
+//! `planTransition`, the GraphQL front door of [`crate::services::matrix`], which holds the
+//! lifecycle, its amendments and its sign-off rules.
 
-use async_graphql::{Context, ID, InputObject, Object, Result, ResultExt};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, ResultExt};
 use sea_orm::prelude::*;
 
 use crate::auth::Viewer;
 use crate::error::ApiResult;
 use crate::events::EventBus;
 use crate::graphql::context::ContextExt;
-use crate::graphql::mutation::{Check, CheckIds, payload};
+use crate::graphql::mutation::{Check, CheckIds, CheckRequired, payload};
 use crate::graphql::types::Responsibility;
 use crate::graphql::types::enums::EscalationChannel;
 use crate::ids::NodeType;
@@ -73,6 +75,60 @@ pub struct ResponsibilityActionInput {
     pub reason: Option<String>,
 }
 
+/// Changes to a matrix entry's terms: an omitted field keeps its value, `null` clears a field
+/// that may be empty; lists replace the whole list.
+#[derive(InputObject, Default)]
+pub struct ResponsibilityChangesInput {
+    /// The team that does the work (cannot be cleared).
+    pub responsible_team_id: MaybeUndefined<ID>,
+    /// The team that answers for it.
+    pub accountable_team_id: MaybeUndefined<ID>,
+    /// Teams asked before the work is done.
+    pub consulted_team_ids: Option<Vec<ID>>,
+    /// Teams told after the work is done.
+    pub informed_team_ids: Option<Vec<ID>>,
+    /// Who to call, in order.
+    pub escalation_path: Option<Vec<EscalationStepInput>>,
+    /// Start of validity (inclusive; cannot be cleared). For a change of an agreed entry,
+    /// omitted means "from its agreement".
+    pub valid_from: MaybeUndefined<DateTimeUtc>,
+    /// End of validity (exclusive); `null` makes it open-ended.
+    pub valid_to: MaybeUndefined<DateTimeUtc>,
+    /// Free-form notes.
+    pub notes: MaybeUndefined<String>,
+}
+
+/// A draft to edit.
+#[derive(InputObject)]
+pub struct UpdateResponsibilityInput {
+    /// The draft.
+    pub id: ID,
+    /// What changes.
+    pub changes: ResponsibilityChangesInput,
+    /// Why (goes to the change log and the entry's history).
+    pub reason: Option<String>,
+}
+
+/// A change of an agreed entry to propose.
+#[derive(InputObject)]
+pub struct ProposeResponsibilityChangeInput {
+    /// The agreed entry.
+    pub id: ID,
+    /// What changes; the rest is copied from the entry.
+    pub changes: ResponsibilityChangesInput,
+    /// Why (goes to the change log and the entry's history).
+    pub reason: Option<String>,
+}
+
+/// A proposal to reject.
+#[derive(InputObject)]
+pub struct RejectResponsibilityInput {
+    /// The proposed entry.
+    pub id: ID,
+    /// Why it is rejected (required; the proposing side reads it in the entry's history).
+    pub reason: String,
+}
+
 payload! {
     /// The result of a matrix mutation.
     ResponsibilityPayload {
@@ -92,6 +148,17 @@ impl MatrixMutation {
         create(ctx, input).await.extend()
     }
 
+    /// Edits a draft (admins), with the same checks as `createResponsibility`.
+    async fn update_responsibility(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to write; see the input type.")] input: UpdateResponsibilityInput,
+    ) -> Result<ResponsibilityPayload> {
+        amend(ctx, input.id, input.changes, input.reason, false)
+            .await
+            .extend()
+    }
+
     /// Submits a draft for approval.
     async fn propose_responsibility(
         &self,
@@ -99,6 +166,16 @@ impl MatrixMutation {
         #[graphql(desc = "What to write; see the input type.")] input: ResponsibilityActionInput,
     ) -> Result<ResponsibilityPayload> {
         transition(ctx, input, Action::Propose).await.extend()
+    }
+
+    /// Takes a proposal back to draft (an admin of either side). Its approvals stop counting:
+    /// once proposed again, every side signs again.
+    async fn withdraw_responsibility(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to write; see the input type.")] input: ResponsibilityActionInput,
+    ) -> Result<ResponsibilityPayload> {
+        transition(ctx, input, Action::Withdraw).await.extend()
     }
 
     /// Approves a proposed entry for the caller's side; it becomes agreed once every side the
@@ -109,6 +186,35 @@ impl MatrixMutation {
         #[graphql(desc = "What to write; see the input type.")] input: ResponsibilityActionInput,
     ) -> Result<ResponsibilityPayload> {
         transition(ctx, input, Action::Approve).await.extend()
+    }
+
+    /// Rejects a proposal with a reason (an admin of a side that must sign it and did not
+    /// propose it): it goes back to draft, its approvals stop counting, and the rejection stays
+    /// in its history.
+    async fn reject_responsibility(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to write; see the input type.")] input: RejectResponsibilityInput,
+    ) -> Result<ResponsibilityPayload> {
+        let input = ResponsibilityActionInput {
+            id: input.id,
+            reason: Some(input.reason),
+        };
+        transition(ctx, input, Action::Reject).await.extend()
+    }
+
+    /// Proposes a change of an agreed entry in one step (admins): a successor with the changes
+    /// applied, proposed, that needs the same approvals; once agreed it takes over and the entry
+    /// ends where it starts. Without a new `validFrom` it starts when it is agreed.
+    async fn propose_responsibility_change(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to write; see the input type.")]
+        input: ProposeResponsibilityChangeInput,
+    ) -> Result<ResponsibilityPayload> {
+        amend(ctx, input.id, input.changes, input.reason, true)
+            .await
+            .extend()
     }
 
     /// Plans a transition of a client to another operating model on a day (the provider's
@@ -131,6 +237,99 @@ impl MatrixMutation {
     ) -> Result<ResponsibilityPayload> {
         transition(ctx, input, Action::Retire).await.extend()
     }
+}
+
+/// Decodes `changes` into the service's amendment, recording bad ids and `null`s in `check`.
+fn amendment(
+    check: &mut Check,
+    changes: ResponsibilityChangesInput,
+) -> services::matrix::Amendment {
+    let team = |field: &str, id: &ID, check: &mut Check| check.id(field, NodeType::Team, id);
+    let responsible_team_id = check
+        .required("changes.responsibleTeamId", changes.responsible_team_id)
+        .and_then(|id| team("changes.responsibleTeamId", &id, check));
+    let accountable_team_id = match changes.accountable_team_id {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(id) => Some(team("changes.accountableTeamId", &id, check)),
+    };
+    let mut teams = |field: &str, ids: Option<Vec<ID>>| {
+        ids.map(|ids| {
+            ids.iter()
+                .enumerate()
+                .filter_map(|(index, id)| team(&format!("changes.{field}.{index}"), id, check))
+                .collect::<Vec<_>>()
+        })
+    };
+    let consulted_team_ids = teams("consultedTeamIds", changes.consulted_team_ids);
+    let informed_team_ids = teams("informedTeamIds", changes.informed_team_ids);
+    let escalation_path = changes
+        .escalation_path
+        .map(|steps| escalation_steps(check, "changes.escalationPath", &steps));
+    services::matrix::Amendment {
+        responsible_team_id,
+        accountable_team_id,
+        consulted_team_ids,
+        informed_team_ids,
+        escalation_path,
+        valid_from: check.required("changes.validFrom", changes.valid_from),
+        valid_to: match changes.valid_to {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(to) => Some(Some(to)),
+        },
+        notes: match changes.notes {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(notes) => Some(Some(notes)),
+        },
+    }
+}
+
+/// Decodes an escalation path's ids into `check`.
+fn escalation_steps(
+    check: &mut Check,
+    prefix: &str,
+    steps: &[EscalationStepInput],
+) -> Vec<services::matrix::NewStep> {
+    steps
+        .iter()
+        .enumerate()
+        .map(|(index, step)| services::matrix::NewStep {
+            team_id: step
+                .team_id
+                .as_ref()
+                .and_then(|id| check.id(&format!("{prefix}.{index}.teamId"), NodeType::Team, id)),
+            person_id: step.person_id.as_ref().and_then(|id| {
+                check.id(&format!("{prefix}.{index}.personId"), NodeType::Person, id)
+            }),
+            channel: step.channel.into(),
+            minutes_before_next: step.minutes_before_next,
+        })
+        .collect()
+}
+
+/// `updateResponsibility` (`change == false`) and `proposeResponsibilityChange`.
+async fn amend(
+    ctx: &Context<'_>,
+    id: ID,
+    changes: ResponsibilityChangesInput,
+    reason: Option<String>,
+    change: bool,
+) -> ApiResult<ResponsibilityPayload> {
+    let viewer = ctx.viewer()?;
+    let mut check = Check::default();
+    let id = check.id("id", NodeType::Responsibility, &id);
+    let amendment = amendment(&mut check, changes);
+    let db = ctx.db()?;
+    let events = ctx.data_opt::<EventBus>();
+    let outcome = if change {
+        services::matrix::propose_change(db, events, viewer, id, amendment, reason, check).await
+    } else {
+        services::matrix::update_responsibility(db, events, viewer, id, amendment, reason, check)
+            .await
+    };
+    ResponsibilityPayload::from_outcome(outcome.map(Responsibility))
 }
 
 async fn create(
@@ -166,29 +365,7 @@ async fn create(
         .enumerate()
         .filter_map(|(index, id)| team(&format!("informedTeamIds.{index}"), id, &mut check))
         .collect();
-    let escalation_path = input
-        .escalation_path
-        .iter()
-        .enumerate()
-        .map(|(index, step)| services::matrix::NewStep {
-            team_id: step.team_id.as_ref().and_then(|id| {
-                check.id(
-                    &format!("escalationPath.{index}.teamId"),
-                    NodeType::Team,
-                    id,
-                )
-            }),
-            person_id: step.person_id.as_ref().and_then(|id| {
-                check.id(
-                    &format!("escalationPath.{index}.personId"),
-                    NodeType::Person,
-                    id,
-                )
-            }),
-            channel: step.channel.into(),
-            minutes_before_next: step.minutes_before_next,
-        })
-        .collect();
+    let escalation_path = escalation_steps(&mut check, "escalationPath", &input.escalation_path);
     let entry = services::matrix::NewResponsibility {
         environment_id,
         function: input.function,

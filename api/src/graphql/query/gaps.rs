@@ -70,6 +70,8 @@ pub struct OwnershipGapReport {
     pub environment: Environment,
     /// The instant the matrix was read at.
     pub at: DateTimeUtc,
+    /// The instant the matrix was read as recorded; null for the current record.
+    pub as_of: Option<DateTimeUtc>,
     /// Observed changes from this instant up to `at` were checked.
     pub changes_since: DateTimeUtc,
     /// How close (in hours) a manual or API entry had to be to document an observed change.
@@ -99,10 +101,21 @@ impl GapsQuery {
             desc = "Check observed changes from this instant on; 30 days before `at` when omitted, at most 366 days before."
         )]
         changes_since: Option<DateTimeUtc>,
+        #[graphql(
+            desc = "Read the matrix as it was recorded at this instant; the current record when omitted. Not later than now."
+        )]
+        as_of: Option<DateTimeUtc>,
     ) -> Result<Option<OwnershipGapReport>> {
-        ownership_gaps(ctx, &environment_id, at, change_window_hours, changes_since)
-            .await
-            .extend()
+        ownership_gaps(
+            ctx,
+            &environment_id,
+            at,
+            change_window_hours,
+            changes_since,
+            as_of,
+        )
+        .await
+        .extend()
     }
 }
 
@@ -112,7 +125,9 @@ async fn ownership_gaps(
     at: Option<DateTimeUtc>,
     change_window_hours: i32,
     changes_since: Option<DateTimeUtc>,
+    as_of: Option<DateTimeUtc>,
 ) -> ApiResult<Option<OwnershipGapReport>> {
+    let as_of = crate::graphql::query::matrix::clock(at, as_of)?.as_of;
     if !(1..=MAX_WINDOW_HOURS).contains(&change_window_hours) {
         return Err(ApiError::bad_input(
             "changeWindowHours",
@@ -132,6 +147,7 @@ async fn ownership_gaps(
     };
     let question = GapQuestion {
         at,
+        as_of,
         change_window: Duration::hours(i64::from(change_window_hours)),
         changes_since,
     };
@@ -139,6 +155,7 @@ async fn ownership_gaps(
     Ok(Some(OwnershipGapReport {
         environment: Environment(environment),
         at,
+        as_of,
         changes_since,
         change_window_hours,
         gaps: found.into_iter().map(OwnershipGap::from).collect(),

@@ -27,8 +27,10 @@ pub struct MatrixQuery;
 pub struct ResponsibilityMatrix {
     /// The environment.
     pub environment: Environment,
-    /// The instant the matrix is read at.
+    /// The instant the matrix is in force at.
     pub at: DateTimeUtc,
+    /// The instant the record is read as it stood; null for the current record.
+    pub as_of: Option<DateTimeUtc>,
     /// One row per function: its default and its system-level overrides, by function key.
     pub rows: Vec<MatrixRow>,
 }
@@ -64,6 +66,8 @@ pub struct Ownership {
     pub system: Option<System>,
     /// The instant asked about.
     pub at: DateTimeUtc,
+    /// The instant the record was read as it stood; null for the current record.
+    pub as_of: Option<DateTimeUtc>,
     /// The entry that decided; null when unowned.
     pub responsibility: Option<Responsibility>,
     /// Why that entry decided.
@@ -127,22 +131,31 @@ impl MatrixQuery {
 
     /// The responsibility matrix of an environment in force at `at` (now when omitted): only
     /// agreed entries whose validity covers the instant. Time travel works both ways: a past date
-    /// shows what was agreed then, a future one what is planned.
+    /// shows what was agreed then, a future one what is planned. With `asOf`, the matrix as the
+    /// record stood at that instant (entries agreed later are left out, retirements and
+    /// successors recorded later are undone), so a question about the past has one answer
+    /// forever; the entries show their status and validity as of then.
     async fn responsibility_matrix(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The environment.")] environment_id: ID,
-        #[graphql(desc = "The instant; now when omitted.")] at: Option<DateTimeUtc>,
+        #[graphql(desc = "The instant the matrix is in force at; now when omitted.")] at: Option<
+            DateTimeUtc,
+        >,
+        #[graphql(
+            desc = "The instant the record is read as it stood; the current record when omitted. Not later than now."
+        )]
+        as_of: Option<DateTimeUtc>,
     ) -> Result<Option<ResponsibilityMatrix>> {
-        responsibility_matrix(ctx, &environment_id, at)
+        responsibility_matrix(ctx, &environment_id, at, as_of)
             .await
             .extend()
     }
 
     /// Who owns `function` (a function key such as `patching`) in an environment, on `systemId`
-    /// when given, at `at` (now when omitted): a system's own entry overrides the function-level
-    /// default, and the answer names the entry that decided. Null when the environment or system
-    /// is not visible.
+    /// when given, at `at` (now when omitted), as the record stood at `asOf` (the current record
+    /// when omitted): a system's own entry overrides the function-level default, and the answer
+    /// names the entry that decided. Null when the environment or system is not visible.
     async fn who_owns(
         &self,
         ctx: &Context<'_>,
@@ -150,11 +163,24 @@ impl MatrixQuery {
         #[graphql(desc = "The function's key, such as `patching`.")] function: String,
         #[graphql(desc = "A system of the environment, to consider its own entries.")]
         system_id: Option<ID>,
-        #[graphql(desc = "The instant; now when omitted.")] at: Option<DateTimeUtc>,
+        #[graphql(desc = "The instant the matrix is in force at; now when omitted.")] at: Option<
+            DateTimeUtc,
+        >,
+        #[graphql(
+            desc = "The instant the record is read as it stood; the current record when omitted. Not later than now."
+        )]
+        as_of: Option<DateTimeUtc>,
     ) -> Result<Option<Ownership>> {
-        who_owns(ctx, &environment_id, &function, system_id.as_ref(), at)
-            .await
-            .extend()
+        who_owns(
+            ctx,
+            &environment_id,
+            &function,
+            system_id.as_ref(),
+            at,
+            as_of,
+        )
+        .await
+        .extend()
     }
 }
 
@@ -170,17 +196,36 @@ pub(crate) async fn visible_environment(
     crate::graphql::loaders::load_by_id::<entities::environment::Entity>(ctx, uuid).await
 }
 
+/// The clock of a read: `at` (now when omitted) and a checked `as_of`.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for an `asOf` in the future.
+pub(crate) fn clock(
+    at: Option<DateTimeUtc>,
+    as_of: Option<DateTimeUtc>,
+) -> ApiResult<matrix::Clock> {
+    let now = Utc::now();
+    let as_of =
+        matrix::check_as_of(as_of, now).map_err(|message| ApiError::bad_input("asOf", message))?;
+    Ok(matrix::Clock {
+        at: at.unwrap_or(now),
+        as_of,
+    })
+}
+
 async fn responsibility_matrix(
     ctx: &Context<'_>,
     environment_id: &ID,
     at: Option<DateTimeUtc>,
+    as_of: Option<DateTimeUtc>,
 ) -> ApiResult<Option<ResponsibilityMatrix>> {
+    let clock = clock(at, as_of)?;
     let Some(environment) = visible_environment(ctx, environment_id).await? else {
         return Ok(None);
     };
     let db = ctx.db()?;
-    let at = at.unwrap_or_else(Utc::now);
-    let entries = matrix::in_force(db, [environment.id], at, None).await?;
+    let at = clock.at;
+    let entries = matrix::in_force_as_of(db, [environment.id], clock, None).await?;
     let rows = matrix::functions_for(db, environment.organization_id)
         .await?
         .into_iter()
@@ -203,6 +248,7 @@ async fn responsibility_matrix(
     Ok(Some(ResponsibilityMatrix {
         environment: Environment(environment),
         at,
+        as_of: clock.as_of,
         rows,
     }))
 }
@@ -213,12 +259,14 @@ async fn who_owns(
     function_key: &str,
     system_id: Option<&ID>,
     at: Option<DateTimeUtc>,
+    as_of: Option<DateTimeUtc>,
 ) -> ApiResult<Option<Ownership>> {
+    let clock = clock(at, as_of)?;
     let Some(environment) = visible_environment(ctx, environment_id).await? else {
         return Ok(None);
     };
     let db = ctx.db()?;
-    let at = at.unwrap_or_else(Utc::now);
+    let at = clock.at;
     let function = matrix::functions_for(db, environment.organization_id)
         .await?
         .into_iter()
@@ -243,10 +291,10 @@ async fn who_owns(
         }
         None => None,
     };
-    let entries = matrix::in_force(
+    let entries = matrix::in_force_as_of(
         db,
         [environment.id],
-        at,
+        clock,
         Some(system.iter().map(|found| found.id).collect()),
     )
     .await?;
@@ -271,6 +319,7 @@ async fn who_owns(
         function: Function(function),
         system: system.map(System),
         at,
+        as_of: clock.as_of,
         responsibility,
         decided_by,
     }))

@@ -264,6 +264,37 @@ pub enum ResponsibilityStatus {
     Retired,
 }
 
+/// A step in the history of a matrix entry.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entities::enums::HistoryAction")]
+pub enum HistoryAction {
+    /// Drafted by `createResponsibility`.
+    Created,
+    /// Drafted by `planTransition` as the successor of an entry in force on the day.
+    TransitionDrafted,
+    /// A draft was edited; `changes` lists the fields.
+    Updated,
+    /// A draft was submitted for approval.
+    Proposed,
+    /// Proposed as a change of an agreed entry (this entry is the successor); `changes` lists
+    /// the fields that differ from the agreed entry.
+    ChangeProposed,
+    /// One side approved; another must still.
+    Approved,
+    /// The last side whose approval was required approved: the entry is agreed.
+    Agreed,
+    /// The proposal went back to draft; its approvals stopped counting.
+    Withdrawn,
+    /// A side that must sign refused the proposal, with a reason; back to draft.
+    Rejected,
+    /// One side approved retiring the entry; another must still.
+    RetirementApproved,
+    /// The last required side approved retiring: the entry ended then.
+    Retired,
+    /// A successor was agreed: the entry ends where the successor starts.
+    Superseded,
+}
+
 /// How an escalation step reaches its team or person.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "entities::enums::EscalationChannel")]

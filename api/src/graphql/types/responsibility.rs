@@ -4,16 +4,16 @@ use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::enums::{ApprovalDecision, PartyRole};
 use entities::{
     environment, escalation_step, function, organization, responsibility, responsibility_approval,
-    system, team,
+    responsibility_history, system, team,
 };
 use sea_orm::prelude::DateTimeUtc;
 
 use crate::graphql::loaders::{
-    ApprovalsOfResponsibility, PartiesOfResponsibility, StepsOfResponsibility, load_by_id,
-    load_group, load_many, load_required,
+    ApprovalsOfResponsibility, HistoryOfResponsibility, PartiesOfResponsibility,
+    StepsOfResponsibility, load_by_id, load_group, load_many, load_required,
 };
 use crate::graphql::query::matrix::OwnershipDecision;
-use crate::graphql::types::enums::{EscalationChannel, ResponsibilityStatus};
+use crate::graphql::types::enums::{EscalationChannel, HistoryAction, ResponsibilityStatus};
 use crate::graphql::types::{Environment, Function, Organization, Person, System, Team};
 use crate::ids::{self, NodeType};
 
@@ -109,7 +109,82 @@ impl Responsibility {
         Ok(steps.into_iter().map(EscalationStep).collect())
     }
 
-    /// Who approved the entry for each side, oldest first.
+    /// When the entry was recorded (drafted): the record's clock, apart from its validity.
+    async fn recorded_at(&self) -> DateTimeUtc {
+        self.0.created_at
+    }
+
+    /// When the last side whose approval was required approved it; null until agreed.
+    async fn agreed_at(&self) -> Option<DateTimeUtc> {
+        self.0.agreed_at
+    }
+
+    /// Whether the entry was agreed after its validity started (`validFrom` before
+    /// `agreedAt`): before `agreedAt`, the record did not say it was in force.
+    async fn retroactive(&self) -> bool {
+        crate::matrix::retroactive(&self.0)
+    }
+
+    /// The entry this one supersedes (a change proposal's or a transition draft's agreed
+    /// entry); null for a first entry.
+    async fn supersedes(&self, ctx: &Context<'_>) -> Result<Option<Responsibility>> {
+        match self.0.supersedes_id {
+            Some(id) => load_by_id::<responsibility::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(Responsibility))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// Field by field, how this entry differs from the one it supersedes (empty for a first
+    /// entry): what signing it changes.
+    async fn changes(&self, ctx: &Context<'_>) -> Result<Vec<ResponsibilityFieldChange>> {
+        let Some(old_id) = self.0.supersedes_id else {
+            return Ok(Vec::new());
+        };
+        let Some(old) = load_by_id::<responsibility::Entity>(ctx, old_id)
+            .await
+            .extend()?
+        else {
+            return Ok(Vec::new());
+        };
+        let mut parties = load_group::<PartiesOfResponsibility>(ctx, self.0.id)
+            .await
+            .extend()?;
+        parties.extend(
+            load_group::<PartiesOfResponsibility>(ctx, old.id)
+                .await
+                .extend()?,
+        );
+        let mut steps = load_group::<StepsOfResponsibility>(ctx, self.0.id)
+            .await
+            .extend()?;
+        steps.extend(
+            load_group::<StepsOfResponsibility>(ctx, old.id)
+                .await
+                .extend()?,
+        );
+        let before = crate::matrix::Terms::of(&old, &parties, &steps);
+        let after = crate::matrix::Terms::of(&self.0, &parties, &steps);
+        Ok(crate::matrix::difference(&before, &after)
+            .into_iter()
+            .map(ResponsibilityFieldChange::from)
+            .collect())
+    }
+
+    /// Every step of the entry's lifecycle, oldest first: who (side and admin), when, why,
+    /// what changed, and the status and validity after it. Append-only: later steps never
+    /// rewrite earlier ones.
+    async fn history(&self, ctx: &Context<'_>) -> Result<Vec<ResponsibilityHistoryEntry>> {
+        let rows = load_group::<HistoryOfResponsibility>(ctx, self.0.id)
+            .await
+            .extend()?;
+        Ok(rows.into_iter().map(ResponsibilityHistoryEntry).collect())
+    }
+
+    /// Who approved the entry for each side, oldest first. Approvals of a proposal that was
+    /// later withdrawn or rejected no longer count and are not listed (the history keeps them).
     async fn approvals(&self, ctx: &Context<'_>) -> Result<Vec<ResponsibilityApproval>> {
         sign_offs(ctx, self.0.id, ApprovalDecision::Agree).await
     }
@@ -137,7 +212,7 @@ async fn sign_offs(
         .extend()?;
     Ok(approvals
         .into_iter()
-        .filter(|approval| approval.decision == decision)
+        .filter(|approval| approval.decision == decision && approval.revoked_at.is_none())
         .map(ResponsibilityApproval)
         .collect())
 }
@@ -221,6 +296,102 @@ impl ResponsibilityApproval {
     /// When.
     async fn approved_at(&self) -> DateTimeUtc {
         self.0.approved_at
+    }
+}
+
+/// One field that differs between a matrix entry and the one it supersedes.
+#[derive(async_graphql::SimpleObject)]
+pub struct ResponsibilityFieldChange {
+    /// The field, as the input types name it (`responsibleTeamId`, `validTo`, ...).
+    pub field: String,
+    /// The value before, in words (global ids, RFC 3339 instants); null when empty.
+    pub before: Option<String>,
+    /// The value after; null when empty.
+    pub after: Option<String>,
+}
+
+impl From<crate::matrix::FieldChange> for ResponsibilityFieldChange {
+    fn from(change: crate::matrix::FieldChange) -> Self {
+        Self {
+            field: change.field.to_owned(),
+            before: change.before,
+            after: change.after,
+        }
+    }
+}
+
+/// One step in the history of a matrix entry.
+pub struct ResponsibilityHistoryEntry(pub responsibility_history::Model);
+
+/// One step in the history of a matrix entry: what happened, when it was recorded, which side
+/// and admin took it, why, what changed, and the entry's status and validity after it.
+#[Object]
+impl ResponsibilityHistoryEntry {
+    /// What happened.
+    async fn action(&self) -> HistoryAction {
+        self.0.action.into()
+    }
+
+    /// When it was recorded.
+    async fn recorded_at(&self) -> DateTimeUtc {
+        self.0.recorded_at
+    }
+
+    /// The side that took the step; null when not known (history reconstructed for entries
+    /// older than the history itself).
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Option<Organization>> {
+        match self.0.organization_id {
+            Some(id) => load_by_id::<organization::Entity>(ctx, id)
+                .await
+                .map(|found| found.map(Organization))
+                .extend(),
+            None => Ok(None),
+        }
+    }
+
+    /// The admin who took it; null when unknown or not visible to the caller.
+    async fn person(&self, ctx: &Context<'_>) -> Result<Option<Person>> {
+        Person::visible(ctx, self.0.person_id).await
+    }
+
+    /// Why, as given (a rejection's reason).
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+
+    /// For an edit or a change proposal, the fields that changed.
+    async fn changes(&self) -> Vec<ResponsibilityFieldChange> {
+        let Some(serde_json::Value::Array(items)) = &self.0.changes else {
+            return Vec::new();
+        };
+        let text = |item: &serde_json::Value, key: &str| {
+            item.get(key)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        items
+            .iter()
+            .map(|item| ResponsibilityFieldChange {
+                field: text(item, "field").unwrap_or_default(),
+                before: text(item, "before"),
+                after: text(item, "after"),
+            })
+            .collect()
+    }
+
+    /// The entry's status after the step.
+    async fn status(&self) -> ResponsibilityStatus {
+        self.0.status_after.into()
+    }
+
+    /// The entry's start of validity after the step.
+    async fn valid_from(&self) -> DateTimeUtc {
+        self.0.valid_from_after
+    }
+
+    /// The entry's end of validity after the step.
+    async fn valid_to(&self) -> Option<DateTimeUtc> {
+        self.0.valid_to_after
     }
 }
 

@@ -175,11 +175,17 @@ impl System {
         #[graphql(desc = "The instant to read the matrix at; now when omitted.")] at: Option<
             DateTimeUtc,
         >,
+        #[graphql(
+            desc = "The instant the record is read as it stood; the current record when omitted. Not later than now."
+        )]
+        as_of: Option<DateTimeUtc>,
     ) -> Result<Vec<Responsibility>> {
+        let clock = crate::graphql::query::matrix::clock(at, as_of).extend()?;
         let key = OwnersKey {
             environment_id: self.0.environment_id,
             system_id: self.0.id,
-            at: at.unwrap_or_else(chrono::Utc::now),
+            at: clock.at,
+            as_of: clock.as_of,
         };
         Ok(load_owners(ctx, key)
             .await
