@@ -15,7 +15,8 @@
 //! - `auth`: tokens and the [`auth::Viewer`] that scopes every read to a tenant.
 //! - `db`: connecting and migrating; `demo`: the demo data of `serve --demo`.
 //! - `matrix`: which responsibility decides who owns what, at an instant, and where new tickets
-//!   and alerts are routed; `gaps`: what an environment's matrix leaves uncovered.
+//!   and alerts are routed; `gaps`: what an environment's matrix leaves uncovered;
+//!   `compliance`: the obligations of an environment's frameworks, their periods, evidence and owners.
 //! - `services`: every rule that changes data, shared by GraphQL, REST, the CLI, the sync
 //!   engine and the demo loader; GraphQL resolvers only adapt them.
 //! - `error`: [`error::ApiError`], the single place errors become responses.
@@ -25,6 +26,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod compliance;
 pub mod config;
 pub mod db;
 pub mod demo;

@@ -36,6 +36,7 @@ mod m20261201_000009_scope_writes;
 mod m20261201_000011_create_sync_retries;
 mod m20261201_000012_sync_run_skips_and_deleted_integrations;
 mod m20261201_000013_keyset_indexes;
+mod m20261201_000016_create_compliance_evidence;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_create_sync_retries::Migration),
             Box::new(m20261201_000012_sync_run_skips_and_deleted_integrations::Migration),
             Box::new(m20261201_000013_keyset_indexes::Migration),
+            Box::new(m20261201_000016_create_compliance_evidence::Migration),
         ]
     }
 }
