@@ -496,11 +496,7 @@ impl Derivation {
                 .filter(alert::COLUMN.environment_id.eq(environment_id))
                 .filter(
                     sea_orm::Condition::any()
-                        .add(
-                            alert::COLUMN
-                                .acknowledged_at
-                                .between(since, at),
-                        )
+                        .add(alert::COLUMN.acknowledged_at.between(since, at))
                         .add(alert::COLUMN.resolved_at.between(since, at)),
                 )
                 .into_tuple()

@@ -125,8 +125,7 @@ pub async fn record_evidence(
     }
     let period_start = check.planned_instant("periodStart", input.period_start);
     let period_end = check.planned_instant("periodEnd", input.period_end);
-    let mut write =
-        UnitOfWork::begin(db, events, actor, reason.clone().flatten(), None).await?;
+    let mut write = UnitOfWork::begin(db, events, actor, reason.clone().flatten(), None).await?;
     if let (Some(start), Some(end)) = (period_start, period_end) {
         if start >= end {
             check.fail(
@@ -291,8 +290,7 @@ pub async fn sign_evidence(
 ) -> ServiceResult<evidence_record::Model> {
     require_role(actor, &[Role::Admin], "signEvidence")?;
     let reason = check.optional_text("reason", input.reason.as_deref(), MAX_REASON);
-    let mut write =
-        UnitOfWork::begin(db, events, actor, reason.clone().flatten(), None).await?;
+    let mut write = UnitOfWork::begin(db, events, actor, reason.clone().flatten(), None).await?;
     let Some((record, environment)) =
         visible_record(&write, &mut check, "evidenceId", input.evidence_id).await?
     else {
@@ -334,8 +332,8 @@ pub async fn sign_evidence(
         environment.organization_id,
         &obligation.function_key,
     );
-    let in_force = matrix::in_force(&write.txn, [environment.id], write.now, Some(Vec::new()))
-        .await?;
+    let in_force =
+        matrix::in_force(&write.txn, [environment.id], write.now, Some(Vec::new())).await?;
     let entry = function
         .and_then(|found| matrix::decide(&in_force, environment.id, found.id, None))
         .map(|(entry, _)| entry.clone());
@@ -501,7 +499,9 @@ async fn visible_record(
     id: Option<Uuid>,
 ) -> Result<Option<(evidence_record::Model, environment::Model)>, DbErr> {
     let Some(id) = id else { return Ok(None) };
-    let record = evidence_record::Entity::find_by_id(id).one(&write.txn).await?;
+    let record = evidence_record::Entity::find_by_id(id)
+        .one(&write.txn)
+        .await?;
     let environment = match &record {
         Some(record) => environment::Entity::find_by_id(record.environment_id)
             .one(&write.txn)
