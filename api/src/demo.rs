@@ -27,15 +27,16 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
 use entities::enums::{
     AlertStatus, ChangeCategory, ChangeSource, ComplianceFramework, EscalationChannel,
-    IntegrationKind, OperatingModel, OrganizationKind, PartyRole, Priority, ResponsibilityStatus,
-    Role, SyncStatus, SyncTrigger, SystemKind, TicketStatus,
+    EvidenceResult, IntegrationKind, OperatingModel, OrganizationKind, PartyRole, Priority,
+    ResponsibilityStatus, Role, SyncStatus, SyncTrigger, SystemKind, TicketStatus,
 };
 use entities::prelude::*;
 use entities::{
-    alert, change_log_entry, engagement, environment, escalation_step, function, integration,
-    integration_mapping, organization, person, responsibility, responsibility_approval,
-    responsibility_party, runbook, runbook_function, runbook_revision, runbook_system, sync_run,
-    system, system_link, team, team_membership, ticket, ticket_note,
+    alert, change_log_entry, compliance_obligation, engagement, environment, escalation_step,
+    evidence_file, evidence_record, evidence_signoff, function, integration, integration_mapping,
+    organization, person, responsibility, responsibility_approval, responsibility_party, runbook,
+    runbook_function, runbook_revision, runbook_system, sync_run, system, system_link, team,
+    team_membership, ticket, ticket_note,
 };
 use sea_orm::prelude::*;
 use sea_orm::{
@@ -259,6 +260,8 @@ impl Demo {
             &mut summary,
         )
         .await?;
+        self.write_evidence(txn, &directory, &environments, &matrix, &mut summary)
+            .await?;
         Ok(summary)
     }
 
@@ -2089,6 +2092,114 @@ async fn insert_entries(txn: &DatabaseTransaction, entries: Vec<Recorded>) -> Re
         insert_entry(txn, entry, &system_ids).await?;
     }
     Ok(count)
+}
+
+impl Demo {
+    /// Compliance evidence of Harbor's production environment (HIPAA): this month's backup
+    /// restore test, produced by the provider's NOC (the responsible team for backup and
+    /// recovery) with its report attached, and signed off by Harbor's admin (Internal IT is
+    /// accountable). Its yearly risk analysis, owned by Harbor's Compliance Office, has no
+    /// evidence: the environment's first year ended over a month ago, so it shows overdue.
+    /// Rows and change log entries are those `services::compliance` writes.
+    async fn write_evidence(
+        &mut self,
+        txn: &DatabaseTransaction,
+        directory: &Directory,
+        environments: &HashMap<&'static str, environment::Model>,
+        matrix: &HashMap<(&'static str, String), responsibility::Model>,
+        summary: &mut DemoSummary,
+    ) -> anyhow::Result<()> {
+        use crate::services::compliance::sha256_hex;
+        let environment = &environments["harbor_prod"];
+        let obligation = compliance_obligation::Entity::find()
+            .filter(
+                compliance_obligation::COLUMN
+                    .key
+                    .eq("hipaa.backup_restore_test"),
+            )
+            .one(txn)
+            .await?
+            .context("the obligation catalog has hipaa.backup_restore_test")?;
+        let entry = &matrix[&("harbor_prod", "backup_recovery".to_owned())];
+        let accountable = entry
+            .accountable_team_id
+            .context("backup and recovery has an accountable team")?;
+        let (noc, admin) = (
+            &directory.people["msp_noc"],
+            &directory.people["harbor_admin"],
+        );
+        let period_start = precise(self.now - Duration::days(10));
+        let recorded_at = precise(self.now - Duration::days(3));
+        let signed_at = precise(self.now - Duration::days(2));
+        let record = evidence_record::Model {
+            id: id(),
+            environment_id: environment.id,
+            obligation_id: obligation.id,
+            period_start,
+            period_end: crate::compliance::add_months(period_start, 1),
+            result: EvidenceResult::Passed,
+            notes: Some(
+                "Restored the EHR database and the file share from last night's backup to the isolated test host; checksums matched, restore took 42 minutes.".to_owned(),
+            ),
+            link: None,
+            link_sha256: None,
+            supersedes_id: None,
+            recorded_by_id: Some(noc.id),
+            recorded_at,
+        }
+        .into_active_model()
+        .insert(txn)
+        .await?;
+        let report = b"# Backup restore test\n\n- EHR database: restored, checksums match\n- File share: restored, 1,204 files verified\n- Duration: 42 minutes\n";
+        evidence_file::Model {
+            evidence_id: record.id,
+            content_type: "text/markdown".to_owned(),
+            size_bytes: i64::try_from(report.len())?,
+            sha256: sha256_hex(report),
+            content: report.to_vec(),
+            uploaded_by_id: Some(noc.id),
+            uploaded_at: recorded_at,
+        }
+        .into_active_model()
+        .insert(txn)
+        .await?;
+        evidence_signoff::Model {
+            evidence_id: record.id,
+            signed_by_id: admin.id,
+            organization_id: admin.organization_id,
+            accountable_team_id: accountable,
+            responsibility_id: entry.id,
+            signed_at,
+        }
+        .into_active_model()
+        .insert(txn)
+        .await?;
+        let note = |summary: String, details: Value| ChangeNote {
+            environment_id: environment.id,
+            system_ids: Vec::new(),
+            summary,
+            details,
+            category: ChangeCategory::Documentation,
+        };
+        let entries = vec![
+            by(noc, recorded_at).note(note(
+                format!(
+                    "Recorded evidence for {} ({}): PASSED",
+                    obligation.title, obligation.key
+                ),
+                json!({ "evidence": record.id, "obligation": obligation.key, "result": "PASSED" }),
+            )),
+            by(admin, signed_at).note(note(
+                format!(
+                    "Signed off evidence for {} ({}) for Internal IT",
+                    obligation.title, obligation.key
+                ),
+                json!({ "evidence": record.id, "obligation": obligation.key, "accountableTeam": accountable, "responsibility": entry.id }),
+            )),
+        ];
+        summary.change_log_entries += insert_entries(txn, entries).await?;
+        Ok(())
+    }
 }
 
 /// How production attributes what `person` writes through the API at `at`, for history the
