@@ -35,7 +35,7 @@ use entities::{
     evidence_signoff, function, organization, responsibility, system, team,
 };
 use sea_orm::prelude::*;
-use sea_orm::{ConnectionTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ConnectionTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait};
 
 use crate::matrix;
 
@@ -266,7 +266,7 @@ pub async fn obligations(
         .await?;
     let record_ids: Vec<Uuid> = records.iter().map(|record| record.id).collect();
     let signoffs = signoffs_of(db, &record_ids, at).await?;
-    let files = files_of(db, &record_ids, at).await?;
+    let files = files_of(db, &record_ids, Some(at)).await?;
     let superseded: HashSet<Uuid> = records
         .iter()
         .filter_map(|record| record.supersedes_id)
@@ -391,14 +391,15 @@ pub async fn signoffs_of(
     Ok(found)
 }
 
-/// The metadata of the files of `record_ids` uploaded by `at`, by record; never their bytes.
+/// The metadata of the files of `record_ids` (uploaded by `at`, when given), by record; never
+/// their bytes.
 ///
 /// # Errors
 /// Database errors.
 pub async fn files_of(
     db: &impl ConnectionTrait,
     record_ids: &[Uuid],
-    at: DateTime<Utc>,
+    at: Option<DateTime<Utc>>,
 ) -> Result<HashMap<Uuid, FileInfo>, DbErr> {
     let mut found = HashMap::new();
     for chunk in record_ids.chunks(5_000) {
@@ -413,7 +414,9 @@ pub async fn files_of(
                     .evidence_id
                     .is_in(chunk.iter().copied()),
             )
-            .filter(evidence_file::COLUMN.uploaded_at.lte(at))
+            .apply_if(at, |select, at| {
+                select.filter(evidence_file::COLUMN.uploaded_at.lte(at))
+            })
             .into_tuple()
             .all(db)
             .await?;

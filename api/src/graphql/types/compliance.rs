@@ -2,10 +2,10 @@
 //! an environment recorded for it, and where each obligation stands (see [`crate::compliance`]).
 
 use async_graphql::{Context, Enum, ID, Object, Result, ResultExt, SimpleObject};
-use chrono::{DateTime, Utc};
 use entities::{
     compliance_obligation, environment, evidence_record, evidence_signoff, responsibility, team,
 };
+use sea_orm::EntityTrait;
 use sea_orm::prelude::DateTimeUtc;
 
 use crate::compliance::{self, Derived, Evidence, FileInfo, ObligationStatus};
@@ -153,14 +153,12 @@ impl EvidenceRecord {
             return Ok(loaded.clone());
         }
         let db = ctx.db().extend()?;
-        let ids = [self.record.id];
-        let at = DateTime::<Utc>::MAX_UTC;
-        let signoff = compliance::signoffs_of(db, &ids, at)
+        let signoff = evidence_signoff::Entity::find_by_id(self.record.id)
+            .one(db)
             .await
             .map_err(crate::error::ApiError::from)
-            .extend()?
-            .remove(&self.record.id);
-        let file = compliance::files_of(db, &ids, at)
+            .extend()?;
+        let file = compliance::files_of(db, &[self.record.id], None)
             .await
             .map_err(crate::error::ApiError::from)
             .extend()?
