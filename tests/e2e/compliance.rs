@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use entities::enums::Role;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use tests::TestApp;
 
@@ -465,6 +466,18 @@ async fn the_wrong_side_role_or_tenant_cannot_sign_and_nothing_changes() -> anyh
         before,
         "a refusal writes nothing"
     );
+    // Evidence is append-only in the database itself, whatever writes.
+    for statement in [
+        "UPDATE evidence_records SET notes = 'rewritten'",
+        "DELETE FROM evidence_signoffs",
+        "UPDATE evidence_files SET sha256 = 'forged'",
+    ] {
+        assert!(
+            app.db.execute_unprepared(statement).await.is_err(),
+            "{statement}"
+        );
+    }
+    assert_eq!(tests::dump(&app.db).await?, before);
     app.stop().await
 }
 

@@ -616,19 +616,6 @@ fn matrix(ids: &Ids) -> Vec<Spec> {
         )
         .last(),
         Spec::new(
-            "recordEvidence",
-            Harbor,
-            Viewer,
-            json!({ "environmentId": ids.production, "obligation": "hipaa.policy_review", "periodStart": "2026-01-01T00:00:00Z", "periodEnd": "2027-01-01T00:00:00Z", "result": "PASSED", "notes": "WT" }),
-        ),
-        Spec::new(
-            "signEvidence",
-            Harbor,
-            Member,
-            json!({ "evidenceId": ids.evidence }),
-        )
-        .also(NORTHWIND_ADMIN),
-        Spec::new(
             "createTicket",
             Harbor,
             Viewer,
@@ -829,6 +816,19 @@ fn matrix(ids: &Ids) -> Vec<Spec> {
             Member,
             json!({ "integrationId": ids.integration, "domain": "TICKET_STATUS", "externalValue": "WT Status", "status": "CLOSED" }),
         )),
+        Spec::new(
+            "recordEvidence",
+            Harbor,
+            Viewer,
+            json!({ "environmentId": ids.production, "obligation": "hipaa.policy_review", "periodStart": "2026-01-01T00:00:00Z", "periodEnd": "2027-01-01T00:00:00Z", "result": "PASSED", "notes": "WT" }),
+        ),
+        Spec::new(
+            "signEvidence",
+            Harbor,
+            Member,
+            json!({ "evidenceId": ids.evidence }),
+        )
+        .also(NORTHWIND_ADMIN),
     ]
 }
 
