@@ -434,12 +434,15 @@ pub async fn files_of(
     Ok(found)
 }
 
+/// An optional instant of an alert (acknowledged, resolved).
+type AlertInstant = Option<DateTime<Utc>>;
+
 /// The operational rows derived evidence counts, read once for every obligation's window.
 struct Derivation {
     /// `(occurred_at, category, source)` of changes in the widest window.
     changes: Vec<(DateTime<Utc>, ChangeCategory, ChangeSource)>,
     /// `(acknowledged_at, resolved_at, on a backup set)` of alerts in the widest window.
-    alerts: Vec<(Option<DateTime<Utc>>, Option<DateTime<Utc>>, bool)>,
+    alerts: Vec<(AlertInstant, AlertInstant, bool)>,
 }
 
 impl Derivation {
@@ -490,21 +493,20 @@ impl Derivation {
             .await?
             .into_iter()
             .collect();
-        let alerts: Vec<(Option<Uuid>, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> =
-            alert::Entity::find()
-                .select_only()
-                .column(alert::Column::SystemId)
-                .column(alert::Column::AcknowledgedAt)
-                .column(alert::Column::ResolvedAt)
-                .filter(alert::COLUMN.environment_id.eq(environment_id))
-                .filter(
-                    sea_orm::Condition::any()
-                        .add(alert::COLUMN.acknowledged_at.between(since, at))
-                        .add(alert::COLUMN.resolved_at.between(since, at)),
-                )
-                .into_tuple()
-                .all(db)
-                .await?;
+        let alerts: Vec<(Option<Uuid>, AlertInstant, AlertInstant)> = alert::Entity::find()
+            .select_only()
+            .column(alert::Column::SystemId)
+            .column(alert::Column::AcknowledgedAt)
+            .column(alert::Column::ResolvedAt)
+            .filter(alert::COLUMN.environment_id.eq(environment_id))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(alert::COLUMN.acknowledged_at.between(since, at))
+                    .add(alert::COLUMN.resolved_at.between(since, at)),
+            )
+            .into_tuple()
+            .all(db)
+            .await?;
         Ok(Self {
             changes,
             alerts: alerts
