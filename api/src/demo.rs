@@ -2095,12 +2095,14 @@ async fn insert_entries(txn: &DatabaseTransaction, entries: Vec<Recorded>) -> Re
 }
 
 impl Demo {
-    /// Compliance evidence of Harbor's production environment (HIPAA): this month's backup
-    /// restore test, produced by the provider's NOC (the responsible team for backup and
-    /// recovery) with its report attached, and signed off by Harbor's admin (Internal IT is
-    /// accountable). Its yearly risk analysis, owned by Harbor's Compliance Office, has no
-    /// evidence: the environment's first year ended over a month ago, so it shows overdue.
-    /// Rows and change log entries are those `services::compliance` writes.
+    /// Compliance evidence: every obligation of every environment's frameworks has signed
+    /// evidence for its current period, produced by a person of the responsible team (or its
+    /// organization's admin) and signed off by the admin of the accountable team's organization,
+    /// except one. Harbor Production's yearly HIPAA risk analysis, owned by Harbor's Compliance
+    /// Office, has none: the environment's first year ended over a month ago, so it shows
+    /// overdue. Its backup restore test is produced by the provider's NOC with its report
+    /// attached and signed off by Harbor's admin (Internal IT is accountable). Rows and change
+    /// log entries are those `services::compliance` writes.
     async fn write_evidence(
         &mut self,
         txn: &DatabaseTransaction,
@@ -2109,94 +2111,127 @@ impl Demo {
         matrix: &HashMap<(&'static str, String), responsibility::Model>,
         summary: &mut DemoSummary,
     ) -> anyhow::Result<()> {
+        use crate::compliance::{add_months, cadence_months, frameworks_of};
         use crate::services::compliance::sha256_hex;
-        let environment = &environments["harbor_prod"];
-        let obligation = compliance_obligation::Entity::find()
-            .filter(
-                compliance_obligation::COLUMN
-                    .key
-                    .eq("hipaa.backup_restore_test"),
-            )
-            .one(txn)
+        let catalog = compliance_obligation::Entity::find().all(txn).await?;
+        let team_organization: HashMap<Uuid, Uuid> = team::Entity::find()
+            .all(txn)
             .await?
-            .context("the obligation catalog has hipaa.backup_restore_test")?;
-        let entry = &matrix[&("harbor_prod", "backup_recovery".to_owned())];
-        let accountable = entry
-            .accountable_team_id
-            .context("backup and recovery has an accountable team")?;
-        let (noc, admin) = (
-            &directory.people["msp_noc"],
-            &directory.people["harbor_admin"],
-        );
-        let period_start = precise(self.now - Duration::days(10));
-        let recorded_at = precise(self.now - Duration::days(3));
-        let signed_at = precise(self.now - Duration::days(2));
-        let record = evidence_record::Model {
-            id: id(),
-            environment_id: environment.id,
-            obligation_id: obligation.id,
-            period_start,
-            period_end: crate::compliance::add_months(period_start, 1),
-            result: EvidenceResult::Passed,
-            notes: Some(
-                "Restored the EHR database and the file share from last night's backup to the isolated test host; checksums matched, restore took 42 minutes.".to_owned(),
-            ),
-            link: None,
-            link_sha256: None,
-            supersedes_id: None,
-            recorded_by_id: Some(noc.id),
-            recorded_at,
+            .into_iter()
+            .map(|found| (found.id, found.organization_id))
+            .collect();
+        let admin_of: HashMap<Uuid, &person::Model> = ["msp_admin", "harbor_admin", "cedar_admin"]
+            .into_iter()
+            .map(|key| {
+                let admin = &directory.people[key];
+                (admin.organization_id, admin)
+            })
+            .collect();
+        let mut entries = Vec::new();
+        for environment_key in ["harbor_prod", "harbor_riverside", "cedar_office"] {
+            let environment = &environments[environment_key];
+            let frameworks = frameworks_of(environment);
+            let mut obligations: Vec<&compliance_obligation::Model> = catalog
+                .iter()
+                .filter(|found| frameworks.contains(&found.framework))
+                .collect();
+            obligations.sort_by(|one, other| one.key.cmp(&other.key));
+            for obligation in obligations {
+                let restore_test = environment_key == "harbor_prod"
+                    && obligation.key == "hipaa.backup_restore_test";
+                if environment_key == "harbor_prod" && obligation.key == "hipaa.risk_analysis" {
+                    continue;
+                }
+                let entry = &matrix[&(environment_key, obligation.function_key.clone())];
+                let accountable = entry
+                    .accountable_team_id
+                    .context("every demo entry has an accountable team")?;
+                let signer = admin_of[&team_organization[&accountable]];
+                let recorder = if restore_test {
+                    &directory.people["msp_noc"]
+                } else {
+                    match directory.responders.get(&entry.responsible_team_id) {
+                        Some(key) => &directory.people[key],
+                        None => admin_of[&team_organization[&entry.responsible_team_id]],
+                    }
+                };
+                // The current period began a third of a cadence ago (ten days a month).
+                let months = cadence_months(obligation.cadence);
+                let days = i64::from(months) * 10;
+                let period_start = precise(self.now - Duration::days(days));
+                let recorded_at = precise(self.now - Duration::days(days / 2));
+                let signed_at = recorded_at + Duration::days(1);
+                let notes = if restore_test {
+                    "Restored the EHR database and the file share from last night's backup to the isolated test host; checksums matched, restore took 42 minutes.".to_owned()
+                } else {
+                    format!("{}: done and reviewed for the period.", obligation.title)
+                };
+                let record = evidence_record::Model {
+                    id: id(),
+                    environment_id: environment.id,
+                    obligation_id: obligation.id,
+                    period_start,
+                    period_end: add_months(period_start, months),
+                    result: EvidenceResult::Passed,
+                    notes: Some(notes),
+                    link: None,
+                    link_sha256: None,
+                    supersedes_id: None,
+                    recorded_by_id: Some(recorder.id),
+                    recorded_at,
+                }
+                .into_active_model()
+                .insert(txn)
+                .await?;
+                if restore_test {
+                    let report = b"# Backup restore test\n\n- EHR database: restored, checksums match\n- File share: restored, 1,204 files verified\n- Duration: 42 minutes\n";
+                    evidence_file::Model {
+                        evidence_id: record.id,
+                        content_type: "text/markdown".to_owned(),
+                        size_bytes: i64::try_from(report.len())?,
+                        sha256: sha256_hex(report),
+                        content: report.to_vec(),
+                        uploaded_by_id: Some(recorder.id),
+                        uploaded_at: recorded_at,
+                    }
+                    .into_active_model()
+                    .insert(txn)
+                    .await?;
+                }
+                evidence_signoff::Model {
+                    evidence_id: record.id,
+                    signed_by_id: signer.id,
+                    organization_id: signer.organization_id,
+                    accountable_team_id: accountable,
+                    responsibility_id: entry.id,
+                    signed_at,
+                }
+                .into_active_model()
+                .insert(txn)
+                .await?;
+                let note = |summary: String, details: Value| ChangeNote {
+                    environment_id: environment.id,
+                    system_ids: Vec::new(),
+                    summary,
+                    details,
+                    category: ChangeCategory::Documentation,
+                };
+                entries.push(by(recorder, recorded_at).note(note(
+                    format!(
+                        "Recorded evidence for {} ({}): PASSED",
+                        obligation.title, obligation.key
+                    ),
+                    json!({ "evidence": record.id, "obligation": obligation.key, "result": "PASSED" }),
+                )));
+                entries.push(by(signer, signed_at).note(note(
+                    format!(
+                        "Signed off evidence for {} ({})",
+                        obligation.title, obligation.key
+                    ),
+                    json!({ "evidence": record.id, "obligation": obligation.key, "accountableTeam": accountable, "responsibility": entry.id }),
+                )));
+            }
         }
-        .into_active_model()
-        .insert(txn)
-        .await?;
-        let report = b"# Backup restore test\n\n- EHR database: restored, checksums match\n- File share: restored, 1,204 files verified\n- Duration: 42 minutes\n";
-        evidence_file::Model {
-            evidence_id: record.id,
-            content_type: "text/markdown".to_owned(),
-            size_bytes: i64::try_from(report.len())?,
-            sha256: sha256_hex(report),
-            content: report.to_vec(),
-            uploaded_by_id: Some(noc.id),
-            uploaded_at: recorded_at,
-        }
-        .into_active_model()
-        .insert(txn)
-        .await?;
-        evidence_signoff::Model {
-            evidence_id: record.id,
-            signed_by_id: admin.id,
-            organization_id: admin.organization_id,
-            accountable_team_id: accountable,
-            responsibility_id: entry.id,
-            signed_at,
-        }
-        .into_active_model()
-        .insert(txn)
-        .await?;
-        let note = |summary: String, details: Value| ChangeNote {
-            environment_id: environment.id,
-            system_ids: Vec::new(),
-            summary,
-            details,
-            category: ChangeCategory::Documentation,
-        };
-        let entries = vec![
-            by(noc, recorded_at).note(note(
-                format!(
-                    "Recorded evidence for {} ({}): PASSED",
-                    obligation.title, obligation.key
-                ),
-                json!({ "evidence": record.id, "obligation": obligation.key, "result": "PASSED" }),
-            )),
-            by(admin, signed_at).note(note(
-                format!(
-                    "Signed off evidence for {} ({}) for Internal IT",
-                    obligation.title, obligation.key
-                ),
-                json!({ "evidence": record.id, "obligation": obligation.key, "accountableTeam": accountable, "responsibility": entry.id }),
-            )),
-        ];
         summary.change_log_entries += insert_entries(txn, entries).await?;
         Ok(())
     }

@@ -167,5 +167,23 @@ async fn demo_shows_an_overdue_risk_analysis_and_a_signed_restore_test() -> anyh
     );
     let file = evidence.file.as_ref().expect("the report is attached");
     assert_eq!(file.sha256.len(), 64);
+
+    // Everything else is up to date and signed, in every environment: the risk analysis is the
+    // one gap to find.
+    for environment in Environment::find().all(&db).await? {
+        let states = api::compliance::obligations(&db, &environment, chrono::Utc::now()).await?;
+        assert!(!states.is_empty(), "{}", environment.name);
+        let open: Vec<&str> = states
+            .iter()
+            .filter(|state| state.status != ObligationStatus::UpToDate)
+            .map(|state| state.obligation.key.as_str())
+            .collect();
+        let expected: &[&str] = if environment.id == production.id {
+            &["hipaa.risk_analysis"]
+        } else {
+            &[]
+        };
+        assert_eq!(open, expected, "{}", environment.name);
+    }
     Ok(())
 }
