@@ -27,15 +27,16 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
 use entities::enums::{
     AlertStatus, ChangeCategory, ChangeSource, ComplianceFramework, EscalationChannel,
-    IntegrationKind, OperatingModel, OrganizationKind, PartyRole, Priority, ResponsibilityStatus,
-    Role, SyncStatus, SyncTrigger, SystemKind, TicketStatus,
+    EvidenceResult, IntegrationKind, OperatingModel, OrganizationKind, PartyRole, Priority,
+    ResponsibilityStatus, Role, SyncStatus, SyncTrigger, SystemKind, TicketStatus,
 };
 use entities::prelude::*;
 use entities::{
-    alert, change_log_entry, engagement, environment, escalation_step, function, integration,
-    integration_mapping, organization, person, responsibility, responsibility_approval,
-    responsibility_party, runbook, runbook_function, runbook_revision, runbook_system, sync_run,
-    system, system_link, team, team_membership, ticket, ticket_note,
+    alert, change_log_entry, compliance_obligation, engagement, environment, escalation_step,
+    evidence_file, evidence_record, evidence_signoff, function, integration, integration_mapping,
+    organization, person, responsibility, responsibility_approval, responsibility_party, runbook,
+    runbook_function, runbook_revision, runbook_system, sync_run, system, system_link, team,
+    team_membership, ticket, ticket_note,
 };
 use sea_orm::prelude::*;
 use sea_orm::{
@@ -263,6 +264,8 @@ impl Demo {
             &mut summary,
         )
         .await?;
+        self.write_evidence(txn, &directory, &environments, &matrix, &mut summary)
+            .await?;
         Ok(summary)
     }
 
@@ -2098,6 +2101,149 @@ async fn insert_entries(txn: &DatabaseTransaction, entries: Vec<Recorded>) -> Re
         insert_entry(txn, entry, &system_ids).await?;
     }
     Ok(count)
+}
+
+impl Demo {
+    /// Compliance evidence: every obligation of every environment's frameworks has signed
+    /// evidence for its current period, produced by a person of the responsible team (or its
+    /// organization's admin) and signed off by the admin of the accountable team's organization,
+    /// except one. Harbor Production's yearly HIPAA risk analysis, owned by Harbor's Compliance
+    /// Office, has none: the environment's first year ended over a month ago, so it shows
+    /// overdue. Its backup restore test is produced by the provider's NOC with its report
+    /// attached and signed off by Harbor's admin (Internal IT is accountable). Rows and change
+    /// log entries are those `services::compliance` writes.
+    async fn write_evidence(
+        &mut self,
+        txn: &DatabaseTransaction,
+        directory: &Directory,
+        environments: &HashMap<&'static str, environment::Model>,
+        matrix: &HashMap<(&'static str, String), responsibility::Model>,
+        summary: &mut DemoSummary,
+    ) -> anyhow::Result<()> {
+        use crate::compliance::{add_months, cadence_months, frameworks_of};
+        use crate::services::compliance::sha256_hex;
+        let catalog = compliance_obligation::Entity::find().all(txn).await?;
+        let team_organization: HashMap<Uuid, Uuid> = team::Entity::find()
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|found| (found.id, found.organization_id))
+            .collect();
+        let admin_of: HashMap<Uuid, &person::Model> = ["msp_admin", "harbor_admin", "cedar_admin"]
+            .into_iter()
+            .map(|key| {
+                let admin = &directory.people[key];
+                (admin.organization_id, admin)
+            })
+            .collect();
+        let mut entries = Vec::new();
+        for environment_key in ["harbor_prod", "harbor_riverside", "cedar_office"] {
+            let environment = &environments[environment_key];
+            let frameworks = frameworks_of(environment);
+            let mut obligations: Vec<&compliance_obligation::Model> = catalog
+                .iter()
+                .filter(|found| frameworks.contains(&found.framework))
+                .collect();
+            obligations.sort_by(|one, other| one.key.cmp(&other.key));
+            for obligation in obligations {
+                let restore_test = environment_key == "harbor_prod"
+                    && obligation.key == "hipaa.backup_restore_test";
+                if environment_key == "harbor_prod" && obligation.key == "hipaa.risk_analysis" {
+                    continue;
+                }
+                let entry = &matrix[&(environment_key, obligation.function_key.clone())];
+                let accountable = entry
+                    .accountable_team_id
+                    .context("every demo entry has an accountable team")?;
+                let signer = admin_of[&team_organization[&accountable]];
+                let recorder = if restore_test {
+                    &directory.people["msp_noc"]
+                } else {
+                    match directory.responders.get(&entry.responsible_team_id) {
+                        Some(key) => &directory.people[key],
+                        None => admin_of[&team_organization[&entry.responsible_team_id]],
+                    }
+                };
+                // The current period began a third of a cadence ago (ten days a month).
+                let months = cadence_months(obligation.cadence);
+                let days = i64::from(months) * 10;
+                let period_start = precise(self.now - Duration::days(days));
+                let recorded_at = precise(self.now - Duration::days(days / 2));
+                let signed_at = recorded_at + Duration::days(1);
+                let notes = if restore_test {
+                    "Restored the EHR database and the file share from last night's backup to the isolated test host; checksums matched, restore took 42 minutes.".to_owned()
+                } else {
+                    format!("{}: done and reviewed for the period.", obligation.title)
+                };
+                let record = evidence_record::Model {
+                    id: id(),
+                    environment_id: environment.id,
+                    obligation_id: obligation.id,
+                    period_start,
+                    period_end: add_months(period_start, months),
+                    result: EvidenceResult::Passed,
+                    notes: Some(notes),
+                    link: None,
+                    link_sha256: None,
+                    supersedes_id: None,
+                    recorded_by_id: Some(recorder.id),
+                    recorded_at,
+                }
+                .into_active_model()
+                .insert(txn)
+                .await?;
+                if restore_test {
+                    let report = b"# Backup restore test\n\n- EHR database: restored, checksums match\n- File share: restored, 1,204 files verified\n- Duration: 42 minutes\n";
+                    evidence_file::Model {
+                        evidence_id: record.id,
+                        content_type: "text/markdown".to_owned(),
+                        size_bytes: i64::try_from(report.len())?,
+                        sha256: sha256_hex(report),
+                        content: report.to_vec(),
+                        uploaded_by_id: Some(recorder.id),
+                        uploaded_at: recorded_at,
+                    }
+                    .into_active_model()
+                    .insert(txn)
+                    .await?;
+                }
+                evidence_signoff::Model {
+                    evidence_id: record.id,
+                    signed_by_id: signer.id,
+                    organization_id: signer.organization_id,
+                    accountable_team_id: accountable,
+                    responsibility_id: entry.id,
+                    signed_at,
+                }
+                .into_active_model()
+                .insert(txn)
+                .await?;
+                let note = |summary: String, details: Value| ChangeNote {
+                    environment_id: environment.id,
+                    system_ids: Vec::new(),
+                    summary,
+                    details,
+                    category: ChangeCategory::Documentation,
+                };
+                entries.push(by(recorder, recorded_at).note(note(
+                    format!(
+                        "Recorded evidence for {} ({}): PASSED",
+                        obligation.title, obligation.key
+                    ),
+                    json!({ "evidence": record.id, "obligation": obligation.key, "result": "PASSED" }),
+                )));
+                entries.push(by(signer, signed_at).note(note(
+                    format!(
+                        "Signed off evidence for {} ({})",
+                        obligation.title, obligation.key
+                    ),
+                    json!({ "evidence": record.id, "obligation": obligation.key, "accountableTeam": accountable, "responsibility": entry.id }),
+                )));
+            }
+        }
+        summary.change_log_entries += insert_entries(txn, entries).await?;
+        Ok(())
+    }
 }
 
 /// How production attributes what `person` writes through the API at `at`, for history the

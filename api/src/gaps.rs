@@ -46,6 +46,11 @@ pub enum GapKind {
     /// A change an integration saw (source PSA or RMM) has no ticket, and nobody recorded it by
     /// hand or through the API for the same system within the window.
     UndocumentedChange,
+    /// A compliance obligation's evidence is past its due date (HIGH when the framework requires
+    /// an owner for the obligation's function).
+    EvidenceOverdue,
+    /// A piece of compliance evidence has no sign-off by the accountable side.
+    EvidenceUnsigned,
 }
 
 /// How urgent a gap is.
@@ -72,6 +77,10 @@ pub enum GapSubject {
     Runbook(runbook::Model),
     /// A change log entry.
     Change(change_log_entry::Model),
+    /// A compliance obligation.
+    Obligation(entities::compliance_obligation::Model),
+    /// A piece of compliance evidence.
+    Evidence(entities::evidence_record::Model),
 }
 
 /// One gap.
@@ -288,6 +297,7 @@ pub async fn find(
     }
 
     gaps.extend(undocumented_changes(db, environment, question).await?);
+    gaps.extend(compliance_evidence(db, environment, at).await?);
     gaps.sort_by_key(|gap| (gap.severity, gap.kind));
     Ok(gaps)
 }
@@ -552,6 +562,60 @@ async fn undocumented_changes(
             ),
             subject: GapSubject::Change(change),
         });
+    }
+    Ok(gaps)
+}
+
+/// Compliance obligations of `environment` whose evidence is overdue at `at`, and evidence not
+/// signed off by then, each with its owner from the matrix in force (see [`crate::compliance`]).
+async fn compliance_evidence(
+    db: &impl ConnectionTrait,
+    environment: &environment::Model,
+    at: DateTime<Utc>,
+) -> Result<Vec<Gap>, DbErr> {
+    use crate::compliance::{ObligationStatus, obligations};
+    let mut gaps = Vec::new();
+    for state in obligations(db, environment, at).await? {
+        let owner = state.owner.as_ref().map_or_else(
+            || "no agreed entry owns its function".to_owned(),
+            crate::compliance::Owner::describe,
+        );
+        let framework = sea_orm::ActiveEnum::to_value(&state.obligation.framework);
+        if state.status == ObligationStatus::Overdue {
+            gaps.push(Gap {
+                kind: GapKind::EvidenceOverdue,
+                severity: if state.required {
+                    GapSeverity::High
+                } else {
+                    GapSeverity::Medium
+                },
+                summary: format!(
+                    "{framework} {}: no evidence for the period from {} was recorded by its due date {}; {owner}",
+                    state.obligation.title,
+                    stamp(state.period_start),
+                    stamp(state.due_at)
+                ),
+                suggested_fix: format!(
+                    "Have the responsible team produce it and record it (recordEvidence, obligation `{}`), then have the accountable side sign it off",
+                    state.obligation.key
+                ),
+                subject: GapSubject::Obligation(state.obligation.clone()),
+            });
+        }
+        for record in &state.unsigned {
+            gaps.push(Gap {
+                kind: GapKind::EvidenceUnsigned,
+                severity: GapSeverity::Medium,
+                summary: format!(
+                    "{framework} {}: the evidence for {} to {} is not signed off; {owner}",
+                    state.obligation.title,
+                    stamp(record.period_start),
+                    stamp(record.period_end)
+                ),
+                suggested_fix: "An admin of the accountable team's organization signs it off (signEvidence), or records a correction that supersedes it".to_owned(),
+                subject: GapSubject::Evidence(record.clone()),
+            });
+        }
     }
     Ok(gaps)
 }

@@ -45,10 +45,14 @@ pub enum NodeType {
     Integration,
     /// `SyncRun`.
     SyncRun,
+    /// `ComplianceObligation`.
+    ComplianceObligation,
+    /// `EvidenceRecord`.
+    EvidenceRecord,
 }
 
 impl NodeType {
-    const ALL: [Self; 16] = [
+    const ALL: [Self; 18] = [
         Self::Organization,
         Self::Engagement,
         Self::Team,
@@ -65,6 +69,8 @@ impl NodeType {
         Self::Alert,
         Self::Integration,
         Self::SyncRun,
+        Self::ComplianceObligation,
+        Self::EvidenceRecord,
     ];
 
     /// The GraphQL type name.
@@ -86,6 +92,8 @@ impl NodeType {
             Self::Alert => "Alert",
             Self::Integration => "Integration",
             Self::SyncRun => "SyncRun",
+            Self::ComplianceObligation => "ComplianceObligation",
+            Self::EvidenceRecord => "EvidenceRecord",
         }
     }
 }

@@ -17,6 +17,7 @@
 //! - `matrix`: which responsibility decides who owns what, at an instant, and where new tickets
 //!   and alerts are routed; `gaps`: what an environment's matrix leaves uncovered;
 //!   `packages`: evidence, handoff and exit archives (read models, built byte for byte).
+//!   `compliance`: the obligations of an environment's frameworks, their periods, evidence and owners.
 //! - `services`: every rule that changes data, shared by GraphQL, REST, the CLI, the sync
 //!   engine and the demo loader; GraphQL resolvers only adapt them.
 //! - `error`: [`error::ApiError`], the single place errors become responses.
@@ -26,6 +27,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod compliance;
 pub mod config;
 pub mod db;
 pub mod demo;

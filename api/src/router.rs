@@ -13,7 +13,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -26,7 +26,7 @@ use crate::config::ServerSettings;
 use crate::error::{ApiError, ErrorCode};
 use crate::http;
 use crate::http::summary;
-use crate::rest::{export, health, matrix_export, metrics, packages, webhooks};
+use crate::rest::{evidence, export, health, matrix_export, metrics, packages, webhooks};
 use crate::state::{AppState, REQUEST_ID_HEADER, valid_request_id};
 
 /// The application's routes with their middleware.
@@ -89,9 +89,20 @@ pub fn router(state: AppState, settings: &ServerSettings) -> Router {
         )
         .route("/environments/{id}/packages/exit", get(packages::exit))
         .route("/webhooks/{integration}", post(webhooks::receive))
-        .with_state(state)
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(RequestBodyLimitLayer::new(settings.body_limit))
+        // Evidence files have a limit of their own, above the default (merged after the default
+        // limit's layers, so only theirs applies).
+        .merge(
+            Router::new()
+                .route(
+                    "/evidence/{id}/file",
+                    put(evidence::upload).get(evidence::download),
+                )
+                .layer(DefaultBodyLimit::max(evidence::MAX_FILE_BYTES))
+                .layer(RequestBodyLimitLayer::new(evidence::MAX_FILE_BYTES)),
+        )
+        .with_state(state)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             settings.request_timeout,

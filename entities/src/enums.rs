@@ -365,3 +365,59 @@ stored_enum! {
         Other,
     }
 }
+
+stored_enum! {
+    /// How often a compliance obligation needs fresh evidence.
+    ObligationCadence {
+        /// Every calendar month's worth of time (one month from the period start).
+        Monthly,
+        /// Every three months.
+        Quarterly,
+        /// Every six months.
+        SemiAnnual,
+        /// Every twelve months.
+        Yearly,
+    }
+}
+
+stored_enum! {
+    /// What kind of artefact a compliance obligation asks for.
+    EvidenceKind {
+        /// A risk assessment (analysis) with its treatment plan.
+        RiskAssessment,
+        /// A review of who has access to what, with the changes it led to.
+        AccessReview,
+        /// A review of audit logs and system activity.
+        AuditLogReview,
+        /// A test that restores data from backup.
+        BackupRestoreTest,
+        /// A review (and update) of written policies and procedures.
+        PolicyReview,
+        /// Security awareness training completion records.
+        AwarenessTraining,
+        /// An incident-response exercise (tabletop or live) and its lessons.
+        IncidentResponseExercise,
+        /// A vulnerability scan and its remediation status.
+        VulnerabilityScan,
+        /// A penetration test report.
+        PenetrationTest,
+        /// A report of patches deployed and outstanding.
+        PatchReport,
+        /// What an insurer asks for: an application, attestation or questionnaire.
+        InsuranceEvidence,
+    }
+}
+
+stored_enum! {
+    /// What a piece of evidence found.
+    EvidenceResult {
+        /// The control worked as required.
+        Passed,
+        /// It worked in part; the notes say what is missing.
+        Partial,
+        /// It did not work; the obligation stays open until evidence that passes.
+        Failed,
+        /// The obligation did not apply during the period (the notes say why).
+        NotApplicable,
+    }
+}

@@ -3,9 +3,13 @@
 pub use crate::alert::Entity as Alert;
 pub use crate::change_log_entry::Entity as ChangeLogEntry;
 pub use crate::change_log_entry_system::Entity as ChangeLogEntrySystem;
+pub use crate::compliance_obligation::Entity as ComplianceObligation;
 pub use crate::engagement::Entity as Engagement;
 pub use crate::environment::Entity as Environment;
 pub use crate::escalation_step::Entity as EscalationStep;
+pub use crate::evidence_file::Entity as EvidenceFile;
+pub use crate::evidence_record::Entity as EvidenceRecord;
+pub use crate::evidence_signoff::Entity as EvidenceSignoff;
 pub use crate::function::Entity as Function;
 pub use crate::integration::Entity as Integration;
 pub use crate::integration_mapping::Entity as IntegrationMapping;

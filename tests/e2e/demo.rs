@@ -118,3 +118,72 @@ async fn demo_data_covers_what_the_brief_promises() -> anyhow::Result<()> {
     assert!(count_rows(&db, "alerts").await? > 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn demo_shows_an_overdue_risk_analysis_and_a_signed_restore_test() -> anyhow::Result<()> {
+    use api::compliance::ObligationStatus;
+    use entities::enums::OrganizationKind;
+    let test_db = TestDb::migrated().await?;
+    let db = test_db.connect().await?;
+    api::demo::seed_if_empty(&db).await?;
+    let production = Environment::find()
+        .filter(environment::COLUMN.name.eq("Production"))
+        .one(&db)
+        .await?
+        .expect("Harbor's production environment");
+    let states = api::compliance::obligations(&db, &production, chrono::Utc::now()).await?;
+    let state = |key: &str| {
+        states
+            .iter()
+            .find(|state| state.obligation.key == key)
+            .unwrap_or_else(|| panic!("no {key}"))
+    };
+
+    // The HIPAA risk analysis: overdue, owned by the client's Compliance Office.
+    let risk = state("hipaa.risk_analysis");
+    assert_eq!(risk.status, ObligationStatus::Overdue);
+    let owner = risk.owner.as_ref().expect("an owner");
+    assert_eq!(owner.responsible_side, OrganizationKind::Client);
+    assert_eq!(owner.responsible_team.name, "Compliance Office");
+
+    // The backup restore test: produced by the provider, signed off by the client, with a file.
+    let restore = state("hipaa.backup_restore_test");
+    assert_eq!(restore.status, ObligationStatus::UpToDate);
+    let owner = restore.owner.as_ref().expect("an owner");
+    assert_eq!(owner.responsible_side, OrganizationKind::Provider);
+    let evidence = &restore.evidence[0];
+    let signoff = evidence.signoff.as_ref().expect("signed");
+    assert_eq!(
+        Some(signoff.accountable_team_id),
+        owner.accountable_team.as_ref().map(|team| team.id)
+    );
+    let recorder = Person::find_by_id(evidence.record.recorded_by_id.expect("a recorder"))
+        .one(&db)
+        .await?
+        .expect("the recorder");
+    assert_eq!(
+        recorder.organization_id,
+        owner.responsible_team.organization_id
+    );
+    let file = evidence.file.as_ref().expect("the report is attached");
+    assert_eq!(file.sha256.len(), 64);
+
+    // Everything else is up to date and signed, in every environment: the risk analysis is the
+    // one gap to find.
+    for environment in Environment::find().all(&db).await? {
+        let states = api::compliance::obligations(&db, &environment, chrono::Utc::now()).await?;
+        assert!(!states.is_empty(), "{}", environment.name);
+        let open: Vec<&str> = states
+            .iter()
+            .filter(|state| state.status != ObligationStatus::UpToDate)
+            .map(|state| state.obligation.key.as_str())
+            .collect();
+        let expected: &[&str] = if environment.id == production.id {
+            &["hipaa.risk_analysis"]
+        } else {
+            &[]
+        };
+        assert_eq!(open, expected, "{}", environment.name);
+    }
+    Ok(())
+}

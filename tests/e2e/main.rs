@@ -4,6 +4,7 @@
 mod auth;
 mod caller_cache;
 mod change_log;
+mod compliance;
 mod demo;
 mod directory;
 mod egress;

@@ -9,13 +9,17 @@ use serde_json::json;
 use tests::{TestDb, count_rows, table_names};
 use uuid::Uuid;
 
-const TABLES: [&str; 30] = [
+const TABLES: [&str; 34] = [
     "alerts",
     "change_log_entries",
     "change_log_entry_systems",
+    "compliance_obligations",
     "engagements",
     "environments",
     "escalation_steps",
+    "evidence_files",
+    "evidence_records",
+    "evidence_signoffs",
     "functions",
     "integration_mappings",
     "integrations",

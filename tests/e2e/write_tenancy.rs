@@ -339,6 +339,9 @@ struct Ids {
     /// The UUID behind `integration`, for tokens issued for it.
     integration_uuid: uuid::Uuid,
     southgate_integration: String,
+    /// A piece of Harbor evidence (its risk analysis, which Harbor's Compliance Office answers
+    /// for), not signed.
+    evidence: String,
 }
 
 fn instant(at: chrono::DateTime<Utc>) -> String {
@@ -839,6 +842,19 @@ fn matrix(ids: &Ids) -> Vec<Spec> {
             Member,
             json!({ "integrationId": ids.integration, "domain": "TICKET_STATUS", "externalValue": "WT Status", "status": "CLOSED" }),
         )),
+        Spec::new(
+            "recordEvidence",
+            Harbor,
+            Viewer,
+            json!({ "environmentId": ids.production, "obligation": "hipaa.policy_review", "periodStart": "2026-01-01T00:00:00Z", "periodEnd": "2027-01-01T00:00:00Z", "result": "PASSED", "notes": "WT" }),
+        ),
+        Spec::new(
+            "signEvidence",
+            Harbor,
+            Member,
+            json!({ "evidenceId": ids.evidence }),
+        )
+        .also(NORTHWIND_ADMIN),
     ]
 }
 
@@ -1352,6 +1368,15 @@ async fn prepare() -> anyhow::Result<(Target, Ids)> {
         )
         .await?;
 
+    let evidence = target
+        .setup(
+            HARBOR_ADMIN,
+            "recordEvidence",
+            &json!({ "environmentId": production, "obligation": "hipaa.risk_analysis", "periodStart": "2026-01-01T00:00:00Z", "periodEnd": "2027-01-01T00:00:00Z", "result": "PARTIAL" }),
+            "evidence",
+        )
+        .await?;
+
     let ids = Ids {
         harbor,
         northwind,
@@ -1384,6 +1409,7 @@ async fn prepare() -> anyhow::Result<(Target, Ids)> {
         integration_uuid: tests::decode_uuid(&json!(integration)),
         integration,
         southgate_integration,
+        evidence,
     };
     check_coverage(&target, &matrix(&ids))?;
     Ok((target, ids))

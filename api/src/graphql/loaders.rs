@@ -21,11 +21,11 @@ use std::time::Duration;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Request};
 use entities::{
-    alert, change_log_entry, change_log_entry_system, engagement, environment, escalation_step,
-    function, integration, integration_mapping, organization, person, responsibility,
-    responsibility_approval, responsibility_history, responsibility_party, runbook,
-    runbook_function, runbook_revision, runbook_system, sync_retry, sync_run, sync_run_error,
-    system, system_link, team, team_membership, ticket, ticket_note,
+    alert, change_log_entry, change_log_entry_system, compliance_obligation, engagement,
+    environment, escalation_step, evidence_record, function, integration, integration_mapping,
+    organization, person, responsibility, responsibility_approval, responsibility_history,
+    responsibility_party, runbook, runbook_function, runbook_revision, runbook_system, sync_retry,
+    sync_run, sync_run_error, system, system_link, team, team_membership, ticket, ticket_note,
 };
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -74,6 +74,8 @@ keyed!(
     alert,
     integration,
     sync_run,
+    compliance_obligation,
+    evidence_record,
 );
 
 /// Batches lookups of `E` by id.

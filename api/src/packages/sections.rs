@@ -906,6 +906,11 @@ pub async fn gaps(subject: &Subject<'_>, at: DateTime<Utc>) -> ApiResult<Section
                     "change {}",
                     ids::encode(NodeType::ChangeLogEntry, change.id).0
                 ),
+                GapSubject::Obligation(obligation) => format!("obligation {}", obligation.key),
+                GapSubject::Evidence(evidence) => format!(
+                    "evidence {}",
+                    ids::encode(NodeType::EvidenceRecord, evidence.id).0
+                ),
             };
             vec![
                 screaming(&format!("{:?}", gap.severity)),

@@ -1,5 +1,6 @@
 //! The few routes that are not GraphQL.
 
+pub mod evidence;
 pub mod export;
 pub mod health;
 pub mod matrix_export;

@@ -13,6 +13,7 @@
 //! - `check`: [`Check`] and the bounds every input obeys (text without NUL, instants in range).
 //! - `bulk`: bulk, idempotent upserts of external records for sync jobs.
 //! - `change_log`: recording and correcting changes.
+//! - `compliance`: compliance evidence: recording it, attaching its file, its sign-off.
 //! - `unit`: [`UnitOfWork`], one write transaction with its actor, change set and events.
 //! - `external`: the one writer of external records (systems, tickets, alerts, observed
 //!   changes) shared by the bulk mutations and the sync engine, keyed per tenant.
@@ -25,6 +26,7 @@
 pub mod bulk;
 pub mod change_log;
 pub mod check;
+pub mod compliance;
 pub mod credentials;
 pub mod directory;
 pub mod external;

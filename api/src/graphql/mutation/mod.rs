@@ -19,8 +19,10 @@
 //! - `runbook`: runbooks and their revisions.
 //! - `work`: tickets, notes and alerts.
 //! - `sync`: bulk, idempotent upserts for sync jobs.
+//! - `compliance`: recording and signing compliance evidence.
 
 pub mod change_log;
+pub mod compliance;
 pub mod directory;
 pub mod integration;
 pub mod inventory;
@@ -46,6 +48,7 @@ pub struct Mutation(
     work::WorkMutation,
     sync::SyncMutation,
     integration::IntegrationMutation,
+    compliance::ComplianceMutation,
 );
 
 /// Why an input was refused.

@@ -9,7 +9,8 @@ use crate::gaps::{self, Gap, GapKind, GapQuestion, GapSeverity, GapSubject};
 use crate::graphql::context::ContextExt;
 use crate::graphql::query::matrix::visible_environment;
 use crate::graphql::types::{
-    ChangeLogEntry, Environment, Function, Node, Responsibility, Runbook, System,
+    ChangeLogEntry, ComplianceObligation, Environment, EvidenceRecord, Function, Node,
+    Responsibility, Runbook, System,
 };
 
 /// Longest documentation window, in hours (30 days).
@@ -30,7 +31,8 @@ pub struct OwnershipGap {
     pub kind: GapKind,
     /// How urgent.
     pub severity: GapSeverity,
-    /// What it is about: a function, system, matrix entry, runbook or change log entry.
+    /// What it is about: a function, system, matrix entry, runbook, change log entry,
+    /// compliance obligation or piece of evidence.
     pub subject: Node,
     /// What is wrong, for people.
     pub summary: String,
@@ -47,6 +49,10 @@ impl OwnershipGap {
             GapSubject::Responsibility(found) => Node::Responsibility(Responsibility(found)),
             GapSubject::Runbook(found) => Node::Runbook(Runbook(found)),
             GapSubject::Change(found) => Node::ChangeLogEntry(ChangeLogEntry(found)),
+            GapSubject::Obligation(found) => {
+                Node::ComplianceObligation(ComplianceObligation(found))
+            }
+            GapSubject::Evidence(found) => Node::EvidenceRecord(EvidenceRecord::new(found)),
         }
     }
 }

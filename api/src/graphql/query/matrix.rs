@@ -386,6 +386,12 @@ async fn transition_readiness(
                             GapSubject::Change(change) => {
                                 ids::encode(NodeType::ChangeLogEntry, change.id).0
                             }
+                            GapSubject::Obligation(obligation) => {
+                                ids::encode(NodeType::ComplianceObligation, obligation.id).0
+                            }
+                            GapSubject::Evidence(evidence) => {
+                                ids::encode(NodeType::EvidenceRecord, evidence.id).0
+                            }
                         });
                         OwnershipGap::subject_node(found)
                     }

@@ -9,12 +9,14 @@
 //! - `integration`: `integrations`, `syncRuns`.
 //! - `matrix`: `responsibilityMatrix`, `whoOwns`, `transitionReadiness`.
 //! - `gaps`: `ownershipGaps`.
+//! - `compliance`: `obligations`, `complianceObligations`.
 //!
 //! Each list is a `list_*` function that nested fields reuse with a [`Within`], so a list reads
 //! the same, with the same tenancy, wherever it appears. Every list starts from the viewer's
 //! visible organizations (see `graphql::scope`).
 
 pub mod change_log;
+pub mod compliance;
 pub mod directory;
 pub mod gaps;
 pub mod integration;
@@ -42,6 +44,7 @@ pub struct Query(
     integration::IntegrationQuery,
     matrix::MatrixQuery,
     gaps::GapsQuery,
+    compliance::ComplianceQuery,
 );
 
 /// Pins a list to one parent when it is read as a nested field (`environment.systems`).

@@ -2,8 +2,9 @@
 
 use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::{
-    alert, change_log_entry, engagement, environment, function, integration, organization,
-    responsibility, runbook, runbook_revision, sync_run, system, team, ticket, ticket_note,
+    alert, change_log_entry, compliance_obligation, engagement, environment, evidence_record,
+    function, integration, organization, responsibility, runbook, runbook_revision, sync_run,
+    system, team, ticket, ticket_note,
 };
 
 use crate::auth;
@@ -13,9 +14,9 @@ use crate::graphql::loaders::load_by_id;
 use crate::graphql::pagination::MAX_PAGE_SIZE;
 use crate::graphql::scope::{can_see_environment, visible_person};
 use crate::graphql::types::{
-    Alert, ChangeLogEntry, Engagement, Environment, Function, Integration, Node, Organization,
-    Person, Responsibility, Runbook, RunbookRevision, SyncRun, System, Team, Ticket, TicketNote,
-    Viewer,
+    Alert, ChangeLogEntry, ComplianceObligation, Engagement, Environment, EvidenceRecord, Function,
+    Integration, Node, Organization, Person, Responsibility, Runbook, RunbookRevision, SyncRun,
+    System, Team, Ticket, TicketNote, Viewer,
 };
 use crate::ids::{self, NodeType};
 
@@ -159,6 +160,17 @@ pub async fn find_node(ctx: &Context<'_>, id: &ID) -> ApiResult<Option<Node>> {
             .map(|_| Node::TicketNote(TicketNote(note))),
             None => None,
         },
+        // The catalog is the same for everyone.
+        NodeType::ComplianceObligation => load_by_id::<compliance_obligation::Entity>(ctx, uuid)
+            .await?
+            .map(|found| Node::ComplianceObligation(ComplianceObligation(found))),
+        NodeType::EvidenceRecord => {
+            in_environment::<evidence_record::Entity>(ctx, viewer, uuid, |found| {
+                found.environment_id
+            })
+            .await?
+            .map(|found| Node::EvidenceRecord(EvidenceRecord::new(found)))
+        }
     };
     Ok(node)
 }

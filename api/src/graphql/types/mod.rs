@@ -3,6 +3,7 @@
 
 pub mod alert;
 pub mod change_log_entry;
+pub mod compliance;
 pub mod engagement;
 pub mod enums;
 pub mod environment;
@@ -21,6 +22,7 @@ pub mod viewer;
 
 pub use alert::Alert;
 pub use change_log_entry::ChangeLogEntry;
+pub use compliance::{ComplianceObligation, EvidenceRecord};
 pub use engagement::Engagement;
 pub use environment::Environment;
 pub use external_id::ExternalId;

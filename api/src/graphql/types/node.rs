@@ -3,8 +3,9 @@
 use async_graphql::{ID, Interface};
 
 use crate::graphql::types::{
-    Alert, ChangeLogEntry, Engagement, Environment, Function, Integration, Organization, Person,
-    Responsibility, Runbook, RunbookRevision, SyncRun, System, Team, Ticket, TicketNote,
+    Alert, ChangeLogEntry, ComplianceObligation, Engagement, Environment, EvidenceRecord, Function,
+    Integration, Organization, Person, Responsibility, Runbook, RunbookRevision, SyncRun, System,
+    Team, Ticket, TicketNote,
 };
 
 /// An object with a global id, fetchable with `node(id:)`.
@@ -43,4 +44,8 @@ pub enum Node {
     Integration(Integration),
     /// A sync run.
     SyncRun(SyncRun),
+    /// A compliance obligation of the catalog.
+    ComplianceObligation(ComplianceObligation),
+    /// A piece of compliance evidence.
+    EvidenceRecord(EvidenceRecord),
 }
