@@ -8,6 +8,7 @@ mod demo;
 mod directory;
 mod egress;
 mod export;
+mod fanout;
 mod fuzz;
 mod gaps;
 mod graphql;
