@@ -151,7 +151,11 @@ async fn recorded(
     summary: &str,
 ) -> anyhow::Result<Value> {
     let body = record(app, token, environment, summary).await?;
-    assert_eq!(body["data"]["recordChange"]["userErrors"], json!([]), "{body}");
+    assert_eq!(
+        body["data"]["recordChange"]["userErrors"],
+        json!([]),
+        "{body}"
+    );
     Ok(body["data"]["recordChange"]["changeLogEntry"]["id"].clone())
 }
 
@@ -366,10 +370,7 @@ async fn a_person_deactivated_through_one_server_is_refused_by_another_at_once_a
     let mut socket = connect(&b, &temp).await?;
     subscribe(&mut socket, "t", FEED).await?;
     recorded(&a, &harbor, &environment, "before the offboarding").await?;
-    assert_eq!(
-        summaries(&mut socket, 1).await?,
-        ["before the offboarding"]
-    );
+    assert_eq!(summaries(&mut socket, 1).await?, ["before the offboarding"]);
 
     let (status, body) = a
         .mutation(
@@ -536,7 +537,8 @@ async fn two_servers_writing_at_once_deliver_every_entry_once_to_both_in_each_se
                 .iter()
                 .filter(|summary| summary.starts_with(server))
                 .collect();
-            let expected: Vec<String> = (0..10).map(|change| format!("{server} {change}")).collect();
+            let expected: Vec<String> =
+                (0..10).map(|change| format!("{server} {change}")).collect();
             assert_eq!(
                 mine,
                 expected.iter().collect::<Vec<_>>(),

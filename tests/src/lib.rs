@@ -50,10 +50,15 @@ pub struct TestDb {
 }
 
 enum Cleanup {
-    Postgres { admin_url: String, name: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     /// Another server's database ([`TestApp::spawn_beside`]): that server's `TestDb` removes it.
-    Borrowed { postgres: bool },
+    Borrowed {
+        postgres: bool,
+    },
 }
 
 impl TestDb {

@@ -339,7 +339,7 @@ async fn receive(db: &DatabaseConnection, bus: &EventBus, text: &str) {
             for delivery in deliveries {
                 match delivery {
                     Delivery::Callers => bus.callers_changed(),
-                    Delivery::Event(event) => bus.publish(event),
+                    Delivery::Event(event) => bus.publish(*event),
                 }
             }
         }
@@ -353,7 +353,7 @@ async fn receive(db: &DatabaseConnection, bus: &EventBus, text: &str) {
 /// What one notice becomes on this server's bus.
 enum Delivery {
     Callers,
-    Event(Event),
+    Event(Box<Event>),
 }
 
 /// The events `notices` name, in their order, with their rows loaded (one query per kind and
@@ -424,29 +424,29 @@ async fn load(db: &DatabaseConnection, notices: &[Notice]) -> Result<Vec<Deliver
         .iter()
         .filter_map(|notice| match notice {
             Notice::Callers => Some(Delivery::Callers),
-            Notice::Access { org } => Some(Delivery::Event(Event::AccessChanged {
+            Notice::Access { org } => Some(Delivery::Event(Box::new(Event::AccessChanged {
                 organization_id: *org,
-            })),
+            }))),
             Notice::Entry { id, .. } => {
                 let entry = entries.get(id)?;
-                Some(Delivery::Event(Event::ChangeLogEntryRecorded {
+                Some(Delivery::Event(Box::new(Event::ChangeLogEntryRecorded {
                     organization_id: owner(entry.environment_id)?,
                     entry: entry.clone(),
-                }))
+                })))
             }
             Notice::Ticket { id, .. } => {
                 let ticket = tickets.get(id)?;
-                Some(Delivery::Event(Event::TicketChanged {
+                Some(Delivery::Event(Box::new(Event::TicketChanged {
                     organization_id: owner(ticket.environment_id)?,
                     ticket: ticket.clone(),
-                }))
+                })))
             }
             Notice::Alert { id, .. } => {
                 let alert = alerts.get(id)?;
-                Some(Delivery::Event(Event::AlertRaised {
+                Some(Delivery::Event(Box::new(Event::AlertRaised {
                     organization_id: owner(alert.environment_id)?,
                     alert: alert.clone(),
-                }))
+                })))
             }
         })
         .collect())
@@ -476,7 +476,10 @@ mod tests {
             received.extend(parsed.events);
         }
         assert_eq!(received, notices);
-        assert!(payloads(from, &[]).is_empty(), "nothing to say sends nothing");
+        assert!(
+            payloads(from, &[]).is_empty(),
+            "nothing to say sends nothing"
+        );
     }
 
     #[test]
