@@ -311,9 +311,9 @@ async fn reopen(options: &PgConnectOptions, flapping: bool) -> PgListener {
 /// check their rights again.
 fn missed(bus: &EventBus) {
     tracing::warn!(
-        "events committed through other servers while this one was not listening are lost: \
-         cached callers dropped, subscribers recheck their rights; clients catch up by paging \
-         the change log"
+        "events committed through other servers while this one was not listening may have been \
+         missed: cached callers dropped, subscribers recheck their rights; clients catch up by \
+         paging the change log"
     );
     bus.publish(Event::EventsMissed);
 }
