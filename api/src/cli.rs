@@ -197,6 +197,11 @@ async fn sync(args: SyncArgs) -> anyhow::Result<()> {
     options.full = args.full;
     options.egress = integrations::egress::Egress::new(args.allow_private_vendor_addresses);
     options.policy.throttle_budget = args.sync_throttle_budget;
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        // The servers on this database hear of what the run writes (`events::fanout`); this
+        // process has no subscribers of its own.
+        options.events = Some(crate::events::EventBus::across_servers());
+    }
     println!(
         "Syncing {} ({}){}",
         found.name,

@@ -2,7 +2,9 @@
 //!
 //! `tandem serve` builds one from the settings and runs it until SIGINT or SIGTERM; tests build
 //! one on port 0 and stop it when they finish. Connecting and migrating the database happen
-//! before, in the caller, so that tests can hand in a database of their own.
+//! before, in the caller, so that tests can hand in a database of their own. On PostgreSQL the
+//! server listens for the events of other servers on the same database before it serves
+//! (`events::fanout`), and stops listening when it stops.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -17,7 +19,7 @@ use crate::auth::JwtKeys;
 use crate::auth::cache::CallerCache;
 use crate::auth::rate::RateLimit;
 use crate::config::ServerSettings;
-use crate::events::EventBus;
+use crate::events::{EventBus, fanout};
 use crate::graphql;
 use crate::router::router;
 use crate::state::AppState;
@@ -32,13 +34,16 @@ pub struct Application {
     address: SocketAddr,
     /// Kept to stop background syncs cleanly once the server has stopped.
     sync: SyncService,
+    /// Other servers' events reaching this one's subscribers (PostgreSQL); dropped, it stops.
+    fanout: Option<fanout::Listening>,
 }
 
 impl Application {
     /// Validates `settings` and binds the listener.
     ///
     /// # Errors
-    /// When a CORS origin is not a valid origin or the address cannot be bound.
+    /// When a CORS origin is not a valid origin, the address cannot be bound, or (PostgreSQL)
+    /// the connection listening for other servers' events cannot be opened.
     pub async fn build(
         settings: &ServerSettings,
         db: DatabaseConnection,
@@ -69,7 +74,23 @@ impl Application {
             .map(|key| SecretKey::parse(key.expose_secret()).map(Arc::new))
             .transpose()
             .context("TANDEM_SECRET_KEY")?;
-        let events = EventBus::default();
+        let postgres = db.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+        // SQLite serves one process: its bus is this process's alone.
+        let events = if postgres {
+            EventBus::across_servers()
+        } else {
+            EventBus::default()
+        };
+        // Listening before serving: no write committed after this server answers is missed.
+        let fanout = if postgres {
+            Some(
+                fanout::listen(&db, &events)
+                    .await
+                    .context("cannot listen for other servers' events on PostgreSQL")?,
+            )
+        } else {
+            None
+        };
         let sync = SyncService {
             db: db.clone(),
             key,
@@ -108,6 +129,7 @@ impl Application {
             router: router(state, settings),
             address,
             sync,
+            fanout,
         })
     }
 
@@ -128,6 +150,7 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await
             .context("server error")?;
+        drop(self.fanout);
         let interrupted = self
             .sync
             .shutdown(SYNC_SHUTDOWN_GRACE)

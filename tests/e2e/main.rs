@@ -9,6 +9,7 @@ mod demo;
 mod directory;
 mod egress;
 mod export;
+mod fanout;
 mod fuzz;
 mod gaps;
 mod graphql;

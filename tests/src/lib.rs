@@ -50,8 +50,15 @@ pub struct TestDb {
 }
 
 enum Cleanup {
-    Postgres { admin_url: String, name: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    /// Another server's database ([`TestApp::spawn_beside`]): that server's `TestDb` removes it.
+    Borrowed {
+        postgres: bool,
+    },
 }
 
 impl TestDb {
@@ -118,7 +125,10 @@ impl TestDb {
 
     /// Whether this is a PostgreSQL database.
     pub fn is_postgres(&self) -> bool {
-        matches!(self.cleanup, Cleanup::Postgres { .. })
+        matches!(
+            self.cleanup,
+            Cleanup::Postgres { .. } | Cleanup::Borrowed { postgres: true }
+        )
     }
 
     /// Drops a PostgreSQL database now, disconnecting everyone: the database is "gone".
@@ -261,6 +271,41 @@ impl TestApp {
                 .await?
                 .context("demo data was not loaded")?;
         }
+        Self::start(settings, db, keys, statements, test_db).await
+    }
+
+    /// A second server, started with `settings` on this server's database: what two
+    /// `tandem serve` processes sharing one database look like. Stop or drop it before this one,
+    /// which removes the database.
+    ///
+    /// # Errors
+    /// When the server cannot start.
+    pub async fn spawn_beside(&self, settings: ServerSettings) -> anyhow::Result<Self> {
+        let test_db = TestDb {
+            url: self.test_db.url.clone(),
+            cleanup: Cleanup::Borrowed {
+                postgres: self.test_db.is_postgres(),
+            },
+        };
+        let mut db = test_db.connect().await?;
+        let statements = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&statements);
+        api::db::observe_statements(&mut db, move |info| {
+            log.lock()
+                .expect("statement log")
+                .push(info.statement.sql.clone());
+        });
+        Self::start(settings, db, test_keys(), statements, test_db).await
+    }
+
+    /// Builds and runs the server over `db`.
+    async fn start(
+        settings: ServerSettings,
+        db: DatabaseConnection,
+        keys: JwtKeys,
+        statements: Arc<Mutex<Vec<String>>>,
+        test_db: TestDb,
+    ) -> anyhow::Result<Self> {
         let app = Application::build(&settings, db.clone(), keys).await?;
         let address = format!("http://{}", app.address());
         let (shutdown, stopped) = oneshot::channel::<()>();

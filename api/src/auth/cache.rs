@@ -12,7 +12,8 @@
 //!   (`UnitOfWork::access_changed` / `callers_changed`), so the very next request resolves again,
 //!   and a resolve that raced such a write is never kept.
 //! - An entry lives at most the TTL (`TANDEM_CALLER_CACHE_TTL`, 0 turns the cache off), which
-//!   bounds how long a change made through another server or the CLI goes unseen, and never past
+//!   bounds how long a change no event announced goes unseen (the database edited by hand; on
+//!   PostgreSQL other servers' writes move the epoch too, `events::fanout`), and never past
 //!   the UTC day it was resolved on (engagements are in force by calendar day).
 //! - At most [`MAX_ENTRIES`] callers are kept; when full, expired entries go, then everything.
 //! - Refusals are never cached: a caller who is refused resolves again on every request.

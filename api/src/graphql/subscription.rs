@@ -54,9 +54,10 @@ pub struct AlertSubscriptionFilter {
 }
 
 /// How long a subscriber's rights are trusted before they are resolved again from the database.
-/// Changes made through this server announce themselves on the bus (`Event::AccessChanged`) and
-/// are checked before the next event; this bounds the rest (another server, the database edited
-/// by hand) to this time of the next event, or the keep-alive interval without events.
+/// Changes made through this server, or through another server on the same PostgreSQL database
+/// (`events::fanout`), announce themselves on the bus (`Event::AccessChanged`) and are checked
+/// before the next event; this bounds the rest (the database edited by hand, a server on its
+/// own) to this time of the next event, or the keep-alive interval without events.
 pub const REAUTHORIZE_AFTER: Duration = Duration::from_secs(1);
 
 /// graphql-transport-ws's close code for a caller whose authentication failed or lapsed.
@@ -267,14 +268,32 @@ where
     let stream = bus.subscribe().then(move |event: Arc<Event>| {
         let (standing, pick) = (Arc::clone(&standing), Arc::clone(&pick));
         async move {
-            if let Event::AccessChanged { organization_id } = &*event {
+            let organization_id = match &*event {
                 // Rights may have ended just now: check them before anything that follows.
-                return match standing.affected_by(*organization_id).await {
-                    Ok(()) => Delivery::Skip,
-                    Err(ended) => Delivery::Ended(ended.to_error()),
-                };
-            }
-            match standing.can_see(event.organization_id()).await {
+                Event::AccessChanged { organization_id } => {
+                    return match standing.affected_by(*organization_id).await {
+                        Ok(()) => Delivery::Skip,
+                        Err(ended) => Delivery::Ended(ended.to_error()),
+                    };
+                }
+                // Another server's changes may have been missed: anyone's rights may have ended.
+                Event::EventsMissed => {
+                    return match standing.recheck().await {
+                        Ok(()) => Delivery::Skip,
+                        Err(ended) => Delivery::Ended(ended.to_error()),
+                    };
+                }
+                Event::ChangeLogEntryRecorded {
+                    organization_id, ..
+                }
+                | Event::TicketChanged {
+                    organization_id, ..
+                }
+                | Event::AlertRaised {
+                    organization_id, ..
+                } => *organization_id,
+            };
+            match standing.can_see(organization_id).await {
                 Ok(true) => pick(&event).map_or(Delivery::Skip, Delivery::Send),
                 Ok(false) => Delivery::Skip,
                 Err(ended) => Delivery::Ended(ended.to_error()),

@@ -18,7 +18,7 @@ use sea_orm::{
 };
 
 use crate::auth::Viewer;
-use crate::events::{Event, EventBus};
+use crate::events::{Event, EventBus, fanout};
 
 /// `instant` at the precision both databases keep (microseconds).
 pub fn precise(instant: DateTime<Utc>) -> DateTime<Utc> {
@@ -265,10 +265,12 @@ impl<'a> UnitOfWork<'a> {
         Ok(stored)
     }
 
-    /// Commits the write, then publishes its events.
+    /// Commits the write, then publishes its events. On PostgreSQL they are also announced to
+    /// the other servers of the database, inside the transaction just before COMMIT
+    /// (`events::fanout`): only a committed write is heard of, in commit order.
     ///
     /// # Errors
-    /// When the commit fails; nothing was written then.
+    /// When the announcement or the commit fails; nothing was written then.
     pub async fn commit(self) -> Result<(), DbErr> {
         let Self {
             txn,
@@ -278,7 +280,12 @@ impl<'a> UnitOfWork<'a> {
             callers_changed,
             ..
         } = self;
-        let owners: HashMap<Uuid, Uuid> = if events.is_some() && !pending.is_empty() {
+        let Some(bus) = events else {
+            return txn.commit().await;
+        };
+        let owners: HashMap<Uuid, Uuid> = if pending.is_empty() {
+            HashMap::new()
+        } else {
             environment::Entity::find()
                 .filter(
                     environment::COLUMN
@@ -290,22 +297,14 @@ impl<'a> UnitOfWork<'a> {
                 .into_iter()
                 .map(|found| (found.id, found.organization_id))
                 .collect()
-        } else {
-            HashMap::new()
         };
-        txn.commit().await?;
-        if let Some(events) = events {
-            if callers_changed {
-                events.callers_changed();
-            }
-            for organization_id in access_changed {
-                events.publish(Event::AccessChanged { organization_id });
-            }
-            for event in pending {
-                let Some(&organization_id) = owners.get(&event.environment_id()) else {
-                    continue;
-                };
-                events.publish(match event {
+        // Rights first: a subscriber checks them before anything that follows.
+        let committed: Vec<Event> = access_changed
+            .into_iter()
+            .map(|organization_id| Event::AccessChanged { organization_id })
+            .chain(pending.into_iter().filter_map(|event| {
+                let organization_id = *owners.get(&event.environment_id())?;
+                Some(match event {
                     Pending::Entry(entry) => Event::ChangeLogEntryRecorded {
                         organization_id,
                         entry,
@@ -318,8 +317,16 @@ impl<'a> UnitOfWork<'a> {
                         organization_id,
                         alert,
                     },
-                });
-            }
+                })
+            }))
+            .collect();
+        fanout::announce(&txn, &bus, callers_changed, &committed).await?;
+        txn.commit().await?;
+        if callers_changed {
+            bus.callers_changed();
+        }
+        for event in committed {
+            bus.publish(event);
         }
         Ok(())
     }

@@ -781,6 +781,7 @@ async fn sync(
             };
             save_cursor(&txn, found.id, resource, &next).await?;
             add_to_run(&txn, record.id, &page_counts).await?;
+            context.announce_pending(&txn).await?;
             txn.commit().await?;
             tracing::debug!(
                 resource = resource.as_str(),

@@ -166,6 +166,18 @@ impl RunContext {
         self.pending.truncate(keep);
     }
 
+    /// Announces what the page being written will publish to the other servers of a PostgreSQL
+    /// database (`events::fanout`): call it on the page's transaction just before its commit.
+    ///
+    /// # Errors
+    /// When PostgreSQL refuses the notification; the page must then not commit.
+    pub async fn announce_pending(&self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
+        match &self.events {
+            Some(bus) => crate::events::fanout::announce(txn, bus, false, &self.pending).await,
+            None => Ok(()),
+        }
+    }
+
     /// Publishes what the last committed page wrote to subscribers.
     pub fn publish_committed(&mut self) {
         let pending = std::mem::take(&mut self.pending);

@@ -3,8 +3,11 @@
 //! A write queues its events on its [`crate::services::UnitOfWork`]; they are published
 //! only after its transaction commits, so a subscriber never sees a change that was rolled back.
 //! Each event carries the organization that owns its environment, which is what tenancy checks.
-//! Delivery is in-process and best effort: a subscriber that falls more than [`CAPACITY`] events
-//! behind skips the oldest (and the skip is logged); clients that need every entry page the
+//! On PostgreSQL the events of every server sharing the database reach every server's bus too
+//! ([`fanout`]: LISTEN/NOTIFY); SQLite serves one process.
+//! Delivery is best effort, at most once: a subscriber that falls more than [`CAPACITY`] events
+//! behind skips the oldest (and the skip is logged), and a server whose listening connection
+//! dropped misses what other servers wrote meanwhile; clients that need every entry page the
 //! change log by cursor.
 
 use std::sync::Arc;
@@ -14,6 +17,8 @@ use entities::{alert, change_log_entry, ticket};
 use futures_util::Stream;
 use tokio::sync::broadcast;
 use uuid::Uuid;
+
+pub mod fanout;
 
 /// Events a subscriber may fall behind by before it skips some.
 pub const CAPACITY: usize = 1024;
@@ -49,24 +54,10 @@ pub enum Event {
         /// The organization whose engagement or person changed.
         organization_id: Uuid,
     },
-}
-
-impl Event {
-    /// The organization that owns the event's environment: what tenancy checks.
-    pub fn organization_id(&self) -> Uuid {
-        match self {
-            Self::ChangeLogEntryRecorded {
-                organization_id, ..
-            }
-            | Self::TicketChanged {
-                organization_id, ..
-            }
-            | Self::AlertRaised {
-                organization_id, ..
-            }
-            | Self::AccessChanged { organization_id } => *organization_id,
-        }
-    }
+    /// Events of other servers may have been missed (this server's listening connection to
+    /// PostgreSQL dropped and was opened again): anyone's rights may have changed meanwhile, so
+    /// every subscriber resolves its rights again, and the callers epoch moves.
+    EventsMissed,
 }
 
 /// The process-wide fan-out of events.
@@ -77,6 +68,9 @@ pub struct EventBus {
     /// [`EventBus::callers_changed`]); the caller cache (`auth::cache`) serves only what it
     /// resolved under the current value.
     callers_epoch: Arc<AtomicU64>,
+    /// This server's id among the servers sharing a PostgreSQL database, when its writes are
+    /// announced to them ([`fanout`]); None for a bus of this process alone.
+    instance_id: Option<Uuid>,
 }
 
 impl Default for EventBus {
@@ -84,15 +78,31 @@ impl Default for EventBus {
         Self {
             sender: broadcast::channel(CAPACITY).0,
             callers_epoch: Arc::default(),
+            instance_id: None,
         }
     }
 }
 
 impl EventBus {
+    /// A bus whose writes are also announced to the other servers of a PostgreSQL database
+    /// ([`fanout::announce`]), under a new instance id.
+    pub fn across_servers() -> Self {
+        Self {
+            instance_id: Some(Uuid::new_v4()),
+            ..Self::default()
+        }
+    }
+
+    /// This server's id in [`fanout`] notifications (None: nothing is announced).
+    pub fn instance_id(&self) -> Option<Uuid> {
+        self.instance_id
+    }
+
     /// Sends `event` to every current subscriber; without subscribers it is dropped. An
-    /// [`Event::AccessChanged`] also counts as [`EventBus::callers_changed`], first.
+    /// [`Event::AccessChanged`] or [`Event::EventsMissed`] also counts as
+    /// [`EventBus::callers_changed`], first.
     pub fn publish(&self, event: Event) {
-        if matches!(event, Event::AccessChanged { .. }) {
+        if matches!(event, Event::AccessChanged { .. } | Event::EventsMissed) {
             self.callers_changed();
         }
         let _ = self.sender.send(Arc::new(event));
