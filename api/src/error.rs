@@ -146,7 +146,7 @@ pub enum ApiError {
         message: String,
     },
     /// See [`ErrorCode::RateLimited`].
-    #[error("rate limit exceeded: retry in {} s", crate::auth::rate::seconds(*retry_after))]
+    #[error("rate limit exceeded: retry in {} s", whole_seconds(*retry_after))]
     RateLimited {
         /// How long until the caller may make its next request.
         retry_after: std::time::Duration,
@@ -236,6 +236,12 @@ impl ErrorExtensions for ApiError {
     }
 }
 
+/// Whole seconds, rounded up: a client that waits this long (`Retry-After`) is let through.
+#[must_use]
+pub fn whole_seconds(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
 /// The JSON error body for a request that fails outside GraphQL: the GraphQL error shape, so
 /// that clients parse one format whatever failed.
 pub fn error_body(code: ErrorCode, message: &str, request_id: Option<&str>) -> serde_json::Value {
@@ -252,7 +258,7 @@ impl ApiError {
     pub fn into_response_with_id(self, request_id: Option<&str>) -> Response {
         let code = self.code();
         let retry_after = match &self {
-            Self::RateLimited { retry_after } => Some(crate::auth::rate::seconds(*retry_after)),
+            Self::RateLimited { retry_after } => Some(whole_seconds(*retry_after)),
             _ => None,
         };
         let message = self.public_message();

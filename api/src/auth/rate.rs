@@ -20,6 +20,7 @@ use governor::{Quota, RateLimiter};
 use uuid::Uuid;
 
 use crate::auth::Claims;
+use crate::error::whole_seconds;
 
 /// Who a bucket belongs to.
 type Key = (String, String, Option<Uuid>);
@@ -129,18 +130,12 @@ pub fn note(admission: Admission) {
     let _ = LAST.try_with(|last| *last.borrow_mut() = Some(admission));
 }
 
-/// Whole seconds, rounded up: a client that waits this long is let through.
-#[must_use]
-pub fn seconds(wait: Duration) -> u64 {
-    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-}
-
 /// Adds the `X-RateLimit-*` headers of `admission` to `headers`.
 pub fn add_headers(headers: &mut HeaderMap, admission: Admission) {
     for (name, value) in [
         ("x-ratelimit-limit", u64::from(admission.limit)),
         ("x-ratelimit-remaining", u64::from(admission.remaining)),
-        ("x-ratelimit-reset", seconds(admission.reset)),
+        ("x-ratelimit-reset", whole_seconds(admission.reset)),
     ] {
         headers.insert(name, HeaderValue::from(value));
     }
@@ -177,7 +172,7 @@ mod tests {
             wait > Duration::ZERO && wait <= Duration::from_millis(500),
             "{wait:?}"
         );
-        assert_eq!(seconds(wait), 1);
+        assert_eq!(whole_seconds(wait), 1);
         assert_eq!(limit.admit(&claims("bob")).map(|a| a.remaining), Ok(4));
         assert_eq!(limit.len(), 2);
         assert!(RateLimit::new(0, 10).is_none(), "0 turns it off");
