@@ -439,6 +439,7 @@ pub async fn live_runbooks(
                 .add(runbook::COLUMN.archived_at.gt(at)),
         )
         .order_by_asc(runbook::Column::Title)
+        .order_by_asc(runbook::Column::Id)
         .all(db)
         .await?;
     let covered = runbook_function::Entity::find()
@@ -480,6 +481,7 @@ async fn undocumented_changes(
         )
         .filter(change_log_entry::COLUMN.occurred_at.lte(question.at))
         .order_by_asc(change_log_entry::Column::OccurredAt)
+        .order_by_asc(change_log_entry::Column::Id)
         .all(db)
         .await?;
     // A device a sync sees for the first time is inventory, not a change someone made: a first

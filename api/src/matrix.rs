@@ -87,8 +87,9 @@ impl Clock {
     }
 }
 
-/// How far past the server's clock an `asOf` may lie (a client's clock may run ahead).
-pub const AS_OF_LEEWAY_SECONDS: i64 = 300;
+/// How far past the server's clock an `asOf` may lie: none, since a step recorded in the next
+/// few seconds would change the answer to a question asked "as of" them.
+pub const AS_OF_LEEWAY_SECONDS: i64 = 0;
 
 /// Checks a read's `as_of` against `now`: the record cannot be read as it will stand, so an
 /// instant later than now (beyond [`AS_OF_LEEWAY_SECONDS`]) is refused rather than clamped: a

@@ -165,7 +165,7 @@ pub async fn assess(
         .order_by_asc(responsibility::Column::Id)
         .all(db)
         .await?;
-    let unagreed: Vec<&responsibility::Model> = entries
+    let pending: Vec<&responsibility::Model> = entries
         .iter()
         .filter(|entry| {
             matches!(
@@ -173,6 +173,21 @@ pub async fn assess(
                 ResponsibilityStatus::Draft | ResponsibilityStatus::Proposed
             ) && covers(entry)
         })
+        .collect();
+    // A draft whose proposal was sent back (withdrawn or rejected) and not proposed again waits
+    // on nobody's sign-off: it is left out, so a refused proposal does not hold readiness
+    // forever (whether its function then has an owner is the gap report's question).
+    let sent_back = sent_back(
+        db,
+        pending
+            .iter()
+            .filter(|entry| entry.status == ResponsibilityStatus::Draft)
+            .map(|entry| entry.id),
+    )
+    .await?;
+    let unagreed: Vec<&responsibility::Model> = pending
+        .into_iter()
+        .filter(|entry| !sent_back.contains(&entry.id))
         .collect();
     if !unagreed.is_empty() {
         let proposed = unagreed
@@ -360,4 +375,38 @@ async fn integration_health(
         });
     }
     Ok(items)
+}
+
+/// Which of the drafts `ids` were last sent back: their latest history step is a withdrawal or
+/// a rejection.
+async fn sent_back(
+    db: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<HashSet<Uuid>, DbErr> {
+    use entities::enums::HistoryAction;
+    use entities::responsibility_history;
+    let ids: Vec<Uuid> = ids.into_iter().collect();
+    let mut latest: std::collections::HashMap<Uuid, HistoryAction> =
+        std::collections::HashMap::new();
+    // Chunked: an IN list is bounded by the databases' parameter limits.
+    for chunk in ids.chunks(5_000) {
+        for row in responsibility_history::Entity::find()
+            .filter(
+                responsibility_history::COLUMN
+                    .responsibility_id
+                    .is_in(chunk.iter().copied()),
+            )
+            .order_by_asc(responsibility_history::Column::RecordedAt)
+            .order_by_asc(responsibility_history::Column::Id)
+            .all(db)
+            .await?
+        {
+            latest.insert(row.responsibility_id, row.action);
+        }
+    }
+    Ok(latest
+        .into_iter()
+        .filter(|(_, action)| matches!(action, HistoryAction::Withdrawn | HistoryAction::Rejected))
+        .map(|(id, _)| id)
+        .collect())
 }

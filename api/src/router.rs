@@ -256,7 +256,14 @@ fn cors(origins: &[String]) -> CorsLayer {
             header::CONTENT_TYPE,
             HeaderName::from_static(REQUEST_ID_HEADER),
         ])
-        .expose_headers([HeaderName::from_static(REQUEST_ID_HEADER)]);
+        // Browser clients read the request id and, to back off, the rate limit's headers.
+        .expose_headers([
+            HeaderName::from_static(REQUEST_ID_HEADER),
+            header::RETRY_AFTER,
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderName::from_static("x-ratelimit-reset"),
+        ]);
     if origins.iter().any(|origin| origin == "*") {
         layer.allow_origin(Any)
     } else {

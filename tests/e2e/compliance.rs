@@ -896,3 +896,62 @@ async fn derived_evidence_counts_the_changes_the_rmm_recorded() -> anyhow::Resul
     );
     app.stop().await
 }
+
+#[tokio::test]
+async fn only_the_side_that_recorded_evidence_completes_or_corrects_it() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let environment = annex(&app, json!(["HIPAA"])).await?;
+    let noc = noc_token(&app);
+    let harbor = harbor_member_token(&app);
+    let mut input = restore_test(&environment);
+    input.as_object_mut().unwrap().remove("link");
+    input.as_object_mut().unwrap().remove("linkSha256");
+    let evidence = recorded(&app, &noc, input.clone()).await?;
+    let url = format!(
+        "{}/evidence/{}/file",
+        app.address,
+        evidence.as_str().unwrap()
+    );
+    let put = |token: String| {
+        app.client
+            .put(&url)
+            .bearer_auth(token)
+            .header("content-type", "application/pdf")
+            .body(b"%PDF-1.7 report".to_vec())
+            .send()
+    };
+    // The client's member sees the MSP's record but neither attaches to it nor replaces it.
+    assert_eq!(put(harbor.clone()).await?.status(), 400);
+    let mut correction = input.clone();
+    correction["supersedesId"] = evidence.clone();
+    let refused = mutate(&app, &harbor, RECORD, "recordEvidence", correction.clone())
+        .await?
+        .expect("recordEvidence answers");
+    assert_eq!(
+        refused["userErrors"][0]["code"], "INVALID_STATE",
+        "{refused}"
+    );
+    assert_eq!(app.count("evidence_files").await?, 1, "only the demo's");
+    // The recorder corrects it; the record it replaced takes no file any more.
+    let replacement = recorded(&app, &noc, correction).await?;
+    assert!(replacement.is_string());
+    assert_eq!(put(noc.clone()).await?.status(), 400, "superseded");
+    // A sync job's token neither attaches nor reads evidence files.
+    let sync = app.integration_token("demo|northwind-sync", "northwind-msp", uuid::Uuid::now_v7());
+    let response = app
+        .client
+        .get(format!(
+            "{}/evidence/{}/file",
+            app.address,
+            replacement.as_str().unwrap()
+        ))
+        .bearer_auth(sync)
+        .send()
+        .await?;
+    assert!(
+        [401, 403].contains(&response.status().as_u16()),
+        "{}",
+        response.status()
+    );
+    app.stop().await
+}

@@ -303,7 +303,8 @@ async fn a_draft_is_edited_and_a_rejected_proposal_goes_back_to_draft_with_its_h
 }
 
 #[tokio::test]
-async fn a_withdrawn_proposal_is_a_draft_again_for_either_side() -> anyhow::Result<()> {
+async fn a_withdrawn_proposal_is_a_draft_again_and_only_its_proposer_withdraws_it()
+-> anyhow::Result<()> {
     let app = TestApp::spawn_with_demo().await?;
     let provider = app.provider_admin_token();
     let client = app.client_admin_token();
@@ -313,7 +314,10 @@ async fn a_withdrawn_proposal_is_a_draft_again_for_either_side() -> anyhow::Resu
     assert_eq!(code(&early), "INVALID_STATE", "a draft is not withdrawn");
     step(&app, &client, "proposeResponsibility", &id).await?;
     step(&app, &client, "approveResponsibility", &id).await?;
-    let withdrawn = step(&app, &provider, "withdrawResponsibility", &id).await?;
+    // The other side says no by rejecting, with a reason; it does not withdraw.
+    let theirs = step(&app, &provider, "withdrawResponsibility", &id).await?;
+    assert_eq!(code(&theirs), "INVALID_STATE", "{theirs}");
+    let withdrawn = step(&app, &client, "withdrawResponsibility", &id).await?;
     assert_eq!(
         withdrawn["responsibility"]["status"], "DRAFT",
         "{withdrawn}"
@@ -386,6 +390,14 @@ async fn one_change_proposal_hands_a_function_to_the_client() -> anyhow::Result<
     );
     assert_eq!(successor["changes"][0]["before"], harbor.network_operations);
     assert_eq!(actions(&successor), ["CHANGE_PROPOSED"]);
+    // One change at a time: a second successor could never be agreed after the first.
+    let second = change(
+        client.clone(),
+        old.clone(),
+        json!({ "notes": "a second change" }),
+    )
+    .await?;
+    assert_eq!(code(&second), "INVALID_STATE", "{second}");
     let on_draft = change(
         provider.clone(),
         successor["id"].clone(),

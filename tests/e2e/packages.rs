@@ -300,11 +300,13 @@ async fn an_evidence_package_holds_the_periods_matrix_sign_offs_coverage_changes
             "SHA256SUMS",
             "change-log.csv",
             "coverage.csv",
+            "evidence.csv",
             "gaps.csv",
             "index.html",
             "index.md",
             "manifest.json",
             "matrix.csv",
+            "obligations.csv",
             "sign-offs.csv",
         ]
     );
@@ -912,4 +914,75 @@ async fn a_section_over_the_cap_lists_the_first_rows_and_says_so() -> anyhow::Re
         "{index}"
     );
     Ok(())
+}
+
+#[tokio::test]
+async fn the_demo_evidence_package_carries_each_obligation_its_evidence_hashes_sign_offs_and_files()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let harbor = app.client_admin_token();
+    let environment = id_by(&app, &harbor, "environments", "name", "Production").await?;
+    let today = chrono::Utc::now().date_naive();
+    let from = today - chrono::Duration::days(365);
+    let route = path(
+        &environment,
+        &format!("evidence?framework=HIPAA&from={from}&to={today}"),
+    );
+    let first = download(&app, Some(&harbor), &route).await?;
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    let (files, order) = unzip(&first.body);
+    check_hashes(&files, &order, "evidence");
+
+    // The overdue risk analysis, owned by the client's compliance office.
+    let obligations = csv_rows(&files, "obligations.csv");
+    let risk = obligations
+        .iter()
+        .find(|row| row["obligation"] == "hipaa.risk_analysis")
+        .expect("the risk analysis");
+    assert_eq!(risk["status"], "OVERDUE", "{risk:?}");
+    assert!(risk["owner"].contains("Compliance Office"), "{risk:?}");
+    assert!(
+        obligations
+            .iter()
+            .all(|row| row["obligation"].starts_with("hipaa.")),
+        "only the framework asked for"
+    );
+
+    // The restore test the MSP produced, signed by the client, with its report in the archive.
+    let evidence = csv_rows(&files, "evidence.csv");
+    let restore = evidence
+        .iter()
+        .find(|row| {
+            row["obligation"] == "hipaa.backup_restore_test" && !row["archive_path"].is_empty()
+        })
+        .expect("the restore test with its report");
+    assert!(
+        !restore["signed_off_by"].is_empty() && !restore["signed_at"].is_empty(),
+        "{restore:?}"
+    );
+    assert_eq!(restore["result"], "PASSED");
+    let report = &files[&restore["archive_path"]];
+    assert!(restore["archive_path"].starts_with("evidence/hipaa-backup-restore-test/"));
+    assert_eq!(
+        restore["file_sha256"],
+        sha256(report),
+        "the row's hash is the file's"
+    );
+    assert!(String::from_utf8_lossy(report).contains("Backup restore test"));
+    let index = text(&files, "index.md");
+    assert!(index.contains("Obligations and evidence"), "{index}");
+    assert!(text(&files, "index.html").contains("hipaa.risk_analysis"));
+
+    let second = download(&app, Some(&harbor), &route).await?;
+    assert_eq!(first.body, second.body, "byte for byte");
+    // The provider's viewer downloads the same facts.
+    let provider = app.provider_admin_token();
+    let theirs = download(&app, Some(&provider), &route).await?;
+    assert_eq!(theirs.status, 200);
+    app.stop().await
 }

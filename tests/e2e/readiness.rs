@@ -185,6 +185,44 @@ async fn readiness_is_judged_on_the_transition_day_and_lists_its_high_gaps() -> 
     let fixed = readiness(&app, &cedar, &environment, None).await;
     assert!(!training(&fixed), "{fixed}");
     consistent_with_gaps(&app, &cedar, &environment, &fixed).await;
+
+    // A proposal the other side rejects waits on nobody: it leaves the unagreed entries.
+    let waiting = |verdict: &Value| -> Vec<Value> {
+        verdict["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|item| item["kind"] == "UNAGREED_ENTRIES")
+            .flat_map(|item| item["nodes"].as_array().unwrap().clone())
+            .map(|node| node["id"].clone())
+            .collect()
+    };
+    let drafts = fixed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["kind"] == "UNAGREED_ENTRIES")
+        .expect("the day's drafts")["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|node| node["status"] == "DRAFT")
+        .expect("a draft")["id"]
+        .clone();
+    act(&app, &provider, "proposeResponsibility", &drafts).await;
+    assert!(waiting(&readiness(&app, &cedar, &environment, None).await).contains(&drafts));
+    let rejected = app
+        .query(&cedar, "mutation($input: RejectResponsibilityInput!) { rejectResponsibility(input: $input) { responsibility { status } userErrors { code message } } }",
+            json!({ "input": { "id": drafts, "reason": "We keep this with Northwind" } }))
+        .await?;
+    assert_eq!(
+        rejected["rejectResponsibility"]["userErrors"],
+        json!([]),
+        "{rejected}"
+    );
+    let after = readiness(&app, &cedar, &environment, None).await;
+    assert!(!waiting(&after).contains(&drafts), "{after}");
+    consistent_with_gaps(&app, &cedar, &environment, &after).await;
     app.stop().await
 }
 

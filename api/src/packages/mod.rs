@@ -2,7 +2,8 @@
 //!
 //! - The **evidence package** (auditors, insurers) covers a framework and a period: the matrix
 //!   with its sign-offs across the period, coverage per NIST CSF 2.0 category, the change log by
-//!   category, and the gaps open at the period's end.
+//!   category, the framework's obligations with their evidence (hashes, sign-offs, files), and
+//!   the gaps open at the period's end.
 //! - The **handoff package** (a transition) and the **exit package** (an engagement's end) state
 //!   the same facts at one instant: the matrix in force and the drafts and proposals for it, the
 //!   inventory, current runbooks, open tickets and alerts, the last 90 days of the change log,
@@ -290,6 +291,7 @@ pub async fn evidence(
         sections::matrix_across(&subject, start, end).await?,
         sections::coverage(&subject, &framework_name, start, end).await?,
         sections::change_log(&subject, start, end).await?,
+        sections::obligations(&subject, framework, start, end).await?,
         sections::gaps(&subject, last_second).await?,
     ];
     let title = format!(

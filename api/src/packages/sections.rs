@@ -1480,3 +1480,342 @@ mod tests {
         );
     }
 }
+
+/// An instant after every sign-off (as both databases store and compare instants; no clock is
+/// read, so the package stays reproducible).
+const END_OF_RECORD: DateTime<Utc> =
+    DateTime::from_timestamp(253_402_300_799, 0).expect("9999-12-31T23:59:59Z");
+
+/// The most bytes of evidence files an evidence package carries; files past it are listed with
+/// their hashes only.
+const MAX_EVIDENCE_FILE_BYTES: i64 = 64 * 1024 * 1024;
+
+/// Evidence: each obligation of `framework` as it stood at the period's last second (status,
+/// due date, owner), and every evidence record whose period overlaps the period: result,
+/// hashes, who recorded and who signed it off, and its file under `evidence/`.
+pub async fn obligations(
+    subject: &Subject<'_>,
+    framework: entities::enums::ComplianceFramework,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> ApiResult<Section> {
+    use entities::{evidence_file, evidence_record};
+
+    let db = subject.db;
+    let last_second = end - Duration::seconds(1);
+    let states: Vec<crate::compliance::ObligationState> =
+        crate::compliance::obligations(db, &subject.environment, last_second)
+            .await?
+            .into_iter()
+            .filter(|state| state.obligation.framework == framework)
+            .collect();
+    let obligation_ids: Vec<Uuid> = states.iter().map(|state| state.obligation.id).collect();
+    let mut records = evidence_record::Entity::find()
+        .filter(
+            evidence_record::COLUMN
+                .environment_id
+                .eq(subject.environment.id),
+        )
+        .filter(evidence_record::COLUMN.obligation_id.is_in(obligation_ids))
+        .filter(evidence_record::COLUMN.period_start.lt(end))
+        .filter(evidence_record::COLUMN.period_end.gt(start))
+        .order_by_asc(evidence_record::Column::PeriodStart)
+        .order_by_asc(evidence_record::Column::Id)
+        .all(db)
+        .await?;
+    let total = records.len();
+    let capped = cap(&mut records);
+    let ids: Vec<Uuid> = records.iter().map(|record| record.id).collect();
+    // Sign-offs and files as the record stands now: an auditor wants the evidence, even when
+    // it was signed after the period ended.
+    let signoffs = crate::compliance::signoffs_of(db, &ids, END_OF_RECORD).await?;
+    let files = crate::compliance::files_of(db, &ids, None).await?;
+    let superseded: HashSet<Uuid> = records
+        .iter()
+        .filter_map(|record| record.supersedes_id)
+        .collect();
+    let person_ids: HashSet<Uuid> = records
+        .iter()
+        .filter_map(|record| record.recorded_by_id)
+        .chain(signoffs.values().map(|signoff| signoff.signed_by_id))
+        .collect();
+    let people: HashMap<Uuid, String> = person::Entity::find()
+        .filter(person::COLUMN.id.is_in(person_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|found| subject.viewer.can_see_person(found))
+        .map(|found| (found.id, found.display_name))
+        .collect();
+    let organizations: HashMap<Uuid, String> = organization::Entity::find()
+        .filter(
+            organization::COLUMN
+                .id
+                .is_in(signoffs.values().map(|signoff| signoff.organization_id)),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|found| (found.id, found.name))
+        .collect();
+    // The files to carry, oldest period first, within the byte budget: one query for their
+    // bytes.
+    let mut budget = MAX_EVIDENCE_FILE_BYTES;
+    let carried: Vec<Uuid> = records
+        .iter()
+        .filter(|record| {
+            files.get(&record.id).is_some_and(|file| {
+                let fits = file.size_bytes <= budget;
+                if fits {
+                    budget -= file.size_bytes;
+                }
+                fits
+            })
+        })
+        .map(|record| record.id)
+        .collect();
+    let mut contents: HashMap<Uuid, Vec<u8>> = HashMap::new();
+    for chunk in carried.chunks(500) {
+        for file in evidence_file::Entity::find()
+            .filter(
+                evidence_file::COLUMN
+                    .evidence_id
+                    .is_in(chunk.iter().copied()),
+            )
+            .all(db)
+            .await?
+        {
+            contents.insert(file.evidence_id, file.content);
+        }
+    }
+
+    let key_of: HashMap<Uuid, &str> = states
+        .iter()
+        .map(|state| (state.obligation.id, state.obligation.key.as_str()))
+        .collect();
+    let mut package_files = Vec::new();
+    let mut evidence_rows = Vec::new();
+    let mut left_out = 0_usize;
+    for record in &records {
+        let key = key_of
+            .get(&record.obligation_id)
+            .copied()
+            .unwrap_or_default();
+        let id = ids::encode(NodeType::EvidenceRecord, record.id).0;
+        let file = files.get(&record.id);
+        let archived = match (file, contents.remove(&record.id)) {
+            (Some(info), Some(bytes)) => {
+                let name = format!(
+                    "evidence/{}/{}{}",
+                    slug(key),
+                    record.id,
+                    extension(&info.content_type)
+                );
+                package_files.push(PackageFile {
+                    name: name.clone(),
+                    bytes,
+                });
+                name
+            }
+            (Some(_), None) => {
+                left_out += 1;
+                String::new()
+            }
+            _ => String::new(),
+        };
+        let signoff = signoffs.get(&record.id);
+        evidence_rows.push(vec![
+            key.to_owned(),
+            id,
+            stamp(record.period_start),
+            stamp(record.period_end),
+            screaming(&format!("{:?}", record.result)),
+            stamp(record.recorded_at),
+            record
+                .recorded_by_id
+                .and_then(|person| people.get(&person).cloned())
+                .unwrap_or_default(),
+            record.link.clone().unwrap_or_default(),
+            record.link_sha256.clone().unwrap_or_default(),
+            file.map(|info| info.sha256.clone()).unwrap_or_default(),
+            file.map(|info| info.size_bytes.to_string())
+                .unwrap_or_default(),
+            archived,
+            signoff
+                .map(|signoff| {
+                    format!(
+                        "{} ({})",
+                        people
+                            .get(&signoff.signed_by_id)
+                            .cloned()
+                            .unwrap_or_default(),
+                        organizations
+                            .get(&signoff.organization_id)
+                            .cloned()
+                            .unwrap_or_default()
+                    )
+                })
+                .unwrap_or_default(),
+            signoff
+                .map(|signoff| stamp(signoff.signed_at))
+                .unwrap_or_default(),
+            if superseded.contains(&record.id) {
+                "yes"
+            } else {
+                "no"
+            }
+            .to_owned(),
+            record.notes.clone().unwrap_or_default(),
+        ]);
+    }
+    let obligation_rows: Vec<Vec<String>> = states
+        .iter()
+        .map(|state| {
+            vec![
+                state.obligation.key.clone(),
+                state.obligation.title.clone(),
+                screaming(&format!("{:?}", state.obligation.cadence)),
+                state.obligation.function_key.clone(),
+                screaming(&format!("{:?}", state.status)),
+                state.covered_until.map(stamp).unwrap_or_default(),
+                stamp(state.due_at),
+                state
+                    .owner
+                    .as_ref()
+                    .map(crate::compliance::Owner::describe)
+                    .unwrap_or_else(|| "nobody: no agreed entry is in force".to_owned()),
+            ]
+        })
+        .collect();
+    let counted = |status: &str| {
+        obligation_rows
+            .iter()
+            .filter(|row| row[4] == status)
+            .count()
+    };
+    let mut blocks = vec![Block::Paragraph(format!(
+        "{} obligations of the framework as they stood at {}: {} up to date, {} unsigned, {} due, {} overdue. {total} evidence records cover some of the period; {} carry a file in `evidence/`.",
+        obligation_rows.len(),
+        stamp(last_second),
+        counted("UP_TO_DATE"),
+        counted("UNSIGNED"),
+        counted("DUE"),
+        counted("OVERDUE"),
+        package_files.len()
+    ))];
+    if !obligation_rows.is_empty() {
+        blocks.push(Block::table(
+            &[
+                "Obligation",
+                "Title",
+                "Cadence",
+                "Function",
+                "Status",
+                "Covered until",
+                "Due",
+                "Owner",
+            ],
+            obligation_rows.clone(),
+        ));
+    }
+    if capped {
+        blocks.push(capped_note("evidence records", u64::try_from(total).ok()));
+    }
+    if left_out > 0 {
+        blocks.push(Block::Paragraph(format!(
+            "{left_out} evidence files are not in the archive (more than {} MiB in all); `evidence.csv` gives their SHA-256, and `GET /evidence/{{id}}/file` downloads each.",
+            MAX_EVIDENCE_FILE_BYTES / (1024 * 1024)
+        )));
+    }
+    if !evidence_rows.is_empty() {
+        blocks.push(Block::table(
+            &[
+                "Obligation",
+                "Evidence",
+                "From",
+                "To",
+                "Result",
+                "Recorded",
+                "Recorded by",
+                "Link",
+                "Link SHA-256",
+                "File SHA-256",
+                "File bytes",
+                "In the archive",
+                "Signed off by",
+                "Signed at",
+                "Superseded",
+                "Notes",
+            ],
+            evidence_rows.clone(),
+        ));
+    }
+    let mut section_files = vec![
+        csv_file(
+            "obligations.csv",
+            &[
+                "obligation",
+                "title",
+                "cadence",
+                "function_key",
+                "status",
+                "covered_until",
+                "due_at",
+                "owner",
+            ],
+            &obligation_rows,
+        )?,
+        csv_file(
+            "evidence.csv",
+            &[
+                "obligation",
+                "evidence_id",
+                "period_start",
+                "period_end",
+                "result",
+                "recorded_at",
+                "recorded_by",
+                "link",
+                "link_sha256",
+                "file_sha256",
+                "file_bytes",
+                "archive_path",
+                "signed_off_by",
+                "signed_at",
+                "superseded",
+                "notes",
+            ],
+            &evidence_rows,
+        )?,
+    ];
+    section_files.extend(package_files);
+    Ok(Section {
+        title: "Obligations and evidence".to_owned(),
+        blocks,
+        files: section_files,
+    })
+}
+
+/// A file extension for a media type the archive's reader will open; `.bin` for the rest.
+fn extension(content_type: &str) -> &'static str {
+    match content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "application/pdf" => ".pdf",
+        "text/plain" => ".txt",
+        "text/csv" => ".csv",
+        "text/markdown" => ".md",
+        "application/json" => ".json",
+        "image/png" => ".png",
+        "image/jpeg" => ".jpg",
+        "application/zip" => ".zip",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => ".docx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => ".xlsx",
+        _ => ".bin",
+    }
+}

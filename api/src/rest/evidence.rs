@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use entities::enums::Role;
 use entities::{environment, evidence_file, evidence_record};
 use sea_orm::prelude::*;
 use serde_json::json;
@@ -35,7 +36,7 @@ pub async fn upload(
     request_id: RequestId,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     match store(&state, &headers, &id, body).await {
         Ok(response) => response,
@@ -56,14 +57,19 @@ pub async fn download(
     }
 }
 
-async fn store(
-    state: &AppState,
-    headers: &HeaderMap,
-    id: &str,
-    body: Bytes,
-) -> ApiResult<Response> {
+async fn store(state: &AppState, headers: &HeaderMap, id: &str, body: Body) -> ApiResult<Response> {
+    // The caller first, from the headers alone: an anonymous client never gets the server to
+    // hold a body.
     let viewer = authenticate(&state.jwt, &state.callers, &state.db, headers).await?;
+    refuse_sync_jobs(&viewer)?;
     let evidence_id = ids::decode_as("id", NodeType::EvidenceRecord, &ID(id.to_owned()))?;
+    let limit = usize::try_from(MAX_FILE_BYTES).unwrap_or(usize::MAX);
+    let body: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::request(
+            ErrorCode::PayloadTooLarge,
+            format!("an evidence file is at most {limit} bytes"),
+        )
+    })?;
     let content_type = match headers.get(header::CONTENT_TYPE) {
         Some(value) => Some(
             value
@@ -116,8 +122,51 @@ fn refusal(error: ServiceError) -> ApiError {
     error.into()
 }
 
+/// Evidence is people's work: a sync job's token neither reads nor attaches it.
+fn refuse_sync_jobs(viewer: &crate::auth::Viewer) -> ApiResult<()> {
+    if viewer.role == Role::Integration {
+        return Err(ApiError::Forbidden(
+            "a sync job's token may not read or attach evidence files".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// The media types a file is served as; anything else (HTML, SVG, scripts) is served as
+/// `application/octet-stream`, so no browser renders it on this origin.
+const SERVED_AS_IS: &[&str] = &[
+    "application/pdf",
+    "text/plain",
+    "text/csv",
+    "text/markdown",
+    "application/json",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "application/zip",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "message/rfc822",
+];
+
+fn served_type(stored: &str) -> String {
+    let essence = stored
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if SERVED_AS_IS.contains(&essence.as_str()) {
+        stored.to_owned()
+    } else {
+        "application/octet-stream".to_owned()
+    }
+}
+
 async fn read(state: &AppState, headers: &HeaderMap, id: &str) -> ApiResult<Response> {
     let viewer = authenticate(&state.jwt, &state.callers, &state.db, headers).await?;
+    refuse_sync_jobs(&viewer)?;
     let evidence_id = ids::decode_as("id", NodeType::EvidenceRecord, &ID(id.to_owned()))?;
     let db = &state.db;
     let record = evidence_record::Entity::find_by_id(evidence_id)
@@ -142,7 +191,10 @@ async fn read(state: &AppState, headers: &HeaderMap, id: &str) -> ApiResult<Resp
     };
     let mut response = Response::new(Body::from(file.content));
     let response_headers = response.headers_mut();
-    response_headers.insert(header::CONTENT_TYPE, header_value(file.content_type));
+    response_headers.insert(
+        header::CONTENT_TYPE,
+        header_value(served_type(&file.content_type)),
+    );
     response_headers.insert(
         header::CONTENT_DISPOSITION,
         header_value(format!("attachment; filename=\"evidence-{}\"", record.id)),

@@ -188,6 +188,12 @@ pub async fn record_evidence(
                 UserErrorCode::NotFound,
                 "no evidence with this id for the same obligation in the environment",
             );
+        } else if !may_correct(&write.txn, actor, supersedes_id).await? {
+            check.fail(
+                "supersedesId",
+                UserErrorCode::InvalidState,
+                "only the side that recorded this evidence, or the side that signed it off, corrects it",
+            );
         } else if evidence_record::Entity::find()
             .filter(evidence_record::COLUMN.supersedes_id.eq(supersedes_id))
             .one(&write.txn)
@@ -440,6 +446,25 @@ pub async fn attach_evidence_file(
             "signed evidence does not change; record a new piece of evidence that supersedes it",
         ));
     }
+    if evidence_record::Entity::find()
+        .filter(evidence_record::COLUMN.supersedes_id.eq(record.id))
+        .one(&write.txn)
+        .await?
+        .is_some()
+    {
+        return Err(ServiceError::refused(
+            "evidenceId",
+            UserErrorCode::InvalidState,
+            "this evidence was superseded; attach the file to the record that replaced it",
+        ));
+    }
+    if !may_correct(&write.txn, actor, record.id).await? {
+        return Err(ServiceError::refused(
+            "evidenceId",
+            UserErrorCode::InvalidState,
+            "only the side that recorded this evidence attaches its file",
+        ));
+    }
     if evidence_file::Entity::find_by_id(record.id)
         .one(&write.txn)
         .await?
@@ -641,4 +666,31 @@ fn check_content_type(check: &mut Check, value: Option<&str>) -> Option<String> 
         );
         None
     }
+}
+
+/// Whether `actor`'s organization may correct or complete record `id`: the organization of the
+/// person who recorded it, or the one that signed it off. (A record whose recorder is unknown
+/// may be completed by either side.) The other side's people see it, but do not change it.
+async fn may_correct(
+    db: &impl sea_orm::ConnectionTrait,
+    actor: &Viewer,
+    id: Uuid,
+) -> Result<bool, DbErr> {
+    let Some(record) = evidence_record::Entity::find_by_id(id).one(db).await? else {
+        return Ok(false);
+    };
+    let recorder = match record.recorded_by_id {
+        Some(person) => entities::person::Entity::find_by_id(person)
+            .one(db)
+            .await?
+            .map(|found| found.organization_id),
+        None => None,
+    };
+    let signer = evidence_signoff::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(|signoff| signoff.organization_id);
+    Ok(recorder.is_none() && signer.is_none()
+        || recorder == Some(actor.organization.id)
+        || signer == Some(actor.organization.id))
 }

@@ -626,8 +626,9 @@ pub async fn update_responsibility(
     let (Some(id), Some(reason), true) = (id, reason, check.is_ok()) else {
         return Err(check.into());
     };
-    let write = UnitOfWork::begin(db, events, actor, reason, None).await?;
+    let mut write = UnitOfWork::begin(db, events, actor, reason, None).await?;
     let (environment, current) = locked_entry(&write, id).await?;
+    write.restamp();
     if current.status != ResponsibilityStatus::Draft {
         return Err(wrong_state(&current, ResponsibilityStatus::Draft, "edited"));
     }
@@ -705,8 +706,9 @@ pub async fn propose_change(
     let (Some(id), Some(reason), true) = (id, reason, check.is_ok()) else {
         return Err(check.into());
     };
-    let write = UnitOfWork::begin(db, events, actor, reason, None).await?;
+    let mut write = UnitOfWork::begin(db, events, actor, reason, None).await?;
     let (environment, current) = locked_entry(&write, id).await?;
+    write.restamp();
     if current.status != ResponsibilityStatus::Agreed {
         return Err(wrong_state(
             &current,
@@ -714,12 +716,35 @@ pub async fn propose_change(
             "changed",
         ));
     }
+    // One change at a time: a second successor would overlap the first once that is agreed
+    // and could then never be agreed itself.
+    if let Some(pending) = responsibility::Entity::find()
+        .filter(responsibility::COLUMN.supersedes_id.eq(current.id))
+        .filter(
+            responsibility::COLUMN
+                .status
+                .is_in([ResponsibilityStatus::Draft, ResponsibilityStatus::Proposed]),
+        )
+        .one(&write.txn)
+        .await?
+    {
+        return Err(ServiceError::refused(
+            "id",
+            UserErrorCode::InvalidState,
+            format!(
+                "the entry already has a pending successor {} ({}); agree, withdraw or reject it first",
+                public_id(pending.id),
+                sea_orm::ActiveEnum::to_value(&pending.status)
+            ),
+        ));
+    }
     let before = current_terms(&write.txn, &current).await?;
     let starts_now = amendment.valid_from.is_none();
     let mut given = GivenTerms::amended(&before, amendment);
     if starts_now {
-        // It takes over no earlier than its agreement, which moves the start again then.
-        given.valid_from = write.now;
+        // It takes over no earlier than its agreement (which moves the start again then), and
+        // never before the entry it changes starts.
+        given.valid_from = write.now.max(current.valid_from);
     }
     let terms = check_terms(&write.txn, &mut check, &environment, given, "changes.").await?;
     let (Some(terms), true) = (terms, check.is_ok()) else {
@@ -772,8 +797,8 @@ pub async fn propose_change(
     Ok(successor)
 }
 
-/// Sends proposal `id` back to draft as `actor`: [`Action::Withdraw`] by an admin of either
-/// side, [`Action::Reject`] (with a required reason) by an admin of a side that must sign it and
+/// Sends proposal `id` back to draft as `actor`: [`Action::Withdraw`] by an admin of the side
+/// that proposed it (either side when the history does not say), [`Action::Reject`] (with a required reason) by an admin of a side that must sign it and
 /// did not propose it. Its sign-offs stop counting (they are kept, revoked).
 ///
 /// # Errors
@@ -801,8 +826,9 @@ pub async fn send_back(
     let (Some(id), Some(reason), true) = (id, reason, check.is_ok()) else {
         return Err(check.into());
     };
-    let write = UnitOfWork::begin(db, events, actor, reason, None).await?;
+    let mut write = UnitOfWork::begin(db, events, actor, reason, None).await?;
     let (environment, current) = locked_entry(&write, id).await?;
+    write.restamp();
     let verb = if action == Action::Reject {
         "rejected"
     } else {
@@ -811,20 +837,30 @@ pub async fn send_back(
     if current.status != ResponsibilityStatus::Proposed {
         return Err(wrong_state(&current, ResponsibilityStatus::Proposed, verb));
     }
+    let proposer = responsibility_history::Entity::find()
+        .filter(responsibility_history::COLUMN.responsibility_id.eq(id))
+        .filter(
+            responsibility_history::COLUMN
+                .action
+                .is_in([HistoryAction::Proposed, HistoryAction::ChangeProposed]),
+        )
+        .order_by_desc(responsibility_history::Column::RecordedAt)
+        .order_by_desc(responsibility_history::Column::Id)
+        .one(&write.txn)
+        .await?
+        .and_then(|row| row.organization_id);
+    // Withdrawing is the proposer's own step; the other side says no with a reason, by
+    // rejecting. (A proposal whose proposer the history does not know, from before it was
+    // kept, may be withdrawn by either side.)
+    if action == Action::Withdraw && proposer.is_some_and(|side| side != actor.organization.id) {
+        return Err(ServiceError::refused(
+            "id",
+            UserErrorCode::InvalidState,
+            "only the side that proposed the entry withdraws it; the other side rejects it with a reason",
+        ));
+    }
     if action == Action::Reject {
         let sides = required_sides(&write.txn, &environment, current.valid_from).await?;
-        let proposer = responsibility_history::Entity::find()
-            .filter(responsibility_history::COLUMN.responsibility_id.eq(id))
-            .filter(
-                responsibility_history::COLUMN
-                    .action
-                    .is_in([HistoryAction::Proposed, HistoryAction::ChangeProposed]),
-            )
-            .order_by_desc(responsibility_history::Column::RecordedAt)
-            .order_by_desc(responsibility_history::Column::Id)
-            .one(&write.txn)
-            .await?
-            .and_then(|row| row.organization_id);
         if !sides.contains(&actor.organization.id) {
             return Err(ServiceError::refused(
                 "id",
@@ -1095,6 +1131,7 @@ pub async fn transition(
     };
     let mut write = UnitOfWork::begin(db, events, actor, reason, None).await?;
     let (environment, current) = locked_entry(&write, id).await?;
+    write.restamp();
     let (expected, done) = match action {
         Action::Propose => (ResponsibilityStatus::Draft, "proposed"),
         Action::Approve => (ResponsibilityStatus::Proposed, "approved"),

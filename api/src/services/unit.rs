@@ -207,6 +207,14 @@ impl<'a> UnitOfWork<'a> {
             .await
     }
 
+    /// Takes the write's instant again, now that the locks that order it are held: two writes
+    /// decided one after the other under the same lock get instants in that order (the one
+    /// that began first but waited is stamped after the one it waited for), which is what the
+    /// matrix history's "as recorded at" reads rely on.
+    pub fn restamp(&mut self) {
+        self.now = self.now.max(precise(Utc::now()));
+    }
+
     /// Announces, once the transaction commits, that callers of `organization_id` may have lost
     /// rights (an engagement ended, a person changed), so open subscriptions check theirs again.
     pub fn access_changed(&mut self, organization_id: Uuid) {
