@@ -1432,55 +1432,6 @@ pub async fn integrations(subject: &Subject<'_>, at: DateTime<Utc>) -> ApiResult
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(text: &str) -> DateTime<Utc> {
-        text.parse().unwrap()
-    }
-
-    #[test]
-    fn coverage_is_whole_only_without_a_hole() {
-        let (start, end) = (at("2026-01-01T00:00:00Z"), at("2026-02-01T00:00:00Z"));
-        let mid = at("2026-01-15T00:00:00Z");
-        assert_eq!(
-            coverage_of(vec![(at("2025-01-01T00:00:00Z"), None)], start, end),
-            Coverage::Whole
-        );
-        assert_eq!(
-            coverage_of(
-                vec![(mid, None), (at("2025-06-01T00:00:00Z"), Some(mid))],
-                start,
-                end
-            ),
-            Coverage::Whole
-        );
-        assert_eq!(
-            coverage_of(
-                vec![(start, Some(mid)), (mid + Duration::hours(1), None)],
-                start,
-                end
-            ),
-            Coverage::Partial
-        );
-        assert_eq!(coverage_of(vec![(end, None)], start, end), Coverage::Never);
-        assert_eq!(coverage_of(Vec::new(), start, end), Coverage::Never);
-    }
-
-    #[test]
-    fn urls_lose_anything_that_could_be_a_secret() {
-        assert_eq!(
-            public_url("https://user:hunter2@psa.example.com/api?token=abc#x"),
-            "https://psa.example.com/api"
-        );
-        assert_eq!(
-            screaming("RequiredFunctionUnowned"),
-            "REQUIRED_FUNCTION_UNOWNED"
-        );
-    }
-}
-
 /// An instant after every sign-off (as both databases store and compare instants; no clock is
 /// read, so the package stays reproducible).
 const END_OF_RECORD: DateTime<Utc> =
@@ -1817,5 +1768,54 @@ fn extension(content_type: &str) -> &'static str {
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => ".docx",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => ".xlsx",
         _ => ".bin",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn coverage_is_whole_only_without_a_hole() {
+        let (start, end) = (at("2026-01-01T00:00:00Z"), at("2026-02-01T00:00:00Z"));
+        let mid = at("2026-01-15T00:00:00Z");
+        assert_eq!(
+            coverage_of(vec![(at("2025-01-01T00:00:00Z"), None)], start, end),
+            Coverage::Whole
+        );
+        assert_eq!(
+            coverage_of(
+                vec![(mid, None), (at("2025-06-01T00:00:00Z"), Some(mid))],
+                start,
+                end
+            ),
+            Coverage::Whole
+        );
+        assert_eq!(
+            coverage_of(
+                vec![(start, Some(mid)), (mid + Duration::hours(1), None)],
+                start,
+                end
+            ),
+            Coverage::Partial
+        );
+        assert_eq!(coverage_of(vec![(end, None)], start, end), Coverage::Never);
+        assert_eq!(coverage_of(Vec::new(), start, end), Coverage::Never);
+    }
+
+    #[test]
+    fn urls_lose_anything_that_could_be_a_secret() {
+        assert_eq!(
+            public_url("https://user:hunter2@psa.example.com/api?token=abc#x"),
+            "https://psa.example.com/api"
+        );
+        assert_eq!(
+            screaming("RequiredFunctionUnowned"),
+            "REQUIRED_FUNCTION_UNOWNED"
+        );
     }
 }

@@ -63,7 +63,7 @@ async fn store(state: &AppState, headers: &HeaderMap, id: &str, body: Body) -> A
     let viewer = authenticate(&state.jwt, &state.callers, &state.db, headers).await?;
     refuse_sync_jobs(&viewer)?;
     let evidence_id = ids::decode_as("id", NodeType::EvidenceRecord, &ID(id.to_owned()))?;
-    let limit = usize::try_from(MAX_FILE_BYTES).unwrap_or(usize::MAX);
+    let limit = MAX_FILE_BYTES;
     let body: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::request(
             ErrorCode::PayloadTooLarge,
