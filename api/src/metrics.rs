@@ -93,14 +93,17 @@ fn describe() {
 
 /// The label for a client's `operationName`: itself while the set of names seen is small,
 /// `other` after, `anonymous` without one, `batch` for a batch.
-fn operation_label(operation: Option<&str>) -> String {
+/// Only a request answered without an error adds a new name: an `operationName` the document
+/// does not have, or a document that does not validate, cannot take one of the places.
+fn operation_label(operation: Option<&str>, register: bool) -> String {
     label_among(
         OPERATIONS.get_or_init(|| Mutex::new(HashSet::new())),
         operation,
+        register,
     )
 }
 
-fn label_among(seen: &Mutex<HashSet<String>>, operation: Option<&str>) -> String {
+fn label_among(seen: &Mutex<HashSet<String>>, operation: Option<&str>, register: bool) -> String {
     let Some(name) = operation else {
         return "anonymous".to_owned();
     };
@@ -110,7 +113,9 @@ fn label_among(seen: &Mutex<HashSet<String>>, operation: Option<&str>) -> String
     let mut seen = seen
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if seen.contains(name) || seen.len() < MAX_OPERATIONS && seen.insert(name.to_owned()) {
+    if seen.contains(name)
+        || register && seen.len() < MAX_OPERATIONS && seen.insert(name.to_owned())
+    {
         name.to_owned()
     } else {
         "other".to_owned()
@@ -123,7 +128,7 @@ pub fn request(route: &str, operation: Option<&str>, outcome: &str, latency: Dur
     if handle().is_none() {
         return;
     }
-    let operation = operation_label(operation);
+    let operation = operation_label(operation, outcome == "OK");
     counter!(REQUESTS, "route" => route.to_owned(), "operation" => operation.clone(), "outcome" => outcome.to_owned())
         .increment(1);
     histogram!(LATENCY, "route" => route.to_owned(), "operation" => operation)
@@ -209,7 +214,7 @@ mod tests {
     fn operation_labels_stay_bounded_and_keep_the_names_seen_first() {
         let seen = Mutex::new(HashSet::new());
         let labels: Vec<String> = (0..MAX_OPERATIONS + 50)
-            .map(|index| label_among(&seen, Some(&format!("Flood{index}"))))
+            .map(|index| label_among(&seen, Some(&format!("Flood{index}")), true))
             .collect();
         assert_eq!(labels[0], "Flood0");
         assert_eq!(
@@ -223,8 +228,15 @@ mod tests {
         );
         assert_eq!(seen.lock().unwrap().len(), MAX_OPERATIONS);
         // A name kept before the cap keeps its label after it.
-        assert_eq!(label_among(&seen, Some("Flood7")), "Flood7");
-        assert_eq!(label_among(&seen, None), "anonymous");
-        assert_eq!(label_among(&seen, Some("A,B")), "batch");
+        assert_eq!(label_among(&seen, Some("Flood7"), false), "Flood7");
+        assert_eq!(label_among(&seen, None, true), "anonymous");
+        let fresh = Mutex::new(HashSet::new());
+        assert_eq!(
+            label_among(&fresh, Some("Failed"), false),
+            "other",
+            "a failing request adds no name"
+        );
+        assert!(fresh.lock().unwrap().is_empty());
+        assert_eq!(label_among(&seen, Some("A,B"), true), "batch");
     }
 }

@@ -580,3 +580,35 @@ async fn where_one_side_signs_it_rejects_what_the_other_party_proposed() -> anyh
     assert_eq!(withdrawn["responsibility"]["status"], "DRAFT");
     app.stop().await
 }
+
+#[tokio::test]
+async fn an_entry_names_at_most_fifty_parties_or_steps() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let client = app.client_admin_token();
+    let harbor = harbor(&app, &client).await?;
+    let steps: Vec<Value> = (0..51)
+        .map(|_| json!({ "teamId": harbor.internal_it, "channel": "PHONE" }))
+        .collect();
+    let before = app.count("responsibilities").await?;
+    let refused = send(
+        &app,
+        &client,
+        "createResponsibility",
+        "CreateResponsibilityInput",
+        json!({ "environmentId": harbor.environment, "function": "backup_recovery", "systemId": harbor.ehr,
+            "responsibleTeamId": harbor.internal_it, "validFrom": "2027-01-01T00:00:00Z", "escalationPath": steps }),
+    )
+    .await?;
+    assert_eq!(
+        refused["userErrors"][0]["field"],
+        json!(["input", "escalationPath"]),
+        "{refused}"
+    );
+    assert_eq!(code(&refused), "INVALID");
+    assert_eq!(
+        app.count("responsibilities").await?,
+        before,
+        "nothing written"
+    );
+    app.stop().await
+}

@@ -82,6 +82,11 @@ async fn a_caller_over_its_rate_waits_and_other_callers_do_not() -> anyhow::Resu
     }
     let refused = refused.expect("the caller is refused once over its burst");
     let retry_after = header(&refused, "retry-after").expect("Retry-After");
+    assert_eq!(header(&refused, "x-ratelimit-remaining"), Some(0));
+    assert_eq!(
+        header(&refused, "x-ratelimit-limit"),
+        Some(u64::from(BURST))
+    );
     assert!((1..=2).contains(&retry_after), "{retry_after}");
     let body: Value = refused.json().await?;
     assert_eq!(
@@ -136,5 +141,41 @@ async fn three_hundred_requests_at_once_from_one_token_get_only_the_burst() -> a
         admitted >= BURST && f64::from(admitted) <= most,
         "{admitted} admitted in {elapsed:.2} s"
     );
+    app.stop().await
+}
+
+#[tokio::test]
+async fn operations_over_a_websocket_count_against_the_same_rate() -> anyhow::Result<()> {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let app = limited_app().await?;
+    let token = app.provider_admin_token();
+    // `connection_init` is one request of the burst; the operations started after it are the rest.
+    let mut socket = crate::subscriptions::connect(&app, &token).await?;
+    for id in 0..(BURST + 3) {
+        socket
+            .send(Message::Text(
+                json!({ "id": id.to_string(), "type": "subscribe", "payload": { "query": "{ viewer { role } }" } })
+                    .to_string()
+                    .into(),
+            ))
+            .await?;
+    }
+    let mut answered = 0;
+    let closed = loop {
+        let message = crate::subscriptions::next(&mut socket).await?;
+        match message["type"].as_str() {
+            Some("next") => answered += 1,
+            Some("closed") => break message,
+            _ => {}
+        }
+    };
+    assert_eq!(closed["code"], 1013, "try again later: {closed}");
+    assert!(
+        closed["reason"].as_str().unwrap().contains("rate limit"),
+        "{closed}"
+    );
+    assert!(answered < BURST + 3, "{answered} operations ran");
     app.stop().await
 }

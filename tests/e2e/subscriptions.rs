@@ -42,7 +42,7 @@ pub(crate) async fn connect(app: &TestApp, token: &str) -> anyhow::Result<Socket
 }
 
 /// The next JSON message, within 5 seconds.
-async fn next(socket: &mut Socket) -> anyhow::Result<Value> {
+pub(crate) async fn next(socket: &mut Socket) -> anyhow::Result<Value> {
     loop {
         let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
             .await

@@ -112,6 +112,7 @@ impl CallerCache {
             }
             Err(wait) => {
                 crate::metrics::rate_limited();
+                crate::auth::rate::note(rate.refused(wait));
                 Err(ApiError::RateLimited { retry_after: wait })
             }
         }

@@ -90,6 +90,20 @@ impl RateLimit {
         }
     }
 
+    /// What a refusal tells the caller: nothing left of the burst, whole again in `wait` plus
+    /// the time to refill it.
+    #[must_use]
+    pub fn refused(&self, wait: Duration) -> Admission {
+        Admission {
+            limit: self.burst.get(),
+            remaining: 0,
+            reset: wait
+                + Duration::from_secs_f64(
+                    f64::from(self.burst.get()) / f64::from(self.per_second.get()),
+                ),
+        }
+    }
+
     /// Drops the buckets of callers that are back to a whole burst, so memory follows the
     /// callers active in the last moments, not every caller ever seen.
     pub fn forget_idle(&self) {

@@ -66,6 +66,9 @@ pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 pub const CLOSE_FORBIDDEN: u16 = 4403;
 /// The WebSocket close code for a server that cannot go on (here: it could not check rights).
 pub const CLOSE_INTERNAL: u16 = 1011;
+/// The close code of a caller over its rate: WebSocket's "try again later" (the reason says
+/// when).
+pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 
 /// Why a connection's rights ended, as its close frame says it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +86,7 @@ impl Ended {
         let code = match error.code() {
             ErrorCode::Unauthenticated => CLOSE_UNAUTHORIZED,
             ErrorCode::Forbidden => CLOSE_FORBIDDEN,
+            ErrorCode::RateLimited => CLOSE_TRY_AGAIN_LATER,
             _ => CLOSE_INTERNAL,
         };
         Self {

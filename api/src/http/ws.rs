@@ -88,8 +88,12 @@ async fn serve(state: AppState, protocol: WebSocketProtocols, socket: WebSocket)
 
     // The ids of the operations the client has started and that have not completed.
     let active: Arc<Mutex<HashSet<String>>> = Arc::default();
+    // The claims `connection_init` verified: every operation started later counts against the
+    // caller's rate, as an HTTP request would.
+    let claims: Arc<OnceLock<crate::auth::Claims>> = Arc::default();
     let input = {
         let (heard, active, close) = (Arc::clone(&heard), Arc::clone(&active), close.clone());
+        let (callers, claims) = (Arc::clone(&state.callers), Arc::clone(&claims));
         source
             .take_while(|message| std::future::ready(message.is_ok()))
             .filter_map(move |message| {
@@ -102,6 +106,13 @@ async fn serve(state: AppState, protocol: WebSocketProtocols, socket: WebSocket)
                             let _ = close.send(refusal);
                             return std::future::ready(None);
                         }
+                        if let Some(claims) = claims.get()
+                            && starts_operation(&data)
+                            && let Err(error) = callers.admit(claims)
+                        {
+                            let _ = close.send(Ended::from_error(&error));
+                            return std::future::ready(None);
+                        }
                         Some(data)
                     }
                     _ => None,
@@ -109,8 +120,12 @@ async fn serve(state: AppState, protocol: WebSocketProtocols, socket: WebSocket)
             })
     };
     let init = {
-        let (state, refused, standing) =
-            (state.clone(), Arc::clone(&refused), Arc::clone(&standing));
+        let (state, refused, standing, claims) = (
+            state.clone(),
+            Arc::clone(&refused),
+            Arc::clone(&standing),
+            Arc::clone(&claims),
+        );
         move |payload: serde_json::Value| async move {
             let token = ["Authorization", "authorization", "token"]
                 .iter()
@@ -139,6 +154,7 @@ async fn serve(state: AppState, protocol: WebSocketProtocols, socket: WebSocket)
             let opened = Arc::new(Standing::new(state.db.clone(), viewer.clone(), Some(close)));
             // `connection_init` runs once per connection (a second one is refused by the protocol).
             let _ = standing.set(Arc::clone(&opened));
+            let _ = claims.set(viewer.claims.clone());
             Ok(
                 Loaders::attach(Data::default(), &state.db, Batches::Spawned)
                     .data(state.db.clone())
@@ -269,6 +285,18 @@ fn track(active: &Mutex<HashSet<String>>, data: &[u8], direction: Direction) -> 
         _ => {}
     }
     None
+}
+
+/// Whether a client's message starts an operation (`subscribe`, or `start` in the older
+/// protocol).
+fn starts_operation(data: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    serde_json::from_slice::<Envelope>(data)
+        .is_ok_and(|envelope| matches!(envelope.kind.as_str(), "subscribe" | "start"))
 }
 
 /// A close frame; its reason is cut to the 123 bytes a control frame has room for.

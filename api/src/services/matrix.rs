@@ -80,6 +80,9 @@ impl Action {
     }
 }
 
+/// Most consulted teams, informed teams or escalation steps an entry names.
+pub const MAX_PARTIES: usize = 50;
+
 /// Longest notes of an entry, in characters.
 pub const MAX_NOTES: usize = 5_000;
 
@@ -377,6 +380,21 @@ async fn check_terms(
         ("accountableTeamId", given.accountable_team_id),
     ] {
         team_for_environment(txn, check, &at(field), environment, id).await?;
+    }
+    // Bounded before anything is read: each name costs reads while the environment is locked.
+    for (field, count) in [
+        ("consultedTeamIds", given.consulted_team_ids.len()),
+        ("informedTeamIds", given.informed_team_ids.len()),
+        ("escalationPath", given.escalation_path.len()),
+    ] {
+        if count > MAX_PARTIES {
+            check.fail(
+                &at(field),
+                UserErrorCode::Invalid,
+                format!("at most {MAX_PARTIES} items"),
+            );
+            return Ok(None);
+        }
     }
     for (field, ids) in [
         ("consultedTeamIds", &given.consulted_team_ids),
