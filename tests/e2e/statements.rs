@@ -134,3 +134,23 @@ async fn a_change_log_page_costs_two_statements_on_page_one_and_page_two() -> an
     assert_eq!(ids(&all), [one, two].concat());
     app.stop().await
 }
+
+#[tokio::test]
+async fn the_owners_of_a_page_of_systems_are_read_in_one_batch() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let token = app.provider_admin_token();
+    let query = "{ systems(first: 50) { edges { node { id owners { id } } } } }";
+    let (data, statements) = warm(&app, &token, query, Value::Null).await?;
+    let edges = data["systems"]["edges"].as_array().expect("edges");
+    assert!(edges.len() > 5, "{data}");
+    assert!(
+        edges
+            .iter()
+            .any(|edge| !edge["node"]["owners"].as_array().unwrap().is_empty()),
+        "{data}"
+    );
+    // The page and one batch of owners, whatever the number of systems: every system asks at
+    // the request's one "now".
+    assert!(statements.len() <= 3, "{statements:#?}");
+    app.stop().await
+}

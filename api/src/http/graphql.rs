@@ -191,8 +191,12 @@ async fn run(
     let request_id = request_id(headers);
     // Every operation's loaders run their batches in this task (see `BatchQueue::drive`).
     let batches = BatchQueue::default();
+    let now = crate::graphql::context::RequestNow(sea_orm::prelude::DateTimeUtc::from(
+        crate::services::unit::precise(chrono::Utc::now()),
+    ));
     let prepare = |request: async_graphql::Request| {
         Loaders::attach(request, &state.db, Batches::Local(batches.clone()))
+            .data(now)
             .data(state.db.clone())
             .data(state.events.clone())
             .data(state.sync.clone())

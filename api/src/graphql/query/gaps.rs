@@ -133,7 +133,7 @@ async fn ownership_gaps(
     changes_since: Option<DateTimeUtc>,
     as_of: Option<DateTimeUtc>,
 ) -> ApiResult<Option<OwnershipGapReport>> {
-    let as_of = crate::graphql::query::matrix::clock(at, as_of)?.as_of;
+    let as_of = crate::graphql::query::matrix::clock(ctx, at, as_of)?.as_of;
     if !(1..=MAX_WINDOW_HOURS).contains(&change_window_hours) {
         return Err(ApiError::bad_input(
             "changeWindowHours",

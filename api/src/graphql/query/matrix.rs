@@ -201,10 +201,11 @@ pub(crate) async fn visible_environment(
 /// # Errors
 /// `BAD_USER_INPUT` for an `asOf` in the future.
 pub(crate) fn clock(
+    ctx: &Context<'_>,
     at: Option<DateTimeUtc>,
     as_of: Option<DateTimeUtc>,
 ) -> ApiResult<matrix::Clock> {
-    let now = Utc::now();
+    let now = ctx.now();
     let as_of =
         matrix::check_as_of(as_of, now).map_err(|message| ApiError::bad_input("asOf", message))?;
     Ok(matrix::Clock {
@@ -219,7 +220,7 @@ async fn responsibility_matrix(
     at: Option<DateTimeUtc>,
     as_of: Option<DateTimeUtc>,
 ) -> ApiResult<Option<ResponsibilityMatrix>> {
-    let clock = clock(at, as_of)?;
+    let clock = clock(ctx, at, as_of)?;
     let Some(environment) = visible_environment(ctx, environment_id).await? else {
         return Ok(None);
     };
@@ -261,7 +262,7 @@ async fn who_owns(
     at: Option<DateTimeUtc>,
     as_of: Option<DateTimeUtc>,
 ) -> ApiResult<Option<Ownership>> {
-    let clock = clock(at, as_of)?;
+    let clock = clock(ctx, at, as_of)?;
     let Some(environment) = visible_environment(ctx, environment_id).await? else {
         return Ok(None);
     };

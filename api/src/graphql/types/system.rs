@@ -180,7 +180,7 @@ impl System {
         )]
         as_of: Option<DateTimeUtc>,
     ) -> Result<Vec<Responsibility>> {
-        let clock = crate::graphql::query::matrix::clock(at, as_of).extend()?;
+        let clock = crate::graphql::query::matrix::clock(ctx, at, as_of).extend()?;
         let key = OwnersKey {
             environment_id: self.0.environment_id,
             system_id: self.0.id,
