@@ -51,6 +51,10 @@ const LONGEST_RETRY: Duration = Duration::from_secs(30);
 /// A connection lost sooner than this after the previous loss waits before it is opened again,
 /// so a connection that keeps dropping does not spin.
 const FLAPPING: Duration = Duration::from_secs(1);
+/// How often a server sends itself a probe through the channel. A probe not back by the next
+/// one means the listening connection is gone without having said so (a NAT or a failover that
+/// dropped it silently): it is reopened, and events may have been missed.
+const PROBE_EVERY: Duration = Duration::from_secs(30);
 
 /// One event as a notification names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,6 +131,9 @@ pub struct Payload {
     pub from: Uuid,
     /// The events, in the order the sender published them.
     pub events: Vec<Notice>,
+    /// Set on a server's probe of its own listening connection (and then no event is named).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<u64>,
 }
 
 /// The payloads naming `notices` from server `from`, in order, each at most [`MAX_PAYLOAD`]
@@ -262,22 +269,42 @@ async fn run(
     bus: EventBus,
 ) {
     let mut last_loss: Option<Instant> = None;
+    let mut probes = tokio::time::interval(PROBE_EVERY);
+    probes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    probes.tick().await;
+    let (mut sent, mut awaiting): (u64, Option<u64>) = (0, None);
     loop {
-        let error = match listener.try_recv().await {
-            Ok(Some(notification)) => {
-                receive(&db, &bus, notification.payload()).await;
-                continue;
+        let error = tokio::select! {
+            received = listener.try_recv() => match received {
+                Ok(Some(notification)) => {
+                    if let Some(probe) = receive(&db, &bus, notification.payload()).await
+                        && awaiting == Some(probe)
+                    {
+                        awaiting = None;
+                    }
+                    continue;
+                }
+                Ok(None) => None,
+                Err(error) => Some(error.to_string()),
+            },
+            _ = probes.tick() => {
+                if awaiting.is_none() {
+                    sent += 1;
+                    awaiting = Some(sent);
+                    probe(&db, &bus, sent).await;
+                    continue;
+                }
+                Some("the listener's own probe did not come back".to_owned())
             }
-            Ok(None) => None,
-            Err(error) => Some(error),
         };
         tracing::warn!(
-            error = error.map(|error| error.to_string()),
+            error,
             "the connection listening for other servers' events was lost; listening again"
         );
         let flapping = last_loss.is_some_and(|at| at.elapsed() < FLAPPING);
         listener = reopen(&options, flapping).await;
         last_loss = Some(Instant::now());
+        awaiting = None;
         missed(&bus);
     }
 }
@@ -318,8 +345,36 @@ fn missed(bus: &EventBus) {
     bus.publish(Event::EventsMissed);
 }
 
-/// Publishes what the notification `text` names, unless this server sent it.
-async fn receive(db: &DatabaseConnection, bus: &EventBus, text: &str) {
+/// Sends this server's probe `number` through the channel, over the server's pool (not the
+/// listening connection, whose health is the question).
+async fn probe(db: &DatabaseConnection, bus: &EventBus, number: u64) {
+    let Some(from) = bus.instance_id() else {
+        return;
+    };
+    let payload = Payload {
+        from,
+        events: Vec::new(),
+        probe: Some(number),
+    };
+    let Ok(text) = serde_json::to_string(&payload) else {
+        return;
+    };
+    if let Err(error) = db
+        .execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [CHANNEL.into(), text.into()],
+        ))
+        .await
+    {
+        // The next tick finds the probe missing and reopens the listener.
+        tracing::debug!(%error, "cannot send the listener's probe");
+    }
+}
+
+/// Publishes what the notification `text` names, unless this server sent it; returns the
+/// number of this server's own probe when it is one.
+async fn receive(db: &DatabaseConnection, bus: &EventBus, text: &str) -> Option<u64> {
     let payload = match serde_json::from_str::<Payload>(text) {
         Ok(payload) => payload,
         Err(error) => {
@@ -328,11 +383,14 @@ async fn receive(db: &DatabaseConnection, bus: &EventBus, text: &str) {
                 bytes = text.len(),
                 "ignored a notification on {CHANNEL} that is not one of Tandem's"
             );
-            return;
+            return None;
         }
     };
     if Some(payload.from) == bus.instance_id() {
-        return;
+        return payload.probe;
+    }
+    if payload.probe.is_some() {
+        return None;
     }
     match load(db, &payload.events).await {
         Ok(deliveries) => {
@@ -348,6 +406,7 @@ async fn receive(db: &DatabaseConnection, bus: &EventBus, text: &str) {
             missed(bus);
         }
     }
+    None
 }
 
 /// What one notice becomes on this server's bus.
