@@ -211,7 +211,8 @@ pub fn function_by_key<'a>(
         .max_by_key(|found| found.organization_id.is_some())
 }
 
-/// Every obligation of `environment`'s frameworks at `at`, by framework and key.
+/// Every obligation of `environment`'s frameworks at `at`, by framework and key, with the
+/// owners the matrix in force then names as recorded `as_of` (the current record when `None`).
 ///
 /// # Errors
 /// Database errors.
@@ -219,6 +220,7 @@ pub async fn obligations(
     db: &impl ConnectionTrait,
     environment: &environment::Model,
     at: DateTime<Utc>,
+    as_of: Option<DateTime<Utc>>,
 ) -> Result<Vec<ObligationState>, DbErr> {
     let frameworks = frameworks_of(environment);
     if frameworks.is_empty() {
@@ -232,7 +234,13 @@ pub async fn obligations(
         .await?;
     let functions = matrix::functions_for(db, environment.organization_id).await?;
     // Function-level defaults only: obligations are about the environment, not one system.
-    let in_force = matrix::in_force(db, [environment.id], at, Some(Vec::new())).await?;
+    let in_force = matrix::in_force_as_of(
+        db,
+        [environment.id],
+        matrix::Clock { at, as_of },
+        Some(Vec::new()),
+    )
+    .await?;
     let team_ids: HashSet<Uuid> = in_force
         .iter()
         .flat_map(|entry| {

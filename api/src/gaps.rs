@@ -297,7 +297,7 @@ pub async fn find(
     }
 
     gaps.extend(undocumented_changes(db, environment, question).await?);
-    gaps.extend(compliance_evidence(db, environment, at).await?);
+    gaps.extend(compliance_evidence(db, environment, at, question.as_of).await?);
     gaps.sort_by_key(|gap| (gap.severity, gap.kind));
     Ok(gaps)
 }
@@ -574,10 +574,12 @@ async fn compliance_evidence(
     db: &impl ConnectionTrait,
     environment: &environment::Model,
     at: DateTime<Utc>,
+    as_of: Option<DateTime<Utc>>,
 ) -> Result<Vec<Gap>, DbErr> {
     use crate::compliance::{ObligationStatus, obligations};
     let mut gaps = Vec::new();
-    for state in obligations(db, environment, at).await? {
+    // Owners as the matrix was recorded `as_of`, like every other gap of the report.
+    for state in obligations(db, environment, at, as_of).await? {
         let owner = state.owner.as_ref().map_or_else(
             || "no agreed entry owns its function".to_owned(),
             crate::compliance::Owner::describe,

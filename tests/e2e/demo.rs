@@ -131,7 +131,7 @@ async fn demo_shows_an_overdue_risk_analysis_and_a_signed_restore_test() -> anyh
         .one(&db)
         .await?
         .expect("Harbor's production environment");
-    let states = api::compliance::obligations(&db, &production, chrono::Utc::now()).await?;
+    let states = api::compliance::obligations(&db, &production, chrono::Utc::now(), None).await?;
     let state = |key: &str| {
         states
             .iter()
@@ -171,7 +171,8 @@ async fn demo_shows_an_overdue_risk_analysis_and_a_signed_restore_test() -> anyh
     // Everything else is up to date and signed, in every environment: the risk analysis is the
     // one gap to find.
     for environment in Environment::find().all(&db).await? {
-        let states = api::compliance::obligations(&db, &environment, chrono::Utc::now()).await?;
+        let states =
+            api::compliance::obligations(&db, &environment, chrono::Utc::now(), None).await?;
         assert!(!states.is_empty(), "{}", environment.name);
         let open: Vec<&str> = states
             .iter()

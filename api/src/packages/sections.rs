@@ -1455,7 +1455,7 @@ pub async fn obligations(
     let db = subject.db;
     let last_second = end - Duration::seconds(1);
     let states: Vec<crate::compliance::ObligationState> =
-        crate::compliance::obligations(db, &subject.environment, last_second)
+        crate::compliance::obligations(db, &subject.environment, last_second, None)
             .await?
             .into_iter()
             .filter(|state| state.obligation.framework == framework)

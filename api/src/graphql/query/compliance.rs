@@ -71,7 +71,7 @@ async fn compliance_obligations(
         return Ok(None);
     };
     let at = at.unwrap_or_else(Utc::now);
-    let states = compliance::obligations(ctx.db()?, &environment, at).await?;
+    let states = compliance::obligations(ctx.db()?, &environment, at, None).await?;
     Ok(Some(ComplianceReport {
         environment: Environment(environment),
         at,
