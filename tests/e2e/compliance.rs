@@ -936,22 +936,36 @@ async fn only_the_side_that_recorded_evidence_completes_or_corrects_it() -> anyh
     let replacement = recorded(&app, &noc, correction).await?;
     assert!(replacement.is_string());
     assert_eq!(put(noc.clone()).await?.status(), 400, "superseded");
-    // A sync job's token neither attaches nor reads evidence files.
-    let sync = app.integration_token("demo|northwind-sync", "northwind-msp", uuid::Uuid::now_v7());
-    let response = app
+    // A sync job's token (of the demo's own RMM integration) neither reads nor attaches
+    // evidence files.
+    let rmm = app
+        .query(
+            &app.provider_admin_token(),
+            "{ integrations(first: 10) { edges { node { id kind } } } }",
+            Value::Null,
+        )
+        .await?["integrations"]["edges"]
+        .as_array()
+        .and_then(|edges| edges.iter().find(|edge| edge["node"]["kind"] == "NINJAONE"))
+        .map(|edge| tests::decode_uuid(&edge["node"]["id"]))
+        .expect("the demo has a NinjaOne integration");
+    let sync = app.integration_token("demo|northwind-sync", "northwind-msp", rmm);
+    let file_of = |id: &Value| format!("{}/evidence/{}/file", app.address, id.as_str().unwrap());
+    let read = app
         .client
-        .get(format!(
-            "{}/evidence/{}/file",
-            app.address,
-            replacement.as_str().unwrap()
-        ))
-        .bearer_auth(sync)
+        .get(file_of(&replacement))
+        .bearer_auth(&sync)
         .send()
         .await?;
-    assert!(
-        [401, 403].contains(&response.status().as_u16()),
-        "{}",
-        response.status()
-    );
+    assert_eq!(read.status(), 403, "a sync token reads no evidence");
+    let attach = app
+        .client
+        .put(file_of(&replacement))
+        .bearer_auth(&sync)
+        .header("content-type", "application/pdf")
+        .body(b"%PDF".to_vec())
+        .send()
+        .await?;
+    assert_eq!(attach.status(), 403, "a sync token attaches no evidence");
     app.stop().await
 }

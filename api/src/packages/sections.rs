@@ -1472,10 +1472,12 @@ pub async fn obligations(
         .filter(evidence_record::COLUMN.period_end.gt(start))
         .order_by_asc(evidence_record::Column::PeriodStart)
         .order_by_asc(evidence_record::Column::Id)
+        // One past the cap tells whether there are more, without reading them all.
+        .limit(u64::try_from(MAX_ROWS).unwrap_or(u64::MAX) + 1)
         .all(db)
         .await?;
-    let total = records.len();
     let capped = cap(&mut records);
+    let total = records.len();
     let ids: Vec<Uuid> = records.iter().map(|record| record.id).collect();
     // Sign-offs and files as the record stands now: an auditor wants the evidence, even when
     // it was signed after the period ended.
@@ -1645,13 +1647,14 @@ pub async fn obligations(
             .count()
     };
     let mut blocks = vec![Block::Paragraph(format!(
-        "{} obligations of the framework as they stood at {}: {} up to date, {} unsigned, {} due, {} overdue. {total} evidence records cover some of the period; {} carry a file in `evidence/`.",
+        "{} obligations of the framework as they stood at {}: {} up to date, {} unsigned, {} due, {} overdue. {total}{} evidence records cover some of the period; {} carry a file in `evidence/`.",
         obligation_rows.len(),
         stamp(last_second),
         counted("UP_TO_DATE"),
         counted("UNSIGNED"),
         counted("DUE"),
         counted("OVERDUE"),
+        if capped { " or more" } else { "" },
         package_files.len()
     ))];
     if !obligation_rows.is_empty() {
@@ -1670,7 +1673,7 @@ pub async fn obligations(
         ));
     }
     if capped {
-        blocks.push(capped_note("evidence records", u64::try_from(total).ok()));
+        blocks.push(capped_note("evidence records", None));
     }
     if left_out > 0 {
         blocks.push(Block::Paragraph(format!(
