@@ -16,6 +16,7 @@ mod graphql;
 mod hardening;
 mod health;
 mod http;
+mod integration_visibility;
 mod jwks;
 mod lookups;
 mod matrix;

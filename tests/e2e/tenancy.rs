@@ -46,6 +46,9 @@ async fn provider_people(app: &TestApp, provider: &str) -> anyhow::Result<HashSe
 #[tokio::test]
 async fn no_root_list_shows_another_tenants_rows() -> anyhow::Result<()> {
     let app = TestApp::spawn_with_demo().await?;
+    // The demo's integrations feed both clients, which both see them read-only
+    // (`integration_visibility`): here they feed Harbor only.
+    app.unmap_cedar().await?;
     let harbor = app.client_admin_token();
     let cedar = app.token(
         "demo|cedar-office",
@@ -107,8 +110,10 @@ async fn no_root_list_shows_another_tenants_rows() -> anyhow::Result<()> {
             "{field}"
         );
     }
-    // A client sees nothing of its provider's integrations and their runs.
-    assert!(ids(&app, &harbor, "integrations").await?.is_empty());
+    // A client sees its provider's integrations only while they feed it.
+    assert_eq!(ids(&app, &harbor, "integrations").await?.len(), 2);
+    assert!(ids(&app, &cedar, "integrations").await?.is_empty());
+    assert!(ids(&app, &cedar, "syncRuns").await?.is_empty());
     assert!(!ids(&app, &provider, "syncRuns").await?.is_empty());
     app.stop().await
 }
@@ -116,6 +121,8 @@ async fn no_root_list_shows_another_tenants_rows() -> anyhow::Result<()> {
 #[tokio::test]
 async fn node_returns_null_for_every_type_of_another_tenant() -> anyhow::Result<()> {
     let app = TestApp::spawn_with_demo().await?;
+    // No integration feeds Cedar (see `no_root_list_shows_another_tenants_rows`).
+    app.unmap_cedar().await?;
     let harbor = app.client_admin_token();
     let cedar = app.token(
         "demo|cedar-office",
@@ -128,7 +135,8 @@ async fn node_returns_null_for_every_type_of_another_tenant() -> anyhow::Result<
         if field == "functions" {
             continue;
         }
-        // The provider's own objects are invisible to clients; the clinic's to the accountants.
+        // The provider's integrations that do not feed a client are invisible to it; the
+        // clinic's objects to the accountants.
         let owner = if matches!(field, "integrations" | "syncRuns") {
             &provider
         } else {

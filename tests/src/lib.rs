@@ -369,6 +369,54 @@ impl TestApp {
         )
     }
 
+    /// A token for the demo's fully managed client's admin (Cedar & Pine Accounting).
+    pub fn cedar_admin_token(&self) -> String {
+        self.token("demo|cedar-office", "cedar-pine", Role::Admin)
+    }
+
+    /// Stops the demo's PSA and RMM from syncing Cedar & Pine (PSA company 252, RMM site 12), so
+    /// that no integration feeds Cedar's environments and Cedar sees none of them. Returns the
+    /// integrations' global ids.
+    ///
+    /// # Errors
+    /// When a query fails or a mapping is refused.
+    pub async fn unmap_cedar(&self) -> anyhow::Result<Vec<Value>> {
+        let provider = self.provider_admin_token();
+        let listed = self
+            .query(
+                &provider,
+                "{ integrations { edges { node { id kind } } } }",
+                Value::Null,
+            )
+            .await?;
+        let mut ids = Vec::new();
+        for edge in listed["integrations"]["edges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let id = edge["node"]["id"].clone();
+            let company = if edge["node"]["kind"] == "CONNECTWISE_MANAGE" {
+                "252"
+            } else {
+                "12"
+            };
+            let unmapped = self
+                .query(
+                    &provider,
+                    "mutation($input: UnmapIntegrationCompanyInput!) { unmapIntegrationCompany(input: $input) { userErrors { message } } }",
+                    json!({ "input": { "integrationId": id, "externalCompanyId": company } }),
+                )
+                .await?;
+            anyhow::ensure!(
+                unmapped["unmapIntegrationCompany"]["userErrors"] == json!([]),
+                "unmapping Cedar failed: {unmapped}"
+            );
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
     /// `POST /graphql` with `token` (if any); returns the status and the JSON body.
     ///
     /// # Errors

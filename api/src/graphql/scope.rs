@@ -6,13 +6,14 @@
 //! person applies the one rule for people.
 
 use async_graphql::Context;
-use entities::{environment, person};
+use entities::{environment, integration, person};
 use sea_orm::prelude::*;
 use sea_orm::sea_query::{Query, SelectStatement};
 
 use crate::auth::Viewer;
 use crate::error::ApiResult;
-use crate::graphql::loaders::load_by_id;
+use crate::graphql::loaders::{MappingsOfIntegration, load_by_id, load_group};
+pub use crate::services::scope::visible_integrations;
 
 /// `SELECT id FROM environments WHERE organization_id IN (<visible organizations>)`.
 pub fn visible_environments(viewer: &Viewer) -> SelectStatement {
@@ -51,4 +52,39 @@ pub async fn visible_person(
     Ok(load_by_id::<person::Entity>(ctx, id)
         .await?
         .filter(|found| viewer.can_see_person(found)))
+}
+
+/// Whether the viewer may see integration `found`: the rule of [`visible_integrations`], read
+/// through the request's loaders so a page of entries naming the same integration costs one
+/// batch, not a statement each.
+///
+/// # Errors
+/// Database errors.
+pub async fn can_see_integration(
+    ctx: &Context<'_>,
+    viewer: &Viewer,
+    found: &integration::Model,
+) -> ApiResult<bool> {
+    if viewer.can_see_organization(found.organization_id) {
+        return Ok(true);
+    }
+    if !viewer.can_see_people_of(found.organization_id) {
+        return Ok(false);
+    }
+    for mapping in load_group::<MappingsOfIntegration>(ctx, found.id).await? {
+        let environment = load_by_id::<environment::Entity>(ctx, mapping.environment_id).await?;
+        if environment
+            .is_some_and(|environment| environment.organization_id == viewer.organization.id)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether the viewer sees integration `found` only read-only, through a mapping to one of its
+/// environments (see [`visible_integrations`]): what the run found about other organizations'
+/// records (errors, warnings) is not theirs to read.
+pub fn sees_read_only(viewer: &Viewer, found: &integration::Model) -> bool {
+    !viewer.can_see_organization(found.organization_id)
 }

@@ -990,8 +990,10 @@ pub async fn split_system_link(
 }
 
 /// The integration `id` if the actor's organization owns it; else a `NOT_FOUND` error on
-/// `field`. `None` too when the id could not be decoded (its error is already in `check`).
-/// `lock` locks the row for the rest of the transaction (PostgreSQL).
+/// `field`, or `FORBIDDEN` when the actor sees it read-only (a client seeing its provider's
+/// integration that feeds its environments). `None` too when the id could not be decoded (its
+/// error is already in `check`). `lock` locks the row for the rest of the transaction
+/// (PostgreSQL).
 async fn administered(
     db: &impl ConnectionTrait,
     actor: &Viewer,
@@ -999,7 +1001,7 @@ async fn administered(
     field: &str,
     id: Option<Uuid>,
     lock: bool,
-) -> Result<Option<integration::Model>, DbErr> {
+) -> Result<Option<integration::Model>, ServiceError> {
     let Some(id) = id else { return Ok(None) };
     // The organization is part of the condition, so another tenant's row is never locked.
     let mut select = integration::Entity::find_by_id(id).filter(
@@ -1018,6 +1020,21 @@ async fn administered(
         .await?
         .filter(|found| found.deleted_at.is_none());
     if found.is_none() {
+        let seen_read_only = match integration::Entity::find_by_id(id).one(db).await? {
+            Some(other)
+                if other.organization_id != actor.organization.id && other.deleted_at.is_none() =>
+            {
+                crate::services::scope::can_see_integration(db, actor, &other).await?
+            }
+            _ => false,
+        };
+        if seen_read_only {
+            return Err(ServiceError::Forbidden(
+                "this integration belongs to the provider that configured it: your organization \
+                 sees it read-only"
+                    .to_owned(),
+            ));
+        }
         check.fail(
             field,
             UserErrorCode::NotFound,

@@ -2,16 +2,84 @@
 //! actor, and which teams and people may be named in an environment's data (its two parties
 //! only). Each records a `NOT_FOUND` user error when not, so an object of another tenant and a
 //! missing one look the same. Run them on the write's transaction.
+//!
+//! It also holds the one rule for seeing integrations ([`visible_integrations`]), which reads
+//! and writes both apply.
 
 use std::collections::HashSet;
 
 use chrono::Utc;
-use entities::{engagement, environment, person, system, team, ticket};
+use entities::{
+    engagement, environment, integration, integration_mapping, person, system, team, ticket,
+};
 use sea_orm::prelude::*;
+use sea_orm::sea_query::{Condition, Query, SelectStatement};
 use sea_orm::{ConnectionTrait, QueryFilter};
 
 use crate::auth::Viewer;
 use crate::services::{Check, UserErrorCode};
+
+/// `SELECT id FROM integrations WHERE <the viewer may see it>`: the integrations of the
+/// organizations the viewer sees, and, read-only, those of an organization it has an engagement
+/// with today that feed one of the viewer's own environments (a client sees its provider's PSA
+/// and RMM connections that sync its environments, never the provider's other ones).
+pub fn visible_integrations(viewer: &Viewer) -> SelectStatement {
+    let own_environments = Query::select()
+        .column(environment::Column::Id)
+        .from(environment::Entity)
+        .and_where(environment::Column::OrganizationId.eq(viewer.organization.id))
+        .to_owned();
+    let feeding_own = Query::select()
+        .column(integration_mapping::Column::IntegrationId)
+        .from(integration_mapping::Entity)
+        .and_where(integration_mapping::Column::EnvironmentId.in_subquery(own_environments))
+        .to_owned();
+    Query::select()
+        .column(integration::Column::Id)
+        .from(integration::Entity)
+        .cond_where(
+            Condition::any()
+                .add(
+                    integration::Column::OrganizationId
+                        .is_in(viewer.visible_organization_ids().iter().copied()),
+                )
+                .add(
+                    Condition::all()
+                        .add(
+                            integration::Column::OrganizationId
+                                .is_in(viewer.people_organization_ids().iter().copied()),
+                        )
+                        .add(integration::Column::Id.in_subquery(feeding_own)),
+                ),
+        )
+        .to_owned()
+}
+
+/// Whether the viewer may see `found` (see [`visible_integrations`]).
+///
+/// # Errors
+/// Database errors.
+pub async fn can_see_integration(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    found: &integration::Model,
+) -> Result<bool, DbErr> {
+    if viewer.can_see_organization(found.organization_id) {
+        return Ok(true);
+    }
+    if !viewer.can_see_people_of(found.organization_id) {
+        return Ok(false);
+    }
+    Ok(integration::Entity::find_by_id(found.id)
+        .filter(
+            integration::COLUMN
+                .id
+                .in_subquery(visible_integrations(viewer)),
+        )
+        .count(db)
+        .await?
+        > 0)
+}
 
 /// The environment `id` if the viewer may see it, else a `NOT_FOUND` user error on `field`.
 ///

@@ -4,13 +4,13 @@ use async_graphql::{Context, ID, InputObject, Object, Result, ResultExt};
 use entities::{integration, sync_run};
 use sea_orm::QueryFilter;
 use sea_orm::prelude::*;
-use sea_orm::sea_query::Query as SqlQuery;
 
 use crate::error::ApiResult;
 use crate::graphql::context::ContextExt;
 use crate::graphql::order::order_by;
 use crate::graphql::pagination::{Page, PageArgs, page_cost, paginate};
 use crate::graphql::query::{Within, decode_ids};
+use crate::graphql::scope::visible_integrations;
 use crate::graphql::types::enums::{IntegrationKind, SyncStatus};
 use crate::graphql::types::{Integration, SyncRun};
 use crate::ids::NodeType;
@@ -68,7 +68,9 @@ order_by! {
 
 #[Object]
 impl IntegrationQuery {
-    /// The integrations of the organizations the caller may see. Credentials are never returned.
+    /// The integrations the caller may see: those of the organizations it sees, and, read-only,
+    /// its provider's integrations that feed its own environments. Credentials are never
+    /// returned.
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn integrations(
         &self,
@@ -85,8 +87,8 @@ impl IntegrationQuery {
         let filter = filter.unwrap_or_default();
         let mut select = integration::Entity::find().filter(
             integration::COLUMN
-                .organization_id
-                .is_in(viewer.visible_organization_ids().iter().copied()),
+                .id
+                .in_subquery(visible_integrations(&viewer)),
         );
         if let Some(kinds) = filter.kinds {
             let kinds: Vec<entities::enums::IntegrationKind> =
@@ -119,7 +121,8 @@ impl IntegrationQuery {
         .extend()
     }
 
-    /// The sync runs of the integrations the caller may see. Oldest first by default.
+    /// The sync runs of the integrations the caller may see (see `integrations`). Oldest first by
+    /// default.
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn sync_runs(
         &self,
@@ -163,18 +166,10 @@ pub async fn list_sync_runs(
     page: PageArgs,
 ) -> ApiResult<Page<SyncRun>> {
     let viewer = ctx.viewer()?;
-    let visible_integrations = SqlQuery::select()
-        .column(integration::Column::Id)
-        .from(integration::Entity)
-        .and_where(
-            integration::Column::OrganizationId
-                .is_in(viewer.visible_organization_ids().iter().copied()),
-        )
-        .to_owned();
     let mut select = sync_run::Entity::find().filter(
         sync_run::COLUMN
             .integration_id
-            .in_subquery(visible_integrations),
+            .in_subquery(visible_integrations(viewer)),
     );
     if let Some(integration) = within.integration {
         select = select.filter(sync_run::COLUMN.integration_id.eq(integration));

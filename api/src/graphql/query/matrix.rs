@@ -364,9 +364,12 @@ async fn transition_readiness(
                         Node::Responsibility(Responsibility(found))
                     }
                     ReadinessSubject::Integration(found) => {
-                        // A client's people see that the MSP's integration is unhealthy, not
-                        // the integration itself.
-                        if !viewer.can_see_organization(found.organization_id) {
+                        // The integration feeds this environment: its owner sees it read-only
+                        // (`visible_integrations`) while the integration's organization serves
+                        // it; anyone else sees that it is unhealthy, not the integration.
+                        let feeds_own = environment.organization_id == viewer.organization.id
+                            && viewer.can_see_people_of(found.organization_id);
+                        if !viewer.can_see_organization(found.organization_id) && !feeds_own {
                             continue;
                         }
                         subjects.push(ids::encode(NodeType::Integration, found.id).0);

@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
 use crate::graphql::loaders::load_by_id;
 use crate::graphql::pagination::MAX_PAGE_SIZE;
-use crate::graphql::scope::{can_see_environment, visible_person};
+use crate::graphql::scope::{can_see_environment, can_see_integration, visible_person};
 use crate::graphql::types::{
     Alert, ChangeLogEntry, ComplianceObligation, Engagement, Environment, EvidenceRecord, Function,
     Integration, Node, Organization, Person, Responsibility, Runbook, RunbookRevision, SyncRun,
@@ -96,14 +96,12 @@ pub async fn find_node(ctx: &Context<'_>, id: &ID) -> ApiResult<Option<Node>> {
                     .is_none_or(|owner| viewer.can_see_organization(owner))
             })
             .map(|found| Node::Function(Function(found))),
-        NodeType::Integration => load_by_id::<integration::Entity>(ctx, uuid)
+        NodeType::Integration => visible_integration(ctx, viewer, uuid)
             .await?
-            .filter(|found| viewer.can_see_organization(found.organization_id))
             .map(|found| Node::Integration(Integration(found))),
         NodeType::SyncRun => match load_by_id::<sync_run::Entity>(ctx, uuid).await? {
-            Some(run) => load_by_id::<integration::Entity>(ctx, run.integration_id)
+            Some(run) => visible_integration(ctx, viewer, run.integration_id)
                 .await?
-                .filter(|found| viewer.can_see_organization(found.organization_id))
                 .map(|_| Node::SyncRun(SyncRun(run))),
             None => None,
         },
@@ -173,6 +171,20 @@ pub async fn find_node(ctx: &Context<'_>, id: &ID) -> ApiResult<Option<Node>> {
         }
     };
     Ok(node)
+}
+
+/// The integration `id` if the viewer may see it (see `visible_integrations`).
+async fn visible_integration(
+    ctx: &Context<'_>,
+    viewer: &auth::Viewer,
+    id: uuid::Uuid,
+) -> ApiResult<Option<integration::Model>> {
+    let Some(found) = load_by_id::<integration::Entity>(ctx, id).await? else {
+        return Ok(None);
+    };
+    Ok(can_see_integration(ctx, viewer, &found)
+        .await?
+        .then_some(found))
 }
 
 /// Whether the viewer's organization is a party to `engagement`.

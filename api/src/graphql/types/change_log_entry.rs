@@ -9,6 +9,7 @@ use crate::graphql::loaders::{
     CorrectionsOfEntry, SystemLinksOfEntry, load_by_id, load_group, load_many, load_required,
 };
 use crate::graphql::scalars::Json;
+use crate::graphql::scope::can_see_integration;
 use crate::graphql::types::enums::{ChangeCategory, ChangeSource, PrincipalKind};
 use crate::graphql::types::{Environment, ExternalId, Integration, Person, System, Ticket};
 use crate::ids::{self, NodeType};
@@ -174,10 +175,12 @@ impl Principal {
             return Ok(None);
         };
         let viewer = ctx.viewer().extend()?;
-        Ok(load_by_id::<integration::Entity>(ctx, id)
+        let Some(found) = load_by_id::<integration::Entity>(ctx, id).await.extend()? else {
+            return Ok(None);
+        };
+        Ok(can_see_integration(ctx, viewer, &found)
             .await
             .extend()?
-            .filter(|found| viewer.can_see_organization(found.organization_id))
-            .map(Integration))
+            .then_some(Integration(found)))
     }
 }

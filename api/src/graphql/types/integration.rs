@@ -358,9 +358,13 @@ impl SyncRun {
     }
 
     /// What the run warns about: a mapping that matches no company the vendor lists, records
-    /// skipped because no company is mapped. Empty when all is well.
-    async fn warnings(&self) -> Vec<String> {
-        crate::sync::engine::warnings_of(&self.0)
+    /// skipped because no company is mapped. Empty when all is well, and for a caller who sees
+    /// the integration read-only (they may name other organizations' companies).
+    async fn warnings(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        if self.read_only_for(ctx).await? {
+            return Ok(Vec::new());
+        }
+        Ok(crate::sync::engine::warnings_of(&self.0))
     }
 
     /// Records that had failed in earlier runs (the retry list) and this run wrote.
@@ -377,8 +381,12 @@ impl SyncRun {
         self.0.error.as_deref()
     }
 
-    /// The records that failed, with why.
+    /// The records that failed, with why. Empty for a caller who sees the integration read-only
+    /// (the records may be other organizations').
     async fn errors(&self, ctx: &Context<'_>) -> Result<Vec<SyncRunError>> {
+        if self.read_only_for(ctx).await? {
+            return Ok(Vec::new());
+        }
         let errors = load_group::<ErrorsOfSyncRun>(ctx, self.0.id)
             .await
             .extend()?;
@@ -391,6 +399,17 @@ impl SyncRun {
                 occurred_at: error.occurred_at,
             })
             .collect())
+    }
+}
+
+impl SyncRun {
+    /// Whether the caller sees this run's integration read-only (`sees_read_only`).
+    async fn read_only_for(&self, ctx: &Context<'_>) -> Result<bool> {
+        let viewer = crate::graphql::context::ContextExt::viewer(ctx).extend()?;
+        let found = load_required::<integration::Entity>(ctx, self.0.integration_id)
+            .await
+            .extend()?;
+        Ok(crate::graphql::scope::sees_read_only(viewer, &found))
     }
 }
 

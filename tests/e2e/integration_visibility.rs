@@ -1,0 +1,228 @@
+//! A client's people see, read-only, the provider's integrations that feed their environments and
+//! those integrations' sync runs: never credentials, never what a run found about another
+//! client's records, never another provider's integrations, and no write.
+
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use tests::TestApp;
+
+const LIST: &str = "{ integrations(first: 10) { totalCount edges { node { id name kind hasCredentials
+    organization { slug } mappings { externalCompanyId environment { id name } }
+    syncRuns(first: 10) { totalCount edges { node { id status recordsFailed warnings errors { externalId reason } } } } } } }
+    syncRuns(first: 50) { totalCount } }";
+
+/// Gives the demo's partial run (3 days ago) a failed record and a warning naming another
+/// client's company, as a real run would.
+async fn plant_run_findings(app: &TestApp) -> anyhow::Result<uuid::Uuid> {
+    let run = entities::sync_run::Entity::find()
+        .filter(entities::sync_run::COLUMN.records_failed.eq(1))
+        .one(&app.db)
+        .await?
+        .expect("the demo has a partial run");
+    entities::sync_run_error::ActiveModel {
+        id: Set(uuid::Uuid::new_v4()),
+        sync_run_id: Set(run.id),
+        resource: Set("tickets".to_owned()),
+        external_id: Set(Some("cedar-ticket-77".to_owned())),
+        reason: Set("summary is empty (Cedar & Pine Accounting)".to_owned()),
+        occurred_at: Set(run.started_at),
+    }
+    .insert(&app.db)
+    .await?;
+    let mut active: entities::sync_run::ActiveModel = run.clone().into();
+    active.warnings = Set(Some(
+        json!(["company 260 (Cedar & Pine Accounting) has 3 unmapped sites"]).to_string(),
+    ));
+    active.update(&app.db).await?;
+    Ok(run.id)
+}
+
+fn run_of<'a>(data: &'a Value, run_gid: &str) -> Option<&'a Value> {
+    data["integrations"]["edges"]
+        .as_array()?
+        .iter()
+        .flat_map(|edge| edge["node"]["syncRuns"]["edges"].as_array().unwrap().iter())
+        .map(|edge| &edge["node"])
+        .find(|node| node["id"] == run_gid)
+}
+
+#[tokio::test]
+async fn a_client_sees_its_providers_integrations_that_feed_it_read_only() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let run = plant_run_findings(&app).await?;
+    let run_gid = api::graphql::ids::encode(api::graphql::ids::NodeType::SyncRun, run).0;
+
+    let provider = app
+        .query(&app.provider_admin_token(), LIST, Value::Null)
+        .await?;
+    let harbor = app
+        .query(&app.client_admin_token(), LIST, Value::Null)
+        .await?;
+
+    assert_eq!(provider["integrations"]["totalCount"], 2);
+    assert_eq!(harbor["integrations"]["totalCount"], 2, "{harbor}");
+    assert_eq!(provider["syncRuns"]["totalCount"], 6);
+    assert_eq!(harbor["syncRuns"]["totalCount"], 6);
+    for edge in harbor["integrations"]["edges"].as_array().unwrap() {
+        let node = &edge["node"];
+        assert_eq!(node["organization"]["slug"], "northwind-msp");
+        assert_eq!(node["hasCredentials"], false);
+        // Only Harbor's own environments; Cedar's mapping is not Harbor's to see.
+        let mut environments: Vec<&str> = node["mappings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|mapping| mapping["environment"]["name"].as_str().unwrap())
+            .collect();
+        environments.sort_unstable();
+        assert_eq!(environments, ["Production", "Riverside Clinic"], "{node}");
+    }
+    // The provider reads what the run found; the client reads the counts, not the records.
+    let for_provider = run_of(&provider, &run_gid).expect("the provider sees the run");
+    assert_eq!(for_provider["errors"][0]["externalId"], "cedar-ticket-77");
+    assert_eq!(for_provider["warnings"].as_array().unwrap().len(), 1);
+    let for_client = run_of(&harbor, &run_gid).expect("the client sees the run");
+    assert_eq!(for_client["status"], "PARTIAL");
+    assert_eq!(for_client["recordsFailed"], 1);
+    assert_eq!(for_client["errors"], json!([]));
+    assert_eq!(for_client["warnings"], json!([]));
+
+    // By id too, and as the integration that wrote a change log entry.
+    let integration = harbor["integrations"]["edges"][0]["node"]["id"].clone();
+    let by_id = app
+        .query(
+            &app.client_admin_token(),
+            "query($i: ID!, $r: ID!) { node(id: $i) { id } integration(id: $i) { name } syncRun(id: $r) { status errors { reason } } }",
+            json!({ "i": integration, "r": run_gid }),
+        )
+        .await?;
+    assert_eq!(by_id["node"]["id"], integration);
+    assert!(by_id["integration"]["name"].is_string());
+    assert_eq!(by_id["syncRun"]["errors"], json!([]));
+    let written = app
+        .query(
+            &app.client_admin_token(),
+            "{ changeLog(first: 100, filter: { sources: [PSA, RMM] }) { edges { node { recordedBy { kind integration { name } } } } } }",
+            Value::Null,
+        )
+        .await?;
+    let by_integrations: Vec<&Value> = written["changeLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|edge| edge["node"]["recordedBy"]["kind"] == "INTEGRATION")
+        .collect();
+    assert!(!by_integrations.is_empty(), "{written}");
+    assert!(
+        by_integrations
+            .iter()
+            .all(|edge| edge["node"]["recordedBy"]["integration"]["name"].is_string()),
+        "{written}"
+    );
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_client_cannot_change_or_read_the_vendor_through_its_providers_integration()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let harbor = app.client_admin_token();
+    let listed = app.query(&harbor, LIST, Value::Null).await?;
+    let integration = listed["integrations"]["edges"][0]["node"]["id"].clone();
+    let before = tests::dump(&app.db).await?;
+
+    for (mutation, input) in [
+        (
+            "updateIntegration",
+            json!({ "id": integration, "name": "Mine now" }),
+        ),
+        ("triggerSync", json!({ "id": integration })),
+        (
+            "mapIntegrationCompany",
+            json!({ "integrationId": integration, "externalCompanyId": "999", "environmentId": listed["integrations"]["edges"][0]["node"]["mappings"][0]["environment"]["id"] }),
+        ),
+        (
+            "unmapIntegrationCompany",
+            json!({ "integrationId": integration, "externalCompanyId": "250" }),
+        ),
+    ] {
+        let input_type = format!("{}{}Input", mutation[..1].to_uppercase(), &mutation[1..]);
+        let query = format!(
+            "mutation($input: {input_type}!) {{ {mutation}(input: $input) {{ __typename }} }}"
+        );
+        let (status, body) = app
+            .graphql(Some(&harbor), &query, json!({ "input": input }))
+            .await?;
+        assert_eq!(status, 200, "{body}");
+        let codes: Vec<&str> = body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(|error| error["extensions"]["code"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(codes, ["FORBIDDEN"], "{mutation}: {body}");
+    }
+    let (_, vendor) = app
+        .graphql(
+            Some(&harbor),
+            "query($i: ID!) { integration(id: $i) { vendorCompanies { ok } } }",
+            json!({ "i": integration }),
+        )
+        .await?;
+    assert_eq!(
+        vendor["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{vendor}"
+    );
+    assert_eq!(
+        tests::dump(&app.db).await?,
+        before,
+        "a read-only caller changed nothing"
+    );
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_client_whose_environments_no_integration_feeds_sees_none() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let cedar = app.cedar_admin_token();
+    let seen = app.query(&cedar, LIST, Value::Null).await?;
+    assert_eq!(
+        seen["integrations"]["totalCount"], 2,
+        "Cedar is fed by both"
+    );
+    // The provider stops syncing Cedar: Cedar no longer sees its integrations or their runs.
+    let ids = app.unmap_cedar().await?;
+    assert_eq!(ids.len(), 2);
+    let after = app.query(&cedar, LIST, Value::Null).await?;
+    assert_eq!(after["integrations"]["totalCount"], 0, "{after}");
+    assert_eq!(after["syncRuns"]["totalCount"], 0);
+    let by_id = app
+        .query(
+            &cedar,
+            "query($i: ID!) { node(id: $i) { id } integration(id: $i) { id } }",
+            json!({ "i": ids[0] }),
+        )
+        .await?;
+    assert_eq!(by_id, json!({ "node": null, "integration": null }));
+    // Now unknown to Cedar: a write is NOT_FOUND, as for any id it cannot see.
+    let refused = app
+        .query(
+            &cedar,
+            "mutation($input: TriggerSyncInput!) { triggerSync(input: $input) { userErrors { field code } } }",
+            json!({ "input": { "id": ids[0] } }),
+        )
+        .await?;
+    assert_eq!(
+        refused["triggerSync"]["userErrors"],
+        json!([{ "field": ["input", "id"], "code": "NOT_FOUND" }])
+    );
+    // Harbor still sees both.
+    let harbor = app
+        .query(&app.client_admin_token(), LIST, Value::Null)
+        .await?;
+    assert_eq!(harbor["integrations"]["totalCount"], 2);
+    app.stop().await
+}
