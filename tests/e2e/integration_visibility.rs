@@ -2,7 +2,7 @@
 //! those integrations' sync runs: never credentials, never what a run found about another
 //! client's records, never another provider's integrations, and no write.
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use tests::TestApp;
 
@@ -224,5 +224,126 @@ async fn a_client_whose_environments_no_integration_feeds_sees_none() -> anyhow:
         .query(&app.client_admin_token(), LIST, Value::Null)
         .await?;
     assert_eq!(harbor["integrations"]["totalCount"], 2);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_read_only_client_reads_neither_the_providers_setup_nor_other_clients_records()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let provider = app.provider_admin_token();
+    let harbor = app.client_admin_token();
+    let run = plant_run_findings(&app).await?;
+    // A URL stored before base URLs were checked for secrets, and a run that failed.
+    let psa = entities::integration::Entity::find()
+        .filter(
+            entities::integration::COLUMN
+                .kind
+                .eq(entities::enums::IntegrationKind::ConnectwiseManage),
+        )
+        .one(&app.db)
+        .await?
+        .expect("the demo has a PSA");
+    let mut active: entities::integration::ActiveModel = psa.clone().into();
+    active.base_url =
+        Set("https://user:hunter2@psa.example.com/v4_6_release/apis/3.0?token=abc#frag".to_owned());
+    active.update(&app.db).await?;
+    let mut failed: entities::sync_run::ActiveModel = entities::sync_run::Entity::find_by_id(run)
+        .one(&app.db)
+        .await?
+        .expect("planted")
+        .into();
+    failed.error = Set(Some(
+        "vendor answered 500 for company 252 (Cedar & Pine)".to_owned(),
+    ));
+    failed.update(&app.db).await?;
+    let psa_gid = api::graphql::ids::encode(api::graphql::ids::NodeType::Integration, psa.id).0;
+    let run_gid = api::graphql::ids::encode(api::graphql::ids::NodeType::SyncRun, run).0;
+    let set = app
+        .query(&provider, "mutation($input: SetValueMappingInput!) { setValueMapping(input: $input) { userErrors { message } } }",
+            json!({ "input": { "integrationId": psa_gid, "domain": "TICKET_STATUS", "externalValue": "Waiting on vendor", "status": "IN_PROGRESS" } }))
+        .await?;
+    assert_eq!(set["setValueMapping"]["userErrors"], json!([]), "{set}");
+
+    let read = "query($i: ID!, $r: ID!) { integration(id: $i) { baseUrl pendingRetries valueMappings { externalValue } } syncRun(id: $r) { error } }";
+    let variables = json!({ "i": psa_gid, "r": run_gid });
+    let own = app.query(&provider, read, variables.clone()).await?;
+    assert_eq!(
+        own["integration"]["baseUrl"],
+        "https://user:hunter2@psa.example.com/v4_6_release/apis/3.0?token=abc#frag"
+    );
+    assert!(own["integration"]["pendingRetries"].is_number(), "{own}");
+    assert_eq!(
+        own["integration"]["valueMappings"],
+        json!([{ "externalValue": "Waiting on vendor" }])
+    );
+    assert_eq!(
+        own["syncRun"]["error"],
+        "vendor answered 500 for company 252 (Cedar & Pine)"
+    );
+    let seen = app.query(&harbor, read, variables).await?;
+    assert_eq!(
+        seen,
+        json!({
+            "integration": {
+                "baseUrl": "https://psa.example.com/v4_6_release/apis/3.0",
+                "pendingRetries": null,
+                "valueMappings": [],
+            },
+            "syncRun": { "error": "the run failed; the integration's organization sees why" },
+        })
+    );
+    assert!(!seen.to_string().contains("hunter2"));
+
+    // Nor can such a URL be stored any more.
+    let refused = app
+        .query(&provider, "mutation($input: UpdateIntegrationInput!) { updateIntegration(input: $input) { userErrors { field code } } }",
+            json!({ "input": { "id": psa_gid, "baseUrl": "https://user:pw@psa.example.com/api" } }))
+        .await?;
+    assert_eq!(
+        refused["updateIntegration"]["userErrors"],
+        json!([{ "field": ["input", "baseUrl"], "code": "INVALID" }])
+    );
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_client_whose_engagement_ended_no_longer_sees_the_providers_integrations()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let provider = app.provider_admin_token();
+    let harbor = app.client_admin_token();
+    let before = app.query(&harbor, LIST, Value::Null).await?;
+    assert_eq!(before["integrations"]["totalCount"], 2);
+    let integration = before["integrations"]["edges"][0]["node"]["id"].clone();
+    let engagements = app
+        .query(
+            &provider,
+            "{ engagements(first: 100) { edges { node { id active client { slug } } } } }",
+            Value::Null,
+        )
+        .await?;
+    let today = chrono::Utc::now().date_naive().to_string();
+    for edge in engagements["engagements"]["edges"].as_array().unwrap() {
+        if edge["node"]["client"]["slug"] == "harbor-health" && edge["node"]["active"] == true {
+            let ended = app
+                .query(&provider, "mutation($input: EndEngagementInput!) { endEngagement(input: $input) { userErrors { message } } }",
+                    json!({ "input": { "id": edge["node"]["id"], "endsOn": today } }))
+                .await?;
+            assert_eq!(ended["endEngagement"]["userErrors"], json!([]), "{ended}");
+        }
+    }
+    // The mappings still name Harbor's environments, but the provider no longer serves it.
+    let after = app.query(&harbor, LIST, Value::Null).await?;
+    assert_eq!(after["integrations"]["totalCount"], 0, "{after}");
+    assert_eq!(after["syncRuns"]["totalCount"], 0);
+    let by_id = app
+        .query(
+            &harbor,
+            "query($i: ID!) { node(id: $i) { id } integration(id: $i) { id } }",
+            json!({ "i": integration }),
+        )
+        .await?;
+    assert_eq!(by_id, json!({ "node": null, "integration": null }));
     app.stop().await
 }

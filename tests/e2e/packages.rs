@@ -560,11 +560,13 @@ async fn handoff_and_exit_packages_state_the_record_at_their_instant_without_a_s
         index.contains(&format!("read at {tomorrow}T00:00:00Z")),
         "{index}"
     );
-    // The client's admin sees the same estate but not the provider's integration.
+    // The client's admin sees the same estate, the provider's integrations that feed it
+    // included (read-only: the same rows, never credentials).
     let client_copy = download(&app, Some(&harbor), &path(&production, &handoff)).await?;
     assert_eq!(client_copy.status, 200);
     let (client_files, _) = unzip(&client_copy.body);
-    assert!(csv_rows(&client_files, "integrations.csv").is_empty());
+    assert_eq!(csv_rows(&client_files, "integrations.csv"), integrations);
+    assert!(!String::from_utf8_lossy(&client_copy.body).contains(SECRET));
     // The same inputs, the same bytes.
     let again = download(&app, Some(&provider), &path(&production, &handoff)).await?;
     assert!(

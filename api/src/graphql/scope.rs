@@ -12,7 +12,7 @@ use sea_orm::sea_query::{Query, SelectStatement};
 
 use crate::auth::Viewer;
 use crate::error::ApiResult;
-use crate::graphql::loaders::{MappingsOfIntegration, load_by_id, load_group};
+use crate::graphql::loaders::{MappingsOfIntegration, load_by_id, load_group, load_many};
 pub use crate::services::scope::visible_integrations;
 
 /// `SELECT id FROM environments WHERE organization_id IN (<visible organizations>)`.
@@ -71,15 +71,15 @@ pub async fn can_see_integration(
     if !viewer.can_see_people_of(found.organization_id) {
         return Ok(false);
     }
-    for mapping in load_group::<MappingsOfIntegration>(ctx, found.id).await? {
-        let environment = load_by_id::<environment::Entity>(ctx, mapping.environment_id).await?;
-        if environment
-            .is_some_and(|environment| environment.organization_id == viewer.organization.id)
-        {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    let environments: Vec<Uuid> = load_group::<MappingsOfIntegration>(ctx, found.id)
+        .await?
+        .iter()
+        .map(|mapping| mapping.environment_id)
+        .collect();
+    Ok(load_many::<environment::Entity>(ctx, &environments)
+        .await?
+        .iter()
+        .any(|environment| environment.organization_id == viewer.organization.id))
 }
 
 /// Whether the viewer sees integration `found` only read-only, through a mapping to one of its

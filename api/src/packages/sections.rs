@@ -1308,22 +1308,8 @@ pub async fn open_work(subject: &Subject<'_>, at: DateTime<Utc>) -> ApiResult<Se
     })
 }
 
-/// `url` without anything that could be a secret: no user, password, query or fragment.
-fn public_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            parsed.set_query(None);
-            parsed.set_fragment(None);
-            parsed.to_string()
-        }
-        Err(_) => "(not a valid URL)".to_owned(),
-    }
-}
-
-/// The integrations that feed the environment (a company mapped to it) at `at`, of the
-/// organizations the caller may see: what they are and what they map, never their
+/// The integrations that feed the environment (a company mapped to it) at `at` that the caller
+/// may see (`services::scope::sees_integration_feeding`): what they are and what they map, never their
 /// credentials or settings.
 pub async fn integrations(subject: &Subject<'_>, at: DateTime<Utc>) -> ApiResult<Section> {
     let db = subject.db;
@@ -1346,7 +1332,13 @@ pub async fn integrations(subject: &Subject<'_>, at: DateTime<Utc>) -> ApiResult
         .all(db)
         .await?
         .into_iter()
-        .filter(|found| subject.viewer.can_see_organization(found.organization_id))
+        .filter(|found| {
+            crate::services::scope::sees_integration_feeding(
+                subject.viewer,
+                &subject.environment,
+                found,
+            )
+        })
         .filter(|found| {
             found.created_at <= at && found.deleted_at.is_none_or(|deleted| deleted > at)
         })
@@ -1383,7 +1375,7 @@ pub async fn integrations(subject: &Subject<'_>, at: DateTime<Utc>) -> ApiResult
                     .get(&found.organization_id)
                     .cloned()
                     .unwrap_or_default(),
-                public_url(&found.base_url),
+                crate::services::integration::public_url(&found.base_url),
                 if found.enabled { "yes" } else { "no" }.to_owned(),
                 found
                     .sync_interval_seconds
@@ -1404,7 +1396,7 @@ pub async fn integrations(subject: &Subject<'_>, at: DateTime<Utc>) -> ApiResult
         "mapped_companies",
     ];
     let mut blocks = vec![Block::Paragraph(format!(
-        "{} integrations feed this environment at {} (of the organizations the downloader may see). Credentials and settings are never exported.",
+        "{} integrations feed this environment at {} (those the downloader may see). Credentials and settings are never exported.",
         found.len(),
         stamp(at)
     ))];
@@ -1813,7 +1805,9 @@ mod tests {
     #[test]
     fn urls_lose_anything_that_could_be_a_secret() {
         assert_eq!(
-            public_url("https://user:hunter2@psa.example.com/api?token=abc#x"),
+            crate::services::integration::public_url(
+                "https://user:hunter2@psa.example.com/api?token=abc#x"
+            ),
             "https://psa.example.com/api"
         );
         assert_eq!(

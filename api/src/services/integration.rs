@@ -1022,7 +1022,8 @@ async fn administered(
     if found.is_none() {
         let seen_read_only = match integration::Entity::find_by_id(id).one(db).await? {
             Some(other)
-                if other.organization_id != actor.organization.id && other.deleted_at.is_none() =>
+                if !actor.can_see_organization(other.organization_id)
+                    && other.deleted_at.is_none() =>
             {
                 crate::services::scope::can_see_integration(db, actor, &other).await?
             }
@@ -1044,11 +1045,42 @@ async fn administered(
     Ok(found)
 }
 
+/// `url` without anything that could be a secret: no user, password, query or fragment. What
+/// is shown of a base URL to anyone but its organization's people (packages, read-only
+/// viewers), including URLs stored before `check_url` refused those parts.
+pub fn public_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            parsed.to_string()
+        }
+        Err(_) => "(not a valid URL)".to_owned(),
+    }
+}
+
 /// An `https` URL (or `http`, when `egress` allows private addresses) with a host that, when
-/// it is a literal IP address, `egress` permits; without a trailing slash. Else an `INVALID`
-/// error on `baseUrl`.
+/// it is a literal IP address, `egress` permits, and no user, password, query or fragment (they
+/// would be secrets outside the credentials, or break the paths joined to it); without a
+/// trailing slash. Else an `INVALID` error on `baseUrl`.
 fn check_url(check: &mut Check, egress: Egress, value: &str) -> Option<String> {
     let trimmed = value.trim().trim_end_matches('/');
+    if let Ok(url) = url::Url::parse(trimmed)
+        && (!url.username().is_empty()
+            || url.password().is_some()
+            || url.query().is_some()
+            || url.fragment().is_some())
+    {
+        check.fail(
+            "baseUrl",
+            UserErrorCode::Invalid,
+            "`baseUrl` is the API root alone: put no user, password, query or fragment in it \
+             (credentials go in `credentials`)",
+        );
+        return None;
+    }
     let refusal = match url::Url::parse(trimmed) {
         Ok(url) if matches!(url.scheme(), "https" | "http") => match egress.check_url(&url) {
             Ok(()) => return Some(trimmed.to_owned()),

@@ -81,6 +81,19 @@ pub async fn can_see_integration(
         > 0)
 }
 
+/// Whether the viewer sees `found`, an integration known to feed `environment` (a mapping):
+/// the rule of [`visible_integrations`] without a query, for readers that start from the
+/// environment's mappings (transition readiness, packages).
+pub fn sees_integration_feeding(
+    viewer: &Viewer,
+    environment: &environment::Model,
+    found: &integration::Model,
+) -> bool {
+    viewer.can_see_organization(found.organization_id)
+        || (environment.organization_id == viewer.organization.id
+            && viewer.can_see_people_of(found.organization_id))
+}
+
 /// The environment `id` if the viewer may see it, else a `NOT_FOUND` user error on `field`.
 ///
 /// # Errors

@@ -364,12 +364,13 @@ async fn transition_readiness(
                         Node::Responsibility(Responsibility(found))
                     }
                     ReadinessSubject::Integration(found) => {
-                        // The integration feeds this environment: its owner sees it read-only
-                        // (`visible_integrations`) while the integration's organization serves
-                        // it; anyone else sees that it is unhealthy, not the integration.
-                        let feeds_own = environment.organization_id == viewer.organization.id
-                            && viewer.can_see_people_of(found.organization_id);
-                        if !viewer.can_see_organization(found.organization_id) && !feeds_own {
+                        // Whoever may not see the integration learns that it is unhealthy, not
+                        // the integration.
+                        if !crate::services::scope::sees_integration_feeding(
+                            viewer,
+                            &environment,
+                            &found,
+                        ) {
                             continue;
                         }
                         subjects.push(ids::encode(NodeType::Integration, found.id).0);

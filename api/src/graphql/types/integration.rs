@@ -38,9 +38,13 @@ impl Integration {
         self.0.kind.into()
     }
 
-    /// The vendor API's base URL.
-    async fn base_url(&self) -> &str {
-        &self.0.base_url
+    /// The vendor API's base URL; without user, password, query or fragment for a caller who
+    /// sees the integration read-only.
+    async fn base_url(&self, ctx: &Context<'_>) -> Result<String> {
+        if self.read_only_for(ctx)? {
+            return Ok(crate::services::integration::public_url(&self.0.base_url));
+        }
+        Ok(self.0.base_url.clone())
     }
 
     /// Whether it syncs.
@@ -187,19 +191,27 @@ impl Integration {
     }
 
     /// Records that failed in a sync run and that no later run has written yet; each run
-    /// re-reads them until one does.
-    async fn pending_retries(&self, ctx: &Context<'_>) -> Result<i32> {
+    /// re-reads them until one does. Null for a caller who sees the integration read-only (they
+    /// may be other organizations' records).
+    async fn pending_retries(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
+        if self.read_only_for(ctx)? {
+            return Ok(None);
+        }
         let db = crate::graphql::context::ContextExt::db(ctx).extend()?;
         let count = crate::services::integration::pending_retries(db, self.0.id)
             .await
             .map_err(crate::error::ApiError::from)
             .extend()?;
-        Ok(i32::try_from(count).unwrap_or(i32::MAX))
+        Ok(Some(i32::try_from(count).unwrap_or(i32::MAX)))
     }
 
     /// What the vendor's ticket statuses and priorities mean here: seeded from the vendor's own
-    /// signals at each sync; `overridden` ones were set by an admin (`setValueMapping`).
+    /// signals at each sync; `overridden` ones were set by an admin (`setValueMapping`). Empty
+    /// for a caller who sees the integration read-only (the provider's own configuration).
     async fn value_mappings(&self, ctx: &Context<'_>) -> Result<Vec<ValueMapping>> {
+        if self.read_only_for(ctx)? {
+            return Ok(Vec::new());
+        }
         use entities::enums::ValueMappingDomain as Stored;
         use entities::value_mapping;
         use sea_orm::{EntityTrait, QueryFilter, QueryOrder};
@@ -245,6 +257,14 @@ impl Integration {
     /// its sync runs and what it synced stay. Null while it is live.
     async fn deleted_at(&self) -> Option<DateTimeUtc> {
         self.0.deleted_at
+    }
+}
+
+impl Integration {
+    /// Whether the caller sees this integration read-only (`sees_read_only`).
+    fn read_only_for(&self, ctx: &Context<'_>) -> Result<bool> {
+        let viewer = crate::graphql::context::ContextExt::viewer(ctx).extend()?;
+        Ok(crate::graphql::scope::sees_read_only(viewer, &self.0))
     }
 }
 
@@ -376,9 +396,15 @@ impl SyncRun {
         Ok(i32::try_from(retried.len()).unwrap_or(i32::MAX))
     }
 
-    /// Why the run failed.
-    async fn error(&self) -> Option<&str> {
-        self.0.error.as_deref()
+    /// Why the run failed. For a caller who sees the integration read-only, only that it failed
+    /// (the reason may name other organizations' records or the provider's setup).
+    async fn error(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        if self.0.error.is_some() && self.read_only_for(ctx).await? {
+            return Ok(Some(
+                "the run failed; the integration's organization sees why".to_owned(),
+            ));
+        }
+        Ok(self.0.error.clone())
     }
 
     /// The records that failed, with why. Empty for a caller who sees the integration read-only
