@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GraphiQL in headless Chromium and the README's examples, against `tandem serve --demo`
-# (README, "GraphiQL"). Installs Debian's Chromium when it is missing and this directory's npm
+# (README, "Quick start"). Installs Debian's Chromium when it is missing and this directory's npm
 # packages (package-lock.json); the tandem binary is $TANDEM_BIN, else the debug build in
 # $CARGO_TARGET_DIR (build it first: cargo build -p api --bin tandem).
 set -euo pipefail

@@ -11,6 +11,7 @@
 use std::io::Write;
 use std::sync::LazyLock;
 
+use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::header::{
     ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
@@ -60,7 +61,7 @@ struct Prepared {
     asset: &'static Asset,
     /// The first 16 hex digits of the SHA-256 of the bytes.
     version: String,
-    gzip: Vec<u8>,
+    gzip: Bytes,
 }
 
 static PREPARED: LazyLock<Vec<Prepared>> = LazyLock::new(|| {
@@ -82,7 +83,7 @@ static PREPARED: LazyLock<Vec<Prepared>> = LazyLock::new(|| {
             Prepared {
                 asset,
                 version,
-                gzip,
+                gzip: Bytes::from(gzip),
             }
         })
         .collect()
@@ -163,6 +164,7 @@ pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
     let mut response = if none_match(&headers, &tag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else if gzip {
+        // A `Bytes` clone shares the buffer.
         let mut response = prepared.gzip.clone().into_response();
         response
             .headers_mut()
