@@ -51,6 +51,10 @@ export async function startDemo() {
       clearTimeout(timer);
       reject(new Error(`tandem exited with ${code} before listening:\n${lines.join("\n")}\n${stderr}`));
     });
+    child.once("error", (error) => {
+      clearTimeout(timer);
+      reject(new Error(`could not run ${tandemBinary()} (build it: cargo build -p api --bin tandem): ${error.message}`));
+    });
     createInterface({ input: child.stdout }).on("line", (line) => {
       lines.push(line);
       if (line.startsWith("GraphiQL: ")) {
