@@ -12,6 +12,7 @@ mod export;
 mod fanout;
 mod fuzz;
 mod gaps;
+mod graphiql;
 mod graphql;
 mod hardening;
 mod health;

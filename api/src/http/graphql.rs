@@ -4,19 +4,18 @@
 //! - `POST /graphql` with `Content-Type: application/json`: one operation, or a batch (a JSON
 //!   array) of at most [`MAX_BATCH`]. Other media types get 415, a body that is not JSON 400.
 //! - `GET /graphql?query=...`: queries only; a mutation gets 405 with `Allow: POST`. Without a
-//!   `query`, a browser gets GraphiQL.
+//!   `query`, a browser gets GraphiQL (`http::graphiql`).
 //! - The response is `application/graphql-response+json` when the client accepts it (a request
 //!   error such as a validation failure is then a 400), else `application/json` (always 200 once
 //!   GraphQL ran, as legacy clients expect).
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, ServerError, Value, Variables};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 use crate::auth::Viewer;
 use crate::auth::bearer::authenticate;
@@ -48,7 +47,7 @@ pub async fn get(
     };
     let Some(document) = parameter("query") else {
         if accepts(&headers, "text/html") {
-            return graphiql().await.into_response();
+            return crate::http::graphiql::page();
         }
         return ApiError::request(
             ErrorCode::BadRequest,
@@ -169,16 +168,6 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         Ok((viewer, request)) => run(&state, &headers, viewer, request).await,
         Err(error) => error.into_response_with_id(request_id.as_deref()),
     }
-}
-
-/// GraphiQL, for people exploring the API in a browser.
-pub async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("Tandem GraphQL")
-            .finish(),
-    )
 }
 
 async fn run(
