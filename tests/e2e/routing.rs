@@ -16,7 +16,7 @@ struct Harbor {
 
 async fn harbor(app: &TestApp) -> anyhow::Result<Harbor> {
     let data = app
-        .query(&app.client_admin_token(), "{ environments(first: 1) { edges { node { id } } } systems(filter: { text: \"HHP-EHR-APP01\" }) { edges { node { id externalIds { source id } } } } }", Value::Null)
+        .query(&app.client_admin_token(), "{ environments(first: 1) { edges { node { id } } } systems(filter: { text: \"HHP-EHR-APP01\" }) { edges { node { id externalIds { source externalId } } } } }", Value::Null)
         .await?;
     let ehr = &data["systems"]["edges"][0]["node"];
     let device = ehr["externalIds"]
@@ -28,7 +28,7 @@ async fn harbor(app: &TestApp) -> anyhow::Result<Harbor> {
     Ok(Harbor {
         environment: data["environments"]["edges"][0]["node"]["id"].clone(),
         ehr: ehr["id"].clone(),
-        ehr_device: device["id"].as_str().unwrap().to_owned(),
+        ehr_device: device["externalId"].as_str().unwrap().to_owned(),
     })
 }
 

@@ -206,7 +206,7 @@ async fn new_alerts_from_a_sync_job_are_pushed_once() -> anyhow::Result<()> {
     let harbor = app.client_admin_token();
     let environment = environment_of(&app, &harbor).await?;
     let mut socket = connect(&app, &harbor).await?;
-    subscribe(&mut socket, "a", "subscription { alertRaised(filter: { severities: [CRITICAL] }) { message severity externalIds { id } } }").await?;
+    subscribe(&mut socket, "a", "subscription { alertRaised(filter: { severities: [CRITICAL] }) { message severity externalIds { externalId } } }").await?;
     let sync = app.token(
         "demo|northwind-sync",
         "northwind-msp",
@@ -237,12 +237,12 @@ async fn new_alerts_from_a_sync_job_are_pushed_once() -> anyhow::Result<()> {
 
     let event = next(&mut socket).await?;
     assert_eq!(
-        event["payload"]["data"]["alertRaised"]["externalIds"][0]["id"], "a-2",
+        event["payload"]["data"]["alertRaised"]["externalIds"][0]["externalId"], "a-2",
         "the LOW alert was filtered: {event}"
     );
     let event = next(&mut socket).await?;
     assert_eq!(
-        event["payload"]["data"]["alertRaised"]["externalIds"][0]["id"], "a-3",
+        event["payload"]["data"]["alertRaised"]["externalIds"][0]["externalId"], "a-3",
         "the resend raised nothing: {event}"
     );
     app.stop().await

@@ -52,7 +52,7 @@ async fn systems_upsert_idempotently_and_log_what_changed() -> anyhow::Result<()
         { "externalId": "dev-1", "environmentId": environment, "name": "LAB-PC-01", "kind": "WORKSTATION", "operatingSystem": "Windows 11 23H2", "ipAddress": "10.9.0.1" },
         { "externalId": "dev-2", "environmentId": environment, "name": "LAB-PC-02", "kind": "WORKSTATION" },
     ]);
-    let node = "id name operatingSystem attributeSources externalIds { source id }";
+    let node = "id name operatingSystem attributeSources externalIds { source externalId }";
     let first = call(
         &app,
         &token,
@@ -64,7 +64,7 @@ async fn systems_upsert_idempotently_and_log_what_changed() -> anyhow::Result<()
     assert_eq!(outcomes(&first), ["CREATED", "CREATED"], "{first}");
     assert_eq!(
         first["results"][0]["node"]["externalIds"],
-        json!([{ "source": "acme-cmdb", "id": "dev-1" }])
+        json!([{ "source": "acme-cmdb", "externalId": "dev-1" }])
     );
     assert_eq!(
         first["results"][0]["node"]["attributeSources"]["operating_system"],
@@ -227,8 +227,7 @@ async fn tickets_and_changes_upsert_idempotently() -> anyhow::Result<()> {
     let environment = environment(&app).await?;
     call(&app, &token, "upsertSystems", json!({ "source": "psa", "records": [{ "externalId": "cfg-9", "environmentId": environment, "name": "HHP-NEW", "kind": "SERVER" }] }), "id").await?;
     let ticket = json!({ "externalId": "T-100", "environmentId": environment, "title": "Backup failed", "status": "NEW", "priority": "HIGH", "externalStatus": "New", "systemExternalId": "cfg-9" });
-    let node =
-        "id status externalStatus system { name } externalIds { source id } changes { totalCount }";
+    let node = "id status externalStatus system { name } externalIds { source externalId } changes { totalCount }";
     let first = call(
         &app,
         &token,
@@ -268,7 +267,7 @@ async fn tickets_and_changes_upsert_idempotently() -> anyhow::Result<()> {
     assert_eq!(unknown["userErrors"][0]["code"], "NOT_FOUND");
 
     let change = json!({ "externalId": "act-1", "environmentId": environment, "summary": "Agent updated", "category": "PATCH", "occurredAt": "2026-11-01T10:00:00.123456Z", "actorName": "RMM policy", "systemExternalIds": ["cfg-9"] });
-    let node = "id summary actorName source systems { name } externalIds { source id }";
+    let node = "id summary actorName source systems { name } externalIds { source externalId }";
     let first = call(
         &app,
         &token,

@@ -514,7 +514,7 @@ async fn another_tenants_system_with_the_same_external_id_is_a_system_of_its_own
             source: "NINJAONE",
             type_name: "System",
             table: "systems",
-            node: "id name kind operatingSystem environment { name } externalIds { source id }",
+            node: "id name kind operatingSystem environment { name } externalIds { source externalId }",
             cedar: json!({ "name": "CEDAR-4711-LEDGER", "kind": "SERVER",
                 "operatingSystem": "Windows Server 2022" }),
             harbor: json!({ "name": "HHP-WS-4711", "kind": "WORKSTATION",

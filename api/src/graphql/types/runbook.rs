@@ -8,6 +8,7 @@ use sea_orm::prelude::DateTimeUtc;
 use crate::graphql::loaders::{
     FunctionsOfRunbook, RevisionsOfRunbook, SystemsOfRunbook, load_group, load_many, load_required,
 };
+use crate::graphql::pagination::{Page, PageArgs, page_cost, page_in_memory};
 use crate::graphql::types::{Environment, Function, Person, System, Team};
 use crate::ids::{self, NodeType};
 
@@ -77,12 +78,40 @@ impl Runbook {
         Ok(revisions.into_iter().last().map(RunbookRevision))
     }
 
-    /// Every revision, oldest first.
-    async fn revisions(&self, ctx: &Context<'_>) -> Result<Vec<RunbookRevision>> {
+    /// Every revision, oldest first; `last: 1` gives the newest.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn revisions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<RunbookRevision>> {
+        // Batched: a page of runbooks reads all their revisions in one statement.
         let revisions = load_group::<RevisionsOfRunbook>(ctx, self.0.id)
             .await
             .extend()?;
-        Ok(revisions.into_iter().map(RunbookRevision).collect())
+        let items = revisions
+            .into_iter()
+            .map(|revision| {
+                // Zero-padded so the text sorts as the number does.
+                let key = format!("{:010}", revision.number);
+                ((key, revision.id), RunbookRevision(revision))
+            })
+            .collect();
+        page_in_memory(
+            "number",
+            items,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .extend()
     }
 
     /// The functions the runbook covers.
