@@ -93,7 +93,7 @@ async fn record_change_writes_an_attributed_entry_and_refuses_bad_input() -> any
         &token,
         "recordChange",
         json!({ "environmentId": environment, "systemIds": [system], "summary": "  Raised the domain functional level  ", "details": { "from": "2016", "to": "2025" }, "reason": "Audit finding 7", "category": "CONFIGURATION" }),
-        "changeLogEntry { id summary source actorName actor { displayName } reason category systems { id } details changeSetId }",
+        "changeLogEntry { id summary source actorName actor { displayName } reason category systems { nodes { id } } details changeSetId }",
     )
     .await?;
     assert!(errors(&payload).is_empty(), "{payload}");
@@ -104,7 +104,7 @@ async fn record_change_writes_an_attributed_entry_and_refuses_bad_input() -> any
     );
     assert_eq!(entry["source"], "API");
     assert_eq!(entry["actor"]["displayName"], "Dana Whitfield");
-    assert_eq!(entry["systems"][0]["id"], system);
+    assert_eq!(entry["systems"]["nodes"][0]["id"], system);
     assert_eq!(entry["details"]["to"], "2025");
     assert!(entry["changeSetId"].is_string());
     assert_eq!(app.count("change_log_entries").await?, before + 1);
@@ -425,12 +425,12 @@ async fn runbooks_keep_numbered_revisions_and_reviews() -> anyhow::Result<()> {
         "/functions/edges/0/node/id",
     )
     .await?;
-    let selection = "runbook { id title reviewDueAt reviewOverdue lastReviewedBy { displayName } archivedAt currentRevision { number body author { displayName } } revisions { nodes { number } } functions { id } }";
+    let selection = "runbook { id title reviewDueAt reviewOverdue lastReviewedBy { displayName } archivedAt currentRevision { number body author { displayName } } revisions { nodes { number } } functions { nodes { id } } }";
     let payload = mutate(&app, &token, "createRunbook", json!({ "environmentId": environment, "title": "Printer jam", "ownerTeamId": team, "reviewIntervalDays": 30, "body": "# Printer jam\n\n1. Open tray", "functionIds": [function] }), selection).await?;
     assert!(errors(&payload).is_empty(), "{payload}");
     let runbook = payload["runbook"]["id"].clone();
     assert_eq!(payload["runbook"]["currentRevision"]["number"], 1);
-    assert_eq!(payload["runbook"]["functions"][0]["id"], function);
+    assert_eq!(payload["runbook"]["functions"]["nodes"][0]["id"], function);
 
     let payload = mutate(&app, &token, "addRunbookRevision", json!({ "runbookId": runbook, "body": "# Printer jam\n\n1. Open tray\n2. Pull paper", "changeSummary": "Step 2" }), selection).await?;
     assert_eq!(

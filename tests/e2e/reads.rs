@@ -18,7 +18,7 @@ async fn nested_fields_answer_both_ways() -> anyhow::Result<()> {
             "{ environments(first: 1) { edges { node { name
                 systems(first: 3, filter: { kinds: [VIRTUAL_MACHINE] }) { totalCount edges { node { name kind externalIds { source externalId } environment { name } tickets(first: 2) { totalCount } changes(first: 1) { totalCount } } } }
                 tickets(first: 2, filter: { statuses: [CLOSED] }) { edges { node { status environment { name } notes(last: 1) { nodes { body author { displayName } } } } } }
-                runbooks(first: 5) { totalCount edges { node { title ownerTeam { name } currentRevision { number } revisions { nodes { number } } functions { key } } } }
+                runbooks(first: 5) { totalCount edges { node { title ownerTeam { name } currentRevision { number } revisions { nodes { number } } functions { nodes { key } } } } }
                 changeLog(first: 2) { totalCount edges { node { summary environment { name } } } }
                 alerts(first: 2) { totalCount }
               } } }

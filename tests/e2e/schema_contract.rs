@@ -150,7 +150,10 @@ async fn nested_lists_are_connections_with_counts_that_match_their_items() -> an
     // Pages small enough for the cost limit: a nested connection costs its page size.
     let mut data = json!({});
     for query in [
-        "{ runbooks(first: 5) { nodes { revisions(first: 100) { totalCount nodes { number } } } } }",
+        "{ runbooks(first: 5) { nodes { revisions(first: 100) { totalCount nodes { number } }
+           functions(first: 50) { totalCount nodes { id } } systems(first: 50) { totalCount nodes { id } } } } }",
+        "{ changeLog(first: 20) { nodes { systems(first: 20) { totalCount nodes { id } }
+           correctedBy(first: 20) { totalCount nodes { id } } } } }",
         "{ teams(first: 10) { nodes { members(first: 20) { totalCount nodes { id teams(first: 5) { totalCount nodes { id } } } } } } }",
         "{ integrations(first: 3) { nodes { mappings(first: 100) { totalCount nodes { externalCompanyId } }
            valueMappings(first: 100) { totalCount nodes { externalValue } }
@@ -171,8 +174,14 @@ async fn nested_lists_are_connections_with_counts_that_match_their_items() -> an
         );
         checked += 1;
     };
+    for entry in data["changeLog"]["nodes"].as_array().unwrap() {
+        check(&entry["systems"]);
+        check(&entry["correctedBy"]);
+    }
     for runbook in data["runbooks"]["nodes"].as_array().unwrap() {
         check(&runbook["revisions"]);
+        check(&runbook["functions"]);
+        check(&runbook["systems"]);
         let numbers: Vec<i64> = runbook["revisions"]["nodes"]
             .as_array()
             .unwrap()
@@ -209,8 +218,8 @@ async fn external_ids_are_distinct_nodes_resolvable_by_node() -> anyhow::Result<
     let data = app
         .query(
             &token,
-            "{ systems(first: 100) { nodes { externalIds { id source externalId url } } }
-               tickets(first: 100) { nodes { externalIds { id source externalId url } } } }",
+            "{ systems(first: 100) { nodes { externalIds { id source kind externalId url } } }
+               tickets(first: 100) { nodes { externalIds { id source kind externalId url } } } }",
             Value::Null,
         )
         .await?;
@@ -246,7 +255,7 @@ async fn external_ids_are_distinct_nodes_resolvable_by_node() -> anyhow::Result<
         let decoded = String::from_utf8(URL_SAFE_NO_PAD.decode(id)?)?;
         assert!(decoded.starts_with("ExternalId:"), "{decoded}");
         assert_ne!(record["id"], record["externalId"]);
-        let query = "query($id: ID!) { node(id: $id) { __typename ... on ExternalId { id source externalId url } } }";
+        let query = "query($id: ID!) { node(id: $id) { __typename ... on ExternalId { id source kind externalId url } } }";
         let found = app.query(&token, query, json!({ "id": id })).await?;
         let mut expected = record.clone();
         expected["__typename"] = json!("ExternalId");
@@ -339,7 +348,7 @@ async fn an_explicit_null_clears_what_may_be_empty_and_is_refused_where_a_value_
     let data = app
         .query(
             &token,
-            "{ changeLog(first: 100) { nodes { id category occurredAt systems { id } } } }",
+            "{ changeLog(first: 100) { nodes { id category occurredAt systems(first: 5) { nodes { id } } } } }",
             Value::Null,
         )
         .await?;
@@ -347,10 +356,10 @@ async fn an_explicit_null_clears_what_may_be_empty_and_is_refused_where_a_value_
         .as_array()
         .unwrap()
         .iter()
-        .find(|entry| !entry["systems"].as_array().unwrap().is_empty())
+        .find(|entry| !entry["systems"]["nodes"].as_array().unwrap().is_empty())
         .expect("an entry about a system")
         .clone();
-    let selection = "changeLogEntry { category occurredAt details systems { id } }";
+    let selection = "changeLogEntry { category occurredAt details systems { nodes { id } } }";
     let input = |extra: Value| {
         let mut input =
             json!({ "changeLogEntryId": entry["id"], "summary": "Corrected", "reason": "typo" });
@@ -393,7 +402,7 @@ async fn an_explicit_null_clears_what_may_be_empty_and_is_refused_where_a_value_
         )
         .await?;
     let corrected = &body["data"]["correctChange"]["changeLogEntry"];
-    assert_eq!(corrected["systems"], json!([]), "{body}");
+    assert_eq!(corrected["systems"]["nodes"], json!([]), "{body}");
     assert_eq!(corrected["details"], json!({}), "{body}");
     assert_eq!(corrected["category"], entry["category"]);
     assert_eq!(corrected["occurredAt"], entry["occurredAt"]);
@@ -504,5 +513,99 @@ async fn the_date_time_scalar_describes_its_format() -> anyhow::Result<()> {
     let created = data["viewer"]["person"]["createdAt"].as_str().unwrap();
     assert!(created.ends_with("+00:00"), "{created}");
     assert!(chrono::DateTime::parse_from_rfc3339(created).is_ok());
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_bulk_source_is_a_vendor_kind_or_a_name_never_both() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let token = app.client_admin_token();
+    let environment = app
+        .query(
+            &token,
+            "{ environments(first: 1) { nodes { id } } }",
+            Value::Null,
+        )
+        .await?["environments"]["nodes"][0]["id"]
+        .clone();
+    let upsert = |source: Value, external: &str| {
+        json!({ "source": source, "records": [{ "externalId": external, "environmentId": environment,
+            "name": format!("SC-{external}"), "kind": "SERVER" }] })
+    };
+    let selection = "results { node { externalIds { source kind externalId } } }";
+    // A vendor by kind: stored under its name, and typed on the way out.
+    let (_, body) = app
+        .mutation(
+            &token,
+            "upsertSystems",
+            "UpsertSystemsInput",
+            &upsert(json!({ "kind": "NINJAONE" }), "sc-1"),
+            selection,
+        )
+        .await?;
+    assert_eq!(
+        body["data"]["upsertSystems"]["results"][0]["node"]["externalIds"],
+        json!([{ "source": "NINJAONE", "kind": "NINJAONE", "externalId": "sc-1" }]),
+        "{body}"
+    );
+    // Another system by name: no kind.
+    let (_, body) = app
+        .mutation(
+            &token,
+            "upsertSystems",
+            "UpsertSystemsInput",
+            &upsert(json!({ "name": "acme-cmdb" }), "sc-2"),
+            selection,
+        )
+        .await?;
+    assert_eq!(
+        body["data"]["upsertSystems"]["results"][0]["node"]["externalIds"],
+        json!([{ "source": "acme-cmdb", "kind": null, "externalId": "sc-2" }]),
+        "{body}"
+    );
+    // A vendor's spelling as a name is refused, naming the field; nothing is written.
+    let before = app.count("systems").await?;
+    let (_, body) = app
+        .mutation(
+            &token,
+            "upsertSystems",
+            "UpsertSystemsInput",
+            &upsert(json!({ "name": "NINJAONE" }), "sc-3"),
+            selection,
+        )
+        .await?;
+    assert_eq!(
+        body["data"]["upsertSystems"]["userErrors"][0]["field"],
+        json!(["input", "source", "name"]),
+        "{body}"
+    );
+    assert_eq!(app.count("systems").await?, before);
+    // Both, or neither: the schema refuses it (`@oneOf`).
+    for source in [
+        json!({ "kind": "NINJAONE", "name": "acme-cmdb" }),
+        json!({}),
+    ] {
+        let (_, body) = app
+            .mutation(
+                &token,
+                "upsertSystems",
+                "UpsertSystemsInput",
+                &upsert(source, "sc-4"),
+                selection,
+            )
+            .await?;
+        // A variable that does not fit its type fails validation, before anything runs.
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+            "{body}"
+        );
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|message| message.contains("exactly one field")),
+            "{body}"
+        );
+    }
+    assert_eq!(app.count("systems").await?, before);
     app.stop().await
 }

@@ -723,7 +723,7 @@ fn matrix(ids: &Ids) -> Vec<Spec> {
             "upsertSystems",
             Harbor,
             Member,
-            json!({ "source": "NINJAONE", "records": [device] }),
+            json!({ "source": { "kind": "NINJAONE" }, "records": [device] }),
         )
         .sync_may()
         .rightful(NORTHWIND_SYNC),
@@ -731,7 +731,7 @@ fn matrix(ids: &Ids) -> Vec<Spec> {
             "upsertTickets",
             Harbor,
             Member,
-            json!({ "source": "CONNECTWISE_MANAGE", "records": [ticket] }),
+            json!({ "source": { "kind": "CONNECTWISE_MANAGE" }, "records": [ticket] }),
         )
         .sync_may()
         .mixed(
@@ -745,7 +745,7 @@ fn matrix(ids: &Ids) -> Vec<Spec> {
             "upsertAlerts",
             Harbor,
             Member,
-            json!({ "source": "NINJAONE", "records": [alert] }),
+            json!({ "source": { "kind": "NINJAONE" }, "records": [alert] }),
         )
         .sync_may()
         .mixed(
@@ -759,7 +759,7 @@ fn matrix(ids: &Ids) -> Vec<Spec> {
             "recordChanges",
             Harbor,
             Member,
-            json!({ "source": "NINJAONE", "records": [change] }),
+            json!({ "source": { "kind": "NINJAONE" }, "records": [change] }),
         )
         .sync_may()
         .mixed(
@@ -1557,7 +1557,7 @@ fn takeover_input(mutation: &str, source: &str, external: &str, environment: &st
             json!({ "externalId": external, "environmentId": environment, "summary": "WT takeover", "category": "OTHER", "occurredAt": hour_ago })
         }
     };
-    json!({ "source": source, "records": [record] })
+    json!({ "source": tests::bulk_source(source), "records": [record] })
 }
 
 /// The bulk upserts key records by `(source, externalId)`: one tenant sending another tenant's

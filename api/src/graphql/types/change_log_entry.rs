@@ -34,18 +34,39 @@ impl ChangeLogEntry {
             .extend()
     }
 
-    /// The systems changed.
-    async fn systems(&self, ctx: &Context<'_>) -> Result<Vec<System>> {
+    /// The systems changed, by creation (their id).
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn systems(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<System>> {
+        // Batched: a page of entries reads its links, then their systems, in one statement each.
         let links = load_group::<SystemLinksOfEntry>(ctx, self.0.id)
             .await
             .extend()?;
         let ids: Vec<_> = links.iter().map(|link| link.system_id).collect();
-        Ok(load_many::<system::Entity>(ctx, &ids)
+        let items = load_many::<system::Entity>(ctx, &ids)
             .await
             .extend()?
             .into_iter()
-            .map(System)
-            .collect())
+            .map(|system| ((String::new(), system.id), System(system)))
+            .collect();
+        page_in_memory(
+            "id",
+            items,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .extend()
     }
 
     /// One line saying what changed.

@@ -9,6 +9,7 @@
 use async_graphql::{ID, Object};
 use uuid::Uuid;
 
+use crate::graphql::types::enums::IntegrationKind;
 use crate::ids::{self, NodeType};
 
 /// A record in an external system that this object mirrors or is linked to.
@@ -35,6 +36,17 @@ impl ExternalId {
     /// name a sync job gave.
     async fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The vendor, when `source` is one Tandem knows (a bulk call's `kind`, or an
+    /// integration's `NINJAONE:<id>`); null for another system's name.
+    async fn kind(&self) -> Option<IntegrationKind> {
+        let vendor = self.source.split(':').next().unwrap_or_default();
+        <entities::enums::IntegrationKind as sea_orm::ActiveEnum>::try_from_value(
+            &vendor.to_owned(),
+        )
+        .ok()
+        .map(IntegrationKind::from)
     }
 
     /// The record's own id in that system, as the vendor spells it.
