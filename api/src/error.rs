@@ -145,6 +145,21 @@ pub enum ApiError {
         /// What to do about it.
         message: String,
     },
+    /// A request or argument over one of the server's limits (page size, ids per call, batch
+    /// size, ...): the message and `extensions` state the limit and the value found.
+    #[error("{message}")]
+    OverLimit {
+        /// Which limit (`BAD_USER_INPUT` for an argument, `BATCH_TOO_LARGE`, ...).
+        code: ErrorCode,
+        /// The argument at fault, in the schema's spelling, when one is.
+        field: Option<String>,
+        /// What was found and what is allowed.
+        message: String,
+        /// The most the server allows.
+        limit: u64,
+        /// What the request asked for.
+        actual: u64,
+    },
     /// See [`ErrorCode::RateLimited`].
     #[error("rate limit exceeded: retry in {} s", whole_seconds(*retry_after))]
     RateLimited {
@@ -171,6 +186,23 @@ impl ApiError {
         }
     }
 
+    /// `actual` over `limit`, refused with `code` (on `field` when an argument is at fault).
+    pub fn over_limit(
+        code: ErrorCode,
+        field: Option<&str>,
+        message: impl Into<String>,
+        limit: u64,
+        actual: u64,
+    ) -> Self {
+        Self::OverLimit {
+            code,
+            field: field.map(str::to_owned),
+            message: message.into(),
+            limit,
+            actual,
+        }
+    }
+
     /// A request refused with `code`.
     pub fn request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Request {
@@ -186,7 +218,7 @@ impl ApiError {
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::BadUserInput { .. } => ErrorCode::BadUserInput,
-            Self::Request { code, .. } => *code,
+            Self::Request { code, .. } | Self::OverLimit { code, .. } => *code,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Internal(_) => ErrorCode::Internal,
@@ -224,13 +256,18 @@ impl ErrorExtensions for ApiError {
     fn extend(&self) -> async_graphql::Error {
         let code = self.code();
         let field = match self {
-            Self::BadUserInput { field, .. } => field.clone(),
+            Self::BadUserInput { field, .. } | Self::OverLimit { field, .. } => field.clone(),
             _ => None,
         };
+        let limit = self.limit_and_actual();
         async_graphql::Error::new(self.public_message()).extend_with(|_, extensions| {
             extensions.set("code", code.as_str());
             if let Some(field) = &field {
                 extensions.set("field", field.as_str());
+            }
+            if let Some((limit, actual)) = limit {
+                extensions.set("limit", limit);
+                extensions.set("actual", actual);
             }
         })
     }
@@ -253,6 +290,14 @@ pub fn error_body(code: ErrorCode, message: &str, request_id: Option<&str>) -> s
 }
 
 impl ApiError {
+    /// The limit and the value found, for an [`ApiError::OverLimit`].
+    pub fn limit_and_actual(&self) -> Option<(u64, u64)> {
+        match self {
+            Self::OverLimit { limit, actual, .. } => Some((*limit, *actual)),
+            _ => None,
+        }
+    }
+
     /// The HTTP response for this error, naming `request_id` so a client can quote it; its
     /// [`ErrorCode`] is also in the response's extensions, for the access log.
     pub fn into_response_with_id(self, request_id: Option<&str>) -> Response {
@@ -262,11 +307,12 @@ impl ApiError {
             _ => None,
         };
         let message = self.public_message();
-        let mut response = (
-            code.status(),
-            axum::Json(error_body(code, &message, request_id)),
-        )
-            .into_response();
+        let mut body = error_body(code, &message, request_id);
+        if let Some((limit, actual)) = self.limit_and_actual() {
+            body["errors"][0]["extensions"]["limit"] = limit.into();
+            body["errors"][0]["extensions"]["actual"] = actual.into();
+        }
+        let mut response = (code.status(), axum::Json(body)).into_response();
         // For the access log (`http::summary`), which cannot read the body.
         response.extensions_mut().insert(code);
         let headers = response.headers_mut();

@@ -49,10 +49,16 @@ pub enum NodeType {
     ComplianceObligation,
     /// `EvidenceRecord`.
     EvidenceRecord,
+    /// `ExternalId`: the uuid is the row holding the link (a system link, ticket, alert or
+    /// change log entry).
+    ExternalId,
+    /// A change set: the change log entries one mutation or one sync page wrote. Not a node
+    /// (`node(id:)` answers null); `ChangeLogFilter.changeSetId` lists its entries.
+    ChangeSet,
 }
 
 impl NodeType {
-    const ALL: [Self; 18] = [
+    const ALL: [Self; 20] = [
         Self::Organization,
         Self::Engagement,
         Self::Team,
@@ -71,6 +77,8 @@ impl NodeType {
         Self::SyncRun,
         Self::ComplianceObligation,
         Self::EvidenceRecord,
+        Self::ExternalId,
+        Self::ChangeSet,
     ];
 
     /// The GraphQL type name.
@@ -94,6 +102,8 @@ impl NodeType {
             Self::SyncRun => "SyncRun",
             Self::ComplianceObligation => "ComplianceObligation",
             Self::EvidenceRecord => "EvidenceRecord",
+            Self::ExternalId => "ExternalId",
+            Self::ChangeSet => "ChangeSet",
         }
     }
 }

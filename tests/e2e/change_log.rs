@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tests::TestApp;
 use uuid::Uuid;
 
-const SELECTION: &str = "id summary occurredAt source category environment { id name } systems { id } actor { id } ticket { id } details";
+const SELECTION: &str = "id summary occurredAt source category environment { id name } systems(first: 10) { nodes { id } } actor { id } ticket { id } details";
 
 fn instant(value: &Value) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(value.as_str().expect("an instant"))
@@ -229,13 +229,13 @@ async fn every_filter_narrows_to_matching_entries() -> anyhow::Result<()> {
 
     let system = sample
         .iter()
-        .find_map(|node| node["systems"][0]["id"].as_str())
+        .find_map(|node| node["systems"]["nodes"][0]["id"].as_str())
         .expect("a system")
         .to_owned();
     let by_system = page(&app, &token, json!({ "systemIds": [system] })).await?;
     assert!(by_system["totalCount"].as_u64() > Some(0));
     assert!(nodes(&by_system).iter().all(|node| {
-        node["systems"]
+        node["systems"]["nodes"]
             .as_array()
             .unwrap()
             .iter()
@@ -378,7 +378,7 @@ async fn a_nul_inside_details_is_refused_and_a_system_named_twice_is_linked_once
         .await?;
     let environment = &systems["environments"]["edges"][0]["node"];
     let system = environment["systems"]["edges"][0]["node"]["id"].clone();
-    let query = "mutation($input: RecordChangeInput!) { recordChange(input: $input) { changeLogEntry { systems { id } } userErrors { field code } } }";
+    let query = "mutation($input: RecordChangeInput!) { recordChange(input: $input) { changeLogEntry { systems { nodes { id } } } userErrors { field code } } }";
     let before = app.count("change_log_entries").await?;
     for details in [
         json!({ "note": "a\u{0}b" }),
@@ -404,7 +404,7 @@ async fn a_nul_inside_details_is_refused_and_a_system_named_twice_is_linked_once
         .await?;
     assert_eq!(twice["recordChange"]["userErrors"], json!([]), "{twice}");
     assert_eq!(
-        twice["recordChange"]["changeLogEntry"]["systems"],
+        twice["recordChange"]["changeLogEntry"]["systems"]["nodes"],
         json!([{ "id": system }])
     );
     app.stop().await

@@ -850,7 +850,7 @@ async fn derived_evidence_counts_the_changes_the_rmm_recorded() -> anyhow::Resul
     .map(|(id, category, days)| json!({ "externalId": id, "environmentId": environment, "summary": format!("Change {id}"), "category": category, "occurredAt": stamp(now - Duration::days(*days)) }))
     .collect();
     let written = app
-        .query(&sync, "mutation($input: RecordChangesInput!) { recordChanges(input: $input) { results { node { source } } userErrors { message } } }", json!({ "input": { "source": "NINJAONE", "records": records } }))
+        .query(&sync, "mutation($input: RecordChangesInput!) { recordChanges(input: $input) { results { node { source } } userErrors { message } } }", json!({ "input": { "source": { "kind": "NINJAONE" }, "records": records } }))
         .await?;
     assert_eq!(
         written["recordChanges"]["userErrors"],

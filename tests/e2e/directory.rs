@@ -68,11 +68,11 @@ async fn a_provider_onboards_a_client_with_teams_and_people_who_can_sign_in() ->
         &oak,
         "addTeamMember",
         json!({ "teamId": team["team"]["id"], "personId": person["person"]["id"] }),
-        "team { members { displayName } }",
+        "team { members { nodes { displayName } } }",
     )
     .await?;
     assert_eq!(
-        member["team"]["members"],
+        member["team"]["members"]["nodes"],
         json!([{ "displayName": "Ida Oak" }])
     );
     // Adding twice is a no-op, so retries are safe.
@@ -81,10 +81,13 @@ async fn a_provider_onboards_a_client_with_teams_and_people_who_can_sign_in() ->
         &oak,
         "addTeamMember",
         json!({ "teamId": team["team"]["id"], "personId": person["person"]["id"] }),
-        "team { members { displayName } }",
+        "team { members { nodes { displayName } } }",
     )
     .await?;
-    assert_eq!(member["team"]["members"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        member["team"]["members"]["nodes"].as_array().map(Vec::len),
+        Some(1)
+    );
 
     // The new person signs in and sees their organization and its provider relationship.
     let data = app.query(&oak, "{ viewer { organization { slug } } engagements { edges { node { operatingModel active provider { slug } } } } }", Value::Null).await?;

@@ -146,7 +146,7 @@ async fn each_gap_kind_shows_until_it_is_fixed() -> anyhow::Result<()> {
 
     // A device the RMM reports is a system no entry covers (its discovery is not a change).
     let upserted = app
-        .query(&sync, "mutation($input: UpsertSystemsInput!) { upsertSystems(input: $input) { results { node { id } } userErrors { message } } }", json!({ "input": { "source": "NINJAONE", "records": [{ "externalId": "anx-1", "environmentId": environment, "name": "ANX-PC-01", "kind": "WORKSTATION" }] } }))
+        .query(&sync, "mutation($input: UpsertSystemsInput!) { upsertSystems(input: $input) { results { node { id } } userErrors { message } } }", json!({ "input": { "source": { "kind": "NINJAONE" }, "records": [{ "externalId": "anx-1", "environmentId": environment, "name": "ANX-PC-01", "kind": "WORKSTATION" }] } }))
         .await?;
     let system = upserted["upsertSystems"]["results"][0]["node"]["id"].clone();
     let found = gaps(&app, &harbor, &environment, None).await?;
@@ -261,7 +261,7 @@ async fn each_gap_kind_shows_until_it_is_fixed() -> anyhow::Result<()> {
     // The RMM sees software installed that nobody asked for in a ticket or recorded.
     let observed_at = now - Duration::hours(3);
     let recorded = app
-        .query(&sync, "mutation($input: RecordChangesInput!) { recordChanges(input: $input) { results { node { source } } userErrors { message } } }", json!({ "input": { "source": "NINJAONE", "records": [{ "externalId": "act-1", "environmentId": environment, "summary": "Installed AnyDesk on ANX-PC-01", "category": "DEPLOYMENT", "occurredAt": stamp(observed_at), "systemExternalIds": ["anx-1"] }] } }))
+        .query(&sync, "mutation($input: RecordChangesInput!) { recordChanges(input: $input) { results { node { source } } userErrors { message } } }", json!({ "input": { "source": { "kind": "NINJAONE" }, "records": [{ "externalId": "act-1", "environmentId": environment, "summary": "Installed AnyDesk on ANX-PC-01", "category": "DEPLOYMENT", "occurredAt": stamp(observed_at), "systemExternalIds": ["anx-1"] }] } }))
         .await?;
     assert_eq!(
         recorded["recordChanges"]["results"][0]["node"]["source"], "RMM",

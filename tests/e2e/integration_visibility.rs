@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use tests::TestApp;
 
 const LIST: &str = "{ integrations(first: 10) { totalCount edges { node { id name kind hasCredentials
-    organization { slug } mappings { externalCompanyId environment { id name } }
-    syncRuns(first: 10) { totalCount edges { node { id status recordsFailed warnings errors { externalId reason } } } } } } }
+    organization { slug } mappings(first: 5) { nodes { externalCompanyId environment { id name } } }
+    syncRuns(first: 10) { totalCount edges { node { id status recordsFailed warnings errors(first: 5) { nodes { externalId reason } } } } } } } }
     syncRuns(first: 50) { totalCount } }";
 
 /// Gives the demo's partial run (3 days ago) a failed record and a warning naming another
@@ -68,7 +68,7 @@ async fn a_client_sees_its_providers_integrations_that_feed_it_read_only() -> an
         assert_eq!(node["organization"]["slug"], "northwind-msp");
         assert_eq!(node["hasCredentials"], false);
         // Only Harbor's own environments; Cedar's mapping is not Harbor's to see.
-        let mut environments: Vec<&str> = node["mappings"]
+        let mut environments: Vec<&str> = node["mappings"]["nodes"]
             .as_array()
             .unwrap()
             .iter()
@@ -79,12 +79,15 @@ async fn a_client_sees_its_providers_integrations_that_feed_it_read_only() -> an
     }
     // The provider reads what the run found; the client reads the counts, not the records.
     let for_provider = run_of(&provider, &run_gid).expect("the provider sees the run");
-    assert_eq!(for_provider["errors"][0]["externalId"], "cedar-ticket-77");
+    assert_eq!(
+        for_provider["errors"]["nodes"][0]["externalId"],
+        "cedar-ticket-77"
+    );
     assert_eq!(for_provider["warnings"].as_array().unwrap().len(), 1);
     let for_client = run_of(&harbor, &run_gid).expect("the client sees the run");
     assert_eq!(for_client["status"], "PARTIAL");
     assert_eq!(for_client["recordsFailed"], 1);
-    assert_eq!(for_client["errors"], json!([]));
+    assert_eq!(for_client["errors"]["nodes"], json!([]));
     assert_eq!(for_client["warnings"], json!([]));
 
     // By id too, and as the integration that wrote a change log entry.
@@ -92,13 +95,13 @@ async fn a_client_sees_its_providers_integrations_that_feed_it_read_only() -> an
     let by_id = app
         .query(
             &app.client_admin_token(),
-            "query($i: ID!, $r: ID!) { node(id: $i) { id } integration(id: $i) { name } syncRun(id: $r) { status errors { reason } } }",
+            "query($i: ID!, $r: ID!) { node(id: $i) { id } integration(id: $i) { name } syncRun(id: $r) { status errors { nodes { reason } } } }",
             json!({ "i": integration, "r": run_gid }),
         )
         .await?;
     assert_eq!(by_id["node"]["id"], integration);
     assert!(by_id["integration"]["name"].is_string());
-    assert_eq!(by_id["syncRun"]["errors"], json!([]));
+    assert_eq!(by_id["syncRun"]["errors"]["nodes"], json!([]));
     let written = app
         .query(
             &app.client_admin_token(),
@@ -139,7 +142,7 @@ async fn a_client_cannot_change_or_read_the_vendor_through_its_providers_integra
         ("triggerSync", json!({ "id": integration })),
         (
             "mapIntegrationCompany",
-            json!({ "integrationId": integration, "externalCompanyId": "999", "environmentId": listed["integrations"]["edges"][0]["node"]["mappings"][0]["environment"]["id"] }),
+            json!({ "integrationId": integration, "externalCompanyId": "999", "environmentId": listed["integrations"]["edges"][0]["node"]["mappings"]["nodes"][0]["environment"]["id"] }),
         ),
         (
             "unmapIntegrationCompany",
@@ -265,7 +268,7 @@ async fn a_read_only_client_reads_neither_the_providers_setup_nor_other_clients_
         .await?;
     assert_eq!(set["setValueMapping"]["userErrors"], json!([]), "{set}");
 
-    let read = "query($i: ID!, $r: ID!) { integration(id: $i) { baseUrl pendingRetries valueMappings { externalValue } } syncRun(id: $r) { error } }";
+    let read = "query($i: ID!, $r: ID!) { integration(id: $i) { baseUrl pendingRetries valueMappings { nodes { externalValue } } } syncRun(id: $r) { error } }";
     let variables = json!({ "i": psa_gid, "r": run_gid });
     let own = app.query(&provider, read, variables.clone()).await?;
     assert_eq!(
@@ -274,7 +277,7 @@ async fn a_read_only_client_reads_neither_the_providers_setup_nor_other_clients_
     );
     assert!(own["integration"]["pendingRetries"].is_number(), "{own}");
     assert_eq!(
-        own["integration"]["valueMappings"],
+        own["integration"]["valueMappings"]["nodes"],
         json!([{ "externalValue": "Waiting on vendor" }])
     );
     assert_eq!(
@@ -288,7 +291,7 @@ async fn a_read_only_client_reads_neither_the_providers_setup_nor_other_clients_
             "integration": {
                 "baseUrl": "https://psa.example.com/v4_6_release/apis/3.0",
                 "pendingRetries": null,
-                "valueMappings": [],
+                "valueMappings": { "nodes": [] },
             },
             "syncRun": { "error": "the run failed; the integration's organization sees why" },
         })

@@ -35,6 +35,7 @@ mod readiness;
 mod reads;
 mod routing;
 mod schema;
+mod schema_contract;
 mod statements;
 mod subscriptions;
 mod sync;

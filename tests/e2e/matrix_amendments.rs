@@ -6,7 +6,7 @@ use entities::enums::Role;
 use serde_json::{Value, json};
 use tests::TestApp;
 
-const ENTRY: &str = "responsibility { id status validFrom validTo notes agreedAt retroactive approvals { organization { slug } } accountableTeam { name } supersedes { id } changes { field before after } history { action status organization { slug } reason changes { field before after } } }";
+const ENTRY: &str = "responsibility { id status validFrom validTo notes agreedAt retroactive approvals { organization { slug } } accountableTeam { name } supersedes { id } changes { field before after } history { nodes { action status organization { slug } reason changes { field before after } } } }";
 
 /// Sends mutation `name` with `input` (of type `input_type`) as `token`; the payload, or the
 /// test fails on a GraphQL error.
@@ -50,7 +50,7 @@ fn code(payload: &Value) -> &str {
 }
 
 fn actions(entry: &Value) -> Vec<String> {
-    entry["history"]
+    entry["history"]["nodes"]
         .as_array()
         .map(|rows| {
             rows.iter()
@@ -151,7 +151,7 @@ async fn a_draft_is_edited_and_a_rejected_proposal_goes_back_to_draft_with_its_h
             .unwrap_or_default()
             .starts_with("2028-01-01")
     );
-    let fields: Vec<&str> = entry["history"][1]["changes"]
+    let fields: Vec<&str> = entry["history"]["nodes"][1]["changes"]
         .as_array()
         .unwrap()
         .iter()
@@ -163,7 +163,7 @@ async fn a_draft_is_edited_and_a_rejected_proposal_goes_back_to_draft_with_its_h
     assert_eq!(cleared["responsibility"]["notes"], Value::Null, "{cleared}");
     assert_eq!(cleared["responsibility"]["validTo"], Value::Null);
     assert_eq!(
-        cleared["responsibility"]["history"][2]["changes"][1],
+        cleared["responsibility"]["history"]["nodes"][2]["changes"][1],
         json!({ "field": "notes", "before": "first", "after": null })
     );
 
@@ -265,7 +265,11 @@ async fn a_draft_is_edited_and_a_rejected_proposal_goes_back_to_draft_with_its_h
         json!([]),
         "the provider's approval no longer counts"
     );
-    let last = entry["history"].as_array().unwrap().last().unwrap();
+    let last = entry["history"]["nodes"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap();
     assert_eq!(last["action"], "REJECTED");
     assert_eq!(last["organization"]["slug"], "harbor-health");
     assert_eq!(last["reason"], "Backups of the EHR stay with the MSP");

@@ -93,7 +93,7 @@ async fn record_change_writes_an_attributed_entry_and_refuses_bad_input() -> any
         &token,
         "recordChange",
         json!({ "environmentId": environment, "systemIds": [system], "summary": "  Raised the domain functional level  ", "details": { "from": "2016", "to": "2025" }, "reason": "Audit finding 7", "category": "CONFIGURATION" }),
-        "changeLogEntry { id summary source actorName actor { displayName } reason category systems { id } details changeSetId }",
+        "changeLogEntry { id summary source actorName actor { displayName } reason category systems { nodes { id } } details changeSetId }",
     )
     .await?;
     assert!(errors(&payload).is_empty(), "{payload}");
@@ -104,7 +104,7 @@ async fn record_change_writes_an_attributed_entry_and_refuses_bad_input() -> any
     );
     assert_eq!(entry["source"], "API");
     assert_eq!(entry["actor"]["displayName"], "Dana Whitfield");
-    assert_eq!(entry["systems"][0]["id"], system);
+    assert_eq!(entry["systems"]["nodes"][0]["id"], system);
     assert_eq!(entry["details"]["to"], "2025");
     assert!(entry["changeSetId"].is_string());
     assert_eq!(app.count("change_log_entries").await?, before + 1);
@@ -172,9 +172,9 @@ async fn corrections_point_at_the_original_which_stays() -> anyhow::Result<()> {
     assert!(errors(&payload).is_empty(), "{payload}");
     assert_eq!(payload["changeLogEntry"]["corrects"]["id"], original);
     assert_eq!(payload["changeLogEntry"]["reason"], "Wrong server named");
-    let data = app.query(&token, "query($id: ID!) { node(id: $id) { ... on ChangeLogEntry { summary correctedBy { id } } } }", json!({ "id": original })).await?;
+    let data = app.query(&token, "query($id: ID!) { node(id: $id) { ... on ChangeLogEntry { summary correctedBy { nodes { id } } } } }", json!({ "id": original })).await?;
     assert_eq!(
-        data["node"]["correctedBy"][0]["id"],
+        data["node"]["correctedBy"]["nodes"][0]["id"],
         payload["changeLogEntry"]["id"]
     );
     assert_ne!(
@@ -425,16 +425,16 @@ async fn runbooks_keep_numbered_revisions_and_reviews() -> anyhow::Result<()> {
         "/functions/edges/0/node/id",
     )
     .await?;
-    let selection = "runbook { id title reviewDueAt reviewOverdue lastReviewedBy { displayName } archivedAt currentRevision { number body author { displayName } } revisions { number } functions { id } }";
+    let selection = "runbook { id title reviewDueAt reviewOverdue lastReviewedBy { displayName } archivedAt currentRevision { number body author { displayName } } revisions { nodes { number } } functions { nodes { id } } }";
     let payload = mutate(&app, &token, "createRunbook", json!({ "environmentId": environment, "title": "Printer jam", "ownerTeamId": team, "reviewIntervalDays": 30, "body": "# Printer jam\n\n1. Open tray", "functionIds": [function] }), selection).await?;
     assert!(errors(&payload).is_empty(), "{payload}");
     let runbook = payload["runbook"]["id"].clone();
     assert_eq!(payload["runbook"]["currentRevision"]["number"], 1);
-    assert_eq!(payload["runbook"]["functions"][0]["id"], function);
+    assert_eq!(payload["runbook"]["functions"]["nodes"][0]["id"], function);
 
     let payload = mutate(&app, &token, "addRunbookRevision", json!({ "runbookId": runbook, "body": "# Printer jam\n\n1. Open tray\n2. Pull paper", "changeSummary": "Step 2" }), selection).await?;
     assert_eq!(
-        payload["runbook"]["revisions"],
+        payload["runbook"]["revisions"]["nodes"],
         json!([{ "number": 1 }, { "number": 2 }])
     );
     assert_eq!(
@@ -453,7 +453,9 @@ async fn runbooks_keep_numbered_revisions_and_reviews() -> anyhow::Result<()> {
     .await?;
     let payload = mutate(&app, &token, "addRunbookRevision", json!({ "runbookId": runbook, "body": "# Printer jam\n\n3. Call the vendor", "ticketId": ticket }), selection).await?;
     assert_eq!(
-        payload["runbook"]["revisions"].as_array().map(Vec::len),
+        payload["runbook"]["revisions"]["nodes"]
+            .as_array()
+            .map(Vec::len),
         Some(3),
         "{payload}"
     );
@@ -541,10 +543,10 @@ async fn runbooks_keep_numbered_revisions_and_reviews() -> anyhow::Result<()> {
     assert_eq!(
         app.query(
             &token,
-            "query($id: ID!) { node(id: $id) { ... on Runbook { revisions { number } } } }",
+            "query($id: ID!) { node(id: $id) { ... on Runbook { revisions { nodes { number } } } } }",
             json!({ "id": runbook })
         )
-        .await?["node"]["revisions"]
+        .await?["node"]["revisions"]["nodes"]
             .as_array()
             .map(Vec::len),
         Some(3)
@@ -565,7 +567,7 @@ async fn tickets_move_through_their_lifecycle_with_change_log_entries() -> anyho
         "/teams/edges/0/node/id",
     )
     .await?;
-    let selection = "ticket { id status priority resolvedAt closedAt assignedTeam { name } assignedPerson { displayName } notes { body internal } changes { totalCount edges { node { summary ticket { id } } } } }";
+    let selection = "ticket { id status priority resolvedAt closedAt assignedTeam { name } assignedPerson { displayName } notes { nodes { body internal } } changes { totalCount edges { node { summary ticket { id } } } } }";
     let payload = mutate(&app, &token, "createTicket", json!({ "environmentId": environment, "title": "Scanner offline", "priority": "HIGH", "assignedTeamId": service_desk }), selection).await?;
     assert!(errors(&payload).is_empty(), "{payload}");
     let ticket = payload["ticket"]["id"].clone();
@@ -664,7 +666,10 @@ async fn tickets_move_through_their_lifecycle_with_change_log_entries() -> anyho
     )
     .await?;
     assert_eq!(payload["ticket"]["priority"], "LOW");
-    assert_eq!(payload["ticket"]["notes"][0]["body"], "Called the user");
+    assert_eq!(
+        payload["ticket"]["notes"]["nodes"][0]["body"],
+        "Called the user"
+    );
     assert_eq!(payload["ticket"]["changes"]["totalCount"], 5);
     app.stop().await
 }

@@ -401,11 +401,11 @@ const EVERY_PATH: &str = r"
 query($environment: ID!, $function: String!, $ticket: ID!, $alert: ID!, $runbook: ID!, $entry: ID!, $team: ID!, $person: ID!) {
   responsibilityMatrix(environmentId: $environment) { rows { default { escalationPath { position person { id displayName email subject } } approvals { person { id displayName } } } } }
   whoOwns(environmentId: $environment, function: $function) { responsibility { escalationPath { position person { id displayName } } approvals { organization { slug } person { id displayName } } } }
-  ticket: node(id: $ticket) { ... on Ticket { assignedPerson { id displayName } assignedTeam { members { id displayName email subject } } notes { body author { id displayName } } } }
+  ticket: node(id: $ticket) { ... on Ticket { assignedPerson { id displayName } assignedTeam { members { nodes { id displayName email subject } } } notes { nodes { body author { id displayName } } } } }
   alert: node(id: $alert) { ... on Alert { acknowledgedBy { id displayName } } }
-  runbook: node(id: $runbook) { ... on Runbook { lastReviewedBy { id displayName } revisions { number author { id displayName } } currentRevision { author { id } } } }
+  runbook: node(id: $runbook) { ... on Runbook { lastReviewedBy { id displayName } revisions { nodes { number author { id displayName } } } currentRevision { author { id } } } }
   entry: node(id: $entry) { ... on ChangeLogEntry { summary actor { id displayName } recordedBy { person { id displayName } } } }
-  team: node(id: $team) { ... on Team { members { id displayName } } }
+  team: node(id: $team) { ... on Team { members { nodes { id displayName } } } }
   person: node(id: $person) { id }
   people(first: 100) { totalCount edges { node { id displayName organization { slug } } } }
   changeLog(first: 100) { edges { node { actor { id } recordedBy { person { id } } } } }
@@ -494,7 +494,7 @@ async fn no_nested_path_shows_another_tenants_person_to_a_clients_users() -> any
             "{who}"
         );
         assert_eq!(data["ticket"]["assignedPerson"], Value::Null);
-        let note = data["ticket"]["notes"]
+        let note = data["ticket"]["notes"]["nodes"]
             .as_array()
             .expect("notes")
             .iter()
@@ -509,7 +509,9 @@ async fn no_nested_path_shows_another_tenants_person_to_a_clients_users() -> any
         assert_eq!(data["entry"]["recordedBy"]["person"], Value::Null);
         assert_eq!(data["person"], Value::Null);
         // Team members: Harbor's own and Northwind's staff stay; Cedar's person is filtered.
-        let members = data["team"]["members"].as_array().expect("members");
+        let members = data["team"]["members"]["nodes"]
+            .as_array()
+            .expect("members");
         assert!(!members.is_empty());
         // Root list: Harbor's and Northwind's people only, and the count agrees.
         let slugs: HashSet<&str> = data["people"]["edges"]
@@ -552,7 +554,7 @@ async fn login_subjects_are_seen_only_within_the_persons_own_organization() -> a
     let app = TestApp::spawn_with_demo().await?;
     let harbor = app.client_admin_token();
     let provider = app.provider_admin_token();
-    let query = "{ people(first: 100) { edges { node { subject displayName email organization { slug } } } } tickets(first: 50) { edges { node { assignedTeam { organization { slug } members { subject displayName email organization { slug } } } } } } }";
+    let query = "{ people(first: 100) { edges { node { subject displayName email organization { slug } } } } tickets(first: 50) { edges { node { assignedTeam { organization { slug } members(first: 5) { nodes { subject displayName email organization { slug } } } } } } } }";
 
     // A client's users: their colleagues' subjects, Northwind staff's names and addresses only.
     let data = app.query(&harbor, query, Value::Null).await?;
@@ -568,7 +570,7 @@ async fn login_subjects_are_seen_only_within_the_persons_own_organization() -> a
             .expect("tickets")
             .iter()
             .flat_map(|edge| {
-                edge["node"]["assignedTeam"]["members"]
+                edge["node"]["assignedTeam"]["members"]["nodes"]
                     .as_array()
                     .cloned()
                     .unwrap_or_default()
@@ -626,7 +628,7 @@ async fn login_subjects_are_seen_only_within_the_persons_own_organization() -> a
 
     // A counter-party's person is visible; their organization's internal teams are not (as
     // `node` and `teams` hide them), while the provider sees its own staff's teams.
-    let teams = "{ people(first: 100) { edges { node { organization { slug } teams { name organization { slug } } } } } }";
+    let teams = "{ people(first: 100) { edges { node { organization { slug } teams(first: 5) { nodes { name organization { slug } } } } } } }";
     let seen_by_harbor = app.query(&harbor, teams, Value::Null).await?;
     let mut provider_people = 0;
     for edge in seen_by_harbor["people"]["edges"]
@@ -636,7 +638,7 @@ async fn login_subjects_are_seen_only_within_the_persons_own_organization() -> a
         let person = &edge["node"];
         if person["organization"]["slug"] == "northwind-msp" {
             provider_people += 1;
-            assert_eq!(person["teams"], json!([]), "{person}");
+            assert_eq!(person["teams"]["nodes"], json!([]), "{person}");
         }
     }
     assert!(provider_people > 0, "{seen_by_harbor}");
@@ -648,7 +650,7 @@ async fn login_subjects_are_seen_only_within_the_persons_own_organization() -> a
             .iter()
             .any(
                 |edge| edge["node"]["organization"]["slug"] == "northwind-msp"
-                    && edge["node"]["teams"]
+                    && edge["node"]["teams"]["nodes"]
                         .as_array()
                         .is_some_and(|teams| !teams.is_empty())
             ),
@@ -665,7 +667,7 @@ async fn once_the_engagement_ends_neither_side_sees_the_others_people() -> anyho
     let msp_person = person_by_subject(&app, "demo|northwind-noc").await?;
     let harbor_person = person_by_subject(&app, "demo|harbor-it-tech").await?;
     let node = "query($id: ID!) { node(id: $id) { ... on Person { displayName subject } } }";
-    let paths = "{ people(first: 100) { edges { node { organization { slug } } } } tickets(first: 40) { edges { node { assignedTeam { members { id } } notes { author { id } } } } } changeLog(first: 40) { edges { node { actor { id } recordedBy { person { id } } } } } runbooks(first: 10) { edges { node { lastReviewedBy { id } revisions { author { id } } } } } }";
+    let paths = "{ people(first: 100) { edges { node { organization { slug } } } } tickets(first: 40) { edges { node { assignedTeam { members(first: 5) { nodes { id } } } notes(first: 5) { nodes { author { id } } } } } } changeLog(first: 40) { edges { node { actor { id } recordedBy { person { id } } } } } runbooks(first: 10) { edges { node { lastReviewedBy { id } revisions(first: 5) { nodes { author { id } } } } } } }";
 
     // While engaged, each side sees the other's people (not their subjects).
     let seen = app

@@ -16,13 +16,13 @@ async fn nested_fields_answer_both_ways() -> anyhow::Result<()> {
         .query(
             &token,
             "{ environments(first: 1) { edges { node { name
-                systems(first: 3, filter: { kinds: [VIRTUAL_MACHINE] }) { totalCount edges { node { name kind externalIds { source id } environment { name } tickets(first: 2) { totalCount } changes(first: 1) { totalCount } } } }
-                tickets(first: 2, filter: { statuses: [CLOSED] }) { edges { node { status environment { name } notes(last: 1) { body author { displayName } } } } }
-                runbooks(first: 5) { totalCount edges { node { title ownerTeam { name } currentRevision { number } revisions { number } functions { key } } } }
+                systems(first: 3, filter: { kinds: [VIRTUAL_MACHINE] }) { totalCount edges { node { name kind externalIds { source externalId } environment { name } tickets(first: 2) { totalCount } changes(first: 1) { totalCount } } } }
+                tickets(first: 2, filter: { statuses: [CLOSED] }) { edges { node { status environment { name } notes(last: 1) { nodes { body author { displayName } } } } } }
+                runbooks(first: 5) { totalCount edges { node { title ownerTeam { name } currentRevision { number } revisions { nodes { number } } functions { nodes { key } } } } }
                 changeLog(first: 2) { totalCount edges { node { summary environment { name } } } }
                 alerts(first: 2) { totalCount }
               } } }
-              organizations { edges { node { slug teams { edges { node { name members { displayName teams { name } } } } } people { totalCount } } } }
+              organizations(first: 5) { edges { node { slug teams(first: 5) { edges { node { name members(first: 10) { nodes { displayName teams(first: 5) { nodes { name } } } } } } } people { totalCount } } } }
               engagements { totalCount edges { node { operatingModel startsOn endsOn active provider { slug } client { slug } } } } }",
             Value::Null,
         )
@@ -44,12 +44,12 @@ async fn nested_fields_answer_both_ways() -> anyhow::Result<()> {
     }
     for edge in environment["tickets"]["edges"].as_array().unwrap() {
         assert_eq!(edge["node"]["status"], "CLOSED");
-        assert_eq!(edge["node"]["notes"].as_array().unwrap().len(), 1);
+        assert_eq!(edge["node"]["notes"]["nodes"].as_array().unwrap().len(), 1);
     }
     let runbooks = environment["runbooks"]["edges"].as_array().unwrap();
     assert!(!runbooks.is_empty());
     for edge in runbooks {
-        let revisions = edge["node"]["revisions"].as_array().unwrap();
+        let revisions = edge["node"]["revisions"]["nodes"].as_array().unwrap();
         assert_eq!(
             edge["node"]["currentRevision"]["number"],
             revisions.last().unwrap()["number"]
@@ -62,7 +62,7 @@ async fn nested_fields_answer_both_ways() -> anyhow::Result<()> {
     let teams = organization["teams"]["edges"].as_array().unwrap();
     assert_eq!(teams.len(), 2);
     assert!(teams.iter().any(|team| {
-        team["node"]["members"]
+        team["node"]["members"]["nodes"]
             .as_array()
             .unwrap()
             .iter()
@@ -96,7 +96,7 @@ async fn lists_filter_sort_and_read_incrementally() -> anyhow::Result<()> {
                protect: functions(filter: { csfFunctions: [PR] }, orderBy: { field: CSF_CATEGORY }) { edges { node { csfCategory } } }
                open: tickets(filter: { statuses: [NEW, IN_PROGRESS], priorities: [CRITICAL, HIGH] }) { edges { node { status priority } } }
                alerts(filter: { statuses: [OPEN] }) { edges { node { status severity system { name } } } }
-               integrations { edges { node { name kind hasCredentials mappings { externalCompanyId environment { name } } syncRuns(first: 10) { totalCount edges { node { status recordsFetched errors { reason } } } } } } } }",
+               integrations { edges { node { name kind hasCredentials mappings(first: 10) { nodes { externalCompanyId environment { name } } } syncRuns(first: 10) { totalCount edges { node { status recordsFetched errors(first: 2) { nodes { reason } } } } } } } } }",
             Value::Null,
         )
         .await?;
@@ -152,7 +152,7 @@ async fn lists_filter_sort_and_read_incrementally() -> anyhow::Result<()> {
             .all(|edge| edge["node"]["hasCredentials"] == false)
     );
     assert_eq!(
-        integrations[0]["node"]["mappings"]
+        integrations[0]["node"]["mappings"]["nodes"]
             .as_array()
             .unwrap()
             .len(),
@@ -258,7 +258,7 @@ async fn nested_lists_cost_the_same_statements_for_5_and_100_tickets() -> anyhow
     add_tickets(&app, 100).await?;
     let token = app.provider_admin_token();
     let query = "query($first: Int) { tickets(first: $first) { edges { node { title
-        environment { name organization { name } } system { name } assignedTeam { name } notes(last: 3) { body author { displayName } } } } } }";
+        environment { name organization { name } } system { name } assignedTeam { name } notes(last: 3) { nodes { body author { displayName } } } } } } }";
     // The caller is resolved once, then cached: both counted requests find it known.
     app.query(&token, "{ __typename }", Value::Null).await?;
     let (five, statements_for_5) = app
@@ -274,7 +274,7 @@ async fn nested_lists_cost_the_same_statements_for_5_and_100_tickets() -> anyhow
             .as_array()
             .unwrap()
             .iter()
-            .all(|edge| edge["node"]["notes"].as_array().unwrap().len() <= 3)
+            .all(|edge| edge["node"]["notes"]["nodes"].as_array().unwrap().len() <= 3)
     );
     assert_eq!(
         statements_for_5.len(),

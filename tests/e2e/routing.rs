@@ -16,7 +16,7 @@ struct Harbor {
 
 async fn harbor(app: &TestApp) -> anyhow::Result<Harbor> {
     let data = app
-        .query(&app.client_admin_token(), "{ environments(first: 1) { edges { node { id } } } systems(filter: { text: \"HHP-EHR-APP01\" }) { edges { node { id externalIds { source id } } } } }", Value::Null)
+        .query(&app.client_admin_token(), "{ environments(first: 1) { edges { node { id } } } systems(filter: { text: \"HHP-EHR-APP01\" }) { edges { node { id externalIds { source externalId } } } } }", Value::Null)
         .await?;
     let ehr = &data["systems"]["edges"][0]["node"];
     let device = ehr["externalIds"]
@@ -28,7 +28,7 @@ async fn harbor(app: &TestApp) -> anyhow::Result<Harbor> {
     Ok(Harbor {
         environment: data["environments"]["edges"][0]["node"]["id"].clone(),
         ehr: ehr["id"].clone(),
-        ehr_device: device["id"].as_str().unwrap().to_owned(),
+        ehr_device: device["externalId"].as_str().unwrap().to_owned(),
     })
 }
 
@@ -65,7 +65,7 @@ async fn synced_tickets_and_alerts_go_to_the_team_the_matrix_names_at_their_crea
     let query = format!(
         "mutation($input: UpsertTicketsInput!) {{ upsertTickets(input: $input) {{ results {{ index outcome node {{ title functionKey: function {{ key }} assignedTeam {{ name }} {ROUTING} }} }} counts {{ created unchanged failed }} userErrors {{ field code message }} }} }}"
     );
-    let input = json!({ "input": { "source": "NINJAONE", "records": records } });
+    let input = json!({ "input": { "source": { "kind": "NINJAONE" }, "records": records } });
     let first = app.query(&sync, &query, input.clone()).await?["upsertTickets"].clone();
     assert_eq!(
         first["userErrors"],
@@ -143,7 +143,7 @@ async fn synced_tickets_and_alerts_go_to_the_team_the_matrix_names_at_their_crea
         .query(
             &sync,
             &format!("mutation($input: UpsertAlertsInput!) {{ upsertAlerts(input: $input) {{ results {{ node {{ assignedTeam {{ name }} {ROUTING} }} }} userErrors {{ message }} }} }}"),
-            json!({ "input": { "source": "NINJAONE", "records": [
+            json!({ "input": { "source": { "kind": "NINJAONE" }, "records": [
                 { "externalId": "A-1", "environmentId": environment, "message": "Disk C: 95% full", "severity": "HIGH", "raisedAt": "2026-11-20T10:00:00Z", "systemExternalId": harbor.ehr_device },
                 { "externalId": "A-2", "environmentId": environment, "message": "Backup job failed", "severity": "CRITICAL", "raisedAt": "2026-11-20T10:00:00Z", "systemExternalId": harbor.ehr_device, "functionKey": "backup_recovery" },
             ] } }),

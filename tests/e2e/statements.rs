@@ -154,3 +154,24 @@ async fn the_owners_of_a_page_of_systems_are_read_in_one_batch() -> anyhow::Resu
     assert!(statements.len() <= 3, "{statements:#?}");
     app.stop().await
 }
+
+#[tokio::test]
+async fn nested_connections_read_every_parents_items_in_one_statement() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let token = app.provider_admin_token();
+    let query = "{ tickets(first: 50) { edges { node { id notes(last: 2) { totalCount nodes { body } } } } } }";
+    let (data, statements) = warm(&app, &token, query, Value::Null).await?;
+    let edges = data["tickets"]["edges"].as_array().expect("edges");
+    assert!(
+        edges
+            .iter()
+            .any(|edge| edge["node"]["notes"]["totalCount"].as_u64() > Some(2)),
+        "{data}"
+    );
+    // The page, then one batch for the notes of all its tickets (not one per ticket).
+    assert_eq!(statements.len(), 2, "{statements:#?}");
+    let query = "{ runbooks(first: 20) { edges { node { revisions(first: 1) { totalCount nodes { number } } } } } }";
+    let (_, statements) = warm(&app, &token, query, Value::Null).await?;
+    assert_eq!(statements.len(), 2, "{statements:#?}");
+    app.stop().await
+}

@@ -206,7 +206,7 @@ async fn new_alerts_from_a_sync_job_are_pushed_once() -> anyhow::Result<()> {
     let harbor = app.client_admin_token();
     let environment = environment_of(&app, &harbor).await?;
     let mut socket = connect(&app, &harbor).await?;
-    subscribe(&mut socket, "a", "subscription { alertRaised(filter: { severities: [CRITICAL] }) { message severity externalIds { id } } }").await?;
+    subscribe(&mut socket, "a", "subscription { alertRaised(filter: { severities: [CRITICAL] }) { message severity externalIds { externalId } } }").await?;
     let sync = app.token(
         "demo|northwind-sync",
         "northwind-msp",
@@ -214,7 +214,7 @@ async fn new_alerts_from_a_sync_job_are_pushed_once() -> anyhow::Result<()> {
     );
     let upsert = "mutation($input: UpsertAlertsInput!) { upsertAlerts(input: $input) { counts { created unchanged } } }";
     let alert = |id: &str, severity: &str| json!({ "externalId": id, "environmentId": environment, "message": format!("{severity} alert {id}"), "severity": severity, "raisedAt": "2026-11-27T06:00:00Z" });
-    let input = json!({ "input": { "source": "NINJAONE", "records": [alert("a-1", "LOW"), alert("a-2", "CRITICAL")] } });
+    let input = json!({ "input": { "source": { "kind": "NINJAONE" }, "records": [alert("a-1", "LOW"), alert("a-2", "CRITICAL")] } });
     let data = app.query(&sync, upsert, input.clone()).await?;
     assert_eq!(
         data["upsertAlerts"]["counts"],
@@ -230,19 +230,19 @@ async fn new_alerts_from_a_sync_job_are_pushed_once() -> anyhow::Result<()> {
         .query(
             &sync,
             upsert,
-            json!({ "input": { "source": "NINJAONE", "records": [alert("a-3", "CRITICAL")] } }),
+            json!({ "input": { "source": { "kind": "NINJAONE" }, "records": [alert("a-3", "CRITICAL")] } }),
         )
         .await?;
     assert_eq!(data["upsertAlerts"]["counts"]["created"], 1);
 
     let event = next(&mut socket).await?;
     assert_eq!(
-        event["payload"]["data"]["alertRaised"]["externalIds"][0]["id"], "a-2",
+        event["payload"]["data"]["alertRaised"]["externalIds"][0]["externalId"], "a-2",
         "the LOW alert was filtered: {event}"
     );
     let event = next(&mut socket).await?;
     assert_eq!(
-        event["payload"]["data"]["alertRaised"]["externalIds"][0]["id"], "a-3",
+        event["payload"]["data"]["alertRaised"]["externalIds"][0]["externalId"], "a-3",
         "the resend raised nothing: {event}"
     );
     app.stop().await

@@ -151,11 +151,11 @@ async fn connectwise_full_then_incremental_sync_writes_only_what_changed() -> an
         .unwrap();
     assert!(harbor_ticket.assigned_team_id.is_some() && harbor_ticket.routed_by_id.is_some());
     let mappings = app
-        .query(&app.provider_admin_token(), "query($id: ID!) { node(id: $id) { ... on Integration { mappings { externalCompanyId externalCompanyName } syncRuns { edges { node { status recordsFetched } } } } } }",
+        .query(&app.provider_admin_token(), "query($id: ID!) { node(id: $id) { ... on Integration { mappings { nodes { externalCompanyId externalCompanyName } } syncRuns { edges { node { status recordsFetched } } } } } }",
             json!({ "id": api::graphql::ids::encode(api::graphql::ids::NodeType::Integration, id).0 }))
         .await?;
     assert_eq!(
-        mappings["node"]["mappings"][0]["externalCompanyName"], "Company 250",
+        mappings["node"]["mappings"]["nodes"][0]["externalCompanyName"], "Company 250",
         "{mappings}"
     );
     assert_eq!(
@@ -195,9 +195,12 @@ async fn connectwise_full_then_incremental_sync_writes_only_what_changed() -> an
     assert_eq!(app.count("change_log_entries").await?, entries_before);
 
     let values = app
-        .query(&app.provider_admin_token(), "query($id: ID!) { node(id: $id) { ... on Integration { valueMappings { domain externalValue externalLabel normalizedValue overridden } } } }", json!({ "id": gid }))
+        .query(&app.provider_admin_token(), "query($id: ID!) { node(id: $id) { ... on Integration { valueMappings { nodes { domain externalValue externalLabel normalizedValue overridden } } } } }", json!({ "id": gid }))
         .await?;
-    let values = values["node"]["valueMappings"].as_array().unwrap().clone();
+    let values = values["node"]["valueMappings"]["nodes"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(values.len(), 9, "five statuses, four priorities");
     let seventeen = values
         .iter()
@@ -615,12 +618,12 @@ async fn the_same_device_seen_by_the_psa_and_the_rmm_is_one_system() -> anyhow::
         .find(|link| link.source.starts_with("CONNECTWISE_MANAGE"))
         .unwrap();
     let split = app
-        .query(&app.provider_admin_token(), "mutation($input: SplitSystemLinkInput!) { splitSystemLink(input: $input) { system { id name serialNumber externalIds { source id } } userErrors { field code message } } }",
+        .query(&app.provider_admin_token(), "mutation($input: SplitSystemLinkInput!) { splitSystemLink(input: $input) { system { id name serialNumber externalIds { source externalId } } userErrors { field code message } } }",
             json!({ "input": { "systemId": api::graphql::ids::encode(api::graphql::ids::NodeType::System, matched[0].id).0, "source": psa_link.source, "externalId": psa_link.external_id, "reason": "two different machines" } }))
         .await?;
     let new_system = &split["splitSystemLink"]["system"];
     assert_eq!(
-        new_system["externalIds"][0]["id"],
+        new_system["externalIds"][0]["externalId"],
         json!(psa_link.external_id),
         "{split}"
     );

@@ -258,7 +258,7 @@ async fn vendor_companies_are_listed_with_their_mapping_state_and_can_be_unmappe
         "{listed}"
     );
 
-    let unmap = "mutation($input: UnmapIntegrationCompanyInput!) { unmapIntegrationCompany(input: $input) { integration { mappings { externalCompanyId } } userErrors { field code } } }";
+    let unmap = "mutation($input: UnmapIntegrationCompanyInput!) { unmapIntegrationCompany(input: $input) { integration { mappings { nodes { externalCompanyId } } } userErrors { field code } } }";
     let unmapped = app
         .query(
             &admin,
@@ -268,7 +268,7 @@ async fn vendor_companies_are_listed_with_their_mapping_state_and_can_be_unmappe
         .await?;
     assert_eq!(
         unmapped["unmapIntegrationCompany"],
-        json!({ "integration": { "mappings": [{ "externalCompanyId": "250" }] }, "userErrors": [] }),
+        json!({ "integration": { "mappings": { "nodes": [{ "externalCompanyId": "250" }] } }, "userErrors": [] }),
         "{unmapped}"
     );
     let listed = app.query(&admin, list, json!({ "id": gid })).await?;
@@ -339,22 +339,23 @@ async fn external_status_is_the_vendors_label_even_where_tickets_carry_only_its_
     let values = app
         .query(
             &app.provider_admin_token(),
-            "query($id: ID!) { node(id: $id) { ... on Integration { valueMappings { domain externalValue externalLabel } } } }",
+            "query($id: ID!) { node(id: $id) { ... on Integration { valueMappings { nodes { domain externalValue externalLabel } } } } }",
             serde_json::json!({ "id": gid }),
         )
         .await?;
-    let labels: std::collections::HashMap<String, String> = values["node"]["valueMappings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|mapping| mapping["domain"] == "TICKET_STATUS")
-        .map(|mapping| {
-            (
-                mapping["externalValue"].as_str().unwrap().to_owned(),
-                mapping["externalLabel"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let labels: std::collections::HashMap<String, String> =
+        values["node"]["valueMappings"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|mapping| mapping["domain"] == "TICKET_STATUS")
+            .map(|mapping| {
+                (
+                    mapping["externalValue"].as_str().unwrap().to_owned(),
+                    mapping["externalLabel"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
     let raw: Vec<String> = server
         .state
         .store()

@@ -114,7 +114,7 @@ async fn deleting_an_integration_stops_everything_and_keeps_its_history() -> any
 
     // Only the integration's own admins delete it: a client it feeds sees it read-only, a
     // member of its organization may not.
-    let delete = "mutation($input: IntegrationActionInput!) { deleteIntegration(input: $input) { integration { id enabled hasCredentials deletedAt mappings { externalCompanyId } } userErrors { field code message } } }";
+    let delete = "mutation($input: IntegrationActionInput!) { deleteIntegration(input: $input) { integration { id enabled hasCredentials deletedAt mappings { nodes { externalCompanyId } } } userErrors { field code message } } }";
     let client = app.token(
         api::demo::CLIENT_IT_ADMIN.0,
         api::demo::CLIENT_IT_ADMIN.1,
@@ -158,7 +158,7 @@ async fn deleting_an_integration_stops_everything_and_keeps_its_history() -> any
     assert_eq!(payload["userErrors"], json!([]), "{deleted}");
     assert_eq!(payload["integration"]["enabled"], false);
     assert_eq!(payload["integration"]["hasCredentials"], false);
-    assert_eq!(payload["integration"]["mappings"], json!([]));
+    assert_eq!(payload["integration"]["mappings"]["nodes"], json!([]));
     assert!(payload["integration"]["deletedAt"].is_string(), "{deleted}");
 
     // The credentials are destroyed, not hidden; configuration for future runs is gone.

@@ -163,11 +163,11 @@ async fn node_returns_null_for_every_type_of_another_tenant() -> anyhow::Result<
     }
     // Nested-only types: revisions and notes.
     let data = app
-        .query(&harbor, "{ runbooks(first: 1) { edges { node { revisions { id } } } } tickets(first: 1, filter: { text: \"\" }) { edges { node { notes { id } } } } }", Value::Null)
+        .query(&harbor, "{ runbooks(first: 1) { edges { node { revisions { nodes { id } } } } } tickets(first: 1, filter: { text: \"\" }) { edges { node { notes { nodes { id } } } } } }", Value::Null)
         .await?;
     for id in [
-        &data["runbooks"]["edges"][0]["node"]["revisions"][0]["id"],
-        &data["tickets"]["edges"][0]["node"]["notes"][0]["id"],
+        &data["runbooks"]["edges"][0]["node"]["revisions"]["nodes"][0]["id"],
+        &data["tickets"]["edges"][0]["node"]["notes"]["nodes"][0]["id"],
     ] {
         let hidden = app
             .query(

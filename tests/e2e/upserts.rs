@@ -52,19 +52,19 @@ async fn systems_upsert_idempotently_and_log_what_changed() -> anyhow::Result<()
         { "externalId": "dev-1", "environmentId": environment, "name": "LAB-PC-01", "kind": "WORKSTATION", "operatingSystem": "Windows 11 23H2", "ipAddress": "10.9.0.1" },
         { "externalId": "dev-2", "environmentId": environment, "name": "LAB-PC-02", "kind": "WORKSTATION" },
     ]);
-    let node = "id name operatingSystem attributeSources externalIds { source id }";
+    let node = "id name operatingSystem attributeSources externalIds { source externalId }";
     let first = call(
         &app,
         &token,
         "upsertSystems",
-        json!({ "source": "acme-cmdb", "records": records }),
+        json!({ "source": { "name": "acme-cmdb" }, "records": records }),
         node,
     )
     .await?;
     assert_eq!(outcomes(&first), ["CREATED", "CREATED"], "{first}");
     assert_eq!(
         first["results"][0]["node"]["externalIds"],
-        json!([{ "source": "acme-cmdb", "id": "dev-1" }])
+        json!([{ "source": "acme-cmdb", "externalId": "dev-1" }])
     );
     assert_eq!(
         first["results"][0]["node"]["attributeSources"]["operating_system"],
@@ -76,7 +76,7 @@ async fn systems_upsert_idempotently_and_log_what_changed() -> anyhow::Result<()
         &app,
         &token,
         "upsertSystems",
-        json!({ "source": "acme-cmdb", "records": [{ "externalId": "dev-1", "resource": "configuration", "environmentId": environment, "name": "LAB-PC-01 config", "kind": "OTHER" }] }),
+        json!({ "source": { "name": "acme-cmdb" }, "records": [{ "externalId": "dev-1", "resource": "configuration", "environmentId": environment, "name": "LAB-PC-01 config", "kind": "OTHER" }] }),
         node,
     )
     .await?;
@@ -92,7 +92,7 @@ async fn systems_upsert_idempotently_and_log_what_changed() -> anyhow::Result<()
         &app,
         &token,
         "upsertSystems",
-        json!({ "source": "acme-cmdb", "records": records }),
+        json!({ "source": { "name": "acme-cmdb" }, "records": records }),
         node,
     )
     .await?;
@@ -111,7 +111,7 @@ async fn systems_upsert_idempotently_and_log_what_changed() -> anyhow::Result<()
         &app,
         &token,
         "upsertSystems",
-        json!({ "source": "acme-cmdb", "records": changed }),
+        json!({ "source": { "name": "acme-cmdb" }, "records": changed }),
         node,
     )
     .await?;
@@ -144,7 +144,7 @@ async fn bad_records_are_refused_one_by_one_and_the_rest_land() -> anyhow::Resul
         &app,
         &token,
         "upsertSystems",
-        json!({ "source": "acme-cmdb", "records": [
+        json!({ "source": { "name": "acme-cmdb" }, "records": [
             { "externalId": "ok-1", "environmentId": environment, "name": "GOOD", "kind": "SERVER" },
             { "externalId": "bad-1", "environmentId": environment, "name": " ", "kind": "SERVER" },
             { "externalId": "bad-2", "environmentId": "nope", "name": "X", "kind": "SERVER" },
@@ -190,7 +190,7 @@ async fn bad_records_are_refused_one_by_one_and_the_rest_land() -> anyhow::Resul
         &app,
         &token,
         "upsertSystems",
-        json!({ "source": "acme-cmdb", "records": too_many }),
+        json!({ "source": { "name": "acme-cmdb" }, "records": too_many }),
         "name",
     )
     .await?;
@@ -205,7 +205,7 @@ async fn bad_records_are_refused_one_by_one_and_the_rest_land() -> anyhow::Resul
         &app,
         &token,
         "upsertSystems",
-        json!({ "source": "bad source!", "records": [] }),
+        json!({ "source": { "name": "bad source!" }, "records": [] }),
         "name",
     )
     .await?;
@@ -214,7 +214,7 @@ async fn bad_records_are_refused_one_by_one_and_the_rest_land() -> anyhow::Resul
     // Members do not run sync jobs.
     let member = app.token("demo|harbor-it-tech", "harbor-health", Role::Member);
     let (_, body) = app
-        .graphql(Some(&member), "mutation($input: UpsertSystemsInput!) { upsertSystems(input: $input) { counts { created } } }", json!({ "input": { "source": "x", "records": [] } }))
+        .graphql(Some(&member), "mutation($input: UpsertSystemsInput!) { upsertSystems(input: $input) { counts { created } } }", json!({ "input": { "source": { "name": "x" }, "records": [] } }))
         .await?;
     assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
     app.stop().await
@@ -225,15 +225,14 @@ async fn tickets_and_changes_upsert_idempotently() -> anyhow::Result<()> {
     let app = TestApp::spawn_with_demo().await?;
     let token = sync_token(&app);
     let environment = environment(&app).await?;
-    call(&app, &token, "upsertSystems", json!({ "source": "psa", "records": [{ "externalId": "cfg-9", "environmentId": environment, "name": "HHP-NEW", "kind": "SERVER" }] }), "id").await?;
+    call(&app, &token, "upsertSystems", json!({ "source": { "name": "psa" }, "records": [{ "externalId": "cfg-9", "environmentId": environment, "name": "HHP-NEW", "kind": "SERVER" }] }), "id").await?;
     let ticket = json!({ "externalId": "T-100", "environmentId": environment, "title": "Backup failed", "status": "NEW", "priority": "HIGH", "externalStatus": "New", "systemExternalId": "cfg-9" });
-    let node =
-        "id status externalStatus system { name } externalIds { source id } changes { totalCount }";
+    let node = "id status externalStatus system { name } externalIds { source externalId } changes { totalCount }";
     let first = call(
         &app,
         &token,
         "upsertTickets",
-        json!({ "source": "psa", "records": [ticket] }),
+        json!({ "source": { "name": "psa" }, "records": [ticket] }),
         node,
     )
     .await?;
@@ -243,7 +242,7 @@ async fn tickets_and_changes_upsert_idempotently() -> anyhow::Result<()> {
         &app,
         &token,
         "upsertTickets",
-        json!({ "source": "psa", "records": [ticket] }),
+        json!({ "source": { "name": "psa" }, "records": [ticket] }),
         node,
     )
     .await?;
@@ -255,7 +254,7 @@ async fn tickets_and_changes_upsert_idempotently() -> anyhow::Result<()> {
         &app,
         &token,
         "upsertTickets",
-        json!({ "source": "psa", "records": [resolved] }),
+        json!({ "source": { "name": "psa" }, "records": [resolved] }),
         node,
     )
     .await?;
@@ -264,27 +263,31 @@ async fn tickets_and_changes_upsert_idempotently() -> anyhow::Result<()> {
         update["results"][0]["node"]["changes"]["totalCount"], 1,
         "the status change is in the ticket's change log"
     );
-    let unknown = call(&app, &token, "upsertTickets", json!({ "source": "psa", "records": [{ "externalId": "T-101", "environmentId": environment, "title": "x", "status": "NEW", "priority": "LOW", "systemExternalId": "nope" }] }), node).await?;
+    let unknown = call(&app, &token, "upsertTickets", json!({ "source": { "name": "psa" }, "records": [{ "externalId": "T-101", "environmentId": environment, "title": "x", "status": "NEW", "priority": "LOW", "systemExternalId": "nope" }] }), node).await?;
     assert_eq!(unknown["userErrors"][0]["code"], "NOT_FOUND");
 
     let change = json!({ "externalId": "act-1", "environmentId": environment, "summary": "Agent updated", "category": "PATCH", "occurredAt": "2026-11-01T10:00:00.123456Z", "actorName": "RMM policy", "systemExternalIds": ["cfg-9"] });
-    let node = "id summary actorName source systems { name } externalIds { source id }";
+    let node =
+        "id summary actorName source systems { nodes { name } } externalIds { source externalId }";
     let first = call(
         &app,
         &token,
         "recordChanges",
-        json!({ "source": "psa", "records": [change] }),
+        json!({ "source": { "name": "psa" }, "records": [change] }),
         node,
     )
     .await?;
     assert_eq!(outcomes(&first), ["CREATED"], "{first}");
     assert_eq!(first["results"][0]["node"]["actorName"], "RMM policy");
-    assert_eq!(first["results"][0]["node"]["systems"][0]["name"], "HHP-NEW");
+    assert_eq!(
+        first["results"][0]["node"]["systems"]["nodes"][0]["name"],
+        "HHP-NEW"
+    );
     let again = call(
         &app,
         &token,
         "recordChanges",
-        json!({ "source": "psa", "records": [change] }),
+        json!({ "source": { "name": "psa" }, "records": [change] }),
         node,
     )
     .await?;
@@ -299,7 +302,7 @@ async fn tickets_and_changes_upsert_idempotently() -> anyhow::Result<()> {
         &app,
         &token,
         "recordChanges",
-        json!({ "source": "psa", "records": [altered] }),
+        json!({ "source": { "name": "psa" }, "records": [altered] }),
         node,
     )
     .await?;

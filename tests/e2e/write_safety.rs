@@ -411,7 +411,7 @@ async fn same_key_in_two_tenants(app: &TestApp, case: SameKey) -> anyhow::Result
     let keyed = |mut record: Value, environment: Value| {
         record["externalId"] = json!("4711");
         record["environmentId"] = environment;
-        json!({ "source": case.source, "records": [record] })
+        json!({ "source": tests::bulk_source(case.source), "records": [record] })
     };
     let cedar_page = keyed(
         case.cedar,
@@ -514,7 +514,7 @@ async fn another_tenants_system_with_the_same_external_id_is_a_system_of_its_own
             source: "NINJAONE",
             type_name: "System",
             table: "systems",
-            node: "id name kind operatingSystem environment { name } externalIds { source id }",
+            node: "id name kind operatingSystem environment { name } externalIds { source externalId }",
             cedar: json!({ "name": "CEDAR-4711-LEDGER", "kind": "SERVER",
                 "operatingSystem": "Windows Server 2022" }),
             harbor: json!({ "name": "HHP-WS-4711", "kind": "WORKSTATION",
@@ -663,7 +663,7 @@ fn ticket_page(environment: &Value, prefix: &str) -> Value {
                 "externalStatus": "New" })
         })
         .collect();
-    json!({ "source": "CONNECTWISE_MANAGE", "records": records })
+    json!({ "source": { "kind": "CONNECTWISE_MANAGE" }, "records": records })
 }
 
 /// Sends `page` to `upsertTickets`; returns the body and when the call started and answered.
@@ -1134,7 +1134,7 @@ async fn a_token_without_an_integration_cannot_forge_an_rmm_entry() -> anyhow::R
             &app,
             token,
             "recordChanges",
-            &json!({ "source": "ninjaone", "records": [{
+            &json!({ "source": { "name": "ninjaone" }, "records": [{
             "externalId": format!("forged-{index}"), "environmentId": environment,
             "summary": format!("Disabled EDR on HHP-DC01 ({index})"), "category": "SECURITY",
             "occurredAt": occurred, "actorName": FORGED_ACTOR }] }),
@@ -1202,7 +1202,7 @@ async fn an_integrations_token_writes_rmm_entries_recorded_by_the_integration() 
         "northwind-msp",
         tests::decode_uuid(&ninja),
     );
-    let payload = upsert(&app, &token, "recordChanges", &json!({ "source": "ninjaone", "records": [{
+    let payload = upsert(&app, &token, "recordChanges", &json!({ "source": { "name": "ninjaone" }, "records": [{
         "externalId": "activity-1", "environmentId": environment, "summary": "Agent updated on HHP-DC01",
         "category": "PATCH", "occurredAt": stamp(Utc::now() - Duration::hours(1)), "actorName": "NinjaOne policy" }] }),
         ENTRY_ATTRIBUTION).await?;
@@ -1281,7 +1281,7 @@ async fn implausible_instants_are_refused_and_nothing_is_written() -> anyhow::Re
             (
                 &sync,
                 "recordChanges",
-                json!({ "source": "ninjaone", "records": [{
+                json!({ "source": { "name": "ninjaone" }, "records": [{
                 "externalId": "act-9999", "environmentId": environment, "summary": "Agent updated",
                 "category": "PATCH", "occurredAt": "9999-12-31T00:00:00Z" }] }),
                 "input.records.0.occurredAt",
@@ -1312,7 +1312,7 @@ async fn implausible_instants_are_refused_and_nothing_is_written() -> anyhow::Re
             (
                 &sync,
                 "upsertTickets",
-                json!({ "source": "CONNECTWISE_MANAGE", "records": [{
+                json!({ "source": { "kind": "CONNECTWISE_MANAGE" }, "records": [{
                 "externalId": "T-0", "environmentId": environment, "title": "From before the epoch",
                 "status": "NEW", "priority": "LOW", "createdAt": "0000-01-01T00:00:00Z" }] }),
                 "input.records.0.createdAt",
@@ -1349,7 +1349,7 @@ async fn nul_bytes_and_oversized_text_are_refused_and_nothing_is_written() -> an
             (
                 &sync,
                 "upsertTickets",
-                json!({ "source": "CONNECTWISE_MANAGE", "records": [{
+                json!({ "source": { "kind": "CONNECTWISE_MANAGE" }, "records": [{
                 "externalId": "T-NUL", "environmentId": environment, "title": "Backup\u{0}failed",
                 "status": "NEW", "priority": "LOW" }] }),
                 "input.records.0.title",

@@ -723,7 +723,7 @@ fn matrix(ids: &Ids) -> Vec<Spec> {
             "upsertSystems",
             Harbor,
             Member,
-            json!({ "source": "NINJAONE", "records": [device] }),
+            json!({ "source": { "kind": "NINJAONE" }, "records": [device] }),
         )
         .sync_may()
         .rightful(NORTHWIND_SYNC),
@@ -731,7 +731,7 @@ fn matrix(ids: &Ids) -> Vec<Spec> {
             "upsertTickets",
             Harbor,
             Member,
-            json!({ "source": "CONNECTWISE_MANAGE", "records": [ticket] }),
+            json!({ "source": { "kind": "CONNECTWISE_MANAGE" }, "records": [ticket] }),
         )
         .sync_may()
         .mixed(
@@ -745,7 +745,7 @@ fn matrix(ids: &Ids) -> Vec<Spec> {
             "upsertAlerts",
             Harbor,
             Member,
-            json!({ "source": "NINJAONE", "records": [alert] }),
+            json!({ "source": { "kind": "NINJAONE" }, "records": [alert] }),
         )
         .sync_may()
         .mixed(
@@ -759,7 +759,7 @@ fn matrix(ids: &Ids) -> Vec<Spec> {
             "recordChanges",
             Harbor,
             Member,
-            json!({ "source": "NINJAONE", "records": [change] }),
+            json!({ "source": { "kind": "NINJAONE" }, "records": [change] }),
         )
         .sync_may()
         .mixed(
@@ -1242,7 +1242,7 @@ async fn prepare() -> anyhow::Result<(Target, Ids)> {
         .query(
             &provider,
             "query($env: ID!, $cedar: ID!) {
-                systems(first: 100, filter: { environmentIds: [$env] }) { edges { node { id externalIds { source id } } } }
+                systems(first: 100, filter: { environmentIds: [$env] }) { edges { node { id externalIds { source externalId } } } }
                 tickets(first: 1, filter: { environmentIds: [$env], statuses: [NEW] }) { edges { node { id } } }
                 alerts(first: 1, filter: { environmentIds: [$env], statuses: [OPEN] }) { edges { node { id } } }
                 runbooks(first: 2, filter: { environmentIds: [$env] }) { edges { node { id } } }
@@ -1263,7 +1263,7 @@ async fn prepare() -> anyhow::Result<(Target, Ids)> {
         node["externalIds"]
             .as_array()
             .and_then(|links| links.iter().find(|link| link["source"] == source))
-            .and_then(|link| link["id"].as_str())
+            .and_then(|link| link["externalId"].as_str())
             .map(str::to_owned)
     };
     let linked = systems
@@ -1507,10 +1507,10 @@ async fn external_keys(
         .query(
             &app.provider_admin_token(),
             "query($env: ID!) {
-                systems(first: 100, filter: { environmentIds: [$env] }) { edges { node { id externalIds { source id } } } }
-                tickets(first: 100, filter: { environmentIds: [$env] }) { edges { node { id externalIds { source id } } } }
-                alerts(first: 100, filter: { environmentIds: [$env] }) { edges { node { id externalIds { source id } } } }
-                changeLog(first: 100, filter: { environmentIds: [$env], sources: [RMM, PSA] }) { edges { node { id externalIds { source id } } } }
+                systems(first: 100, filter: { environmentIds: [$env] }) { edges { node { id externalIds { source externalId } } } }
+                tickets(first: 100, filter: { environmentIds: [$env] }) { edges { node { id externalIds { source externalId } } } }
+                alerts(first: 100, filter: { environmentIds: [$env] }) { edges { node { id externalIds { source externalId } } } }
+                changeLog(first: 100, filter: { environmentIds: [$env], sources: [RMM, PSA] }) { edges { node { id externalIds { source externalId } } } }
             }",
             json!({ "env": environment }),
         )
@@ -1531,7 +1531,7 @@ async fn external_keys(
                 Some((
                     edge["node"]["id"].as_str()?.to_owned(),
                     link["source"].as_str()?.to_owned(),
-                    link["id"].as_str()?.to_owned(),
+                    link["externalId"].as_str()?.to_owned(),
                 ))
             })
             .with_context(|| format!("no {field} with an external id in {environment}"))?;
@@ -1557,7 +1557,7 @@ fn takeover_input(mutation: &str, source: &str, external: &str, environment: &st
             json!({ "externalId": external, "environmentId": environment, "summary": "WT takeover", "category": "OTHER", "occurredAt": hour_ago })
         }
     };
-    json!({ "source": source, "records": [record] })
+    json!({ "source": tests::bulk_source(source), "records": [record] })
 }
 
 /// The bulk upserts key records by `(source, externalId)`: one tenant sending another tenant's

@@ -708,3 +708,20 @@ pub async fn dump(db: &DatabaseConnection) -> anyhow::Result<Dump> {
     }
     Ok(tables)
 }
+
+/// A bulk call's `source` (`ExternalSourceInput`, one of `kind` and `name`): a vendor Tandem
+/// knows as `kind`, any other system as `name`.
+pub fn bulk_source(source: &str) -> Value {
+    const KINDS: [&str; 5] = [
+        "CONNECTWISE_MANAGE",
+        "AUTOTASK",
+        "HALOPSA",
+        "NINJAONE",
+        "DATTO_RMM",
+    ];
+    if KINDS.contains(&source) {
+        json!({ "kind": source })
+    } else {
+        json!({ "name": source })
+    }
+}

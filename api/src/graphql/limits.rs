@@ -1,8 +1,10 @@
-//! Limits that keep one request from costing the server too much, beyond async-graphql's own
-//! complexity limit (set in `graphql::build_schema`).
+//! Limits that keep one request from costing the server too much.
 //!
-//! All are checked by one schema extension, [`Limits`]:
+//! All are checked by one schema extension, [`Limits`], and every refusal states the limit and
+//! the value found, in its message and in `extensions { code, limit, actual }`:
 //!
+//! - the query's cost ([`super::MAX_COMPLEXITY`], computed by async-graphql's validation: a
+//!   connection costs its page size times what each item selects);
 //! - at most [`MAX_ALIASES`] aliased fields per document, since aliases let one
 //!   query ask for the same expensive field many times over; and the shape of the selection
 //!   ([`check_selection`]): fields nested at most [`super::MAX_DEPTH`] deep, except inside
@@ -132,10 +134,12 @@ impl Extension for LimitsExtension {
         let document = async_graphql::parser::parse_query(query)?;
         let aliases = count_aliases(&document);
         if aliases > MAX_ALIASES {
-            return Err(coded_error(
+            return Err(LimitExceeded::new(
                 ErrorCode::TooManyAliases,
                 format!("the query uses {aliases} aliases; at most {MAX_ALIASES} are allowed"),
-            ));
+            )
+            .with(MAX_ALIASES, aliases)
+            .into_server_error());
         }
         check_selection(&document).map_err(LimitExceeded::into_server_error)?;
         Ok(document)
@@ -147,6 +151,23 @@ impl Extension for LimitsExtension {
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let validated = next.run(ctx).await?;
+        // The cost limit is checked here rather than by the library (`limit_complexity`), whose
+        // error says neither the cost nor the limit.
+        let max = super::MAX_COMPLEXITY;
+        if validated.complexity > max {
+            return Err(vec![
+                LimitExceeded::new(
+                    ErrorCode::QueryTooComplex,
+                    format!(
+                        "the query costs {}; at most {max} is allowed (a connection costs its \
+                         page size times what each item selects: ask for smaller pages)",
+                        validated.complexity
+                    ),
+                )
+                .with(max, validated.complexity)
+                .into_server_error(),
+            ]);
+        }
         *self
             .validated
             .lock()
@@ -163,16 +184,35 @@ pub struct LimitExceeded {
     pub code: ErrorCode,
     /// What was found and what is allowed.
     pub message: String,
+    /// The limit and the value found, for `extensions.limit` and `extensions.actual`. The text
+    /// scan ([`check_document`]) stops at the first item over a limit, so there `actual` is the
+    /// limit plus one (the message says "more than").
+    pub limit: Option<(usize, usize)>,
 }
 
 impl LimitExceeded {
     fn new(code: ErrorCode, message: String) -> Self {
-        Self { code, message }
+        Self {
+            code,
+            message,
+            limit: None,
+        }
+    }
+
+    /// The same refusal, stating `limit` and the `actual` value found.
+    fn with(mut self, limit: usize, actual: usize) -> Self {
+        self.limit = Some((limit, actual));
+        self
     }
 
     /// The GraphQL error for this refusal.
     pub fn into_server_error(self) -> ServerError {
-        coded_error(self.code, self.message)
+        let mut error = coded_error(self.code, self.message);
+        if let (Some((limit, actual)), Some(extensions)) = (self.limit, error.extensions.as_mut()) {
+            extensions.set("limit", limit as u64);
+            extensions.set("actual", actual as u64);
+        }
+        error
     }
 }
 
@@ -233,7 +273,7 @@ pub fn check_document(source: &str) -> Result<(), LimitExceeded> {
                         format!(
                             "a value nests lists or input objects more than {MAX_VALUE_DEPTH} levels deep; at most {MAX_VALUE_DEPTH} are allowed"
                         ),
-                    ));
+                    ).with(MAX_VALUE_DEPTH, depth));
                 }
                 open.push(Open {
                     bracket: byte,
@@ -246,7 +286,7 @@ pub fn check_document(source: &str) -> Result<(), LimitExceeded> {
                         format!(
                             "the document nests brackets more than {MAX_NESTING} levels deep; at most {MAX_NESTING} are allowed"
                         ),
-                    ));
+                    ).with(MAX_NESTING, open.len()));
                 }
             }
             b'}' | b']' | b')' => {
@@ -268,7 +308,7 @@ pub fn check_document(source: &str) -> Result<(), LimitExceeded> {
                         format!(
                             "the document uses more than {MAX_DIRECTIVES} directives; at most {MAX_DIRECTIVES} are allowed"
                         ),
-                    ));
+                    ).with(MAX_DIRECTIVES, directives));
                 }
             }
             b'$' => item(&mut open)?,
@@ -291,7 +331,7 @@ pub fn check_document(source: &str) -> Result<(), LimitExceeded> {
                             format!(
                                 "the document defines more than {MAX_FRAGMENTS} fragments; at most {MAX_FRAGMENTS} are allowed"
                             ),
-                        ));
+                        ).with(MAX_FRAGMENTS, fragments));
                     }
                 }
                 continue;
@@ -311,13 +351,13 @@ fn item(open: &mut [Open]) -> Result<(), LimitExceeded> {
     {
         list.items += 1;
         if list.items > MAX_LIST_LENGTH {
-            return Err(too_long(None));
+            return Err(too_long(None, list.items));
         }
     }
     Ok(())
 }
 
-fn too_long(variable: Option<&str>) -> LimitExceeded {
+fn too_long(variable: Option<&str>, actual: usize) -> LimitExceeded {
     let place = variable.map_or_else(
         || "a list".to_owned(),
         |name| format!("a list in `${name}`"),
@@ -328,6 +368,7 @@ fn too_long(variable: Option<&str>) -> LimitExceeded {
             "{place} holds more than {MAX_LIST_LENGTH} items; at most {MAX_LIST_LENGTH} are allowed"
         ),
     )
+    .with(MAX_LIST_LENGTH, actual)
 }
 
 /// The index just past the string (or block string) that starts at `start`, read as the parser
@@ -373,7 +414,7 @@ pub fn check_variables(variables: &Variables) -> Result<(), LimitExceeded> {
             let children: Box<dyn Iterator<Item = &ConstValue>> = match value {
                 ConstValue::List(items) => {
                     if items.len() > MAX_LIST_LENGTH {
-                        return Err(too_long(Some(name.as_str())));
+                        return Err(too_long(Some(name.as_str()), items.len()));
                     }
                     Box::new(items.iter())
                 }
@@ -386,7 +427,7 @@ pub fn check_variables(variables: &Variables) -> Result<(), LimitExceeded> {
                     format!(
                         "`${name}` nests lists or objects more than {MAX_VALUE_DEPTH} levels deep; at most {MAX_VALUE_DEPTH} are allowed"
                     ),
-                ));
+                ).with(MAX_VALUE_DEPTH, depth + 1));
             }
             pending.extend(children.map(|child| (child, depth + 1)));
         }
@@ -450,7 +491,8 @@ pub fn check_selection(document: &ExecutableDocument) -> Result<(), LimitExceede
                     "the document selects {fields} fields once its fragments are expanded; at \
                      most {MAX_EXPANDED_FIELDS} are allowed"
                 ),
-            ));
+            )
+            .with(MAX_EXPANDED_FIELDS, fields));
         }
         if found.nesting > MAX_SELECTION_NESTING {
             return Err(LimitExceeded::new(
@@ -460,7 +502,8 @@ pub fn check_selection(document: &ExecutableDocument) -> Result<(), LimitExceede
                      at most {MAX_SELECTION_NESTING} are allowed",
                     found.nesting
                 ),
-            ));
+            )
+            .with(MAX_SELECTION_NESTING, found.nesting));
         }
         let max = super::MAX_DEPTH;
         if found.depth > max {
@@ -470,7 +513,8 @@ pub fn check_selection(document: &ExecutableDocument) -> Result<(), LimitExceede
                     "the query nests fields {} deep; at most {max} are allowed",
                     found.depth
                 ),
-            ));
+            )
+            .with(max, found.depth));
         }
         if found.introspection.depth > MAX_INTROSPECTION_DEPTH {
             return Err(LimitExceeded::new(
@@ -480,7 +524,8 @@ pub fn check_selection(document: &ExecutableDocument) -> Result<(), LimitExceede
                      {MAX_INTROSPECTION_DEPTH} are allowed",
                     found.introspection.depth
                 ),
-            ));
+            )
+            .with(MAX_INTROSPECTION_DEPTH, found.introspection.depth));
         }
         if found.introspection.lists > MAX_INTROSPECTION_LISTS {
             return Err(LimitExceeded::new(
@@ -490,7 +535,8 @@ pub fn check_selection(document: &ExecutableDocument) -> Result<(), LimitExceede
                      path; at most {MAX_INTROSPECTION_LISTS} are allowed",
                     found.introspection.lists
                 ),
-            ));
+            )
+            .with(MAX_INTROSPECTION_LISTS, found.introspection.lists));
         }
         if found.schemas > 1 {
             return Err(LimitExceeded::new(
@@ -499,7 +545,8 @@ pub fn check_selection(document: &ExecutableDocument) -> Result<(), LimitExceede
                     "the operation asks for __schema {} times; once is allowed",
                     found.schemas
                 ),
-            ));
+            )
+            .with(1, found.schemas));
         }
     }
     Ok(())

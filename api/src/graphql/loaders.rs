@@ -76,6 +76,7 @@ keyed!(
     sync_run,
     compliance_obligation,
     evidence_record,
+    system_link,
 );
 
 /// Batches lookups of `E` by id.

@@ -48,6 +48,14 @@ impl Default for SchemaOptions {
     }
 }
 
+/// The description of the `DateTime` scalar (the library's own says only "RFC3339").
+pub const DATE_TIME_DESCRIPTION: &str = "An instant, as an RFC 3339 string. \
+Output is always UTC, written with the offset `+00:00`, with fractional seconds only when they \
+are not zero (3 or 6 digits), e.g. `2026-03-01T09:30:00+00:00` or \
+`2026-03-01T09:30:00.123456+00:00`. Input takes any RFC 3339 offset (`Z`, `+02:00`, ...) and \
+is converted to UTC. Instants are stored to the microsecond on both databases, so finer \
+digits do not come back.";
+
 /// Builds the schema. Per-request data (viewer, loaders) is attached to each request instead.
 ///
 /// Every response reports the query's computed cost and depth in `extensions.analyzer`.
@@ -57,10 +65,11 @@ pub fn build_schema(options: SchemaOptions) -> AppSchema {
         mutation::Mutation::default(),
         subscription::SubscriptionRoot,
     )
-    // Depth is checked by `limits::Limits` (`limits::check_selection`): the library's own limit
-    // counts introspection too, and refused every standard tool's introspection query. The
-    // same extension reports each response's cost and depth.
-    .limit_complexity(MAX_COMPLEXITY)
+    // Depth and cost are checked by `limits::Limits` (`limits::check_selection`, and the cost
+    // after validation): the library's own depth limit counts introspection too, and refused
+    // every standard tool's introspection query; its cost error names neither the cost nor the
+    // limit. The same extension reports each response's cost and depth.
+    .override_output_type_description::<chrono::DateTime<chrono::Utc>>(DATE_TIME_DESCRIPTION)
     .extension(limits::Limits);
     if options.introspection {
         builder.finish()

@@ -22,9 +22,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
 use crate::graphql::loaders::Keyed;
+use crate::graphql::mutation::integration::ValueMapping;
+use crate::graphql::types::integration::{IntegrationMapping, SyncRunError};
+use crate::graphql::types::responsibility::ResponsibilityHistoryEntry;
 use crate::graphql::types::{
     Alert, ChangeLogEntry, Engagement, Environment, Function, Integration, Organization, Person,
-    Runbook, SyncRun, System, Team, Ticket,
+    Runbook, RunbookRevision, SyncRun, System, Team, Ticket, TicketNote,
 };
 
 /// Items per page when neither `first` nor `last` is given.
@@ -116,6 +119,15 @@ impl<C> Ordering<C> {
 #[graphql(concrete(name = "AlertConnection", params(Alert)))]
 #[graphql(concrete(name = "IntegrationConnection", params(Integration)))]
 #[graphql(concrete(name = "SyncRunConnection", params(SyncRun)))]
+#[graphql(concrete(name = "TicketNoteConnection", params(TicketNote)))]
+#[graphql(concrete(name = "RunbookRevisionConnection", params(RunbookRevision)))]
+#[graphql(concrete(name = "SyncRunErrorConnection", params(SyncRunError)))]
+#[graphql(concrete(name = "IntegrationMappingConnection", params(IntegrationMapping)))]
+#[graphql(concrete(name = "ValueMappingConnection", params(ValueMapping)))]
+#[graphql(concrete(
+    name = "ResponsibilityHistoryEntryConnection",
+    params(ResponsibilityHistoryEntry)
+))]
 pub struct Page<N>
 where
     N: OutputType,
@@ -157,6 +169,15 @@ where
 #[graphql(concrete(name = "AlertEdge", params(Alert)))]
 #[graphql(concrete(name = "IntegrationEdge", params(Integration)))]
 #[graphql(concrete(name = "SyncRunEdge", params(SyncRun)))]
+#[graphql(concrete(name = "TicketNoteEdge", params(TicketNote)))]
+#[graphql(concrete(name = "RunbookRevisionEdge", params(RunbookRevision)))]
+#[graphql(concrete(name = "SyncRunErrorEdge", params(SyncRunError)))]
+#[graphql(concrete(name = "IntegrationMappingEdge", params(IntegrationMapping)))]
+#[graphql(concrete(name = "ValueMappingEdge", params(ValueMapping)))]
+#[graphql(concrete(
+    name = "ResponsibilityHistoryEntryEdge",
+    params(ResponsibilityHistoryEntry)
+))]
 pub struct PageEdge<N: OutputType> {
     /// Pass as `after` (or `before`) to read the items after (or before) this one.
     pub cursor: String,
@@ -197,11 +218,14 @@ impl PageArgs {
                 ApiError::bad_input(field, format!("`{field}` must not be negative"))
             })?;
             if value > MAX_PAGE_SIZE {
-                return Err(ApiError::bad_input(
-                    field,
+                return Err(ApiError::over_limit(
+                    crate::error::ErrorCode::BadUserInput,
+                    Some(field),
                     format!(
                         "`{field}` must be at most {MAX_PAGE_SIZE} (got {value}); page with `after`"
                     ),
+                    MAX_PAGE_SIZE,
+                    value,
                 ));
             }
             Ok(value)
@@ -423,6 +447,100 @@ where
             node: to_node(row),
         });
     }
+    let page_info = PageInfo {
+        has_next_page,
+        has_previous_page,
+        start_cursor: edges.first().map(|edge| edge.cursor.clone()),
+        end_cursor: edges.last().map(|edge| edge.cursor.clone()),
+    };
+    Ok(Page {
+        edges,
+        page_info,
+        total_count,
+    })
+}
+
+/// The sort key of an item of a list paged in memory: a text that sorts as the list does, then
+/// the item's row id.
+pub type MemoryKey = (String, Uuid);
+
+/// `instant` as a fixed-width text (microseconds, as stored), so such keys sort by time.
+pub fn instant_key(instant: DateTime<Utc>) -> String {
+    instant.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// One page of a nested list that was read whole in one batch for every parent of a page (a
+/// DataLoader group), so a page of parents costs one statement for all their lists instead of
+/// one per parent. Same arguments, cursors and limits as [`paginate`]: `items` are sorted by
+/// their key and id here, and a cursor names the key and id of its item, so paging stays
+/// stable when items are added or removed. `order` names the order in cursors.
+///
+/// # Errors
+/// [`ApiError::BadUserInput`] for bad paging arguments or a cursor of another order.
+pub fn page_in_memory<N>(
+    order: &str,
+    mut items: Vec<(MemoryKey, N)>,
+    args: PageArgs,
+) -> ApiResult<Page<N>>
+where
+    N: OutputType,
+    PageEdge<N>: OutputType,
+{
+    let window = args.window()?;
+    let cursor_field = if window.direction == Direction::Forward {
+        "after"
+    } else {
+        "before"
+    };
+    let cursor = window
+        .cursor
+        .as_deref()
+        .map(|text| {
+            let cursor = Cursor::decode(cursor_field, text)?;
+            if cursor.order != order {
+                return Err(ApiError::bad_input(
+                    cursor_field,
+                    format!("`{text}` was made for another order of this list"),
+                ));
+            }
+            Ok((cursor.key.unwrap_or_default(), cursor.id))
+        })
+        .transpose()?;
+    items.sort_by(|left, right| left.0.cmp(&right.0));
+    let total_count = items.len() as u64;
+    let size = usize::try_from(window.size).unwrap_or(usize::MAX);
+    // The items strictly beyond the cursor, in reading order.
+    let (start, end) = match (&window.direction, &cursor) {
+        (Direction::Forward, Some(cursor)) => {
+            (items.partition_point(|item| &item.0 <= cursor), items.len())
+        }
+        (Direction::Backward, Some(cursor)) => (0, items.partition_point(|item| &item.0 < cursor)),
+        (_, None) => (0, items.len()),
+    };
+    let (from, to, has_previous_page, has_next_page) = match window.direction {
+        Direction::Forward => {
+            let to = end.min(start + size);
+            (start, to, cursor.is_some(), to < end)
+        }
+        Direction::Backward => {
+            let from = end.saturating_sub(size).max(start);
+            (from, end, from > start, cursor.is_some())
+        }
+    };
+    let edges: Vec<PageEdge<N>> = items
+        .into_iter()
+        .skip(from)
+        .take(to - from)
+        .map(|((key, id), node)| PageEdge {
+            cursor: Cursor {
+                order: order.to_owned(),
+                key: Some(key),
+                id,
+            }
+            .encode(),
+            node,
+        })
+        .collect();
     let page_info = PageInfo {
         has_next_page,
         has_previous_page,

@@ -1,5 +1,6 @@
 //! Scalars beyond GraphQL's own: `Date` (a calendar day) and `JSON` (free-form objects).
-//! `DateTime` (an RFC 3339 instant, always UTC on output) comes from async-graphql.
+//! `DateTime` (an RFC 3339 instant, always UTC on output) comes from async-graphql, with our
+//! own description (`super::DATE_TIME_DESCRIPTION`).
 
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 use chrono::NaiveDate;

@@ -137,12 +137,15 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             ));
         }
         if operations.len() > MAX_BATCH {
-            return Err(ApiError::request(
+            return Err(ApiError::over_limit(
                 ErrorCode::BatchTooLarge,
+                None,
                 format!(
                     "the batch holds {} operations; at most {MAX_BATCH} are allowed",
                     operations.len()
                 ),
+                MAX_BATCH as u64,
+                operations.len() as u64,
             ));
         }
         if operations.iter().any(|operation| {

@@ -222,6 +222,7 @@ fn parse_filter(parameters: &HashMap<String, Vec<String>>) -> ApiResult<ChangeLo
             .transpose()?,
         actor_ids: ids("actorIds"),
         ticket_id: single("ticketId")?.map(|value| ID(value.clone())),
+        change_set_id: single("changeSetId")?.map(|value| ID(value.clone())),
         text: single("text")?.cloned(),
         updated_since: instant("updatedSince")?,
     })
@@ -502,7 +503,7 @@ async fn encode_chunk(
                             .unwrap_or_default(),
                         change_set_id: row
                             .change_set_id
-                            .map(|id| id.to_string())
+                            .map(|id| global(NodeType::ChangeSet, id))
                             .unwrap_or_default(),
                         external_source: row.external_source.clone().unwrap_or_default(),
                         external_id: row.external_id.clone().unwrap_or_default(),
@@ -545,7 +546,7 @@ async fn encode_chunk(
                     corrects_id: row
                         .corrects_id
                         .map(|id| global(NodeType::ChangeLogEntry, id)),
-                    change_set_id: row.change_set_id.map(|id| id.to_string()),
+                    change_set_id: row.change_set_id.map(|id| global(NodeType::ChangeSet, id)),
                     external_source: row.external_source.as_deref(),
                     external_id: row.external_id.as_deref(),
                 };

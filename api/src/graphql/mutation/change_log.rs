@@ -1,13 +1,13 @@
 //! `recordChange` and `correctChange`. Entries are never edited or deleted: a correction is a new
 //! entry that points at the one it corrects.
 
-use async_graphql::{Context, ID, InputObject, Object, Result, ResultExt};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, ResultExt};
 use sea_orm::prelude::*;
 
 use crate::error::ApiResult;
 use crate::events::EventBus;
 use crate::graphql::context::ContextExt;
-use crate::graphql::mutation::{Check, CheckIds, payload};
+use crate::graphql::mutation::{Check, CheckIds, CheckRequired, payload};
 use crate::graphql::scalars::Json;
 use crate::graphql::types::ChangeLogEntry;
 use crate::graphql::types::enums::ChangeCategory;
@@ -51,14 +51,14 @@ pub struct CorrectChangeInput {
     pub summary: String,
     /// Why the entry is being corrected (required; at most 2,000 characters).
     pub reason: String,
-    /// Corrected details; the original's when omitted.
-    pub details: Option<Json>,
-    /// Corrected category; the original's when omitted.
-    pub category: Option<ChangeCategory>,
-    /// Corrected systems; the original's when omitted.
-    pub system_ids: Option<Vec<ID>>,
-    /// Corrected time of the change; the original's when omitted.
-    pub occurred_at: Option<DateTimeUtc>,
+    /// Corrected details; the original's when omitted, none (`{}`) when `null`.
+    pub details: MaybeUndefined<Json>,
+    /// Corrected category; the original's when omitted (cannot be `null`).
+    pub category: MaybeUndefined<ChangeCategory>,
+    /// Corrected systems; the original's when omitted, none when `null`.
+    pub system_ids: MaybeUndefined<Vec<ID>>,
+    /// Corrected time of the change; the original's when omitted (cannot be `null`).
+    pub occurred_at: MaybeUndefined<DateTimeUtc>,
 }
 
 payload! {
@@ -160,20 +160,35 @@ async fn correct_change(
         NodeType::ChangeLogEntry,
         &input.change_log_entry_id,
     );
-    let system_ids = input.system_ids.as_ref().map(|ids| {
-        ids.iter()
-            .enumerate()
-            .filter_map(|(index, id)| check.id(&format!("systemIds.{index}"), NodeType::System, id))
-            .collect()
-    });
+    // `null` clears what may be empty (details, systems) and is refused where a value is
+    // required (category, time), never silently read as "keep".
+    let system_ids = match input.system_ids {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(Vec::new()),
+        MaybeUndefined::Value(ids) => Some(
+            ids.iter()
+                .enumerate()
+                .filter_map(|(index, id)| {
+                    check.id(&format!("systemIds.{index}"), NodeType::System, id)
+                })
+                .collect(),
+        ),
+    };
+    let details = match input.details {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(serde_json::json!({})),
+        MaybeUndefined::Value(Json(value)) => Some(value),
+    };
+    let category = check.required("category", input.category).map(Into::into);
+    let occurred_at = check.required("occurredAt", input.occurred_at);
     let correction = services::change_log::Correction {
         entry_id,
         summary: input.summary,
         reason: input.reason,
-        details: input.details.map(|Json(value)| value),
-        category: input.category.map(Into::into),
+        details,
+        category,
         system_ids,
-        occurred_at: input.occurred_at,
+        occurred_at,
     };
     let outcome = services::change_log::correct_change(
         ctx.db()?,

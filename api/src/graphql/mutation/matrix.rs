@@ -83,12 +83,12 @@ pub struct ResponsibilityChangesInput {
     pub responsible_team_id: MaybeUndefined<ID>,
     /// The team that answers for it.
     pub accountable_team_id: MaybeUndefined<ID>,
-    /// Teams asked before the work is done.
-    pub consulted_team_ids: Option<Vec<ID>>,
-    /// Teams told after the work is done.
-    pub informed_team_ids: Option<Vec<ID>>,
-    /// Who to call, in order.
-    pub escalation_path: Option<Vec<EscalationStepInput>>,
+    /// Teams asked before the work is done; `null` or `[]` leaves none.
+    pub consulted_team_ids: MaybeUndefined<Vec<ID>>,
+    /// Teams told after the work is done; `null` or `[]` leaves none.
+    pub informed_team_ids: MaybeUndefined<Vec<ID>>,
+    /// Who to call, in order; `null` or `[]` leaves none.
+    pub escalation_path: MaybeUndefined<Vec<EscalationStepInput>>,
     /// Start of validity (inclusive; cannot be cleared). For a change of an agreed entry,
     /// omitted means "from its agreement".
     pub valid_from: MaybeUndefined<DateTimeUtc>,
@@ -239,6 +239,15 @@ impl MatrixMutation {
     }
 }
 
+/// A list an update replaces: omitted keeps it, an explicit `null` clears it as `[]` does.
+fn listed<T>(value: MaybeUndefined<Vec<T>>) -> Option<Vec<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(Vec::new()),
+        MaybeUndefined::Value(items) => Some(items),
+    }
+}
+
 /// Decodes `changes` into the service's amendment, recording bad ids and `null`s in `check`.
 fn amendment(
     check: &mut Check,
@@ -261,10 +270,9 @@ fn amendment(
                 .collect::<Vec<_>>()
         })
     };
-    let consulted_team_ids = teams("consultedTeamIds", changes.consulted_team_ids);
-    let informed_team_ids = teams("informedTeamIds", changes.informed_team_ids);
-    let escalation_path = changes
-        .escalation_path
+    let consulted_team_ids = teams("consultedTeamIds", listed(changes.consulted_team_ids));
+    let informed_team_ids = teams("informedTeamIds", listed(changes.informed_team_ids));
+    let escalation_path = listed(changes.escalation_path)
         .map(|steps| escalation_steps(check, "changes.escalationPath", &steps));
     services::matrix::Amendment {
         responsible_team_id,

@@ -2,7 +2,9 @@
 //! [`crate::services::bulk`], which holds every rule (keys, checks, what goes to the change log).
 //! Resolvers decode the records' global ids, call the service and present its result.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, ResultExt, SimpleObject};
+use async_graphql::{
+    Context, Enum, ID, InputObject, Object, OneofObject, Result, ResultExt, SimpleObject,
+};
 use sea_orm::prelude::*;
 
 use crate::error::ApiResult;
@@ -11,7 +13,7 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::mutation::{Check, CheckIds, UserErrorObject, user_errors};
 use crate::graphql::scalars::Json;
 use crate::graphql::types::enums::{
-    ChangeCategory as GqlChangeCategory, Priority, SystemKind, TicketStatus,
+    ChangeCategory as GqlChangeCategory, IntegrationKind, Priority, SystemKind, TicketStatus,
 };
 use crate::graphql::types::{Alert, ChangeLogEntry, System, Ticket};
 use crate::ids::NodeType;
@@ -130,14 +132,54 @@ bulk_payload!(
     RecordChangesPayload, ChangeUpsertResult, ChangeLogEntry, "The entry as stored."
 );
 
+/// Where a bulk call's records come from: exactly one of `kind` and `name` (`@oneOf`). Records
+/// are keyed by `(organization, source, externalId)`, so each source is a keyspace of its own.
+#[derive(OneofObject)]
+pub enum ExternalSourceInput {
+    /// A vendor Tandem knows (`CONNECTWISE_MANAGE`, `AUTOTASK`, `HALOPSA`: PSA; `NINJAONE`,
+    /// `DATTO_RMM`: RMM). The change log source of the call's entries comes from the token,
+    /// not from here: a token issued for an integration records them as its kind (PSA or
+    /// RMM), any other token as API.
+    Kind(IntegrationKind),
+    /// Any other system (a CMDB, a script): 1 to 100 letters, digits, `_`, `-`, `.` or `:`. A
+    /// vendor's own spelling (`NINJAONE`) is refused: pass it as `kind`.
+    Name(String),
+}
+
+impl ExternalSourceInput {
+    /// The source as the bulk service keys records: a vendor's stored name, or the name given.
+    fn into_text(self, check: &mut Check) -> String {
+        match self {
+            Self::Kind(kind) => {
+                sea_orm::ActiveEnum::to_value(&entities::enums::IntegrationKind::from(kind))
+            }
+            Self::Name(name) => {
+                let vendor =
+                    <entities::enums::IntegrationKind as sea_orm::ActiveEnum>::try_from_value(
+                        &name.trim().to_owned(),
+                    );
+                if vendor.is_ok() {
+                    check.fail(
+                        "source.name",
+                        crate::services::UserErrorCode::Invalid,
+                        format!(
+                            "`{}` is a vendor Tandem knows: pass it as `kind`",
+                            name.trim()
+                        ),
+                    );
+                }
+                name
+            }
+        }
+    }
+}
+
 /// Systems seen by a sync job.
 #[derive(InputObject)]
 pub struct UpsertSystemsInput {
-    /// The external system the records come from, such as `NINJAONE` or `my-cmdb`.
-    /// The vendors Tandem knows (`CONNECTWISE_MANAGE`, `AUTOTASK`, `HALOPSA`: PSA; `NINJAONE`,
-    /// `DATTO_RMM`: RMM) mark the change log entries of the call as observed by that kind of
-    /// integration (source PSA or RMM); any other source records them as API.
-    pub source: String,
+    /// The external system the records come from: a vendor Tandem knows (`{ kind: NINJAONE }`)
+    /// or another system by name (`{ name: "my-cmdb" }`).
+    pub source: ExternalSourceInput,
     /// At most 1,000 systems.
     pub records: Vec<SystemRecordInput>,
 }
@@ -174,11 +216,9 @@ pub struct SystemRecordInput {
 /// Tickets seen by a sync job.
 #[derive(InputObject)]
 pub struct UpsertTicketsInput {
-    /// The external system the records come from, such as `CONNECTWISE_MANAGE`.
-    /// The vendors Tandem knows (`CONNECTWISE_MANAGE`, `AUTOTASK`, `HALOPSA`: PSA; `NINJAONE`,
-    /// `DATTO_RMM`: RMM) mark the change log entries of the call as observed by that kind of
-    /// integration (source PSA or RMM); any other source records them as API.
-    pub source: String,
+    /// The external system the records come from: a vendor Tandem knows (`{ kind: NINJAONE }`)
+    /// or another system by name (`{ name: "my-cmdb" }`).
+    pub source: ExternalSourceInput,
     /// At most 1,000 tickets.
     pub records: Vec<TicketRecordInput>,
 }
@@ -218,11 +258,9 @@ pub struct TicketRecordInput {
 /// Alerts seen by a sync job.
 #[derive(InputObject)]
 pub struct UpsertAlertsInput {
-    /// The external system the records come from, such as `NINJAONE`.
-    /// The vendors Tandem knows (`CONNECTWISE_MANAGE`, `AUTOTASK`, `HALOPSA`: PSA; `NINJAONE`,
-    /// `DATTO_RMM`: RMM) mark the change log entries of the call as observed by that kind of
-    /// integration (source PSA or RMM); any other source records them as API.
-    pub source: String,
+    /// The external system the records come from: a vendor Tandem knows (`{ kind: NINJAONE }`)
+    /// or another system by name (`{ name: "my-cmdb" }`).
+    pub source: ExternalSourceInput,
     /// At most 1,000 alerts.
     pub records: Vec<AlertRecordInput>,
 }
@@ -258,11 +296,9 @@ pub struct AlertRecordInput {
 /// Change log entries observed by a sync job.
 #[derive(InputObject)]
 pub struct RecordChangesInput {
-    /// The external system the records come from, such as `NINJAONE`.
-    /// The vendors Tandem knows (`CONNECTWISE_MANAGE`, `AUTOTASK`, `HALOPSA`: PSA; `NINJAONE`,
-    /// `DATTO_RMM`: RMM) mark the change log entries of the call as observed by that kind of
-    /// integration (source PSA or RMM); any other source records them as API.
-    pub source: String,
+    /// The external system the records come from: a vendor Tandem knows (`{ kind: NINJAONE }`)
+    /// or another system by name (`{ name: "my-cmdb" }`).
+    pub source: ExternalSourceInput,
     /// At most 1,000 entries.
     pub records: Vec<ChangeRecordInput>,
 }
@@ -304,15 +340,19 @@ impl SyncMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What to write; see the input type.")] input: UpsertSystemsInput,
     ) -> Result<UpsertSystemsPayload> {
-        let (input, check) = plain(input.source, input.records);
-        let outcome = bulk::upsert_systems(
-            ctx.db().extend()?,
-            ctx.data_opt::<EventBus>(),
-            ctx.viewer().extend()?,
-            input,
-            check,
-        )
-        .await;
+        let outcome = match plain(input.source, input.records) {
+            Ok((input, check)) => {
+                bulk::upsert_systems(
+                    ctx.db().extend()?,
+                    ctx.data_opt::<EventBus>(),
+                    ctx.viewer().extend()?,
+                    input,
+                    check,
+                )
+                .await
+            }
+            Err(refused) => Err(refused),
+        };
         UpsertSystemsPayload::from_outcome(outcome, System).extend()
     }
 
@@ -322,15 +362,19 @@ impl SyncMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What to write; see the input type.")] input: UpsertTicketsInput,
     ) -> Result<UpsertTicketsPayload> {
-        let (input, check) = plain(input.source, input.records);
-        let outcome = bulk::upsert_tickets(
-            ctx.db().extend()?,
-            ctx.data_opt::<EventBus>(),
-            ctx.viewer().extend()?,
-            input,
-            check,
-        )
-        .await;
+        let outcome = match plain(input.source, input.records) {
+            Ok((input, check)) => {
+                bulk::upsert_tickets(
+                    ctx.db().extend()?,
+                    ctx.data_opt::<EventBus>(),
+                    ctx.viewer().extend()?,
+                    input,
+                    check,
+                )
+                .await
+            }
+            Err(refused) => Err(refused),
+        };
         UpsertTicketsPayload::from_outcome(outcome, Ticket).extend()
     }
 
@@ -340,15 +384,19 @@ impl SyncMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What to write; see the input type.")] input: UpsertAlertsInput,
     ) -> Result<UpsertAlertsPayload> {
-        let (input, check) = plain(input.source, input.records);
-        let outcome = bulk::upsert_alerts(
-            ctx.db().extend()?,
-            ctx.data_opt::<EventBus>(),
-            ctx.viewer().extend()?,
-            input,
-            check,
-        )
-        .await;
+        let outcome = match plain(input.source, input.records) {
+            Ok((input, check)) => {
+                bulk::upsert_alerts(
+                    ctx.db().extend()?,
+                    ctx.data_opt::<EventBus>(),
+                    ctx.viewer().extend()?,
+                    input,
+                    check,
+                )
+                .await
+            }
+            Err(refused) => Err(refused),
+        };
         UpsertAlertsPayload::from_outcome(outcome, Alert).extend()
     }
 
@@ -359,15 +407,19 @@ impl SyncMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "What to write; see the input type.")] input: RecordChangesInput,
     ) -> Result<RecordChangesPayload> {
-        let (input, check) = plain(input.source, input.records);
-        let outcome = bulk::record_changes(
-            ctx.db().extend()?,
-            ctx.data_opt::<EventBus>(),
-            ctx.viewer().extend()?,
-            input,
-            check,
-        )
-        .await;
+        let outcome = match plain(input.source, input.records) {
+            Ok((input, check)) => {
+                bulk::record_changes(
+                    ctx.db().extend()?,
+                    ctx.data_opt::<EventBus>(),
+                    ctx.viewer().extend()?,
+                    input,
+                    check,
+                )
+                .await
+            }
+            Err(refused) => Err(refused),
+        };
         RecordChangesPayload::from_outcome(outcome, ChangeLogEntry).extend()
     }
 }
@@ -379,15 +431,24 @@ trait PlainRecord {
     fn plain(self, check: &mut Check, index: usize) -> Self::Plain;
 }
 
-/// A bulk call's records as the service takes them, with the errors of their ids.
-fn plain<R: PlainRecord>(source: String, records: Vec<R>) -> (Bulk<R::Plain>, Check) {
+/// A bulk call's records as the service takes them, with the errors of their ids; a source
+/// refused refuses the whole call, as the service's own checks of the call do.
+fn plain<R: PlainRecord>(
+    source: ExternalSourceInput,
+    records: Vec<R>,
+) -> Result<(Bulk<R::Plain>, Check), ServiceError> {
+    let mut call = Check::default();
+    let source = source.into_text(&mut call);
+    if !call.is_ok() {
+        return Err(ServiceError::Refused(call.into_errors()));
+    }
     let mut check = Check::default();
     let records = records
         .into_iter()
         .enumerate()
         .map(|(index, record)| record.plain(&mut check, index))
         .collect();
-    (Bulk { source, records }, check)
+    Ok((Bulk { source, records }, check))
 }
 
 /// The environment a record names, or `None` with an `INVALID` error under its path.

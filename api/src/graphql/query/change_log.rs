@@ -45,6 +45,9 @@ pub struct ChangeLogFilter {
     pub actor_ids: Option<Vec<ID>>,
     /// Only changes made under this ticket.
     pub ticket_id: Option<ID>,
+    /// Only the entries of this change set (`ChangeLogEntry.changeSetId`): what one mutation
+    /// or one sync page wrote.
+    pub change_set_id: Option<ID>,
     /// Only entries whose summary or details contain this text (any case).
     pub text: Option<String>,
     /// Only entries recorded at or after this instant (entries never change once recorded).
@@ -184,6 +187,10 @@ pub fn select_changes(
     if let Some(ticket) = &filter.ticket_id {
         let ticket = ids::decode_as("filter.ticketId", NodeType::Ticket, ticket)?;
         select = select.filter(change_log_entry::COLUMN.ticket_id.eq(ticket));
+    }
+    if let Some(set) = &filter.change_set_id {
+        let set = ids::decode_as("filter.changeSetId", NodeType::ChangeSet, set)?;
+        select = select.filter(change_log_entry::COLUMN.change_set_id.eq(set));
     }
     if let Some(text) = crate::graphql::query::inventory::filter_text(filter.text.as_deref())? {
         select = select.filter(

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::{
     alert, change_log_entry, compliance_obligation, engagement, environment, evidence_record,
     function, integration, organization, responsibility, runbook, runbook_revision, sync_run,
-    system, team, ticket, ticket_note,
+    system, system_link, team, ticket, ticket_note,
 };
 
 use crate::auth;
@@ -14,9 +14,9 @@ use crate::graphql::loaders::load_by_id;
 use crate::graphql::pagination::MAX_PAGE_SIZE;
 use crate::graphql::scope::{can_see_environment, can_see_integration, visible_person};
 use crate::graphql::types::{
-    Alert, ChangeLogEntry, ComplianceObligation, Engagement, Environment, EvidenceRecord, Function,
-    Integration, Node, Organization, Person, Responsibility, Runbook, RunbookRevision, SyncRun,
-    System, Team, Ticket, TicketNote, Viewer,
+    Alert, ChangeLogEntry, ComplianceObligation, Engagement, Environment, EvidenceRecord,
+    ExternalId, Function, Integration, Node, Organization, Person, Responsibility, Runbook,
+    RunbookRevision, SyncRun, System, Team, Ticket, TicketNote, Viewer,
 };
 use crate::ids::{self, NodeType};
 
@@ -49,9 +49,12 @@ impl NodeQuery {
         #[graphql(desc = "Global ids, at most 100.")] ids: Vec<ID>,
     ) -> Result<Vec<Option<Node>>> {
         if ids.len() as u64 > MAX_PAGE_SIZE {
-            return Err(ApiError::bad_input(
-                "ids",
-                format!("at most {MAX_PAGE_SIZE} ids per call"),
+            return Err(ApiError::over_limit(
+                crate::error::ErrorCode::BadUserInput,
+                Some("ids"),
+                format!("at most {MAX_PAGE_SIZE} ids per call (got {})", ids.len()),
+                MAX_PAGE_SIZE,
+                ids.len() as u64,
             ))
             .extend();
         }
@@ -169,6 +172,11 @@ pub async fn find_node(ctx: &Context<'_>, id: &ID) -> ApiResult<Option<Node>> {
             .await?
             .map(|found| Node::EvidenceRecord(EvidenceRecord::new(found)))
         }
+        NodeType::ExternalId => find_external(ctx, viewer, uuid)
+            .await?
+            .map(Node::ExternalId),
+        // A change set is a filter value, not an object.
+        NodeType::ChangeSet => None,
     };
     Ok(node)
 }
@@ -185,6 +193,60 @@ async fn visible_integration(
     Ok(can_see_integration(ctx, viewer, &found)
         .await?
         .then_some(found))
+}
+
+/// The external record held by the row `holder`: a system link, or the ticket, alert or change
+/// log entry whose own columns hold it; null when none holds one or the caller may not see it.
+async fn find_external(
+    ctx: &Context<'_>,
+    viewer: &auth::Viewer,
+    holder: uuid::Uuid,
+) -> ApiResult<Option<ExternalId>> {
+    if let Some(link) = load_by_id::<system_link::Entity>(ctx, holder).await? {
+        let system = in_environment::<system::Entity>(ctx, viewer, link.system_id, |found| {
+            found.environment_id
+        })
+        .await?;
+        return Ok(system
+            .map(|_| ExternalId::new(link.id, link.source, link.external_id, link.external_url)));
+    }
+    if let Some(found) =
+        in_environment::<ticket::Entity>(ctx, viewer, holder, |found| found.environment_id).await?
+    {
+        return Ok(ExternalId::from_columns(
+            found.id,
+            &found.external_source,
+            &found.external_id,
+            &found.external_url,
+        )
+        .pop());
+    }
+    if let Some(found) =
+        in_environment::<alert::Entity>(ctx, viewer, holder, |found| found.environment_id).await?
+    {
+        return Ok(ExternalId::from_columns(
+            found.id,
+            &found.external_source,
+            &found.external_id,
+            &found.external_url,
+        )
+        .pop());
+    }
+    Ok(
+        in_environment::<change_log_entry::Entity>(ctx, viewer, holder, |found| {
+            found.environment_id
+        })
+        .await?
+        .and_then(|found| {
+            ExternalId::from_columns(
+                found.id,
+                &found.external_source,
+                &found.external_id,
+                &found.external_url,
+            )
+            .pop()
+        }),
+    )
 }
 
 /// Whether the viewer's organization is a party to `engagement`.

@@ -110,6 +110,7 @@ impl Alert {
     /// The alert's record in the RMM.
     async fn external_ids(&self) -> Vec<ExternalId> {
         ExternalId::from_columns(
+            self.0.id,
             &self.0.external_source,
             &self.0.external_id,
             &self.0.external_url,

@@ -8,6 +8,7 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::loaders::{
     CorrectionsOfEntry, SystemLinksOfEntry, load_by_id, load_group, load_many, load_required,
 };
+use crate::graphql::pagination::{Page, PageArgs, instant_key, page_cost, page_in_memory};
 use crate::graphql::scalars::Json;
 use crate::graphql::scope::can_see_integration;
 use crate::graphql::types::enums::{ChangeCategory, ChangeSource, PrincipalKind};
@@ -34,18 +35,39 @@ impl ChangeLogEntry {
             .extend()
     }
 
-    /// The systems changed.
-    async fn systems(&self, ctx: &Context<'_>) -> Result<Vec<System>> {
+    /// The systems changed, by creation (their id).
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn systems(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<System>> {
+        // Batched: a page of entries reads its links, then their systems, in one statement each.
         let links = load_group::<SystemLinksOfEntry>(ctx, self.0.id)
             .await
             .extend()?;
         let ids: Vec<_> = links.iter().map(|link| link.system_id).collect();
-        Ok(load_many::<system::Entity>(ctx, &ids)
+        let items = load_many::<system::Entity>(ctx, &ids)
             .await
             .extend()?
             .into_iter()
-            .map(System)
-            .collect())
+            .map(|system| ((String::new(), system.id), System(system)))
+            .collect();
+        page_in_memory(
+            "id",
+            items,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .extend()
     }
 
     /// One line saying what changed.
@@ -126,22 +148,55 @@ impl ChangeLogEntry {
         }
     }
 
-    /// Entries that correct this one, oldest first.
-    async fn corrected_by(&self, ctx: &Context<'_>) -> Result<Vec<ChangeLogEntry>> {
+    /// Entries that correct this one, oldest first (by when they were recorded).
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn corrected_by(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<ChangeLogEntry>> {
+        // Batched: a page of entries reads all their corrections in one statement.
         let corrections = load_group::<CorrectionsOfEntry>(ctx, self.0.id)
             .await
             .extend()?;
-        Ok(corrections.into_iter().map(ChangeLogEntry).collect())
+        let items = corrections
+            .into_iter()
+            .map(|entry| {
+                (
+                    (instant_key(entry.recorded_at), entry.id),
+                    ChangeLogEntry(entry),
+                )
+            })
+            .collect();
+        page_in_memory(
+            "recorded_at",
+            items,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .extend()
     }
 
-    /// Groups the entries written by one mutation or one sync page.
+    /// Groups the entries written by one mutation or one sync page: an opaque global id like
+    /// every other id, to pass as `ChangeLogFilter.changeSetId`.
     async fn change_set_id(&self) -> Option<ID> {
-        self.0.change_set_id.map(|id| ID(id.to_string()))
+        self.0
+            .change_set_id
+            .map(|id| ids::encode(NodeType::ChangeSet, id))
     }
 
     /// The entry's record in an external system (PSA activity, RMM event), if it came from one.
     async fn external_ids(&self) -> Vec<ExternalId> {
         ExternalId::from_columns(
+            self.0.id,
             &self.0.external_source,
             &self.0.external_id,
             &self.0.external_url,

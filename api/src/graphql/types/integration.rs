@@ -9,7 +9,7 @@ use crate::graphql::loaders::{
     load_required,
 };
 use crate::graphql::mutation::integration::{ValueMapping, ValueMappingDomain};
-use crate::graphql::pagination::{Page, PageArgs, page_cost};
+use crate::graphql::pagination::{Page, PageArgs, instant_key, page_cost, page_in_memory};
 use crate::graphql::query::Within;
 use crate::graphql::query::integration::{SyncRunFilter, SyncRunOrder, list_sync_runs};
 use crate::graphql::types::enums::{IntegrationKind, SyncStatus, SyncTrigger};
@@ -70,8 +70,18 @@ impl Integration {
             .extend()
     }
 
-    /// Which vendor company, organization or site feeds which environment.
-    async fn mappings(&self, ctx: &Context<'_>) -> Result<Vec<IntegrationMapping>> {
+    /// Which vendor company, organization or site feeds which environment, by the vendor's
+    /// company id; mappings to environments the caller may not see are left out.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn mappings(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<IntegrationMapping>> {
         let mappings = load_group::<MappingsOfIntegration>(ctx, self.0.id)
             .await
             .extend()?;
@@ -85,15 +95,28 @@ impl Integration {
             {
                 let viewer = crate::graphql::context::ContextExt::viewer(ctx).extend()?;
                 if viewer.can_see_organization(environment.organization_id) {
-                    result.push(IntegrationMapping {
-                        external_company_id: mapping.external_company_id,
-                        external_company_name: mapping.external_company_name,
-                        environment: Environment(environment),
-                    });
+                    result.push((
+                        (mapping.external_company_id.clone(), mapping.id),
+                        IntegrationMapping {
+                            external_company_id: mapping.external_company_id,
+                            external_company_name: mapping.external_company_name,
+                            environment: Environment(environment),
+                        },
+                    ));
                 }
             }
         }
-        Ok(result)
+        page_in_memory(
+            "external_company_id",
+            result,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .extend()
     }
 
     /// The integration's sync runs, oldest first by default.
@@ -206,11 +229,27 @@ impl Integration {
     }
 
     /// What the vendor's ticket statuses and priorities mean here: seeded from the vendor's own
-    /// signals at each sync; `overridden` ones were set by an admin (`setValueMapping`). Empty
-    /// for a caller who sees the integration read-only (the provider's own configuration).
-    async fn value_mappings(&self, ctx: &Context<'_>) -> Result<Vec<ValueMapping>> {
+    /// signals at each sync; `overridden` ones were set by an admin (`setValueMapping`). By
+    /// domain, then the vendor's value. Empty for a caller who sees the integration read-only
+    /// (the provider's own configuration).
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn value_mappings(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<ValueMapping>> {
         if self.read_only_for(ctx)? {
-            return Ok(Vec::new());
+            let args = PageArgs {
+                first,
+                after,
+                last,
+                before,
+            };
+            return page_in_memory("domain", Vec::new(), args).extend();
         }
         use entities::enums::ValueMappingDomain as Stored;
         use entities::value_mapping;
@@ -224,23 +263,40 @@ impl Integration {
             .await
             .map_err(crate::error::ApiError::from)
             .extend()?;
-        Ok(found
+        let items = found
             .into_iter()
             .filter_map(|mapping| {
-                let domain = match mapping.domain {
-                    Stored::TicketStatus => ValueMappingDomain::TicketStatus,
-                    Stored::TicketPriority => ValueMappingDomain::TicketPriority,
+                let (domain, name) = match mapping.domain {
+                    Stored::TicketStatus => (ValueMappingDomain::TicketStatus, "TICKET_STATUS"),
+                    Stored::TicketPriority => {
+                        (ValueMappingDomain::TicketPriority, "TICKET_PRIORITY")
+                    }
                     Stored::AlertSeverity | Stored::SystemKind => return None,
                 };
-                Some(ValueMapping {
-                    domain,
-                    external_value: mapping.external_value,
-                    external_label: mapping.external_label,
-                    normalized_value: mapping.normalized_value,
-                    overridden: mapping.overridden,
-                })
+                let key = format!("{name}:{}", mapping.external_value);
+                Some((
+                    (key, mapping.id),
+                    ValueMapping {
+                        domain,
+                        external_value: mapping.external_value,
+                        external_label: mapping.external_label,
+                        normalized_value: mapping.normalized_value,
+                        overridden: mapping.overridden,
+                    },
+                ))
             })
-            .collect())
+            .collect();
+        page_in_memory(
+            "domain",
+            items,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .extend()
     }
 
     /// When the integration was created.
@@ -407,24 +463,55 @@ impl SyncRun {
         Ok(self.0.error.clone())
     }
 
-    /// The records that failed, with why. Empty for a caller who sees the integration read-only
-    /// (the records may be other organizations').
-    async fn errors(&self, ctx: &Context<'_>) -> Result<Vec<SyncRunError>> {
+    /// The records that failed, with why, oldest first. Empty for a caller who sees the
+    /// integration read-only (the records may be other organizations').
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn errors(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<SyncRunError>> {
         if self.read_only_for(ctx).await? {
-            return Ok(Vec::new());
+            let args = PageArgs {
+                first,
+                after,
+                last,
+                before,
+            };
+            return page_in_memory("occurred_at", Vec::new(), args).extend();
         }
         let errors = load_group::<ErrorsOfSyncRun>(ctx, self.0.id)
             .await
             .extend()?;
-        Ok(errors
+        let items = errors
             .into_iter()
-            .map(|error| SyncRunError {
-                resource: error.resource,
-                external_id: error.external_id,
-                reason: error.reason,
-                occurred_at: error.occurred_at,
+            .map(|error| {
+                (
+                    (instant_key(error.occurred_at), error.id),
+                    SyncRunError {
+                        resource: error.resource,
+                        external_id: error.external_id,
+                        reason: error.reason,
+                        occurred_at: error.occurred_at,
+                    },
+                )
             })
-            .collect())
+            .collect();
+        page_in_memory(
+            "occurred_at",
+            items,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .extend()
     }
 }
 

@@ -3,9 +3,9 @@
 use async_graphql::{ID, Interface};
 
 use crate::graphql::types::{
-    Alert, ChangeLogEntry, ComplianceObligation, Engagement, Environment, EvidenceRecord, Function,
-    Integration, Organization, Person, Responsibility, Runbook, RunbookRevision, SyncRun, System,
-    Team, Ticket, TicketNote,
+    Alert, ChangeLogEntry, ComplianceObligation, Engagement, Environment, EvidenceRecord,
+    ExternalId, Function, Integration, Organization, Person, Responsibility, Runbook,
+    RunbookRevision, SyncRun, System, Team, Ticket, TicketNote,
 };
 
 /// An object with a global id, fetchable with `node(id:)`.
@@ -48,4 +48,6 @@ pub enum Node {
     ComplianceObligation(ComplianceObligation),
     /// A piece of compliance evidence.
     EvidenceRecord(EvidenceRecord),
+    /// A record in an external system.
+    ExternalId(ExternalId),
 }

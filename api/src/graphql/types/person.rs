@@ -9,6 +9,7 @@ use sea_orm::prelude::DateTimeUtc;
 
 use crate::graphql::context::ContextExt;
 use crate::graphql::loaders::{MembershipsOfPerson, load_group, load_many, load_required};
+use crate::graphql::pagination::{Page, PageArgs, page_cost, page_in_memory};
 use crate::graphql::scope::visible_person;
 use crate::graphql::types::enums::Role;
 use crate::graphql::types::{Organization, Team};
@@ -76,8 +77,17 @@ impl Person {
             .extend()
     }
 
-    /// The teams the person belongs to.
-    async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
+    /// The teams the person belongs to that the caller may see, by creation (their id).
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn teams(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<Team>> {
         let memberships = load_group::<MembershipsOfPerson>(ctx, self.0.id)
             .await
             .extend()?;
@@ -89,11 +99,22 @@ impl Person {
         // A counter-party's person is visible, their organization's internal teams are not
         // (as `node` and `teams` hide them).
         let viewer = ctx.viewer().extend()?;
-        Ok(teams
+        let items = teams
             .into_iter()
             .filter(|team| viewer.can_see_organization(team.organization_id))
-            .map(Team)
-            .collect())
+            .map(|team| ((String::new(), team.id), Team(team)))
+            .collect();
+        page_in_memory(
+            "id",
+            items,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .extend()
     }
 
     /// When the person was added.

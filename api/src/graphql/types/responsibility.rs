@@ -12,6 +12,7 @@ use crate::graphql::loaders::{
     ApprovalsOfResponsibility, HistoryOfResponsibility, PartiesOfResponsibility,
     StepsOfResponsibility, load_by_id, load_group, load_many, load_required,
 };
+use crate::graphql::pagination::{Page, PageArgs, instant_key, page_cost, page_in_memory};
 use crate::graphql::query::matrix::OwnershipDecision;
 use crate::graphql::types::enums::{EscalationChannel, HistoryAction, ResponsibilityStatus};
 use crate::graphql::types::{Environment, Function, Organization, Person, System, Team};
@@ -176,11 +177,40 @@ impl Responsibility {
     /// Every step of the entry's lifecycle, oldest first: who (side and admin), when, why,
     /// what changed, and the status and validity after it. Append-only: later steps never
     /// rewrite earlier ones.
-    async fn history(&self, ctx: &Context<'_>) -> Result<Vec<ResponsibilityHistoryEntry>> {
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<ResponsibilityHistoryEntry>> {
+        // Batched: a page of entries reads all their histories in one statement.
         let rows = load_group::<HistoryOfResponsibility>(ctx, self.0.id)
             .await
             .extend()?;
-        Ok(rows.into_iter().map(ResponsibilityHistoryEntry).collect())
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                (
+                    (instant_key(row.recorded_at), row.id),
+                    ResponsibilityHistoryEntry(row),
+                )
+            })
+            .collect();
+        page_in_memory(
+            "recorded_at",
+            items,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .extend()
     }
 
     /// Who approved the entry for each side, oldest first. Approvals of a proposal that was

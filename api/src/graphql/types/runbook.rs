@@ -8,6 +8,7 @@ use sea_orm::prelude::DateTimeUtc;
 use crate::graphql::loaders::{
     FunctionsOfRunbook, RevisionsOfRunbook, SystemsOfRunbook, load_group, load_many, load_required,
 };
+use crate::graphql::pagination::{Page, PageArgs, page_cost, page_in_memory};
 use crate::graphql::types::{Environment, Function, Person, System, Team};
 use crate::ids::{self, NodeType};
 
@@ -77,40 +78,108 @@ impl Runbook {
         Ok(revisions.into_iter().last().map(RunbookRevision))
     }
 
-    /// Every revision, oldest first.
-    async fn revisions(&self, ctx: &Context<'_>) -> Result<Vec<RunbookRevision>> {
+    /// Every revision, oldest first; `last: 1` gives the newest.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn revisions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<RunbookRevision>> {
+        // Batched: a page of runbooks reads all their revisions in one statement.
         let revisions = load_group::<RevisionsOfRunbook>(ctx, self.0.id)
             .await
             .extend()?;
-        Ok(revisions.into_iter().map(RunbookRevision).collect())
+        let items = revisions
+            .into_iter()
+            .map(|revision| {
+                // Zero-padded so the text sorts as the number does.
+                let key = format!("{:010}", revision.number);
+                ((key, revision.id), RunbookRevision(revision))
+            })
+            .collect();
+        page_in_memory(
+            "number",
+            items,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .extend()
     }
 
-    /// The functions the runbook covers.
-    async fn functions(&self, ctx: &Context<'_>) -> Result<Vec<Function>> {
+    /// The functions the runbook covers, by id.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn functions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<Function>> {
         let links = load_group::<FunctionsOfRunbook>(ctx, self.0.id)
             .await
             .extend()?;
         let ids: Vec<_> = links.iter().map(|link| link.function_id).collect();
-        Ok(load_many::<function::Entity>(ctx, &ids)
+        let items = load_many::<function::Entity>(ctx, &ids)
             .await
             .extend()?
             .into_iter()
-            .map(Function)
-            .collect())
+            .map(|function| ((String::new(), function.id), Function(function)))
+            .collect();
+        page_in_memory(
+            "id",
+            items,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .extend()
     }
 
-    /// The systems the runbook covers.
-    async fn systems(&self, ctx: &Context<'_>) -> Result<Vec<System>> {
+    /// The systems the runbook covers, by creation (their id).
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn systems(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<System>> {
         let links = load_group::<SystemsOfRunbook>(ctx, self.0.id)
             .await
             .extend()?;
         let ids: Vec<_> = links.iter().map(|link| link.system_id).collect();
-        Ok(load_many::<system::Entity>(ctx, &ids)
+        let items = load_many::<system::Entity>(ctx, &ids)
             .await
             .extend()?
             .into_iter()
-            .map(System)
-            .collect())
+            .map(|system| ((String::new(), system.id), System(system)))
+            .collect();
+        page_in_memory(
+            "id",
+            items,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .extend()
     }
 
     /// When the runbook was archived; archived runbooks keep their revisions.

@@ -89,11 +89,7 @@ impl System {
         let links = load_group::<LinksOfSystem>(ctx, self.0.id).await.extend()?;
         Ok(links
             .into_iter()
-            .map(|link| ExternalId {
-                source: link.source,
-                id: link.external_id,
-                url: link.external_url,
-            })
+            .map(|link| ExternalId::new(link.id, link.source, link.external_id, link.external_url))
             .collect())
     }
 

@@ -6,6 +6,7 @@ use sea_orm::prelude::DateTimeUtc;
 
 use crate::graphql::context::ContextExt;
 use crate::graphql::loaders::{MembershipsOfTeam, load_group, load_many, load_required};
+use crate::graphql::pagination::{Page, PageArgs, page_cost, page_in_memory};
 use crate::graphql::types::{Organization, Person};
 use crate::ids::{self, NodeType};
 
@@ -40,7 +41,17 @@ impl Team {
 
     /// The team's members the caller may see (their own organization's, or the other party's of
     /// an engagement active today); another tenant's team lists nobody.
-    async fn members(&self, ctx: &Context<'_>) -> Result<Vec<Person>> {
+    /// By when they were added to Tandem (their id).
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<Person>> {
         let viewer = ctx.viewer().extend()?;
         let memberships = load_group::<MembershipsOfTeam>(ctx, self.0.id)
             .await
@@ -50,11 +61,23 @@ impl Team {
             .map(|membership| membership.person_id)
             .collect();
         let people = load_many::<person::Entity>(ctx, &ids).await.extend()?;
-        Ok(people
+        // Hidden people are left out before paging, so `totalCount` counts only visible ones.
+        let items = people
             .into_iter()
             .filter(|found| viewer.can_see_person(found))
-            .map(Person)
-            .collect())
+            .map(|found| ((String::new(), found.id), Person(found)))
+            .collect();
+        page_in_memory(
+            "id",
+            items,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .extend()
     }
 
     /// When the team was created.

@@ -4,9 +4,8 @@ use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::{environment, function, system, team, ticket, ticket_note};
 use sea_orm::prelude::DateTimeUtc;
 
-use crate::error::ApiError;
 use crate::graphql::loaders::{NotesOfTicket, load_by_id, load_group, load_required};
-use crate::graphql::pagination::{MAX_PAGE_SIZE, Page, PageArgs, page_cost};
+use crate::graphql::pagination::{Page, PageArgs, instant_key, page_cost, page_in_memory};
 use crate::graphql::query::Within;
 use crate::graphql::query::change_log::{ChangeLogFilter, ChangeLogOrder, list_changes};
 use crate::graphql::types::enums::{Priority, TicketStatus};
@@ -119,29 +118,29 @@ impl Ticket {
     async fn notes(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Only the oldest this many notes (at most 100).")] first: Option<i32>,
-        #[graphql(desc = "Only the newest this many notes (at most 100).")] last: Option<i32>,
-    ) -> Result<Vec<TicketNote>> {
-        let mut notes = load_group::<NotesOfTicket>(ctx, self.0.id).await.extend()?;
-        let bound = |field: &str, value: i32| -> Result<usize, ApiError> {
-            usize::try_from(value)
-                .ok()
-                .filter(|value| *value as u64 <= MAX_PAGE_SIZE)
-                .ok_or_else(|| {
-                    ApiError::bad_input(
-                        field,
-                        format!("`{field}` must be between 0 and {MAX_PAGE_SIZE}"),
-                    )
-                })
-        };
-        if let Some(first) = first {
-            notes.truncate(bound("first", first).extend()?);
-        }
-        if let Some(last) = last {
-            let keep = bound("last", last).extend()?;
-            notes.drain(..notes.len().saturating_sub(keep));
-        }
-        Ok(notes.into_iter().map(TicketNote).collect())
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<TicketNote>> {
+        // Batched: a page of tickets reads all their notes in one statement.
+        let notes = load_group::<NotesOfTicket>(ctx, self.0.id).await.extend()?;
+        let items = notes
+            .into_iter()
+            .map(|note| ((instant_key(note.created_at), note.id), TicketNote(note)))
+            .collect();
+        page_in_memory(
+            "created_at",
+            items,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .extend()
     }
 
     /// Change log entries made under this ticket.
@@ -181,6 +180,7 @@ impl Ticket {
     /// The ticket's record in the PSA, if it came from one.
     async fn external_ids(&self) -> Vec<ExternalId> {
         ExternalId::from_columns(
+            self.0.id,
             &self.0.external_source,
             &self.0.external_id,
             &self.0.external_url,
