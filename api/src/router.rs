@@ -145,8 +145,9 @@ const API_CSP: &str =
 
 /// The policy of the GraphiQL page: its scripts and style sheets come from this origin only
 /// (embedded in the binary, `http::graphiql`; no inline script), its fonts and icons are in the
-/// style sheet as `data:` URLs, and it calls `/graphql` and `/graphql/ws` on this origin.
-const GRAPHIQL_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+/// style sheet as `data:` URLs, and it calls `/graphql` and `/graphql/ws` on this origin. Inline
+/// styles are allowed (not scripts): GraphiQL's dialogs add `<style>` elements without a nonce.
+const GRAPHIQL_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
      font-src data:; img-src 'self' data:; connect-src 'self'; \
      frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 

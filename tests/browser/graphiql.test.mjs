@@ -178,6 +178,12 @@ test("GraphiQL works offline: query with a token, headers kept across reloads, d
   });
   await shot("subscription-event");
 
+  // 6. The settings dialog (its scroll lock adds a <style> element: the policy allows it).
+  await page.getByRole("button", { name: "Open settings dialog" }).click();
+  await page.getByRole("dialog").waitFor();
+  await shot("settings-dialog");
+  await page.keyboard.press("Escape");
+
   assert.deepEqual(foreign, [], "the page asked for nothing outside the server");
   assert.deepEqual(policyViolations, [], "nothing was refused by the page's policy");
   const wsUrl = `${origin.replace(/^http/, "ws")}/graphql/ws`;

@@ -77,7 +77,7 @@ test("the change-log script prints every entry of the last 30 days, once, across
   const recorded = await demo.graphql(
     await rmmToken(),
     "mutation($input: RecordChangesInput!) { recordChanges(input: $input) { results { outcome } userErrors { message } } }",
-    { input: { source: "ninjaone", records } }
+    { input: { source: { kind: "NINJAONE" }, records } }
   );
   assert.deepEqual(recorded.recordChanges.userErrors, []);
   assert.equal(recorded.recordChanges.results.length, 60);
@@ -172,7 +172,7 @@ test("the subscription example prints an RMM entry when it is recorded, and noth
              results { outcome } userErrors { message } } }`,
           {
             input: {
-              source: "ninjaone",
+              source: { kind: "NINJAONE" },
               records: [
                 {
                   externalId: `readme-${n}`,

@@ -39,7 +39,7 @@ async fn the_page_links_only_embedded_assets_and_allows_nothing_else() -> anyhow
     assert_eq!(page.headers()["cache-control"], "no-cache");
     assert_eq!(
         page.headers()["content-security-policy"],
-        "default-src 'none'; script-src 'self'; style-src 'self'; font-src data:; \
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; font-src data:; \
          img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
          form-action 'none'"
     );
@@ -122,6 +122,15 @@ async fn every_asset_is_the_committed_file_cached_by_version_and_gzipped_on_requ
             committed.as_slice(),
             "{name}"
         );
+
+        // Another version's URL (a rolling upgrade): the bytes this server has, not cached.
+        let other = app
+            .client
+            .get(format!("{}/{path}?v=0000000000000000", app.address))
+            .send()
+            .await?;
+        assert_eq!(other.status(), 200, "{name}");
+        assert_eq!(other.headers()["cache-control"], "no-cache", "{name}");
 
         let again = app
             .client

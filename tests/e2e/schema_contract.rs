@@ -563,22 +563,30 @@ async fn a_bulk_source_is_a_vendor_kind_or_a_name_never_both() -> anyhow::Result
         json!([{ "source": "acme-cmdb", "kind": null, "externalId": "sc-2" }]),
         "{body}"
     );
-    // A vendor's spelling as a name is refused, naming the field; nothing is written.
+    // A vendor's spelling as a name, in any case or with a suffix, is refused, naming the
+    // field; nothing is written.
     let before = app.count("systems").await?;
-    let (_, body) = app
-        .mutation(
-            &token,
-            "upsertSystems",
-            "UpsertSystemsInput",
-            &upsert(json!({ "name": "NINJAONE" }), "sc-3"),
-            selection,
-        )
-        .await?;
-    assert_eq!(
-        body["data"]["upsertSystems"]["userErrors"][0]["field"],
-        json!(["input", "source", "name"]),
-        "{body}"
-    );
+    for name in [
+        "NINJAONE",
+        "ninjaone",
+        " NinjaOne:eu",
+        "datto_rmm:0123456789ab",
+    ] {
+        let (_, body) = app
+            .mutation(
+                &token,
+                "upsertSystems",
+                "UpsertSystemsInput",
+                &upsert(json!({ "name": name }), "sc-3"),
+                selection,
+            )
+            .await?;
+        assert_eq!(
+            body["data"]["upsertSystems"]["userErrors"][0]["field"],
+            json!(["input", "source", "name"]),
+            "{name}: {body}"
+        );
+    }
     assert_eq!(app.count("systems").await?, before);
     // Both, or neither: the schema refuses it (`@oneOf`).
     for source in [
@@ -607,5 +615,33 @@ async fn a_bulk_source_is_a_vendor_kind_or_a_name_never_both() -> anyhow::Result
         );
     }
     assert_eq!(app.count("systems").await?, before);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_nested_list_refuses_a_cursor_of_a_database_paged_list() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let token = app.provider_admin_token();
+    let tickets = app
+        .query(
+            &token,
+            "{ tickets(first: 1, orderBy: { field: CREATED_AT }) { pageInfo { endCursor } edges { node { id } } } }",
+            Value::Null,
+        )
+        .await?;
+    let cursor = tickets["tickets"]["pageInfo"]["endCursor"].clone();
+    let ticket = tickets["tickets"]["edges"][0]["node"]["id"].clone();
+    let (status, body) = app
+        .graphql(
+            Some(&token),
+            "query($t: ID!, $c: String) { ticket(id: $t) { notes(first: 5, after: $c) { totalCount } } }",
+            json!({ "t": ticket, "c": cursor }),
+        )
+        .await?;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
     app.stop().await
 }

@@ -1134,7 +1134,7 @@ async fn a_token_without_an_integration_cannot_forge_an_rmm_entry() -> anyhow::R
             &app,
             token,
             "recordChanges",
-            &json!({ "source": { "name": "ninjaone" }, "records": [{
+            &json!({ "source": { "kind": "NINJAONE" }, "records": [{
             "externalId": format!("forged-{index}"), "environmentId": environment,
             "summary": format!("Disabled EDR on HHP-DC01 ({index})"), "category": "SECURITY",
             "occurredAt": occurred, "actorName": FORGED_ACTOR }] }),
@@ -1202,7 +1202,7 @@ async fn an_integrations_token_writes_rmm_entries_recorded_by_the_integration() 
         "northwind-msp",
         tests::decode_uuid(&ninja),
     );
-    let payload = upsert(&app, &token, "recordChanges", &json!({ "source": { "name": "ninjaone" }, "records": [{
+    let payload = upsert(&app, &token, "recordChanges", &json!({ "source": { "kind": "NINJAONE" }, "records": [{
         "externalId": "activity-1", "environmentId": environment, "summary": "Agent updated on HHP-DC01",
         "category": "PATCH", "occurredAt": stamp(Utc::now() - Duration::hours(1)), "actorName": "NinjaOne policy" }] }),
         ENTRY_ATTRIBUTION).await?;
@@ -1281,7 +1281,7 @@ async fn implausible_instants_are_refused_and_nothing_is_written() -> anyhow::Re
             (
                 &sync,
                 "recordChanges",
-                json!({ "source": { "name": "ninjaone" }, "records": [{
+                json!({ "source": { "kind": "NINJAONE" }, "records": [{
                 "externalId": "act-9999", "environmentId": environment, "summary": "Agent updated",
                 "category": "PATCH", "occurredAt": "9999-12-31T00:00:00Z" }] }),
                 "input.records.0.occurredAt",

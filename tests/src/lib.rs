@@ -719,8 +719,9 @@ pub fn bulk_source(source: &str) -> Value {
         "NINJAONE",
         "DATTO_RMM",
     ];
-    if KINDS.contains(&source) {
-        json!({ "kind": source })
+    let upper = source.to_ascii_uppercase();
+    if KINDS.contains(&upper.as_str()) {
+        json!({ "kind": upper })
     } else {
         json!({ "name": source })
     }

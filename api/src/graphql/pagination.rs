@@ -469,6 +469,9 @@ pub fn instant_key(instant: DateTime<Utc>) -> String {
     instant.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+/// The prefix of the order names in the cursors of [`page_in_memory`].
+const IN_MEMORY_ORDER: &str = "mem:";
+
 /// One page of a nested list that was read whole in one batch for every parent of a page (a
 /// DataLoader group), so a page of parents costs one statement for all their lists instead of
 /// one per parent. Same arguments, cursors and limits as [`paginate`]: `items` are sorted by
@@ -486,6 +489,10 @@ where
     N: OutputType,
     PageEdge<N>: OutputType,
 {
+    // Tagged apart from the orders of database-paged lists, whose keys are written otherwise
+    // (a `tickets` cursor must not be compared as text with a note's key).
+    let order = format!("{IN_MEMORY_ORDER}{order}");
+    let order = order.as_str();
     let window = args.window()?;
     let cursor_field = if window.direction == Direction::Forward {
         "after"

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::sync::LazyLock;
 
 use axum::body::Bytes;
-use axum::extract::Path;
+use axum::extract::{Path, RawQuery};
 use axum::http::header::{
     ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
 };
@@ -146,8 +146,14 @@ pub fn page() -> Response {
         .into_response()
 }
 
-/// `GET /graphql/assets/{name}`: an embedded script or style sheet.
-pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
+/// `GET /graphql/assets/{name}`: an embedded script or style sheet. Cached for good only under
+/// its own `?v=` (the page links that): during a rolling upgrade an older server asked for a
+/// newer version answers what it has with `no-cache`, so nobody keeps old bytes under a new URL.
+pub async fn asset(
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     let Some(prepared) = PREPARED.iter().find(|prepared| prepared.asset.name == name) else {
         let request_id = headers
             .get(REQUEST_ID_HEADER)
@@ -178,7 +184,19 @@ pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
         CONTENT_TYPE,
         HeaderValue::from_static(prepared.asset.content_type),
     );
-    response_headers.insert(CACHE_CONTROL, HeaderValue::from_static(CACHE_ASSET));
+    let this_version = query.as_deref().is_some_and(|query| {
+        query
+            .split('&')
+            .any(|pair| pair.strip_prefix("v=") == Some(prepared.version.as_str()))
+    });
+    response_headers.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static(if this_version {
+            CACHE_ASSET
+        } else {
+            "no-cache"
+        }),
+    );
     response_headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
     if let Ok(tag) = HeaderValue::from_str(&tag) {
         response_headers.insert(ETAG, tag);

@@ -142,7 +142,8 @@ pub enum ExternalSourceInput {
     /// RMM), any other token as API.
     Kind(IntegrationKind),
     /// Any other system (a CMDB, a script): 1 to 100 letters, digits, `_`, `-`, `.` or `:`. A
-    /// vendor's own spelling (`NINJAONE`) is refused: pass it as `kind`.
+    /// vendor's own spelling in any case (`NINJAONE`, `ninjaone`, `NinjaOne:eu`) is refused: pass
+    /// it as `kind`.
     Name(String),
 }
 
@@ -154,9 +155,18 @@ impl ExternalSourceInput {
                 sea_orm::ActiveEnum::to_value(&entities::enums::IntegrationKind::from(kind))
             }
             Self::Name(name) => {
+                // In any case and with any `:` suffix: the sync engine keys its records
+                // `<KIND>:<integration>`, and a vendor's spelling in another case would key the
+                // same records apart from `kind`'s.
+                let prefix = name
+                    .trim()
+                    .split(':')
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_uppercase();
                 let vendor =
                     <entities::enums::IntegrationKind as sea_orm::ActiveEnum>::try_from_value(
-                        &name.trim().to_owned(),
+                        &prefix,
                     );
                 if vendor.is_ok() {
                     check.fail(
