@@ -31,6 +31,7 @@ mod races;
 mod rate_limit;
 mod readiness;
 mod reads;
+mod response_shape;
 mod routing;
 mod schema;
 mod statements;

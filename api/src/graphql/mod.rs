@@ -19,6 +19,7 @@ pub mod pagination;
 pub mod query;
 pub mod scalars;
 pub mod scope;
+pub mod shape;
 pub mod subscription;
 pub mod types;
 
@@ -61,6 +62,9 @@ pub fn build_schema(options: SchemaOptions) -> AppSchema {
     // counts introspection too, and refused every standard tool's introspection query. The
     // same extension reports each response's cost and depth.
     .limit_complexity(MAX_COMPLEXITY)
+    // Ahead of `Limits`, whose `parse_query` ends the chain: `Shape` keeps the document it
+    // returns, to put every response in selection order and propagate nulls as the spec says.
+    .extension(shape::Shape::default())
     .extension(limits::Limits);
     if options.introspection {
         builder.finish()
