@@ -300,7 +300,8 @@ impl ShapeExtension {
     }
 }
 
-/// Whether `set` holds an inline fragment with a type condition, at any depth.
+/// Whether `set` holds a fragment spread or an inline fragment with a type condition, at any
+/// depth.
 fn has_typed_fragment(set: &SelectionSet) -> bool {
     set.items.iter().any(|selection| match &selection.node {
         Selection::Field(field) => has_typed_fragment(&field.node.selection_set.node),
@@ -334,8 +335,11 @@ struct Walk<'a> {
     registry: &'a Registry,
     types: &'a HashMap<String, String>,
     /// [`Walk::collected`]'s results, by selection sets and concrete type.
-    memo: RefCell<HashMap<(Vec<usize>, Option<String>), Rc<Collected<'a>>>>,
+    memo: RefCell<HashMap<MemoKey, Rc<Collected<'a>>>>,
 }
+
+/// The selection sets (by address) and the concrete type a [`Collected`] was made for.
+type MemoKey = (Vec<usize>, Option<String>);
 
 /// The response keys of one object, in order, each with the selection sets merged under it.
 type Collected<'a> = IndexMap<Name, Vec<&'a SelectionSet>>;
