@@ -33,6 +33,7 @@ mod races;
 mod rate_limit;
 mod readiness;
 mod reads;
+mod response_shape;
 mod routing;
 mod schema;
 mod schema_contract;

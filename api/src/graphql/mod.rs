@@ -19,6 +19,7 @@ pub mod pagination;
 pub mod query;
 pub mod scalars;
 pub mod scope;
+pub mod shape;
 pub mod subscription;
 pub mod types;
 
@@ -70,6 +71,9 @@ pub fn build_schema(options: SchemaOptions) -> AppSchema {
     // every standard tool's introspection query; its cost error names neither the cost nor the
     // limit. The same extension reports each response's cost and depth.
     .override_output_type_description::<chrono::DateTime<chrono::Utc>>(DATE_TIME_DESCRIPTION)
+    // Ahead of `Limits`, whose `parse_query` ends the chain: `Shape` keeps the document it
+    // returns, to put every response in selection order and propagate nulls as the spec says.
+    .extension(shape::Shape::default())
     .extension(limits::Limits);
     if options.introspection {
         builder.finish()
