@@ -586,6 +586,9 @@ impl Demo {
                         description: Some(description.to_owned()),
                         compliance_frameworks: json!(frameworks),
                         archived_at: None,
+                        time_zone: "America/New_York".to_owned(),
+                        business_start_minute: 8 * 60,
+                        business_end_minute: 18 * 60,
                         created_at: self.now - Duration::days(400),
                         updated_at: self.now - Duration::days(30),
                     },
@@ -1657,7 +1660,13 @@ impl Demo {
             // The client's own person asks: Harbor's technician, Cedar's office manager.
             let requester = &directory.people[client_person(environment_key)];
             // Routing happens once, at the ticket's creation time, as production routes it.
-            let route = router.route(environment.id, function_id, Some(system.id), created_at);
+            let route = router.route(
+                environment.id,
+                function_id,
+                Some(system.id),
+                created_at,
+                priority,
+            );
             let title = format!("{title} ({})", system.name);
             let description = Some(format!(
                 "Reported for {}. See notes for the timeline.",
@@ -1824,7 +1833,13 @@ impl Demo {
                 external_url: None,
             };
             // Routed once, at the instant it was raised, as production routes it.
-            let route = router.route(environment.id, function_id, Some(system.id), raised_at);
+            let route = router.route(
+                environment.id,
+                function_id,
+                Some(system.id),
+                raised_at,
+                severity,
+            );
             // The RMM's sync sees it as it is raised.
             let mut alert = external::new_alert(
                 facts.clone(),
@@ -2350,6 +2365,12 @@ fn opened_ticket(
         assigned_person_id: None,
         routed_by_id: route.responsibility_id,
         routing_reason: Some(route.reason),
+        response_due_at: route.plan.due.response_due_at,
+        resolution_due_at: route.plan.due.resolution_due_at,
+        sla_calendar: route.plan.due.calendar,
+        escalation_level: 0,
+        next_escalation_at: route.plan.next_escalation_at,
+        responded_at: None,
         created_at,
         updated_at: created_at,
         resolved_at: None,

@@ -476,6 +476,21 @@ pub struct Route {
     pub team_id: Option<Uuid>,
     /// Why, in words.
     pub reason: String,
+    /// What the entry's SLA target for the item's priority makes due, and when the escalation
+    /// engine first looks at the item (see [`Router::route`]).
+    pub plan: Plan,
+}
+
+/// What routing decides about an item's service level and its escalation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Due times from the entry's target for the priority; none without a target.
+    pub due: crate::sla::DueTimes,
+    /// When the engine first escalates: at routing when the entry has an escalation path (its
+    /// first step is notified then); at the response due time when the path is empty and a
+    /// target exists (the empty-path rule: the accountable team is told once, on breach);
+    /// otherwise never.
+    pub next_escalation_at: Option<DateTime<Utc>>,
 }
 
 /// Routes new tickets and alerts of some environments by their matrices. Loads every agreed
@@ -484,6 +499,12 @@ pub struct Route {
 pub struct Router {
     entries: Vec<responsibility::Model>,
     functions: Vec<entities::function::Model>,
+    /// SLA targets of the entries.
+    targets: Vec<entities::sla_target::Model>,
+    /// Entries with a non-empty escalation path.
+    with_path: std::collections::HashSet<Uuid>,
+    /// Business hours by environment.
+    hours: std::collections::HashMap<Uuid, crate::sla::BusinessHours>,
 }
 
 impl Router {
@@ -498,12 +519,17 @@ impl Router {
     ) -> Result<Self, DbErr> {
         use entities::{environment, function};
         let environment_ids: Vec<Uuid> = environment_ids.into_iter().collect();
-        let organizations: Vec<Uuid> = environment::Entity::find()
+        let environments = environment::Entity::find()
             .filter(environment::COLUMN.id.is_in(environment_ids.clone()))
             .all(db)
-            .await?
-            .into_iter()
+            .await?;
+        let organizations: Vec<Uuid> = environments
+            .iter()
             .map(|found| found.organization_id)
+            .collect();
+        let hours = environments
+            .iter()
+            .map(|found| (found.id, crate::sla::BusinessHours::of(found)))
             .collect();
         let entries = responsibility::Entity::find()
             .filter(responsibility::COLUMN.environment_id.is_in(environment_ids))
@@ -519,7 +545,29 @@ impl Router {
             )
             .all(db)
             .await?;
-        Ok(Self { entries, functions })
+        let entry_ids: Vec<Uuid> = entries.iter().map(|entry| entry.id).collect();
+        let targets = entities::sla_target::Entity::find()
+            .filter(
+                entities::sla_target::COLUMN
+                    .responsibility_id
+                    .is_in(entry_ids.clone()),
+            )
+            .all(db)
+            .await?;
+        let with_path = entities::escalation_step::Entity::find()
+            .filter(entities::escalation_step::COLUMN.responsibility_id.is_in(entry_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|step| step.responsibility_id)
+            .collect();
+        Ok(Self {
+            entries,
+            functions,
+            targets,
+            with_path,
+            hours,
+        })
     }
 
     /// The id of the function `key` as `organization_id` sees it (its own catalog first).
@@ -538,7 +586,8 @@ impl Router {
     }
 
     /// Where an item of `environment_id` about `function_id` (on `system_id`) created at `at`
-    /// goes: the responsible team of the entry [`decide`] picks among those in force then.
+    /// with `priority` goes: the responsible team of the entry [`decide`] picks among those in
+    /// force then, with the entry's [`Plan`] for that priority.
     #[must_use]
     pub fn route(
         &self,
@@ -546,6 +595,7 @@ impl Router {
         function_id: Uuid,
         system_id: Option<Uuid>,
         at: DateTime<Utc>,
+        priority: entities::enums::Priority,
     ) -> Route {
         let function = self
             .functions
@@ -557,11 +607,13 @@ impl Router {
             .iter()
             .filter(|entry| entry.valid_from <= at && entry.valid_to.is_none_or(|to| to > at));
         let decided = decide(in_force, environment_id, function_id, system_id);
+        let routed_at = at;
         let at = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         match decided {
             Some((entry, decision)) => Route {
                 responsibility_id: Some(entry.id),
                 team_id: Some(entry.responsible_team_id),
+                plan: self.plan(entry, priority, routed_at),
                 reason: match decision {
                     Decision::SystemEntry => format!(
                         "{function}: the agreed entry for this system, in force at {at}, names the responsible team"
@@ -577,7 +629,37 @@ impl Router {
                 reason: format!(
                     "{function}: no agreed entry was in force at {at}, so nobody was assigned"
                 ),
+                plan: Plan::default(),
             },
+        }
+    }
+
+    /// The [`Plan`] of an item with `priority` routed by `entry` at `at`.
+    fn plan(
+        &self,
+        entry: &responsibility::Model,
+        priority: entities::enums::Priority,
+        at: DateTime<Utc>,
+    ) -> Plan {
+        let hours = self
+            .hours
+            .get(&entry.environment_id)
+            .copied()
+            .unwrap_or_default();
+        let due = self
+            .targets
+            .iter()
+            .find(|target| target.responsibility_id == entry.id && target.priority == priority)
+            .map(|target| crate::sla::DueTimes::of(target, &hours, at))
+            .unwrap_or_default();
+        let next_escalation_at = if self.with_path.contains(&entry.id) {
+            Some(at)
+        } else {
+            due.response_due_at
+        };
+        Plan {
+            due,
+            next_escalation_at,
         }
     }
 }
@@ -634,9 +716,19 @@ mod tests {
         let router = Router {
             entries: vec![early.clone(), late.clone()],
             functions: vec![patching.clone()],
+            targets: Vec::new(),
+            with_path: std::collections::HashSet::new(),
+            hours: std::collections::HashMap::new(),
         };
-        let at =
-            |instant: &str| router.route(Uuid::nil(), patching.id, None, instant.parse().unwrap());
+        let at = |instant: &str| {
+            router.route(
+                Uuid::nil(),
+                patching.id,
+                None,
+                instant.parse().unwrap(),
+                entities::enums::Priority::Medium,
+            )
+        };
         assert_eq!(
             at("2026-06-30T23:59:59Z").team_id,
             Some(early.responsible_team_id)
@@ -659,6 +751,9 @@ mod tests {
         let router = Router {
             entries: Vec::new(),
             functions: vec![standard.clone(), own.clone(), other],
+            targets: Vec::new(),
+            with_path: std::collections::HashSet::new(),
+            hours: std::collections::HashMap::new(),
         };
         assert_eq!(router.function_id(organization, "patching"), Some(own.id));
         assert_eq!(

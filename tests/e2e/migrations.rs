@@ -132,6 +132,9 @@ async fn change_log_entries_cannot_be_edited_or_deleted() -> anyhow::Result<()> 
         description: None,
         compliance_frameworks: json!([]),
         archived_at: None,
+        time_zone: "UTC".into(),
+        business_start_minute: 480,
+        business_end_minute: 1080,
         created_at: now,
         updated_at: now,
     };
@@ -228,6 +231,9 @@ async fn foreign_keys_are_enforced() -> anyhow::Result<()> {
         description: None,
         compliance_frameworks: json!([]),
         archived_at: None,
+        time_zone: "UTC".into(),
+        business_start_minute: 480,
+        business_end_minute: 1080,
         created_at: now,
         updated_at: now,
     };

@@ -842,7 +842,7 @@ pub async fn upsert_tickets(
                     .map_or(write.now, |instant| instant.trunc_subsecs(6));
                 let route = functions
                     .get(&index)
-                    .map(|function| router.route(environment_id, *function, system_id, created_at));
+                    .map(|function| router.route(environment_id, *function, system_id, created_at, facts.priority));
                 let key = ExternalKey {
                     organization_id,
                     source: source.clone(),
@@ -952,7 +952,7 @@ pub async fn upsert_alerts(
                 let raised_at = record.raised_at.trunc_subsecs(6);
                 let route = functions
                     .get(&index)
-                    .map(|function| router.route(environment_id, *function, system_id, raised_at));
+                    .map(|function| router.route(environment_id, *function, system_id, raised_at, facts.severity));
                 let key = ExternalKey {
                     organization_id,
                     source: source.clone(),

@@ -279,9 +279,18 @@ pub async fn create_ticket(
                 .or_else(|| {
                     router.function_id(environment.organization_id, DEFAULT_TICKET_FUNCTION)
                 })
-                .map(|function| router.route(environment.id, function, input.system_id, write.now))
+                .map(|function| {
+                    router.route(
+                        environment.id,
+                        function,
+                        input.system_id,
+                        write.now,
+                        input.priority,
+                    )
+                })
         }
     };
+    let plan = route.as_ref().map(|route| route.plan).unwrap_or_default();
     let created = ticket::Model {
         id: Uuid::now_v7(),
         organization_id: None,
@@ -301,6 +310,12 @@ pub async fn create_ticket(
             .or(route.as_ref().and_then(|route| route.team_id)),
         assigned_person_id: None,
         routed_by_id: route.as_ref().and_then(|route| route.responsibility_id),
+        response_due_at: plan.due.response_due_at,
+        resolution_due_at: plan.due.resolution_due_at,
+        sla_calendar: plan.due.calendar,
+        escalation_level: 0,
+        next_escalation_at: plan.next_escalation_at,
+        responded_at: None,
         routing_reason: route.map(|route| route.reason),
         created_at: write.now,
         updated_at: write.now,

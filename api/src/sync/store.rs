@@ -726,7 +726,7 @@ impl<'a> PageWriter<'a> {
                         .map(|function| {
                             self.ctx
                                 .router
-                                .route(environment_id, function, system_id, created_at)
+                                .route(environment_id, function, system_id, created_at, facts.priority)
                         });
                     let key = ExternalKey {
                         organization_id,
@@ -920,7 +920,7 @@ impl<'a> PageWriter<'a> {
                         .map(|function| {
                             self.ctx
                                 .router
-                                .route(environment_id, function, system_id, raised_at)
+                                .route(environment_id, function, system_id, raised_at, facts.severity)
                         });
                     let key = ExternalKey {
                         organization_id,

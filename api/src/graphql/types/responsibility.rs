@@ -10,11 +10,13 @@ use sea_orm::prelude::DateTimeUtc;
 
 use crate::graphql::loaders::{
     ApprovalsOfResponsibility, HistoryOfResponsibility, PartiesOfResponsibility,
-    StepsOfResponsibility, load_by_id, load_group, load_many, load_required,
+    SlaTargetsOfResponsibility, StepsOfResponsibility, load_by_id, load_group, load_many, load_required,
 };
 use crate::graphql::query::matrix::OwnershipDecision;
 use crate::graphql::types::enums::{EscalationChannel, HistoryAction, ResponsibilityStatus};
-use crate::graphql::types::{Environment, Function, Organization, Person, System, Team};
+use crate::graphql::types::{
+    Environment, Function, Organization, Person, SlaTarget, System, Team,
+};
 use crate::ids::{self, NodeType};
 
 /// One entry of the responsibility matrix.
@@ -107,6 +109,14 @@ impl Responsibility {
             .await
             .extend()?;
         Ok(steps.into_iter().map(EscalationStep).collect())
+    }
+
+    /// Its service level targets, one per priority at most.
+    async fn sla_targets(&self, ctx: &Context<'_>) -> Result<Vec<SlaTarget>> {
+        let targets = load_group::<SlaTargetsOfResponsibility>(ctx, self.0.id)
+            .await
+            .extend()?;
+        Ok(targets.into_iter().map(SlaTarget).collect())
     }
 
     /// When the entry was recorded (drafted): the record's clock, apart from its validity.
