@@ -242,6 +242,19 @@ pub struct Step {
     pub minutes_before_next: Option<i32>,
 }
 
+/// An SLA target of an entry, as [`Terms`] compare it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    /// The priority it applies to.
+    pub priority: entities::enums::Priority,
+    /// Minutes to the first response.
+    pub response_minutes: i32,
+    /// Minutes to resolution.
+    pub resolution_minutes: Option<i32>,
+    /// The clock the minutes count on.
+    pub calendar: entities::enums::SlaCalendar,
+}
+
 /// What an entry says, apart from what it is about (environment, function, system) and where it
 /// stands: what editing a draft and proposing a change may change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,6 +269,8 @@ pub struct Terms {
     pub informed_team_ids: Vec<Uuid>,
     /// Who to call, in order.
     pub escalation_path: Vec<Step>,
+    /// Service level targets, in priority order.
+    pub sla_targets: Vec<Target>,
     /// Start of validity.
     pub valid_from: DateTime<Utc>,
     /// End of validity.
@@ -265,13 +280,14 @@ pub struct Terms {
 }
 
 impl Terms {
-    /// The terms of `entry` with its consulted and informed `parties` and escalation `steps`
-    /// (rows of other entries are ignored).
+    /// The terms of `entry` with its consulted and informed `parties`, escalation `steps` and
+    /// SLA `targets` (rows of other entries are ignored).
     #[must_use]
     pub fn of(
         entry: &responsibility::Model,
         parties: &[entities::responsibility_party::Model],
         steps: &[entities::escalation_step::Model],
+        targets: &[entities::sla_target::Model],
     ) -> Self {
         use entities::enums::PartyRole;
         let teams = |role: PartyRole| {
@@ -302,11 +318,30 @@ impl Terms {
                     minutes_before_next: step.minutes_before_next,
                 })
                 .collect(),
+            sla_targets: sorted_targets(
+                targets
+                    .iter()
+                    .filter(|target| target.responsibility_id == entry.id)
+                    .map(|target| Target {
+                        priority: target.priority,
+                        response_minutes: target.response_minutes,
+                        resolution_minutes: target.resolution_minutes,
+                        calendar: target.calendar,
+                    })
+                    .collect(),
+            ),
             valid_from: entry.valid_from,
             valid_to: entry.valid_to,
             notes: entry.notes.clone(),
         }
     }
+}
+
+/// `targets` in priority order (most urgent first), the order [`Terms`] compare them in.
+#[must_use]
+pub fn sorted_targets(mut targets: Vec<Target>) -> Vec<Target> {
+    targets.sort_by_key(|target| target.priority);
+    targets
 }
 
 /// One field whose value differs between two entries' [`Terms`].
@@ -362,6 +397,28 @@ pub fn difference(before: &Terms, after: &Terms) -> Vec<FieldChange> {
                 .join("; ")
         })
     };
+    let targets = |targets: &[Target]| {
+        (!targets.is_empty()).then(|| {
+            targets
+                .iter()
+                .map(|target| {
+                    let priority = sea_orm::ActiveEnum::to_value(&target.priority);
+                    let calendar = sea_orm::ActiveEnum::to_value(&target.calendar);
+                    match target.resolution_minutes {
+                        Some(minutes) => format!(
+                            "{priority}: respond {} min, resolve {minutes} min, {calendar}",
+                            target.response_minutes
+                        ),
+                        None => format!(
+                            "{priority}: respond {} min, {calendar}",
+                            target.response_minutes
+                        ),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    };
     let fields = [
         (
             "responsibleTeamId",
@@ -387,6 +444,11 @@ pub fn difference(before: &Terms, after: &Terms) -> Vec<FieldChange> {
             "escalationPath",
             path(&before.escalation_path),
             path(&after.escalation_path),
+        ),
+        (
+            "slaTargets",
+            targets(&before.sla_targets),
+            targets(&after.sla_targets),
         ),
         (
             "validFrom",

@@ -175,8 +175,16 @@ impl Responsibility {
                 .await
                 .extend()?,
         );
-        let before = crate::matrix::Terms::of(&old, &parties, &steps);
-        let after = crate::matrix::Terms::of(&self.0, &parties, &steps);
+        let mut targets = load_group::<SlaTargetsOfResponsibility>(ctx, self.0.id)
+            .await
+            .extend()?;
+        targets.extend(
+            load_group::<SlaTargetsOfResponsibility>(ctx, old.id)
+                .await
+                .extend()?,
+        );
+        let before = crate::matrix::Terms::of(&old, &parties, &steps, &targets);
+        let after = crate::matrix::Terms::of(&self.0, &parties, &steps, &targets);
         Ok(crate::matrix::difference(&before, &after)
             .into_iter()
             .map(ResponsibilityFieldChange::from)
