@@ -189,11 +189,11 @@ impl MigrationTrait for Migration {
             // SQLite cannot add a constraint to a table: a trigger refuses the row instead.
             manager
                 .get_connection()
-                .execute_unprepared(&format!(
+                .execute_unprepared(
                     "CREATE TRIGGER escalations_one_item BEFORE INSERT ON escalations \
-                     WHEN NOT ({exactly_one}) \
-                     BEGIN SELECT RAISE(ABORT, 'an escalation names exactly one ticket or alert'); END;"
-                ))
+                     WHEN (NEW.ticket_id IS NULL) = (NEW.alert_id IS NULL) \
+                     BEGIN SELECT RAISE(ABORT, 'an escalation names exactly one ticket or alert'); END;",
+                )
                 .await?;
         }
         forbid_changes(manager, "escalations", "escalations are append-only").await?;

@@ -8,6 +8,7 @@ mod compliance;
 mod demo;
 mod directory;
 mod egress;
+mod escalation;
 mod export;
 mod fanout;
 mod fuzz;

@@ -9,7 +9,7 @@ use serde_json::json;
 use tests::{TestDb, count_rows, table_names};
 use uuid::Uuid;
 
-const TABLES: [&str; 34] = [
+const TABLES: [&str; 36] = [
     "alerts",
     "change_log_entries",
     "change_log_entry_systems",
@@ -17,6 +17,7 @@ const TABLES: [&str; 34] = [
     "engagements",
     "environments",
     "escalation_steps",
+    "escalations",
     "evidence_files",
     "evidence_records",
     "evidence_signoffs",
@@ -33,6 +34,7 @@ const TABLES: [&str; 34] = [
     "runbook_revisions",
     "runbook_systems",
     "runbooks",
+    "sla_targets",
     "sync_cursors",
     "sync_retries",
     "sync_run_errors",
