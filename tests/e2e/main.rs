@@ -35,6 +35,7 @@ mod readiness;
 mod reads;
 mod routing;
 mod schema;
+mod sla;
 mod statements;
 mod subscriptions;
 mod sync;
