@@ -35,8 +35,8 @@ use entities::{
     alert, change_log_entry, compliance_obligation, engagement, environment, escalation_step,
     evidence_file, evidence_record, evidence_signoff, function, integration, integration_mapping,
     organization, person, responsibility, responsibility_approval, responsibility_party, runbook,
-    runbook_function, runbook_revision, runbook_system, sla_target, sync_run, system, system_link, team,
-    team_membership, ticket, ticket_note,
+    runbook_function, runbook_revision, runbook_system, sla_target, sync_run, system, system_link,
+    team, team_membership, ticket, ticket_note,
 };
 use sea_orm::prelude::*;
 use sea_orm::{
@@ -1014,7 +1014,12 @@ impl Demo {
                     [
                         (Priority::Critical, 30, Some(240), SlaCalendar::Always),
                         (Priority::High, 60, Some(480), SlaCalendar::Always),
-                        (Priority::Medium, 240, Some(1_440), SlaCalendar::BusinessHours),
+                        (
+                            Priority::Medium,
+                            240,
+                            Some(1_440),
+                            SlaCalendar::BusinessHours,
+                        ),
                         (Priority::Low, 480, Some(2_400), SlaCalendar::BusinessHours),
                     ]
                     .into_iter()

@@ -617,7 +617,11 @@ impl Router {
             .all(db)
             .await?;
         let with_path = entities::escalation_step::Entity::find()
-            .filter(entities::escalation_step::COLUMN.responsibility_id.is_in(entry_ids))
+            .filter(
+                entities::escalation_step::COLUMN
+                    .responsibility_id
+                    .is_in(entry_ids),
+            )
             .all(db)
             .await?
             .into_iter()

@@ -67,7 +67,10 @@ impl BusinessHours {
         for _ in 0..1_000 {
             let local = at.with_timezone(&self.zone);
             let date = local.date_naive();
-            let (open, close) = (self.local(date, self.start_minute), self.local(date, self.end_minute));
+            let (open, close) = (
+                self.local(date, self.start_minute),
+                self.local(date, self.end_minute),
+            );
             let weekday = !matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
             if weekday && at < close {
                 let from = at.max(open);
@@ -191,7 +194,11 @@ pub async fn report(
         Option<DateTime<Utc>>,
     );
     let tickets = ticket::Entity::find()
-        .filter(ticket::COLUMN.environment_id.is_in(environment_ids.iter().copied()))
+        .filter(
+            ticket::COLUMN
+                .environment_id
+                .is_in(environment_ids.iter().copied()),
+        )
         .filter(ticket::COLUMN.created_at.gte(from))
         .filter(ticket::COLUMN.created_at.lt(to))
         .filter(ticket::COLUMN.response_due_at.is_not_null())
@@ -199,7 +206,11 @@ pub async fn report(
         .all(db)
         .await?;
     let alerts = alert::Entity::find()
-        .filter(alert::COLUMN.environment_id.is_in(environment_ids.iter().copied()))
+        .filter(
+            alert::COLUMN
+                .environment_id
+                .is_in(environment_ids.iter().copied()),
+        )
         .filter(alert::COLUMN.raised_at.gte(from))
         .filter(alert::COLUMN.raised_at.lt(to))
         .filter(alert::COLUMN.response_due_at.is_not_null())
@@ -263,8 +274,13 @@ pub async fn report(
     let mut rows: Vec<ReportRow> = teams
         .into_iter()
         .filter_map(|team| {
-            let [items, response_met, response_breached, resolution_met, resolution_breached] =
-                *counts.get(&team.id)?;
+            let [
+                items,
+                response_met,
+                response_breached,
+                resolution_met,
+                resolution_breached,
+            ] = *counts.get(&team.id)?;
             Some(ReportRow {
                 side: *kinds.get(&team.organization_id)?,
                 team,
@@ -276,7 +292,12 @@ pub async fn report(
             })
         })
         .collect();
-    rows.sort_by(|a, b| a.team.name.cmp(&b.team.name).then(a.team.id.cmp(&b.team.id)));
+    rows.sort_by(|a, b| {
+        a.team
+            .name
+            .cmp(&b.team.name)
+            .then(a.team.id.cmp(&b.team.id))
+    });
     Ok(rows)
 }
 
@@ -324,7 +345,14 @@ mod tests {
     #[test]
     fn a_breach_is_judged_when_the_target_was_met_or_now() {
         let due = Some(at("2026-12-07T10:00:00Z"));
-        assert_eq!(breached(due, Some(at("2026-12-07T09:59:00Z")), at("2027-01-01T00:00:00Z")), Some(false));
+        assert_eq!(
+            breached(
+                due,
+                Some(at("2026-12-07T09:59:00Z")),
+                at("2027-01-01T00:00:00Z")
+            ),
+            Some(false)
+        );
         assert_eq!(breached(due, None, at("2026-12-07T10:01:00Z")), Some(true));
         assert_eq!(breached(None, None, at("2026-12-07T10:01:00Z")), None);
     }

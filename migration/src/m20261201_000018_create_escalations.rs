@@ -118,7 +118,12 @@ impl MigrationTrait for Migration {
             add_column(manager, table, instant_null("response_due_at")).await?;
             add_column(manager, table, instant_null("resolution_due_at")).await?;
             add_column(manager, table, calendar_null("sla_calendar")).await?;
-            add_column(manager, table, integer("escalation_level").default(0).take()).await?;
+            add_column(
+                manager,
+                table,
+                integer("escalation_level").default(0).take(),
+            )
+            .await?;
             add_column(manager, table, instant_null("next_escalation_at")).await?;
             manager
                 .create_index(index(table, &["next_escalation_at"]))
@@ -136,7 +141,9 @@ impl MigrationTrait for Migration {
                 uuid_null("alert_id"),
                 uuid_null("responsibility_id"),
                 // 1-based: the step of the path notified (1 for the empty-path rule's one).
-                integer("position").check(Expr::col("position").gt(0)).take(),
+                integer("position")
+                    .check(Expr::col("position").gt(0))
+                    .take(),
                 uuid_null("team_id"),
                 uuid_null("person_id"),
                 // Null for the empty-path rule: the path named no channel.
@@ -157,16 +164,36 @@ impl MigrationTrait for Migration {
                     "environments",
                     ForeignKeyAction::Restrict,
                 ),
-                fk("escalations", "ticket_id", "tickets", ForeignKeyAction::Restrict),
-                fk("escalations", "alert_id", "alerts", ForeignKeyAction::Restrict),
+                fk(
+                    "escalations",
+                    "ticket_id",
+                    "tickets",
+                    ForeignKeyAction::Restrict,
+                ),
+                fk(
+                    "escalations",
+                    "alert_id",
+                    "alerts",
+                    ForeignKeyAction::Restrict,
+                ),
                 fk(
                     "escalations",
                     "responsibility_id",
                     "responsibilities",
                     ForeignKeyAction::Restrict,
                 ),
-                fk("escalations", "team_id", "teams", ForeignKeyAction::Restrict),
-                fk("escalations", "person_id", "people", ForeignKeyAction::Restrict),
+                fk(
+                    "escalations",
+                    "team_id",
+                    "teams",
+                    ForeignKeyAction::Restrict,
+                ),
+                fk(
+                    "escalations",
+                    "person_id",
+                    "people",
+                    ForeignKeyAction::Restrict,
+                ),
             ],
             vec![
                 unique("escalations", &["ticket_id", "position"]),
@@ -177,8 +204,7 @@ impl MigrationTrait for Migration {
         .await?;
         // Exactly one item per row.
         let exactly_one = "(ticket_id IS NULL) <> (alert_id IS NULL)";
-        if manager.get_database_backend() == sea_orm_migration::sea_orm::DatabaseBackend::Postgres
-        {
+        if manager.get_database_backend() == sea_orm_migration::sea_orm::DatabaseBackend::Postgres {
             manager
                 .get_connection()
                 .execute_unprepared(&format!(

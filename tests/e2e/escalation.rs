@@ -31,7 +31,10 @@ async fn harbor(app: &TestApp) -> anyhow::Result<(Value, String)> {
         .as_str()
         .unwrap()
         .to_owned();
-    Ok((data["environments"]["edges"][0]["node"]["id"].clone(), device))
+    Ok((
+        data["environments"]["edges"][0]["node"]["id"].clone(),
+        device,
+    ))
 }
 
 /// An instant of the test clock, at the precision both databases keep.
@@ -101,11 +104,7 @@ async fn acknowledge(app: &TestApp, id: &Value) -> anyhow::Result<()> {
             json!({ "id": id }),
         )
         .await?;
-    assert_eq!(
-        data["acknowledgeAlert"]["userErrors"],
-        json!([]),
-        "{data}"
-    );
+    assert_eq!(data["acknowledgeAlert"]["userErrors"], json!([]), "{data}");
     Ok(())
 }
 
@@ -121,7 +120,10 @@ async fn an_unacknowledged_alert_escalates_step_by_step_and_stops_when_acknowled
     let routed = alert(&app, &id).await?;
     assert_eq!(routed["escalationLevel"], 0);
     assert_eq!(at(&routed["nextEscalationAt"]), t0);
-    assert_eq!(at(&routed["sla"]["responseDueAt"]), t0 + Duration::minutes(60));
+    assert_eq!(
+        at(&routed["sla"]["responseDueAt"]),
+        t0 + Duration::minutes(60)
+    );
     assert_eq!(
         at(&routed["sla"]["resolutionDueAt"]),
         t0 + Duration::minutes(480)
@@ -136,10 +138,7 @@ async fn an_unacknowledged_alert_escalates_step_by_step_and_stops_when_acknowled
     escalate(&app, t0).await?;
     let first = alert(&app, &id).await?;
     assert_eq!(first["escalationLevel"], 1);
-    assert_eq!(
-        at(&first["nextEscalationAt"]),
-        t0 + Duration::minutes(30)
-    );
+    assert_eq!(at(&first["nextEscalationAt"]), t0 + Duration::minutes(30));
     assert_eq!(first["escalations"].as_array().unwrap().len(), 1);
     let step = &first["escalations"][0];
     assert_eq!(step["position"], 1);
@@ -158,10 +157,7 @@ async fn an_unacknowledged_alert_escalates_step_by_step_and_stops_when_acknowled
     escalate(&app, t0 + Duration::minutes(30)).await?;
     let second = alert(&app, &id).await?;
     assert_eq!(second["escalationLevel"], 2);
-    assert_eq!(
-        at(&second["nextEscalationAt"]),
-        t0 + Duration::minutes(90)
-    );
+    assert_eq!(at(&second["nextEscalationAt"]), t0 + Duration::minutes(90));
     let step = &second["escalations"][1];
     assert_eq!(step["position"], 2);
     assert_eq!(step["channel"], "PHONE");
@@ -188,11 +184,11 @@ async fn an_unacknowledged_alert_escalates_step_by_step_and_stops_when_acknowled
         ]
     );
     assert!(
-        entries
-            .iter()
-            .all(|entry| entry.principal == entities::enums::Principal::System
+        entries.iter().all(
+            |entry| entry.principal == entities::enums::Principal::System
                 && entry.actor_id.is_none()
-                && entry.category == entities::enums::ChangeCategory::Incident),
+                && entry.category == entities::enums::ChangeCategory::Incident
+        ),
         "{entries:?}"
     );
     assert_eq!(entries[1].occurred_at, t0 + Duration::minutes(30));
@@ -386,7 +382,10 @@ async fn a_ticket_stops_escalating_once_responded_to() -> anyhow::Result<()> {
     let id = opened["id"].clone();
     let t0 = at(&opened["createdAt"]);
     assert_eq!(at(&opened["nextEscalationAt"]), t0);
-    assert_eq!(at(&opened["sla"]["responseDueAt"]), t0 + Duration::minutes(60));
+    assert_eq!(
+        at(&opened["sla"]["responseDueAt"]),
+        t0 + Duration::minutes(60)
+    );
     escalate(&app, t0).await?;
     escalate(&app, t0 + Duration::minutes(30)).await?;
     let escalated = ticket(&app, &id).await?;
@@ -427,10 +426,7 @@ async fn a_ticket_stops_escalating_once_responded_to() -> anyhow::Result<()> {
     note(other, "Any news?").await?;
     let waiting = ticket(&app, &id).await?;
     assert_eq!(waiting["respondedAt"], Value::Null);
-    assert_eq!(
-        at(&waiting["nextEscalationAt"]),
-        t0 + Duration::minutes(90)
-    );
+    assert_eq!(at(&waiting["nextEscalationAt"]), t0 + Duration::minutes(90));
 
     // The assigned side answers: responded, and escalation stops.
     note(assigned, "On it.").await?;
@@ -458,7 +454,11 @@ async fn moving_a_ticket_on_from_new_is_its_response() -> anyhow::Result<()> {
             json!({ "id": id }),
         )
         .await?;
-    assert_eq!(data["changeTicketStatus"]["userErrors"], json!([]), "{data}");
+    assert_eq!(
+        data["changeTicketStatus"]["userErrors"],
+        json!([]),
+        "{data}"
+    );
     let responded = ticket(&app, &id).await?;
     assert_eq!(
         responded["respondedAt"],
@@ -490,17 +490,18 @@ async fn an_entry_without_a_path_escalates_once_to_its_accountable_team_on_breac
         .clone();
     let entry = decode_uuid(&owner["id"]);
     entities::escalation_step::Entity::delete_many()
-        .filter(entities::escalation_step::COLUMN.responsibility_id.eq(entry))
+        .filter(
+            entities::escalation_step::COLUMN
+                .responsibility_id
+                .eq(entry),
+        )
         .exec(&app.db)
         .await?;
     let t0 = clock(2);
     let id = raise(&app, "ESC-6", "HIGH", t0).await?;
     let routed = alert(&app, &id).await?;
     // Nothing at routing: the first look is at the response due time.
-    assert_eq!(
-        at(&routed["nextEscalationAt"]),
-        t0 + Duration::minutes(60)
-    );
+    assert_eq!(at(&routed["nextEscalationAt"]), t0 + Duration::minutes(60));
     escalate(&app, t0 + Duration::minutes(59)).await?;
     assert_eq!(alert(&app, &id).await?["escalations"], json!([]));
     escalate(&app, t0 + Duration::minutes(60)).await?;

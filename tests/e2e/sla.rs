@@ -71,8 +71,7 @@ async fn synced_ticket_for(
 }
 
 #[tokio::test]
-async fn business_minutes_count_in_the_environments_zone_across_a_weekend() -> anyhow::Result<()>
-{
+async fn business_minutes_count_in_the_environments_zone_across_a_weekend() -> anyhow::Result<()> {
     let app = TestApp::spawn_with_demo().await?;
     let harbor = environment(&app).await?;
     assert_eq!(harbor["timeZone"], "America/New_York");
@@ -83,7 +82,14 @@ async fn business_minutes_count_in_the_environments_zone_across_a_weekend() -> a
 
     // Friday 17:30 in New York (EST) + 240 business minutes: 30 on Friday, 210 on Monday from
     // 08:00, so Monday 11:30 there; 1440 minutes to resolve end on Wednesday 11:30.
-    let friday = synced_ticket(&app, &harbor, "SLA-1", "MEDIUM", instant("2026-11-20T22:30:00Z")).await?;
+    let friday = synced_ticket(
+        &app,
+        &harbor,
+        "SLA-1",
+        "MEDIUM",
+        instant("2026-11-20T22:30:00Z"),
+    )
+    .await?;
     assert_eq!(friday["sla"]["calendar"], "BUSINESS_HOURS");
     assert_eq!(
         at(&friday["sla"]["responseDueAt"]),
@@ -99,7 +105,14 @@ async fn business_minutes_count_in_the_environments_zone_across_a_weekend() -> a
     assert_eq!(friday["sla"]["respondedAt"], Value::Null);
 
     // HIGH counts around the clock: 60 and 480 minutes, weekend or not.
-    let high = synced_ticket(&app, &harbor, "SLA-2", "HIGH", instant("2026-11-20T22:30:00Z")).await?;
+    let high = synced_ticket(
+        &app,
+        &harbor,
+        "SLA-2",
+        "HIGH",
+        instant("2026-11-20T22:30:00Z"),
+    )
+    .await?;
     assert_eq!(high["sla"]["calendar"], "ALWAYS");
     assert_eq!(
         at(&high["sla"]["responseDueAt"]),
@@ -142,7 +155,14 @@ async fn business_minutes_count_in_the_environments_zone_across_a_weekend() -> a
         json!({ "environment": { "timeZone": "Europe/Berlin", "businessStartMinute": 540, "businessEndMinute": 1020 }, "userErrors": [] })
     );
     // Friday 16:30 in Berlin (CET) + 240: 30 on Friday, 210 on Monday from 09:00: 12:30 there.
-    let berlin = synced_ticket(&app, &harbor, "SLA-3", "MEDIUM", instant("2026-11-27T15:30:00Z")).await?;
+    let berlin = synced_ticket(
+        &app,
+        &harbor,
+        "SLA-3",
+        "MEDIUM",
+        instant("2026-11-27T15:30:00Z"),
+    )
+    .await?;
     assert_eq!(
         at(&berlin["sla"]["responseDueAt"]),
         instant("2026-11-30T11:30:00Z")
@@ -165,7 +185,11 @@ async fn targets_are_part_of_an_entrys_terms_and_are_checked() -> anyhow::Result
     let token = app.client_admin_token();
     let harbor = environment(&app).await?;
     let teams = app
-        .query(&token, "{ teams { edges { node { id name } } } }", Value::Null)
+        .query(
+            &token,
+            "{ teams { edges { node { id name } } } }",
+            Value::Null,
+        )
         .await?;
     let team = teams["teams"]["edges"]
         .as_array()
@@ -175,9 +199,7 @@ async fn targets_are_part_of_an_entrys_terms_and_are_checked() -> anyhow::Result
         .unwrap()["node"]["id"]
         .clone();
     let create = "mutation($input: CreateResponsibilityInput!) { createResponsibility(input: $input) { responsibility { id slaTargets { priority responseMinutes resolutionMinutes calendar } } userErrors { field code message } } }";
-    let input = |targets: Value| {
-        json!({ "input": { "environmentId": harbor["id"], "function": "patching", "responsibleTeamId": team, "validFrom": "2027-01-01T00:00:00Z", "slaTargets": targets } })
-    };
+    let input = |targets: Value| json!({ "input": { "environmentId": harbor["id"], "function": "patching", "responsibleTeamId": team, "validFrom": "2027-01-01T00:00:00Z", "slaTargets": targets } });
     let refused = app
         .query(
             &token,
@@ -203,7 +225,10 @@ async fn targets_are_part_of_an_entrys_terms_and_are_checked() -> anyhow::Result
         ],
         "{refused}"
     );
-    assert_eq!(refused["createResponsibility"]["responsibility"], Value::Null);
+    assert_eq!(
+        refused["createResponsibility"]["responsibility"],
+        Value::Null
+    );
 
     let created = app
         .query(
@@ -215,7 +240,11 @@ async fn targets_are_part_of_an_entrys_terms_and_are_checked() -> anyhow::Result
             ])),
         )
         .await?;
-    assert_eq!(created["createResponsibility"]["userErrors"], json!([]), "{created}");
+    assert_eq!(
+        created["createResponsibility"]["userErrors"],
+        json!([]),
+        "{created}"
+    );
     let entry = &created["createResponsibility"]["responsibility"];
     assert_eq!(
         entry["slaTargets"],
@@ -252,8 +281,8 @@ async fn targets_are_part_of_an_entrys_terms_and_are_checked() -> anyhow::Result
 }
 
 #[tokio::test]
-async fn the_report_counts_per_team_and_side_and_shows_another_tenant_nothing()
--> anyhow::Result<()> {
+async fn the_report_counts_per_team_and_side_and_shows_another_tenant_nothing() -> anyhow::Result<()>
+{
     let app = TestApp::spawn_with_demo().await?;
     let harbor = environment(&app).await?;
     let now = Utc::now().trunc_subsecs(0);
@@ -329,7 +358,11 @@ async fn the_report_counts_per_team_and_side_and_shows_another_tenant_nothing()
     // Harbor's service desk is its own internal IT.
     let team = late["assignedTeam"]["id"].clone();
     assert_eq!(late["assignedTeam"]["name"], "Internal IT");
-    assert_eq!(delta(&team), (json!("INTERNAL_IT"), [3, 1, 1, 0, 0]), "{after}");
+    assert_eq!(
+        delta(&team),
+        (json!("INTERNAL_IT"), [3, 1, 1, 0, 0]),
+        "{after}"
+    );
     assert_eq!(patch["assignedTeam"]["name"], "Network Operations");
     assert_eq!(
         delta(&patch["assignedTeam"]["id"]),

@@ -22,11 +22,11 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Request};
 use entities::{
     alert, change_log_entry, change_log_entry_system, compliance_obligation, engagement,
-    environment, escalation, escalation_step, evidence_record, function, integration, integration_mapping,
-    organization, person, responsibility, responsibility_approval, responsibility_history,
-    responsibility_party, runbook, runbook_function, runbook_revision, runbook_system, sync_retry,
-    sla_target, sync_run, sync_run_error, system, system_link, team, team_membership, ticket,
-    ticket_note,
+    environment, escalation, escalation_step, evidence_record, function, integration,
+    integration_mapping, organization, person, responsibility, responsibility_approval,
+    responsibility_history, responsibility_party, runbook, runbook_function, runbook_revision,
+    runbook_system, sla_target, sync_retry, sync_run, sync_run_error, system, system_link, team,
+    team_membership, ticket, ticket_note,
 };
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};

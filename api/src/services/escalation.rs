@@ -30,8 +30,8 @@ use entities::{alert, escalation, escalation_step, person, responsibility, team,
 use sea_orm::prelude::*;
 use sea_orm::sea_query::LockType;
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::Expr,
+    DatabaseConnection, DatabaseTransaction, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Expr,
 };
 use serde_json::json;
 
@@ -219,7 +219,9 @@ async fn next_step(
             next: None,
         }));
     }
-    let Some(index) = usize::try_from(state.level).ok().filter(|index| *index < steps.len())
+    let Some(index) = usize::try_from(state.level)
+        .ok()
+        .filter(|index| *index < steps.len())
     else {
         return Ok(None);
     };
@@ -263,7 +265,11 @@ async fn escalate_one(
         return Ok(false);
     };
     let entry = match state.routed_by_id.filter(|_| state.unanswered) {
-        Some(id) => responsibility::Entity::find_by_id(id).one(&work.txn).await?,
+        Some(id) => {
+            responsibility::Entity::find_by_id(id)
+                .one(&work.txn)
+                .await?
+        }
         None => None,
     };
     let step = match &entry {
@@ -416,7 +422,11 @@ impl EscalationTask {
                 tick.tick().await;
                 match escalate_due(&db, Some(&events), Utc::now()).await {
                     Ok(run) if run.escalated > 0 || run.failed > 0 => {
-                        tracing::info!(escalated = run.escalated, failed = run.failed, "escalation run");
+                        tracing::info!(
+                            escalated = run.escalated,
+                            failed = run.failed,
+                            "escalation run"
+                        );
                     }
                     Ok(_) => {}
                     Err(error) => tracing::warn!(%error, "cannot read what is due to escalate"),

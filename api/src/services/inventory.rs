@@ -355,7 +355,12 @@ pub async fn update_environment(
         model.compliance_frameworks = Set(frameworks);
     }
     if let Some((zone, start, end)) = calendar {
-        diff(&mut changes, "time_zone", current.time_zone.clone(), zone.clone());
+        diff(
+            &mut changes,
+            "time_zone",
+            current.time_zone.clone(),
+            zone.clone(),
+        );
         diff(
             &mut changes,
             "business_start_minute",

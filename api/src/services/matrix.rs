@@ -36,8 +36,8 @@ use entities::enums::{
     OrganizationKind, PartyRole, ResponsibilityStatus, Role,
 };
 use entities::{
-    engagement, environment, escalation_step, sla_target, function, responsibility, responsibility_approval,
-    responsibility_history, responsibility_party,
+    engagement, environment, escalation_step, function, responsibility, responsibility_approval,
+    responsibility_history, responsibility_party, sla_target,
 };
 use sea_orm::prelude::*;
 use sea_orm::{ConnectionTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};

@@ -667,10 +667,12 @@ pub async fn add_ticket_note(
     // The first note by the side the ticket is assigned to is its response, and stops
     // escalation; a note by the requester's side is not.
     let by_assigned_side = match ticket.assigned_team_id {
-        Some(team_id) if ticket.responded_at.is_none() => entities::team::Entity::find_by_id(team_id)
-            .one(&write.txn)
-            .await?
-            .is_some_and(|team| team.organization_id == actor.organization.id),
+        Some(team_id) if ticket.responded_at.is_none() => {
+            entities::team::Entity::find_by_id(team_id)
+                .one(&write.txn)
+                .await?
+                .is_some_and(|team| team.organization_id == actor.organization.id)
+        }
         _ => false,
     };
     let mut model = ticket.into_active_model();

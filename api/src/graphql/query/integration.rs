@@ -88,7 +88,7 @@ impl IntegrationQuery {
         let mut select = integration::Entity::find().filter(
             integration::COLUMN
                 .id
-                .in_subquery(visible_integrations(&viewer)),
+                .in_subquery(visible_integrations(viewer)),
         );
         if let Some(kinds) = filter.kinds {
             let kinds: Vec<entities::enums::IntegrationKind> =

@@ -54,7 +54,8 @@ impl SlaQuery {
     async fn sla_report(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The environment; every visible one when omitted.")] environment_id: Option<ID>,
+        #[graphql(desc = "The environment; every visible one when omitted.")]
+        environment_id: Option<ID>,
         #[graphql(desc = "Start of the period (inclusive).")] from: DateTimeUtc,
         #[graphql(desc = "End of the period (exclusive).")] to: DateTimeUtc,
     ) -> Result<Vec<SlaReportRow>> {

@@ -145,7 +145,9 @@ impl Alert {
     /// Its escalations, in step order: a plain list, since a path has at most 50 steps and each
     /// is notified at most once.
     async fn escalations(&self, ctx: &Context<'_>) -> Result<Vec<Escalation>> {
-        let found = load_group::<EscalationsOfAlert>(ctx, self.0.id).await.extend()?;
+        let found = load_group::<EscalationsOfAlert>(ctx, self.0.id)
+            .await
+            .extend()?;
         Ok(found.into_iter().map(Escalation).collect())
     }
 

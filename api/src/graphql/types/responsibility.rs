@@ -10,13 +10,12 @@ use sea_orm::prelude::DateTimeUtc;
 
 use crate::graphql::loaders::{
     ApprovalsOfResponsibility, HistoryOfResponsibility, PartiesOfResponsibility,
-    SlaTargetsOfResponsibility, StepsOfResponsibility, load_by_id, load_group, load_many, load_required,
+    SlaTargetsOfResponsibility, StepsOfResponsibility, load_by_id, load_group, load_many,
+    load_required,
 };
 use crate::graphql::query::matrix::OwnershipDecision;
 use crate::graphql::types::enums::{EscalationChannel, HistoryAction, ResponsibilityStatus};
-use crate::graphql::types::{
-    Environment, Function, Organization, Person, SlaTarget, System, Team,
-};
+use crate::graphql::types::{Environment, Function, Organization, Person, SlaTarget, System, Team};
 use crate::ids::{self, NodeType};
 
 /// One entry of the responsibility matrix.
