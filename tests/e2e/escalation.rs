@@ -537,3 +537,90 @@ async fn another_tenant_sees_no_escalation() -> anyhow::Result<()> {
     assert_eq!(data["alert"], Value::Null, "{data}");
     app.stop().await
 }
+
+#[tokio::test]
+async fn the_demos_oldest_open_alert_is_breached_and_one_run_catches_up_its_path()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let oldest = entities::alert::Entity::find()
+        .filter(
+            entities::alert::COLUMN
+                .status
+                .eq(entities::enums::AlertStatus::Open),
+        )
+        .filter(entities::alert::COLUMN.routed_by_id.is_not_null())
+        .order_by_asc(entities::alert::Column::RaisedAt)
+        .one(&app.db)
+        .await?
+        .expect("the demo has an open routed alert");
+    let raised = oldest.raised_at;
+    assert!(Utc::now() - raised > Duration::days(7), "{raised}");
+    let id = json!(api::ids::encode(api::ids::NodeType::Alert, oldest.id).0);
+    let before = alert(&app, &id).await?;
+    assert_eq!(before["escalationLevel"], 0);
+    assert_eq!(before["sla"]["responseBreached"], true);
+    assert_eq!(at(&before["nextEscalationAt"]), raised);
+
+    // The first run after the server starts (serve runs one at once) walks the whole path.
+    let now = Utc::now().trunc_subsecs(0);
+    escalate(&app, now).await?;
+    let after = alert(&app, &id).await?;
+    assert_eq!(after["escalationLevel"], 3);
+    assert_eq!(after["nextEscalationAt"], Value::Null);
+    let steps = after["escalations"].as_array().unwrap();
+    assert_eq!(
+        steps
+            .iter()
+            .map(|step| (
+                step["position"].clone(),
+                at(&step["dueAt"]),
+                at(&step["escalatedAt"])
+            ))
+            .collect::<Vec<_>>(),
+        vec![
+            (json!(1), raised, now),
+            (json!(2), raised + Duration::minutes(30), now),
+            (json!(3), raised + Duration::minutes(90), now),
+        ]
+    );
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_server_running_the_engine_pushes_escalations_to_subscribers_of_the_tenant_only()
+-> anyhow::Result<()> {
+    use crate::subscriptions::{connect, next, subscribe};
+    let settings = api::config::ServerSettings {
+        escalation_interval: std::time::Duration::from_millis(100),
+        ..test_server_settings()
+    };
+    let app = TestApp::spawn_with(settings, true).await?;
+    let query = "subscription { escalated { position channel reason alert { message } } }";
+    let mut harbor = connect(&app, &app.client_admin_token()).await?;
+    subscribe(&mut harbor, "h", query).await?;
+    let mut cedar = connect(&app, &app.cedar_admin_token()).await?;
+    subscribe(&mut cedar, "c", query).await?;
+    // Raised two hours ago: the running engine walks its whole path at its next run.
+    raise(&app, "ESC-8", "HIGH", clock(0) - Duration::hours(2)).await?;
+    let ours = |event: &Value| {
+        event["payload"]["data"]["escalated"]["alert"]["message"] == "Backup job failed (ESC-8)"
+    };
+    let mut positions = Vec::new();
+    while positions.len() < 3 {
+        let event = next(&mut harbor).await?;
+        if ours(&event) {
+            positions.push(event["payload"]["data"]["escalated"]["position"].clone());
+        }
+    }
+    assert_eq!(positions, vec![json!(1), json!(2), json!(3)]);
+    // Cedar hears none of Harbor's (its own demo items aside).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(800);
+    while std::time::Instant::now() < deadline {
+        if let Ok(event) =
+            tokio::time::timeout(std::time::Duration::from_millis(200), next(&mut cedar)).await
+        {
+            assert!(!ours(&event?), "Cedar saw Harbor's escalation");
+        }
+    }
+    app.stop().await
+}

@@ -488,8 +488,9 @@ pub fn new_ticket(
     let terminal = matches!(facts.status, TicketStatus::Resolved | TicketStatus::Closed);
     let at = facts.closed_at.unwrap_or(now);
     let plan = route.as_ref().map(|route| route.plan).unwrap_or_default();
-    // A ticket first seen already past `NEW` was responded to before Tandem saw it: nothing
-    // escalates it (its due times stay, for the record).
+    // A ticket first seen already past `NEW` was responded to before Tandem saw it, at the
+    // latest when the vendor reported it: nothing escalates it (its due times stay, for the
+    // record).
     let responded = facts.status != TicketStatus::New;
     ticket::Model {
         id: Uuid::now_v7(),
@@ -513,7 +514,7 @@ pub fn new_ticket(
         sla_calendar: plan.due.calendar,
         escalation_level: 0,
         next_escalation_at: plan.next_escalation_at.filter(|_| !responded),
-        responded_at: responded.then_some(created_at),
+        responded_at: responded.then_some(now.max(created_at)),
         created_at,
         updated_at: now,
         resolved_at: terminal.then_some(at),
