@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use entities::enums::Role;
 use entities::{change_log_entry, escalation};
 use futures_util::StreamExt;
-use sea_orm::{EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use tests::{TestApp, decode_uuid, test_server_settings};
 
