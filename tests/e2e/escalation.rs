@@ -624,3 +624,39 @@ async fn a_server_running_the_engine_pushes_escalations_to_subscribers_of_the_te
     }
     app.stop().await
 }
+
+#[tokio::test]
+async fn escalations_by_one_server_reach_subscribers_of_another() -> anyhow::Result<()> {
+    use crate::subscriptions::{connect, next, subscribe};
+    if tests::POSTGRES_URL.is_none() {
+        eprintln!("skipped: events fan out across servers on PostgreSQL only");
+        return Ok(());
+    }
+    // A serves the subscriber and runs no engine; B, beside it, runs the engine.
+    let a = TestApp::spawn_with_demo().await?;
+    let b = a
+        .spawn_beside(api::config::ServerSettings {
+            escalation_interval: std::time::Duration::from_millis(100),
+            ..test_server_settings()
+        })
+        .await?;
+    let mut harbor = connect(&a, &a.client_admin_token()).await?;
+    subscribe(
+        &mut harbor,
+        "h",
+        "subscription { escalated { position alert { message } } }",
+    )
+    .await?;
+    raise(&a, "ESC-9", "HIGH", clock(0) - Duration::hours(2)).await?;
+    let mut positions = Vec::new();
+    while positions.len() < 3 {
+        let event = next(&mut harbor).await?;
+        let escalated = &event["payload"]["data"]["escalated"];
+        if escalated["alert"]["message"] == "Backup job failed (ESC-9)" {
+            positions.push(escalated["position"].clone());
+        }
+    }
+    assert_eq!(positions, vec![json!(1), json!(2), json!(3)]);
+    b.stop().await?;
+    a.stop().await
+}

@@ -1,4 +1,6 @@
 //! [`UnitOfWork`]: one write transaction with its actor, its change set and its events.
+//! [`SystemWork`] is the same for what Tandem writes on its own, with no caller behind it (the
+//! escalation engine): its change log entries have principal `SYSTEM` and no actor.
 //!
 //! Every write opens one from the database pool. On SQLite it begins `IMMEDIATE`: the write lock
 //! is taken up front, so a transaction that reads before it writes never has to upgrade (SQLite
