@@ -108,6 +108,12 @@ pub struct ServerSettings {
     #[arg(long, env = "TANDEM_SYNC_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set)]
     pub sync_scheduler: bool,
 
+    /// How often `serve` escalates routed tickets and alerts nobody answered in time (`30s`;
+    /// `0s` turns the engine off on this server). Every server may run it: a step is recorded
+    /// once whichever server takes it.
+    #[arg(long, env = "TANDEM_ESCALATION_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub escalation_interval: Duration,
+
     /// Let integrations reach vendors over plain `http` and at loopback, private, link-local and
     /// unique-local addresses (on-premises vendor installs, tests against local mocks). Off:
     /// vendor calls go only to `https` URLs at public addresses.

@@ -28,15 +28,15 @@ use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
 use entities::enums::{
     AlertStatus, ChangeCategory, ChangeSource, ComplianceFramework, EscalationChannel,
     EvidenceResult, IntegrationKind, OperatingModel, OrganizationKind, PartyRole, Priority,
-    ResponsibilityStatus, Role, SyncStatus, SyncTrigger, SystemKind, TicketStatus,
+    ResponsibilityStatus, Role, SlaCalendar, SyncStatus, SyncTrigger, SystemKind, TicketStatus,
 };
 use entities::prelude::*;
 use entities::{
     alert, change_log_entry, compliance_obligation, engagement, environment, escalation_step,
     evidence_file, evidence_record, evidence_signoff, function, integration, integration_mapping,
     organization, person, responsibility, responsibility_approval, responsibility_party, runbook,
-    runbook_function, runbook_revision, runbook_system, sync_run, system, system_link, team,
-    team_membership, ticket, ticket_note,
+    runbook_function, runbook_revision, runbook_system, sla_target, sync_run, system, system_link,
+    team, team_membership, ticket, ticket_note,
 };
 use sea_orm::prelude::*;
 use sea_orm::{
@@ -586,6 +586,9 @@ impl Demo {
                         description: Some(description.to_owned()),
                         compliance_frameworks: json!(frameworks),
                         archived_at: None,
+                        time_zone: "America/New_York".to_owned(),
+                        business_start_minute: 8 * 60,
+                        business_end_minute: 18 * 60,
                         created_at: self.now - Duration::days(400),
                         updated_at: self.now - Duration::days(30),
                     },
@@ -928,6 +931,7 @@ impl Demo {
         let mut entries = Vec::new();
         let mut parties = Vec::new();
         let mut steps = Vec::new();
+        let mut targets = Vec::new();
         let mut approvals = Vec::new();
         let mut matrix = HashMap::new();
         for environment_key in ["harbor_prod", "harbor_riverside", "cedar_office"] {
@@ -1004,6 +1008,32 @@ impl Demo {
                         None,
                     ),
                 ];
+                // The provider's standard service levels: urgent work around the clock, the
+                // rest in the environment's business hours.
+                targets.extend(
+                    [
+                        (Priority::Critical, 30, Some(240), SlaCalendar::Always),
+                        (Priority::High, 60, Some(480), SlaCalendar::Always),
+                        (
+                            Priority::Medium,
+                            240,
+                            Some(1_440),
+                            SlaCalendar::BusinessHours,
+                        ),
+                        (Priority::Low, 480, Some(2_400), SlaCalendar::BusinessHours),
+                    ]
+                    .into_iter()
+                    .map(
+                        |(priority, response, resolution, calendar)| sla_target::Model {
+                            id: id(),
+                            responsibility_id: entry.id,
+                            priority,
+                            response_minutes: response,
+                            resolution_minutes: resolution,
+                            calendar,
+                        },
+                    ),
+                );
                 steps.extend(escalation.into_iter().enumerate().map(
                     |(position, (team_id, person_id, channel, minutes))| escalation_step::Model {
                         id: id(),
@@ -1068,6 +1098,7 @@ impl Demo {
         summary.responsibilities = insert_all(db, entries).await?;
         insert_all(db, parties).await?;
         insert_all(db, steps).await?;
+        insert_all(db, targets).await?;
         insert_all(db, approvals).await?;
         Ok(matrix)
     }
@@ -1126,6 +1157,14 @@ impl Demo {
             )
             .all(txn)
             .await?;
+        let targets = SlaTarget::find()
+            .filter(
+                sla_target::COLUMN
+                    .responsibility_id
+                    .is_in(current.iter().map(|entry| entry.id)),
+            )
+            .all(txn)
+            .await?;
         let function_key = |entry: &responsibility::Model| {
             matrix
                 .iter()
@@ -1135,6 +1174,7 @@ impl Demo {
         };
         let mut drafts = Vec::new();
         let mut new_steps = Vec::new();
+        let mut new_targets = Vec::new();
         let mut new_parties = Vec::new();
         let mut approvals = Vec::new();
         for entry in current {
@@ -1209,6 +1249,16 @@ impl Demo {
                         }),
                 );
             }
+            new_targets.extend(
+                targets
+                    .iter()
+                    .filter(|target| target.responsibility_id == entry.id)
+                    .map(|target| sla_target::Model {
+                        id: id(),
+                        responsibility_id: draft.id,
+                        ..target.clone()
+                    }),
+            );
             new_parties.extend(
                 parties
                     .iter()
@@ -1239,6 +1289,7 @@ impl Demo {
         });
         insert_all(txn, drafts).await?;
         insert_all(txn, new_steps).await?;
+        insert_all(txn, new_targets).await?;
         insert_all(txn, new_parties).await?;
         insert_all(txn, approvals).await?;
         summary.responsibilities += count;
@@ -1635,6 +1686,13 @@ impl Demo {
         ];
         let mut tickets = Vec::new();
         let mut notes = Vec::new();
+        // Which organization each team belongs to: a note by the assigned side is a response.
+        let team_organizations: HashMap<Uuid, Uuid> = Team::find()
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|found| (found.id, found.organization_id))
+            .collect();
         let mut entries = Vec::new();
         for number in 0..60_usize {
             let environment_key = [
@@ -1657,7 +1715,13 @@ impl Demo {
             // The client's own person asks: Harbor's technician, Cedar's office manager.
             let requester = &directory.people[client_person(environment_key)];
             // Routing happens once, at the ticket's creation time, as production routes it.
-            let route = router.route(environment.id, function_id, Some(system.id), created_at);
+            let route = router.route(
+                environment.id,
+                function_id,
+                Some(system.id),
+                created_at,
+                priority,
+            );
             let title = format!("{title} ({})", system.name);
             let description = Some(format!(
                 "Reported for {}. See notes for the timeline.",
@@ -1716,8 +1780,19 @@ impl Demo {
             let authors = ["msp_tech", client_person(environment_key), "msp_noc"];
             for (note_number, author) in authors.into_iter().take(1 + number % 3).enumerate() {
                 let created_at = created_at + Duration::minutes(20 * (note_number as i64 + 1));
-                // `addTicketNote`: the actor writes it; a note touches the ticket.
+                // `addTicketNote`: the actor writes it; a note touches the ticket, and the first
+                // by the assigned side is its response.
                 ticket.updated_at = ticket.updated_at.max(created_at);
+                let assigned_side = ticket
+                    .assigned_team_id
+                    .and_then(|team| team_organizations.get(&team))
+                    .is_some_and(|organization| {
+                        *organization == directory.people[author].organization_id
+                    });
+                if assigned_side && ticket.responded_at.is_none() {
+                    ticket.responded_at = Some(created_at);
+                    ticket.next_escalation_at = None;
+                }
                 notes.push(ticket_note::Model {
                     id: id(),
                     ticket_id: ticket.id,
@@ -1824,7 +1899,13 @@ impl Demo {
                 external_url: None,
             };
             // Routed once, at the instant it was raised, as production routes it.
-            let route = router.route(environment.id, function_id, Some(system.id), raised_at);
+            let route = router.route(
+                environment.id,
+                function_id,
+                Some(system.id),
+                raised_at,
+                severity,
+            );
             // The RMM's sync sees it as it is raised.
             let mut alert = external::new_alert(
                 facts.clone(),
@@ -2350,6 +2431,12 @@ fn opened_ticket(
         assigned_person_id: None,
         routed_by_id: route.responsibility_id,
         routing_reason: Some(route.reason),
+        response_due_at: route.plan.due.response_due_at,
+        resolution_due_at: route.plan.due.resolution_due_at,
+        sla_calendar: route.plan.due.calendar,
+        escalation_level: 0,
+        next_escalation_at: route.plan.next_escalation_at,
+        responded_at: None,
         created_at,
         updated_at: created_at,
         resolved_at: None,
@@ -2387,6 +2474,7 @@ fn acknowledged_alert(
     let previous = alert.status;
     let mut updated = alert;
     updated.status = AlertStatus::Acknowledged;
+    updated.next_escalation_at = None;
     if updated.acknowledged_at.is_none() {
         updated.acknowledged_at = Some(write.now);
         updated.acknowledged_by_id = Some(person.id);

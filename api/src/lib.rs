@@ -18,6 +18,7 @@
 //!   and alerts are routed; `gaps`: what an environment's matrix leaves uncovered;
 //!   `packages`: evidence, handoff and exit archives (read models, built byte for byte).
 //!   `compliance`: the obligations of an environment's frameworks, their periods, evidence and owners.
+//!   `sla`: due times on an environment's calendar, and breaches.
 //! - `services`: every rule that changes data, shared by GraphQL, REST, the CLI, the sync
 //!   engine and the demo loader; GraphQL resolvers only adapt them.
 //! - `error`: [`error::ApiError`], the single place errors become responses.
@@ -44,6 +45,7 @@ pub mod readiness;
 pub mod rest;
 pub mod router;
 pub mod services;
+pub mod sla;
 pub mod startup;
 pub mod state;
 pub mod sync;

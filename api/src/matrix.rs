@@ -242,6 +242,19 @@ pub struct Step {
     pub minutes_before_next: Option<i32>,
 }
 
+/// An SLA target of an entry, as [`Terms`] compare it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    /// The priority it applies to.
+    pub priority: entities::enums::Priority,
+    /// Minutes to the first response.
+    pub response_minutes: i32,
+    /// Minutes to resolution.
+    pub resolution_minutes: Option<i32>,
+    /// The clock the minutes count on.
+    pub calendar: entities::enums::SlaCalendar,
+}
+
 /// What an entry says, apart from what it is about (environment, function, system) and where it
 /// stands: what editing a draft and proposing a change may change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,6 +269,8 @@ pub struct Terms {
     pub informed_team_ids: Vec<Uuid>,
     /// Who to call, in order.
     pub escalation_path: Vec<Step>,
+    /// Service level targets, in priority order.
+    pub sla_targets: Vec<Target>,
     /// Start of validity.
     pub valid_from: DateTime<Utc>,
     /// End of validity.
@@ -265,13 +280,14 @@ pub struct Terms {
 }
 
 impl Terms {
-    /// The terms of `entry` with its consulted and informed `parties` and escalation `steps`
-    /// (rows of other entries are ignored).
+    /// The terms of `entry` with its consulted and informed `parties`, escalation `steps` and
+    /// SLA `targets` (rows of other entries are ignored).
     #[must_use]
     pub fn of(
         entry: &responsibility::Model,
         parties: &[entities::responsibility_party::Model],
         steps: &[entities::escalation_step::Model],
+        targets: &[entities::sla_target::Model],
     ) -> Self {
         use entities::enums::PartyRole;
         let teams = |role: PartyRole| {
@@ -302,11 +318,30 @@ impl Terms {
                     minutes_before_next: step.minutes_before_next,
                 })
                 .collect(),
+            sla_targets: sorted_targets(
+                targets
+                    .iter()
+                    .filter(|target| target.responsibility_id == entry.id)
+                    .map(|target| Target {
+                        priority: target.priority,
+                        response_minutes: target.response_minutes,
+                        resolution_minutes: target.resolution_minutes,
+                        calendar: target.calendar,
+                    })
+                    .collect(),
+            ),
             valid_from: entry.valid_from,
             valid_to: entry.valid_to,
             notes: entry.notes.clone(),
         }
     }
+}
+
+/// `targets` in priority order (most urgent first), the order [`Terms`] compare them in.
+#[must_use]
+pub fn sorted_targets(mut targets: Vec<Target>) -> Vec<Target> {
+    targets.sort_by_key(|target| target.priority);
+    targets
 }
 
 /// One field whose value differs between two entries' [`Terms`].
@@ -362,6 +397,28 @@ pub fn difference(before: &Terms, after: &Terms) -> Vec<FieldChange> {
                 .join("; ")
         })
     };
+    let targets = |targets: &[Target]| {
+        (!targets.is_empty()).then(|| {
+            targets
+                .iter()
+                .map(|target| {
+                    let priority = sea_orm::ActiveEnum::to_value(&target.priority);
+                    let calendar = sea_orm::ActiveEnum::to_value(&target.calendar);
+                    match target.resolution_minutes {
+                        Some(minutes) => format!(
+                            "{priority}: respond {} min, resolve {minutes} min, {calendar}",
+                            target.response_minutes
+                        ),
+                        None => format!(
+                            "{priority}: respond {} min, {calendar}",
+                            target.response_minutes
+                        ),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    };
     let fields = [
         (
             "responsibleTeamId",
@@ -387,6 +444,11 @@ pub fn difference(before: &Terms, after: &Terms) -> Vec<FieldChange> {
             "escalationPath",
             path(&before.escalation_path),
             path(&after.escalation_path),
+        ),
+        (
+            "slaTargets",
+            targets(&before.sla_targets),
+            targets(&after.sla_targets),
         ),
         (
             "validFrom",
@@ -476,6 +538,21 @@ pub struct Route {
     pub team_id: Option<Uuid>,
     /// Why, in words.
     pub reason: String,
+    /// What the entry's SLA target for the item's priority makes due, and when the escalation
+    /// engine first looks at the item (see [`Router::route`]).
+    pub plan: Plan,
+}
+
+/// What routing decides about an item's service level and its escalation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Due times from the entry's target for the priority; none without a target.
+    pub due: crate::sla::DueTimes,
+    /// When the engine first escalates: at routing when the entry has an escalation path (its
+    /// first step is notified then); at the response due time when the path is empty and a
+    /// target exists (the empty-path rule: the accountable team is told once, on breach);
+    /// otherwise never.
+    pub next_escalation_at: Option<DateTime<Utc>>,
 }
 
 /// Routes new tickets and alerts of some environments by their matrices. Loads every agreed
@@ -484,6 +561,12 @@ pub struct Route {
 pub struct Router {
     entries: Vec<responsibility::Model>,
     functions: Vec<entities::function::Model>,
+    /// SLA targets of the entries.
+    targets: Vec<entities::sla_target::Model>,
+    /// Entries with a non-empty escalation path.
+    with_path: std::collections::HashSet<Uuid>,
+    /// Business hours by environment.
+    hours: std::collections::HashMap<Uuid, crate::sla::BusinessHours>,
 }
 
 impl Router {
@@ -498,12 +581,17 @@ impl Router {
     ) -> Result<Self, DbErr> {
         use entities::{environment, function};
         let environment_ids: Vec<Uuid> = environment_ids.into_iter().collect();
-        let organizations: Vec<Uuid> = environment::Entity::find()
+        let environments = environment::Entity::find()
             .filter(environment::COLUMN.id.is_in(environment_ids.clone()))
             .all(db)
-            .await?
-            .into_iter()
+            .await?;
+        let organizations: Vec<Uuid> = environments
+            .iter()
             .map(|found| found.organization_id)
+            .collect();
+        let hours = environments
+            .iter()
+            .map(|found| (found.id, crate::sla::BusinessHours::of(found)))
             .collect();
         let entries = responsibility::Entity::find()
             .filter(responsibility::COLUMN.environment_id.is_in(environment_ids))
@@ -519,7 +607,33 @@ impl Router {
             )
             .all(db)
             .await?;
-        Ok(Self { entries, functions })
+        let entry_ids: Vec<Uuid> = entries.iter().map(|entry| entry.id).collect();
+        let targets = entities::sla_target::Entity::find()
+            .filter(
+                entities::sla_target::COLUMN
+                    .responsibility_id
+                    .is_in(entry_ids.clone()),
+            )
+            .all(db)
+            .await?;
+        let with_path = entities::escalation_step::Entity::find()
+            .filter(
+                entities::escalation_step::COLUMN
+                    .responsibility_id
+                    .is_in(entry_ids),
+            )
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|step| step.responsibility_id)
+            .collect();
+        Ok(Self {
+            entries,
+            functions,
+            targets,
+            with_path,
+            hours,
+        })
     }
 
     /// The id of the function `key` as `organization_id` sees it (its own catalog first).
@@ -538,7 +652,8 @@ impl Router {
     }
 
     /// Where an item of `environment_id` about `function_id` (on `system_id`) created at `at`
-    /// goes: the responsible team of the entry [`decide`] picks among those in force then.
+    /// with `priority` goes: the responsible team of the entry [`decide`] picks among those in
+    /// force then, with the entry's [`Plan`] for that priority.
     #[must_use]
     pub fn route(
         &self,
@@ -546,6 +661,7 @@ impl Router {
         function_id: Uuid,
         system_id: Option<Uuid>,
         at: DateTime<Utc>,
+        priority: entities::enums::Priority,
     ) -> Route {
         let function = self
             .functions
@@ -557,11 +673,13 @@ impl Router {
             .iter()
             .filter(|entry| entry.valid_from <= at && entry.valid_to.is_none_or(|to| to > at));
         let decided = decide(in_force, environment_id, function_id, system_id);
+        let routed_at = at;
         let at = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         match decided {
             Some((entry, decision)) => Route {
                 responsibility_id: Some(entry.id),
                 team_id: Some(entry.responsible_team_id),
+                plan: self.plan(entry, priority, routed_at),
                 reason: match decision {
                     Decision::SystemEntry => format!(
                         "{function}: the agreed entry for this system, in force at {at}, names the responsible team"
@@ -577,7 +695,37 @@ impl Router {
                 reason: format!(
                     "{function}: no agreed entry was in force at {at}, so nobody was assigned"
                 ),
+                plan: Plan::default(),
             },
+        }
+    }
+
+    /// The [`Plan`] of an item with `priority` routed by `entry` at `at`.
+    fn plan(
+        &self,
+        entry: &responsibility::Model,
+        priority: entities::enums::Priority,
+        at: DateTime<Utc>,
+    ) -> Plan {
+        let hours = self
+            .hours
+            .get(&entry.environment_id)
+            .copied()
+            .unwrap_or_default();
+        let due = self
+            .targets
+            .iter()
+            .find(|target| target.responsibility_id == entry.id && target.priority == priority)
+            .map(|target| crate::sla::DueTimes::of(target, &hours, at))
+            .unwrap_or_default();
+        let next_escalation_at = if self.with_path.contains(&entry.id) {
+            Some(at)
+        } else {
+            due.response_due_at
+        };
+        Plan {
+            due,
+            next_escalation_at,
         }
     }
 }
@@ -634,9 +782,19 @@ mod tests {
         let router = Router {
             entries: vec![early.clone(), late.clone()],
             functions: vec![patching.clone()],
+            targets: Vec::new(),
+            with_path: std::collections::HashSet::new(),
+            hours: std::collections::HashMap::new(),
         };
-        let at =
-            |instant: &str| router.route(Uuid::nil(), patching.id, None, instant.parse().unwrap());
+        let at = |instant: &str| {
+            router.route(
+                Uuid::nil(),
+                patching.id,
+                None,
+                instant.parse().unwrap(),
+                entities::enums::Priority::Medium,
+            )
+        };
         assert_eq!(
             at("2026-06-30T23:59:59Z").team_id,
             Some(early.responsible_team_id)
@@ -659,6 +817,9 @@ mod tests {
         let router = Router {
             entries: Vec::new(),
             functions: vec![standard.clone(), own.clone(), other],
+            targets: Vec::new(),
+            with_path: std::collections::HashSet::new(),
+            hours: std::collections::HashMap::new(),
         };
         assert_eq!(router.function_id(organization, "patching"), Some(own.id));
         assert_eq!(

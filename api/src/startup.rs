@@ -22,6 +22,7 @@ use crate::config::ServerSettings;
 use crate::events::{EventBus, fanout};
 use crate::graphql;
 use crate::router::router;
+use crate::services::escalation::EscalationTask;
 use crate::state::AppState;
 use crate::sync::service::SyncService;
 use integrations::secrets::SecretKey;
@@ -36,6 +37,8 @@ pub struct Application {
     sync: SyncService,
     /// Other servers' events reaching this one's subscribers (PostgreSQL); dropped, it stops.
     fanout: Option<fanout::Listening>,
+    /// The escalation engine's runs, when enabled; dropped, they stop.
+    escalations: Option<EscalationTask>,
 }
 
 impl Application {
@@ -102,6 +105,9 @@ impl Application {
         if settings.sync_scheduler {
             sync.clone().start_scheduler();
         }
+        let escalations = (!settings.escalation_interval.is_zero()).then(|| {
+            EscalationTask::start(db.clone(), events.clone(), settings.escalation_interval)
+        });
         let state = AppState {
             db,
             sync: sync.clone(),
@@ -130,6 +136,7 @@ impl Application {
             address,
             sync,
             fanout,
+            escalations,
         })
     }
 
@@ -150,6 +157,7 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await
             .context("server error")?;
+        drop(self.escalations);
         drop(self.fanout);
         let interrupted = self
             .sync

@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::enums::{AlertStatus, Priority};
+use crate::enums::{AlertStatus, Priority, SlaCalendar};
 
 /// A row of `alerts`.
 #[sea_orm::model]
@@ -37,6 +37,17 @@ pub struct Model {
     pub external_id: Option<String>,
     /// A link to the record in that system.
     pub external_url: Option<String>,
+    /// When a response is due (tickets: responded to; alerts: acknowledged), from the routed
+    /// entry's SLA target for the priority; `None` without one.
+    pub response_due_at: Option<DateTimeUtc>,
+    /// When resolution is due; `None` without a resolution target.
+    pub resolution_due_at: Option<DateTimeUtc>,
+    /// The calendar the due times were counted on.
+    pub sla_calendar: Option<SlaCalendar>,
+    /// The last escalation step notified; 0 before the first.
+    pub escalation_level: i32,
+    /// When the next escalation is due; `None` when none is (stopped, or past the last step).
+    pub next_escalation_at: Option<DateTimeUtc>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -217,6 +217,16 @@ stored_enum! {
 }
 
 stored_enum! {
+    /// Which clock an SLA target counts on.
+    SlaCalendar {
+        /// The environment's business hours, Monday to Friday in its time zone.
+        BusinessHours,
+        /// Around the clock, every day.
+        Always,
+    }
+}
+
+stored_enum! {
     /// A NIST CSF 2.0 function.
     CsfFunction {
         /// Govern.

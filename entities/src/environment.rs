@@ -18,6 +18,12 @@ pub struct Model {
     #[sea_orm(column_type = "JsonBinary")]
     pub compliance_frameworks: Json,
     pub archived_at: Option<DateTimeUtc>,
+    /// The IANA time zone business hours are counted in, such as `America/New_York`.
+    pub time_zone: String,
+    /// Start of business hours, in minutes after local midnight (Monday to Friday).
+    pub business_start_minute: i32,
+    /// End of business hours, in minutes after local midnight, after the start.
+    pub business_end_minute: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 use tests::{TestDb, count_rows, table_names};
 use uuid::Uuid;
 
-const TABLES: [&str; 34] = [
+const TABLES: [&str; 36] = [
     "alerts",
     "change_log_entries",
     "change_log_entry_systems",
@@ -17,6 +17,7 @@ const TABLES: [&str; 34] = [
     "engagements",
     "environments",
     "escalation_steps",
+    "escalations",
     "evidence_files",
     "evidence_records",
     "evidence_signoffs",
@@ -33,6 +34,7 @@ const TABLES: [&str; 34] = [
     "runbook_revisions",
     "runbook_systems",
     "runbooks",
+    "sla_targets",
     "sync_cursors",
     "sync_retries",
     "sync_run_errors",
@@ -132,6 +134,9 @@ async fn change_log_entries_cannot_be_edited_or_deleted() -> anyhow::Result<()> 
         description: None,
         compliance_frameworks: json!([]),
         archived_at: None,
+        time_zone: "UTC".into(),
+        business_start_minute: 480,
+        business_end_minute: 1080,
         created_at: now,
         updated_at: now,
     };
@@ -228,6 +233,9 @@ async fn foreign_keys_are_enforced() -> anyhow::Result<()> {
         description: None,
         compliance_frameworks: json!([]),
         archived_at: None,
+        time_zone: "UTC".into(),
+        business_start_minute: 480,
+        business_end_minute: 1080,
         created_at: now,
         updated_at: now,
     };

@@ -208,6 +208,8 @@ pub fn test_server_settings() -> ServerSettings {
         demo: false,
         secret_key: Some(TEST_SECRET_KEY.to_owned().into()),
         sync_scheduler: false,
+        // Tests run the escalation engine themselves, on their own clock.
+        escalation_interval: Duration::ZERO,
         // The vendor mocks listen on 127.0.0.1.
         allow_private_vendor_addresses: true,
         sync_throttle_budget: Duration::from_secs(15 * 60),

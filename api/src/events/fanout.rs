@@ -28,7 +28,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use entities::{alert, change_log_entry, environment, ticket};
+use entities::{alert, change_log_entry, environment, escalation, ticket};
 use sea_orm::prelude::*;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sea_orm::{DatabaseBackend, DatabaseConnection, QueryFilter, Statement};
@@ -88,6 +88,13 @@ pub enum Notice {
         /// The organization that owns its environment.
         org: Uuid,
     },
+    /// [`Event::Escalated`].
+    Escalation {
+        /// The escalation.
+        id: Uuid,
+        /// The organization that owns its environment.
+        org: Uuid,
+    },
 }
 
 impl Notice {
@@ -114,6 +121,13 @@ impl Notice {
                 alert,
             } => Self::Alert {
                 id: alert.id,
+                org: *organization_id,
+            },
+            Event::Escalated {
+                organization_id,
+                escalation,
+            } => Self::Escalation {
+                id: escalation.id,
                 org: *organization_id,
             },
             Event::AccessChanged { organization_id } => Self::Access {
@@ -418,13 +432,18 @@ enum Delivery {
 /// The events `notices` name, in their order, with their rows loaded (one query per kind and
 /// one for the environments' owners); a row that is gone is skipped.
 async fn load(db: &DatabaseConnection, notices: &[Notice]) -> Result<Vec<Delivery>, DbErr> {
-    let (mut entry_ids, mut ticket_ids, mut alert_ids) =
-        (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    let (mut entry_ids, mut ticket_ids, mut alert_ids, mut escalation_ids) = (
+        BTreeSet::new(),
+        BTreeSet::new(),
+        BTreeSet::new(),
+        BTreeSet::new(),
+    );
     for notice in notices {
         match notice {
             Notice::Entry { id, .. } => entry_ids.insert(*id),
             Notice::Ticket { id, .. } => ticket_ids.insert(*id),
             Notice::Alert { id, .. } => alert_ids.insert(*id),
+            Notice::Escalation { id, .. } => escalation_ids.insert(*id),
             Notice::Callers | Notice::Access { .. } => false,
         };
     }
@@ -461,11 +480,23 @@ async fn load(db: &DatabaseConnection, notices: &[Notice]) -> Result<Vec<Deliver
             .map(|found| (found.id, found))
             .collect()
     };
+    let escalations: HashMap<Uuid, escalation::Model> = if escalation_ids.is_empty() {
+        HashMap::new()
+    } else {
+        escalation::Entity::find()
+            .filter(escalation::COLUMN.id.is_in(escalation_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|found| (found.id, found))
+            .collect()
+    };
     let environment_ids: BTreeSet<Uuid> = entries
         .values()
         .map(|found| found.environment_id)
         .chain(tickets.values().map(|found| found.environment_id))
         .chain(alerts.values().map(|found| found.environment_id))
+        .chain(escalations.values().map(|found| found.environment_id))
         .collect();
     let owners: HashMap<Uuid, Uuid> = if environment_ids.is_empty() {
         HashMap::new()
@@ -505,6 +536,13 @@ async fn load(db: &DatabaseConnection, notices: &[Notice]) -> Result<Vec<Deliver
                 Some(Delivery::Event(Box::new(Event::AlertRaised {
                     organization_id: owner(alert.environment_id)?,
                     alert: alert.clone(),
+                })))
+            }
+            Notice::Escalation { id, .. } => {
+                let escalation = escalations.get(id)?;
+                Some(Delivery::Event(Box::new(Event::Escalated {
+                    organization_id: owner(escalation.environment_id)?,
+                    escalation: escalation.clone(),
                 })))
             }
         })

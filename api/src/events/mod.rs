@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use entities::{alert, change_log_entry, ticket};
+use entities::{alert, change_log_entry, escalation, ticket};
 use futures_util::Stream;
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -46,6 +46,14 @@ pub enum Event {
         organization_id: Uuid,
         /// The alert.
         alert: alert::Model,
+    },
+    /// A ticket or alert was escalated: a step of its entry's escalation path was notified (or
+    /// the empty-path rule's accountable team).
+    Escalated {
+        /// The organization that owns the item's environment.
+        organization_id: Uuid,
+        /// The escalation, as recorded.
+        escalation: escalation::Model,
     },
     /// The rights of some callers changed: an engagement of this organization ended, or one of
     /// its people was changed (deactivated, another role). Subscribers that may be affected

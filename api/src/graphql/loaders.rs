@@ -22,10 +22,11 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Request};
 use entities::{
     alert, change_log_entry, change_log_entry_system, compliance_obligation, engagement,
-    environment, escalation_step, evidence_record, function, integration, integration_mapping,
-    organization, person, responsibility, responsibility_approval, responsibility_history,
-    responsibility_party, runbook, runbook_function, runbook_revision, runbook_system, sync_retry,
-    sync_run, sync_run_error, system, system_link, team, team_membership, ticket, ticket_note,
+    environment, escalation, escalation_step, evidence_record, function, integration,
+    integration_mapping, organization, person, responsibility, responsibility_approval,
+    responsibility_history, responsibility_party, runbook, runbook_function, runbook_revision,
+    runbook_system, sla_target, sync_retry, sync_run, sync_run_error, system, system_link, team,
+    team_membership, ticket, ticket_note,
 };
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -170,6 +171,13 @@ grouping! {
     StepsOfResponsibility: escalation_step by ResponsibilityId, responsibility_id order [Position];
     /// Consulted and informed teams of a responsibility.
     PartiesOfResponsibility: responsibility_party by ResponsibilityId, responsibility_id order [TeamId];
+    /// The SLA targets of a responsibility.
+    SlaTargetsOfResponsibility: sla_target by ResponsibilityId, responsibility_id order [Priority];
+    /// The escalations of a ticket, in step order (at most one per step, and a path has at most
+    /// 50 steps).
+    EscalationsOfTicket: escalation by TicketId, ticket_id order [Position];
+    /// The escalations of an alert, in step order.
+    EscalationsOfAlert: escalation by AlertId, alert_id order [Position];
     /// Junction rows: the systems a runbook covers.
     SystemsOfRunbook: runbook_system by RunbookId, runbook_id order [SystemId];
 }

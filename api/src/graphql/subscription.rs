@@ -17,7 +17,7 @@ use crate::events::{Event, EventBus};
 use crate::graphql::context::ContextExt;
 use crate::graphql::query::decode_ids;
 use crate::graphql::types::enums::{ChangeCategory, ChangeSource, Priority, TicketStatus};
-use crate::graphql::types::{Alert, ChangeLogEntry, Ticket};
+use crate::graphql::types::{Alert, ChangeLogEntry, Escalation, Ticket};
 use crate::ids::NodeType;
 
 /// The root of every subscription.
@@ -51,6 +51,13 @@ pub struct AlertSubscriptionFilter {
     pub environment_ids: Option<Vec<ID>>,
     /// Only alerts of these severities.
     pub severities: Option<Vec<Priority>>,
+}
+
+/// Narrows `escalated`.
+#[derive(InputObject, Default)]
+pub struct EscalationSubscriptionFilter {
+    /// Only escalations of these environments.
+    pub environment_ids: Option<Vec<ID>>,
 }
 
 /// How long a subscriber's rights are trusted before they are resolved again from the database.
@@ -295,6 +302,9 @@ where
                 }
                 | Event::AlertRaised {
                     organization_id, ..
+                }
+                | Event::Escalated {
+                    organization_id, ..
                 } => *organization_id,
             };
             match standing.can_see(organization_id).await {
@@ -425,6 +435,31 @@ impl SubscriptionRoot {
                     && allows(severities.as_ref(), &alert.severity) =>
             {
                 Some(Alert(alert.clone()))
+            }
+            _ => None,
+        })
+        .extend()
+    }
+
+    /// Escalations of tickets and alerts as they are committed, in the environments the caller
+    /// may see.
+    async fn escalated(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows what is sent.")] filter: Option<EscalationSubscriptionFilter>,
+    ) -> Result<impl Stream<Item = Result<Escalation>> + use<>> {
+        let filter = filter.unwrap_or_default();
+        let environments = decode_ids(
+            "filter.environmentIds",
+            NodeType::Environment,
+            filter.environment_ids.as_ref(),
+        )
+        .extend()?;
+        scoped(ctx, move |event| match event {
+            Event::Escalated { escalation, .. }
+                if allows(environments.as_ref(), &escalation.environment_id) =>
+            {
+                Some(Escalation(escalation.clone()))
             }
             _ => None,
         })

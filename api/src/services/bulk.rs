@@ -840,9 +840,15 @@ pub async fn upsert_tickets(
                 let created_at = record
                     .created_at
                     .map_or(write.now, |instant| instant.trunc_subsecs(6));
-                let route = functions
-                    .get(&index)
-                    .map(|function| router.route(environment_id, *function, system_id, created_at));
+                let route = functions.get(&index).map(|function| {
+                    router.route(
+                        environment_id,
+                        *function,
+                        system_id,
+                        created_at,
+                        facts.priority,
+                    )
+                });
                 let key = ExternalKey {
                     organization_id,
                     source: source.clone(),
@@ -950,9 +956,15 @@ pub async fn upsert_alerts(
             },
             None => {
                 let raised_at = record.raised_at.trunc_subsecs(6);
-                let route = functions
-                    .get(&index)
-                    .map(|function| router.route(environment_id, *function, system_id, raised_at));
+                let route = functions.get(&index).map(|function| {
+                    router.route(
+                        environment_id,
+                        *function,
+                        system_id,
+                        raised_at,
+                        facts.severity,
+                    )
+                });
                 let key = ExternalKey {
                     organization_id,
                     source: source.clone(),

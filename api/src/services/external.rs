@@ -467,6 +467,11 @@ pub fn ticket_update(
     }
     model.resolved_at = Set(resolved_at);
     model.closed_at = Set(closed_at);
+    // The vendor moved it on from `NEW`: someone responded, and escalation stops.
+    if facts.status != TicketStatus::New && current.responded_at.is_none() {
+        model.responded_at = Set(Some(now));
+        model.next_escalation_at = Set(None);
+    }
     model.updated_at = Set(now);
     Some((model, changes))
 }
@@ -482,6 +487,11 @@ pub fn new_ticket(
 ) -> ticket::Model {
     let terminal = matches!(facts.status, TicketStatus::Resolved | TicketStatus::Closed);
     let at = facts.closed_at.unwrap_or(now);
+    let plan = route.as_ref().map(|route| route.plan).unwrap_or_default();
+    // A ticket first seen already past `NEW` was responded to before Tandem saw it, at the
+    // latest when the vendor reported it: nothing escalates it (its due times stay, for the
+    // record).
+    let responded = facts.status != TicketStatus::New;
     ticket::Model {
         id: Uuid::now_v7(),
         environment_id: facts.environment_id,
@@ -499,6 +509,12 @@ pub fn new_ticket(
         assigned_person_id: None,
         routed_by_id: route.as_ref().and_then(|route| route.responsibility_id),
         routing_reason: route.map(|route| route.reason),
+        response_due_at: plan.due.response_due_at,
+        resolution_due_at: plan.due.resolution_due_at,
+        sla_calendar: plan.due.calendar,
+        escalation_level: 0,
+        next_escalation_at: plan.next_escalation_at.filter(|_| !responded),
+        responded_at: responded.then_some(now.max(created_at)),
         created_at,
         updated_at: now,
         resolved_at: terminal.then_some(at),
@@ -563,6 +579,8 @@ pub fn alert_update(
     if resolve {
         model.status = Set(AlertStatus::Resolved);
         model.resolved_at = Set(Some(facts.resolved_at.unwrap_or(now)));
+        // Cleared: escalation stops.
+        model.next_escalation_at = Set(None);
     }
     model.updated_at = Set(now);
     Some(model)
@@ -578,6 +596,7 @@ pub fn new_alert(
     raised_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> alert::Model {
+    let plan = route.as_ref().map(|route| route.plan).unwrap_or_default();
     alert::Model {
         id: Uuid::now_v7(),
         environment_id,
@@ -599,6 +618,12 @@ pub fn new_alert(
         assigned_team_id: route.as_ref().and_then(|route| route.team_id),
         routed_by_id: route.as_ref().and_then(|route| route.responsibility_id),
         routing_reason: route.map(|route| route.reason),
+        response_due_at: plan.due.response_due_at,
+        resolution_due_at: plan.due.resolution_due_at,
+        sla_calendar: plan.due.calendar,
+        escalation_level: 0,
+        // A cleared alert needs nobody.
+        next_escalation_at: plan.next_escalation_at.filter(|_| !facts.resolved),
         created_at: now,
         updated_at: now,
         organization_id: Some(key.organization_id),

@@ -49,8 +49,55 @@ pub struct NewEnvironment {
     pub description: Option<String>,
     /// The compliance frameworks it is held to.
     pub compliance_frameworks: Vec<ComplianceFramework>,
+    /// Its clock for SLA targets; absent parts take the defaults (`UTC`, 08:00-18:00).
+    pub calendar: CalendarChange,
     /// Why it is added.
     pub reason: Option<String>,
+}
+
+/// An environment's clock for business-hours SLA targets; absent fields stay as they are.
+#[derive(Debug, Default, Clone)]
+pub struct CalendarChange {
+    /// An IANA time zone name, such as `America/New_York`.
+    pub time_zone: Option<String>,
+    /// Start of business hours, minutes after local midnight (0-1439).
+    pub business_start_minute: Option<i32>,
+    /// End of business hours, minutes after local midnight, after the start (1-1440).
+    pub business_end_minute: Option<i32>,
+}
+
+impl CalendarChange {
+    /// `current` (zone, start, end) with this change, or `None` with the problems in `check`.
+    fn apply(&self, check: &mut Check, current: (&str, i32, i32)) -> Option<(String, i32, i32)> {
+        let zone = match self.time_zone.as_deref().map(str::trim) {
+            Some(name) if crate::sla::parse_zone(name).is_none() => {
+                check.fail(
+                    "timeZone",
+                    UserErrorCode::Invalid,
+                    "not an IANA time zone name, such as `America/New_York`",
+                );
+                None
+            }
+            Some(name) => Some(name.to_owned()),
+            None => Some(current.0.to_owned()),
+        };
+        let start = self.business_start_minute.unwrap_or(current.1);
+        let end = self.business_end_minute.unwrap_or(current.2);
+        if !(0..1440).contains(&start) {
+            check.fail(
+                "businessStartMinute",
+                UserErrorCode::Invalid,
+                "minutes after midnight, 0 to 1439",
+            );
+        } else if !(1..=1440).contains(&end) || end <= start {
+            check.fail(
+                "businessEndMinute",
+                UserErrorCode::Invalid,
+                "minutes after midnight, after the start, at most 1440",
+            );
+        }
+        zone.map(|zone| (zone, start, end))
+    }
 }
 
 /// Changes to an environment; absent fields stay as they are.
@@ -63,6 +110,8 @@ pub struct EnvironmentChange {
     pub description: Option<String>,
     /// New set of compliance frameworks.
     pub compliance_frameworks: Option<Vec<ComplianceFramework>>,
+    /// New clock for SLA targets (due times already set on tickets and alerts stay).
+    pub calendar: CalendarChange,
     /// Why.
     pub reason: Option<String>,
     /// The ticket the change is made under, in the same environment.
@@ -154,6 +203,7 @@ pub async fn create_environment(
     let description =
         check.optional_text("description", input.description.as_deref(), MAX_DESCRIPTION);
     let reason = check.optional_text("reason", input.reason.as_deref(), MAX_REASON);
+    let calendar = input.calendar.apply(&mut check, ("UTC", 8 * 60, 18 * 60));
     let mut write = UnitOfWork::begin(db, events, actor, reason.clone().flatten(), None).await?;
     // The organization is locked: its environment names are decided one write at a time.
     let organization = match input.organization_id {
@@ -187,9 +237,14 @@ pub async fn create_environment(
             }
         }
     }
-    let (Some(name), Some(description), Some(_), Some(organization), true) =
-        (name, description, reason, organization, check.is_ok())
-    else {
+    let (Some(name), Some(description), Some(_), Some(organization), Some(calendar), true) = (
+        name,
+        description,
+        reason,
+        organization,
+        calendar,
+        check.is_ok(),
+    ) else {
         return Err(check.into());
     };
     let environment = environment::Model {
@@ -199,6 +254,9 @@ pub async fn create_environment(
         description,
         compliance_frameworks: frameworks_json(&input.compliance_frameworks),
         archived_at: None,
+        time_zone: calendar.0,
+        business_start_minute: calendar.1,
+        business_end_minute: calendar.2,
         created_at: write.now,
         updated_at: write.now,
     }
@@ -246,6 +304,14 @@ pub async fn update_environment(
         .as_deref()
         .map(|text| check.optional_text("description", Some(text), MAX_DESCRIPTION));
     let reason = check.optional_text("reason", input.reason.as_deref(), MAX_REASON);
+    let calendar = input.calendar.apply(
+        &mut check,
+        (
+            &current.time_zone,
+            current.business_start_minute,
+            current.business_end_minute,
+        ),
+    );
     if let Some(Some(name)) = &name
         && environment_name_taken(&write.txn, current.organization_id, name, Some(current.id))
             .await?
@@ -287,6 +353,29 @@ pub async fn update_environment(
             frameworks.clone(),
         );
         model.compliance_frameworks = Set(frameworks);
+    }
+    if let Some((zone, start, end)) = calendar {
+        diff(
+            &mut changes,
+            "time_zone",
+            current.time_zone.clone(),
+            zone.clone(),
+        );
+        diff(
+            &mut changes,
+            "business_start_minute",
+            current.business_start_minute,
+            start,
+        );
+        diff(
+            &mut changes,
+            "business_end_minute",
+            current.business_end_minute,
+            end,
+        );
+        model.time_zone = Set(zone);
+        model.business_start_minute = Set(start);
+        model.business_end_minute = Set(end);
     }
     if changes.is_empty() {
         // Nothing changes, so nothing is written (the transaction rolls back).

@@ -37,7 +37,7 @@ use entities::enums::{
 };
 use entities::{
     engagement, environment, escalation_step, function, responsibility, responsibility_approval,
-    responsibility_history, responsibility_party,
+    responsibility_history, responsibility_party, sla_target,
 };
 use sea_orm::prelude::*;
 use sea_orm::{ConnectionTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
@@ -45,7 +45,7 @@ use serde_json::json;
 
 use crate::auth::Viewer;
 use crate::events::EventBus;
-use crate::matrix::{FieldChange, Terms, difference};
+use crate::matrix::{FieldChange, Target, Terms, difference};
 use crate::services::change_log::MAX_REASON;
 use crate::services::directory::lock_organization;
 use crate::services::scope::{person_for_environment, team_for_environment, visible_environment};
@@ -104,6 +104,8 @@ pub struct NewResponsibility {
     pub informed_team_ids: Vec<Uuid>,
     /// Who to call, in order.
     pub escalation_path: Vec<NewStep>,
+    /// Service level targets, at most one per priority.
+    pub sla_targets: Vec<Target>,
     /// Start of validity (inclusive).
     pub valid_from: DateTime<Utc>,
     /// End of validity (exclusive); open-ended when `None`.
@@ -140,6 +142,8 @@ pub struct Amendment {
     pub informed_team_ids: Option<Vec<Uuid>>,
     /// Who to call, in order.
     pub escalation_path: Option<Vec<NewStep>>,
+    /// Service level targets, at most one per priority.
+    pub sla_targets: Option<Vec<Target>>,
     /// Start of validity (inclusive).
     pub valid_from: Option<DateTime<Utc>>,
     /// End of validity (exclusive).
@@ -156,6 +160,7 @@ struct GivenTerms {
     consulted_team_ids: Vec<Uuid>,
     informed_team_ids: Vec<Uuid>,
     escalation_path: Vec<NewStep>,
+    sla_targets: Vec<Target>,
     valid_from: DateTime<Utc>,
     valid_to: Option<DateTime<Utc>>,
     notes: Option<String>,
@@ -168,6 +173,7 @@ struct CheckedTerms {
     consulted_team_ids: Vec<Uuid>,
     informed_team_ids: Vec<Uuid>,
     escalation_path: Vec<NewStep>,
+    sla_targets: Vec<Target>,
     valid_from: DateTime<Utc>,
     valid_to: Option<DateTime<Utc>>,
     notes: Option<String>,
@@ -191,6 +197,7 @@ impl CheckedTerms {
                     minutes_before_next: step.minutes_before_next,
                 })
                 .collect(),
+            sla_targets: crate::matrix::sorted_targets(self.sla_targets.clone()),
             valid_from: self.valid_from,
             valid_to: self.valid_to,
             notes: self.notes.clone(),
@@ -227,6 +234,9 @@ impl GivenTerms {
                 .informed_team_ids
                 .unwrap_or_else(|| current.informed_team_ids.clone()),
             escalation_path: amendment.escalation_path.unwrap_or(steps),
+            sla_targets: amendment
+                .sla_targets
+                .unwrap_or_else(|| current.sla_targets.clone()),
             valid_from: amendment.valid_from.unwrap_or(current.valid_from),
             valid_to: amendment.valid_to.unwrap_or(current.valid_to),
             notes: amendment.notes.unwrap_or_else(|| current.notes.clone()),
@@ -302,6 +312,7 @@ pub async fn create_responsibility(
         consulted_team_ids: entry.consulted_team_ids,
         informed_team_ids: entry.informed_team_ids,
         escalation_path: entry.escalation_path,
+        sla_targets: entry.sla_targets,
         valid_from: entry.valid_from,
         valid_to: entry.valid_to,
         notes: entry.notes,
@@ -439,6 +450,7 @@ async fn check_terms(
             );
         }
     }
+    check_targets(check, &at("slaTargets"), &given.sla_targets);
     let (Some(notes), Some(responsible), Some(valid_from), Some(valid_to)) = (
         notes,
         given.responsible_team_id,
@@ -453,14 +465,50 @@ async fn check_terms(
         consulted_team_ids: given.consulted_team_ids,
         informed_team_ids: given.informed_team_ids,
         escalation_path: given.escalation_path,
+        sla_targets: given.sla_targets,
         valid_from,
         valid_to,
         notes,
     }))
 }
 
-/// Writes the consulted and informed teams and the escalation path of entry `id`, replacing
-/// any it had.
+/// Checks SLA targets: positive minutes up to a year, a resolution target no shorter than
+/// the response one, at most one target per priority.
+fn check_targets(check: &mut Check, field: &str, targets: &[Target]) {
+    let max = crate::sla::MAX_TARGET_MINUTES;
+    for (index, target) in targets.iter().enumerate() {
+        let field = format!("{field}.{index}");
+        if !(1..=max).contains(&target.response_minutes) {
+            check.fail(
+                &format!("{field}.responseMinutes"),
+                UserErrorCode::Invalid,
+                format!("`responseMinutes` must be from 1 to {max}"),
+            );
+        }
+        if let Some(minutes) = target.resolution_minutes
+            && !(target.response_minutes.max(1)..=max).contains(&minutes)
+        {
+            check.fail(
+                &format!("{field}.resolutionMinutes"),
+                UserErrorCode::Invalid,
+                format!("`resolutionMinutes` must be from `responseMinutes` to {max}"),
+            );
+        }
+        if targets[..index]
+            .iter()
+            .any(|earlier| earlier.priority == target.priority)
+        {
+            check.fail(
+                &format!("{field}.priority"),
+                UserErrorCode::Invalid,
+                "at most one target per priority",
+            );
+        }
+    }
+}
+
+/// Writes the consulted and informed teams, the escalation path and the SLA targets of entry
+/// `id`, replacing any it had.
 async fn write_terms(
     txn: &impl ConnectionTrait,
     id: Uuid,
@@ -474,6 +522,23 @@ async fn write_terms(
         .filter(escalation_step::COLUMN.responsibility_id.eq(id))
         .exec(txn)
         .await?;
+    sla_target::Entity::delete_many()
+        .filter(sla_target::COLUMN.responsibility_id.eq(id))
+        .exec(txn)
+        .await?;
+    for target in &terms.sla_targets {
+        sla_target::Model {
+            id: Uuid::now_v7(),
+            responsibility_id: id,
+            priority: target.priority,
+            response_minutes: target.response_minutes,
+            resolution_minutes: target.resolution_minutes,
+            calendar: target.calendar,
+        }
+        .into_active_model()
+        .insert(txn)
+        .await?;
+    }
     let parties = terms
         .consulted_team_ids
         .iter()
@@ -524,7 +589,11 @@ async fn current_terms(
         .filter(escalation_step::COLUMN.responsibility_id.eq(entry.id))
         .all(txn)
         .await?;
-    Ok(Terms::of(entry, &parties, &steps))
+    let targets = sla_target::Entity::find()
+        .filter(sla_target::COLUMN.responsibility_id.eq(entry.id))
+        .all(txn)
+        .await?;
+    Ok(Terms::of(entry, &parties, &steps, &targets))
 }
 
 /// Appends one step to `entry`'s history (as the entry is after the step), taken by the
@@ -1058,6 +1127,14 @@ pub async fn plan_transition(
         )
         .all(&write.txn)
         .await?;
+    let targets = sla_target::Entity::find()
+        .filter(
+            sla_target::COLUMN
+                .responsibility_id
+                .is_in(entry_ids.iter().copied()),
+        )
+        .all(&write.txn)
+        .await?;
     let mut drafted = Vec::with_capacity(entries.len());
     for entry in &entries {
         let draft = responsibility::Model {
@@ -1095,6 +1172,19 @@ pub async fn plan_transition(
                 id: Uuid::now_v7(),
                 responsibility_id: draft.id,
                 ..step.clone()
+            }
+            .into_active_model()
+            .insert(&write.txn)
+            .await?;
+        }
+        for target in targets
+            .iter()
+            .filter(|target| target.responsibility_id == entry.id)
+        {
+            sla_target::Model {
+                id: Uuid::now_v7(),
+                responsibility_id: draft.id,
+                ..target.clone()
             }
             .into_active_model()
             .insert(&write.txn)

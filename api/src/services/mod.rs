@@ -20,6 +20,8 @@
 //! - `matrix`: the responsibility matrix lifecycle and its dual sign-off.
 //! - `scope`: the reads that decide a write: which environment, systems and tickets the actor
 //!   may name.
+//! - `escalation`: the escalation engine, which walks the escalation path of routed tickets and
+//!   alerts nobody answers (`escalate_due`).
 //! - `directory`: who may manage an organization's people, teams and memberships.
 //! - `credentials`: sealing and opening an integration's credentials with `TANDEM_SECRET_KEY`.
 
@@ -29,6 +31,7 @@ pub mod check;
 pub mod compliance;
 pub mod credentials;
 pub mod directory;
+pub mod escalation;
 pub mod external;
 pub mod integration;
 pub mod inventory;

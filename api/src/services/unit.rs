@@ -1,4 +1,6 @@
 //! [`UnitOfWork`]: one write transaction with its actor, its change set and its events.
+//! [`SystemWork`] is the same for what Tandem writes on its own, with no caller behind it (the
+//! escalation engine): its change log entries have principal `SYSTEM` and no actor.
 //!
 //! Every write opens one from the database pool. On SQLite it begins `IMMEDIATE`: the write lock
 //! is taken up front, so a transaction that reads before it writes never has to upgrade (SQLite
@@ -76,6 +78,7 @@ enum Pending {
     Entry(change_log_entry::Model),
     Ticket(ticket::Model),
     Alert(entities::alert::Model),
+    Escalation(entities::escalation::Model),
 }
 
 impl Pending {
@@ -84,6 +87,7 @@ impl Pending {
             Self::Entry(entry) => entry.environment_id,
             Self::Ticket(ticket) => ticket.environment_id,
             Self::Alert(alert) => alert.environment_id,
+            Self::Escalation(escalation) => escalation.environment_id,
         }
     }
 }
@@ -273,6 +277,11 @@ impl<'a> UnitOfWork<'a> {
         Ok(stored)
     }
 
+    /// Publishes `escalation` to subscribers once the transaction commits.
+    pub fn escalated(&mut self, escalation: &entities::escalation::Model) {
+        self.pending.push(Pending::Escalation(escalation.clone()));
+    }
+
     /// Commits the write, then publishes its events. On PostgreSQL they are also announced to
     /// the other servers of the database, inside the transaction just before COMMIT
     /// (`events::fanout`): only a committed write is heard of, in commit order.
@@ -288,56 +297,163 @@ impl<'a> UnitOfWork<'a> {
             callers_changed,
             ..
         } = self;
-        let Some(bus) = events else {
-            return txn.commit().await;
-        };
-        let owners: HashMap<Uuid, Uuid> = if pending.is_empty() {
-            HashMap::new()
-        } else {
-            environment::Entity::find()
-                .filter(
-                    environment::COLUMN
-                        .id
-                        .is_in(pending.iter().map(Pending::environment_id)),
-                )
-                .all(&txn)
-                .await?
-                .into_iter()
-                .map(|found| (found.id, found.organization_id))
-                .collect()
-        };
-        // Rights first: a subscriber checks them before anything that follows.
-        let committed: Vec<Event> = access_changed
-            .into_iter()
-            .map(|organization_id| Event::AccessChanged { organization_id })
-            .chain(pending.into_iter().filter_map(|event| {
-                let organization_id = *owners.get(&event.environment_id())?;
-                Some(match event {
-                    Pending::Entry(entry) => Event::ChangeLogEntryRecorded {
-                        organization_id,
-                        entry,
-                    },
-                    Pending::Ticket(ticket) => Event::TicketChanged {
-                        organization_id,
-                        ticket,
-                    },
-                    Pending::Alert(alert) => Event::AlertRaised {
-                        organization_id,
-                        alert,
-                    },
-                })
-            }))
-            .collect();
-        fanout::announce(&txn, &bus, callers_changed, &committed).await?;
-        txn.commit().await?;
-        if callers_changed {
-            bus.callers_changed();
-        }
-        for event in committed {
-            bus.publish(event);
-        }
-        Ok(())
+        commit_and_publish(txn, events, pending, access_changed, callers_changed).await
     }
+}
+
+/// A write Tandem makes on its own, with no person's token behind it (the escalation engine):
+/// its change log entries are the system's, and its events are published after commit like a
+/// [`UnitOfWork`]'s.
+pub struct SystemWork {
+    /// The open transaction; dropped without commit, it rolls back.
+    pub txn: DatabaseTransaction,
+    /// The instant of the write.
+    pub now: DateTime<Utc>,
+    /// Groups every entry this write records.
+    pub change_set_id: Uuid,
+    pending: Vec<Pending>,
+    events: Option<EventBus>,
+}
+
+impl SystemWork {
+    /// Opens the transaction of one system write at `now`.
+    ///
+    /// # Errors
+    /// When the database is unavailable.
+    pub async fn begin(
+        db: &DatabaseConnection,
+        events: Option<&EventBus>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, DbErr> {
+        Ok(Self {
+            txn: begin_write(db).await?,
+            now: precise(now),
+            change_set_id: Uuid::now_v7(),
+            pending: Vec::new(),
+            events: events.cloned(),
+        })
+    }
+
+    /// Writes `note` as a change log entry of Tandem itself (principal `SYSTEM`, no actor) about
+    /// ticket `ticket_id`, and publishes it after commit.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn record(
+        &mut self,
+        note: ChangeNote,
+        ticket_id: Option<Uuid>,
+    ) -> Result<change_log_entry::Model, DbErr> {
+        let entry = change_log_entry::Model {
+            id: Uuid::now_v7(),
+            environment_id: note.environment_id,
+            summary: note.summary,
+            details: note.details,
+            reason: None,
+            actor_id: None,
+            actor_name: "Tandem".to_owned(),
+            source: ChangeSource::Api,
+            category: note.category,
+            occurred_at: self.now,
+            recorded_at: self.now,
+            ticket_id,
+            corrects_id: None,
+            change_set_id: Some(self.change_set_id),
+            integration_id: None,
+            organization_id: None,
+            principal: Principal::System,
+            recorded_by_id: None,
+            external_source: None,
+            external_id: None,
+            external_url: None,
+        };
+        let stored = insert_entry(&self.txn, entry, &note.system_ids).await?;
+        self.pending.push(Pending::Entry(stored.clone()));
+        Ok(stored)
+    }
+
+    /// Publishes `ticket` to subscribers once the transaction commits.
+    pub fn ticket_changed(&mut self, ticket: &ticket::Model) {
+        self.pending.push(Pending::Ticket(ticket.clone()));
+    }
+
+    /// Publishes `escalation` to subscribers once the transaction commits.
+    pub fn escalated(&mut self, escalation: &entities::escalation::Model) {
+        self.pending.push(Pending::Escalation(escalation.clone()));
+    }
+
+    /// Commits, then publishes the events (announced to other servers first, as
+    /// [`UnitOfWork::commit`] does).
+    ///
+    /// # Errors
+    /// When the announcement or the commit fails; nothing was written then.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        commit_and_publish(self.txn, self.events, self.pending, Vec::new(), false).await
+    }
+}
+
+/// Commits `txn`, then publishes `pending` (after the `access_changed` announcements) on
+/// `events`; on PostgreSQL they are announced to the other servers just before COMMIT.
+async fn commit_and_publish(
+    txn: DatabaseTransaction,
+    events: Option<EventBus>,
+    pending: Vec<Pending>,
+    access_changed: Vec<Uuid>,
+    callers_changed: bool,
+) -> Result<(), DbErr> {
+    let Some(bus) = events else {
+        return txn.commit().await;
+    };
+    let owners: HashMap<Uuid, Uuid> = if pending.is_empty() {
+        HashMap::new()
+    } else {
+        environment::Entity::find()
+            .filter(
+                environment::COLUMN
+                    .id
+                    .is_in(pending.iter().map(Pending::environment_id)),
+            )
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|found| (found.id, found.organization_id))
+            .collect()
+    };
+    // Rights first: a subscriber checks them before anything that follows.
+    let committed: Vec<Event> = access_changed
+        .into_iter()
+        .map(|organization_id| Event::AccessChanged { organization_id })
+        .chain(pending.into_iter().filter_map(|event| {
+            let organization_id = *owners.get(&event.environment_id())?;
+            Some(match event {
+                Pending::Entry(entry) => Event::ChangeLogEntryRecorded {
+                    organization_id,
+                    entry,
+                },
+                Pending::Ticket(ticket) => Event::TicketChanged {
+                    organization_id,
+                    ticket,
+                },
+                Pending::Alert(alert) => Event::AlertRaised {
+                    organization_id,
+                    alert,
+                },
+                Pending::Escalation(escalation) => Event::Escalated {
+                    organization_id,
+                    escalation,
+                },
+            })
+        }))
+        .collect();
+    fanout::announce(&txn, &bus, callers_changed, &committed).await?;
+    txn.commit().await?;
+    if callers_changed {
+        bus.callers_changed();
+    }
+    for event in committed {
+        bus.publish(event);
+    }
+    Ok(())
 }
 
 /// Inserts `entry` and its system links.

@@ -5,7 +5,10 @@
 //! a ticket is worked by a team of the client or of a provider with an engagement active today;
 //! a closed ticket is reopened, never resolved again, and resolving and closing stamp their
 //! times while reopening clears them; a note is written by the actor; an alert is acknowledged
-//! once and resolved once. Each change to a ticket or alert is a change log entry of its
+//! once and resolved once. Answering stops escalation (`services::escalation`): acknowledging or
+//! resolving an alert; a ticket's first status change away from `NEW` or first note by a person
+//! of its assigned team's organization (its `responded_at`), resolving or closing it, or
+//! assigning it by hand. Each change to a ticket or alert is a change log entry of its
 //! environment (category `INCIDENT`); notes are conversation, not changes, and write none.
 //!
 //! Every read that decides runs inside the write's transaction, and the ticket or alert being
@@ -279,9 +282,18 @@ pub async fn create_ticket(
                 .or_else(|| {
                     router.function_id(environment.organization_id, DEFAULT_TICKET_FUNCTION)
                 })
-                .map(|function| router.route(environment.id, function, input.system_id, write.now))
+                .map(|function| {
+                    router.route(
+                        environment.id,
+                        function,
+                        input.system_id,
+                        write.now,
+                        input.priority,
+                    )
+                })
         }
     };
+    let plan = route.as_ref().map(|route| route.plan).unwrap_or_default();
     let created = ticket::Model {
         id: Uuid::now_v7(),
         organization_id: None,
@@ -301,6 +313,12 @@ pub async fn create_ticket(
             .or(route.as_ref().and_then(|route| route.team_id)),
         assigned_person_id: None,
         routed_by_id: route.as_ref().and_then(|route| route.responsibility_id),
+        response_due_at: plan.due.response_due_at,
+        resolution_due_at: plan.due.resolution_due_at,
+        sla_calendar: plan.due.calendar,
+        escalation_level: 0,
+        next_escalation_at: plan.next_escalation_at,
+        responded_at: None,
         routing_reason: route.map(|route| route.reason),
         created_at: write.now,
         updated_at: write.now,
@@ -527,8 +545,9 @@ pub async fn assign_ticket(
     let mut model = current.clone().into_active_model();
     model.assigned_team_id = Set(Some(team.id));
     model.assigned_person_id = Set(input.person_id);
-    // A manual assignment replaces the matrix's routing decision.
+    // A manual assignment replaces the matrix's routing decision, its escalation path with it.
     model.routed_by_id = Set(None);
+    model.next_escalation_at = Set(None);
     model.routing_reason = Set(Some(format!("assigned by {}", actor.person.display_name)));
     let summary = format!(
         "Assigned ticket to {}{}: {}",
@@ -578,6 +597,14 @@ pub async fn change_ticket_status(
     let now = write.now;
     let mut model = current.clone().into_active_model();
     model.status = Set(status);
+    // The first move away from `NEW` is the response; it, or resolving, stops escalation.
+    if status != TicketStatus::New && current.responded_at.is_none() {
+        model.responded_at = Set(Some(now));
+        model.next_escalation_at = Set(None);
+    }
+    if matches!(status, TicketStatus::Resolved | TicketStatus::Closed) {
+        model.next_escalation_at = Set(None);
+    }
     match status {
         TicketStatus::Resolved => {
             model.resolved_at = Set(Some(current.resolved_at.unwrap_or(now)));
@@ -637,8 +664,23 @@ pub async fn add_ticket_note(
     .into_active_model()
     .insert(&write.txn)
     .await?;
+    // The first note by the side the ticket is assigned to is its response, and stops
+    // escalation; a note by the requester's side is not.
+    let by_assigned_side = match ticket.assigned_team_id {
+        Some(team_id) if ticket.responded_at.is_none() => {
+            entities::team::Entity::find_by_id(team_id)
+                .one(&write.txn)
+                .await?
+                .is_some_and(|team| team.organization_id == actor.organization.id)
+        }
+        _ => false,
+    };
     let mut model = ticket.into_active_model();
     model.updated_at = Set(write.now);
+    if by_assigned_side {
+        model.responded_at = Set(Some(write.now));
+        model.next_escalation_at = Set(None);
+    }
     let updated = model.update(&write.txn).await?;
     write.ticket_changed(&updated);
     write.commit().await?;
@@ -754,6 +796,8 @@ async fn alert_action(
     if target == AlertStatus::Resolved {
         model.resolved_at = Set(Some(write.now));
     }
+    // Someone is on it: escalation stops.
+    model.next_escalation_at = Set(None);
     model.updated_at = Set(write.now);
     let updated = model.update(&write.txn).await?;
     let verb = if target == AlertStatus::Acknowledged {

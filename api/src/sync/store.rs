@@ -724,9 +724,13 @@ impl<'a> PageWriter<'a> {
                         .router
                         .function_id(organization_id, DEFAULT_TICKET_FUNCTION)
                         .map(|function| {
-                            self.ctx
-                                .router
-                                .route(environment_id, function, system_id, created_at)
+                            self.ctx.router.route(
+                                environment_id,
+                                function,
+                                system_id,
+                                created_at,
+                                facts.priority,
+                            )
                         });
                     let key = ExternalKey {
                         organization_id,
@@ -918,9 +922,13 @@ impl<'a> PageWriter<'a> {
                         .router
                         .function_id(organization_id, DEFAULT_ALERT_FUNCTION)
                         .map(|function| {
-                            self.ctx
-                                .router
-                                .route(environment_id, function, system_id, raised_at)
+                            self.ctx.router.route(
+                                environment_id,
+                                function,
+                                system_id,
+                                raised_at,
+                                facts.severity,
+                            )
                         });
                     let key = ExternalKey {
                         organization_id,

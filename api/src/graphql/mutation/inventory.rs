@@ -30,6 +30,15 @@ pub struct CreateEnvironmentInput {
     /// The compliance frameworks it is held to.
     #[graphql(default)]
     pub compliance_frameworks: Vec<ComplianceFramework>,
+    /// The IANA time zone business-hours SLA targets count in, such as `America/New_York`
+    /// (default `UTC`).
+    pub time_zone: Option<String>,
+    /// Start of business hours, Monday to Friday, in minutes after local midnight (default
+    /// 480: 08:00).
+    pub business_start_minute: Option<i32>,
+    /// End of business hours in minutes after local midnight, after the start (default 1080:
+    /// 18:00).
+    pub business_end_minute: Option<i32>,
     /// Why it is added (goes to the change log).
     pub reason: Option<String>,
 }
@@ -45,6 +54,12 @@ pub struct UpdateEnvironmentInput {
     pub description: MaybeUndefined<String>,
     /// New set of compliance frameworks (an empty list clears them; cannot be null).
     pub compliance_frameworks: MaybeUndefined<Vec<ComplianceFramework>>,
+    /// New IANA time zone for business-hours SLA targets (due times already set stay).
+    pub time_zone: Option<String>,
+    /// New start of business hours, in minutes after local midnight.
+    pub business_start_minute: Option<i32>,
+    /// New end of business hours, in minutes after local midnight.
+    pub business_end_minute: Option<i32>,
     /// Why (goes to the change log).
     pub reason: Option<String>,
     /// The ticket the change is made under, in the same environment.
@@ -219,6 +234,11 @@ async fn create_environment(
         name: input.name,
         description: input.description,
         compliance_frameworks: frameworks(input.compliance_frameworks),
+        calendar: inventory::CalendarChange {
+            time_zone: input.time_zone,
+            business_start_minute: input.business_start_minute,
+            business_end_minute: input.business_end_minute,
+        },
         reason: input.reason,
     };
     let outcome = inventory::create_environment(
@@ -244,6 +264,11 @@ async fn update_environment(
         compliance_frameworks: check
             .required("complianceFrameworks", input.compliance_frameworks)
             .map(frameworks),
+        calendar: inventory::CalendarChange {
+            time_zone: input.time_zone,
+            business_start_minute: input.business_start_minute,
+            business_end_minute: input.business_end_minute,
+        },
         reason: input.reason,
         ticket_id: ticket_id(&mut check, input.ticket_id.as_ref()),
     };

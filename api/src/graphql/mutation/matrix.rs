@@ -13,7 +13,7 @@ use crate::events::EventBus;
 use crate::graphql::context::ContextExt;
 use crate::graphql::mutation::{Check, CheckIds, CheckRequired, payload};
 use crate::graphql::types::Responsibility;
-use crate::graphql::types::enums::EscalationChannel;
+use crate::graphql::types::enums::{EscalationChannel, Priority, SlaCalendar};
 use crate::ids::NodeType;
 use crate::services::{self, matrix::Action};
 
@@ -32,6 +32,31 @@ pub struct EscalationStepInput {
     pub channel: EscalationChannel,
     /// Minutes to wait before the next step; omit on the last.
     pub minutes_before_next: Option<i32>,
+}
+
+/// A service level target of a matrix entry for one priority.
+#[derive(InputObject)]
+pub struct SlaTargetInput {
+    /// The priority (tickets) or severity (alerts) it applies to; at most one target each.
+    pub priority: Priority,
+    /// Minutes to the first response (a ticket responded to, an alert acknowledged), 1 to
+    /// 525600.
+    pub response_minutes: i32,
+    /// Minutes to resolution, at least the response minutes; omit for no resolution target.
+    pub resolution_minutes: Option<i32>,
+    /// The clock the minutes count on: the environment's business hours, or around the clock.
+    pub calendar: SlaCalendar,
+}
+
+impl SlaTargetInput {
+    fn target(&self) -> crate::matrix::Target {
+        crate::matrix::Target {
+            priority: self.priority.into(),
+            response_minutes: self.response_minutes,
+            resolution_minutes: self.resolution_minutes,
+            calendar: self.calendar.into(),
+        }
+    }
 }
 
 /// A new matrix entry, as a draft.
@@ -56,6 +81,10 @@ pub struct CreateResponsibilityInput {
     /// Who to call, in order.
     #[graphql(default)]
     pub escalation_path: Vec<EscalationStepInput>,
+    /// Response and resolution targets, at most one per priority: items routed by the entry
+    /// are due by them.
+    #[graphql(default)]
+    pub sla_targets: Vec<SlaTargetInput>,
     /// Start of validity (inclusive).
     pub valid_from: DateTimeUtc,
     /// End of validity (exclusive); open-ended when omitted.
@@ -89,6 +118,9 @@ pub struct ResponsibilityChangesInput {
     pub informed_team_ids: MaybeUndefined<Vec<ID>>,
     /// Who to call, in order; `null` or `[]` leaves none.
     pub escalation_path: MaybeUndefined<Vec<EscalationStepInput>>,
+    /// Response and resolution targets, at most one per priority (replaces them all); `null` or
+    /// `[]` leaves none.
+    pub sla_targets: MaybeUndefined<Vec<SlaTargetInput>>,
     /// Start of validity (inclusive; cannot be cleared). For a change of an agreed entry,
     /// omitted means "from its agreement".
     pub valid_from: MaybeUndefined<DateTimeUtc>,
@@ -280,6 +312,8 @@ fn amendment(
         consulted_team_ids,
         informed_team_ids,
         escalation_path,
+        sla_targets: listed(changes.sla_targets)
+            .map(|targets| targets.iter().map(SlaTargetInput::target).collect()),
         valid_from: check.required("changes.validFrom", changes.valid_from),
         valid_to: match changes.valid_to {
             MaybeUndefined::Undefined => None,
@@ -383,6 +417,11 @@ async fn create(
         consulted_team_ids,
         informed_team_ids,
         escalation_path,
+        sla_targets: input
+            .sla_targets
+            .iter()
+            .map(SlaTargetInput::target)
+            .collect(),
         valid_from: input.valid_from,
         valid_to: input.valid_to,
         notes: input.notes,

@@ -9,6 +9,7 @@
 //! - `integration`: `integrations`, `syncRuns`.
 //! - `matrix`: `responsibilityMatrix`, `whoOwns`, `transitionReadiness`.
 //! - `gaps`: `ownershipGaps`.
+//! - `sla`: `slaReport`.
 //! - `compliance`: `obligations`, `complianceObligations`.
 //!
 //! Each list is a `list_*` function that nested fields reuse with a [`Within`], so a list reads
@@ -24,6 +25,7 @@ pub mod inventory;
 pub mod lookup;
 pub mod matrix;
 pub mod node;
+pub mod sla;
 pub mod work;
 
 use async_graphql::{ID, MergedObject};
@@ -44,6 +46,7 @@ pub struct Query(
     integration::IntegrationQuery,
     matrix::MatrixQuery,
     gaps::GapsQuery,
+    sla::SlaQuery,
     compliance::ComplianceQuery,
 );
 

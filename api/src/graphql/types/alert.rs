@@ -4,9 +4,11 @@ use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::{alert, environment, system, team, ticket};
 use sea_orm::prelude::DateTimeUtc;
 
-use crate::graphql::loaders::{load_by_id, load_required};
+use crate::graphql::loaders::{EscalationsOfAlert, load_by_id, load_group, load_required};
 use crate::graphql::types::enums::{AlertStatus, Priority};
-use crate::graphql::types::{Environment, ExternalId, Person, Routing, System, Team, Ticket};
+use crate::graphql::types::{
+    Environment, Escalation, ExternalId, Person, Routing, Sla, System, Team, Ticket,
+};
 use crate::ids::{self, NodeType};
 
 /// An RMM alert.
@@ -115,6 +117,39 @@ impl Alert {
             &self.0.external_id,
             &self.0.external_url,
         )
+    }
+
+    /// Where it stands against its routed entry's SLA target for its severity, judged now; null
+    /// when routing found no target.
+    async fn sla(&self) -> Option<Sla> {
+        Sla::of(
+            self.0.response_due_at,
+            self.0.resolution_due_at,
+            self.0.sla_calendar,
+            self.0.acknowledged_at,
+            self.0.resolved_at,
+            chrono::Utc::now(),
+        )
+    }
+
+    /// The last step of the escalation path notified; 0 before the first.
+    async fn escalation_level(&self) -> i32 {
+        self.0.escalation_level
+    }
+
+    /// When the next escalation is due; null when none is (acknowledged, responded to,
+    /// resolved, past the last step, or never routed).
+    async fn next_escalation_at(&self) -> Option<DateTimeUtc> {
+        self.0.next_escalation_at
+    }
+
+    /// Its escalations, in step order: a plain list, since a path has at most 50 steps and each
+    /// is notified at most once.
+    async fn escalations(&self, ctx: &Context<'_>) -> Result<Vec<Escalation>> {
+        let found = load_group::<EscalationsOfAlert>(ctx, self.0.id)
+            .await
+            .extend()?;
+        Ok(found.into_iter().map(Escalation).collect())
     }
 
     /// When Tandem first saw the alert.

@@ -310,3 +310,13 @@ pub enum EscalationChannel {
     /// A pager or on-call alert.
     Pager,
 }
+
+/// Which clock an SLA target counts on.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entities::enums::SlaCalendar")]
+pub enum SlaCalendar {
+    /// The environment's business hours, Monday to Friday, in its time zone.
+    BusinessHours,
+    /// Around the clock, every day.
+    Always,
+}

@@ -226,6 +226,21 @@ impl Environment {
         .extend()
     }
 
+    /// The IANA time zone business-hours SLA targets count in.
+    async fn time_zone(&self) -> &str {
+        &self.0.time_zone
+    }
+
+    /// Start of business hours (Monday to Friday), in minutes after local midnight.
+    async fn business_start_minute(&self) -> i32 {
+        self.0.business_start_minute
+    }
+
+    /// End of business hours, in minutes after local midnight.
+    async fn business_end_minute(&self) -> i32 {
+        self.0.business_end_minute
+    }
+
     /// When the environment was archived; archived environments keep their history.
     async fn archived_at(&self) -> Option<DateTimeUtc> {
         self.0.archived_at

@@ -10,12 +10,13 @@ use sea_orm::prelude::DateTimeUtc;
 
 use crate::graphql::loaders::{
     ApprovalsOfResponsibility, HistoryOfResponsibility, PartiesOfResponsibility,
-    StepsOfResponsibility, load_by_id, load_group, load_many, load_required,
+    SlaTargetsOfResponsibility, StepsOfResponsibility, load_by_id, load_group, load_many,
+    load_required,
 };
 use crate::graphql::pagination::{Page, PageArgs, instant_key, page_cost, page_in_memory};
 use crate::graphql::query::matrix::OwnershipDecision;
 use crate::graphql::types::enums::{EscalationChannel, HistoryAction, ResponsibilityStatus};
-use crate::graphql::types::{Environment, Function, Organization, Person, System, Team};
+use crate::graphql::types::{Environment, Function, Organization, Person, SlaTarget, System, Team};
 use crate::ids::{self, NodeType};
 
 /// One entry of the responsibility matrix.
@@ -110,6 +111,14 @@ impl Responsibility {
         Ok(steps.into_iter().map(EscalationStep).collect())
     }
 
+    /// Its service level targets, one per priority at most.
+    async fn sla_targets(&self, ctx: &Context<'_>) -> Result<Vec<SlaTarget>> {
+        let targets = load_group::<SlaTargetsOfResponsibility>(ctx, self.0.id)
+            .await
+            .extend()?;
+        Ok(targets.into_iter().map(SlaTarget).collect())
+    }
+
     /// When the entry was recorded (drafted): the record's clock, apart from its validity.
     async fn recorded_at(&self) -> DateTimeUtc {
         self.0.created_at
@@ -166,8 +175,16 @@ impl Responsibility {
                 .await
                 .extend()?,
         );
-        let before = crate::matrix::Terms::of(&old, &parties, &steps);
-        let after = crate::matrix::Terms::of(&self.0, &parties, &steps);
+        let mut targets = load_group::<SlaTargetsOfResponsibility>(ctx, self.0.id)
+            .await
+            .extend()?;
+        targets.extend(
+            load_group::<SlaTargetsOfResponsibility>(ctx, old.id)
+                .await
+                .extend()?,
+        );
+        let before = crate::matrix::Terms::of(&old, &parties, &steps, &targets);
+        let after = crate::matrix::Terms::of(&self.0, &parties, &steps, &targets);
         Ok(crate::matrix::difference(&before, &after)
             .into_iter()
             .map(ResponsibilityFieldChange::from)

@@ -4,13 +4,16 @@ use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::{environment, function, system, team, ticket, ticket_note};
 use sea_orm::prelude::DateTimeUtc;
 
-use crate::graphql::loaders::{NotesOfTicket, load_by_id, load_group, load_required};
+use crate::graphql::loaders::{
+    EscalationsOfTicket, NotesOfTicket, load_by_id, load_group, load_required,
+};
 use crate::graphql::pagination::{Page, PageArgs, instant_key, page_cost, page_in_memory};
 use crate::graphql::query::Within;
 use crate::graphql::query::change_log::{ChangeLogFilter, ChangeLogOrder, list_changes};
 use crate::graphql::types::enums::{Priority, TicketStatus};
 use crate::graphql::types::{
-    ChangeLogEntry, Environment, ExternalId, Function, Person, Routing, System, Team,
+    ChangeLogEntry, Environment, Escalation, ExternalId, Function, Person, Routing, Sla, System,
+    Team,
 };
 use crate::ids::{self, NodeType};
 
@@ -185,6 +188,45 @@ impl Ticket {
             &self.0.external_id,
             &self.0.external_url,
         )
+    }
+
+    /// Where it stands against its routed entry's SLA target for its priority, judged now; null
+    /// when routing found no target.
+    async fn sla(&self) -> Option<Sla> {
+        Sla::of(
+            self.0.response_due_at,
+            self.0.resolution_due_at,
+            self.0.sla_calendar,
+            self.0.responded_at,
+            self.0.resolved_at,
+            chrono::Utc::now(),
+        )
+    }
+
+    /// The last step of the escalation path notified; 0 before the first.
+    async fn escalation_level(&self) -> i32 {
+        self.0.escalation_level
+    }
+
+    /// When the next escalation is due; null when none is (acknowledged, responded to,
+    /// resolved, past the last step, or never routed).
+    async fn next_escalation_at(&self) -> Option<DateTimeUtc> {
+        self.0.next_escalation_at
+    }
+
+    /// Its escalations, in step order: a plain list, since a path has at most 50 steps and each
+    /// is notified at most once.
+    async fn escalations(&self, ctx: &Context<'_>) -> Result<Vec<Escalation>> {
+        let found = load_group::<EscalationsOfTicket>(ctx, self.0.id)
+            .await
+            .extend()?;
+        Ok(found.into_iter().map(Escalation).collect())
+    }
+
+    /// When the ticket was first responded to: its first status change away from `NEW`, or the
+    /// first note by a person of its assigned team's organization.
+    async fn responded_at(&self) -> Option<DateTimeUtc> {
+        self.0.responded_at
     }
 
     /// When the ticket was opened.

@@ -1,0 +1,662 @@
+//! The escalation engine on a test clock: routed alerts and tickets nobody answers walk their
+//! entry's escalation path step by step, recorded on the item and in the change log; answering
+//! stops it; two runs at once, or a second server after a restart, neither lose nor double a
+//! step; an entry without a path escalates once, on the response target's breach.
+//!
+//! The demo's Harbor entries have a three-step path: the responsible team by TICKET, 30 minutes,
+//! Harbor's admin by PHONE, 60 minutes, then the vCIO team by EMAIL.
+
+use api::services::escalation::{EscalationRun, escalate_due};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use entities::enums::Role;
+use entities::{change_log_entry, escalation};
+use futures_util::StreamExt;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::{Value, json};
+use tests::{TestApp, decode_uuid, test_server_settings};
+
+const STATE: &str = "escalationLevel nextEscalationAt status sla { responseDueAt resolutionDueAt respondedAt responseBreached resolutionBreached calendar } assignedTeam { name } escalations { position channel reason dueAt escalatedAt team { name } person { displayName } }";
+
+/// The demo's Harbor production environment and its EHR server's NinjaOne device id.
+async fn harbor(app: &TestApp) -> anyhow::Result<(Value, String)> {
+    let data = app
+        .query(&app.client_admin_token(), "{ environments(first: 1) { edges { node { id } } } systems(filter: { text: \"HHP-EHR-APP01\" }) { edges { node { externalIds { source externalId } } } } }", Value::Null)
+        .await?;
+    let device = data["systems"]["edges"][0]["node"]["externalIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|link| link["source"] == "NINJAONE")
+        .expect("the EHR server is linked to NinjaOne")["externalId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Ok((
+        data["environments"]["edges"][0]["node"]["id"].clone(),
+        device,
+    ))
+}
+
+/// An instant of the test clock, at the precision both databases keep.
+fn clock(days_ago: i64) -> DateTime<Utc> {
+    (Utc::now() - Duration::days(days_ago)).trunc_subsecs(0)
+}
+
+fn at(value: &Value) -> DateTime<Utc> {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("an instant, not {value}"))
+        .parse()
+        .unwrap()
+}
+
+/// Raises an alert through the sync token's bulk upsert: routed by the matrix as it was then.
+async fn raise(
+    app: &TestApp,
+    external_id: &str,
+    severity: &str,
+    raised_at: DateTime<Utc>,
+) -> anyhow::Result<Value> {
+    let (environment, device) = harbor(app).await?;
+    let sync = app.token("demo|northwind-sync", "northwind-msp", Role::Integration);
+    let data = app
+        .query(
+            &sync,
+            "mutation($input: UpsertAlertsInput!) { upsertAlerts(input: $input) { results { node { id } } userErrors { message } } }",
+            json!({ "input": { "source": { "kind": "NINJAONE" }, "records": [
+                { "externalId": external_id, "environmentId": environment, "message": format!("Backup job failed ({external_id})"), "severity": severity, "raisedAt": raised_at.to_rfc3339(), "systemExternalId": device, "functionKey": "backup_recovery" },
+            ] } }),
+        )
+        .await?;
+    assert_eq!(data["upsertAlerts"]["userErrors"], json!([]), "{data}");
+    Ok(data["upsertAlerts"]["results"][0]["node"]["id"].clone())
+}
+
+async fn alert(app: &TestApp, id: &Value) -> anyhow::Result<Value> {
+    Ok(app
+        .query(
+            &app.client_admin_token(),
+            &format!("query($id: ID!) {{ alert(id: $id) {{ message {STATE} }} }}"),
+            json!({ "id": id }),
+        )
+        .await?["alert"]
+        .clone())
+}
+
+async fn escalate(app: &TestApp, now: DateTime<Utc>) -> anyhow::Result<EscalationRun> {
+    Ok(escalate_due(&app.db, None, now).await?)
+}
+
+/// The escalation rows of alert `id`, by position.
+async fn rows(app: &TestApp, id: &Value) -> anyhow::Result<Vec<escalation::Model>> {
+    Ok(escalation::Entity::find()
+        .filter(escalation::COLUMN.alert_id.eq(decode_uuid(id)))
+        .order_by_asc(escalation::Column::Position)
+        .all(&app.db)
+        .await?)
+}
+
+async fn acknowledge(app: &TestApp, id: &Value) -> anyhow::Result<()> {
+    let data = app
+        .query(
+            &app.client_admin_token(),
+            "mutation($id: ID!) { acknowledgeAlert(input: { id: $id }) { userErrors { message } } }",
+            json!({ "id": id }),
+        )
+        .await?;
+    assert_eq!(data["acknowledgeAlert"]["userErrors"], json!([]), "{data}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unacknowledged_alert_escalates_step_by_step_and_stops_when_acknowledged()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let t0 = clock(2);
+    let id = raise(&app, "ESC-1", "HIGH", t0).await?;
+
+    // Routed with the entry's HIGH target (60 min, around the clock), not yet escalated: the
+    // first step is due at once.
+    let routed = alert(&app, &id).await?;
+    assert_eq!(routed["escalationLevel"], 0);
+    assert_eq!(at(&routed["nextEscalationAt"]), t0);
+    assert_eq!(
+        at(&routed["sla"]["responseDueAt"]),
+        t0 + Duration::minutes(60)
+    );
+    assert_eq!(
+        at(&routed["sla"]["resolutionDueAt"]),
+        t0 + Duration::minutes(480)
+    );
+    assert_eq!(routed["sla"]["calendar"], "ALWAYS");
+    // Judged now, two days later, it is breached.
+    assert_eq!(routed["sla"]["responseBreached"], true);
+    assert_eq!(routed["escalations"], json!([]));
+    let team = routed["assignedTeam"]["name"].as_str().unwrap().to_owned();
+
+    // Step 1 at routing: the responsible team, by ticket.
+    escalate(&app, t0).await?;
+    let first = alert(&app, &id).await?;
+    assert_eq!(first["escalationLevel"], 1);
+    assert_eq!(at(&first["nextEscalationAt"]), t0 + Duration::minutes(30));
+    assert_eq!(first["escalations"].as_array().unwrap().len(), 1);
+    let step = &first["escalations"][0];
+    assert_eq!(step["position"], 1);
+    assert_eq!(step["channel"], "TICKET");
+    assert_eq!(step["reason"], "routed");
+    assert_eq!(step["team"]["name"], team.as_str());
+    assert_eq!(step["person"], Value::Null);
+    assert_eq!(at(&step["dueAt"]), t0);
+    assert_eq!(at(&step["escalatedAt"]), t0);
+
+    // A minute early nothing moves.
+    escalate(&app, t0 + Duration::minutes(29)).await?;
+    assert_eq!(alert(&app, &id).await?["escalationLevel"], 1);
+
+    // After 30 minutes: step 2, Harbor's admin by phone.
+    escalate(&app, t0 + Duration::minutes(30)).await?;
+    let second = alert(&app, &id).await?;
+    assert_eq!(second["escalationLevel"], 2);
+    assert_eq!(at(&second["nextEscalationAt"]), t0 + Duration::minutes(90));
+    let step = &second["escalations"][1];
+    assert_eq!(step["position"], 2);
+    assert_eq!(step["channel"], "PHONE");
+    assert_eq!(
+        step["reason"],
+        "after 30 min without acknowledgement at step 1"
+    );
+    assert_eq!(step["team"], Value::Null);
+    assert_eq!(step["person"]["displayName"], "Dana Whitfield");
+
+    // Each escalation is in the change log, recorded by Tandem itself.
+    let entries = change_log_entry::Entity::find()
+        .filter(change_log_entry::COLUMN.summary.contains("(ESC-1)"))
+        .filter(change_log_entry::COLUMN.summary.starts_with("Escalated"))
+        .order_by_asc(change_log_entry::Column::RecordedAt)
+        .all(&app.db)
+        .await?;
+    let summaries: Vec<&str> = entries.iter().map(|entry| entry.summary.as_str()).collect();
+    assert_eq!(
+        summaries,
+        vec![
+            format!("Escalated alert: Backup job failed (ESC-1) to {team} by TICKET (step 1): routed"),
+            "Escalated alert: Backup job failed (ESC-1) to Dana Whitfield by PHONE (step 2): after 30 min without acknowledgement at step 1".to_owned(),
+        ]
+    );
+    assert!(
+        entries.iter().all(
+            |entry| entry.principal == entities::enums::Principal::System
+                && entry.actor_id.is_none()
+                && entry.category == entities::enums::ChangeCategory::Incident
+        ),
+        "{entries:?}"
+    );
+    assert_eq!(entries[1].occurred_at, t0 + Duration::minutes(30));
+
+    // Acknowledged: it stops, whatever the clock says later.
+    acknowledge(&app, &id).await?;
+    let acknowledged = alert(&app, &id).await?;
+    assert_eq!(acknowledged["nextEscalationAt"], Value::Null);
+    assert_eq!(acknowledged["sla"]["responseBreached"], true);
+    escalate(&app, t0 + Duration::days(1)).await?;
+    let after = alert(&app, &id).await?;
+    assert_eq!(after["escalationLevel"], 2);
+    assert_eq!(after["escalations"].as_array().unwrap().len(), 2);
+    assert_eq!(rows(&app, &id).await?.len(), 2);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_restart_in_the_middle_loses_and_doubles_nothing() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let t0 = clock(2);
+    let id = raise(&app, "ESC-2", "HIGH", t0).await?;
+    escalate(&app, t0).await?;
+    assert_eq!(
+        rows(&app, &id)
+            .await?
+            .iter()
+            .map(|row| row.position)
+            .collect::<Vec<_>>(),
+        vec![1]
+    );
+
+    // The server stops after step 1 was committed; a new one starts on the same database and
+    // runs its engine in the background, on the wall clock: it catches up steps 2 and 3, each
+    // once, from the schedule fixed at routing. The test's own runs race it meanwhile.
+    let settings = api::config::ServerSettings {
+        escalation_interval: std::time::Duration::from_millis(50),
+        ..test_server_settings()
+    };
+    let restarted = app.spawn_beside(settings).await?;
+    let other = app.test_db.connect().await?;
+    let now = Utc::now();
+    let (first, second) = tokio::join!(
+        escalate_due(&app.db, None, now),
+        escalate_due(&other, None, now)
+    );
+    let (first, second) = (first?, second?);
+    assert_eq!(first.failed + second.failed, 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while rows(&app, &id).await?.len() < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let recorded = rows(&app, &id).await?;
+    assert_eq!(
+        recorded
+            .iter()
+            .map(|row| (row.position, row.due_at))
+            .collect::<Vec<_>>(),
+        vec![
+            (1, t0),
+            (2, t0 + Duration::minutes(30)),
+            (3, t0 + Duration::minutes(90)),
+        ]
+    );
+    let state = alert(&app, &id).await?;
+    assert_eq!(state["escalationLevel"], 3);
+    assert_eq!(state["nextEscalationAt"], Value::Null);
+    assert_eq!(state["escalations"][2]["channel"], "EMAIL");
+    assert_eq!(
+        state["escalations"][2]["reason"],
+        "after 60 min without acknowledgement at step 2"
+    );
+    // Past the last step nothing more is due, on any server.
+    escalate(&app, now + Duration::days(30)).await?;
+    escalate_due(&restarted.db, None, now + Duration::days(30)).await?;
+    assert_eq!(rows(&app, &id).await?.len(), 3);
+    let entries = change_log_entry::Entity::find()
+        .filter(change_log_entry::COLUMN.summary.contains("(ESC-2)"))
+        .filter(change_log_entry::COLUMN.summary.starts_with("Escalated"))
+        .all(&app.db)
+        .await?;
+    assert_eq!(entries.len(), 3);
+    drop(other);
+    restarted.stop().await?;
+    app.stop().await
+}
+
+#[tokio::test]
+async fn two_runs_at_the_same_instant_record_each_escalation_once() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let t0 = clock(3);
+    let ids = [
+        raise(&app, "ESC-3", "HIGH", t0).await?,
+        raise(&app, "ESC-4", "CRITICAL", t0 + Duration::minutes(1)).await?,
+    ];
+    let other = app.test_db.connect().await?;
+    // Three instants, each run twice at once from two pools (two servers).
+    for minutes in [0, 31, 91] {
+        let now = t0 + Duration::minutes(minutes);
+        let (first, second) = tokio::join!(
+            escalate_due(&app.db, None, now),
+            escalate_due(&other, None, now)
+        );
+        let (first, second) = (first?, second?);
+        assert_eq!(first.failed + second.failed, 0);
+    }
+    for id in &ids {
+        let positions: Vec<i32> = rows(&app, id)
+            .await?
+            .iter()
+            .map(|row| row.position)
+            .collect();
+        assert_eq!(positions, vec![1, 2, 3], "{id}");
+    }
+    // The unique (item, step) pair refuses a second row whatever writes it.
+    let first = rows(&app, &ids[0]).await?.remove(0);
+    let copy = escalation::Model {
+        id: uuid::Uuid::now_v7(),
+        ..first
+    };
+    let refused = sea_orm::ActiveModelTrait::insert(
+        sea_orm::IntoActiveModel::into_active_model(copy),
+        &app.db,
+    )
+    .await;
+    assert!(
+        matches!(
+            refused.as_ref().map_err(sea_orm::DbErr::sql_err),
+            Err(Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+        ),
+        "{refused:?}"
+    );
+    drop(other);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn escalations_are_published_to_subscribers_of_the_bus() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let t0 = clock(2);
+    let id = raise(&app, "ESC-5", "HIGH", t0).await?;
+    let bus = api::events::EventBus::default();
+    let mut events = Box::pin(bus.subscribe());
+    escalate_due(&app.db, Some(&bus), t0).await?;
+    let alert_id = decode_uuid(&id);
+    let mut found = None;
+    while let Ok(Some(event)) =
+        tokio::time::timeout(std::time::Duration::from_secs(2), events.next()).await
+    {
+        if let api::events::Event::Escalated { escalation, .. } = &*event
+            && escalation.alert_id == Some(alert_id)
+        {
+            found = Some(escalation.clone());
+            break;
+        }
+    }
+    let found = found.expect("an Escalated event for the alert");
+    assert_eq!((found.position, found.reason.as_str()), (1, "routed"));
+    app.stop().await
+}
+
+/// A ticket opened in Tandem, routed to the service desk entry.
+async fn open_ticket(app: &TestApp, title: &str) -> anyhow::Result<Value> {
+    let (environment, _) = harbor(app).await?;
+    let data = app
+        .query(
+            &app.client_admin_token(),
+            &format!("mutation($input: CreateTicketInput!) {{ createTicket(input: $input) {{ ticket {{ id createdAt {STATE} }} userErrors {{ message }} }} }}"),
+            json!({ "input": { "environmentId": environment, "title": title, "priority": "HIGH" } }),
+        )
+        .await?;
+    assert_eq!(data["createTicket"]["userErrors"], json!([]), "{data}");
+    Ok(data["createTicket"]["ticket"].clone())
+}
+
+async fn ticket(app: &TestApp, id: &Value) -> anyhow::Result<Value> {
+    Ok(app
+        .query(
+            &app.client_admin_token(),
+            &format!("query($id: ID!) {{ ticket(id: $id) {{ respondedAt {STATE} }} }}"),
+            json!({ "id": id }),
+        )
+        .await?["ticket"]
+        .clone())
+}
+
+#[tokio::test]
+async fn a_ticket_stops_escalating_once_responded_to() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let opened = open_ticket(&app, "Scanner offline").await?;
+    let id = opened["id"].clone();
+    let t0 = at(&opened["createdAt"]);
+    assert_eq!(at(&opened["nextEscalationAt"]), t0);
+    assert_eq!(
+        at(&opened["sla"]["responseDueAt"]),
+        t0 + Duration::minutes(60)
+    );
+    escalate(&app, t0).await?;
+    escalate(&app, t0 + Duration::minutes(30)).await?;
+    let escalated = ticket(&app, &id).await?;
+    assert_eq!(escalated["escalationLevel"], 2);
+    assert_eq!(
+        escalated["escalations"][1]["reason"],
+        "after 30 min without a response at step 1"
+    );
+
+    // The ticket went to a team of one side; a note by the other side is not a response.
+    let side = app
+        .query(
+            &app.client_admin_token(),
+            "query($id: ID!) { ticket(id: $id) { assignedTeam { organization { kind } } } }",
+            json!({ "id": id }),
+        )
+        .await?["ticket"]["assignedTeam"]["organization"]["kind"]
+        .clone();
+    let (assigned, other) = if side == "CLIENT" {
+        (app.client_admin_token(), app.provider_admin_token())
+    } else {
+        (app.provider_admin_token(), app.client_admin_token())
+    };
+    let note = |token: String, body: &'static str| {
+        let (app, id) = (&app, &id);
+        async move {
+            let data = app
+                .query(
+                    &token,
+                    "mutation($id: ID!, $body: String!) { addTicketNote(input: { ticketId: $id, body: $body }) { userErrors { message } } }",
+                    json!({ "id": id, "body": body }),
+                )
+                .await?;
+            assert_eq!(data["addTicketNote"]["userErrors"], json!([]), "{data}");
+            anyhow::Ok(())
+        }
+    };
+    note(other, "Any news?").await?;
+    let waiting = ticket(&app, &id).await?;
+    assert_eq!(waiting["respondedAt"], Value::Null);
+    assert_eq!(at(&waiting["nextEscalationAt"]), t0 + Duration::minutes(90));
+
+    // The assigned side answers: responded, and escalation stops.
+    note(assigned, "On it.").await?;
+    let responded = ticket(&app, &id).await?;
+    assert!(responded["respondedAt"].is_string(), "{responded}");
+    assert_eq!(responded["nextEscalationAt"], Value::Null);
+    assert_eq!(responded["sla"]["respondedAt"], responded["respondedAt"]);
+    assert_eq!(responded["sla"]["responseBreached"], false);
+    escalate(&app, t0 + Duration::days(1)).await?;
+    assert_eq!(ticket(&app, &id).await?["escalationLevel"], 2);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn moving_a_ticket_on_from_new_is_its_response() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let opened = open_ticket(&app, "Printer jams").await?;
+    let id = opened["id"].clone();
+    let t0 = at(&opened["createdAt"]);
+    escalate(&app, t0).await?;
+    let data = app
+        .query(
+            &app.provider_admin_token(),
+            "mutation($id: ID!) { changeTicketStatus(input: { id: $id, status: IN_PROGRESS }) { ticket { respondedAt } userErrors { message } } }",
+            json!({ "id": id }),
+        )
+        .await?;
+    assert_eq!(
+        data["changeTicketStatus"]["userErrors"],
+        json!([]),
+        "{data}"
+    );
+    let responded = ticket(&app, &id).await?;
+    assert_eq!(
+        responded["respondedAt"],
+        data["changeTicketStatus"]["ticket"]["respondedAt"]
+    );
+    assert!(responded["respondedAt"].is_string(), "{responded}");
+    assert_eq!(responded["nextEscalationAt"], Value::Null);
+    escalate(&app, t0 + Duration::days(1)).await?;
+    let later = ticket(&app, &id).await?;
+    assert_eq!(later["escalationLevel"], 1);
+    assert_eq!(later["escalations"].as_array().unwrap().len(), 1);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn an_entry_without_a_path_escalates_once_to_its_accountable_team_on_breach()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    // The entry that routes backup alerts of Harbor's EHR server, with its path removed (as an
+    // entry agreed without one would be).
+    let probe = raise(&app, "ESC-6-probe", "HIGH", clock(3)).await?;
+    let owner = app
+        .query(
+            &app.client_admin_token(),
+            "query($id: ID!) { alert(id: $id) { routing { responsibility { id accountableTeam { name } } } } }",
+            json!({ "id": probe }),
+        )
+        .await?["alert"]["routing"]["responsibility"]
+        .clone();
+    let entry = decode_uuid(&owner["id"]);
+    entities::escalation_step::Entity::delete_many()
+        .filter(
+            entities::escalation_step::COLUMN
+                .responsibility_id
+                .eq(entry),
+        )
+        .exec(&app.db)
+        .await?;
+    let t0 = clock(2);
+    let id = raise(&app, "ESC-6", "HIGH", t0).await?;
+    let routed = alert(&app, &id).await?;
+    // Nothing at routing: the first look is at the response due time.
+    assert_eq!(at(&routed["nextEscalationAt"]), t0 + Duration::minutes(60));
+    escalate(&app, t0 + Duration::minutes(59)).await?;
+    assert_eq!(alert(&app, &id).await?["escalations"], json!([]));
+    escalate(&app, t0 + Duration::minutes(60)).await?;
+    let breached = alert(&app, &id).await?;
+    assert_eq!(breached["escalationLevel"], 1);
+    assert_eq!(breached["nextEscalationAt"], Value::Null);
+    let only = &breached["escalations"];
+    assert_eq!(only.as_array().unwrap().len(), 1);
+    assert_eq!(only[0]["channel"], Value::Null);
+    assert_eq!(only[0]["team"]["name"], owner["accountableTeam"]["name"]);
+    assert_eq!(
+        only[0]["reason"],
+        "response target breached without acknowledgement; the entry has no escalation path, so its accountable team is told"
+    );
+    escalate(&app, t0 + Duration::days(1)).await?;
+    assert_eq!(rows(&app, &id).await?.len(), 1);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn another_tenant_sees_no_escalation() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let t0 = clock(2);
+    let id = raise(&app, "ESC-7", "HIGH", t0).await?;
+    escalate(&app, t0).await?;
+    let data = app
+        .query(
+            &app.cedar_admin_token(),
+            &format!("query($id: ID!) {{ alert(id: $id) {{ {STATE} }} }}"),
+            json!({ "id": id }),
+        )
+        .await?;
+    assert_eq!(data["alert"], Value::Null, "{data}");
+    app.stop().await
+}
+
+#[tokio::test]
+async fn the_demos_oldest_open_alert_is_breached_and_one_run_catches_up_its_path()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let oldest = entities::alert::Entity::find()
+        .filter(
+            entities::alert::COLUMN
+                .status
+                .eq(entities::enums::AlertStatus::Open),
+        )
+        .filter(entities::alert::COLUMN.routed_by_id.is_not_null())
+        .order_by_asc(entities::alert::Column::RaisedAt)
+        .one(&app.db)
+        .await?
+        .expect("the demo has an open routed alert");
+    let raised = oldest.raised_at;
+    assert!(Utc::now() - raised > Duration::days(7), "{raised}");
+    let id = json!(api::ids::encode(api::ids::NodeType::Alert, oldest.id).0);
+    let before = alert(&app, &id).await?;
+    assert_eq!(before["escalationLevel"], 0);
+    assert_eq!(before["sla"]["responseBreached"], true);
+    assert_eq!(at(&before["nextEscalationAt"]), raised);
+
+    // The first run after the server starts (serve runs one at once) walks the whole path.
+    let now = Utc::now().trunc_subsecs(0);
+    escalate(&app, now).await?;
+    let after = alert(&app, &id).await?;
+    assert_eq!(after["escalationLevel"], 3);
+    assert_eq!(after["nextEscalationAt"], Value::Null);
+    let steps = after["escalations"].as_array().unwrap();
+    assert_eq!(
+        steps
+            .iter()
+            .map(|step| (
+                step["position"].clone(),
+                at(&step["dueAt"]),
+                at(&step["escalatedAt"])
+            ))
+            .collect::<Vec<_>>(),
+        vec![
+            (json!(1), raised, now),
+            (json!(2), raised + Duration::minutes(30), now),
+            (json!(3), raised + Duration::minutes(90), now),
+        ]
+    );
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_server_running_the_engine_pushes_escalations_to_subscribers_of_the_tenant_only()
+-> anyhow::Result<()> {
+    use crate::subscriptions::{connect, next, subscribe};
+    let settings = api::config::ServerSettings {
+        escalation_interval: std::time::Duration::from_millis(100),
+        ..test_server_settings()
+    };
+    let app = TestApp::spawn_with(settings, true).await?;
+    let query = "subscription { escalated { position channel reason alert { message } } }";
+    let mut harbor = connect(&app, &app.client_admin_token()).await?;
+    subscribe(&mut harbor, "h", query).await?;
+    let mut cedar = connect(&app, &app.cedar_admin_token()).await?;
+    subscribe(&mut cedar, "c", query).await?;
+    // Raised two hours ago: the running engine walks its whole path at its next run.
+    raise(&app, "ESC-8", "HIGH", clock(0) - Duration::hours(2)).await?;
+    let ours = |event: &Value| {
+        event["payload"]["data"]["escalated"]["alert"]["message"] == "Backup job failed (ESC-8)"
+    };
+    let mut positions = Vec::new();
+    while positions.len() < 3 {
+        let event = next(&mut harbor).await?;
+        if ours(&event) {
+            positions.push(event["payload"]["data"]["escalated"]["position"].clone());
+        }
+    }
+    assert_eq!(positions, vec![json!(1), json!(2), json!(3)]);
+    // Cedar hears none of Harbor's (its own demo items aside).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(800);
+    while std::time::Instant::now() < deadline {
+        if let Ok(event) =
+            tokio::time::timeout(std::time::Duration::from_millis(200), next(&mut cedar)).await
+        {
+            assert!(!ours(&event?), "Cedar saw Harbor's escalation");
+        }
+    }
+    app.stop().await
+}
+
+#[tokio::test]
+async fn escalations_by_one_server_reach_subscribers_of_another() -> anyhow::Result<()> {
+    use crate::subscriptions::{connect, next, subscribe};
+    if tests::POSTGRES_URL.is_none() {
+        eprintln!("skipped: events fan out across servers on PostgreSQL only");
+        return Ok(());
+    }
+    // A serves the subscriber and runs no engine; B, beside it, runs the engine.
+    let a = TestApp::spawn_with_demo().await?;
+    let b = a
+        .spawn_beside(api::config::ServerSettings {
+            escalation_interval: std::time::Duration::from_millis(100),
+            ..test_server_settings()
+        })
+        .await?;
+    let mut harbor = connect(&a, &a.client_admin_token()).await?;
+    subscribe(
+        &mut harbor,
+        "h",
+        "subscription { escalated { position alert { message } } }",
+    )
+    .await?;
+    raise(&a, "ESC-9", "HIGH", clock(0) - Duration::hours(2)).await?;
+    let mut positions = Vec::new();
+    while positions.len() < 3 {
+        let event = next(&mut harbor).await?;
+        let escalated = &event["payload"]["data"]["escalated"];
+        if escalated["alert"]["message"] == "Backup job failed (ESC-9)" {
+            positions.push(escalated["position"].clone());
+        }
+    }
+    assert_eq!(positions, vec![json!(1), json!(2), json!(3)]);
+    b.stop().await?;
+    a.stop().await
+}
