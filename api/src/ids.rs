@@ -49,10 +49,14 @@ pub enum NodeType {
     ComplianceObligation,
     /// `EvidenceRecord`.
     EvidenceRecord,
+    /// `WebhookEndpoint`.
+    WebhookEndpoint,
+    /// `WebhookDelivery`.
+    WebhookDelivery,
 }
 
 impl NodeType {
-    const ALL: [Self; 18] = [
+    const ALL: [Self; 20] = [
         Self::Organization,
         Self::Engagement,
         Self::Team,
@@ -71,6 +75,8 @@ impl NodeType {
         Self::SyncRun,
         Self::ComplianceObligation,
         Self::EvidenceRecord,
+        Self::WebhookEndpoint,
+        Self::WebhookDelivery,
     ];
 
     /// The GraphQL type name.
@@ -94,6 +100,8 @@ impl NodeType {
             Self::SyncRun => "SyncRun",
             Self::ComplianceObligation => "ComplianceObligation",
             Self::EvidenceRecord => "EvidenceRecord",
+            Self::WebhookEndpoint => "WebhookEndpoint",
+            Self::WebhookDelivery => "WebhookDelivery",
         }
     }
 }

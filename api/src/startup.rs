@@ -36,6 +36,8 @@ pub struct Application {
     sync: SyncService,
     /// Other servers' events reaching this one's subscribers (PostgreSQL); dropped, it stops.
     fanout: Option<fanout::Listening>,
+    /// Delivers outbound webhooks; stopped after the server, once its attempts in flight end.
+    webhooks: Option<crate::outbox::worker::Worker>,
 }
 
 impl Application {
@@ -102,6 +104,17 @@ impl Application {
         if settings.sync_scheduler {
             sync.clone().start_scheduler();
         }
+        let webhooks = if settings.webhook_delivery {
+            Some(
+                crate::outbox::worker::Worker::start(
+                    db.clone(),
+                    settings.webhook_worker(sync.key.clone()),
+                )
+                .context("cannot start the webhook worker")?,
+            )
+        } else {
+            None
+        };
         let state = AppState {
             db,
             sync: sync.clone(),
@@ -130,6 +143,7 @@ impl Application {
             address,
             sync,
             fanout,
+            webhooks,
         })
     }
 
@@ -151,6 +165,9 @@ impl Application {
             .await
             .context("server error")?;
         drop(self.fanout);
+        if let Some(webhooks) = self.webhooks {
+            webhooks.stop().await;
+        }
         let interrupted = self
             .sync
             .shutdown(SYNC_SHUTDOWN_GRACE)

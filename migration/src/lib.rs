@@ -39,6 +39,7 @@ mod m20261201_000013_keyset_indexes;
 mod m20261201_000014_amend_responsibilities;
 mod m20261201_000015_function_system_kinds;
 mod m20261201_000016_create_compliance_evidence;
+mod m20261201_000017_create_webhook_outbox;
 
 pub use m20261201_000014_amend_responsibilities::reconstruct_history as reconstruct_responsibility_history;
 
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000014_amend_responsibilities::Migration),
             Box::new(m20261201_000015_function_system_kinds::Migration),
             Box::new(m20261201_000016_create_compliance_evidence::Migration),
+            Box::new(m20261201_000017_create_webhook_outbox::Migration),
         ]
     }
 }

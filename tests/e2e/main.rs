@@ -43,5 +43,6 @@ mod sync_notes;
 mod tenancy;
 mod upserts;
 mod vendors;
+mod webhooks_outbound;
 mod write_safety;
 mod write_tenancy;

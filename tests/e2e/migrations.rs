@@ -9,7 +9,7 @@ use serde_json::json;
 use tests::{TestDb, count_rows, table_names};
 use uuid::Uuid;
 
-const TABLES: [&str; 34] = [
+const TABLES: [&str; 37] = [
     "alerts",
     "change_log_entries",
     "change_log_entry_systems",
@@ -24,6 +24,7 @@ const TABLES: [&str; 34] = [
     "integration_mappings",
     "integrations",
     "organizations",
+    "outbox_events",
     "people",
     "responsibilities",
     "responsibility_approvals",
@@ -44,6 +45,8 @@ const TABLES: [&str; 34] = [
     "ticket_notes",
     "tickets",
     "value_mappings",
+    "webhook_deliveries",
+    "webhook_endpoints",
 ];
 
 #[tokio::test]

@@ -88,6 +88,13 @@ pub enum Notice {
         /// The organization that owns its environment.
         org: Uuid,
     },
+    /// [`Event::AlertChanged`].
+    AlertChanged {
+        /// The alert.
+        id: Uuid,
+        /// The organization that owns its environment.
+        org: Uuid,
+    },
 }
 
 impl Notice {
@@ -113,6 +120,13 @@ impl Notice {
                 organization_id,
                 alert,
             } => Self::Alert {
+                id: alert.id,
+                org: *organization_id,
+            },
+            Event::AlertChanged {
+                organization_id,
+                alert,
+            } => Self::AlertChanged {
                 id: alert.id,
                 org: *organization_id,
             },
@@ -424,7 +438,7 @@ async fn load(db: &DatabaseConnection, notices: &[Notice]) -> Result<Vec<Deliver
         match notice {
             Notice::Entry { id, .. } => entry_ids.insert(*id),
             Notice::Ticket { id, .. } => ticket_ids.insert(*id),
-            Notice::Alert { id, .. } => alert_ids.insert(*id),
+            Notice::Alert { id, .. } | Notice::AlertChanged { id, .. } => alert_ids.insert(*id),
             Notice::Callers | Notice::Access { .. } => false,
         };
     }
@@ -503,6 +517,13 @@ async fn load(db: &DatabaseConnection, notices: &[Notice]) -> Result<Vec<Deliver
             Notice::Alert { id, .. } => {
                 let alert = alerts.get(id)?;
                 Some(Delivery::Event(Box::new(Event::AlertRaised {
+                    organization_id: owner(alert.environment_id)?,
+                    alert: alert.clone(),
+                })))
+            }
+            Notice::AlertChanged { id, .. } => {
+                let alert = alerts.get(id)?;
+                Some(Delivery::Event(Box::new(Event::AlertChanged {
                     organization_id: owner(alert.environment_id)?,
                     alert: alert.clone(),
                 })))

@@ -23,9 +23,10 @@ use async_graphql::{Context, Request};
 use entities::{
     alert, change_log_entry, change_log_entry_system, compliance_obligation, engagement,
     environment, escalation_step, evidence_record, function, integration, integration_mapping,
-    organization, person, responsibility, responsibility_approval, responsibility_history,
-    responsibility_party, runbook, runbook_function, runbook_revision, runbook_system, sync_retry,
-    sync_run, sync_run_error, system, system_link, team, team_membership, ticket, ticket_note,
+    organization, outbox_event, person, responsibility, responsibility_approval,
+    responsibility_history, responsibility_party, runbook, runbook_function, runbook_revision,
+    runbook_system, sync_retry, sync_run, sync_run_error, system, system_link, team,
+    team_membership, ticket, ticket_note, webhook_delivery, webhook_endpoint,
 };
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -76,6 +77,9 @@ keyed!(
     sync_run,
     compliance_obligation,
     evidence_record,
+    webhook_endpoint,
+    webhook_delivery,
+    outbox_event,
 );
 
 /// Batches lookups of `E` by id.

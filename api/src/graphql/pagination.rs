@@ -24,7 +24,7 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::loaders::Keyed;
 use crate::graphql::types::{
     Alert, ChangeLogEntry, Engagement, Environment, Function, Integration, Organization, Person,
-    Runbook, SyncRun, System, Team, Ticket,
+    Runbook, SyncRun, System, Team, Ticket, WebhookDelivery, WebhookEndpoint,
 };
 
 /// Items per page when neither `first` nor `last` is given.
@@ -116,6 +116,8 @@ impl<C> Ordering<C> {
 #[graphql(concrete(name = "AlertConnection", params(Alert)))]
 #[graphql(concrete(name = "IntegrationConnection", params(Integration)))]
 #[graphql(concrete(name = "SyncRunConnection", params(SyncRun)))]
+#[graphql(concrete(name = "WebhookEndpointConnection", params(WebhookEndpoint)))]
+#[graphql(concrete(name = "WebhookDeliveryConnection", params(WebhookDelivery)))]
 pub struct Page<N>
 where
     N: OutputType,
@@ -157,6 +159,8 @@ where
 #[graphql(concrete(name = "AlertEdge", params(Alert)))]
 #[graphql(concrete(name = "IntegrationEdge", params(Integration)))]
 #[graphql(concrete(name = "SyncRunEdge", params(SyncRun)))]
+#[graphql(concrete(name = "WebhookEndpointEdge", params(WebhookEndpoint)))]
+#[graphql(concrete(name = "WebhookDeliveryEdge", params(WebhookDelivery)))]
 pub struct PageEdge<N: OutputType> {
     /// Pass as `after` (or `before`) to read the items after (or before) this one.
     pub cursor: String,

@@ -21,6 +21,7 @@
 //! - `scope`: the reads that decide a write: which environment, systems and tickets the actor
 //!   may name.
 //! - `directory`: who may manage an organization's people, teams and memberships.
+//! - `webhooks`: outbound webhook endpoints (admins): register, change, rotate, delete, replay.
 //! - `credentials`: sealing and opening an integration's credentials with `TANDEM_SECRET_KEY`.
 
 pub mod bulk;
@@ -36,6 +37,7 @@ pub mod matrix;
 pub mod runbook;
 pub mod scope;
 pub mod unit;
+pub mod webhooks;
 pub mod work;
 
 use entities::enums::Role;

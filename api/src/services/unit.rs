@@ -19,6 +19,7 @@ use sea_orm::{
 
 use crate::auth::Viewer;
 use crate::events::{Event, EventBus, fanout};
+use crate::outbox::{self, EventType, Item, payload};
 
 /// `instant` at the precision both databases keep (microseconds).
 pub fn precise(instant: DateTime<Utc>) -> DateTime<Utc> {
@@ -69,6 +70,9 @@ pub struct UnitOfWork<'a> {
     callers_changed: bool,
     /// Where events go; absent when nothing subscribes (tests, `schema`).
     events: Option<EventBus>,
+    /// Events for the outbox (outbound webhooks), written in this transaction just before it
+    /// commits. Behind a lock so helpers holding `&UnitOfWork` can emit.
+    outbox: std::sync::Mutex<Vec<Item>>,
 }
 
 /// An event waiting for its transaction to commit.
@@ -76,6 +80,7 @@ enum Pending {
     Entry(change_log_entry::Model),
     Ticket(ticket::Model),
     Alert(entities::alert::Model),
+    AlertChanged(entities::alert::Model),
 }
 
 impl Pending {
@@ -83,7 +88,7 @@ impl Pending {
         match self {
             Self::Entry(entry) => entry.environment_id,
             Self::Ticket(ticket) => ticket.environment_id,
-            Self::Alert(alert) => alert.environment_id,
+            Self::Alert(alert) | Self::AlertChanged(alert) => alert.environment_id,
         }
     }
 }
@@ -188,6 +193,7 @@ impl<'a> UnitOfWork<'a> {
             access_changed: Vec::new(),
             callers_changed: false,
             events: events.cloned(),
+            outbox: std::sync::Mutex::default(),
         })
     }
 
@@ -228,19 +234,59 @@ impl<'a> UnitOfWork<'a> {
         self.callers_changed = true;
     }
 
-    /// Publishes `entry` to subscribers once the transaction commits.
+    /// Publishes `entry` to subscribers once the transaction commits (and emits
+    /// `change.recorded`).
     pub fn entry_recorded(&mut self, entry: &change_log_entry::Model) {
         self.pending.push(Pending::Entry(entry.clone()));
+        self.emit(Item {
+            event_type: EventType::ChangeRecorded,
+            environment_id: Some(entry.environment_id),
+            organization_id: None,
+            subject_id: entry.id,
+            data: payload::change(entry),
+        });
     }
 
-    /// Publishes `ticket` to subscribers once the transaction commits.
+    /// Publishes `ticket` to subscribers once the transaction commits (and emits
+    /// `ticket.changed`).
     pub fn ticket_changed(&mut self, ticket: &ticket::Model) {
         self.pending.push(Pending::Ticket(ticket.clone()));
+        self.emit(ticket_item(EventType::TicketChanged, ticket));
     }
 
-    /// Publishes `alert` as raised once the transaction commits.
+    /// Publishes the new `ticket` to subscribers once the transaction commits (and emits
+    /// `ticket.created`, then `ticket.routed` when the matrix chose its team).
+    pub fn ticket_created(&mut self, ticket: &ticket::Model) {
+        self.pending.push(Pending::Ticket(ticket.clone()));
+        for item in created_ticket_items(ticket) {
+            self.emit(item);
+        }
+    }
+
+    /// Publishes `alert` as raised once the transaction commits (and emits `alert.raised`).
     pub fn alert_raised(&mut self, alert: &entities::alert::Model) {
         self.pending.push(Pending::Alert(alert.clone()));
+        self.emit(alert_item(EventType::AlertRaised, alert));
+    }
+
+    /// Publishes `alert` as acknowledged or resolved once the transaction commits (and emits
+    /// `alert.acknowledged` or `alert.resolved`, after its status).
+    pub fn alert_changed(&mut self, alert: &entities::alert::Model) {
+        self.pending.push(Pending::AlertChanged(alert.clone()));
+        let event_type = if alert.status == entities::enums::AlertStatus::Resolved {
+            EventType::AlertResolved
+        } else {
+            EventType::AlertAcknowledged
+        };
+        self.emit(alert_item(event_type, alert));
+    }
+
+    /// Emits `item` to the outbox (outbound webhooks) with this write's commit.
+    pub fn emit(&self, item: Item) {
+        self.outbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(item);
     }
 
     /// How this write's entries are attributed: to its actor, at its instant, in its change set.
@@ -286,25 +332,35 @@ impl<'a> UnitOfWork<'a> {
             events,
             access_changed,
             callers_changed,
+            outbox,
+            actor,
+            now,
             ..
         } = self;
-        let Some(bus) = events else {
-            return txn.commit().await;
-        };
-        let owners: HashMap<Uuid, Uuid> = if pending.is_empty() {
+        let items = outbox
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let environment_ids: std::collections::BTreeSet<Uuid> = pending
+            .iter()
+            .map(Pending::environment_id)
+            .chain(items.iter().filter_map(|item| item.environment_id))
+            .collect();
+        let owners: HashMap<Uuid, Uuid> = if environment_ids.is_empty() {
             HashMap::new()
         } else {
             environment::Entity::find()
-                .filter(
-                    environment::COLUMN
-                        .id
-                        .is_in(pending.iter().map(Pending::environment_id)),
-                )
+                .filter(environment::COLUMN.id.is_in(environment_ids))
                 .all(&txn)
                 .await?
                 .into_iter()
                 .map(|found| (found.id, found.organization_id))
                 .collect()
+        };
+        // The outbox commits with the write or not at all.
+        let caused_by = actor.integration.as_ref().map(|found| found.id);
+        outbox::record(&txn, items, &owners, caused_by, now).await?;
+        let Some(bus) = events else {
+            return txn.commit().await;
         };
         // Rights first: a subscriber checks them before anything that follows.
         let committed: Vec<Event> = access_changed
@@ -325,6 +381,10 @@ impl<'a> UnitOfWork<'a> {
                         organization_id,
                         alert,
                     },
+                    Pending::AlertChanged(alert) => Event::AlertChanged {
+                        organization_id,
+                        alert,
+                    },
                 })
             }))
             .collect();
@@ -337,6 +397,41 @@ impl<'a> UnitOfWork<'a> {
             bus.publish(event);
         }
         Ok(())
+    }
+}
+
+/// The outbox item of `event_type` about `ticket`.
+#[must_use]
+pub fn ticket_item(event_type: EventType, ticket: &ticket::Model) -> Item {
+    Item {
+        event_type,
+        environment_id: Some(ticket.environment_id),
+        organization_id: None,
+        subject_id: ticket.id,
+        data: payload::ticket(ticket),
+    }
+}
+
+/// The outbox items of a new `ticket`: `ticket.created`, and `ticket.routed` when the matrix
+/// chose its team.
+#[must_use]
+pub fn created_ticket_items(ticket: &ticket::Model) -> Vec<Item> {
+    let mut items = vec![ticket_item(EventType::TicketCreated, ticket)];
+    if ticket.routed_by_id.is_some() {
+        items.push(ticket_item(EventType::TicketRouted, ticket));
+    }
+    items
+}
+
+/// The outbox item of `event_type` about `alert`.
+#[must_use]
+pub fn alert_item(event_type: EventType, alert: &entities::alert::Model) -> Item {
+    Item {
+        event_type,
+        environment_id: Some(alert.environment_id),
+        organization_id: None,
+        subject_id: alert.id,
+        data: payload::alert(alert),
     }
 }
 

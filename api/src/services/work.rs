@@ -314,7 +314,7 @@ pub async fn create_ticket(
     .insert(&write.txn)
     .await?;
     write.ticket_id = Some(created.id);
-    write.ticket_changed(&created);
+    write.ticket_created(&created);
     write
         .record(ChangeNote {
             environment_id: environment.id,
@@ -756,6 +756,7 @@ async fn alert_action(
     }
     model.updated_at = Set(write.now);
     let updated = model.update(&write.txn).await?;
+    write.alert_changed(&updated);
     let verb = if target == AlertStatus::Acknowledged {
         "Acknowledged"
     } else {

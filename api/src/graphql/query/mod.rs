@@ -24,6 +24,7 @@ pub mod inventory;
 pub mod lookup;
 pub mod matrix;
 pub mod node;
+pub mod webhooks;
 pub mod work;
 
 use async_graphql::{ID, MergedObject};
@@ -45,6 +46,7 @@ pub struct Query(
     matrix::MatrixQuery,
     gaps::GapsQuery,
     compliance::ComplianceQuery,
+    webhooks::WebhookQuery,
 );
 
 /// Pins a list to one parent when it is read as a nested field (`environment.systems`).

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::{
     alert, change_log_entry, compliance_obligation, engagement, environment, evidence_record,
     function, integration, organization, responsibility, runbook, runbook_revision, sync_run,
-    system, team, ticket, ticket_note,
+    system, team, ticket, ticket_note, webhook_delivery, webhook_endpoint,
 };
 
 use crate::auth;
@@ -12,11 +12,12 @@ use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
 use crate::graphql::loaders::load_by_id;
 use crate::graphql::pagination::MAX_PAGE_SIZE;
+use crate::graphql::query::webhooks::manages_webhooks_of;
 use crate::graphql::scope::{can_see_environment, visible_person};
 use crate::graphql::types::{
     Alert, ChangeLogEntry, ComplianceObligation, Engagement, Environment, EvidenceRecord, Function,
     Integration, Node, Organization, Person, Responsibility, Runbook, RunbookRevision, SyncRun,
-    System, Team, Ticket, TicketNote, Viewer,
+    System, Team, Ticket, TicketNote, Viewer, WebhookDelivery, WebhookEndpoint,
 };
 use crate::ids::{self, NodeType};
 
@@ -171,6 +172,19 @@ pub async fn find_node(ctx: &Context<'_>, id: &ID) -> ApiResult<Option<Node>> {
             .await?
             .map(|found| Node::EvidenceRecord(EvidenceRecord::new(found)))
         }
+        // Endpoints and their deliveries: admins of the endpoint's organization only.
+        NodeType::WebhookEndpoint => load_by_id::<webhook_endpoint::Entity>(ctx, uuid)
+            .await?
+            .filter(|found| manages_webhooks_of(viewer, found.organization_id))
+            .map(|found| Node::WebhookEndpoint(WebhookEndpoint(found))),
+        NodeType::WebhookDelivery => match load_by_id::<webhook_delivery::Entity>(ctx, uuid).await?
+        {
+            Some(delivery) => load_by_id::<webhook_endpoint::Entity>(ctx, delivery.endpoint_id)
+                .await?
+                .filter(|found| manages_webhooks_of(viewer, found.organization_id))
+                .map(|_| Node::WebhookDelivery(WebhookDelivery(delivery))),
+            None => None,
+        },
     };
     Ok(node)
 }

@@ -19,6 +19,7 @@ pub mod system;
 pub mod team;
 pub mod ticket;
 pub mod viewer;
+pub mod webhook;
 
 pub use alert::Alert;
 pub use change_log_entry::ChangeLogEntry;
@@ -37,3 +38,4 @@ pub use system::System;
 pub use team::Team;
 pub use ticket::{Ticket, TicketNote};
 pub use viewer::Viewer;
+pub use webhook::{WebhookDelivery, WebhookEndpoint};

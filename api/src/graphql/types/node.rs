@@ -5,7 +5,7 @@ use async_graphql::{ID, Interface};
 use crate::graphql::types::{
     Alert, ChangeLogEntry, ComplianceObligation, Engagement, Environment, EvidenceRecord, Function,
     Integration, Organization, Person, Responsibility, Runbook, RunbookRevision, SyncRun, System,
-    Team, Ticket, TicketNote,
+    Team, Ticket, TicketNote, WebhookDelivery, WebhookEndpoint,
 };
 
 /// An object with a global id, fetchable with `node(id:)`.
@@ -48,4 +48,8 @@ pub enum Node {
     ComplianceObligation(ComplianceObligation),
     /// A piece of compliance evidence.
     EvidenceRecord(EvidenceRecord),
+    /// An outbound webhook endpoint (admins of its organization).
+    WebhookEndpoint(WebhookEndpoint),
+    /// A delivery of an event to a webhook endpoint (admins of its organization).
+    WebhookDelivery(WebhookDelivery),
 }
