@@ -398,6 +398,14 @@ async fn acknowledging_and_resolving_an_alert_emit_events() -> anyhow::Result<()
         )
         .await?["alerts"]["edges"][0]["node"]["id"]
         .clone();
+    // The bus hears of them too: `alertChanged` subscribers get both steps.
+    let mut socket = crate::subscriptions::connect(&app, &provider).await?;
+    crate::subscriptions::subscribe(
+        &mut socket,
+        "a",
+        "subscription { alertChanged { id status } }",
+    )
+    .await?;
     for operation in ["acknowledgeAlert", "resolveAlert"] {
         let data = app
             .query(
@@ -418,6 +426,14 @@ async fn acknowledging_and_resolving_an_alert_emit_events() -> anyhow::Result<()
     assert_eq!(bodies[0]["data"]["id"], alert);
     assert_eq!(bodies[1]["data"]["id"], alert);
     assert!(got.iter().all(|found| verifies(&secret, found)));
+    for status in ["ACKNOWLEDGED", "RESOLVED"] {
+        let event = crate::subscriptions::next(&mut socket).await?;
+        assert_eq!(
+            event["payload"]["data"]["alertChanged"],
+            json!({ "id": alert, "status": status }),
+            "{event}"
+        );
+    }
     app.stop().await
 }
 
@@ -790,5 +806,103 @@ async fn only_admins_register_endpoints_at_allowed_addresses() -> anyhow::Result
         .query(&harbor, "{ webhookEndpoints { totalCount } }", Value::Null)
         .await?;
     assert_eq!(listed["webhookEndpoints"]["totalCount"], 0);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn matrix_lifecycle_steps_emit_proposed_and_agreed() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with(settings(), true).await?;
+    let receiver = Receiver::start().await?;
+    let provider = app.provider_admin_token();
+    let harbor = app.client_admin_token();
+    endpoint(
+        &app,
+        &provider,
+        &receiver.url("m"),
+        &["RESPONSIBILITY_PROPOSED", "RESPONSIBILITY_AGREED"],
+        None,
+    )
+    .await?;
+    let data = app
+        .query(&harbor, "{ environments(first: 1) { edges { node { id } } } systems(filter: { text: \"HHP-EHR-APP01\" }) { edges { node { id } } } }", Value::Null)
+        .await?;
+    let environment = data["environments"]["edges"][0]["node"]["id"].clone();
+    let ehr = data["systems"]["edges"][0]["node"]["id"].clone();
+    let internal_it = app
+        .all_nodes(&harbor, "teams", "id name")
+        .await?
+        .into_iter()
+        .find(|team| team["name"] == "Internal IT")
+        .expect("Harbor's Internal IT")["id"]
+        .clone();
+    let created = app
+        .query(
+            &harbor,
+            "mutation($input: CreateResponsibilityInput!) { createResponsibility(input: $input) { responsibility { id } userErrors { code } } }",
+            json!({ "input": { "environmentId": environment, "function": "backup_recovery", "systemId": ehr, "responsibleTeamId": internal_it, "accountableTeamId": internal_it, "validFrom": "2027-01-01T00:00:00Z" } }),
+        )
+        .await?;
+    let entry = created["createResponsibility"]["responsibility"]["id"].clone();
+    for (token, step) in [
+        (&harbor, "proposeResponsibility"),
+        (&harbor, "approveResponsibility"),
+        (&provider, "approveResponsibility"),
+    ] {
+        let data = app
+            .query(
+                token,
+                &format!("mutation($input: ResponsibilityActionInput!) {{ {step}(input: $input) {{ userErrors {{ code }} }} }}"),
+                json!({ "input": { "id": entry } }),
+            )
+            .await?;
+        assert_eq!(data[step]["userErrors"], json!([]), "{step}: {data}");
+    }
+    receiver.wait("m", |got| got.len() == 2).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let bodies: Vec<Value> = receiver.at("m").iter().map(Received::json).collect();
+    assert_eq!(
+        bodies.len(),
+        2,
+        "a draft and a first approval emit nothing: {bodies:?}"
+    );
+    assert_eq!(bodies[0]["type"], "responsibility.proposed");
+    assert_eq!(bodies[0]["data"]["status"], "PROPOSED");
+    assert_eq!(bodies[1]["type"], "responsibility.agreed");
+    assert_eq!(bodies[1]["data"]["status"], "AGREED");
+    assert_eq!(bodies[1]["data"]["id"], entry);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_failed_sync_run_reaches_its_organizations_endpoint() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with(settings(), true).await?;
+    let receiver = Receiver::start().await?;
+    let provider = app.provider_admin_token();
+    let ninja = ninja(&app).await?;
+    // Skipping the integration does not hide its failures: they are not data it wrote.
+    endpoint(
+        &app,
+        &provider,
+        &receiver.url("s"),
+        &["SYNC_RUN_FAILED"],
+        Some(&ninja),
+    )
+    .await?;
+    let created = app
+        .query(
+            &provider,
+            "mutation($input: CreateIntegrationInput!) { createIntegration(input: $input) { integration { id } userErrors { code } } }",
+            json!({ "input": { "name": "Nowhere", "kind": "NINJAONE", "baseUrl": "http://127.0.0.1:9", "credentials": { "clientId": "a", "clientSecret": "b" } } }),
+        )
+        .await?;
+    let integration = created["createIntegration"]["integration"]["id"].clone();
+    let outcome = tests::sync_with(&app, tests::decode_uuid(&integration), &|_| {}).await;
+    assert!(outcome.is_err(), "nothing listens on port 9");
+    receiver.wait("s", |got| got.len() == 1).await?;
+    let body = receiver.at("s")[0].json();
+    assert_eq!(body["type"], "sync_run.failed");
+    assert_eq!(body["data"]["status"], "FAILED");
+    assert_eq!(body["data"]["integrationId"], integration);
+    assert_eq!(body["environmentId"], Value::Null);
     app.stop().await
 }

@@ -29,6 +29,9 @@ use sea_orm::prelude::*;
 use sea_orm::{ConnectionTrait, IntoActiveModel, QueryFilter};
 use serde_json::Value;
 
+/// Rows per insert statement.
+const INSERT_CHUNK: usize = 500;
+
 /// What happened, as deliveries name it (`type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventType {
@@ -169,20 +172,25 @@ pub async fn record(
     if events.is_empty() {
         return Ok(events);
     }
-    let inserts = events.iter().cloned().map(|event| {
-        let mut model = event.into_active_model();
-        // The database numbers the events.
-        model.seq = sea_orm::ActiveValue::NotSet;
-        model
-    });
-    outbox_event::Entity::insert_many(inserts)
-        .exec_without_returning(txn)
-        .await?;
+    // In chunks: a bulk write's events times the endpoints stay under both databases' limits on
+    // bound parameters.
+    for chunk in events.chunks(INSERT_CHUNK) {
+        let inserts = chunk.iter().cloned().map(|event| {
+            let mut model = event.into_active_model();
+            // The database numbers the events.
+            model.seq = sea_orm::ActiveValue::NotSet;
+            model
+        });
+        outbox_event::Entity::insert_many(inserts)
+            .exec_without_returning(txn)
+            .await?;
+    }
     let deliveries = deliveries_for(txn, &events, now).await?;
-    if !deliveries.is_empty() {
+    for chunk in deliveries.chunks(INSERT_CHUNK) {
         webhook_delivery::Entity::insert_many(
-            deliveries
-                .into_iter()
+            chunk
+                .iter()
+                .cloned()
                 .map(IntoActiveModel::into_active_model),
         )
         .exec_without_returning(txn)

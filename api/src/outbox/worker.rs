@@ -531,3 +531,32 @@ pub async fn prune(db: &DatabaseConnection, retention: Duration) -> Result<u64, 
             .rows_affected;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::backoff;
+    use crate::outbox::EventType;
+
+    #[test]
+    fn backoff_doubles_from_the_base_up_to_an_hour_with_jitter() {
+        let base = Duration::from_secs(10);
+        for (attempts, nominal) in [(1, 10), (2, 20), (3, 40), (12, 3600), (40, 3600)] {
+            let wait = backoff(base, attempts).as_secs_f64();
+            let nominal = f64::from(nominal);
+            assert!(
+                (nominal * 0.8..=nominal * 1.2).contains(&wait),
+                "attempt {attempts}: {wait} s"
+            );
+        }
+    }
+
+    #[test]
+    fn every_event_type_has_one_name() {
+        for event_type in EventType::ALL {
+            assert_eq!(EventType::parse(event_type.name()), Some(event_type));
+        }
+        assert_eq!(EventType::parse("ticket.deleted"), None);
+    }
+}
