@@ -906,3 +906,66 @@ async fn a_failed_sync_run_reaches_its_organizations_endpoint() -> anyhow::Resul
     assert_eq!(body["environmentId"], Value::Null);
     app.stop().await
 }
+
+#[tokio::test]
+async fn a_sync_runs_tickets_reach_the_outbox_even_when_a_page_is_written_record_by_record()
+-> anyhow::Result<()> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    // No worker: the outbox and its deliveries are read from the database.
+    let app = TestApp::spawn_with_demo().await?;
+    let provider = app.provider_admin_token();
+    let (endpoint_id, _) = endpoint(
+        &app,
+        &provider,
+        "https://hooks.example.com/sync",
+        &["TICKET_CREATED"],
+        None,
+    )
+    .await?;
+    let (server, id) = crate::sync::connectwise(&app, 6, 1000).await?;
+    // The page is written again record by record when the database refuses one, and the
+    // events of the records written must survive the rolled-back attempts.
+    // A ticket the database refuses (a trigger stands in for a value a column cannot hold).
+    let trigger = if app.test_db.is_postgres() {
+        "CREATE FUNCTION wt_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.title = 'Refused' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$; \
+         CREATE TRIGGER wt_refuse BEFORE INSERT ON tickets FOR EACH ROW EXECUTE FUNCTION wt_refuse();"
+    } else {
+        "CREATE TRIGGER wt_refuse BEFORE INSERT ON tickets WHEN NEW.title = 'Refused' \
+         BEGIN SELECT RAISE(ABORT, 'refused'); END;"
+    };
+    sea_orm::ConnectionTrait::execute_unprepared(&app.db, trigger).await?;
+    // Tickets go round companies 250, 251, 252 (unmapped): the fifth is the last mapped one.
+    server.state.store().tickets[4]["summary"] = json!("Refused");
+    // `tests::sync_with` runs without an event bus, as `tandem sync` does.
+    let report = tests::sync_with(&app, id, &|_| {}).await?;
+    assert_eq!(report.run.records_failed, 1, "{report:?}");
+    let synced: Vec<uuid::Uuid> = entities::ticket::Entity::find()
+        .filter(entities::ticket::Column::ExternalSource.like("CONNECTWISE_MANAGE:%"))
+        .all(&app.db)
+        .await?
+        .into_iter()
+        .map(|found| found.id)
+        .collect();
+    assert!(!synced.is_empty());
+    let events = entities::outbox_event::Entity::find()
+        .filter(entities::outbox_event::Column::EventType.eq("ticket.created"))
+        .all(&app.db)
+        .await?;
+    let mut subjects: Vec<uuid::Uuid> = events.iter().map(|event| event.subject_id).collect();
+    subjects.sort();
+    let mut expected = synced.clone();
+    expected.sort();
+    assert_eq!(subjects, expected, "one ticket.created per synced ticket");
+    assert!(
+        events
+            .iter()
+            .all(|event| event.caused_by_integration_id == Some(id)),
+        "caused by the integration"
+    );
+    let deliveries = entities::webhook_delivery::Entity::find()
+        .filter(entities::webhook_delivery::Column::EndpointId.eq(tests::decode_uuid(&endpoint_id)))
+        .all(&app.db)
+        .await?;
+    assert_eq!(deliveries.len(), synced.len());
+    app.stop().await
+}

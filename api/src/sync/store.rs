@@ -281,10 +281,9 @@ impl RunContext {
         let mark = self.pending.len();
         self.outbox
             .extend(items.into_iter().map(|item| (mark, item)));
-        // Without a bus nobody subscribes; the outbox still records.
-        if self.events.is_some() {
-            self.pending.push(event);
-        }
+        // Queued even without a bus (nothing is published then): its place in `pending` is what
+        // a rolled-back savepoint discards its outbox items by.
+        self.pending.push(event);
     }
 
     fn event(&mut self, environment_id: Uuid, make: impl FnOnce(Uuid) -> Event) {
