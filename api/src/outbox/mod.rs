@@ -12,9 +12,10 @@
 //! - **Payloads** ([`payload`]): the object as the API shows it, with global ids.
 //! - **Delivering** ([`worker`]): a background task of `tandem serve` claims due deliveries
 //!   with a lease, POSTs them signed ([`signature`]) and retries with backoff for 24 hours.
-//! - **Order and retention**: `seq` increases with every event written (readers resume after
-//!   the last `seq` they saw); events older than the retention window (7 days) are pruned with
-//!   their deliveries.
+//! - **Order and retention**: `seq` increases with every event written, in insert order (on
+//!   PostgreSQL two writes in flight at once may commit in the other order, so a reader that
+//!   resumes after the last `seq` it saw should read again a short window before it);
+//!   events older than the retention window (7 days) are pruned with their deliveries.
 
 pub mod payload;
 pub mod signature;
