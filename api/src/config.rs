@@ -145,6 +145,20 @@ pub struct ServerSettings {
     /// characters). Unset: `/metrics` answers 404.
     #[arg(long, env = "TANDEM_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<SecretString>,
+
+    /// Whether `serve` delivers outbound webhooks (events are recorded in the outbox either
+    /// way, and delivered by any server that does).
+    #[arg(long, env = "TANDEM_WEBHOOK_DELIVERY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub webhook_delivery: bool,
+
+    /// How often the webhook worker looks for due deliveries (`1s`).
+    #[arg(long, env = "TANDEM_WEBHOOK_POLL", default_value = "1s", value_parser = parse_positive_duration)]
+    pub webhook_poll: Duration,
+
+    /// The wait before a failed delivery's first retry (`10s`); it doubles with every attempt,
+    /// up to an hour, for 24 hours.
+    #[arg(long, env = "TANDEM_WEBHOOK_RETRY_BASE", default_value = "10s", value_parser = parse_positive_duration)]
+    pub webhook_retry_base: Duration,
 }
 
 impl ServerSettings {
@@ -152,6 +166,23 @@ impl ServerSettings {
     #[must_use]
     pub fn egress(&self) -> integrations::egress::Egress {
         integrations::egress::Egress::new(self.allow_private_vendor_addresses)
+    }
+
+    /// How the webhook worker runs, with the key that opens endpoints' secrets.
+    #[must_use]
+    pub fn webhook_worker(
+        &self,
+        key: Option<std::sync::Arc<integrations::secrets::SecretKey>>,
+    ) -> crate::outbox::worker::Settings {
+        crate::outbox::worker::Settings {
+            poll: self.webhook_poll,
+            retry_base: self.webhook_retry_base,
+            give_up_after: Duration::from_secs(24 * 3600),
+            timeout: Duration::from_secs(10),
+            retention: Duration::from_secs(7 * 24 * 3600),
+            egress: self.egress(),
+            key,
+        }
     }
 
     /// The retry policy of vendor calls, with the operator's throttling budget.

@@ -55,10 +55,14 @@ pub enum NodeType {
     /// A change set: the change log entries one mutation or one sync page wrote. Not a node
     /// (`node(id:)` answers null); `ChangeLogFilter.changeSetId` lists its entries.
     ChangeSet,
+    /// `WebhookEndpoint`.
+    WebhookEndpoint,
+    /// `WebhookDelivery`.
+    WebhookDelivery,
 }
 
 impl NodeType {
-    const ALL: [Self; 20] = [
+    const ALL: [Self; 22] = [
         Self::Organization,
         Self::Engagement,
         Self::Team,
@@ -79,6 +83,8 @@ impl NodeType {
         Self::EvidenceRecord,
         Self::ExternalId,
         Self::ChangeSet,
+        Self::WebhookEndpoint,
+        Self::WebhookDelivery,
     ];
 
     /// The GraphQL type name.
@@ -104,6 +110,8 @@ impl NodeType {
             Self::EvidenceRecord => "EvidenceRecord",
             Self::ExternalId => "ExternalId",
             Self::ChangeSet => "ChangeSet",
+            Self::WebhookEndpoint => "WebhookEndpoint",
+            Self::WebhookDelivery => "WebhookDelivery",
         }
     }
 }

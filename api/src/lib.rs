@@ -40,6 +40,7 @@ pub mod http;
 pub mod ids;
 pub mod matrix;
 pub mod metrics;
+pub mod outbox;
 pub mod packages;
 pub mod readiness;
 pub mod rest;

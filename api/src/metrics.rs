@@ -25,6 +25,7 @@ const RATE_LIMITED: &str = "tandem_rate_limited_total";
 const SUBSCRIPTIONS: &str = "tandem_subscriptions_open";
 const SYNC_RUNS: &str = "tandem_sync_runs_total";
 const SYNC_RECORDS: &str = "tandem_sync_records_total";
+const WEBHOOK_ATTEMPTS: &str = "tandem_webhook_delivery_attempts_total";
 const POOL_SIZE: &str = "tandem_db_pool_connections";
 const POOL_IDLE: &str = "tandem_db_pool_idle_connections";
 
@@ -86,6 +87,10 @@ fn describe() {
     describe_counter!(
         SYNC_RECORDS,
         "Records of finished sync runs by integration id and outcome (fetched, created, updated, unchanged, skipped, failed)."
+    );
+    describe_counter!(
+        WEBHOOK_ATTEMPTS,
+        "Outbound webhook delivery attempts by outcome (delivered, retry, failed, gave_up)."
     );
     describe_gauge!(POOL_SIZE, "Database connections open in the pool.");
     describe_gauge!(POOL_IDLE, "Database connections idle in the pool.");
@@ -184,6 +189,14 @@ pub fn sync_run(found: &integration::Model, run: &sync_run::Model) {
     ] {
         counter!(SYNC_RECORDS, "integration" => id.clone(), "outcome" => outcome)
             .increment(u64::try_from(count).unwrap_or(0));
+    }
+}
+
+/// Counts one outbound webhook delivery attempt with its `outcome`: `delivered`, `retry`,
+/// `failed` or `gave_up`.
+pub fn webhook_attempt(outcome: &'static str) {
+    if handle().is_some() {
+        counter!(WEBHOOK_ATTEMPTS, "outcome" => outcome).increment(1);
     }
 }
 

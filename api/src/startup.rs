@@ -39,6 +39,8 @@ pub struct Application {
     fanout: Option<fanout::Listening>,
     /// The escalation engine's runs, when enabled; dropped, they stop.
     escalations: Option<EscalationTask>,
+    /// Delivers outbound webhooks; stopped after the server, once its attempts in flight end.
+    webhooks: Option<crate::outbox::worker::Worker>,
 }
 
 impl Application {
@@ -108,6 +110,17 @@ impl Application {
         let escalations = (!settings.escalation_interval.is_zero()).then(|| {
             EscalationTask::start(db.clone(), events.clone(), settings.escalation_interval)
         });
+        let webhooks = if settings.webhook_delivery {
+            Some(
+                crate::outbox::worker::Worker::start(
+                    db.clone(),
+                    settings.webhook_worker(sync.key.clone()),
+                )
+                .context("cannot start the webhook worker")?,
+            )
+        } else {
+            None
+        };
         let state = AppState {
             db,
             sync: sync.clone(),
@@ -137,6 +150,7 @@ impl Application {
             sync,
             fanout,
             escalations,
+            webhooks,
         })
     }
 
@@ -159,6 +173,9 @@ impl Application {
             .context("server error")?;
         drop(self.escalations);
         drop(self.fanout);
+        if let Some(webhooks) = self.webhooks {
+            webhooks.stop().await;
+        }
         let interrupted = self
             .sync
             .shutdown(SYNC_SHUTDOWN_GRACE)

@@ -431,3 +431,17 @@ stored_enum! {
         NotApplicable,
     }
 }
+
+stored_enum! {
+    /// Where one outbound webhook delivery stands.
+    WebhookDeliveryStatus {
+        /// Not delivered yet; tried again at `next_attempt_at`.
+        Pending,
+        /// The endpoint answered 2xx.
+        Delivered,
+        /// The endpoint refused it (a 4xx other than 408 and 429) on every try; not tried again.
+        Failed,
+        /// Still not delivered 24 hours after its event; not tried again (a replay can).
+        GaveUp,
+    }
+}

@@ -49,5 +49,6 @@ mod sync_notes;
 mod tenancy;
 mod upserts;
 mod vendors;
+mod webhooks_outbound;
 mod write_safety;
 mod write_tenancy;

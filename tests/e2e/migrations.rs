@@ -9,7 +9,7 @@ use serde_json::json;
 use tests::{TestDb, count_rows, table_names};
 use uuid::Uuid;
 
-const TABLES: [&str; 36] = [
+const TABLES: [&str; 39] = [
     "alerts",
     "change_log_entries",
     "change_log_entry_systems",
@@ -25,6 +25,7 @@ const TABLES: [&str; 36] = [
     "integration_mappings",
     "integrations",
     "organizations",
+    "outbox_events",
     "people",
     "responsibilities",
     "responsibility_approvals",
@@ -46,6 +47,8 @@ const TABLES: [&str; 36] = [
     "ticket_notes",
     "tickets",
     "value_mappings",
+    "webhook_deliveries",
+    "webhook_endpoints",
 ];
 
 #[tokio::test]

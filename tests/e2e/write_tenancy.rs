@@ -35,7 +35,7 @@ use std::fmt::Write as _;
 use anyhow::Context as _;
 use chrono::{Duration, SecondsFormat, Utc};
 use entities::enums::{OrganizationKind, Role};
-use sea_orm::{ActiveModelBehavior, ActiveModelTrait, Set};
+use sea_orm::{ActiveModelBehavior, ActiveModelTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 use tests::{Dump, TestApp};
 
@@ -342,6 +342,10 @@ struct Ids {
     /// A piece of Harbor evidence (its risk analysis, which Harbor's Compliance Office answers
     /// for), not signed.
     evidence: String,
+    /// A Harbor outbound webhook endpoint.
+    webhook_endpoint: String,
+    /// An outbox event of Harbor's (the UUID a delivery names it by).
+    webhook_event: String,
 }
 
 fn instant(at: chrono::DateTime<Utc>) -> String {
@@ -853,6 +857,44 @@ fn matrix(ids: &Ids) -> Vec<Spec> {
             Harbor,
             Member,
             json!({ "evidenceId": ids.evidence }),
+        )
+        .also(NORTHWIND_ADMIN),
+        // No ids: an endpoint always belongs to the caller's own organization.
+        Spec::new(
+            "createWebhookEndpoint",
+            Harbor,
+            Member,
+            json!({ "url": "https://hooks.example.com/wt", "eventTypes": ["TICKET_CREATED"] }),
+        )
+        .attackers(&[]),
+        // The provider sees Harbor's environments, never Harbor's endpoints.
+        Spec::new(
+            "updateWebhookEndpoint",
+            Harbor,
+            Member,
+            json!({ "id": ids.webhook_endpoint, "url": "https://hooks.example.com/wt-moved" }),
+        )
+        .also(NORTHWIND_ADMIN),
+        Spec::new(
+            "rotateWebhookEndpointSecret",
+            Harbor,
+            Member,
+            json!({ "id": ids.webhook_endpoint }),
+        )
+        .also(NORTHWIND_ADMIN),
+        Spec::new(
+            "deleteWebhookEndpoint",
+            Harbor,
+            Member,
+            json!({ "id": ids.webhook_endpoint }),
+        )
+        .also(NORTHWIND_ADMIN)
+        .last(),
+        Spec::new(
+            "replayWebhookEvent",
+            Harbor,
+            Member,
+            json!({ "eventId": ids.webhook_event, "endpointId": ids.webhook_endpoint }),
         )
         .also(NORTHWIND_ADMIN),
     ]
@@ -1377,6 +1419,28 @@ async fn prepare() -> anyhow::Result<(Target, Ids)> {
         )
         .await?;
 
+    let webhook_endpoint = target
+        .setup(
+            HARBOR_ADMIN,
+            "createWebhookEndpoint",
+            &json!({ "url": "https://hooks.example.com/wt-setup", "eventTypes": ["CHANGE_RECORDED"] }),
+            "endpoint",
+        )
+        .await?;
+    // Recording the evidence above wrote a change log entry, so Harbor has an event.
+    let harbor_uuid = tests::decode_uuid(&json!(harbor));
+    let webhook_event = entities::outbox_event::Entity::find()
+        .filter(
+            entities::outbox_event::COLUMN
+                .organization_id
+                .eq(harbor_uuid),
+        )
+        .one(&target.app.db)
+        .await?
+        .context("Harbor has an outbox event")?
+        .id
+        .to_string();
+
     let ids = Ids {
         harbor,
         northwind,
@@ -1410,6 +1474,8 @@ async fn prepare() -> anyhow::Result<(Target, Ids)> {
         integration,
         southgate_integration,
         evidence,
+        webhook_endpoint,
+        webhook_event,
     };
     check_coverage(&target, &matrix(&ids))?;
     Ok((target, ids))

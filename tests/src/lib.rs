@@ -218,6 +218,10 @@ pub fn test_server_settings() -> ServerSettings {
         rate_limit: 0,
         rate_limit_burst: 0,
         metrics_token: None,
+        // The worker's polling would show in `statements`; webhook tests turn it on.
+        webhook_delivery: false,
+        webhook_poll: Duration::from_millis(100),
+        webhook_retry_base: Duration::from_millis(200),
     }
 }
 
@@ -531,6 +535,15 @@ impl TestApp {
     /// # Errors
     /// When the server failed.
     pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.stop_server().await
+    }
+
+    /// Stops the server gracefully (as SIGTERM does) and keeps the database, so another server
+    /// can start on it with [`TestApp::spawn_beside`]: a restart.
+    ///
+    /// # Errors
+    /// When the server ended with an error.
+    pub async fn stop_server(&mut self) -> anyhow::Result<()> {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }

@@ -95,6 +95,13 @@ pub enum Notice {
         /// The organization that owns its environment.
         org: Uuid,
     },
+    /// [`Event::AlertChanged`].
+    AlertChanged {
+        /// The alert.
+        id: Uuid,
+        /// The organization that owns its environment.
+        org: Uuid,
+    },
 }
 
 impl Notice {
@@ -128,6 +135,13 @@ impl Notice {
                 escalation,
             } => Self::Escalation {
                 id: escalation.id,
+                org: *organization_id,
+            },
+            Event::AlertChanged {
+                organization_id,
+                alert,
+            } => Self::AlertChanged {
+                id: alert.id,
                 org: *organization_id,
             },
             Event::AccessChanged { organization_id } => Self::Access {
@@ -442,7 +456,7 @@ async fn load(db: &DatabaseConnection, notices: &[Notice]) -> Result<Vec<Deliver
         match notice {
             Notice::Entry { id, .. } => entry_ids.insert(*id),
             Notice::Ticket { id, .. } => ticket_ids.insert(*id),
-            Notice::Alert { id, .. } => alert_ids.insert(*id),
+            Notice::Alert { id, .. } | Notice::AlertChanged { id, .. } => alert_ids.insert(*id),
             Notice::Escalation { id, .. } => escalation_ids.insert(*id),
             Notice::Callers | Notice::Access { .. } => false,
         };
@@ -543,6 +557,13 @@ async fn load(db: &DatabaseConnection, notices: &[Notice]) -> Result<Vec<Deliver
                 Some(Delivery::Event(Box::new(Event::Escalated {
                     organization_id: owner(escalation.environment_id)?,
                     escalation: escalation.clone(),
+                })))
+            }
+            Notice::AlertChanged { id, .. } => {
+                let alert = alerts.get(id)?;
+                Some(Delivery::Event(Box::new(Event::AlertChanged {
+                    organization_id: owner(alert.environment_id)?,
+                    alert: alert.clone(),
                 })))
             }
         })

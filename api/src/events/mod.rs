@@ -55,6 +55,13 @@ pub enum Event {
         /// The escalation, as recorded.
         escalation: escalation::Model,
     },
+    /// An alert was acknowledged or resolved (its `status` says which).
+    AlertChanged {
+        /// The organization that owns the alert's environment.
+        organization_id: Uuid,
+        /// The alert as it is now.
+        alert: alert::Model,
+    },
     /// The rights of some callers changed: an engagement of this organization ended, or one of
     /// its people was changed (deactivated, another role). Subscribers that may be affected
     /// resolve their rights again before they send anything that follows it on the bus.

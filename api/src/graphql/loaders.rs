@@ -23,10 +23,11 @@ use async_graphql::{Context, Request};
 use entities::{
     alert, change_log_entry, change_log_entry_system, compliance_obligation, engagement,
     environment, escalation, escalation_step, evidence_record, function, integration,
-    integration_mapping, organization, person, responsibility, responsibility_approval,
-    responsibility_history, responsibility_party, runbook, runbook_function, runbook_revision,
-    runbook_system, sla_target, sync_retry, sync_run, sync_run_error, system, system_link, team,
-    team_membership, ticket, ticket_note,
+    integration_mapping, organization, outbox_event, person, responsibility,
+    responsibility_approval, responsibility_history, responsibility_party, runbook,
+    runbook_function, runbook_revision, runbook_system, sla_target, sync_retry, sync_run,
+    sync_run_error, system, system_link, team, team_membership, ticket, ticket_note,
+    webhook_delivery, webhook_endpoint,
 };
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -78,6 +79,9 @@ keyed!(
     compliance_obligation,
     evidence_record,
     system_link,
+    webhook_endpoint,
+    webhook_delivery,
+    outbox_event,
 );
 
 /// Batches lookups of `E` by id.

@@ -27,7 +27,8 @@ use crate::graphql::types::integration::{IntegrationMapping, SyncRunError};
 use crate::graphql::types::responsibility::ResponsibilityHistoryEntry;
 use crate::graphql::types::{
     Alert, ChangeLogEntry, Engagement, Environment, Function, Integration, Organization, Person,
-    Runbook, RunbookRevision, SyncRun, System, Team, Ticket, TicketNote,
+    Runbook, RunbookRevision, SyncRun, System, Team, Ticket, TicketNote, WebhookDelivery,
+    WebhookEndpoint,
 };
 
 /// Items per page when neither `first` nor `last` is given.
@@ -128,6 +129,8 @@ impl<C> Ordering<C> {
     name = "ResponsibilityHistoryEntryConnection",
     params(ResponsibilityHistoryEntry)
 ))]
+#[graphql(concrete(name = "WebhookEndpointConnection", params(WebhookEndpoint)))]
+#[graphql(concrete(name = "WebhookDeliveryConnection", params(WebhookDelivery)))]
 pub struct Page<N>
 where
     N: OutputType,
@@ -178,6 +181,8 @@ where
     name = "ResponsibilityHistoryEntryEdge",
     params(ResponsibilityHistoryEntry)
 ))]
+#[graphql(concrete(name = "WebhookEndpointEdge", params(WebhookEndpoint)))]
+#[graphql(concrete(name = "WebhookDeliveryEdge", params(WebhookDelivery)))]
 pub struct PageEdge<N: OutputType> {
     /// Pass as `after` (or `before`) to read the items after (or before) this one.
     pub cursor: String,

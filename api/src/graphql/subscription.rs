@@ -305,6 +305,9 @@ where
                 }
                 | Event::Escalated {
                     organization_id, ..
+                }
+                | Event::AlertChanged {
+                    organization_id, ..
                 } => *organization_id,
             };
             match standing.can_see(organization_id).await {
@@ -431,6 +434,33 @@ impl SubscriptionRoot {
         let severities: Option<Vec<entities::enums::Priority>> = stored(filter.severities);
         scoped(ctx, move |event| match event {
             Event::AlertRaised { alert, .. }
+                if allows(environments.as_ref(), &alert.environment_id)
+                    && allows(severities.as_ref(), &alert.severity) =>
+            {
+                Some(Alert(alert.clone()))
+            }
+            _ => None,
+        })
+        .extend()
+    }
+
+    /// Alerts as they are acknowledged or resolved (committed), in the environments the caller
+    /// may see; `status` says which.
+    async fn alert_changed(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows what is sent.")] filter: Option<AlertSubscriptionFilter>,
+    ) -> Result<impl Stream<Item = Result<Alert>> + use<>> {
+        let filter = filter.unwrap_or_default();
+        let environments = decode_ids(
+            "filter.environmentIds",
+            NodeType::Environment,
+            filter.environment_ids.as_ref(),
+        )
+        .extend()?;
+        let severities: Option<Vec<entities::enums::Priority>> = stored(filter.severities);
+        scoped(ctx, move |event| match event {
+            Event::AlertChanged { alert, .. }
                 if allows(environments.as_ref(), &alert.environment_id)
                     && allows(severities.as_ref(), &alert.severity) =>
             {

@@ -861,7 +861,7 @@ pub async fn upsert_tickets(
                     .into_active_model()
                     .insert(&write.txn)
                     .await?;
-                write.ticket_changed(&created);
+                write.ticket_created(&created);
                 (created, UpsertOutcome::Created)
             }
         };

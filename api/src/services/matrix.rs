@@ -46,6 +46,7 @@ use serde_json::json;
 use crate::auth::Viewer;
 use crate::events::EventBus;
 use crate::matrix::{FieldChange, Target, Terms, difference};
+use crate::outbox::{EventType, Item};
 use crate::services::change_log::MAX_REASON;
 use crate::services::directory::lock_organization;
 use crate::services::scope::{person_for_environment, team_for_environment, visible_environment};
@@ -604,6 +605,24 @@ async fn record_history(
     action: HistoryAction,
     changes: &[FieldChange],
 ) -> Result<responsibility_history::Model, DbErr> {
+    // The lifecycle steps outbound webhooks hear of, with the entry as it is after the step.
+    let event_type = match action {
+        HistoryAction::Proposed | HistoryAction::ChangeProposed => {
+            Some(EventType::ResponsibilityProposed)
+        }
+        HistoryAction::Agreed => Some(EventType::ResponsibilityAgreed),
+        HistoryAction::Retired => Some(EventType::ResponsibilityRetired),
+        _ => None,
+    };
+    if let Some(event_type) = event_type {
+        write.emit(Item {
+            event_type,
+            environment_id: Some(entry.environment_id),
+            organization_id: None,
+            subject_id: entry.id,
+            data: crate::outbox::payload::responsibility(entry),
+        });
+    }
     responsibility_history::Model {
         id: Uuid::now_v7(),
         responsibility_id: entry.id,

@@ -23,6 +23,7 @@
 //! - `escalation`: the escalation engine, which walks the escalation path of routed tickets and
 //!   alerts nobody answers (`escalate_due`).
 //! - `directory`: who may manage an organization's people, teams and memberships.
+//! - `webhooks`: outbound webhook endpoints (admins): register, change, rotate, delete, replay.
 //! - `credentials`: sealing and opening an integration's credentials with `TANDEM_SECRET_KEY`.
 
 pub mod bulk;
@@ -39,6 +40,7 @@ pub mod matrix;
 pub mod runbook;
 pub mod scope;
 pub mod unit;
+pub mod webhooks;
 pub mod work;
 
 use entities::enums::Role;

@@ -21,6 +21,7 @@ use sea_orm::{
 
 use crate::auth::Viewer;
 use crate::events::{Event, EventBus, fanout};
+use crate::outbox::{self, EventType, Item, payload};
 
 /// `instant` at the precision both databases keep (microseconds).
 pub fn precise(instant: DateTime<Utc>) -> DateTime<Utc> {
@@ -71,6 +72,9 @@ pub struct UnitOfWork<'a> {
     callers_changed: bool,
     /// Where events go; absent when nothing subscribes (tests, `schema`).
     events: Option<EventBus>,
+    /// Events for the outbox (outbound webhooks), written in this transaction just before it
+    /// commits. Behind a lock so helpers holding `&UnitOfWork` can emit.
+    outbox: std::sync::Mutex<Vec<Item>>,
 }
 
 /// An event waiting for its transaction to commit.
@@ -79,6 +83,7 @@ enum Pending {
     Ticket(ticket::Model),
     Alert(entities::alert::Model),
     Escalation(entities::escalation::Model),
+    AlertChanged(entities::alert::Model),
 }
 
 impl Pending {
@@ -86,7 +91,7 @@ impl Pending {
         match self {
             Self::Entry(entry) => entry.environment_id,
             Self::Ticket(ticket) => ticket.environment_id,
-            Self::Alert(alert) => alert.environment_id,
+            Self::Alert(alert) | Self::AlertChanged(alert) => alert.environment_id,
             Self::Escalation(escalation) => escalation.environment_id,
         }
     }
@@ -192,6 +197,7 @@ impl<'a> UnitOfWork<'a> {
             access_changed: Vec::new(),
             callers_changed: false,
             events: events.cloned(),
+            outbox: std::sync::Mutex::default(),
         })
     }
 
@@ -232,19 +238,59 @@ impl<'a> UnitOfWork<'a> {
         self.callers_changed = true;
     }
 
-    /// Publishes `entry` to subscribers once the transaction commits.
+    /// Publishes `entry` to subscribers once the transaction commits (and emits
+    /// `change.recorded`).
     pub fn entry_recorded(&mut self, entry: &change_log_entry::Model) {
         self.pending.push(Pending::Entry(entry.clone()));
+        self.emit(Item {
+            event_type: EventType::ChangeRecorded,
+            environment_id: Some(entry.environment_id),
+            organization_id: None,
+            subject_id: entry.id,
+            data: payload::change(entry),
+        });
     }
 
-    /// Publishes `ticket` to subscribers once the transaction commits.
+    /// Publishes `ticket` to subscribers once the transaction commits (and emits
+    /// `ticket.changed`).
     pub fn ticket_changed(&mut self, ticket: &ticket::Model) {
         self.pending.push(Pending::Ticket(ticket.clone()));
+        self.emit(ticket_item(EventType::TicketChanged, ticket));
     }
 
-    /// Publishes `alert` as raised once the transaction commits.
+    /// Publishes the new `ticket` to subscribers once the transaction commits (and emits
+    /// `ticket.created`, then `ticket.routed` when the matrix chose its team).
+    pub fn ticket_created(&mut self, ticket: &ticket::Model) {
+        self.pending.push(Pending::Ticket(ticket.clone()));
+        for item in created_ticket_items(ticket) {
+            self.emit(item);
+        }
+    }
+
+    /// Publishes `alert` as raised once the transaction commits (and emits `alert.raised`).
     pub fn alert_raised(&mut self, alert: &entities::alert::Model) {
         self.pending.push(Pending::Alert(alert.clone()));
+        self.emit(alert_item(EventType::AlertRaised, alert));
+    }
+
+    /// Publishes `alert` as acknowledged or resolved once the transaction commits (and emits
+    /// `alert.acknowledged` or `alert.resolved`, after its status).
+    pub fn alert_changed(&mut self, alert: &entities::alert::Model) {
+        self.pending.push(Pending::AlertChanged(alert.clone()));
+        let event_type = if alert.status == entities::enums::AlertStatus::Resolved {
+            EventType::AlertResolved
+        } else {
+            EventType::AlertAcknowledged
+        };
+        self.emit(alert_item(event_type, alert));
+    }
+
+    /// Emits `item` to the outbox (outbound webhooks) with this write's commit.
+    pub fn emit(&self, item: Item) {
+        self.outbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(item);
     }
 
     /// How this write's entries are attributed: to its actor, at its instant, in its change set.
@@ -277,9 +323,11 @@ impl<'a> UnitOfWork<'a> {
         Ok(stored)
     }
 
-    /// Publishes `escalation` to subscribers once the transaction commits.
+    /// Publishes `escalation` to subscribers once the transaction commits (and emits
+    /// `ticket.escalated` or `alert.escalated`).
     pub fn escalated(&mut self, escalation: &entities::escalation::Model) {
         self.pending.push(Pending::Escalation(escalation.clone()));
+        self.emit(escalation_item(escalation));
     }
 
     /// Commits the write, then publishes its events. On PostgreSQL they are also announced to
@@ -295,9 +343,28 @@ impl<'a> UnitOfWork<'a> {
             events,
             access_changed,
             callers_changed,
+            outbox,
+            actor,
+            now,
             ..
         } = self;
-        commit_and_publish(txn, events, pending, access_changed, callers_changed).await
+        let items = outbox
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let caused_by = actor.integration.as_ref().map(|found| found.id);
+        commit_and_publish(
+            txn,
+            events,
+            pending,
+            Outboxed {
+                items,
+                caused_by,
+                now,
+            },
+            access_changed,
+            callers_changed,
+        )
+        .await
     }
 }
 
@@ -312,6 +379,8 @@ pub struct SystemWork {
     /// Groups every entry this write records.
     pub change_set_id: Uuid,
     pending: Vec<Pending>,
+    /// Events for the outbox, written just before COMMIT as a [`UnitOfWork`]'s.
+    outbox: Vec<Item>,
     events: Option<EventBus>,
 }
 
@@ -330,6 +399,7 @@ impl SystemWork {
             now: precise(now),
             change_set_id: Uuid::now_v7(),
             pending: Vec::new(),
+            outbox: Vec::new(),
             events: events.cloned(),
         })
     }
@@ -368,18 +438,30 @@ impl SystemWork {
             external_url: None,
         };
         let stored = insert_entry(&self.txn, entry, &note.system_ids).await?;
+        self.outbox.push(Item {
+            event_type: EventType::ChangeRecorded,
+            environment_id: Some(stored.environment_id),
+            organization_id: None,
+            subject_id: stored.id,
+            data: payload::change(&stored),
+        });
         self.pending.push(Pending::Entry(stored.clone()));
         Ok(stored)
     }
 
-    /// Publishes `ticket` to subscribers once the transaction commits.
+    /// Publishes `ticket` to subscribers once the transaction commits (and emits
+    /// `ticket.changed`).
     pub fn ticket_changed(&mut self, ticket: &ticket::Model) {
         self.pending.push(Pending::Ticket(ticket.clone()));
+        self.outbox
+            .push(ticket_item(EventType::TicketChanged, ticket));
     }
 
-    /// Publishes `escalation` to subscribers once the transaction commits.
+    /// Publishes `escalation` to subscribers once the transaction commits (and emits
+    /// `ticket.escalated` or `alert.escalated`).
     pub fn escalated(&mut self, escalation: &entities::escalation::Model) {
         self.pending.push(Pending::Escalation(escalation.clone()));
+        self.outbox.push(escalation_item(escalation));
     }
 
     /// Commits, then publishes the events (announced to other servers first, as
@@ -388,36 +470,68 @@ impl SystemWork {
     /// # Errors
     /// When the announcement or the commit fails; nothing was written then.
     pub async fn commit(self) -> Result<(), DbErr> {
-        commit_and_publish(self.txn, self.events, self.pending, Vec::new(), false).await
+        let outboxed = Outboxed {
+            items: self.outbox,
+            caused_by: None,
+            now: self.now,
+        };
+        commit_and_publish(
+            self.txn,
+            self.events,
+            self.pending,
+            outboxed,
+            Vec::new(),
+            false,
+        )
+        .await
     }
 }
 
-/// Commits `txn`, then publishes `pending` (after the `access_changed` announcements) on
-/// `events`; on PostgreSQL they are announced to the other servers just before COMMIT.
+/// What a write leaves in the outbox: its items, the integration whose token or run caused them,
+/// and the write's instant.
+struct Outboxed {
+    items: Vec<Item>,
+    caused_by: Option<Uuid>,
+    now: DateTime<Utc>,
+}
+
+/// Writes `outboxed` to the outbox and commits `txn`, then publishes `pending` (after the
+/// `access_changed` announcements) on `events`; on PostgreSQL they are announced to the other
+/// servers just before COMMIT. The outbox commits with the write or not at all.
 async fn commit_and_publish(
     txn: DatabaseTransaction,
     events: Option<EventBus>,
     pending: Vec<Pending>,
+    outboxed: Outboxed,
     access_changed: Vec<Uuid>,
     callers_changed: bool,
 ) -> Result<(), DbErr> {
-    let Some(bus) = events else {
-        return txn.commit().await;
-    };
-    let owners: HashMap<Uuid, Uuid> = if pending.is_empty() {
+    let environment_ids: std::collections::BTreeSet<Uuid> = pending
+        .iter()
+        .map(Pending::environment_id)
+        .chain(outboxed.items.iter().filter_map(|item| item.environment_id))
+        .collect();
+    let owners: HashMap<Uuid, Uuid> = if environment_ids.is_empty() {
         HashMap::new()
     } else {
         environment::Entity::find()
-            .filter(
-                environment::COLUMN
-                    .id
-                    .is_in(pending.iter().map(Pending::environment_id)),
-            )
+            .filter(environment::COLUMN.id.is_in(environment_ids))
             .all(&txn)
             .await?
             .into_iter()
             .map(|found| (found.id, found.organization_id))
             .collect()
+    };
+    outbox::record(
+        &txn,
+        outboxed.items,
+        &owners,
+        outboxed.caused_by,
+        outboxed.now,
+    )
+    .await?;
+    let Some(bus) = events else {
+        return txn.commit().await;
     };
     // Rights first: a subscriber checks them before anything that follows.
     let committed: Vec<Event> = access_changed
@@ -438,6 +552,10 @@ async fn commit_and_publish(
                     organization_id,
                     alert,
                 },
+                Pending::AlertChanged(alert) => Event::AlertChanged {
+                    organization_id,
+                    alert,
+                },
                 Pending::Escalation(escalation) => Event::Escalated {
                     organization_id,
                     escalation,
@@ -454,6 +572,61 @@ async fn commit_and_publish(
         bus.publish(event);
     }
     Ok(())
+}
+
+/// The outbox item of `event_type` about `ticket`.
+#[must_use]
+pub fn ticket_item(event_type: EventType, ticket: &ticket::Model) -> Item {
+    Item {
+        event_type,
+        environment_id: Some(ticket.environment_id),
+        organization_id: None,
+        subject_id: ticket.id,
+        data: payload::ticket(ticket),
+    }
+}
+
+/// The outbox items of a new `ticket`: `ticket.created`, and `ticket.routed` when the matrix
+/// chose its team.
+#[must_use]
+pub fn created_ticket_items(ticket: &ticket::Model) -> Vec<Item> {
+    let mut items = vec![ticket_item(EventType::TicketCreated, ticket)];
+    if ticket.routed_by_id.is_some() {
+        items.push(ticket_item(EventType::TicketRouted, ticket));
+    }
+    items
+}
+
+/// The outbox item of `event_type` about `alert`.
+#[must_use]
+pub fn alert_item(event_type: EventType, alert: &entities::alert::Model) -> Item {
+    Item {
+        event_type,
+        environment_id: Some(alert.environment_id),
+        organization_id: None,
+        subject_id: alert.id,
+        data: payload::alert(alert),
+    }
+}
+
+/// The outbox item of `escalation`: `ticket.escalated` or `alert.escalated`.
+#[must_use]
+pub fn escalation_item(escalation: &entities::escalation::Model) -> Item {
+    let event_type = if escalation.alert_id.is_some() {
+        EventType::AlertEscalated
+    } else {
+        EventType::TicketEscalated
+    };
+    Item {
+        event_type,
+        environment_id: Some(escalation.environment_id),
+        organization_id: None,
+        subject_id: escalation
+            .alert_id
+            .or(escalation.ticket_id)
+            .unwrap_or(escalation.id),
+        data: payload::escalation(escalation),
+    }
 }
 
 /// Inserts `entry` and its system links.

@@ -332,7 +332,7 @@ pub async fn create_ticket(
     .insert(&write.txn)
     .await?;
     write.ticket_id = Some(created.id);
-    write.ticket_changed(&created);
+    write.ticket_created(&created);
     write
         .record(ChangeNote {
             environment_id: environment.id,
@@ -800,6 +800,7 @@ async fn alert_action(
     model.next_escalation_at = Set(None);
     model.updated_at = Set(write.now);
     let updated = model.update(&write.txn).await?;
+    write.alert_changed(&updated);
     let verb = if target == AlertStatus::Acknowledged {
         "Acknowledged"
     } else {

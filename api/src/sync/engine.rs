@@ -264,8 +264,30 @@ pub async fn run(
     model.status = Set(status);
     model.error = Set(error);
     model.warnings = Set((!warnings.is_empty()).then(|| serde_json::json!(warnings).to_string()));
-    model.finished_at = Set(Some(Utc::now().trunc_subsecs(6)));
-    let finished = model.update(db).await?;
+    let now = Utc::now().trunc_subsecs(6);
+    model.finished_at = Set(Some(now));
+    // A failed run's outcome and its `sync_run.failed` event commit together.
+    let txn = crate::services::unit::begin_write(db).await?;
+    let finished = model.update(&txn).await?;
+    if finished.status == SyncStatus::Failed {
+        let failed = crate::outbox::Item {
+            event_type: crate::outbox::EventType::SyncRunFailed,
+            environment_id: None,
+            organization_id: Some(found.organization_id),
+            subject_id: finished.id,
+            data: crate::outbox::payload::sync_run(&finished),
+        };
+        crate::outbox::record(
+            &txn,
+            vec![failed],
+            &std::collections::HashMap::new(),
+            // Not data the integration wrote: an endpoint skipping its echoes still hears it.
+            None,
+            now,
+        )
+        .await?;
+    }
+    txn.commit().await?;
     crate::metrics::sync_run(&found, &finished);
     release_lease(db, integration_id, &options.owner).await?;
     outcome.map(|_| SyncReport {

@@ -28,8 +28,10 @@ use serde_json::{Map, Value, json};
 
 use crate::events::{Event, EventBus};
 use crate::matrix::{DEFAULT_ALERT_FUNCTION, DEFAULT_TICKET_FUNCTION, Router};
+use crate::outbox::{self, EventType, Item};
 use crate::services::Check;
 use crate::services::external::{self, AlertFacts, ExternalKey, RowLock, SystemFacts, TicketFacts};
+use crate::services::unit::{alert_item, created_ticket_items, escalation_item, ticket_item};
 use crate::sync::engine::{company_mappings, run_error};
 use crate::sync::source_of;
 
@@ -82,6 +84,9 @@ pub struct RunContext {
     router: Router,
     events: Option<EventBus>,
     pending: Vec<Event>,
+    /// Outbox items of the page being written, each with the length `pending` had when it was
+    /// queued (so a rolled-back savepoint drops its items with its events).
+    outbox: Vec<(usize, Item)>,
     /// The vendor company ids read by this run's companies pass.
     listed_companies: HashSet<String>,
 }
@@ -145,6 +150,7 @@ impl RunContext {
             labels,
             events,
             pending: Vec::new(),
+            outbox: Vec::new(),
             listed_companies: HashSet::new(),
         })
     }
@@ -164,14 +170,28 @@ impl RunContext {
     /// Forgets the events queued after the first `keep` (their writes were rolled back).
     pub fn discard_pending(&mut self, keep: usize) {
         self.pending.truncate(keep);
+        self.outbox.retain(|(mark, _)| *mark < keep);
     }
 
-    /// Announces what the page being written will publish to the other servers of a PostgreSQL
-    /// database (`events::fanout`): call it on the page's transaction just before its commit.
+    /// Writes the page's events to the outbox (outbound webhooks; caused by this integration)
+    /// and announces what the page will publish to the other servers of a PostgreSQL database
+    /// (`events::fanout`): call it on the page's transaction just before its commit.
     ///
     /// # Errors
-    /// When PostgreSQL refuses the notification; the page must then not commit.
-    pub async fn announce_pending(&self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
+    /// Database errors, or PostgreSQL refusing the notification; the page must then not commit.
+    pub async fn announce_pending(&mut self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
+        let items = std::mem::take(&mut self.outbox)
+            .into_iter()
+            .map(|(_, item)| item)
+            .collect();
+        outbox::record(
+            txn,
+            items,
+            &self.organizations,
+            Some(self.integration.id),
+            Utc::now().trunc_subsecs(6),
+        )
+        .await?;
         match &self.events {
             Some(bus) => crate::events::fanout::announce(txn, bus, false, &self.pending).await,
             None => Ok(()),
@@ -229,12 +249,46 @@ impl RunContext {
             })
     }
 
+    /// Queues the event `make` builds for the page's commit, and its outbox items (`items`, or
+    /// the event's own: `change.recorded`, `ticket.changed`, `alert.raised`).
+    fn event_with(
+        &mut self,
+        environment_id: Uuid,
+        items: Option<Vec<Item>>,
+        make: impl FnOnce(Uuid) -> Event,
+    ) {
+        let Some(&organization_id) = self.organizations.get(&environment_id) else {
+            return;
+        };
+        let event = make(organization_id);
+        let items = items.unwrap_or_else(|| match &event {
+            Event::ChangeLogEntryRecorded { entry, .. } => vec![Item {
+                event_type: EventType::ChangeRecorded,
+                environment_id: Some(entry.environment_id),
+                organization_id: None,
+                subject_id: entry.id,
+                data: crate::outbox::payload::change(entry),
+            }],
+            Event::TicketChanged { ticket, .. } => {
+                vec![ticket_item(EventType::TicketChanged, ticket)]
+            }
+            Event::AlertRaised { alert, .. } => vec![alert_item(EventType::AlertRaised, alert)],
+            Event::AlertChanged { alert, .. } => {
+                vec![alert_item(EventType::AlertResolved, alert)]
+            }
+            Event::Escalated { escalation, .. } => vec![escalation_item(escalation)],
+            Event::AccessChanged { .. } | Event::EventsMissed => Vec::new(),
+        });
+        let mark = self.pending.len();
+        self.outbox
+            .extend(items.into_iter().map(|item| (mark, item)));
+        // Queued even without a bus (nothing is published then): its place in `pending` is what
+        // a rolled-back savepoint discards its outbox items by.
+        self.pending.push(event);
+    }
+
     fn event(&mut self, environment_id: Uuid, make: impl FnOnce(Uuid) -> Event) {
-        if self.events.is_some()
-            && let Some(&organization_id) = self.organizations.get(&environment_id)
-        {
-            self.pending.push(make(organization_id));
-        }
+        self.event_with(environment_id, None, make);
     }
 
     fn change_entry(
@@ -740,11 +794,14 @@ impl<'a> PageWriter<'a> {
                         external_url: record.url,
                     };
                     let model = external::new_ticket(facts, key, route, created_at, now);
-                    self.ctx
-                        .event(environment_id, |organization_id| Event::TicketChanged {
+                    self.ctx.event_with(
+                        environment_id,
+                        Some(created_ticket_items(&model)),
+                        |organization_id| Event::TicketChanged {
                             organization_id,
                             ticket: model.clone(),
-                        });
+                        },
+                    );
                     if let Some(notes) = notes {
                         note_sets.push((model.id, notes, false));
                     }
@@ -979,11 +1036,17 @@ impl<'a> PageWriter<'a> {
             {
                 continue;
             }
+            let environment_id = found.environment_id;
             let mut model = found.into_active_model();
             model.status = Set(AlertStatus::Resolved);
             model.resolved_at = Set(Some(now));
             model.updated_at = Set(now);
-            model.update(self.txn).await?;
+            let resolved = model.update(self.txn).await?;
+            self.ctx
+                .event(environment_id, |organization_id| Event::AlertChanged {
+                    organization_id,
+                    alert: resolved,
+                });
         }
         Ok(())
     }

@@ -29,6 +29,7 @@ pub mod inventory;
 pub mod matrix;
 pub mod runbook;
 pub mod sync;
+pub mod webhooks;
 pub mod work;
 
 use async_graphql::{Enum, ID, MaybeUndefined, MergedObject, SimpleObject};
@@ -49,6 +50,7 @@ pub struct Mutation(
     sync::SyncMutation,
     integration::IntegrationMutation,
     compliance::ComplianceMutation,
+    webhooks::WebhookMutation,
 );
 
 /// Why an input was refused.

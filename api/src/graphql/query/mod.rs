@@ -26,6 +26,7 @@ pub mod lookup;
 pub mod matrix;
 pub mod node;
 pub mod sla;
+pub mod webhooks;
 pub mod work;
 
 use async_graphql::{ID, MergedObject};
@@ -48,6 +49,7 @@ pub struct Query(
     gaps::GapsQuery,
     sla::SlaQuery,
     compliance::ComplianceQuery,
+    webhooks::WebhookQuery,
 );
 
 /// Pins a list to one parent when it is read as a nested field (`environment.systems`).

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object, Result, ResultExt};
 use entities::{
     alert, change_log_entry, compliance_obligation, engagement, environment, evidence_record,
     function, integration, organization, responsibility, runbook, runbook_revision, sync_run,
-    system, system_link, team, ticket, ticket_note,
+    system, system_link, team, ticket, ticket_note, webhook_delivery, webhook_endpoint,
 };
 
 use crate::auth;
@@ -12,11 +12,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
 use crate::graphql::loaders::load_by_id;
 use crate::graphql::pagination::MAX_PAGE_SIZE;
+use crate::graphql::query::webhooks::manages_webhooks_of;
 use crate::graphql::scope::{can_see_environment, can_see_integration, visible_person};
 use crate::graphql::types::{
     Alert, ChangeLogEntry, ComplianceObligation, Engagement, Environment, EvidenceRecord,
     ExternalId, Function, Integration, Node, Organization, Person, Responsibility, Runbook,
-    RunbookRevision, SyncRun, System, Team, Ticket, TicketNote, Viewer,
+    RunbookRevision, SyncRun, System, Team, Ticket, TicketNote, Viewer, WebhookDelivery,
+    WebhookEndpoint,
 };
 use crate::ids::{self, NodeType};
 
@@ -177,6 +179,19 @@ pub async fn find_node(ctx: &Context<'_>, id: &ID) -> ApiResult<Option<Node>> {
             .map(Node::ExternalId),
         // A change set is a filter value, not an object.
         NodeType::ChangeSet => None,
+        // Endpoints and their deliveries: admins of the endpoint's organization only.
+        NodeType::WebhookEndpoint => load_by_id::<webhook_endpoint::Entity>(ctx, uuid)
+            .await?
+            .filter(|found| manages_webhooks_of(viewer, found.organization_id))
+            .map(|found| Node::WebhookEndpoint(WebhookEndpoint(found))),
+        NodeType::WebhookDelivery => match load_by_id::<webhook_delivery::Entity>(ctx, uuid).await?
+        {
+            Some(delivery) => load_by_id::<webhook_endpoint::Entity>(ctx, delivery.endpoint_id)
+                .await?
+                .filter(|found| manages_webhooks_of(viewer, found.organization_id))
+                .map(|_| Node::WebhookDelivery(WebhookDelivery(delivery))),
+            None => None,
+        },
     };
     Ok(node)
 }

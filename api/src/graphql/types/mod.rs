@@ -20,6 +20,7 @@ pub mod system;
 pub mod team;
 pub mod ticket;
 pub mod viewer;
+pub mod webhook;
 
 pub use alert::Alert;
 pub use change_log_entry::ChangeLogEntry;
@@ -39,3 +40,4 @@ pub use system::System;
 pub use team::Team;
 pub use ticket::{Ticket, TicketNote};
 pub use viewer::Viewer;
+pub use webhook::{WebhookDelivery, WebhookEndpoint};

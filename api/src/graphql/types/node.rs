@@ -5,7 +5,7 @@ use async_graphql::{ID, Interface};
 use crate::graphql::types::{
     Alert, ChangeLogEntry, ComplianceObligation, Engagement, Environment, EvidenceRecord,
     ExternalId, Function, Integration, Organization, Person, Responsibility, Runbook,
-    RunbookRevision, SyncRun, System, Team, Ticket, TicketNote,
+    RunbookRevision, SyncRun, System, Team, Ticket, TicketNote, WebhookDelivery, WebhookEndpoint,
 };
 
 /// An object with a global id, fetchable with `node(id:)`.
@@ -50,4 +50,8 @@ pub enum Node {
     EvidenceRecord(EvidenceRecord),
     /// A record in an external system.
     ExternalId(ExternalId),
+    /// An outbound webhook endpoint (admins of its organization).
+    WebhookEndpoint(WebhookEndpoint),
+    /// A delivery of an event to a webhook endpoint (admins of its organization).
+    WebhookDelivery(WebhookDelivery),
 }
