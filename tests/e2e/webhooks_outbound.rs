@@ -969,3 +969,55 @@ async fn a_sync_runs_tickets_reach_the_outbox_even_when_a_page_is_written_record
     assert_eq!(deliveries.len(), synced.len());
     app.stop().await
 }
+
+#[tokio::test]
+async fn escalations_reach_the_endpoints_that_want_them_once_each() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with(settings(), true).await?;
+    let receiver = Receiver::start().await?;
+    let provider = app.provider_admin_token();
+    let (_, secret) = endpoint(
+        &app,
+        &provider,
+        &receiver.url("escalations"),
+        &["ALERT_ESCALATED", "TICKET_ESCALATED"],
+        None,
+    )
+    .await?;
+    // The demo's open items are overdue: one run of the engine escalates them (its own writes,
+    // with no token behind them), and a second run at the same instant adds nothing.
+    let now = chrono::Utc::now();
+    let run = api::services::escalation::escalate_due(&app.db, None, now).await?;
+    let again = api::services::escalation::escalate_due(&app.db, None, now).await?;
+    let escalated = app.count("escalations").await?;
+    assert!(escalated > 0, "{run:?}");
+    assert_eq!(app.count("escalations").await?, escalated, "{again:?}");
+    let expected = usize::try_from(escalated)?;
+    receiver
+        .wait("escalations", |got| got.len() >= expected)
+        .await?;
+    // Nothing more arrives: each escalation was delivered once.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let got = receiver.at("escalations");
+    assert_eq!(got.len(), expected);
+    assert!(got.iter().all(|found| verifies(&secret, found)));
+    let bodies: Vec<Value> = got.iter().map(Received::json).collect();
+    let ids: std::collections::HashSet<&str> = bodies
+        .iter()
+        .map(|body| body["data"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), expected, "one delivery per escalation");
+    for body in &bodies {
+        let kind = body["type"].as_str().unwrap();
+        let subject = if kind == "alert.escalated" {
+            "alertId"
+        } else {
+            assert_eq!(kind, "ticket.escalated");
+            "ticketId"
+        };
+        assert!(body["data"][subject].is_string(), "{body}");
+        assert!(body["data"]["position"].as_i64() >= Some(1), "{body}");
+        assert!(body["data"]["reason"].is_string(), "{body}");
+    }
+    assert!(bodies.iter().any(|body| body["type"] == "alert.escalated"));
+    app.stop().await
+}
