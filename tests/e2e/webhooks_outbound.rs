@@ -1,7 +1,9 @@
 //! Outbound webhooks: signed deliveries from the outbox, to the endpoints that may see the event
 //! and asked for its type; retries after 5xx; nothing lost or doubled across a restart or with
-//! two servers; replay by event id; an integration's own events skipped; admins only; the URL
-//! rules of vendor base URLs; the secret shown once.
+//! two servers, or by a claim made on a stale read; a lost lease not renewed; an ended
+//! engagement stopping pending retries; replay by event id; an integration's own events skipped;
+//! admins only; the URL rules of vendor base URLs; the cap on endpoints under concurrent creates;
+//! the secret shown once.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -1019,5 +1021,245 @@ async fn escalations_reach_the_endpoints_that_want_them_once_each() -> anyhow::R
         assert!(body["data"]["reason"].is_string(), "{body}");
     }
     assert!(bodies.iter().any(|body| body["type"] == "alert.escalated"));
+    app.stop().await
+}
+
+/// The deliveries of endpoint `endpoint`, read from the database.
+async fn deliveries_of(
+    app: &TestApp,
+    endpoint: &Value,
+) -> anyhow::Result<Vec<entities::webhook_delivery::Model>> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    Ok(entities::webhook_delivery::Entity::find()
+        .filter(entities::webhook_delivery::Column::EndpointId.eq(tests::decode_uuid(endpoint)))
+        .all(&app.db)
+        .await?)
+}
+
+/// The worker's settings of a test server (whose own worker is off), for rounds run by hand.
+fn worker_settings() -> anyhow::Result<api::outbox::worker::Settings> {
+    let key = integrations::secrets::SecretKey::parse(tests::TEST_SECRET_KEY)?;
+    let mut worker = test_server_settings().webhook_worker(Some(Arc::new(key)));
+    // Far enough that a settled delivery is not due again while the test looks at it.
+    worker.retry_base = Duration::from_secs(600);
+    Ok(worker)
+}
+
+#[tokio::test]
+async fn a_claim_made_on_a_stale_read_does_not_send_again_and_a_lost_lease_is_not_renewed()
+-> anyhow::Result<()> {
+    use api::outbox::worker;
+    // No worker of the server's own: the rounds run here, one step at a time.
+    let app = TestApp::spawn_with(test_server_settings(), true).await?;
+    let receiver = Receiver::start().await?;
+    receiver.script(|script| script.always_fail = true);
+    let provider = app.provider_admin_token();
+    let (id, _) = endpoint(
+        &app,
+        &provider,
+        &receiver.url("r"),
+        &["TICKET_CREATED"],
+        None,
+    )
+    .await?;
+    let environment = environment_of(&app, &app.client_admin_token()).await?;
+    ticket(&app, &provider, &environment, "Read twice").await?;
+    let settings = worker_settings()?;
+    let client = reqwest::Client::new();
+
+    // Server B reads the due delivery; meanwhile server A claims, attempts (500) and settles it.
+    let stale = deliveries_of(&app, &id).await?.remove(0);
+    assert_eq!(
+        (stale.attempts, stale.status),
+        (0, entities::enums::WebhookDeliveryStatus::Pending)
+    );
+    assert_eq!(worker::round(&app.db, &client, &settings, "a").await?, 1);
+    assert_eq!(receiver.at("r").len(), 1);
+    let settled = deliveries_of(&app, &id).await?.remove(0);
+    assert_eq!(settled.attempts, 1);
+    assert_eq!(settled.lease_owner, None);
+    assert!(settled.next_attempt_at > Some(chrono::Utc::now()));
+
+    // B's claim on what it read affects nothing: the delivery waits for its backoff.
+    let now = chrono::Utc::now();
+    let until = now + chrono::Duration::seconds(60);
+    assert!(!worker::claim(&app.db, "b", &stale, now, until).await?);
+    assert_eq!(worker::round(&app.db, &client, &settings, "b").await?, 0);
+    let after = deliveries_of(&app, &id).await?.remove(0);
+    assert_eq!(
+        (after.attempts, after.lease_owner, after.next_attempt_at),
+        (1, None, settled.next_attempt_at)
+    );
+    assert_eq!(receiver.at("r").len(), 1, "not sent again");
+
+    // Once due, a fresh read claims it; the lease is renewed only by its holder while it lasts.
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &app.db,
+        "UPDATE webhook_deliveries SET next_attempt_at = created_at",
+    )
+    .await?;
+    let fresh = deliveries_of(&app, &id).await?.remove(0);
+    let now = chrono::Utc::now();
+    assert!(
+        worker::claim(
+            &app.db,
+            "b",
+            &fresh,
+            now,
+            now + chrono::Duration::seconds(60)
+        )
+        .await?
+    );
+    assert!(
+        !worker::claim(
+            &app.db,
+            "c",
+            &fresh,
+            now,
+            now + chrono::Duration::seconds(60)
+        )
+        .await?
+    );
+    assert!(worker::renew(&app.db, &settings, "b", fresh.id).await?);
+    assert!(!worker::renew(&app.db, &settings, "c", fresh.id).await?);
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &app.db,
+        "UPDATE webhook_deliveries SET lease_expires_at = created_at",
+    )
+    .await?;
+    assert!(
+        !worker::renew(&app.db, &settings, "b", fresh.id).await?,
+        "an expired lease is lost"
+    );
+    assert_eq!(receiver.at("r").len(), 1);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn an_ended_engagement_stops_pending_retries_to_the_providers_endpoint() -> anyhow::Result<()>
+{
+    let app = TestApp::spawn_with(settings(), true).await?;
+    let receiver = Receiver::start().await?;
+    receiver.script(|script| script.always_fail = true);
+    let provider = app.provider_admin_token();
+    let harbor = app.client_admin_token();
+    let (id, _) = endpoint(
+        &app,
+        &provider,
+        &receiver.url("provider"),
+        &["TICKET_CREATED"],
+        None,
+    )
+    .await?;
+    let environment = environment_of(&app, &harbor).await?;
+    ticket(&app, &harbor, &environment, "Before the engagement ends").await?;
+    receiver.wait("provider", |got| !got.is_empty()).await?;
+
+    let engagements = app
+        .query(
+            &harbor,
+            "{ engagements(first: 10) { edges { node { id active } } } }",
+            Value::Null,
+        )
+        .await?;
+    let active = engagements["engagements"]["edges"]
+        .as_array()
+        .and_then(|edges| edges.iter().find(|edge| edge["node"]["active"] == true))
+        .map(|edge| edge["node"]["id"].clone())
+        .expect("Harbor has an active engagement");
+    let (_, ended) = app
+        .mutation(
+            &provider,
+            "endEngagement",
+            "EndEngagementInput",
+            &json!({ "id": active, "endsOn": chrono::Utc::now().date_naive().to_string() }),
+            "engagement { active }",
+        )
+        .await?;
+    assert_eq!(
+        ended["data"]["endEngagement"]["engagement"]["active"], false,
+        "{ended}"
+    );
+
+    let mut failed = None;
+    for _ in 0..200 {
+        let found = deliveries_of(&app, &id).await?.remove(0);
+        if found.status != entities::enums::WebhookDeliveryStatus::Pending {
+            failed = Some(found);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let failed = failed.expect("the pending delivery is settled");
+    let sent = receiver.at("provider").len();
+    assert_eq!(
+        failed.status,
+        entities::enums::WebhookDeliveryStatus::Failed
+    );
+    assert_eq!(
+        failed.last_error.as_deref(),
+        Some("the endpoint's organization may no longer see this event")
+    );
+    assert_eq!(failed.last_status, None);
+    assert_eq!(
+        usize::try_from(failed.attempts)?,
+        sent + 1,
+        "the last attempt sent nothing"
+    );
+    // Nothing more goes out to the provider.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.at("provider").len(), sent);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn concurrent_creates_at_the_cap_leave_at_most_fifty_endpoints() -> anyhow::Result<()> {
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    let app = TestApp::spawn_with(test_server_settings(), true).await?;
+    let provider = app.provider_admin_token();
+    for index in 0..49 {
+        endpoint(
+            &app,
+            &provider,
+            &format!("https://hooks.example.com/{index}"),
+            &["TICKET_CREATED"],
+            None,
+        )
+        .await?;
+    }
+    let creates = (0..4).map(|index| {
+        app.query(
+            &provider,
+            CREATE,
+            json!({ "input": { "url": format!("https://hooks.example.com/last-{index}"), "eventTypes": ["TICKET_CREATED"] } }),
+        )
+    });
+    let answers = futures_util::future::try_join_all(creates).await?;
+    let created = answers
+        .iter()
+        .filter(|data| data["createWebhookEndpoint"]["userErrors"] == json!([]))
+        .count();
+    assert_eq!(created, 1, "{answers:?}");
+    for data in &answers {
+        let errors = &data["createWebhookEndpoint"]["userErrors"];
+        assert!(
+            *errors == json!([])
+                || *errors
+                    == json!([{ "field": ["input", "url"], "code": "INVALID_STATE", "message": "an organization has at most 50 endpoints" }]),
+            "{data}"
+        );
+    }
+    let provider_id = entities::organization::Entity::find()
+        .filter(entities::organization::Column::Slug.eq("northwind-msp"))
+        .one(&app.db)
+        .await?
+        .expect("the provider")
+        .id;
+    let live = entities::webhook_endpoint::Entity::find()
+        .filter(entities::webhook_endpoint::Column::OrganizationId.eq(provider_id))
+        .filter(entities::webhook_endpoint::Column::DeletedAt.is_null())
+        .count(&app.db)
+        .await?;
+    assert_eq!(live, 50);
     app.stop().await
 }

@@ -1,13 +1,20 @@
 //! The delivery worker: a background task of `tandem serve` that sends due webhook deliveries.
 //!
 //! Every [`Settings::poll`] it claims up to [`BATCH`] due deliveries (`PENDING`, due, no live
-//! lease) with a conditional `UPDATE` each (set the lease only where it is still free), so two
-//! servers on one database never attempt the same delivery at once, on SQLite and PostgreSQL
-//! alike. Each endpoint's deliveries are sent one after the other, in event order; endpoints in
+//! lease) with a conditional `UPDATE` each (set the lease only where it is still free and the
+//! row is as it was read: still due, with the same attempt count, so a delivery another server
+//! attempted and settled in between is not sent again before its backoff), so two servers on
+//! one database never attempt the same delivery at once, on SQLite and PostgreSQL alike. The
+//! lease is renewed just before each attempt (only where this worker still holds it), so a
+//! round that spends long on slow endpoints never attempts a delivery whose lease ran out and
+//! another server may hold; such a delivery is skipped. Each endpoint's deliveries are sent one after the other, in event order; endpoints in
 //! parallel. An attempt POSTs the event (`{id, type, occurredAt, organizationId, environmentId,
 //! data}`) signed with the endpoint's secret ([`super::signature`]), with short timeouts, no
 //! redirects followed, no proxy, and the egress policy of vendor calls (a name that resolves to
-//! a forbidden address is never connected to). Outcomes:
+//! a forbidden address is never connected to). Before sending, the endpoint's organization
+//! must still see the event's (the tenancy rule of [`super::may_see`], checked again at every
+//! attempt: a provider whose engagement ended receives no more retries), else the delivery is
+//! `FAILED`. Outcomes:
 //! - 2xx: `DELIVERED`;
 //! - 408, 429, 5xx, a timeout or a connection failure: tried again after
 //!   `retry_base * 2^(attempts-1)` (at most an hour, ±20 % jitter), until 24 hours after the
@@ -43,7 +50,8 @@ use crate::ids::NodeType;
 
 /// Deliveries claimed per round.
 pub const BATCH: u64 = 50;
-/// How long a claim holds a delivery: longer than an attempt can take.
+/// How long a claim (or its renewal before each attempt) holds a delivery: comfortably longer
+/// than one attempt can take (see [`lease_for`]).
 pub const LEASE: Duration = Duration::from_secs(60);
 /// Attempts answered with a 4xx (other than 408 and 429) before a delivery is `FAILED`.
 pub const MAX_REFUSALS: i32 = 3;
@@ -149,11 +157,6 @@ pub async fn round(
     owner: &str,
 ) -> Result<u64, DbErr> {
     let now = Utc::now().trunc_subsecs(6);
-    let free = || {
-        Condition::any()
-            .add(webhook_delivery::COLUMN.lease_expires_at.is_null())
-            .add(webhook_delivery::COLUMN.lease_expires_at.lt(now))
-    };
     let due = webhook_delivery::Entity::find()
         .filter(
             webhook_delivery::COLUMN
@@ -161,32 +164,20 @@ pub async fn round(
                 .eq(WebhookDeliveryStatus::Pending),
         )
         .filter(webhook_delivery::COLUMN.next_attempt_at.lte(now))
-        .filter(free())
+        .filter(
+            Condition::any()
+                .add(webhook_delivery::COLUMN.lease_expires_at.is_null())
+                .add(webhook_delivery::COLUMN.lease_expires_at.lt(now)),
+        )
         .order_by_asc(webhook_delivery::Column::NextAttemptAt)
         .order_by_asc(webhook_delivery::Column::Id)
         .limit(BATCH)
         .all(db)
         .await?;
-    let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+    let lease_until = now + chrono::Duration::from_std(lease_for(settings)).unwrap_or_default();
     let mut claimed = Vec::new();
     for found in due {
-        // The claim holds only where the lease is still free: of two servers, one wins.
-        let taken = webhook_delivery::Entity::update_many()
-            .col_expr(webhook_delivery::Column::LeaseOwner, Expr::value(owner))
-            .col_expr(
-                webhook_delivery::Column::LeaseExpiresAt,
-                Expr::value(lease_until),
-            )
-            .filter(webhook_delivery::COLUMN.id.eq(found.id))
-            .filter(
-                webhook_delivery::COLUMN
-                    .status
-                    .eq(WebhookDeliveryStatus::Pending),
-            )
-            .filter(free())
-            .exec(db)
-            .await?;
-        if taken.rows_affected == 1 {
+        if claim(db, owner, &found, now, lease_until).await? {
             claimed.push(found);
         }
     }
@@ -232,9 +223,22 @@ pub async fn round(
     futures_util::stream::iter(queues.into_values())
         .for_each_concurrent(PARALLEL_ENDPOINTS, |queue| async move {
             for found in queue {
+                // The round may have spent long on this endpoint's earlier deliveries: attempt
+                // only with a fresh lease, never one that may have run out meanwhile.
+                match renew(db, settings, owner, found.id).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::info!(delivery = %found.id, "webhook lease lost; skipped");
+                        continue;
+                    }
+                    Err(error) => {
+                        tracing::warn!(delivery = %found.id, %error, "cannot renew a webhook lease");
+                        continue;
+                    }
+                }
                 let event = events.get(&found.event_id);
                 let endpoint = endpoints.get(&found.endpoint_id);
-                let outcome = attempt(client, settings, found.id, event, endpoint).await;
+                let outcome = attempt(db, client, settings, found.id, event, endpoint).await;
                 if let Err(error) = settle(db, settings, owner, &found, outcome).await {
                     tracing::warn!(delivery = %found.id, %error, "cannot record a webhook attempt");
                 }
@@ -242,6 +246,84 @@ pub async fn round(
         })
         .await;
     Ok(count)
+}
+
+/// Claims `found` (a due delivery as read at `now`) for `owner` until `lease_until`. Returns
+/// whether it did.
+///
+/// # Errors
+/// Database errors.
+pub async fn claim(
+    db: &DatabaseConnection,
+    owner: &str,
+    found: &webhook_delivery::Model,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    // Only where the lease is still free: of two servers, one wins. And only where the row is as
+    // it was read: another server may have attempted and settled it since (attempts counted,
+    // next attempt pushed back), and it must not be sent again now.
+    let taken = webhook_delivery::Entity::update_many()
+        .col_expr(webhook_delivery::Column::LeaseOwner, Expr::value(owner))
+        .col_expr(
+            webhook_delivery::Column::LeaseExpiresAt,
+            Expr::value(lease_until),
+        )
+        .filter(webhook_delivery::COLUMN.id.eq(found.id))
+        .filter(
+            webhook_delivery::COLUMN
+                .status
+                .eq(WebhookDeliveryStatus::Pending),
+        )
+        .filter(webhook_delivery::COLUMN.next_attempt_at.lte(now))
+        .filter(webhook_delivery::COLUMN.attempts.eq(found.attempts))
+        .filter(
+            Condition::any()
+                .add(webhook_delivery::COLUMN.lease_expires_at.is_null())
+                .add(webhook_delivery::COLUMN.lease_expires_at.lt(now)),
+        )
+        .exec(db)
+        .await?;
+    Ok(taken.rows_affected == 1)
+}
+
+/// How long a claim or a renewal holds a delivery: [`LEASE`], or three attempt timeouts when
+/// the timeout is configured longer, so an attempt always ends well within its lease.
+#[must_use]
+pub fn lease_for(settings: &Settings) -> Duration {
+    LEASE.max(settings.timeout.saturating_mul(3))
+}
+
+/// Extends this worker's lease on delivery `id` from now, only where it still holds a live one.
+/// Returns whether it did: `false` when the lease ran out (another server may hold it now) or
+/// the delivery was settled.
+///
+/// # Errors
+/// Database errors.
+pub async fn renew(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    owner: &str,
+    id: Uuid,
+) -> Result<bool, DbErr> {
+    let now = Utc::now().trunc_subsecs(6);
+    let lease_until = now + chrono::Duration::from_std(lease_for(settings)).unwrap_or_default();
+    let renewed = webhook_delivery::Entity::update_many()
+        .col_expr(
+            webhook_delivery::Column::LeaseExpiresAt,
+            Expr::value(lease_until),
+        )
+        .filter(webhook_delivery::COLUMN.id.eq(id))
+        .filter(
+            webhook_delivery::COLUMN
+                .status
+                .eq(WebhookDeliveryStatus::Pending),
+        )
+        .filter(webhook_delivery::COLUMN.lease_owner.eq(owner))
+        .filter(webhook_delivery::COLUMN.lease_expires_at.gt(now))
+        .exec(db)
+        .await?;
+    Ok(renewed.rows_affected == 1)
 }
 
 /// What one attempt came to.
@@ -294,6 +376,7 @@ pub fn secret_context(endpoint_id: Uuid) -> Vec<u8> {
 }
 
 async fn attempt(
+    db: &DatabaseConnection,
     client: &reqwest::Client,
     settings: &Settings,
     delivery_id: Uuid,
@@ -305,6 +388,26 @@ async fn attempt(
     };
     if endpoint.deleted_at.is_some() {
         return Outcome::Fail("the endpoint was deleted".to_owned());
+    }
+    // Decided at enqueue time, but retries go on for a day: a provider whose engagement with the
+    // event's organization has ended since must not receive it.
+    match super::may_see(
+        db,
+        endpoint.organization_id,
+        event.organization_id,
+        Utc::now(),
+    )
+    .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return Outcome::Fail(
+                "the endpoint's organization may no longer see this event".to_owned(),
+            );
+        }
+        Err(_) => {
+            return Outcome::Retry(None, "cannot check who may see the event".to_owned());
+        }
     }
     if !endpoint.enabled {
         return Outcome::Retry(None, "the endpoint is disabled".to_owned());

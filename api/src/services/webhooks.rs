@@ -21,6 +21,7 @@ use crate::auth::Viewer;
 use crate::events::EventBus;
 use crate::outbox::worker::secret_context;
 use crate::outbox::{self, EventType, signature};
+use crate::services::directory::lock_organization;
 use crate::services::{Check, ServiceResult, UnitOfWork, UserErrorCode, require_role};
 
 const ADMINS: &[Role] = &[Role::Admin];
@@ -183,6 +184,9 @@ pub async fn create_endpoint(
     let types = check_types(&mut check, &input.event_types);
     let write = UnitOfWork::begin(db, events, actor, None, None).await?;
     let skip = own_integration(&write, &mut check, input.skip_integration_id).await?;
+    // Two creates at once must not both count 49 and both insert: the count and the insert run
+    // with the organization locked (PostgreSQL; SQLite's writers take turns).
+    lock_organization(&write.txn, actor.organization.id).await?;
     let existing = webhook_endpoint::Entity::find()
         .filter(
             webhook_endpoint::COLUMN

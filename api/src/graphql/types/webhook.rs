@@ -23,7 +23,7 @@ pub enum WebhookEventType {
     TicketChanged,
     /// `ticket.routed`: the matrix chose a new ticket's team.
     TicketRouted,
-    /// `ticket.escalated`: comes with the escalation engine; nothing emits it yet.
+    /// `ticket.escalated`: the escalation engine notified a step of a ticket's escalation path.
     TicketEscalated,
     /// `alert.raised`: an alert was raised.
     AlertRaised,
@@ -31,7 +31,7 @@ pub enum WebhookEventType {
     AlertAcknowledged,
     /// `alert.resolved`: an alert was resolved.
     AlertResolved,
-    /// `alert.escalated`: comes with the escalation engine; nothing emits it yet.
+    /// `alert.escalated`: the escalation engine notified a step of an alert's escalation path.
     AlertEscalated,
     /// `responsibility.proposed`: a matrix entry or a change of one was proposed.
     ResponsibilityProposed,
