@@ -7,11 +7,12 @@
 //! one database never attempt the same delivery at once, on SQLite and PostgreSQL alike. The
 //! lease is renewed just before each attempt (only where this worker still holds it), so a
 //! round that spends long on slow endpoints never attempts a delivery whose lease ran out and
-//! another server may hold; such a delivery is skipped. Each endpoint's deliveries are sent one after the other, in event order; endpoints in
-//! parallel. An attempt POSTs the event (`{id, type, occurredAt, organizationId, environmentId,
-//! data}`) signed with the endpoint's secret ([`super::signature`]), with short timeouts, no
-//! redirects followed, no proxy, and the egress policy of vendor calls (a name that resolves to
-//! a forbidden address is never connected to). Before sending, the endpoint's organization
+//! another server may hold; such a delivery is skipped. Each endpoint's deliveries are sent
+//! one after the other, in event order; endpoints in parallel. An attempt POSTs the event
+//! (`{id, type, occurredAt, organizationId, environmentId, data}`) signed with the endpoint's
+//! secret ([`super::signature`]), with short timeouts, no redirects followed, no proxy, and the
+//! egress policy of vendor calls (a name that resolves to a forbidden address is never
+//! connected to). Before sending, the endpoint's organization
 //! must still see the event's (the tenancy rule of [`super::may_see`], checked again at every
 //! attempt: a provider whose engagement ended receives no more retries), else the delivery is
 //! `FAILED`. Outcomes:
