@@ -11,7 +11,7 @@
 //! have nobody to escalate to: they show as ownership gaps instead.
 //!
 //! What stops it: acknowledging or resolving an alert; responding to a ticket (its first status
-//! change away from `NEW`, or the first note by a person of its assigned team's organization),
+//! change away from `NEW` or its first note, by a person of its assigned team's organization),
 //! resolving or closing it, or assigning it by hand (which replaces the matrix's decision). Those
 //! services clear `next_escalation_at`, and the engine checks the item's state again itself.
 //!
