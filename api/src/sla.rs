@@ -64,8 +64,8 @@ impl BusinessHours {
     /// Whole weeks are skipped by arithmetic from the first local midnight on: any seven local
     /// days hold five business days, so a target of a year on a short day (525,600 minutes on a
     /// 1 h day is ~33 years) is reached exactly, walking at most the first day and the last week
-    /// day by day. A skipped week counts its nominal minutes (a clock change inside business hours, which
-    /// a usual window does not contain, is not subtracted there).
+    /// day by day. A skipped week counts its nominal minutes (a clock change inside business
+    /// hours, which a usual window does not contain, is not subtracted there).
     fn add_business_minutes(&self, start: DateTime<Utc>, minutes: i32) -> DateTime<Utc> {
         let mut left = i64::from(minutes.max(0));
         let mut at = start;
