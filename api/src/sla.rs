@@ -60,10 +60,18 @@ impl BusinessHours {
 
     /// `start` plus `minutes` of business time: the minutes inside business hours on weekdays,
     /// in the zone. Days whose hours fall in a daylight-saving gap count what the clock shows.
+    ///
+    /// Whole weeks are skipped by arithmetic from the first local midnight on: any seven local
+    /// days hold five business days, so a target of a year on a short day (525,600 minutes on a
+    /// 1 h day is ~33 years) is reached exactly, walking at most the first day and the last week
+    /// day by day. A skipped week counts its nominal minutes (a clock change inside business
+    /// hours, which a usual window does not contain, is not subtracted there).
     fn add_business_minutes(&self, start: DateTime<Utc>, minutes: i32) -> DateTime<Utc> {
         let mut left = i64::from(minutes.max(0));
         let mut at = start;
-        // A year of targets crosses at most ~370 days; the bound only guards a bad calendar.
+        let per_week = 5 * i64::from((self.end_minute - self.start_minute).max(0));
+        // At most the first day and the last week or so are walked; the bound only guards a bad
+        // calendar.
         for _ in 0..1_000 {
             let local = at.with_timezone(&self.zone);
             let date = local.date_naive();
@@ -80,8 +88,18 @@ impl BusinessHours {
                 }
                 left -= available;
             }
-            // On to the start of the next day.
-            let next = date.succ_opt().unwrap_or(date);
+            // On to the start of the next day, past as many whole weeks as leave at least one
+            // minute to count (so the end falls inside a day's hours as above).
+            let mut next = date.succ_opt().unwrap_or(date);
+            if per_week > 0 && left > per_week {
+                let weeks = (left - 1) / per_week;
+                if let Some(later) =
+                    next.checked_add_days(chrono::Days::new(7 * weeks.unsigned_abs()))
+                {
+                    next = later;
+                    left -= weeks * per_week;
+                }
+            }
             at = self.local(next, 0);
         }
         at
@@ -182,7 +200,7 @@ pub async fn report(
     now: DateTime<Utc>,
 ) -> Result<Vec<ReportRow>, sea_orm::DbErr> {
     use entities::{alert, organization, team, ticket};
-    use sea_orm::{EntityTrait, QueryFilter};
+    use sea_orm::{EntityTrait, QueryFilter, QuerySelect};
     use std::collections::BTreeMap;
 
     /// (team, response due, responded, resolution due, resolved)
@@ -193,7 +211,17 @@ pub async fn report(
         Option<DateTime<Utc>>,
         Option<DateTime<Utc>>,
     );
-    let tickets = ticket::Entity::find()
+    // Only the five columns judged: a year of items is read, and their descriptions and
+    // messages are not needed for it.
+    let tickets: Vec<Facts> = ticket::Entity::find()
+        .select_only()
+        .columns([
+            ticket::Column::AssignedTeamId,
+            ticket::Column::ResponseDueAt,
+            ticket::Column::RespondedAt,
+            ticket::Column::ResolutionDueAt,
+            ticket::Column::ResolvedAt,
+        ])
         .filter(
             ticket::COLUMN
                 .environment_id
@@ -203,9 +231,18 @@ pub async fn report(
         .filter(ticket::COLUMN.created_at.lt(to))
         .filter(ticket::COLUMN.response_due_at.is_not_null())
         .filter(ticket::COLUMN.assigned_team_id.is_not_null())
+        .into_tuple()
         .all(db)
         .await?;
-    let alerts = alert::Entity::find()
+    let alerts: Vec<Facts> = alert::Entity::find()
+        .select_only()
+        .columns([
+            alert::Column::AssignedTeamId,
+            alert::Column::ResponseDueAt,
+            alert::Column::AcknowledgedAt,
+            alert::Column::ResolutionDueAt,
+            alert::Column::ResolvedAt,
+        ])
         .filter(
             alert::COLUMN
                 .environment_id
@@ -215,29 +252,10 @@ pub async fn report(
         .filter(alert::COLUMN.raised_at.lt(to))
         .filter(alert::COLUMN.response_due_at.is_not_null())
         .filter(alert::COLUMN.assigned_team_id.is_not_null())
+        .into_tuple()
         .all(db)
         .await?;
-    let facts: Vec<Facts> = tickets
-        .into_iter()
-        .filter_map(|found| {
-            Some((
-                found.assigned_team_id?,
-                found.response_due_at?,
-                found.responded_at,
-                found.resolution_due_at,
-                found.resolved_at,
-            ))
-        })
-        .chain(alerts.into_iter().filter_map(|found| {
-            Some((
-                found.assigned_team_id?,
-                found.response_due_at?,
-                found.acknowledged_at,
-                found.resolution_due_at,
-                found.resolved_at,
-            ))
-        }))
-        .collect();
+    let facts = tickets.into_iter().chain(alerts);
     let mut counts: BTreeMap<uuid::Uuid, [u64; 5]> = BTreeMap::new();
     for (team_id, response_due, responded, resolution_due, resolved) in facts {
         let row = counts.entry(team_id).or_default();
@@ -340,6 +358,86 @@ mod tests {
         };
         let due = new_york.add(SlaCalendar::BusinessHours, at("2026-10-30T21:00:00Z"), 120);
         assert_eq!(due, at("2026-11-02T14:00:00Z"));
+    }
+
+    #[test]
+    fn a_year_long_target_on_a_one_hour_day_is_reached_exactly() {
+        let one_hour = BusinessHours {
+            zone: Tz::UTC,
+            start_minute: 9 * 60,
+            end_minute: 10 * 60,
+        };
+        // Monday 2026-01-05 09:00 UTC. 500,000 minutes are 8,333 one-hour days and 20 minutes:
+        // 1,666 weeks of five, then Monday to Wednesday, then 20 minutes on Thursday.
+        let start = at("2026-01-05T09:00:00Z");
+        let due = one_hour.add(SlaCalendar::BusinessHours, start, 500_000);
+        assert_eq!(
+            due,
+            start + Duration::weeks(1_666) + Duration::days(3) + Duration::minutes(20)
+        );
+        assert_eq!(due, at("2057-12-13T09:20:00Z"));
+        // The longest target accepted, from a Saturday: 1,752 weeks to the Saturday, then 60
+        // minutes on each weekday of the next week (525,600 = 1,752 * 300 + 0; so 1,751 weeks
+        // and a full week of five hours, ending Friday 10:00).
+        let saturday = at("2026-01-10T12:00:00Z");
+        let due = one_hour.add(SlaCalendar::BusinessHours, saturday, MAX_TARGET_MINUTES);
+        assert_eq!(
+            due,
+            saturday + Duration::weeks(1_751) + Duration::days(6) - Duration::hours(2)
+        );
+    }
+
+    /// The day-by-day walk without the week skip or a bound: what the skip must agree with.
+    fn walked(hours: &BusinessHours, start: DateTime<Utc>, minutes: i64) -> DateTime<Utc> {
+        let (mut left, mut at) = (minutes, start);
+        loop {
+            let date = at.with_timezone(&hours.zone).date_naive();
+            let (open, close) = (
+                hours.local(date, hours.start_minute),
+                hours.local(date, hours.end_minute),
+            );
+            if !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) && at < close {
+                let from = at.max(open);
+                let available = (close - from).num_minutes();
+                if left <= available {
+                    return from + Duration::minutes(left);
+                }
+                left -= available;
+            }
+            at = hours.local(date.succ_opt().unwrap(), 0);
+        }
+    }
+
+    #[test]
+    fn skipping_weeks_agrees_with_walking_day_by_day() {
+        let new_york = BusinessHours {
+            zone: chrono_tz::America::New_York,
+            ..BusinessHours::default()
+        };
+        for start in [
+            "2026-12-04T22:30:00Z",
+            "2026-12-05T15:00:00Z",
+            "2026-03-06T20:17:31Z",
+            "2026-10-30T21:00:00Z",
+            "2026-07-15T03:00:00Z",
+        ] {
+            for minutes in [
+                1,
+                599,
+                600,
+                3_000,
+                3_001,
+                12_345,
+                100_000,
+                MAX_TARGET_MINUTES,
+            ] {
+                assert_eq!(
+                    new_york.add(SlaCalendar::BusinessHours, at(start), minutes),
+                    walked(&new_york, at(start), i64::from(minutes)),
+                    "{start} + {minutes}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ use tests::{TestApp, decode_uuid, test_server_settings};
 const STATE: &str = "escalationLevel nextEscalationAt status sla { responseDueAt resolutionDueAt respondedAt responseBreached resolutionBreached calendar } assignedTeam { name } escalations { position channel reason dueAt escalatedAt team { name } person { displayName } }";
 
 /// The demo's Harbor production environment and its EHR server's NinjaOne device id.
-async fn harbor(app: &TestApp) -> anyhow::Result<(Value, String)> {
+pub(crate) async fn harbor(app: &TestApp) -> anyhow::Result<(Value, String)> {
     let data = app
         .query(&app.client_admin_token(), "{ environments(first: 1) { edges { node { id } } } systems(filter: { text: \"HHP-EHR-APP01\" }) { edges { node { externalIds { source externalId } } } } }", Value::Null)
         .await?;
@@ -51,7 +51,7 @@ fn at(value: &Value) -> DateTime<Utc> {
 }
 
 /// Raises an alert through the sync token's bulk upsert: routed by the matrix as it was then.
-async fn raise(
+pub(crate) async fn raise(
     app: &TestApp,
     external_id: &str,
     severity: &str,
@@ -440,36 +440,124 @@ async fn a_ticket_stops_escalating_once_responded_to() -> anyhow::Result<()> {
     app.stop().await
 }
 
+/// The tokens of the side `id` is assigned to, and of the other side.
+async fn sides(app: &TestApp, id: &Value) -> anyhow::Result<(String, String)> {
+    let side = app
+        .query(
+            &app.client_admin_token(),
+            "query($id: ID!) { ticket(id: $id) { assignedTeam { organization { kind } } } }",
+            json!({ "id": id }),
+        )
+        .await?["ticket"]["assignedTeam"]["organization"]["kind"]
+        .clone();
+    Ok(if side == "CLIENT" {
+        (app.client_admin_token(), app.provider_admin_token())
+    } else {
+        (app.provider_admin_token(), app.client_admin_token())
+    })
+}
+
 #[tokio::test]
-async fn moving_a_ticket_on_from_new_is_its_response() -> anyhow::Result<()> {
+async fn moving_a_ticket_on_from_new_is_its_response_only_by_the_assigned_side()
+-> anyhow::Result<()> {
     let app = TestApp::spawn_with_demo().await?;
     let opened = open_ticket(&app, "Printer jams").await?;
     let id = opened["id"].clone();
     let t0 = at(&opened["createdAt"]);
     escalate(&app, t0).await?;
-    let data = app
-        .query(
-            &app.provider_admin_token(),
-            "mutation($id: ID!) { changeTicketStatus(input: { id: $id, status: IN_PROGRESS }) { ticket { respondedAt } userErrors { message } } }",
-            json!({ "id": id }),
-        )
-        .await?;
-    assert_eq!(
-        data["changeTicketStatus"]["userErrors"],
-        json!([]),
-        "{data}"
-    );
+    let (assigned, other) = sides(&app, &id).await?;
+    let move_to = |token: String, status: &'static str| {
+        let (app, id) = (&app, &id);
+        async move {
+            let data = app
+                .query(
+                    &token,
+                    "mutation($id: ID!, $status: TicketStatus!) { changeTicketStatus(input: { id: $id, status: $status }) { ticket { respondedAt } userErrors { message } } }",
+                    json!({ "id": id, "status": status }),
+                )
+                .await?;
+            assert_eq!(
+                data["changeTicketStatus"]["userErrors"],
+                json!([]),
+                "{data}"
+            );
+            anyhow::Ok(data["changeTicketStatus"]["ticket"]["respondedAt"].clone())
+        }
+    };
+
+    // The requester's side moving it on answers nothing: escalation goes on.
+    assert_eq!(move_to(other, "IN_PROGRESS").await?, Value::Null);
+    let waiting = ticket(&app, &id).await?;
+    assert_eq!(waiting["respondedAt"], Value::Null);
+    assert_eq!(at(&waiting["nextEscalationAt"]), t0 + Duration::minutes(30));
+    escalate(&app, t0 + Duration::minutes(30)).await?;
+    assert_eq!(ticket(&app, &id).await?["escalationLevel"], 2);
+
+    // The assigned side moving it is the response: escalation stops.
+    let responded_at = move_to(assigned, "WAITING").await?;
+    assert!(responded_at.is_string(), "{responded_at}");
     let responded = ticket(&app, &id).await?;
-    assert_eq!(
-        responded["respondedAt"],
-        data["changeTicketStatus"]["ticket"]["respondedAt"]
-    );
-    assert!(responded["respondedAt"].is_string(), "{responded}");
+    assert_eq!(responded["respondedAt"], responded_at);
     assert_eq!(responded["nextEscalationAt"], Value::Null);
     escalate(&app, t0 + Duration::days(1)).await?;
     let later = ticket(&app, &id).await?;
-    assert_eq!(later["escalationLevel"], 1);
-    assert_eq!(later["escalations"].as_array().unwrap().len(), 1);
+    assert_eq!(later["escalationLevel"], 2);
+    assert_eq!(later["escalations"].as_array().unwrap().len(), 2);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_run_past_a_full_batch_of_cleared_items_still_escalates_the_next_due_one()
+-> anyhow::Result<()> {
+    use sea_orm::sea_query::Expr;
+    let app = TestApp::spawn_with_demo().await?;
+    let (environment, device) = harbor(&app).await?;
+    let sync = app.token("demo|northwind-sync", "northwind-msp", Role::Integration);
+    let t0 = clock(2);
+    // 101 alerts due at t0 that are already past their path's last step (as after a path was
+    // shortened): each is only cleared, and they fill a whole batch of the due order.
+    let records: Vec<Value> = (0..101)
+        .map(|n| json!({ "externalId": format!("PAST-{n}"), "environmentId": environment, "message": format!("Backup job failed (PAST-{n})"), "severity": "HIGH", "raisedAt": t0.to_rfc3339(), "systemExternalId": device, "functionKey": "backup_recovery" }))
+        .collect();
+    let data = app
+        .query(
+            &sync,
+            "mutation($input: UpsertAlertsInput!) { upsertAlerts(input: $input) { userErrors { message } } }",
+            json!({ "input": { "source": { "kind": "NINJAONE" }, "records": records } }),
+        )
+        .await?;
+    assert_eq!(data["upsertAlerts"]["userErrors"], json!([]), "{data}");
+    let past = entities::alert::Entity::update_many()
+        .col_expr(entities::alert::Column::EscalationLevel, Expr::value(3))
+        .filter(entities::alert::COLUMN.message.like("%(PAST-%"))
+        .exec(&app.db)
+        .await?;
+    assert_eq!(past.rows_affected, 101);
+    let next = raise(&app, "NEXT", "HIGH", t0 + Duration::minutes(1)).await?;
+    // The demo's own due items are caught up first, so that only ours are due below.
+    escalate(&app, t0 - Duration::seconds(1)).await?;
+
+    let run = escalate(&app, t0 + Duration::minutes(2)).await?;
+    assert_eq!(run.failed, 0);
+    let escalated = alert(&app, &next).await?;
+    assert_eq!(escalated["escalationLevel"], 1, "{run:?}");
+    assert_eq!(escalated["escalations"].as_array().unwrap().len(), 1);
+    let still_armed = entities::alert::Entity::find()
+        .filter(entities::alert::COLUMN.message.like("%(PAST-%"))
+        .filter(entities::alert::COLUMN.next_escalation_at.is_not_null())
+        .all(&app.db)
+        .await?;
+    assert_eq!(still_armed.len(), 0, "every cleared item is disarmed");
+    let recorded = escalation::Entity::find()
+        .filter(escalation::COLUMN.alert_id.is_not_null())
+        .filter(escalation::COLUMN.position.gt(3))
+        .all(&app.db)
+        .await?;
+    assert_eq!(
+        recorded.len(),
+        0,
+        "nothing past the last step: {recorded:?}"
+    );
     app.stop().await
 }
 
@@ -659,4 +747,64 @@ async fn escalations_by_one_server_reach_subscribers_of_another() -> anyhow::Res
     assert_eq!(positions, vec![json!(1), json!(2), json!(3)]);
     b.stop().await?;
     a.stop().await
+}
+
+#[tokio::test]
+async fn a_step_in_the_middle_of_a_path_needs_its_minutes() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let harbor_token = app.client_admin_token();
+    let (environment, _) = harbor(&app).await?;
+    let team = app
+        .query(
+            &harbor_token,
+            "{ teams(first: 1) { edges { node { id } } } }",
+            Value::Null,
+        )
+        .await?["teams"]["edges"][0]["node"]["id"]
+        .clone();
+    let create = |path: Value| {
+        let (app, token, environment, team) = (&app, &harbor_token, &environment, &team);
+        async move {
+            let data = app
+                .query(
+                    token,
+                    "mutation($input: CreateResponsibilityInput!) { createResponsibility(input: $input) { responsibility { escalationPath { position minutesBeforeNext } } userErrors { field code message } } }",
+                    json!({ "input": {
+                        "environmentId": environment, "function": "backup_recovery",
+                        "responsibleTeamId": team, "escalationPath": path,
+                        "validFrom": "2031-01-01T00:00:00Z" } }),
+                )
+                .await?;
+            anyhow::Ok(data["createResponsibility"].clone())
+        }
+    };
+    // Without minutes on the middle step the path would end there: refused, naming the field.
+    let refused = create(json!([
+        { "teamId": team, "channel": "TICKET", "minutesBeforeNext": 15 },
+        { "teamId": team, "channel": "PHONE" },
+        { "teamId": team, "channel": "EMAIL" },
+    ]))
+    .await?;
+    assert_eq!(refused["responsibility"], Value::Null);
+    assert_eq!(
+        refused["userErrors"],
+        json!([{ "field": ["input", "escalationPath", "1", "minutesBeforeNext"], "code": "INVALID", "message": "`minutesBeforeNext` is required on every step but the last" }])
+    );
+    // The last step needs none.
+    let created = create(json!([
+        { "teamId": team, "channel": "TICKET", "minutesBeforeNext": 15 },
+        { "teamId": team, "channel": "PHONE", "minutesBeforeNext": 30 },
+        { "teamId": team, "channel": "EMAIL" },
+    ]))
+    .await?;
+    assert_eq!(created["userErrors"], json!([]), "{created}");
+    assert_eq!(
+        created["responsibility"]["escalationPath"],
+        json!([
+            { "position": 1, "minutesBeforeNext": 15 },
+            { "position": 2, "minutesBeforeNext": 30 },
+            { "position": 3, "minutesBeforeNext": null },
+        ])
+    );
+    app.stop().await
 }

@@ -1255,3 +1255,61 @@ async fn observed_changes_obey_the_change_logs_bounds_and_are_never_rewritten() 
     drop(server);
     app.stop().await
 }
+
+#[tokio::test]
+async fn an_alert_the_vendor_resolves_reaches_the_outbox_as_resolved() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let raised = chrono::Utc::now() - chrono::Duration::hours(3);
+    let raised = raised - chrono::Duration::nanoseconds(i64::from(raised.timestamp_subsec_nanos()));
+    // One site: an open alert on its server, a resolved one on its laptop.
+    let datto = mock::datto::start(mock::datto::fixture(1, raised)).await;
+    let (settings, mut credentials) = mock::datto::configuration();
+    credentials["webhookSecret"] = json!("hook-secret");
+    let (_, id) = integration(
+        &app,
+        "DATTO_RMM",
+        &datto.url,
+        (settings, credentials),
+        &[(&mock::datto::uid(0x5173, 0), "Production")],
+    )
+    .await?;
+    assert_eq!(run(&app, id).await.run.status, SyncStatus::Succeeded);
+    let open = alert::Entity::find()
+        .filter(alert::Column::ExternalSource.like("DATTO_RMM:%"))
+        .filter(alert::Column::Status.eq(entities::enums::AlertStatus::Open))
+        .all(&app.db)
+        .await?;
+    assert_eq!(open.len(), 1);
+    let resolved_events = || {
+        entities::outbox_event::Entity::find()
+            .filter(entities::outbox_event::Column::EventType.eq("alert.resolved"))
+            .all(&app.db)
+    };
+    // Created resolved (the laptop's): raised, not resolved by anyone here.
+    assert_eq!(resolved_events().await?.len(), 0);
+
+    // The vendor resolves the server's alert: the next sync resolves it and says so.
+    {
+        let mut store = datto.state.store();
+        let alert = &mut store.alerts[0];
+        alert["resolved"] = json!(true);
+        alert["resolvedBy"] = json!("system");
+        alert["resolvedOn"] = json!((raised + chrono::Duration::minutes(30)).timestamp_millis());
+    }
+    let report = run(&app, id).await;
+    assert_eq!(report.run.records_updated, 1, "{report:?}");
+    let stored = alert::Entity::find_by_id(open[0].id)
+        .one(&app.db)
+        .await?
+        .unwrap();
+    assert_eq!(stored.status, entities::enums::AlertStatus::Resolved);
+    assert_eq!(stored.next_escalation_at, None);
+    let events = resolved_events().await?;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].subject_id, open[0].id);
+    assert_eq!(events[0].caused_by_integration_id, Some(id));
+    // Nothing more on a sync that changes nothing.
+    run(&app, id).await;
+    assert_eq!(resolved_events().await?.len(), 1);
+    app.stop().await
+}

@@ -111,6 +111,25 @@ async fn autotask_notes_arrive_with_their_visibility_author_and_time_and_never_t
     assert_eq!(queries.len(), 1, "{queries:?}");
     assert_eq!(queries[0].1, 1);
 
+    // `ticket.changed` items in the outbox for the ticket with those notes.
+    let changed = || async {
+        let ticket = ticket::Entity::find()
+            .filter(ticket::Column::ExternalSource.like("AUTOTASK:%"))
+            .filter(ticket::Column::ExternalId.eq("30000"))
+            .one(&app.db)
+            .await?
+            .unwrap();
+        anyhow::Ok(
+            entities::outbox_event::Entity::find()
+                .filter(entities::outbox_event::Column::EventType.eq("ticket.changed"))
+                .filter(entities::outbox_event::Column::SubjectId.eq(ticket.id))
+                .all(&app.db)
+                .await?
+                .len(),
+        )
+    };
+    assert_eq!(changed().await?, 0, "created, not changed");
+
     // A new note moves the ticket's last activity: the incremental run brings that note alone.
     {
         let mut store = server.state.store();
@@ -127,6 +146,8 @@ async fn autotask_notes_arrive_with_their_visibility_author_and_time_and_never_t
     let again = run(&app, id).await;
     assert_eq!(again.run.status, SyncStatus::Succeeded, "{again:?}");
     assert_eq!(notes_of(&app, "AUTOTASK", "30000").await?.len(), 3);
+    // The ticket is otherwise unchanged; the note alone makes it changed, as one added by hand.
+    assert_eq!(changed().await?, 1);
     // And a full walk of the same data writes no note twice.
     let key = integrations::secrets::SecretKey::parse(tests::TEST_SECRET_KEY)?;
     let mut options = tests::sync_options();
@@ -134,6 +155,7 @@ async fn autotask_notes_arrive_with_their_visibility_author_and_time_and_never_t
     let full = api::sync::run(&app.db, Some(&key), id, &options, &|_| {}).await?;
     assert_eq!(full.run.status, SyncStatus::Succeeded, "{full:?}");
     assert_eq!(notes_of(&app, "AUTOTASK", "30000").await?.len(), 3);
+    assert_eq!(changed().await?, 1);
     app.stop().await
 }
 

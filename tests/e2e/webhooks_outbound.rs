@@ -1261,5 +1261,49 @@ async fn concurrent_creates_at_the_cap_leave_at_most_fifty_endpoints() -> anyhow
         .count(&app.db)
         .await?;
     assert_eq!(live, 50);
+#[tokio::test]
+async fn an_alert_its_source_reports_resolved_reaches_alert_changed_and_the_outbox()
+-> anyhow::Result<()> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let app = TestApp::spawn_with_demo().await?;
+    let provider = app.provider_admin_token();
+    let raised_at = chrono::Utc::now() - chrono::Duration::hours(1);
+    let id = crate::escalation::raise(&app, "RESOLVED-AT-SOURCE", "HIGH", raised_at).await?;
+    let mut socket = crate::subscriptions::connect(&app, &provider).await?;
+    crate::subscriptions::subscribe(
+        &mut socket,
+        "a",
+        "subscription { alertChanged { id status nextEscalationAt } }",
+    )
+    .await?;
+    // The RMM reports it resolved through the bulk upsert.
+    let (environment, device) = crate::escalation::harbor(&app).await?;
+    let sync = app.token("demo|northwind-sync", "northwind-msp", Role::Integration);
+    let data = app
+        .query(
+            &sync,
+            "mutation($input: UpsertAlertsInput!) { upsertAlerts(input: $input) { results { outcome node { status } } userErrors { message } } }",
+            json!({ "input": { "source": { "kind": "NINJAONE" }, "records": [
+                { "externalId": "RESOLVED-AT-SOURCE", "environmentId": environment, "message": "Backup job failed (RESOLVED-AT-SOURCE)", "severity": "HIGH", "raisedAt": raised_at.to_rfc3339(), "systemExternalId": device, "functionKey": "backup_recovery", "resolved": true },
+            ] } }),
+        )
+        .await?;
+    assert_eq!(
+        data["upsertAlerts"]["results"],
+        json!([{ "outcome": "UPDATED", "node": { "status": "RESOLVED" } }]),
+        "{data}"
+    );
+    let event = crate::subscriptions::next(&mut socket).await?;
+    assert_eq!(
+        event["payload"]["data"]["alertChanged"],
+        json!({ "id": id, "status": "RESOLVED", "nextEscalationAt": null }),
+        "{event}"
+    );
+    let outbox = entities::outbox_event::Entity::find()
+        .filter(entities::outbox_event::Column::EventType.eq("alert.resolved"))
+        .all(&app.db)
+        .await?;
+    assert_eq!(outbox.len(), 1, "{outbox:?}");
+    assert_eq!(outbox[0].subject_id, tests::decode_uuid(&id));
     app.stop().await
 }

@@ -952,7 +952,16 @@ pub async fn upsert_alerts(
         let (stored, outcome) = match existing.get(&(organization_id, external_id.clone())) {
             Some(current) => match external::alert_update(current, &facts, write.now) {
                 None => (current.clone(), UpsertOutcome::Unchanged),
-                Some(model) => (model.update(&write.txn).await?, UpsertOutcome::Updated),
+                Some(model) => {
+                    let updated = model.update(&write.txn).await?;
+                    // Resolved by the source: published and emitted as `resolveAlert` does.
+                    if current.status != entities::enums::AlertStatus::Resolved
+                        && updated.status == entities::enums::AlertStatus::Resolved
+                    {
+                        write.alert_changed(&updated);
+                    }
+                    (updated, UpsertOutcome::Updated)
+                }
             },
             None => {
                 let raised_at = record.raised_at.trunc_subsecs(6);

@@ -11,7 +11,7 @@
 //! have nobody to escalate to: they show as ownership gaps instead.
 //!
 //! What stops it: acknowledging or resolving an alert; responding to a ticket (its first status
-//! change away from `NEW`, or the first note by a person of its assigned team's organization),
+//! change away from `NEW` or its first note, by a person of its assigned team's organization),
 //! resolving or closing it, or assigning it by hand (which replaces the matrix's decision). Those
 //! services clear `next_escalation_at`, and the engine checks the item's state again itself.
 //!
@@ -47,7 +47,7 @@ const BATCH: u64 = 100;
 pub struct EscalationRun {
     /// Escalations recorded.
     pub escalated: usize,
-    /// Items whose step failed with a database error (left due, tried again next run).
+    /// Items whose step failed with a database error (put off a minute, tried again then).
     pub failed: usize,
 }
 
@@ -63,28 +63,35 @@ enum Item {
 ///
 /// # Errors
 /// When the due items cannot be read; a step that fails is counted in
-/// [`EscalationRun::failed`] and stays due.
+/// [`EscalationRun::failed`] and tried again a minute after `now`.
 pub async fn escalate_due(
     db: &DatabaseConnection,
     events: Option<&EventBus>,
     now: DateTime<Utc>,
 ) -> Result<EscalationRun, DbErr> {
     let mut run = EscalationRun::default();
-    // Each pass moves every due item one step on (or finds it answered), so passes end: a path
-    // has at most 50 steps. The bound only guards against a row that keeps failing.
+    // Each pass moves every due item on: one step, cleared (answered, unrouted, past its last
+    // step), or put off a minute after a failure; so passes end, as a path has at most 50 steps,
+    // and nothing read stays due to fill the next pass's batch ahead of the items behind it.
+    // The bound only guards against rows that keep reappearing.
     for _ in 0..64 {
         let due = due_items(db, now).await?;
         let mut moved = 0;
         for item in due {
             match escalate_one(db, events, item, now).await {
-                Ok(true) => {
-                    run.escalated += 1;
+                Ok(escalated) => {
+                    run.escalated += usize::from(escalated);
                     moved += 1;
                 }
-                Ok(false) => {}
                 Err(error) => {
                     run.failed += 1;
-                    tracing::error!(?item, %error, "escalation step failed; it stays due");
+                    tracing::error!(?item, %error, "escalation step failed; tried again in a minute");
+                    match put_off(db, item, now).await {
+                        Ok(()) => moved += 1,
+                        Err(error) => {
+                            tracing::error!(?item, %error, "cannot put off a failed escalation step");
+                        }
+                    }
                 }
             }
         }
@@ -93,6 +100,35 @@ pub async fn escalate_due(
         }
     }
     Ok(run)
+}
+
+/// How long a step that failed waits before it is tried again.
+const RETRY_AFTER: Duration = Duration::minutes(1);
+
+/// Moves a failed item's next escalation to a minute after `now`, in a statement of its own,
+/// so that an item that keeps failing neither holds the head of the due order nor is retried
+/// within the same run. Its step is then recorded as due at that later instant.
+async fn put_off(db: &DatabaseConnection, item: Item, now: DateTime<Utc>) -> Result<(), DbErr> {
+    let later = now + RETRY_AFTER;
+    match item {
+        Item::Alert(id) => {
+            alert::Entity::update_many()
+                .col_expr(alert::Column::NextEscalationAt, Expr::value(later))
+                .filter(alert::COLUMN.id.eq(id))
+                .filter(alert::COLUMN.next_escalation_at.lte(now))
+                .exec(db)
+                .await?;
+        }
+        Item::Ticket(id) => {
+            ticket::Entity::update_many()
+                .col_expr(ticket::Column::NextEscalationAt, Expr::value(later))
+                .filter(ticket::COLUMN.id.eq(id))
+                .filter(ticket::COLUMN.next_escalation_at.lte(now))
+                .exec(db)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Up to [`BATCH`] tickets and alerts each that are unanswered and due at `now`, earliest first.
@@ -249,7 +285,8 @@ async fn next_step(
 }
 
 /// Moves `item` one step on, if it is still due and unanswered at `now`; `true` when an
-/// escalation was recorded.
+/// escalation was recorded, `false` when it was cleared or is no longer due (another run moved
+/// it on, or it was answered or removed).
 async fn escalate_one(
     db: &DatabaseConnection,
     events: Option<&EventBus>,

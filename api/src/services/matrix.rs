@@ -450,6 +450,14 @@ async fn check_terms(
                 "`minutesBeforeNext` must be positive",
             );
         }
+        // Without it, a step in the middle would silently end the path there.
+        if step.minutes_before_next.is_none() && index + 1 < given.escalation_path.len() {
+            check.fail(
+                &format!("{field}.minutesBeforeNext"),
+                UserErrorCode::Invalid,
+                "`minutesBeforeNext` is required on every step but the last",
+            );
+        }
     }
     check_targets(check, &at("slaTargets"), &given.sla_targets);
     let (Some(notes), Some(responsible), Some(valid_from), Some(valid_to)) = (

@@ -597,8 +597,13 @@ pub async fn change_ticket_status(
     let now = write.now;
     let mut model = current.clone().into_active_model();
     model.status = Set(status);
-    // The first move away from `NEW` is the response; it, or resolving, stops escalation.
-    if status != TicketStatus::New && current.responded_at.is_none() {
+    // The first move away from `NEW` by the side the ticket is assigned to is the response (as
+    // for notes: the requester's side moving it on answers nothing); it, or resolving, stops
+    // escalation.
+    if status != TicketStatus::New
+        && current.responded_at.is_none()
+        && by_assigned_side(&write.txn, &current, actor).await?
+    {
         model.responded_at = Set(Some(now));
         model.next_escalation_at = Set(None);
     }
@@ -666,15 +671,8 @@ pub async fn add_ticket_note(
     .await?;
     // The first note by the side the ticket is assigned to is its response, and stops
     // escalation; a note by the requester's side is not.
-    let by_assigned_side = match ticket.assigned_team_id {
-        Some(team_id) if ticket.responded_at.is_none() => {
-            entities::team::Entity::find_by_id(team_id)
-                .one(&write.txn)
-                .await?
-                .is_some_and(|team| team.organization_id == actor.organization.id)
-        }
-        _ => false,
-    };
+    let by_assigned_side =
+        ticket.responded_at.is_none() && by_assigned_side(&write.txn, &ticket, actor).await?;
     let mut model = ticket.into_active_model();
     model.updated_at = Set(write.now);
     if by_assigned_side {
@@ -685,6 +683,22 @@ pub async fn add_ticket_note(
     write.ticket_changed(&updated);
     write.commit().await?;
     Ok(note)
+}
+
+/// Whether `actor` belongs to the organization of the team `ticket` is assigned to: only that
+/// side's notes and status changes are a response. An unassigned ticket has no such side.
+async fn by_assigned_side(
+    txn: &sea_orm::DatabaseTransaction,
+    ticket: &ticket::Model,
+    actor: &Viewer,
+) -> Result<bool, DbErr> {
+    let Some(team_id) = ticket.assigned_team_id else {
+        return Ok(false);
+    };
+    Ok(entities::team::Entity::find_by_id(team_id)
+        .one(txn)
+        .await?
+        .is_some_and(|team| team.organization_id == actor.organization.id))
 }
 
 /// Acknowledges an open alert as `actor`: someone is on it.

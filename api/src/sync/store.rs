@@ -669,7 +669,8 @@ impl<'a> PageWriter<'a> {
             .await?;
         let now = Utc::now().trunc_subsecs(6);
         let mut created = Vec::new();
-        // Per ticket: its notes as the vendor has them, and whether the ticket itself was unchanged.
+        // Per ticket: its notes as the vendor has them, and the ticket when it was otherwise
+        // unchanged (its `ticket.changed` is then the notes' to emit).
         let mut note_sets = Vec::new();
         for mut record in tickets {
             let Some(environment_id) = self.ctx.environment(Some(&record.company_id)) else {
@@ -740,12 +741,12 @@ impl<'a> PageWriter<'a> {
                     else {
                         counts.unchanged += 1;
                         if let Some(notes) = notes {
-                            note_sets.push((current.id, notes, true));
+                            note_sets.push((current.id, notes, Some(current.clone())));
                         }
                         continue;
                     };
                     if let Some(notes) = notes {
-                        note_sets.push((current.id, notes, false));
+                        note_sets.push((current.id, notes, None));
                     }
                     let updated = model.update(self.txn).await?;
                     if changes.contains_key("status") {
@@ -803,7 +804,7 @@ impl<'a> PageWriter<'a> {
                         },
                     );
                     if let Some(notes) = notes {
-                        note_sets.push((model.id, notes, false));
+                        note_sets.push((model.id, notes, None));
                     }
                     created.push(model);
                     counts.created += 1;
@@ -828,8 +829,12 @@ impl<'a> PageWriter<'a> {
     }
 
     /// Writes tickets' notes: new ones inserted, edited ones updated, others left alone. Returns
-    /// how many tickets that were otherwise unchanged had a note written.
-    async fn notes(&mut self, sets: Vec<(Uuid, Vec<TicketNote>, bool)>) -> Result<i32, DbErr> {
+    /// how many tickets that were otherwise unchanged (given with their row) had a note
+    /// written; each of those is published as changed, as a note added by hand is.
+    async fn notes(
+        &mut self,
+        sets: Vec<(Uuid, Vec<TicketNote>, Option<ticket::Model>)>,
+    ) -> Result<i32, DbErr> {
         if sets.iter().all(|(_, notes, _)| notes.is_empty()) {
             return Ok(0);
         }
@@ -887,8 +892,14 @@ impl<'a> PageWriter<'a> {
                     }
                 }
             }
-            if changed && was_unchanged {
+            if changed && let Some(unchanged) = was_unchanged {
                 noted += 1;
+                self.ctx.event(unchanged.environment_id, |organization_id| {
+                    Event::TicketChanged {
+                        organization_id,
+                        ticket: unchanged,
+                    }
+                });
             }
         }
         for chunk in inserts.chunks(INSERT_CHUNK) {
@@ -969,7 +980,18 @@ impl<'a> PageWriter<'a> {
                         counts.unchanged += 1;
                         continue;
                     };
-                    model.update(self.txn).await?;
+                    let updated = model.update(self.txn).await?;
+                    // Resolved by the vendor: `alertChanged` subscribers and `alert.resolved`
+                    // endpoints hear of it, as when `resolveAlert` does it.
+                    if current.status != AlertStatus::Resolved
+                        && updated.status == AlertStatus::Resolved
+                    {
+                        self.ctx
+                            .event(environment_id, |organization_id| Event::AlertChanged {
+                                organization_id,
+                                alert: updated,
+                            });
+                    }
                     counts.updated += 1;
                 }
                 None => {
@@ -1040,6 +1062,8 @@ impl<'a> PageWriter<'a> {
             let mut model = found.into_active_model();
             model.status = Set(AlertStatus::Resolved);
             model.resolved_at = Set(Some(now));
+            // Cleared: escalation stops (as `external::alert_update` does).
+            model.next_escalation_at = Set(None);
             model.updated_at = Set(now);
             let resolved = model.update(self.txn).await?;
             self.ctx

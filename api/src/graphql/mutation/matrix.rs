@@ -30,7 +30,7 @@ pub struct EscalationStepInput {
     pub person_id: Option<ID>,
     /// How to reach them.
     pub channel: EscalationChannel,
-    /// Minutes to wait before the next step; omit on the last.
+    /// Minutes to wait before the next step: required on every step but the last, omitted there.
     pub minutes_before_next: Option<i32>,
 }
 
