@@ -1261,6 +1261,9 @@ async fn concurrent_creates_at_the_cap_leave_at_most_fifty_endpoints() -> anyhow
         .count(&app.db)
         .await?;
     assert_eq!(live, 50);
+    app.stop().await
+}
+
 #[tokio::test]
 async fn an_alert_its_source_reports_resolved_reaches_alert_changed_and_the_outbox()
 -> anyhow::Result<()> {
