@@ -173,5 +173,21 @@ async fn nested_connections_read_every_parents_items_in_one_statement() -> anyho
     let query = "{ runbooks(first: 20) { edges { node { revisions(first: 1) { totalCount nodes { number } } } } } }";
     let (_, statements) = warm(&app, &token, query, Value::Null).await?;
     assert_eq!(statements.len(), 2, "{statements:#?}");
+    // Integrations, their mappings in one batch, and the mapped environments in one more (not
+    // one per mapping).
+    let query = "{ integrations { edges { node { mappings(first: 10) { nodes { externalCompanyId environment { name } } } } } } }";
+    let (data, statements) = warm(&app, &token, query, Value::Null).await?;
+    let mapped: usize = data["integrations"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|edge| {
+            edge["node"]["mappings"]["nodes"]
+                .as_array()
+                .map_or(0, Vec::len)
+        })
+        .sum();
+    assert_eq!(mapped, 6, "{data}");
+    assert_eq!(statements.len(), 3, "{statements:#?}");
     app.stop().await
 }

@@ -6,7 +6,7 @@ use sea_orm::prelude::DateTimeUtc;
 
 use crate::graphql::loaders::{
     ErrorsOfSyncRun, MappingsOfIntegration, RetriesResolvedByRun, load_by_id, load_group,
-    load_required,
+    load_many, load_required,
 };
 use crate::graphql::mutation::integration::{ValueMapping, ValueMappingDomain};
 use crate::graphql::pagination::{Page, PageArgs, instant_key, page_cost, page_in_memory};
@@ -85,27 +85,36 @@ impl Integration {
         let mappings = load_group::<MappingsOfIntegration>(ctx, self.0.id)
             .await
             .extend()?;
-        let mut result = Vec::with_capacity(mappings.len());
-        for mapping in mappings {
-            // A provider's integration may map clients this viewer cannot see: leave them out.
-            if let Some(environment) =
-                load_by_id::<environment::Entity>(ctx, mapping.environment_id)
-                    .await
-                    .extend()?
-            {
-                let viewer = crate::graphql::context::ContextExt::viewer(ctx).extend()?;
-                if viewer.can_see_organization(environment.organization_id) {
-                    result.push((
-                        (mapping.external_company_id.clone(), mapping.id),
-                        IntegrationMapping {
-                            external_company_id: mapping.external_company_id,
-                            external_company_name: mapping.external_company_name,
-                            environment: Environment(environment),
-                        },
-                    ));
-                }
-            }
-        }
+        // One batch for every mapping's environment (not one load each).
+        let ids: Vec<uuid::Uuid> = mappings
+            .iter()
+            .map(|mapping| mapping.environment_id)
+            .collect();
+        let environments: std::collections::HashMap<uuid::Uuid, environment::Model> =
+            load_many::<environment::Entity>(ctx, &ids)
+                .await
+                .extend()?
+                .into_iter()
+                .map(|found| (found.id, found))
+                .collect();
+        let viewer = crate::graphql::context::ContextExt::viewer(ctx).extend()?;
+        let result: Vec<_> = mappings
+            .into_iter()
+            .filter_map(|mapping| {
+                // A provider's integration may map clients this viewer cannot see: leave them out.
+                let environment = environments
+                    .get(&mapping.environment_id)
+                    .filter(|found| viewer.can_see_organization(found.organization_id))?;
+                Some((
+                    (mapping.external_company_id.clone(), mapping.id),
+                    IntegrationMapping {
+                        external_company_id: mapping.external_company_id,
+                        external_company_name: mapping.external_company_name,
+                        environment: Environment(environment.clone()),
+                    },
+                ))
+            })
+            .collect();
         page_in_memory(
             "external_company_id",
             result,
