@@ -251,6 +251,32 @@ impl Standing {
     }
 }
 
+/// The feed of the alerts `pick` selects among committed events, narrowed by `filter`: what
+/// `alertRaised` and `alertChanged` share.
+fn alert_feed(
+    ctx: &Context<'_>,
+    filter: Option<AlertSubscriptionFilter>,
+    pick: fn(&Event) -> Option<&entities::alert::Model>,
+) -> Result<impl Stream<Item = Result<Alert>> + use<>> {
+    let filter = filter.unwrap_or_default();
+    let environments = decode_ids(
+        "filter.environmentIds",
+        NodeType::Environment,
+        filter.environment_ids.as_ref(),
+    )
+    .extend()?;
+    let severities: Option<Vec<entities::enums::Priority>> = stored(filter.severities);
+    scoped(ctx, move |event| {
+        pick(event)
+            .filter(|alert| {
+                allows(environments.as_ref(), &alert.environment_id)
+                    && allows(severities.as_ref(), &alert.severity)
+            })
+            .map(|alert| Alert(alert.clone()))
+    })
+    .extend()
+}
+
 /// The committed events `pick` selects, among those the caller may see. Tenancy is checked
 /// here, once, for every subscription, and against the caller's [`Standing`] as it is now: a
 /// feed whose rights ended sends one error saying why, then completes, and the connection is
@@ -424,24 +450,10 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows what is sent.")] filter: Option<AlertSubscriptionFilter>,
     ) -> Result<impl Stream<Item = Result<Alert>> + use<>> {
-        let filter = filter.unwrap_or_default();
-        let environments = decode_ids(
-            "filter.environmentIds",
-            NodeType::Environment,
-            filter.environment_ids.as_ref(),
-        )
-        .extend()?;
-        let severities: Option<Vec<entities::enums::Priority>> = stored(filter.severities);
-        scoped(ctx, move |event| match event {
-            Event::AlertRaised { alert, .. }
-                if allows(environments.as_ref(), &alert.environment_id)
-                    && allows(severities.as_ref(), &alert.severity) =>
-            {
-                Some(Alert(alert.clone()))
-            }
+        alert_feed(ctx, filter, |event| match event {
+            Event::AlertRaised { alert, .. } => Some(alert),
             _ => None,
         })
-        .extend()
     }
 
     /// Alerts as they are acknowledged or resolved (committed), in the environments the caller
@@ -451,24 +463,10 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows what is sent.")] filter: Option<AlertSubscriptionFilter>,
     ) -> Result<impl Stream<Item = Result<Alert>> + use<>> {
-        let filter = filter.unwrap_or_default();
-        let environments = decode_ids(
-            "filter.environmentIds",
-            NodeType::Environment,
-            filter.environment_ids.as_ref(),
-        )
-        .extend()?;
-        let severities: Option<Vec<entities::enums::Priority>> = stored(filter.severities);
-        scoped(ctx, move |event| match event {
-            Event::AlertChanged { alert, .. }
-                if allows(environments.as_ref(), &alert.environment_id)
-                    && allows(severities.as_ref(), &alert.severity) =>
-            {
-                Some(Alert(alert.clone()))
-            }
+        alert_feed(ctx, filter, |event| match event {
+            Event::AlertChanged { alert, .. } => Some(alert),
             _ => None,
         })
-        .extend()
     }
 
     /// Escalations of tickets and alerts as they are committed, in the environments the caller

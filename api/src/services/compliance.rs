@@ -309,29 +309,13 @@ pub async fn sign_evidence(
         .one(&write.txn)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("the evidence's obligation".to_owned()))?;
-    if evidence_signoff::Entity::find_by_id(record.id)
-        .one(&write.txn)
-        .await?
-        .is_some()
-    {
-        return Err(ServiceError::refused(
-            "evidenceId",
-            UserErrorCode::InvalidState,
-            "this evidence is already signed",
-        ));
-    }
-    if evidence_record::Entity::find()
-        .filter(evidence_record::COLUMN.supersedes_id.eq(record.id))
-        .one(&write.txn)
-        .await?
-        .is_some()
-    {
-        return Err(ServiceError::refused(
-            "evidenceId",
-            UserErrorCode::InvalidState,
-            "this evidence is superseded; sign the record that replaced it",
-        ));
-    }
+    still_open(
+        &write.txn,
+        record.id,
+        "this evidence is already signed",
+        "this evidence is superseded; sign the record that replaced it",
+    )
+    .await?;
     let functions = matrix::functions_for(&write.txn, environment.organization_id).await?;
     let function = function_by_key(
         &functions,
@@ -435,29 +419,13 @@ pub async fn attach_evidence_file(
     else {
         return Err(check.into());
     };
-    if evidence_signoff::Entity::find_by_id(record.id)
-        .one(&write.txn)
-        .await?
-        .is_some()
-    {
-        return Err(ServiceError::refused(
-            "evidenceId",
-            UserErrorCode::InvalidState,
-            "signed evidence does not change; record a new piece of evidence that supersedes it",
-        ));
-    }
-    if evidence_record::Entity::find()
-        .filter(evidence_record::COLUMN.supersedes_id.eq(record.id))
-        .one(&write.txn)
-        .await?
-        .is_some()
-    {
-        return Err(ServiceError::refused(
-            "evidenceId",
-            UserErrorCode::InvalidState,
-            "this evidence was superseded; attach the file to the record that replaced it",
-        ));
-    }
+    still_open(
+        &write.txn,
+        record.id,
+        "signed evidence does not change; record a new piece of evidence that supersedes it",
+        "this evidence was superseded; attach the file to the record that replaced it",
+    )
+    .await?;
     if !may_correct(&write.txn, actor, record.id).await? {
         return Err(ServiceError::refused(
             "evidenceId",
@@ -693,4 +661,37 @@ async fn may_correct(
     Ok(recorder.is_none() && signer.is_none()
         || recorder == Some(actor.organization.id)
         || signer == Some(actor.organization.id))
+}
+
+/// Refuses (`INVALID_STATE` on `evidenceId`) a record that is signed (`signed`) or superseded by
+/// a newer one (`superseded`): the two states in which evidence takes no more changes.
+async fn still_open(
+    txn: &impl ConnectionTrait,
+    record_id: Uuid,
+    signed: &str,
+    superseded: &str,
+) -> Result<(), ServiceError> {
+    let refused = |message: &str| {
+        Err(ServiceError::refused(
+            "evidenceId",
+            UserErrorCode::InvalidState,
+            message,
+        ))
+    };
+    if evidence_signoff::Entity::find_by_id(record_id)
+        .one(txn)
+        .await?
+        .is_some()
+    {
+        return refused(signed);
+    }
+    if evidence_record::Entity::find()
+        .filter(evidence_record::COLUMN.supersedes_id.eq(record_id))
+        .one(txn)
+        .await?
+        .is_some()
+    {
+        return refused(superseded);
+    }
+    Ok(())
 }
