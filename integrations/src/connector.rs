@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use entities::enums::IntegrationKind;
 use futures_util::Stream;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::connectors;
@@ -133,6 +134,72 @@ pub trait Connector: Send + Sync {
         since: Option<DateTime<Utc>>,
         token: Option<String>,
     ) -> Result<Page, ConnectorError>;
+
+    /// Writes `write` to the vendor's ticket `ticket` (its vendor id) in the vendor's own request
+    /// shape. PSA connectors with two-way sync implement it; the others refuse.
+    ///
+    /// # Errors
+    /// [`ConnectorError::Unsupported`] for a vendor Tandem does not write to; otherwise as a
+    /// read (a transient error is retried by the outbox, a refusal of the record is final).
+    async fn write_ticket(
+        &self,
+        ticket: &str,
+        write: &TicketWrite,
+    ) -> Result<WriteReceipt, ConnectorError> {
+        let _ = (ticket, write);
+        Err(ConnectorError::Unsupported(format!(
+            "{:?} does not take writes from Tandem",
+            self.kind()
+        )))
+    }
+}
+
+/// Where Tandem puts a ticket in a PSA: the vendor's own grouping (a ConnectWise service board,
+/// an Autotask queue, a HaloPSA team) and, when the integration's team mapping names one, a
+/// person in it (a ConnectWise member, an Autotask resource, a HaloPSA agent). Values are the
+/// vendor's ids as strings (Halo's team is its name, as Halo's tickets carry it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VendorAssignee {
+    /// Board id (ConnectWise), queue id (Autotask), team name (HaloPSA).
+    pub group: String,
+    /// Member id (ConnectWise), resource id (Autotask), agent id (HaloPSA), when mapped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+}
+
+/// One change Tandem writes back to a synced PSA ticket (two-way sync). Serialized into the
+/// outbox, so its shape is stored: add fields with defaults only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TicketWrite {
+    /// Put the ticket where the matrix routed it.
+    Assign {
+        /// The vendor's board/queue/team (and member).
+        assignee: VendorAssignee,
+    },
+    /// Add a note (the routing reason, or a note written in Tandem).
+    Note {
+        /// The text, plain.
+        text: String,
+        /// Whether the requester must not see it (an internal note / analysis).
+        internal: bool,
+    },
+    /// Set the vendor's status: the vendor value as the integration's value mappings hold it
+    /// (a status id for ConnectWise and Autotask, a status id for HaloPSA).
+    Status {
+        /// The vendor's status value.
+        status: String,
+    },
+}
+
+/// What the vendor answered to a [`TicketWrite`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteReceipt {
+    /// The vendor's id of what the write created (a note's id), so the next sync knows the
+    /// record as Tandem's own and does not take it for a new change.
+    pub created_id: Option<String>,
+    /// When the vendor says it changed the ticket, if it says.
+    pub vendor_updated_at: Option<DateTime<Utc>>,
 }
 
 /// The pages of `resource` from `cursor` on, as a stream that ends after the last page or the

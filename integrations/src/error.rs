@@ -71,6 +71,9 @@ pub enum ConnectorError {
     /// A whole response (not one record) could not be read.
     #[error("unexpected response from the vendor: {0}")]
     Decode(String),
+    /// The vendor or connector does not support what was asked (a write to an RMM).
+    #[error("not supported: {0}")]
+    Unsupported(String),
     /// The integration's settings or credentials are incomplete.
     #[error("invalid integration configuration: {0}")]
     Config(String),

@@ -75,8 +75,21 @@ pub enum ActivityCursors {
     Ignored,
 }
 
+/// A write request a mock accepted, as the client sent it (for tests that check the vendor's
+/// request shape and that each write arrived exactly once).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedWrite {
+    /// `POST`, `PATCH`, `PUT`.
+    pub method: String,
+    /// The path as sent, without query.
+    pub path: String,
+    /// The JSON body.
+    pub body: Value,
+}
+
 #[derive(Debug, Default)]
 struct Control {
+    writes: Vec<RecordedWrite>,
     faults: VecDeque<Fault>,
     requests: usize,
     by_path: HashMap<String, usize>,
@@ -167,6 +180,21 @@ impl MockState {
     /// Answers every API request `latency` later (zero, the default, for none).
     pub fn set_latency(&self, latency: Duration) {
         self.control().latency = latency;
+    }
+
+    /// Records a write the mock accepted (handlers call it once the write is applied).
+    pub fn record_write(&self, method: &str, path: &str, body: Value) {
+        self.control().writes.push(RecordedWrite {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            body,
+        });
+    }
+
+    /// The writes accepted so far, in order.
+    #[must_use]
+    pub fn writes(&self) -> Vec<RecordedWrite> {
+        self.control().writes.clone()
     }
 
     /// Token requests so far.
