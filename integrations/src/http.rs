@@ -10,6 +10,12 @@
 //! with [`ConnectorError::ThrottleBudgetSpent`]. Each wait is reported to whoever holds the throttle's
 //! receiver ([`Throttle::reporting`]), so a run can say that it is waiting.
 //!
+//! Writes are not idempotent: [`HttpClient::send_write`] / [`HttpClient::write_json`] send one
+//! again after a 429 only (the vendor refused it unapplied), never after a 5xx, a timeout or a
+//! dropped connection, which may come after the vendor applied it; the caller (the write-back
+//! outbox, with its own dedupe) decides. Reads keep every retry, including those sent as `POST`
+//! (Autotask's queries), which is why the rule follows the call, not the HTTP method.
+//!
 //! Every request goes through [`HttpClient::execute`], which applies the egress policy
 //! ([`crate::egress`]) to the request's URL, and the client resolves names through the
 //! policy's filtering resolver. Redirects are never followed and proxies from the environment

@@ -296,6 +296,7 @@ async fn autotask_an_unknown_ticket_refuses_the_record_and_bad_input_sends_nothi
         ("30000", assign("29682900", Some("29682999"))),
         ("30000", assign("Tier 2", None)),
         ("30000", status("Waiting Customer")),
+        ("30000", note("  \n ", false)),
         ("T20250305.0001", status("7")),
     ] {
         let error = connector
@@ -646,6 +647,7 @@ async fn halo_an_unknown_ticket_refuses_the_record_and_bad_input_sends_nothing()
         ("18000", assign("1st Line", Some("Sam Agent"))),
         ("18000", assign("  ", None)),
         ("18000", status("Closed")),
+        ("18000", note("", true)),
         ("not-a-number", status("2")),
     ] {
         let error = connector
@@ -771,4 +773,58 @@ async fn rmm_connectors_take_no_writes() {
     }
     assert_eq!(datto_server.state.requests(), 0);
     assert_eq!(ninja_server.state.requests(), 0);
+}
+
+#[tokio::test]
+async fn autotask_an_oversized_note_is_cut_to_what_autotask_keeps_not_refused() {
+    let server = autotask::start(autotask::fixture(1, 1, at())).await;
+    let connector = autotask_connector(&server);
+    let text = format!("Log excerpt\n{}", "x".repeat(40_000));
+    let created = connector
+        .write_ticket("30000", &note(&text, true))
+        .await
+        .expect("written, cut")
+        .created_id
+        .expect("the note's id");
+    let sent = &server.state.writes()[0].body;
+    assert_eq!(sent["title"], "Log excerpt");
+    assert_eq!(
+        sent["description"].as_str().unwrap().chars().count(),
+        32_000
+    );
+    let changed = changed_tickets(&*connector, at()).await;
+    let read = changed[0].notes.as_ref().expect("notes read");
+    assert!(read.iter().any(|found| found.external_id == created));
+}
+
+#[tokio::test]
+async fn concurrent_writes_each_land_once_with_their_own_ids() {
+    let autotask_server = autotask::start(autotask::fixture(1, 2, at())).await;
+    let halo_server = halopsa::start(halopsa::fixture(1, 2, at())).await;
+    let autotask = autotask_connector(&autotask_server);
+    let halo = halo_connector(&halo_server);
+    for (connector, server, tickets) in [
+        (&autotask, &autotask_server, ["30000", "30001"]),
+        (&halo, &halo_server, ["18000", "18001"]),
+    ] {
+        let writes: Vec<_> = (0..8)
+            .map(|n| {
+                let connector = &**connector;
+                let ticket = tickets[n % 2];
+                async move {
+                    connector
+                        .write_ticket(ticket, &note(&format!("Note {n}"), n % 3 == 0))
+                        .await
+                }
+            })
+            .collect();
+        let ids: Vec<String> = futures_util::future::join_all(writes)
+            .await
+            .into_iter()
+            .map(|receipt| receipt.expect("written").created_id.expect("an id"))
+            .collect();
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), 8, "one id each: {ids:?}");
+        assert_eq!(server.state.writes().len(), 8);
+    }
 }

@@ -27,6 +27,22 @@
 //!   note the customer may see; any other value is internal (the reference lists no values, so
 //!   an unknown one errs on the side of internal).
 //! - Errors are `{"errors": ["..."]}`.
+//! - Writes (two-way sync, [`Connector::write_ticket`]), never retried after a 5xx or a lost
+//!   connection ([`HttpClient::write_json`]):
+//!   - assignment: `PATCH /Tickets` `{"id", "queueID"}` plus `assignedResourceID` and
+//!     `assignedResourceRoleID` when a member is mapped. Autotask assigns a resource only with
+//!     one of its roles, so a mapped member is written `resourceId:roleId`; a queue alone
+//!     leaves the assigned resource as it is;
+//!   - status: `PATCH /Tickets` `{"id", "status"}` (the picklist integer);
+//!   - note: `POST /Tickets/{id}/Notes` `{"ticketID", "title", "description", "noteType",
+//!     "publish"}`: the title is the text's first line (at most 250 characters), the
+//!     description the text (cut to 32,000 characters), `noteType` 1 unless the setting
+//!     `noteType` names another, `publish` 1 (all Autotask users, the customer's view) or 2
+//!     (internal only; assumed, as the reference lists no values). The answer's `itemId` is
+//!     the note's id.
+//!
+//!   Ids are integers at Autotask: a ticket, queue, resource, role or status that is not one
+//!   is a configuration error, sent nowhere.
 
 use std::collections::HashMap;
 
@@ -68,6 +84,10 @@ const DEFAULT_NOTE_TYPE: i64 = 1;
 
 /// The longest `title` of a ticket note Autotask keeps.
 const NOTE_TITLE_MAX: usize = 250;
+
+/// The longest `description` of a ticket note Autotask keeps (32,000 characters, as the mock
+/// enforces; a longer note is cut rather than refused for good).
+const NOTE_DESCRIPTION_MAX: usize = 32_000;
 
 /// The most ticket ids one `TicketNotes` query names.
 const NOTE_QUERY_IDS: usize = 500;
@@ -365,11 +385,27 @@ fn write_body(ticket: i64, write: &TicketWrite, note_type: i64) -> Result<Value,
         TicketWrite::Note { text, internal } => json!({
             "ticketID": ticket,
             "title": note_title(text),
-            "description": text,
+            "description": note_description(text)?,
             "noteType": note_type,
             "publish": if *internal { INTERNAL_ONLY } else { PUBLISH_TO_ALL },
         }),
     })
+}
+
+/// A note's description: its text, cut to what Autotask keeps (the cut marked with `…`).
+///
+/// # Errors
+/// [`ConnectorError::Config`] for a blank note, which Autotask refuses.
+fn note_description(text: &str) -> Result<String, ConnectorError> {
+    if text.trim().is_empty() {
+        return Err(ConnectorError::Config("a note needs text".into()));
+    }
+    if text.chars().count() <= NOTE_DESCRIPTION_MAX {
+        return Ok(text.to_owned());
+    }
+    let mut cut: String = text.chars().take(NOTE_DESCRIPTION_MAX - 1).collect();
+    cut.push('…');
+    Ok(cut)
 }
 
 /// A note's title: its first line, cut to what Autotask keeps. The description then starts
@@ -657,11 +693,16 @@ impl Connector for Autotask {
             }
             _ => self.write(Method::PATCH, "/Tickets", &body).await?,
         };
-        let item = id(&answer, "itemId")
-            .ok_or_else(|| ConnectorError::Decode("the answer names no `itemId`".into()))?;
+        // An update answers the ticket's own id, which says nothing new; a note's is what the
+        // next sync must know as Tandem's own, so a note without one is an error.
+        let created_id = match write {
+            TicketWrite::Note { .. } => Some(id(&answer, "itemId").ok_or_else(|| {
+                ConnectorError::Decode("the answer to a new note names no `itemId`".into())
+            })?),
+            _ => None,
+        };
         Ok(WriteReceipt {
-            // An update answers the ticket's own id; only a note is something new.
-            created_id: matches!(write, TicketWrite::Note { .. }).then_some(item),
+            created_id,
             // Autotask does not say when; the next sync reads `lastActivityDate`.
             vendor_updated_at: None,
         })
@@ -702,6 +743,21 @@ mod tests {
         };
         assert!(matches!(
             write_body(30_000, &status, 1),
+            Err(ConnectorError::Config(_))
+        ));
+    }
+
+    #[test]
+    fn a_note_description_is_cut_to_what_autotask_keeps_and_a_blank_one_refused() {
+        assert_eq!(note_description("short").unwrap(), "short");
+        let long = "ü".repeat(NOTE_DESCRIPTION_MAX + 10);
+        let cut = note_description(&long).unwrap();
+        assert_eq!(cut.chars().count(), NOTE_DESCRIPTION_MAX);
+        assert!(cut.ends_with('…'));
+        let exact = "a".repeat(NOTE_DESCRIPTION_MAX);
+        assert_eq!(note_description(&exact).unwrap(), exact);
+        assert!(matches!(
+            note_description(" \n "),
             Err(ConnectorError::Config(_))
         ));
     }

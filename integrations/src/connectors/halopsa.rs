@@ -23,6 +23,14 @@
 //!   text (`note_html` without its tags when `note` is empty; actions with neither are left
 //!   out), `hiddenfromuser` marks it internal, `who` (or the agent id) is the author,
 //!   `datetime` (or `actiondatecreated`) the time.
+//! - Writes (two-way sync, [`Connector::write_ticket`]) are `POST`s of a JSON array of one
+//!   object, never retried after a 5xx or a lost connection ([`HttpClient::write_json`]); a
+//!   401 gets a new token and one more try. Assignment: `POST /api/Tickets`
+//!   `[{"id", "team", "agent_id"}]` (`agent_id` only when a member is mapped; the team by
+//!   name, as tickets carry it); status: `[{"id", "status_id"}]`; note: `POST /api/Actions`
+//!   `[{"ticket_id", "note", "outcome", "hiddenfromuser"}]` with the stock outcome `Note`, or
+//!   `Private Note` for an internal one. Halo answers the created or updated object, or an
+//!   array of them: the (first) action's `id` is the note's id.
 //! - Halo ignores query parameters it does not know, so a misspelt filter returns everything;
 //!   the names here are the ones its API document lists.
 
@@ -237,6 +245,9 @@ fn write_request(
             "/Tickets",
             json!([{ "id": ticket, "status_id": numeric(status, "status id")? }]),
         ),
+        TicketWrite::Note { text, .. } if text.trim().is_empty() => {
+            return Err(ConnectorError::Config("a note needs text".into()));
+        }
         TicketWrite::Note { text, internal } => (
             "/Actions",
             json!([{
@@ -595,16 +606,23 @@ impl Connector for HaloPsa {
     ) -> Result<WriteReceipt, ConnectorError> {
         let (path, body) = write_request(numeric(ticket, "ticket id")?, write)?;
         let answer = self.post(path, &body).await?;
-        let (object, found) = written(&answer)?;
         Ok(match write {
-            TicketWrite::Note { .. } => WriteReceipt {
-                created_id: Some(found),
-                vendor_updated_at: date(object, "datetime")
-                    .or_else(|| date(object, "actiondatecreated")),
-            },
+            // The new action's id is what the next sync must know as Tandem's own: without
+            // it the write is reported as not understood.
+            TicketWrite::Note { .. } => {
+                let (object, found) = written(&answer)?;
+                WriteReceipt {
+                    created_id: Some(found),
+                    vendor_updated_at: date(object, "datetime")
+                        .or_else(|| date(object, "actiondatecreated")),
+                }
+            }
+            // An update was applied whatever else the answer says.
             _ => WriteReceipt {
                 created_id: None,
-                vendor_updated_at: date(object, "last_update"),
+                vendor_updated_at: written(&answer)
+                    .ok()
+                    .and_then(|(object, _)| date(object, "last_update")),
             },
         })
     }
