@@ -10,6 +10,12 @@
 //! with [`ConnectorError::ThrottleBudgetSpent`]. Each wait is reported to whoever holds the throttle's
 //! receiver ([`Throttle::reporting`]), so a run can say that it is waiting.
 //!
+//! Writes are not idempotent: [`HttpClient::send_write`] / [`HttpClient::write_json`] send one
+//! again after a 429 only (the vendor refused it unapplied), never after a 5xx, a timeout or a
+//! dropped connection, which may come after the vendor applied it; the caller (the write-back
+//! outbox, with its own dedupe) decides. Reads keep every retry, including those sent as `POST`
+//! (Autotask's queries), which is why the rule follows the call, not the HTTP method.
+//!
 //! Every request goes through [`HttpClient::execute`], which applies the egress policy
 //! ([`crate::egress`]) to the request's URL, and the client resolves names through the
 //! policy's filtering resolver. Redirects are never followed and proxies from the environment
@@ -254,6 +260,28 @@ impl HttpClient {
         &self,
         build: impl Fn() -> RequestBuilder + Send + Sync,
     ) -> Result<Response, ConnectorError> {
+        self.send_as(Repeat::Transient, build).await
+    }
+
+    /// [`Self::send`] for a request that is not safe to repeat (a write): after a 429 it is
+    /// sent again (the vendor did not apply it), after anything else it is not. A 5xx, a
+    /// timeout or a dropped connection may come after the vendor applied the write, so the
+    /// caller (the write-back outbox, with its own dedupe) decides whether to try again.
+    ///
+    /// # Errors
+    /// As [`Self::send`], with the first transient failure returned as it came.
+    pub async fn send_write(
+        &self,
+        build: impl Fn() -> RequestBuilder + Send + Sync,
+    ) -> Result<Response, ConnectorError> {
+        self.send_as(Repeat::Throttled, build).await
+    }
+
+    async fn send_as(
+        &self,
+        repeat: Repeat,
+        build: impl Fn() -> RequestBuilder + Send + Sync,
+    ) -> Result<Response, ConnectorError> {
         let policy = self.policy;
         let mut backoff = ExponentialBuilder::default()
             .with_min_delay(policy.min_delay)
@@ -300,13 +328,15 @@ impl HttpClient {
                     tracing::info!(?wait, waited = ?spent.waited, budget = ?spent.budget, "the vendor throttles: waiting");
                     wait
                 }
-                ref transient if transient.is_transient() => match backoff.next() {
-                    Some(delay) => {
-                        tracing::warn!(error = %transient, ?delay, "retrying a vendor request");
-                        delay
+                ref transient if transient.is_transient() && repeat == Repeat::Transient => {
+                    match backoff.next() {
+                        Some(delay) => {
+                            tracing::warn!(error = %transient, ?delay, "retrying a vendor request");
+                            delay
+                        }
+                        None => return Err(error),
                     }
-                    None => return Err(error),
-                },
+                }
                 _ => return Err(error),
             };
             tokio::time::sleep(delay).await;
@@ -322,6 +352,24 @@ impl HttpClient {
         build: impl Fn() -> RequestBuilder + Send + Sync,
     ) -> Result<(T, HeaderMap), ConnectorError> {
         let response = self.send(build).await?;
+        Self::read_json(response).await
+    }
+
+    /// [`Self::send_write`] and reads the body as JSON `T`, with the response headers.
+    ///
+    /// # Errors
+    /// As [`Self::send_write`], or [`ConnectorError::Decode`] when the body is not a `T`.
+    pub async fn write_json<T: DeserializeOwned>(
+        &self,
+        build: impl Fn() -> RequestBuilder + Send + Sync,
+    ) -> Result<(T, HeaderMap), ConnectorError> {
+        let response = self.send_write(build).await?;
+        Self::read_json(response).await
+    }
+
+    async fn read_json<T: DeserializeOwned>(
+        response: Response,
+    ) -> Result<(T, HeaderMap), ConnectorError> {
         let host = host_of(response.url());
         let headers = response.headers().clone();
         let body = read_body(response, MAX_ANSWER)
@@ -369,6 +417,15 @@ impl HttpClient {
         }
         Err(error_for_status(status, retry_after))
     }
+}
+
+/// Which failures a request is sent again after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    /// 429s, and timeouts, connection errors and 5xx (reads, and queries sent as `POST`).
+    Transient,
+    /// 429s only (writes: the vendor may have applied one that failed otherwise).
+    Throttled,
 }
 
 /// The error a non-success `status` means (the vendor's words are never part of it).

@@ -27,6 +27,22 @@
 //!   note the customer may see; any other value is internal (the reference lists no values, so
 //!   an unknown one errs on the side of internal).
 //! - Errors are `{"errors": ["..."]}`.
+//! - Writes (two-way sync, [`Connector::write_ticket`]), never retried after a 5xx or a lost
+//!   connection ([`HttpClient::write_json`]):
+//!   - assignment: `PATCH /Tickets` `{"id", "queueID"}` plus `assignedResourceID` and
+//!     `assignedResourceRoleID` when a member is mapped. Autotask assigns a resource only with
+//!     one of its roles, so a mapped member is written `resourceId:roleId`; a queue alone
+//!     leaves the assigned resource as it is;
+//!   - status: `PATCH /Tickets` `{"id", "status"}` (the picklist integer);
+//!   - note: `POST /Tickets/{id}/Notes` `{"ticketID", "title", "description", "noteType",
+//!     "publish"}`: the title is the text's first line (at most 250 characters), the
+//!     description the text (cut to 32,000 characters), `noteType` 1 unless the setting
+//!     `noteType` names another, `publish` 1 (all Autotask users, the customer's view) or 2
+//!     (internal only; assumed, as the reference lists no values). The answer's `itemId` is
+//!     the note's id.
+//!
+//!   Ids are integers at Autotask: a ticket, queue, resource, role or status that is not one
+//!   is a configuration error, sent nowhere.
 
 use std::collections::HashMap;
 
@@ -40,7 +56,7 @@ use tokio::sync::RwLock;
 use super::connectwise::page_size;
 use super::notes::{self, NotePlan};
 use super::{at, id, records, required_id, required_text, text};
-use crate::connector::{Connector, IntegrationConfig};
+use crate::connector::{Connector, IntegrationConfig, TicketWrite, WriteReceipt};
 use crate::error::ConnectorError;
 use crate::http::HttpClient;
 use crate::model::{
@@ -55,6 +71,24 @@ const COMPLETE: &str = "5";
 /// The `publish` value of a note all Autotask users, the customer's included, may see.
 const PUBLISHED_TO_ALL: &str = "1";
 
+/// [`PUBLISHED_TO_ALL`] as Tandem writes it.
+const PUBLISH_TO_ALL: i64 = 1;
+
+/// The `publish` value of a note Tandem writes as internal: "Internal Only" (assumed, as the
+/// mock's fixture has it; the reference lists no values).
+const INTERNAL_ONLY: i64 = 2;
+
+/// The `noteType` of the notes Tandem writes unless the setting `noteType` names another
+/// (1, as clients of the REST API send by default; the picklist is the tenant's).
+const DEFAULT_NOTE_TYPE: i64 = 1;
+
+/// The longest `title` of a ticket note Autotask keeps.
+const NOTE_TITLE_MAX: usize = 250;
+
+/// The longest `description` of a ticket note Autotask keeps (32,000 characters, as the mock
+/// enforces; a longer note is cut rather than refused for good).
+const NOTE_DESCRIPTION_MAX: usize = 32_000;
+
 /// The most ticket ids one `TicketNotes` query names.
 const NOTE_QUERY_IDS: usize = 500;
 
@@ -67,6 +101,7 @@ pub struct Autotask {
     integration_code: String,
     page_size: u32,
     note_plan: NotePlan,
+    note_type: i64,
     zone: RwLock<Option<String>>,
     /// The tenant's `configurationItemType` picklist, read once per connector (one sync run).
     ci_types: RwLock<Option<HashMap<String, String>>>,
@@ -80,7 +115,8 @@ enum Target<'a> {
 }
 
 impl Autotask {
-    /// Settings: optional `pageSize` (at most 500) and `syncNotes` (default true); credentials:
+    /// Settings: optional `pageSize` (at most 500), `syncNotes` (default true) and `noteType`
+    /// (the `noteType` picklist value of written notes, default 1); credentials:
     /// `username`, `secret`, `integrationCode` (or the setting `integrationCode`).
     ///
     /// # Errors
@@ -99,6 +135,11 @@ impl Autotask {
             integration_code,
             page_size: page_size(&config.settings, 500),
             note_plan: NotePlan::of(&config),
+            note_type: config
+                .settings
+                .get("noteType")
+                .and_then(Value::as_i64)
+                .unwrap_or(DEFAULT_NOTE_TYPE),
             zone: RwLock::new(None),
             ci_types: RwLock::new(None),
             http,
@@ -246,6 +287,28 @@ impl Autotask {
         target: Target<'_>,
         body: Option<&Value>,
     ) -> Result<Value, ConnectorError> {
+        self.call_as(method, target, body, false).await
+    }
+
+    /// [`Self::call`] for a write: sent again after a 429 or a 401 (neither applied it), never
+    /// after a 5xx or a lost connection (it may have been applied; the outbox decides).
+    async fn write(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, ConnectorError> {
+        self.call_as(method, Target::Path(path), Some(body), true)
+            .await
+    }
+
+    async fn call_as(
+        &self,
+        method: Method,
+        target: Target<'_>,
+        body: Option<&Value>,
+        write: bool,
+    ) -> Result<Value, ConnectorError> {
         let mut refreshed = false;
         loop {
             let zone = self.zone(refreshed).await?;
@@ -256,29 +319,104 @@ impl Autotask {
                     url.to_owned()
                 }
             };
-            let result = self
-                .http
-                .json::<Value>(|| {
-                    let request = self
-                        .http
-                        .client()
-                        .request(method.clone(), &url)
-                        .header("UserName", &self.username)
-                        .header("Secret", &self.secret)
-                        .header("ApiIntegrationCode", &self.integration_code)
-                        .header("Accept", "application/json");
-                    match body {
-                        Some(body) => request.json(body),
-                        None => request,
-                    }
-                })
-                .await;
+            let build = || {
+                let request = self
+                    .http
+                    .client()
+                    .request(method.clone(), &url)
+                    .header("UserName", &self.username)
+                    .header("Secret", &self.secret)
+                    .header("ApiIntegrationCode", &self.integration_code)
+                    .header("Accept", "application/json");
+                match body {
+                    Some(body) => request.json(body),
+                    None => request,
+                }
+            };
+            let result = if write {
+                self.http.write_json::<Value>(build).await
+            } else {
+                self.http.json::<Value>(build).await
+            };
             match result {
                 // The tenant may have moved to another zone: look it up again, once.
                 Err(ConnectorError::Unauthorized(_)) if !refreshed => refreshed = true,
                 other => return other.map(|(value, _)| value),
             }
         }
+    }
+}
+
+/// An Autotask id from Tandem's string: ids are integers there.
+fn numeric(value: &str, what: &str) -> Result<i64, ConnectorError> {
+    value.trim().parse().map_err(|_| {
+        ConnectorError::Config(format!("the Autotask {what} `{value}` is not a number"))
+    })
+}
+
+/// The resource and role of a mapped member, written `resourceId:roleId`: Autotask assigns a
+/// resource to a ticket only with one of its roles.
+fn resource_and_role(member: &str) -> Result<(i64, i64), ConnectorError> {
+    let (resource, role) = member.split_once(':').ok_or_else(|| {
+        ConnectorError::Config(format!(
+            "the Autotask member `{member}` must be `resourceId:roleId` (a resource is assigned with a role)"
+        ))
+    })?;
+    Ok((numeric(resource, "resource id")?, numeric(role, "role id")?))
+}
+
+/// The body of `PATCH /Tickets` or `POST /Tickets/{id}/Notes` for `write` on ticket `ticket`,
+/// and whether it is a note.
+fn write_body(ticket: i64, write: &TicketWrite, note_type: i64) -> Result<Value, ConnectorError> {
+    Ok(match write {
+        TicketWrite::Assign { assignee } => {
+            let mut body =
+                json!({ "id": ticket, "queueID": numeric(&assignee.group, "queue id")? });
+            if let Some(member) = &assignee.member {
+                let (resource, role) = resource_and_role(member)?;
+                body["assignedResourceID"] = json!(resource);
+                body["assignedResourceRoleID"] = json!(role);
+            }
+            body
+        }
+        TicketWrite::Status { status } => {
+            json!({ "id": ticket, "status": numeric(status, "status")? })
+        }
+        TicketWrite::Note { text, internal } => json!({
+            "ticketID": ticket,
+            "title": note_title(text),
+            "description": note_description(text)?,
+            "noteType": note_type,
+            "publish": if *internal { INTERNAL_ONLY } else { PUBLISH_TO_ALL },
+        }),
+    })
+}
+
+/// A note's description: its text, cut to what Autotask keeps (the cut marked with `…`).
+///
+/// # Errors
+/// [`ConnectorError::Config`] for a blank note, which Autotask refuses.
+fn note_description(text: &str) -> Result<String, ConnectorError> {
+    if text.trim().is_empty() {
+        return Err(ConnectorError::Config("a note needs text".into()));
+    }
+    if text.chars().count() <= NOTE_DESCRIPTION_MAX {
+        return Ok(text.to_owned());
+    }
+    let mut cut: String = text.chars().take(NOTE_DESCRIPTION_MAX - 1).collect();
+    cut.push('…');
+    Ok(cut)
+}
+
+/// A note's title: its first line, cut to what Autotask keeps. The description then starts
+/// with the title, so reading the note back gives the text alone ([`ticket_note`]).
+fn note_title(text: &str) -> String {
+    let first = text.trim().lines().next().unwrap_or_default().trim();
+    let title: String = first.chars().take(NOTE_TITLE_MAX).collect();
+    if title.is_empty() {
+        "Note".to_owned()
+    } else {
+        title
     }
 }
 
@@ -540,11 +678,100 @@ impl Connector for Autotask {
             next: text(&body, "pageDetails/nextPageUrl").filter(|_| !items.is_empty()),
         })
     }
+
+    async fn write_ticket(
+        &self,
+        ticket: &str,
+        write: &TicketWrite,
+    ) -> Result<WriteReceipt, ConnectorError> {
+        let number = numeric(ticket, "ticket id")?;
+        let body = write_body(number, write, self.note_type)?;
+        let answer = match write {
+            TicketWrite::Note { .. } => {
+                self.write(Method::POST, &format!("/Tickets/{number}/Notes"), &body)
+                    .await?
+            }
+            _ => self.write(Method::PATCH, "/Tickets", &body).await?,
+        };
+        // An update answers the ticket's own id, which says nothing new; a note's is what the
+        // next sync must know as Tandem's own, so a note without one is an error.
+        let created_id = match write {
+            TicketWrite::Note { .. } => Some(id(&answer, "itemId").ok_or_else(|| {
+                ConnectorError::Decode("the answer to a new note names no `itemId`".into())
+            })?),
+            _ => None,
+        };
+        Ok(WriteReceipt {
+            created_id,
+            // Autotask does not say when; the next sync reads `lastActivityDate`.
+            vendor_updated_at: None,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_carry_autotask_ids_as_numbers_and_a_member_with_its_role() {
+        let assign = |member: Option<&str>| TicketWrite::Assign {
+            assignee: crate::connector::VendorAssignee {
+                group: "29682833".into(),
+                member: member.map(str::to_owned),
+            },
+        };
+        assert_eq!(
+            write_body(30_000, &assign(Some("29682885:29683461")), 1).unwrap(),
+            json!({ "id": 30000, "queueID": 29_682_833, "assignedResourceID": 29_682_885, "assignedResourceRoleID": 29_683_461 })
+        );
+        assert_eq!(
+            write_body(30_000, &assign(None), 1).unwrap(),
+            json!({ "id": 30000, "queueID": 29_682_833 })
+        );
+        for bad in ["29682885", "29682885:", "x:1", ":1"] {
+            assert!(
+                matches!(
+                    write_body(30_000, &assign(Some(bad)), 1),
+                    Err(ConnectorError::Config(_))
+                ),
+                "{bad}"
+            );
+        }
+        let status = TicketWrite::Status {
+            status: "In Progress".into(),
+        };
+        assert!(matches!(
+            write_body(30_000, &status, 1),
+            Err(ConnectorError::Config(_))
+        ));
+    }
+
+    #[test]
+    fn a_note_description_is_cut_to_what_autotask_keeps_and_a_blank_one_refused() {
+        assert_eq!(note_description("short").unwrap(), "short");
+        let long = "ü".repeat(NOTE_DESCRIPTION_MAX + 10);
+        let cut = note_description(&long).unwrap();
+        assert_eq!(cut.chars().count(), NOTE_DESCRIPTION_MAX);
+        assert!(cut.ends_with('…'));
+        let exact = "a".repeat(NOTE_DESCRIPTION_MAX);
+        assert_eq!(note_description(&exact).unwrap(), exact);
+        assert!(matches!(
+            note_description(" \n "),
+            Err(ConnectorError::Config(_))
+        ));
+    }
+
+    #[test]
+    fn a_note_title_is_its_first_line_cut_to_what_autotask_keeps() {
+        assert_eq!(
+            note_title("Routed to Tier 2\nbecause ..."),
+            "Routed to Tier 2"
+        );
+        assert_eq!(note_title("  \n "), "Note");
+        let long = "é".repeat(400);
+        assert_eq!(note_title(&long).chars().count(), NOTE_TITLE_MAX);
+    }
 
     #[test]
     fn the_zone_url_is_read_with_or_without_its_version() {

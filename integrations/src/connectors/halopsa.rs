@@ -23,6 +23,14 @@
 //!   text (`note_html` without its tags when `note` is empty; actions with neither are left
 //!   out), `hiddenfromuser` marks it internal, `who` (or the agent id) is the author,
 //!   `datetime` (or `actiondatecreated`) the time.
+//! - Writes (two-way sync, [`Connector::write_ticket`]) are `POST`s of a JSON array of one
+//!   object, never retried after a 5xx or a lost connection ([`HttpClient::write_json`]); a
+//!   401 gets a new token and one more try. Assignment: `POST /api/Tickets`
+//!   `[{"id", "team", "agent_id"}]` (`agent_id` only when a member is mapped; the team by
+//!   name, as tickets carry it); status: `[{"id", "status_id"}]`; note: `POST /api/Actions`
+//!   `[{"ticket_id", "note", "outcome", "hiddenfromuser"}]` with the stock outcome `Note`, or
+//!   `Private Note` for an internal one. Halo answers the created or updated object, or an
+//!   array of them: the (first) action's `id` is the note's id.
 //! - Halo ignores query parameters it does not know, so a misspelt filter returns everything;
 //!   the names here are the ones its API document lists.
 
@@ -31,12 +39,12 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Utc};
 use entities::enums::IntegrationKind;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::connectwise::page_size;
 use super::notes::NotePlan;
 use super::{at, id, records, required_id, required_text, text};
-use crate::connector::{Connector, IntegrationConfig};
+use crate::connector::{Connector, IntegrationConfig, TicketWrite, WriteReceipt};
 use crate::error::ConnectorError;
 use crate::http::HttpClient;
 use crate::model::{
@@ -165,6 +173,29 @@ impl HaloPsa {
         Ok(actions.iter().filter_map(action_note).collect())
     }
 
+    /// POSTs `body` to `path` (under `/api`) as a write: sent again after a 429, or once with a
+    /// new token after a 401 (neither applied it), never after a 5xx or a lost connection.
+    async fn post(&self, path: &str, body: &Value) -> Result<Value, ConnectorError> {
+        let url = format!("{}/api{path}", self.base);
+        let mut retried = false;
+        loop {
+            let token = self.tokens.token().await?;
+            let result = self
+                .http
+                .write_json::<Value>(|| {
+                    self.http.client().post(&url).bearer_auth(&token).json(body)
+                })
+                .await;
+            match result {
+                Err(ConnectorError::Unauthorized(_)) if !retried => {
+                    self.tokens.invalidate(&token).await;
+                    retried = true;
+                }
+                other => return other.map(|(value, _)| value),
+            }
+        }
+    }
+
     /// A list that is a bare array or an envelope under `key`.
     async fn list(&self, path: &str, key: &str) -> Result<Vec<Value>, ConnectorError> {
         let body = self.get(path, &[]).await?;
@@ -176,6 +207,71 @@ impl HaloPsa {
                 .ok_or_else(|| ConnectorError::Decode(format!("`{path}` is not a list"))),
         }
     }
+}
+
+/// The action `outcome` of a note Tandem writes that the end user may see (Halo's stock
+/// outcomes; a tenant can rename them).
+const NOTE_OUTCOME: &str = "Note";
+
+/// The action `outcome` of an internal note Tandem writes.
+const PRIVATE_NOTE_OUTCOME: &str = "Private Note";
+
+/// A Halo id from Tandem's string: ticket, agent and status ids are integers there.
+fn numeric(value: &str, what: &str) -> Result<i64, ConnectorError> {
+    value.trim().parse().map_err(|_| {
+        ConnectorError::Config(format!("the HaloPSA {what} `{value}` is not a number"))
+    })
+}
+
+/// The path and body (an array of one object, as Halo's writes take) of `write` on ticket
+/// `ticket`.
+fn write_request(
+    ticket: i64,
+    write: &TicketWrite,
+) -> Result<(&'static str, Value), ConnectorError> {
+    Ok(match write {
+        TicketWrite::Assign { assignee } => {
+            let team = assignee.group.trim();
+            if team.is_empty() {
+                return Err(ConnectorError::Config("the HaloPSA team is empty".into()));
+            }
+            let mut update = json!({ "id": ticket, "team": team });
+            if let Some(agent) = &assignee.member {
+                update["agent_id"] = json!(numeric(agent, "agent id")?);
+            }
+            ("/Tickets", json!([update]))
+        }
+        TicketWrite::Status { status } => (
+            "/Tickets",
+            json!([{ "id": ticket, "status_id": numeric(status, "status id")? }]),
+        ),
+        TicketWrite::Note { text, .. } if text.trim().is_empty() => {
+            return Err(ConnectorError::Config("a note needs text".into()));
+        }
+        TicketWrite::Note { text, internal } => (
+            "/Actions",
+            json!([{
+                "ticket_id": ticket,
+                "note": text,
+                "outcome": if *internal { PRIVATE_NOTE_OUTCOME } else { NOTE_OUTCOME },
+                "hiddenfromuser": internal,
+            }]),
+        ),
+    })
+}
+
+/// The first object Halo answered a write with (it answers the created or updated object, or
+/// an array of them), and its `id`.
+fn written(answer: &Value) -> Result<(&Value, String), ConnectorError> {
+    let object = match answer {
+        Value::Array(items) => items.first(),
+        Value::Object(_) => Some(answer),
+        _ => None,
+    }
+    .ok_or_else(|| ConnectorError::Decode("the answer to a write names no record".into()))?;
+    let found = id(object, "id")
+        .ok_or_else(|| ConnectorError::Decode("the answer to a write names no `id`".into()))?;
+    Ok((object, found))
 }
 
 /// How many times in a row one page request may step back before the walk gives up.
@@ -501,5 +597,106 @@ impl Connector for HaloPsa {
             records: read,
             next: (more && !items.is_empty()).then(|| next.to_string()),
         })
+    }
+
+    async fn write_ticket(
+        &self,
+        ticket: &str,
+        write: &TicketWrite,
+    ) -> Result<WriteReceipt, ConnectorError> {
+        let (path, body) = write_request(numeric(ticket, "ticket id")?, write)?;
+        let answer = self.post(path, &body).await?;
+        Ok(match write {
+            // The new action's id is what the next sync must know as Tandem's own: without
+            // it the write is reported as not understood.
+            TicketWrite::Note { .. } => {
+                let (object, found) = written(&answer)?;
+                WriteReceipt {
+                    created_id: Some(found),
+                    vendor_updated_at: date(object, "datetime")
+                        .or_else(|| date(object, "actiondatecreated")),
+                }
+            }
+            // An update was applied whatever else the answer says.
+            _ => WriteReceipt {
+                created_id: None,
+                vendor_updated_at: written(&answer)
+                    .ok()
+                    .and_then(|(object, _)| date(object, "last_update")),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::VendorAssignee;
+
+    #[test]
+    fn a_write_answer_is_read_as_an_object_or_an_array() {
+        let object = json!({ "id": 4410, "ticket_id": 18000, "datetime": "2025-03-05T15:00:00" });
+        assert_eq!(written(&object).unwrap().1, "4410");
+        let array = json!([{ "id": 4411 }, { "id": 4412 }]);
+        assert_eq!(written(&array).unwrap().1, "4411", "the first of several");
+        for bad in [
+            json!([]),
+            json!("Ticket saved"),
+            json!([{ "ticket_id": 1 }]),
+            json!(null),
+        ] {
+            assert!(
+                matches!(written(&bad), Err(ConnectorError::Decode(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn writes_are_arrays_of_one_object_in_halos_field_names() {
+        let assign = TicketWrite::Assign {
+            assignee: VendorAssignee {
+                group: "2nd Line".into(),
+                member: Some("21".into()),
+            },
+        };
+        assert_eq!(
+            write_request(18_000, &assign).unwrap(),
+            (
+                "/Tickets",
+                json!([{ "id": 18000, "team": "2nd Line", "agent_id": 21 }])
+            )
+        );
+        let note = TicketWrite::Note {
+            text: "Routed by Tandem".into(),
+            internal: true,
+        };
+        assert_eq!(
+            write_request(18_000, &note).unwrap(),
+            (
+                "/Actions",
+                json!([{ "ticket_id": 18000, "note": "Routed by Tandem", "outcome": "Private Note", "hiddenfromuser": true }])
+            )
+        );
+        let bad_agent = TicketWrite::Assign {
+            assignee: VendorAssignee {
+                group: "2nd Line".into(),
+                member: Some("Sam".into()),
+            },
+        };
+        assert!(matches!(
+            write_request(18_000, &bad_agent),
+            Err(ConnectorError::Config(_))
+        ));
+        let no_team = TicketWrite::Assign {
+            assignee: VendorAssignee {
+                group: " ".into(),
+                member: None,
+            },
+        };
+        assert!(matches!(
+            write_request(18_000, &no_team),
+            Err(ConnectorError::Config(_))
+        ));
     }
 }

@@ -6,6 +6,15 @@
 //! `in` operator a bulk read uses, at most 500 values), the tickets'
 //! `entityInformation/fields` picklists, `ThresholdInformation`, and `{"errors": [...]}` bodies.
 //!
+//! Writes (two-way sync): `PATCH /Tickets` with a JSON object carrying `id` and the fields to
+//! change (those in [`TICKET_WRITABLE`]; an assigned resource needs its role), answered
+//! `{"itemId": id}`; `POST /Tickets/{id}/Notes` with `ticketID`, `title`, `description`,
+//! `noteType` and `publish` (1 all users, 2 internal only), answered `{"itemId": <note id>}`.
+//! Both stamp the ticket's `lastActivityDate` (a note's too), so a changed-since query sees
+//! them; an unknown ticket is a 404, a malformed body a 400, each with `{"errors": [...]}`
+//! (Autotask may answer such refusals with a 500; the mock keeps them apart). Each applied
+//! write is recorded ([`MockState::writes`]).
+//!
 //! Filters name fields the entity has; an unknown field or operator is refused with a 400 (the
 //! status Autotask uses for a malformed query is unconfirmed; the body is its shape).
 
@@ -13,11 +22,11 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{OriginalUri, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{Value, json};
@@ -61,6 +70,8 @@ pub async fn start(store: Store) -> MockServer {
         .route("/{entity}/entityInformation/fields", get(fields))
         .route("/{entity}/query", get(query_by_get).post(query_by_post))
         .route("/{entity}/query/next", get(next).post(next))
+        .route("/{entity}", patch(update))
+        .route("/{entity}/{parent}/Notes", post(create_note))
         .route_layer(middleware::from_fn(authenticate))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -199,6 +210,7 @@ const ENTITIES: [Entity; 4] = [
             "contactID",
             "configurationItemID",
             "assignedResourceID",
+            "assignedResourceRoleID",
             "ticketType",
             "issueType",
             "subIssueType",
@@ -595,6 +607,231 @@ fn matches(record: &Value, condition: &Value) -> bool {
     }
 }
 
+/// Ticket fields `PATCH /Tickets` may change in the mock.
+pub const TICKET_WRITABLE: [&str; 13] = [
+    "title",
+    "description",
+    "status",
+    "priority",
+    "queueID",
+    "assignedResourceID",
+    "assignedResourceRoleID",
+    "contactID",
+    "configurationItemID",
+    "ticketType",
+    "issueType",
+    "subIssueType",
+    "dueDateTime",
+];
+
+/// `PATCH /{entity}`: an update of the ticket the body's `id` names.
+async fn update(
+    State(state): State<Arc<MockState>>,
+    Path(name): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    body: String,
+) -> Response {
+    if !name.eq_ignore_ascii_case("Tickets") {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            &format!("The entity {name} cannot be updated here."),
+        );
+    }
+    let update = match serde_json::from_str::<Value>(&body) {
+        Ok(update @ Value::Object(_)) => update,
+        _ => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "The request body must be a JSON object.",
+            );
+        }
+    };
+    let changes = match ticket_changes(&state, &update) {
+        Ok(changes) => changes,
+        Err(message) => return refuse(StatusCode::BAD_REQUEST, &message),
+    };
+    let Some(id) = update.get("id").and_then(Value::as_i64) else {
+        return refuse(StatusCode::BAD_REQUEST, "The id of the entity is required.");
+    };
+    {
+        let mut store = state.store();
+        let Some(ticket) = store
+            .tickets
+            .iter_mut()
+            .find(|ticket| ticket["id"].as_i64() == Some(id))
+        else {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                &format!("Ticket {id} does not exist or is not accessible."),
+            );
+        };
+        let now = Utc::now();
+        for (field, value) in changes {
+            if field == "status" {
+                ticket["completedDate"] = if value.as_i64() == Some(status::COMPLETE) {
+                    json!(stamp(now))
+                } else {
+                    Value::Null
+                };
+            }
+            ticket[field] = value;
+        }
+        ticket["lastActivityDate"] = json!(stamp(now));
+    }
+    state.record_write("PATCH", uri.path(), update);
+    super::json(StatusCode::OK, &json!({ "itemId": id }))
+}
+
+/// The fields a ticket update changes, by the mock's spelling, or why Autotask would refuse it.
+fn ticket_changes(state: &MockState, update: &Value) -> Result<Vec<(&'static str, Value)>, String> {
+    let mut changes = Vec::new();
+    for (key, value) in update.as_object().into_iter().flatten() {
+        if key.eq_ignore_ascii_case("id") {
+            continue;
+        }
+        let field = TICKET_WRITABLE
+            .iter()
+            .find(|known| known.eq_ignore_ascii_case(key))
+            .ok_or_else(|| format!("Unable to find {key} in the Tickets entity."))?;
+        let numeric = !matches!(*field, "title" | "description" | "dueDateTime");
+        if numeric && !(value.is_i64() || value.is_null()) {
+            return Err(format!("The value of {field} must be an integer."));
+        }
+        if *field == "status" {
+            let known = state.store().statuses.iter().any(|listed| {
+                listed["value"].as_str().and_then(|v| v.parse::<i64>().ok()) == value.as_i64()
+            });
+            if !known {
+                return Err(format!(
+                    "The value {value} of status is not in its picklist."
+                ));
+            }
+        }
+        changes.push((*field, value.clone()));
+    }
+    if changes.is_empty() {
+        return Err("The update changes no field.".into());
+    }
+    let set = |name: &str| {
+        changes
+            .iter()
+            .any(|(field, value)| *field == name && !value.is_null())
+    };
+    if set("assignedResourceID") != set("assignedResourceRoleID") {
+        return Err("assignedResourceID and assignedResourceRoleID must be set together.".into());
+    }
+    Ok(changes)
+}
+
+/// `POST /Tickets/{parent}/Notes`: a new note on the ticket.
+async fn create_note(
+    State(state): State<Arc<MockState>>,
+    Path((name, parent)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+    body: String,
+) -> Response {
+    if !name.eq_ignore_ascii_case("Tickets") {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            &format!("The entity {name} has no notes here."),
+        );
+    }
+    let Ok(parent) = parent.parse::<i64>() else {
+        return refuse(StatusCode::BAD_REQUEST, "The parent id must be a number.");
+    };
+    let note: Value = match serde_json::from_str(&body) {
+        Ok(note @ Value::Object(_)) => note,
+        _ => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "The request body must be a JSON object.",
+            );
+        }
+    };
+    if let Err(message) = validate_note(&note, parent) {
+        return refuse(StatusCode::BAD_REQUEST, &message);
+    }
+    let now = Utc::now();
+    let id = {
+        let mut store = state.store();
+        let Some(ticket) = store
+            .tickets
+            .iter_mut()
+            .find(|ticket| ticket["id"].as_i64() == Some(parent))
+        else {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                &format!("Ticket {parent} does not exist or is not accessible."),
+            );
+        };
+        // A note is activity on its ticket.
+        ticket["lastActivityDate"] = json!(stamp(now));
+        let id = store
+            .notes
+            .iter()
+            .filter_map(|note| note["id"].as_i64())
+            .max()
+            .unwrap_or(92_000)
+            .max(92_000)
+            + 1;
+        store.notes.push(json!({
+            "id": id, "ticketID": parent, "title": note["title"], "description": note["description"],
+            "noteType": note["noteType"], "publish": note["publish"], "createDateTime": stamp(now),
+            "lastActivityDate": stamp(now), "creatorResourceID": null, "createdByContactID": null,
+            "impersonatorCreatorResourceID": null, "impersonatorUpdaterResourceID": null
+        }));
+        id
+    };
+    state.record_write("POST", uri.path(), note);
+    super::json(StatusCode::OK, &json!({ "itemId": id }))
+}
+
+/// Why Autotask would refuse `note` on ticket `parent`, if it would.
+fn validate_note(note: &Value, parent: i64) -> Result<(), String> {
+    const FIELDS: [&str; 5] = ["ticketID", "title", "description", "noteType", "publish"];
+    if let Some(unknown) = note
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(key, _)| key)
+        .find(|key| !FIELDS.iter().any(|known| known.eq_ignore_ascii_case(key)))
+    {
+        return Err(format!(
+            "Unable to find {unknown} in the TicketNotes entity."
+        ));
+    }
+    match note.get("ticketID") {
+        None => {}
+        Some(value) if value.as_i64() == Some(parent) => {}
+        Some(_) => return Err("ticketID does not match the parent ticket.".into()),
+    }
+    for field in ["title", "description"] {
+        let text = note.get(field).and_then(Value::as_str).unwrap_or_default();
+        if text.trim().is_empty() {
+            return Err(format!("{field} is required."));
+        }
+    }
+    if note["title"].as_str().unwrap_or_default().chars().count() > 250 {
+        return Err("title is longer than 250 characters.".into());
+    }
+    if note["description"]
+        .as_str()
+        .unwrap_or_default()
+        .chars()
+        .count()
+        > 32_000
+    {
+        return Err("description is longer than 32000 characters.".into());
+    }
+    if !note.get("noteType").is_some_and(Value::is_i64) {
+        return Err("noteType is required and must be an integer.".into());
+    }
+    if !matches!(note.get("publish").and_then(Value::as_i64), Some(1 | 2)) {
+        return Err("publish must be 1 (All Autotask Users) or 2 (Internal Only).".into());
+    }
+    Ok(())
+}
+
 /// An instant as Autotask writes it: UTC with milliseconds.
 #[must_use]
 pub fn stamp(at: DateTime<Utc>) -> String {
@@ -650,6 +887,7 @@ pub fn ticket(id: i64, company: i64, status: i64, at: DateTime<Utc>) -> Value {
         "description": "User reports repeated credential prompts since Monday.",
         "status": status, "priority": 2, "queueID": 29_682_833, "companyID": company,
         "contactID": 30_701_922, "configurationItemID": null, "assignedResourceID": 29_682_885,
+        "assignedResourceRoleID": 29_683_461,
         "ticketType": 1, "issueType": 10, "subIssueType": 136, "source": 4,
         "createDate": stamp(at - Duration::hours(2)), "dueDateTime": stamp(at + Duration::days(2)),
         "lastActivityDate": stamp(at),

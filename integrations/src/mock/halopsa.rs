@@ -7,6 +7,16 @@
 //! `actions` of one ticket; `excludesys=true` leaves system actions out), and bare-array
 //! `/api/Status` and `/api/Priority`.
 //!
+//! Writes (two-way sync) take a JSON array of objects, as Halo's do: `POST /api/Tickets`
+//! updates each ticket its `id` names (`team`, `agent_id`, `status_id`, `summary`, `details`,
+//! `priority_id`; the mock creates no tickets) and answers the updated ticket (an array when
+//! several were sent); `POST /api/Actions` adds an action (`ticket_id`, `note`, `outcome`,
+//! `hiddenfromuser`) and answers it likewise. Both stamp the ticket's `last_update` and
+//! `lastactiondate`, so `lastupdatefromdate` sees the change; a new action is listed by
+//! `GET /api/Actions` with its id. An unknown ticket is a 404, a malformed body or an unknown
+//! field a 400 (the mock refuses what Halo may silently ignore), and nothing of a refused
+//! request is applied. Each applied write is recorded ([`MockState::writes`]).
+//!
 //! Halo itself ignores query parameters it does not know, so a misspelt filter returns every
 //! record; this mock refuses them with a 400 instead, so a connector's typo fails a test. Halo's
 //! error body has no documented shape; the mock answers a JSON string with the message.
@@ -14,7 +24,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Form, Query, Request, State};
+use axum::extract::{Form, OriginalUri, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -58,8 +68,8 @@ pub async fn start(store: Store) -> MockServer {
     let api = Router::new()
         .route("/Client", get(clients))
         .route("/Asset", get(assets))
-        .route("/Tickets", get(tickets))
-        .route("/Actions", get(actions))
+        .route("/Tickets", get(tickets).post(update_tickets))
+        .route("/Actions", get(actions).post(create_actions))
         .route("/Status", get(statuses))
         .route("/Priority", get(priorities))
         .layer(middleware::from_fn_with_state(
@@ -375,6 +385,253 @@ async fn actions(State(state): State<Arc<MockState>>, Query(query): Params) -> R
         StatusCode::OK,
         &json!({ "record_count": found.len(), "actions": found }),
     )
+}
+
+/// The objects of a write's body: a non-empty JSON array of objects, as Halo's writes take.
+fn write_objects(body: &str) -> Result<Vec<serde_json::Map<String, Value>>, String> {
+    let Ok(Value::Array(items)) = serde_json::from_str::<Value>(body) else {
+        return Err("The request body must be a JSON array of objects".into());
+    };
+    if items.is_empty() {
+        return Err("The request body is an empty array".into());
+    }
+    items
+        .into_iter()
+        .map(|item| match item {
+            Value::Object(object) => Ok(object),
+            _ => Err("Every element of the request body must be an object".into()),
+        })
+        .collect()
+}
+
+/// Refuses a field not in `known` (Halo would ignore it; the mock catches a connector's typo).
+fn known_fields(object: &serde_json::Map<String, Value>, known: &[&str]) -> Result<(), String> {
+    match object.keys().find(|key| !known.contains(&key.as_str())) {
+        Some(unknown) => Err(format!("Unknown field '{unknown}'")),
+        None => Ok(()),
+    }
+}
+
+/// What a write answers: the one object, or the array of several.
+fn written(mut objects: Vec<Value>) -> Response {
+    let body = if objects.len() == 1 {
+        objects.remove(0)
+    } else {
+        Value::Array(objects)
+    };
+    super::json(StatusCode::CREATED, &body)
+}
+
+/// `POST /Tickets`: updates of existing tickets, all or none.
+async fn update_tickets(
+    State(state): State<Arc<MockState>>,
+    OriginalUri(uri): OriginalUri,
+    body: String,
+) -> Response {
+    const KNOWN: [&str; 7] = [
+        "id",
+        "team",
+        "agent_id",
+        "status_id",
+        "summary",
+        "details",
+        "priority_id",
+    ];
+    let updates = match write_objects(&body) {
+        Ok(updates) => updates,
+        Err(message) => return refuse(StatusCode::BAD_REQUEST, &message),
+    };
+    let mut store = state.store();
+    // Validate every update before applying any.
+    for update in &updates {
+        if let Err(message) = known_fields(update, &KNOWN) {
+            return refuse(StatusCode::BAD_REQUEST, &message);
+        }
+        let Some(id) = update.get("id").and_then(Value::as_i64) else {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "The mock only updates tickets: every object needs its integer id",
+            );
+        };
+        let checks = [
+            (
+                "team",
+                update
+                    .get("team")
+                    .is_none_or(|team| team.as_str().is_some_and(|team| !team.trim().is_empty())),
+            ),
+            ("agent_id", update.get("agent_id").is_none_or(Value::is_i64)),
+            (
+                "priority_id",
+                update.get("priority_id").is_none_or(Value::is_i64),
+            ),
+            (
+                "summary",
+                update.get("summary").is_none_or(Value::is_string),
+            ),
+            (
+                "details",
+                update.get("details").is_none_or(Value::is_string),
+            ),
+        ];
+        if let Some((field, _)) = checks.iter().find(|(_, valid)| !valid) {
+            return refuse(StatusCode::BAD_REQUEST, &format!("'{field}' is not valid"));
+        }
+        if let Some(status) = update.get("status_id") {
+            let known =
+                status.is_i64() && store.statuses.iter().any(|listed| listed["id"] == *status);
+            if !known {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Status {status} does not exist"),
+                );
+            }
+        }
+        if !store
+            .tickets
+            .iter()
+            .any(|ticket| ticket["id"].as_i64() == Some(id))
+        {
+            return refuse(StatusCode::NOT_FOUND, &format!("Ticket {id} not found"));
+        }
+    }
+    let now = Utc::now();
+    let mut answered = Vec::new();
+    for update in &updates {
+        let status = update.get("status_id").and_then(|status| {
+            store
+                .statuses
+                .iter()
+                .find(|listed| listed["id"] == *status)
+                .cloned()
+        });
+        let ticket = store
+            .tickets
+            .iter_mut()
+            .find(|ticket| ticket["id"] == update["id"])
+            .expect("checked above");
+        for (field, value) in update {
+            if field != "id" {
+                ticket[field.as_str()] = value.clone();
+            }
+        }
+        if let Some(status) = status {
+            ticket["status_name"] = status["name"].clone();
+            // A status of type 1 closes the ticket (the fixture's "Closed").
+            ticket["dateclosed"] = if status["type"] == 1 {
+                json!(stamp(now))
+            } else {
+                json!(NO_DATE)
+            };
+        }
+        ticket["last_update"] = json!(stamp(now));
+        ticket["lastactiondate"] = json!(stamp(now));
+        answered.push(ticket.clone());
+    }
+    drop(store);
+    state.record_write(
+        "POST",
+        uri.path(),
+        Value::Array(updates.into_iter().map(Value::Object).collect()),
+    );
+    written(answered)
+}
+
+/// `POST /Actions`: new actions on existing tickets, all or none.
+async fn create_actions(
+    State(state): State<Arc<MockState>>,
+    OriginalUri(uri): OriginalUri,
+    body: String,
+) -> Response {
+    const KNOWN: [&str; 7] = [
+        "ticket_id",
+        "note",
+        "note_html",
+        "outcome",
+        "outcome_id",
+        "hiddenfromuser",
+        "timetaken",
+    ];
+    let actions = match write_objects(&body) {
+        Ok(actions) => actions,
+        Err(message) => return refuse(StatusCode::BAD_REQUEST, &message),
+    };
+    let mut store = state.store();
+    for action in &actions {
+        if let Err(message) = known_fields(action, &KNOWN) {
+            return refuse(StatusCode::BAD_REQUEST, &message);
+        }
+        let Some(ticket) = action.get("ticket_id").and_then(Value::as_i64) else {
+            return refuse(StatusCode::BAD_REQUEST, "ticket_id is required");
+        };
+        let text = |key: &str| {
+            action
+                .get(key)
+                .and_then(Value::as_str)
+                .is_some_and(|text| !text.trim().is_empty())
+        };
+        if !text("note") {
+            return refuse(StatusCode::BAD_REQUEST, "note is required");
+        }
+        if !text("outcome") {
+            return refuse(StatusCode::BAD_REQUEST, "outcome is required");
+        }
+        if !action.get("hiddenfromuser").is_none_or(Value::is_boolean) {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "hiddenfromuser must be true or false",
+            );
+        }
+        if !store
+            .tickets
+            .iter()
+            .any(|found| found["id"].as_i64() == Some(ticket))
+        {
+            return refuse(StatusCode::NOT_FOUND, &format!("Ticket {ticket} not found"));
+        }
+    }
+    let now = Utc::now();
+    let mut answered = Vec::new();
+    for request in &actions {
+        let next = store
+            .notes
+            .iter()
+            .filter_map(|action| action["id"].as_i64())
+            .max()
+            .unwrap_or(4_500)
+            .max(4_500)
+            + 1;
+        let ticket = request["ticket_id"].as_i64().unwrap_or_default();
+        let mut created = action(
+            next,
+            ticket,
+            request["note"].as_str().unwrap_or_default(),
+            request.get("hiddenfromuser").and_then(Value::as_bool) == Some(true),
+            now,
+        );
+        created["outcome"] = request["outcome"].clone();
+        created["who"] = json!("API User");
+        created["who_agentid"] = json!(0);
+        created["timetaken"] = json!(0);
+        created["new_status"] = Value::Null;
+        store.notes.push(created.clone());
+        if let Some(found) = store
+            .tickets
+            .iter_mut()
+            .find(|found| found["id"].as_i64() == Some(ticket))
+        {
+            found["last_update"] = json!(stamp(now));
+            found["lastactiondate"] = json!(stamp(now));
+        }
+        answered.push(created);
+    }
+    drop(store);
+    state.record_write(
+        "POST",
+        uri.path(),
+        Value::Array(actions.into_iter().map(Value::Object).collect()),
+    );
+    written(answered)
 }
 
 /// An action on ticket `ticket` as Halo lists it, written at `at` by agent 14; `hidden` for one
