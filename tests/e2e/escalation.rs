@@ -849,7 +849,8 @@ async fn a_superseded_entry_hands_its_path_on_and_no_owner_left_stops_escalation
 -> anyhow::Result<()> {
     let app = TestApp::spawn_with_demo().await?;
     let provider = app.provider_admin_token();
-    let t0 = clock(2);
+    // Raised ten minutes ago: its steps fall due after the writes below.
+    let t0 = (Utc::now() - Duration::minutes(10)).trunc_subsecs(0);
     let id = raise(&app, "ESC-SUP", "HIGH", t0).await?;
     escalate(&app, t0).await?;
     let old = routed_by(&app, &id).await?;
@@ -870,16 +871,19 @@ async fn a_superseded_entry_hands_its_path_on_and_no_owner_left_stops_escalation
     both(&app, "approveResponsibility", &successor).await?;
 
     // Step 2 follows the successor's path; the alert stays routed as it was.
-    escalate(&app, soon(1)).await?;
+    escalate(&app, t0 + Duration::minutes(30)).await?;
     let escalated = rows(&app, &id).await?;
     assert_eq!(escalated.len(), 2, "{escalated:?}");
     assert_eq!(escalated[0].responsibility_id, Some(decode_uuid(&old)));
-    assert_eq!(escalated[1].responsibility_id, Some(decode_uuid(&successor)));
+    assert_eq!(
+        escalated[1].responsibility_id,
+        Some(decode_uuid(&successor))
+    );
     assert_eq!(escalated[1].position, 2);
     assert!(
-        escalated[1]
-            .reason
-            .ends_with("following the entry in force now, as the one that routed it was retired or superseded"),
+        escalated[1].reason.ends_with(
+            "following the entry in force now, as the one that routed it was retired or superseded"
+        ),
         "{}",
         escalated[1].reason
     );
@@ -909,14 +913,18 @@ async fn a_superseded_entry_hands_its_path_on_and_no_owner_left_stops_escalation
         }
         both(&app, "retireResponsibility", &owner).await?;
     }
-    let later = soon(2);
+    let later = t0 + Duration::minutes(90);
     escalate(&app, later).await?;
     let stopped = alert(&app, &id).await?;
     assert_eq!(stopped["nextEscalationAt"], Value::Null, "{stopped}");
     assert_eq!(stopped["escalationLevel"], 2);
     assert_eq!(rows(&app, &id).await?.len(), 2);
     let why = change_log_entry::Entity::find()
-        .filter(change_log_entry::COLUMN.summary.starts_with("Stopped escalating alert: Backup job failed (ESC-SUP)"))
+        .filter(
+            change_log_entry::COLUMN
+                .summary
+                .starts_with("Stopped escalating alert: Backup job failed (ESC-SUP)"),
+        )
         .all(&app.db)
         .await?;
     assert_eq!(why.len(), 1, "{why:?}");
@@ -992,7 +1000,11 @@ async fn with_the_providers_engagement_ended_and_the_person_deactivated_the_acco
     deactivate_dana(&app).await?;
     // Harbor ends its engagement with Northwind today.
     let engagement = app
-        .query(&harbor_token, "{ engagements(first: 10) { edges { node { id provider { name } endsOn } } } }", Value::Null)
+        .query(
+            &harbor_token,
+            "{ engagements(first: 10) { edges { node { id provider { name } endsOn } } } }",
+            Value::Null,
+        )
         .await?["engagements"]["edges"]
         .as_array()
         .unwrap()
@@ -1024,12 +1036,18 @@ async fn with_the_providers_engagement_ended_and_the_person_deactivated_the_acco
         .await?
         .expect("Dana")
         .organization_id;
-    assert_eq!(team.organization_id, harbor_org, "Harbor's own accountable team");
+    assert_eq!(
+        team.organization_id, harbor_org,
+        "Harbor's own accountable team"
+    );
     assert!(
-        told.reason.contains("step 2 skipped: Dana Whitfield is deactivated")
+        told.reason
+            .contains("step 2 skipped: Dana Whitfield is deactivated")
             && told.reason.contains("step 3 skipped: ")
             && told.reason.contains("engagement with the client has ended")
-            && told.reason.ends_with("so the entry's accountable team is told"),
+            && told
+                .reason
+                .ends_with("so the entry's accountable team is told"),
         "{}",
         told.reason
     );

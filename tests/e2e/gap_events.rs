@@ -238,7 +238,8 @@ async fn agreeing_closes_a_required_functions_gap_and_retiring_opens_it_for_thos
 }
 
 #[tokio::test]
-async fn systems_added_retired_or_changing_kind_open_and_close_their_gaps() -> anyhow::Result<()> {
+async fn systems_added_or_retired_and_frameworks_dropped_open_and_close_their_gaps()
+-> anyhow::Result<()> {
     let app = TestApp::spawn_with_demo().await?;
     let harbor = app.client_admin_token();
     let environment = annex(&app).await?;
@@ -258,14 +259,22 @@ async fn systems_added_retired_or_changing_kind_open_and_close_their_gaps() -> a
     let renamed = app
         .query(&harbor, "mutation($input: UpdateSystemInput!) { updateSystem(input: $input) { userErrors { message } } }", json!({ "input": { "id": system, "name": "ANX-SRV-1" } }))
         .await?;
-    assert_eq!(renamed["updateSystem"]["userErrors"], json!([]), "{renamed}");
+    assert_eq!(
+        renamed["updateSystem"]["userErrors"],
+        json!([]),
+        "{renamed}"
+    );
     assert_eq!(gap_events(&app).await?.len(), before + 1);
 
     // Retiring it closes its gap.
     let retired = app
         .query(&harbor, "mutation($input: RetireSystemInput!) { retireSystem(input: $input) { userErrors { message } } }", json!({ "input": { "id": system } }))
         .await?;
-    assert_eq!(retired["retireSystem"]["userErrors"], json!([]), "{retired}");
+    assert_eq!(
+        retired["retireSystem"]["userErrors"],
+        json!([]),
+        "{retired}"
+    );
     let events = gap_events(&app).await?;
     assert_eq!(events.len(), before + 2, "{events:#?}");
     assert_eq!(events[before + 1].event_type, "ownership_gap.closed");
@@ -275,7 +284,11 @@ async fn systems_added_retired_or_changing_kind_open_and_close_their_gaps() -> a
     let changed = app
         .query(&harbor, "mutation($input: UpdateEnvironmentInput!) { updateEnvironment(input: $input) { userErrors { message } } }", json!({ "input": { "id": environment, "complianceFrameworks": [] } }))
         .await?;
-    assert_eq!(changed["updateEnvironment"]["userErrors"], json!([]), "{changed}");
+    assert_eq!(
+        changed["updateEnvironment"]["userErrors"],
+        json!([]),
+        "{changed}"
+    );
     let events = gap_events(&app).await?;
     let closed: Vec<_> = events[before + 2..]
         .iter()

@@ -175,9 +175,7 @@ pub fn ownership_gap(environment_id: Uuid, gap: &crate::gaps::Gap, change: &str)
     let (typename, node_type, id) = match &gap.subject {
         GapSubject::Function(found) => ("Function", NodeType::Function, found.id),
         GapSubject::System(found) => ("System", NodeType::System, found.id),
-        GapSubject::Responsibility(found) => {
-            ("Responsibility", NodeType::Responsibility, found.id)
-        }
+        GapSubject::Responsibility(found) => ("Responsibility", NodeType::Responsibility, found.id),
         GapSubject::Runbook(found) => ("Runbook", NodeType::Runbook, found.id),
         GapSubject::Change(found) => ("ChangeLogEntry", NodeType::ChangeLogEntry, found.id),
         GapSubject::Obligation(found) => (

@@ -335,7 +335,9 @@ async fn next_step(
         .await?
         .map_or(Uuid::nil(), |found| found.organization_id);
     let day = now.date_naive();
-    let accountable = entry.accountable_team_id.unwrap_or(entry.responsible_team_id);
+    let accountable = entry
+        .accountable_team_id
+        .unwrap_or(entry.responsible_team_id);
     if steps.is_empty() {
         // The empty-path rule: once, on the response target's breach, to the accountable team.
         if state.level != 0 || state.response_due_at.is_none() {
@@ -431,8 +433,7 @@ async fn owner_now(
     routed: &responsibility::Model,
     now: DateTime<Utc>,
 ) -> Result<Option<responsibility::Model>, DbErr> {
-    let entries =
-        crate::matrix::recorded(txn, [state.environment_id], None, None).await?;
+    let entries = crate::matrix::recorded(txn, [state.environment_id], None, None).await?;
     let in_force: Vec<responsibility::Model> = entries
         .into_iter()
         .filter(|entry| {
@@ -487,7 +488,11 @@ async fn escalate_one(
             None => (
                 Next::Stop(format!(
                     "the entry that routed it was retired or has ended, and no agreed entry owns {} now",
-                    if state.system_id.is_some() { "its function on its system" } else { "its function" }
+                    if state.system_id.is_some() {
+                        "its function on its system"
+                    } else {
+                        "its function"
+                    }
                 )),
                 None,
             ),

@@ -227,9 +227,7 @@ impl<'a> UnitOfWork<'a> {
 
     /// Has a new environment's gaps announced at commit, from none.
     pub fn watch_new_environment(&mut self, environment_id: Uuid) {
-        self.gaps_before
-            .entry(environment_id)
-            .or_default();
+        self.gaps_before.entry(environment_id).or_default();
     }
 
     /// Locks environment `id` (`FOR NO KEY UPDATE`) for the rest of the transaction and reads it again: writes whose
@@ -555,10 +553,7 @@ pub async fn gap_changes(
                 environment_id: Some(environment_id),
                 organization_id: None,
                 // The function or system it is about, else the environment.
-                subject_id: key
-                    .system_id
-                    .or(key.function_id)
-                    .unwrap_or(environment_id),
+                subject_id: key.system_id.or(key.function_id).unwrap_or(environment_id),
                 data: payload::ownership_gap(environment_id, gap, change),
             });
         }

@@ -27,11 +27,11 @@ use sea_orm::{
 use serde_json::{Map, Value, json};
 
 use crate::events::{Event, EventBus};
+use crate::gaps::{Gap, GapKey};
 use crate::matrix::{DEFAULT_ALERT_FUNCTION, DEFAULT_TICKET_FUNCTION, Router};
 use crate::outbox::{self, EventType, Item};
 use crate::services::Check;
 use crate::services::external::{self, AlertFacts, ExternalKey, RowLock, SystemFacts, TicketFacts};
-use crate::gaps::{Gap, GapKey};
 use crate::services::unit::{
     alert_item, created_ticket_items, escalation_item, gap_changes, ticket_item,
 };
