@@ -12,16 +12,19 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use tests::{TestApp, test_server_settings};
 
+/// What the receiver got: the path's name and the body.
+type Got = Arc<Mutex<Vec<(String, Value)>>>;
+
 /// A local receiver on a random port: records each body it got, by path.
 #[derive(Clone, Default)]
 struct Receiver {
     base: String,
-    got: Arc<Mutex<Vec<(String, Value)>>>,
+    got: Got,
 }
 
 impl Receiver {
     async fn start() -> anyhow::Result<Self> {
-        let got: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+        let got: Got = Arc::default();
         let app = axum::Router::new()
             .route("/{name}", axum::routing::post(receive))
             .with_state(Arc::clone(&got));
@@ -58,7 +61,7 @@ impl Receiver {
 }
 
 async fn receive(
-    State(got): State<Arc<Mutex<Vec<(String, Value)>>>>,
+    State(got): State<Got>,
     Path(name): Path<String>,
     body: Bytes,
 ) -> axum::http::StatusCode {
