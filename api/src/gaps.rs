@@ -142,90 +142,10 @@ pub async fn find(
         .filter(|entry| matrix::IN_FORCE.contains(&entry.status) && covers(entry, at))
         .cloned()
         .collect();
-    let mut gaps = Vec::new();
-
     let frameworks: Vec<String> =
         serde_json::from_value(environment.compliance_frameworks.clone()).unwrap_or_default();
-    for function in &functions {
-        let required: Vec<String> =
-            serde_json::from_value(function.required_by.clone()).unwrap_or_default();
-        let requiring: Vec<&str> = required
-            .iter()
-            .filter(|framework| frameworks.contains(framework))
-            .map(String::as_str)
-            .collect();
-        if requiring.is_empty() || decide(&in_force, environment.id, function.id, None).is_some() {
-            continue;
-        }
-        gaps.push(Gap {
-            kind: GapKind::RequiredFunctionUnowned,
-            severity: GapSeverity::High,
-            summary: format!(
-                "{} is required by {} but has no agreed owner at {}",
-                function.name,
-                requiring.join(", "),
-                stamp(at)
-            ),
-            suggested_fix: format!(
-                "Create an entry for `{}` naming a responsible and an accountable team, propose it, and have each side approve it",
-                function.key
-            ),
-            subject: GapSubject::Function(function.clone()),
-        });
-    }
-
-    let horizon = at + Duration::days(EXPIRY_HORIZON_DAYS);
-    for entry in &in_force {
-        let Some(valid_to) = entry.valid_to.filter(|to| *to <= horizon) else {
-            continue;
-        };
-        let same_key = |other: &&responsibility::Model| {
-            other.id != entry.id
-                && other.function_id == entry.function_id
-                && other.system_id == entry.system_id
-        };
-        let agreed_successor = entries
-            .iter()
-            .filter(same_key)
-            .any(|other| matrix::IN_FORCE.contains(&other.status) && covers(other, valid_to));
-        if agreed_successor {
-            continue;
-        }
-        let pending = entries.iter().filter(same_key).find(|other| {
-            matches!(
-                other.status,
-                ResponsibilityStatus::Draft | ResponsibilityStatus::Proposed
-            ) && (other.supersedes_id == Some(entry.id) || covers(other, valid_to))
-        });
-        let function = function_name
-            .get(&entry.function_id)
-            .copied()
-            .unwrap_or("?");
-        gaps.push(Gap {
-            kind: GapKind::ExpiringWithoutSuccessor,
-            severity: GapSeverity::High,
-            summary: format!(
-                "The agreed entry for {function} ends at {} and no agreed entry takes over",
-                stamp(valid_to)
-            ),
-            suggested_fix: match pending {
-                Some(successor) if successor.status == ResponsibilityStatus::Proposed => format!(
-                    "Agree its successor (now PROPOSED): have each side approve it before {}",
-                    stamp(valid_to)
-                ),
-                Some(_) => format!(
-                    "Agree its successor (now DRAFT): propose it and have each side approve it before {}",
-                    stamp(valid_to)
-                ),
-                None => format!(
-                    "Create the entry that takes over from {} (or extend this one with a new entry), and agree it",
-                    stamp(valid_to)
-                ),
-            },
-            subject: GapSubject::Responsibility(entry.clone()),
-        });
-    }
-
+    let mut gaps = required_unowned(environment, &functions, &in_force, &frameworks, at);
+    gaps.extend(expiring(&entries, &in_force, &function_name, at));
     gaps.extend(uncovered_systems(db, environment, &functions, &in_force, &frameworks, at).await?);
 
     // Entries that will decide ownership at `at` once agreed count too: a gap in a draft is
@@ -300,6 +220,197 @@ pub async fn find(
     gaps.extend(compliance_evidence(db, environment, at, question.as_of).await?);
     gaps.sort_by_key(|gap| (gap.severity, gap.kind));
     Ok(gaps)
+}
+
+/// The kinds of gap that writes open and close, announced as `ownership_gap.opened` and
+/// `ownership_gap.closed` ([`watched`], `services::UnitOfWork::watch_gaps`): the ones decided by
+/// the agreed matrix, the live systems and the environment's frameworks alone. The others follow
+/// drafts, runbooks, the change log or evidence, or open with the passage of time.
+pub const WATCHED: [GapKind; 3] = [
+    GapKind::RequiredFunctionUnowned,
+    GapKind::ExpiringWithoutSuccessor,
+    GapKind::SystemUncovered,
+];
+
+/// Where a gap is, stable across writes (its summary names the instant; its subject may be a
+/// newer version of the same entry): one gap of each kind per environment, function and system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GapKey {
+    /// The environment.
+    pub environment_id: Uuid,
+    /// The function it is about, if any.
+    pub function_id: Option<Uuid>,
+    /// The system it is about, if any (for a gap about a runbook, change, obligation or piece
+    /// of evidence: that object).
+    pub system_id: Option<Uuid>,
+    /// Its kind.
+    pub kind: GapKind,
+}
+
+impl Gap {
+    /// Its key in `environment_id`.
+    #[must_use]
+    pub fn key(&self, environment_id: Uuid) -> GapKey {
+        let (function_id, system_id) = match &self.subject {
+            GapSubject::Function(found) => (Some(found.id), None),
+            GapSubject::System(found) => (None, Some(found.id)),
+            GapSubject::Responsibility(found) => (Some(found.function_id), found.system_id),
+            GapSubject::Runbook(found) => (None, Some(found.id)),
+            GapSubject::Change(found) => (None, Some(found.id)),
+            GapSubject::Obligation(found) => (None, Some(found.id)),
+            GapSubject::Evidence(found) => (None, Some(found.id)),
+        };
+        GapKey {
+            environment_id,
+            function_id,
+            system_id,
+            kind: self.kind,
+        }
+    }
+}
+
+/// The [`WATCHED`] gaps of `environment` at `at` on the current record, by key, as
+/// [`find`] reports them: three statements (functions, entries, live systems).
+///
+/// # Errors
+/// Database errors.
+pub async fn watched(
+    db: &impl ConnectionTrait,
+    environment: &environment::Model,
+    at: DateTime<Utc>,
+) -> Result<std::collections::BTreeMap<GapKey, Gap>, DbErr> {
+    let functions = matrix::functions_for(db, environment.organization_id).await?;
+    let function_name: HashMap<Uuid, &str> = functions
+        .iter()
+        .map(|found| (found.id, found.name.as_str()))
+        .collect();
+    let entries = matrix::recorded(db, [environment.id], None, None).await?;
+    let in_force: Vec<responsibility::Model> = entries
+        .iter()
+        .filter(|entry| {
+            matrix::IN_FORCE.contains(&entry.status)
+                && entry.valid_from <= at
+                && entry.valid_to.is_none_or(|to| to > at)
+        })
+        .cloned()
+        .collect();
+    let frameworks: Vec<String> =
+        serde_json::from_value(environment.compliance_frameworks.clone()).unwrap_or_default();
+    let mut gaps = required_unowned(environment, &functions, &in_force, &frameworks, at);
+    gaps.extend(expiring(&entries, &in_force, &function_name, at));
+    gaps.extend(uncovered_systems(db, environment, &functions, &in_force, &frameworks, at).await?);
+    let mut keyed = std::collections::BTreeMap::new();
+    for gap in gaps {
+        keyed.entry(gap.key(environment.id)).or_insert(gap);
+    }
+    Ok(keyed)
+}
+
+/// The functions the environment's frameworks require that no entry in `in_force` owns at `at`.
+fn required_unowned(
+    environment: &environment::Model,
+    functions: &[function::Model],
+    in_force: &[responsibility::Model],
+    frameworks: &[String],
+    at: DateTime<Utc>,
+) -> Vec<Gap> {
+    let mut gaps = Vec::new();
+    for function in functions {
+        let required: Vec<String> =
+            serde_json::from_value(function.required_by.clone()).unwrap_or_default();
+        let requiring: Vec<&str> = required
+            .iter()
+            .filter(|framework| frameworks.contains(framework))
+            .map(String::as_str)
+            .collect();
+        if requiring.is_empty() || decide(in_force, environment.id, function.id, None).is_some() {
+            continue;
+        }
+        gaps.push(Gap {
+            kind: GapKind::RequiredFunctionUnowned,
+            severity: GapSeverity::High,
+            summary: format!(
+                "{} is required by {} but has no agreed owner at {}",
+                function.name,
+                requiring.join(", "),
+                stamp(at)
+            ),
+            suggested_fix: format!(
+                "Create an entry for `{}` naming a responsible and an accountable team, propose it, and have each side approve it",
+                function.key
+            ),
+            subject: GapSubject::Function(function.clone()),
+        });
+    }
+
+    gaps
+}
+
+/// The entries of `in_force` that end within [`EXPIRY_HORIZON_DAYS`] of `at` with no agreed
+/// entry of `entries` taking over.
+fn expiring(
+    entries: &[responsibility::Model],
+    in_force: &[responsibility::Model],
+    function_name: &HashMap<Uuid, &str>,
+    at: DateTime<Utc>,
+) -> Vec<Gap> {
+    let covers = |entry: &responsibility::Model, instant: DateTime<Utc>| {
+        entry.valid_from <= instant && entry.valid_to.is_none_or(|to| to > instant)
+    };
+    let mut gaps = Vec::new();
+    let horizon = at + Duration::days(EXPIRY_HORIZON_DAYS);
+    for entry in in_force {
+        let Some(valid_to) = entry.valid_to.filter(|to| *to <= horizon) else {
+            continue;
+        };
+        let same_key = |other: &&responsibility::Model| {
+            other.id != entry.id
+                && other.function_id == entry.function_id
+                && other.system_id == entry.system_id
+        };
+        let agreed_successor = entries
+            .iter()
+            .filter(same_key)
+            .any(|other| matrix::IN_FORCE.contains(&other.status) && covers(other, valid_to));
+        if agreed_successor {
+            continue;
+        }
+        let pending = entries.iter().filter(same_key).find(|other| {
+            matches!(
+                other.status,
+                ResponsibilityStatus::Draft | ResponsibilityStatus::Proposed
+            ) && (other.supersedes_id == Some(entry.id) || covers(other, valid_to))
+        });
+        let function = function_name
+            .get(&entry.function_id)
+            .copied()
+            .unwrap_or("?");
+        gaps.push(Gap {
+            kind: GapKind::ExpiringWithoutSuccessor,
+            severity: GapSeverity::High,
+            summary: format!(
+                "The agreed entry for {function} ends at {} and no agreed entry takes over",
+                stamp(valid_to)
+            ),
+            suggested_fix: match pending {
+                Some(successor) if successor.status == ResponsibilityStatus::Proposed => format!(
+                    "Agree its successor (now PROPOSED): have each side approve it before {}",
+                    stamp(valid_to)
+                ),
+                Some(_) => format!(
+                    "Agree its successor (now DRAFT): propose it and have each side approve it before {}",
+                    stamp(valid_to)
+                ),
+                None => format!(
+                    "Create the entry that takes over from {} (or extend this one with a new entry), and agree it",
+                    stamp(valid_to)
+                ),
+            },
+            subject: GapSubject::Responsibility(entry.clone()),
+        });
+    }
+
+    gaps
 }
 
 /// The live systems of `environment` at `at` that a function applying to their kind leaves

@@ -808,3 +808,251 @@ async fn a_step_in_the_middle_of_a_path_needs_its_minutes() -> anyhow::Result<()
     );
     app.stop().await
 }
+
+const WHO_OWNS: &str = "query($id: ID!, $system: ID) { whoOwns(environmentId: $id, function: \"backup_recovery\", systemId: $system) { responsibility { id } } }";
+
+/// The entry that routed alert `id`.
+async fn routed_by(app: &TestApp, id: &Value) -> anyhow::Result<Value> {
+    Ok(app
+        .query(
+            &app.client_admin_token(),
+            "query($id: ID!) { alert(id: $id) { routing { responsibility { id } } system { id } } }",
+            json!({ "id": id }),
+        )
+        .await?["alert"]["routing"]["responsibility"]["id"]
+        .clone())
+}
+
+/// Has both sides take `action` on entry `id` (the provider first).
+async fn both(app: &TestApp, action: &str, id: &Value) -> anyhow::Result<()> {
+    for token in [app.provider_admin_token(), app.client_admin_token()] {
+        let data = app
+            .query(
+                &token,
+                &format!("mutation($input: ResponsibilityActionInput!) {{ {action}(input: $input) {{ userErrors {{ message }} }} }}"),
+                json!({ "input": { "id": id } }),
+            )
+            .await?;
+        assert_eq!(data[action]["userErrors"], json!([]), "{action}: {data}");
+    }
+    Ok(())
+}
+
+/// The wall clock a minute on, at the precision both databases keep: after every write made so
+/// far, as the engine's clock.
+fn soon(minutes: i64) -> DateTime<Utc> {
+    (Utc::now() + Duration::minutes(minutes)).trunc_subsecs(0)
+}
+
+#[tokio::test]
+async fn a_superseded_entry_hands_its_path_on_and_no_owner_left_stops_escalation_with_a_reason()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let provider = app.provider_admin_token();
+    // Raised ten minutes ago: its steps fall due after the writes below.
+    let t0 = (Utc::now() - Duration::minutes(10)).trunc_subsecs(0);
+    let id = raise(&app, "ESC-SUP", "HIGH", t0).await?;
+    escalate(&app, t0).await?;
+    let old = routed_by(&app, &id).await?;
+    assert!(old.is_string());
+
+    // The entry is amended (its successor keeps the path) and agreed now.
+    let (_, proposed) = app
+        .mutation(
+            &provider,
+            "proposeResponsibilityChange",
+            "ProposeResponsibilityChangeInput",
+            &json!({ "id": old, "changes": { "notes": "Amended while the alert is open" } }),
+            "responsibility { id }",
+        )
+        .await?;
+    let successor = proposed["data"]["proposeResponsibilityChange"]["responsibility"]["id"].clone();
+    assert!(successor.is_string(), "{proposed}");
+    both(&app, "approveResponsibility", &successor).await?;
+
+    // Step 2 follows the successor's path; the alert stays routed as it was.
+    escalate(&app, t0 + Duration::minutes(30)).await?;
+    let escalated = rows(&app, &id).await?;
+    assert_eq!(escalated.len(), 2, "{escalated:?}");
+    assert_eq!(escalated[0].responsibility_id, Some(decode_uuid(&old)));
+    assert_eq!(
+        escalated[1].responsibility_id,
+        Some(decode_uuid(&successor))
+    );
+    assert_eq!(escalated[1].position, 2);
+    assert!(
+        escalated[1].reason.ends_with(
+            "following the entry in force now, as the one that routed it was retired or superseded"
+        ),
+        "{}",
+        escalated[1].reason
+    );
+    assert_eq!(routed_by(&app, &id).await?, old);
+
+    // Every entry that could own it is retired: escalation stops, and says why.
+    let (environment, _) = harbor(&app).await?;
+    let system = app
+        .query(
+            &app.client_admin_token(),
+            "query($id: ID!) { alert(id: $id) { system { id } } }",
+            json!({ "id": id }),
+        )
+        .await?["alert"]["system"]["id"]
+        .clone();
+    loop {
+        let owner = app
+            .query(
+                &app.client_admin_token(),
+                WHO_OWNS,
+                json!({ "id": environment, "system": system }),
+            )
+            .await?["whoOwns"]["responsibility"]["id"]
+            .clone();
+        if owner.is_null() {
+            break;
+        }
+        both(&app, "retireResponsibility", &owner).await?;
+    }
+    let later = t0 + Duration::minutes(90);
+    escalate(&app, later).await?;
+    let stopped = alert(&app, &id).await?;
+    assert_eq!(stopped["nextEscalationAt"], Value::Null, "{stopped}");
+    assert_eq!(stopped["escalationLevel"], 2);
+    assert_eq!(rows(&app, &id).await?.len(), 2);
+    let why = change_log_entry::Entity::find()
+        .filter(
+            change_log_entry::COLUMN
+                .summary
+                .starts_with("Stopped escalating alert: Backup job failed (ESC-SUP)"),
+        )
+        .all(&app.db)
+        .await?;
+    assert_eq!(why.len(), 1, "{why:?}");
+    assert!(
+        why[0].summary.contains("no agreed entry owns"),
+        "{}",
+        why[0].summary
+    );
+    assert_eq!(why[0].principal, entities::enums::Principal::System);
+    // Nothing more, however late.
+    escalate(&app, later + Duration::days(1)).await?;
+    assert_eq!(rows(&app, &id).await?.len(), 2);
+    app.stop().await
+}
+
+/// Deactivates the demo's Harbor admin on step 2 of the path (a setup write: the directory's
+/// own rules are tested elsewhere).
+async fn deactivate_dana(app: &TestApp) -> anyhow::Result<()> {
+    use sea_orm::sea_query::Expr;
+    let updated = entities::person::Entity::update_many()
+        .col_expr(entities::person::Column::Active, Expr::value(false))
+        .filter(entities::person::COLUMN.display_name.eq("Dana Whitfield"))
+        .exec(&app.db)
+        .await?;
+    assert_eq!(updated.rows_affected, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_deactivated_person_is_skipped_for_the_next_step_with_the_reason_recorded()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let t0 = clock(2);
+    let id = raise(&app, "ESC-DEACT", "HIGH", t0).await?;
+    escalate(&app, t0).await?;
+    deactivate_dana(&app).await?;
+    escalate(&app, t0 + Duration::minutes(30)).await?;
+    let state = alert(&app, &id).await?;
+    let escalations = state["escalations"].as_array().unwrap();
+    assert_eq!(escalations.len(), 2, "{state}");
+    // Step 3 (the vCIO team by email) at once, in place of Dana at step 2.
+    assert_eq!(escalations[1]["position"], 3);
+    assert_eq!(escalations[1]["channel"], "EMAIL");
+    assert_eq!(escalations[1]["person"], Value::Null);
+    assert_eq!(
+        escalations[1]["reason"],
+        "after 30 min without acknowledgement at step 1; step 2 skipped: Dana Whitfield is deactivated"
+    );
+    assert_eq!(state["escalationLevel"], 3);
+    assert_eq!(state["nextEscalationAt"], Value::Null, "the last step");
+    let entry = change_log_entry::Entity::find()
+        .filter(change_log_entry::COLUMN.summary.contains("(ESC-DEACT)"))
+        .filter(change_log_entry::COLUMN.summary.contains("(step 3)"))
+        .one(&app.db)
+        .await?
+        .expect("the escalation's change log entry");
+    assert_eq!(
+        entry.details["escalation"]["skipped"][0]["reason"],
+        "Dana Whitfield is deactivated"
+    );
+    assert_eq!(entry.details["escalation"]["skipped"][0]["position"], 2);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn with_the_providers_engagement_ended_and_the_person_deactivated_the_accountable_team_is_told()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let harbor_token = app.client_admin_token();
+    let t0 = clock(2);
+    let id = raise(&app, "ESC-END", "HIGH", t0).await?;
+    escalate(&app, t0).await?;
+    deactivate_dana(&app).await?;
+    // Harbor ends its engagement with Northwind today.
+    let engagement = app
+        .query(
+            &harbor_token,
+            "{ engagements(first: 10) { edges { node { id provider { name } endsOn } } } }",
+            Value::Null,
+        )
+        .await?["engagements"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|edge| edge["node"]["endsOn"].is_null())
+        .expect("Harbor's open engagement")["node"]["id"]
+        .clone();
+    let today = Utc::now().date_naive().to_string();
+    let ended = app
+        .query(&harbor_token, "mutation($input: EndEngagementInput!) { endEngagement(input: $input) { userErrors { message } } }", json!({ "input": { "id": engagement, "endsOn": today } }))
+        .await?;
+    assert_eq!(ended["endEngagement"]["userErrors"], json!([]), "{ended}");
+
+    // The engine runs on today's date: Dana is deactivated and the vCIO team is Northwind's.
+    escalate(&app, soon(1)).await?;
+    let found = rows(&app, &id).await?;
+    assert_eq!(found.len(), 2, "{found:?}");
+    let told = &found[1];
+    assert_eq!(told.position, 4, "past the three steps of the path");
+    assert_eq!(told.channel, None);
+    assert_eq!(told.person_id, None);
+    let team = entities::team::Entity::find_by_id(told.team_id.expect("a team"))
+        .one(&app.db)
+        .await?
+        .expect("the team");
+    let harbor_org = entities::person::Entity::find()
+        .filter(entities::person::COLUMN.display_name.eq("Dana Whitfield"))
+        .one(&app.db)
+        .await?
+        .expect("Dana")
+        .organization_id;
+    assert_eq!(
+        team.organization_id, harbor_org,
+        "Harbor's own accountable team"
+    );
+    assert!(
+        told.reason
+            .contains("step 2 skipped: Dana Whitfield is deactivated")
+            && told.reason.contains("step 3 skipped: ")
+            && told.reason.contains("engagement with the client has ended")
+            && told
+                .reason
+                .ends_with("so the entry's accountable team is told"),
+        "{}",
+        told.reason
+    );
+    // Nothing more is due.
+    escalate(&app, soon(60 * 24)).await?;
+    assert_eq!(rows(&app, &id).await?.len(), 2);
+    app.stop().await
+}

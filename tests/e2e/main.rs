@@ -12,6 +12,7 @@ mod escalation;
 mod export;
 mod fanout;
 mod fuzz;
+mod gap_events;
 mod gaps;
 mod graphiql;
 mod graphql;

@@ -60,10 +60,10 @@ pub enum EventType {
     ResponsibilityAgreed,
     /// A matrix entry was retired.
     ResponsibilityRetired,
-    /// An ownership gap opened (reserved: the gap report is computed on read; nothing emits it
-    /// yet).
+    /// An ownership gap opened: a write made one of [`crate::gaps::WATCHED`] appear
+    /// (`services::UnitOfWork::watch_gaps`).
     OwnershipGapOpened,
-    /// An ownership gap closed (reserved, as [`EventType::OwnershipGapOpened`]).
+    /// An ownership gap closed (as [`EventType::OwnershipGapOpened`]).
     OwnershipGapClosed,
     /// A sync run failed.
     SyncRunFailed,

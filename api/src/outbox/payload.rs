@@ -158,3 +158,40 @@ pub fn sync_run(run: &sync_run::Model) -> Value {
         "error": run.error,
     })
 }
+
+/// The schema name of a GraphQL enum value (`REQUIRED_FUNCTION_UNOWNED`, `HIGH`).
+fn enum_name(value: &impl async_graphql::InputType) -> Value {
+    match value.to_value() {
+        async_graphql::Value::Enum(name) => Value::String(name.to_string()),
+        other => Value::String(other.to_string()),
+    }
+}
+
+/// An `OwnershipGap` of `environment_id` that a write opened or closed (`change`: `OPENED` or
+/// `CLOSED`): its fields as `ownershipGaps` shows them, its subject as `{__typename, id}`.
+#[must_use]
+pub fn ownership_gap(environment_id: Uuid, gap: &crate::gaps::Gap, change: &str) -> Value {
+    use crate::gaps::GapSubject;
+    let (typename, node_type, id) = match &gap.subject {
+        GapSubject::Function(found) => ("Function", NodeType::Function, found.id),
+        GapSubject::System(found) => ("System", NodeType::System, found.id),
+        GapSubject::Responsibility(found) => ("Responsibility", NodeType::Responsibility, found.id),
+        GapSubject::Runbook(found) => ("Runbook", NodeType::Runbook, found.id),
+        GapSubject::Change(found) => ("ChangeLogEntry", NodeType::ChangeLogEntry, found.id),
+        GapSubject::Obligation(found) => (
+            "ComplianceObligation",
+            NodeType::ComplianceObligation,
+            found.id,
+        ),
+        GapSubject::Evidence(found) => ("EvidenceRecord", NodeType::EvidenceRecord, found.id),
+    };
+    json!({
+        "environmentId": global_id(NodeType::Environment, environment_id),
+        "change": change,
+        "kind": enum_name(&gap.kind),
+        "severity": enum_name(&gap.severity),
+        "subject": { "__typename": typename, "id": global_id(node_type, id) },
+        "summary": gap.summary,
+        "suggestedFix": gap.suggested_fix,
+    })
+}

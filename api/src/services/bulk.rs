@@ -598,6 +598,41 @@ pub async fn upsert_systems(
         .into_iter()
         .map(|found| (found.id, found))
         .collect();
+    // The environments where a record adds a system, changes one's kind or moves one: their
+    // ownership gaps are announced (a batch of known, unchanged systems reads none).
+    let mut watched = std::collections::BTreeSet::new();
+    for (index, record) in input.records.iter().enumerate() {
+        let Some(target) = batch.target(index) else {
+            continue;
+        };
+        let resource = optional(&record.resource).unwrap_or_else(|| "device".to_owned());
+        let current = links
+            .iter()
+            .find(|link| {
+                link.external_id == target.external_id
+                    && link.resource == resource
+                    && link.organization_id == Some(target.organization_id)
+            })
+            .and_then(|link| linked.get(&link.system_id));
+        match current {
+            None => {
+                watched.insert(target.environment_id);
+            }
+            Some(current)
+                if current.kind != record.kind
+                    || current.environment_id != target.environment_id =>
+            {
+                watched.insert(target.environment_id);
+                watched.insert(current.environment_id);
+            }
+            Some(_) => {}
+        }
+    }
+    for environment_id in watched {
+        if let Some(environment) = batch.environments.get(&environment_id) {
+            write.watch_gaps(environment).await?;
+        }
+    }
     let mut results = Vec::new();
     let mut counts = Counts::default();
     for (index, record) in input.records.into_iter().enumerate() {

@@ -10,6 +10,19 @@
 //! none is accountable), with no channel; without a target nothing escalates. Unrouted items
 //! have nobody to escalate to: they show as ownership gaps instead.
 //!
+//! **The entry followed** is the one that owns the item at the run's instant by the matrix rule
+//! ([`crate::matrix::decide`], same function, same system): the routing entry while it still
+//! decides; the entry that superseded it, or the default left when a system's entry was retired,
+//! once it no longer does (the item keeps its level, so the next position of that path is next;
+//! the escalation names the entry followed and says so). When no agreed entry owns the item any
+//! more, escalation stops and a change log entry says why.
+//! **Who is told**: a step whose person is deactivated, or whose person or team belongs to a
+//! provider with no engagement in force with the environment's organization that day, is
+//! skipped (each skip is in the escalation's reason and its change log entry's details), and the
+//! next step that can be told is told at once. When none is left, the entry's accountable team
+//! (responsible when none) is told instead, once; when it cannot be told either, escalation
+//! stops with the reason recorded.
+//!
 //! What stops it: acknowledging or resolving an alert; responding to a ticket (its first status
 //! change away from `NEW` or its first note, by a person of its assigned team's organization),
 //! resolving or closing it, or assigning it by hand (which replaces the matrix's decision). Those
@@ -26,7 +39,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entities::enums::{AlertStatus, ChangeCategory};
-use entities::{alert, escalation, escalation_step, person, responsibility, team, ticket};
+use entities::{
+    alert, engagement, environment, escalation, escalation_step, person, responsibility, team,
+    ticket,
+};
 use sea_orm::prelude::*;
 use sea_orm::sea_query::LockType;
 use sea_orm::{
@@ -222,16 +238,89 @@ struct Step {
     channel: Option<entities::enums::EscalationChannel>,
     reason: String,
     next: Option<DateTime<Utc>>,
+    /// The steps passed over on the way, each with why.
+    skipped: Vec<serde_json::Value>,
 }
 
-/// The step after `state.level` of `entry`'s path, or `None` when nothing more is due.
+/// What is next for an item.
+enum Next {
+    /// Notify this step.
+    Step(Step),
+    /// Nothing more is due (answered, unrouted, past the last step).
+    Done,
+    /// Nothing more can be done, for this reason (recorded in the change log).
+    Stop(String),
+}
+
+/// Where an escalation must not go: why the step's person or team cannot be told on `day`, or
+/// `None` when they can. A deactivated person is not told; nor is a person or team of a
+/// provider whose engagement with `owner` (the environment's organization) is not in force.
+async fn unreachable(
+    txn: &DatabaseTransaction,
+    owner: Uuid,
+    team_id: Option<Uuid>,
+    person_id: Option<Uuid>,
+    day: chrono::NaiveDate,
+) -> Result<Option<String>, DbErr> {
+    if let Some(id) = person_id {
+        let Some(found) = person::Entity::find_by_id(id).one(txn).await? else {
+            return Ok(Some("the person no longer exists".to_owned()));
+        };
+        if !found.active {
+            return Ok(Some(format!("{} is deactivated", found.display_name)));
+        }
+        if !engaged(txn, owner, found.organization_id, day).await? {
+            return Ok(Some(format!(
+                "{}'s organization no longer has an engagement with the client",
+                found.display_name
+            )));
+        }
+    }
+    if let Some(id) = team_id {
+        let Some(found) = team::Entity::find_by_id(id).one(txn).await? else {
+            return Ok(Some("the team no longer exists".to_owned()));
+        };
+        if !engaged(txn, owner, found.organization_id, day).await? {
+            return Ok(Some(format!(
+                "{} belongs to a provider whose engagement with the client has ended",
+                found.name
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether `organization` is `owner` or a provider with an engagement in force with it on `day`.
+async fn engaged(
+    txn: &DatabaseTransaction,
+    owner: Uuid,
+    organization: Uuid,
+    day: chrono::NaiveDate,
+) -> Result<bool, DbErr> {
+    if organization == owner {
+        return Ok(true);
+    }
+    Ok(engagement::Entity::find()
+        .filter(engagement::COLUMN.provider_id.eq(organization))
+        .filter(engagement::COLUMN.client_id.eq(owner))
+        .filter(engagement::in_force_on(day))
+        .one(txn)
+        .await?
+        .is_some())
+}
+
+/// The step after `state.level` of `entry`'s path that can be reached at `now`: steps whose
+/// person is deactivated, or whose person or team belongs to a provider no longer engaged, are
+/// passed over (each recorded with why); when none is left, the entry's accountable team (its
+/// responsible team when none is accountable) is told instead, once.
 async fn next_step(
     txn: &DatabaseTransaction,
     item: Item,
     state: &State,
     entry: &responsibility::Model,
     due_at: DateTime<Utc>,
-) -> Result<Option<Step>, DbErr> {
+    now: DateTime<Utc>,
+) -> Result<Next, DbErr> {
     let steps = escalation_step::Entity::find()
         .filter(escalation_step::COLUMN.responsibility_id.eq(entry.id))
         .order_by_asc(escalation_step::Column::Position)
@@ -241,28 +330,44 @@ async fn next_step(
         Item::Alert(_) => "without acknowledgement",
         Item::Ticket(_) => "without a response",
     };
-    let position = state.level + 1;
+    let owner = environment::Entity::find_by_id(state.environment_id)
+        .one(txn)
+        .await?
+        .map_or(Uuid::nil(), |found| found.organization_id);
+    let day = now.date_naive();
+    let accountable = entry
+        .accountable_team_id
+        .unwrap_or(entry.responsible_team_id);
     if steps.is_empty() {
         // The empty-path rule: once, on the response target's breach, to the accountable team.
-        return Ok((state.level == 0 && state.response_due_at.is_some()).then(|| Step {
+        if state.level != 0 || state.response_due_at.is_none() {
+            return Ok(Next::Done);
+        }
+        if let Some(why) = unreachable(txn, owner, Some(accountable), None, day).await? {
+            return Ok(Next::Stop(format!(
+                "the entry has no escalation path and its accountable team cannot be told: {why}"
+            )));
+        }
+        return Ok(Next::Step(Step {
             position: 1,
-            team_id: Some(entry.accountable_team_id.unwrap_or(entry.responsible_team_id)),
+            team_id: Some(accountable),
             person_id: None,
             channel: None,
             reason: format!(
                 "response target breached {waiting}; the entry has no escalation path, so its accountable team is told"
             ),
             next: None,
+            skipped: Vec::new(),
         }));
     }
-    let Some(index) = usize::try_from(state.level)
+    let Some(first) = usize::try_from(state.level)
         .ok()
         .filter(|index| *index < steps.len())
     else {
-        return Ok(None);
+        return Ok(Next::Done);
     };
-    let step = &steps[index];
-    let reason = match index.checked_sub(1).map(|previous| &steps[previous]) {
+    // Why the step at `first` is due.
+    let due_reason = match first.checked_sub(1).map(|previous| &steps[previous]) {
         None => "routed".to_owned(),
         Some(previous) => format!(
             "after {} min {waiting} at step {}",
@@ -270,18 +375,80 @@ async fn next_step(
             previous.position
         ),
     };
-    let next = step
-        .minutes_before_next
-        .filter(|_| index + 1 < steps.len())
-        .map(|minutes| due_at + Duration::minutes(i64::from(minutes)));
-    Ok(Some(Step {
-        position,
-        team_id: step.team_id,
-        person_id: step.person_id,
-        channel: Some(step.channel),
-        reason,
-        next,
+    let mut skipped = Vec::new();
+    let mut passed = Vec::new();
+    for (index, step) in steps.iter().enumerate().skip(first) {
+        if let Some(why) = unreachable(txn, owner, step.team_id, step.person_id, day).await? {
+            passed.push(format!("step {} skipped: {why}", index + 1));
+            skipped.push(json!({ "position": index + 1, "team_id": step.team_id, "person_id": step.person_id, "reason": why }));
+            continue;
+        }
+        let next = step
+            .minutes_before_next
+            .filter(|_| index + 1 < steps.len())
+            .map(|minutes| due_at + Duration::minutes(i64::from(minutes)));
+        let reason = if passed.is_empty() {
+            due_reason
+        } else {
+            format!("{due_reason}; {}", passed.join("; "))
+        };
+        return Ok(Next::Step(Step {
+            position: i32::try_from(index + 1).unwrap_or(i32::MAX),
+            team_id: step.team_id,
+            person_id: step.person_id,
+            channel: Some(step.channel),
+            reason,
+            next,
+            skipped,
+        }));
+    }
+    // Nobody left on the path can be told: the accountable team answers for the outcome.
+    if let Some(why) = unreachable(txn, owner, Some(accountable), None, day).await? {
+        return Ok(Next::Stop(format!(
+            "{}; and the accountable team cannot be told either: {why}",
+            passed.join("; ")
+        )));
+    }
+    Ok(Next::Step(Step {
+        position: i32::try_from(steps.len() + 1).unwrap_or(i32::MAX),
+        team_id: Some(accountable),
+        person_id: None,
+        channel: None,
+        reason: format!(
+            "{due_reason}; {}; nobody left on the path can be told, so the entry's accountable team is told",
+            passed.join("; ")
+        ),
+        next: None,
+        skipped,
     }))
+}
+
+/// The entry that owns `state`'s item at `now` by the matrix rule ([`crate::matrix::decide`]):
+/// the entry that routed it while it is still in force and decides; otherwise the entry in
+/// force that decides now for the same function and system (one that superseded it, a default
+/// after a system's entry was retired); `None` when nothing owns it.
+async fn owner_now(
+    txn: &DatabaseTransaction,
+    state: &State,
+    routed: &responsibility::Model,
+    now: DateTime<Utc>,
+) -> Result<Option<responsibility::Model>, DbErr> {
+    let entries = crate::matrix::recorded(txn, [state.environment_id], None, None).await?;
+    let in_force: Vec<responsibility::Model> = entries
+        .into_iter()
+        .filter(|entry| {
+            crate::matrix::IN_FORCE.contains(&entry.status)
+                && entry.valid_from <= now
+                && entry.valid_to.is_none_or(|to| to > now)
+        })
+        .collect();
+    Ok(crate::matrix::decide(
+        &in_force,
+        state.environment_id,
+        routed.function_id,
+        state.system_id,
+    )
+    .map(|(entry, _)| entry.clone()))
 }
 
 /// Moves `item` one step on, if it is still due and unanswered at `now`; `true` when an
@@ -301,7 +468,7 @@ async fn escalate_one(
         // Another run moved it on, or something answered it, since it was read.
         return Ok(false);
     };
-    let entry = match state.routed_by_id.filter(|_| state.unanswered) {
+    let routed = match state.routed_by_id.filter(|_| state.unanswered) {
         Some(id) => {
             responsibility::Entity::find_by_id(id)
                 .one(&work.txn)
@@ -309,16 +476,67 @@ async fn escalate_one(
         }
         None => None,
     };
-    let step = match &entry {
-        Some(entry) => next_step(&work.txn, item, &state, entry, due_at).await?,
-        None => None,
+    // The path followed is that of the entry owning the item now: the one that routed it may
+    // have been retired or superseded since (routing itself is kept as it was).
+    let (next, entry) = match &routed {
+        None => (Next::Done, None),
+        Some(routed) => match owner_now(&work.txn, &state, routed, work.now).await? {
+            Some(current) => (
+                next_step(&work.txn, item, &state, &current, due_at, work.now).await?,
+                Some(current),
+            ),
+            None => (
+                Next::Stop(format!(
+                    "the entry that routed it was retired or has ended, and no agreed entry owns {} now",
+                    if state.system_id.is_some() {
+                        "its function on its system"
+                    } else {
+                        "its function"
+                    }
+                )),
+                None,
+            ),
+        },
     };
-    let Some(step) = step else {
-        // Answered, unrouted, or past the last step: nothing more is due.
-        set_state(&work.txn, item, state.level, state.level, None).await?;
-        work.commit().await?;
-        return Ok(false);
+    let mut step = match next {
+        Next::Step(step) => step,
+        Next::Done => {
+            // Answered, unrouted, or past the last step: nothing more is due.
+            set_state(&work.txn, item, state.level, state.level, None).await?;
+            work.commit().await?;
+            return Ok(false);
+        }
+        Next::Stop(why) => {
+            if !set_state(&work.txn, item, state.level, state.level, None).await? {
+                return Ok(false);
+            }
+            work.record(
+                ChangeNote {
+                    environment_id: state.environment_id,
+                    system_ids: state.system_id.into_iter().collect(),
+                    summary: format!("Stopped escalating {}: {why}", state.label),
+                    details: json!({ "escalation_stopped": {
+                        "level": state.level,
+                        "reason": why,
+                        "routed_by_id": state.routed_by_id,
+                        "due_at": due_at,
+                    } }),
+                    category: ChangeCategory::Incident,
+                },
+                state.ticket_id,
+            )
+            .await?;
+            work.commit().await?;
+            return Ok(false);
+        }
     };
+    let followed = entry.as_ref().map(|found| found.id);
+    if followed != state.routed_by_id {
+        step.reason = format!(
+            "{}; following the entry in force now, as the one that routed it was retired or superseded",
+            step.reason
+        );
+    }
     // The claim: only the run that still sees the level it read moves it.
     if !set_state(&work.txn, item, state.level, step.position, step.next).await? {
         return Ok(false);
@@ -334,7 +552,7 @@ async fn escalate_one(
             Item::Alert(id) => Some(id),
             Item::Ticket(_) => None,
         },
-        responsibility_id: state.routed_by_id,
+        responsibility_id: followed,
         position: step.position,
         team_id: step.team_id,
         person_id: step.person_id,
@@ -375,6 +593,8 @@ async fn escalate_one(
                 "channel": step.channel,
                 "reason": step.reason,
                 "due_at": due_at,
+                "responsibility_id": followed,
+                "skipped": step.skipped,
                 "alert_id": stored.alert_id,
                 "ticket_id": stored.ticket_id,
             } }),

@@ -264,6 +264,10 @@ pub async fn create_environment(
     .insert(&write.txn)
     .await
     .map_err(|error| ServiceError::taken_or(error, "name", ENVIRONMENT_NAME_TAKEN))?;
+    if !input.compliance_frameworks.is_empty() {
+        // Its frameworks require functions nobody owns yet: those gaps open with it.
+        write.watch_new_environment(environment.id);
+    }
     write
         .record(ChangeNote {
             environment_id: environment.id,
@@ -346,6 +350,10 @@ pub async fn update_environment(
     }
     if let Some(frameworks) = &input.compliance_frameworks {
         let frameworks = frameworks_json(frameworks);
+        if frameworks != current.compliance_frameworks {
+            // Other frameworks require other functions: their gaps are announced.
+            write.watch_gaps(&current).await?;
+        }
         diff(
             &mut changes,
             "compliance_frameworks",
@@ -532,6 +540,8 @@ pub async fn create_system(
     .filter(|(_, set)| *set)
     .map(|(field, _)| (field.to_owned(), json!("API")))
     .collect();
+    // A new system may be one nobody backs up: its gaps are announced.
+    write.watch_gaps(&environment).await?;
     let created = system::Model {
         id: Uuid::now_v7(),
         environment_id: environment.id,
@@ -626,6 +636,10 @@ pub async fn update_system(
         model.name = Set(name);
     }
     if let Some(kind) = input.kind {
+        if kind != current.kind {
+            // Other functions apply to another kind: its gaps are announced.
+            write.watch_gaps(&environment).await?;
+        }
         diff(&mut changes, "kind", json!(current.kind), json!(kind));
         model.kind = Set(kind);
     }
@@ -732,6 +746,7 @@ pub async fn retire_system(
     let (Some(_), true) = (reason, check.is_ok()) else {
         return Err(check.into());
     };
+    write.watch_gaps(&environment).await?;
     let mut model = current.into_active_model();
     model.retired_at = Set(Some(write.now));
     model.updated_at = Set(write.now);

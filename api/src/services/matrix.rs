@@ -1291,6 +1291,9 @@ pub async fn transition(
             let approved = sign(&write, &sides, ApprovalDecision::Agree, current.id).await?;
             step = HistoryAction::Approved;
             if sides.iter().all(|side| approved.contains(side)) {
+                // The entry (and the one it supersedes) change the matrix in force: its gaps
+                // are announced.
+                write.watch_gaps(&environment).await?;
                 let mut agreed = current.clone();
                 // An entry that supersedes an agreed one takes over from its start, and never
                 // before it is agreed: the old entry ends there (the past stays as it was).
@@ -1352,6 +1355,7 @@ pub async fn transition(
             let approved = sign(&write, &sides, ApprovalDecision::Retire, current.id).await?;
             step = HistoryAction::RetirementApproved;
             if sides.iter().all(|side| approved.contains(side)) {
+                write.watch_gaps(&environment).await?;
                 step = HistoryAction::Retired;
                 model.status = Set(ResponsibilityStatus::Retired);
                 // It owned what it owned until now; from now on it owns nothing.

@@ -21,6 +21,7 @@ use sea_orm::{
 
 use crate::auth::Viewer;
 use crate::events::{Event, EventBus, fanout};
+use crate::gaps::{Gap, GapKey};
 use crate::outbox::{self, EventType, Item, payload};
 
 /// `instant` at the precision both databases keep (microseconds).
@@ -75,6 +76,9 @@ pub struct UnitOfWork<'a> {
     /// Events for the outbox (outbound webhooks), written in this transaction just before it
     /// commits. Behind a lock so helpers holding `&UnitOfWork` can emit.
     outbox: std::sync::Mutex<Vec<Item>>,
+    /// Environments whose ownership gaps this write may change, with their watched gaps before
+    /// it ([`UnitOfWork::watch_gaps`]); compared again just before COMMIT.
+    gaps_before: std::collections::BTreeMap<Uuid, std::collections::BTreeMap<GapKey, Gap>>,
 }
 
 /// An event waiting for its transaction to commit.
@@ -198,7 +202,32 @@ impl<'a> UnitOfWork<'a> {
             callers_changed: false,
             events: events.cloned(),
             outbox: std::sync::Mutex::default(),
+            gaps_before: std::collections::BTreeMap::new(),
         })
+    }
+
+    /// Reads the ownership gaps of `environment` (as read in this transaction) as they are before this write
+    /// ([`crate::gaps::watched`]: three statements), once per environment: just before COMMIT
+    /// they are read again (three more) and one `ownership_gap.opened` or
+    /// `ownership_gap.closed` is emitted per gap that differs. Call it, after the locks the
+    /// write takes, from every write that can change the matrix in force, the live systems or an
+    /// environment's frameworks, for each environment it touches. A new environment has no
+    /// gaps before it: watch it once it is written.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn watch_gaps(&mut self, environment: &environment::Model) -> Result<(), DbErr> {
+        if self.gaps_before.contains_key(&environment.id) {
+            return Ok(());
+        }
+        let before = crate::gaps::watched(&self.txn, environment, self.now).await?;
+        self.gaps_before.insert(environment.id, before);
+        Ok(())
+    }
+
+    /// Has a new environment's gaps announced at commit, from none.
+    pub fn watch_new_environment(&mut self, environment_id: Uuid) {
+        self.gaps_before.entry(environment_id).or_default();
     }
 
     /// Locks environment `id` (`FOR NO KEY UPDATE`) for the rest of the transaction and reads it again: writes whose
@@ -346,11 +375,13 @@ impl<'a> UnitOfWork<'a> {
             outbox,
             actor,
             now,
+            gaps_before,
             ..
         } = self;
-        let items = outbox
+        let mut items = outbox
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        items.extend(gap_changes(&txn, gaps_before, now).await?);
         let caused_by = actor.integration.as_ref().map(|found| found.id);
         commit_and_publish(
             txn,
@@ -485,6 +516,49 @@ impl SystemWork {
         )
         .await
     }
+}
+
+/// The `ownership_gap.opened` and `ownership_gap.closed` items of a write: for each watched
+/// environment, its watched gaps now (in the write's transaction) against `before`; opened
+/// first, each in key order.
+///
+/// # Errors
+/// Database errors.
+pub async fn gap_changes(
+    txn: &impl sea_orm::ConnectionTrait,
+    before: std::collections::BTreeMap<Uuid, std::collections::BTreeMap<GapKey, Gap>>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Item>, DbErr> {
+    let mut items = Vec::new();
+    for (environment_id, before) in before {
+        let after = match environment::Entity::find_by_id(environment_id)
+            .one(txn)
+            .await?
+        {
+            Some(found) => crate::gaps::watched(txn, &found, now).await?,
+            None => std::collections::BTreeMap::new(),
+        };
+        let opened = after
+            .iter()
+            .filter(|(key, _)| !before.contains_key(key))
+            .map(|(_, gap)| (EventType::OwnershipGapOpened, "OPENED", gap));
+        let closed = before
+            .iter()
+            .filter(|(key, _)| !after.contains_key(key))
+            .map(|(_, gap)| (EventType::OwnershipGapClosed, "CLOSED", gap));
+        for (event_type, change, gap) in opened.chain(closed) {
+            let key = gap.key(environment_id);
+            items.push(Item {
+                event_type,
+                environment_id: Some(environment_id),
+                organization_id: None,
+                // The function or system it is about, else the environment.
+                subject_id: key.system_id.or(key.function_id).unwrap_or(environment_id),
+                data: payload::ownership_gap(environment_id, gap, change),
+            });
+        }
+    }
+    Ok(items)
 }
 
 /// What a write leaves in the outbox: its items, the integration whose token or run caused them,

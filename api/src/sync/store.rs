@@ -7,7 +7,7 @@
 //! resource reads what it needs for the whole page in a few `IN` queries and inserts new rows in
 //! batches.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use entities::enums::{AlertStatus, ChangeCategory, Priority, TicketStatus, ValueMappingDomain};
@@ -27,11 +27,14 @@ use sea_orm::{
 use serde_json::{Map, Value, json};
 
 use crate::events::{Event, EventBus};
+use crate::gaps::{Gap, GapKey};
 use crate::matrix::{DEFAULT_ALERT_FUNCTION, DEFAULT_TICKET_FUNCTION, Router};
 use crate::outbox::{self, EventType, Item};
 use crate::services::Check;
 use crate::services::external::{self, AlertFacts, ExternalKey, RowLock, SystemFacts, TicketFacts};
-use crate::services::unit::{alert_item, created_ticket_items, escalation_item, ticket_item};
+use crate::services::unit::{
+    alert_item, created_ticket_items, escalation_item, gap_changes, ticket_item,
+};
 use crate::sync::engine::{company_mappings, run_error};
 use crate::sync::source_of;
 
@@ -511,6 +514,7 @@ impl<'a> PageWriter<'a> {
         };
         candidates.retain(|found| !own.contains(&found.id));
         let now = Utc::now().trunc_subsecs(6);
+        let gaps_before = self.gaps_before(&devices, &linked, now).await?;
         for device in devices {
             let Some(environment_id) = self.ctx.environment(Some(&device.company_id)) else {
                 counts.skipped += 1;
@@ -576,7 +580,56 @@ impl<'a> PageWriter<'a> {
                 }
             }
         }
+        let mark = self.ctx.pending.len();
+        for item in gap_changes(self.txn, gaps_before, now).await? {
+            self.ctx.outbox.push((mark, item));
+        }
         Ok(())
+    }
+
+    /// The ownership gaps, before this page, of the environments where a device of it adds a
+    /// system, changes one's kind, retires or revives one (see `UnitOfWork::watch_gaps`): a
+    /// page of known, unchanged devices reads nothing.
+    async fn gaps_before(
+        &self,
+        devices: &[Device],
+        linked: &HashMap<String, system::Model>,
+        now: DateTime<Utc>,
+    ) -> Result<BTreeMap<Uuid, BTreeMap<GapKey, Gap>>, DbErr> {
+        let mut watched = BTreeSet::new();
+        for device in devices {
+            let Some(environment_id) = self.ctx.environment(Some(&device.company_id)) else {
+                continue;
+            };
+            match linked.get(&device.external_id) {
+                Some(found)
+                    if found.environment_id == environment_id
+                        && found.kind == device.kind
+                        && found.retired_at.is_none() == device.active => {}
+                Some(found) => {
+                    watched.insert(environment_id);
+                    watched.insert(found.environment_id);
+                }
+                None => {
+                    watched.insert(environment_id);
+                }
+            }
+        }
+        // Only environments this run writes to (its tenant's).
+        watched.retain(|id| self.ctx.organizations.contains_key(id));
+        let mut before = BTreeMap::new();
+        if watched.is_empty() {
+            return Ok(before);
+        }
+        for found in environment::Entity::find()
+            .filter(environment::COLUMN.id.is_in(watched))
+            .all(self.txn)
+            .await?
+        {
+            let gaps = crate::gaps::watched(self.txn, &found, now).await?;
+            before.insert(found.id, gaps);
+        }
+        Ok(before)
     }
 
     async fn link(

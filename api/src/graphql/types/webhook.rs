@@ -39,9 +39,10 @@ pub enum WebhookEventType {
     ResponsibilityAgreed,
     /// `responsibility.retired`: a matrix entry was retired.
     ResponsibilityRetired,
-    /// `ownership_gap.opened`: reserved; the gap report is computed when read.
+    /// `ownership_gap.opened`: a write opened an ownership gap (a required function unowned, an
+    /// entry expiring without successor, a system uncovered).
     OwnershipGapOpened,
-    /// `ownership_gap.closed`: reserved; the gap report is computed when read.
+    /// `ownership_gap.closed`: a write closed such an ownership gap.
     OwnershipGapClosed,
     /// `sync_run.failed`: a sync run failed.
     SyncRunFailed,
