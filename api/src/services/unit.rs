@@ -20,7 +20,7 @@ use sea_orm::{
 };
 
 use crate::auth::Viewer;
-use crate::events::{Event, EventBus, fanout};
+use crate::events::{Event, EventBus, fanout, resume};
 use crate::outbox::{self, EventType, Item, payload};
 
 /// `instant` at the precision both databases keep (microseconds).
@@ -522,7 +522,9 @@ async fn commit_and_publish(
             .map(|found| (found.id, found.organization_id))
             .collect()
     };
-    outbox::record(
+    // Writes without an outbox item (a rename) commit now; otherwise the outbox rows are the
+    // last thing written, under the commit-order lock (`outbox::record`).
+    let recorded = outbox::record(
         &txn,
         outboxed.items,
         &owners,
@@ -563,13 +565,14 @@ async fn commit_and_publish(
             })
         }))
         .collect();
-    fanout::announce(&txn, &bus, callers_changed, &committed).await?;
+    let marks = resume::marks(&committed, &recorded);
+    fanout::announce(&txn, &bus, callers_changed, &committed, &marks).await?;
     txn.commit().await?;
     if callers_changed {
         bus.callers_changed();
     }
-    for event in committed {
-        bus.publish(event);
+    for (event, mark) in committed.into_iter().zip(marks) {
+        bus.publish_marked(event, mark);
     }
     Ok(())
 }

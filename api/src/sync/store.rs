@@ -84,6 +84,8 @@ pub struct RunContext {
     router: Router,
     events: Option<EventBus>,
     pending: Vec<Event>,
+    /// The outbox rows of `pending`, once the page's outbox is written (`announce_pending`).
+    marks: Vec<Option<crate::events::Mark>>,
     /// Outbox items of the page being written, each with the length `pending` had when it was
     /// queued (so a rolled-back savepoint drops its items with its events).
     outbox: Vec<(usize, Item)>,
@@ -150,6 +152,7 @@ impl RunContext {
             labels,
             events,
             pending: Vec::new(),
+            marks: Vec::new(),
             outbox: Vec::new(),
             listed_companies: HashSet::new(),
         })
@@ -184,7 +187,7 @@ impl RunContext {
             .into_iter()
             .map(|(_, item)| item)
             .collect();
-        outbox::record(
+        let recorded = outbox::record(
             txn,
             items,
             &self.organizations,
@@ -192,8 +195,11 @@ impl RunContext {
             Utc::now().trunc_subsecs(6),
         )
         .await?;
+        self.marks = crate::events::resume::marks(&self.pending, &recorded);
         match &self.events {
-            Some(bus) => crate::events::fanout::announce(txn, bus, false, &self.pending).await,
+            Some(bus) => {
+                crate::events::fanout::announce(txn, bus, false, &self.pending, &self.marks).await
+            }
             None => Ok(()),
         }
     }
@@ -201,9 +207,10 @@ impl RunContext {
     /// Publishes what the last committed page wrote to subscribers.
     pub fn publish_committed(&mut self) {
         let pending = std::mem::take(&mut self.pending);
+        let marks = std::mem::take(&mut self.marks);
         if let Some(events) = &self.events {
-            for event in pending {
-                events.publish(event);
+            for (at, event) in pending.into_iter().enumerate() {
+                events.publish_marked(event, marks.get(at).copied().flatten());
             }
         }
     }
