@@ -35,6 +35,7 @@ mod rate_limit;
 mod readiness;
 mod reads;
 mod response_shape;
+mod resume;
 mod routing;
 mod schema;
 mod schema_contract;

@@ -110,6 +110,8 @@ pub struct EventBus {
     /// This server's id among the servers sharing a PostgreSQL database, when its writes are
     /// announced to them ([`fanout`]); None for a bus of this process alone.
     instance_id: Option<Uuid>,
+    /// Held by a write from its outbox rows to its publication ([`EventBus::turn`]).
+    turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Default for EventBus {
@@ -118,6 +120,7 @@ impl Default for EventBus {
             sender: broadcast::channel(CAPACITY).0,
             callers_epoch: Arc::default(),
             instance_id: None,
+            turn: Arc::default(),
         }
     }
 }
@@ -130,6 +133,15 @@ impl EventBus {
             instance_id: Some(Uuid::new_v4()),
             ..Self::default()
         }
+    }
+
+    /// This process's writes take turns from their outbox rows (where `seq` is drawn) to their
+    /// publication: hold the guard from before `outbox::record` until the events are published,
+    /// so this bus carries them in `seq` order and a subscriber's last token has every earlier
+    /// event of this server behind it (`resume`). Take it inside the write's transaction, before
+    /// `outbox::record` takes PostgreSQL's commit-order lock, never after.
+    pub async fn turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        Arc::clone(&self.turn).lock_owned().await
     }
 
     /// This server's id in [`fanout`] notifications (None: nothing is announced).

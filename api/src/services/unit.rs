@@ -522,8 +522,12 @@ async fn commit_and_publish(
             .map(|found| (found.id, found.organization_id))
             .collect()
     };
-    // Writes without an outbox item (a rename) commit now; otherwise the outbox rows are the
-    // last thing written, under the commit-order lock (`outbox::record`).
+    // This process's writes publish in `seq` order (`EventBus::turn`), held until published.
+    let _turn = match &events {
+        Some(bus) => Some(bus.turn().await),
+        None => None,
+    };
+    // The outbox rows are the last thing written, under the commit-order lock (`outbox::record`).
     let recorded = outbox::record(
         &txn,
         outboxed.items,

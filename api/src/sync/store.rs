@@ -164,6 +164,16 @@ impl RunContext {
         self.run_id
     }
 
+    /// This process's turn to write a page's outbox rows, commit and publish
+    /// (`EventBus::turn`): hold it from before [`RunContext::announce_pending`] until after
+    /// [`RunContext::publish_committed`]. None without a bus.
+    pub async fn turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.events {
+            Some(bus) => Some(bus.turn().await),
+            None => None,
+        }
+    }
+
     /// How many events wait for the page to commit.
     #[must_use]
     pub fn pending_len(&self) -> usize {
