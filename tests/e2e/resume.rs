@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use entities::outbox_event;
 use futures_util::StreamExt;
-use sea_orm::{EntityTrait, QueryFilter};
 use sea_orm::prelude::*;
+use sea_orm::{EntityTrait, QueryFilter};
 use serde_json::json;
 use tests::TestApp;
 use tokio_tungstenite::tungstenite::Message;
@@ -31,7 +31,11 @@ fn feed(after: Option<&str>) -> String {
 }
 
 /// The next `count` events of operation `id`: (summary, token).
-async fn events(socket: &mut Socket, id: &str, count: usize) -> anyhow::Result<Vec<(String, String)>> {
+async fn events(
+    socket: &mut Socket,
+    id: &str,
+    count: usize,
+) -> anyhow::Result<Vec<(String, String)>> {
     let mut found = Vec::new();
     while found.len() < count {
         let event = next(socket).await?;
@@ -159,7 +163,12 @@ async fn tokens_that_cannot_be_resumed_from_are_refused_alike_and_reveal_nothing
     let mut socket = connect(&app, &harbor).await?;
     subscribe(&mut socket, "other", &feed(Some(&cedars[0].1))).await?;
     let other_tenants = assert_resync(&mut socket, "other").await?;
-    subscribe(&mut socket, "unknown", &feed(Some(&Uuid::now_v7().to_string()))).await?;
+    subscribe(
+        &mut socket,
+        "unknown",
+        &feed(Some(&Uuid::now_v7().to_string())),
+    )
+    .await?;
     let unknown = assert_resync(&mut socket, "unknown").await?;
     assert_eq!(
         other_tenants, unknown,
@@ -178,7 +187,10 @@ async fn tokens_that_cannot_be_resumed_from_are_refused_alike_and_reveal_nothing
     subscribe(&mut socket, "fresh", &feed(None)).await?;
     let harbor_environment = environment_of(&app, &harbor).await?;
     record(&app, &harbor, &harbor_environment, "harbor").await?;
-    assert_eq!(summaries(&events(&mut socket, "fresh", 1).await?), ["harbor"]);
+    assert_eq!(
+        summaries(&events(&mut socket, "fresh", 1).await?),
+        ["harbor"]
+    );
     app.stop().await
 }
 
@@ -221,13 +233,14 @@ async fn more_missed_events_than_the_bound_require_a_resync() -> anyhow::Result<
 }
 
 #[tokio::test]
-async fn a_filtered_subscription_replays_only_the_events_its_filter_allows() -> anyhow::Result<()>
-{
+async fn a_filtered_subscription_replays_only_the_events_its_filter_allows() -> anyhow::Result<()> {
     let app = TestApp::spawn_with_demo().await?;
     let harbor = app.client_admin_token();
     let environment = environment_of(&app, &harbor).await?;
     let filtered = |after: Option<&str>| {
-        let after = after.map(|after| format!(", after: {}", json!(after))).unwrap_or_default();
+        let after = after
+            .map(|after| format!(", after: {}", json!(after)))
+            .unwrap_or_default();
         format!(
             "subscription {{ changeLogEntryRecorded(filter: {{ categories: [SECURITY] }}{after}) {{ summary }} }}"
         )
@@ -253,7 +266,10 @@ async fn a_filtered_subscription_replays_only_the_events_its_filter_allows() -> 
     categorized("network", "NETWORK").await?;
     let mut socket = connect(&app, &harbor).await?;
     subscribe(&mut socket, "f2", &filtered(Some(&seen[0].1))).await?;
-    assert_eq!(summaries(&events(&mut socket, "f2", 1).await?), ["secure two"]);
+    assert_eq!(
+        summaries(&events(&mut socket, "f2", 1).await?),
+        ["secure two"]
+    );
     quiet(&mut socket).await;
     app.stop().await
 }
@@ -271,7 +287,13 @@ async fn a_provider_whose_engagement_ended_cannot_replay_the_clients_changes() -
     let seen = events(&mut socket, "p", 1).await?;
     socket.close(None).await?;
     end_harbors_engagement(&app, &provider).await?;
-    record(&app, &harbor, &environment, "CLIENT PRIVATE after the MSP left").await?;
+    record(
+        &app,
+        &harbor,
+        &environment,
+        "CLIENT PRIVATE after the MSP left",
+    )
+    .await?;
     let mut socket = connect(&app, &provider).await?;
     subscribe(&mut socket, "p2", &feed(Some(&seen[0].1))).await?;
     assert_resync(&mut socket, "p2").await?;
@@ -334,7 +356,11 @@ async fn writers_at_the_same_instant_while_a_subscriber_resumes_leave_no_gap_and
     let distinct: BTreeSet<&str> = names.iter().copied().collect();
     assert_eq!(distinct.len(), names.len(), "none twice: {names:?}");
     let expected: BTreeSet<String> = std::iter::once("start".to_owned())
-        .chain(["a", "b"].iter().flat_map(|writer| (0..EACH).map(move |at| format!("{writer}{at}"))))
+        .chain(
+            ["a", "b"]
+                .iter()
+                .flat_map(|writer| (0..EACH).map(move |at| format!("{writer}{at}"))),
+        )
         .collect();
     assert_eq!(
         distinct,
@@ -388,4 +414,58 @@ async fn a_token_from_one_server_resumes_on_another() -> anyhow::Result<()> {
     assert!(order.windows(2).all(|pair| pair[0] < pair[1]), "{order:?}");
     b.stop().await?;
     a.stop().await
+}
+
+/// PostgreSQL: a write that has drawn its `seq` holds every later writer's outbox rows back
+/// until it commits, so `seq` order is commit order (what a resumed subscriber relies on: once
+/// it has seen an event, nothing below its `seq` can still appear). SQLite writers take turns
+/// from `BEGIN` already.
+#[tokio::test]
+async fn a_later_seq_becomes_visible_only_after_every_earlier_one_committed() -> anyhow::Result<()>
+{
+    if tests::POSTGRES_URL.is_none() {
+        eprintln!("skipped: SQLite serializes writers from BEGIN");
+        return Ok(());
+    }
+    let app = TestApp::spawn_with_demo().await?;
+    let organization = entities::organization::Entity::find()
+        .one(&app.db)
+        .await?
+        .expect("the demo has organizations")
+        .id;
+    let item = || api::outbox::Item {
+        event_type: api::outbox::EventType::SyncRunFailed,
+        environment_id: None,
+        organization_id: Some(organization),
+        subject_id: Uuid::now_v7(),
+        data: json!({}),
+    };
+    let owners = std::collections::HashMap::new();
+    let first = api::services::unit::begin_write(&app.db).await?;
+    let drawn =
+        api::outbox::record(&first, vec![item()], &owners, None, chrono::Utc::now()).await?;
+    let second = {
+        let (db, owners, item) = (app.db.clone(), owners.clone(), item());
+        tokio::spawn(async move {
+            let txn = api::services::unit::begin_write(&db).await?;
+            let rows =
+                api::outbox::record(&txn, vec![item], &owners, None, chrono::Utc::now()).await?;
+            txn.commit().await?;
+            anyhow::Ok(rows)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !second.is_finished(),
+        "the second writer waits while the first, which drew its seq, has not committed"
+    );
+    first.commit().await?;
+    let later = tokio::time::timeout(Duration::from_secs(5), second).await???;
+    assert!(
+        later[0].seq > drawn[0].seq,
+        "{} > {}",
+        later[0].seq,
+        drawn[0].seq
+    );
+    app.stop().await
 }

@@ -21,9 +21,10 @@
 //! - **Losses**: delivery is at most once. When the listening connection drops it is opened
 //!   again, with backoff; what other servers committed meanwhile is not replayed, so after every
 //!   reconnect the server publishes [`Event::EventsMissed`] (logged as a warning): the whole
-//!   caller cache is dropped and every subscriber resolves its rights again. Clients that need
-//!   every change page the change log by cursor (`changeLog(after:)`) from the last entry they
-//!   saw.
+//!   caller cache is dropped and every subscriber resolves its rights again. A notice carries
+//!   its event's outbox row (`seq`, `eid`), published with the event as its [`Mark`], so a
+//!   subscriber of any server gets the same resume token; clients that missed events resume
+//!   from their last one (`super::resume`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -257,9 +258,12 @@ pub async fn announce(
     let notices: Vec<Notice> = callers_changed
         .then_some(Notice::Callers)
         .into_iter()
-        .chain(events.iter().enumerate().filter_map(|(at, event)| {
-            Notice::of(event, marks.get(at).copied().flatten())
-        }))
+        .chain(
+            events
+                .iter()
+                .enumerate()
+                .filter_map(|(at, event)| Notice::of(event, marks.get(at).copied().flatten())),
+        )
         .collect();
     for payload in payloads(from, &notices) {
         txn.execute_raw(Statement::from_sql_and_values(
@@ -680,7 +684,8 @@ mod tests {
             org: id,
             seq: None,
             eid: None,
-        }).expect("serializes");
+        })
+        .expect("serializes");
         assert_eq!(
             text,
             r#"{"kind":"ticket","id":"00000000-0000-0000-0000-000000000000","org":"00000000-0000-0000-0000-000000000000"}"#

@@ -107,7 +107,9 @@ pub fn marks(events: &[Event], recorded: &[outbox_event::Model]) -> Vec<Option<M
     let mut rows: HashMap<(Feed, Uuid), VecDeque<&outbox_event::Model>> = HashMap::new();
     for row in recorded {
         if let Some(feed) = Feed::of_type(&row.event_type) {
-            rows.entry((feed, row.subject_id)).or_default().push_back(row);
+            rows.entry((feed, row.subject_id))
+                .or_default()
+                .push_back(row);
         }
     }
     events

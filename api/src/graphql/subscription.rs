@@ -628,10 +628,15 @@ impl SubscriptionRoot {
         )]
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<Alert>> + use<>> {
-        alert_feed(ctx, filter, (Feed::AlertsRaised, after), |event| match event {
-            Event::AlertRaised { alert, .. } => Some(alert),
-            _ => None,
-        })
+        alert_feed(
+            ctx,
+            filter,
+            (Feed::AlertsRaised, after),
+            |event| match event {
+                Event::AlertRaised { alert, .. } => Some(alert),
+                _ => None,
+            },
+        )
     }
 
     /// Alerts as they are acknowledged or resolved (committed), in the environments the caller
@@ -647,10 +652,15 @@ impl SubscriptionRoot {
         )]
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<Alert>> + use<>> {
-        alert_feed(ctx, filter, (Feed::AlertsChanged, after), |event| match event {
-            Event::AlertChanged { alert, .. } => Some(alert),
-            _ => None,
-        })
+        alert_feed(
+            ctx,
+            filter,
+            (Feed::AlertsChanged, after),
+            |event| match event {
+                Event::AlertChanged { alert, .. } => Some(alert),
+                _ => None,
+            },
+        )
     }
 
     /// Escalations of tickets and alerts as they are committed, in the environments the caller

@@ -212,7 +212,11 @@ pub async fn record(
             .select_only()
             .column(outbox_event::Column::Id)
             .column(outbox_event::Column::Seq)
-            .filter(outbox_event::COLUMN.id.is_in(chunk.iter().map(|event| event.id)))
+            .filter(
+                outbox_event::COLUMN
+                    .id
+                    .is_in(chunk.iter().map(|event| event.id)),
+            )
             .into_tuple()
             .all(txn)
             .await?;
