@@ -54,6 +54,10 @@ pub enum ErrorCode {
     RequestTimeout,
     /// The caller made more requests than its rate allows; `Retry-After` says when to retry.
     RateLimited,
+    /// A subscription cannot resume from the `after` token it was given (malformed, unknown,
+    /// pruned, not visible, or too many events missed): page the change log, then subscribe again
+    /// without one.
+    ResyncRequired,
     /// The database is unreachable or the schema is not migrated.
     ServiceUnavailable,
     /// Anything else; details are in the server log under the request id.
@@ -83,6 +87,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::RequestTimeout => "REQUEST_TIMEOUT",
             Self::RateLimited => "RATE_LIMITED",
+            Self::ResyncRequired => "RESYNC_REQUIRED",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -110,6 +115,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::ResyncRequired => StatusCode::CONFLICT,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -36,6 +36,7 @@ mod rate_limit;
 mod readiness;
 mod reads;
 mod response_shape;
+mod resume;
 mod routing;
 mod schema;
 mod schema_contract;

@@ -73,7 +73,7 @@ pub(crate) async fn subscribe(socket: &mut Socket, id: &str, query: &str) -> any
     Ok(())
 }
 
-async fn record(
+pub(crate) async fn record(
     app: &TestApp,
     token: &str,
     environment: &Value,
@@ -89,7 +89,7 @@ async fn record(
     Ok(data["recordChange"].clone())
 }
 
-async fn environment_of(app: &TestApp, token: &str) -> anyhow::Result<Value> {
+pub(crate) async fn environment_of(app: &TestApp, token: &str) -> anyhow::Result<Value> {
     Ok(app
         .query(
             token,
@@ -281,7 +281,7 @@ async fn assert_ended(socket: &mut Socket, id: &str, code: &str, close: u16) -> 
 }
 
 /// Ends Harbor's active engagement today, as `actor`; returns the mutation's answer.
-async fn end_harbors_engagement(app: &TestApp, actor: &str) -> anyhow::Result<Value> {
+pub(crate) async fn end_harbors_engagement(app: &TestApp, actor: &str) -> anyhow::Result<Value> {
     let engagements = app
         .query(
             &app.client_admin_token(),

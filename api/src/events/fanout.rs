@@ -21,9 +21,10 @@
 //! - **Losses**: delivery is at most once. When the listening connection drops it is opened
 //!   again, with backoff; what other servers committed meanwhile is not replayed, so after every
 //!   reconnect the server publishes [`Event::EventsMissed`] (logged as a warning): the whole
-//!   caller cache is dropped and every subscriber resolves its rights again. Clients that need
-//!   every change page the change log by cursor (`changeLog(after:)`) from the last entry they
-//!   saw.
+//!   caller cache is dropped and every subscriber resolves its rights again. A notice carries
+//!   its event's outbox row (`seq`, `eid`), published with the event as its [`Mark`], so a
+//!   subscriber of any server gets the same resume token; clients that missed events resume
+//!   from their last one (`super::resume`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -35,7 +36,7 @@ use sea_orm::{DatabaseBackend, DatabaseConnection, QueryFilter, Statement};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
-use super::{Event, EventBus};
+use super::{Event, EventBus, Mark};
 
 /// The PostgreSQL notification channel every server sends on and listens to.
 pub const CHANNEL: &str = "tandem_events";
@@ -73,6 +74,12 @@ pub enum Notice {
         id: Uuid,
         /// The organization that owns its environment.
         org: Uuid,
+        /// Its outbox row's `seq` (the receiver publishes it as the event's [`Mark`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<i64>,
+        /// Its outbox row's id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        eid: Option<Uuid>,
     },
     /// [`Event::TicketChanged`].
     Ticket {
@@ -80,6 +87,12 @@ pub enum Notice {
         id: Uuid,
         /// The organization that owns its environment.
         org: Uuid,
+        /// Its outbox row's `seq` (the receiver publishes it as the event's [`Mark`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<i64>,
+        /// Its outbox row's id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        eid: Option<Uuid>,
     },
     /// [`Event::AlertRaised`].
     Alert {
@@ -87,6 +100,12 @@ pub enum Notice {
         id: Uuid,
         /// The organization that owns its environment.
         org: Uuid,
+        /// Its outbox row's `seq` (the receiver publishes it as the event's [`Mark`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<i64>,
+        /// Its outbox row's id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        eid: Option<Uuid>,
     },
     /// [`Event::Escalated`].
     Escalation {
@@ -94,6 +113,12 @@ pub enum Notice {
         id: Uuid,
         /// The organization that owns its environment.
         org: Uuid,
+        /// Its outbox row's `seq` (the receiver publishes it as the event's [`Mark`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<i64>,
+        /// Its outbox row's id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        eid: Option<Uuid>,
     },
     /// [`Event::AlertChanged`].
     AlertChanged {
@@ -101,13 +126,20 @@ pub enum Notice {
         id: Uuid,
         /// The organization that owns its environment.
         org: Uuid,
+        /// Its outbox row's `seq` (the receiver publishes it as the event's [`Mark`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<i64>,
+        /// Its outbox row's id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        eid: Option<Uuid>,
     },
 }
 
 impl Notice {
-    /// How `event` is named in a notification; [`Event::EventsMissed`] is this server's own
-    /// affair and is not sent.
-    pub fn of(event: &Event) -> Option<Self> {
+    /// How `event`, whose outbox row is `mark`, is named in a notification;
+    /// [`Event::EventsMissed`] is this server's own affair and is not sent.
+    pub fn of(event: &Event, mark: Option<Mark>) -> Option<Self> {
+        let (seq, eid) = (mark.map(|mark| mark.seq), mark.map(|mark| mark.id));
         Some(match event {
             Event::ChangeLogEntryRecorded {
                 organization_id,
@@ -115,6 +147,8 @@ impl Notice {
             } => Self::Entry {
                 id: entry.id,
                 org: *organization_id,
+                seq,
+                eid,
             },
             Event::TicketChanged {
                 organization_id,
@@ -122,6 +156,8 @@ impl Notice {
             } => Self::Ticket {
                 id: ticket.id,
                 org: *organization_id,
+                seq,
+                eid,
             },
             Event::AlertRaised {
                 organization_id,
@@ -129,6 +165,8 @@ impl Notice {
             } => Self::Alert {
                 id: alert.id,
                 org: *organization_id,
+                seq,
+                eid,
             },
             Event::Escalated {
                 organization_id,
@@ -136,6 +174,8 @@ impl Notice {
             } => Self::Escalation {
                 id: escalation.id,
                 org: *organization_id,
+                seq,
+                eid,
             },
             Event::AlertChanged {
                 organization_id,
@@ -143,6 +183,8 @@ impl Notice {
             } => Self::AlertChanged {
                 id: alert.id,
                 org: *organization_id,
+                seq,
+                eid,
             },
             Event::AccessChanged { organization_id } => Self::Access {
                 org: *organization_id,
@@ -193,8 +235,9 @@ pub fn payloads(from: Uuid, notices: &[Notice]) -> Vec<String> {
 }
 
 /// Announces a write's events to the other servers of its PostgreSQL database: call it on the
-/// write's transaction just before its COMMIT, with the events it publishes after (and
-/// `callers_changed` when it moves the callers epoch). Nothing is sent on SQLite, for a bus
+/// write's transaction just before its COMMIT, with the events it publishes after and their
+/// outbox rows (`marks`, in the same order; and `callers_changed` when it moves the callers
+/// epoch). Nothing is sent on SQLite, for a bus
 /// that is not [`EventBus::across_servers`], or for a write without events.
 ///
 /// # Errors
@@ -204,6 +247,7 @@ pub async fn announce(
     bus: &EventBus,
     callers_changed: bool,
     events: &[Event],
+    marks: &[Option<Mark>],
 ) -> Result<(), DbErr> {
     let Some(from) = bus.instance_id() else {
         return Ok(());
@@ -214,7 +258,12 @@ pub async fn announce(
     let notices: Vec<Notice> = callers_changed
         .then_some(Notice::Callers)
         .into_iter()
-        .chain(events.iter().filter_map(Notice::of))
+        .chain(
+            events
+                .iter()
+                .enumerate()
+                .filter_map(|(at, event)| Notice::of(event, marks.get(at).copied().flatten())),
+        )
         .collect();
     for payload in payloads(from, &notices) {
         txn.execute_raw(Statement::from_sql_and_values(
@@ -425,7 +474,7 @@ async fn receive(db: &DatabaseConnection, bus: &EventBus, text: &str) -> Option<
             for delivery in deliveries {
                 match delivery {
                     Delivery::Callers => bus.callers_changed(),
-                    Delivery::Event(event) => bus.publish(*event),
+                    Delivery::Event(event, mark) => bus.publish_marked(*event, mark),
                 }
             }
         }
@@ -438,14 +487,17 @@ async fn receive(db: &DatabaseConnection, bus: &EventBus, text: &str) -> Option<
 }
 
 /// What one notice becomes on this server's bus.
-enum Delivery {
+pub(crate) enum Delivery {
     Callers,
-    Event(Box<Event>),
+    Event(Box<Event>, Option<Mark>),
 }
 
 /// The events `notices` name, in their order, with their rows loaded (one query per kind and
 /// one for the environments' owners); a row that is gone is skipped.
-async fn load(db: &DatabaseConnection, notices: &[Notice]) -> Result<Vec<Delivery>, DbErr> {
+pub(crate) async fn load(
+    db: &DatabaseConnection,
+    notices: &[Notice],
+) -> Result<Vec<Delivery>, DbErr> {
     let (mut entry_ids, mut ticket_ids, mut alert_ids, mut escalation_ids) = (
         BTreeSet::new(),
         BTreeSet::new(),
@@ -524,47 +576,69 @@ async fn load(db: &DatabaseConnection, notices: &[Notice]) -> Result<Vec<Deliver
             .collect()
     };
     let owner = |environment_id: Uuid| owners.get(&environment_id).copied();
+    let marked = |seq: &Option<i64>, eid: &Option<Uuid>| match (seq, eid) {
+        (Some(seq), Some(id)) => Some(Mark { seq: *seq, id: *id }),
+        _ => None,
+    };
     Ok(notices
         .iter()
         .filter_map(|notice| match notice {
             Notice::Callers => Some(Delivery::Callers),
-            Notice::Access { org } => Some(Delivery::Event(Box::new(Event::AccessChanged {
-                organization_id: *org,
-            }))),
-            Notice::Entry { id, .. } => {
+            Notice::Access { org } => Some(Delivery::Event(
+                Box::new(Event::AccessChanged {
+                    organization_id: *org,
+                }),
+                None,
+            )),
+            Notice::Entry { id, seq, eid, .. } => {
                 let entry = entries.get(id)?;
-                Some(Delivery::Event(Box::new(Event::ChangeLogEntryRecorded {
-                    organization_id: owner(entry.environment_id)?,
-                    entry: entry.clone(),
-                })))
+                Some(Delivery::Event(
+                    Box::new(Event::ChangeLogEntryRecorded {
+                        organization_id: owner(entry.environment_id)?,
+                        entry: entry.clone(),
+                    }),
+                    marked(seq, eid),
+                ))
             }
-            Notice::Ticket { id, .. } => {
+            Notice::Ticket { id, seq, eid, .. } => {
                 let ticket = tickets.get(id)?;
-                Some(Delivery::Event(Box::new(Event::TicketChanged {
-                    organization_id: owner(ticket.environment_id)?,
-                    ticket: ticket.clone(),
-                })))
+                Some(Delivery::Event(
+                    Box::new(Event::TicketChanged {
+                        organization_id: owner(ticket.environment_id)?,
+                        ticket: ticket.clone(),
+                    }),
+                    marked(seq, eid),
+                ))
             }
-            Notice::Alert { id, .. } => {
+            Notice::Alert { id, seq, eid, .. } => {
                 let alert = alerts.get(id)?;
-                Some(Delivery::Event(Box::new(Event::AlertRaised {
-                    organization_id: owner(alert.environment_id)?,
-                    alert: alert.clone(),
-                })))
+                Some(Delivery::Event(
+                    Box::new(Event::AlertRaised {
+                        organization_id: owner(alert.environment_id)?,
+                        alert: alert.clone(),
+                    }),
+                    marked(seq, eid),
+                ))
             }
-            Notice::Escalation { id, .. } => {
+            Notice::Escalation { id, seq, eid, .. } => {
                 let escalation = escalations.get(id)?;
-                Some(Delivery::Event(Box::new(Event::Escalated {
-                    organization_id: owner(escalation.environment_id)?,
-                    escalation: escalation.clone(),
-                })))
+                Some(Delivery::Event(
+                    Box::new(Event::Escalated {
+                        organization_id: owner(escalation.environment_id)?,
+                        escalation: escalation.clone(),
+                    }),
+                    marked(seq, eid),
+                ))
             }
-            Notice::AlertChanged { id, .. } => {
+            Notice::AlertChanged { id, seq, eid, .. } => {
                 let alert = alerts.get(id)?;
-                Some(Delivery::Event(Box::new(Event::AlertChanged {
-                    organization_id: owner(alert.environment_id)?,
-                    alert: alert.clone(),
-                })))
+                Some(Delivery::Event(
+                    Box::new(Event::AlertChanged {
+                        organization_id: owner(alert.environment_id)?,
+                        alert: alert.clone(),
+                    }),
+                    marked(seq, eid),
+                ))
             }
         })
         .collect())
@@ -579,9 +653,11 @@ mod tests {
     fn payloads_stay_under_the_limit_and_keep_every_notice_in_order() {
         let from = Uuid::now_v7();
         let notices: Vec<Notice> = std::iter::once(Notice::Callers)
-            .chain((0..500).map(|_| Notice::Entry {
+            .chain((0..500).map(|at| Notice::Entry {
                 id: Uuid::now_v7(),
                 org: Uuid::now_v7(),
+                seq: Some(at),
+                eid: Some(Uuid::now_v7()),
             }))
             .collect();
         let sent = payloads(from, &notices);
@@ -603,7 +679,13 @@ mod tests {
     #[test]
     fn a_notice_names_ids_only() {
         let id = Uuid::nil();
-        let text = serde_json::to_string(&Notice::Ticket { id, org: id }).expect("serializes");
+        let text = serde_json::to_string(&Notice::Ticket {
+            id,
+            org: id,
+            seq: None,
+            eid: None,
+        })
+        .expect("serializes");
         assert_eq!(
             text,
             r#"{"kind":"ticket","id":"00000000-0000-0000-0000-000000000000","org":"00000000-0000-0000-0000-000000000000"}"#

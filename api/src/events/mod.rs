@@ -5,10 +5,13 @@
 //! Each event carries the organization that owns its environment, which is what tenancy checks.
 //! On PostgreSQL the events of every server sharing the database reach every server's bus too
 //! ([`fanout`]: LISTEN/NOTIFY); SQLite serves one process.
-//! Delivery is best effort, at most once: a subscriber that falls more than [`CAPACITY`] events
-//! behind skips the oldest (and the skip is logged), and a server whose listening connection
-//! dropped misses what other servers wrote meanwhile; clients that need every entry page the
-//! change log by cursor.
+//! Every event of a write also has its row in the outbox (`outbox_events`), and the bus carries
+//! where ([`Mark`]): that is the resume token a subscriber is given with each event, and what it
+//! names to resume after a disconnect ([`resume`]: the missed events are read back from the
+//! outbox, bounded). The bus itself is best effort: a subscriber that falls more than
+//! [`CAPACITY`] events behind skips the oldest (and the skip is logged), and a server whose
+//! listening connection dropped misses what other servers wrote meanwhile; a client that
+//! reconnects with its last token gets those back, or is told to resync.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +22,7 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 pub mod fanout;
+pub mod resume;
 
 /// Events a subscriber may fall behind by before it skips some.
 pub const CAPACITY: usize = 1024;
@@ -75,10 +79,30 @@ pub enum Event {
     EventsMissed,
 }
 
+/// Where an event stands in the outbox: its row's `seq` (commit order) and id (the resume token
+/// subscribers are given).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    /// `outbox_events.seq`.
+    pub seq: i64,
+    /// `outbox_events.id`.
+    pub id: Uuid,
+}
+
+/// An event on the bus, with its place in the outbox when it has one (the events of writes do;
+/// `AccessChanged` and `EventsMissed` do not).
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// What happened.
+    pub event: Arc<Event>,
+    /// Its outbox row.
+    pub mark: Option<Mark>,
+}
+
 /// The process-wide fan-out of events.
 #[derive(Debug, Clone)]
 pub struct EventBus {
-    sender: broadcast::Sender<Arc<Event>>,
+    sender: broadcast::Sender<Published>,
     /// Counts the committed writes that may change how a caller resolves (see
     /// [`EventBus::callers_changed`]); the caller cache (`auth::cache`) serves only what it
     /// resolved under the current value.
@@ -86,6 +110,8 @@ pub struct EventBus {
     /// This server's id among the servers sharing a PostgreSQL database, when its writes are
     /// announced to them ([`fanout`]); None for a bus of this process alone.
     instance_id: Option<Uuid>,
+    /// Held by a write from its outbox rows to its publication ([`EventBus::turn`]).
+    turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Default for EventBus {
@@ -94,6 +120,7 @@ impl Default for EventBus {
             sender: broadcast::channel(CAPACITY).0,
             callers_epoch: Arc::default(),
             instance_id: None,
+            turn: Arc::default(),
         }
     }
 }
@@ -108,6 +135,15 @@ impl EventBus {
         }
     }
 
+    /// This process's writes take turns from their outbox rows (where `seq` is drawn) to their
+    /// publication: hold the guard from before `outbox::record` until the events are published,
+    /// so this bus carries them in `seq` order and a subscriber's last token has every earlier
+    /// event of this server behind it (`resume`). Take it inside the write's transaction, before
+    /// `outbox::record` takes PostgreSQL's commit-order lock, never after.
+    pub async fn turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        Arc::clone(&self.turn).lock_owned().await
+    }
+
     /// This server's id in [`fanout`] notifications (None: nothing is announced).
     pub fn instance_id(&self) -> Option<Uuid> {
         self.instance_id
@@ -117,10 +153,18 @@ impl EventBus {
     /// [`Event::AccessChanged`] or [`Event::EventsMissed`] also counts as
     /// [`EventBus::callers_changed`], first.
     pub fn publish(&self, event: Event) {
+        self.publish_marked(event, None);
+    }
+
+    /// [`EventBus::publish`] of an event whose outbox row is `mark`.
+    pub fn publish_marked(&self, event: Event, mark: Option<Mark>) {
         if matches!(event, Event::AccessChanged { .. } | Event::EventsMissed) {
             self.callers_changed();
         }
-        let _ = self.sender.send(Arc::new(event));
+        let _ = self.sender.send(Published {
+            event: Arc::new(event),
+            mark,
+        });
     }
 
     /// Records that a committed write changed what a caller resolves to (a person, their
@@ -138,6 +182,12 @@ impl EventBus {
 
     /// Every event published from now on.
     pub fn subscribe(&self) -> impl Stream<Item = Arc<Event>> + Send + use<> {
+        futures_util::StreamExt::map(self.subscribe_marked(), |published| published.event)
+    }
+
+    /// Every event published from now on, with its outbox row. The subscription is taken when
+    /// this is called, before the stream is first polled.
+    pub fn subscribe_marked(&self) -> impl Stream<Item = Published> + Send + use<> {
         futures_util::stream::unfold(self.sender.subscribe(), |mut receiver| async move {
             loop {
                 match receiver.recv().await {

@@ -73,6 +73,8 @@ pub fn build_schema(options: SchemaOptions) -> AppSchema {
     .override_output_type_description::<chrono::DateTime<chrono::Utc>>(DATE_TIME_DESCRIPTION)
     // Ahead of `Limits`, whose `parse_query` ends the chain: `Shape` keeps the document it
     // returns, to put every response in selection order and propagate nulls as the spec says.
+    // Outermost, so each subscription event's final response gets its resume token.
+    .extension(subscription::ResumeTokens)
     .extension(shape::Shape::default())
     .extension(limits::Limits);
     if options.introspection {

@@ -1,11 +1,28 @@
 //! The root `Subscription`: committed changes pushed over `GET /graphql/ws`
 //! (graphql-transport-ws). Every event is checked against the subscriber's tenancy and current
 //! [`Standing`] before it is sent; filters narrow further.
+//!
+//! Each event goes out with its resume token in the response's `extensions.eventId`
+//! ([`ResumeTokens`]); a field given `after: <token>` first sends what the caller missed since
+//! (`events::resume`: read back from the outbox, through the same tenancy check and filter),
+//! then the live events committed after the last one replayed: the bus is subscribed to before
+//! the outbox is read, and live events at or below the replay's last `seq` are dropped, so
+//! nothing is sent twice and nothing falls between. A token it cannot resume from is refused
+//! with `RESYNC_REQUIRED` and the feed completes.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use async_graphql::{Context, ErrorExtensions, ID, InputObject, Result, ResultExt, Subscription};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextSubscribe,
+};
+use async_graphql::{
+    Context, ErrorExtensions, ID, InputObject, Request, Response, Result, ResultExt, ServerResult,
+    Subscription, Value,
+};
+use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 
 use sea_orm::DatabaseConnection;
@@ -13,7 +30,8 @@ use uuid::Uuid;
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::events::{Event, EventBus};
+use crate::events::resume::{self, Feed, Refused};
+use crate::events::{Event, EventBus, Published};
 use crate::graphql::context::ContextExt;
 use crate::graphql::query::decode_ids;
 use crate::graphql::types::enums::{ChangeCategory, ChangeSource, Priority, TicketStatus};
@@ -157,6 +175,16 @@ impl Standing {
         Ok(now.0.can_see_organization(id))
     }
 
+    /// The organizations the caller may see, resolved again now (a replay reads history: rights
+    /// that ended must not read it).
+    ///
+    /// # Errors
+    /// [`Ended`] once the standing is lost (and ever after).
+    pub async fn visible(&self) -> Result<Vec<Uuid>, Ended> {
+        let now = self.check(true).await?;
+        Ok(now.0.visible_organization_ids().to_vec())
+    }
+
     /// Resolves the caller's rights again now if a change of `organization_id`'s engagements or
     /// people may touch them (the caller sees that organization or its people).
     ///
@@ -256,6 +284,7 @@ impl Standing {
 fn alert_feed(
     ctx: &Context<'_>,
     filter: Option<AlertSubscriptionFilter>,
+    (feed, after): (Feed, Option<String>),
     pick: fn(&Event) -> Option<&entities::alert::Model>,
 ) -> Result<impl Stream<Item = Result<Alert>> + use<>> {
     let filter = filter.unwrap_or_default();
@@ -266,7 +295,7 @@ fn alert_feed(
     )
     .extend()?;
     let severities: Option<Vec<entities::enums::Priority>> = stored(filter.severities);
-    scoped(ctx, move |event| {
+    scoped(ctx, feed, after, move |event| {
         pick(event)
             .filter(|alert| {
                 allows(environments.as_ref(), &alert.environment_id)
@@ -277,12 +306,15 @@ fn alert_feed(
     .extend()
 }
 
-/// The committed events `pick` selects, among those the caller may see. Tenancy is checked
-/// here, once, for every subscription, and against the caller's [`Standing`] as it is now: a
-/// feed whose rights ended sends one error saying why, then completes, and the connection is
-/// closed with the protocol's code.
+/// The committed events `pick` selects, among those the caller may see, after the event the
+/// resume token `after` names when there is one (`feed` says which outbox rows make this
+/// subscription's events). Tenancy is checked here, once, for every subscription, and against
+/// the caller's [`Standing`] as it is now: a feed whose rights ended sends one error saying why,
+/// then completes, and the connection is closed with the protocol's code.
 fn scoped<T, F>(
     ctx: &Context<'_>,
+    feed: Feed,
+    after: Option<String>,
     pick: F,
 ) -> ApiResult<impl Stream<Item = Result<T>> + Send + use<T, F>>
 where
@@ -301,11 +333,54 @@ where
     let bus = ctx.data_opt::<EventBus>().ok_or_else(|| {
         ApiError::Internal(anyhow::anyhow!("no event bus in the subscription context"))
     })?;
+    // Subscribed before the outbox is read back: whatever commits from here on is on the bus.
+    let live = bus.subscribe_marked();
+    let db = ctx.db()?.clone();
+    let tokens = ctx.data_opt::<EventIds>().cloned();
+    // The last `seq` the replay sent (none: nothing to drop).
+    let through = Arc::new(AtomicI64::new(i64::MIN));
+    let replayed = {
+        let (standing, through) = (Arc::clone(&standing), Arc::clone(&through));
+        futures_util::stream::once(async move {
+            let Some(after) = after else {
+                return Vec::new();
+            };
+            let visible = match standing.visible().await {
+                Ok(visible) => visible,
+                Err(ended) => return vec![Step::Stop(ended.to_error())],
+            };
+            match resume::replay(&db, &after, feed, &visible).await {
+                Ok(replay) => {
+                    through.store(replay.through, Ordering::SeqCst);
+                    replay.events.into_iter().map(Step::Event).collect()
+                }
+                Err(Refused::Resync(reason)) => vec![Step::Stop(ApiError::Request {
+                    code: ErrorCode::ResyncRequired,
+                    message: reason.to_owned(),
+                })],
+                Err(Refused::Database(error)) => vec![Step::Stop(error.into())],
+            }
+        })
+        .flat_map(futures_util::stream::iter)
+    };
+    let live = live
+        .filter(move |published| {
+            let seen = published
+                .mark
+                .is_some_and(|mark| mark.seq <= through.load(Ordering::SeqCst));
+            std::future::ready(!seen)
+        })
+        .map(Step::Event);
     let pick = Arc::new(pick);
-    let stream = bus.subscribe().then(move |event: Arc<Event>| {
+    let stream = replayed.chain(live).then(move |step: Step| {
         let (standing, pick) = (Arc::clone(&standing), Arc::clone(&pick));
         async move {
-            let organization_id = match &*event {
+            let published = match step {
+                Step::Event(published) => published,
+                Step::Stop(error) => return Delivery::Ended(error),
+            };
+            let event = &*published.event;
+            let organization_id = match event {
                 // Rights may have ended just now: check them before anything that follows.
                 Event::AccessChanged { organization_id } => {
                     return match standing.affected_by(*organization_id).await {
@@ -337,7 +412,9 @@ where
                 } => *organization_id,
             };
             match standing.can_see(organization_id).await {
-                Ok(true) => pick(&event).map_or(Delivery::Skip, Delivery::Send),
+                Ok(true) => pick(event).map_or(Delivery::Skip, |value| {
+                    Delivery::Send(value, published.mark.map(resume::token))
+                }),
                 Ok(false) => Delivery::Skip,
                 Err(ended) => Delivery::Ended(ended.to_error()),
             }
@@ -348,17 +425,25 @@ where
     // The gauge of open subscriptions counts this one until the stream is dropped.
     let open = crate::metrics::OpenSubscription::open();
     Ok(futures_util::stream::unfold(
-        (Box::pin(stream), false, open),
-        |(mut stream, ended, open)| async move {
+        (Box::pin(stream), false, open, tokens),
+        |(mut stream, ended, open, tokens)| async move {
             if ended {
                 return None;
             }
             loop {
                 match stream.next().await? {
-                    Delivery::Send(value) => return Some((Ok(value), (stream, false, open))),
+                    Delivery::Send(value, token) => {
+                        if let Some(tokens) = &tokens {
+                            tokens.push(token);
+                        }
+                        return Some((Ok(value), (stream, false, open, tokens)));
+                    }
                     Delivery::Skip => {}
                     Delivery::Ended(error) => {
-                        return Some((Err(error.extend()), (stream, true, open)));
+                        if let Some(tokens) = &tokens {
+                            tokens.push(None);
+                        }
+                        return Some((Err(error.extend()), (stream, true, open, tokens)));
                     }
                 }
             }
@@ -366,10 +451,85 @@ where
     ))
 }
 
+/// One step of a feed: an event (replayed or live), or the end of a replay that cannot be.
+enum Step {
+    Event(Published),
+    Stop(ApiError),
+}
+
+/// The resume tokens of one subscription's events, in the order they are sent: the feed pushes
+/// each event's token (`None` for an error) as it yields it, and [`ResumeTokens`] takes it for
+/// the response that event becomes.
+#[derive(Clone, Default)]
+pub struct EventIds(Arc<std::sync::Mutex<VecDeque<Option<String>>>>);
+
+impl EventIds {
+    fn push(&self, token: Option<String>) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push_back(token);
+    }
+
+    fn pop(&self) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop_front()
+            .flatten()
+    }
+}
+
+/// The extension that puts each subscription event's resume token in its response's
+/// `extensions.eventId` (graphql-transport-ws's `next` payload), so the payload types stay as
+/// they are. A subscription operation has one root field (the GraphQL spec's rule), so its
+/// responses come one per event of one feed, in order.
+#[derive(Default)]
+pub struct ResumeTokens;
+
+impl ExtensionFactory for ResumeTokens {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ResumeTokensExtension(EventIds::default()))
+    }
+}
+
+struct ResumeTokensExtension(EventIds);
+
+#[async_trait::async_trait]
+impl Extension for ResumeTokensExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        next.run(ctx, request.data(self.0.clone())).await
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let tokens = self.0.clone();
+        next.run(ctx, stream)
+            .map(move |mut response| {
+                if let Some(token) = tokens.pop() {
+                    response
+                        .extensions
+                        .insert("eventId".to_owned(), Value::String(token));
+                }
+                response
+            })
+            .boxed()
+    }
+}
+
 /// What one event means for one subscriber.
 enum Delivery<T> {
-    /// Send it.
-    Send(T),
+    /// Send it, with its resume token.
+    Send(T, Option<String>),
     /// Not for this subscriber (another tenant, or outside its filter).
     Skip,
     /// The subscriber's rights ended: say why and stop.
@@ -394,6 +554,12 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows what is sent.")] filter: Option<ChangeLogSubscriptionFilter>,
+        #[graphql(
+            desc = "Resume after this event: the last `extensions.eventId` received. The events \
+                    missed since are sent first (at most 1000), then live ones; a token that \
+                    cannot be resumed from is refused with `RESYNC_REQUIRED`."
+        )]
+        after: Option<String>,
     ) -> Result<impl Stream<Item = Result<ChangeLogEntry>> + use<>> {
         let filter = filter.unwrap_or_default();
         let environments = decode_ids(
@@ -404,7 +570,7 @@ impl SubscriptionRoot {
         .extend()?;
         let sources: Option<Vec<entities::enums::ChangeSource>> = stored(filter.sources);
         let categories: Option<Vec<entities::enums::ChangeCategory>> = stored(filter.categories);
-        scoped(ctx, move |event| match event {
+        scoped(ctx, Feed::Entries, after, move |event| match event {
             Event::ChangeLogEntryRecorded { entry, .. }
                 if allows(environments.as_ref(), &entry.environment_id)
                     && allows(sources.as_ref(), &entry.source)
@@ -423,6 +589,12 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows what is sent.")] filter: Option<TicketSubscriptionFilter>,
+        #[graphql(
+            desc = "Resume after this event: the last `extensions.eventId` received. The events \
+                    missed since are sent first (at most 1000), then live ones; a token that \
+                    cannot be resumed from is refused with `RESYNC_REQUIRED`."
+        )]
+        after: Option<String>,
     ) -> Result<impl Stream<Item = Result<Ticket>> + use<>> {
         let filter = filter.unwrap_or_default();
         let environments = decode_ids(
@@ -432,7 +604,7 @@ impl SubscriptionRoot {
         )
         .extend()?;
         let statuses: Option<Vec<entities::enums::TicketStatus>> = stored(filter.statuses);
-        scoped(ctx, move |event| match event {
+        scoped(ctx, Feed::Tickets, after, move |event| match event {
             Event::TicketChanged { ticket, .. }
                 if allows(environments.as_ref(), &ticket.environment_id)
                     && allows(statuses.as_ref(), &ticket.status) =>
@@ -449,11 +621,22 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows what is sent.")] filter: Option<AlertSubscriptionFilter>,
+        #[graphql(
+            desc = "Resume after this event: the last `extensions.eventId` received. The events \
+                    missed since are sent first (at most 1000), then live ones; a token that \
+                    cannot be resumed from is refused with `RESYNC_REQUIRED`."
+        )]
+        after: Option<String>,
     ) -> Result<impl Stream<Item = Result<Alert>> + use<>> {
-        alert_feed(ctx, filter, |event| match event {
-            Event::AlertRaised { alert, .. } => Some(alert),
-            _ => None,
-        })
+        alert_feed(
+            ctx,
+            filter,
+            (Feed::AlertsRaised, after),
+            |event| match event {
+                Event::AlertRaised { alert, .. } => Some(alert),
+                _ => None,
+            },
+        )
     }
 
     /// Alerts as they are acknowledged or resolved (committed), in the environments the caller
@@ -462,11 +645,22 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows what is sent.")] filter: Option<AlertSubscriptionFilter>,
+        #[graphql(
+            desc = "Resume after this event: the last `extensions.eventId` received. The events \
+                    missed since are sent first (at most 1000), then live ones; a token that \
+                    cannot be resumed from is refused with `RESYNC_REQUIRED`."
+        )]
+        after: Option<String>,
     ) -> Result<impl Stream<Item = Result<Alert>> + use<>> {
-        alert_feed(ctx, filter, |event| match event {
-            Event::AlertChanged { alert, .. } => Some(alert),
-            _ => None,
-        })
+        alert_feed(
+            ctx,
+            filter,
+            (Feed::AlertsChanged, after),
+            |event| match event {
+                Event::AlertChanged { alert, .. } => Some(alert),
+                _ => None,
+            },
+        )
     }
 
     /// Escalations of tickets and alerts as they are committed, in the environments the caller
@@ -475,6 +669,12 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows what is sent.")] filter: Option<EscalationSubscriptionFilter>,
+        #[graphql(
+            desc = "Resume after this event: the last `extensions.eventId` received. The events \
+                    missed since are sent first (at most 1000), then live ones; a token that \
+                    cannot be resumed from is refused with `RESYNC_REQUIRED`."
+        )]
+        after: Option<String>,
     ) -> Result<impl Stream<Item = Result<Escalation>> + use<>> {
         let filter = filter.unwrap_or_default();
         let environments = decode_ids(
@@ -483,7 +683,7 @@ impl SubscriptionRoot {
             filter.environment_ids.as_ref(),
         )
         .extend()?;
-        scoped(ctx, move |event| match event {
+        scoped(ctx, Feed::Escalations, after, move |event| match event {
             Event::Escalated { escalation, .. }
                 if allows(environments.as_ref(), &escalation.environment_id) =>
             {

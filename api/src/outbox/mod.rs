@@ -12,10 +12,13 @@
 //! - **Payloads** ([`payload`]): the object as the API shows it, with global ids.
 //! - **Delivering** ([`worker`]): a background task of `tandem serve` claims due deliveries
 //!   with a lease, POSTs them signed ([`signature`]) and retries with backoff for 24 hours.
-//! - **Order and retention**: `seq` increases with every event written, in insert order (on
-//!   PostgreSQL two writes in flight at once may commit in the other order, so a reader that
-//!   resumes after the last `seq` it saw should read again a short window before it);
-//!   events older than the retention window (7 days) are pruned with their deliveries.
+//! - **Order and retention**: `seq` increases with every event written, and is commit order:
+//!   on PostgreSQL [`record`] takes a transaction advisory lock ([`COMMIT_ORDER_LOCK`]) before
+//!   the sequence values are drawn, held until the write commits (which follows at once), so an
+//!   event with a higher `seq` becomes visible only once every lower one is committed or gone;
+//!   SQLite serializes writers already. A reader that resumes after the last `seq` it saw
+//!   (subscriptions, `events::resume`) therefore misses nothing. Events older than the retention
+//!   window (7 days) are pruned with their deliveries.
 
 pub mod payload;
 pub mod signature;
@@ -27,11 +30,15 @@ use chrono::{DateTime, Utc};
 use entities::enums::WebhookDeliveryStatus;
 use entities::{engagement, outbox_event, webhook_delivery, webhook_endpoint};
 use sea_orm::prelude::*;
-use sea_orm::{ConnectionTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{ConnectionTrait, IntoActiveModel, QueryFilter, QuerySelect};
 use serde_json::Value;
 
 /// Rows per insert statement.
 const INSERT_CHUNK: usize = 500;
+
+/// The key of the PostgreSQL transaction advisory lock that makes `seq` order commit order
+/// (`pg_advisory_xact_lock`; the bytes of "tandemox").
+pub const COMMIT_ORDER_LOCK: i64 = 0x7461_6e64_656d_6f78;
 
 /// What happened, as deliveries name it (`type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -136,7 +143,10 @@ pub struct Item {
 /// Writes `items` to the outbox with the deliveries they make, on `txn` (the write's own
 /// transaction). `owners` maps each environment named to its organization (items whose
 /// environment is missing from it are dropped); `caused_by` is the integration whose token or
-/// run wrote. Returns the events written.
+/// run wrote. Returns the events written, with their `seq`.
+///
+/// On PostgreSQL it first takes the [`COMMIT_ORDER_LOCK`] for the rest of the transaction:
+/// call it last, just before COMMIT, so the lock is held only for the commit.
 ///
 /// # Errors
 /// Database errors; the write must then not commit.
@@ -173,6 +183,15 @@ pub async fn record(
     if events.is_empty() {
         return Ok(events);
     }
+    if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        // Writers take turns from here to their COMMIT: `seq` values are drawn in commit order.
+        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [COMMIT_ORDER_LOCK.into()],
+        ))
+        .await?;
+    }
     // In chunks: a bulk write's events times the endpoints stay under both databases' limits on
     // bound parameters.
     for chunk in events.chunks(INSERT_CHUNK) {
@@ -185,6 +204,27 @@ pub async fn record(
         outbox_event::Entity::insert_many(inserts)
             .exec_without_returning(txn)
             .await?;
+    }
+    // The numbers the database gave them: the resume marks of the events published after commit.
+    let mut numbered: HashMap<Uuid, i64> = HashMap::with_capacity(events.len());
+    for chunk in events.chunks(INSERT_CHUNK) {
+        let rows: Vec<(Uuid, i64)> = outbox_event::Entity::find()
+            .select_only()
+            .column(outbox_event::Column::Id)
+            .column(outbox_event::Column::Seq)
+            .filter(
+                outbox_event::COLUMN
+                    .id
+                    .is_in(chunk.iter().map(|event| event.id)),
+            )
+            .into_tuple()
+            .all(txn)
+            .await?;
+        numbered.extend(rows);
+    }
+    let mut events = events;
+    for event in &mut events {
+        event.seq = numbered.get(&event.id).copied().unwrap_or_default();
     }
     let deliveries = deliveries_for(txn, &events, now).await?;
     for chunk in deliveries.chunks(INSERT_CHUNK) {

@@ -20,7 +20,7 @@ use sea_orm::{
 };
 
 use crate::auth::Viewer;
-use crate::events::{Event, EventBus, fanout};
+use crate::events::{Event, EventBus, fanout, resume};
 use crate::gaps::{Gap, GapKey};
 use crate::outbox::{self, EventType, Item, payload};
 
@@ -596,7 +596,13 @@ async fn commit_and_publish(
             .map(|found| (found.id, found.organization_id))
             .collect()
     };
-    outbox::record(
+    // This process's writes publish in `seq` order (`EventBus::turn`), held until published.
+    let _turn = match &events {
+        Some(bus) => Some(bus.turn().await),
+        None => None,
+    };
+    // The outbox rows are the last thing written, under the commit-order lock (`outbox::record`).
+    let recorded = outbox::record(
         &txn,
         outboxed.items,
         &owners,
@@ -637,13 +643,14 @@ async fn commit_and_publish(
             })
         }))
         .collect();
-    fanout::announce(&txn, &bus, callers_changed, &committed).await?;
+    let marks = resume::marks(&committed, &recorded);
+    fanout::announce(&txn, &bus, callers_changed, &committed, &marks).await?;
     txn.commit().await?;
     if callers_changed {
         bus.callers_changed();
     }
-    for event in committed {
-        bus.publish(event);
+    for (event, mark) in committed.into_iter().zip(marks) {
+        bus.publish_marked(event, mark);
     }
     Ok(())
 }

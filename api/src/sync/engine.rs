@@ -803,6 +803,7 @@ async fn sync(
             };
             save_cursor(&txn, found.id, resource, &next).await?;
             add_to_run(&txn, record.id, &page_counts).await?;
+            let turn = context.turn().await;
             context.announce_pending(&txn).await?;
             txn.commit().await?;
             tracing::debug!(
@@ -814,6 +815,7 @@ async fn sync(
             );
             fetch_started = std::time::Instant::now();
             context.publish_committed();
+            drop(turn);
             counts.add(&page_counts);
             if counts.created >= analyze_at {
                 refresh_statistics(db, resource).await?;

@@ -87,6 +87,8 @@ pub struct RunContext {
     router: Router,
     events: Option<EventBus>,
     pending: Vec<Event>,
+    /// The outbox rows of `pending`, once the page's outbox is written (`announce_pending`).
+    marks: Vec<Option<crate::events::Mark>>,
     /// Outbox items of the page being written, each with the length `pending` had when it was
     /// queued (so a rolled-back savepoint drops its items with its events).
     outbox: Vec<(usize, Item)>,
@@ -153,6 +155,7 @@ impl RunContext {
             labels,
             events,
             pending: Vec::new(),
+            marks: Vec::new(),
             outbox: Vec::new(),
             listed_companies: HashSet::new(),
         })
@@ -162,6 +165,16 @@ impl RunContext {
     #[must_use]
     pub fn run_id(&self) -> Uuid {
         self.run_id
+    }
+
+    /// This process's turn to write a page's outbox rows, commit and publish
+    /// (`EventBus::turn`): hold it from before [`RunContext::announce_pending`] until after
+    /// [`RunContext::publish_committed`]. None without a bus.
+    pub async fn turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.events {
+            Some(bus) => Some(bus.turn().await),
+            None => None,
+        }
     }
 
     /// How many events wait for the page to commit.
@@ -187,7 +200,7 @@ impl RunContext {
             .into_iter()
             .map(|(_, item)| item)
             .collect();
-        outbox::record(
+        let recorded = outbox::record(
             txn,
             items,
             &self.organizations,
@@ -195,8 +208,11 @@ impl RunContext {
             Utc::now().trunc_subsecs(6),
         )
         .await?;
+        self.marks = crate::events::resume::marks(&self.pending, &recorded);
         match &self.events {
-            Some(bus) => crate::events::fanout::announce(txn, bus, false, &self.pending).await,
+            Some(bus) => {
+                crate::events::fanout::announce(txn, bus, false, &self.pending, &self.marks).await
+            }
             None => Ok(()),
         }
     }
@@ -204,9 +220,10 @@ impl RunContext {
     /// Publishes what the last committed page wrote to subscribers.
     pub fn publish_committed(&mut self) {
         let pending = std::mem::take(&mut self.pending);
+        let marks = std::mem::take(&mut self.marks);
         if let Some(events) = &self.events {
-            for event in pending {
-                events.publish(event);
+            for (at, event) in pending.into_iter().enumerate() {
+                events.publish_marked(event, marks.get(at).copied().flatten());
             }
         }
     }
