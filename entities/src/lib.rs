@@ -35,6 +35,8 @@ pub mod runbook;
 pub mod runbook_function;
 pub mod runbook_revision;
 pub mod runbook_system;
+pub mod psa_team_mapping;
+pub mod psa_write;
 pub mod sla_target;
 pub mod sync_cursor;
 pub mod sync_retry;
