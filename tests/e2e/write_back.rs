@@ -243,7 +243,11 @@ async fn change_status(app: &TestApp, ticket_id: Uuid, status: &str) -> anyhow::
             json!({ "input": { "id": id, "status": status } }),
         )
         .await?;
-    assert_eq!(data["changeTicketStatus"]["userErrors"], json!([]), "{data}");
+    assert_eq!(
+        data["changeTicketStatus"]["userErrors"],
+        json!([]),
+        "{data}"
+    );
     Ok(())
 }
 
@@ -296,7 +300,11 @@ async fn routed_assignment_and_note_arrive_once_tandem_changes_are_pushed_and_ne
             ]
         );
         let unmapped = ticket_of(&app, vendor.unmapped).await?;
-        assert!(unmapped.assigned_team_id.is_some_and(|team| team != team_id));
+        assert!(
+            unmapped
+                .assigned_team_id
+                .is_some_and(|team| team != team_id)
+        );
         assert!(jobs_of(&app, unmapped.id).await?.is_empty());
         assert!(server.state.writes().is_empty(), "nothing sent by the sync");
 
@@ -310,8 +318,17 @@ async fn routed_assignment_and_note_arrive_once_tandem_changes_are_pushed_and_ne
         api::writeback::worker::round(&app.db, &worker(), "server-a").await?;
         let after_one = jobs_of(&app, routed.id).await?;
         assert_eq!(after_one[0].attempts, 1);
-        assert_eq!(after_one[1].attempts, 0, "the note waits for the assignment");
-        assert!(after_one[0].last_error.as_deref().unwrap().contains("rate limited"));
+        assert_eq!(
+            after_one[1].attempts, 0,
+            "the note waits for the assignment"
+        );
+        assert!(
+            after_one[0]
+                .last_error
+                .as_deref()
+                .unwrap()
+                .contains("rate limited")
+        );
         // Another server (a restart) takes over from the stored queue.
         drain(&app, "server-b").await?;
         let reason = routed.routing_reason.clone().unwrap();
@@ -321,14 +338,21 @@ async fn routed_assignment_and_note_arrive_once_tandem_changes_are_pushed_and_ne
             vec![(vendor.assign)(), (vendor.note)(&routing_note, true)]
         );
         let jobs = jobs_of(&app, routed.id).await?;
-        assert!(jobs.iter().all(|job| job.status == PsaWriteStatus::Done), "{jobs:?}");
+        assert!(
+            jobs.iter().all(|job| job.status == PsaWriteStatus::Done),
+            "{jobs:?}"
+        );
         assert_eq!(jobs[0].attempts, 3, "429, 500, accepted");
         assert!(jobs[1].vendor_id.is_some());
 
         // The next sync reads the note and the moved ticket back: no echo.
         let before = traces(&app, routed.id).await?;
         run(&app, decode(&integration_id)).await;
-        assert_eq!(traces(&app, routed.id).await?, before, "the routing write is not echoed");
+        assert_eq!(
+            traces(&app, routed.id).await?,
+            before,
+            "the routing write is not echoed"
+        );
 
         // A note and a status change made in Tandem are pushed, once each.
         let ticket_gid = api::ids::encode(api::ids::NodeType::Ticket, routed.id);
@@ -353,7 +377,11 @@ async fn routed_assignment_and_note_arrive_once_tandem_changes_are_pushed_and_ne
         );
         let before = traces(&app, routed.id).await?;
         run(&app, decode(&integration_id)).await;
-        assert_eq!(traces(&app, routed.id).await?, before, "Tandem's note and status are not echoed");
+        assert_eq!(
+            traces(&app, routed.id).await?,
+            before,
+            "Tandem's note and status are not echoed"
+        );
         let now = ticket_of(&app, vendor.routed).await?;
         assert_eq!(now.status, TicketStatus::Waiting);
 
@@ -365,7 +393,10 @@ async fn routed_assignment_and_note_arrive_once_tandem_changes_are_pushed_and_ne
                 json!({ "id": ticket_gid }),
             )
             .await?;
-        let edges = seen["node"]["psaWrites"]["edges"].as_array().unwrap().clone();
+        let edges = seen["node"]["psaWrites"]["edges"]
+            .as_array()
+            .unwrap()
+            .clone();
         assert_eq!(edges.len(), 4, "{seen}");
         assert_eq!(edges[0]["node"]["kind"], "ASSIGN");
         assert_eq!(edges[0]["node"]["status"], "DONE");
@@ -380,7 +411,10 @@ async fn routed_assignment_and_note_arrive_once_tandem_changes_are_pushed_and_ne
         let last = jobs.last().unwrap();
         assert_eq!(last.kind, PsaWriteKind::Status);
         assert_eq!(last.status, PsaWriteStatus::Dropped, "{last:?}");
-        assert_eq!(ticket_of(&app, vendor.routed).await?.status, TicketStatus::Resolved);
+        assert_eq!(
+            ticket_of(&app, vendor.routed).await?.status,
+            TicketStatus::Resolved
+        );
         let conflict = change_log_entry::Entity::find()
             .filter(change_log_entry::COLUMN.ticket_id.eq(routed.id))
             .all(&app.db)
@@ -389,7 +423,10 @@ async fn routed_assignment_and_note_arrive_once_tandem_changes_are_pushed_and_ne
             .find(|entry| entry.details.get("conflict").is_some())
             .expect("the conflict is in the change log");
         assert_eq!(conflict.details["conflict"]["winner"], "vendor");
-        assert_eq!(conflict.details["conflict"]["tandem"]["status"], "IN_PROGRESS");
+        assert_eq!(
+            conflict.details["conflict"]["tandem"]["status"],
+            "IN_PROGRESS"
+        );
         assert_eq!(
             conflict.details["conflict"]["tandem"]["pushed"],
             json!([vendor.in_progress])
@@ -408,9 +445,15 @@ async fn routed_assignment_and_note_arrive_once_tandem_changes_are_pushed_and_ne
         let failed = jobs_of(&app, routed.id).await?.pop().unwrap();
         assert_eq!(failed.status, PsaWriteStatus::Failed);
         assert_eq!(failed.attempts, 1, "a refusal is not retried");
-        assert_eq!(failed.last_error.as_deref(), Some("the vendor answered 400"));
+        assert_eq!(
+            failed.last_error.as_deref(),
+            Some("the vendor answered 400")
+        );
         assert_eq!(written(&server).len(), 4);
-        assert_eq!(ticket_of(&app, vendor.routed).await?.status, TicketStatus::Waiting);
+        assert_eq!(
+            ticket_of(&app, vendor.routed).await?.status,
+            TicketStatus::Waiting
+        );
 
         // Opted out: nothing is queued any more.
         let off = app
@@ -420,7 +463,10 @@ async fn routed_assignment_and_note_arrive_once_tandem_changes_are_pushed_and_ne
                 json!({ "input": { "id": integration_id, "settings": configuration(&vendor).0 } }),
             )
             .await?;
-        assert_eq!(off["updateIntegration"]["integration"]["writeBack"], false, "{off}");
+        assert_eq!(
+            off["updateIntegration"]["integration"]["writeBack"], false,
+            "{off}"
+        );
         let count = jobs_of(&app, routed.id).await?.len();
         change_status(&app, routed.id, "IN_PROGRESS").await?;
         assert_eq!(jobs_of(&app, routed.id).await?.len(), count);
@@ -449,7 +495,15 @@ async fn a_note_the_vendor_already_has_is_not_written_again_after_a_crash() -> a
         )
         .await?;
         let (team, _) = service_desk(&app).await?;
-        map_team(&app, &app.provider_admin_token(), &integration_id, &team, vendor.group, vendor.member).await?;
+        map_team(
+            &app,
+            &app.provider_admin_token(),
+            &integration_id,
+            &team,
+            vendor.group,
+            vendor.member,
+        )
+        .await?;
         run(&app, decode(&integration_id)).await;
         let routed = ticket_of(&app, vendor.routed).await?;
         // The assignment goes out; then a server writes the note and dies before recording it:
@@ -458,7 +512,10 @@ async fn a_note_the_vendor_already_has_is_not_written_again_after_a_crash() -> a
         let jobs = jobs_of(&app, routed.id).await?;
         assert_eq!(jobs[0].status, PsaWriteStatus::Done);
         let note = &jobs[1];
-        let text = format!("Routed by Tandem: {}", routed.routing_reason.clone().unwrap());
+        let text = format!(
+            "Routed by Tandem: {}",
+            routed.routing_reason.clone().unwrap()
+        );
         let connector = api::sync::engine::connector_for(
             worker().key.as_deref(),
             &entities::integration::Entity::find_by_id(decode(&integration_id))
@@ -471,11 +528,17 @@ async fn a_note_the_vendor_already_has_is_not_written_again_after_a_crash() -> a
         let receipt = connector
             .write_ticket(
                 vendor.routed,
-                &integrations::connector::TicketWrite::Note { text, internal: true },
+                &integrations::connector::TicketWrite::Note {
+                    text,
+                    internal: true,
+                },
             )
             .await?;
         psa_write::Entity::update_many()
-            .col_expr(psa_write::Column::Attempts, sea_orm::sea_query::Expr::value(1))
+            .col_expr(
+                psa_write::Column::Attempts,
+                sea_orm::sea_query::Expr::value(1),
+            )
             .filter(psa_write::COLUMN.id.eq(note.id))
             .exec(&app.db)
             .await?;
@@ -484,7 +547,10 @@ async fn a_note_the_vendor_already_has_is_not_written_again_after_a_crash() -> a
         assert_eq!(writes.len(), 2, "the note was written once: {writes:?}");
         let done = jobs_of(&app, routed.id).await?.pop().unwrap();
         assert_eq!(done.status, PsaWriteStatus::Done);
-        assert_eq!(done.vendor_id, receipt.created_id, "the vendor's note is taken as the job's");
+        assert_eq!(
+            done.vendor_id, receipt.created_id,
+            "the vendor's note is taken as the job's"
+        );
         // And the sync knows it as Tandem's own.
         let before = traces(&app, routed.id).await?;
         run(&app, decode(&integration_id)).await;
@@ -502,15 +568,37 @@ async fn only_the_integrations_admins_map_its_teams_only_to_psas_and_tenants_see
     let server = start(vendor).await;
     let (mut settings, credentials) = configuration(vendor);
     settings["writeBack"] = json!(true);
-    let (integration_id, _) = integration(&app, vendor.kind, &server.url, (settings, credentials), vendor.companies).await?;
+    let (integration_id, _) = integration(
+        &app,
+        vendor.kind,
+        &server.url,
+        (settings, credentials),
+        vendor.companies,
+    )
+    .await?;
     let (team, _) = service_desk(&app).await?;
 
     // The client the integration feeds sees it read-only: it may not map teams.
-    let other = map_team(&app, &app.client_admin_token(), &integration_id, &team, "1", "181").await?;
-    assert_eq!(other["errors"][0]["extensions"]["code"], "FORBIDDEN", "{other}");
+    let other = map_team(
+        &app,
+        &app.client_admin_token(),
+        &integration_id,
+        &team,
+        "1",
+        "181",
+    )
+    .await?;
+    assert_eq!(
+        other["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{other}"
+    );
     // A team of another organization (the client's) cannot be mapped.
     let client_team = app
-        .query(&app.client_admin_token(), "{ teams(first: 50) { edges { node { id organization { slug } } } } }", Value::Null)
+        .query(
+            &app.client_admin_token(),
+            "{ teams(first: 50) { edges { node { id organization { slug } } } } }",
+            Value::Null,
+        )
         .await?["teams"]["edges"]
         .as_array()
         .unwrap()
@@ -518,16 +606,51 @@ async fn only_the_integrations_admins_map_its_teams_only_to_psas_and_tenants_see
         .map(|edge| edge["node"].clone())
         .find(|team| team["organization"]["slug"] != "northwind-msp")
         .expect("a client team");
-    let refused = map_team(&app, &app.provider_admin_token(), &integration_id, &client_team["id"], "1", "181").await?;
+    let refused = map_team(
+        &app,
+        &app.provider_admin_token(),
+        &integration_id,
+        &client_team["id"],
+        "1",
+        "181",
+    )
+    .await?;
     assert_eq!(
         refused["data"]["mapIntegrationTeam"]["userErrors"],
         json!([{ "field": ["input", "teamId"], "code": "NOT_FOUND", "message": "no team of the integration's organization has this id" }])
     );
     // An empty group is refused; mapping twice changes the one mapping.
-    let empty = map_team(&app, &app.provider_admin_token(), &integration_id, &team, " ", "181").await?;
-    assert_eq!(empty["data"]["mapIntegrationTeam"]["userErrors"][0]["field"], json!(["input", "group"]));
-    map_team(&app, &app.provider_admin_token(), &integration_id, &team, "1", "181").await?;
-    let again = map_team(&app, &app.provider_admin_token(), &integration_id, &team, "1", "190").await?;
+    let empty = map_team(
+        &app,
+        &app.provider_admin_token(),
+        &integration_id,
+        &team,
+        " ",
+        "181",
+    )
+    .await?;
+    assert_eq!(
+        empty["data"]["mapIntegrationTeam"]["userErrors"][0]["field"],
+        json!(["input", "group"])
+    );
+    map_team(
+        &app,
+        &app.provider_admin_token(),
+        &integration_id,
+        &team,
+        "1",
+        "181",
+    )
+    .await?;
+    let again = map_team(
+        &app,
+        &app.provider_admin_token(),
+        &integration_id,
+        &team,
+        "1",
+        "190",
+    )
+    .await?;
     let edges = &again["data"]["mapIntegrationTeam"]["integration"]["teamMappings"]["edges"];
     assert_eq!(edges.as_array().unwrap().len(), 1);
     assert_eq!(edges[0]["node"]["member"], "190");

@@ -23,9 +23,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
 use crate::graphql::loaders::Keyed;
 use crate::graphql::mutation::integration::ValueMapping;
-use crate::graphql::types::integration::{IntegrationMapping, IntegrationTeamMapping, SyncRunError};
-use crate::graphql::types::ticket::PsaWrite;
+use crate::graphql::types::integration::{
+    IntegrationMapping, IntegrationTeamMapping, SyncRunError,
+};
 use crate::graphql::types::responsibility::ResponsibilityHistoryEntry;
+use crate::graphql::types::ticket::PsaWrite;
 use crate::graphql::types::{
     Alert, ChangeLogEntry, Engagement, Environment, Function, Integration, Organization, Person,
     Runbook, RunbookRevision, SyncRun, System, Team, Ticket, TicketNote, WebhookDelivery,

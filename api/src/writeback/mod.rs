@@ -21,7 +21,9 @@ pub mod worker;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entities::enums::{IntegrationKind, PsaWriteKind, PsaWriteStatus, TicketStatus, ValueMappingDomain};
+use entities::enums::{
+    IntegrationKind, PsaWriteKind, PsaWriteStatus, TicketStatus, ValueMappingDomain,
+};
 use entities::{integration, psa_team_mapping, psa_write, ticket, value_mapping};
 use integrations::connector::{TicketWrite, VendorAssignee};
 use sea_orm::prelude::*;
@@ -200,7 +202,11 @@ pub async fn vendor_status(
     let name = sea_orm::ActiveEnum::to_value(&status);
     Ok(value_mapping::Entity::find()
         .filter(value_mapping::COLUMN.integration_id.eq(integration_id))
-        .filter(value_mapping::COLUMN.domain.eq(ValueMappingDomain::TicketStatus))
+        .filter(
+            value_mapping::COLUMN
+                .domain
+                .eq(ValueMappingDomain::TicketStatus),
+        )
         .filter(value_mapping::COLUMN.normalized_value.eq(name))
         .order_by_asc(value_mapping::Column::ExternalValue)
         .one(db)

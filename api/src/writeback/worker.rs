@@ -134,7 +134,11 @@ pub async fn round(
     let mut first: std::collections::HashMap<Uuid, Uuid> = std::collections::HashMap::new();
     for pending in psa_write::Entity::find()
         .filter(psa_write::COLUMN.status.eq(PsaWriteStatus::Pending))
-        .filter(psa_write::COLUMN.ticket_id.is_in(due.iter().map(|job| job.ticket_id)))
+        .filter(
+            psa_write::COLUMN
+                .ticket_id
+                .is_in(due.iter().map(|job| job.ticket_id)),
+        )
         .order_by_asc(psa_write::Column::Id)
         .all(db)
         .await?
@@ -144,7 +148,9 @@ pub async fn round(
     let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
     let mut claimed = Vec::new();
     for job in due {
-        if first.get(&job.ticket_id) == Some(&job.id) && claim(db, owner, &job, now, lease_until).await? {
+        if first.get(&job.ticket_id) == Some(&job.id)
+            && claim(db, owner, &job, now, lease_until).await?
+        {
             claimed.push(job);
         }
     }
@@ -152,7 +158,10 @@ pub async fn round(
     let mut connectors: std::collections::HashMap<Uuid, Result<Box<dyn Connector>, String>> =
         std::collections::HashMap::new();
     for job in claimed {
-        let Some(found) = integration::Entity::find_by_id(job.integration_id).one(db).await? else {
+        let Some(found) = integration::Entity::find_by_id(job.integration_id)
+            .one(db)
+            .await?
+        else {
             continue;
         };
         let outcome = if !super::enabled(&found) || found.deleted_at.is_some() {
@@ -227,7 +236,9 @@ async fn send(
         return Ok(Err(Refusal::Final("the ticket is not synced".to_owned())));
     };
     let Ok(write) = serde_json::from_value::<TicketWrite>(job.payload.clone()) else {
-        return Ok(Err(Refusal::Final("the stored write cannot be read".to_owned())));
+        return Ok(Err(Refusal::Final(
+            "the stored write cannot be read".to_owned(),
+        )));
     };
     let result = match &write {
         // Attempted before: the vendor may have it already.
@@ -268,7 +279,10 @@ async fn settle(
     let now = Utc::now().trunc_subsecs(6);
     let txn = db.begin().await?;
     let mut update = psa_write::Entity::update_many()
-        .col_expr(psa_write::Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            psa_write::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
         .col_expr(
             psa_write::Column::LeaseExpiresAt,
             Expr::value(Option::<DateTime<Utc>>::None),
@@ -284,7 +298,10 @@ async fn settle(
                     Expr::value(Option::<DateTime<Utc>>::None),
                 )
                 .col_expr(psa_write::Column::DoneAt, Expr::value(now))
-                .col_expr(psa_write::Column::LastError, Expr::value(Option::<String>::None))
+                .col_expr(
+                    psa_write::Column::LastError,
+                    Expr::value(Option::<String>::None),
+                )
                 .col_expr(psa_write::Column::VendorId, Expr::value(receipt.created_id))
                 .col_expr(psa_write::Column::NoteId, Expr::value(note_id));
         }
@@ -302,7 +319,10 @@ async fn settle(
         }
         Err(Refusal::Transient(error)) => {
             update = update
-                .col_expr(psa_write::Column::Status, Expr::value(PsaWriteStatus::Failed))
+                .col_expr(
+                    psa_write::Column::Status,
+                    Expr::value(PsaWriteStatus::Failed),
+                )
                 .col_expr(
                     psa_write::Column::NextAttemptAt,
                     Expr::value(Option::<DateTime<Utc>>::None),
@@ -314,7 +334,10 @@ async fn settle(
         }
         Err(Refusal::Final(error)) => {
             update = update
-                .col_expr(psa_write::Column::Status, Expr::value(PsaWriteStatus::Failed))
+                .col_expr(
+                    psa_write::Column::Status,
+                    Expr::value(PsaWriteStatus::Failed),
+                )
                 .col_expr(
                     psa_write::Column::NextAttemptAt,
                     Expr::value(Option::<DateTime<Utc>>::None),
@@ -385,7 +408,11 @@ async fn suppress_echo(
         TicketWrite::Status { status } => {
             let label = value_mapping::Entity::find()
                 .filter(value_mapping::COLUMN.integration_id.eq(job.integration_id))
-                .filter(value_mapping::COLUMN.domain.eq(ValueMappingDomain::TicketStatus))
+                .filter(
+                    value_mapping::COLUMN
+                        .domain
+                        .eq(ValueMappingDomain::TicketStatus),
+                )
                 .filter(value_mapping::COLUMN.external_value.eq(status.clone()))
                 .one(txn)
                 .await?

@@ -188,7 +188,11 @@ impl ConnectWise {
         path: &str,
         body: &Value,
     ) -> Result<Value, ConnectorError> {
-        let url = format!("{}/{}apis/3.0{path}", self.base, self.codebase(false).await?);
+        let url = format!(
+            "{}/{}apis/3.0{path}",
+            self.base,
+            self.codebase(false).await?
+        );
         let request = self
             .http
             .client()
@@ -255,7 +259,9 @@ fn next_page_id(headers: &HeaderMap) -> Option<String> {
 /// A vendor id Tandem writes (a board, member or status id): ConnectWise's are integers.
 fn numeric(what: &str, value: &str) -> Result<i64, ConnectorError> {
     value.trim().parse().map_err(|_| {
-        ConnectorError::Config(format!("a ConnectWise {what} id is a number, not `{value}`"))
+        ConnectorError::Config(format!(
+            "a ConnectWise {what} id is a number, not `{value}`"
+        ))
     })
 }
 

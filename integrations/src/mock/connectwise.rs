@@ -339,10 +339,9 @@ async fn patch_ticket(
                 );
             };
             let boards = |board: i64| {
-                store
-                    .statuses
-                    .iter()
-                    .any(|status| status.pointer("/board/id").and_then(Value::as_i64) == Some(board))
+                store.statuses.iter().any(|status| {
+                    status.pointer("/board/id").and_then(Value::as_i64) == Some(board)
+                })
             };
             match field.trim_start_matches('/') {
                 "board" if boards(id) => {

@@ -6,8 +6,7 @@ use sea_orm::prelude::DateTimeUtc;
 
 use crate::graphql::loaders::{
     ErrorsOfSyncRun, MappingsOfIntegration, RetriesResolvedByRun, TeamMappingsOfIntegration,
-    load_by_id, load_group,
-    load_many, load_required,
+    load_by_id, load_group, load_many, load_required,
 };
 use crate::graphql::mutation::integration::{ValueMapping, ValueMappingDomain};
 use crate::graphql::pagination::{Page, PageArgs, instant_key, page_cost, page_in_memory};

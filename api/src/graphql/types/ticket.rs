@@ -235,7 +235,9 @@ impl Ticket {
         first: Option<i32>,
         #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
     ) -> Result<Page<PsaWrite>> {
-        let jobs = load_group::<WritesOfTicket>(ctx, self.0.id).await.extend()?;
+        let jobs = load_group::<WritesOfTicket>(ctx, self.0.id)
+            .await
+            .extend()?;
         let items = jobs
             .into_iter()
             .map(|job| ((instant_key(job.created_at), job.id), PsaWrite(job)))
