@@ -13,8 +13,9 @@
 //! suppressed where the job completes: a created note's vendor id goes on the Tandem note (the
 //! routing note gets a Tandem note of its own), a pushed status's vendor label on the ticket's
 //! `external_status`, so the next sync finds nothing new. Conflicts are decided by the sync
-//! ([`status_conflict`]): a status the vendor changed while Tandem's push was pending wins, the
-//! push is dropped and the losing Tandem value goes to the change log.
+//! (`sync::store`, with [`pending_statuses`] and [`drop_superseded`]): a status the vendor
+//! changed while Tandem's push was pending wins, the push is dropped and the losing Tandem value
+//! goes to the change log; while the vendor's status is unchanged, Tandem's pending one stands.
 
 pub mod worker;
 
@@ -149,7 +150,9 @@ pub fn routed(
         now,
     )];
     if let Some(reason) = created.routing_reason.as_deref().filter(|r| !r.is_empty()) {
-        let mut note = job(
+        // Created after the assignment: version-7 ids are monotonic within the process, so the
+        // worker's id order sends the assignment first.
+        jobs.push(job(
             integration_id,
             created.id,
             &TicketWrite::Note {
@@ -158,10 +161,7 @@ pub fn routed(
             },
             None,
             now,
-        );
-        // After the assignment, in id order (both are created in the same microsecond).
-        note.id = Uuid::now_v7();
-        jobs.push(note);
+        ));
     }
     jobs
 }
