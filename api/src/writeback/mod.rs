@@ -200,7 +200,7 @@ pub async fn vendor_status(
     status: TicketStatus,
 ) -> Result<Option<value_mapping::Model>, DbErr> {
     let name = sea_orm::ActiveEnum::to_value(&status);
-    Ok(value_mapping::Entity::find()
+    value_mapping::Entity::find()
         .filter(value_mapping::COLUMN.integration_id.eq(integration_id))
         .filter(
             value_mapping::COLUMN
@@ -210,7 +210,7 @@ pub async fn vendor_status(
         .filter(value_mapping::COLUMN.normalized_value.eq(name))
         .order_by_asc(value_mapping::Column::ExternalValue)
         .one(db)
-        .await?)
+        .await
 }
 
 /// The pending status pushes of `tickets`, oldest first per ticket.
