@@ -159,6 +159,11 @@ pub struct ServerSettings {
     /// up to an hour, for 24 hours.
     #[arg(long, env = "TANDEM_WEBHOOK_RETRY_BASE", default_value = "10s", value_parser = parse_positive_duration)]
     pub webhook_retry_base: Duration,
+
+    /// Whether `serve` sends two-way sync writes to PSAs (`psa_writes`; queued either way, and
+    /// sent by any server that does). It polls and backs off as the webhook worker does.
+    #[arg(long, env = "TANDEM_PSA_WRITE_BACK", default_value_t = true, action = clap::ArgAction::Set)]
+    pub psa_write_back: bool,
 }
 
 impl ServerSettings {
@@ -180,6 +185,22 @@ impl ServerSettings {
             give_up_after: Duration::from_secs(24 * 3600),
             timeout: Duration::from_secs(10),
             retention: Duration::from_secs(7 * 24 * 3600),
+            egress: self.egress(),
+            key,
+        }
+    }
+
+    /// How the write-back worker runs, with the key that opens integrations' credentials.
+    #[must_use]
+    pub fn write_back_worker(
+        &self,
+        key: Option<std::sync::Arc<integrations::secrets::SecretKey>>,
+    ) -> crate::writeback::worker::Settings {
+        crate::writeback::worker::Settings {
+            poll: self.webhook_poll,
+            retry_base: self.webhook_retry_base,
+            give_up_after: Duration::from_secs(24 * 3600),
+            policy: self.retry_policy(),
             egress: self.egress(),
             key,
         }

@@ -52,3 +52,4 @@ pub mod state;
 pub mod sync;
 pub mod telemetry;
 pub mod tls;
+pub mod writeback;

@@ -41,6 +41,8 @@ pub struct Application {
     escalations: Option<EscalationTask>,
     /// Delivers outbound webhooks; stopped after the server, once its attempts in flight end.
     webhooks: Option<crate::outbox::worker::Worker>,
+    /// The two-way sync write-back worker, when enabled.
+    write_back: Option<crate::writeback::worker::Worker>,
 }
 
 impl Application {
@@ -121,6 +123,12 @@ impl Application {
         } else {
             None
         };
+        let write_back = settings.psa_write_back.then(|| {
+            crate::writeback::worker::Worker::start(
+                db.clone(),
+                settings.write_back_worker(sync.key.clone()),
+            )
+        });
         let state = AppState {
             db,
             sync: sync.clone(),
@@ -150,6 +158,7 @@ impl Application {
             sync,
             fanout,
             escalations,
+            write_back,
             webhooks,
         })
     }
@@ -175,6 +184,9 @@ impl Application {
         drop(self.fanout);
         if let Some(webhooks) = self.webhooks {
             webhooks.stop().await;
+        }
+        if let Some(write_back) = self.write_back {
+            write_back.stop().await;
         }
         let interrupted = self
             .sync

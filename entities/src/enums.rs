@@ -445,3 +445,30 @@ stored_enum! {
         GaveUp,
     }
 }
+
+stored_enum! {
+    /// What a write-back job writes to a PSA ticket.
+    PsaWriteKind {
+        /// The board/queue/team (and member) the matrix routed it to.
+        Assign,
+        /// A note (the routing reason, or one written in Tandem).
+        Note,
+        /// A status set in Tandem.
+        Status,
+    }
+}
+
+stored_enum! {
+    /// Where a write-back job stands.
+    PsaWriteStatus {
+        /// Not written yet; tried at `next_attempt_at`.
+        Pending,
+        /// The vendor accepted it.
+        Done,
+        /// The vendor refused it, or kept failing for 24 hours; not tried again.
+        Failed,
+        /// Superseded before it was sent (the vendor's own change won, see the README's
+        /// conflict rules); the losing value is in the change log.
+        Dropped,
+    }
+}

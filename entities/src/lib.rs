@@ -27,6 +27,8 @@ pub mod integration_mapping;
 pub mod organization;
 pub mod outbox_event;
 pub mod person;
+pub mod psa_team_mapping;
+pub mod psa_write;
 pub mod responsibility;
 pub mod responsibility_approval;
 pub mod responsibility_history;

@@ -152,6 +152,18 @@ pub trait Connector: Send + Sync {
             self.kind()
         )))
     }
+
+    /// The vendor id of a note on ticket `ticket` whose text is `body`, if there is one: the
+    /// write-back queue asks before sending a note again whose earlier attempt may have reached
+    /// the vendor (a crash or a lost answer), so the note is not written twice. The default
+    /// finds none.
+    ///
+    /// # Errors
+    /// As a read.
+    async fn find_note(&self, ticket: &str, body: &str) -> Result<Option<String>, ConnectorError> {
+        let _ = (ticket, body);
+        Ok(None)
+    }
 }
 
 /// Where Tandem puts a ticket in a PSA: the vendor's own grouping (a ConnectWise service board,

@@ -41,6 +41,7 @@ mod m20261201_000015_function_system_kinds;
 mod m20261201_000016_create_compliance_evidence;
 mod m20261201_000017_create_webhook_outbox;
 mod m20261201_000018_create_escalations;
+mod m20261201_000019_create_psa_writes;
 
 pub use m20261201_000014_amend_responsibilities::reconstruct_history as reconstruct_responsibility_history;
 
@@ -68,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000016_create_compliance_evidence::Migration),
             Box::new(m20261201_000017_create_webhook_outbox::Migration),
             Box::new(m20261201_000018_create_escalations::Migration),
+            Box::new(m20261201_000019_create_psa_writes::Migration),
         ]
     }
 }

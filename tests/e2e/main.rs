@@ -52,5 +52,6 @@ mod tenancy;
 mod upserts;
 mod vendors;
 mod webhooks_outbound;
+mod write_back;
 mod write_safety;
 mod write_tenancy;

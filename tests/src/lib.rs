@@ -222,6 +222,8 @@ pub fn test_server_settings() -> ServerSettings {
         webhook_delivery: false,
         webhook_poll: Duration::from_millis(100),
         webhook_retry_base: Duration::from_millis(200),
+        // Write-back tests run the worker's rounds themselves.
+        psa_write_back: false,
     }
 }
 

@@ -23,8 +23,8 @@ use async_graphql::{Context, Request};
 use entities::{
     alert, change_log_entry, change_log_entry_system, compliance_obligation, engagement,
     environment, escalation, escalation_step, evidence_record, function, integration,
-    integration_mapping, organization, outbox_event, person, responsibility,
-    responsibility_approval, responsibility_history, responsibility_party, runbook,
+    integration_mapping, organization, outbox_event, person, psa_team_mapping, psa_write,
+    responsibility, responsibility_approval, responsibility_history, responsibility_party, runbook,
     runbook_function, runbook_revision, runbook_system, sla_target, sync_retry, sync_run,
     sync_run_error, system, system_link, team, team_membership, ticket, ticket_note,
     webhook_delivery, webhook_endpoint,
@@ -159,6 +159,10 @@ grouping! {
     RetriesResolvedByRun: sync_retry by ResolvedByRunId, resolved_by_run_id order [Resource, ExternalId];
     /// Company mappings of an integration.
     MappingsOfIntegration: integration_mapping by IntegrationId, integration_id order [ExternalCompanyId];
+    /// Team mappings (two-way sync) of an integration.
+    TeamMappingsOfIntegration: psa_team_mapping by IntegrationId, integration_id order [TeamId];
+    /// Write-back jobs of a ticket, oldest first.
+    WritesOfTicket: psa_write by TicketId, ticket_id order [Id];
     /// Junction rows: the systems an entry concerns.
     SystemLinksOfEntry: change_log_entry_system by ChangeLogEntryId, change_log_entry_id order [SystemId];
     /// Junction rows: the teams of a person.

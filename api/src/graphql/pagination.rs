@@ -23,8 +23,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::graphql::context::ContextExt;
 use crate::graphql::loaders::Keyed;
 use crate::graphql::mutation::integration::ValueMapping;
-use crate::graphql::types::integration::{IntegrationMapping, SyncRunError};
+use crate::graphql::types::integration::{
+    IntegrationMapping, IntegrationTeamMapping, SyncRunError,
+};
 use crate::graphql::types::responsibility::ResponsibilityHistoryEntry;
+use crate::graphql::types::ticket::PsaWrite;
 use crate::graphql::types::{
     Alert, ChangeLogEntry, Engagement, Environment, Function, Integration, Organization, Person,
     Runbook, RunbookRevision, SyncRun, System, Team, Ticket, TicketNote, WebhookDelivery,
@@ -124,6 +127,11 @@ impl<C> Ordering<C> {
 #[graphql(concrete(name = "RunbookRevisionConnection", params(RunbookRevision)))]
 #[graphql(concrete(name = "SyncRunErrorConnection", params(SyncRunError)))]
 #[graphql(concrete(name = "IntegrationMappingConnection", params(IntegrationMapping)))]
+#[graphql(concrete(
+    name = "IntegrationTeamMappingConnection",
+    params(IntegrationTeamMapping)
+))]
+#[graphql(concrete(name = "PsaWriteConnection", params(PsaWrite)))]
 #[graphql(concrete(name = "ValueMappingConnection", params(ValueMapping)))]
 #[graphql(concrete(
     name = "ResponsibilityHistoryEntryConnection",
@@ -176,6 +184,8 @@ where
 #[graphql(concrete(name = "RunbookRevisionEdge", params(RunbookRevision)))]
 #[graphql(concrete(name = "SyncRunErrorEdge", params(SyncRunError)))]
 #[graphql(concrete(name = "IntegrationMappingEdge", params(IntegrationMapping)))]
+#[graphql(concrete(name = "IntegrationTeamMappingEdge", params(IntegrationTeamMapping)))]
+#[graphql(concrete(name = "PsaWriteEdge", params(PsaWrite)))]
 #[graphql(concrete(name = "ValueMappingEdge", params(ValueMapping)))]
 #[graphql(concrete(
     name = "ResponsibilityHistoryEntryEdge",

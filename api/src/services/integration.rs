@@ -169,7 +169,7 @@ pub async fn create_integration(
     require_role(actor, ADMINS, "createIntegration")?;
     let name = check.text("name", &input.name, MAX_NAME);
     let base_url = check_url(&mut check, egress, &input.base_url);
-    let settings = check_settings(&mut check, input.settings);
+    let settings = check_settings(&mut check, input.kind, input.settings);
     let credentials = check_object(&mut check, "credentials", input.credentials);
     let interval = check_interval(&mut check, input.sync_interval_seconds);
     let write = UnitOfWork::begin(db, events, actor, None, None).await?;
@@ -386,7 +386,7 @@ async fn change_integration(
         model.base_url = Set(url);
     }
     if input.settings.is_some()
-        && let Some(settings) = check_settings(&mut check, input.settings)
+        && let Some(settings) = check_settings(&mut check, current.kind, input.settings)
     {
         model.settings = Set(settings);
     }
@@ -647,6 +647,159 @@ pub async fn unmap_integration_company(
             "externalCompanyId",
             UserErrorCode::NotFound,
             "this company is not mapped",
+        ));
+    }
+    revoke_lease(&write.txn, found.id).await?;
+    write.commit().await?;
+    Ok(found)
+}
+
+/// A Tandem team to stand for a vendor assignee in a PSA (two-way sync).
+pub struct TeamMapping {
+    /// The integration (a PSA of the actor's organization).
+    pub integration_id: Option<Uuid>,
+    /// A team of the integration's organization.
+    pub team_id: Option<Uuid>,
+    /// The vendor's board id (ConnectWise), queue id (Autotask), team name (HaloPSA).
+    pub group: String,
+    /// The vendor's member/resource/agent id, if any.
+    pub member: Option<String>,
+}
+
+/// Maps a team of the integration's organization to a vendor assignee (or changes its
+/// mapping: one per team). Answers the integration.
+///
+/// # Errors
+/// As [`integration_to_test`]; an RMM is `INVALID` on `integrationId`; a team of another
+/// organization (or none) is `NOT_FOUND` on `teamId`; an empty or overlong group or member is
+/// refused.
+pub async fn map_integration_team(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &Viewer,
+    input: TeamMapping,
+    mut check: Check,
+) -> ServiceResult<integration::Model> {
+    use entities::psa_team_mapping;
+    require_role(actor, ADMINS, "mapIntegrationTeam")?;
+    let write = UnitOfWork::begin(db, events, actor, None, None).await?;
+    let found = administered(
+        &write.txn,
+        actor,
+        &mut check,
+        "integrationId",
+        input.integration_id,
+        true,
+    )
+    .await?;
+    if let Some(found) = &found
+        && !crate::writeback::writes_to(found.kind)
+    {
+        check.fail(
+            "integrationId",
+            UserErrorCode::Invalid,
+            format!("Tandem writes to PSAs only, not to {:?}", found.kind),
+        );
+    }
+    let group = check.text("group", &input.group, MAX_EXTERNAL_ID);
+    let member = check.optional_text("member", input.member.as_deref(), MAX_EXTERNAL_ID);
+    let team = match (&found, input.team_id) {
+        (Some(found), Some(team_id)) => entities::team::Entity::find_by_id(team_id)
+            .one(&write.txn)
+            .await?
+            .filter(|team| team.organization_id == found.organization_id),
+        _ => None,
+    };
+    if team.is_none() && found.is_some() {
+        check.fail(
+            "teamId",
+            UserErrorCode::NotFound,
+            "no team of the integration's organization has this id",
+        );
+    }
+    let (Some(found), Some(team), Some(group), Some(member), true) =
+        (found, team, group, member, check.is_ok())
+    else {
+        return Err(check.into());
+    };
+    let existing = psa_team_mapping::Entity::find()
+        .filter(psa_team_mapping::COLUMN.integration_id.eq(found.id))
+        .filter(psa_team_mapping::COLUMN.team_id.eq(team.id))
+        .one(&write.txn)
+        .await?;
+    match existing {
+        Some(existing) => {
+            let mut model = existing.into_active_model();
+            model.vendor_group = Set(group);
+            model.vendor_member = Set(member);
+            model.updated_at = Set(write.now);
+            model.update(&write.txn).await?;
+        }
+        None => psa_team_mapping::Model {
+            id: Uuid::now_v7(),
+            integration_id: found.id,
+            team_id: team.id,
+            vendor_group: group,
+            vendor_member: member,
+            created_at: write.now,
+            updated_at: write.now,
+        }
+        .into_active_model()
+        .insert(&write.txn)
+        .await
+        .map_err(|error| {
+            ServiceError::taken_or(
+                error,
+                "teamId",
+                "this team was mapped at the same moment by another caller; try again",
+            )
+        })
+        .map(drop)?,
+    }
+    // A run in flight read the mapping when it started: it stops at its next page.
+    revoke_lease(&write.txn, found.id).await?;
+    write.commit().await?;
+    Ok(found)
+}
+
+/// Removes a team's mapping from an integration of the actor's organization. Answers the
+/// integration.
+///
+/// # Errors
+/// As [`integration_to_test`]; a team that is not mapped is `NOT_FOUND` on `teamId`.
+pub async fn unmap_integration_team(
+    db: &DatabaseConnection,
+    events: Option<&EventBus>,
+    actor: &Viewer,
+    integration_id: Option<Uuid>,
+    team_id: Option<Uuid>,
+    mut check: Check,
+) -> ServiceResult<integration::Model> {
+    use entities::psa_team_mapping;
+    require_role(actor, ADMINS, "unmapIntegrationTeam")?;
+    let write = UnitOfWork::begin(db, events, actor, None, None).await?;
+    let found = administered(
+        &write.txn,
+        actor,
+        &mut check,
+        "integrationId",
+        integration_id,
+        true,
+    )
+    .await?;
+    let (Some(found), Some(team_id), true) = (found, team_id, check.is_ok()) else {
+        return Err(check.into());
+    };
+    let removed = psa_team_mapping::Entity::delete_many()
+        .filter(psa_team_mapping::COLUMN.integration_id.eq(found.id))
+        .filter(psa_team_mapping::COLUMN.team_id.eq(team_id))
+        .exec(&write.txn)
+        .await?;
+    if removed.rows_affected == 0 {
+        return Err(ServiceError::refused(
+            "teamId",
+            UserErrorCode::NotFound,
+            "this team is not mapped",
         ));
     }
     revoke_lease(&write.txn, found.id).await?;
@@ -1125,7 +1278,9 @@ fn check_object(check: &mut Check, field: &str, value: Option<Value>) -> Option<
 /// Settings: a JSON object (as [`check_object`]) whose settings shared by every connector hold:
 /// `syncNotes` a boolean, `noteConcurrency` an integer from 1 to 16 (note requests in flight at
 /// once). Else an `INVALID` error on the setting (`settings.noteConcurrency`).
-fn check_settings(check: &mut Check, value: Option<Value>) -> Option<Value> {
+///
+/// `writeBack` (two-way sync) is a boolean, and `true` only for a PSA: Tandem writes to no RMM.
+fn check_settings(check: &mut Check, kind: IntegrationKind, value: Option<Value>) -> Option<Value> {
     use integrations::connectors::notes::{MAX_NOTE_CONCURRENCY, MIN_NOTE_CONCURRENCY};
     let settings = check_object(check, "settings", value)?;
     let mut valid = true;
@@ -1143,6 +1298,26 @@ fn check_settings(check: &mut Check, value: Option<Value>) -> Option<Value> {
             ),
         );
         valid = false;
+    }
+    match settings.get(crate::writeback::SETTING) {
+        None | Some(Value::Bool(false)) => {}
+        Some(Value::Bool(true)) if crate::writeback::writes_to(kind) => {}
+        Some(Value::Bool(true)) => {
+            check.fail(
+                "settings.writeBack",
+                UserErrorCode::Invalid,
+                format!("`writeBack` is for PSAs only: Tandem does not write to {kind:?}"),
+            );
+            valid = false;
+        }
+        Some(found) => {
+            check.fail(
+                "settings.writeBack",
+                UserErrorCode::Invalid,
+                format!("`writeBack` is true or false, not {found}"),
+            );
+            valid = false;
+        }
     }
     if let Some(found) = settings.get("syncNotes")
         && !found.is_boolean()

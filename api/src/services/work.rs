@@ -623,6 +623,31 @@ pub async fn change_ticket_status(
             model.closed_at = Set(None);
         }
     }
+    // Two-way sync: the new status goes to the PSA the ticket is synced from, in this
+    // transaction (when a vendor value means it).
+    if status != current.status
+        && let Some(target) = crate::writeback::target(
+            &write.txn,
+            &current,
+            actor.integration.as_ref().map(|found| found.id),
+        )
+        .await?
+        && let Some(value) = crate::writeback::vendor_status(&write.txn, target.id, status).await?
+    {
+        crate::writeback::enqueue(
+            &write.txn,
+            vec![crate::writeback::job(
+                target.id,
+                current.id,
+                &integrations::connector::TicketWrite::Status {
+                    status: value.external_value,
+                },
+                None,
+                now,
+            )],
+        )
+        .await?;
+    }
     let summary = format!(
         "Ticket {}: {}",
         sea_orm::ActiveEnum::to_value(&status),
@@ -669,6 +694,29 @@ pub async fn add_ticket_note(
     .into_active_model()
     .insert(&write.txn)
     .await?;
+    // Two-way sync: the note goes to the PSA the ticket is synced from, in this transaction.
+    if let Some(target) = crate::writeback::target(
+        &write.txn,
+        &ticket,
+        actor.integration.as_ref().map(|found| found.id),
+    )
+    .await?
+    {
+        crate::writeback::enqueue(
+            &write.txn,
+            vec![crate::writeback::job(
+                target.id,
+                ticket.id,
+                &integrations::connector::TicketWrite::Note {
+                    text: note.body.clone(),
+                    internal: note.internal,
+                },
+                Some(note.id),
+                write.now,
+            )],
+        )
+        .await?;
+    }
     // The first note by the side the ticket is assigned to is its response, and stops
     // escalation; a note by the requester's side is not.
     let by_assigned_side =

@@ -94,6 +94,8 @@ pub struct RunContext {
     outbox: Vec<(usize, Item)>,
     /// The vendor company ids read by this run's companies pass.
     listed_companies: HashSet<String>,
+    /// The team mapping of an integration that writes back (two-way sync), else `None`.
+    team_mapping: Option<HashMap<Uuid, integrations::connector::VendorAssignee>>,
 }
 
 impl RunContext {
@@ -144,7 +146,13 @@ impl RunContext {
                 )
             })
             .collect();
+        let team_mapping = if crate::writeback::enabled(found) {
+            Some(crate::writeback::team_mapping(db, found.id).await?)
+        } else {
+            None
+        };
         Ok(Self {
+            team_mapping,
             router: Router::load(db, environments.values().copied()).await?,
             integration: found.clone(),
             run_id,
@@ -739,6 +747,15 @@ impl<'a> PageWriter<'a> {
             .await?;
         let now = Utc::now().trunc_subsecs(6);
         let mut created = Vec::new();
+        // Two-way sync: Tandem's status pushes still pending for these tickets (see the
+        // conflict rule below), and the writes routing queues.
+        let pending = if self.ctx.team_mapping.is_some() {
+            crate::writeback::pending_statuses(self.txn, existing.values().map(|found| found.id))
+                .await?
+        } else {
+            HashMap::new()
+        };
+        let mut jobs = Vec::new();
         // Per ticket: its notes as the vendor has them, and the ticket when it was otherwise
         // unchanged (its `ticket.changed` is then the notes' to emit).
         let mut note_sets = Vec::new();
@@ -758,7 +775,7 @@ impl<'a> PageWriter<'a> {
                 counts.skipped += 1;
                 continue;
             };
-            let facts = TicketFacts {
+            let mut facts = TicketFacts {
                 environment_id,
                 system_id,
                 function_id: None,
@@ -806,6 +823,47 @@ impl<'a> PageWriter<'a> {
             }
             match existing.get(&(organization_id, record.external_id.clone())) {
                 Some(current) => {
+                    if let Some(pushes) = pending.get(&current.id) {
+                        if facts.external_status == current.external_status {
+                            // The vendor did not move the status: Tandem's pending push stands
+                            // (the vendor's old value must not revert it before it goes out).
+                            facts.status = current.status;
+                            facts.closed_at = current.closed_at;
+                        } else {
+                            // The vendor moved it while Tandem's push was pending: the vendor
+                            // wins, the push is dropped, and Tandem's value is kept here.
+                            let vendor = facts.external_status.clone().unwrap_or_default();
+                            crate::writeback::drop_superseded(self.txn, pushes, &vendor, now)
+                                .await?;
+                            let mut entry = self.ctx.change_entry(
+                                environment_id,
+                                format!(
+                                    "Status conflict on ticket {}: {} set {}, Tandem's {} was not pushed",
+                                    current.title,
+                                    self.ctx.integration.name,
+                                    vendor,
+                                    sea_orm::ActiveEnum::to_value(&current.status)
+                                ),
+                                ChangeCategory::Incident,
+                                now,
+                                json!({
+                                    "source": self.ctx.source,
+                                    "external_id": record.external_id,
+                                    "conflict": {
+                                        "field": "status",
+                                        "winner": "vendor",
+                                        "vendor": { "status": facts.status, "external_status": vendor },
+                                        "tandem": {
+                                            "status": current.status,
+                                            "pushed": pushes.iter().filter_map(crate::writeback::pushed_status).collect::<Vec<_>>(),
+                                        },
+                                    },
+                                }),
+                            );
+                            entry.ticket_id = Some(current.id);
+                            self.entries.push((entry, system_id.into_iter().collect()));
+                        }
+                    }
                     let Some((model, changes)) =
                         external::ticket_update(current, &facts, record.url.as_deref(), now)
                     else {
@@ -865,6 +923,9 @@ impl<'a> PageWriter<'a> {
                         external_url: record.url,
                     };
                     let model = external::new_ticket(facts, key, route, created_at, now);
+                    if let Some(mapping) = &self.ctx.team_mapping {
+                        jobs.extend(crate::writeback::routed(mapping, &model, now));
+                    }
                     self.ctx.event_with(
                         environment_id,
                         Some(created_ticket_items(&model)),
@@ -891,6 +952,8 @@ impl<'a> PageWriter<'a> {
             .exec_without_returning(self.txn)
             .await?;
         }
+        // After the tickets they write to, in the page's transaction.
+        crate::writeback::enqueue(self.txn, jobs).await?;
         // A ticket whose only change is a new or edited note counts as updated.
         let noted = self.notes(note_sets).await?;
         counts.unchanged -= noted;

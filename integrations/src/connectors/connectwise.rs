@@ -15,6 +15,14 @@
 //!   budget; none when the setting `syncNotes` is false. ConnectWise has no bulk notes query.
 //! - Statuses are per board (`/service/boards/{id}/statuses`: `closedStatus`,
 //!   `escalationStatus`); priorities rank by `sortOrder`.
+//! - Writes (two-way sync, [`Connector::write_ticket`]): the assignment and the status are a
+//!   JSON-Patch `PATCH /service/tickets/{id}` (`[{"op":"replace","path":"board","value":{"id":N}}]`,
+//!   plus `owner` when a member is mapped; `status` likewise); a note is
+//!   `POST /service/tickets/{id}/notes` with `{"text", "internalAnalysisFlag",
+//!   "detailDescriptionFlag": false}`, answered with the note and its `id`. Each write is sent
+//!   once (no retry inside the connector): a POST that reached the vendor and whose answer was
+//!   lost must not be repeated blindly; the caller (the write-back queue) retries transient
+//!   failures and looks for the note first ([`Connector::find_note`]).
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -26,9 +34,9 @@ use tokio::sync::RwLock;
 
 use super::notes::NotePlan;
 use super::{at, id, records, required_id, required_text, text};
-use crate::connector::{Connector, IntegrationConfig};
+use crate::connector::{Connector, IntegrationConfig, TicketWrite, WriteReceipt};
 use crate::error::ConnectorError;
-use crate::http::HttpClient;
+use crate::http::{self, HttpClient};
 use crate::model::{
     Company, Device, LookupValue, Normalized, Page, Record, Resource, Ticket, TicketNote,
 };
@@ -172,6 +180,50 @@ impl ConnectWise {
             .collect())
     }
 
+    /// Sends one write (`PATCH`/`POST` of `body` to `path` under `apis/3.0`) once and reads the
+    /// answer as JSON (`Null` for an empty one).
+    async fn write(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, ConnectorError> {
+        let url = format!(
+            "{}/{}apis/3.0{path}",
+            self.base,
+            self.codebase(false).await?
+        );
+        let request = self
+            .http
+            .client()
+            .request(method, &url)
+            .header("Authorization", &self.authorization)
+            .header("clientId", &self.client_id)
+            .header("Accept", ACCEPT)
+            .json(body)
+            .build()
+            .map_err(|error| {
+                ConnectorError::Config(format!("cannot build the request: {}", error.without_url()))
+            })?;
+        let response = self.http.execute(request).await?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(http::error_for_status(
+                status,
+                http::retry_after(response.headers()),
+            ));
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|_| ConnectorError::Decode("the answer could not be read".into()))?;
+        if bytes.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|_| ConnectorError::Decode("the answer is not the JSON expected".into()))
+    }
+
     async fn list(&self, path: &str) -> Result<Vec<Value>, ConnectorError> {
         let (items, _) = self
             .get(path, &[("pageSize", "1000".to_owned())], false)
@@ -201,6 +253,36 @@ fn next_page_id(headers: &HeaderMap) -> Option<String> {
         url.query_pairs()
             .find(|(key, _)| key == "pageId")
             .map(|(_, value)| value.into_owned())
+    })
+}
+
+/// A vendor id Tandem writes (a board, member or status id): ConnectWise's are integers.
+fn numeric(what: &str, value: &str) -> Result<i64, ConnectorError> {
+    value.trim().parse().map_err(|_| {
+        ConnectorError::Config(format!(
+            "a ConnectWise {what} id is a number, not `{value}`"
+        ))
+    })
+}
+
+/// The JSON-Patch operations of a write that changes the ticket's own fields.
+fn patch_of(write: &TicketWrite) -> Result<Option<Value>, ConnectorError> {
+    Ok(match write {
+        TicketWrite::Assign { assignee } => {
+            let mut operations = vec![serde_json::json!({
+                "op": "replace", "path": "board", "value": { "id": numeric("board", &assignee.group)? }
+            })];
+            if let Some(member) = &assignee.member {
+                operations.push(serde_json::json!({
+                    "op": "replace", "path": "owner", "value": { "id": numeric("member", member)? }
+                }));
+            }
+            Some(Value::Array(operations))
+        }
+        TicketWrite::Status { status } => Some(serde_json::json!([
+            { "op": "replace", "path": "status", "value": { "id": numeric("status", status)? } }
+        ])),
+        TicketWrite::Note { .. } => None,
     })
 }
 
@@ -391,5 +473,54 @@ impl Connector for ConnectWise {
             records: read,
             next: next_page_id(&headers),
         })
+    }
+
+    async fn write_ticket(
+        &self,
+        ticket: &str,
+        write: &TicketWrite,
+    ) -> Result<WriteReceipt, ConnectorError> {
+        let ticket = numeric("ticket", ticket)?;
+        let answer = match (write, patch_of(write)?) {
+            (TicketWrite::Note { text, internal }, _) => {
+                self.write(
+                    reqwest::Method::POST,
+                    &format!("/service/tickets/{ticket}/notes"),
+                    &serde_json::json!({
+                        "text": text,
+                        "internalAnalysisFlag": internal,
+                        "detailDescriptionFlag": false,
+                    }),
+                )
+                .await?
+            }
+            (_, patch) => {
+                self.write(
+                    reqwest::Method::PATCH,
+                    &format!("/service/tickets/{ticket}"),
+                    &patch.unwrap_or(Value::Array(Vec::new())),
+                )
+                .await?
+            }
+        };
+        Ok(WriteReceipt {
+            created_id: match write {
+                TicketWrite::Note { .. } => Some(id(&answer, "id").ok_or_else(|| {
+                    ConnectorError::Decode("the created note has no `id`".into())
+                })?),
+                _ => None,
+            },
+            vendor_updated_at: text(&answer, "_info/lastUpdated").and_then(|at| time::iso(&at)),
+        })
+    }
+
+    async fn find_note(&self, ticket: &str, body: &str) -> Result<Option<String>, ConnectorError> {
+        let ticket = numeric("ticket", ticket)?;
+        Ok(self
+            .notes(&ticket.to_string())
+            .await?
+            .into_iter()
+            .find(|note| note.body.trim() == body.trim())
+            .map(|note| note.external_id))
     }
 }

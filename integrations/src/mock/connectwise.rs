@@ -3,6 +3,15 @@
 //! header, `pageSize` up to 1,000 with page numbers or forward-only `pageId` paging and the
 //! `Link` header (refusing `orderBy` beside forward-only, as a strict server would),
 //! `conditions=lastUpdated > [ISO]`, and `{"code","message"}` error bodies.
+//!
+//! Writes (two-way sync): `PATCH /service/tickets/{id}` takes a JSON-Patch array of `replace`
+//! operations on `board`, `owner` and `status` (each `{"id": N}`; a board must be one the mock
+//! knows from its statuses, a status one of the ticket's board, an owner any positive id), and
+//! `POST /service/tickets/{id}/notes` takes `{"text", "internalAnalysisFlag",
+//! "detailDescriptionFlag"}`; both apply the change to the store (moving the ticket's
+//! `_info.lastUpdated`, so the next changed-since sync reads it), record the request
+//! ([`MockState::writes`]) and answer the ticket or the created note. Anything else is a 400
+//! `InvalidObject`; an unknown ticket a 404.
 
 use std::sync::Arc;
 
@@ -10,7 +19,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, patch};
 use axum::{Json, Router};
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
@@ -62,7 +71,8 @@ pub async fn start(store: Store) -> MockServer {
         .route("/company/companies", get(companies))
         .route("/company/configurations", get(configurations))
         .route("/service/tickets", get(tickets))
-        .route("/service/tickets/{ticket}/notes", get(notes))
+        .route("/service/tickets/{ticket}", patch(patch_ticket))
+        .route("/service/tickets/{ticket}/notes", get(notes).post(add_note))
         .route("/service/boards", get(boards))
         .route("/service/boards/{board}/statuses", get(statuses))
         .route("/service/priorities", get(priorities))
@@ -284,6 +294,135 @@ async fn notes(
         &headers,
         &format!("/service/tickets/{ticket}/notes"),
     )
+}
+
+fn ticket_index(store: &Store, ticket: i64) -> Option<usize> {
+    let id_of = |record: &Value| record.get("id").and_then(Value::as_i64).unwrap_or_default();
+    store.tickets.binary_search_by_key(&ticket, id_of).ok()
+}
+
+/// `{"id": N}` with a positive integer N.
+fn reference(value: &Value) -> Option<i64> {
+    value.get("id").and_then(Value::as_i64).filter(|id| *id > 0)
+}
+
+async fn patch_ticket(
+    State(state): State<Arc<MockState>>,
+    Path(ticket): Path<i64>,
+    body: Option<Json<Value>>,
+) -> Response {
+    let Some(Json(body)) = body else {
+        return refuse(StatusCode::BAD_REQUEST, "The body is not JSON");
+    };
+    let path = format!("/{CODEBASE}/apis/3.0/service/tickets/{ticket}");
+    let answer = {
+        let mut store = state.store();
+        let Some(index) = ticket_index(&store, ticket) else {
+            return refuse(StatusCode::NOT_FOUND, &format!("Ticket {ticket} not found"));
+        };
+        let Some(operations) = body.as_array().filter(|ops| !ops.is_empty()) else {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "A patch is a non-empty array of operations",
+            );
+        };
+        let mut updated = store.tickets[index].clone();
+        for operation in operations {
+            let (Some("replace"), Some(field), Some(id)) = (
+                operation.get("op").and_then(Value::as_str),
+                operation.get("path").and_then(Value::as_str),
+                operation.get("value").and_then(reference),
+            ) else {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "Each operation is {op: replace, path, value: {id}}",
+                );
+            };
+            let boards = |board: i64| {
+                store.statuses.iter().any(|status| {
+                    status.pointer("/board/id").and_then(Value::as_i64) == Some(board)
+                })
+            };
+            match field.trim_start_matches('/') {
+                "board" if boards(id) => {
+                    updated["board"] = json!({ "id": id, "name": format!("Board {id}") });
+                }
+                "owner" => {
+                    updated["owner"] = json!({ "id": id, "identifier": format!("member{id}") });
+                }
+                "status" => {
+                    let board = updated.pointer("/board/id").and_then(Value::as_i64);
+                    let Some(found) = store.statuses.iter().find(|status| {
+                        status.get("id").and_then(Value::as_i64) == Some(id)
+                            && status.pointer("/board/id").and_then(Value::as_i64) == board
+                    }) else {
+                        return refuse(
+                            StatusCode::BAD_REQUEST,
+                            &format!("Status {id} is not a status of the ticket's board"),
+                        );
+                    };
+                    let closed = found.get("closedStatus").and_then(Value::as_bool) == Some(true);
+                    updated["status"] = json!({ "id": id, "name": found["name"] });
+                    updated["closedFlag"] = json!(closed);
+                }
+                other => {
+                    return refuse(
+                        StatusCode::BAD_REQUEST,
+                        &format!("Cannot replace `{other}` with id {id}"),
+                    );
+                }
+            }
+        }
+        updated["_info"]["lastUpdated"] = json!(time::format(Utc::now()));
+        store.tickets[index] = updated.clone();
+        updated
+    };
+    state.record_write("PATCH", &path, body);
+    super::json(StatusCode::OK, &answer)
+}
+
+async fn add_note(
+    State(state): State<Arc<MockState>>,
+    Path(ticket): Path<i64>,
+    body: Option<Json<Value>>,
+) -> Response {
+    let Some(Json(body)) = body else {
+        return refuse(StatusCode::BAD_REQUEST, "The body is not JSON");
+    };
+    let path = format!("/{CODEBASE}/apis/3.0/service/tickets/{ticket}/notes");
+    let created = {
+        let mut store = state.store();
+        let Some(index) = ticket_index(&store, ticket) else {
+            return refuse(StatusCode::NOT_FOUND, &format!("Ticket {ticket} not found"));
+        };
+        let Some(text) = body
+            .get("text")
+            .and_then(Value::as_str)
+            .filter(|text| !text.trim().is_empty())
+        else {
+            return refuse(StatusCode::BAD_REQUEST, "text is required");
+        };
+        let flag = |key: &str| body.get(key).and_then(Value::as_bool).unwrap_or(false);
+        let id = store
+            .notes
+            .iter()
+            .filter_map(|note| note.get("id").and_then(Value::as_i64))
+            .max()
+            .unwrap_or(80_000)
+            .max(80_000)
+            + 1;
+        let now = Utc::now();
+        let mut created = note(id, ticket, text, flag("internalAnalysisFlag"), now);
+        created["detailDescriptionFlag"] = json!(flag("detailDescriptionFlag"));
+        created["member"] = json!({ "id": 190, "identifier": "tandem", "name": "Tandem API" });
+        created["createdBy"] = json!("tandem");
+        store.notes.push(created.clone());
+        // A note moves its ticket's `lastUpdated`, as in ConnectWise.
+        store.tickets[index]["_info"]["lastUpdated"] = json!(time::format(now));
+        created
+    };
+    state.record_write("POST", &path, body);
+    super::json(StatusCode::OK, &created)
 }
 
 /// A note on ticket `ticket` as ConnectWise returns it.

@@ -129,6 +129,28 @@ pub struct MapIntegrationCompanyInput {
     pub environment_id: ID,
 }
 
+/// A team of the integration's organization and the vendor assignee that stands for it.
+#[derive(InputObject)]
+pub struct MapIntegrationTeamInput {
+    /// The integration (a PSA).
+    pub integration_id: ID,
+    /// The team.
+    pub team_id: ID,
+    /// The vendor's board id (ConnectWise), queue id (Autotask) or team name (HaloPSA).
+    pub group: String,
+    /// The vendor's member, resource or agent id, if the team has one person there.
+    pub member: Option<String>,
+}
+
+/// A team whose mapping to remove.
+#[derive(InputObject)]
+pub struct UnmapIntegrationTeamInput {
+    /// The integration.
+    pub integration_id: ID,
+    /// The team.
+    pub team_id: ID,
+}
+
 /// A vendor company whose mapping to remove.
 #[derive(InputObject)]
 pub struct UnmapIntegrationCompanyInput {
@@ -309,6 +331,25 @@ impl IntegrationMutation {
         input: UnmapIntegrationCompanyInput,
     ) -> Result<IntegrationPayload> {
         unmap_company(ctx, input).await.extend()
+    }
+
+    /// Maps a team of the integration's organization to a vendor assignee (board/queue/team and
+    /// member), where two-way sync writes assignments of tickets routed to that team.
+    async fn map_integration_team(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to write; see the input type.")] input: MapIntegrationTeamInput,
+    ) -> Result<IntegrationPayload> {
+        map_team(ctx, input).await.extend()
+    }
+
+    /// Removes a team's mapping: tickets routed to it are no longer assigned in the PSA.
+    async fn unmap_integration_team(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to remove; see the input type.")] input: UnmapIntegrationTeamInput,
+    ) -> Result<IntegrationPayload> {
+        unmap_team(ctx, input).await.extend()
     }
 
     /// Undoes a wrong PSA/RMM match: moves one external link of a system to a new system of its
@@ -535,6 +576,57 @@ async fn unmap_company(
         viewer,
         id,
         &input.external_company_id,
+        check,
+    )
+    .await;
+    IntegrationPayload::from_outcome(outcome.map(Integration))
+}
+
+async fn map_team(
+    ctx: &Context<'_>,
+    input: MapIntegrationTeamInput,
+) -> ApiResult<IntegrationPayload> {
+    let viewer = ctx.viewer()?;
+    let mut check = Check::default();
+    let mapping = services::integration::TeamMapping {
+        integration_id: check.id(
+            "integrationId",
+            NodeType::Integration,
+            &input.integration_id,
+        ),
+        team_id: check.id("teamId", NodeType::Team, &input.team_id),
+        group: input.group,
+        member: input.member,
+    };
+    let outcome = services::integration::map_integration_team(
+        ctx.db()?,
+        ctx.data_opt::<EventBus>(),
+        viewer,
+        mapping,
+        check,
+    )
+    .await;
+    IntegrationPayload::from_outcome(outcome.map(Integration))
+}
+
+async fn unmap_team(
+    ctx: &Context<'_>,
+    input: UnmapIntegrationTeamInput,
+) -> ApiResult<IntegrationPayload> {
+    let viewer = ctx.viewer()?;
+    let mut check = Check::default();
+    let integration_id = check.id(
+        "integrationId",
+        NodeType::Integration,
+        &input.integration_id,
+    );
+    let team_id = check.id("teamId", NodeType::Team, &input.team_id);
+    let outcome = services::integration::unmap_integration_team(
+        ctx.db()?,
+        ctx.data_opt::<EventBus>(),
+        viewer,
+        integration_id,
+        team_id,
         check,
     )
     .await;

@@ -320,3 +320,30 @@ pub enum SlaCalendar {
     /// Around the clock, every day.
     Always,
 }
+
+/// What a write-back job writes to a PSA ticket (two-way sync).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entities::enums::PsaWriteKind")]
+pub enum PsaWriteKind {
+    /// The board/queue/team (and member) the matrix routed the ticket to.
+    Assign,
+    /// A note: the routing reason, or one written in Tandem.
+    Note,
+    /// A status set in Tandem.
+    Status,
+}
+
+/// Where a write-back job stands.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entities::enums::PsaWriteStatus")]
+pub enum PsaWriteStatus {
+    /// Not written yet; tried at `nextAttemptAt`.
+    Pending,
+    /// The vendor accepted it.
+    Done,
+    /// The vendor refused it, or kept failing for 24 hours (`lastError` says which).
+    Failed,
+    /// Superseded before it was sent: the vendor's own change won (README, conflict rules); the
+    /// losing value is in the change log.
+    Dropped,
+}

@@ -5,8 +5,8 @@ use entities::{environment, integration, organization, sync_run};
 use sea_orm::prelude::DateTimeUtc;
 
 use crate::graphql::loaders::{
-    ErrorsOfSyncRun, MappingsOfIntegration, RetriesResolvedByRun, load_by_id, load_group,
-    load_many, load_required,
+    ErrorsOfSyncRun, MappingsOfIntegration, RetriesResolvedByRun, TeamMappingsOfIntegration,
+    load_by_id, load_group, load_many, load_required,
 };
 use crate::graphql::mutation::integration::{ValueMapping, ValueMappingDomain};
 use crate::graphql::pagination::{Page, PageArgs, instant_key, page_cost, page_in_memory};
@@ -15,6 +15,17 @@ use crate::graphql::query::integration::{SyncRunFilter, SyncRunOrder, list_sync_
 use crate::graphql::types::enums::{IntegrationKind, SyncStatus, SyncTrigger};
 use crate::graphql::types::{Environment, Organization};
 use crate::ids::{self, NodeType};
+
+/// A Tandem team and the vendor assignee that stands for it in a PSA.
+#[derive(SimpleObject)]
+pub struct IntegrationTeamMapping {
+    /// The team (of the integration's organization).
+    pub team: crate::graphql::types::Team,
+    /// The vendor's board id (ConnectWise), queue id (Autotask) or team name (HaloPSA).
+    pub group: String,
+    /// The vendor's member, resource or agent id, when one is mapped.
+    pub member: Option<String>,
+}
 
 /// A configured connection to one PSA or RMM instance.
 pub struct Integration(pub integration::Model);
@@ -50,6 +61,64 @@ impl Integration {
     /// Whether it syncs.
     async fn enabled(&self) -> bool {
         self.0.enabled
+    }
+
+    /// Whether it writes back to the PSA (two-way sync; the setting `writeBack`).
+    async fn write_back(&self) -> bool {
+        crate::writeback::enabled(&self.0)
+    }
+
+    /// Which vendor assignee (board/queue/team and member) stands for which team of the
+    /// integration's organization when Tandem writes an assignment back (two-way sync).
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn team_mappings(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<IntegrationTeamMapping>> {
+        let mappings = load_group::<TeamMappingsOfIntegration>(ctx, self.0.id)
+            .await
+            .extend()?;
+        let ids: Vec<uuid::Uuid> = mappings.iter().map(|mapping| mapping.team_id).collect();
+        let teams: std::collections::HashMap<uuid::Uuid, entities::team::Model> =
+            load_many::<entities::team::Entity>(ctx, &ids)
+                .await
+                .extend()?
+                .into_iter()
+                .map(|found| (found.id, found))
+                .collect();
+        let viewer = crate::graphql::context::ContextExt::viewer(ctx).extend()?;
+        let result: Vec<_> = mappings
+            .into_iter()
+            .filter_map(|mapping| {
+                let team = teams
+                    .get(&mapping.team_id)
+                    .filter(|found| viewer.can_see_organization(found.organization_id))?;
+                Some((
+                    (mapping.team_id.to_string(), mapping.id),
+                    IntegrationTeamMapping {
+                        team: crate::graphql::types::Team(team.clone()),
+                        group: mapping.vendor_group,
+                        member: mapping.vendor_member,
+                    },
+                ))
+            })
+            .collect();
+        page_in_memory(
+            "team_id",
+            result,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .extend()
     }
 
     /// Whether credentials are stored (their value is never returned).

@@ -5,7 +5,7 @@ use entities::{environment, function, system, team, ticket, ticket_note};
 use sea_orm::prelude::DateTimeUtc;
 
 use crate::graphql::loaders::{
-    EscalationsOfTicket, NotesOfTicket, load_by_id, load_group, load_required,
+    EscalationsOfTicket, NotesOfTicket, WritesOfTicket, load_by_id, load_group, load_required,
 };
 use crate::graphql::pagination::{Page, PageArgs, instant_key, page_cost, page_in_memory};
 use crate::graphql::query::Within;
@@ -223,6 +223,38 @@ impl Ticket {
         Ok(found.into_iter().map(Escalation).collect())
     }
 
+    /// What Tandem wrote, or is writing, back to the PSA the ticket is synced from (two-way
+    /// sync), oldest first: each job with its state, attempts and last error.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn psa_writes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "At most this many items from the start (default 20, at most 100).")]
+        first: Option<i32>,
+        #[graphql(desc = "At most this many items from the end (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<PsaWrite>> {
+        let jobs = load_group::<WritesOfTicket>(ctx, self.0.id)
+            .await
+            .extend()?;
+        let items = jobs
+            .into_iter()
+            .map(|job| ((instant_key(job.created_at), job.id), PsaWrite(job)))
+            .collect();
+        page_in_memory(
+            "created_at",
+            items,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .extend()
+    }
+
     /// When the ticket was first responded to: its first status change away from `NEW`, or the
     /// first note by a person of its assigned team's organization.
     async fn responded_at(&self) -> Option<DateTimeUtc> {
@@ -292,5 +324,52 @@ impl TicketNote {
     /// When the note was written.
     async fn created_at(&self) -> DateTimeUtc {
         self.0.created_at
+    }
+}
+
+/// One change Tandem writes back to a synced PSA ticket.
+pub struct PsaWrite(pub entities::psa_write::Model);
+
+/// One change Tandem writes back to a synced PSA ticket (two-way sync), with its attempts.
+#[Object]
+impl PsaWrite {
+    /// What it writes.
+    async fn kind(&self) -> crate::graphql::types::enums::PsaWriteKind {
+        self.0.kind.into()
+    }
+
+    /// Where it stands.
+    async fn status(&self) -> crate::graphql::types::enums::PsaWriteStatus {
+        self.0.status.into()
+    }
+
+    /// Attempts made so far.
+    async fn attempts(&self) -> i32 {
+        self.0.attempts
+    }
+
+    /// Why the last attempt failed (or why it was dropped), in Tandem's words.
+    async fn last_error(&self) -> Option<&str> {
+        self.0.last_error.as_deref()
+    }
+
+    /// The vendor's id of what it created (a note).
+    async fn vendor_id(&self) -> Option<&str> {
+        self.0.vendor_id.as_deref()
+    }
+
+    /// When it is tried next, while pending.
+    async fn next_attempt_at(&self) -> Option<DateTimeUtc> {
+        self.0.next_attempt_at
+    }
+
+    /// When it was queued (with the change it writes).
+    async fn created_at(&self) -> DateTimeUtc {
+        self.0.created_at
+    }
+
+    /// When the vendor accepted it.
+    async fn done_at(&self) -> Option<DateTimeUtc> {
+        self.0.done_at
     }
 }
