@@ -231,7 +231,8 @@ async fn who_owns_and_the_gap_report_read_their_environment_once() -> anyhow::Re
     };
     assert_eq!(environments(&statements), 1, "{statements:#?}");
     let gaps = "query($environment: ID!) { ownershipGaps(environmentId: $environment) { gaps { kind severity summary } } }";
-    let (data, statements) = warm(&app, &token, gaps, json!({ "environment": environment })).await?;
+    let (data, statements) =
+        warm(&app, &token, gaps, json!({ "environment": environment })).await?;
     assert!(data["ownershipGaps"]["gaps"].is_array(), "{data}");
     assert_eq!(environments(&statements), 1, "{statements:#?}");
     assert!(statements.len() <= 7, "{statements:#?}");
