@@ -553,6 +553,9 @@ pub async fn live_runbooks(
         .order_by_asc(runbook::Column::Id)
         .all(db)
         .await?;
+    if runbooks.is_empty() {
+        return Ok((runbooks, HashSet::new()));
+    }
     let covered = runbook_function::Entity::find()
         .filter(
             runbook_function::COLUMN

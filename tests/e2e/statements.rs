@@ -191,3 +191,79 @@ async fn nested_connections_read_every_parents_items_in_one_statement() -> anyho
     assert_eq!(statements.len(), 3, "{statements:#?}");
     app.stop().await
 }
+
+#[tokio::test]
+async fn who_owns_and_the_gap_report_read_their_environment_once() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with_demo().await?;
+    let token = app.provider_admin_token();
+    let environment = production(&app, &token).await?;
+    let systems = app
+        .query(
+            &token,
+            "query($environment: ID!) { systems(first: 1, filter: { environmentIds: [$environment] }) { nodes { id } } }",
+            json!({ "environment": environment }),
+        )
+        .await?;
+    let system = systems["systems"]["nodes"][0]["id"].clone();
+    assert!(system.is_string(), "{systems}");
+    let who = "query($environment: ID!, $system: ID) { whoOwns(environmentId: $environment,
+        function: \"patching\", systemId: $system) { decidedBy responsibility { id
+        responsibleTeam { name } accountableTeam { name } } } }";
+    let (data, statements) = warm(
+        &app,
+        &token,
+        who,
+        json!({ "environment": environment, "system": system }),
+    )
+    .await?;
+    assert!(
+        data["whoOwns"]["responsibility"]["responsibleTeam"]["name"].is_string(),
+        "{data}"
+    );
+    // The environment (once), the functions, the system, the entries in force, then one batch
+    // of teams.
+    assert_eq!(statements.len(), 5, "{statements:#?}");
+    let environments = |statements: &[String]| {
+        statements
+            .iter()
+            .filter(|statement| statement.contains(r#"FROM "environments""#))
+            .count()
+    };
+    assert_eq!(environments(&statements), 1, "{statements:#?}");
+    let gaps = "query($environment: ID!) { ownershipGaps(environmentId: $environment) { gaps { kind severity summary } } }";
+    let (data, statements) =
+        warm(&app, &token, gaps, json!({ "environment": environment })).await?;
+    assert!(data["ownershipGaps"]["gaps"].is_array(), "{data}");
+    assert_eq!(environments(&statements), 1, "{statements:#?}");
+    assert!(statements.len() <= 7, "{statements:#?}");
+    // The one read still checks the tenancy: a client that may not see the environment gets
+    // null from both, as for a missing one.
+    let mut outsiders = 0;
+    for outsider in [app.client_admin_token(), app.cedar_admin_token()] {
+        let seen = app
+            .query(
+                &outsider,
+                "query($id: ID!) { node(id: $id) { id } }",
+                json!({ "id": environment }),
+            )
+            .await?;
+        if !seen["node"].is_null() {
+            continue;
+        }
+        outsiders += 1;
+        let data = app
+            .query(
+                &outsider,
+                who,
+                json!({ "environment": environment, "system": system }),
+            )
+            .await?;
+        assert!(data["whoOwns"].is_null(), "{data}");
+        let data = app
+            .query(&outsider, gaps, json!({ "environment": environment }))
+            .await?;
+        assert!(data["ownershipGaps"].is_null(), "{data}");
+    }
+    assert!(outsiders > 0, "a demo client may not see {environment}");
+    app.stop().await
+}

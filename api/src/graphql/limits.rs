@@ -85,8 +85,11 @@ const INTROSPECTION_LISTS: &[&str] = &[
 /// aliases and selection ([`check_selection`]), and reports the validated query's cost and depth
 /// in `extensions.analyzer`. It parses instead of handing over to the library's parse step,
 /// whose recursion check walks fragments once per spread (a few lines of fragments spreading
-/// each other make that exponential); [`check_selection`] covers that check too. One extension
-/// rather than several: the library runs every extension around every field it resolves.
+/// each other make that exponential); [`check_selection`] covers that check too.
+///
+/// The server's schema does not register it: [`crate::graphql::shape::Shape::with_limits`] runs
+/// the same steps ([`LimitsExtension`]) from its own hooks, since the library runs every
+/// registered extension around every field it resolves. This one is for schemas without `Shape`.
 pub struct Limits;
 
 impl ExtensionFactory for Limits {
@@ -95,16 +98,19 @@ impl ExtensionFactory for Limits {
     }
 }
 
+/// One request's limits: what [`Limits`] runs at each step, also run by
+/// [`crate::graphql::shape::Shape::with_limits`] from its own hooks, so the schema has one
+/// extension (the library wraps every field's resolution in every extension's `resolve`).
 #[derive(Default)]
-struct LimitsExtension {
+pub struct LimitsExtension {
     /// The validated query's cost and depth, for the response.
     validated: std::sync::Mutex<Option<ValidationResult>>,
 }
 
-#[async_trait::async_trait]
-impl Extension for LimitsExtension {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let response = next.run(ctx).await;
+impl LimitsExtension {
+    /// The `request` step: reports the validated query's cost and depth in
+    /// `extensions.analyzer` of `response`.
+    pub fn finish(&self, response: Response) -> Response {
         let validated = self
             .validated
             .lock()
@@ -122,13 +128,12 @@ impl Extension for LimitsExtension {
         }
     }
 
-    async fn parse_query(
-        &self,
-        _ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        _next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
+    /// The `parse_query` step: checks the text and variables, parses the document and checks
+    /// its aliases and selection. It does not hand over to the library's parse step.
+    ///
+    /// # Errors
+    /// The first limit exceeded, or the parser's error.
+    pub fn parse(&self, query: &str, variables: &Variables) -> ServerResult<ExecutableDocument> {
         check_document(query).map_err(LimitExceeded::into_server_error)?;
         check_variables(variables).map_err(LimitExceeded::into_server_error)?;
         let document = async_graphql::parser::parse_query(query)?;
@@ -145,12 +150,16 @@ impl Extension for LimitsExtension {
         Ok(document)
     }
 
-    async fn validation(
+    /// The `validation` step, given the library's validation: the cost limit, and the cost and
+    /// depth kept for [`LimitsExtension::finish`].
+    ///
+    /// # Errors
+    /// The validation's errors, or the cost over [`super::MAX_COMPLEXITY`].
+    pub fn validated(
         &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
+        validated: Result<ValidationResult, Vec<ServerError>>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        let validated = next.run(ctx).await?;
+        let validated = validated?;
         // The cost limit is checked here rather than by the library (`limit_complexity`), whose
         // error says neither the cost nor the limit.
         let max = super::MAX_COMPLEXITY;
@@ -173,6 +182,31 @@ impl Extension for LimitsExtension {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(validated);
         Ok(validated)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for LimitsExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        self.finish(next.run(ctx).await)
+    }
+
+    async fn parse_query(
+        &self,
+        _ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        _next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        self.parse(query, variables)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        self.validated(next.run(ctx).await)
     }
 }
 

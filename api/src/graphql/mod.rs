@@ -71,12 +71,12 @@ pub fn build_schema(options: SchemaOptions) -> AppSchema {
     // every standard tool's introspection query; its cost error names neither the cost nor the
     // limit. The same extension reports each response's cost and depth.
     .override_output_type_description::<chrono::DateTime<chrono::Utc>>(DATE_TIME_DESCRIPTION)
-    // Ahead of `Limits`, whose `parse_query` ends the chain: `Shape` keeps the document it
-    // returns, to put every response in selection order and propagate nulls as the spec says.
-    // Outermost, so each subscription event's final response gets its resume token.
+    // `Shape` puts every response in selection order and propagates nulls as the spec says, and
+    // runs the limits in its own hooks: the library wraps every field's resolution in every
+    // registered extension, so each extension costs every field. `ResumeTokens` is outermost,
+    // so each subscription event's final response gets its resume token.
     .extension(subscription::ResumeTokens)
-    .extension(shape::Shape::default())
-    .extension(limits::Limits);
+    .extension(shape::Shape::with_limits());
     if options.introspection {
         builder.finish()
     } else {

@@ -10,6 +10,8 @@
 //! was made for, so a cursor from one order is refused under another instead of skipping rows.
 //! `totalCount` is counted only when the query selects it.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, OutputType, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -167,6 +169,7 @@ where
 
 /// An item of a page, with its cursor.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 #[graphql(concrete(name = "OrganizationEdge", params(Organization)))]
 #[graphql(concrete(name = "EngagementEdge", params(Engagement)))]
 #[graphql(concrete(name = "TeamEdge", params(Team)))]
@@ -194,10 +197,49 @@ where
 #[graphql(concrete(name = "WebhookEndpointEdge", params(WebhookEndpoint)))]
 #[graphql(concrete(name = "WebhookDeliveryEdge", params(WebhookDelivery)))]
 pub struct PageEdge<N: OutputType> {
-    /// Pass as `after` (or `before`) to read the items after (or before) this one.
-    pub cursor: String,
     /// The item.
     pub node: N,
+    /// What the edge's cursor is made of, encoded only when the query selects it: a page's
+    /// queries mostly ask for `pageInfo { endCursor }`, not each edge's.
+    #[graphql(skip)]
+    cursor: EdgeCursor,
+}
+
+/// An edge's [`Cursor`], not yet encoded; the order's name is shared by the edges of a page.
+struct EdgeCursor {
+    order: Arc<str>,
+    key: Option<String>,
+    id: Uuid,
+}
+
+impl EdgeCursor {
+    /// The same text as [`Cursor::encode`] of the same values.
+    fn encode(&self) -> String {
+        /// [`Cursor`], borrowed.
+        #[derive(Serialize)]
+        struct Borrowed<'a> {
+            #[serde(rename = "o")]
+            order: &'a str,
+            #[serde(rename = "k", skip_serializing_if = "Option::is_none")]
+            key: Option<&'a str>,
+            #[serde(rename = "i")]
+            id: Uuid,
+        }
+        let borrowed = Borrowed {
+            order: &self.order,
+            key: self.key.as_deref(),
+            id: self.id,
+        };
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&borrowed).expect("a cursor serializes"))
+    }
+}
+
+#[async_graphql::ComplexObject]
+impl<N: OutputType> PageEdge<N> {
+    /// Pass as `after` (or `before`) to read the items after (or before) this one.
+    async fn cursor(&self) -> String {
+        self.cursor.encode()
+    }
 }
 
 /// Where a page sits in its list (Relay `PageInfo`).
@@ -292,6 +334,8 @@ struct Cursor {
 }
 
 impl Cursor {
+    /// Edges encode through [`EdgeCursor::encode`]; this one is what the tests compare it with.
+    #[cfg(test)]
     fn encode(&self) -> String {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("a cursor serializes"))
     }
@@ -305,8 +349,8 @@ impl Cursor {
     }
 }
 
-fn order_name<C: ColumnTrait>(key: Option<&(C, SortKind)>) -> String {
-    key.map_or_else(|| "id".to_owned(), |(column, _)| column.as_str().to_owned())
+fn order_name<C: ColumnTrait>(key: Option<&(C, SortKind)>) -> Arc<str> {
+    key.map_or_else(|| "id".into(), |(column, _)| column.as_str().into())
 }
 
 /// The cursor value of `value`, a sort column's content.
@@ -376,7 +420,7 @@ where
         .as_deref()
         .map(|text| {
             let cursor = Cursor::decode(cursor_field, text)?;
-            if cursor.order != order {
+            if *cursor.order != *order {
                 return Err(ApiError::bad_input(
                     cursor_field,
                     format!("`{text}` was made for another order of this list"),
@@ -451,12 +495,11 @@ where
             .as_ref()
             .map(|(column, _)| key_text(row.get(*column)))
             .transpose()?;
-        let cursor = Cursor {
-            order: order.clone(),
+        let cursor = EdgeCursor {
+            order: Arc::clone(&order),
             key,
             id: E::id_of(&row),
-        }
-        .encode();
+        };
         edges.push(PageEdge {
             cursor,
             node: to_node(row),
@@ -465,8 +508,8 @@ where
     let page_info = PageInfo {
         has_next_page,
         has_previous_page,
-        start_cursor: edges.first().map(|edge| edge.cursor.clone()),
-        end_cursor: edges.last().map(|edge| edge.cursor.clone()),
+        start_cursor: edges.first().map(|edge| edge.cursor.encode()),
+        end_cursor: edges.last().map(|edge| edge.cursor.encode()),
     };
     Ok(Page {
         edges,
@@ -506,8 +549,7 @@ where
 {
     // Tagged apart from the orders of database-paged lists, whose keys are written otherwise
     // (a `tickets` cursor must not be compared as text with a note's key).
-    let order = format!("{IN_MEMORY_ORDER}{order}");
-    let order = order.as_str();
+    let order: Arc<str> = format!("{IN_MEMORY_ORDER}{order}").into();
     let window = args.window()?;
     let cursor_field = if window.direction == Direction::Forward {
         "after"
@@ -519,7 +561,7 @@ where
         .as_deref()
         .map(|text| {
             let cursor = Cursor::decode(cursor_field, text)?;
-            if cursor.order != order {
+            if *cursor.order != *order {
                 return Err(ApiError::bad_input(
                     cursor_field,
                     format!("`{text}` was made for another order of this list"),
@@ -554,20 +596,19 @@ where
         .skip(from)
         .take(to - from)
         .map(|((key, id), node)| PageEdge {
-            cursor: Cursor {
-                order: order.to_owned(),
+            cursor: EdgeCursor {
+                order: Arc::clone(&order),
                 key: Some(key),
                 id,
-            }
-            .encode(),
+            },
             node,
         })
         .collect();
     let page_info = PageInfo {
         has_next_page,
         has_previous_page,
-        start_cursor: edges.first().map(|edge| edge.cursor.clone()),
-        end_cursor: edges.last().map(|edge| edge.cursor.clone()),
+        start_cursor: edges.first().map(|edge| edge.cursor.encode()),
+        end_cursor: edges.last().map(|edge| edge.cursor.encode()),
     };
     Ok(Page {
         edges,
@@ -600,6 +641,25 @@ mod tests {
         let error = args(None, Some(-1)).window().unwrap_err();
         assert_eq!(error.to_string(), "`last` must not be negative");
         assert!(args(Some(1), Some(1)).window().is_err());
+    }
+
+    #[test]
+    fn an_edge_encodes_its_cursor_as_the_cursor_itself_does() {
+        let id = Uuid::now_v7();
+        for key in [Some("2026-01-01T00:00:00.000000Z"), None] {
+            let cursor = Cursor {
+                order: "occurred_at".into(),
+                key: key.map(str::to_owned),
+                id,
+            };
+            let edge = EdgeCursor {
+                order: "occurred_at".into(),
+                key: key.map(str::to_owned),
+                id,
+            };
+            assert_eq!(edge.encode(), cursor.encode());
+            assert_eq!(Cursor::decode("after", &edge.encode()).unwrap(), cursor);
+        }
     }
 
     #[test]

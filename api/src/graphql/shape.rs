@@ -28,8 +28,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextResolve,
-    ResolveInfo,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
+    NextResolve, NextValidation, ResolveInfo,
 };
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{
@@ -39,21 +39,40 @@ use async_graphql::parser::types::{
 use async_graphql::registry::Registry;
 use async_graphql::{
     Name, PathSegment, Positioned, QueryPathNode, QueryPathSegment, Response, ServerError,
-    ServerResult, Value, Variables,
+    ServerResult, ValidationResult, Value, Variables,
 };
 
-/// The extension factory; register it ahead of [`crate::graphql::limits::Limits`], whose
-/// `parse_query` does not call the rest of the chain.
+use crate::graphql::limits::LimitsExtension;
+
+/// The extension factory. [`Shape::with_limits`] also runs the request limits
+/// ([`crate::graphql::limits::LimitsExtension`]) in its hooks: one extension instead of two, so
+/// each field's resolution passes through one `resolve` hook, not two. Registered on its own
+/// (`default`), put it ahead of [`crate::graphql::limits::Limits`], whose `parse_query` does not
+/// call the rest of the chain.
 #[derive(Default)]
 pub struct Shape {
     /// The object types that may stand where an interface or union is expected, computed from
     /// the schema's registry once.
     members: Arc<OnceLock<HashSet<String>>>,
+    /// Whether each request's extension runs the limits too.
+    limits: bool,
+}
+
+impl Shape {
+    /// Shapes responses and runs the limits of [`crate::graphql::limits`] (the server's schema).
+    #[must_use]
+    pub fn with_limits() -> Self {
+        Self {
+            members: Arc::default(),
+            limits: true,
+        }
+    }
 }
 
 impl ExtensionFactory for Shape {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(ShapeExtension {
+            limits: self.limits.then(LimitsExtension::default),
             members: Arc::clone(&self.members),
             executed: Mutex::default(),
             conditional: AtomicBool::new(false),
@@ -65,6 +84,8 @@ impl ExtensionFactory for Shape {
 
 /// One request's (or one subscription's) shaping.
 struct ShapeExtension {
+    /// The request limits, when this extension runs them (see [`Shape::with_limits`]).
+    limits: Option<LimitsExtension>,
     members: Arc<OnceLock<HashSet<String>>>,
     /// The document and variables being executed, kept from `parse_query`.
     executed: Mutex<Option<(ExecutableDocument, Variables)>>,
@@ -145,6 +166,14 @@ fn abstract_members(registry: &Registry) -> HashSet<String> {
 
 #[async_trait::async_trait]
 impl Extension for ShapeExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let response = next.run(ctx).await;
+        match &self.limits {
+            Some(limits) => limits.finish(response),
+            None => response,
+        }
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -152,7 +181,10 @@ impl Extension for ShapeExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
+        let document = match &self.limits {
+            Some(limits) => limits.parse(query, variables)?,
+            None => next.run(ctx, query, variables).await?,
+        };
         let conditional = !document.fragments.is_empty()
             || document
                 .operations
@@ -161,6 +193,18 @@ impl Extension for ShapeExtension {
         self.conditional.store(conditional, Ordering::Relaxed);
         *lock(&self.executed) = Some((document.clone(), variables.clone()));
         Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let validated = next.run(ctx).await;
+        match &self.limits {
+            Some(limits) => limits.validated(validated),
+            None => validated,
+        }
     }
 
     async fn execute(

@@ -10,7 +10,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::gaps::GapSubject;
 use crate::graphql::context::ContextExt;
 use crate::graphql::query::gaps::OwnershipGap;
-use crate::graphql::scope::can_see_environment;
 use crate::graphql::types::{
     Engagement, Environment, Function, Integration, Node, Responsibility, System,
 };
@@ -190,10 +189,13 @@ pub(crate) async fn visible_environment(
 ) -> ApiResult<Option<entities::environment::Model>> {
     let viewer = ctx.viewer()?;
     let uuid = ids::decode_as("environmentId", NodeType::Environment, id)?;
-    if !can_see_environment(ctx, viewer, uuid).await? {
-        return Ok(None);
-    }
-    crate::graphql::loaders::load_by_id::<entities::environment::Entity>(ctx, uuid).await
+    // One load, checked here: the loaders batch but do not cache, so asking
+    // `can_see_environment` first would read the row twice.
+    Ok(
+        crate::graphql::loaders::load_by_id::<entities::environment::Entity>(ctx, uuid)
+            .await?
+            .filter(|environment| viewer.can_see_organization(environment.organization_id)),
+    )
 }
 
 /// The clock of a read: `at` (now when omitted) and a checked `as_of`.
