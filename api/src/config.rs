@@ -190,22 +190,6 @@ impl ServerSettings {
         }
     }
 
-    /// How the write-back worker runs, with the key that opens integrations' credentials.
-    #[must_use]
-    pub fn write_back_worker(
-        &self,
-        key: Option<std::sync::Arc<integrations::secrets::SecretKey>>,
-    ) -> crate::writeback::worker::Settings {
-        crate::writeback::worker::Settings {
-            poll: self.webhook_poll,
-            retry_base: self.webhook_retry_base,
-            give_up_after: Duration::from_secs(24 * 3600),
-            policy: self.retry_policy(),
-            egress: self.egress(),
-            key,
-        }
-    }
-
     /// The retry policy of vendor calls, with the operator's throttling budget.
     #[must_use]
     pub fn retry_policy(&self) -> integrations::http::RetryPolicy {

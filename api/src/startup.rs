@@ -42,7 +42,7 @@ pub struct Application {
     /// Delivers outbound webhooks; stopped after the server, once its attempts in flight end.
     webhooks: Option<crate::outbox::worker::Worker>,
     /// The two-way sync write-back worker, when enabled.
-    write_back: Option<crate::writeback::worker::Worker>,
+    write_back: Option<crate::sync::writeback::Worker>,
 }
 
 impl Application {
@@ -124,9 +124,18 @@ impl Application {
             None
         };
         let write_back = settings.psa_write_back.then(|| {
-            crate::writeback::worker::Worker::start(
+            crate::sync::writeback::Worker::start(
                 db.clone(),
-                settings.write_back_worker(sync.key.clone()),
+                // Built here rather than in `config`, which must not depend on the write-back
+                // module (it reaches the services, which read the configuration).
+                crate::sync::writeback::Settings {
+                    poll: settings.webhook_poll,
+                    retry_base: settings.webhook_retry_base,
+                    give_up_after: std::time::Duration::from_secs(24 * 3600),
+                    policy: settings.retry_policy(),
+                    egress: settings.egress(),
+                    key: sync.key.clone(),
+                },
             )
         });
         let state = AppState {

@@ -5,7 +5,7 @@
 //!   of the integration's organization; one per `(integration, team)`.
 //! - `psa_writes`: the write-back queue. One row per change Tandem writes to a synced PSA
 //!   ticket (assignment, note, status), written in the transaction of the change itself and
-//!   sent by `writeback::worker` with a lease, retries and backoff. `payload` is the
+//!   sent by `sync::writeback` with a lease, retries and backoff. `payload` is the
 //!   `TicketWrite` as JSON; `vendor_id` the id of what the write created (a note);
 //!   `note_id` the Tandem note it carries, when it carries one.
 

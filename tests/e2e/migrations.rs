@@ -9,7 +9,7 @@ use serde_json::json;
 use tests::{TestDb, count_rows, table_names};
 use uuid::Uuid;
 
-const TABLES: [&str; 39] = [
+const TABLES: [&str; 41] = [
     "alerts",
     "change_log_entries",
     "change_log_entry_systems",
@@ -27,6 +27,8 @@ const TABLES: [&str; 39] = [
     "organizations",
     "outbox_events",
     "people",
+    "psa_team_mappings",
+    "psa_writes",
     "responsibilities",
     "responsibility_approvals",
     "responsibility_history",

@@ -121,8 +121,8 @@ fn vendors() -> Vec<Vendor> {
     }]
 }
 
-fn worker() -> api::writeback::worker::Settings {
-    api::writeback::worker::Settings {
+fn worker() -> api::sync::writeback::Settings {
+    api::sync::writeback::Settings {
         poll: Duration::from_millis(10),
         retry_base: Duration::from_millis(1),
         give_up_after: Duration::from_secs(24 * 3600),
@@ -138,7 +138,7 @@ fn worker() -> api::writeback::worker::Settings {
 async fn drain(app: &TestApp, owner: &str) -> anyhow::Result<()> {
     let settings = worker();
     for _ in 0..200 {
-        api::writeback::worker::round(&app.db, &settings, owner).await?;
+        api::sync::writeback::round(&app.db, &settings, owner).await?;
         let pending = psa_write::Entity::find()
             .filter(psa_write::COLUMN.status.eq(PsaWriteStatus::Pending))
             .all(&app.db)
@@ -315,7 +315,7 @@ async fn routed_assignment_and_note_arrive_once_tandem_changes_are_pushed_and_ne
         ]);
         // The first round takes only the ticket's oldest job (the assignment), which the 429
         // fails; the note waits behind it.
-        api::writeback::worker::round(&app.db, &worker(), "server-a").await?;
+        api::sync::writeback::round(&app.db, &worker(), "server-a").await?;
         let after_one = jobs_of(&app, routed.id).await?;
         assert_eq!(after_one[0].attempts, 1);
         assert_eq!(
@@ -508,7 +508,7 @@ async fn a_note_the_vendor_already_has_is_not_written_again_after_a_crash() -> a
         let routed = ticket_of(&app, vendor.routed).await?;
         // The assignment goes out; then a server writes the note and dies before recording it:
         // the vendor has the note, the job is pending with its attempt counted.
-        api::writeback::worker::round(&app.db, &worker(), "server-a").await?;
+        api::sync::writeback::round(&app.db, &worker(), "server-a").await?;
         let jobs = jobs_of(&app, routed.id).await?;
         assert_eq!(jobs[0].status, PsaWriteStatus::Done);
         let note = &jobs[1];
@@ -633,6 +633,28 @@ async fn only_the_integrations_admins_map_its_teams_only_to_psas_and_tenants_see
         empty["data"]["mapIntegrationTeam"]["userErrors"][0]["field"],
         json!(["input", "group"])
     );
+    // ConnectWise ids are numbers: a board's name or a member's login is refused when saved,
+    // not when every job fails on it.
+    for (group, member, field) in [("Help Desk", "181", "group"), ("1", "jsmith", "member")] {
+        let named = map_team(
+            &app,
+            &app.provider_admin_token(),
+            &integration_id,
+            &team,
+            group,
+            member,
+        )
+        .await?;
+        assert_eq!(
+            named["data"]["mapIntegrationTeam"]["userErrors"][0]["field"],
+            json!(["input", field]),
+            "{named}"
+        );
+        assert_eq!(
+            named["data"]["mapIntegrationTeam"]["userErrors"][0]["code"],
+            "INVALID"
+        );
+    }
     map_team(
         &app,
         &app.provider_admin_token(),
@@ -677,4 +699,54 @@ async fn only_the_integrations_admins_map_its_teams_only_to_psas_and_tenants_see
         .await?;
     assert_eq!(harbor["node"], Value::Null);
     app.stop().await
+}
+
+#[tokio::test]
+async fn two_servers_draining_the_queue_at_the_same_instant_send_each_write_once()
+-> anyhow::Result<()> {
+    for vendor in vendors() {
+        let app = TestApp::spawn_with_demo().await?;
+        let server = start(&vendor).await;
+        let (mut settings, credentials) = configuration(&vendor);
+        settings["writeBack"] = json!(true);
+        let (integration_id, _) = integration(
+            &app,
+            vendor.kind,
+            &server.url,
+            (settings, credentials),
+            vendor.companies,
+        )
+        .await?;
+        let (team, _) = service_desk(&app).await?;
+        map_team(
+            &app,
+            &app.provider_admin_token(),
+            &integration_id,
+            &team,
+            vendor.group,
+            vendor.member,
+        )
+        .await?;
+        run(&app, decode(&integration_id)).await;
+        let routed = ticket_of(&app, vendor.routed).await?;
+        // A vendor slow enough that both servers' rounds overlap each send.
+        server.state.set_latency(Duration::from_millis(40));
+        let (a, b) = tokio::join!(drain(&app, "server-a"), drain(&app, "server-b"));
+        a?;
+        b?;
+        let writes = written(&server);
+        assert_eq!(
+            writes.len(),
+            2,
+            "the assignment and the note, once each: {writes:?}"
+        );
+        let jobs = jobs_of(&app, routed.id).await?;
+        assert!(
+            jobs.iter()
+                .all(|job| job.status == PsaWriteStatus::Done && job.attempts == 1),
+            "{jobs:?}"
+        );
+        app.stop().await?;
+    }
+    Ok(())
 }

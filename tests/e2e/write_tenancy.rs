@@ -339,6 +339,10 @@ struct Ids {
     /// The UUID behind `integration`, for tokens issued for it.
     integration_uuid: uuid::Uuid,
     southgate_integration: String,
+    /// A Northwind ConnectWise integration (a PSA: team mappings are for PSAs only).
+    psa_integration: String,
+    /// Northwind's Service Desk team.
+    service_desk: String,
     /// A piece of Harbor evidence (its risk analysis, which Harbor's Compliance Office answers
     /// for), not signed.
     evidence: String,
@@ -834,6 +838,19 @@ fn matrix(ids: &Ids) -> Vec<Spec> {
             Member,
             json!({ "integrationId": ids.integration, "externalCompanyId": "wt-company-1" }),
         )),
+        provider_side(Spec::new(
+            "mapIntegrationTeam",
+            Northwind,
+            Member,
+            json!({ "integrationId": ids.psa_integration, "teamId": ids.service_desk, "group": "1", "member": "181" }),
+        )),
+        // After the row above, whose mapping it removes.
+        provider_side(Spec::new(
+            "unmapIntegrationTeam",
+            Northwind,
+            Member,
+            json!({ "integrationId": ids.psa_integration, "teamId": ids.service_desk }),
+        )),
         Spec::new(
             "splitSystemLink",
             Harbor,
@@ -1256,10 +1273,11 @@ async fn prepare() -> anyhow::Result<(Target, Ids)> {
         .await?;
     let team =
         |name: &'static str| id_where(&teams, name, move |node: &Value| node["name"] == name);
-    let (internal_it, compliance, cedar_office_team) = (
+    let (internal_it, compliance, cedar_office_team, service_desk) = (
         team("Internal IT")?,
         team("Compliance Office")?,
         team("Office Management")?,
+        team("Service Desk")?,
     );
     // By name: the provider sees its clients' people, not their login subjects.
     let people = app.all_nodes(&provider, "people", "id displayName").await?;
@@ -1409,6 +1427,14 @@ async fn prepare() -> anyhow::Result<(Target, Ids)> {
             "integration",
         )
         .await?;
+    let psa_integration = target
+        .setup(
+            NORTHWIND_ADMIN,
+            "createIntegration",
+            &json!({ "name": "WT ConnectWise", "kind": "CONNECTWISE_MANAGE", "baseUrl": "http://127.0.0.1:9", "enabled": false, "settings": { "writeBack": true } }),
+            "integration",
+        )
+        .await?;
 
     let evidence = target
         .setup(
@@ -1473,6 +1499,8 @@ async fn prepare() -> anyhow::Result<(Target, Ids)> {
         integration_uuid: tests::decode_uuid(&json!(integration)),
         integration,
         southgate_integration,
+        psa_integration,
+        service_desk,
         evidence,
         webhook_endpoint,
         webhook_event,

@@ -703,6 +703,12 @@ pub async fn map_integration_team(
     }
     let group = check.text("group", &input.group, MAX_EXTERNAL_ID);
     let member = check.optional_text("member", input.member.as_deref(), MAX_EXTERNAL_ID);
+    if let (Some(found), Some(group), Some(member)) = (&found, &group, &member)
+        && let Some((field, message)) =
+            crate::writeback::assignee_problem(found.kind, group, member.as_deref())
+    {
+        check.fail(field, UserErrorCode::Invalid, message);
+    }
     let team = match (&found, input.team_id) {
         (Some(found), Some(team_id)) => entities::team::Entity::find_by_id(team_id)
             .one(&write.txn)

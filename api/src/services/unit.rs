@@ -597,9 +597,10 @@ async fn commit_and_publish(
             .collect()
     };
     // This process's writes publish in `seq` order (`EventBus::turn`), held until published.
+    // A write with no outbox items has no `seq` to keep in order and does not wait.
     let _turn = match &events {
-        Some(bus) => Some(bus.turn().await),
-        None => None,
+        Some(bus) if !outboxed.items.is_empty() => Some(bus.turn().await),
+        _ => None,
     };
     // The outbox rows are the last thing written, under the commit-order lock (`outbox::record`).
     let recorded = outbox::record(

@@ -14,6 +14,7 @@
 pub mod engine;
 pub mod service;
 pub mod store;
+pub mod writeback;
 
 pub use crate::services::external::change_source;
 

@@ -824,7 +824,15 @@ impl<'a> PageWriter<'a> {
             match existing.get(&(organization_id, record.external_id.clone())) {
                 Some(current) => {
                     if let Some(pushes) = pending.get(&current.id) {
-                        if facts.external_status == current.external_status {
+                        let landed = facts.external_status.as_ref().is_some_and(|vendor| {
+                            pushes
+                                .iter()
+                                .filter_map(crate::writeback::pushed_status)
+                                .any(|pushed| &pushed == vendor)
+                        });
+                        // `landed`: the vendor shows what a push in flight sent (the worker has
+                        // not recorded it yet): Tandem's own value, not a conflict.
+                        if landed || facts.external_status == current.external_status {
                             // The vendor did not move the status: Tandem's pending push stands
                             // (the vendor's old value must not revert it before it goes out).
                             facts.status = current.status;

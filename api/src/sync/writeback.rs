@@ -3,11 +3,11 @@
 //!
 //! Every [`Settings::poll`] a round reads due pending jobs (no live lease), keeps for each ticket
 //! only its oldest pending job (a ticket's writes go out in the order they were made: the
-//! assignment before its note, status changes in order), and claims each with a conditional
+//! assignment before its note, status changes in order), and claims each, just before sending it, with a conditional
 //! `UPDATE` that takes the lease and counts the attempt only on the row as it was read, so two
 //! servers never send the same job at once. Outcomes:
 //! - accepted: `DONE`, with the vendor's id of what it created, and the echo suppressed (see
-//!   [`super`]);
+//!   [`crate::writeback`]);
 //! - 429, 5xx, no answer: tried again after `retry_base * 2^(attempts-1)` (at most an hour,
 //!   ±20 %) until [`Settings::give_up_after`] (24 hours) after it was queued, then `FAILED`;
 //! - a refusal (400, 404, bad configuration, ...): `FAILED` at once with Tandem's words for it.
@@ -115,6 +115,8 @@ pub async fn round(
     owner: &str,
 ) -> Result<u64, DbErr> {
     let now = Utc::now().trunc_subsecs(6);
+    // Each ticket's oldest pending job only: a later one waits for it, even when it is due (in
+    // SQL, so that one ticket's long queue behind a job in backoff cannot fill every batch).
     let due = psa_write::Entity::find()
         .filter(psa_write::COLUMN.status.eq(PsaWriteStatus::Pending))
         .filter(psa_write::COLUMN.next_attempt_at.lte(now))
@@ -123,67 +125,54 @@ pub async fn round(
                 .add(psa_write::COLUMN.lease_expires_at.is_null())
                 .add(psa_write::COLUMN.lease_expires_at.lt(now)),
         )
+        .filter(Expr::cust(
+            "NOT EXISTS (SELECT 1 FROM psa_writes AS earlier \
+             WHERE earlier.ticket_id = psa_writes.ticket_id \
+             AND earlier.status = 'PENDING' AND earlier.id < psa_writes.id)",
+        ))
         .order_by_asc(psa_write::Column::Id)
         .limit(BATCH)
         .all(db)
         .await?;
-    if due.is_empty() {
-        return Ok(0);
-    }
-    // Each ticket's oldest pending job only (a later one waits for it, even when it is due).
-    let mut first: std::collections::HashMap<Uuid, Uuid> = std::collections::HashMap::new();
-    for pending in psa_write::Entity::find()
-        .filter(psa_write::COLUMN.status.eq(PsaWriteStatus::Pending))
-        .filter(
-            psa_write::COLUMN
-                .ticket_id
-                .is_in(due.iter().map(|job| job.ticket_id)),
-        )
-        .order_by_asc(psa_write::Column::Id)
-        .all(db)
-        .await?
-    {
-        first.entry(pending.ticket_id).or_insert(pending.id);
-    }
-    let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
-    let mut claimed = Vec::new();
-    for job in due {
-        if first.get(&job.ticket_id) == Some(&job.id)
-            && claim(db, owner, &job, now, lease_until).await?
-        {
-            claimed.push(job);
-        }
-    }
-    let count = claimed.len() as u64;
+    let mut count = 0;
     let mut connectors: std::collections::HashMap<Uuid, Result<Box<dyn Connector>, String>> =
         std::collections::HashMap::new();
-    for job in claimed {
-        let Some(found) = integration::Entity::find_by_id(job.integration_id)
+    for job in due {
+        // Claimed just before it is sent, not with the whole batch: a batch behind a slow
+        // vendor would otherwise outlive its leases and another server would send it too.
+        let claimed_at = Utc::now().trunc_subsecs(6);
+        let lease_until = claimed_at + chrono::Duration::from_std(LEASE).unwrap_or_default();
+        if !claim(db, owner, &job, claimed_at, lease_until).await? {
+            continue;
+        }
+        count += 1;
+        let outcome = match integration::Entity::find_by_id(job.integration_id)
             .one(db)
             .await?
-        else {
-            continue;
-        };
-        let outcome = if !super::enabled(&found) || found.deleted_at.is_some() {
-            Err(Refusal::Final(
-                "write-back is off for this integration (or it was deleted)".to_owned(),
-            ))
-        } else {
-            let connector = connectors.entry(found.id).or_insert_with(|| {
-                crate::sync::engine::connector_for(
-                    settings.key.as_deref(),
-                    &found,
-                    settings.policy,
-                    settings.egress,
-                )
-                .map_err(|error| error.to_string())
-            });
-            match connector {
-                Ok(connector) => send(db, connector.as_ref(), &job).await?,
-                Err(error) => Err(Refusal::Final(error.clone())),
+        {
+            None => Err(Refusal::Final("the integration is gone".to_owned())),
+            Some(found) if !crate::writeback::enabled(&found) || found.deleted_at.is_some() => {
+                Err(Refusal::Final(
+                    "write-back is off for this integration (or it was deleted)".to_owned(),
+                ))
+            }
+            Some(found) => {
+                let connector = connectors.entry(found.id).or_insert_with(|| {
+                    crate::sync::engine::connector_for(
+                        settings.key.as_deref(),
+                        &found,
+                        settings.policy,
+                        settings.egress,
+                    )
+                    .map_err(|error| error.to_string())
+                });
+                match connector {
+                    Ok(connector) => send(db, connector.as_ref(), &job).await?,
+                    Err(error) => Err(Refusal::Final(error.clone())),
+                }
             }
         };
-        settle(db, settings, owner, &job, outcome, now).await?;
+        settle(db, settings, owner, &job, outcome, claimed_at).await?;
     }
     Ok(count)
 }
@@ -278,6 +267,20 @@ async fn settle(
 ) -> Result<(), DbErr> {
     let now = Utc::now().trunc_subsecs(6);
     let txn = db.begin().await?;
+    // The job's row first, then the ticket's (echo suppression): the order a sync page takes
+    // them in, so the two cannot deadlock.
+    let still_ours = psa_write::Entity::update_many()
+        .col_expr(psa_write::Column::UpdatedAt, Expr::value(now))
+        .filter(psa_write::COLUMN.id.eq(job.id))
+        .filter(psa_write::COLUMN.lease_owner.eq(owner))
+        .filter(psa_write::COLUMN.status.eq(PsaWriteStatus::Pending))
+        .exec(&txn)
+        .await?;
+    if still_ours.rows_affected != 1 {
+        // The lease ran out and another server took the job, or the sync dropped it meanwhile:
+        // its outcome is theirs to record.
+        return txn.rollback().await;
+    }
     let mut update = psa_write::Entity::update_many()
         .col_expr(
             psa_write::Column::LeaseOwner,

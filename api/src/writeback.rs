@@ -9,15 +9,14 @@
 //! - a status set in Tandem on a synced ticket: `STATUS` (the vendor value the integration's
 //!   value mappings give that status; none is queued when no vendor value means it).
 //!
-//! [`worker`] sends them with the integration's connector, one ticket's jobs in order. Echoes are
+//! `sync::writeback` (the worker; it lives with the sync, whose connectors it uses, since the
+//! services queue jobs here) sends them with the integration's connector, one ticket's jobs in order. Echoes are
 //! suppressed where the job completes: a created note's vendor id goes on the Tandem note (the
 //! routing note gets a Tandem note of its own), a pushed status's vendor label on the ticket's
 //! `external_status`, so the next sync finds nothing new. Conflicts are decided by the sync
 //! (`sync::store`, with [`pending_statuses`] and [`drop_superseded`]): a status the vendor
 //! changed while Tandem's push was pending wins, the push is dropped and the losing Tandem value
 //! goes to the change log; while the vendor's status is unchanged, Tandem's pending one stands.
-
-pub mod worker;
 
 use std::collections::HashMap;
 
@@ -40,6 +39,44 @@ pub fn writes_to(kind: IntegrationKind) -> bool {
         kind,
         IntegrationKind::ConnectwiseManage | IntegrationKind::Autotask | IntegrationKind::Halopsa
     )
+}
+
+/// What is wrong with a team mapping's vendor assignee for `kind`, as (field, message): the ids
+/// each vendor takes, checked when the mapping is saved rather than when every job fails on it.
+#[must_use]
+pub fn assignee_problem(
+    kind: IntegrationKind,
+    group: &str,
+    member: Option<&str>,
+) -> Option<(&'static str, &'static str)> {
+    let number = |text: &str| !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
+    match kind {
+        IntegrationKind::ConnectwiseManage if !number(group) => {
+            Some(("group", "a ConnectWise service board id is a number"))
+        }
+        IntegrationKind::ConnectwiseManage if member.is_some_and(|member| !number(member)) => {
+            Some(("member", "a ConnectWise member id is a number"))
+        }
+        IntegrationKind::Autotask if !number(group) => {
+            Some(("group", "an Autotask queue id is a number"))
+        }
+        IntegrationKind::Autotask
+            if member.is_some_and(|member| {
+                !member
+                    .split_once(':')
+                    .is_some_and(|(resource, role)| number(resource) && number(role))
+            }) =>
+        {
+            Some((
+                "member",
+                "an Autotask member is `resourceId:roleId` (a resource is assigned with one of its roles)",
+            ))
+        }
+        IntegrationKind::Halopsa if member.is_some_and(|member| !number(member)) => {
+            Some(("member", "a HaloPSA agent id is a number"))
+        }
+        _ => None,
+    }
 }
 
 /// Whether `found` writes back: a PSA whose setting `writeBack` is `true`.
@@ -270,4 +307,41 @@ pub async fn drop_superseded(
         .exec(db)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_vendor_takes_its_own_ids_in_a_team_mapping() {
+        use IntegrationKind::{Autotask, ConnectwiseManage, Halopsa};
+        assert_eq!(assignee_problem(ConnectwiseManage, "1", Some("181")), None);
+        assert_eq!(assignee_problem(ConnectwiseManage, "1", None), None);
+        assert_eq!(
+            assignee_problem(ConnectwiseManage, "Help Desk", None).map(|(field, _)| field),
+            Some("group")
+        );
+        assert_eq!(
+            assignee_problem(ConnectwiseManage, "1", Some("-1")).map(|(field, _)| field),
+            Some("member")
+        );
+        assert_eq!(
+            assignee_problem(Autotask, "29682833", Some("29682885:29683461")),
+            None
+        );
+        for member in ["29682885", "29682885:", ":1", "a:b", "1:2:3"] {
+            assert_eq!(
+                assignee_problem(Autotask, "29682833", Some(member)).map(|(field, _)| field),
+                Some("member"),
+                "{member}"
+            );
+        }
+        // Halo's team is its name; its agent an id.
+        assert_eq!(assignee_problem(Halopsa, "1st Line", Some("14")), None);
+        assert_eq!(
+            assignee_problem(Halopsa, "1st Line", Some("Ann")).map(|(field, _)| field),
+            Some("member")
+        );
+    }
 }
