@@ -875,7 +875,10 @@ async fn autotask_finds_a_written_note_by_its_text_and_no_other() {
         connector.find_note("30002", text).await.expect("read"),
         None
     );
-    assert_eq!(connector.find_note("30001", "  ").await.expect("read"), None);
+    assert_eq!(
+        connector.find_note("30001", "  ").await.expect("read"),
+        None
+    );
     assert!(matches!(
         connector.find_note("not-a-number", text).await,
         Err(ConnectorError::Config(_))

@@ -558,10 +558,7 @@ fn note_body(title: Option<String>, description: Option<String>) -> Option<Strin
 /// or `None` for a text Tandem never writes (a blank one).
 fn written_note_body(text: &str) -> Option<String> {
     let trim = |value: String| Some(value.trim().to_owned()).filter(|value| !value.is_empty());
-    note_body(
-        trim(note_title(text)),
-        trim(note_description(text).ok()?),
-    )
+    note_body(trim(note_title(text)), trim(note_description(text).ok()?))
 }
 
 /// The picklist of the field `name` in an `entityInformation/fields` answer.
