@@ -429,8 +429,6 @@ async fn suppress_echo(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     #[test]
