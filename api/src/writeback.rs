@@ -237,7 +237,7 @@ pub async fn vendor_status(
     status: TicketStatus,
 ) -> Result<Option<value_mapping::Model>, DbErr> {
     let name = sea_orm::ActiveEnum::to_value(&status);
-    value_mapping::Entity::find()
+    let candidates = value_mapping::Entity::find()
         .filter(value_mapping::COLUMN.integration_id.eq(integration_id))
         .filter(
             value_mapping::COLUMN
@@ -245,9 +245,25 @@ pub async fn vendor_status(
                 .eq(ValueMappingDomain::TicketStatus),
         )
         .filter(value_mapping::COLUMN.normalized_value.eq(name))
-        .order_by_asc(value_mapping::Column::ExternalValue)
-        .one(db)
-        .await
+        .all(db)
+        .await?;
+    Ok(lowest_value(candidates))
+}
+
+/// The mapping with the lowest vendor value: by number where the values are ids (Autotask's
+/// `7` before `10`), by text otherwise.
+fn lowest_value(candidates: Vec<value_mapping::Model>) -> Option<value_mapping::Model> {
+    candidates.into_iter().min_by(|a, b| {
+        match (
+            a.external_value.parse::<u64>(),
+            b.external_value.parse::<u64>(),
+        ) {
+            (Ok(x), Ok(y)) => x.cmp(&y),
+            (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+            (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+            (Err(_), Err(_)) => a.external_value.cmp(&b.external_value),
+        }
+    })
 }
 
 /// The pending status pushes of `tickets`, oldest first per ticket.

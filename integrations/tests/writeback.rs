@@ -828,3 +828,118 @@ async fn concurrent_writes_each_land_once_with_their_own_ids() {
         assert_eq!(server.state.writes().len(), 8);
     }
 }
+
+#[tokio::test]
+async fn autotask_finds_a_written_note_by_its_text_and_no_other() {
+    let server = autotask::start(autotask::fixture(2, 3, at())).await;
+    let connector = autotask_connector(&server);
+    let text = "Routed to Network\nRule: firewall tickets go to the network queue";
+    assert_eq!(
+        connector.find_note("30001", text).await.expect("read"),
+        None,
+        "not written yet"
+    );
+    let receipt = connector
+        .write_ticket("30001", &note(text, true))
+        .await
+        .expect("written");
+    let written = receipt.created_id.expect("the note id");
+    let queries = server.state.requests_to("/TicketNotes/query");
+    assert_eq!(
+        connector.find_note("30001", text).await.expect("read"),
+        Some(written.clone()),
+        "title = first line, description = text, read back as the text"
+    );
+    assert_eq!(
+        server.state.requests_to("/TicketNotes/query"),
+        queries + 1,
+        "one query for the ticket's notes"
+    );
+    // Surrounding blanks are not part of what Autotask keeps.
+    assert_eq!(
+        connector
+            .find_note("30001", &format!("  {text}\n"))
+            .await
+            .expect("read"),
+        Some(written)
+    );
+    // Another text, another ticket, a blank text: nothing.
+    assert_eq!(
+        connector
+            .find_note("30001", "Routed to Network")
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(
+        connector.find_note("30002", text).await.expect("read"),
+        None
+    );
+    assert_eq!(
+        connector.find_note("30001", "  ").await.expect("read"),
+        None
+    );
+    assert!(matches!(
+        connector.find_note("not-a-number", text).await,
+        Err(ConnectorError::Config(_))
+    ));
+    assert!(server.state.writes().len() == 1, "finding writes nothing");
+}
+
+#[tokio::test]
+async fn autotask_finds_an_oversized_note_under_the_text_it_was_cut_to() {
+    let server = autotask::start(autotask::fixture(1, 1, at())).await;
+    let connector = autotask_connector(&server);
+    let text = format!("Long\n{}", "x".repeat(40_000));
+    let receipt = connector
+        .write_ticket("30000", &note(&text, false))
+        .await
+        .expect("written, cut");
+    assert_eq!(
+        connector.find_note("30000", &text).await.expect("read"),
+        receipt.created_id
+    );
+}
+
+#[tokio::test]
+async fn halo_finds_a_written_note_by_its_text_and_no_other() {
+    let server = halopsa::start(halopsa::fixture(2, 3, at())).await;
+    let connector = halo_connector(&server);
+    let text = "Routed to 2nd Line\nRule: servers go to 2nd line";
+    assert_eq!(
+        connector.find_note("18001", text).await.expect("read"),
+        None
+    );
+    let receipt = connector
+        .write_ticket("18001", &note(text, false))
+        .await
+        .expect("written");
+    let written = receipt.created_id.expect("the action id");
+    let reads = server.state.requests_to("/Actions");
+    assert_eq!(
+        connector.find_note("18001", text).await.expect("read"),
+        Some(written)
+    );
+    assert_eq!(
+        server.state.requests_to("/Actions"),
+        reads + 1,
+        "one GET of the ticket's actions"
+    );
+    assert_eq!(
+        connector
+            .find_note("18001", "Routed to 2nd Line")
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(
+        connector.find_note("18002", text).await.expect("read"),
+        None
+    );
+    assert_eq!(connector.find_note("18001", "").await.expect("read"), None);
+    assert!(matches!(
+        connector.find_note("x18001", text).await,
+        Err(ConnectorError::Config(_))
+    ));
+    assert_eq!(server.state.writes().len(), 1, "finding writes nothing");
+}

@@ -6,8 +6,8 @@
 //! `FAILED` with a clear error; an opted-out integration queues nothing; another tenant can
 //! neither map teams nor see the jobs.
 //!
-//! The helper is table-driven over the vendor ([`Vendor`]): Autotask and HaloPSA rows join the
-//! table once their connectors write.
+//! The helper is table-driven over the vendor ([`Vendor`]): ConnectWise, Autotask and HaloPSA,
+//! each in its own request shapes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,12 +49,35 @@ struct Vendor {
     waiting: &'static str,
     /// Moves the vendor's ticket `routed` to its resolved status, as a person in the PSA would.
     resolve_in_vendor: fn(&MockServer),
+    /// Tandem's status of the vendor's resolved status.
+    resolved: TicketStatus,
+    resolved_name: &'static str,
+    /// The path suffix a status write of `routed` goes to (refused in the test).
+    status_path: &'static str,
+    /// A credential of the mock's configuration, never to be shown.
+    secret: &'static str,
 }
 
 async fn start(vendor: &Vendor) -> MockServer {
     match vendor.kind {
         "CONNECTWISE_MANAGE" => {
             mock::connectwise::start(mock::connectwise::fixture(
+                3,
+                3,
+                Utc::now() - chrono::Duration::hours(1),
+            ))
+            .await
+        }
+        "AUTOTASK" => {
+            mock::autotask::start(mock::autotask::fixture(
+                3,
+                3,
+                Utc::now() - chrono::Duration::hours(1),
+            ))
+            .await
+        }
+        "HALOPSA" => {
+            mock::halopsa::start(mock::halopsa::fixture(
                 3,
                 3,
                 Utc::now() - chrono::Duration::hours(1),
@@ -68,57 +91,171 @@ async fn start(vendor: &Vendor) -> MockServer {
 fn configuration(vendor: &Vendor) -> (Value, Value) {
     match vendor.kind {
         "CONNECTWISE_MANAGE" => mock::connectwise::configuration(),
+        "AUTOTASK" => mock::autotask::configuration(),
+        "HALOPSA" => mock::halopsa::configuration(),
         other => panic!("no configuration for {other}"),
     }
 }
 
 const CW: &str = "/v2025_1/apis/3.0";
+const AT: &str = mock::autotask::ROOT;
 
 fn vendors() -> Vec<Vendor> {
-    vec![Vendor {
-        kind: "CONNECTWISE_MANAGE",
-        companies: &[("250", "Production"), ("251", "Main Office")],
-        routed: "48001",
-        unmapped: "48000",
-        group: "1",
-        member: "181",
-        assign: || {
-            (
-                "PATCH".into(),
-                format!("{CW}/service/tickets/48001"),
-                json!([
-                    { "op": "replace", "path": "board", "value": { "id": 1 } },
-                    { "op": "replace", "path": "owner", "value": { "id": 181 } },
-                ]),
-            )
+    vec![
+        Vendor {
+            kind: "CONNECTWISE_MANAGE",
+            companies: &[("250", "Production"), ("251", "Main Office")],
+            routed: "48001",
+            unmapped: "48000",
+            group: "1",
+            member: "181",
+            assign: || {
+                (
+                    "PATCH".into(),
+                    format!("{CW}/service/tickets/48001"),
+                    json!([
+                        { "op": "replace", "path": "board", "value": { "id": 1 } },
+                        { "op": "replace", "path": "owner", "value": { "id": 181 } },
+                    ]),
+                )
+            },
+            note: |text, internal| {
+                (
+                    "POST".into(),
+                    format!("{CW}/service/tickets/48001/notes"),
+                    json!({ "text": text, "internalAnalysisFlag": internal, "detailDescriptionFlag": false }),
+                )
+            },
+            status: |status| {
+                (
+                    "PATCH".into(),
+                    format!("{CW}/service/tickets/48001"),
+                    json!([{ "op": "replace", "path": "status", "value": { "id": status.parse::<i64>().unwrap() } }]),
+                )
+            },
+            in_progress: "17",
+            waiting: "18",
+            resolve_in_vendor: |server| {
+                let mut store = server.state.store();
+                let found = store
+                    .tickets
+                    .iter_mut()
+                    .find(|found| found["id"] == 48001)
+                    .unwrap();
+                found["status"] = json!({ "id": 19, "name": "Resolved" });
+                found["_info"]["lastUpdated"] = json!(integrations::time::format(Utc::now()));
+            },
+            resolved: TicketStatus::Resolved,
+            resolved_name: "RESOLVED",
+            status_path: "/service/tickets/48001",
+            secret: mock::connectwise::PRIVATE_KEY,
         },
-        note: |text, internal| {
-            (
-                "POST".into(),
-                format!("{CW}/service/tickets/48001/notes"),
-                json!({ "text": text, "internalAnalysisFlag": internal, "detailDescriptionFlag": false }),
-            )
+        Vendor {
+            kind: "AUTOTASK",
+            companies: &[("170", "Production"), ("171", "Main Office")],
+            routed: "30001",
+            unmapped: "30000",
+            // The queue; the resource with its role.
+            group: "29682900",
+            member: "29682999:29683500",
+            assign: || {
+                (
+                    "PATCH".into(),
+                    format!("{AT}/Tickets"),
+                    json!({ "id": 30001, "queueID": 29_682_900, "assignedResourceID": 29_682_999, "assignedResourceRoleID": 29_683_500 }),
+                )
+            },
+            note: |text, internal| {
+                (
+                    "POST".into(),
+                    format!("{AT}/Tickets/30001/Notes"),
+                    json!({
+                        "ticketID": 30001,
+                        "title": text.lines().next().unwrap(),
+                        "description": text,
+                        "noteType": 1,
+                        "publish": if internal { 2 } else { 1 },
+                    }),
+                )
+            },
+            status: |status| {
+                (
+                    "PATCH".into(),
+                    format!("{AT}/Tickets"),
+                    json!({ "id": 30001, "status": status.parse::<i64>().unwrap() }),
+                )
+            },
+            in_progress: "8",
+            waiting: "7",
+            resolve_in_vendor: |server| {
+                let mut store = server.state.store();
+                let found = store
+                    .tickets
+                    .iter_mut()
+                    .find(|found| found["id"] == 30001)
+                    .unwrap();
+                found["status"] = json!(mock::autotask::status::COMPLETE);
+                found["lastActivityDate"] = json!(mock::autotask::stamp(Utc::now()));
+            },
+            resolved: TicketStatus::Closed,
+            resolved_name: "CLOSED",
+            status_path: "/Tickets",
+            secret: mock::autotask::SECRET,
         },
-        status: |status| {
-            (
-                "PATCH".into(),
-                format!("{CW}/service/tickets/48001"),
-                json!([{ "op": "replace", "path": "status", "value": { "id": status.parse::<i64>().unwrap() } }]),
-            )
+        Vendor {
+            kind: "HALOPSA",
+            companies: &[("57", "Production"), ("58", "Main Office")],
+            routed: "18001",
+            unmapped: "18000",
+            // The team name; the agent id.
+            group: "2nd Line",
+            member: "21",
+            assign: || {
+                (
+                    "POST".into(),
+                    "/api/Tickets".into(),
+                    json!([{ "id": 18001, "team": "2nd Line", "agent_id": 21 }]),
+                )
+            },
+            note: |text, internal| {
+                (
+                    "POST".into(),
+                    "/api/Actions".into(),
+                    json!([{
+                        "ticket_id": 18001,
+                        "note": text,
+                        "outcome": if internal { "Private Note" } else { "Note" },
+                        "hiddenfromuser": internal,
+                    }]),
+                )
+            },
+            status: |status| {
+                (
+                    "POST".into(),
+                    "/api/Tickets".into(),
+                    json!([{ "id": 18001, "status_id": status.parse::<i64>().unwrap() }]),
+                )
+            },
+            in_progress: "2",
+            waiting: "18",
+            resolve_in_vendor: |server| {
+                let mut store = server.state.store();
+                let found = store
+                    .tickets
+                    .iter_mut()
+                    .find(|found| found["id"] == 18001)
+                    .unwrap();
+                found["status_id"] = json!(mock::halopsa::status::CLOSED);
+                found["status_name"] = json!("Closed");
+                found["dateclosed"] = json!(mock::halopsa::stamp(Utc::now()));
+                found["last_update"] = json!(mock::halopsa::stamp(Utc::now()));
+            },
+            resolved: TicketStatus::Closed,
+            resolved_name: "CLOSED",
+            status_path: "/Tickets",
+            secret: mock::halopsa::CLIENT_SECRET,
         },
-        in_progress: "17",
-        waiting: "18",
-        resolve_in_vendor: |server| {
-            let mut store = server.state.store();
-            let found = store
-                .tickets
-                .iter_mut()
-                .find(|found| found["id"] == 48001)
-                .unwrap();
-            found["status"] = json!({ "id": 19, "name": "Resolved" });
-            found["_info"]["lastUpdated"] = json!(integrations::time::format(Utc::now()));
-        },
-    }]
+    ]
 }
 
 fn worker() -> api::sync::writeback::Settings {
@@ -308,12 +445,14 @@ async fn routed_assignment_and_note_arrive_once_tandem_changes_are_pushed_and_ne
         assert!(jobs_of(&app, unmapped.id).await?.is_empty());
         assert!(server.state.writes().is_empty(), "nothing sent by the sync");
 
-        // A 429 then a 500: retried by the queue, each write arrives once, in order.
+        // A 429 then a 500: the HTTP layer sends the write again after the 429 (the vendor
+        // did not apply it), never after the 500 (it may have); the queue retries that. Each
+        // write arrives once, in order.
         server.state.inject([
             Fault::RateLimited { retry_after: 0 },
             Fault::ServerError(500),
         ]);
-        // The first round takes only the ticket's oldest job (the assignment), which the 429
+        // The first round takes only the ticket's oldest job (the assignment), which the 500
         // fails; the note waits behind it.
         api::sync::writeback::round(&app.db, &worker(), "server-a").await?;
         let after_one = jobs_of(&app, routed.id).await?;
@@ -323,11 +462,10 @@ async fn routed_assignment_and_note_arrive_once_tandem_changes_are_pushed_and_ne
             "the note waits for the assignment"
         );
         assert!(
-            after_one[0]
-                .last_error
-                .as_deref()
-                .unwrap()
-                .contains("rate limited")
+            after_one[0].last_error.as_deref().unwrap().contains("500"),
+            "{}: {:?}",
+            vendor.kind,
+            after_one[0].last_error
         );
         // Another server (a restart) takes over from the stored queue.
         drain(&app, "server-b").await?;
@@ -342,7 +480,7 @@ async fn routed_assignment_and_note_arrive_once_tandem_changes_are_pushed_and_ne
             jobs.iter().all(|job| job.status == PsaWriteStatus::Done),
             "{jobs:?}"
         );
-        assert_eq!(jobs[0].attempts, 3, "429, 500, accepted");
+        assert_eq!(jobs[0].attempts, 2, "429 sent again and 500, then accepted");
         assert!(jobs[1].vendor_id.is_some());
 
         // The next sync reads the note and the moved ticket back: no echo.
@@ -400,7 +538,7 @@ async fn routed_assignment_and_note_arrive_once_tandem_changes_are_pushed_and_ne
         assert_eq!(edges.len(), 4, "{seen}");
         assert_eq!(edges[0]["node"]["kind"], "ASSIGN");
         assert_eq!(edges[0]["node"]["status"], "DONE");
-        assert!(!seen.to_string().contains(mock::connectwise::PRIVATE_KEY));
+        assert!(!seen.to_string().contains(vendor.secret));
 
         // A conflict: Tandem sets IN_PROGRESS, the vendor resolves the ticket before the push
         // goes out. The vendor wins, the push is dropped, Tandem's value is in the change log.
@@ -413,7 +551,9 @@ async fn routed_assignment_and_note_arrive_once_tandem_changes_are_pushed_and_ne
         assert_eq!(last.status, PsaWriteStatus::Dropped, "{last:?}");
         assert_eq!(
             ticket_of(&app, vendor.routed).await?.status,
-            TicketStatus::Resolved
+            vendor.resolved,
+            "{}",
+            vendor.kind
         );
         let conflict = change_log_entry::Entity::find()
             .filter(change_log_entry::COLUMN.ticket_id.eq(routed.id))
@@ -431,14 +571,15 @@ async fn routed_assignment_and_note_arrive_once_tandem_changes_are_pushed_and_ne
             conflict.details["conflict"]["tandem"]["pushed"],
             json!([vendor.in_progress])
         );
-        assert_eq!(conflict.details["conflict"]["vendor"]["status"], "RESOLVED");
+        assert_eq!(
+            conflict.details["conflict"]["vendor"]["status"],
+            vendor.resolved_name
+        );
         drain(&app, "server-b").await?;
         assert_eq!(written(&server).len(), 4, "the dropped push is never sent");
 
         // A refused write ends FAILED with a clear error and changes nothing else.
-        server
-            .state
-            .refuse_path(&format!("/service/tickets/{}", vendor.routed), 400);
+        server.state.refuse_path(vendor.status_path, 400);
         change_status(&app, routed.id, "WAITING").await?;
         drain(&app, "server-b").await?;
         server.state.allow_all();

@@ -429,3 +429,21 @@ async fn suppress_echo(
         TicketWrite::Assign { .. } => Ok(None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spent_throttling_budget_is_tried_again_later_and_a_refusal_is_final() {
+        let spent = ConnectorError::ThrottleBudgetSpent {
+            attempts: 3,
+            waited: Duration::from_secs(60),
+            budget: Duration::from_secs(60),
+        };
+        assert!(!spent.is_transient(), "not transient for a sync run");
+        assert!(transient(&spent), "the queue tries the write again later");
+        assert!(transient(&ConnectorError::Status { status: 500 }));
+        assert!(!transient(&ConnectorError::Status { status: 400 }));
+    }
+}

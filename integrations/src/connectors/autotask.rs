@@ -529,15 +529,7 @@ fn ticket(raw: &Value) -> Result<Record, String> {
 
 /// A note as Tandem keeps it, or `None` when it has no id, no text or no creation time.
 fn ticket_note(raw: &Value) -> Option<TicketNote> {
-    let title = text(raw, "title");
-    let body = match (title, text(raw, "description")) {
-        (Some(title), Some(description)) if !description.starts_with(&title) => {
-            format!("{title}\n\n{description}")
-        }
-        (_, Some(description)) => description,
-        (Some(title), None) => title,
-        (None, None) => return None,
-    };
+    let body = note_body(text(raw, "title"), text(raw, "description"))?;
     Some(TicketNote {
         external_id: id(raw, "id")?,
         author: id(raw, "creatorResourceID")
@@ -547,6 +539,26 @@ fn ticket_note(raw: &Value) -> Option<TicketNote> {
         internal: id(raw, "publish").as_deref() != Some(PUBLISHED_TO_ALL),
         created_at: text(raw, "createDateTime").and_then(|date| time::iso(&date))?,
     })
+}
+
+/// A note's text from its `title` and `description` (trimmed): the description, led by the
+/// title when it does not already start with it.
+fn note_body(title: Option<String>, description: Option<String>) -> Option<String> {
+    Some(match (title, description) {
+        (Some(title), Some(description)) if !description.starts_with(&title) => {
+            format!("{title}\n\n{description}")
+        }
+        (_, Some(description)) => description,
+        (Some(title), None) => title,
+        (None, None) => return None,
+    })
+}
+
+/// The text a note written with `text` reads back as ([`write_body`], then [`ticket_note`]),
+/// or `None` for a text Tandem never writes (a blank one).
+fn written_note_body(text: &str) -> Option<String> {
+    let trim = |value: String| Some(value.trim().to_owned()).filter(|value| !value.is_empty());
+    note_body(trim(note_title(text)), trim(note_description(text).ok()?))
 }
 
 /// The picklist of the field `name` in an `entityInformation/fields` answer.
@@ -706,6 +718,23 @@ impl Connector for Autotask {
             // Autotask does not say when; the next sync reads `lastActivityDate`.
             vendor_updated_at: None,
         })
+    }
+
+    /// The ticket's `TicketNotes` (one query), matched the way [`Self::write_ticket`] writes
+    /// a note: the title its first line, the description its text (cut as Autotask keeps it).
+    async fn find_note(&self, ticket: &str, body: &str) -> Result<Option<String>, ConnectorError> {
+        let number = numeric(ticket, "ticket id")?;
+        let Some(wanted) = written_note_body(body) else {
+            return Ok(None);
+        };
+        let number = number.to_string();
+        let mut notes = self.ticket_notes(std::iter::once(number.as_str())).await?;
+        Ok(notes
+            .remove(&number)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|note| note.body.trim() == wanted)
+            .map(|note| note.external_id))
     }
 }
 

@@ -20,8 +20,8 @@
 //!   plus `owner` when a member is mapped; `status` likewise); a note is
 //!   `POST /service/tickets/{id}/notes` with `{"text", "internalAnalysisFlag",
 //!   "detailDescriptionFlag": false}`, answered with the note and its `id`. Each write is sent
-//!   once (no retry inside the connector): a POST that reached the vendor and whose answer was
-//!   lost must not be repeated blindly; the caller (the write-back queue) retries transient
+//!   again after a 429 only ([`HttpClient::send_write`]): a write that reached the vendor and
+//!   whose answer was lost (a 5xx, a timeout) must not be repeated blindly; the caller (the write-back queue) retries transient
 //!   failures and looks for the note first ([`Connector::find_note`]).
 
 use async_trait::async_trait;
@@ -36,7 +36,7 @@ use super::notes::NotePlan;
 use super::{at, id, records, required_id, required_text, text};
 use crate::connector::{Connector, IntegrationConfig, TicketWrite, WriteReceipt};
 use crate::error::ConnectorError;
-use crate::http::{self, HttpClient};
+use crate::http::HttpClient;
 use crate::model::{
     Company, Device, LookupValue, Normalized, Page, Record, Resource, Ticket, TicketNote,
 };
@@ -180,8 +180,8 @@ impl ConnectWise {
             .collect())
     }
 
-    /// Sends one write (`PATCH`/`POST` of `body` to `path` under `apis/3.0`) once and reads the
-    /// answer as JSON (`Null` for an empty one).
+    /// Sends one write (`PATCH`/`POST` of `body` to `path` under `apis/3.0`), again only after a
+    /// 429 ([`HttpClient::send_write`]), and reads the answer as JSON (`Null` for an empty one).
     async fn write(
         &self,
         method: reqwest::Method,
@@ -193,26 +193,20 @@ impl ConnectWise {
             self.base,
             self.codebase(false).await?
         );
-        let request = self
+        // Sent again after a 429 only: after a 5xx or a lost connection ConnectWise may have
+        // applied it, and the write-back outbox (with its note dedupe) decides.
+        let response = self
             .http
-            .client()
-            .request(method, &url)
-            .header("Authorization", &self.authorization)
-            .header("clientId", &self.client_id)
-            .header("Accept", ACCEPT)
-            .json(body)
-            .build()
-            .map_err(|error| {
-                ConnectorError::Config(format!("cannot build the request: {}", error.without_url()))
-            })?;
-        let response = self.http.execute(request).await?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(http::error_for_status(
-                status,
-                http::retry_after(response.headers()),
-            ));
-        }
+            .send_write(|| {
+                self.http
+                    .client()
+                    .request(method.clone(), &url)
+                    .header("Authorization", &self.authorization)
+                    .header("clientId", &self.client_id)
+                    .header("Accept", ACCEPT)
+                    .json(body)
+            })
+            .await?;
         let bytes = response
             .bytes()
             .await

@@ -380,6 +380,15 @@ fn strip_html(html: &str) -> String {
         .join("\n")
 }
 
+/// `text` with each line trimmed and blank lines dropped, as [`strip_html`] leaves a note.
+fn plain_lines(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn client(raw: &Value) -> Result<Record, String> {
     Ok(Record::Company(Company {
         external_id: required_id(raw, "id")?,
@@ -625,6 +634,22 @@ impl Connector for HaloPsa {
                     .and_then(|(object, _)| date(object, "last_update")),
             },
         })
+    }
+
+    /// The ticket's actions (`GET /Actions?ticket_id=…`), matched on their `note` (or, when
+    /// Halo keeps only `note_html`, its plain text) against the text written.
+    async fn find_note(&self, ticket: &str, body: &str) -> Result<Option<String>, ConnectorError> {
+        let number = numeric(ticket, "ticket id")?;
+        let wanted = plain_lines(body);
+        if wanted.is_empty() {
+            return Ok(None);
+        }
+        Ok(self
+            .notes(&number.to_string())
+            .await?
+            .into_iter()
+            .find(|note| note.body.trim() == body.trim() || plain_lines(&note.body) == wanted)
+            .map(|note| note.external_id))
     }
 }
 
