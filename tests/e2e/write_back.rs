@@ -620,32 +620,44 @@ fn decode(id: &Value) -> Uuid {
     tests::decode_uuid(id)
 }
 
+/// A demo server with `vendor`'s integration (write-back on, the Service Desk mapped), synced
+/// once: the routed ticket's assignment and note are queued, nothing sent.
+async fn synced_with_write_back(vendor: &Vendor) -> anyhow::Result<(TestApp, MockServer, Value)> {
+    let app = TestApp::spawn_with_demo().await?;
+    let server = start(vendor).await;
+    let (mut settings, credentials) = configuration(vendor);
+    settings["writeBack"] = json!(true);
+    let (integration_id, _) = integration(
+        &app,
+        vendor.kind,
+        &server.url,
+        (settings, credentials),
+        vendor.companies,
+    )
+    .await?;
+    let (team, _) = service_desk(&app).await?;
+    let mapped = map_team(
+        &app,
+        &app.provider_admin_token(),
+        &integration_id,
+        &team,
+        vendor.group,
+        vendor.member,
+    )
+    .await?;
+    assert_eq!(
+        mapped["data"]["mapIntegrationTeam"]["userErrors"],
+        json!([]),
+        "{mapped}"
+    );
+    run(&app, decode(&integration_id)).await;
+    Ok((app, server, integration_id))
+}
+
 #[tokio::test]
 async fn a_note_the_vendor_already_has_is_not_written_again_after_a_crash() -> anyhow::Result<()> {
     for vendor in vendors() {
-        let app = TestApp::spawn_with_demo().await?;
-        let server = start(&vendor).await;
-        let (mut settings, credentials) = configuration(&vendor);
-        settings["writeBack"] = json!(true);
-        let (integration_id, _) = integration(
-            &app,
-            vendor.kind,
-            &server.url,
-            (settings, credentials),
-            vendor.companies,
-        )
-        .await?;
-        let (team, _) = service_desk(&app).await?;
-        map_team(
-            &app,
-            &app.provider_admin_token(),
-            &integration_id,
-            &team,
-            vendor.group,
-            vendor.member,
-        )
-        .await?;
-        run(&app, decode(&integration_id)).await;
+        let (app, server, integration_id) = synced_with_write_back(&vendor).await?;
         let routed = ticket_of(&app, vendor.routed).await?;
         // The assignment goes out; then a server writes the note and dies before recording it:
         // the vendor has the note, the job is pending with its attempt counted.
@@ -846,29 +858,7 @@ async fn only_the_integrations_admins_map_its_teams_only_to_psas_and_tenants_see
 async fn two_servers_draining_the_queue_at_the_same_instant_send_each_write_once()
 -> anyhow::Result<()> {
     for vendor in vendors() {
-        let app = TestApp::spawn_with_demo().await?;
-        let server = start(&vendor).await;
-        let (mut settings, credentials) = configuration(&vendor);
-        settings["writeBack"] = json!(true);
-        let (integration_id, _) = integration(
-            &app,
-            vendor.kind,
-            &server.url,
-            (settings, credentials),
-            vendor.companies,
-        )
-        .await?;
-        let (team, _) = service_desk(&app).await?;
-        map_team(
-            &app,
-            &app.provider_admin_token(),
-            &integration_id,
-            &team,
-            vendor.group,
-            vendor.member,
-        )
-        .await?;
-        run(&app, decode(&integration_id)).await;
+        let (app, server, integration_id) = synced_with_write_back(&vendor).await?;
         let routed = ticket_of(&app, vendor.routed).await?;
         // A vendor slow enough that both servers' rounds overlap each send.
         server.state.set_latency(Duration::from_millis(40));
