@@ -858,7 +858,7 @@ async fn only_the_integrations_admins_map_its_teams_only_to_psas_and_tenants_see
 async fn two_servers_draining_the_queue_at_the_same_instant_send_each_write_once()
 -> anyhow::Result<()> {
     for vendor in vendors() {
-        let (app, server, integration_id) = synced_with_write_back(&vendor).await?;
+        let (app, server, _) = synced_with_write_back(&vendor).await?;
         let routed = ticket_of(&app, vendor.routed).await?;
         // A vendor slow enough that both servers' rounds overlap each send.
         server.state.set_latency(Duration::from_millis(40));
